@@ -1,0 +1,41 @@
+# Enclave's developer entry points. The README's quick start is `make run` and `make test`.
+SWIFT ?= swift
+BUILD_FLAGS ?=
+
+.PHONY: run test setup deps model build build-tests doctor format lint clean
+
+## run: set up what is missing, build, and check the installation (starts the server once it exists).
+run: setup build
+	$(SWIFT) run $(BUILD_FLAGS) enclave doctor
+
+## test: set up what is missing, then build and run every test.
+test: setup build-tests
+	$(SWIFT) test $(BUILD_FLAGS) --skip-build
+
+## setup: install missing apt packages and the pinned default model; idempotent.
+setup: deps model
+
+deps:
+	@deploy/install-deps.sh
+
+model:
+	@deploy/fetch-model.sh
+
+build:
+	$(SWIFT) build $(BUILD_FLAGS)
+
+build-tests:
+	$(SWIFT) build $(BUILD_FLAGS) --build-tests
+
+doctor: build
+	$(SWIFT) run $(BUILD_FLAGS) enclave doctor
+
+## format / lint: swift-format with the settings in .swift-format.
+format:
+	$(SWIFT) format format --in-place --recursive --parallel Package.swift Sources Tests
+
+lint:
+	$(SWIFT) format lint --strict --recursive --parallel Package.swift Sources Tests
+
+clean:
+	rm -rf .build

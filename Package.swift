@@ -1,0 +1,133 @@
+// swift-tools-version:6.1
+//
+// Enclave: a privacy-first chat server with an in-process LLM engine.
+// The targets mirror the architecture in ARCHITECTURE.md; arrows point one way:
+//
+//   C libraries ─► GGUF ─► Inference ─┐
+//               └► EnclaveCrypto ─► Storage ─┼─► ChatCore ─► ChatServer ─► enclave
+//                  Policy ─► Routing ─┤
+//                  EnclaveCrypto ─► Audit ───┘
+import PackageDescription
+
+/// Swift settings every target shares: Swift 6 mode plus the upcoming features that keep
+/// imports and existentials explicit.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+/// The numeric targets are compiled optimised even in a debug build: a debug forward pass runs
+/// 10-100x slower, which would make the engine's tests (over the real model) take too long.
+/// This is a deliberate, documented exception; everything else builds with the configuration.
+let numericSwiftSettings: [SwiftSetting] = strictSettings + [.unsafeFlags(["-O", "-enforce-exclusivity=unchecked"])]
+
+let package = Package(
+    name: "Enclave",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "enclave", targets: ["enclave"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // MARK: System C libraries, each imported by exactly one Swift target.
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        // MARK: Our own SIMD kernels (C, AVX2/FMA chosen at run time, portable fallback).
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
+        ),
+
+        // MARK: Engine
+        .target(name: "GGUF", swiftSettings: numericSwiftSettings),
+        .target(
+            name: "Inference",
+            dependencies: ["GGUF", "CKernels", "COpenBLAS"],
+            swiftSettings: numericSwiftSettings
+        ),
+
+        // MARK: Security and storage
+        .target(name: "EnclaveCrypto", dependencies: ["COpenSSL"], swiftSettings: strictSettings),
+        .target(name: "Storage", dependencies: ["CSQLite", "EnclaveCrypto"], swiftSettings: strictSettings),
+        .target(name: "Audit", dependencies: ["EnclaveCrypto"], swiftSettings: strictSettings),
+
+        // MARK: Policy and routing
+        .target(name: "Policy", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strictSettings),
+        .target(
+            name: "Routing",
+            dependencies: [
+                "Inference", "Policy",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // MARK: Use cases and transport
+        .target(
+            name: "ChatCore",
+            dependencies: ["Storage", "Policy", "Routing", "Audit"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ChatServer",
+            dependencies: [
+                "ChatCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // MARK: The command-line tool
+        .executableTarget(
+            name: "enclave",
+            dependencies: [
+                "GGUF", "Inference", "EnclaveCrypto", "Storage", "Policy", "Audit", "Routing", "ChatCore", "ChatServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF"], swiftSettings: numericSwiftSettings),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "GGUF"], swiftSettings: numericSwiftSettings),
+        .testTarget(name: "EnclaveCryptoTests", dependencies: ["EnclaveCrypto"], swiftSettings: strictSettings),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "EnclaveCrypto"], swiftSettings: strictSettings),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy"], swiftSettings: strictSettings),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "EnclaveCrypto"], swiftSettings: strictSettings),
+        .testTarget(name: "RoutingTests", dependencies: ["Routing", "Policy"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "ChatCoreTests",
+            dependencies: ["ChatCore", "Storage", "Policy", "Routing", "Audit"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ChatServerTests",
+            dependencies: [
+                "ChatServer", "ChatCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Runs the built `enclave` executable as a user would.
+        .testTarget(name: "EnclaveCLITests", dependencies: ["enclave"], swiftSettings: strictSettings),
+    ]
+)

@@ -1,0 +1,1 @@
+// GGUF: see ARCHITECTURE.md. This target is being built; its first files land with its issue.

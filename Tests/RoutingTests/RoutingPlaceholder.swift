@@ -1,0 +1,2 @@
+// RoutingTests: the tests of the Routing target land with its issue.
+import Testing

@@ -1,0 +1,2 @@
+// StorageTests: the tests of the Storage target land with its issue.
+import Testing

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Enclave builds against, and only those that are missing.
+# As root it runs apt-get; otherwise it uses sudo when that needs no password; otherwise it
+# prints the exact command for an administrator and fails.
+set -euo pipefail
+
+required=(pkg-config libsqlite3-dev libssl-dev libopenblas-dev python3 python3-pip unzip)
+missing=()
+for package in "${required[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        # python3 and pip may come from elsewhere (pyenv, a venv); accept a working command.
+        case "$package" in
+            python3) command -v python3 >/dev/null && continue ;;
+            python3-pip) python3 -m pip --version >/dev/null 2>&1 && continue ;;
+            unzip) command -v unzip >/dev/null && continue ;;
+        esac
+        missing+=("$package")
+    fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "deps: all present (${required[*]})"
+    exit 0
+fi
+
+command_line="apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then
+    echo "deps: installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive sh -c "$command_line"
+elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    echo "deps: installing ${missing[*]} through sudo"
+    sudo DEBIAN_FRONTEND=noninteractive sh -c "$command_line"
+else
+    echo "deps: missing ${missing[*]}. Ask an administrator to run:" >&2
+    echo "    sudo sh -c '$command_line'" >&2
+    exit 1
+fi
