@@ -28,9 +28,9 @@ struct Doctor: ParsableCommand {
         report.info("openblas.threads", String(Platform.blasThreads))
         report.info("cpu.simd", Platform.simdFeatures.description)
         #if arch(x86_64)
-        if !Platform.simdFeatures.isSuperset(of: [.avx2, .fma]) {
-            report.warn("cpu.simd", "no AVX2/FMA: the engine runs its portable kernels, several times slower")
-        }
+            if !Platform.simdFeatures.isSuperset(of: [.avx2, .fma]) {
+                report.warn("cpu.simd", "no AVX2/FMA: the engine runs its portable kernels, several times slower")
+            }
         #endif
 
         checkDataDirectory(dataDir ?? environment["ENCLAVE_DATA_DIR"] ?? "data", into: &report)
