@@ -4,9 +4,9 @@ internal import EnclaveCrypto
 internal import Foundation
 
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #elseif canImport(Darwin)
-internal import Darwin
+    internal import Darwin
 #endif
 
 extension KeyRing {
@@ -23,13 +23,17 @@ extension KeyRing {
             throw StoreError(.keySource, "key file \(path) is not a regular file")
         }
         guard info.st_uid == geteuid() else {
-            throw StoreError(.keySource, "key file \(path) is owned by uid \(info.st_uid), not by this user "
-                + "(uid \(geteuid())); refusing to use it")
+            throw StoreError(
+                .keySource,
+                "key file \(path) is owned by uid \(info.st_uid), not by this user "
+                    + "(uid \(geteuid())); refusing to use it")
         }
         let mode = info.st_mode & 0o777
         guard mode == 0o600 || mode == 0o400 else {
-            throw StoreError(.keySource, "key file \(path) has mode \(String(mode, radix: 8)); it must be 600 or 400 "
-                + "(chmod 600 \(path))")
+            throw StoreError(
+                .keySource,
+                "key file \(path) has mode \(String(mode, radix: 8)); it must be 600 or 400 "
+                    + "(chmod 600 \(path))")
         }
         guard info.st_size <= 64 * 1024 else { throw StoreError(.keySource, "key file \(path) is too large") }
         var contents = [UInt8]()
@@ -70,7 +74,8 @@ extension KeyRing {
     public func createKeyFile(at path: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            let reason = errno == EEXIST ? "it already exists (refusing to overwrite a key)" : String(cString: strerror(errno))
+            let reason =
+                errno == EEXIST ? "it already exists (refusing to overwrite a key)" : String(cString: strerror(errno))
             throw StoreError(.keySource, "cannot create key file \(path): \(reason)")
         }
         defer { close(fd) }
@@ -82,7 +87,9 @@ extension KeyRing {
         let temporary = path + ".tmp"
         unlink(temporary)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw StoreError(.keySource, "cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw StoreError(.keySource, "cannot create \(temporary): \(String(cString: strerror(errno)))")
+        }
         do {
             try writeAll(fd, path: temporary)
             close(fd)

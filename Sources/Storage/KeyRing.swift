@@ -16,9 +16,9 @@ internal import Foundation
 internal import Synchronization
 
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #elseif canImport(Darwin)
-internal import Darwin
+    internal import Darwin
 #endif
 
 /// Where the master keys come from.
@@ -113,7 +113,8 @@ public final class KeyRing: Sendable {
 
     /// The key text for a key file: a comment and one `<version> <hex>` line per version.
     public func serialized() -> [UInt8] {
-        var out = Array("# Enclave master keys: keep secret (mode 0600). One line per version: <version> <hex key>\n".utf8)
+        var out = Array(
+            "# Enclave master keys: keep secret (mode 0600). One line per version: <version> <hex key>\n".utf8)
         entries.withLock { table in
             for version in table.keys.sorted() {
                 var bytes = table[version]!.master.copyBytes()

@@ -7,7 +7,8 @@ public struct ConversationID: Hashable, Sendable, CustomStringConvertible, Compa
 
     /// Accepts only the form the Store generates, so a client-typed id can be passed straight in.
     public init?(rawValue: String) {
-        guard rawValue.utf8.count == 20, rawValue.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+        guard rawValue.utf8.count == 20,
+            rawValue.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
         else { return nil }
         self.rawValue = rawValue
     }
@@ -33,8 +34,10 @@ public struct UserRecord: Sendable, Equatable {
     public var failedAttempts: Int
     public var lockedUntil: Date?
 
-    public init(name: String, role: Role, groups: [String] = [], passwordHash: String, disabled: Bool = false,
-                failedAttempts: Int = 0, lockedUntil: Date? = nil) {
+    public init(
+        name: String, role: Role, groups: [String] = [], passwordHash: String, disabled: Bool = false,
+        failedAttempts: Int = 0, lockedUntil: Date? = nil
+    ) {
         self.name = name
         self.role = role
         self.groups = groups
@@ -55,8 +58,10 @@ public struct NewMessage: Sendable, Equatable {
     public var tokensIn: Int?
     public var tokensOut: Int?
 
-    public init(role: String, body: String, provider: String? = nil, modelID: String? = nil,
-                promptVersion: String? = nil, tokensIn: Int? = nil, tokensOut: Int? = nil) {
+    public init(
+        role: String, body: String, provider: String? = nil, modelID: String? = nil,
+        promptVersion: String? = nil, tokensIn: Int? = nil, tokensOut: Int? = nil
+    ) {
         self.role = role
         self.body = body
         self.provider = provider

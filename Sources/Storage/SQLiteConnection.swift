@@ -63,8 +63,10 @@ public final class SQLiteConnection {
             _ = try query(pragma.set)
             let actual = try query(pragma.read).first?[0]
             guard actual == pragma.expected else {
-                throw SQLiteError(code: SQLITE_MISUSE, message: "refusing to run: \(pragma.read) is "
-                    + "\(String(describing: actual)), need \(pragma.expected)", sql: pragma.set)
+                throw SQLiteError(
+                    code: SQLITE_MISUSE,
+                    message: "refusing to run: \(pragma.read) is "
+                        + "\(String(describing: actual)), need \(pragma.expected)", sql: pragma.set)
             }
         }
     }
@@ -142,8 +144,10 @@ public final class SQLiteConnection {
     public func migrate(_ migrations: [Migration]) throws {
         let applied = try userVersion()
         guard applied <= migrations.count else {
-            throw SQLiteError(code: SQLITE_MISUSE, message: "database schema version \(applied) is newer than this "
-                + "program's \(migrations.count)")
+            throw SQLiteError(
+                code: SQLITE_MISUSE,
+                message: "database schema version \(applied) is newer than this "
+                    + "program's \(migrations.count)")
         }
         for (index, migration) in migrations.enumerated() where index >= applied {
             do {
@@ -152,8 +156,9 @@ public final class SQLiteConnection {
                     try execute("PRAGMA user_version = \(index + 1)")
                 }
             } catch let error as SQLiteError {
-                throw SQLiteError(code: error.code, message: "migration \(migration.name): \(error.message)",
-                                  sql: error.sql)
+                throw SQLiteError(
+                    code: error.code, message: "migration \(migration.name): \(error.message)",
+                    sql: error.sql)
             }
         }
     }

@@ -25,8 +25,10 @@ final class SQLiteStatement {
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
         guard Int(sqlite3_bind_parameter_count(handle)) == values.count else {
-            throw SQLiteError(code: SQLITE_RANGE, message: "expected \(sqlite3_bind_parameter_count(handle)) "
-                + "parameters, got \(values.count)", sql: sql)
+            throw SQLiteError(
+                code: SQLITE_RANGE,
+                message: "expected \(sqlite3_bind_parameter_count(handle)) "
+                    + "parameters, got \(values.count)", sql: sql)
         }
         for (offset, value) in values.enumerated() {
             let index = Int32(offset + 1)
@@ -38,8 +40,9 @@ final class SQLiteStatement {
             case .text(let v): rc = sqlite3_bind_text(handle, index, v, -1, CSQLite_transient())
             case .blob(let v):
                 rc = v.withUnsafeBytes { raw in
-                    sqlite3_bind_blob(handle, index, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1),
-                                      Int32(raw.count), CSQLite_transient())
+                    sqlite3_bind_blob(
+                        handle, index, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1),
+                        Int32(raw.count), CSQLite_transient())
                 }
             }
             try connection.check(rc, sql: sql)

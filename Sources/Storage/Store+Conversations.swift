@@ -30,12 +30,14 @@ extension Store {
             try db.transaction {
                 let version = try activeMasterVersion()
                 guard let wrapping = keyRing.wrappingKey(version: version) else {
-                    throw StoreError(.missingMasterKey, "the active master key version \(version) is not in the key ring")
+                    throw StoreError(
+                        .missingMasterKey, "the active master key version \(version) is not in the key ring")
                 }
                 let wrapped = try KeyWrap.wrap(dataKey, under: wrapping, aad: Self.wrapAAD(id, version: version))
                 let sealedTitle = try title.map { try seal($0, key: dataKey, aad: titleAAD(id)) }
                 let sealedTags = try seal(Self.encode(tags), key: dataKey, aad: tagsAAD(id))
-                try db.run("""
+                try db.run(
+                    """
                     INSERT INTO conversations (id, owner, title, tags, provider, wrapped_key, key_version, created, updated)
                     VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)
                     """, [id.rawValue, owner, sealedTitle, sealedTags, wrapped, version, now, now])
@@ -57,14 +59,17 @@ extension Store {
             seq = next
         } else {
             seq = try mapErrors {
-                (try db.query("SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE conversation_id = ?",
-                              [id.rawValue]).first?[0].int) ?? 1
+                (try db.query(
+                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE conversation_id = ?",
+                    [id.rawValue]
+                ).first?[0].int) ?? 1
             }
         }
         nextSeq[id] = seq + 1
         let body = try seal(message.body, key: key, aad: bodyAAD(id, seq: seq, role: message.role))
-        let row = PendingAppend(conversation: id, seq: seq, message: message, sealedBody: body,
-                                created: Date().timeIntervalSince1970, continuation: nil)
+        let row = PendingAppend(
+            conversation: id, seq: seq, message: message, sealedBody: body,
+            created: Date().timeIntervalSince1970, continuation: nil)
         try await commitInGroup(row)
         return seq
     }
@@ -74,9 +79,11 @@ extension Store {
     private func commitInGroup(_ row: PendingAppend) async throws {
         if committing {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                pending.append(PendingAppend(conversation: row.conversation, seq: row.seq, message: row.message,
-                                             sealedBody: row.sealedBody, created: row.created,
-                                             continuation: continuation))
+                pending.append(
+                    PendingAppend(
+                        conversation: row.conversation, seq: row.seq, message: row.message,
+                        sealedBody: row.sealedBody, created: row.created,
+                        continuation: continuation))
             }
             return
         }
@@ -89,8 +96,9 @@ extension Store {
                 try db.transaction {
                     for item in group { try insert(item) }
                     for id in Set(group.map(\.conversation)) {
-                        try db.run("UPDATE conversations SET updated = ? WHERE id = ?",
-                                   [Date().timeIntervalSince1970, id.rawValue])
+                        try db.run(
+                            "UPDATE conversations SET updated = ? WHERE id = ?",
+                            [Date().timeIntervalSince1970, id.rawValue])
                     }
                 }
             }
@@ -108,12 +116,16 @@ extension Store {
 
     private func insert(_ item: PendingAppend) throws {
         let m = item.message
-        try db.run("""
+        try db.run(
+            """
             INSERT INTO messages (conversation_id, seq, role, body, provider, model_id, prompt_version,
                                   tokens_in, tokens_out, created)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [item.conversation.rawValue, item.seq, m.role, item.sealedBody, m.provider, m.modelID,
-                  m.promptVersion, m.tokensIn, m.tokensOut, item.created])
+            """,
+            [
+                item.conversation.rawValue, item.seq, m.role, item.sealedBody, m.provider, m.modelID,
+                m.promptVersion, m.tokensIn, m.tokensOut, item.created,
+            ])
     }
 
     /// The last `limit` messages (all when nil) of a conversation, oldest first, opened.
@@ -121,7 +133,8 @@ extension Store {
     public func history(_ id: ConversationID, limit: Int? = nil) throws -> [MessageRecord] {
         let key = try dataKey(id)
         let rows = try mapErrors {
-            try db.query("""
+            try db.query(
+                """
                 SELECT seq, role, body, provider, model_id, prompt_version, tokens_in, tokens_out, created
                 FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?
                 """, [id.rawValue, limit ?? -1])
@@ -129,11 +142,13 @@ extension Store {
         return try rows.reversed().map { row in
             let seq = row[0].int ?? 0
             let role = row[1].string ?? ""
-            let body = try open(row[2].bytes ?? [], key: key, aad: bodyAAD(id, seq: seq, role: role),
-                                row: "messages row \(id)/\(seq)")
-            return MessageRecord(conversation: id, seq: seq, role: role, body: body, provider: row[3].string,
-                                 modelID: row[4].string, promptVersion: row[5].string, tokensIn: row[6].int,
-                                 tokensOut: row[7].int, created: Date(timeIntervalSince1970: row[8].double ?? 0))
+            let body = try open(
+                row[2].bytes ?? [], key: key, aad: bodyAAD(id, seq: seq, role: role),
+                row: "messages row \(id)/\(seq)")
+            return MessageRecord(
+                conversation: id, seq: seq, role: role, body: body, provider: row[3].string,
+                modelID: row[4].string, promptVersion: row[5].string, tokensIn: row[6].int,
+                tokensOut: row[7].int, created: Date(timeIntervalSince1970: row[8].double ?? 0))
         }
     }
 
@@ -149,7 +164,8 @@ extension Store {
 
     private func summaries(where condition: String, _ values: [any SQLiteBindable]) throws -> [ConversationSummary] {
         let rows = try mapErrors {
-            try db.query("""
+            try db.query(
+                """
                 SELECT c.id, c.owner, c.title, c.tags, c.provider, c.created, c.updated, c.wrapped_key, c.key_version,
                        (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id)
                 FROM conversations c WHERE \(condition) ORDER BY c.updated DESC, c.id
@@ -158,7 +174,9 @@ extension Store {
         return try rows.map { row in
             let id = ConversationID(unchecked: row[0].string ?? "")
             let key = try unwrapDataKey(id, wrapped: row[7].bytes ?? [], version: row[8].int ?? 0)
-            let title = try row[2].bytes.map { try open($0, key: key, aad: titleAAD(id), row: "conversations row \(id) title") }
+            let title = try row[2].bytes.map {
+                try open($0, key: key, aad: titleAAD(id), row: "conversations row \(id) title")
+            }
             let tags = try open(row[3].bytes ?? [], key: key, aad: tagsAAD(id), row: "conversations row \(id) tags")
             return ConversationSummary(
                 id: id, owner: row[1].string ?? "", title: title, tags: Self.decode(tags), provider: row[4].string,
@@ -185,13 +203,18 @@ extension Store {
         return try mapErrors {
             try db.transaction {
                 let sealed = try db.query("SELECT tags FROM conversations WHERE id = ?", [id.rawValue]).first?[0].bytes
-                let current = Self.decode(try open(sealed ?? [], key: key, aad: tagsAAD(id),
-                                                   row: "conversations row \(id) tags"))
+                let current = Self.decode(
+                    try open(
+                        sealed ?? [], key: key, aad: tagsAAD(id),
+                        row: "conversations row \(id) tags"))
                 let updated = change(current)
                 if updated != current {
-                    try db.run("UPDATE conversations SET tags = ?, updated = ? WHERE id = ?",
-                               [try seal(Self.encode(updated), key: key, aad: tagsAAD(id)), Date().timeIntervalSince1970,
-                                id.rawValue])
+                    try db.run(
+                        "UPDATE conversations SET tags = ?, updated = ? WHERE id = ?",
+                        [
+                            try seal(Self.encode(updated), key: key, aad: tagsAAD(id)), Date().timeIntervalSince1970,
+                            id.rawValue,
+                        ])
                 }
                 return updated
             }
@@ -211,12 +234,16 @@ extension Store {
         let key = try dataKey(id)
         let feedbackID = try SecureRandom.bytes(10).hexString
         let sealed = try comment.map {
-            try seal($0, key: key, aad: Schema.aad("feedback", row: feedbackID, conversation: id, role: user,
-                                                 keyVersion: Schema.dataKeyVersion))
+            try seal(
+                $0, key: key,
+                aad: Schema.aad(
+                    "feedback", row: feedbackID, conversation: id, role: user,
+                    keyVersion: Schema.dataKeyVersion))
         }
         try mapErrors {
-            try db.run("INSERT INTO feedback (id, conversation_id, user, up, comment, created) VALUES (?, ?, ?, ?, ?, ?)",
-                       [feedbackID, id.rawValue, user, up, sealed, Date().timeIntervalSince1970])
+            try db.run(
+                "INSERT INTO feedback (id, conversation_id, user, up, comment, created) VALUES (?, ?, ?, ?, ?, ?)",
+                [feedbackID, id.rawValue, user, up, sealed, Date().timeIntervalSince1970])
         }
     }
 
@@ -239,7 +266,8 @@ extension Store {
     // MARK: Field encodings and AAD
 
     func titleAAD(_ id: ConversationID) -> [UInt8] {
-        Schema.aad("conversations", row: id.rawValue, conversation: id, role: "title", keyVersion: Schema.dataKeyVersion)
+        Schema.aad(
+            "conversations", row: id.rawValue, conversation: id, role: "title", keyVersion: Schema.dataKeyVersion)
     }
 
     func tagsAAD(_ id: ConversationID) -> [UInt8] {

@@ -18,15 +18,17 @@ extension Store {
     /// Every master version the database knows, with its state and how many data keys use it.
     public func masterKeyStatus() throws -> [MasterKeyStatus] {
         let rows = try mapErrors {
-            try db.query("""
+            try db.query(
+                """
                 SELECT k.version, k.state, (SELECT COUNT(*) FROM conversations c WHERE c.key_version = k.version)
                 FROM master_keys k ORDER BY k.version
                 """)
         }
         return rows.map { row in
             let version = row[0].int ?? 0
-            return MasterKeyStatus(version: version, state: MasterKeyStatus.State(rawValue: row[1].string ?? "") ?? .retired,
-                                   conversations: row[2].int ?? 0, available: keyRing.wrappingKey(version: version) != nil)
+            return MasterKeyStatus(
+                version: version, state: MasterKeyStatus.State(rawValue: row[1].string ?? "") ?? .retired,
+                conversations: row[2].int ?? 0, available: keyRing.wrappingKey(version: version) != nil)
         }
     }
 
@@ -41,11 +43,15 @@ extension Store {
                 if known == nil {
                     guard let check = try keyRing.checkValue(version: newest),
                         newest > (try db.query("SELECT MAX(version) FROM master_keys").first?[0].int ?? 0)
-                    else { throw StoreError(.invalidArgument, "master key version \(newest) is older than the database's") }
-                    try db.run("INSERT INTO master_keys (version, check_value, state, created) VALUES (?, ?, 'active', ?)",
-                               [newest, check, Date().timeIntervalSince1970])
+                    else {
+                        throw StoreError(.invalidArgument, "master key version \(newest) is older than the database's")
+                    }
+                    try db.run(
+                        "INSERT INTO master_keys (version, check_value, state, created) VALUES (?, ?, 'active', ?)",
+                        [newest, check, Date().timeIntervalSince1970])
                 } else if known?[0].string != MasterKeyStatus.State.active.rawValue {
-                    throw StoreError(.invalidArgument, "master key version \(newest) is retired; it cannot become active")
+                    throw StoreError(
+                        .invalidArgument, "master key version \(newest) is retired; it cannot become active")
                 }
                 try db.run("UPDATE master_keys SET state = 'retiring' WHERE state = 'active' AND version < ?", [newest])
             }
@@ -60,16 +66,19 @@ extension Store {
             try db.transaction {
                 let target = try activeMasterVersion()
                 guard let wrapping = keyRing.wrappingKey(version: target) else {
-                    throw StoreError(.missingMasterKey, "the active master key version \(target) is not in the key ring")
+                    throw StoreError(
+                        .missingMasterKey, "the active master key version \(target) is not in the key ring")
                 }
                 let rows = try db.query(
-                    "SELECT id, wrapped_key, key_version FROM conversations WHERE key_version <> ? LIMIT ?", [target, limit])
+                    "SELECT id, wrapped_key, key_version FROM conversations WHERE key_version <> ? LIMIT ?",
+                    [target, limit])
                 for row in rows {
                     let id = ConversationID(unchecked: row[0].string ?? "")
                     let dataKey = try unwrapDataKey(id, wrapped: row[1].bytes ?? [], version: row[2].int ?? 0)
                     let wrapped = try KeyWrap.wrap(dataKey, under: wrapping, aad: Self.wrapAAD(id, version: target))
-                    try db.run("UPDATE conversations SET wrapped_key = ?, key_version = ? WHERE id = ?",
-                               [wrapped, target, id.rawValue])
+                    try db.run(
+                        "UPDATE conversations SET wrapped_key = ?, key_version = ? WHERE id = ?",
+                        [wrapped, target, id.rawValue])
                 }
                 return rows.count
             }
@@ -86,8 +95,10 @@ extension Store {
                 guard remaining.first?[0].int == 0 else {
                     throw StoreError(.invalidArgument, "data keys remain under old master versions; re-wrap first")
                 }
-                let old = try db.query("SELECT version FROM master_keys WHERE state <> 'retired' AND version <> ?", [target])
-                    .compactMap { $0[0].int }
+                let old = try db.query(
+                    "SELECT version FROM master_keys WHERE state <> 'retired' AND version <> ?", [target]
+                )
+                .compactMap { $0[0].int }
                 try db.run("UPDATE master_keys SET state = 'retired' WHERE version <> ?", [target])
                 return old
             }

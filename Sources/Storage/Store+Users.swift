@@ -16,7 +16,8 @@ extension Store {
         try Self.validate(user)
         do {
             try mapErrors {
-                try db.run("""
+                try db.run(
+                    """
                     INSERT INTO users (name, role, groups_list, password_hash, disabled, failed_attempts, locked_until)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """, Self.values(user))
@@ -42,7 +43,8 @@ extension Store {
     public func updateUser(_ user: UserRecord) throws {
         try Self.validate(user)
         let changed = try mapErrors {
-            try db.run("""
+            try db.run(
+                """
                 UPDATE users SET role = ?, groups_list = ?, password_hash = ?, disabled = ?, failed_attempts = ?,
                                  locked_until = ? WHERE name = ?
                 """, Array(Self.values(user).dropFirst()) + [user.name])
@@ -81,8 +83,10 @@ extension Store {
     }
 
     private static func values(_ user: UserRecord) -> [any SQLiteBindable] {
-        [user.name, user.role.rawValue, user.groups.joined(separator: "\n"), user.passwordHash, user.disabled,
-         user.failedAttempts, user.lockedUntil?.timeIntervalSince1970]
+        [
+            user.name, user.role.rawValue, user.groups.joined(separator: "\n"), user.passwordHash, user.disabled,
+            user.failedAttempts, user.lockedUntil?.timeIntervalSince1970,
+        ]
     }
 
     private static func validate(_ user: UserRecord) throws {

@@ -45,8 +45,9 @@ public actor Store {
             try db.transaction {
                 if try db.query("SELECT COUNT(*) FROM master_keys").first?[0].int == 0 {
                     let version = keyRing.latestVersion
-                    try db.run("INSERT INTO master_keys (version, check_value, state, created) VALUES (?, ?, 'active', ?)",
-                               [version, try keyRing.checkValue(version: version) ?? [], Date().timeIntervalSince1970])
+                    try db.run(
+                        "INSERT INTO master_keys (version, check_value, state, created) VALUES (?, ?, 'active', ?)",
+                        [version, try keyRing.checkValue(version: version) ?? [], Date().timeIntervalSince1970])
                 }
             }
         }
@@ -65,12 +66,16 @@ public actor Store {
         for row in known where row[2].string != MasterKeyStatus.State.retired.rawValue {
             let version = row[0].int ?? 0
             guard let expected = try keyRing.checkValue(version: version) else {
-                throw StoreError(.missingMasterKey, "the database needs master key version \(version), which the "
-                    + "key source does not hold")
+                throw StoreError(
+                    .missingMasterKey,
+                    "the database needs master key version \(version), which the "
+                        + "key source does not hold")
             }
             guard constantTimeEquals(expected, row[1].bytes ?? []) else {
-                throw StoreError(.wrongMasterKey, "master key version \(version) does not match this database's key "
-                    + "check value: wrong key file, variable or command; nothing was read or written")
+                throw StoreError(
+                    .wrongMasterKey,
+                    "master key version \(version) does not match this database's key "
+                        + "check value: wrong key file, variable or command; nothing was read or written")
             }
         }
     }
@@ -111,9 +116,11 @@ public actor Store {
 
     /// The data key of conversation `id`, unwrapped. Throws `not-found` or `integrity`.
     func dataKey(_ id: ConversationID) throws -> SymmetricKey {
-        guard let row = try mapErrors({
-            try db.query("SELECT wrapped_key, key_version FROM conversations WHERE id = ?", [id.rawValue]).first
-        }) else { throw StoreError(.notFound, "no conversation \(id)") }
+        guard
+            let row = try mapErrors({
+                try db.query("SELECT wrapped_key, key_version FROM conversations WHERE id = ?", [id.rawValue]).first
+            })
+        else { throw StoreError(.notFound, "no conversation \(id)") }
         return try unwrapDataKey(id, wrapped: row[0].bytes ?? [], version: row[1].int ?? 0)
     }
 

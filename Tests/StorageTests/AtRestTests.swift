@@ -4,8 +4,9 @@
 // plaintext twin finds them, so the scan itself can fail.
 import EnclaveCrypto
 import Foundation
-@testable import Storage
 import Testing
+
+@testable import Storage
 
 @Suite("At rest")
 struct AtRestTests {
@@ -24,7 +25,8 @@ struct AtRestTests {
                 group.addTask {
                     for m in 0..<10 {
                         _ = try await store.append(
-                            NewMessage(role: m % 2 == 0 ? "user" : "assistant", body: "note \(Self.marker)\(c)-\(m)-Z9 end"),
+                            NewMessage(
+                                role: m % 2 == 0 ? "user" : "assistant", body: "note \(Self.marker)\(c)-\(m)-Z9 end"),
                             to: id)
                     }
                 }
@@ -43,7 +45,9 @@ struct AtRestTests {
         for temp in ["/tmp", "/var/tmp", NSTemporaryDirectory()] {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: temp)) ?? []
             for name in names where name.hasPrefix("etilqs_") {
-                if let data = FileManager.default.contents(atPath: temp + "/" + name) { files.append((temp + "/" + name, Array(data))) }
+                if let data = FileManager.default.contents(atPath: temp + "/" + name) {
+                    files.append((temp + "/" + name, Array(data)))
+                }
             }
         }
         for (path, bytes) in files {

@@ -2,11 +2,12 @@
 // give clear errors with stable codes, leave no half-written rows, and never crash.
 import EnclaveCrypto
 import Foundation
-@testable import Storage
 import Testing
 
+@testable import Storage
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("Bad input", .serialized)
@@ -25,8 +26,12 @@ struct BadInputTests {
         do {
             let store = try Store(path: good, keyRing: ring)
             for c in 0..<30 {
-                let id = try await store.createConversation(owner: "alice", title: String(repeating: "t", count: 500) + "\(c)")
-                for m in 0..<5 { _ = try await store.append(NewMessage(role: "user", body: String(repeating: "b", count: 900) + "\(m)"), to: id) }
+                let id = try await store.createConversation(
+                    owner: "alice", title: String(repeating: "t", count: 500) + "\(c)")
+                for m in 0..<5 {
+                    _ = try await store.append(
+                        NewMessage(role: "user", body: String(repeating: "b", count: 900) + "\(m)"), to: id)
+                }
             }
             try await store.checkpoint()
         }
@@ -41,7 +46,9 @@ struct BadInputTests {
                 let check = try await store.integrityCheck()
                 #expect(check != "ok", "cut at \(cut)")
             } catch let error as StoreError {
-                #expect([.corruptDatabase, .wrongMasterKey, .missingMasterKey].contains(error.code), "cut at \(cut): \(error)")
+                #expect(
+                    [.corruptDatabase, .wrongMasterKey, .missingMasterKey].contains(error.code),
+                    "cut at \(cut): \(error)")
             }
         }
     }
@@ -112,7 +119,8 @@ struct BadInputTests {
             let body = String(repeating: "x", count: 3000)
             outer: for _ in 0..<200 {
                 let id: ConversationID
-                do { id = try await store.createConversation(owner: "alice", title: "t") } catch let error as StoreError {
+                do { id = try await store.createConversation(owner: "alice", title: "t") } catch let error as StoreError
+                {
                     failure = error
                     break
                 }

@@ -6,7 +6,7 @@ import Storage
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("KeyRing")
@@ -60,7 +60,8 @@ struct KeyRingTests {
         defer { unsetenv(name) }
         let fromEnv = try KeyRing.load(.environment(name))
         #expect(fromEnv.versions == [1, 2])
-        let fromCommand = try KeyRing.load(.command(["/bin/sh", "-c", "printf '# kms\\n1 \(Self.hex1)\\n2 \(Self.hex2)\\n'"]))
+        let fromCommand = try KeyRing.load(
+            .command(["/bin/sh", "-c", "printf '# kms\\n1 \(Self.hex1)\\n2 \(Self.hex2)\\n'"]))
         #expect(try fromCommand.checkValue(version: 2) == fromEnv.checkValue(version: 2))
         let bare = try KeyRing.load(.command(["/bin/sh", "-c", "echo \(Self.hex1)"]))
         #expect(try bare.checkValue(version: 1) == fromEnv.checkValue(version: 1))
@@ -70,8 +71,10 @@ struct KeyRingTests {
 
     @Test("malformed key text is refused")
     func malformed() {
-        for text in ["", "# only a comment", "1 abcd", "x \(Self.hex1)", "1 \(Self.hex1)\n1 \(Self.hex2)",
-                     "0 \(Self.hex1)", "1 \(String(repeating: "zz", count: 32))", "1 2 3"] {
+        for text in [
+            "", "# only a comment", "1 abcd", "x \(Self.hex1)", "1 \(Self.hex1)\n1 \(Self.hex2)",
+            "0 \(Self.hex1)", "1 \(String(repeating: "zz", count: 32))", "1 2 3",
+        ] {
             let name = "ENCLAVE_TEST_BAD_\(getpid())"
             setenv(name, text, 1)
             #expect(throws: StoreError.self, "\(text)") { try KeyRing.load(.environment(name)) }

@@ -7,7 +7,7 @@ import Storage
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("Rotation")

@@ -47,8 +47,9 @@ struct StoreTests {
         #expect(ConversationID(rawValue: "not an id") == nil)
         let first = try await store.append(NewMessage(role: "user", body: "Hello"), to: id)
         let second = try await store.append(
-            NewMessage(role: "assistant", body: "Hi there", provider: "local", modelID: "SmolLM2", promptVersion: "chat.v1",
-                       tokensIn: 12, tokensOut: 3), to: id)
+            NewMessage(
+                role: "assistant", body: "Hi there", provider: "local", modelID: "SmolLM2", promptVersion: "chat.v1",
+                tokensIn: 12, tokensOut: 3), to: id)
         #expect((first, second) == (1, 2))
         let history = try await store.history(id)
         #expect(history.map(\.body) == ["Hello", "Hi there"])

@@ -13,7 +13,10 @@ struct TamperTests {
         var ids: [ConversationID] = []
         for c in 0..<12 {
             let id = try await store.createConversation(owner: "alice", title: "title \(c)")
-            for m in 0..<4 { _ = try await store.append(NewMessage(role: m % 2 == 0 ? "user" : "assistant", body: "body \(c).\(m)"), to: id) }
+            for m in 0..<4 {
+                _ = try await store.append(
+                    NewMessage(role: m % 2 == 0 ? "user" : "assistant", body: "body \(c).\(m)"), to: id)
+            }
             ids.append(id)
         }
         return ids
@@ -32,11 +35,17 @@ struct TamperTests {
             let victim = ids.randomElement(using: &random)!
             let inKey = Bool.random(using: &random)
             let seq = Int.random(in: 1...4, using: &random)
-            let (select, update, values): (String, String, [any SQLiteBindable]) = inKey
-                ? ("SELECT wrapped_key FROM conversations WHERE id = ?", "UPDATE conversations SET wrapped_key = ? WHERE id = ?",
-                   [victim.rawValue])
-                : ("SELECT body FROM messages WHERE conversation_id = ? AND seq = ?",
-                   "UPDATE messages SET body = ? WHERE conversation_id = ? AND seq = ?", [victim.rawValue, seq])
+            let (select, update, values): (String, String, [any SQLiteBindable]) =
+                inKey
+                ? (
+                    "SELECT wrapped_key FROM conversations WHERE id = ?",
+                    "UPDATE conversations SET wrapped_key = ? WHERE id = ?",
+                    [victim.rawValue]
+                )
+                : (
+                    "SELECT body FROM messages WHERE conversation_id = ? AND seq = ?",
+                    "UPDATE messages SET body = ? WHERE conversation_id = ? AND seq = ?", [victim.rawValue, seq]
+                )
             let original = try #require(try raw.query(select, values).first?[0].bytes)
             // Nonce (first 12 bytes), ciphertext, or tag (last 16): any bit of the sealed box.
             let bit = Int.random(in: 0..<(original.count * 8), using: &random)
@@ -64,14 +73,20 @@ struct TamperTests {
         let ids = try await setUp(store)
         let raw = try SQLiteConnection(path: path)
         let body = { (id: ConversationID, seq: Int) throws -> [UInt8] in
-            try raw.query("SELECT body FROM messages WHERE conversation_id = ? AND seq = ?", [id.rawValue, seq]).first![0].bytes!
+            try raw.query("SELECT body FROM messages WHERE conversation_id = ? AND seq = ?", [id.rawValue, seq]).first![
+                0
+            ].bytes!
         }
         // Same conversation, same role, other row (seq 1 → seq 3, both "user").
-        try raw.run("UPDATE messages SET body = ? WHERE conversation_id = ? AND seq = 3", [try body(ids[0], 1), ids[0].rawValue])
+        try raw.run(
+            "UPDATE messages SET body = ? WHERE conversation_id = ? AND seq = 3",
+            [try body(ids[0], 1), ids[0].rawValue])
         var error = await #expect(throws: StoreError.self) { try await store.history(ids[0]) }
         #expect(error?.code == .integrity && error?.message.contains("\(ids[0])/3") == true)
         // Another conversation.
-        try raw.run("UPDATE messages SET body = ? WHERE conversation_id = ? AND seq = 1", [try body(ids[2], 1), ids[1].rawValue])
+        try raw.run(
+            "UPDATE messages SET body = ? WHERE conversation_id = ? AND seq = 1",
+            [try body(ids[2], 1), ids[1].rawValue])
         error = await #expect(throws: StoreError.self) { try await store.history(ids[1]) }
         #expect(error?.code == .integrity && error?.message.contains("\(ids[1])/1") == true)
         // A title moved to another conversation.

@@ -6,7 +6,7 @@ import Storage
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A fresh directory under the system temporary directory, removed by `remove()`.
@@ -46,13 +46,15 @@ struct SeededGenerator: RandomNumberGenerator {
 func enclaveExecutable() throws -> URL {
     let here = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
     var root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    while root.path != "/" && !FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path) {
+    while root.path != "/" && !FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path)
+    {
         root.deleteLastPathComponent()
     }
     let candidates = [here.appendingPathComponent("enclave"), root.appendingPathComponent(".build/debug/enclave")]
     guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-        throw StoreTestFailure("the enclave executable was not built (tried \(candidates.map(\.path))); "
-            + "run `swift build --build-tests` first")
+        throw StoreTestFailure(
+            "the enclave executable was not built (tried \(candidates.map(\.path))); "
+                + "run `swift build --build-tests` first")
     }
     return found
 }
@@ -74,7 +76,9 @@ func runEnclave(_ arguments: [String]) throws -> (status: Int32, out: String, er
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     let errData = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    return (
+        process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self)
+    )
 }
 
 /// Whether `needle` occurs in `haystack`: memchr for the needle's first non-zero byte, then memcmp.
