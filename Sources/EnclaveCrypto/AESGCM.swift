@@ -115,7 +115,7 @@ public enum AESGCM {
     }
 
     /// The EVP cipher for the key's length.
-    private static func gcmCipher(for key: SymmetricKey) throws -> OpaquePointer {
+    static func gcmCipher(for key: SymmetricKey) throws -> OpaquePointer {
         let cipher: OpaquePointer?
         switch key.count {
         case 16: cipher = EVP_aes_128_gcm()
@@ -157,4 +157,63 @@ final class CipherContext {
     }
 
     deinit { EVP_CIPHER_CTX_free(pointer) }
+}
+
+extension AESGCM {
+    /// Opens many sealed boxes under one key with one cipher context, so the AES key schedule is
+    /// computed once per batch (a conversation's history) rather than once per message.
+    /// Not Sendable: use it within one call and drop it.
+    public final class Opener {
+        private let context: CipherContext
+
+        /// Prepares a context for `key` (16, 24 or 32 bytes).
+        public init(key: SymmetricKey) throws {
+            context = try CipherContext()
+            let cipher = try AESGCM.gcmCipher(for: key)
+            try key.withKeyPointer { keyPointer, _ in
+                try check(EVP_DecryptInit_ex(context.pointer, cipher, nil, keyPointer, nil), "EVP_DecryptInit_ex")
+            }
+        }
+
+        /// Verifies and decrypts `combined` (`nonce ‖ ciphertext ‖ tag`), like `AESGCM.open`.
+        /// - Throws: `CryptoError.authenticationFailed` on any alteration; `invalidArgument` if too short.
+        public func open(combined: [UInt8], aad: [UInt8] = []) throws -> [UInt8] {
+            let overhead = SealedBox.nonceCount + SealedBox.tagCount
+            guard combined.count >= overhead else {
+                throw CryptoError.invalidArgument("sealed box of \(combined.count) bytes is too short")
+            }
+            let ciphertextCount = combined.count - overhead
+            var plaintext = [UInt8](repeating: 0, count: ciphertextCount)
+            let ok = try combined.withUnsafeBufferPointer { box -> Bool in
+                let base = box.baseAddress!
+                let ctx = context.pointer
+                try check(EVP_DecryptInit_ex(ctx, nil, nil, nil, base), "EVP_DecryptInit_ex(nonce)")
+                var length: Int32 = 0
+                if !aad.isEmpty {
+                    try check(EVP_DecryptUpdate(ctx, nil, &length, aad, Int32(aad.count)), "EVP_DecryptUpdate(aad)")
+                }
+                if ciphertextCount > 0 {
+                    try plaintext.withUnsafeMutableBufferPointer { out in
+                        try check(
+                            EVP_DecryptUpdate(
+                                ctx, out.baseAddress, &length, base + SealedBox.nonceCount, Int32(ciphertextCount)),
+                            "EVP_DecryptUpdate")
+                    }
+                }
+                // OpenSSL copies the tag; the cast only satisfies the ctrl function's non-const signature.
+                let tag = UnsafeMutableRawPointer(mutating: base + (box.count - SealedBox.tagCount))
+                try check(
+                    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, Int32(SealedBox.tagCount), tag),
+                    "EVP_CTRL_GCM_SET_TAG")
+                var tail = [UInt8](repeating: 0, count: 16)
+                return EVP_DecryptFinal_ex(ctx, &tail, &length) > 0
+            }
+            guard ok else {
+                ERR_clear_error()
+                secureZero(&plaintext)
+                throw CryptoError.authenticationFailed
+            }
+            return plaintext
+        }
+    }
 }

@@ -139,11 +139,12 @@ extension Store {
                 FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?
                 """, [id.rawValue, limit ?? -1])
         }
+        let opener = sealing ? try AESGCM.Opener(key: key) : nil
         return try rows.reversed().map { row in
             let seq = row[0].int ?? 0
             let role = row[1].string ?? ""
             let body = try open(
-                row[2].bytes ?? [], key: key, aad: bodyAAD(id, seq: seq, role: role),
+                row[2].bytes ?? [], with: opener, aad: bodyAAD(id, seq: seq, role: role),
                 row: "messages row \(id)/\(seq)")
             return MessageRecord(
                 conversation: id, seq: seq, role: role, body: body, provider: row[3].string,

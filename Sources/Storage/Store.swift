@@ -109,6 +109,19 @@ public actor Store {
         }
     }
 
+    /// Opens one sealed field with a reusable opener (one key schedule for a whole history);
+    /// failures are `integrity` errors naming `row`, as in `open(_:key:aad:row:)`.
+    func open(_ sealed: [UInt8], with opener: AESGCM.Opener?, aad: [UInt8], row: String) throws -> String {
+        guard sealing, let opener else { return String(decoding: sealed, as: UTF8.self) }
+        do {
+            var plain = try opener.open(combined: sealed, aad: aad)
+            defer { secureZero(&plain) }
+            return String(decoding: plain, as: UTF8.self)
+        } catch {
+            throw StoreError(.integrity, "\(row) failed authentication (tampered, copied from elsewhere, or wrong key)")
+        }
+    }
+
     /// The AAD for a data key wrapped under master `version`.
     static func wrapAAD(_ id: ConversationID, version: Int) -> [UInt8] {
         Schema.aad("conversations", row: id.rawValue, conversation: id, role: "data-key", keyVersion: version)

@@ -49,6 +49,28 @@ struct AESGCMTests {
         }
     }
 
+    @Test("one Opener opens many boxes, rejects altered ones, and keeps working after a failure")
+    func opener() throws {
+        let key = try SymmetricKey.random()
+        let boxes = try (0..<20).map {
+            try AESGCM.seal(Array("message \($0)".utf8), key: key, aad: [UInt8($0)]).combined
+        }
+        let opener = try AESGCM.Opener(key: key)
+        for (index, box) in boxes.enumerated() {
+            #expect(try opener.open(combined: box, aad: [UInt8(index)]) == Array("message \(index)".utf8))
+            var altered = box
+            altered[index % box.count] ^= 0x01
+            #expect(throws: CryptoError.authenticationFailed) {
+                try opener.open(combined: altered, aad: [UInt8(index)])
+            }
+            #expect(throws: CryptoError.authenticationFailed) {
+                try opener.open(combined: box, aad: [UInt8(index + 1)])
+            }
+        }
+        #expect(try opener.open(combined: AESGCM.seal([], key: key).combined) == [])
+        #expect(throws: CryptoError.self) { try opener.open(combined: [UInt8](repeating: 0, count: 27)) }
+    }
+
     @Test("keys of unsupported sizes are refused")
     func keySizes() throws {
         #expect(throws: CryptoError.self) { try SymmetricKey(bytes: []) }

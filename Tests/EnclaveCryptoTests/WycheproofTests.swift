@@ -27,6 +27,8 @@ struct WycheproofTests {
                 }
                 let box = try SealedBox(nonce: iv, ciphertext: ct, tag: tag)
                 let opened = try? AESGCM.open(box, key: key, aad: aad)
+                let openedByOpener = try? AESGCM.Opener(key: key).open(combined: iv + ct + tag, aad: aad)
+                #expect(openedByOpener == opened, "tcId \(test.tcId): Opener and open disagree")
                 if test.result == "valid" {
                     #expect(opened == msg, "tcId \(test.tcId) should open")
                     let sealed = try AESGCM.seal(msg, key: key, nonce: iv, aad: aad)
