@@ -112,16 +112,23 @@ public final class KeyRing: Sendable {
     }
 
     /// The key text for a key file: a comment and one `<version> <hex>` line per version.
+    /// The result holds key material: zero it with `secureZero` after use.
     public func serialized() -> [UInt8] {
         var out = Array(
             "# Enclave master keys: keep secret (mode 0600). One line per version: <version> <hex key>\n".utf8)
+        out.reserveCapacity(4096)  // no reallocation, so no stray copies of key digits on the heap
         entries.withLock { table in
             for version in table.keys.sorted() {
-                var bytes = table[version]!.master.copyBytes()
-                var hex = Array(bytes.hexString.utf8)
-                out += Array("\(version) ".utf8) + hex + [0x0a]
-                secureZero(&hex)
-                secureZero(&bytes)
+                // Hex digits go straight into `out` (which the caller zeroes), never into a String.
+                let digits = Array("0123456789abcdef".utf8)
+                out += Array("\(version) ".utf8)
+                table[version]!.master.withUnsafeBytes { key in
+                    for byte in key {
+                        out.append(digits[Int(byte >> 4)])
+                        out.append(digits[Int(byte & 0x0f)])
+                    }
+                }
+                out.append(0x0a)
             }
         }
         return out

@@ -31,7 +31,7 @@ struct CrashTests {
             process.standardError = FileHandle.nullDevice
             try process.run()
             // Kill at a random moment: from before the store opens to well into the appends.
-            usleep(UInt32.random(in: 5_000...250_000, using: &random))
+            usleep(UInt32.random(in: 20_000...500_000, using: &random))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
