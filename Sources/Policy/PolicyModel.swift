@@ -2,7 +2,7 @@
 // Everything here is an immutable value, shared freely between connections.
 
 /// Where in the policy files something was defined, for messages that send the admin back to it.
-public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
+public struct SourcePosition: Sendable, Hashable, CustomStringConvertible {
     public var file: String
     public var line: Int
     public var column: Int
@@ -22,7 +22,7 @@ public struct TagDefinition: Sendable, Hashable {
     public var description: String
     /// Detector names (built-in or admin-defined) whose findings set this tag.
     public var detectors: [String]
-    public var location: SourceLocation
+    public var location: SourcePosition
 }
 
 /// When a rule applies. Every condition present must hold; absent conditions always hold.
@@ -85,7 +85,7 @@ public struct PolicyRule: Sendable, Hashable {
     public var priority: Int
     public var when: RuleCondition
     public var allow: RuleAllowance
-    public var location: SourceLocation
+    public var location: SourcePosition
     /// Position in the merged policy (files sorted by name, rules in file order); breaks ties.
     public var order: Int
 }
@@ -102,5 +102,5 @@ public struct DetectorDefinition: Sendable, Hashable {
     public var kind: Kind
     public var enabled: Bool
     public var minConfidence: Double
-    public var location: SourceLocation?
+    public var location: SourcePosition?
 }

@@ -142,13 +142,21 @@ enum NumberDetectors {
             if run.contiguous, d.count == 9, context.has(.aba, before: run.start, window: 32), Checksums.abaRouting(d) {
                 hit(.abaRouting, 0.9)
             }
-            if !claimed, !context.has(.identifier, before: run.start, window: 16),
+            if !claimed, !labelledAsIdentifier(run.start, context),
                 let confidence = phoneConfidence(run, context: context)
             {
                 hit(.phone, confidence)
             }
         }
     }
+
+    /// An identifier label right before the number ("NHS no. ", "Order #", "ref: ") means it is not a phone number.
+    private static func labelledAsIdentifier(_ start: Int, _ context: MessageContext) -> Bool {
+        [ContextClass.identifier, .nhs, .ssn, .npi, .aba].contains { context.has($0, before: start, window: 4) }
+    }
+
+    /// UK national numbers are written 3-4-4 (020 7946 0958), 4-3-4 (0161 496 0000), 5-6 or 5-3-3 (mobiles).
+    private static let ukGroupings: Set<[Int]> = [[3, 4, 4], [4, 3, 4], [5, 6], [5, 3, 3]]
 
     private static func phoneConfidence(_ run: NumberRun, context: MessageContext) -> Double? {
         let d = run.digits
@@ -161,8 +169,8 @@ enum NumberDetectors {
             let area = g.count == 4 ? 1 : 0
             if d[area] >= 2, d[area + 3] >= 2 { return 0.75 }
         }
-        // UK national format: 11 digits starting 0, written in two or three groups.
-        if d.count == 11, d[0] == 0, d[1] != 0, (2...3).contains(g.count), g.allSatisfy({ $0 >= 3 }), !run.paren {
+        // UK national format: 11 digits starting 0, in one of the usual groupings.
+        if d.count == 11, d[0] == 0, d[1] != 0, ukGroupings.contains(g), !run.paren {
             return 0.7
         }
         if run.contiguous, d.count == 10 || d.count == 11, context.has(.phone, before: run.start, window: 16) {

@@ -6,7 +6,7 @@ import Yams
 struct PolicyCompiler {
     var issues: [PolicyIssue] = []
 
-    private mutating func report(_ location: SourceLocation, _ code: PolicyIssue.Code, _ message: String, hint: String) {
+    private mutating func report(_ location: SourcePosition, _ code: PolicyIssue.Code, _ message: String, hint: String) {
         issues.append(
             PolicyIssue(
                 file: location.file, line: location.line, column: location.column, code: code, message: message,
@@ -14,7 +14,7 @@ struct PolicyCompiler {
     }
 
     private mutating func report(_ file: String, _ mark: Mark?, _ code: PolicyIssue.Code, _ message: String, hint: String) {
-        report(SourceLocation(file: file, line: mark?.line ?? 0, column: mark?.column ?? 0), code, message, hint: hint)
+        report(SourcePosition(file: file, line: mark?.line ?? 0, column: mark?.column ?? 0), code, message, hint: hint)
     }
 
     /// - Parameters:
@@ -22,7 +22,7 @@ struct PolicyCompiler {
     ///   - providers: the registry to check provider names against, if known.
     mutating func compile(files: [(name: String, contents: String)], providers: [ProviderDescriptor]?) -> PolicySet? {
         if files.isEmpty {
-            report(SourceLocation(file: "(policy directory)", line: 0, column: 0), .noFiles, "no *.yaml policy files",
+            report(SourcePosition(file: "(policy directory)", line: 0, column: 0), .noFiles, "no *.yaml policy files",
                 hint: "add at least one file such as `policies/00-tags.yaml`")
             return nil
         }
@@ -37,6 +37,9 @@ struct PolicyCompiler {
             parsedFiles.append((file.name, parser.parsed))
             digestInput += Array(file.name.utf8) + [0] + Array(file.contents.utf8) + [0]
         }
+        // A file that is not YAML contributes nothing, so every reference to it would be reported as
+        // unknown too; report the syntax errors alone.
+        if issues.contains(where: { $0.code == .syntax || $0.code == .tooLarge }) { return nil }
 
         // Tags.
         var tags: [String: TagDefinition] = [:]
@@ -108,7 +111,7 @@ struct PolicyCompiler {
         // Defaults.
         func defaults(_ kind: String, _ pick: (ParsedPolicyFile) -> [ParsedPolicyFile.Defaults]) -> [String: Set<String>] {
             var result: [String: Set<String>] = [:]
-            var seen: [String: SourceLocation] = [:]
+            var seen: [String: SourcePosition] = [:]
             for (file, parsed) in parsedFiles {
                 for entry in pick(parsed) {
                     if let first = seen[entry.name] {
@@ -130,7 +133,7 @@ struct PolicyCompiler {
 
         // Rules.
         var rules: [PolicyRule] = []
-        var ruleNames: [String: SourceLocation] = [:]
+        var ruleNames: [String: SourcePosition] = [:]
         let providerNames = providers.map { Set($0.map(\.name)) }
         for (file, parsed) in parsedFiles {
             for entry in parsed.rules {
@@ -178,7 +181,7 @@ struct PolicyCompiler {
                     compiled.append(try Pattern(p.text, caseInsensitive: !d.caseSensitive))
                 } catch {
                     let column = (p.mark?.column ?? 0) + (p.quoted ? 1 : 0) + error.offset
-                    report(SourceLocation(file: file, line: p.mark?.line ?? 0, column: column), .badPattern,
+                    report(SourcePosition(file: file, line: p.mark?.line ?? 0, column: column), .badPattern,
                         "bad pattern in detector '\(d.name)': \(error.message)",
                         hint: "supported: literals, [classes], \\d \\w \\s \\b, ( | ), ? * + {m,n}; quote patterns with ''")
                 }

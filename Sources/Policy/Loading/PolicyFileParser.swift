@@ -7,7 +7,7 @@ import Yams
 struct ParsedPolicyFile {
     struct Detector {
         var name: String
-        var location: SourceLocation
+        var location: SourcePosition
         var type: String?
         var typeMark: Mark?
         var enabled = true
@@ -22,7 +22,7 @@ struct ParsedPolicyFile {
 
     struct Defaults {
         var name: String
-        var location: SourceLocation
+        var location: SourcePosition
         var tags: [(name: String, mark: Mark?)]
     }
 
@@ -53,8 +53,8 @@ struct PolicyFileParser {
         reader = NodeReader(file: file)
     }
 
-    private func location(_ mark: Mark?) -> SourceLocation {
-        SourceLocation(file: reader.file, line: mark?.line ?? 0, column: mark?.column ?? 0)
+    private func location(_ mark: Mark?) -> SourcePosition {
+        SourcePosition(file: reader.file, line: mark?.line ?? 0, column: mark?.column ?? 0)
     }
 
     /// Parses `contents`; problems land in `reader.issues`.
@@ -100,6 +100,11 @@ struct PolicyFileParser {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):
             reader.report(mark, .syntax, "YAML: \(problem)", hint: "check indentation, colons and quotes near here")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            reader.report(
+                context.mark, .duplicateKey,
+                "key '\(duplicates.first?.prefix(40) ?? "")' appears more than once in one mapping",
+                hint: "keep one of them; this is the first")
         default:
             reader.report(nil, .syntax, "not valid YAML", hint: "the file must be UTF-8 YAML")
         }
