@@ -17,8 +17,8 @@ final class TamperFixture: Sendable {
     static let recordCount = 10_000
     static let resumeStride = 50
 
-    let directory: TemporaryDirectory
     let bytes: [UInt8]
+    let checkpointBytes: [UInt8]
     /// `lineStarts[i]` is the byte offset of line i+1; `lineStarts[recordCount]` is the file size.
     let lineStarts: [Int]
     let checkpoints: [AuditCheckpoint]
@@ -28,8 +28,12 @@ final class TamperFixture: Sendable {
     let resumeFull: [AuditChainVerifier]
     let resumeOffline: [AuditChainVerifier]
 
-    init() async throws {
-        directory = try TemporaryDirectory("tamper")
+    /// Built once and shared by the tests of this file (building it is most of their cost).
+    static let shared = Task { try await TamperFixture() }
+
+    private init() async throws {
+        let directory = try TemporaryDirectory("tamper")
+        defer { directory.remove() }
         let log = try await openTestLog(directory.path, every: 1000)
         let events = SampleEvents.events(Self.recordCount, seed: 2026)
         for start in stride(from: 0, to: events.count, by: 1000) {
@@ -41,7 +45,7 @@ final class TamperFixture: Sendable {
         lineStarts = starts
         macKey = try TestKeys.keys().mac
         publicKey = try testPublicKey(directory.path)
-        let checkpointBytes = try Array(Data(contentsOf: URL(fileURLWithPath: directory.file("checkpoints.jsonl"))))
+        checkpointBytes = try Array(Data(contentsOf: URL(fileURLWithPath: directory.file("checkpoints.jsonl"))))
         checkpoints = try AuditVerifier.checkpoints(from: checkpointBytes, publicKey: publicKey).get()
         var full = AuditChainVerifier(macKey: macKey, checkpoints: checkpoints)
         var offline = AuditChainVerifier(macKey: nil, checkpoints: checkpoints)
@@ -60,7 +64,11 @@ final class TamperFixture: Sendable {
         resumeOffline = savedOffline
     }
 
-    deinit { directory.remove() }
+    /// Writes the untouched log and checkpoint files into `directory`.
+    func write(to directory: TemporaryDirectory) throws {
+        try Data(bytes).write(to: URL(fileURLWithPath: directory.file("audit.jsonl")))
+        try Data(checkpointBytes).write(to: URL(fileURLWithPath: directory.file("checkpoints.jsonl")))
+    }
 
     /// The 1-based line holding byte `offset` (its LF counts as part of the line).
     func line(containing offset: Int) -> Int {
@@ -92,7 +100,7 @@ final class TamperFixture: Sendable {
     static let trials = 1000
 
     @Test func tamperMatrixCatchesEveryTrialAndNamesTheFirstBadRecord() async throws {
-        let fixture = try await TamperFixture()
+        let fixture = try await TamperFixture.shared.value
         let count = TamperFixture.recordCount
         var random = SeededGenerator(seed: 8)
         var caught: [String: Int] = [:]
@@ -147,7 +155,7 @@ final class TamperFixture: Sendable {
     }
 
     @Test func offlineCheckCatchesTamperingInsideTheCheckpointedLog() async throws {
-        let fixture = try await TamperFixture()
+        let fixture = try await TamperFixture.shared.value
         let all = fixture.bytes[...]
         var random = SeededGenerator(seed: 9)
         for _ in 0..<200 {
@@ -173,9 +181,11 @@ final class TamperFixture: Sendable {
     }
 
     @Test func untouchedLogVerifiesWithAndWithoutSecretsAndOfflineElsewhere() async throws {
-        let fixture = try await TamperFixture()
-        let full = try AuditVerifier.verify(
-            directory: fixture.directory.path, macKey: fixture.macKey, publicKey: fixture.publicKey)
+        let fixture = try await TamperFixture.shared.value
+        let original = try TemporaryDirectory("original")
+        defer { original.remove() }
+        try fixture.write(to: original)
+        let full = try AuditVerifier.verify(directory: original.path, macKey: fixture.macKey, publicKey: fixture.publicKey)
         #expect(full == AuditVerificationReport(
             recordsVerified: 10_000, checkpoints: 10, latestCheckpoint: 10_000, macChecked: true, failure: nil))
 
@@ -183,7 +193,7 @@ final class TamperFixture: Sendable {
         let copy = try TemporaryDirectory("auditor")
         defer { copy.remove() }
         for name in ["audit.jsonl", "checkpoints.jsonl"] {
-            try FileManager.default.copyItem(atPath: fixture.directory.file(name), toPath: copy.file(name))
+            try FileManager.default.copyItem(atPath: original.file(name), toPath: copy.file(name))
         }
         let exported = fixture.publicKey.rawRepresentation.hexString + "\n"
         let publicKey = try AuditSigningKey.importPublicKey(text: exported)
@@ -201,7 +211,7 @@ final class TamperFixture: Sendable {
         // A different public key rejects the checkpoints.
         let stranger = try Ed25519PrivateKey().publicKey
         try FileManager.default.removeItem(atPath: copy.file("audit.jsonl"))
-        try FileManager.default.copyItem(atPath: fixture.directory.file("audit.jsonl"), toPath: copy.file("audit.jsonl"))
+        try FileManager.default.copyItem(atPath: original.file("audit.jsonl"), toPath: copy.file("audit.jsonl"))
         let wrongKey = try AuditVerifier.verify(directory: copy.path, macKey: nil, publicKey: stranger)
         #expect(wrongKey.failure?.file == .checkpoints && wrongKey.failure?.line == 1)
     }
