@@ -138,7 +138,8 @@ public enum KeyWrap {
     }
 
     /// The key inside `wrapped`. Throws `CryptoError.authenticationFailed` if anything was altered.
-    public static func unwrap(_ wrapped: [UInt8], under wrappingKey: SymmetricKey, aad: [UInt8]) throws -> SymmetricKey {
+    public static func unwrap(_ wrapped: [UInt8], under wrappingKey: SymmetricKey, aad: [UInt8]) throws -> SymmetricKey
+    {
         var bytes = try AESGCM.open(SealedBox(combined: wrapped), key: wrappingKey, aad: aad)
         return try SymmetricKey(zeroing: &bytes)
     }

@@ -15,8 +15,9 @@ public enum HMACSHA256 {
         var length = 0
         let result = key.withKeyPointer { keyPointer, keyCount in
             withNonNilBytes(message) { messagePointer, messageCount in
-                EVP_Q_mac(nil, "HMAC", nil, "SHA256", nil, keyPointer, keyCount, messagePointer, messageCount,
-                          &tag, tagCount, &length)
+                EVP_Q_mac(
+                    nil, "HMAC", nil, "SHA256", nil, keyPointer, keyCount, messagePointer, messageCount,
+                    &tag, tagCount, &length)
             }
         }
         guard result != nil, length == tagCount else {

@@ -27,8 +27,10 @@ public enum PasswordHash {
         let salt = try SecureRandom.bytes(saltCount)
         var hash = try scrypt(password, salt: salt, log2N: log2N, r: blockSize, p: parallelism, count: hashCount)
         defer { secureZero(&hash) }
-        return ["scrypt", "\(log2N)", "\(blockSize)", "\(parallelism)",
-                Data(salt).base64EncodedString(), Data(hash).base64EncodedString()].joined(separator: "$")
+        return [
+            "scrypt", "\(log2N)", "\(blockSize)", "\(parallelism)",
+            Data(salt).base64EncodedString(), Data(hash).base64EncodedString(),
+        ].joined(separator: "$")
     }
 
     /// Whether `password` matches `stored`. A malformed stored string or out-of-range parameters
@@ -58,8 +60,9 @@ public enum PasswordHash {
         let rc = passwordBytes.withUnsafeBufferPointer { pass in
             withNonNilBytes(salt) { saltPointer, saltCount in
                 pass.withMemoryRebound(to: CChar.self) { passChars in
-                    EVP_PBE_scrypt(passChars.baseAddress, pass.count - 1, saltPointer, saltCount,
-                                   UInt64(1) << UInt64(log2N), UInt64(r), UInt64(p), maxMemory, &output, count)
+                    EVP_PBE_scrypt(
+                        passChars.baseAddress, pass.count - 1, saltPointer, saltCount,
+                        UInt64(1) << UInt64(log2N), UInt64(r), UInt64(p), maxMemory, &output, count)
                 }
             }
         }
