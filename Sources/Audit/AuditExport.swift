@@ -14,8 +14,10 @@ public enum AuditExportFormat: String, Sendable, CaseIterable {
 public enum AuditExporter {
     /// Streams the records of `directory` that match `query` to `write`, in `format`; returns how many.
     @discardableResult
-    public static func export(directory: String, query: AuditQuery = AuditQuery(), format: AuditExportFormat,
-                              write: ([UInt8]) throws -> Void) throws -> Int {
+    public static func export(
+        directory: String, query: AuditQuery = AuditQuery(), format: AuditExportFormat,
+        write: ([UInt8]) throws -> Void
+    ) throws -> Int {
         var count = 0
         if format == .csv { try write(Array((csvLine(AuditRecord.fieldOrder) + "\r\n").utf8)) }
         try AuditReader.forEachRecord(directory: directory) { record, line in
@@ -39,7 +41,9 @@ public enum AuditExporter {
             event.outcome, event.detail ?? "", call?.modelID ?? "", call?.promptVersion ?? "", call?.provider ?? "",
             call?.residency ?? "", call?.canaryArm ?? "", call?.decision ?? "", call?.rule ?? "",
             call.map { $0.tags.sorted().joined(separator: ";") } ?? "",
-            call.map { $0.detectorCounts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";") }
+            call.map {
+                $0.detectorCounts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";")
+            }
                 ?? "",
             number(call?.tokensIn), number(call?.tokensOut), number(call?.ttftMs), number(call?.totalMs),
             number(call?.costMicros), call?.errorCode ?? "", record.prev, record.mac,

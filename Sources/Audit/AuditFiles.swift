@@ -5,9 +5,9 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A file opened `O_WRONLY | O_APPEND | O_CREAT`. Immutable after `init` (the descriptor is a `let`),

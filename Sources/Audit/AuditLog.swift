@@ -1,3 +1,4 @@
+public import EnclaveCrypto
 // The writer of `<dir>/audit.jsonl`: one actor owns the chain head and the files. `append` returns only
 // after the record is on disk (write + fsync); callers that append concurrently share one fsync (group
 // commit: while one flush runs on the I/O queue, later records gather and go out in the next). If a
@@ -5,12 +6,11 @@
 // never happens (fail closed). Every `checkpointEvery` records or `checkpointInterval` (checked on
 // append and by `run()`), a signed checkpoint goes to `checkpoints.jsonl` and to an optional command.
 import Foundation
-public import EnclaveCrypto
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The append-only, hash-chained, MAC'd audit log of one directory.
@@ -23,12 +23,22 @@ public actor AuditLog {
         public var checkpointInterval: Duration
         /// An optional command (argv) that receives each checkpoint line on standard input, e.g. `logger -t enclave`.
         public var checkpointCommand: [String]?
+        /// How long records must be kept, in days (default six years). Enclave itself never deletes audit
+        /// records (deleting a conversation leaves its records in place); purging records older than this
+        /// is a deliberate offline task for the operator, after which the chain restarts in a new directory.
+        public var retentionDays: Int
 
-        public init(checkpointEvery: Int = 1000, checkpointInterval: Duration = .seconds(300),
-                    checkpointCommand: [String]? = nil) {
+        /// Six years, the longest common retention rule for medical and financial records.
+        public static let defaultRetentionDays = 6 * 365 + 2
+
+        public init(
+            checkpointEvery: Int = 1000, checkpointInterval: Duration = .seconds(300),
+            checkpointCommand: [String]? = nil, retentionDays: Int = Configuration.defaultRetentionDays
+        ) {
             self.checkpointEvery = checkpointEvery
             self.checkpointInterval = checkpointInterval
             self.checkpointCommand = checkpointCommand
+            self.retentionDays = retentionDays
         }
     }
 
@@ -69,8 +79,10 @@ public actor AuditLog {
     ///   - directory: where `audit.jsonl` and `checkpoints.jsonl` live (created 0700 if missing).
     ///   - macKey: the record MAC key (`AuditKeys.mac`).
     ///   - signer: the checkpoint key (`AuditSigningKey.loadOrCreate`).
-    public init(directory: String, macKey: SymmetricKey, signer: Ed25519PrivateKey,
-                configuration: Configuration = Configuration()) async throws {
+    public init(
+        directory: String, macKey: SymmetricKey, signer: Ed25519PrivateKey,
+        configuration: Configuration = Configuration()
+    ) async throws {
         guard configuration.checkpointEvery > 0 else { throw AuditError.invalidArgument("checkpointEvery must be > 0") }
         try Self.makeDirectory(directory)
         self.directory = directory
@@ -83,7 +95,8 @@ public actor AuditLog {
         if let last = tail.lastLine {
             let record: AuditRecord
             do { record = try AuditRecord(line: last[...]) } catch {
-                throw AuditError.corrupt("last record of \(logPath) is malformed (\(error)); run `enclave audit verify`")
+                throw AuditError.corrupt(
+                    "last record of \(logPath) is malformed (\(error)); run `enclave audit verify`")
             }
             let expected = try HMACSHA256.authenticate(record.authenticatedBytes, key: macKey).hexString
             guard constantTimeEquals(Array(expected.utf8), Array(record.mac.utf8)) else {
@@ -106,17 +119,20 @@ public actor AuditLog {
                 throw AuditError.key("the latest checkpoint is not signed by this signing key")
             }
             guard latest.count <= durableSeq else {
-                throw AuditError.corrupt("\(logPath) has \(durableSeq) records but a checkpoint covers \(latest.count);"
-                    + " the log was truncated: run `enclave audit verify`")
+                throw AuditError.corrupt(
+                    "\(logPath) has \(durableSeq) records but a checkpoint covers \(latest.count);"
+                        + " the log was truncated: run `enclave audit verify`")
             }
         }
         logFile = try AppendOnlyFile(path: logPath)
         checkpointFile = try AppendOnlyFile(path: checkpointPath)
         logIdentity = try FileIdentity(path: logPath)
         if tail.tornBytes > 0 {
-            _ = try await append(AuditEvent(actor: "-", role: "-", action: AuditAction.auditRecover,
-                                            subject: "torn-tail", outcome: "repaired",
-                                            detail: "bytes=\(tail.tornBytes)"))
+            _ = try await append(
+                AuditEvent(
+                    actor: "-", role: "-", action: AuditAction.auditRecover,
+                    subject: "torn-tail", outcome: "repaired",
+                    detail: "bytes=\(tail.tornBytes)"))
         }
     }
 
@@ -221,8 +237,9 @@ public actor AuditLog {
         guard durableSeq > lastCheckpointCount else { return }
         let now = UTCMillis.now
         let elapsed = Duration.milliseconds(now.value - lastCheckpointTime.value)
-        guard force || durableSeq - lastCheckpointCount >= UInt64(configuration.checkpointEvery)
-            || elapsed >= configuration.checkpointInterval
+        guard
+            force || durableSeq - lastCheckpointCount >= UInt64(configuration.checkpointEvery)
+                || elapsed >= configuration.checkpointInterval
         else { return }
         let checkpoint = try AuditCheckpoint.make(count: durableSeq, head: durableHead, time: now, signer: signer)
         let line = checkpoint.line + [0x0A]

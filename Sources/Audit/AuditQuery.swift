@@ -22,9 +22,11 @@ public struct AuditQuery: Sendable, Equatable {
     /// At most this many records (the latest ones) when set.
     public var limit: Int?
 
-    public init(from: UTCMillis? = nil, to: UTCMillis? = nil, actor: String? = nil, action: String? = nil,
-                provider: String? = nil, model: String? = nil, decision: String? = nil, tag: String? = nil,
-                arm: String? = nil, limit: Int? = nil) {
+    public init(
+        from: UTCMillis? = nil, to: UTCMillis? = nil, actor: String? = nil, action: String? = nil,
+        provider: String? = nil, model: String? = nil, decision: String? = nil, tag: String? = nil,
+        arm: String? = nil, limit: Int? = nil
+    ) {
         self.from = from
         self.to = to
         self.actor = actor
@@ -61,7 +63,9 @@ public struct AuditQuery: Sendable, Equatable {
             case "tag": tag = value
             case "arm": arm = value
             case "limit":
-                guard let number = Int(value), number > 0 else { throw .invalidArgument("limit must be a positive number") }
+                guard let number = Int(value), number > 0 else {
+                    throw .invalidArgument("limit must be a positive number")
+                }
                 limit = number
             default: throw .invalidArgument("unknown search key \(key)")
             }
@@ -93,7 +97,8 @@ public struct AuditQuery: Sendable, Equatable {
 public enum AuditReader {
     /// Calls `body` with each well-formed record of `<directory>/audit.jsonl` and its line bytes, in order.
     /// Malformed lines are skipped (run `AuditVerifier` to find them).
-    public static func forEachRecord(directory: String, _ body: (AuditRecord, ArraySlice<UInt8>) throws -> Void) throws {
+    public static func forEachRecord(directory: String, _ body: (AuditRecord, ArraySlice<UInt8>) throws -> Void) throws
+    {
         let path = directory + "/" + AuditLog.logFileName
         guard FileManager.default.fileExists(atPath: path) else { return }
         var splitter = LineSplitter()

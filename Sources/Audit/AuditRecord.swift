@@ -62,7 +62,8 @@ public struct AuditRecord: Sendable, Equatable {
         writer.field("decision", call.decision)
         writer.field("rule", call.rule)
         writer.field("tags", Array(Set(call.tags)).sorted())
-        writer.field("detectors", counts: call.detectorCounts.sorted { $0.key < $1.key }.map { ($0.key, Int64($0.value)) })
+        writer.field(
+            "detectors", counts: call.detectorCounts.sorted { $0.key < $1.key }.map { ($0.key, Int64($0.value)) })
         if let value = call.tokensIn { writer.field("tokens_in", Int64(value)) }
         if let value = call.tokensOut { writer.field("tokens_out", Int64(value)) }
         if let value = call.ttftMs { writer.field("ttft_ms", Int64(value)) }

@@ -75,7 +75,8 @@ public struct AuditReport: Sendable {
 
     /// The header of `rows(by:)`.
     public static let header = [
-        "dimension", "key", "calls", "tokens_in", "tokens_out", "cost_micros", "blocked", "errors", "error_rate", "arms",
+        "dimension", "key", "calls", "tokens_in", "tokens_out", "cost_micros", "blocked", "errors", "error_rate",
+        "arms",
     ]
 
     /// The lines of one dimension as fields for `= ` rows or a table.
@@ -83,8 +84,11 @@ public struct AuditReport: Sendable {
         lines(by: dimension).map { line in
             let permille = line.calls == 0 ? 0 : (line.errors * 1000 + line.calls / 2) / line.calls
             let rate = "\(permille / 10).\(permille % 10)%"
-            let arms = line.arms.isEmpty ? "-" : line.arms.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-                .joined(separator: ",")
+            let arms =
+                line.arms.isEmpty
+                ? "-"
+                : line.arms.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                    .joined(separator: ",")
             return [
                 dimension.rawValue, line.key, String(line.calls), String(line.tokensIn), String(line.tokensOut),
                 String(line.costMicros), String(line.blocked), String(line.errors), rate, arms,

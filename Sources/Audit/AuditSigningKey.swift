@@ -1,14 +1,14 @@
+public import EnclaveCrypto
 // The log's Ed25519 signing key: generated on first use and kept in `<dir>/signing.key` (mode 0600),
 // sealed with AES-256-GCM under a key the caller derives from the master key (`AuditKeys`). The file
 // is one text line, `enclave-audit-signing-key-v1 <hex of nonce|ciphertext|tag>`; the AAD names the
 // format so the sealed blob cannot be swapped in for another kind of key.
 import Foundation
-public import EnclaveCrypto
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Loading, creating and exporting the checkpoint signing key.

@@ -1,3 +1,4 @@
+public import EnclaveCrypto
 // Verification of an audit directory, by a holder of the MAC key (every record's MAC, the chain and
 // the signed checkpoints) or offline by an auditor who holds only the public key (the chain and the
 // checkpoints). `AuditChainVerifier` is a streaming state machine over the log's bytes: memory does
@@ -11,7 +12,6 @@
 //   SHA-256(line n) != head of the checkpoint for n -> a rewritten, re-chained prefix (offline)
 //   fewer records than the latest checkpoint, or a torn last line -> truncation
 import Foundation
-public import EnclaveCrypto
 
 /// The first problem found, naming the file and the 1-based line (for the log, the record's expected seq).
 public struct AuditVerificationFailure: Error, Sendable, Equatable, CustomStringConvertible {
@@ -40,6 +40,16 @@ public struct AuditVerificationReport: Sendable, Equatable {
     public var failure: AuditVerificationFailure?
 
     public var isValid: Bool { failure == nil }
+
+    /// The report as fields for `= ` lines (`/audit verify` over the protocol).
+    public var rows: [[String]] {
+        [
+            ["records", String(recordsVerified)],
+            ["checkpoints", String(checkpoints), "latest=\(latestCheckpoint)"],
+            ["check", macChecked ? "full" : "offline"],
+            failure.map { ["result", "fail", $0.file.rawValue, "line=\($0.line)", $0.reason] } ?? ["result", "ok"],
+        ].map { $0.map(AuditReader.sanitizedField) }
+    }
 }
 
 /// Streaming verification of `audit.jsonl` against already verified checkpoints.
@@ -83,8 +93,9 @@ public struct AuditChainVerifier: Sendable {
             fail("incomplete last line (\(tail.count) bytes without LF): torn write or truncation")
         }
         if failure == nil, verified < latestCheckpoint {
-            fail("missing: the log ends after record \(verified) but a signed checkpoint covers \(latestCheckpoint)"
-                + " (truncated)")
+            fail(
+                "missing: the log ends after record \(verified) but a signed checkpoint covers \(latestCheckpoint)"
+                    + " (truncated)")
         }
         return AuditVerificationReport(
             recordsVerified: verified, checkpoints: checkpointCount, latestCheckpoint: latestCheckpoint,
@@ -103,8 +114,9 @@ public struct AuditChainVerifier: Sendable {
             return false
         }
         guard record.seq == expected else {
-            fail("sequence number \(record.seq) where \(expected) was expected: a record was deleted, inserted or"
-                + " reordered")
+            fail(
+                "sequence number \(record.seq) where \(expected) was expected: a record was deleted, inserted or"
+                    + " reordered")
             return false
         }
         guard record.prev == head else {
@@ -141,17 +153,21 @@ public enum AuditVerifier {
     /// - Parameters:
     ///   - macKey: the record MAC key for the full check, or nil for the offline check.
     ///   - publicKey: the checkpoint signing key's public half (`enclave audit pubkey`).
-    public static func verify(directory: String, macKey: SymmetricKey?, publicKey: Ed25519PublicKey,
-                              checkpointsPath: String? = nil) throws -> AuditVerificationReport {
+    public static func verify(
+        directory: String, macKey: SymmetricKey?, publicKey: Ed25519PublicKey,
+        checkpointsPath: String? = nil
+    ) throws -> AuditVerificationReport {
         let checkpointFile = checkpointsPath ?? directory + "/" + AuditLog.checkpointFileName
-        let checkpointBytes = FileManager.default.fileExists(atPath: checkpointFile)
+        let checkpointBytes =
+            FileManager.default.fileExists(atPath: checkpointFile)
             ? try readWholeFile(checkpointFile) : []
         let checkpoints: [AuditCheckpoint]
         switch self.checkpoints(from: checkpointBytes, publicKey: publicKey) {
         case .success(let verified): checkpoints = verified
         case .failure(let failure):
-            return AuditVerificationReport(recordsVerified: 0, checkpoints: 0, latestCheckpoint: 0,
-                                           macChecked: macKey != nil, failure: failure)
+            return AuditVerificationReport(
+                recordsVerified: 0, checkpoints: 0, latestCheckpoint: 0,
+                macChecked: macKey != nil, failure: failure)
         }
         var verifier = AuditChainVerifier(macKey: macKey, checkpoints: checkpoints)
         let logPath = directory + "/" + AuditLog.logFileName

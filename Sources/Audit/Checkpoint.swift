@@ -39,7 +39,8 @@ public struct AuditCheckpoint: Sendable, Equatable {
     public var line: [UInt8] { signedBytes + Array(",\"sig\":\"\(signature)\"}".utf8) }
 
     /// Signs a new checkpoint.
-    static func make(count: UInt64, head: String, time: UTCMillis, signer: Ed25519PrivateKey) throws -> AuditCheckpoint {
+    static func make(count: UInt64, head: String, time: UTCMillis, signer: Ed25519PrivateKey) throws -> AuditCheckpoint
+    {
         var checkpoint = AuditCheckpoint(count: count, head: head, time: time, signature: "")
         checkpoint.signature = try signer.signature(for: checkpoint.signedBytes).hexString
         return checkpoint

@@ -4,9 +4,9 @@
 // replaced while the server runs (records would otherwise go to an unlinked inode and vanish).
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The end of an existing log file.

@@ -1,13 +1,14 @@
+import EnclaveCrypto
 // AuditLog: durable appends that continue one chain across reopenings, pseudonymised origins, signed
 // checkpoints (to the file and to a configured command), group commit, and fail-closed behaviour
 // when the file goes away, is replaced, or cannot be opened.
 import Foundation
 import Testing
-import EnclaveCrypto
+
 @testable import Audit
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite struct AuditLogTests {
@@ -68,7 +69,8 @@ import Glibc
         #expect(report.isValid && report.recordsVerified == 6 && report.latestCheckpoint == 5)
 
         let otherKeys = try AuditKeys(master: SymmetricKey(bytes: [UInt8](repeating: 9, count: 32)))
-        let signer = try AuditSigningKey.load(path: directory.file("signing.key"), sealingKey: TestKeys.keys().signingSeal)
+        let signer = try AuditSigningKey.load(
+            path: directory.file("signing.key"), sealingKey: TestKeys.keys().signingSeal)
         await #expect(throws: AuditError.self) {
             _ = try await AuditLog(directory: directory.path, macKey: otherKeys.mac, signer: signer)
         }
@@ -135,7 +137,8 @@ import Glibc
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         // A directory where the log file should be: fails for every user, root included.
-        try FileManager.default.createDirectory(atPath: directory.file("audit.jsonl"), withIntermediateDirectories: false)
+        try FileManager.default.createDirectory(
+            atPath: directory.file("audit.jsonl"), withIntermediateDirectories: false)
         await #expect(throws: AuditError.self) { _ = try await openTestLog(directory.path) }
         if geteuid() != 0 {
             let readOnly = try TemporaryDirectory()

@@ -2,6 +2,7 @@
 // computed here straight from the generated events, not through the code under test.
 import Foundation
 import Testing
+
 @testable import Audit
 
 @Suite struct AuditQueryTests {
@@ -11,11 +12,13 @@ import Testing
         let directory = try TemporaryDirectory("query")
         let log = try await openTestLog(directory.path)
         var events = SampleEvents.events(Self.count, seed: 21)
-        events.append(AuditEvent(
-            time: UTCMillis(1_795_923_600_000 + 400_000), actor: "eve", role: "staff", origin: "10.9.9.9",
-            action: AuditAction.modelDecision, subject: "c7",
-            call: ModelCallFields(modelID: "", promptVersion: "default.v1", provider: "", residency: "",
-                                  decision: "blocked", rule: "phi-on-prem-only", tags: ["phi"])))
+        events.append(
+            AuditEvent(
+                time: UTCMillis(1_795_923_600_000 + 400_000), actor: "eve", role: "staff", origin: "10.9.9.9",
+                action: AuditAction.modelDecision, subject: "c7",
+                call: ModelCallFields(
+                    modelID: "", promptVersion: "default.v1", provider: "", residency: "",
+                    decision: "blocked", rule: "phi-on-prem-only", tags: ["phi"])))
         _ = try await log.append(contentsOf: events)
         return (directory, events)
     }
@@ -31,14 +34,19 @@ import Testing
         }
         try expectSearch(["user=alice"]) { $0.actor == "alice" }
         try expectSearch(["action=auth."]) { $0.action.hasPrefix("auth.") }
-        try expectSearch(["action=model.call", "provider=azure"]) { $0.action == "model.call" && $0.call?.provider == "azure" }
-        try expectSearch(["model=gpt-4o", "arm=control"]) { $0.call?.modelID == "gpt-4o" && $0.call?.canaryArm == "control" }
+        try expectSearch(["action=model.call", "provider=azure"]) {
+            $0.action == "model.call" && $0.call?.provider == "azure"
+        }
+        try expectSearch(["model=gpt-4o", "arm=control"]) {
+            $0.call?.modelID == "gpt-4o" && $0.call?.canaryArm == "control"
+        }
         try expectSearch(["tag=finance"]) { $0.call?.tags.contains("finance") == true }
         try expectSearch(["decision=blocked"]) { $0.call?.decision == "blocked" }
         try expectSearch(["from=2026-11-29T03:41:40Z", "to=2026-11-29T03:43:20Z"]) {
             $0.time.value >= 1_795_923_700_000 && $0.time.value < 1_795_923_800_000
         }
-        let limited = try AuditReader.search(directory: directory.path, query: AuditQuery(words: ["user=bob", "limit=3"]))
+        let limited = try AuditReader.search(
+            directory: directory.path, query: AuditQuery(words: ["user=bob", "limit=3"]))
         let bobs = events.enumerated().filter { $0.element.actor == "bob" }.map { UInt64($0.offset + 1) }
         #expect(limited.map(\.seq) == Array(bobs.suffix(3)))
         #expect(throws: AuditError.self) { try AuditQuery(words: ["colour=red"]) }

@@ -2,6 +2,7 @@
 // spelling of the same record (any such spelling in a log means someone edited it).
 import Foundation
 import Testing
+
 @testable import Audit
 
 @Suite struct AuditRecordTests {
@@ -34,7 +35,8 @@ import Testing
         let line = Self.sample().line
         let authenticated = Self.sample().authenticatedBytes
         #expect(Array(line.prefix(authenticated.count)) == authenticated)
-        #expect(String(decoding: line.dropFirst(authenticated.count), as: UTF8.self) == #","mac":""# + Self.mac + #""}"#)
+        #expect(
+            String(decoding: line.dropFirst(authenticated.count), as: UTF8.self) == #","mac":""# + Self.mac + #""}"#)
     }
 
     @Test func decodesItsOwnLine() throws {
@@ -86,7 +88,9 @@ import Testing
                 bytes[Int.random(in: 0..<bytes.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
             }
             _ = try? AuditRecord(line: bytes[...])
-            let noise = (0..<Int.random(in: 0...80, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+            let noise = (0..<Int.random(in: 0...80, using: &random)).map { _ in
+                UInt8.random(in: 0...255, using: &random)
+            }
             _ = try? AuditRecord(line: noise[...])
         }
     }

@@ -1,8 +1,9 @@
+import EnclaveCrypto
 // AuditSigningKey: created once, sealed at rest (0600), reloaded only with the right sealing key; the
 // exported public key round-trips and verifies signatures made with the private key.
 import Foundation
 import Testing
-import EnclaveCrypto
+
 @testable import Audit
 
 @Suite struct AuditSigningKeyTests {

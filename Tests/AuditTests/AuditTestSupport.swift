@@ -1,7 +1,8 @@
+import EnclaveCrypto
 // Shared fixtures for the Audit tests: fresh temporary directories, fixed test keys, and a seeded
 // generator of realistic events (security events and model calls), so every run sees the same log.
 import Foundation
-import EnclaveCrypto
+
 @testable import Audit
 
 /// A new empty directory under the system temporary directory, removed by `remove()`.
@@ -49,8 +50,9 @@ enum SampleEvents {
         switch Int.random(in: 0..<10, using: &random) {
         case 0: return AuditEvent(time: time, actor: user, role: "staff", origin: origin, action: AuditAction.login)
         case 1:
-            return AuditEvent(time: time, actor: "-", role: "-", origin: origin, action: AuditAction.loginFailure,
-                              subject: user, outcome: "auth-failed")
+            return AuditEvent(
+                time: time, actor: "-", role: "-", origin: origin, action: AuditAction.loginFailure,
+                subject: user, outcome: "auth-failed")
         default:
             let (provider, residency, model) = providers.randomElement(using: &random)!
             let tokensIn = Int.random(in: 10...2000, using: &random)
@@ -64,7 +66,8 @@ enum SampleEvents {
                     canaryArm: Bool.random(using: &random) ? "control" : nil, decision: "allowed",
                     rule: "untagged-any", tags: Bool.random(using: &random) ? ["finance"] : [],
                     detectorCounts: ["iban": Int.random(in: 0...2, using: &random)], tokensIn: tokensIn,
-                    tokensOut: tokensOut, ttftMs: 120, totalMs: 900 + index % 100, costMicros: tokensIn + 2 * tokensOut))
+                    tokensOut: tokensOut, ttftMs: 120, totalMs: 900 + index % 100, costMicros: tokensIn + 2 * tokensOut)
+            )
         }
     }
 

@@ -1,3 +1,4 @@
+import EnclaveCrypto
 // AuditVerifier: the tamper matrix of issue 8 (a 10,000-record log; 1,000 seeded trials each of a
 // byte flip, a deleted record, two swapped records, a forged inserted record and a tail truncation
 // after the latest checkpoint), each of which must be caught with the first bad record named; and the
@@ -9,7 +10,7 @@
 // tampered with, so this skips no check that could catch the tampering.
 import Foundation
 import Testing
-import EnclaveCrypto
+
 @testable import Audit
 
 /// A 10,000-record log (checkpoint every 1,000, the last at 10,000) and the verifier's resume points.
@@ -119,9 +120,11 @@ final class TamperFixture: Sendable {
             let offset = Int.random(in: 0..<end, using: &random)
             let mask = UInt8.random(in: 1...255, using: &random)
             let line = fixture.line(containing: offset)
-            check("flip", line: line, rest: [
-                all[fixture.lineStarts[line - 1]..<offset], [fixture.bytes[offset] ^ mask], all[(offset + 1)...],
-            ])
+            check(
+                "flip", line: line,
+                rest: [
+                    all[fixture.lineStarts[line - 1]..<offset], [fixture.bytes[offset] ^ mask], all[(offset + 1)...],
+                ])
 
             // Deletion of record d.
             let d = Int.random(in: 1...count, using: &random)
@@ -130,15 +133,19 @@ final class TamperFixture: Sendable {
             // Swap of records i < j.
             let i = Int.random(in: 1..<count, using: &random)
             let j = Int.random(in: (i + 1)...count, using: &random)
-            check("swap", line: i, rest: [
-                fixture.lineBytes(j), all[fixture.lineStarts[i]..<fixture.lineStarts[j - 1]], fixture.lineBytes(i),
-                all[fixture.lineStarts[j]...],
-            ])
+            check(
+                "swap", line: i,
+                rest: [
+                    fixture.lineBytes(j), all[fixture.lineStarts[i]..<fixture.lineStarts[j - 1]], fixture.lineBytes(i),
+                    all[fixture.lineStarts[j]...],
+                ])
 
             // Insertion before record k (k = count + 1 appends): a forger who knows the format and the
             // chain (seq, prev) but not the MAC key.
             let k = Int.random(in: 1...(count + 1), using: &random)
-            let prev = k == 1 ? AuditRecord.genesisHash
+            let prev =
+                k == 1
+                ? AuditRecord.genesisHash
                 : try SHA256.hash(Array(fixture.lineBytes(k - 1).dropLast())).hexString
             let forgedMAC = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }.hexString
             var event = SampleEvents.event(k, using: &random)
@@ -148,10 +155,15 @@ final class TamperFixture: Sendable {
 
             // Truncation of the tail after the latest checkpoint (which covers all 10,000 records).
             let cut = Int.random(in: 0..<end, using: &random)
-            check("truncate", line: fixture.line(containing: cut), rest: [all[fixture.lineStarts[fixture.line(containing: cut) - 1]..<cut]])
+            check(
+                "truncate", line: fixture.line(containing: cut),
+                rest: [all[fixture.lineStarts[fixture.line(containing: cut) - 1]..<cut]])
         }
-        #expect(caught == ["flip": Self.trials, "delete": Self.trials, "swap": Self.trials, "insert": Self.trials,
-                           "truncate": Self.trials])
+        #expect(
+            caught == [
+                "flip": Self.trials, "delete": Self.trials, "swap": Self.trials, "insert": Self.trials,
+                "truncate": Self.trials,
+            ])
     }
 
     @Test func offlineCheckCatchesTamperingInsideTheCheckpointedLog() async throws {
@@ -161,9 +173,11 @@ final class TamperFixture: Sendable {
         for _ in 0..<200 {
             let offset = Int.random(in: 0..<fixture.bytes.count, using: &random)
             let line = fixture.line(containing: offset)
-            let flipped = fixture.verify(firstTamperedLine: line, rest: [
-                all[fixture.lineStarts[line - 1]..<offset], [fixture.bytes[offset] ^ 0x01], all[(offset + 1)...],
-            ], withMAC: false)
+            let flipped = fixture.verify(
+                firstTamperedLine: line,
+                rest: [
+                    all[fixture.lineStarts[line - 1]..<offset], [fixture.bytes[offset] ^ 0x01], all[(offset + 1)...],
+                ], withMAC: false)
             // Without the MAC key a value change is seen at the next link (or the checkpoint); never later.
             let named = try #require(flipped.failure?.line)
             #expect(named == UInt64(line) || named == UInt64(line + 1))
@@ -185,9 +199,12 @@ final class TamperFixture: Sendable {
         let original = try TemporaryDirectory("original")
         defer { original.remove() }
         try fixture.write(to: original)
-        let full = try AuditVerifier.verify(directory: original.path, macKey: fixture.macKey, publicKey: fixture.publicKey)
-        #expect(full == AuditVerificationReport(
-            recordsVerified: 10_000, checkpoints: 10, latestCheckpoint: 10_000, macChecked: true, failure: nil))
+        let full = try AuditVerifier.verify(
+            directory: original.path, macKey: fixture.macKey, publicKey: fixture.publicKey)
+        #expect(
+            full
+                == AuditVerificationReport(
+                    recordsVerified: 10_000, checkpoints: 10, latestCheckpoint: 10_000, macChecked: true, failure: nil))
 
         // The auditor's copy: only the two log files and the exported public key, in another directory.
         let copy = try TemporaryDirectory("auditor")
@@ -226,7 +243,8 @@ final class TamperFixture: Sendable {
         var text = try String(contentsOfFile: path, encoding: .utf8)
         text = text.replacingOccurrences(of: #"{"count":10,"#, with: #"{"count":11,"#)
         try text.write(toFile: path, atomically: false, encoding: .utf8)
-        let report = try AuditVerifier.verify(directory: directory.path, macKey: nil, publicKey: testPublicKey(directory.path))
+        let report = try AuditVerifier.verify(
+            directory: directory.path, macKey: nil, publicKey: testPublicKey(directory.path))
         #expect(report.failure?.file == .checkpoints && report.failure?.line == 2)
     }
 }

@@ -1,6 +1,7 @@
 // UTCMillis: RFC 3339 text against values computed independently with Python's datetime.
 import Foundation
 import Testing
+
 @testable import Audit
 
 @Suite struct UTCMillisTests {
@@ -27,8 +28,10 @@ import Testing
     }
 
     @Test func rejectsMalformedText() {
-        for text in ["", "2026-11-29", "2026-02-30T00:00:00.000Z", "2026-11-29T24:00:00.000Z",
-                     "2026-11-29T03:40:00.123+00:00", "2026-11-29t03:40:00.123Z", "2026-13-01T00:00:00.000Z"] {
+        for text in [
+            "", "2026-11-29", "2026-02-30T00:00:00.000Z", "2026-11-29T24:00:00.000Z",
+            "2026-11-29T03:40:00.123+00:00", "2026-11-29t03:40:00.123Z", "2026-13-01T00:00:00.000Z",
+        ] {
             #expect(UTCMillis(text: text) == nil)
         }
     }
