@@ -113,7 +113,9 @@ let package = Package(
         .testTarget(name: "EnclaveCryptoTests", dependencies: ["EnclaveCrypto"], swiftSettings: strictSettings),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "EnclaveCrypto"], swiftSettings: strictSettings),
         .testTarget(name: "PolicyTests", dependencies: ["Policy"], swiftSettings: strictSettings),
-        .testTarget(name: "AuditTests", dependencies: ["Audit", "EnclaveCrypto"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "AuditTests", dependencies: ["Audit", "EnclaveCrypto"], exclude: ["Fixtures"],
+            swiftSettings: strictSettings),
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "Policy"], swiftSettings: strictSettings),
         .testTarget(
             name: "ChatCoreTests",
