@@ -49,6 +49,14 @@ final class AppendOnlyFile: Sendable {
     }
 }
 
+/// Fsyncs a directory, so that files just created in it survive a crash.
+func syncDirectory(_ path: String) throws(AuditError) {
+    let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard fd >= 0 else { throw AuditError.io(operation: "open", path: path, reason: errnoText()) }
+    defer { close(fd) }
+    guard fsync(fd) == 0 else { throw AuditError.io(operation: "fsync", path: path, reason: errnoText()) }
+}
+
 /// The text of the current `errno`.
 func errnoText() -> String { String(cString: strerror(errno)) }
 

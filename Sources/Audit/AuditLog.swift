@@ -124,8 +124,12 @@ public actor AuditLog {
                         + " the log was truncated: run `enclave audit verify`")
             }
         }
+        let created =
+            !FileManager.default.fileExists(atPath: logPath)
+            || !FileManager.default.fileExists(atPath: checkpointPath)
         logFile = try AppendOnlyFile(path: logPath)
         checkpointFile = try AppendOnlyFile(path: checkpointPath)
+        if created { try syncDirectory(directory) }
         logIdentity = try FileIdentity(path: logPath)
         if tail.tornBytes > 0 {
             _ = try await append(

@@ -37,6 +37,7 @@ public enum AuditSigningKey {
         guard rename(temporary, path) == 0 else {
             throw AuditError.io(operation: "rename", path: path, reason: errnoText())
         }
+        try syncDirectory(directory)
         return key
     }
 
