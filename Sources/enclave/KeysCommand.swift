@@ -94,7 +94,8 @@ struct KeysRotate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rotate",
         abstract: "Add a new master key version, re-wrap every data key under it, retire the old version.",
-        discussion: "Safe to interrupt: run it again and it resumes. Needs a key file (not --key-env/--key-command).")
+        discussion: "Safe to interrupt: run it again and it resumes. Needs a key file (not --key-env/--key-command). "
+            + "A running server keeps its old key ring: restart it after rotating.")
 
     @OptionGroup var storage: StorageOptions
 
