@@ -56,6 +56,9 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_PERM, SQLITE_AUTH:
             self.init(.readOnly, "cannot write the database: \(error.message)")
         case SQLITE_BUSY, SQLITE_LOCKED: self.init(.busy, "database busy: \(error.message)")
+        case SQLITE_CONSTRAINT where error.code == SQLITE_CONSTRAINT | (3 << 8):
+            // SQLITE_CONSTRAINT_FOREIGNKEY: the conversation was deleted while the row was on its way.
+            self.init(.notFound, "the referenced row no longer exists: \(error.message)")
         case SQLITE_CONSTRAINT: self.init(.alreadyExists, "constraint: \(error.message)")
         case SQLITE_MISUSE: self.init(.unsupportedDatabase, error.message)
         case SQLITE_IOERR:

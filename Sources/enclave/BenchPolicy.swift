@@ -7,7 +7,7 @@ import Policy
 
 struct BenchPolicy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmark detectors + decision on 4 KiB mixed messages.")
+        commandName: "policy", abstract: "Benchmark detectors + decision on 4 KiB mixed messages.")
 
     @Option(help: "The policy directory.") var dir = "policies"
     @Option(help: "Messages to time.") var messages = 20_000

@@ -1,0 +1,170 @@
+// `enclave bench store`: what sealing costs. The same workload runs against two databases in the same
+// run, one sealed and one with the same schema but plaintext columns (same code path, sealing off),
+// both with synchronous=FULL and group commit, and the command prints appends/s, history reads/s and
+// the ratios. Also the hidden `enclave bench store-probe`, the child process the crash test kills.
+import ArgumentParser
+import EnclaveCrypto
+import Foundation
+import Storage
+
+struct BenchStore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "store", abstract: "Appends/s and history reads/s, sealed against plaintext columns.")
+
+    @Option(help: "Messages appended per run.")
+    var appends: Int = 4000
+
+    @Option(help: "Concurrent appending tasks (group commit shares one fsync between them).")
+    var writers: Int = 16
+
+    @Option(help: "Conversations the messages are spread over.")
+    var conversations: Int = 32
+
+    @Option(help: "Bytes per message body.")
+    var bodyBytes: Int = 400
+
+    @Option(help: "Runs per variant; the best run counts (the two variants alternate).")
+    var runs: Int = 3
+
+    @Option(help: "Directory for the temporary databases (default: the system temporary directory).")
+    var directory: String?
+
+    func validate() throws {
+        guard appends > 0, writers > 0, conversations > 0, bodyBytes > 0, runs > 0 else {
+            throw ValidationError("every count must be positive")
+        }
+    }
+
+    func run() async throws {
+        let base = URL(fileURLWithPath: directory ?? NSTemporaryDirectory())
+            .appendingPathComponent("enclave-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: base) }
+        let ring = try KeyRing(keys: [1: SymmetricKey.random()])
+        var best: [Bool: Rates] = [false: Rates(), true: Rates()]
+        for round in 0..<runs {
+            for sealing in [false, true] {
+                let path = base.appendingPathComponent("\(sealing ? "sealed" : "plain")-\(round).sqlite").path
+                best[sealing] = best[sealing]!.best(with: try await measure(path: path, ring: ring, sealing: sealing))
+            }
+        }
+        let plain = best[false]!, sealed = best[true]!
+        print(
+            "workload: \(appends) appends by \(writers) writers over \(conversations) conversations, "
+                + "\(bodyBytes)-byte bodies, history reads of 50 messages, synchronous=FULL, group commit, "
+                + "best of \(runs)")
+        report("appends/s", plain.appends, sealed.appends)
+        report("history reads/s", plain.reads, sealed.reads)
+        print("per CPU-second of this process (less sensitive to other load on the machine):")
+        report("appends/cpu-s", plain.appendsPerCPUSecond, sealed.appendsPerCPUSecond)
+        report("reads/cpu-s", plain.readsPerCPUSecond, sealed.readsPerCPUSecond)
+    }
+
+    private func report(_ name: String, _ plain: Double, _ sealed: Double) {
+        let label = name.padding(toLength: 16, withPad: " ", startingAt: 0)
+        print(
+            String(
+                format: "%@ plaintext %9.0f   sealed %9.0f   sealed/plaintext %.3f (cost %.1f%%)", label, plain, sealed,
+                sealed / plain, 100 * (1 - sealed / plain)))
+    }
+
+    /// Throughput of one run, by wall clock and by this process's CPU time.
+    struct Rates {
+        var appends = 0.0
+        var reads = 0.0
+        var appendsPerCPUSecond = 0.0
+        var readsPerCPUSecond = 0.0
+
+        func best(with other: Rates) -> Rates {
+            Rates(
+                appends: max(appends, other.appends), reads: max(reads, other.reads),
+                appendsPerCPUSecond: max(appendsPerCPUSecond, other.appendsPerCPUSecond),
+                readsPerCPUSecond: max(readsPerCPUSecond, other.readsPerCPUSecond))
+        }
+    }
+
+    /// User plus system CPU seconds used by this process so far.
+    private func cpuSeconds() -> Double {
+        var usage = rusage()
+        #if canImport(Glibc)
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+        #else
+            getrusage(RUSAGE_SELF, &usage)
+        #endif
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+
+    /// Appends the workload with `writers` concurrent tasks, then reads histories back.
+    private func measure(path: String, ring: KeyRing, sealing: Bool) async throws -> Rates {
+        let store = try Store(path: path, keyRing: ring, sealing: sealing)
+        var ids: [ConversationID] = []
+        for index in 0..<conversations {
+            ids.append(try await store.createConversation(owner: "bench", title: "t\(index)"))
+        }
+        let body = String(repeating: "x", count: bodyBytes)
+        let perWriter = (appends + writers - 1) / writers
+        let clock = ContinuousClock()
+        let appendCPU = cpuSeconds()
+        let appendTime = try await clock.measure {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<writers {
+                    let target = ids[writer % ids.count]
+                    group.addTask {
+                        for _ in 0..<perWriter {
+                            _ = try await store.append(NewMessage(role: "user", body: body), to: target)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        let readCPU = cpuSeconds()
+        let readTime = try await clock.measure {
+            for _ in 0..<3 {
+                for id in ids { _ = try await store.history(id, limit: 50) }
+            }
+        }
+        let endCPU = cpuSeconds()
+        let appended = Double(perWriter * writers), historyReads = Double(ids.count * 3)
+        return Rates(
+            appends: appended / appendTime.seconds, reads: historyReads / readTime.seconds,
+            appendsPerCPUSecond: appended / max(readCPU - appendCPU, 1e-6),
+            readsPerCPUSecond: historyReads / max(endCPU - readCPU, 1e-6))
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+/// The crash test's child: appends forever from four tasks, printing `<conversation> <seq>` after
+/// each commit returns. Bodies are `probe <conversation> <seq>` so the test can check them.
+struct StoreProbe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "store-probe", abstract: "Append until killed (for the storage crash test).", shouldDisplay: false)
+
+    @OptionGroup var storage: StorageOptions
+
+    func run() async throws {
+        let (_, store) = try storage.openStore()
+        let id = try await store.createConversation(owner: "probe", title: "probe")
+        emit("conversation \(id)")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    while true {
+                        let seq = try await store.append(NewMessage(role: "user", body: "probe \(id)"), to: id)
+                        emit("\(id) \(seq)")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Writes one line straight to the standard output file (no buffer a SIGKILL could lose).
+    private func emit(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+}

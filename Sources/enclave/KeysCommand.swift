@@ -1,0 +1,169 @@
+// `enclave keys init|rotate|status`: the master-key lifecycle (DESIGN.md §4).
+//
+// `init` writes a new key file (mode 0600, never overwriting). `rotate` adds a new master version to
+// the key file, re-wraps every data key under it in batches (each batch its own transaction, so a
+// killed rotation resumes where it stopped when run again), then retires the old versions and removes
+// them from the key file. `status` shows which versions the database uses. No command prints a key.
+import ArgumentParser
+import EnclaveCrypto
+import Foundation
+import Storage
+
+/// Where the database and the master keys are; shared by every command that opens the Store.
+struct StorageOptions: ParsableArguments {
+    @Option(help: "The database file (default: $ENCLAVE_DATABASE or <data dir>/enclave.sqlite).")
+    var database: String?
+
+    @Option(help: "The data directory (default: $ENCLAVE_DATA_DIR or ./data).")
+    var dataDir: String?
+
+    @Option(help: "The master key file, mode 0600 or 0400 (default: $ENCLAVE_KEY_FILE or ./enclave.key).")
+    var keyFile: String?
+
+    @Option(help: "Read the master keys from this environment variable instead of a file.")
+    var keyEnv: String?
+
+    @Option(help: "Run this command (split on spaces) and read the master keys from its output.")
+    var keyCommand: String?
+
+    var databasePath: String {
+        let environment = ProcessInfo.processInfo.environment
+        if let database = database ?? environment["ENCLAVE_DATABASE"] { return database }
+        return (dataDir ?? environment["ENCLAVE_DATA_DIR"] ?? "data") + "/enclave.sqlite"
+    }
+
+    var keyFilePath: String { keyFile ?? ProcessInfo.processInfo.environment["ENCLAVE_KEY_FILE"] ?? "enclave.key" }
+
+    var keySource: KeySource {
+        if let keyEnv { return .environment(keyEnv) }
+        if let keyCommand { return .command(keyCommand.split(separator: " ").map(String.init)) }
+        return .file(keyFilePath)
+    }
+
+    /// Loads the key ring and opens the Store, turning storage errors into a clear exit.
+    func openStore() throws -> (KeyRing, Store) {
+        do {
+            let ring = try KeyRing.load(keySource)
+            let directory = (databasePath as NSString).deletingLastPathComponent
+            if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
+                try FileManager.default.createDirectory(
+                    atPath: directory, withIntermediateDirectories: true,
+                    attributes: [.posixPermissions: 0o700])
+            }
+            return (ring, try Store(path: databasePath, keyRing: ring))
+        } catch let error as StoreError {
+            throw StorageFailure(error: error)
+        }
+    }
+}
+
+/// A storage error as the CLI reports it: `error: <code>: <message>`, exit status 1.
+struct StorageFailure: Error, CustomStringConvertible {
+    let error: StoreError
+    var description: String { "\(error.code): \(error.message)" }
+}
+
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Create, rotate and inspect the master keys that protect stored conversations.",
+        subcommands: [KeysInit.self, KeysRotate.self, KeysStatus.self]
+    )
+}
+
+struct KeysInit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init", abstract: "Write a new random 256-bit master key file (mode 0600); never overwrites.")
+
+    @Option(help: "The key file to create (default: $ENCLAVE_KEY_FILE or ./enclave.key).")
+    var keyFile: String?
+
+    func run() throws {
+        let path = keyFile ?? ProcessInfo.processInfo.environment["ENCLAVE_KEY_FILE"] ?? "enclave.key"
+        do {
+            let ring = try KeyRing(keys: [1: SymmetricKey.random()])
+            try ring.createKeyFile(at: path)
+        } catch let error as StoreError {
+            throw StorageFailure(error: error)
+        }
+        print("created \(path) (master key version 1, mode 0600); back it up somewhere safe and separate")
+    }
+}
+
+struct KeysRotate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rotate",
+        abstract: "Add a new master key version, re-wrap every data key under it, retire the old version.",
+        discussion: "Safe to interrupt: run it again and it resumes. Needs a key file (not --key-env/--key-command). "
+            + "A running server keeps its old key ring: restart it after rotating.")
+
+    @OptionGroup var storage: StorageOptions
+
+    @Option(help: "Data keys re-wrapped per transaction.")
+    var batchSize: Int = 100
+
+    func validate() throws {
+        guard storage.keyEnv == nil, storage.keyCommand == nil else {
+            throw ValidationError(
+                "rotation writes the new key to the key file; for a variable or command, add the new "
+                    + "version at the source and run rotate with a key file holding both versions")
+        }
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
+    }
+
+    func run() async throws {
+        let (ring, store) = try storage.openStore()
+        let path = storage.keyFilePath
+        do {
+            let status = try await store.masterKeyStatus()
+            let retired = Set(status.filter { $0.state == .retired }.map(\.version))
+            let active = status.filter { $0.state == .active }.map(\.version).max() ?? 0
+            let pending = status.contains { $0.state == .retiring }
+            if !ring.versions.filter({ retired.contains($0) }).isEmpty && !pending && ring.latestVersion == active {
+                // A previous rotation finished in the database but stopped before cleaning the key file.
+                ring.removeVersions(below: active)
+                try ring.replaceKeyFile(at: path)
+                print("rotation to version \(active) was already complete; removed retired keys from \(path)")
+                return
+            }
+            if ring.latestVersion == active && !pending {
+                let version = try ring.addRandomVersion()
+                try ring.replaceKeyFile(at: path)
+                print("added master key version \(version) to \(path)")
+            } else {
+                print("resuming rotation to master key version \(ring.latestVersion)")
+            }
+            let report = try await store.rotate(batchSize: batchSize)
+            ring.removeVersions(below: report.version)
+            try ring.replaceKeyFile(at: path)
+            print(
+                "rotated to master key version \(report.version): \(report.rewrapped) data keys re-wrapped, "
+                    + "retired \(report.retired.isEmpty ? "none" : report.retired.map(String.init).joined(separator: ", "))"
+            )
+        } catch let error as StoreError {
+            throw StorageFailure(error: error)
+        }
+    }
+}
+
+struct KeysStatus: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show the master key versions, their state and how many data keys use each.")
+
+    @OptionGroup var storage: StorageOptions
+
+    func run() async throws {
+        let (ring, store) = try storage.openStore()
+        do {
+            print("database \(storage.databasePath)")
+            print("key source holds versions \(ring.versions.map(String.init).joined(separator: ", "))")
+            for key in try await store.masterKeyStatus() {
+                print(
+                    "version \(key.version)\t\(key.state.rawValue)\t\(key.conversations) data keys\t"
+                        + (key.available ? "key present" : "key absent"))
+            }
+        } catch let error as StoreError {
+            throw StorageFailure(error: error)
+        }
+    }
+}
