@@ -140,6 +140,16 @@ public actor AuditLog {
         }
     }
 
+    /// The initialiser of CONTRACTS.md: checkpoints every `checkpointEvery` records or `checkpointInterval`.
+    public init(
+        directory: String, macKey: SymmetricKey, signer: Ed25519PrivateKey, checkpointEvery: Int,
+        checkpointInterval: Duration
+    ) async throws {
+        try await self.init(
+            directory: directory, macKey: macKey, signer: signer,
+            configuration: Configuration(checkpointEvery: checkpointEvery, checkpointInterval: checkpointInterval))
+    }
+
     /// Appends one event and returns its sequence number once it is durable (written and fsynced).
     /// If this throws, the caller must not perform the action the event covers.
     public func append(_ event: AuditEvent) async throws -> UInt64 {
