@@ -189,7 +189,7 @@ public actor AuditLog {
 
     /// Writes time-based checkpoints until cancelled; run it as a child task of the server.
     public func run() async throws {
-        let step = min(configuration.checkpointInterval, .seconds(60))
+        let step = max(.milliseconds(100), min(configuration.checkpointInterval, .seconds(60)))
         while !Task.isCancelled {
             try await Task.sleep(for: step)
             try await checkpoint()
