@@ -3,7 +3,12 @@
 // residency, canary arm, decision and rule, tags, detector hit counts, tokens, latency, cost).
 // There is deliberately no field for message text, prompts or replies: an audit record must be
 // safe to hand to a SIEM. Identifiers that are themselves personal data are stored as keyed HMACs
-// (see `AuditLog.pseudonym(_:)`); the log does this for `origin` on every append.
+// (see `AuditLog.pseudonym(_:)`); the log does this for `origin` (a client IP address is personal data)
+// on every append. User names stay in the clear: reports per user are the point of the log. Conversation
+// ids stay in the clear too: they are random and opaque, carry no content, and compliance needs them to
+// tie a break-glass or deletion record to the conversation. A caller writing a value that may be
+// sensitive (e.g. the name typed at a failed login, which may be a mistyped password) passes
+// `log.pseudonym(value)` as the subject.
 
 /// One auditable event, as the caller describes it. `AuditLog.append` turns it into an `AuditRecord`.
 public struct AuditEvent: Sendable, Equatable {

@@ -140,6 +140,16 @@ public actor AuditLog {
         }
     }
 
+    /// The initialiser of CONTRACTS.md: checkpoints every `checkpointEvery` records or `checkpointInterval`.
+    public init(
+        directory: String, macKey: SymmetricKey, signer: Ed25519PrivateKey, checkpointEvery: Int,
+        checkpointInterval: Duration
+    ) async throws {
+        try await self.init(
+            directory: directory, macKey: macKey, signer: signer,
+            configuration: Configuration(checkpointEvery: checkpointEvery, checkpointInterval: checkpointInterval))
+    }
+
     /// Appends one event and returns its sequence number once it is durable (written and fsynced).
     /// If this throws, the caller must not perform the action the event covers.
     public func append(_ event: AuditEvent) async throws -> UInt64 {
@@ -179,7 +189,7 @@ public actor AuditLog {
 
     /// Writes time-based checkpoints until cancelled; run it as a child task of the server.
     public func run() async throws {
-        let step = min(configuration.checkpointInterval, .seconds(60))
+        let step = max(.milliseconds(100), min(configuration.checkpointInterval, .seconds(60)))
         while !Task.isCancelled {
             try await Task.sleep(for: step)
             try await checkpoint()

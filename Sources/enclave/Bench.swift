@@ -6,6 +6,6 @@ import ArgumentParser
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure parts of Enclave against their baselines.",
-        subcommands: [BenchStore.self, StoreProbe.self, BenchPolicy.self]
+        subcommands: [BenchStore.self, StoreProbe.self, BenchPolicy.self, BenchAudit.self]
     )
 }

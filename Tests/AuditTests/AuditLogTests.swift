@@ -98,6 +98,23 @@ import Testing
         #expect(await log.checkpointCommandFailures == 0)
     }
 
+    @Test func writesTimeBasedCheckpointsWhenTheIntervalHasPassed() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let keys = try TestKeys.keys()
+        let signer = try AuditSigningKey.loadOrCreate(directory: directory.path, sealingKey: keys.signingSeal)
+        // An interval of zero has always passed: every flush is followed by a checkpoint.
+        let log = try await AuditLog(
+            directory: directory.path, macKey: keys.mac, signer: signer, checkpointEvery: 1000,
+            checkpointInterval: .zero)
+        for event in SampleEvents.events(3, seed: 16) { _ = try await log.append(event) }
+        try await log.checkpoint()
+        let counts = try lines(directory.file("checkpoints.jsonl")).compactMap {
+            AuditCheckpoint(line: Array($0.utf8)[...])?.count
+        }
+        #expect(counts == [1, 2, 3])
+    }
+
     @Test func concurrentAppendsShareFsyncsAndGetDistinctSequenceNumbers() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

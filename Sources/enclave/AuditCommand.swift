@@ -1,0 +1,263 @@
+// `enclave audit verify|pubkey|search|export|report`: the compliance officer's and the auditor's tools
+// over the audit directory (DESIGN.md §6). `verify` with the master key checks every record's MAC,
+// the chain and the signed checkpoints; `verify --pubkey F` is the offline check for an auditor who
+// holds no secret. `search`, `export` and `report` read the records (which hold no message text).
+// The audit keys come from the master key: HKDF-SHA256 with info `enclave/audit/mac/v1` (record MACs)
+// and `enclave/audit/signing-seal/v1` (the sealed signing key), see `AuditKeys`.
+import ArgumentParser
+import Audit
+import EnclaveCrypto
+import Foundation
+
+/// Where the audit files and the master key are; shared by the audit subcommands.
+struct AuditOptions: ParsableArguments {
+    @Option(help: "The audit directory (default: $ENCLAVE_AUDIT_DIR or <data dir>/audit).")
+    var dir: String?
+
+    @Option(help: "The data directory (default: $ENCLAVE_DATA_DIR or ./data).")
+    var dataDir: String?
+
+    @Option(help: "The master key file, mode 0600 or 0400 (default: $ENCLAVE_KEY_FILE or ./enclave.key).")
+    var keyFile: String?
+
+    @Option(help: "Read the master keys from this environment variable instead of a file.")
+    var keyEnv: String?
+
+    @Option(help: "Run this command (split on spaces) and read the master keys from its output.")
+    var keyCommand: String?
+
+    var directory: String {
+        let environment = ProcessInfo.processInfo.environment
+        if let dir = dir ?? environment["ENCLAVE_AUDIT_DIR"] { return dir }
+        return (dataDir ?? environment["ENCLAVE_DATA_DIR"] ?? "data") + "/audit"
+    }
+
+    /// The audit keys derived from the master key (see `AuditMasterKey`).
+    func keys() throws -> AuditKeys {
+        let source: AuditMasterKey.Source
+        if let keyEnv {
+            source = .environment(keyEnv)
+        } else if let keyCommand {
+            source = .command(keyCommand.split(separator: " ").map(String.init))
+        } else {
+            source = .file(keyFile ?? ProcessInfo.processInfo.environment["ENCLAVE_KEY_FILE"] ?? "enclave.key")
+        }
+        return try AuditMasterKey.keys(from: source, directory: directory)
+    }
+
+    /// Fails with a clear message unless the audit directory exists.
+    func requireDirectory() throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("no audit directory at \(directory); pass --dir")
+        }
+    }
+}
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Verify, search, export and report on the tamper-evident audit log.",
+        subcommands: [AuditVerify.self, AuditPubkey.self, AuditSearch.self, AuditExport.self, AuditReportCommand.self]
+    )
+}
+
+struct AuditVerify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check the chain, MACs and signed checkpoints; name the first bad record. Exit 1 if any.",
+        discussion: "With --pubkey only the public key is used (offline check: chain and signed checkpoints).")
+
+    @OptionGroup var options: AuditOptions
+
+    @Option(help: "A public key file from `enclave audit pubkey`: verify offline, without the master key.")
+    var pubkey: String?
+
+    @Option(help: "Check against this checkpoint file (e.g. the syslog copy) instead of <dir>/checkpoints.jsonl.")
+    var checkpoints: String?
+
+    func run() throws {
+        try options.requireDirectory()
+        let report: AuditVerificationReport
+        do {
+            if let pubkey {
+                let text = try String(contentsOfFile: pubkey, encoding: .utf8)
+                let publicKey = try AuditSigningKey.importPublicKey(text: text)
+                report = try AuditVerifier.verify(
+                    directory: options.directory, macKey: nil, publicKey: publicKey, checkpointsPath: checkpoints)
+            } else {
+                let keys = try options.keys()
+                let signer = try AuditSigningKey.load(
+                    path: options.directory + "/signing.key", sealingKey: keys.signingSeal)
+                report = try AuditVerifier.verify(
+                    directory: options.directory, macKey: keys.mac, publicKey: signer.publicKey,
+                    checkpointsPath: checkpoints)
+            }
+        } catch let error as AuditError {
+            throw AuditFailure(message: error.description)
+        }
+        let mode = report.macChecked ? "full (MACs, chain, checkpoints)" : "offline (chain, signed checkpoints)"
+        print("records: \(report.recordsVerified)")
+        print("checkpoints: \(report.checkpoints) (latest covers \(report.latestCheckpoint))")
+        print("check: \(mode)")
+        if let failure = report.failure {
+            print("FAIL \(failure)")
+            throw ExitCode(1)
+        }
+        print("OK audit log verifies")
+    }
+}
+
+struct AuditPubkey: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pubkey", abstract: "Print (or write) the checkpoint signing key's public key for offline checks.")
+
+    @OptionGroup var options: AuditOptions
+
+    @Option(help: "Write the key to this file instead of standard output.")
+    var out: String?
+
+    func run() throws {
+        let text: String
+        do {
+            let keys = try options.keys()
+            let signer = try AuditSigningKey.loadOrCreate(directory: options.directory, sealingKey: keys.signingSeal)
+            text = AuditSigningKey.exportPublicKey(signer) + "\n"
+        } catch let error as AuditError {
+            throw AuditFailure(message: error.description)
+        }
+        if let out {
+            try text.write(toFile: out, atomically: true, encoding: .utf8)
+        } else {
+            print(text, terminator: "")
+        }
+    }
+}
+
+struct AuditSearch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Find records: from= to= user= action= provider= model= decision= tag= arm= limit=",
+        discussion:
+            "Times are YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC); `to` is exclusive; action=auth. matches a prefix.")
+
+    @OptionGroup var options: AuditOptions
+
+    @Flag(help: "Print the matching records as JSON lines instead of a table.")
+    var json = false
+
+    @Argument(help: "Filters, key=value.")
+    var filters: [String] = []
+
+    func run() throws {
+        try options.requireDirectory()
+        let query = try AuditCommandSupport.query(filters)
+        let records = try AuditReader.search(directory: options.directory, query: query)
+        if json {
+            for record in records { print(String(decoding: record.line, as: UTF8.self)) }
+        } else {
+            print(AuditCommandSupport.table([AuditReader.rowHeader] + records.map(AuditReader.row)), terminator: "")
+        }
+    }
+}
+
+struct AuditExport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export", abstract: "Export records (optionally filtered) as JSON lines or CSV for a SIEM.")
+
+    @OptionGroup var options: AuditOptions
+
+    @Option(help: "jsonl (verbatim records, MACs included) or csv.")
+    var format: String = "jsonl"
+
+    @Option(help: "Write to this file instead of standard output.")
+    var out: String?
+
+    @Argument(help: "Filters, key=value (as for search).")
+    var filters: [String] = []
+
+    func run() throws {
+        try options.requireDirectory()
+        guard let exportFormat = AuditExportFormat(rawValue: format) else {
+            throw ValidationError("--format must be jsonl or csv")
+        }
+        let query = try AuditCommandSupport.query(filters)
+        let handle: FileHandle
+        if let out {
+            guard FileManager.default.createFile(atPath: out, contents: nil, attributes: [.posixPermissions: 0o600]),
+                let opened = FileHandle(forWritingAtPath: out)
+            else { throw ValidationError("cannot write \(out)") }
+            handle = opened
+        } else {
+            handle = FileHandle.standardOutput
+        }
+        var buffer: [UInt8] = []
+        try AuditExporter.export(directory: options.directory, query: query, format: exportFormat) { bytes in
+            buffer += bytes
+            if buffer.count > 1 << 16 {
+                try handle.write(contentsOf: buffer)
+                buffer.removeAll(keepingCapacity: true)
+            }
+        }
+        try handle.write(contentsOf: buffer)
+        if out != nil { try handle.close() }
+    }
+}
+
+struct AuditReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract:
+            "Calls, tokens, cost, blocked decisions, canary arms and error rate per provider, model, prompt and user.")
+
+    @OptionGroup var options: AuditOptions
+
+    @Option(help: "Only this grouping: provider, model, prompt or user (default: all four).")
+    var by: String?
+
+    @Argument(help: "Filters, key=value (as for search), e.g. from=2026-11-01.")
+    var filters: [String] = []
+
+    func run() throws {
+        try options.requireDirectory()
+        let dimensions: [AuditReportDimension]
+        if let by {
+            guard let dimension = AuditReportDimension(rawValue: by) else {
+                throw ValidationError("--by must be provider, model, prompt or user")
+            }
+            dimensions = [dimension]
+        } else {
+            dimensions = AuditReportDimension.allCases
+        }
+        let report = try AuditReport.compute(directory: options.directory, query: AuditCommandSupport.query(filters))
+        let rows = dimensions.flatMap { report.rows(by: $0) }
+        print(AuditCommandSupport.table([AuditReport.header] + rows), terminator: "")
+    }
+}
+
+/// An audit error as the CLI reports it: `error: <code>: <message>`, exit status 1.
+struct AuditFailure: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+enum AuditCommandSupport {
+    static func query(_ filters: [String]) throws -> AuditQuery {
+        do { return try AuditQuery(words: filters) } catch { throw ValidationError(error.description) }
+    }
+
+    /// Left-aligned columns separated by two spaces.
+    static func table(_ rows: [[String]]) -> String {
+        guard let columns = rows.map(\.count).max() else { return "" }
+        var widths = [Int](repeating: 0, count: columns)
+        for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
+        var out = ""
+        for row in rows {
+            let cells = row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - cell.count)
+            }
+            out += cells.joined(separator: "  ") + "\n"
+        }
+        return out
+    }
+}
