@@ -133,6 +133,21 @@ public final class Tokenizer: Sendable {
         return nil
     }
 
+    /// The words the pre-tokenizer cuts `text` into before BPE (special tokens are not looked for).
+    /// For diagnostics and tests; `encode` does not call it.
+    public func words(_ text: String) -> [String] {
+        let scalars = Array(text.unicodeScalars)
+        var result = [String]()
+        var start = 0
+        for length in preTokenizer.split(scalars) {
+            var word = String.UnicodeScalarView()
+            word.append(contentsOf: scalars[start..<(start + length)])
+            result.append(String(word))
+            start += length
+        }
+        return result
+    }
+
     /// Pre-tokenizes and BPE-encodes plain text (no special tokens in it).
     private func encodeText(_ bytes: ArraySlice<UInt8>, into output: inout [Int32]) {
         let text = String(decoding: bytes, as: UTF8.self)
