@@ -66,11 +66,13 @@ struct ChatTemplateTests {
 
     @Test func noDefaultSystemPromptWhenTheConversationHasOne() throws {
         let template = ChatTemplate(family: .chatml, defaultSystemPrompt: "Default.")
-        let withSystem = template.render([ChatTurn(role: .system, content: "Mine."), ChatTurn(role: .user, content: "Hi")],
-                                         addGenerationPrompt: false)
+        let withSystem = template.render(
+            [ChatTurn(role: .system, content: "Mine."), ChatTurn(role: .user, content: "Hi")],
+            addGenerationPrompt: false)
         #expect(!withSystem.contains("Default."))
-        #expect(template.render([ChatTurn(role: .user, content: "Hi")], addGenerationPrompt: false)
-            .hasPrefix("<|im_start|>system\nDefault.<|im_end|>\n"))
+        #expect(
+            template.render([ChatTurn(role: .user, content: "Hi")], addGenerationPrompt: false)
+                .hasPrefix("<|im_start|>system\nDefault.<|im_end|>\n"))
         #expect(template.render([], addGenerationPrompt: true) == "<|im_start|>assistant\n")
     }
 
@@ -82,8 +84,9 @@ struct ChatTemplateTests {
         #expect(ChatTemplateFamily.llama2.endOfTurn == "</s>")
         #expect(ChatTemplateFamily.gemma.endOfTurn == "<end_of_turn>")
         // Llama 3 style vocabularies: the eot id and end-of-turn texts end generation.
-        var vocabulary = TokenizerFixtures.tinyVocabulary(pre: "llama-bpe", extra: ["<|eot_id|>", "<end_of_turn>"],
-                                                          merges: [])
+        var vocabulary = TokenizerFixtures.tinyVocabulary(
+            pre: "llama-bpe", extra: ["<|eot_id|>", "<end_of_turn>"],
+            merges: [])
         vocabulary.tokenTypes = [Int32](repeating: 1, count: 256) + [3, 3]
         vocabulary.eotID = 256
         let tiny = try Tokenizer(vocabulary: vocabulary)

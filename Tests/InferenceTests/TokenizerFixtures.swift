@@ -50,9 +50,10 @@ enum TokenizerFixtures {
             return []
         }
         return cases.map {
-            Case(text: $0["text"] as? String ?? "", ids: ids($0["ids"]), idsBOS: ids($0["ids_bos"]),
-                 idsSpecial: ids($0["ids_special"]), idsBOSSpecial: ids($0["ids_bos_special"]),
-                 decoded: $0["decoded"] as? String ?? "")
+            Case(
+                text: $0["text"] as? String ?? "", ids: ids($0["ids"]), idsBOS: ids($0["ids_bos"]),
+                idsSpecial: ids($0["ids_special"]), idsBOSSpecial: ids($0["ids_bos_special"]),
+                decoded: $0["decoded"] as? String ?? "")
         }
     }()
 

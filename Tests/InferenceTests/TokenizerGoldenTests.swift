@@ -82,8 +82,9 @@ struct TokenizerGoldenTests {
         let tokenizer = try Tokenizer(vocabulary: vocabulary)
         for entry in cases {
             let text = try #require(entry["text"] as? String)
-            #expect(tokenizer.encode(text, addBOS: false, parseSpecial: false) == TokenizerFixtures.ids(entry["ids"]),
-                    "\(pre): \(text.debugDescription)")
+            #expect(
+                tokenizer.encode(text, addBOS: false, parseSpecial: false) == TokenizerFixtures.ids(entry["ids"]),
+                "\(pre): \(text.debugDescription)")
         }
     }
 

@@ -31,8 +31,10 @@ public final class Tokenizer: Sendable {
             throw .invalidVocabulary(
                 "\(vocabulary.tokenTypes.count) token types for \(vocabulary.tokens.count) tokens")
         }
-        for (name, id) in [("bos", vocabulary.bosID), ("eos", vocabulary.eosID), ("eot", vocabulary.eotID),
-                           ("pad", vocabulary.padID)] {
+        for (name, id) in [
+            ("bos", vocabulary.bosID), ("eos", vocabulary.eosID), ("eot", vocabulary.eotID),
+            ("pad", vocabulary.padID),
+        ] {
             if let id, id < 0 || Int(id) >= vocabulary.tokens.count {
                 throw .invalidVocabulary("\(name) token id \(id) is outside the vocabulary")
             }
@@ -42,8 +44,9 @@ public final class Tokenizer: Sendable {
         var ids = [String: Int32](minimumCapacity: vocabulary.tokens.count)
         for (id, text) in vocabulary.tokens.enumerated().reversed() { ids[text] = Int32(id) }
         self.tokenID = ids
-        self.encoder = try BytePairEncoder(merges: vocabulary.merges, tokenID: ids,
-                                           vocabularyCount: vocabulary.tokens.count)
+        self.encoder = try BytePairEncoder(
+            merges: vocabulary.merges, tokenID: ids,
+            vocabularyCount: vocabulary.tokens.count)
         var specials = [(bytes: [UInt8], id: Int32, isControl: Bool)]()
         var endOfGeneration = Set<Int32>()
         for (index, text) in vocabulary.tokens.enumerated() {

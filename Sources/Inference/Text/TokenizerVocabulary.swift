@@ -85,7 +85,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
         case .unsupportedModel(let name):
             "\(code): tokenizer model '\(name)' is not supported (supported: gpt2)"
         case .unsupportedPreTokenizer(let name):
-            "\(code): pre-tokenizer '\(name)' is not supported (supported: \(PreTokenizer.supportedNames.joined(separator: ", ")))"
+            "\(code): pre-tokenizer '\(name)' is not supported "
+                + "(supported: \(PreTokenizer.supportedNames.joined(separator: ", ")))"
         case .missingMetadata(let key): "\(code): GGUF metadata '\(key)' is missing or has the wrong type"
         case .invalidVocabulary(let why): "\(code): \(why)"
         }
