@@ -96,6 +96,27 @@ public final class Tokenizer: Sendable {
         return output
     }
 
+    /// Converts raw bytes (a file's contents, say) to token ids, rejecting invalid UTF-8 rather than
+    /// silently replacing it. The flags are those of ``encode(_:addBOS:parseSpecial:)``.
+    /// - Throws: ``TokenizerError/invalidUTF8(offset:)`` naming the first bad byte.
+    public func encode(utf8 bytes: [UInt8], addBOS: Bool, parseSpecial: Bool) throws(TokenizerError) -> [Int32] {
+        try encode(Tokenizer.validatedText(bytes), addBOS: addBOS, parseSpecial: parseSpecial)
+    }
+
+    /// `bytes` as a string, or an error naming the offset of the first invalid UTF-8 sequence.
+    public static func validatedText(_ bytes: [UInt8]) throws(TokenizerError) -> String {
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let scalar): offset += scalar.count
+            case .emptyInput: return String(decoding: bytes, as: UTF8.self)
+            case .error: throw .invalidUTF8(offset: offset)
+            }
+        }
+    }
+
     private enum Fragment {
         case text(ArraySlice<UInt8>)
         case token(Int32)
