@@ -63,6 +63,17 @@ struct SamplerTests {
         #expect(Set(one) == [1])
     }
 
+    @Test func withoutTopKTheWholeVocabularyIsRankedTiesByLowestID() {
+        // top-p 0.01 keeps only the first candidate of the full ranking.
+        let only = SamplingParameters(temperature: 1, topK: 0, topP: 0.01, minP: 0, seed: 6)
+        #expect(Set(draws(only, [-1, 3, 3, -5, 0], count: 50)) == [1])
+        #expect(Set(draws(only, [-1, -0.5, -3, -0.5], count: 50)) == [1])
+        // 50 ids share the maximum 9.99; the lowest of them is 321.
+        let big = (0..<50_000).map { Float(($0 * 7919) % 1000) / 100 }
+        let first = SamplingParameters(temperature: 1, topK: 0, topP: 1e-6, minP: 0, seed: 6)
+        #expect(Set(draws(first, big, count: 5)) == [321])
+    }
+
     @Test func topPKeepsTheSmallestSetReachingP() {
         // Probabilities ≈ 0.5, 0.3, 0.2: p = 0.6 needs the first two, p = 0.4 only the first.
         let logits: [Float] = [logf(0.5), logf(0.3), logf(0.2)]
