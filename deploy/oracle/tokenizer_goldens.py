@@ -160,6 +160,30 @@ def other_pretokenizers():
     return result
 
 
+def dump(data, path):
+    """JSON with one list entry per line: compact, yet diffs show which string changed."""
+    def entry(value):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    lines = ["{"]
+    items = list(data.items())
+    for index, (key, value) in enumerate(items):
+        comma = "," if index < len(items) - 1 else ""
+        if isinstance(value, list):
+            body = ",\n  ".join(entry(v) for v in value)
+            lines.append(f" {entry(key)}: [\n  {body}\n ]{comma}")
+        elif isinstance(value, dict) and all(isinstance(v, list) for v in value.values()):
+            inner = []
+            for name, cases in value.items():
+                body = ",\n   ".join(entry(v) for v in cases)
+                inner.append(f"  {entry(name)}: [\n   {body}\n  ]")
+            lines.append(f" {entry(key)}: {{\n" + ",\n".join(inner) + f"\n }}{comma}")
+        else:
+            lines.append(f" {entry(key)}: {entry(value)}{comma}")
+    lines.append("}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def main():
     llm = Llama(model_path=str(MODEL), vocab_only=True, verbose=False)
     cases = []
@@ -197,9 +221,9 @@ def main():
         "modelTemplate": model_template,
         "builtinTemplates": builtins,
     }
-    OUT.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    dump(out, OUT)
     pre = {"oracle": out["oracle"], "model": MODEL.name, "pretokenizers": other_pretokenizers()}
-    OUT_PRE.write_text(json.dumps(pre, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    dump(pre, OUT_PRE)
     print(f"wrote {len(cases)} tokenization cases, {len(model_template)} + {len(builtins)} renderings to {OUT}")
 
 
