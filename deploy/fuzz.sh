@@ -18,4 +18,10 @@ mkdir -p "$out/corpus"
 swiftc -O -parse-as-library -sanitize=fuzzer,address -module-name "Fuzz_$target" \
     -enable-upcoming-feature ExistentialAny -enable-upcoming-feature MemberImportVisibility \
     "${sources[@]}" "$entry" -o "$out/fuzz"
+# Seed the GGUF corpus with the head of any installed model, so mutations start from a real header.
+if [ "$target" = gguf ]; then
+    for model in models/*.gguf; do
+        [ -f "$model" ] && head -c 65536 "$model" > "$out/corpus/seed-$(basename "$model").head"
+    done
+fi
 exec "$out/fuzz" "$out/corpus" "$@"
