@@ -23,15 +23,31 @@ struct NumberRun {
 }
 
 enum NumberDetectors {
-    /// Separators accepted between digit groups.
-    private static let separatorSet: Set<[UInt8]> = [
-        Array(" ".utf8), Array("-".utf8), Array(".".utf8), Array(") ".utf8), Array(")".utf8), Array(" (".utf8),
-        Array(")-".utf8),
-    ]
+    /// Separators accepted between digit groups: " ", "-", ".", ") ", ")", " (", ")-".
+    private static func isSeparator(_ bytes: [UInt8], _ j: Int, length: Int) -> Bool {
+        let a = bytes[j]
+        if length == 1 {
+            return a == 0x20 || a == 0x2D || a == 0x2E || a == 0x29
+        }
+        let b = bytes[j + 1]
+        return (a == 0x29 && (b == 0x20 || b == 0x2D)) || (a == 0x20 && b == 0x28)
+    }
 
     static let maxDigits = 24
 
-    /// Cuts `bytes` into number runs with clean boundaries.
+    /// Fewest digits any number detector looks at (E.164 with a `+`); shorter runs are skipped
+    /// before anything is allocated, which keeps prose full of small numbers cheap.
+    static let minDigits = 8
+
+    /// Length of the separator at `j` if a digit follows it, else 0.
+    private static func separatorLength(_ bytes: [UInt8], _ j: Int) -> Int {
+        let n = bytes.count
+        if j + 2 < n, Bytes.isDigit(bytes[j + 2]), isSeparator(bytes, j, length: 2) { return 2 }
+        if j + 1 < n, Bytes.isDigit(bytes[j + 1]), isSeparator(bytes, j, length: 1) { return 1 }
+        return 0
+    }
+
+    /// Cuts `bytes` into number runs with clean boundaries and 8 to 24 digits.
     static func runs(_ bytes: [UInt8]) -> [NumberRun] {
         var result: [NumberRun] = []
         let n = bytes.count
@@ -41,43 +57,50 @@ enum NumberDetectors {
                 i += 1
                 continue
             }
-            var run = NumberRun(start: i, end: i)
-            if i > 0, bytes[i - 1] == UInt8(ascii: "+") {
-                run.plus = true
-                run.start = i - 1
-            } else if i > 0, bytes[i - 1] == UInt8(ascii: "(") {
-                run.paren = true
-                run.start = i - 1
-            }
+            // First pass: find the end and count digits without allocating.
             var j = i
-            var tooLong = false
+            var count = 0
+            while true {
+                while j < n, Bytes.isDigit(bytes[j]) {
+                    count += 1
+                    j += 1
+                }
+                let length = separatorLength(bytes, j)
+                guard length > 0 else { break }
+                j += length
+            }
+            let runStart = i
+            i = j
+            guard count >= minDigits, count <= maxDigits else { continue }
+            // Second pass, for the few long runs: record digits, groups and separators.
+            var run = NumberRun(start: runStart, end: runStart)
+            if runStart > 0, bytes[runStart - 1] == UInt8(ascii: "+") {
+                run.plus = true
+                run.start = runStart - 1
+            } else if runStart > 0, bytes[runStart - 1] == UInt8(ascii: "(") {
+                run.paren = true
+                run.start = runStart - 1
+            }
+            run.digits.reserveCapacity(count)
+            j = runStart
             while true {
                 let groupStart = j
                 while j < n, Bytes.isDigit(bytes[j]) {
-                    if run.digits.count < maxDigits { run.digits.append(Bytes.value(bytes[j])) } else { tooLong = true }
+                    run.digits.append(Bytes.value(bytes[j]))
                     j += 1
                 }
                 run.groups.append(j - groupStart)
                 run.end = j
-                // A separator of one or two bytes, then a digit, continues the run.
-                var matched: [UInt8]? = nil
-                for length in [2, 1] where j + length < n && Bytes.isDigit(bytes[j + length]) {
-                    let candidate = Array(bytes[j..<(j + length)])
-                    if separatorSet.contains(candidate) {
-                        matched = candidate
-                        break
-                    }
-                }
-                guard let separator = matched else { break }
-                run.separators.append(separator)
-                j += separator.count
+                let length = separatorLength(bytes, j)
+                guard length > 0 else { break }
+                run.separators.append(Array(bytes[j..<(j + length)]))
+                j += length
             }
             if run.paren, run.separators.first?.first != UInt8(ascii: ")") {
                 run.paren = false
-                run.start = i
+                run.start = runStart
             }
-            i = j
-            if !tooLong, cleanBoundaries(bytes, run) { result.append(run) }
+            if cleanBoundaries(bytes, run) { result.append(run) }
         }
         return result
     }
