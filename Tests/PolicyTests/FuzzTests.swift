@@ -1,6 +1,7 @@
 // Seeded robustness tests: ≥ 100,000 mutated policy files never crash the loader (they load or
 // return issues with positions), and ≥ 1,000,000 mutated texts never crash the detectors and stay
-// within a per-message time bound. Work is split over two child tasks to use both cores.
+// within a per-message time bound. Work is split over two child tasks to use both cores; they
+// yield now and then so that other suites' async tests are not starved meanwhile.
 import Foundation
 import Testing
 
@@ -85,7 +86,9 @@ private func mutate(_ seed: [UInt8], _ r: inout SeededRandom, rounds: Int) -> [U
                     var ok = 0
                     var rejected = 0
                     let seeds = policySeeds.map { Array($0.utf8) }
-                    for _ in 0..<(Self.policyFiles / 2) {
+                    for iteration in 0..<(Self.policyFiles / 2) {
+                        // Let other tests' tasks run: this loop would otherwise hold a pool thread.
+                        if iteration % 500 == 0 { await Task.yield() }
                         let bytes = mutate(r.pick(seeds), &r, rounds: r.int(1...4))
                         do {
                             _ = try PolicySet.parse(files: [("f.yaml", String(decoding: bytes, as: UTF8.self))])
@@ -117,7 +120,8 @@ private func mutate(_ seed: [UInt8], _ r: inout SeededRandom, rounds: Int) -> [U
                     let seeds = textSeeds.map { Array($0.utf8) }
                     var hits = 0
                     var slowest = Duration.zero
-                    for _ in 0..<(Self.texts / 2) {
+                    for iteration in 0..<(Self.texts / 2) {
+                        if iteration % 5000 == 0 { await Task.yield() }
                         var bytes = mutate(r.pick(seeds), &r, rounds: r.int(0...3))
                         if r.int(0...7) == 0 { bytes += mutate(r.pick(seeds), &r, rounds: 1) }
                         let text = String(decoding: bytes, as: UTF8.self)

@@ -9,14 +9,15 @@ struct NumberRun {
     var end: Int
     var digits: [Int] = []
     var groups: [Int] = []
-    var separators: [[UInt8]] = []
+    /// Each separator as its bytes packed little-endian (one or two bytes).
+    var separators: [UInt16] = []
     var plus = false
     var paren = false
 
     /// All separators are the same single space or dash (or there are none).
     var plainSeparators: Bool {
         guard let first = separators.first else { return true }
-        return (first == [0x20] || first == [0x2D]) && separators.allSatisfy { $0 == first }
+        return (first == 0x20 || first == 0x2D) && separators.allSatisfy { $0 == first }
     }
 
     var contiguous: Bool { groups.count == 1 && !plus && !paren }
@@ -72,15 +73,20 @@ enum NumberDetectors {
             let runStart = i
             i = j
             guard count >= minDigits, count <= maxDigits else { continue }
-            // Second pass, for the few long runs: record digits, groups and separators.
-            var run = NumberRun(start: runStart, end: runStart)
+            var run = NumberRun(start: runStart, end: j)
             if runStart > 0, bytes[runStart - 1] == UInt8(ascii: "+") {
                 run.plus = true
                 run.start = runStart - 1
             } else if runStart > 0, bytes[runStart - 1] == UInt8(ascii: "(") {
-                run.paren = true
-                run.start = runStart - 1
+                var firstEnd = runStart
+                while firstEnd < n, Bytes.isDigit(bytes[firstEnd]) { firstEnd += 1 }
+                if firstEnd < j, bytes[firstEnd] == UInt8(ascii: ")") {
+                    run.paren = true
+                    run.start = runStart - 1
+                }
             }
+            guard cleanBoundaries(bytes, run) else { continue }
+            // Second pass, for the few long runs with clean edges: record digits, groups, separators.
             run.digits.reserveCapacity(count)
             j = runStart
             while true {
@@ -93,14 +99,10 @@ enum NumberDetectors {
                 run.end = j
                 let length = separatorLength(bytes, j)
                 guard length > 0 else { break }
-                run.separators.append(Array(bytes[j..<(j + length)]))
+                run.separators.append(length == 1 ? UInt16(bytes[j]) : UInt16(bytes[j]) | UInt16(bytes[j + 1]) << 8)
                 j += length
             }
-            if run.paren, run.separators.first?.first != UInt8(ascii: ")") {
-                run.paren = false
-                run.start = runStart
-            }
-            if cleanBoundaries(bytes, run) { result.append(run) }
+            result.append(run)
         }
         return result
     }

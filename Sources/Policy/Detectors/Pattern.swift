@@ -29,6 +29,8 @@ struct Pattern: Sendable {
     let program: [Instruction]
     /// Bytes that can begin a match (all bytes when the pattern can start with an assertion or be empty).
     let firstBytes: ByteSet
+    /// `firstBytes` as a lookup table, for the scan between candidate starts.
+    let firstTable: [Bool]
     /// Matches longer than this are not reported (identifiers are short); bounds re-scanning.
     static let maxMatchLength = 128
     static let maxProgramSize = 4000
@@ -40,6 +42,7 @@ struct Pattern: Sendable {
         try compiler.emitProgram(tree)
         program = compiler.program
         firstBytes = compiler.firstBytes(from: 0)
+        firstTable = (0...255).map { [firstBytes] in firstBytes.contains(UInt8($0)) }
     }
 }
 

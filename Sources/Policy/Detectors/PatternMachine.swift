@@ -135,7 +135,13 @@ extension Pattern {
                     matchStart = -1
                     continue
                 }
-                while i < n, !firstBytes.contains(bytes[i]) { i += 1 }
+                i = firstTable.withUnsafeBufferPointer { table in
+                    bytes.withUnsafeBufferPointer { text in
+                        var k = i
+                        while k < n, !table[Int(text[k])] { k += 1 }
+                        return k
+                    }
+                }
                 guard i < n else { break }
                 generation += 1
                 add(0, start: i, at: i, to: &current)
@@ -157,7 +163,7 @@ extension Pattern {
                     add(following, start: thread.start, at: i + 1, to: &next)
                 }
             }
-            if matchStart < 0, i + 1 < n, firstBytes.contains(bytes[i + 1]) {
+            if matchStart < 0, i + 1 < n, firstTable[Int(bytes[i + 1])] {
                 add(0, start: i + 1, at: i + 1, to: &next)
             }
             swap(&current, &next)

@@ -186,6 +186,13 @@ struct PolicyCompiler {
                         hint: "supported: literals, [classes], \\d \\w \\s \\b, ( | ), ? * + {m,n}; quote patterns with ''")
                 }
             }
+            // One pass over the message for all of a detector's patterns: run them as one alternation.
+            if compiled.count == d.patterns.count, compiled.count > 1,
+                let combined = try? Pattern(
+                    d.patterns.map { "(?:\($0.text))" }.joined(separator: "|"), caseInsensitive: !d.caseSensitive)
+            {
+                compiled = [combined]
+            }
             return AdminDetector(
                 name: d.name, kind: .patterns(compiled), context: context, window: d.window, confidence: d.confidence)
         case "keywords":
