@@ -66,7 +66,8 @@ struct PolicyBenchOptions: ParsableArguments {
                 if decision.allows("external-gpt") { allowedCount += 1 }
                 let elapsed = clock.now - start
                 cpu.append(threadCPUMicroseconds() - cpuStart)
-                latencies.append(Double(elapsed.components.attoseconds) / 1e12 + Double(elapsed.components.seconds) * 1e6)
+                latencies.append(
+                    Double(elapsed.components.attoseconds) / 1e12 + Double(elapsed.components.seconds) * 1e6)
             }
         }
         latencies.sort()
@@ -77,12 +78,19 @@ struct PolicyBenchOptions: ParsableArguments {
         }
         let seconds = Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18
         print("policy bench: \(messages) messages of \(size) bytes, one core")
-        print(String(format: "throughput: %.0f messages/s (%.1f MB/s)", Double(messages) / seconds,
-            Double(messages * size) / seconds / 1e6))
-        print(String(format: "latency µs: p50 %.1f  p90 %.1f  p99 %.1f  max %.1f", percentile(0.5), percentile(0.9),
-            percentile(0.99), latencies.last ?? 0))
-        print(String(format: "cpu µs:     p50 %.1f  p90 %.1f  p99 %.1f  max %.1f", percentile(0.5, cpu), percentile(0.9, cpu),
-            percentile(0.99, cpu), cpu.last ?? 0))
+        print(
+            String(
+                format: "throughput: %.0f messages/s (%.1f MB/s)", Double(messages) / seconds,
+                Double(messages * size) / seconds / 1e6))
+        print(
+            String(
+                format: "latency µs: p50 %.1f  p90 %.1f  p99 %.1f  max %.1f", percentile(0.5), percentile(0.9),
+                percentile(0.99), latencies.last ?? 0))
+        print(
+            String(
+                format: "cpu µs:     p50 %.1f  p90 %.1f  p99 %.1f  max %.1f", percentile(0.5, cpu),
+                percentile(0.9, cpu),
+                percentile(0.99, cpu), cpu.last ?? 0))
         print("external allowed for \(allowedCount) of \(messages) (mixed corpus)")
     }
 }

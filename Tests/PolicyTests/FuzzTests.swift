@@ -5,11 +5,11 @@
 import Foundation
 import Testing
 
+@testable import Policy
+
 #if canImport(Glibc)
     import Glibc
 #endif
-
-@testable import Policy
 
 private let policySeeds: [String] = [
     """
@@ -44,8 +44,10 @@ private let textSeeds: [String] = [
     "DOB: 14/03/1962", "ICD-10 E11.9, I10", "MRN 0012345 biopsy", "(555) 234-5678", "order ORD-2024-118834",
 ]
 
-private let tokens = [":", "-", "[", "]", "{", "}", ",", "\n", "  ", "&a ", "*a", "!!str ", "'", "\"", "#", "|", "? ",
-    "@", "+", ".", "0", "9", "(", ")", "\\", "*", "{2,", "é", "\u{0}"]
+private let tokens = [
+    ":", "-", "[", "]", "{", "}", ",", "\n", "  ", "&a ", "*a", "!!str ", "'", "\"", "#", "|", "? ",
+    "@", "+", ".", "0", "9", "(", ")", "\\", "*", "{2,", "é", "\u{0}",
+]
 
 /// CPU time of the calling thread: unlike wall time it does not grow when a loaded machine
 /// preempts the test, so a per-message bound on it cannot flake.
@@ -95,7 +97,9 @@ private func mutate(_ seed: [UInt8], _ r: inout SeededRandom, rounds: Int) -> [U
                             ok += 1
                         } catch let error as PolicyLoadError {
                             rejected += 1
-                            if error.issues.isEmpty || error.issues.contains(where: { $0.hint.isEmpty }) { rejected = -1_000_000_000 }
+                            if error.issues.isEmpty || error.issues.contains(where: { $0.hint.isEmpty }) {
+                                rejected = -1_000_000_000
+                            }
                         } catch {
                             rejected = -1_000_000_000
                         }
@@ -143,7 +147,8 @@ private func mutate(_ seed: [UInt8], _ r: inout SeededRandom, rounds: Int) -> [U
     @Test func adversarialLongMessagesStayBounded() throws {
         let root = PolicyLoaderTests.repositoryRoot + "/policies"
         let policy = try PolicySet.load(directory: root)
-        for unit in ["1 ", "1-", "@", "a@", "GB82 ", "MRN ", "NHS ", "dob ", "icd A1", "((((", "9", "a.", "+1 (", "x "] {
+        for unit in ["1 ", "1-", "@", "a@", "GB82 ", "MRN ", "NHS ", "dob ", "icd A1", "((((", "9", "a.", "+1 (", "x "]
+        {
             let text = String(repeating: unit, count: 65_536 / unit.utf8.count)
             let start = threadCPUTime()
             _ = try? policy.detect(text)

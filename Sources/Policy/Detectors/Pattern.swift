@@ -70,7 +70,9 @@ struct PatternParser {
     }
 
     mutating func parse() throws(Pattern.SyntaxError) -> PatternNode {
-        guard source.count <= 1000 else { throw Pattern.SyntaxError(offset: 0, message: "pattern longer than 1000 bytes") }
+        guard source.count <= 1000 else {
+            throw Pattern.SyntaxError(offset: 0, message: "pattern longer than 1000 bytes")
+        }
         let node = try alternation()
         if position < source.count {
             throw Pattern.SyntaxError(offset: position, message: "unbalanced ')'")
@@ -98,7 +100,9 @@ struct PatternParser {
         while !atEnd, current != UInt8(ascii: "|"), current != UInt8(ascii: ")") {
             var atom = try self.atom()
             while !atEnd, let (low, high) = try quantifier() {
-                if case .wordBoundary = atom { throw Pattern.SyntaxError(offset: position, message: "nothing to repeat") }
+                if case .wordBoundary = atom {
+                    throw Pattern.SyntaxError(offset: position, message: "nothing to repeat")
+                }
                 atom = .repeatRange(atom, min: low, max: high)
             }
             items.append(atom)
@@ -114,13 +118,17 @@ struct PatternParser {
         case UInt8(ascii: "+"): position += 1; return (1, nil)
         case UInt8(ascii: "{"):
             position += 1
-            guard let low = readNumber() else { throw Pattern.SyntaxError(offset: start, message: "expected a number after '{'") }
+            guard let low = readNumber() else {
+                throw Pattern.SyntaxError(offset: start, message: "expected a number after '{'")
+            }
             var high: Int? = low
             if !atEnd, current == UInt8(ascii: ",") {
                 position += 1
                 high = readNumber()
             }
-            guard !atEnd, current == UInt8(ascii: "}") else { throw Pattern.SyntaxError(offset: start, message: "unclosed '{'") }
+            guard !atEnd, current == UInt8(ascii: "}") else {
+                throw Pattern.SyntaxError(offset: start, message: "unclosed '{'")
+            }
             position += 1
             guard low <= 32, (high ?? low) <= 32, low <= (high ?? low) else {
                 throw Pattern.SyntaxError(offset: start, message: "repetition counts must be ordered and at most 32")
@@ -154,7 +162,9 @@ struct PatternParser {
                 position += 2
             }
             let inner = try alternation()
-            guard !atEnd, current == UInt8(ascii: ")") else { throw Pattern.SyntaxError(offset: start, message: "unclosed '('") }
+            guard !atEnd, current == UInt8(ascii: ")") else {
+                throw Pattern.SyntaxError(offset: start, message: "unclosed '('")
+            }
             position += 1
             return inner
         case UInt8(ascii: "["): return .bytes(folded(try characterClass(start)))
@@ -192,7 +202,8 @@ struct PatternParser {
         case UInt8(ascii: "n"): var s = ByteSet(); s.insert(0x0A); return s
         default:
             guard !Bytes.isAlnum(e) else {
-                throw Pattern.SyntaxError(offset: offset, message: "unsupported escape '\\\(Character(Unicode.Scalar(e)))'")
+                throw Pattern.SyntaxError(
+                    offset: offset, message: "unsupported escape '\\\(Character(Unicode.Scalar(e)))'")
             }
             var s = ByteSet()
             s.insert(e)

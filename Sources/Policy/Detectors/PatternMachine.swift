@@ -12,7 +12,8 @@ struct PatternCompiler {
 
     private mutating func append(_ instruction: Pattern.Instruction) throws(Pattern.SyntaxError) -> Int {
         guard program.count < Pattern.maxProgramSize else {
-            throw Pattern.SyntaxError(offset: 0, message: "pattern too complex (more than \(Pattern.maxProgramSize) states)")
+            throw Pattern.SyntaxError(
+                offset: 0, message: "pattern too complex (more than \(Pattern.maxProgramSize) states)")
         }
         program.append(instruction)
         return program.count - 1
