@@ -76,15 +76,18 @@ public enum FailClosedRule {
 /// Decides which providers may see a conversation. Pure; never throws; denies by default.
 public func evaluate(_ policy: PolicySet?, _ request: DecisionRequest) -> Decision {
     guard let policy else {
-        return failClosed(request, rule: FailClosedRule.noPolicy, sha: nil,
+        return failClosed(
+            request, rule: FailClosedRule.noPolicy, sha: nil,
             reason: "no valid policy is loaded, so only on-prem providers may be used")
     }
     if request.detectionFailed {
-        return failClosed(request, rule: FailClosedRule.detectorError, sha: policy.sha256,
+        return failClosed(
+            request, rule: FailClosedRule.detectorError, sha: policy.sha256,
             reason: "the detectors could not check this message, so only on-prem providers may be used")
     }
     if let requested = request.requestedProvider, !request.providers.contains(where: { $0.name == requested }) {
-        return failClosed(request, rule: FailClosedRule.unknownProvider, sha: policy.sha256,
+        return failClosed(
+            request, rule: FailClosedRule.unknownProvider, sha: policy.sha256,
             reason: "provider '\(requested)' is not in the registry, so only on-prem providers may be used")
     }
 
@@ -98,21 +101,26 @@ public func evaluate(_ policy: PolicySet?, _ request: DecisionRequest) -> Decisi
     func best(_ candidates: [PolicyRule]) -> PolicyRule? {
         candidates.min { ($1.priority, $0.order) < ($0.priority, $1.order) }
     }
-    let matching = policy.rules.filter { $0.when.matches(tags: request.tags, user: request.user, groups: request.groups) }
+    let matching = policy.rules.filter {
+        $0.when.matches(tags: request.tags, user: request.user, groups: request.groups)
+    }
     var constraints: [Constraint] = []
     for tag in request.tags.sorted() {
         if let rule = best(matching.filter { $0.when.governedTags.contains(tag) }) {
             constraints.append(Constraint(rule: rule.name, allowance: rule.allow, subject: "tag '\(tag)'"))
         } else {
-            constraints.append(Constraint(rule: FailClosedRule.ungovernedTag, allowance: onPremOnly,
-                subject: "tag '\(tag)' (no rule governs it)"))
+            constraints.append(
+                Constraint(
+                    rule: FailClosedRule.ungovernedTag, allowance: onPremOnly,
+                    subject: "tag '\(tag)' (no rule governs it)"))
         }
     }
     if let general = best(matching.filter { $0.when.governedTags.isEmpty }) {
         let subject = request.tags.isEmpty ? "an untagged conversation" : "this user"
         constraints.append(Constraint(rule: general.name, allowance: general.allow, subject: subject))
     } else if request.tags.isEmpty {
-        return failClosed(request, rule: FailClosedRule.noMatchingRule, sha: policy.sha256,
+        return failClosed(
+            request, rule: FailClosedRule.noMatchingRule, sha: policy.sha256,
             reason: "no rule applies to this untagged conversation, so only on-prem providers may be used")
     }
 
@@ -129,8 +137,10 @@ public func evaluate(_ policy: PolicySet?, _ request: DecisionRequest) -> Decisi
             allowed.append(provider)
         }
     }
-    let orderedAllowed = allowed.enumerated().sorted { ($0.element.residency, $0.offset) < ($1.element.residency, $1.offset) }
-        .map(\.element.name)
+    let orderedAllowed = allowed.enumerated().sorted {
+        ($0.element.residency, $0.offset) < ($1.element.residency, $1.offset)
+    }
+    .map(\.element.name)
 
     let tagList = request.tags.isEmpty ? "no tags" : "tags " + request.tags.sorted().joined(separator: ", ")
     let deciding: Constraint
@@ -140,14 +150,18 @@ public func evaluate(_ policy: PolicySet?, _ request: DecisionRequest) -> Decisi
     {
         let residency = request.providers.first { $0.name == requested }?.residency.rawValue ?? "?"
         deciding = constraint
-        reason = "rule '\(constraint.rule)' allows only \(describe(constraint.allowance)) for \(constraint.subject); "
+        reason =
+            "rule '\(constraint.rule)' allows only \(describe(constraint.allowance)) for \(constraint.subject); "
             + "'\(requested)' is \(residency) (\(tagList))"
     } else {
         let restrictiveness = constraints.map { c in request.providers.filter { c.allowance.allows($0) }.count }
         let index = restrictiveness.indices.min { (restrictiveness[$0], $0) < (restrictiveness[$1], $1) } ?? 0
         deciding = constraints[index]
-        let target = request.requestedProvider.map { "'\($0)' is allowed" } ?? "allowed: \(orderedAllowed.joined(separator: ", "))"
-        reason = "rule '\(deciding.rule)' allows \(describe(deciding.allowance)) for \(deciding.subject); \(target) (\(tagList))"
+        let target =
+            request.requestedProvider.map { "'\($0)' is allowed" }
+            ?? "allowed: \(orderedAllowed.joined(separator: ", "))"
+        reason =
+            "rule '\(deciding.rule)' allows \(describe(deciding.allowance)) for \(deciding.subject); \(target) (\(tagList))"
     }
     return Decision(
         allowed: orderedAllowed, denied: denied, rule: deciding.rule, reason: reason, tags: request.tags,
@@ -162,7 +176,9 @@ private func describe(_ allowance: RuleAllowance) -> String {
         if let regions = allowance.regions { text += " in " + regions.sorted().joined(separator: "/") }
         parts.append(text)
     }
-    if !allowance.providers.isEmpty { parts.append("providers " + allowance.providers.sorted().joined(separator: ", ")) }
+    if !allowance.providers.isEmpty {
+        parts.append("providers " + allowance.providers.sorted().joined(separator: ", "))
+    }
     return parts.joined(separator: " or ")
 }
 

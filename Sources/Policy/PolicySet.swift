@@ -24,7 +24,9 @@ public struct PolicySet: Sendable {
 
     /// Loads every `*.yaml` file directly inside `directory`.
     /// - Parameter providers: when given, provider names in rules are checked against it.
-    public static func load(directory: String, providers: [ProviderDescriptor]? = nil) throws(PolicyLoadError) -> PolicySet {
+    public static func load(directory: String, providers: [ProviderDescriptor]? = nil) throws(PolicyLoadError)
+        -> PolicySet
+    {
         let files = try readDirectory(directory)
         return try parse(files: files, providers: providers)
     }
@@ -43,7 +45,9 @@ public struct PolicySet: Sendable {
     /// The `*.yaml` files directly in `directory`, sorted by name, with their contents.
     static func readDirectory(_ directory: String) throws(PolicyLoadError) -> [(name: String, contents: String)] {
         func failure(_ file: String, _ message: String, _ hint: String) -> PolicyLoadError {
-            PolicyLoadError(issues: [PolicyIssue(file: file, line: 0, column: 0, code: .io, message: message, hint: hint)])
+            PolicyLoadError(issues: [
+                PolicyIssue(file: file, line: 0, column: 0, code: .io, message: message, hint: hint)
+            ])
         }
         let names: [String]
         do {
@@ -59,7 +63,8 @@ public struct PolicySet: Sendable {
             }
             guard data.count <= PolicyFileParser.maxFileBytes else {
                 throw PolicyLoadError(issues: [
-                    PolicyIssue(file: path, line: 0, column: 0, code: .tooLarge, message: "policy file larger than 1 MiB",
+                    PolicyIssue(
+                        file: path, line: 0, column: 0, code: .tooLarge, message: "policy file larger than 1 MiB",
                         hint: "split it into several files")
                 ])
             }

@@ -33,7 +33,9 @@ public actor PolicyStore {
     private var fingerprint: [String] = []
 
     /// Creates an empty store; call `reload()` to load. Loading never happens in the initialiser.
-    public init(directory: String, providers: [ProviderDescriptor]? = nil, onInvalid: InvalidPolicyHandling = .keepLastGood) {
+    public init(
+        directory: String, providers: [ProviderDescriptor]? = nil, onInvalid: InvalidPolicyHandling = .keepLastGood
+    ) {
         self.directory = directory
         self.providers = providers
         self.handling = onInvalid

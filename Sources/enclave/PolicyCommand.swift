@@ -8,7 +8,7 @@ struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
         abstract: "Check, explain and test residency policy files.",
-        subcommands: [PolicyCheck.self, PolicyExplain.self, PolicyTest.self]
+        subcommands: [PolicyCheck.self, PolicyExplain.self, PolicyTest.self, PolicyBench.self]
     )
 }
 
@@ -20,7 +20,8 @@ struct PolicyLocation: ParsableArguments {
     /// The registry to judge against: the given file, else the baseline names (local, vpc-llm, external-gpt).
     func providers(strict: Bool) throws -> [ProviderDescriptor]? {
         guard let providersFile else { return strict ? nil : ProviderDescriptor.baseline }
-        guard let data = FileManager.default.contents(atPath: providersFile), let text = String(data: data, encoding: .utf8)
+        guard let data = FileManager.default.contents(atPath: providersFile),
+            let text = String(data: data, encoding: .utf8)
         else {
             throw ValidationError("cannot read providers file \(providersFile)")
         }
@@ -94,12 +95,14 @@ struct PolicyExplain: AsyncParsableCommand {
             let line = lineStarts.lastIndex { $0 <= hit.range.lowerBound } ?? 0
             let column = hit.range.lowerBound - lineStarts[line] + 1
             let tags = policy.detectorTags[hit.detector]?.sorted().joined(separator: ",") ?? "-"
-            print("\(textFile):\(line + 1):\(column): \(hit.detector) (\(hit.range.count) bytes, confidence "
-                + "\(String(format: "%.2f", hit.confidence))) -> tags \(tags)")
+            print(
+                "\(textFile):\(line + 1):\(column): \(hit.detector) (\(hit.range.count) bytes, confidence "
+                    + "\(String(format: "%.2f", hit.confidence))) -> tags \(tags)")
         }
         let defaults = policy.defaultTags(user: user, groups: groupList)
         if !defaults.isEmpty { print("defaults for \(user): \(defaults.sorted().joined(separator: ", "))") }
-        let tags = ConversationTags.accumulate(existing: [], detection: detection, policy: policy, user: user, groups: groupList)
+        let tags = ConversationTags.accumulate(
+            existing: [], detection: detection, policy: policy, user: user, groups: groupList)
         print("tags: \(tags.isEmpty ? "(none)" : tags.sorted().joined(separator: ", "))")
         let decision = evaluate(
             policy,

@@ -172,10 +172,13 @@ enum CorpusGenerator {
         let month = r.int(1...12)
         let day = r.int(1...28)
         let year = r.int(1930...2015)
-        let names = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-            "October", "November", "December"]
+        let names = [
+            "January", "February", "March", "April", "May", "June", "July", "August", "September",
+            "October", "November", "December",
+        ]
         return r.pick([
-            "DOB: \(day)/\(month)/\(year)", "date of birth \(year)-\(month < 10 ? "0" : "")\(month)-\(day < 10 ? "0" : "")\(day)",
+            "DOB: \(day)/\(month)/\(year)",
+            "date of birth \(year)-\(month < 10 ? "0" : "")\(month)-\(day < 10 ? "0" : "")\(day)",
             "born on \(names[month - 1]) \(day), \(year)", "D.O.B. \(day) \(names[month - 1]) \(year)",
         ])
     }

@@ -62,14 +62,17 @@ private func request(_ tags: Set<String>, provider: String? = "external-gpt", us
     }
 
     @Test func onlyARuleNamingTheTagCanAllowExternal() throws {
-        let rules = baselineRules + "  - name: misc-external\n    when: {tags: {any: [misc]}}\n    allow: {residency: [on-prem, external]}\n"
+        let rules =
+            baselineRules
+            + "  - name: misc-external\n    when: {tags: {any: [misc]}}\n    allow: {residency: [on-prem, external]}\n"
         let p = try policy(rules)
         #expect(evaluate(p, request(["misc"])).allows("external-gpt"))
         #expect(!evaluate(p, request(["misc", "phi"])).allows("external-gpt"))
     }
 
     @Test func higherPriorityExceptionWinsForItsGroupOnly() throws {
-        let rules = baselineRules
+        let rules =
+            baselineRules
             + "  - name: research-phi\n    priority: 5\n    when: {tags: {any: [phi]}, groups: [research]}\n    allow: {residency: [on-prem, vpc]}\n"
         let p = try policy(rules)
         #expect(evaluate(p, request(["phi"], provider: "vpc-llm", groups: ["research"])).rule == "research-phi")
@@ -79,7 +82,8 @@ private func request(_ tags: Set<String>, provider: String? = "external-gpt", us
     }
 
     @Test func regionsAndNamedProviders() throws {
-        let rules = "  - name: eu-only\n    when: {untagged: true}\n    allow: {residency: [on-prem, external], regions: [eu-west]}\n"
+        let rules =
+            "  - name: eu-only\n    when: {untagged: true}\n    allow: {residency: [on-prem, external], regions: [eu-west]}\n"
         let extra = providers + [ProviderDescriptor(name: "us-gpt", residency: .external, region: "us-east")]
         let p = try policy(rules)
         let decision = evaluate(p, DecisionRequest(tags: [], user: "u", providers: extra))
@@ -138,7 +142,8 @@ private func request(_ tags: Set<String>, provider: String? = "external-gpt", us
         var tags: Set<String> = []
         var stored: [Set<String>] = []
         for (k, message) in messages.enumerated() {
-            tags = ConversationTags.accumulate(existing: tags, detection: try p.detect(message), policy: p, user: "u", groups: [])
+            tags = ConversationTags.accumulate(
+                existing: tags, detection: try p.detect(message), policy: p, user: "u", groups: [])
             stored.append(tags)
             let allowed = evaluate(p, request(tags)).allows("external-gpt")
             #expect(allowed == (k < 2), "message \(k)")

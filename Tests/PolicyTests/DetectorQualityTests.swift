@@ -8,8 +8,10 @@ import Testing
 
 /// A policy that enables every built-in detector, each under its own tag.
 let allDetectorsPolicy: PolicySet = {
-    let tags = BuiltinDetector.allCases.map { "  t-\($0.rawValue):\n    detectors: [\($0.rawValue)]" }.joined(separator: "\n")
-    let yaml = "version: 1\ntags:\n\(tags)\nrules:\n  - name: all\n    when: {untagged: true}\n    allow: {residency: [on-prem]}\n"
+    let tags = BuiltinDetector.allCases.map { "  t-\($0.rawValue):\n    detectors: [\($0.rawValue)]" }.joined(
+        separator: "\n")
+    let yaml =
+        "version: 1\ntags:\n\(tags)\nrules:\n  - name: all\n    when: {untagged: true}\n    allow: {residency: [on-prem]}\n"
     return try! PolicySet.parse(files: [("all.yaml", yaml)])
 }()
 
@@ -48,7 +50,8 @@ let allDetectorsPolicy: PolicySet = {
                 let before = CorpusGenerator.ordinary(&r) + " " + r.pick(intros)
                 let after = ". " + CorpusGenerator.ordinary(&r)
                 let start = before.utf8.count
-                samples.append(Sample(text: before + item.text + after, span: start..<(start + item.text.utf8.count), item: item))
+                samples.append(
+                    Sample(text: before + item.text + after, span: start..<(start + item.text.utf8.count), item: item))
             }
             // Ordinary text alone.
             let plain = CorpusGenerator.ordinary(&r) + " " + CorpusGenerator.ordinary(&r)

@@ -1,10 +1,15 @@
 // Seeded robustness tests: ≥ 100,000 mutated policy files never crash the loader (they load or
 // return issues with positions), and ≥ 1,000,000 mutated texts never crash the detectors and stay
-// within a per-message time bound. Work is split over two child tasks to use both cores.
+// within a per-message time bound. Work is split over two child tasks to use both cores; they
+// yield now and then so that other suites' async tests are not starved meanwhile.
 import Foundation
 import Testing
 
 @testable import Policy
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 private let policySeeds: [String] = [
     """
@@ -39,8 +44,18 @@ private let textSeeds: [String] = [
     "DOB: 14/03/1962", "ICD-10 E11.9, I10", "MRN 0012345 biopsy", "(555) 234-5678", "order ORD-2024-118834",
 ]
 
-private let tokens = [":", "-", "[", "]", "{", "}", ",", "\n", "  ", "&a ", "*a", "!!str ", "'", "\"", "#", "|", "? ",
-    "@", "+", ".", "0", "9", "(", ")", "\\", "*", "{2,", "é", "\u{0}"]
+private let tokens = [
+    ":", "-", "[", "]", "{", "}", ",", "\n", "  ", "&a ", "*a", "!!str ", "'", "\"", "#", "|", "? ",
+    "@", "+", ".", "0", "9", "(", ")", "\\", "*", "{2,", "é", "\u{0}",
+]
+
+/// CPU time of the calling thread: unlike wall time it does not grow when a loaded machine
+/// preempts the test, so a per-message bound on it cannot flake.
+private func threadCPUTime() -> Duration {
+    var spec = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+    return .seconds(spec.tv_sec) + .nanoseconds(spec.tv_nsec)
+}
 
 private func mutate(_ seed: [UInt8], _ r: inout SeededRandom, rounds: Int) -> [UInt8] {
     var bytes = seed
@@ -73,14 +88,18 @@ private func mutate(_ seed: [UInt8], _ r: inout SeededRandom, rounds: Int) -> [U
                     var ok = 0
                     var rejected = 0
                     let seeds = policySeeds.map { Array($0.utf8) }
-                    for _ in 0..<(Self.policyFiles / 2) {
+                    for iteration in 0..<(Self.policyFiles / 2) {
+                        // Let other tests' tasks run: this loop would otherwise hold a pool thread.
+                        if iteration % 500 == 0 { await Task.yield() }
                         let bytes = mutate(r.pick(seeds), &r, rounds: r.int(1...4))
                         do {
                             _ = try PolicySet.parse(files: [("f.yaml", String(decoding: bytes, as: UTF8.self))])
                             ok += 1
                         } catch let error as PolicyLoadError {
                             rejected += 1
-                            if error.issues.isEmpty || error.issues.contains(where: { $0.hint.isEmpty }) { rejected = -1_000_000_000 }
+                            if error.issues.isEmpty || error.issues.contains(where: { $0.hint.isEmpty }) {
+                                rejected = -1_000_000_000
+                            }
                         } catch {
                             rejected = -1_000_000_000
                         }
@@ -103,36 +122,38 @@ private func mutate(_ seed: [UInt8], _ r: inout SeededRandom, rounds: Int) -> [U
                 group.addTask {
                     var r = SeededRandom(seed: 99 + UInt64(worker))
                     let seeds = textSeeds.map { Array($0.utf8) }
-                    let clock = ContinuousClock()
                     var hits = 0
                     var slowest = Duration.zero
-                    for _ in 0..<(Self.texts / 2) {
+                    for iteration in 0..<(Self.texts / 2) {
+                        if iteration % 5000 == 0 { await Task.yield() }
                         var bytes = mutate(r.pick(seeds), &r, rounds: r.int(0...3))
                         if r.int(0...7) == 0 { bytes += mutate(r.pick(seeds), &r, rounds: 1) }
                         let text = String(decoding: bytes, as: UTF8.self)
-                        let start = clock.now
+                        let start = threadCPUTime()
                         hits += (try? policy.detect(text).hits.count) ?? 0
-                        slowest = max(slowest, clock.now - start)
+                        slowest = max(slowest, threadCPUTime() - start)
                     }
                     return (hits, slowest)
                 }
             }
             return await group.reduce((0, Duration.zero)) { ($0.0 + $1.0, max($0.1, $1.1)) }
         }
-        print("fuzz: \(Self.texts) texts, \(results.0) findings, slowest message \(results.1)")
+        print("fuzz: \(Self.texts) texts, \(results.0) findings, slowest message \(results.1) of CPU")
         #expect(results.0 > Self.texts / 4)
-        #expect(results.1 < .milliseconds(250))
+        #expect(results.1 < .milliseconds(50))
     }
 
     /// Long adversarial messages: every detector's worst case stays bounded.
     @Test func adversarialLongMessagesStayBounded() throws {
         let root = PolicyLoaderTests.repositoryRoot + "/policies"
         let policy = try PolicySet.load(directory: root)
-        let clock = ContinuousClock()
-        for unit in ["1 ", "1-", "@", "a@", "GB82 ", "MRN ", "NHS ", "dob ", "icd A1", "((((", "9", "a.", "+1 (", "x "] {
+        for unit in ["1 ", "1-", "@", "a@", "GB82 ", "MRN ", "NHS ", "dob ", "icd A1", "((((", "9", "a.", "+1 (", "x "]
+        {
             let text = String(repeating: unit, count: 65_536 / unit.utf8.count)
-            let elapsed = clock.measure { _ = try? policy.detect(text) }
-            #expect(elapsed < .seconds(1), "'\(unit)' x N took \(elapsed)")
+            let start = threadCPUTime()
+            _ = try? policy.detect(text)
+            let elapsed = threadCPUTime() - start
+            #expect(elapsed < .milliseconds(500), "'\(unit)' x N took \(elapsed)")
         }
     }
 }

@@ -13,7 +13,10 @@ private func find(_ pattern: String, _ text: String, caseInsensitive: Bool = tru
 
 @Suite struct PatternTests {
     @Test func literalsClassesAndQuantifiers() throws {
-        #expect(try find(#"MRN[-: ]?\d{7}"#, "a MRN 1234567 and mrn-7654321 and MRN12345") == ["MRN 1234567", "mrn-7654321"])
+        #expect(
+            try find(#"MRN[-: ]?\d{7}"#, "a MRN 1234567 and mrn-7654321 and MRN12345") == [
+                "MRN 1234567", "mrn-7654321",
+            ])
         #expect(try find(#"\bab+c\b"#, "abc abbbc xabc abcx") == ["abc", "abbbc"])
         #expect(try find("colou?r", "color colour colouur") == ["color", "colour"])
         #expect(try find("(cat|dog)s?", "cats and a dog") == ["cats", "dog"])
@@ -28,7 +31,9 @@ private func find(_ pattern: String, _ text: String, caseInsensitive: Bool = tru
         #expect(try find(#"\d+"#, "123 45") == ["123", "45"])
     }
 
-    @Test(arguments: [("(?=x)", 0), ("a\\1", 1), ("[abc", 0), ("(ab", 0), ("ab)", 2), ("*a", 0), ("a{40}", 1), ("a{3,1}", 1)])
+    @Test(arguments: [
+        ("(?=x)", 0), ("a\\1", 1), ("[abc", 0), ("(ab", 0), ("ab)", 2), ("*a", 0), ("a{40}", 1), ("a{3,1}", 1),
+    ])
     func unsupportedOrBrokenSyntaxIsRejectedWithOffset(pattern: String, offset: Int) {
         #expect(throws: Pattern.SyntaxError.self) { try Pattern(pattern, caseInsensitive: true) }
         do {

@@ -24,22 +24,30 @@ private func issues(_ yaml: String, providers: [ProviderDescriptor]? = nil) -> [
     }
 }
 
-private func expectIssue(_ yaml: String, _ code: PolicyIssue.Code, line: Int, column: Int, providers: [ProviderDescriptor]? = nil,
-    sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+private func expectIssue(
+    _ yaml: String, _ code: PolicyIssue.Code, line: Int, column: Int, providers: [ProviderDescriptor]? = nil,
+    sourceLocation: Testing.SourceLocation = #_sourceLocation
+) {
     let found = issues(yaml, providers: providers)
-    #expect(found.contains { $0.code == code && $0.line == line && $0.column == column && $0.file == "p.yaml" },
+    #expect(
+        found.contains { $0.code == code && $0.line == line && $0.column == column && $0.file == "p.yaml" },
         "expected \(code) at \(line):\(column), got \(found.map(\.description))", sourceLocation: sourceLocation)
     #expect(found.allSatisfy { !$0.hint.isEmpty }, sourceLocation: sourceLocation)
 }
 
 @Suite struct PolicyLoaderTests {
     static var repositoryRoot: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
     }
 
     @Test func shippedBaselineLoads() throws {
-        let policy = try PolicySet.load(directory: Self.repositoryRoot + "/policies", providers: ProviderDescriptor.baseline)
-        #expect(policy.files.map { ($0 as NSString).lastPathComponent } == ["00-tags.yaml", "10-defaults.yaml", "20-rules.yaml"])
+        let policy = try PolicySet.load(
+            directory: Self.repositoryRoot + "/policies", providers: ProviderDescriptor.baseline)
+        #expect(
+            policy.files.map { ($0 as NSString).lastPathComponent } == [
+                "00-tags.yaml", "10-defaults.yaml", "20-rules.yaml",
+            ])
         #expect(Set(policy.tags.keys) == ["phi", "pii", "pci", "confidential", "legal-hold"])
         #expect(policy.sha256.count == 64)
         #expect(policy.defaultTags(user: "x", groups: ["oncology"]) == ["phi"])
@@ -73,11 +81,15 @@ private func expectIssue(_ yaml: String, _ code: PolicyIssue.Code, line: Int, co
     }
 
     @Test func unknownDetectorInTag() {
-        expectIssue(header + "tags:\n  phi:\n    detectors: [uk-nhs, nhs-number]\n" + minimalRules, .unknownDetector, line: 4, column: 25)
+        expectIssue(
+            header + "tags:\n  phi:\n    detectors: [uk-nhs, nhs-number]\n" + minimalRules, .unknownDetector, line: 4,
+            column: 25)
     }
 
     @Test func unknownTagInRuleAndDefaults() {
-        let yaml = header + "tags:\n  phi: {}\ngroups:\n  oncology:\n    tags: [phy]\nrules:\n  - name: r\n    when:\n      tags: {any: [pii]}\n    allow: {residency: [on-prem]}\n"
+        let yaml =
+            header
+            + "tags:\n  phi: {}\ngroups:\n  oncology:\n    tags: [phy]\nrules:\n  - name: r\n    when:\n      tags: {any: [pii]}\n    allow: {residency: [on-prem]}\n"
         expectIssue(yaml, .unknownTag, line: 6, column: 12)
         expectIssue(yaml, .unknownTag, line: 10, column: 20)
     }
@@ -105,13 +117,17 @@ private func expectIssue(_ yaml: String, _ code: PolicyIssue.Code, line: Int, co
     }
 
     @Test func contradictingRules() {
-        let yaml = header + "tags:\n  phi: {}\nrules:\n  - name: a\n    when: {tags: {any: [phi]}}\n    allow: {residency: [on-prem]}\n"
+        let yaml =
+            header
+            + "tags:\n  phi: {}\nrules:\n  - name: a\n    when: {tags: {any: [phi]}}\n    allow: {residency: [on-prem]}\n"
             + "  - name: b\n    when: {tags: {any: [phi]}}\n    allow: {residency: [vpc]}\n"
         expectIssue(yaml, .contradiction, line: 8, column: 11)
     }
 
     @Test func ruleThatCanNeverApply() {
-        let yaml = header + "tags:\n  phi: {}\nrules:\n  - name: a\n    when: {tags: {any: [phi], none: [phi]}}\n    allow: {residency: [on-prem]}\n"
+        let yaml =
+            header
+            + "tags:\n  phi: {}\nrules:\n  - name: a\n    when: {tags: {any: [phi], none: [phi]}}\n    allow: {residency: [on-prem]}\n"
         expectIssue(yaml, .contradiction, line: 5, column: 11)
     }
 
@@ -133,7 +149,9 @@ private func expectIssue(_ yaml: String, _ code: PolicyIssue.Code, line: Int, co
     }
 
     @Test func filesMergeInNameOrderRegardlessOfListing() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("policy-merge-\(UInt64.random(in: 0...UInt64.max))").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "policy-merge-\(UInt64.random(in: 0...UInt64.max))"
+        ).path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try (header + "tags:\n  phi: {}\n").write(toFile: dir + "/b.yaml", atomically: true, encoding: .utf8)

@@ -34,7 +34,8 @@ import Testing
         let policy = await store.current
         return evaluate(
             policy,
-            DecisionRequest(tags: tags, user: "u", requestedProvider: "external-gpt", providers: ProviderDescriptor.baseline)
+            DecisionRequest(
+                tags: tags, user: "u", requestedProvider: "external-gpt", providers: ProviderDescriptor.baseline)
         ).allows("external-gpt")
     }
 

@@ -38,8 +38,10 @@ struct MessageContext {
     init(lowered: [UInt8]) {
         var ends = Array(repeating: [Int](), count: ContextClass.allCases.count)
         for match in ContextClass.matcher.labelledMatches(in: lowered) {
-            for cls in ContextClass.allCases where match.label & (1 << cls.rawValue) != 0 {
-                ends[cls.rawValue].append(match.range.upperBound)
+            var bits = match.label
+            while bits != 0 {
+                ends[bits.trailingZeroBitCount].append(match.range.upperBound)
+                bits &= bits - 1
             }
         }
         indexes = ends.map { ContextIndex(ends: $0) }

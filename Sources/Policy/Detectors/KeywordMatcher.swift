@@ -4,9 +4,13 @@
 
 /// A compiled list of keywords or phrases.
 struct KeywordMatcher: Sendable {
-    private var keywords: [[UInt8]] = []
+    /// All keywords' bytes back to back; keyword k is `bytes[starts[k]..<starts[k + 1]]`.
+    private var bytes: [UInt8] = []
+    private var starts: [Int] = [0]
     private var labels: [Int] = []
-    private var buckets: [[Int]] = Array(repeating: [], count: 256)
+    /// Keyword indexes grouped by first byte: bucket b is `order[bucketStarts[b]..<bucketStarts[b + 1]]`.
+    private var order: [Int] = []
+    private var bucketStarts: [Int] = Array(repeating: 0, count: 257)
 
     /// - Parameter phrases: keywords in any case; empty ones are ignored.
     init(_ phrases: [String]) {
@@ -15,22 +19,28 @@ struct KeywordMatcher: Sendable {
 
     /// Keywords each carrying a label, reported with every match (to tell context classes apart).
     init(labelled phrases: [(String, Int)]) {
+        var firsts: [UInt8] = []
         for (phrase, label) in phrases {
-            var bytes: [UInt8] = []
+            var keyword: [UInt8] = []
             for b in phrase.utf8 {
                 let folded = Bytes.isSpace(b) ? UInt8(ascii: " ") : Bytes.lower(b)
-                if folded == UInt8(ascii: " "), bytes.last == UInt8(ascii: " ") || bytes.isEmpty { continue }
-                bytes.append(folded)
+                if folded == UInt8(ascii: " "), keyword.last == UInt8(ascii: " ") || keyword.isEmpty { continue }
+                keyword.append(folded)
             }
-            while bytes.last == UInt8(ascii: " ") { bytes.removeLast() }
-            guard let first = bytes.first else { continue }
-            buckets[Int(first)].append(keywords.count)
-            keywords.append(bytes)
+            while keyword.last == UInt8(ascii: " ") { keyword.removeLast() }
+            guard let first = keyword.first else { continue }
+            bytes += keyword
+            starts.append(bytes.count)
             labels.append(label)
+            firsts.append(first)
+        }
+        order = firsts.indices.sorted { (firsts[$0], $0) < (firsts[$1], $1) }
+        for b in 0..<256 {
+            bucketStarts[b + 1] = bucketStarts[b] + firsts.filter { Int($0) == b }.count
         }
     }
 
-    var isEmpty: Bool { keywords.isEmpty }
+    var isEmpty: Bool { labels.isEmpty }
 
     /// Every occurrence, as byte ranges, in order of position; at one position the longest wins.
     /// - Parameter lowered: the message with ASCII letters folded to lower case.
@@ -40,45 +50,56 @@ struct KeywordMatcher: Sendable {
 
     /// Like `matches(in:)`, with the label of the keyword that matched.
     func labelledMatches(in lowered: [UInt8]) -> [(range: Range<Int>, label: Int)] {
-        guard !keywords.isEmpty else { return [] }
+        guard !labels.isEmpty else { return [] }
         var result: [(range: Range<Int>, label: Int)] = []
-        var i = 0
-        let n = lowered.count
-        while i < n {
-            let b = lowered[i]
-            let bucket = buckets[Int(b)]
-            if !bucket.isEmpty, i == 0 || !Bytes.isWord(lowered[i - 1]) || !Bytes.isWord(b) {
-                var best = -1
-                var label = 0
-                for index in bucket {
-                    if let end = matchEnd(keywords[index], lowered, at: i), end > best {
-                        best = end
-                        label = labels[index]
+        lowered.withUnsafeBufferPointer { text in
+            bytes.withUnsafeBufferPointer { words in
+                let n = text.count
+                var i = 0
+                while i < n {
+                    let b = text[i]
+                    let low = bucketStarts[Int(b)]
+                    let high = bucketStarts[Int(b) + 1]
+                    if low < high, i == 0 || !Bytes.isWord(text[i - 1]) || !Bytes.isWord(b) {
+                        var best = -1
+                        var label = 0
+                        for slot in low..<high {
+                            let k = order[slot]
+                            let end = Self.matchEnd(words[starts[k]..<starts[k + 1]], text, at: i)
+                            if end > best {
+                                best = end
+                                label = labels[k]
+                            }
+                        }
+                        if best > i {
+                            result.append((i..<best, label))
+                            i = best
+                            continue
+                        }
                     }
-                }
-                if best > i {
-                    result.append((i..<best, label))
-                    i = best
-                    continue
+                    i += 1
                 }
             }
-            i += 1
         }
         return result
     }
 
-    private func matchEnd(_ keyword: [UInt8], _ text: [UInt8], at start: Int) -> Int? {
+    /// End of `keyword` matched at `start`, or -1.
+    private static func matchEnd(
+        _ keyword: Slice<UnsafeBufferPointer<UInt8>>, _ text: UnsafeBufferPointer<UInt8>, at start: Int
+    ) -> Int {
         var j = start
+        let n = text.count
         for k in keyword {
             if k == UInt8(ascii: " ") {
-                guard j < text.count, Bytes.isSpace(text[j]) else { return nil }
-                while j < text.count, Bytes.isSpace(text[j]) { j += 1 }
+                guard j < n, Bytes.isSpace(text[j]) else { return -1 }
+                while j < n, Bytes.isSpace(text[j]) { j += 1 }
             } else {
-                guard j < text.count, text[j] == k else { return nil }
+                guard j < n, text[j] == k else { return -1 }
                 j += 1
             }
         }
-        if let last = keyword.last, Bytes.isWord(last), j < text.count, Bytes.isWord(text[j]) { return nil }
+        if let last = keyword.last, Bytes.isWord(last), j < n, Bytes.isWord(text[j]) { return -1 }
         return j
     }
 }

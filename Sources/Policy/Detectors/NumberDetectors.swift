@@ -9,29 +9,46 @@ struct NumberRun {
     var end: Int
     var digits: [Int] = []
     var groups: [Int] = []
-    var separators: [[UInt8]] = []
+    /// Each separator as its bytes packed little-endian (one or two bytes).
+    var separators: [UInt16] = []
     var plus = false
     var paren = false
 
     /// All separators are the same single space or dash (or there are none).
     var plainSeparators: Bool {
         guard let first = separators.first else { return true }
-        return (first == [0x20] || first == [0x2D]) && separators.allSatisfy { $0 == first }
+        return (first == 0x20 || first == 0x2D) && separators.allSatisfy { $0 == first }
     }
 
     var contiguous: Bool { groups.count == 1 && !plus && !paren }
 }
 
 enum NumberDetectors {
-    /// Separators accepted between digit groups.
-    private static let separatorSet: Set<[UInt8]> = [
-        Array(" ".utf8), Array("-".utf8), Array(".".utf8), Array(") ".utf8), Array(")".utf8), Array(" (".utf8),
-        Array(")-".utf8),
-    ]
+    /// Separators accepted between digit groups: " ", "-", ".", ") ", ")", " (", ")-".
+    private static func isSeparator(_ bytes: [UInt8], _ j: Int, length: Int) -> Bool {
+        let a = bytes[j]
+        if length == 1 {
+            return a == 0x20 || a == 0x2D || a == 0x2E || a == 0x29
+        }
+        let b = bytes[j + 1]
+        return (a == 0x29 && (b == 0x20 || b == 0x2D)) || (a == 0x20 && b == 0x28)
+    }
 
     static let maxDigits = 24
 
-    /// Cuts `bytes` into number runs with clean boundaries.
+    /// Fewest digits any number detector looks at (E.164 with a `+`); shorter runs are skipped
+    /// before anything is allocated, which keeps prose full of small numbers cheap.
+    static let minDigits = 8
+
+    /// Length of the separator at `j` if a digit follows it, else 0.
+    private static func separatorLength(_ bytes: [UInt8], _ j: Int) -> Int {
+        let n = bytes.count
+        if j + 2 < n, Bytes.isDigit(bytes[j + 2]), isSeparator(bytes, j, length: 2) { return 2 }
+        if j + 1 < n, Bytes.isDigit(bytes[j + 1]), isSeparator(bytes, j, length: 1) { return 1 }
+        return 0
+    }
+
+    /// Cuts `bytes` into number runs with clean boundaries and 8 to 24 digits.
     static func runs(_ bytes: [UInt8]) -> [NumberRun] {
         var result: [NumberRun] = []
         let n = bytes.count
@@ -41,43 +58,51 @@ enum NumberDetectors {
                 i += 1
                 continue
             }
-            var run = NumberRun(start: i, end: i)
-            if i > 0, bytes[i - 1] == UInt8(ascii: "+") {
-                run.plus = true
-                run.start = i - 1
-            } else if i > 0, bytes[i - 1] == UInt8(ascii: "(") {
-                run.paren = true
-                run.start = i - 1
-            }
+            // First pass: find the end and count digits without allocating.
             var j = i
-            var tooLong = false
+            var count = 0
+            while true {
+                while j < n, Bytes.isDigit(bytes[j]) {
+                    count += 1
+                    j += 1
+                }
+                let length = separatorLength(bytes, j)
+                guard length > 0 else { break }
+                j += length
+            }
+            let runStart = i
+            i = j
+            guard count >= minDigits, count <= maxDigits else { continue }
+            var run = NumberRun(start: runStart, end: j)
+            if runStart > 0, bytes[runStart - 1] == UInt8(ascii: "+") {
+                run.plus = true
+                run.start = runStart - 1
+            } else if runStart > 0, bytes[runStart - 1] == UInt8(ascii: "(") {
+                var firstEnd = runStart
+                while firstEnd < n, Bytes.isDigit(bytes[firstEnd]) { firstEnd += 1 }
+                if firstEnd < j, bytes[firstEnd] == UInt8(ascii: ")") {
+                    run.paren = true
+                    run.start = runStart - 1
+                }
+            }
+            guard cleanBoundaries(bytes, run) else { continue }
+            // Second pass, for the few long runs with clean edges: record digits, groups, separators.
+            run.digits.reserveCapacity(count)
+            j = runStart
             while true {
                 let groupStart = j
                 while j < n, Bytes.isDigit(bytes[j]) {
-                    if run.digits.count < maxDigits { run.digits.append(Bytes.value(bytes[j])) } else { tooLong = true }
+                    run.digits.append(Bytes.value(bytes[j]))
                     j += 1
                 }
                 run.groups.append(j - groupStart)
                 run.end = j
-                // A separator of one or two bytes, then a digit, continues the run.
-                var matched: [UInt8]? = nil
-                for length in [2, 1] where j + length < n && Bytes.isDigit(bytes[j + length]) {
-                    let candidate = Array(bytes[j..<(j + length)])
-                    if separatorSet.contains(candidate) {
-                        matched = candidate
-                        break
-                    }
-                }
-                guard let separator = matched else { break }
-                run.separators.append(separator)
-                j += separator.count
+                let length = separatorLength(bytes, j)
+                guard length > 0 else { break }
+                run.separators.append(length == 1 ? UInt16(bytes[j]) : UInt16(bytes[j]) | UInt16(bytes[j + 1]) << 8)
+                j += length
             }
-            if run.paren, run.separators.first?.first != UInt8(ascii: ")") {
-                run.paren = false
-                run.start = i
-            }
-            i = j
-            if !tooLong, cleanBoundaries(bytes, run) { result.append(run) }
+            result.append(run)
         }
         return result
     }

@@ -29,6 +29,8 @@ struct Pattern: Sendable {
     let program: [Instruction]
     /// Bytes that can begin a match (all bytes when the pattern can start with an assertion or be empty).
     let firstBytes: ByteSet
+    /// `firstBytes` as a lookup table, for the scan between candidate starts.
+    let firstTable: [Bool]
     /// Matches longer than this are not reported (identifiers are short); bounds re-scanning.
     static let maxMatchLength = 128
     static let maxProgramSize = 4000
@@ -40,6 +42,7 @@ struct Pattern: Sendable {
         try compiler.emitProgram(tree)
         program = compiler.program
         firstBytes = compiler.firstBytes(from: 0)
+        firstTable = (0...255).map { [firstBytes] in firstBytes.contains(UInt8($0)) }
     }
 }
 
@@ -67,7 +70,9 @@ struct PatternParser {
     }
 
     mutating func parse() throws(Pattern.SyntaxError) -> PatternNode {
-        guard source.count <= 1000 else { throw Pattern.SyntaxError(offset: 0, message: "pattern longer than 1000 bytes") }
+        guard source.count <= 1000 else {
+            throw Pattern.SyntaxError(offset: 0, message: "pattern longer than 1000 bytes")
+        }
         let node = try alternation()
         if position < source.count {
             throw Pattern.SyntaxError(offset: position, message: "unbalanced ')'")
@@ -95,7 +100,9 @@ struct PatternParser {
         while !atEnd, current != UInt8(ascii: "|"), current != UInt8(ascii: ")") {
             var atom = try self.atom()
             while !atEnd, let (low, high) = try quantifier() {
-                if case .wordBoundary = atom { throw Pattern.SyntaxError(offset: position, message: "nothing to repeat") }
+                if case .wordBoundary = atom {
+                    throw Pattern.SyntaxError(offset: position, message: "nothing to repeat")
+                }
                 atom = .repeatRange(atom, min: low, max: high)
             }
             items.append(atom)
@@ -111,13 +118,17 @@ struct PatternParser {
         case UInt8(ascii: "+"): position += 1; return (1, nil)
         case UInt8(ascii: "{"):
             position += 1
-            guard let low = readNumber() else { throw Pattern.SyntaxError(offset: start, message: "expected a number after '{'") }
+            guard let low = readNumber() else {
+                throw Pattern.SyntaxError(offset: start, message: "expected a number after '{'")
+            }
             var high: Int? = low
             if !atEnd, current == UInt8(ascii: ",") {
                 position += 1
                 high = readNumber()
             }
-            guard !atEnd, current == UInt8(ascii: "}") else { throw Pattern.SyntaxError(offset: start, message: "unclosed '{'") }
+            guard !atEnd, current == UInt8(ascii: "}") else {
+                throw Pattern.SyntaxError(offset: start, message: "unclosed '{'")
+            }
             position += 1
             guard low <= 32, (high ?? low) <= 32, low <= (high ?? low) else {
                 throw Pattern.SyntaxError(offset: start, message: "repetition counts must be ordered and at most 32")
@@ -151,7 +162,9 @@ struct PatternParser {
                 position += 2
             }
             let inner = try alternation()
-            guard !atEnd, current == UInt8(ascii: ")") else { throw Pattern.SyntaxError(offset: start, message: "unclosed '('") }
+            guard !atEnd, current == UInt8(ascii: ")") else {
+                throw Pattern.SyntaxError(offset: start, message: "unclosed '('")
+            }
             position += 1
             return inner
         case UInt8(ascii: "["): return .bytes(folded(try characterClass(start)))
@@ -189,7 +202,8 @@ struct PatternParser {
         case UInt8(ascii: "n"): var s = ByteSet(); s.insert(0x0A); return s
         default:
             guard !Bytes.isAlnum(e) else {
-                throw Pattern.SyntaxError(offset: offset, message: "unsupported escape '\\\(Character(Unicode.Scalar(e)))'")
+                throw Pattern.SyntaxError(
+                    offset: offset, message: "unsupported escape '\\\(Character(Unicode.Scalar(e)))'")
             }
             var s = ByteSet()
             s.insert(e)

@@ -12,7 +12,8 @@ struct PatternCompiler {
 
     private mutating func append(_ instruction: Pattern.Instruction) throws(Pattern.SyntaxError) -> Int {
         guard program.count < Pattern.maxProgramSize else {
-            throw Pattern.SyntaxError(offset: 0, message: "pattern too complex (more than \(Pattern.maxProgramSize) states)")
+            throw Pattern.SyntaxError(
+                offset: 0, message: "pattern too complex (more than \(Pattern.maxProgramSize) states)")
         }
         program.append(instruction)
         return program.count - 1
@@ -135,7 +136,13 @@ extension Pattern {
                     matchStart = -1
                     continue
                 }
-                while i < n, !firstBytes.contains(bytes[i]) { i += 1 }
+                i = firstTable.withUnsafeBufferPointer { table in
+                    bytes.withUnsafeBufferPointer { text in
+                        var k = i
+                        while k < n, !table[Int(text[k])] { k += 1 }
+                        return k
+                    }
+                }
                 guard i < n else { break }
                 generation += 1
                 add(0, start: i, at: i, to: &current)
@@ -157,7 +164,7 @@ extension Pattern {
                     add(following, start: thread.start, at: i + 1, to: &next)
                 }
             }
-            if matchStart < 0, i + 1 < n, firstBytes.contains(bytes[i + 1]) {
+            if matchStart < 0, i + 1 < n, firstTable[Int(bytes[i + 1])] {
                 add(0, start: i + 1, at: i + 1, to: &next)
             }
             swap(&current, &next)

@@ -99,7 +99,9 @@ enum TextDetectors {
         "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
     ].map { Array($0.utf8) }
 
-    static func datesOfBirth(_ bytes: [UInt8], lowered: [UInt8], context: MessageContext, into hits: inout [DetectorHit]) {
+    static func datesOfBirth(
+        _ bytes: [UInt8], lowered: [UInt8], context: MessageContext, into hits: inout [DetectorHit]
+    ) {
         var lastEnd = -1
         for labelEnd in context.ends(.dob) {
             let limit = min(bytes.count, labelEnd + 20)

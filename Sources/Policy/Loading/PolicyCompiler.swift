@@ -6,14 +6,17 @@ import Yams
 struct PolicyCompiler {
     var issues: [PolicyIssue] = []
 
-    private mutating func report(_ location: SourcePosition, _ code: PolicyIssue.Code, _ message: String, hint: String) {
+    private mutating func report(_ location: SourcePosition, _ code: PolicyIssue.Code, _ message: String, hint: String)
+    {
         issues.append(
             PolicyIssue(
                 file: location.file, line: location.line, column: location.column, code: code, message: message,
                 hint: hint))
     }
 
-    private mutating func report(_ file: String, _ mark: Mark?, _ code: PolicyIssue.Code, _ message: String, hint: String) {
+    private mutating func report(
+        _ file: String, _ mark: Mark?, _ code: PolicyIssue.Code, _ message: String, hint: String
+    ) {
         report(SourcePosition(file: file, line: mark?.line ?? 0, column: mark?.column ?? 0), code, message, hint: hint)
     }
 
@@ -22,7 +25,8 @@ struct PolicyCompiler {
     ///   - providers: the registry to check provider names against, if known.
     mutating func compile(files: [(name: String, contents: String)], providers: [ProviderDescriptor]?) -> PolicySet? {
         if files.isEmpty {
-            report(SourcePosition(file: "(policy directory)", line: 0, column: 0), .noFiles, "no *.yaml policy files",
+            report(
+                SourcePosition(file: "(policy directory)", line: 0, column: 0), .noFiles, "no *.yaml policy files",
                 hint: "add at least one file such as `policies/00-tags.yaml`")
             return nil
         }
@@ -47,7 +51,9 @@ struct PolicyCompiler {
         for (file, parsed) in parsedFiles {
             for (tag, marks) in parsed.tags {
                 if let first = tags[tag.name] {
-                    report(tag.location, .duplicateName, "tag '\(tag.name)' is defined twice", hint: "the first is at \(first.location)")
+                    report(
+                        tag.location, .duplicateName, "tag '\(tag.name)' is defined twice",
+                        hint: "the first is at \(first.location)")
                     continue
                 }
                 tags[tag.name] = tag
@@ -61,14 +67,17 @@ struct PolicyCompiler {
         for (file, parsed) in parsedFiles {
             for d in parsed.detectors {
                 if let first = definitions[d.name], first.location != nil {
-                    report(d.location, .duplicateName, "detector '\(d.name)' is defined twice",
+                    report(
+                        d.location, .duplicateName, "detector '\(d.name)' is defined twice",
                         hint: "the first is at \(first.location!)")
                     continue
                 }
                 if let builtin = BuiltinDetector(rawValue: d.name) {
                     if d.type != nil || !d.patterns.isEmpty || !d.keywords.isEmpty {
-                        report(file, d.typeMark, .badValue, "'\(d.name)' is a built-in detector",
-                            hint: "built-ins take only `enabled` and `min-confidence`; choose another name for your own")
+                        report(
+                            file, d.typeMark, .badValue, "'\(d.name)' is a built-in detector",
+                            hint: "built-ins take only `enabled` and `min-confidence`; choose another name for your own"
+                        )
                     }
                     definitions[d.name] = DetectorDefinition(
                         name: d.name, kind: .builtin(builtin), enabled: d.enabled, minConfidence: d.minConfidence,
@@ -92,7 +101,8 @@ struct PolicyCompiler {
             guard let tag = tags[name], let (file, marks) = tagDetectorMarks[name] else { continue }
             for (index, detector) in tag.detectors.enumerated() {
                 guard definitions[detector] != nil else {
-                    report(file, marks[index], .unknownDetector, "tag '\(name)' uses unknown detector '\(detector)'",
+                    report(
+                        file, marks[index], .unknownDetector, "tag '\(name)' uses unknown detector '\(detector)'",
                         hint: NodeReader.suggestion(for: detector, among: definitions.keys.sorted()))
                     continue
                 }
@@ -109,18 +119,23 @@ struct PolicyCompiler {
         }
 
         // Defaults.
-        func defaults(_ kind: String, _ pick: (ParsedPolicyFile) -> [ParsedPolicyFile.Defaults]) -> [String: Set<String>] {
+        func defaults(_ kind: String, _ pick: (ParsedPolicyFile) -> [ParsedPolicyFile.Defaults]) -> [String: Set<
+            String
+        >] {
             var result: [String: Set<String>] = [:]
             var seen: [String: SourcePosition] = [:]
             for (file, parsed) in parsedFiles {
                 for entry in pick(parsed) {
                     if let first = seen[entry.name] {
-                        report(entry.location, .duplicateName, "\(kind) '\(entry.name)' is listed twice", hint: "the first is at \(first)")
+                        report(
+                            entry.location, .duplicateName, "\(kind) '\(entry.name)' is listed twice",
+                            hint: "the first is at \(first)")
                         continue
                     }
                     seen[entry.name] = entry.location
                     for tag in entry.tags where tags[tag.name] == nil {
-                        report(file, tag.mark, .unknownTag, "unknown tag '\(tag.name)'",
+                        report(
+                            file, tag.mark, .unknownTag, "unknown tag '\(tag.name)'",
                             hint: NodeReader.suggestion(for: tag.name, among: tags.keys.sorted()))
                     }
                     result[entry.name] = Set(entry.tags.map(\.name)).intersection(tags.keys)
@@ -139,17 +154,21 @@ struct PolicyCompiler {
             for entry in parsed.rules {
                 let rule = entry.rule
                 if let first = ruleNames[rule.name] {
-                    report(rule.location, .duplicateName, "rule '\(rule.name)' is defined twice", hint: "the first is at \(first)")
+                    report(
+                        rule.location, .duplicateName, "rule '\(rule.name)' is defined twice",
+                        hint: "the first is at \(first)")
                     continue
                 }
                 ruleNames[rule.name] = rule.location
                 for tag in entry.tagRefs where tags[tag.name] == nil {
-                    report(file, tag.mark, .unknownTag, "rule '\(rule.name)' names unknown tag '\(tag.name)'",
+                    report(
+                        file, tag.mark, .unknownTag, "rule '\(rule.name)' names unknown tag '\(tag.name)'",
                         hint: NodeReader.suggestion(for: tag.name, among: tags.keys.sorted()))
                 }
                 if let providerNames {
                     for provider in entry.providerRefs where !providerNames.contains(provider.name) {
-                        report(file, provider.mark, .unknownProvider,
+                        report(
+                            file, provider.mark, .unknownProvider,
                             "rule '\(rule.name)' names unknown provider '\(provider.name)'",
                             hint: NodeReader.suggestion(for: provider.name, among: providerNames.sorted()))
                     }
@@ -171,7 +190,8 @@ struct PolicyCompiler {
         switch d.type {
         case "pattern":
             guard !d.patterns.isEmpty, d.keywords.isEmpty else {
-                report(d.location, .missingKey, "pattern detector '\(d.name)' needs `patterns` (and no `keywords`)",
+                report(
+                    d.location, .missingKey, "pattern detector '\(d.name)' needs `patterns` (and no `keywords`)",
                     hint: "add `patterns: ['MRN[-: ]?\\d{7}']`")
                 return nil
             }
@@ -181,16 +201,27 @@ struct PolicyCompiler {
                     compiled.append(try Pattern(p.text, caseInsensitive: !d.caseSensitive))
                 } catch {
                     let column = (p.mark?.column ?? 0) + (p.quoted ? 1 : 0) + error.offset
-                    report(SourcePosition(file: file, line: p.mark?.line ?? 0, column: column), .badPattern,
+                    report(
+                        SourcePosition(file: file, line: p.mark?.line ?? 0, column: column), .badPattern,
                         "bad pattern in detector '\(d.name)': \(error.message)",
-                        hint: "supported: literals, [classes], \\d \\w \\s \\b, ( | ), ? * + {m,n}; quote patterns with ''")
+                        hint:
+                            "supported: literals, [classes], \\d \\w \\s \\b, ( | ), ? * + {m,n}; quote patterns with ''"
+                    )
                 }
+            }
+            // One pass over the message for all of a detector's patterns: run them as one alternation.
+            if compiled.count == d.patterns.count, compiled.count > 1,
+                let combined = try? Pattern(
+                    d.patterns.map { "(?:\($0.text))" }.joined(separator: "|"), caseInsensitive: !d.caseSensitive)
+            {
+                compiled = [combined]
             }
             return AdminDetector(
                 name: d.name, kind: .patterns(compiled), context: context, window: d.window, confidence: d.confidence)
         case "keywords":
             guard !d.keywords.isEmpty, d.patterns.isEmpty else {
-                report(d.location, .missingKey, "keywords detector '\(d.name)' needs `keywords` (and no `patterns`)",
+                report(
+                    d.location, .missingKey, "keywords detector '\(d.name)' needs `keywords` (and no `patterns`)",
                     hint: "add `keywords: [chemotherapy, \"radiation therapy\"]`")
                 return nil
             }
@@ -198,12 +229,15 @@ struct PolicyCompiler {
                 name: d.name, kind: .keywords(KeywordMatcher(d.keywords)), context: context, window: d.window,
                 confidence: d.confidence)
         case nil:
-            report(d.location, .unknownDetector, "'\(d.name)' is not a built-in detector and has no `type`",
+            report(
+                d.location, .unknownDetector, "'\(d.name)' is not a built-in detector and has no `type`",
                 hint: NodeReader.suggestion(for: d.name, among: BuiltinDetector.allCases.map(\.rawValue))
                     + " (or add `type: pattern` / `type: keywords`)")
             return nil
         case let other?:
-            report(file, d.typeMark, .badValue, "unknown detector type '\(other.prefix(40))'", hint: "use `pattern` or `keywords`")
+            report(
+                file, d.typeMark, .badValue, "unknown detector type '\(other.prefix(40))'",
+                hint: "use `pattern` or `keywords`")
             return nil
         }
     }
@@ -212,16 +246,19 @@ struct PolicyCompiler {
         let w = rule.when
         let clash = w.governedTags.intersection(w.noTags)
         if !clash.isEmpty {
-            report(rule.location, .contradiction,
+            report(
+                rule.location, .contradiction,
                 "rule '\(rule.name)' both requires and excludes tag '\(clash.sorted()[0])', so it can never apply",
                 hint: "remove the tag from `none` or from `any`/`all`")
         }
         if w.untagged == true, !w.governedTags.isEmpty {
-            report(rule.location, .contradiction, "rule '\(rule.name)' requires tags and `untagged: true` at once",
+            report(
+                rule.location, .contradiction, "rule '\(rule.name)' requires tags and `untagged: true` at once",
                 hint: "split it into two rules")
         }
         if rule.allow.residency.isEmpty, rule.allow.providers.isEmpty {
-            report(rule.location, .badValue, "rule '\(rule.name)' allows nothing",
+            report(
+                rule.location, .badValue, "rule '\(rule.name)' allows nothing",
                 hint: "list at least one residency class or provider; unmatched requests are already on-prem only")
         }
     }
@@ -234,7 +271,8 @@ struct PolicyCompiler {
             let key = "\(rule.priority)|\(conditionKey(rule.when))"
             if let other = seen[key] {
                 if other.allow != rule.allow {
-                    report(rule.location, .contradiction,
+                    report(
+                        rule.location, .contradiction,
                         "rule '\(rule.name)' has the same conditions and priority as '\(other.name)' but allows something else",
                         hint: "merge them, or give one a higher `priority` (\(other.name) is at \(other.location))")
                 }

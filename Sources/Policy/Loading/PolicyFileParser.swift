@@ -74,7 +74,8 @@ struct PolicyFileParser {
             return
         }
         guard let root else {
-            reader.report(nil, .version, "empty policy file", hint: "start the file with `version: \(policySchemaVersion)`")
+            reader.report(
+                nil, .version, "empty policy file", hint: "start the file with `version: \(policySchemaVersion)`")
             return
         }
         guard let fields = reader.mapping(root, allowed: Self.topKeys, what: "a policy file") else { return }
@@ -85,7 +86,8 @@ struct PolicyFileParser {
                     hint: "this build reads `version: \(policySchemaVersion)`")
             }
         } else {
-            reader.report(fields.mark, .missingKey, "missing `version`", hint: "add `version: \(policySchemaVersion)` at the top")
+            reader.report(
+                fields.mark, .missingKey, "missing `version`", hint: "add `version: \(policySchemaVersion)` at the top")
         }
         if let description = fields["description"] { _ = reader.string(description, what: "description") }
         if let node = fields["tags"] { parseTags(node) }
@@ -112,13 +114,16 @@ struct PolicyFileParser {
 
     private mutating func parseTags(_ node: Node) {
         for entry in reader.namedEntries(node, what: "tags") {
-            var definition = TagDefinition(name: entry.name, description: "", detectors: [], location: location(entry.mark))
+            var definition = TagDefinition(
+                name: entry.name, description: "", detectors: [], location: location(entry.mark))
             var marks: [Mark?] = []
             if case .scalar(let s) = entry.value, s.string.isEmpty || s.string == "~" || s.string == "null" {
                 parsed.tags.append((definition, marks))
                 continue
             }
-            guard let fields = reader.mapping(entry.value, allowed: ["description", "detectors"], what: "tag '\(entry.name)'")
+            guard
+                let fields = reader.mapping(
+                    entry.value, allowed: ["description", "detectors"], what: "tag '\(entry.name)'")
             else { continue }
             if let d = fields["description"] { definition.description = reader.string(d, what: "description") ?? "" }
             if let d = fields["detectors"] {
@@ -132,14 +137,16 @@ struct PolicyFileParser {
     }
 
     private static let detectorKeys = [
-        "type", "enabled", "min-confidence", "patterns", "keywords", "case-sensitive", "context", "window", "confidence",
+        "type", "enabled", "min-confidence", "patterns", "keywords", "case-sensitive", "context", "window",
+        "confidence",
         "description",
     ]
 
     private mutating func parseDetectors(_ node: Node) {
         for entry in reader.namedEntries(node, what: "detectors") {
             var detector = ParsedPolicyFile.Detector(name: entry.name, location: location(entry.mark))
-            guard let f = reader.mapping(entry.value, allowed: Self.detectorKeys, what: "detector '\(entry.name)'") else {
+            guard let f = reader.mapping(entry.value, allowed: Self.detectorKeys, what: "detector '\(entry.name)'")
+            else {
                 continue
             }
             if let v = f["type"] {
@@ -147,18 +154,24 @@ struct PolicyFileParser {
                 detector.typeMark = v.mark
             }
             if let v = f["enabled"] { detector.enabled = reader.bool(v, what: "enabled") ?? true }
-            if let v = f["min-confidence"] { detector.minConfidence = reader.double(v, what: "min-confidence", range: 0...1) ?? 0 }
-            if let v = f["confidence"] { detector.confidence = reader.double(v, what: "confidence", range: 0...1) ?? 0.8 }
+            if let v = f["min-confidence"] {
+                detector.minConfidence = reader.double(v, what: "min-confidence", range: 0...1) ?? 0
+            }
+            if let v = f["confidence"] {
+                detector.confidence = reader.double(v, what: "confidence", range: 0...1) ?? 0.8
+            }
             if let v = f["case-sensitive"] { detector.caseSensitive = reader.bool(v, what: "case-sensitive") ?? false }
             if let v = f["window"] { detector.window = reader.int(v, what: "window", range: 1...256) ?? 32 }
             if let v = f["description"] { _ = reader.string(v, what: "description") }
             if let v = f["patterns"] {
                 for item in reader.list(v, what: "patterns") {
                     guard case .scalar(let s) = item else {
-                        reader.report(item.mark, .wrongType, "a pattern must be a single value", hint: "quote it: 'MRN\\d{7}'")
+                        reader.report(
+                            item.mark, .wrongType, "a pattern must be a single value", hint: "quote it: 'MRN\\d{7}'")
                         continue
                     }
-                    detector.patterns.append((s.string, item.mark, s.style == .singleQuoted || s.style == .doubleQuoted))
+                    detector.patterns.append(
+                        (s.string, item.mark, s.style == .singleQuoted || s.style == .doubleQuoted))
                 }
             }
             if let v = f["keywords"] { detector.keywords = reader.stringList(v, what: "keywords").map(\.text) }
@@ -170,7 +183,9 @@ struct PolicyFileParser {
     private mutating func parseDefaults(_ node: Node, what: String) -> [ParsedPolicyFile.Defaults] {
         var result: [ParsedPolicyFile.Defaults] = []
         for entry in reader.namedEntries(node, what: what) {
-            guard let f = reader.mapping(entry.value, allowed: ["tags", "description"], what: "\(what) entry '\(entry.name)'")
+            guard
+                let f = reader.mapping(
+                    entry.value, allowed: ["tags", "description"], what: "\(what) entry '\(entry.name)'")
             else { continue }
             if let v = f["description"] { _ = reader.string(v, what: "description") }
             let tags = f["tags"].map { reader.identifierList($0, what: "tags") } ?? []
@@ -200,7 +215,8 @@ struct PolicyFileParser {
             if let v = f["allow"] {
                 rule.allow = parseAllowance(v, rule: name, providerRefs: &providerRefs)
             } else {
-                reader.report(f.mark, .missingKey, "rule '\(name)' has no `allow`", hint: "add `allow: {residency: [on-prem]}`")
+                reader.report(
+                    f.mark, .missingKey, "rule '\(name)' has no `allow`", hint: "add `allow: {residency: [on-prem]}`")
             }
             parsed.rules.append(.init(rule: rule, tagRefs: tagRefs, providerRefs: providerRefs))
         }
@@ -210,9 +226,13 @@ struct PolicyFileParser {
         _ node: Node, rule: String, tagRefs: inout [(name: String, mark: Mark?)]
     ) -> RuleCondition {
         var condition = RuleCondition()
-        guard let f = reader.mapping(node, allowed: ["tags", "untagged", "users", "groups"], what: "`when` of rule '\(rule)'")
+        guard
+            let f = reader.mapping(
+                node, allowed: ["tags", "untagged", "users", "groups"], what: "`when` of rule '\(rule)'")
         else { return condition }
-        if let v = f["tags"], let t = reader.mapping(v, allowed: ["any", "all", "none"], what: "`when.tags` of rule '\(rule)'") {
+        if let v = f["tags"],
+            let t = reader.mapping(v, allowed: ["any", "all", "none"], what: "`when.tags` of rule '\(rule)'")
+        {
             func names(_ key: String) -> Set<String> {
                 guard let list = t[key] else { return [] }
                 let items = reader.identifierList(list, what: "tags.\(key)")
@@ -233,7 +253,9 @@ struct PolicyFileParser {
         _ node: Node, rule: String, providerRefs: inout [(name: String, mark: Mark?)]
     ) -> RuleAllowance {
         var allowance = RuleAllowance()
-        guard let f = reader.mapping(node, allowed: ["residency", "regions", "providers"], what: "`allow` of rule '\(rule)'")
+        guard
+            let f = reader.mapping(
+                node, allowed: ["residency", "regions", "providers"], what: "`allow` of rule '\(rule)'")
         else { return allowance }
         if let v = f["residency"] {
             for item in reader.stringList(v, what: "residency") {

@@ -50,14 +50,20 @@ public enum PolicyTestRunner {
             PolicyFileParser.reportYAML(error, into: &reader)
             throw PolicyLoadError(issues: reader.issues)
         } catch {
-            throw PolicyLoadError(issues: [PolicyIssue(file: file, line: 0, column: 0, code: .syntax, message: "not valid YAML", hint: "check the file")])
+            throw PolicyLoadError(issues: [
+                PolicyIssue(
+                    file: file, line: 0, column: 0, code: .syntax, message: "not valid YAML", hint: "check the file")
+            ])
         }
-        guard let root, let top = reader.mapping(root, allowed: ["version", "description", "cases"], what: "a policy test file")
+        guard let root,
+            let top = reader.mapping(root, allowed: ["version", "description", "cases"], what: "a policy test file")
         else {
             if root == nil { reader.report(nil, .missingKey, "empty test file", hint: "add `version: 1` and `cases:`") }
             throw PolicyLoadError(issues: reader.issues)
         }
-        if let v = top["version"], let value = reader.int(v, what: "version", range: 0...1000), value != policySchemaVersion {
+        if let v = top["version"], let value = reader.int(v, what: "version", range: 0...1000),
+            value != policySchemaVersion
+        {
             reader.report(v.mark, .version, "schema version \(value) is not supported", hint: "use `version: 1`")
         }
         var cases: [PolicyTestCase] = []
@@ -69,12 +75,14 @@ public enum PolicyTestRunner {
             guard let providerNode = f["provider"], let provider = reader.string(providerNode, what: "provider"),
                 let expectNode = f["expect"], let expect = reader.string(expectNode, what: "expect")
             else {
-                reader.report(item.mark, .missingKey, "case '\(name)' needs `provider` and `expect`",
+                reader.report(
+                    item.mark, .missingKey, "case '\(name)' needs `provider` and `expect`",
                     hint: "add `provider: external-gpt` and `expect: denied`")
                 continue
             }
             guard expect == "allowed" || expect == "denied" else {
-                reader.report(expectNode.mark, .badValue, "`expect` must be allowed or denied", hint: "write `expect: denied`")
+                reader.report(
+                    expectNode.mark, .badValue, "`expect` must be allowed or denied", hint: "write `expect: denied`")
                 continue
             }
             cases.append(
@@ -85,7 +93,9 @@ public enum PolicyTestRunner {
                     tags: Set(f["tags"].map { reader.identifierList($0, what: "tags").map(\.name) } ?? []),
                     provider: provider, expectAllowed: expect == "allowed",
                     expectRule: f["rule"].flatMap { reader.string($0, what: "rule") },
-                    expectTags: f["expect-tags"].map { Set(reader.identifierList($0, what: "expect-tags").map(\.name)) },
+                    expectTags: f["expect-tags"].map {
+                        Set(reader.identifierList($0, what: "expect-tags").map(\.name))
+                    },
                     location: location))
         }
         guard reader.issues.isEmpty else { throw PolicyLoadError(issues: reader.issues) }
@@ -93,7 +103,9 @@ public enum PolicyTestRunner {
     }
 
     /// Runs one case: detection over each message in turn (tags accumulate), then the decision.
-    public static func run(_ testCase: PolicyTestCase, policy: PolicySet, providers: [ProviderDescriptor]) -> PolicyTestResult {
+    public static func run(_ testCase: PolicyTestCase, policy: PolicySet, providers: [ProviderDescriptor])
+        -> PolicyTestResult
+    {
         var tags = ConversationTags.accumulate(
             existing: testCase.tags, detection: nil, policy: policy, user: testCase.user, groups: testCase.groups)
         var counts: [String: Int] = [:]
@@ -125,7 +137,8 @@ public enum PolicyTestRunner {
         }
         if let expected = testCase.expectTags, expected != tags {
             failures.append(
-                "expected tags [\(expected.sorted().joined(separator: ", "))], got [\(tags.sorted().joined(separator: ", "))]")
+                "expected tags [\(expected.sorted().joined(separator: ", "))], got [\(tags.sorted().joined(separator: ", "))]"
+            )
         }
         return PolicyTestResult(testCase: testCase, passed: failures.isEmpty, failures: failures, decision: decision)
     }

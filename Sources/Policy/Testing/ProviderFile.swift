@@ -15,35 +15,44 @@ public enum ProviderFile {
             PolicyFileParser.reportYAML(error, into: &reader)
             throw PolicyLoadError(issues: reader.issues)
         } catch {
-            throw PolicyLoadError(issues: [PolicyIssue(file: file, line: 0, column: 0, code: .syntax, message: "not valid YAML", hint: "check the file")])
+            throw PolicyLoadError(issues: [
+                PolicyIssue(
+                    file: file, line: 0, column: 0, code: .syntax, message: "not valid YAML", hint: "check the file")
+            ])
         }
         guard let root, case .mapping(let map) = root,
             let providersNode = map.first(where: { $0.key.string == "providers" })?.value
         else {
             throw PolicyLoadError(issues: [
-                PolicyIssue(file: file, line: root?.mark?.line ?? 0, column: root?.mark?.column ?? 0, code: .missingKey,
+                PolicyIssue(
+                    file: file, line: root?.mark?.line ?? 0, column: root?.mark?.column ?? 0, code: .missingKey,
                     message: "no `providers:` section", hint: "list providers with `name` and `residency`")
             ])
         }
         var result: [ProviderDescriptor] = []
         func entry(_ node: Node, name given: (String, Mark?)?) {
             guard case .mapping(let fields) = node else {
-                reader.report(node.mark, .wrongType, "a provider must be a mapping", hint: "give it `name:` and `residency:`")
+                reader.report(
+                    node.mark, .wrongType, "a provider must be a mapping", hint: "give it `name:` and `residency:`")
                 return
             }
             func value(_ key: String) -> Node? { fields.first { $0.key.string == key }?.value }
             let nameNode = value("name")
             guard let name = given?.0 ?? nameNode.flatMap({ reader.identifier($0, what: "provider name") }) else {
-                if nameNode == nil { reader.report(node.mark, .missingKey, "provider without `name`", hint: "add `name:`") }
+                if nameNode == nil {
+                    reader.report(node.mark, .missingKey, "provider without `name`", hint: "add `name:`")
+                }
                 return
             }
             guard let residencyNode = value("residency") else {
-                reader.report(node.mark, .missingKey, "provider '\(name)' has no `residency`", hint: "on-prem, vpc or external")
+                reader.report(
+                    node.mark, .missingKey, "provider '\(name)' has no `residency`", hint: "on-prem, vpc or external")
                 return
             }
             guard let text = reader.string(residencyNode, what: "residency") else { return }
             guard let residency = Residency(rawValue: text) else {
-                reader.report(residencyNode.mark, .badValue, "unknown residency class '\(text.prefix(40))'",
+                reader.report(
+                    residencyNode.mark, .badValue, "unknown residency class '\(text.prefix(40))'",
                     hint: NodeReader.suggestion(for: text, among: Residency.allCases.map(\.rawValue)))
                 return
             }
@@ -62,7 +71,8 @@ public enum ProviderFile {
                 if let name = reader.identifier(key, what: "provider name") { entry(value, name: (name, key.mark)) }
             }
         default:
-            reader.report(providersNode.mark, .wrongType, "`providers` must be a list", hint: "one `- name: ...` per provider")
+            reader.report(
+                providersNode.mark, .wrongType, "`providers` must be a list", hint: "one `- name: ...` per provider")
         }
         guard reader.issues.isEmpty else { throw PolicyLoadError(issues: reader.issues) }
         return result
