@@ -57,7 +57,8 @@ public struct CallExecutor: Sendable {
         for (attempt, name) in plan.candidates.enumerated() {
             guard let provider = registry.provider(named: name) else { continue }
             let prompt = prompts.prompt(for: name)
-            var record = CallRecord(provider: provider.info, promptVersion: prompt.version, plan: plan, attempt: attempt)
+            var record = CallRecord(
+                provider: provider.info, promptVersion: prompt.version, plan: plan, attempt: attempt)
             let context: AssembledContext
             do {
                 context = try ContextAssembler.assemble(
@@ -75,7 +76,8 @@ public struct CallExecutor: Sendable {
             record.droppedTurns = context.droppedTurns
             try await beforeCall(record)
             let outcome = await call(
-                provider, ChatRequest(messages: context.turns, maxTokens: maxTokens, sampling: sampling), record: record,
+                provider, ChatRequest(messages: context.turns, maxTokens: maxTokens, sampling: sampling),
+                record: record,
                 promptTokens: context.tokens, onText: onText)
             await afterCall(outcome.record)
             records.append(outcome.record)
@@ -123,7 +125,9 @@ public struct CallExecutor: Sendable {
             try Task.checkCancellation()
             record.outcome = .ok
         } catch {
-            let failure = (error as? ProviderError) ?? (error is CancellationError ? ProviderError(.cancelled) : ProviderError(.engine))
+            let failure =
+                (error as? ProviderError)
+                ?? (error is CancellationError ? ProviderError(.cancelled) : ProviderError(.engine))
             record.outcome = failure.kind == .cancelled ? .cancelled : .failed
             record.errorCode = failure.code
         }
@@ -133,7 +137,9 @@ public struct CallExecutor: Sendable {
             record.tokensOut = tokensOut
         } else {
             record.tokensIn = promptTokens
-            record.tokensOut = reply.isEmpty ? 0 : TokenEstimate.count(ChatTurn(role: .assistant, content: reply)) - TokenEstimate.framingPerTurn
+            record.tokensOut =
+                reply.isEmpty
+                ? 0 : TokenEstimate.count(ChatTurn(role: .assistant, content: reply)) - TokenEstimate.framingPerTurn
             record.tokensEstimated = true
         }
         record.cost = provider.info.pricing.cost(tokensIn: record.tokensIn, tokensOut: record.tokensOut)

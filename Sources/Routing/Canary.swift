@@ -103,7 +103,8 @@ public struct CanaryConfiguration: Sendable {
             key = Array(value.utf8)
         case (nil, nil):
             if percent > 0 {
-                throw reader.error(node, "a canary above 0% needs key_file or key_env",
+                throw reader.error(
+                    node, "a canary above 0% needs key_file or key_env",
                     hint: "32 random bytes, e.g. head -c32 /dev/urandom > canary.key")
             }
         case (_, let envNode?):

@@ -39,7 +39,8 @@ struct ConfigurationReader {
 
     func error(_ node: Node?, _ message: String, hint: String? = nil) -> ConfigurationError {
         let mark = node?.mark
-        return ConfigurationError(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, message: message, hint: hint)
+        return ConfigurationError(
+            file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, message: message, hint: hint)
     }
 
     /// Parses the document; a YAML syntax error keeps libyaml's position.
@@ -76,10 +77,14 @@ struct ConfigurationReader {
         guard case .mapping(let mapping) = node else { throw error(node, "\(what) must be a mapping") }
         var result = CheckedMapping(values: [:], keyNodes: [:], node: node)
         for (keyNode, value) in mapping {
-            guard case .scalar(let scalar) = keyNode else { throw error(keyNode, "keys of \(what) must be plain words") }
+            guard case .scalar(let scalar) = keyNode else {
+                throw error(keyNode, "keys of \(what) must be plain words")
+            }
             let key = scalar.string
             guard allowed.contains(key) else {
-                throw error(keyNode, "unknown key '\(key)' in \(what)", hint: "known keys: \(allowed.sorted().joined(separator: ", "))")
+                throw error(
+                    keyNode, "unknown key '\(key)' in \(what)",
+                    hint: "known keys: \(allowed.sorted().joined(separator: ", "))")
             }
             guard result.values[key] == nil else { throw error(keyNode, "duplicate key '\(key)' in \(what)") }
             result.values[key] = value

@@ -95,7 +95,8 @@ public final class OpenAIProvider: ChatProvider, CustomStringConvertible {
         completionsURL = base + "/chat/completions"
         modelsURL = base + "/models"
         var configuration = HTTPClient.Configuration(
-            timeout: .init(connect: Self.timeAmount(settings.connectTimeout), read: Self.timeAmount(settings.readTimeout))
+            timeout: .init(
+                connect: Self.timeAmount(settings.connectTimeout), read: Self.timeAmount(settings.readTimeout))
         )
         // We retry ourselves (bounded, only before the first token); the pool's own retry loop
         // would keep a refused connection waiting until the deadline.

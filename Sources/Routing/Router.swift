@@ -81,7 +81,8 @@ public struct Router: Sendable {
     public func validateChoice(_ name: String, request: RouteRequest, decision: Decision) throws(RoutingError) {
         guard byName[name] != nil else { throw RoutingError.unknownProvider(name) }
         guard decision.allowed.contains(name) else {
-            throw RoutingError.policyBlocked(provider: name, rule: decision.denied[name] ?? decision.rule, tags: decision.tags)
+            throw RoutingError.policyBlocked(
+                provider: name, rule: decision.denied[name] ?? decision.rule, tags: decision.tags)
         }
         if let canary, canary.provider == name,
             canary.arm(conversation: request.conversation, tags: decision.tags, groups: request.groups) == .none
@@ -98,7 +99,8 @@ public struct Router: Sendable {
     {
         let allowed = decision.allowed.filter { byName[$0] != nil }
         guard !allowed.isEmpty else {
-            throw RoutingError.policyBlocked(provider: request.requestedProvider, rule: decision.rule, tags: decision.tags)
+            throw RoutingError.policyBlocked(
+                provider: request.requestedProvider, rule: decision.rule, tags: decision.tags)
         }
         var arm = canary?.arm(conversation: request.conversation, tags: decision.tags, groups: request.groups) ?? .none
         let canaryName = canary?.provider

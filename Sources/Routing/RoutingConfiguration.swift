@@ -100,11 +100,14 @@ public struct RoutingConfiguration: Sendable {
     public var prompts: PromptSelection
 
     /// Top-level sections owned by other parts of the server, skipped here.
-    public static let otherSections: Set<String> = ["server", "limits", "storage", "audit", "policy", "keys", "logging"]
+    public static let otherSections: Set<String> = [
+        "server", "limits", "storage", "audit", "policy", "keys", "logging",
+    ]
 
     /// Loads and validates `path`.
     public static func load(path: String) throws(ConfigurationError) -> RoutingConfiguration {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        else {
             throw ConfigurationError(file: path, line: 1, column: 1, message: "cannot read the file as UTF-8 text")
         }
         let directory = (path as NSString).deletingLastPathComponent
@@ -124,28 +127,34 @@ public struct RoutingConfiguration: Sendable {
         for item in try reader.sequence(root["providers"]!, "providers") {
             let provider = try parseProvider(item, reader: reader)
             if let first = seen[provider.name] {
-                throw reader.error(item, "duplicate provider name '\(provider.name)'", hint: "first declared at \(first)")
+                throw reader.error(
+                    item, "duplicate provider name '\(provider.name)'", hint: "first declared at \(first)")
             }
             seen[provider.name] = provider.location
             providers.append(provider)
         }
-        guard !providers.isEmpty else { throw reader.error(root["providers"], "providers must list at least one provider") }
+        guard !providers.isEmpty else {
+            throw reader.error(root["providers"], "providers must list at least one provider")
+        }
         let routing = try reader.mapping(
             root["routing"]!, "routing", allowed: ["default", "canary", "prompts"], required: ["default", "prompts"])
         let known = Set(providers.map(\.name))
         let defaultProvider = try reader.string(routing["default"]!, "routing.default")
         guard known.contains(defaultProvider) else {
-            throw reader.error(routing["default"], "routing.default names unknown provider '\(defaultProvider)'",
+            throw reader.error(
+                routing["default"], "routing.default names unknown provider '\(defaultProvider)'",
                 hint: "declared: \(known.sorted().joined(separator: ", "))")
         }
         let canary = try routing["canary"].map { node throws(ConfigurationError) in
             try CanaryConfiguration.parse(node, reader: reader, providers: known, baseDirectory: baseDirectory)
         }
         let prompts = try parsePrompts(routing["prompts"]!, reader: reader, providers: known)
-        return RoutingConfiguration(providers: providers, defaultProvider: defaultProvider, canary: canary, prompts: prompts)
+        return RoutingConfiguration(
+            providers: providers, defaultProvider: defaultProvider, canary: canary, prompts: prompts)
     }
 
-    static func parsePrompts(_ node: Node, reader: ConfigurationReader, providers: Set<String>) throws(ConfigurationError)
+    static func parsePrompts(_ node: Node, reader: ConfigurationReader, providers: Set<String>)
+        throws(ConfigurationError)
         -> PromptSelection
     {
         let map = try reader.mapping(node, "routing.prompts", allowed: ["default", "providers"], required: ["default"])
@@ -164,12 +173,16 @@ public struct RoutingConfiguration: Sendable {
         return selection
     }
 
-    static func parseProvider(_ node: Node, reader: ConfigurationReader) throws(ConfigurationError) -> ProviderConfiguration {
+    static func parseProvider(_ node: Node, reader: ConfigurationReader) throws(ConfigurationError)
+        -> ProviderConfiguration
+    {
         let common: Set<String> = ["name", "kind", "residency", "region", "price", "context_length"]
         let head = try reader.mapping(
-            node, "a provider", allowed: common.union(localKeys).union(openAIKeys), required: ["name", "kind", "residency"])
+            node, "a provider", allowed: common.union(localKeys).union(openAIKeys),
+            required: ["name", "kind", "residency"])
         let name = try reader.string(head["name"]!, "provider name")
-        guard name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }) else {
+        guard name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") })
+        else {
             throw reader.error(head["name"], "provider name '\(name)' may hold only letters, digits, '-', '_' and '.'")
         }
         let what = "provider '\(name)'"
@@ -182,7 +195,8 @@ public struct RoutingConfiguration: Sendable {
             required: kind == .local ? ["model_path"] : ["base_url", "model"])
         let residencyText = try reader.string(entry["residency"]!, "residency")
         guard let residency = Residency(rawValue: residencyText) else {
-            throw reader.error(entry["residency"], "unknown residency '\(residencyText)' for \(what)",
+            throw reader.error(
+                entry["residency"], "unknown residency '\(residencyText)' for \(what)",
                 hint: "on-prem, vpc or external")
         }
         if kind == .local, residency != .onPrem {
@@ -191,13 +205,16 @@ public struct RoutingConfiguration: Sendable {
         let region = try entry["region"].map { node throws(ConfigurationError) in try reader.string(node, "region") }
         var pricing = Pricing()
         if let price = entry["price"] {
-            let map = try reader.mapping(price, "price of \(what)", allowed: ["input_per_million", "output_per_million"])
-            pricing.inputPerMillion = try map["input_per_million"].map { node throws(ConfigurationError) in
-                try reader.double(node, "input_per_million", range: 0...1_000_000)
-            } ?? 0
-            pricing.outputPerMillion = try map["output_per_million"].map { node throws(ConfigurationError) in
-                try reader.double(node, "output_per_million", range: 0...1_000_000)
-            } ?? 0
+            let map = try reader.mapping(
+                price, "price of \(what)", allowed: ["input_per_million", "output_per_million"])
+            pricing.inputPerMillion =
+                try map["input_per_million"].map { node throws(ConfigurationError) in
+                    try reader.double(node, "input_per_million", range: 0...1_000_000)
+                } ?? 0
+            pricing.outputPerMillion =
+                try map["output_per_million"].map { node throws(ConfigurationError) in
+                    try reader.double(node, "output_per_million", range: 0...1_000_000)
+                } ?? 0
         }
         let contextLength = try entry["context_length"].map { node throws(ConfigurationError) in
             try reader.int(node, "context_length", range: 256...10_000_000)
@@ -214,7 +231,8 @@ public struct RoutingConfiguration: Sendable {
             return ProviderConfiguration(
                 name: name, kind: kind, residency: residency, region: region,
                 model: try reader.string(entry["model"]!, "model"), pricing: pricing,
-                contextLength: contextLength, http: try parseHTTP(entry, what: what, reader: reader), location: location)
+                contextLength: contextLength, http: try parseHTTP(entry, what: what, reader: reader), location: location
+            )
         }
     }
 
@@ -227,7 +245,8 @@ public struct RoutingConfiguration: Sendable {
         let baseNode = entry["base_url"]!
         let baseURL = try reader.string(baseNode, "base_url")
         guard let url = URL(string: baseURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
-            throw reader.error(baseNode, "base_url of \(what) must be an http(s) URL", hint: "e.g. http://10.0.0.5:8000/v1")
+            throw reader.error(
+                baseNode, "base_url of \(what) must be an http(s) URL", hint: "e.g. http://10.0.0.5:8000/v1")
         }
         var settings = OpenAIProviderSettings(baseURL: baseURL)
         switch (entry["api_key_file"], entry["api_key_env"]) {
@@ -237,7 +256,8 @@ public struct RoutingConfiguration: Sendable {
         case (_, let env?): throw reader.error(env, "give either api_key_file or api_key_env for \(what), not both")
         }
         if let timeouts = entry["timeouts"] {
-            let map = try reader.mapping(timeouts, "timeouts of \(what)", allowed: ["connect_ms", "read_ms", "total_ms"])
+            let map = try reader.mapping(
+                timeouts, "timeouts of \(what)", allowed: ["connect_ms", "read_ms", "total_ms"])
             if let node = map["connect_ms"] {
                 settings.connectTimeout = .milliseconds(try reader.int(node, "connect_ms", range: 1...600_000))
             }

@@ -11,9 +11,9 @@ import Policy
 import Routing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// `enclave bench` on this branch. The server branch has its own `BenchCommand`; when both are merged,
@@ -25,7 +25,8 @@ struct RoutingBenchGroup: AsyncParsableCommand {
 
 struct BenchRouter: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "router", abstract: "Routing overhead per message and time to first token through the HTTP provider.")
+        commandName: "router",
+        abstract: "Routing overhead per message and time to first token through the HTTP provider.")
 
     @Option(help: "Policy directory.") var policies = "policies"
     @Option(help: "Messages to route for the decision figure.") var messages = 20_000
@@ -57,10 +58,14 @@ struct BenchRouter: AsyncParsableCommand {
             let start = clock.now
             let decision = evaluate(
                 policy,
-                DecisionRequest(tags: tags, user: "ann", groups: ["staff"], requestedProvider: requested, providers: router.descriptors))
+                DecisionRequest(
+                    tags: tags, user: "ann", groups: ["staff"], requestedProvider: requested,
+                    providers: router.descriptors))
             do {
                 _ = try router.plan(
-                    RouteRequest(conversation: "conversation-\(index % 500)", user: "ann", groups: ["staff"], requestedProvider: requested),
+                    RouteRequest(
+                        conversation: "conversation-\(index % 500)", user: "ann", groups: ["staff"],
+                        requestedProvider: requested),
                     decision: decision)
             } catch {
                 blocked += 1
@@ -134,8 +139,8 @@ private final class LoopbackSSEServer: Sendable {
         let end = #"data: {"model":"bench","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#
         let body = "\(chunk)\n\n\(end)\n\ndata: [DONE]\n\n"
         return Array(
-            ("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
-                + body).utf8)
+            ("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n"
+                + "Content-Length: \(body.utf8.count)\r\n\r\n" + body).utf8)
     }()
 
     init() throws {
@@ -178,9 +183,12 @@ private final class LoopbackSSEServer: Sendable {
             received += buffer[..<count]
             if let text = String(bytes: received, encoding: .utf8), let headEnd = text.range(of: "\r\n\r\n") {
                 let head = text[..<headEnd.lowerBound].lowercased()
-                let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                let length =
+                    head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
                     .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
-                if text.utf8.count - text.utf8.distance(from: text.startIndex, to: headEnd.upperBound) >= length { break }
+                if text.utf8.count - text.utf8.distance(from: text.startIndex, to: headEnd.upperBound) >= length {
+                    break
+                }
             }
         }
         _ = response.withUnsafeBytes { write(connection, $0.baseAddress, $0.count) }
@@ -203,7 +211,8 @@ private final class LoopbackSSEServer: Sendable {
         }
         guard connected else { throw BenchError.socket("connect") }
         let body = #"{"model":"bench","stream":true,"messages":[{"role":"user","content":"hello"}]}"#
-        let request = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        let request =
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
         _ = Array(request.utf8).withUnsafeBytes { write(connection, $0.baseAddress, $0.count) }
         var received: [UInt8] = []

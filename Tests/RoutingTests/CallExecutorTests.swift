@@ -16,24 +16,34 @@ struct RecorderFixture {
     let registry: ProviderRegistry
     let executor: CallExecutor
 
-    static func start(canary: CanaryConfiguration? = nil, readTimeout: Duration = .seconds(5)) async throws -> RecorderFixture {
+    static func start(canary: CanaryConfiguration? = nil, readTimeout: Duration = .seconds(5)) async throws
+        -> RecorderFixture
+    {
         let vpc = try await RecordingServer.start()
         let external = try await RecordingServer.start()
-        func provider(_ name: String, _ residency: Residency, _ server: RecordingServer, price: Double) throws -> OpenAIProvider {
+        func provider(_ name: String, _ residency: Residency, _ server: RecordingServer, price: Double) throws
+            -> OpenAIProvider
+        {
             try OpenAIProvider(
                 info: ProviderInfo(
                     name: name, residency: residency, model: name + "-model",
                     pricing: Pricing(inputPerMillion: price, outputPerMillion: price * 2), contextLength: 2048),
                 settings: OpenAIProviderSettings(
-                    baseURL: server.baseURL, connectTimeout: .seconds(2), readTimeout: readTimeout, totalTimeout: .seconds(20),
+                    baseURL: server.baseURL, connectTimeout: .seconds(2), readTimeout: readTimeout,
+                    totalTimeout: .seconds(20),
                     retries: 1, retryBackoff: .milliseconds(5)))
         }
         let prompts = PromptSelection(defaultPrompt: PromptReference(name: "assistant", version: 1))
         let registry = ProviderRegistry(
-            providers: [try provider("vpc-llama", .vpc, vpc, price: 0), try provider("external-gpt", .external, external, price: 1)],
+            providers: [
+                try provider("vpc-llama", .vpc, vpc, price: 0),
+                try provider("external-gpt", .external, external, price: 1),
+            ],
             defaultProvider: "vpc-llama", canary: canary, prompts: prompts)
         let library = try PromptLibrary(directory: repositoryRoot + "/prompts", selection: prompts)
-        return RecorderFixture(vpc: vpc, external: external, registry: registry, executor: CallExecutor(registry: registry, prompts: library))
+        return RecorderFixture(
+            vpc: vpc, external: external, registry: registry,
+            executor: CallExecutor(registry: registry, prompts: library))
     }
 
     func stop() async throws {
@@ -58,10 +68,12 @@ final class CallLog: Sendable {
 
     static func run(_ fixture: RecorderFixture, plan: RoutePlan, log: CallLog) async -> Result<CallResult, any Error> {
         do {
-            return .success(try await fixture.executor.run(
-                plan: plan, history: [ChatTurn(role: .user, content: "earlier"), ChatTurn(role: .assistant, content: "reply")],
-                message: "new question", maxTokens: 64,
-                beforeCall: { log.start($0) }, afterCall: { log.finish($0) }, onText: { log.text($0) }))
+            return .success(
+                try await fixture.executor.run(
+                    plan: plan,
+                    history: [ChatTurn(role: .user, content: "earlier"), ChatTurn(role: .assistant, content: "reply")],
+                    message: "new question", maxTokens: 64,
+                    beforeCall: { log.start($0) }, afterCall: { log.finish($0) }, onText: { log.text($0) }))
         } catch {
             return .failure(error)
         }

@@ -24,14 +24,17 @@ import Testing
             var history: [ChatTurn] = []
             for index in 0..<Int(random.next() % 12) {
                 let length = Int(random.next() % 200)
-                history.append(ChatTurn(role: index % 2 == 0 ? .user : .assistant, content: String(repeating: "x", count: length)))
+                history.append(
+                    ChatTurn(role: index % 2 == 0 ? .user : .assistant, content: String(repeating: "x", count: length)))
             }
             let message = ChatTurn(role: .user, content: String(repeating: "m", count: Int(random.next() % 100)))
             let contextLength = 40 + Int(random.next() % 400)
-            let expected = Self.reference(system: "sys prompt", history: history, message: message, budget: contextLength - 16)
+            let expected = Self.reference(
+                system: "sys prompt", history: history, message: message, budget: contextLength - 16)
             do {
                 let assembled = try ContextAssembler.assemble(
-                    system: "sys prompt", history: history, message: message, contextLength: contextLength, replyTokens: 16,
+                    system: "sys prompt", history: history, message: message, contextLength: contextLength,
+                    replyTokens: 16,
                     count: TokenEstimate.count)
                 #expect(assembled.turns == expected)
                 #expect(assembled.tokens == TokenEstimate.count(assembled.turns))
@@ -44,10 +47,13 @@ import Testing
     }
 
     @Test func keepsSystemAndNewestAndNeverAnAnswerWithoutItsQuestion() throws {
-        let history = (0..<10).map { ChatTurn(role: $0 % 2 == 0 ? .user : .assistant, content: "turn \($0) " + String(repeating: "y", count: 30)) }
+        let history = (0..<10).map {
+            ChatTurn(role: $0 % 2 == 0 ? .user : .assistant, content: "turn \($0) " + String(repeating: "y", count: 30))
+        }
         let message = ChatTurn(role: .user, content: "newest")
         let assembled = try ContextAssembler.assemble(
-            system: "S", history: history, message: message, contextLength: 80, replyTokens: 10, count: TokenEstimate.count)
+            system: "S", history: history, message: message, contextLength: 80, replyTokens: 10,
+            count: TokenEstimate.count)
         #expect(assembled.turns.first == ChatTurn(role: .system, content: "S"))
         #expect(assembled.turns.last == message)
         #expect(assembled.turns[1].role == .user)

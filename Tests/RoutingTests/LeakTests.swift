@@ -143,7 +143,8 @@ import Testing
                                 detection = nil
                             }
                             conversation.tags = ConversationTags.accumulate(
-                                existing: conversation.tags, detection: detection, policy: policy, user: "ann", groups: ["staff"])
+                                existing: conversation.tags, detection: detection, policy: policy, user: "ann",
+                                groups: ["staff"])
                             if !conversation.tags.isEmpty, conversation.taggedAt == nil {
                                 conversation.taggedAt = m
                                 taggedAt.withLock { $0[c] = m }
@@ -151,11 +152,13 @@ import Testing
                             let decision = evaluate(
                                 policy,
                                 DecisionRequest(
-                                    tags: conversation.tags, user: "ann", groups: ["staff"], requestedProvider: message.requested,
+                                    tags: conversation.tags, user: "ann", groups: ["staff"],
+                                    requestedProvider: message.requested,
                                     providers: router.descriptors, detectorCounts: detection?.countsByDetector ?? [:],
                                     detectionFailed: detection == nil))
                             let request = RouteRequest(
-                                conversation: "conv-\(c)", user: "ann", groups: ["staff"], requestedProvider: message.requested,
+                                conversation: "conv-\(c)", user: "ann", groups: ["staff"],
+                                requestedProvider: message.requested,
                                 stickyProvider: conversation.sticky)
                             let userTurn = ChatTurn(role: .user, content: message.text)
                             let plan: RoutePlan

@@ -9,15 +9,23 @@ import Testing
 @Suite struct OpenAIChunkDecoderTests {
     @Test func decodesTextModelUsageAndDone() throws {
         var decoder = OpenAIChunkDecoder()
-        let first = try decoder.decode(ServerSentEvent(data:
-            #"{"id":"x","model":"m-1","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},"finish_reason":null}]}"#))
+        let first = try decoder.decode(
+            ServerSentEvent(
+                data:
+                    #"{"id":"x","model":"m-1","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},"#
+                    + #""finish_reason":null}]}"#
+            ))
         #expect(first == [.model("m-1"), .text("Hi")])
-        let finish = try decoder.decode(ServerSentEvent(data:
-            #"{"model":"m-1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#))
+        let finish = try decoder.decode(
+            ServerSentEvent(
+                data:
+                    #"{"model":"m-1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#))
         #expect(finish.isEmpty)
         #expect(decoder.isComplete)
-        let usage = try decoder.decode(ServerSentEvent(data:
-            #"{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15}}"#))
+        let usage = try decoder.decode(
+            ServerSentEvent(
+                data:
+                    #"{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15}}"#))
         #expect(usage == [.usage(tokensIn: 12, tokensOut: 3)])
         #expect(try decoder.decode(ServerSentEvent(data: "[DONE]")).isEmpty)
         #expect(decoder.sawDone)
@@ -38,7 +46,8 @@ import Testing
     @Test func anInStreamErrorKeepsOnlyItsCode() {
         var decoder = OpenAIChunkDecoder()
         do {
-            _ = try decoder.decode(ServerSentEvent(data: #"{"error":{"message":"your prompt SECRET-1 was bad","code":"bad_request"}}"#))
+            _ = try decoder.decode(
+                ServerSentEvent(data: #"{"error":{"message":"your prompt SECRET-1 was bad","code":"bad_request"}}"#))
             Issue.record("an error chunk was accepted")
         } catch {
             #expect(error.kind == .reported)

@@ -10,13 +10,16 @@ import Testing
 
 @Suite struct OpenAIProviderTests {
     static let request = ChatRequest(
-        messages: [ChatTurn(role: .user, content: "hello")], maxTokens: 16, sampling: SamplingParameters(temperature: 0, seed: 1))
+        messages: [ChatTurn(role: .user, content: "hello")], maxTokens: 16,
+        sampling: SamplingParameters(temperature: 0, seed: 1))
 
     static func provider(
         _ server: RecordingServer, retries: Int = 0, readTimeout: Duration = .seconds(5), apiKey: APIKeySource = .none,
         baseURL: String? = nil
     ) throws -> OpenAIProvider {
-        let info = ProviderInfo(name: "vpc-rec", residency: .vpc, model: "rec-model", pricing: Pricing(inputPerMillion: 1, outputPerMillion: 2))
+        let info = ProviderInfo(
+            name: "vpc-rec", residency: .vpc, model: "rec-model",
+            pricing: Pricing(inputPerMillion: 1, outputPerMillion: 2))
         let settings = OpenAIProviderSettings(
             baseURL: baseURL ?? server.baseURL, apiKey: apiKey, connectTimeout: .seconds(2), readTimeout: readTimeout,
             totalTimeout: .seconds(20), retries: retries, retryBackoff: .milliseconds(10))
@@ -55,7 +58,8 @@ import Testing
 
     @Test func sendsTheRequestAndReportsModelAndUsage() async throws {
         let server = try await RecordingServer.start()
-        let keyFile = FileManager.default.temporaryDirectory.appendingPathComponent("enclave-key-\(UUID().uuidString)").path
+        let keyFile = FileManager.default.temporaryDirectory.appendingPathComponent("enclave-key-\(UUID().uuidString)")
+            .path
         try "sk-test-SECRET-7\n".write(toFile: keyFile, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: keyFile) }
         let provider = try Self.provider(server, apiKey: .file(keyFile))
@@ -80,7 +84,8 @@ import Testing
         #expect(throws: ProviderError(.configuration, "the environment variable ENCLAVE_TEST_NO_SUCH_KEY is not set")) {
             _ = try OpenAIProvider(
                 info: ProviderInfo(name: "x", residency: .external, model: "m"),
-                settings: OpenAIProviderSettings(baseURL: "http://127.0.0.1:9/v1", apiKey: .environment("ENCLAVE_TEST_NO_SUCH_KEY")))
+                settings: OpenAIProviderSettings(
+                    baseURL: "http://127.0.0.1:9/v1", apiKey: .environment("ENCLAVE_TEST_NO_SUCH_KEY")))
         }
     }
 

@@ -13,7 +13,9 @@ import Testing
         let prompt = library.prompt(for: "any-provider")
         #expect(prompt.version == "assistant.v1")
         #expect(prompt.text.hasPrefix("You are the assistant"))
-        #expect(PromptLibrary.available(in: repositoryRoot + "/prompts").contains(PromptReference(name: "assistant", version: 1)))
+        #expect(
+            PromptLibrary.available(in: repositoryRoot + "/prompts").contains(
+                PromptReference(name: "assistant", version: 1)))
     }
 
     @Test func aMissingVersionFailsAtLoad() {

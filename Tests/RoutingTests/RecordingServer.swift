@@ -130,8 +130,10 @@ enum SSEFrames {
     }
 
     static func finish(promptTokens: Int, completionTokens: Int) -> String {
-        "data: {\"id\":\"rec\",\"model\":\"recorder-model\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
-            + "data: {\"id\":\"rec\",\"model\":\"recorder-model\",\"choices\":[],\"usage\":{\"prompt_tokens\":\(promptTokens),"
+        "data: {\"id\":\"rec\",\"model\":\"recorder-model\","
+            + "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+            + "data: {\"id\":\"rec\",\"model\":\"recorder-model\",\"choices\":[],"
+            + "\"usage\":{\"prompt_tokens\":\(promptTokens),"
             + "\"completion_tokens\":\(completionTokens),\"total_tokens\":\(promptTokens + completionTokens)}}\n\n"
             + "data: [DONE]\n\n"
     }
@@ -207,7 +209,9 @@ private final class RecorderHandler: ChannelInboundHandler {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "text/event-stream")
         headers.add(name: "Cache-Control", value: "no-cache")
-        channel.write(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)), promise: nil)
+        channel.write(
+            HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)),
+            promise: nil)
     }
 
     @discardableResult
@@ -222,7 +226,9 @@ private final class RecorderHandler: ChannelInboundHandler {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Content-Length", value: "\(json.utf8.count)")
-        channel.write(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)), promise: nil)
+        channel.write(
+            HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)),
+            promise: nil)
         channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: json))), promise: nil)
         channel.writeAndFlush(HTTPServerResponsePart.end(nil), promise: nil)
     }

@@ -20,8 +20,11 @@ import Testing
     static let all = ["local", "vpc-a", "vpc-b", "external-gpt"]
     static let everything = TestPolicy.decision(allowed: all)
 
-    static func request(_ conversation: String = "c-1", requested: String? = nil, sticky: String? = nil) -> RouteRequest {
-        RouteRequest(conversation: conversation, user: "ann", groups: ["staff"], requestedProvider: requested, stickyProvider: sticky)
+    static func request(_ conversation: String = "c-1", requested: String? = nil, sticky: String? = nil) -> RouteRequest
+    {
+        RouteRequest(
+            conversation: conversation, user: "ann", groups: ["staff"], requestedProvider: requested,
+            stickyProvider: sticky)
     }
 
     @Test func anExplicitChoiceThatIsNotAllowedNamesRuleAndTags() {
@@ -119,7 +122,8 @@ import Testing
             #expect(first.arm == (first.primary == "vpc-b" ? .canary : .control))
             if first.arm == .canary { onCanary += 1 }
             // Later messages, with the sticky provider set, stay on the same arm and provider.
-            let later = try Self.router.plan(Self.request("conversation-\(index)", sticky: first.primary), decision: Self.everything)
+            let later = try Self.router.plan(
+                Self.request("conversation-\(index)", sticky: first.primary), decision: Self.everything)
             #expect(later.arm == first.arm)
             #expect(later.primary == first.primary)
         }

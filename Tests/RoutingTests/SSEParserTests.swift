@@ -5,7 +5,8 @@ import Testing
 @testable import Routing
 
 @Suite struct SSEParserTests {
-    static let stream = "data: {\"a\":1}\n\n: keep-alive\r\nevent: note\r\ndata: line one\r\ndata:line two\r\n\r\n"
+    static let stream =
+        "data: {\"a\":1}\n\n: keep-alive\r\nevent: note\r\ndata: line one\r\ndata:line two\r\n\r\n"
         + "id: 7\rdata: é\r\rretry: 10\n\n"
     static let expected = [
         ServerSentEvent(data: "{\"a\":1}"),

@@ -48,7 +48,9 @@ enum TestPolicy {
     /// The policy's decision for a conversation whose user may use exactly `allowed`.
     static func decision(allowed: [String], tags: Set<String> = [], requested: String? = nil) -> Decision {
         let mask = providers.indices.reduce(0) { allowed.contains(providers[$1].name) ? $0 | (1 << $1) : $0 }
-        return evaluate(policy, DecisionRequest(tags: tags, user: "mask-\(mask)", requestedProvider: requested, providers: providers))
+        return evaluate(
+            policy,
+            DecisionRequest(tags: tags, user: "mask-\(mask)", requestedProvider: requested, providers: providers))
     }
 }
 
