@@ -13,7 +13,8 @@ let localModelPath = repositoryRoot + "/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 @Suite(.enabled(if: FileManager.default.fileExists(atPath: localModelPath)))
 struct LocalProviderTests {
-    static let engine: InferenceEngine? = try? InferenceEngine(modelPath: localModelPath, contextLength: 512, threads: 2)
+    static let engine: InferenceEngine? = try? InferenceEngine(
+        modelPath: localModelPath, contextLength: 512, threads: 2)
 
     @Test func streamsTheEngineReplyWithItsUsage() async throws {
         let engine = try #require(Self.engine)
