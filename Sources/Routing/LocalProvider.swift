@@ -21,6 +21,13 @@ public struct LocalProvider: ChatProvider {
         )
     }
 
+    /// The provider a `kind: local` configuration entry describes, over the engine loaded from its
+    /// `model_path` (the caller loads it: `InferenceEngine(modelPath: entry.model)`).
+    public init(configuration entry: ProviderConfiguration, engine: InferenceEngine) {
+        self.init(engine: engine, name: entry.name, region: entry.region, pricing: entry.pricing)
+        if let contextLength = entry.contextLength { self = withContextLength(contextLength) }
+    }
+
     /// The same provider fitted into a smaller context than the engine's (never a larger one).
     public func withContextLength(_ length: Int) -> LocalProvider {
         var copy = self

@@ -41,6 +41,22 @@ struct LocalProviderTests {
         #expect(provider.countTokens(messages) == engine.countTokens(messages))
     }
 
+    @Test func aConfigurationEntryNamesPricesAndNarrowsTheContext() throws {
+        let engine = try #require(Self.engine)
+        let configuration = try RoutingConfiguration.parse(
+            """
+            providers:
+              - {name: ward-model, kind: local, residency: on-prem, region: site-a, model_path: m.gguf,
+                 context_length: 300, price: {input_per_million: 0.5}}
+            routing: {default: ward-model, prompts: {default: assistant.v1}}
+            """, file: "local.yaml")
+        let provider = LocalProvider(configuration: configuration.providers[0], engine: engine)
+        #expect(provider.info.name == "ward-model" && provider.info.region == "site-a")
+        #expect(provider.info.contextLength == 300)
+        #expect(provider.info.pricing == Pricing(inputPerMillion: 0.5, outputPerMillion: 0))
+        #expect(provider.info.model == engine.modelID)
+    }
+
     @Test func aRoutedLocalCallIsRecordedOnPrem() async throws {
         let engine = try #require(Self.engine)
         let prompts = PromptSelection(defaultPrompt: PromptReference(name: "assistant", version: 1))
