@@ -6,6 +6,8 @@ import ArgumentParser
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure parts of Enclave against their baselines.",
-        subcommands: [BenchStore.self, StoreProbe.self, BenchPolicy.self, BenchAudit.self]
+        subcommands: [
+            BenchModel.self, BenchStore.self, StoreProbe.self, BenchPolicy.self, BenchAudit.self, BenchRouter.self,
+        ]
     )
 }

@@ -8,7 +8,9 @@ struct Enclave: AsyncParsableCommand {
         commandName: "enclave",
         abstract: "A privacy-first chat server with an in-process language model.",
         version: EnclaveVersion.current,
-        subcommands: [Doctor.self, KeysCommand.self, PolicyCommand.self, AuditCommand.self, Bench.self]
+        subcommands: [
+            Doctor.self, ModelCommand.self, KeysCommand.self, PolicyCommand.self, AuditCommand.self, Bench.self,
+        ]
     )
 }
 
