@@ -1,4 +1,4 @@
-// `enclave bench policy` (also `enclave policy bench`): detectors + decision over 4 KiB messages of
+// `enclave bench policy`: detectors + decision over 4 KiB messages of
 // mixed clinical, banking and business text, on one core. Reports messages/s and latency
 // percentiles; the target is p99 <= 200 µs per 4 KiB message.
 import ArgumentParser
@@ -21,16 +21,6 @@ private func threadCPUMicroseconds() -> Double {
 struct BenchPolicy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy", abstract: "Benchmark detectors + decision on 4 KiB mixed messages.")
-
-    @OptionGroup var options: PolicyBenchOptions
-
-    func run() async throws { try options.run() }
-}
-
-/// The same benchmark reachable as `enclave policy bench`.
-struct PolicyBench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmark detectors + decision on 4 KiB mixed messages.")
 
     @OptionGroup var options: PolicyBenchOptions
 

@@ -8,7 +8,7 @@ struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
         abstract: "Check, explain and test residency policy files.",
-        subcommands: [PolicyCheck.self, PolicyExplain.self, PolicyTest.self, PolicyBench.self]
+        subcommands: [PolicyCheck.self, PolicyExplain.self, PolicyTest.self]
     )
 }
 
