@@ -1,0 +1,53 @@
+// The labels that give number-shaped text its meaning. Many identifiers (NHS, NPI, ABA, a bare
+// nine-digit SSN) are indistinguishable from order numbers without the word in front of them, so
+// those detectors only fire after their label; checksums then decide.
+
+/// A class of context words.
+enum ContextClass: Int, CaseIterable {
+    case nhs, ssn, npi, aba, phone, identifier, dob, icd
+
+    var words: [String] {
+        switch self {
+        case .nhs: ["nhs", "nhs no", "nhs number", "nhs #"]
+        case .ssn: ["ssn", "social security", "social security number", "ss#", "ss no"]
+        case .npi: ["npi", "national provider identifier"]
+        case .aba: ["routing", "routing number", "aba", "rtn", "transit number"]
+        case .phone: ["tel", "phone", "call", "mobile", "cell", "fax", "ph", "telephone"]
+        case .identifier:
+            [
+                "nhs", "ssn", "npi", "mrn", "routing", "aba", "account", "acct", "card", "iban", "order", "invoice",
+                "ref", "reference", "po", "ticket", "case", "policy", "batch", "lot", "serial", "sku",
+            ]
+        case .dob: ["dob", "d.o.b", "d.o.b.", "date of birth", "born on", "born", "birth date", "birthdate"]
+        case .icd: ["icd", "icd-10", "icd10", "icd-10-cm", "diagnosis", "diagnoses", "diagnosed", "dx", "diag"]
+        }
+    }
+
+    /// One matcher for every class; a word in two classes (e.g. `nhs`) is listed under each.
+    static let matcher = KeywordMatcher(
+        labelled: ContextClass.allCases.flatMap { cls in cls.words.map { ($0, 1 << cls.rawValue) } }
+            .reduce(into: [String: Int]()) { $0[$1.0, default: 0] |= $1.1 }
+            .sorted { $0.key < $1.key }
+            .map { ($0.key, $0.value) })
+}
+
+/// Where each class of context word ends in one message.
+struct MessageContext {
+    private var indexes: [ContextIndex]
+
+    init(lowered: [UInt8]) {
+        var ends = Array(repeating: [Int](), count: ContextClass.allCases.count)
+        for match in ContextClass.matcher.labelledMatches(in: lowered) {
+            for cls in ContextClass.allCases where match.label & (1 << cls.rawValue) != 0 {
+                ends[cls.rawValue].append(match.range.upperBound)
+            }
+        }
+        indexes = ends.map { ContextIndex(ends: $0) }
+    }
+
+    func has(_ cls: ContextClass, before position: Int, window: Int) -> Bool {
+        indexes[cls.rawValue].precedes(position, window: window)
+    }
+
+    func ends(_ cls: ContextClass) -> [Int] { indexes[cls.rawValue].positions }
+}

@@ -1,0 +1,76 @@
+// The detectors one policy set enables, compiled once at load and run over every message.
+// Work per message is bounded twice: messages over `maxBytes` are refused, and the admin patterns
+// share a budget of VM steps; either failure throws, and the caller fails closed.
+
+/// An admin-defined detector: patterns or keywords, optionally only after context words.
+struct AdminDetector: Sendable {
+    enum Kind: Sendable {
+        case patterns([Pattern])
+        case keywords(KeywordMatcher)
+    }
+
+    var name: String
+    var kind: Kind
+    /// When set, a finding counts only if one of these words ends within `window` bytes before it.
+    var context: KeywordMatcher?
+    var window: Int
+    var confidence: Double
+}
+
+/// Every detector of a policy set, ready to run.
+struct DetectorSuite: Sendable {
+    var builtins: Set<BuiltinDetector> = []
+    /// Findings below their detector's minimum confidence are dropped.
+    var minConfidence: [String: Double] = [:]
+    var admin: [AdminDetector] = []
+
+    /// Largest message the detectors accept (1 MiB); the server's frame limit is far lower.
+    static let maxBytes = 1 << 20
+    /// Pattern VM steps per message: far above any real policy on a 1 MiB message, small enough
+    /// to stop a pathological one within tens of milliseconds.
+    static let stepBudget = 50_000_000
+
+    private static let numeric: Set<BuiltinDetector> = [.creditCard, .usSSN, .ukNHS, .usNPI, .abaRouting, .phone]
+
+    func run(_ text: String) throws(DetectionError) -> [DetectorHit] {
+        let bytes = Array(text.utf8)
+        guard bytes.count <= Self.maxBytes else {
+            throw .inputTooLarge(bytes: bytes.count, limit: Self.maxBytes)
+        }
+        let lowered = bytes.map(Bytes.lower)
+        let context = MessageContext(lowered: lowered)
+        var hits: [DetectorHit] = []
+        if !builtins.isDisjoint(with: Self.numeric) {
+            NumberDetectors.detect(bytes, context: context, enabled: builtins, into: &hits)
+        }
+        if builtins.contains(.email) { TextDetectors.emails(bytes, into: &hits) }
+        if builtins.contains(.iban) { TextDetectors.ibans(bytes, into: &hits) }
+        if builtins.contains(.dateOfBirth) {
+            TextDetectors.datesOfBirth(bytes, lowered: lowered, context: context, into: &hits)
+        }
+        if builtins.contains(.icd10) { TextDetectors.icd10Codes(bytes, context: context, into: &hits) }
+        var budget = Self.stepBudget
+        for detector in admin {
+            var ranges: [Range<Int>]
+            switch detector.kind {
+            case .patterns(let patterns):
+                ranges = []
+                for pattern in patterns { ranges += try pattern.matches(in: bytes, budget: &budget) }
+            case .keywords(let matcher):
+                ranges = matcher.matches(in: lowered)
+            }
+            if let words = detector.context {
+                let index = ContextIndex(ends: words.matches(in: lowered).map(\.upperBound))
+                ranges = ranges.filter { index.precedes($0.lowerBound, window: detector.window) }
+            }
+            for range in ranges {
+                hits.append(DetectorHit(detector: detector.name, range: range, confidence: detector.confidence))
+            }
+        }
+        if !minConfidence.isEmpty {
+            hits = hits.filter { $0.confidence >= minConfidence[$0.detector, default: 0] }
+        }
+        hits.sort { ($0.range.lowerBound, $0.detector) < ($1.range.lowerBound, $1.detector) }
+        return hits
+    }
+}

@@ -1,0 +1,2 @@
+// Checks of the check-digit algorithms against published examples.
+import Testing

@@ -1,2 +1,0 @@
-// PolicyTests: the tests of the Policy target land with its issue.
-import Testing
