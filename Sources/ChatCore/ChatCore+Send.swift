@@ -82,6 +82,11 @@ extension ChatCore {
         try await record(
             actor: user.name, role: user.role.rawValue, origin: origin, action: "model.decision",
             subject: "conversation:\(id)", outcome: "allowed", call: call)
+        do {
+            try await emit(.notice("provider=\(chosen.name) residency=\(chosen.residency) rule=\(decision.rule)"))
+        } catch {
+            throw ChatFailure(.internal, "the client went away")
+        }
         if sticky != chosen.name {
             try await step { try await conversations.setProvider(chosen.name, for: id) }
         }

@@ -1,7 +1,7 @@
 // The values ChatCore exchanges with its transport: who is asking, what went wrong (as a stable wire
 // code), and what a command produces. Nothing here knows about sockets; ChatServer renders these as
 // protocol lines (`* `, `> `, `= `, `OK`, `ERR`).
-public import Foundation
+import Foundation
 
 /// The three roles of DESIGN.md §3.
 public enum UserRole: String, Sendable, CaseIterable, Codable {

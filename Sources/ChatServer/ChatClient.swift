@@ -2,7 +2,7 @@
 // between the person (or a script on stdin) and the server, printing server output as it arrives so
 // replies appear while they stream. It waits for each line's final `OK`/`ERR` before sending the
 // next, so a script behaves the same as a person typing.
-public import Foundation
+import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL

@@ -98,7 +98,8 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
         if !state.busy, now - lastRead > limit {
             timer?.cancel()
             let notice = context.channel.allocator.buffer(string: "* idle timeout\n")
-            context.writeAndFlush(wrapOutboundOut(notice)).whenComplete { _ in context.close(promise: nil) }
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(notice)).whenComplete { _ in channel.close(promise: nil) }
         }
     }
 }

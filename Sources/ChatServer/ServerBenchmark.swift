@@ -2,7 +2,7 @@
 // concurrent clients sending messages (the caller wires an echo provider, so no model time is
 // counted), and measures messages/s and latency percentiles per message (line sent → final line
 // read), then the resident memory each idle connection costs.
-public import Foundation
+import Foundation
 import NIOCore
 import NIOPosix
 

@@ -1,5 +1,5 @@
 // The `server:` section of the configuration: where to listen, TLS, and the transport's limits.
-public import Foundation
+import Foundation
 
 /// How the chat server listens and what it tolerates from a client.
 public struct ServerConfiguration: Sendable {

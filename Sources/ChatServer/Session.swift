@@ -236,7 +236,7 @@ struct Session {
             try await writer.raw(formatter.finish())
             if summary.stop == "shutdown" { try await writer.notice("server shutting down; the reply was cut short") }
             try await writer.ok(summary.okText)
-        } catch let failure {
+        } catch let failure as ChatFailure {
             if writeFailed { return .close }
             try await writer.raw(formatter.finish())
             try await writer.error(failure)

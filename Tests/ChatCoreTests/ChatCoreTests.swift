@@ -55,7 +55,7 @@ struct Fixture {
             gateway: gateway, audit: audit, configuration: configuration)
     }
 
-    func login() async throws -> Principal {
+    func login() async throws(ChatFailure) -> Principal {
         try await core.login(name: "alice", password: "alice-password", origin: "test")
     }
 

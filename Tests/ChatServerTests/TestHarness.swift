@@ -48,10 +48,10 @@ struct TestServer {
         configuration.port = 0
         configuration.timerResolution = .milliseconds(100)
         configure(&configuration)
-        let server = try await ChatServer(
-            configuration: configuration, core: core, version: "test", logger: Logger(label: "test"))
-        let group = ServiceGroup(
-            configuration: .init(services: [.init(service: server)], logger: Logger(label: "test")))
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        let server = try await ChatServer(configuration: configuration, core: core, version: "test", logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: logger))
         try await withThrowingTaskGroup { tasks in
             tasks.addTask { try await group.run() }
             do {
