@@ -2,9 +2,9 @@
 internal import COpenSSL
 
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #elseif canImport(Darwin)
-internal import Darwin
+    internal import Darwin
 #endif
 
 /// An incremental SHA-256 hasher. Owns its `EVP_MD_CTX`, freed in `deinit`.

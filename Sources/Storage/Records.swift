@@ -1,0 +1,112 @@
+// The values the Store hands out and takes in. All are Sendable value types; none holds key material.
+public import Foundation
+
+/// A conversation's identifier: 20 lower-case hex digits (80 random bits). Opaque, printable, no spaces.
+public struct ConversationID: Hashable, Sendable, CustomStringConvertible, Comparable {
+    public let rawValue: String
+
+    /// Accepts only the form the Store generates, so a client-typed id can be passed straight in.
+    public init?(rawValue: String) {
+        guard rawValue.utf8.count == 20,
+            rawValue.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+        else { return nil }
+        self.rawValue = rawValue
+    }
+
+    init(unchecked rawValue: String) { self.rawValue = rawValue }
+
+    public var description: String { rawValue }
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// What a user may do (DESIGN.md §3).
+public enum Role: String, Sendable, CaseIterable, Codable {
+    case staff, compliance, admin
+}
+
+/// A user account. `passwordHash` is a `PasswordHash` string (scrypt), never a password.
+public struct UserRecord: Sendable, Equatable {
+    public var name: String
+    public var role: Role
+    public var groups: [String]
+    public var passwordHash: String
+    public var disabled: Bool
+    public var failedAttempts: Int
+    public var lockedUntil: Date?
+
+    public init(
+        name: String, role: Role, groups: [String] = [], passwordHash: String, disabled: Bool = false,
+        failedAttempts: Int = 0, lockedUntil: Date? = nil
+    ) {
+        self.name = name
+        self.role = role
+        self.groups = groups
+        self.passwordHash = passwordHash
+        self.disabled = disabled
+        self.failedAttempts = failedAttempts
+        self.lockedUntil = lockedUntil
+    }
+}
+
+/// A message to append; the Store assigns `seq` and `created`.
+public struct NewMessage: Sendable, Equatable {
+    public var role: String
+    public var body: String
+    public var provider: String?
+    public var modelID: String?
+    public var promptVersion: String?
+    public var tokensIn: Int?
+    public var tokensOut: Int?
+
+    public init(
+        role: String, body: String, provider: String? = nil, modelID: String? = nil,
+        promptVersion: String? = nil, tokensIn: Int? = nil, tokensOut: Int? = nil
+    ) {
+        self.role = role
+        self.body = body
+        self.provider = provider
+        self.modelID = modelID
+        self.promptVersion = promptVersion
+        self.tokensIn = tokensIn
+        self.tokensOut = tokensOut
+    }
+}
+
+/// A stored message, opened.
+public struct MessageRecord: Sendable, Equatable {
+    public var conversation: ConversationID
+    public var seq: Int
+    /// "user", "assistant" or "system".
+    public var role: String
+    public var body: String
+    public var provider: String?
+    public var modelID: String?
+    public var promptVersion: String?
+    public var tokensIn: Int?
+    public var tokensOut: Int?
+    public var created: Date
+}
+
+/// A conversation as listed: title and tags opened, no messages.
+public struct ConversationSummary: Sendable, Equatable {
+    public var id: ConversationID
+    public var owner: String
+    public var title: String?
+    public var tags: Set<String>
+    /// The sticky provider, once one has been chosen.
+    public var provider: String?
+    public var created: Date
+    public var updated: Date
+    public var messageCount: Int
+}
+
+/// One master-key version as the database knows it.
+public struct MasterKeyStatus: Sendable, Equatable {
+    public enum State: String, Sendable { case active, retiring, retired }
+    public var version: Int
+    public var state: State
+    /// Conversations whose data key is wrapped under this version.
+    public var conversations: Int
+    /// Whether this process's key ring holds the key.
+    public var available: Bool
+}

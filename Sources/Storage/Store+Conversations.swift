@@ -1,0 +1,292 @@
+// Conversations and messages: create, append (group commit), list, history, tags, provider,
+// feedback, and delete by crypto-shredding.
+internal import EnclaveCrypto
+internal import Foundation
+
+/// One sealed message waiting for its group commit.
+struct PendingAppend {
+    let conversation: ConversationID
+    let seq: Int
+    let message: NewMessage
+    let sealedBody: [UInt8]
+    let created: Double
+    /// Resumed after the commit; nil for the append that leads the group.
+    let continuation: CheckedContinuation<Void, any Error>?
+}
+
+extension Store {
+    static let messageRoles: Set<String> = ["user", "assistant", "system"]
+
+    /// Creates a conversation with a fresh random data key wrapped under the active master version.
+    public func createConversation(owner: String, title: String? = nil, tags: Set<String> = []) throws
+        -> ConversationID
+    {
+        try Self.validate(tags: tags)
+        guard !owner.isEmpty else { throw StoreError(.invalidArgument, "a conversation needs an owner") }
+        let id = ConversationID(unchecked: try SecureRandom.bytes(10).hexString)
+        let dataKey = try SymmetricKey.random()
+        let now = Date().timeIntervalSince1970
+        try mapErrors {
+            try db.transaction {
+                let version = try activeMasterVersion()
+                guard let wrapping = keyRing.wrappingKey(version: version) else {
+                    throw StoreError(
+                        .missingMasterKey, "the active master key version \(version) is not in the key ring")
+                }
+                let wrapped = try KeyWrap.wrap(dataKey, under: wrapping, aad: Self.wrapAAD(id, version: version))
+                let sealedTitle = try title.map { try seal($0, key: dataKey, aad: titleAAD(id)) }
+                let sealedTags = try seal(Self.encode(tags), key: dataKey, aad: tagsAAD(id))
+                try db.run(
+                    """
+                    INSERT INTO conversations (id, owner, title, tags, provider, wrapped_key, key_version, created, updated)
+                    VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)
+                    """, [id.rawValue, owner, sealedTitle, sealedTags, wrapped, version, now, now])
+            }
+        }
+        nextSeq[id] = 1
+        return id
+    }
+
+    /// Appends a message and returns its `seq` once the transaction holding it has committed.
+    /// Appends that arrive while a group is forming share its single commit.
+    public func append(_ message: NewMessage, to id: ConversationID) async throws -> Int {
+        guard Self.messageRoles.contains(message.role) else {
+            throw StoreError(.invalidArgument, "message role must be user, assistant or system")
+        }
+        let key = try dataKey(id)
+        let seq: Int
+        if let next = nextSeq[id] {
+            seq = next
+        } else {
+            seq = try mapErrors {
+                (try db.query(
+                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE conversation_id = ?",
+                    [id.rawValue]
+                ).first?[0].int) ?? 1
+            }
+        }
+        nextSeq[id] = seq + 1
+        let body = try seal(message.body, key: key, aad: bodyAAD(id, seq: seq, role: message.role))
+        let row = PendingAppend(
+            conversation: id, seq: seq, message: message, sealedBody: body,
+            created: Date().timeIntervalSince1970, continuation: nil)
+        try await commitInGroup(row)
+        return seq
+    }
+
+    /// Joins the group being formed, or leads a new one: yield once so concurrent appends can join,
+    /// then write every row in one transaction and resume the followers after the commit.
+    private func commitInGroup(_ row: PendingAppend) async throws {
+        if committing {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                pending.append(
+                    PendingAppend(
+                        conversation: row.conversation, seq: row.seq, message: row.message,
+                        sealedBody: row.sealedBody, created: row.created,
+                        continuation: continuation))
+            }
+            return
+        }
+        committing = true
+        await Task.yield()
+        let group = [row] + pending
+        pending = []
+        do {
+            try mapErrors {
+                try db.transaction {
+                    for item in group { try insert(item) }
+                    for id in Set(group.map(\.conversation)) {
+                        try db.run(
+                            "UPDATE conversations SET updated = ? WHERE id = ?",
+                            [Date().timeIntervalSince1970, id.rawValue])
+                    }
+                }
+            }
+            appendCommits += 1
+        } catch {
+            // The seq counters may now be ahead of the database; reload them on next use.
+            for item in group { nextSeq[item.conversation] = nil }
+            committing = false
+            for item in group { item.continuation?.resume(throwing: error) }
+            throw error
+        }
+        committing = false
+        for item in group { item.continuation?.resume() }
+    }
+
+    private func insert(_ item: PendingAppend) throws {
+        let m = item.message
+        try db.run(
+            """
+            INSERT INTO messages (conversation_id, seq, role, body, provider, model_id, prompt_version,
+                                  tokens_in, tokens_out, created)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                item.conversation.rawValue, item.seq, m.role, item.sealedBody, m.provider, m.modelID,
+                m.promptVersion, m.tokensIn, m.tokensOut, item.created,
+            ])
+    }
+
+    /// The last `limit` messages (all when nil) of a conversation, oldest first, opened.
+    /// Throws `integrity` naming the first row that fails to open.
+    public func history(_ id: ConversationID, limit: Int? = nil) throws -> [MessageRecord] {
+        let key = try dataKey(id)
+        let rows = try mapErrors {
+            try db.query(
+                """
+                SELECT seq, role, body, provider, model_id, prompt_version, tokens_in, tokens_out, created
+                FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?
+                """, [id.rawValue, limit ?? -1])
+        }
+        return try rows.reversed().map { row in
+            let seq = row[0].int ?? 0
+            let role = row[1].string ?? ""
+            let body = try open(
+                row[2].bytes ?? [], key: key, aad: bodyAAD(id, seq: seq, role: role),
+                row: "messages row \(id)/\(seq)")
+            return MessageRecord(
+                conversation: id, seq: seq, role: role, body: body, provider: row[3].string,
+                modelID: row[4].string, promptVersion: row[5].string, tokensIn: row[6].int,
+                tokensOut: row[7].int, created: Date(timeIntervalSince1970: row[8].double ?? 0))
+        }
+    }
+
+    /// One conversation's summary, or nil if it does not exist.
+    public func conversation(_ id: ConversationID) throws -> ConversationSummary? {
+        try summaries(where: "c.id = ?", [id.rawValue]).first
+    }
+
+    /// An owner's conversations, most recently updated first.
+    public func conversations(owner: String) throws -> [ConversationSummary] {
+        try summaries(where: "c.owner = ?", [owner])
+    }
+
+    private func summaries(where condition: String, _ values: [any SQLiteBindable]) throws -> [ConversationSummary] {
+        let rows = try mapErrors {
+            try db.query(
+                """
+                SELECT c.id, c.owner, c.title, c.tags, c.provider, c.created, c.updated, c.wrapped_key, c.key_version,
+                       (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id)
+                FROM conversations c WHERE \(condition) ORDER BY c.updated DESC, c.id
+                """, values)
+        }
+        return try rows.map { row in
+            let id = ConversationID(unchecked: row[0].string ?? "")
+            let key = try unwrapDataKey(id, wrapped: row[7].bytes ?? [], version: row[8].int ?? 0)
+            let title = try row[2].bytes.map {
+                try open($0, key: key, aad: titleAAD(id), row: "conversations row \(id) title")
+            }
+            let tags = try open(row[3].bytes ?? [], key: key, aad: tagsAAD(id), row: "conversations row \(id) tags")
+            return ConversationSummary(
+                id: id, owner: row[1].string ?? "", title: title, tags: Self.decode(tags), provider: row[4].string,
+                created: Date(timeIntervalSince1970: row[5].double ?? 0),
+                updated: Date(timeIntervalSince1970: row[6].double ?? 0), messageCount: row[9].int ?? 0)
+        }
+    }
+
+    /// Adds tags to a conversation (tags only grow) and returns all of its tags.
+    @discardableResult
+    public func addTags(_ tags: Set<String>, to id: ConversationID) throws -> Set<String> {
+        try Self.validate(tags: tags)
+        return try rewriteTags(id) { $0.union(tags) }
+    }
+
+    /// Removes one tag: a compliance action, which the caller must audit. Returns the remaining tags.
+    @discardableResult
+    public func removeTag(_ tag: String, from id: ConversationID) throws -> Set<String> {
+        try rewriteTags(id) { $0.subtracting([tag]) }
+    }
+
+    private func rewriteTags(_ id: ConversationID, _ change: (Set<String>) -> Set<String>) throws -> Set<String> {
+        let key = try dataKey(id)
+        return try mapErrors {
+            try db.transaction {
+                let sealed = try db.query("SELECT tags FROM conversations WHERE id = ?", [id.rawValue]).first?[0].bytes
+                let current = Self.decode(
+                    try open(
+                        sealed ?? [], key: key, aad: tagsAAD(id),
+                        row: "conversations row \(id) tags"))
+                let updated = change(current)
+                if updated != current {
+                    try db.run(
+                        "UPDATE conversations SET tags = ?, updated = ? WHERE id = ?",
+                        [
+                            try seal(Self.encode(updated), key: key, aad: tagsAAD(id)), Date().timeIntervalSince1970,
+                            id.rawValue,
+                        ])
+                }
+                return updated
+            }
+        }
+    }
+
+    /// Records the conversation's sticky provider.
+    public func setProvider(_ name: String, for id: ConversationID) throws {
+        let changed = try mapErrors {
+            try db.run("UPDATE conversations SET provider = ? WHERE id = ?", [name, id.rawValue])
+        }
+        guard changed == 1 else { throw StoreError(.notFound, "no conversation \(id)") }
+    }
+
+    /// Stores a thumbs up/down with an optional comment (sealed).
+    public func addFeedback(conversation id: ConversationID, user: String, up: Bool, comment: String?) throws {
+        let key = try dataKey(id)
+        let feedbackID = try SecureRandom.bytes(10).hexString
+        let sealed = try comment.map {
+            try seal(
+                $0, key: key,
+                aad: Schema.aad(
+                    "feedback", row: feedbackID, conversation: id, role: user,
+                    keyVersion: Schema.dataKeyVersion))
+        }
+        try mapErrors {
+            try db.run(
+                "INSERT INTO feedback (id, conversation_id, user, up, comment, created) VALUES (?, ?, ?, ?, ?, ?)",
+                [feedbackID, id.rawValue, user, up, sealed, Date().timeIntervalSince1970])
+        }
+    }
+
+    /// Deletes a conversation by crypto-shredding: the row holding its only (wrapped) data key goes
+    /// together with its messages and feedback (secure_delete overwrites the freed pages), then the
+    /// WAL is checkpointed and truncated so no old page image survives there.
+    public func delete(_ id: ConversationID) throws {
+        try mapErrors {
+            let removed = try db.transaction {
+                try db.run("DELETE FROM feedback WHERE conversation_id = ?", [id.rawValue])
+                try db.run("DELETE FROM messages WHERE conversation_id = ?", [id.rawValue])
+                return try db.run("DELETE FROM conversations WHERE id = ?", [id.rawValue])
+            }
+            guard removed == 1 else { throw StoreError(.notFound, "no conversation \(id)") }
+            try db.checkpointTruncate()
+        }
+        nextSeq[id] = nil
+    }
+
+    // MARK: Field encodings and AAD
+
+    func titleAAD(_ id: ConversationID) -> [UInt8] {
+        Schema.aad(
+            "conversations", row: id.rawValue, conversation: id, role: "title", keyVersion: Schema.dataKeyVersion)
+    }
+
+    func tagsAAD(_ id: ConversationID) -> [UInt8] {
+        Schema.aad("conversations", row: id.rawValue, conversation: id, role: "tags", keyVersion: Schema.dataKeyVersion)
+    }
+
+    func bodyAAD(_ id: ConversationID, seq: Int, role: String) -> [UInt8] {
+        Schema.aad("messages", row: "\(id)/\(seq)", conversation: id, role: role, keyVersion: Schema.dataKeyVersion)
+    }
+
+    static func validate(tags: Set<String>) throws {
+        for tag in tags where tag.isEmpty || tag.utf8.count > 64 || tag.contains(where: { $0.isWhitespace }) {
+            throw StoreError(.invalidArgument, "a tag must be 1-64 characters without spaces")
+        }
+    }
+
+    static func encode(_ tags: Set<String>) -> String { tags.sorted().joined(separator: "\n") }
+
+    static func decode(_ text: String) -> Set<String> {
+        Set(text.split(separator: "\n").map(String.init))
+    }
+}

@@ -1,0 +1,100 @@
+// User accounts: creation, lookup, updates, and the failed-login counter with lockout.
+// Password hashing (scrypt, ~100 ms) happens outside the actor: callers pass a finished hash.
+internal import EnclaveCrypto
+public import Foundation
+
+extension UserRecord {
+    /// A new account with `password` hashed by scrypt. Call it off the Store actor; it is slow on purpose.
+    public static func make(name: String, role: Role, groups: [String] = [], password: String) throws -> UserRecord {
+        UserRecord(name: name, role: role, groups: groups, passwordHash: try PasswordHash.make(password))
+    }
+}
+
+extension Store {
+    /// Adds a user. Throws `already-exists` if the name is taken.
+    public func createUser(_ user: UserRecord) throws {
+        try Self.validate(user)
+        do {
+            try mapErrors {
+                try db.run(
+                    """
+                    INSERT INTO users (name, role, groups_list, password_hash, disabled, failed_attempts, locked_until)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """, Self.values(user))
+            }
+        } catch let error as StoreError where error.code == .alreadyExists {
+            throw StoreError(.alreadyExists, "user \(user.name) already exists")
+        }
+    }
+
+    /// The user called `name`, or nil.
+    public func user(named name: String) throws -> UserRecord? {
+        try mapErrors {
+            try db.query("SELECT \(Self.userColumns) FROM users WHERE name = ?", [name]).first.map(Self.user)
+        }
+    }
+
+    /// Every user, by name.
+    public func listUsers() throws -> [UserRecord] {
+        try mapErrors { try db.query("SELECT \(Self.userColumns) FROM users ORDER BY name").map(Self.user) }
+    }
+
+    /// Replaces the stored record of `user.name`. Throws `not-found` if there is none.
+    public func updateUser(_ user: UserRecord) throws {
+        try Self.validate(user)
+        let changed = try mapErrors {
+            try db.run(
+                """
+                UPDATE users SET role = ?, groups_list = ?, password_hash = ?, disabled = ?, failed_attempts = ?,
+                                 locked_until = ? WHERE name = ?
+                """, Array(Self.values(user).dropFirst()) + [user.name])
+        }
+        guard changed == 1 else { throw StoreError(.notFound, "no user \(user.name)") }
+    }
+
+    /// Counts a failed login; after `lockAfter` consecutive failures the account is locked for
+    /// `lockFor` seconds. Returns the updated record (nil for an unknown user).
+    @discardableResult
+    public func recordFailedLogin(name: String, lockAfter: Int = 5, lockFor: TimeInterval = 900, now: Date = Date())
+        throws -> UserRecord?
+    {
+        guard var user = try user(named: name) else { return nil }
+        user.failedAttempts += 1
+        if user.failedAttempts >= lockAfter { user.lockedUntil = now.addingTimeInterval(lockFor) }
+        try updateUser(user)
+        return user
+    }
+
+    /// Clears the failure counter and any lock after a successful login.
+    public func recordSuccessfulLogin(name: String) throws {
+        try mapErrors {
+            try db.run("UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE name = ?", [name])
+        }
+    }
+
+    private static let userColumns = "name, role, groups_list, password_hash, disabled, failed_attempts, locked_until"
+
+    private static func user(_ row: SQLiteRow) -> UserRecord {
+        UserRecord(
+            name: row[0].string ?? "", role: Role(rawValue: row[1].string ?? "") ?? .staff,
+            groups: (row[2].string ?? "").split(separator: "\n").map(String.init),
+            passwordHash: row[3].string ?? "", disabled: row[4].int == 1, failedAttempts: row[5].int ?? 0,
+            lockedUntil: row[6].double.map { Date(timeIntervalSince1970: $0) })
+    }
+
+    private static func values(_ user: UserRecord) -> [any SQLiteBindable] {
+        [
+            user.name, user.role.rawValue, user.groups.joined(separator: "\n"), user.passwordHash, user.disabled,
+            user.failedAttempts, user.lockedUntil?.timeIntervalSince1970,
+        ]
+    }
+
+    private static func validate(_ user: UserRecord) throws {
+        guard !user.name.isEmpty, user.name.utf8.count <= 64, !user.name.contains(where: { $0.isWhitespace }) else {
+            throw StoreError(.invalidArgument, "a user name must be 1-64 characters without spaces")
+        }
+        for group in user.groups where group.isEmpty || group.contains(where: { $0.isNewline }) {
+            throw StoreError(.invalidArgument, "a group name must be non-empty and on one line")
+        }
+    }
+}

@@ -1,2 +1,0 @@
-// EnclaveCryptoTests: the tests of the EnclaveCrypto target land with its issue.
-import Testing

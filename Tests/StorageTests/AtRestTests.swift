@@ -1,0 +1,86 @@
+// Done-when 1: no plaintext at rest. 1,000 messages and 100 titles carry unique canaries; no file in
+// the database directory (database, -wal, -shm) nor any SQLite temp file holds any of them as UTF-8,
+// UTF-16 or base64, before and after deleting half the conversations. The same scan over the
+// plaintext twin finds them, so the scan itself can fail.
+import EnclaveCrypto
+import Foundation
+import Testing
+
+@testable import Storage
+
+@Suite("At rest")
+struct AtRestTests {
+    /// Every canary starts with this marker, so a leak of any canary (in any of the encodings,
+    /// at any alignment) is also a leak of the marker, and one search per pattern suffices.
+    static let marker = "CANARY-ENCLAVE-"
+
+    /// Stores 100 conversations × 10 messages, each title and body holding a unique canary.
+    func fill(_ store: Store) async throws -> [ConversationID] {
+        var ids: [ConversationID] = []
+        for c in 0..<100 {
+            ids.append(try await store.createConversation(owner: "alice", title: "\(Self.marker)title-\(c)-Q7"))
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (c, id) in ids.enumerated() {
+                group.addTask {
+                    for m in 0..<10 {
+                        _ = try await store.append(
+                            NewMessage(
+                                role: m % 2 == 0 ? "user" : "assistant", body: "note \(Self.marker)\(c)-\(m)-Z9 end"),
+                            to: id)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        return ids
+    }
+
+    /// Paths of leaked patterns found in `directory` and in SQLite temp files.
+    func leaks(in directory: String) -> [String] {
+        let patterns = leakPatterns(Self.marker)
+        var found: [String] = []
+        var files = filesUnder(directory)
+        // SQLite names its temporary files etilqs_*; temp_store=MEMORY should mean there are none.
+        for temp in ["/tmp", "/var/tmp", NSTemporaryDirectory()] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: temp)) ?? []
+            for name in names where name.hasPrefix("etilqs_") {
+                if let data = FileManager.default.contents(atPath: temp + "/" + name) {
+                    files.append((temp + "/" + name, Array(data)))
+                }
+            }
+        }
+        for (path, bytes) in files {
+            for (index, pattern) in patterns.enumerated() where contains(bytes, pattern) {
+                found.append("\(path) (encoding \(index))")
+            }
+        }
+        return found
+    }
+
+    @Test("no canary in the database, WAL, SHM or temp files, before and after deleting half")
+    func noPlaintextAtRest() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try Store(path: dir.file("enclave.sqlite"), keyRing: makeKeyRing())
+        let ids = try await fill(store)
+        #expect(FileManager.default.fileExists(atPath: dir.file("enclave.sqlite-wal")))
+        #expect(leaks(in: dir.path) == [])
+        for id in ids.prefix(50) { try await store.delete(id) }
+        try await store.checkpoint()
+        #expect(leaks(in: dir.path) == [])
+        let survivor = try await store.history(ids[99])
+        #expect(survivor.count == 10 && survivor[0].body.contains(Self.marker))
+    }
+
+    @Test("control: the same scan finds the canaries in the plaintext twin")
+    func scanFindsPlaintext() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try Store(path: dir.file("plain.sqlite"), keyRing: makeKeyRing(), sealing: false)
+        _ = try await fill(store)
+        #expect(!leaks(in: dir.path).isEmpty)
+        let sample = Data("x\(Self.marker)y".utf8).base64EncodedString()
+        #expect(leakPatterns(Self.marker).contains { contains(Array(sample.utf8), $0) })
+    }
+}

@@ -1,2 +1,0 @@
-// StorageTests: the tests of the Storage target land with its issue.
-import Testing

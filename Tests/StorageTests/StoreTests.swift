@@ -1,0 +1,111 @@
+// The Store's API: users and lockout, conversations, append and history, tags that only grow,
+// sticky provider, feedback, crypto-shredding delete, and group commit under concurrent appends.
+import EnclaveCrypto
+import Foundation
+import Storage
+import Testing
+
+@Suite("Store")
+struct StoreTests {
+    @Test("users: create, look up, update, duplicate refused, failed logins lock, success unlocks")
+    func users() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try Store(path: dir.file("s.sqlite"), keyRing: makeKeyRing())
+        let alice = UserRecord(name: "alice", role: .staff, groups: ["ward-3", "nurses"], passwordHash: "scrypt$x")
+        try await store.createUser(alice)
+        #expect(try await store.user(named: "alice") == alice)
+        await #expect(throws: StoreError.self) { try await store.createUser(alice) }
+        await #expect(throws: StoreError.self) {
+            try await store.createUser(UserRecord(name: "bad name", role: .admin, passwordHash: "x"))
+        }
+        let now = Date(timeIntervalSince1970: 1_000_000)
+        for attempt in 1...4 {
+            let user = try await store.recordFailedLogin(name: "alice", lockAfter: 5, lockFor: 60, now: now)
+            #expect(user?.failedAttempts == attempt && user?.lockedUntil == nil)
+        }
+        let locked = try await store.recordFailedLogin(name: "alice", lockAfter: 5, lockFor: 60, now: now)
+        #expect(locked?.lockedUntil == now.addingTimeInterval(60))
+        try await store.recordSuccessfulLogin(name: "alice")
+        #expect(try await store.user(named: "alice")?.failedAttempts == 0)
+        #expect(try await store.user(named: "alice")?.lockedUntil == nil)
+        var promoted = alice
+        promoted.role = .compliance
+        promoted.disabled = true
+        try await store.updateUser(promoted)
+        #expect(try await store.listUsers() == [promoted])
+        #expect(try await store.user(named: "bob") == nil)
+    }
+
+    @Test("conversations: title, tags that only grow, provider, history in order, listing by owner")
+    func conversations() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try Store(path: dir.file("s.sqlite"), keyRing: makeKeyRing())
+        let id = try await store.createConversation(owner: "alice", title: "Ward round", tags: ["phi"])
+        #expect(ConversationID(rawValue: id.rawValue) == id)
+        #expect(ConversationID(rawValue: "not an id") == nil)
+        let first = try await store.append(NewMessage(role: "user", body: "Hello"), to: id)
+        let second = try await store.append(
+            NewMessage(
+                role: "assistant", body: "Hi there", provider: "local", modelID: "SmolLM2", promptVersion: "chat.v1",
+                tokensIn: 12, tokensOut: 3), to: id)
+        #expect((first, second) == (1, 2))
+        let history = try await store.history(id)
+        #expect(history.map(\.body) == ["Hello", "Hi there"])
+        #expect(history[1].modelID == "SmolLM2" && history[1].tokensOut == 3 && history[1].promptVersion == "chat.v1")
+        #expect(try await store.history(id, limit: 1).map(\.seq) == [2])
+        #expect(try await store.addTags(["pci"], to: id) == ["phi", "pci"])
+        #expect(try await store.addTags([], to: id) == ["phi", "pci"])
+        #expect(try await store.removeTag("pci", from: id) == ["phi"])
+        try await store.setProvider("local", for: id)
+        let other = try await store.createConversation(owner: "bob")
+        let summary = try #require(try await store.conversation(id))
+        #expect(summary.title == "Ward round" && summary.tags == ["phi"] && summary.provider == "local")
+        #expect(summary.messageCount == 2 && summary.owner == "alice")
+        #expect(try await store.conversations(owner: "alice").map(\.id) == [id])
+        #expect(try await store.conversation(other)?.title == nil)
+        await #expect(throws: StoreError.self) { try await store.append(NewMessage(role: "robot", body: "x"), to: id) }
+        await #expect(throws: StoreError.self) { try await store.addTags(["has space"], to: id) }
+    }
+
+    @Test("sequence numbers continue after reopening; delete shreds and later access is not-found")
+    func reopenAndDelete() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let ring = try makeKeyRing()
+        let path = dir.file("s.sqlite")
+        var store: Store? = try Store(path: path, keyRing: ring)
+        let id = try await store!.createConversation(owner: "alice")
+        _ = try await store!.append(NewMessage(role: "user", body: "one"), to: id)
+        try await store!.addFeedback(conversation: id, user: "alice", up: true, comment: "useful")
+        store = nil
+        let reopened = try Store(path: path, keyRing: ring)
+        #expect(try await reopened.append(NewMessage(role: "user", body: "two"), to: id) == 2)
+        try await reopened.delete(id)
+        let error = await #expect(throws: StoreError.self) { try await reopened.history(id) }
+        #expect(error?.code == .notFound)
+        #expect(try await reopened.conversation(id) == nil)
+        await #expect(throws: StoreError.self) { try await reopened.delete(id) }
+        #expect(try await reopened.integrityCheck() == "ok")
+        let walSize = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? NSNumber)?.intValue
+        #expect(walSize == 0)
+    }
+
+    @Test("64 concurrent appends are all acknowledged, numbered without gaps, in fewer commits")
+    func groupCommit() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try Store(path: dir.file("s.sqlite"), keyRing: makeKeyRing())
+        let id = try await store.createConversation(owner: "alice")
+        let seqs = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<64 {
+                group.addTask { try await store.append(NewMessage(role: "user", body: "m\(index)"), to: id) }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(seqs.sorted() == Array(1...64))
+        #expect(await store.appendCommits < 64)
+        #expect(try await store.history(id).count == 64)
+    }
+}
