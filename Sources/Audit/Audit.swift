@@ -1,1 +1,0 @@
-// Audit: see ARCHITECTURE.md. This target is being built; its first files land with its issue.

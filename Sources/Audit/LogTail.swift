@@ -1,0 +1,87 @@
+// Start-up reads of the log file: its last complete line (read backwards in growing windows, so
+// opening a multi-gigabyte log costs one small read) and a torn tail left by a crash mid-write, which
+// is cut off. Also `FileIdentity`, which lets the writer notice that `audit.jsonl` was removed or
+// replaced while the server runs (records would otherwise go to an unlinked inode and vanish).
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The end of an existing log file.
+struct LogTail {
+    /// The last LF-terminated line (without LF), or nil for an empty or missing file.
+    var lastLine: [UInt8]?
+    /// Bytes after the last LF that were cut off (0 when the file ended cleanly).
+    var tornBytes: Int
+
+    static func read(path: String) throws(AuditError) -> LogTail {
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return LogTail(lastLine: nil, tornBytes: 0) }
+            throw AuditError.io(operation: "open", path: path, reason: errnoText())
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw AuditError.io(operation: "fstat", path: path, reason: errnoText()) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw AuditError.corrupt("\(path) is not a regular file")
+        }
+        let size = Int(info.st_size)
+        var window = min(size, 1 << 16)
+        while true {
+            var bytes = [UInt8](repeating: 0, count: window)
+            let count = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, window, off_t(size - window)) }
+            guard count == window else { throw AuditError.io(operation: "pread", path: path, reason: errnoText()) }
+            let whole = window == size
+            if let end = bytes.lastIndex(of: 0x0A) {
+                let torn = window - end - 1
+                if let start = bytes[..<end].lastIndex(of: 0x0A) {
+                    return try finish(fd: fd, path: path, size: size, line: Array(bytes[(start + 1)..<end]), torn: torn)
+                }
+                if whole { return try finish(fd: fd, path: path, size: size, line: Array(bytes[..<end]), torn: torn) }
+            } else if whole {
+                return try finish(fd: fd, path: path, size: size, line: nil, torn: size)
+            }
+            window = min(size, window * 4)
+        }
+    }
+
+    private static func finish(fd: Int32, path: String, size: Int, line: [UInt8]?, torn: Int) throws(AuditError)
+        -> LogTail
+    {
+        if torn > 0 {
+            guard ftruncate(fd, off_t(size - torn)) == 0, fsync(fd) == 0 else {
+                throw AuditError.io(operation: "ftruncate", path: path, reason: errnoText())
+            }
+        }
+        return LogTail(lastLine: line, tornBytes: torn)
+    }
+}
+
+/// The device and inode of a file, to notice that its path now names another file (or none).
+struct FileIdentity: Sendable {
+    let path: String
+    let device: UInt64
+    let inode: UInt64
+
+    init(path: String) throws(AuditError) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw AuditError.io(operation: "stat", path: path, reason: errnoText()) }
+        self.path = path
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+    }
+
+    /// Throws unless `path` still names the same regular file.
+    func check() throws(AuditError) {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw AuditError.io(operation: "stat", path: path, reason: "audit file removed: \(errnoText())")
+        }
+        guard UInt64(info.st_dev) == device, UInt64(info.st_ino) == inode else {
+            throw AuditError.io(operation: "stat", path: path, reason: "audit file was replaced")
+        }
+    }
+}

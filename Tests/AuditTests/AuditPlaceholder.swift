@@ -1,2 +1,0 @@
-// AuditTests: the tests of the Audit target land with its issue.
-import Testing
