@@ -33,7 +33,7 @@ extension ChatCore {
             let defaults = await policy.defaultTags(user: user.name, groups: user.groups)
             id = try await step { try await conversations.createConversation(owner: user.name, title: nil, tags: defaults) }
         }
-        _ = try await step { try await conversations.append(NewMessage(role: "user", body: text), to: id) }
+        _ = try await step { try await conversations.append(DraftMessage(role: "user", body: text), to: id) }
 
         // 2. Tags: a detector failure fails closed (only on-prem providers stay eligible).
         var detection = TagResult(tags: [], detectorCounts: [:])
@@ -101,7 +101,7 @@ extension ChatCore {
         if !outcome.reply.isEmpty {
             _ = try await step {
                 try await conversations.append(
-                    NewMessage(
+                    DraftMessage(
                         role: "assistant", body: outcome.reply, provider: chosen.name, modelID: chosen.modelID,
                         promptVersion: gateway.promptVersion, tokensIn: outcome.tokensIn, tokensOut: outcome.tokensOut),
                     to: id)

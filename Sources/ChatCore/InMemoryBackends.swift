@@ -52,7 +52,7 @@ public actor InMemoryConversations: ConversationRepository {
         entries.values.map(\.info).filter { $0.owner == owner }
     }
 
-    public func append(_ message: NewMessage, to id: String) throws -> Int {
+    public func append(_ message: DraftMessage, to id: String) throws -> Int {
         guard var entry = entries[id] else { throw ChatFailure(.notFound, "no conversation") }
         let seq = entry.messages.count + 1
         entry.messages.append(

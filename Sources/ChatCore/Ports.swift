@@ -94,7 +94,7 @@ public struct StoredMessage: Sendable, Equatable {
 }
 
 /// A message to seal and append.
-public struct NewMessage: Sendable, Equatable {
+public struct DraftMessage: Sendable, Equatable {
     public var role: String
     public var body: String
     public var provider: String?
@@ -122,7 +122,7 @@ public protocol ConversationRepository: Sendable {
     func createConversation(owner: String, title: String?, tags: Set<String>) async throws -> String
     func conversation(_ id: String) async throws -> ConversationInfo?
     func conversations(owner: String) async throws -> [ConversationInfo]
-    func append(_ message: NewMessage, to id: String) async throws -> Int
+    func append(_ message: DraftMessage, to id: String) async throws -> Int
     func history(_ id: String, limit: Int?) async throws -> [StoredMessage]
     /// Adds tags (they only grow) and returns the conversation's full set.
     func addTags(_ tags: Set<String>, to id: String) async throws -> Set<String>
