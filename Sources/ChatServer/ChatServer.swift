@@ -32,6 +32,9 @@ public final class ChatServer: Service {
     /// The port actually bound (useful when the configuration asked for 0).
     public let port: Int
 
+    /// Connections currently open and admitted.
+    public var connectionCount: Int { registry.count }
+
     /// Binds the listening socket. Throws `ChatServerError.insecureBind` for a non-loopback address
     /// without TLS unless `allowInsecureBind` is set.
     public init(
@@ -50,6 +53,9 @@ public final class ChatServer: Service {
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // A small kernel send buffer: a chat stream needs little, and a client that stops reading
+            // then blocks our writes (and trips the stall timeout) after ~128 KiB instead of megabytes.
+            .childChannelOption(.socketOption(.so_sndbuf), value: 64 * 1024)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 16 * 1024, high: 64 * 1024))
             .bind(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {

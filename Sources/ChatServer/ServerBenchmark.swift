@@ -120,14 +120,15 @@ public enum ServerBenchmark {
     private static func holdIdle(port: Int, count: Int) async throws -> (Int, Double) {
         guard count > 0 else { return (0, 0) }
         let before = residentBytes()
-        var channels: [Channel] = []
+        var channels: [any NIOCore.Channel] = []
         for _ in 0..<count {
-            guard let channel = try? await connect(port: port) else { break }
+            let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            guard let channel = try? await bootstrap.connect(host: "127.0.0.1", port: port).get() else { break }
             channels.append(channel)
         }
         try await Task.sleep(for: .milliseconds(500))
         let after = residentBytes()
-        for channel in channels { try? await channel.channel.close() }
+        for channel in channels { try? await channel.close() }
         return (channels.count, channels.isEmpty ? 0 : Double(after - before) / Double(channels.count))
     }
 }

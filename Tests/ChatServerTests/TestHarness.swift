@@ -80,8 +80,12 @@ struct LineClient {
     /// The banner lines read on connect.
     var banner: [String] = []
 
-    static func connect(port: Int) async throws -> Channel {
-        try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+    static func connect(port: Int, receiveBuffer: Int? = nil) async throws -> Channel {
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if let receiveBuffer {
+            bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBuffer))
+        }
+        return try await bootstrap
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
