@@ -70,8 +70,11 @@ let package = Package(
         .target(
             name: "Routing",
             dependencies: [
-                "Inference", "Policy",
+                "Inference", "Policy", "EnclaveCrypto",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -114,7 +117,16 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "EnclaveCrypto"], swiftSettings: strictSettings),
         .testTarget(name: "PolicyTests", dependencies: ["Policy"], swiftSettings: strictSettings),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "EnclaveCrypto"], swiftSettings: strictSettings),
-        .testTarget(name: "RoutingTests", dependencies: ["Routing", "Policy"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "RoutingTests",
+            dependencies: [
+                "Routing", "Policy", "Inference",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "ChatCoreTests",
             dependencies: ["ChatCore", "Storage", "Policy", "Routing", "Audit"],

@@ -12,7 +12,7 @@ import Storage
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmarks.", subcommands: [BenchServer.self])
+        commandName: "bench", abstract: "Measure parts of the server.", subcommands: [BenchServer.self, BenchRouter.self])
 }
 
 struct BenchServer: AsyncParsableCommand {

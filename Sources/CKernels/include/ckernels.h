@@ -1,8 +1,11 @@
 // CKernels: Enclave's own SIMD kernels for the inference engine.
 //
-// Every fast kernel here has a portable scalar twin; the SIMD variant (AVX2/FMA on x86-64,
-// NEON on arm64) is chosen once at run time from the CPU's features, so one binary runs on
-// any x86-64 or arm64 machine. Only the Inference target imports this module.
+// Every fast kernel here has a portable scalar twin; the SIMD variant (AVX2/FMA on x86-64) is chosen
+// once at run time from the CPU's features, so one binary runs on any x86-64 or arm64 machine (arm64
+// uses the scalar twins for now). Only the Inference target imports this module.
+//
+// Quantized blocks follow ggml's layouts bit for bit (ggml-common.h), so GGUF tensor bytes are used
+// in place. A weight row of `n` elements is n/32 consecutive blocks.
 #ifndef ENCLAVE_CKERNELS_H
 #define ENCLAVE_CKERNELS_H
 
@@ -20,5 +23,119 @@ enum {
 
 /// The SIMD features of the running CPU (a bit set of CK_CPU_*), read once with cpuid.
 uint32_t ck_cpu_features(void);
+
+// MARK: Block layouts (ggml-common.h). `d`, `m`, `s` are IEEE half floats stored as uint16_t.
+
+#define CK_QK 32
+
+typedef struct { uint16_t d; uint8_t qs[CK_QK / 2]; } ck_block_q4_0;                 // 18 bytes
+typedef struct { uint16_t d; uint16_t m; uint8_t qs[CK_QK / 2]; } ck_block_q4_1;     // 20 bytes
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[CK_QK / 2]; } ck_block_q5_0;  // 22 bytes
+typedef struct { uint16_t d; uint16_t m; uint8_t qh[4]; uint8_t qs[CK_QK / 2]; } ck_block_q5_1;  // 24
+typedef struct { uint16_t d; int8_t qs[CK_QK]; } ck_block_q8_0;                      // 34 bytes
+typedef struct { uint16_t d; uint16_t s; int8_t qs[CK_QK]; } ck_block_q8_1;          // 36 bytes; s = d * sum(qs)
+
+/// ggml type ids the kernels understand (same numbers as GGMLType).
+enum {
+    CK_TYPE_F32 = 0, CK_TYPE_F16 = 1, CK_TYPE_Q4_0 = 2, CK_TYPE_Q4_1 = 3, CK_TYPE_Q5_0 = 6,
+    CK_TYPE_Q5_1 = 7, CK_TYPE_Q8_0 = 8, CK_TYPE_Q8_1 = 9, CK_TYPE_BF16 = 30,
+};
+
+// MARK: Half and bfloat16 conversion.
+
+float ck_fp16_to_fp32(uint16_t h);
+uint16_t ck_fp32_to_fp16(float f);
+float ck_bf16_to_fp32(uint16_t h);
+uint16_t ck_fp32_to_bf16(float f);
+
+// MARK: Scalar references (the twins every fast kernel is tested against).
+
+/// Quantizes `n` floats (a multiple of 32) to Q8_0 / Q8_1 blocks, as ggml's *_ref functions do.
+void ck_quantize_row_q8_0_ref(const float *x, void *y, int n);
+void ck_quantize_row_q8_1_ref(const float *x, void *y, int n);
+/// Quantizes to Q4_0/Q4_1/Q5_0/Q5_1 (used by tests to build weights).
+void ck_quantize_row_ref(int type, const float *x, void *y, int n);
+/// Expands a row of `n` elements of `type` to floats.
+void ck_dequantize_row_ref(int type, const void *x, float *y, int n);
+/// Dot product of a weight row of `type` with activations in the matching format
+/// (ck_activation_type(type)): Q8_0 for q4_0/q5_0/q8_0, Q8_1 for q4_1/q5_1, f32 for f32/f16/bf16.
+float ck_vec_dot_ref(int type, int n, const void *x, const void *y);
+
+/// The activation format a weight type's dot product expects (CK_TYPE_Q8_0, CK_TYPE_Q8_1 or CK_TYPE_F32).
+int ck_activation_type(int weight_type);
+/// Bytes of one row of `n` elements in `type`.
+size_t ck_row_bytes(int type, int n);
+
+// MARK: Dispatched kernels (fastest variant for this CPU).
+
+void ck_quantize_row(int activation_type, const float *x, void *y, int n);
+void ck_dequantize_row(int type, const void *x, float *y, int n);
+float ck_vec_dot(int type, int n, const void *x, const void *y);
+float ck_dot_f32(int n, const float *x, const float *y);
+/// y += a * x
+void ck_axpy_f32(int n, float a, const float *x, float *y);
+/// The name of the variant in use: "avx2" or "scalar".
+const char *ck_kernel_variant(void);
+/// Forces the scalar variant (tests compare both); pass 0 to restore automatic choice.
+void ck_force_scalar(int on);
+
+// MARK: Small ops (f32).
+
+/// out = x / rms(x) * w (sum of squares in double, as ggml does).
+void ck_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
+/// In place softmax over n values.
+void ck_softmax(float *x, int n);
+/// gate = silu(gate) * up
+void ck_swiglu(float *gate, const float *up, int n);
+
+// MARK: Thread pool: persistent workers that spin briefly, then sleep, between jobs.
+
+typedef struct ck_pool ck_pool;
+typedef void (*ck_task_fn)(void *context, int ith, int nth);
+/// A pool of `threads` participants (the caller counts as one, so threads-1 workers start).
+ck_pool *ck_pool_create(int threads);
+void ck_pool_destroy(ck_pool *pool);
+int ck_pool_size(const ck_pool *pool);
+/// Runs fn(context, i, n) for i in 0..<n concurrently (i == 0 on the caller) and returns when all finish.
+void ck_pool_run(ck_pool *pool, ck_task_fn fn, void *context);
+
+// MARK: Matrix products and attention over the pool.
+
+/// For each token t and row r: out[t*out_stride + r] = dot(row r of w, activation t) (+ bias[r]).
+/// Rows are split across the pool; each weight row is read once for all tokens.
+typedef struct {
+    const void *weights;  // rows × ck_row_bytes(type, cols)
+    int type;
+    int rows;
+    int cols;
+    int tokens;
+    const void *activation;    // tokens × activation_stride bytes, each in ck_activation_type(type)
+    size_t activation_stride;  // bytes between tokens' activations
+    const float *bias;         // rows, or NULL
+    float *out;                // tokens × out_stride
+    int out_stride;
+} ck_matvec_job;
+void ck_matvec(ck_pool *pool, const ck_matvec_job *job);
+
+/// Causal multi-head attention with grouped KV heads over a cache of f32 keys and values.
+/// Token t (0..<tokens) sits at position first_position + t and attends positions 0...that.
+typedef struct {
+    const float *q;        // tokens × q_stride (heads × head_dim used)
+    int q_stride;
+    int tokens;
+    int first_position;
+    const float *keys;     // positions × kv_stride
+    const float *values;   // positions × kv_stride
+    int kv_stride;         // kv_heads × head_dim
+    int heads;
+    int kv_heads;
+    int head_dim;
+    float scale;           // usually 1/sqrt(head_dim)
+    float *scratch;        // pool size × scratch_stride
+    int scratch_stride;    // ≥ first_position + tokens
+    float *out;            // tokens × out_stride
+    int out_stride;
+} ck_attention_job;
+void ck_attention(ck_pool *pool, const ck_attention_job *job);
 
 #endif

@@ -1,0 +1,255 @@
+// AVX2/FMA kernels: the fast twins of quants_ref.c, compiled per function with target("avx2,fma,f16c")
+// so the rest of the binary stays baseline x86-64; dispatch.c calls them only when cpuid says so.
+// The integer trick is ggml's: maddubs multiplies unsigned by signed bytes into int16 pairs, madd
+// widens to int32; the per-block scale is applied in float with FMA.
+#include "ckernels.h"
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define H2F ck_fp16_to_fp32
+
+AVX2 static inline float hsum8(__m256 x) {
+    __m128 r = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+/// 32 nibbles → 32 bytes: low nibbles (elements 0..15) then high nibbles (16..31).
+AVX2 static inline __m256i nibbles32(const uint8_t *qs) {
+    __m128i t = _mm_loadu_si128((const __m128i *)qs);
+    __m256i b = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+    return _mm256_and_si256(b, _mm256_set1_epi8(0x0f));
+}
+
+/// 32 bits → 32 bytes of 0xFF (bit set) or 0x00.
+AVX2 static inline __m256i bits32(const uint8_t *qh) {
+    uint32_t x;
+    memcpy(&x, qh, 4);
+    const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)x), shuffle);
+    bytes = _mm256_or_si256(bytes, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+    return _mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1));
+}
+
+/// Sum of products of unsigned bytes `ux` and signed bytes `sy`, as 8 floats.
+AVX2 static inline __m256 dot_us8(__m256i ux, __m256i sy) {
+    __m256i d16 = _mm256_maddubs_epi16(ux, sy);
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(d16, _mm256_set1_epi16(1)));
+}
+
+/// Sum of products of signed bytes, via |x| and sign(y, x).
+AVX2 static inline __m256 dot_s8(__m256i x, __m256i y) {
+    return dot_us8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+AVX2 static float dot_q4_0(int n, const void *vx, const void *vy) {
+    const ck_block_q4_0 *x = vx;
+    const ck_block_q8_0 *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / 32; i++) {
+        __m256 d = _mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d));
+        __m256i qx = _mm256_sub_epi8(nibbles32(x[i].qs), _mm256_set1_epi8(8));
+        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        acc = _mm256_fmadd_ps(d, dot_s8(qx, qy), acc);
+    }
+    return hsum8(acc);
+}
+
+AVX2 static float dot_q4_1(int n, const void *vx, const void *vy) {
+    const ck_block_q4_1 *x = vx;
+    const ck_block_q8_1 *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (int i = 0; i < n / 32; i++) {
+        mins += H2F(x[i].m) * H2F(y[i].s);
+        __m256 d = _mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d));
+        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        acc = _mm256_fmadd_ps(d, dot_us8(nibbles32(x[i].qs), qy), acc);
+    }
+    return hsum8(acc) + mins;
+}
+
+AVX2 static float dot_q5_0(int n, const void *vx, const void *vy) {
+    const ck_block_q5_0 *x = vx;
+    const ck_block_q8_0 *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / 32; i++) {
+        __m256 d = _mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d));
+        // Where the fifth bit is clear, setting the top nibble to 0xF makes the byte (q - 16) in two's complement.
+        __m256i hi = _mm256_andnot_si256(bits32(x[i].qh), _mm256_set1_epi8((char)0xF0));
+        __m256i qx = _mm256_or_si256(nibbles32(x[i].qs), hi);
+        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        acc = _mm256_fmadd_ps(d, dot_s8(qx, qy), acc);
+    }
+    return hsum8(acc);
+}
+
+AVX2 static float dot_q5_1(int n, const void *vx, const void *vy) {
+    const ck_block_q5_1 *x = vx;
+    const ck_block_q8_1 *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (int i = 0; i < n / 32; i++) {
+        mins += H2F(x[i].m) * H2F(y[i].s);
+        __m256 d = _mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d));
+        __m256i hi = _mm256_and_si256(bits32(x[i].qh), _mm256_set1_epi8(0x10));
+        __m256i qx = _mm256_or_si256(nibbles32(x[i].qs), hi);
+        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        acc = _mm256_fmadd_ps(d, dot_us8(qx, qy), acc);
+    }
+    return hsum8(acc) + mins;
+}
+
+AVX2 static float dot_q8_0(int n, const void *vx, const void *vy) {
+    const ck_block_q8_0 *x = vx;
+    const ck_block_q8_0 *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / 32; i++) {
+        __m256 d = _mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d));
+        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        acc = _mm256_fmadd_ps(d, dot_s8(qx, qy), acc);
+    }
+    return hsum8(acc);
+}
+
+AVX2 float ck_avx2_dot_f32(int n, const float *x, const float *y) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+    float s = hsum8(_mm256_add_ps(a0, a1));
+    for (; i < n; i++) s += x[i] * y[i];
+    return s;
+}
+
+AVX2 static float dot_f16(int n, const void *vx, const void *vy) {
+    const uint16_t *x = vx;
+    const float *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 w = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i)));
+        acc = _mm256_fmadd_ps(w, _mm256_loadu_ps(y + i), acc);
+    }
+    float s = hsum8(acc);
+    for (; i < n; i++) s += H2F(x[i]) * y[i];
+    return s;
+}
+
+AVX2 static float dot_bf16(int n, const void *vx, const void *vy) {
+    const uint16_t *x = vx;
+    const float *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i w16 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(x + i)));
+        __m256 w = _mm256_castsi256_ps(_mm256_slli_epi32(w16, 16));
+        acc = _mm256_fmadd_ps(w, _mm256_loadu_ps(y + i), acc);
+    }
+    float s = hsum8(acc);
+    for (; i < n; i++) s += ck_bf16_to_fp32(x[i]) * y[i];
+    return s;
+}
+
+float ck_avx2_vec_dot(int type, int n, const void *x, const void *y) {
+    switch (type) {
+    case CK_TYPE_F32: return ck_avx2_dot_f32(n, x, y);
+    case CK_TYPE_F16: return dot_f16(n, x, y);
+    case CK_TYPE_BF16: return dot_bf16(n, x, y);
+    case CK_TYPE_Q4_0: return dot_q4_0(n, x, y);
+    case CK_TYPE_Q4_1: return dot_q4_1(n, x, y);
+    case CK_TYPE_Q5_0: return dot_q5_0(n, x, y);
+    case CK_TYPE_Q5_1: return dot_q5_1(n, x, y);
+    case CK_TYPE_Q8_0: return dot_q8_0(n, x, y);
+    default: return 0;
+    }
+}
+
+/// Q8_0/Q8_1 activation quantization; rounds half away from zero like the reference (roundf).
+AVX2 void ck_avx2_quantize_row_q8(int with_sum, const float *x, void *vy, int n) {
+    const __m256 sign_mask = _mm256_set1_ps(-0.0f);
+    for (int i = 0; i < n / 32; i++) {
+        __m256 v[4];
+        __m256 amax = _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++) {
+            v[k] = _mm256_loadu_ps(x + i * 32 + k * 8);
+            amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign_mask, v[k]));
+        }
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        float d = _mm_cvtss_f32(m) / 127.0f, id = d ? 1.0f / d : 0.0f;
+        __m256 mul = _mm256_set1_ps(id);
+        __m256i q[4];
+        for (int k = 0; k < 4; k++) {
+            __m256 s = _mm256_mul_ps(v[k], mul);
+            // roundf: add copysign(0.5 - ulp, s) then truncate.
+            __m256 half = _mm256_or_ps(_mm256_and_ps(s, sign_mask), _mm256_set1_ps(0.49999997f));
+            q[k] = _mm256_cvttps_epi32(_mm256_add_ps(s, half));
+        }
+        __m256i p01 = _mm256_packs_epi32(q[0], q[1]);
+        __m256i p23 = _mm256_packs_epi32(q[2], q[3]);
+        __m256i p = _mm256_packs_epi16(p01, p23);
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        if (with_sum) {
+            ck_block_q8_1 *y = (ck_block_q8_1 *)vy + i;
+            y->d = ck_fp32_to_fp16(d);
+            _mm256_storeu_si256((__m256i *)y->qs, p);
+            __m256i s32 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
+            s4 = _mm_hadd_epi32(s4, s4);
+            s4 = _mm_hadd_epi32(s4, s4);
+            y->s = ck_fp32_to_fp16((float)_mm_cvtsi128_si32(s4) * d);
+        } else {
+            ck_block_q8_0 *y = (ck_block_q8_0 *)vy + i;
+            y->d = ck_fp32_to_fp16(d);
+            _mm256_storeu_si256((__m256i *)y->qs, p);
+        }
+    }
+}
+
+AVX2 void ck_avx2_axpy_f32(int n, float a, const float *x, float *y) {
+    __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+/// Dequantizes Q4_1/Q8_0 rows with AVX2 (the types of the default model); others fall back to the reference.
+AVX2 int ck_avx2_dequantize_row(int type, const void *vx, float *y, int n) {
+    if (type == CK_TYPE_Q4_1) {
+        const ck_block_q4_1 *x = vx;
+        for (int i = 0; i < n / 32; i++) {
+            __m256 d = _mm256_set1_ps(H2F(x[i].d)), m = _mm256_set1_ps(H2F(x[i].m));
+            __m256i q = nibbles32(x[i].qs);
+            for (int k = 0; k < 4; k++) {
+                __m128i part = k < 2 ? _mm256_castsi256_si128(q) : _mm256_extracti128_si256(q, 1);
+                if (k & 1) part = _mm_srli_si128(part, 8);
+                __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(part));
+                _mm256_storeu_ps(y + i * 32 + k * 8, _mm256_fmadd_ps(f, d, m));
+            }
+        }
+        return 1;
+    }
+    if (type == CK_TYPE_Q8_0) {
+        const ck_block_q8_0 *x = vx;
+        for (int i = 0; i < n / 32; i++) {
+            __m256 d = _mm256_set1_ps(H2F(x[i].d));
+            for (int k = 0; k < 4; k++) {
+                __m128i part = _mm_loadl_epi64((const __m128i *)(x[i].qs + k * 8));
+                _mm256_storeu_ps(y + i * 32 + k * 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(part)), d));
+            }
+        }
+        return 1;
+    }
+    return 0;
+}
+#endif

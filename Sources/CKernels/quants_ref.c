@@ -1,0 +1,311 @@
+// Scalar reference kernels: quantize, dequantize and dot products for ggml's 32-element block types,
+// written for clarity. Every fast kernel in quants_avx2.c is tested against these.
+#include "ckernels.h"
+#include <math.h>
+#include <string.h>
+
+#define H2F ck_fp16_to_fp32
+#define F2H ck_fp32_to_fp16
+
+_Static_assert(sizeof(ck_block_q4_0) == 18, "q4_0 block size");
+_Static_assert(sizeof(ck_block_q4_1) == 20, "q4_1 block size");
+_Static_assert(sizeof(ck_block_q5_0) == 22, "q5_0 block size");
+_Static_assert(sizeof(ck_block_q5_1) == 24, "q5_1 block size");
+_Static_assert(sizeof(ck_block_q8_0) == 34, "q8_0 block size");
+_Static_assert(sizeof(ck_block_q8_1) == 36, "q8_1 block size");
+
+int ck_activation_type(int t) {
+    switch (t) {
+    case CK_TYPE_Q4_0: case CK_TYPE_Q5_0: case CK_TYPE_Q8_0: return CK_TYPE_Q8_0;
+    case CK_TYPE_Q4_1: case CK_TYPE_Q5_1: return CK_TYPE_Q8_1;
+    default: return CK_TYPE_F32;
+    }
+}
+
+size_t ck_row_bytes(int t, int n) {
+    switch (t) {
+    case CK_TYPE_F32: return (size_t)n * 4;
+    case CK_TYPE_F16: case CK_TYPE_BF16: return (size_t)n * 2;
+    case CK_TYPE_Q4_0: return (size_t)n / 32 * 18;
+    case CK_TYPE_Q4_1: return (size_t)n / 32 * 20;
+    case CK_TYPE_Q5_0: return (size_t)n / 32 * 22;
+    case CK_TYPE_Q5_1: return (size_t)n / 32 * 24;
+    case CK_TYPE_Q8_0: return (size_t)n / 32 * 34;
+    case CK_TYPE_Q8_1: return (size_t)n / 32 * 36;
+    default: return 0;
+    }
+}
+
+void ck_quantize_row_q8_0_ref(const float *x, void *vy, int n) {
+    ck_block_q8_0 *y = vy;
+    for (int i = 0; i < n / CK_QK; i++) {
+        float amax = 0;
+        for (int j = 0; j < CK_QK; j++) amax = fmaxf(amax, fabsf(x[i * CK_QK + j]));
+        float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+        y[i].d = F2H(d);
+        for (int j = 0; j < CK_QK; j++) y[i].qs[j] = (int8_t)roundf(x[i * CK_QK + j] * id);
+    }
+}
+
+void ck_quantize_row_q8_1_ref(const float *x, void *vy, int n) {
+    ck_block_q8_1 *y = vy;
+    for (int i = 0; i < n / CK_QK; i++) {
+        float amax = 0;
+        for (int j = 0; j < CK_QK; j++) amax = fmaxf(amax, fabsf(x[i * CK_QK + j]));
+        float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+        y[i].d = F2H(d);
+        int sum = 0;
+        for (int j = 0; j < CK_QK; j++) {
+            y[i].qs[j] = (int8_t)roundf(x[i * CK_QK + j] * id);
+            sum += y[i].qs[j];
+        }
+        y[i].s = F2H((float)sum * d);
+    }
+}
+
+// Weight quantizers (ggml's quantize_row_q4_0_ref & co.), used by the tests to build tiny models.
+static void quantize_q4_0(const float *x, ck_block_q4_0 *y, int n) {
+    for (int i = 0; i < n / CK_QK; i++) {
+        float amax = 0, max = 0;
+        for (int j = 0; j < CK_QK; j++) {
+            float v = x[i * CK_QK + j];
+            if (fabsf(v) > amax) { amax = fabsf(v); max = v; }
+        }
+        float d = max / -8, id = d ? 1.0f / d : 0.0f;
+        y[i].d = F2H(d);
+        for (int j = 0; j < CK_QK / 2; j++) {
+            int a = (int)fminf(15, x[i * CK_QK + j] * id + 8.5f);
+            int b = (int)fminf(15, x[i * CK_QK + CK_QK / 2 + j] * id + 8.5f);
+            y[i].qs[j] = (uint8_t)(a | (b << 4));
+        }
+    }
+}
+
+static void quantize_q4_1(const float *x, ck_block_q4_1 *y, int n) {
+    for (int i = 0; i < n / CK_QK; i++) {
+        float lo = INFINITY, hi = -INFINITY;
+        for (int j = 0; j < CK_QK; j++) { lo = fminf(lo, x[i * CK_QK + j]); hi = fmaxf(hi, x[i * CK_QK + j]); }
+        float d = (hi - lo) / 15, id = d ? 1.0f / d : 0.0f;
+        y[i].d = F2H(d);
+        y[i].m = F2H(lo);
+        for (int j = 0; j < CK_QK / 2; j++) {
+            int a = (int)fminf(15, (x[i * CK_QK + j] - lo) * id + 0.5f);
+            int b = (int)fminf(15, (x[i * CK_QK + CK_QK / 2 + j] - lo) * id + 0.5f);
+            y[i].qs[j] = (uint8_t)(a | (b << 4));
+        }
+    }
+}
+
+static void quantize_q5_0(const float *x, ck_block_q5_0 *y, int n) {
+    for (int i = 0; i < n / CK_QK; i++) {
+        float amax = 0, max = 0;
+        for (int j = 0; j < CK_QK; j++) {
+            float v = x[i * CK_QK + j];
+            if (fabsf(v) > amax) { amax = fabsf(v); max = v; }
+        }
+        float d = max / -16, id = d ? 1.0f / d : 0.0f;
+        y[i].d = F2H(d);
+        uint32_t qh = 0;
+        for (int j = 0; j < CK_QK / 2; j++) {
+            int a = (int)fminf(31, x[i * CK_QK + j] * id + 16.5f);
+            int b = (int)fminf(31, x[i * CK_QK + CK_QK / 2 + j] * id + 16.5f);
+            y[i].qs[j] = (uint8_t)((a & 15) | ((b & 15) << 4));
+            qh |= ((uint32_t)(a >> 4) & 1) << j;
+            qh |= ((uint32_t)(b >> 4) & 1) << (j + 16);
+        }
+        memcpy(y[i].qh, &qh, 4);
+    }
+}
+
+static void quantize_q5_1(const float *x, ck_block_q5_1 *y, int n) {
+    for (int i = 0; i < n / CK_QK; i++) {
+        float lo = INFINITY, hi = -INFINITY;
+        for (int j = 0; j < CK_QK; j++) { lo = fminf(lo, x[i * CK_QK + j]); hi = fmaxf(hi, x[i * CK_QK + j]); }
+        float d = (hi - lo) / 31, id = d ? 1.0f / d : 0.0f;
+        y[i].d = F2H(d);
+        y[i].m = F2H(lo);
+        uint32_t qh = 0;
+        for (int j = 0; j < CK_QK / 2; j++) {
+            int a = (int)((x[i * CK_QK + j] - lo) * id + 0.5f);
+            int b = (int)((x[i * CK_QK + CK_QK / 2 + j] - lo) * id + 0.5f);
+            y[i].qs[j] = (uint8_t)((a & 15) | ((b & 15) << 4));
+            qh |= ((uint32_t)(a >> 4) & 1) << j;
+            qh |= ((uint32_t)(b >> 4) & 1) << (j + 16);
+        }
+        memcpy(y[i].qh, &qh, 4);
+    }
+}
+
+void ck_quantize_row_ref(int type, const float *x, void *y, int n) {
+    switch (type) {
+    case CK_TYPE_F32: memcpy(y, x, (size_t)n * 4); break;
+    case CK_TYPE_F16: for (int i = 0; i < n; i++) ((uint16_t *)y)[i] = F2H(x[i]); break;
+    case CK_TYPE_BF16: for (int i = 0; i < n; i++) ((uint16_t *)y)[i] = ck_fp32_to_bf16(x[i]); break;
+    case CK_TYPE_Q4_0: quantize_q4_0(x, y, n); break;
+    case CK_TYPE_Q4_1: quantize_q4_1(x, y, n); break;
+    case CK_TYPE_Q5_0: quantize_q5_0(x, y, n); break;
+    case CK_TYPE_Q5_1: quantize_q5_1(x, y, n); break;
+    case CK_TYPE_Q8_0: ck_quantize_row_q8_0_ref(x, y, n); break;
+    case CK_TYPE_Q8_1: ck_quantize_row_q8_1_ref(x, y, n); break;
+    default: break;
+    }
+}
+
+void ck_dequantize_row_ref(int type, const void *vx, float *y, int n) {
+    int nb = n / CK_QK;
+    switch (type) {
+    case CK_TYPE_F32: memcpy(y, vx, (size_t)n * 4); break;
+    case CK_TYPE_F16: for (int i = 0; i < n; i++) y[i] = H2F(((const uint16_t *)vx)[i]); break;
+    case CK_TYPE_BF16: for (int i = 0; i < n; i++) y[i] = ck_bf16_to_fp32(((const uint16_t *)vx)[i]); break;
+    case CK_TYPE_Q4_0: {
+        const ck_block_q4_0 *x = vx;
+        for (int i = 0; i < nb; i++) {
+            float d = H2F(x[i].d);
+            for (int j = 0; j < 16; j++) {
+                y[i * 32 + j] = ((x[i].qs[j] & 15) - 8) * d;
+                y[i * 32 + j + 16] = ((x[i].qs[j] >> 4) - 8) * d;
+            }
+        }
+        break;
+    }
+    case CK_TYPE_Q4_1: {
+        const ck_block_q4_1 *x = vx;
+        for (int i = 0; i < nb; i++) {
+            float d = H2F(x[i].d), m = H2F(x[i].m);
+            for (int j = 0; j < 16; j++) {
+                y[i * 32 + j] = (x[i].qs[j] & 15) * d + m;
+                y[i * 32 + j + 16] = (x[i].qs[j] >> 4) * d + m;
+            }
+        }
+        break;
+    }
+    case CK_TYPE_Q5_0: {
+        const ck_block_q5_0 *x = vx;
+        for (int i = 0; i < nb; i++) {
+            float d = H2F(x[i].d);
+            uint32_t qh;
+            memcpy(&qh, x[i].qh, 4);
+            for (int j = 0; j < 16; j++) {
+                int lo = (int)((x[i].qs[j] & 15) | (((qh >> j) & 1) << 4)) - 16;
+                int hi = (int)((x[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
+                y[i * 32 + j] = lo * d;
+                y[i * 32 + j + 16] = hi * d;
+            }
+        }
+        break;
+    }
+    case CK_TYPE_Q5_1: {
+        const ck_block_q5_1 *x = vx;
+        for (int i = 0; i < nb; i++) {
+            float d = H2F(x[i].d), m = H2F(x[i].m);
+            uint32_t qh;
+            memcpy(&qh, x[i].qh, 4);
+            for (int j = 0; j < 16; j++) {
+                int lo = (int)((x[i].qs[j] & 15) | (((qh >> j) & 1) << 4));
+                int hi = (int)((x[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4));
+                y[i * 32 + j] = lo * d + m;
+                y[i * 32 + j + 16] = hi * d + m;
+            }
+        }
+        break;
+    }
+    case CK_TYPE_Q8_0: {
+        const ck_block_q8_0 *x = vx;
+        for (int i = 0; i < nb; i++) {
+            float d = H2F(x[i].d);
+            for (int j = 0; j < 32; j++) y[i * 32 + j] = x[i].qs[j] * d;
+        }
+        break;
+    }
+    case CK_TYPE_Q8_1: {
+        const ck_block_q8_1 *x = vx;
+        for (int i = 0; i < nb; i++) {
+            float d = H2F(x[i].d);
+            for (int j = 0; j < 32; j++) y[i * 32 + j] = x[i].qs[j] * d;
+        }
+        break;
+    }
+    default: break;
+    }
+}
+
+/// The integer dot of one 4/5-bit weight block's 32 values (already unpacked to `q`) with a Q8 block.
+static int dot_i32(const int *q, const int8_t *y) {
+    int s = 0;
+    for (int j = 0; j < 32; j++) s += q[j] * y[j];
+    return s;
+}
+
+float ck_vec_dot_ref(int type, int n, const void *vx, const void *vy) {
+    int nb = n / CK_QK;
+    int q[32];
+    float sum = 0;
+    switch (type) {
+    case CK_TYPE_F32: case CK_TYPE_F16: case CK_TYPE_BF16: {
+        const float *y = vy;
+        double acc = 0;
+        for (int i = 0; i < n; i++) {
+            float w = type == CK_TYPE_F32 ? ((const float *)vx)[i]
+                    : type == CK_TYPE_F16 ? H2F(((const uint16_t *)vx)[i]) : ck_bf16_to_fp32(((const uint16_t *)vx)[i]);
+            acc += (double)w * y[i];
+        }
+        return (float)acc;
+    }
+    case CK_TYPE_Q4_0: {
+        const ck_block_q4_0 *x = vx;
+        const ck_block_q8_0 *y = vy;
+        for (int i = 0; i < nb; i++) {
+            for (int j = 0; j < 16; j++) { q[j] = (x[i].qs[j] & 15) - 8; q[j + 16] = (x[i].qs[j] >> 4) - 8; }
+            sum += dot_i32(q, y[i].qs) * H2F(x[i].d) * H2F(y[i].d);
+        }
+        return sum;
+    }
+    case CK_TYPE_Q4_1: {
+        const ck_block_q4_1 *x = vx;
+        const ck_block_q8_1 *y = vy;
+        for (int i = 0; i < nb; i++) {
+            for (int j = 0; j < 16; j++) { q[j] = x[i].qs[j] & 15; q[j + 16] = x[i].qs[j] >> 4; }
+            sum += dot_i32(q, y[i].qs) * H2F(x[i].d) * H2F(y[i].d) + H2F(x[i].m) * H2F(y[i].s);
+        }
+        return sum;
+    }
+    case CK_TYPE_Q5_0: {
+        const ck_block_q5_0 *x = vx;
+        const ck_block_q8_0 *y = vy;
+        for (int i = 0; i < nb; i++) {
+            uint32_t qh;
+            memcpy(&qh, x[i].qh, 4);
+            for (int j = 0; j < 16; j++) {
+                q[j] = (int)((x[i].qs[j] & 15) | (((qh >> j) & 1) << 4)) - 16;
+                q[j + 16] = (int)((x[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
+            }
+            sum += dot_i32(q, y[i].qs) * H2F(x[i].d) * H2F(y[i].d);
+        }
+        return sum;
+    }
+    case CK_TYPE_Q5_1: {
+        const ck_block_q5_1 *x = vx;
+        const ck_block_q8_1 *y = vy;
+        for (int i = 0; i < nb; i++) {
+            uint32_t qh;
+            memcpy(&qh, x[i].qh, 4);
+            for (int j = 0; j < 16; j++) {
+                q[j] = (int)((x[i].qs[j] & 15) | (((qh >> j) & 1) << 4));
+                q[j + 16] = (int)((x[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4));
+            }
+            sum += dot_i32(q, y[i].qs) * H2F(x[i].d) * H2F(y[i].d) + H2F(x[i].m) * H2F(y[i].s);
+        }
+        return sum;
+    }
+    case CK_TYPE_Q8_0: {
+        const ck_block_q8_0 *x = vx;
+        const ck_block_q8_0 *y = vy;
+        for (int i = 0; i < nb; i++) {
+            for (int j = 0; j < 32; j++) q[j] = x[i].qs[j];
+            sum += dot_i32(q, y[i].qs) * H2F(x[i].d) * H2F(y[i].d);
+        }
+        return sum;
+    }
+    default: return 0;
+    }
+}

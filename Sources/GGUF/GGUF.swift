@@ -1,1 +1,0 @@
-// GGUF: see ARCHITECTURE.md. This target is being built; its first files land with its issue.

@@ -1,0 +1,81 @@
+// Kernels: Swift's view of the CKernels quantized-math functions — quantize, dequantize and dot products
+// for ggml's block types, in a reference (scalar) and a fast (dispatched SIMD) flavour. Public so the
+// tests can hold each fast kernel against its scalar twin.
+internal import CKernels
+public import GGUF
+
+/// Entry points to the numeric kernels, by ggml type.
+public enum Kernels {
+    /// Which implementation to call.
+    public enum Flavour: Sendable { case reference, fast }
+
+    /// Weight types whose rows the engine can multiply.
+    public static let supportedWeightTypes: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1]
+
+    /// The name of the fast variant this CPU uses ("avx2" or "scalar").
+    public static var fastVariant: String { String(cString: ck_kernel_variant()) }
+
+    /// The activation format a dot product with `weights` rows takes (q8_0, q8_1 or f32).
+    public static func activationType(for weights: GGMLType) -> GGMLType {
+        GGMLType(rawValue: UInt32(ck_activation_type(Int32(weights.rawValue)))) ?? .f32
+    }
+
+    /// Encodes `values` (count a multiple of 32) as `type`.
+    public static func quantize(_ values: [Float], as type: GGMLType, _ flavour: Flavour = .reference) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: type.rowBytes(values.count))
+        values.withUnsafeBufferPointer { x in
+            out.withUnsafeMutableBytes { y in
+                if flavour == .fast, type == .q8_0 || type == .q8_1 {
+                    ck_quantize_row(Int32(type.rawValue), x.baseAddress, y.baseAddress, Int32(values.count))
+                } else {
+                    ck_quantize_row_ref(Int32(type.rawValue), x.baseAddress, y.baseAddress, Int32(values.count))
+                }
+            }
+        }
+        return out
+    }
+
+    /// Decodes `count` elements of `type` from `bytes`.
+    public static func dequantize(_ bytes: [UInt8], as type: GGMLType, count: Int, _ flavour: Flavour = .reference)
+        -> [Float]
+    {
+        precondition(bytes.count >= type.rowBytes(count))
+        var out = [Float](repeating: 0, count: count)
+        bytes.withUnsafeBytes { x in
+            out.withUnsafeMutableBufferPointer { y in
+                if flavour == .fast {
+                    ck_dequantize_row(Int32(type.rawValue), x.baseAddress, y.baseAddress, Int32(count))
+                } else {
+                    ck_dequantize_row_ref(Int32(type.rawValue), x.baseAddress, y.baseAddress, Int32(count))
+                }
+            }
+        }
+        return out
+    }
+
+    /// Dot product of one weight row (`weights`, in `type`) with activations already in `activationType(for:)`.
+    public static func dot(_ weights: [UInt8], _ activation: [UInt8], type: GGMLType, count: Int, _ flavour: Flavour)
+        -> Float
+    {
+        weights.withUnsafeBytes { x in
+            activation.withUnsafeBytes { y in
+                flavour == .fast
+                    ? ck_vec_dot(Int32(type.rawValue), Int32(count), x.baseAddress, y.baseAddress)
+                    : ck_vec_dot_ref(Int32(type.rawValue), Int32(count), x.baseAddress, y.baseAddress)
+            }
+        }
+    }
+
+    /// IEEE half → float and back (round to nearest even).
+    public static func halfToFloat(_ h: UInt16) -> Float { ck_fp16_to_fp32(h) }
+    public static func floatToHalf(_ f: Float) -> UInt16 { ck_fp32_to_fp16(f) }
+
+    /// Block sizes of the C structs, for layout tests.
+    public static var blockLayouts: [GGMLType: Int] {
+        [
+            .q4_0: MemoryLayout<ck_block_q4_0>.size, .q4_1: MemoryLayout<ck_block_q4_1>.size,
+            .q5_0: MemoryLayout<ck_block_q5_0>.size, .q5_1: MemoryLayout<ck_block_q5_1>.size,
+            .q8_0: MemoryLayout<ck_block_q8_0>.size, .q8_1: MemoryLayout<ck_block_q8_1>.size,
+        ]
+    }
+}

@@ -1,0 +1,99 @@
+// Matmul: products of a quantized weight matrix with a batch of activation rows, over the thread pool.
+// Few tokens (decoding): activations are quantized to Q8_0/Q8_1 and multiplied with integer dot
+// products, as ggml does. Many tokens (a prompt): each thread expands a tile of weight rows to f32 and
+// hands it to OpenBLAS sgemm, so the weights are expanded once per batch, never kept expanded.
+internal import CKernels
+internal import COpenBLAS
+import GGUF
+
+/// From this many tokens on, a product goes through sgemm over dequantized tiles.
+let sgemmMinimumTokens = 32
+
+/// Activations prepared for one weight type: quantized rows (or the f32 rows themselves).
+struct PreparedActivation {
+    let pointer: UnsafeRawPointer
+    let stride: Int  // bytes between tokens
+    let tokens: Int
+    let type: GGMLType  // q8_0, q8_1 or f32
+    let floats: UnsafePointer<Float>  // the f32 source, for the sgemm path
+}
+
+private struct GemmJob {
+    var weights: WeightMatrix
+    var input: UnsafePointer<Float>  // (tokens × cols)
+    var tokens: Int
+    var output: UnsafeMutablePointer<Float>  // (tokens × outputStride)
+    var outputStride: Int
+    var scratch: UnsafeMutablePointer<UnsafeMutablePointer<Float>>  // per thread (tileRows × cols)
+}
+
+private func gemmTask(_ context: UnsafeMutableRawPointer?, _ ith: Int32, _ nth: Int32) {
+    let job = context!.assumingMemoryBound(to: GemmJob.self).pointee
+    let w = job.weights
+    let tile = RunState.tileRows
+    let tiles = (w.rows + tile - 1) / tile
+    let scratch = job.scratch[Int(ith)]
+    for t in stride(from: Int(ith), to: tiles, by: Int(nth)) {
+        let r0 = t * tile
+        let n = min(tile, w.rows - r0)
+        for r in 0..<n {
+            ck_dequantize_row(Int32(w.type.rawValue), w.row(r0 + r), scratch + r * w.cols, Int32(w.cols))
+        }
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasTrans, blasint(job.tokens), blasint(n), blasint(w.cols), 1,
+            job.input, blasint(w.cols), scratch, blasint(w.cols), 0, job.output + r0, blasint(job.outputStride))
+    }
+}
+
+/// Runs matrix products on a pool, with the scratch memory they need.
+final class MatmulRunner {
+    let pool: ThreadPool
+    let quantized: ByteBuffer
+    let tiles: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+    let tileBuffers: [FloatBuffer]
+
+    init(pool: ThreadPool, quantized: ByteBuffer, tileBuffers: [FloatBuffer]) {
+        self.pool = pool
+        self.quantized = quantized
+        self.tileBuffers = tileBuffers
+        tiles = .allocate(capacity: tileBuffers.count)
+        for (i, b) in tileBuffers.enumerated() { tiles[i] = b.pointer }
+    }
+
+    deinit { tiles.deallocate() }
+
+    /// Quantizes `tokens` rows of `cols` floats for multiplication with `weightType` rows.
+    func prepare(_ x: UnsafePointer<Float>, tokens: Int, cols: Int, for weightType: GGMLType) -> PreparedActivation {
+        let type = Kernels.activationType(for: weightType)
+        if type == .f32 || tokens >= sgemmMinimumTokens {
+            return PreparedActivation(pointer: UnsafeRawPointer(x), stride: cols * 4, tokens: tokens, type: .f32, floats: x)
+        }
+        let stride = type.rowBytes(cols)
+        for t in 0..<tokens {
+            ck_quantize_row(Int32(type.rawValue), x + t * cols, quantized.pointer + t * stride, Int32(cols))
+        }
+        return PreparedActivation(pointer: UnsafeRawPointer(quantized.pointer), stride: stride, tokens: tokens, type: type, floats: x)
+    }
+
+    /// out[t][r] = w.row(r) · x[t] (+ bias[r]); `out` rows are `outputStride` apart (default w.rows).
+    func multiply(
+        _ w: WeightMatrix, _ x: PreparedActivation, into out: UnsafeMutablePointer<Float>,
+        bias: UnsafePointer<Float>? = nil, outputStride: Int? = nil
+    ) {
+        let stride = outputStride ?? w.rows
+        if x.tokens >= sgemmMinimumTokens {
+            var job = GemmJob(weights: w, input: x.floats, tokens: x.tokens, output: out, outputStride: stride, scratch: tiles)
+            withUnsafeMutablePointer(to: &job) { pool.run(gemmTask, UnsafeMutableRawPointer($0)) }
+            if let bias {
+                for t in 0..<x.tokens { for r in 0..<w.rows { out[t * stride + r] += bias[r] } }
+            }
+            return
+        }
+        precondition(x.type == Kernels.activationType(for: w.type), "activation prepared for another weight type")
+        var job = ck_matvec_job(
+            weights: w.base, type: Int32(w.type.rawValue), rows: Int32(w.rows), cols: Int32(w.cols),
+            tokens: Int32(x.tokens), activation: x.pointer, activation_stride: x.stride, bias: bias, out: out,
+            out_stride: Int32(stride))
+        ck_matvec(pool.pointer, &job)
+    }
+}

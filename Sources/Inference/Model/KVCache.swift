@@ -1,0 +1,56 @@
+// KVCache: one session's keys and values, per layer, in f32. It grows in steps as the conversation
+// grows (up to `capacity` positions), so a short chat does not reserve the whole context up front.
+
+/// The attention memory of one session. Not thread-safe: used by the model's owner thread only.
+public final class KVCache {
+    /// Maximum positions this cache may hold (the session's context length).
+    public let capacity: Int
+    /// Positions filled so far (the next token's position).
+    public internal(set) var count = 0
+    let layers: Int
+    let kvDim: Int
+    private(set) var allocated = 0
+    private(set) var keys: [UnsafeMutablePointer<Float>] = []  // per layer: (allocated × kvDim)
+    private(set) var values: [UnsafeMutablePointer<Float>] = []  // per layer: (allocated × kvDim)
+
+    static let growthStep = 256
+
+    init(config: ModelConfig, capacity: Int) {
+        self.capacity = capacity
+        layers = config.layerCount
+        kvDim = config.kvDim
+    }
+
+    deinit {
+        for p in keys + values { p.deallocate() }
+    }
+
+    /// Bytes held now.
+    public var byteCount: Int { 2 * layers * allocated * kvDim * MemoryLayout<Float>.size }
+
+    /// Forgets positions from `position` on (keeps the prefix, e.g. a shared system prompt).
+    public func truncate(to position: Int) { count = min(count, max(0, position)) }
+
+    /// Makes room for `positions` positions in total.
+    func reserve(_ positions: Int) {
+        guard positions > allocated else { return }
+        let target = min(capacity, (positions + Self.growthStep - 1) / Self.growthStep * Self.growthStep)
+        var newKeys: [UnsafeMutablePointer<Float>] = []
+        var newValues: [UnsafeMutablePointer<Float>] = []
+        for l in 0..<layers {
+            let k = UnsafeMutablePointer<Float>.allocate(capacity: target * kvDim)
+            let v = UnsafeMutablePointer<Float>.allocate(capacity: target * kvDim)
+            if allocated > 0 {
+                k.update(from: keys[l], count: count * kvDim)
+                v.update(from: values[l], count: count * kvDim)
+                keys[l].deallocate()
+                values[l].deallocate()
+            }
+            newKeys.append(k)
+            newValues.append(v)
+        }
+        keys = newKeys
+        values = newValues
+        allocated = target
+    }
+}

@@ -1,0 +1,102 @@
+// ModelWeights: views of the weight tensors inside the memory-mapped GGUF file. Nothing is copied or
+// expanded: matrices stay in their quantized encoding and are read in place by the kernels. GGUF tensor
+// names are mapped to roles in one table (`TensorName`).
+import GGUF
+
+/// A matrix of `rows` rows of `cols` elements in `type`, stored row after row in the mapping.
+struct WeightMatrix {
+    let base: UnsafeRawPointer
+    let type: GGMLType
+    let rows: Int
+    let cols: Int
+    var rowBytes: Int { type.rowBytes(cols) }
+    func row(_ r: Int) -> UnsafeRawPointer { base + r * rowBytes }
+}
+
+/// GGUF tensor names (llama.cpp's LLM_TENSOR_NAMES for llama / qwen2).
+enum TensorName {
+    static let embedding = "token_embd.weight"
+    static let outputNorm = "output_norm.weight"
+    static let output = "output.weight"
+    static let ropeFrequencies = "rope_freqs.weight"
+    static func layer(_ i: Int, _ role: String) -> String { "blk.\(i).\(role)" }
+}
+
+/// One transformer block's weights. Shapes are (rows × cols) with cols contiguous.
+struct LayerWeights {
+    let attentionNorm: UnsafePointer<Float>  // (dim)
+    let wq: WeightMatrix  // (heads*headDim × dim)
+    let wk: WeightMatrix  // (kvHeads*headDim × dim)
+    let wv: WeightMatrix  // (kvHeads*headDim × dim)
+    let wo: WeightMatrix  // (dim × heads*headDim)
+    let bq: UnsafePointer<Float>?  // (heads*headDim), qwen2 only
+    let bk: UnsafePointer<Float>?  // (kvDim)
+    let bv: UnsafePointer<Float>?  // (kvDim)
+    let ffnNorm: UnsafePointer<Float>  // (dim)
+    let gate: WeightMatrix  // (hiddenDim × dim)
+    let up: WeightMatrix  // (hiddenDim × dim)
+    let down: WeightMatrix  // (dim × hiddenDim)
+}
+
+/// All weights of a model: read-only views into `file`, which they keep alive.
+struct ModelWeights {
+    let file: GGUFFile
+    let embedding: WeightMatrix  // (vocab × dim)
+    let layers: [LayerWeights]
+    let outputNorm: UnsafePointer<Float>  // (dim)
+    let output: WeightMatrix  // (vocab × dim); the embedding when tied
+    let ropeFrequencyFactors: UnsafePointer<Float>?  // (ropeDimensions / 2), Llama 3.1 style
+
+    init(file: GGUFFile, config c: ModelConfig) throws(ModelError) {
+        self.file = file
+        func info(_ name: String, _ shape: [Int]) throws(ModelError) -> GGUFTensorInfo {
+            guard let t = file.tensor(named: name) else { throw .missingTensor(name) }
+            guard t.dimensions == shape else { throw .badTensorShape(name: name, expected: shape, found: t.dimensions) }
+            return t
+        }
+        func matrix(_ name: String, rows: Int, cols: Int) throws(ModelError) -> WeightMatrix {
+            let t = try info(name, [cols, rows])
+            guard Kernels.supportedWeightTypes.contains(t.type) else {
+                throw .unsupportedTensorType(
+                    name: name, type: t.type.description, supported: Kernels.supportedWeightTypes.map(\.description))
+            }
+            return WeightMatrix(base: file.data(of: t).baseAddress!, type: t.type, rows: rows, cols: cols)
+        }
+        func vector(_ name: String, _ count: Int) throws(ModelError) -> UnsafePointer<Float> {
+            let t = try info(name, [count])
+            guard t.type == .f32 else {
+                throw .unsupportedTensorType(name: name, type: t.type.description, supported: ["f32"])
+            }
+            return file.data(of: t).baseAddress!.assumingMemoryBound(to: Float.self)
+        }
+        func optionalVector(_ name: String, _ count: Int) throws(ModelError) -> UnsafePointer<Float>? {
+            file.tensor(named: name) == nil ? nil : try vector(name, count)
+        }
+        let qDim = c.headCount * c.headDim
+        embedding = try matrix(TensorName.embedding, rows: c.vocabularySize, cols: c.dim)
+        var layers: [LayerWeights] = []
+        for i in 0..<c.layerCount {
+            let n = { (role: String) in TensorName.layer(i, role) }
+            layers.append(
+                LayerWeights(
+                    attentionNorm: try vector(n("attn_norm.weight"), c.dim),
+                    wq: try matrix(n("attn_q.weight"), rows: qDim, cols: c.dim),
+                    wk: try matrix(n("attn_k.weight"), rows: c.kvDim, cols: c.dim),
+                    wv: try matrix(n("attn_v.weight"), rows: c.kvDim, cols: c.dim),
+                    wo: try matrix(n("attn_output.weight"), rows: c.dim, cols: qDim),
+                    bq: try optionalVector(n("attn_q.bias"), qDim),
+                    bk: try optionalVector(n("attn_k.bias"), c.kvDim),
+                    bv: try optionalVector(n("attn_v.bias"), c.kvDim),
+                    ffnNorm: try vector(n("ffn_norm.weight"), c.dim),
+                    gate: try matrix(n("ffn_gate.weight"), rows: c.hiddenDim, cols: c.dim),
+                    up: try matrix(n("ffn_up.weight"), rows: c.hiddenDim, cols: c.dim),
+                    down: try matrix(n("ffn_down.weight"), rows: c.dim, cols: c.hiddenDim)))
+        }
+        self.layers = layers
+        outputNorm = try vector(TensorName.outputNorm, c.dim)
+        output =
+            file.tensor(named: TensorName.output) == nil
+            ? embedding : try matrix(TensorName.output, rows: c.vocabularySize, cols: c.dim)
+        ropeFrequencyFactors = try optionalVector(TensorName.ropeFrequencies, c.ropeDimensions / 2)
+    }
+}

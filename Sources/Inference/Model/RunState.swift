@@ -1,0 +1,64 @@
+// RunState: the scratch buffers for one wave of activations through the network, sized for a batch of
+// up to `batchCapacity` tokens. Allocated once per model and reused for every call.
+internal import CKernels
+
+/// A float buffer with a fixed size, freed with its owner.
+final class FloatBuffer {
+    let pointer: UnsafeMutablePointer<Float>
+    let count: Int
+    init(_ count: Int) {
+        self.count = max(count, 1)
+        pointer = .allocate(capacity: self.count)
+        pointer.initialize(repeating: 0, count: self.count)
+    }
+    deinit { pointer.deallocate() }
+}
+
+/// A raw byte buffer (quantized activations), 64-byte aligned.
+final class ByteBuffer {
+    let pointer: UnsafeMutableRawPointer
+    let count: Int
+    init(_ count: Int) {
+        self.count = max(count, 1)
+        pointer = .allocate(byteCount: self.count, alignment: 64)
+    }
+    deinit { pointer.deallocate() }
+}
+
+final class RunState {
+    let batchCapacity: Int
+    let x: FloatBuffer  // (batch, dim) residual stream
+    let xb: FloatBuffer  // (batch, max(dim, qDim)) normalised input / attention output
+    let xb2: FloatBuffer  // (batch, dim) projection output
+    let q: FloatBuffer  // (batch, qDim)
+    let k: FloatBuffer  // (batch, kvDim)
+    let v: FloatBuffer  // (batch, kvDim)
+    let hb: FloatBuffer  // (batch, hiddenDim) gate, then silu(gate)·up
+    let hb2: FloatBuffer  // (batch, hiddenDim) up
+    let logits: FloatBuffer  // (vocab)
+    let quantized: ByteBuffer  // (batch, row bytes of max(dim, hiddenDim) as q8_1) activations for dot products
+    let rope: FloatBuffer  // (ropeDimensions) cos, sin interleaved for one position
+    var attentionScratch: FloatBuffer  // (threads, context)
+    let dequantized: [FloatBuffer]  // per thread (tileRows × max(dim, hiddenDim)) weight tiles for sgemm
+
+    static let tileRows = 64
+
+    init(config c: ModelConfig, batchCapacity: Int, threads: Int) {
+        self.batchCapacity = batchCapacity
+        let qDim = c.headCount * c.headDim
+        let wide = max(c.dim, c.hiddenDim, qDim)
+        x = FloatBuffer(batchCapacity * c.dim)
+        xb = FloatBuffer(batchCapacity * max(c.dim, qDim))
+        xb2 = FloatBuffer(batchCapacity * c.dim)
+        q = FloatBuffer(batchCapacity * qDim)
+        k = FloatBuffer(batchCapacity * c.kvDim)
+        v = FloatBuffer(batchCapacity * c.kvDim)
+        hb = FloatBuffer(batchCapacity * c.hiddenDim)
+        hb2 = FloatBuffer(batchCapacity * c.hiddenDim)
+        logits = FloatBuffer(c.vocabularySize)
+        quantized = ByteBuffer(batchCapacity * ck_row_bytes(Int32(CK_TYPE_Q8_1), Int32(wide)))
+        rope = FloatBuffer(c.ropeDimensions)
+        attentionScratch = FloatBuffer(threads * 256)
+        dequantized = (0..<threads).map { _ in FloatBuffer(Self.tileRows * wide) }
+    }
+}

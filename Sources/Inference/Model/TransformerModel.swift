@@ -1,0 +1,210 @@
+// TransformerModel: the llama-family forward pass (llama, qwen2) over quantized, memory-mapped weights.
+//
+// Per token, per layer:  x += Wo·attention(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x))   n = RMSNorm
+//                        x += Wdown·(silu(Wgate·n(x)) ⊙ Wup·n(x))
+// then logits = Wout·n(x). Tokens are processed in batches (a prompt) or one at a time (decoding), and
+// each session's keys and values live in its own KVCache. Not thread-safe: one thread owns a model.
+internal import CKernels
+internal import COpenBLAS
+public import GGUF
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A loaded model, ready to evaluate tokens.
+public final class TransformerModel {
+    public let config: ModelConfig
+    /// The GGUF file the weights are mapped from (also carries tokenizer metadata).
+    public let file: GGUFFile
+    /// Threads used by the matrix products (the caller's thread included).
+    public let threads: Int
+    /// Tokens evaluated per forward batch.
+    public let batchCapacity: Int
+    let weights: ModelWeights
+    let state: RunState
+    let pool: ThreadPool
+    let matmul: MatmulRunner
+    /// Logits of up to `logitsGroup` tokens at a time: (logitsGroup × vocab).
+    let logitsBuffer: FloatBuffer
+    static let logitsGroup = 16
+
+    /// Maps the file at `path` and prepares the model.
+    public convenience init(path: String, threads: Int = 2, batchCapacity: Int = 512) throws(ModelError) {
+        let file: GGUFFile
+        do { file = try GGUFFile(path: path) } catch { throw .file(error) }
+        try self.init(file: file, threads: threads, batchCapacity: batchCapacity)
+    }
+
+    /// Prepares the model in `file` (weights stay in the mapping).
+    public init(file: GGUFFile, threads: Int = 2, batchCapacity: Int = 512) throws(ModelError) {
+        self.file = file
+        config = try ModelConfig(file: file)
+        weights = try ModelWeights(file: file, config: config)
+        self.batchCapacity = max(1, batchCapacity)
+        // Our pool supplies the parallelism; OpenBLAS runs single-threaded inside each worker.
+        openblas_set_num_threads(1)
+        pool = ThreadPool(threads: threads)
+        self.threads = pool.size
+        state = RunState(config: config, batchCapacity: self.batchCapacity, threads: pool.size)
+        matmul = MatmulRunner(pool: pool, quantized: state.quantized, tileBuffers: state.dequantized)
+        logitsBuffer = FloatBuffer(Self.logitsGroup * config.vocabularySize)
+    }
+
+    /// A new, empty cache for a session of up to `capacity` positions.
+    public func makeCache(capacity: Int) -> KVCache { KVCache(config: config, capacity: max(1, capacity)) }
+
+    /// Evaluates `tokens` at the cache's next positions and returns the logits after the last one.
+    public func evaluate(_ tokens: [Int32], cache: KVCache) throws(ModelError) -> [Float] {
+        var result: [Float] = []
+        try evaluate(tokens, cache: cache, logitsFrom: tokens.count - 1) { _, logits in result = Array(logits) }
+        return result
+    }
+
+    /// Evaluates `tokens`, appending them to `cache`, and calls `body(i, logits)` for every i ≥ `logitsFrom`
+    /// (the logits predicting the token after `tokens[i]`), in order.
+    public func evaluate(
+        _ tokens: [Int32], cache: KVCache, logitsFrom: Int,
+        _ body: (Int, UnsafeBufferPointer<Float>) throws(ModelError) -> Void
+    ) throws(ModelError) {
+        guard !tokens.isEmpty else { return }
+        guard cache.count + tokens.count <= cache.capacity else { throw .contextFull(limit: cache.capacity) }
+        for t in tokens where t < 0 || Int(t) >= config.vocabularySize {
+            throw .tokenOutOfRange(t, vocabulary: config.vocabularySize)
+        }
+        cache.reserve(cache.count + tokens.count)
+        var start = 0
+        while start < tokens.count {
+            let n = min(batchCapacity, tokens.count - start)
+            forwardBatch(tokens[start..<start + n], cache: cache)
+            // Logits for this batch's tokens at or after logitsFrom, a group at a time.
+            var i = max(start, logitsFrom)
+            while i < start + n {
+                let group = min(Self.logitsGroup, start + n - i)
+                computeLogits(rows: i - start, count: group)
+                for g in 0..<group {
+                    let row = UnsafeBufferPointer(
+                        start: logitsBuffer.pointer + g * config.vocabularySize, count: config.vocabularySize)
+                    try body(i + g, row)
+                }
+                i += group
+            }
+            start += n
+        }
+    }
+
+    /// Runs the layers over a batch of tokens at positions cache.count..., leaving the final hidden
+    /// states in state.x and advancing the cache.
+    private func forwardBatch(_ tokens: ArraySlice<Int32>, cache: KVCache) {
+        let c = config
+        let s = state
+        let n = tokens.count
+        let position = cache.count
+        let qDim = c.headCount * c.headDim
+        // Embedding rows → x (n × dim).
+        for (i, token) in tokens.enumerated() {
+            ck_dequantize_row(
+                Int32(weights.embedding.type.rawValue), weights.embedding.row(Int(token)), s.x.pointer + i * c.dim,
+                Int32(c.dim))
+        }
+        prepareAttentionScratch(positions: position + n)
+        for (l, w) in weights.layers.enumerated() {
+            // Attention: normalise, project to q/k/v, rotate, store k/v, attend, project back, add.
+            for i in 0..<n {
+                ck_rmsnorm(s.xb.pointer + i * c.dim, s.x.pointer + i * c.dim, w.attentionNorm, Int32(c.dim), c.rmsEpsilon)
+            }
+            let a = matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.wq.type)
+            matmul.multiply(w.wq, a, into: s.q.pointer, bias: w.bq)
+            let akv = w.wk.type == w.wq.type ? a : matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.wk.type)
+            matmul.multiply(w.wk, akv, into: s.k.pointer, bias: w.bk)
+            let av = w.wv.type == w.wk.type ? akv : matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.wv.type)
+            matmul.multiply(w.wv, av, into: s.v.pointer, bias: w.bv)
+            for i in 0..<n {
+                ropeTable(position: position + i)
+                for h in 0..<c.headCount { rotate(s.q.pointer + i * qDim + h * c.headDim) }
+                for h in 0..<c.kvHeadCount { rotate(s.k.pointer + i * c.kvDim + h * c.headDim) }
+            }
+            (cache.keys[l] + position * c.kvDim).update(from: s.k.pointer, count: n * c.kvDim)
+            (cache.values[l] + position * c.kvDim).update(from: s.v.pointer, count: n * c.kvDim)
+            var job = ck_attention_job(
+                q: s.q.pointer, q_stride: Int32(qDim), tokens: Int32(n), first_position: Int32(position),
+                keys: cache.keys[l], values: cache.values[l], kv_stride: Int32(c.kvDim), heads: Int32(c.headCount),
+                kv_heads: Int32(c.kvHeadCount), head_dim: Int32(c.headDim), scale: 1 / Float(c.headDim).squareRoot(),
+                scratch: s.attentionScratch.pointer, scratch_stride: Int32(s.attentionScratch.count / pool.size),
+                out: s.xb.pointer, out_stride: Int32(qDim))
+            ck_attention(pool.pointer, &job)
+            let ao = matmul.prepare(s.xb.pointer, tokens: n, cols: qDim, for: w.wo.type)
+            matmul.multiply(w.wo, ao, into: s.xb2.pointer)
+            add(s.xb2.pointer, into: s.x.pointer, count: n * c.dim)
+
+            // Feed-forward: normalise, gate and up projections, SwiGLU, down projection, add.
+            for i in 0..<n {
+                ck_rmsnorm(s.xb.pointer + i * c.dim, s.x.pointer + i * c.dim, w.ffnNorm, Int32(c.dim), c.rmsEpsilon)
+            }
+            let f = matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.gate.type)
+            matmul.multiply(w.gate, f, into: s.hb.pointer)
+            let fu = w.up.type == w.gate.type ? f : matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.up.type)
+            matmul.multiply(w.up, fu, into: s.hb2.pointer)
+            ck_swiglu(s.hb.pointer, s.hb2.pointer, Int32(n * c.hiddenDim))
+            let d = matmul.prepare(s.hb.pointer, tokens: n, cols: c.hiddenDim, for: w.down.type)
+            matmul.multiply(w.down, d, into: s.xb2.pointer)
+            add(s.xb2.pointer, into: s.x.pointer, count: n * c.dim)
+        }
+        cache.count = position + n
+    }
+
+    /// Final norm and output projection for `count` tokens of the last batch starting at `rows`.
+    private func computeLogits(rows: Int, count: Int) {
+        let c = config
+        let s = state
+        for g in 0..<count {
+            ck_rmsnorm(s.xb.pointer + g * c.dim, s.x.pointer + (rows + g) * c.dim, weights.outputNorm, Int32(c.dim), c.rmsEpsilon)
+        }
+        let a = matmul.prepare(s.xb.pointer, tokens: count, cols: c.dim, for: weights.output.type)
+        matmul.multiply(weights.output, a, into: logitsBuffer.pointer)
+    }
+
+    private func prepareAttentionScratch(positions: Int) {
+        if state.attentionScratch.count < positions * pool.size {
+            let rounded = (positions + 255) / 256 * 256
+            state.attentionScratch = FloatBuffer(rounded * pool.size)
+        }
+    }
+
+    private func add(_ a: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { x[i] += a[i] }
+    }
+
+    /// Fills state.rope with cos/sin of each rotated pair's angle at `position` (ggml's iterative theta).
+    private func ropeTable(position: Int) {
+        let c = config
+        let thetaScale = powf(c.ropeFrequencyBase, -2 / Float(c.ropeDimensions))
+        var theta = Float(position)
+        let table = state.rope.pointer
+        for i in 0..<c.ropeDimensions / 2 {
+            let factor = weights.ropeFrequencyFactors?[i] ?? 1
+            let angle = c.ropeFrequencyScale * (theta / factor)
+            table[2 * i] = cosf(angle)
+            table[2 * i + 1] = sinf(angle)
+            theta *= thetaScale
+        }
+    }
+
+    /// Rotates one head's vector by the angles in state.rope.
+    private func rotate(_ x: UnsafeMutablePointer<Float>) {
+        let c = config
+        let table = state.rope.pointer
+        let half = c.ropeDimensions / 2
+        for i in 0..<half {
+            let cos = table[2 * i]
+            let sin = table[2 * i + 1]
+            let (a, b) = c.ropeStyle == .normal ? (2 * i, 2 * i + 1) : (i, i + half)
+            let x0 = x[a]
+            let x1 = x[b]
+            x[a] = x0 * cos - x1 * sin
+            x[b] = x0 * sin + x1 * cos
+        }
+    }
+}

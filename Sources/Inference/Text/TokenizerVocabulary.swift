@@ -1,0 +1,93 @@
+// The tokenizer's view of a model file: the token list, token kinds, BPE merges and special ids that
+// GGUF stores under `tokenizer.ggml.*`. It is plain data so that tests can build tiny vocabularies by
+// hand and the engine can build one from a GGUF file (`TokenizerVocabulary+GGUF.swift`).
+
+/// The vocabulary and settings a ``Tokenizer`` is built from, as GGUF metadata describes them.
+public struct TokenizerVocabulary: Sendable, Equatable {
+    /// What a token is, with llama.cpp's numbering (`tokenizer.ggml.token_type`).
+    public enum TokenType: Int32, Sendable {
+        case undefined = 0, normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6
+    }
+
+    /// The tokenizer model (`tokenizer.ggml.model`); only `gpt2` (byte-level BPE) is supported.
+    public var model: String
+    /// The pre-tokenizer name (`tokenizer.ggml.pre`), e.g. `smollm`, `llama-bpe`, `qwen2`, `default`.
+    public var pre: String
+    /// Token texts in byte-level form (`Ġ` stands for a space), indexed by token id.
+    public var tokens: [String]
+    /// One ``TokenType`` raw value per token; empty means every token is normal.
+    public var tokenTypes: [Int32]
+    /// BPE merges, `"left right"`, in priority order (index = rank).
+    public var merges: [String]
+    public var bosID: Int32?
+    public var eosID: Int32?
+    /// End of turn (`<|eot_id|>` in Llama 3), when the model names one.
+    public var eotID: Int32?
+    public var padID: Int32?
+    /// Whether the model wants a BOS token in front of every prompt.
+    public var addBOS: Bool
+    /// Whether the model wants an EOS token after every prompt.
+    public var addEOS: Bool
+    /// The Jinja chat template shipped with the model (`tokenizer.chat_template`), if any.
+    public var chatTemplate: String?
+
+    /// Creates a vocabulary from its parts; see the properties for their meaning.
+    public init(
+        model: String = "gpt2", pre: String = "default", tokens: [String], tokenTypes: [Int32] = [],
+        merges: [String], bosID: Int32? = nil, eosID: Int32? = nil, eotID: Int32? = nil, padID: Int32? = nil,
+        addBOS: Bool = false, addEOS: Bool = false, chatTemplate: String? = nil
+    ) {
+        self.model = model
+        self.pre = pre
+        self.tokens = tokens
+        self.tokenTypes = tokenTypes
+        self.merges = merges
+        self.bosID = bosID
+        self.eosID = eosID
+        self.eotID = eotID
+        self.padID = padID
+        self.addBOS = addBOS
+        self.addEOS = addEOS
+        self.chatTemplate = chatTemplate
+    }
+
+    /// The kind of token `id`; `.normal` when the file gives no types, `.undefined` out of range.
+    public func type(of id: Int32) -> TokenType {
+        guard id >= 0, Int(id) < tokens.count else { return .undefined }
+        guard Int(id) < tokenTypes.count else { return .normal }
+        return TokenType(rawValue: tokenTypes[Int(id)]) ?? .undefined
+    }
+}
+
+/// Why a vocabulary cannot make a tokenizer. Each case has a stable ``code`` for logs and the CLI.
+public enum TokenizerError: Error, Equatable, CustomStringConvertible {
+    /// `tokenizer.ggml.model` is not one we implement.
+    case unsupportedModel(String)
+    /// `tokenizer.ggml.pre` names a pre-tokenizer we do not implement.
+    case unsupportedPreTokenizer(String)
+    /// A required metadata key is missing or has the wrong type.
+    case missingMetadata(String)
+    /// The vocabulary is inconsistent (e.g. types and tokens differ in length, an id out of range).
+    case invalidVocabulary(String)
+
+    /// A stable, machine-readable error code.
+    public var code: String {
+        switch self {
+        case .unsupportedModel: "tokenizer.unsupported-model"
+        case .unsupportedPreTokenizer: "tokenizer.unsupported-pre"
+        case .missingMetadata: "tokenizer.missing-metadata"
+        case .invalidVocabulary: "tokenizer.invalid-vocabulary"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .unsupportedModel(let name):
+            "\(code): tokenizer model '\(name)' is not supported (supported: gpt2)"
+        case .unsupportedPreTokenizer(let name):
+            "\(code): pre-tokenizer '\(name)' is not supported (supported: \(PreTokenizer.supportedNames.joined(separator: ", ")))"
+        case .missingMetadata(let key): "\(code): GGUF metadata '\(key)' is missing or has the wrong type"
+        case .invalidVocabulary(let why): "\(code): \(why)"
+        }
+    }
+}

@@ -1,0 +1,17 @@
+// Tests of GGMLType: ids and block geometry must equal ggml's (ggml.h, ggml-common.h).
+import GGUF
+import Testing
+
+struct GGMLTypeTests {
+    @Test func idsAndSizesMatchGGML() {
+        let expected: [(GGMLType, UInt32, Int, Int)] = [
+            (.f32, 0, 1, 4), (.f16, 1, 1, 2), (.q4_0, 2, 32, 18), (.q4_1, 3, 32, 20), (.q5_0, 6, 32, 22),
+            (.q5_1, 7, 32, 24), (.q8_0, 8, 32, 34), (.q8_1, 9, 32, 36), (.q4_K, 12, 256, 144), (.q6_K, 14, 256, 210),
+            (.bf16, 30, 1, 2),
+        ]
+        for (type, id, block, bytes) in expected {
+            #expect(type.rawValue == id && type.blockSize == block && type.bytesPerBlock == bytes, "\(type)")
+        }
+        #expect(GGMLType.q4_1.rowBytes(576) == 360)
+    }
+}

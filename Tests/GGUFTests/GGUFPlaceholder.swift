@@ -1,2 +1,0 @@
-// GGUFTests: the tests of the GGUF target land with its issue.
-import Testing

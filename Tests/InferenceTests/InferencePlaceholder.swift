@@ -1,2 +1,0 @@
-// InferenceTests: the tests of the Inference target land with its issue.
-import Testing

@@ -1,2 +1,0 @@
-// RoutingTests: the tests of the Routing target land with its issue.
-import Testing

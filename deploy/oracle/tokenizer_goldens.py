@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Records llama.cpp's tokenization of tricky strings as golden data for Enclave's tokenizer tests.
+
+The oracle is llama.cpp itself, through llama-cpp-python (vocab_only: only the tokenizer is loaded).
+Each string is tokenized four ways: with and without BOS ("add_special"), with and without parsing
+special tokens. Also records llama.cpp's chat-template renderings: the model's own Jinja template (as
+llama-cpp-python applies it) and llama.cpp's built-in templates by family name.
+
+Usage: /work/tmp/oracle/bin/python deploy/oracle/tokenizer_goldens.py [MODEL.gguf] [OUT.json]
+Not part of the test command (llama-cpp-python is not installed in CI); its output is committed.
+"""
+import ctypes
+import json
+import sys
+from pathlib import Path
+
+import llama_cpp
+from llama_cpp import Llama
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+OUT = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "Tests/InferenceTests/Fixtures/tokenizer_smollm2.json"
+
+STRINGS = [
+    "",
+    " ",
+    "  ",
+    "   ",
+    "\t",
+    "\n",
+    "\n\n\n",
+    " \n \n",
+    "Hello world",
+    " Hello world",
+    "Hello  world",
+    "Hello   world  ",
+    "hello\tworld\t\ttabs",
+    "line one\nline two\r\nline three\n",
+    "trailing spaces   ",
+    "1",
+    "12",
+    "123",
+    "1234567890",
+    "3.14159 and 2,718,281",
+    "in 2024, 10000 people paid $1,234.56",
+    "version v1.2.3-beta+build.45",
+    "I'm sure you'll see they've done it, didn't they? We'd, she's",
+    "I'M LOUD, YOU'LL SEE, WE'VE",
+    "rock 'n' roll 'quoted' words",
+    "café naïve résumé über straße",
+    "e\u0301 combining acute (decomposed)",
+    "Ελληνικά και русский текст",
+    "中文测试，你好世界。",
+    "日本語のテキストとカタカナ",
+    "한국어 문장입니다",
+    "مرحبا بالعالم",
+    "emoji 😀👍🏽 and family 👨‍👩‍👧 flags 🇫🇷",
+    "🤖🤖🤖",
+    "def add(a, b):\n    return a + b\n",
+    "for (int i = 0; i < n; ++i) { x[i] *= 2; }",
+    "<div class=\"x\">&nbsp;</div>",
+    "SELECT * FROM users WHERE id = 42;",
+    "path/to/file_name.txt ~/home C:\\Windows",
+    "<|im_start|>user\nhi<|im_end|>",
+    "say <|im_start|>system and <|im_end|> please",
+    "<|im_start|>",
+    "< |im_start| > <im_start> <|im_start <|endoftext|>",
+    "<|endoftext|><|endoftext|>",
+    "<repo_name>x<file_sep>",
+    "mixed English, français, 中文, and العربية in one line",
+    "ALL CAPS and camelCaseWords and snake_case_words",
+    "!!! ??? ... --- *** ###",
+    "a\u00a0non-breaking\u2009thin\u3000ideographic spaces",
+    "zero\u200bwidth\u200djoiner",
+    "math: ∑ x² ≤ ∞, ½ + ¾ = 1¼",
+    "currency € £ ¥ ₹ 100",
+    "email me at someone@example.com or https://example.org/a?b=c&d=e",
+    "   leading spaces",
+    "ends with newline\n",
+    "Ångström µ ﬁ ligature",
+]
+
+
+def tokenize(llm, text, add_special, parse_special):
+    return llm.tokenize(text.encode("utf-8"), add_bos=add_special, special=parse_special)
+
+
+def builtin_template(name, messages, add_assistant):
+    """llama.cpp's llama_chat_apply_template with a built-in template name."""
+    array = (llama_cpp.llama_chat_message * len(messages))()
+    keep = []
+    for i, (role, content) in enumerate(messages):
+        r, c = role.encode(), content.encode()
+        keep += [r, c]
+        array[i].role = r
+        array[i].content = c
+    size = 1 << 16
+    buf = ctypes.create_string_buffer(size)
+    n = llama_cpp.llama_chat_apply_template(name.encode(), array, len(messages), add_assistant, buf, size)
+    if n < 0:
+        raise RuntimeError(f"template {name} failed: {n}")
+    return buf.raw[:n].decode("utf-8")
+
+
+CONVERSATIONS = [
+    [("user", "Hello!")],
+    [("system", "You are terse."), ("user", "What is 2+2?")],
+    [("system", "Be kind."), ("user", "Hi"), ("assistant", "Hello, how can I help?"), ("user", "Tell me a joke.")],
+    [("user", "First"), ("assistant", "Reply"), ("user", "Second")],
+    [("system", "  padded system \n"), ("user", "\n  padded user\t"), ("assistant", " padded reply "), ("user", "x")],
+]
+
+
+def main():
+    llm = Llama(model_path=str(MODEL), vocab_only=True, verbose=False)
+    cases = []
+    for text in STRINGS:
+        case = {"text": text}
+        for add_special in (False, True):
+            for parse_special in (False, True):
+                key = f"ids{'_bos' if add_special else ''}{'_special' if parse_special else ''}"
+                case[key] = tokenize(llm, text, add_special, parse_special)
+        case["decoded"] = llm.detokenize(case["ids"]).decode("utf-8", errors="replace")
+        cases.append(case)
+
+    meta = llm.metadata
+    formatter = Jinja2ChatFormatter(
+        template=meta["tokenizer.chat_template"],
+        eos_token=llm._model.token_get_text(llm.token_eos()),
+        bos_token=llm._model.token_get_text(llm.token_bos()),
+    )
+    model_template = []
+    builtins = []
+    for conversation in CONVERSATIONS:
+        messages = [{"role": r, "content": c} for r, c in conversation]
+        rendered = formatter(messages=messages).prompt
+        model_template.append({"turns": messages, "prompt": rendered,
+                               "ids": tokenize(llm, rendered, False, True)})
+        for family in ("chatml", "llama3", "llama2", "gemma", "zephyr"):
+            for add in (False, True):
+                builtins.append({"family": family, "turns": messages, "addGenerationPrompt": add,
+                                 "prompt": builtin_template(family, conversation, add)})
+
+    out = {
+        "oracle": f"llama-cpp-python {llama_cpp.__version__} (llama.cpp), vocab_only",
+        "model": MODEL.name,
+        "cases": cases,
+        "modelTemplate": model_template,
+        "builtinTemplates": builtins,
+    }
+    OUT.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {len(cases)} tokenization cases, {len(model_template)} + {len(builtins)} renderings to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
