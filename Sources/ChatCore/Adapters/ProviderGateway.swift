@@ -9,7 +9,7 @@ public import Routing
 
 /// Routing's providers as ChatCore's `ModelGateway`.
 public struct ProviderGateway: ModelGateway {
-    public let providers: [any ChatProvider]
+    public let chatProviders: [any ChatProvider]
     public let defaultProvider: String
     /// The system prompt sent first, and its name/version for the audit record.
     public let systemPrompt: String?
@@ -17,7 +17,7 @@ public struct ProviderGateway: ModelGateway {
     private let byName: [String: any ChatProvider]
 
     public init(providers: [any ChatProvider], defaultProvider: String, systemPrompt: String?, promptVersion: String) {
-        self.providers = providers
+        self.chatProviders = providers
         self.defaultProvider = defaultProvider
         self.systemPrompt = systemPrompt
         self.promptVersion = promptVersion
@@ -25,7 +25,7 @@ public struct ProviderGateway: ModelGateway {
     }
 
     public func providers() -> [ProviderSummary] {
-        providers.map { Self.summary($0.info) }
+        chatProviders.map { Self.summary($0.info) }
     }
 
     private static func summary(_ info: ProviderInfo) -> ProviderSummary {
