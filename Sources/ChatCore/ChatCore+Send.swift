@@ -59,7 +59,9 @@ extension ChatCore {
             decision: decision, requested: requestedModel, sticky: sticky, conversation: id)
         let tagList = tags.sorted()
         guard let chosen else {
-            let blocked = decision.allowed.isEmpty || (requestedModel.map { decision.denied[$0] != nil } ?? false)
+            let blocked =
+                (!providers.isEmpty && decision.allowed.isEmpty)
+                || (requestedModel.map { decision.denied[$0] != nil } ?? false)
             let fields = CallFields(
                 modelID: "-", promptVersion: gateway.promptVersion, provider: requestedModel ?? "-", residency: "-",
                 decision: "denied", rule: decision.rule, tags: tagList, detectorCounts: detection.detectorCounts,
