@@ -12,7 +12,10 @@ Not part of the test command (llama-cpp-python is not installed in CI); its outp
 import ctypes
 import json
 import sys
+import tempfile
 from pathlib import Path
+
+from gguf import GGUFReader, GGUFValueType, GGUFWriter
 
 import llama_cpp
 from llama_cpp import Llama
@@ -21,6 +24,7 @@ from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 OUT = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "Tests/InferenceTests/Fixtures/tokenizer_smollm2.json"
+OUT_PRE = OUT.with_name("tokenizer_pretokenizers.json")
 
 STRINGS = [
     "",
@@ -79,7 +83,21 @@ STRINGS = [
     "   leading spaces",
     "ends with newline\n",
     "Ångström µ ﬁ ligature",
+    "Don'T 'S abc'LL it'Ve we'RE",
+    "x  \n\n  y",
+    "a\r\n\r\nb\r",
+    "1234567 12345678",
+    "١٢٣ arabic digits, Ⅻ roman, ¹²³ superscripts",
+    " ?!?!\n\nok",
+    "hello...\n\nworld\n \n",
+    "tab\t\tthen\t",
+    "(paren)word [bracket]x «quotes» ¿qué?",
+    "$100+200=300 <tag>|pipe|^caret~tilde`tick`",
 ]
+
+# Pre-tokenizers checked with the SmolLM2 vocabulary and merges under another `tokenizer.ggml.pre`:
+# llama.cpp then splits words as that model family would, which exercises each of our scanners.
+OTHER_PRE = ["llama-bpe", "qwen2", "default", "gpt-2"]
 
 
 def tokenize(llm, text, add_special, parse_special):
@@ -110,6 +128,36 @@ CONVERSATIONS = [
     [("user", "First"), ("assistant", "Reply"), ("user", "Second")],
     [("system", "  padded system \n"), ("user", "\n  padded user\t"), ("assistant", " padded reply "), ("user", "x")],
 ]
+
+
+def vocabulary_with_pre(pre, path):
+    """Writes a tensor-less GGUF with the model's metadata, `tokenizer.ggml.pre` replaced by `pre`."""
+    reader = GGUFReader(str(MODEL))
+    writer = GGUFWriter(str(path), arch=reader.fields["general.architecture"].contents())
+    for key, field in reader.fields.items():
+        if key.startswith("GGUF.") or key == "general.architecture":
+            continue
+        value = pre if key == "tokenizer.ggml.pre" else field.contents()
+        if field.types[0] == GGUFValueType.ARRAY:
+            writer.add_key_value(key, value, field.types[0], sub_type=field.types[-1])
+        else:
+            writer.add_key_value(key, value, field.types[0])
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def other_pretokenizers():
+    result = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for pre in OTHER_PRE:
+            path = Path(tmp) / f"vocab-{pre}.gguf"
+            vocabulary_with_pre(pre, path)
+            llm = Llama(model_path=str(path), vocab_only=True, verbose=False)
+            result[pre] = [{"text": t, "ids": tokenize(llm, t, False, False)} for t in STRINGS]
+            del llm
+    return result
 
 
 def main():
@@ -150,6 +198,8 @@ def main():
         "builtinTemplates": builtins,
     }
     OUT.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    pre = {"oracle": out["oracle"], "model": MODEL.name, "pretokenizers": other_pretokenizers()}
+    OUT_PRE.write_text(json.dumps(pre, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {len(cases)} tokenization cases, {len(model_template)} + {len(builtins)} renderings to {OUT}")
 
 

@@ -80,8 +80,10 @@ struct BytePairEncoder: Sendable {
             guard left >= 0 else { return }
             let right = next[Int(left)]
             guard right >= 0, let found = merge(symbols[Int(left)], symbols[Int(right)]) else { return }
-            heap.append(Candidate(rank: found.rank, left: left, leftSymbol: symbols[Int(left)],
-                                  rightSymbol: symbols[Int(right)]))
+            heap.append(
+                Candidate(
+                    rank: found.rank, left: left, leftSymbol: symbols[Int(left)],
+                    rightSymbol: symbols[Int(right)]))
             var child = heap.count - 1
             while child > 0 {
                 let parent = (child - 1) / 2

@@ -85,8 +85,8 @@ public struct ChatTemplate: Sendable, Equatable {
     static func defaultSystemPrompt(in jinja: String?) -> String? {
         guard let jinja, jinja.contains("!= 'system'") || jinja.contains("!= \"system\"") else { return nil }
         let opening = "<|im_start|>system\n"
-        guard let start = jinja.range(of: opening),
-            let end = jinja.range(of: "<|im_end|>", range: start.upperBound..<jinja.endIndex)
+        guard let start = jinja.firstRange(of: opening),
+            let end = jinja[start.upperBound...].firstRange(of: "<|im_end|>")
         else { return nil }
         let text = jinja[start.upperBound..<end.lowerBound]
         // A Jinja expression here (e.g. `' + message['content'] + '`) means it is not a literal prompt.

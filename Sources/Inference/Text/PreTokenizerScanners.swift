@@ -137,7 +137,8 @@ struct Piece {
             }
             let spaces = whitespaceRun(at: position)
             var lastLineBreakEnd = 0
-            for offset in 0..<spaces where value(position + offset) == Piece.cr || value(position + offset) == Piece.lf {
+            for offset in 0..<spaces where value(position + offset) == Piece.cr || value(position + offset) == Piece.lf
+            {
                 lastLineBreakEnd = position + offset + 1
             }
             if lastLineBreakEnd > 0 {

@@ -93,10 +93,12 @@ public struct Sampler: Sendable {
 
     /// The default chain for `parameters`.
     public init(_ parameters: SamplingParameters) {
-        self.init(parameters, stages: [
-            TopKStage(k: parameters.topK), TopPStage(p: parameters.topP), MinPStage(p: parameters.minP),
-            TemperatureStage(temperature: parameters.temperature),
-        ])
+        self.init(
+            parameters,
+            stages: [
+                TopKStage(k: parameters.topK), TopPStage(p: parameters.topP), MinPStage(p: parameters.minP),
+                TemperatureStage(temperature: parameters.temperature),
+            ])
     }
 
     /// A custom chain: the repetition penalty and top-k preselection of `parameters`, then `stages`, then

@@ -31,8 +31,10 @@ public final class Tokenizer: Sendable {
             throw .invalidVocabulary(
                 "\(vocabulary.tokenTypes.count) token types for \(vocabulary.tokens.count) tokens")
         }
-        for (name, id) in [("bos", vocabulary.bosID), ("eos", vocabulary.eosID), ("eot", vocabulary.eotID),
-                           ("pad", vocabulary.padID)] {
+        for (name, id) in [
+            ("bos", vocabulary.bosID), ("eos", vocabulary.eosID), ("eot", vocabulary.eotID),
+            ("pad", vocabulary.padID),
+        ] {
             if let id, id < 0 || Int(id) >= vocabulary.tokens.count {
                 throw .invalidVocabulary("\(name) token id \(id) is outside the vocabulary")
             }
@@ -42,8 +44,9 @@ public final class Tokenizer: Sendable {
         var ids = [String: Int32](minimumCapacity: vocabulary.tokens.count)
         for (id, text) in vocabulary.tokens.enumerated().reversed() { ids[text] = Int32(id) }
         self.tokenID = ids
-        self.encoder = try BytePairEncoder(merges: vocabulary.merges, tokenID: ids,
-                                           vocabularyCount: vocabulary.tokens.count)
+        self.encoder = try BytePairEncoder(
+            merges: vocabulary.merges, tokenID: ids,
+            vocabularyCount: vocabulary.tokens.count)
         var specials = [(bytes: [UInt8], id: Int32, isControl: Bool)]()
         var endOfGeneration = Set<Int32>()
         for (index, text) in vocabulary.tokens.enumerated() {
@@ -93,6 +96,27 @@ public final class Tokenizer: Sendable {
         return output
     }
 
+    /// Converts raw bytes (a file's contents, say) to token ids, rejecting invalid UTF-8 rather than
+    /// silently replacing it. The flags are those of ``encode(_:addBOS:parseSpecial:)``.
+    /// - Throws: ``TokenizerError/invalidUTF8(offset:)`` naming the first bad byte.
+    public func encode(utf8 bytes: [UInt8], addBOS: Bool, parseSpecial: Bool) throws(TokenizerError) -> [Int32] {
+        try encode(Tokenizer.validatedText(bytes), addBOS: addBOS, parseSpecial: parseSpecial)
+    }
+
+    /// `bytes` as a string, or an error naming the offset of the first invalid UTF-8 sequence.
+    public static func validatedText(_ bytes: [UInt8]) throws(TokenizerError) -> String {
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let scalar): offset += scalar.count
+            case .emptyInput: return String(decoding: bytes, as: UTF8.self)
+            case .error: throw .invalidUTF8(offset: offset)
+            }
+        }
+    }
+
     private enum Fragment {
         case text(ArraySlice<UInt8>)
         case token(Int32)
@@ -131,6 +155,21 @@ public final class Tokenizer: Sendable {
             index += 1
         }
         return nil
+    }
+
+    /// The words the pre-tokenizer cuts `text` into before BPE (special tokens are not looked for).
+    /// For diagnostics and tests; `encode` does not call it.
+    public func words(_ text: String) -> [String] {
+        let scalars = Array(text.unicodeScalars)
+        var result = [String]()
+        var start = 0
+        for length in preTokenizer.split(scalars) {
+            var word = String.UnicodeScalarView()
+            word.append(contentsOf: scalars[start..<(start + length)])
+            result.append(String(word))
+            start += length
+        }
+        return result
     }
 
     /// Pre-tokenizes and BPE-encodes plain text (no special tokens in it).

@@ -69,6 +69,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     case missingMetadata(String)
     /// The vocabulary is inconsistent (e.g. types and tokens differ in length, an id out of range).
     case invalidVocabulary(String)
+    /// Input bytes are not valid UTF-8; `offset` is where the first bad sequence starts.
+    case invalidUTF8(offset: Int)
 
     /// A stable, machine-readable error code.
     public var code: String {
@@ -77,6 +79,7 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
         case .unsupportedPreTokenizer: "tokenizer.unsupported-pre"
         case .missingMetadata: "tokenizer.missing-metadata"
         case .invalidVocabulary: "tokenizer.invalid-vocabulary"
+        case .invalidUTF8: "tokenizer.invalid-utf8"
         }
     }
 
@@ -85,9 +88,11 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
         case .unsupportedModel(let name):
             "\(code): tokenizer model '\(name)' is not supported (supported: gpt2)"
         case .unsupportedPreTokenizer(let name):
-            "\(code): pre-tokenizer '\(name)' is not supported (supported: \(PreTokenizer.supportedNames.joined(separator: ", ")))"
+            "\(code): pre-tokenizer '\(name)' is not supported "
+                + "(supported: \(PreTokenizer.supportedNames.joined(separator: ", ")))"
         case .missingMetadata(let key): "\(code): GGUF metadata '\(key)' is missing or has the wrong type"
         case .invalidVocabulary(let why): "\(code): \(why)"
+        case .invalidUTF8(let offset): "\(code): the text is not valid UTF-8 (first bad byte at offset \(offset))"
         }
     }
 }

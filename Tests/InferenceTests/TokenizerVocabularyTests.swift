@@ -1,0 +1,71 @@
+// Reading a vocabulary from GGUF metadata (files written in the test with the GGUF writer): llama.cpp's
+// defaults for absent keys, and clear, coded errors for missing or unsupported ones. Also the
+// validated-bytes entry point, which rejects invalid UTF-8 with the offset of the first bad byte.
+import GGUF
+import Inference
+import Testing
+
+@Suite("TokenizerVocabulary from GGUF")
+struct TokenizerVocabularyTests {
+    private func file(_ edit: (inout [String: GGUFValue]) -> Void) throws -> GGUFFile {
+        var metadata: [String: GGUFValue] = [
+            "general.architecture": .string("llama"),
+            "tokenizer.ggml.model": .string("gpt2"),
+            "tokenizer.ggml.pre": .string("llama-bpe"),
+            "tokenizer.ggml.tokens": .array(.string, TokenizerFixtures.byteAlphabet.map { .string($0) }),
+            "tokenizer.ggml.merges": .array(.string, [.string("a b")]),
+            "tokenizer.ggml.bos_token_id": .uint32(3),
+            "tokenizer.ggml.eos_token_id": .uint32(4),
+        ]
+        edit(&metadata)
+        var writer = GGUFWriter()
+        for key in metadata.keys.sorted() { writer.set(key, metadata[key]!) }
+        return try GGUFFile(bytes: writer.bytes())
+    }
+
+    @Test func appliesLlamaCppDefaults() throws {
+        let vocabulary = try TokenizerVocabulary(gguf: file { _ in })
+        #expect(vocabulary.addBOS)  // Llama 3 pre-tokenizers add BOS unless the file says not to
+        #expect(vocabulary.bosID == 3 && vocabulary.eosID == 4 && vocabulary.eotID == nil)
+        #expect(vocabulary.tokenTypes.isEmpty && vocabulary.chatTemplate == nil)
+        let tokenizer = try Tokenizer(vocabulary: vocabulary)
+        #expect(tokenizer.encode("a", addBOS: true, parseSpecial: false) == [3, 97])
+        let explicit = try TokenizerVocabulary(gguf: file { $0["tokenizer.ggml.add_bos_token"] = .bool(false) })
+        #expect(!explicit.addBOS)
+        let noPre = try TokenizerVocabulary(gguf: file { $0["tokenizer.ggml.pre"] = nil })
+        #expect(noPre.pre == "default" && !noPre.addBOS)
+    }
+
+    @Test func reportsMissingAndUnsupportedKeys() throws {
+        #expect(throws: TokenizerError.missingMetadata("tokenizer.ggml.model")) {
+            try TokenizerVocabulary(gguf: file { $0["tokenizer.ggml.model"] = nil })
+        }
+        #expect(throws: TokenizerError.unsupportedModel("llama")) {
+            try TokenizerVocabulary(gguf: file { $0["tokenizer.ggml.model"] = .string("llama") })
+        }
+        #expect(throws: TokenizerError.unsupportedPreTokenizer("tekken")) {
+            try TokenizerVocabulary(gguf: file { $0["tokenizer.ggml.pre"] = .string("tekken") })
+        }
+        #expect(throws: TokenizerError.missingMetadata("tokenizer.ggml.merges")) {
+            try TokenizerVocabulary(gguf: file { $0["tokenizer.ggml.merges"] = .array(.uint32, [.uint32(1)]) })
+        }
+        #expect(throws: TokenizerError.missingMetadata("tokenizer.ggml.tokens")) {
+            try TokenizerVocabulary(gguf: file { $0["tokenizer.ggml.tokens"] = .string("not an array") })
+        }
+        let error = TokenizerError.unsupportedPreTokenizer("tekken")
+        #expect(error.code == "tokenizer.unsupported-pre")
+        #expect(error.description.contains("smollm"))
+    }
+
+    @Test func rejectsInvalidUTF8WithItsOffset() throws {
+        let tokenizer = try TokenizerFixtures.smol.get()
+        #expect(throws: TokenizerError.invalidUTF8(offset: 3)) {
+            try tokenizer.encode(utf8: [0x61, 0xC3, 0xA9, 0xFF, 0x62], addBOS: false, parseSpecial: false)
+        }
+        #expect(throws: TokenizerError.invalidUTF8(offset: 0)) {
+            try tokenizer.encode(utf8: [0xE2, 0x82], addBOS: false, parseSpecial: false)
+        }
+        let ids = try tokenizer.encode(utf8: Array("héllo".utf8), addBOS: false, parseSpecial: false)
+        #expect(ids == tokenizer.encode("héllo", addBOS: false, parseSpecial: false))
+    }
+}
