@@ -7,14 +7,11 @@ enum LocalModel {
     static let promptVersion = "assistant.v1"
     static let systemPrompt = "You are a helpful assistant. Answer briefly and clearly."
 
-    /// The local providers for `modelPath`. The engine's `InferenceEngine`/`LocalProvider` are not in
-    /// this build yet: until they are, no local provider is offered (messages answer
-    /// `ERR provider-unavailable`) and a warning says so.
+    /// The local provider for `modelPath` (until the engine's `LocalProvider` lands: `SerialLocalProvider`).
     static func providers(modelPath: String) throws -> [any ChatProvider] {
         guard FileManager.default.fileExists(atPath: modelPath) else {
             throw ValidationErrorText("the model \(modelPath) is missing; run `make model`")
         }
-        FileHandle.standardError.write(Data("warning: this build has no in-process engine yet; chat messages will answer provider-unavailable\n".utf8))
-        return []
+        return [try SerialLocalProvider(modelPath: modelPath)]
     }
 }
