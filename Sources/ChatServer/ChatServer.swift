@@ -126,8 +126,11 @@ public final class ChatServer: Service {
                     try await writer.error(ChatFailure(.busy, "too many connections; try again later"))
                     return
                 }
+                // Busy while the banner is written, so an idle timeout can never come before it.
+                guard registry.markBusy(channel, context.state) else { return }
                 try await writer.notice("enclave \(version) ready")
                 try await writer.notice("type /login <user> <password>, then chat; /help lists the commands")
+                context.state.busy = false
                 for try await frame in inbound {
                     guard registry.markBusy(channel, context.state) else { break }
                     let next = try await session.handle(frame, writer: writer)

@@ -7,7 +7,8 @@ import Synchronization
 /// State shared between a connection's async session and its event-loop handlers.
 final class ConnectionState: Sendable {
     private let authenticatedFlag = Atomic<Bool>(false)
-    private let busyFlag = Atomic<Bool>(false)
+    /// Starts true: a new connection is busy until its banner is written.
+    private let busyFlag = Atomic<Bool>(true)
 
     /// Set after a successful `/login` (selects the longer idle timeout).
     var authenticated: Bool {

@@ -78,12 +78,12 @@ struct ScryptVerifier: PasswordVerifier {
         }
         // Interleaved samples; the minimum of each is the least disturbed by other load on the machine.
         // A real leak (say, skipping scrypt for unknown users: ~0 ms against ~100 ms) fails every
-        // round; a busy CI machine gets three rounds before the difference counts.
+        // round; a busy CI machine gets five rounds before the difference counts.
         var differences: [Double] = []
-        for _ in 0..<3 {
+        for _ in 0..<5 {
             var unknownTimes: [Double] = []
             var wrongTimes: [Double] = []
-            for attempt in 0..<6 {
+            for attempt in 0..<10 {
                 unknownTimes.append(await seconds("nobody", attempt))
                 wrongTimes.append(await seconds("alice", attempt))
             }

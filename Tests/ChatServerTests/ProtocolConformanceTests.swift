@@ -184,7 +184,7 @@ import Testing
     }
 
     @Test func idleConnectionsGetANoticeAndClose() async throws {
-        try await TestServer.with(configure: { $0.idleBeforeLogin = .milliseconds(300) }) { server in
+        try await TestServer.with(configure: { $0.idleBeforeLogin = .seconds(1) }) { server in
             try await server.client { client in
                 let notice = try await client.readLine()
                 let end = try await client.readLine()

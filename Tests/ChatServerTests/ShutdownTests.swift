@@ -4,6 +4,7 @@
 import ChatCore
 import Foundation
 import Logging
+import Synchronization
 import Testing
 
 @testable import ChatServer
@@ -50,6 +51,7 @@ struct SlowGateway: ModelGateway {
         configuration.port = 0
         let server = try await ChatServer(
             configuration: configuration, core: core, version: "test", logger: .init(label: "test"))
+        let streaming = Counter()
         try await withThrowingTaskGroup { group in
             group.addTask { try await server.run() }
             let finals = try await withThrowingTaskGroup(of: [String].self) { clients in
@@ -58,10 +60,11 @@ struct SlowGateway: ModelGateway {
                         try await LineClient.with(port: server.port) { client in
                             try await client.login("user\(index)", "password-\(index)-long")
                             try await client.send("please stream")
-                            // Wait for the first streamed text, then keep reading to the end.
-                            _ = try await client.readUntil { !$0.hasPrefix("> ") }
+                            // Wait until the reply is routed (streaming starts), then read to the end.
+                            _ = try await client.readUntil { !$0.hasPrefix("* provider=") }
+                            streaming.increment()
                             var tail: [String] = []
-                            while let line = try await client.readLine() { tail.append(line) }
+                            while let line = try? await client.readLine() { tail.append(line) }
                             return tail
                         }
                     }
@@ -70,14 +73,14 @@ struct SlowGateway: ModelGateway {
                 clients.addTask {
                     try await LineClient.with(port: server.port) { client in
                         try await client.login("alice", "alice-password")
+                        streaming.increment()
                         var tail: [String] = []
-                        while let line = try await client.readLine() { tail.append(line) }
+                        while let line = try? await client.readLine() { tail.append(line) }
                         return tail
                     }
                 }
-                try await waitUntil { server.connectionCount == 11 }
-                // Let the replies stream a little.
-                try await Task.sleep(for: .milliseconds(300))
+                // Every reply is streaming (and the idle client is logged in).
+                try await waitUntil { streaming.value == 11 }
                 server.beginShutdown()
                 var all: [[String]] = []
                 for try await tail in clients { all.append(tail) }
@@ -99,7 +102,14 @@ struct SlowGateway: ModelGateway {
             let id = try #require(mine.first?.id)
             let stored = await conversations.history(id, limit: nil)
             #expect(stored.map(\.role) == ["user", "assistant"])
-            #expect(stored.last?.body.hasPrefix(" w0 w1") == true)
+            #expect(stored.last?.body.hasPrefix(" w0") == true)
         }
     }
+}
+
+/// A shared count, behind a mutex.
+final class Counter: Sendable {
+    private let count = Mutex(0)
+    func increment() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
 }
