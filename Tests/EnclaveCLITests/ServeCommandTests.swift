@@ -13,7 +13,7 @@ final class ServedDirectory {
     private(set) var adminPassword = ""
 
     /// Creates the directory, adds `users` (staff, password `<name>-password`), then starts the server.
-    init(users: [String] = []) throws {
+    init(users: [String] = [], configuration: String? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("enclave-serve-\(UUID().uuidString)")
         try FileManager.default.createDirectory(
             at: directory.appendingPathComponent("models"), withIntermediateDirectories: true)
@@ -25,10 +25,16 @@ final class ServedDirectory {
         let model = EnclaveBinary.packageRoot.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf")
         try FileManager.default.createSymbolicLink(
             at: directory.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf"), withDestinationURL: model)
+        var extraArguments: [String] = []
+        if let configuration {
+            let path = directory.appendingPathComponent("enclave.yaml")
+            try configuration.write(to: path, atomically: true, encoding: .utf8)
+            extraArguments = ["--config", path.path]
+        }
         output = directory.appendingPathComponent("serve.out")
         FileManager.default.createFile(atPath: output.path, contents: nil)
         process.executableURL = EnclaveBinary.url
-        process.arguments = ["serve", "--listen", "127.0.0.1:0"]
+        process.arguments = ["serve", "--listen", "127.0.0.1:0"] + extraArguments
         process.currentDirectoryURL = directory
         process.standardOutput = try FileHandle(forWritingTo: output)
         let errors = directory.appendingPathComponent("serve.err")
@@ -127,5 +133,31 @@ final class ServedDirectory {
         }
         served.process.waitUntilExit()
         #expect(served.process.terminationStatus == 0)
+    }
+
+    @Test func twentyClientsTwoMessagesEachAllGetCompleteReplies() throws {
+        let users = (0..<20).map { "user\($0)" }
+        let served = try ServedDirectory(users: users, configuration: "limits:\n  max_tokens: 12\n")
+        let clients = try users.map { user in
+            try served.chat(["Name a colour.", "Name a fruit."], user: user, password: "\(user)-password")
+        }
+        for (client, output) in clients {
+            client.waitUntilExit()
+            let replies = ServedDirectory.lines(output).filter { $0.hasPrefix("OK conversation=") }
+            #expect(replies.count == 2, "\(ServedDirectory.lines(output))")
+        }
+        served.process.terminate()
+        served.process.waitUntilExit()
+        // Time to first token of every call, from the audit log's call records.
+        let audit = (try? String(contentsOf: served.directory.appendingPathComponent("data/audit/audit.jsonl"), encoding: .utf8)) ?? ""
+        let ttfts = audit.split(separator: "\n").filter { $0.contains("\"action\":\"model.call\"") }.compactMap { line in
+            line.range(of: "\"ttft_ms\":").flatMap { Int(line[$0.upperBound...].prefix(while: \.isNumber)) }
+        }.sorted()
+        #expect(ttfts.count == 40)
+        if !ttfts.isEmpty {
+            let p50 = ttfts[ttfts.count / 2]
+            let p99 = ttfts[min(ttfts.count - 1, Int((Double(ttfts.count) * 0.99).rounded(.up)) - 1)]
+            print("concurrency: 20 clients x 2 messages, max_tokens 12: TTFT p50 \(p50) ms, p99 \(p99) ms")
+        }
     }
 }
