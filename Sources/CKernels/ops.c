@@ -22,6 +22,10 @@ void ck_softmax(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] *= inv;
 }
 
+void ck_round_f16(float *x, int n) {
+    for (int i = 0; i < n; i++) x[i] = ck_fp16_to_fp32(ck_fp32_to_fp16(x[i]));
+}
+
 void ck_swiglu(float *gate, const float *up, int n) {
     for (int i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
@@ -57,11 +61,17 @@ static void attention_task(void *context, int ith, int nth) {
     for (int item = ith; item < j->tokens * j->heads; item += nth) {
         int t = item / j->heads, h = item % j->heads, kvh = h / group;
         int n = j->first_position + t + 1;
-        const float *q = j->q + (size_t)t * j->q_stride + h * j->head_dim;
+        const float *q_in = j->q + (size_t)t * j->q_stride + h * j->head_dim;
+        // llama.cpp multiplies f16 keys with the query converted to f16; round it the same way.
+        float q[512];
+        int d_max = j->head_dim < 512 ? j->head_dim : 512;
+        for (int d = 0; d < d_max; d++) q[d] = ck_fp16_to_fp32(ck_fp32_to_fp16(q_in[d]));
         for (int p = 0; p < n; p++) {
             att[p] = ck_dot_f32(j->head_dim, q, j->keys + (size_t)p * j->kv_stride + kvh * j->head_dim) * j->scale;
         }
         ck_softmax(att, n);
+        // ... and the probabilities converted to f16 for the product with f16 values.
+        for (int p = 0; p < n; p++) att[p] = ck_fp16_to_fp32(ck_fp32_to_fp16(att[p]));
         float *out = j->out + (size_t)t * j->out_stride + h * j->head_dim;
         for (int d = 0; d < j->head_dim; d++) out[d] = 0;
         for (int p = 0; p < n; p++) {

@@ -4,6 +4,7 @@
 #include "ckernels.h"
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sched.h>
 #include <stdlib.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -16,6 +17,9 @@
 
 /// Spins before a worker sleeps (~0.3 ms): long enough to bridge the gaps between matrix products.
 #define CK_SPIN_ROUNDS (1 << 14)
+/// Busy-wait rounds after which a waiting thread yields its core on every round: on an oversubscribed
+/// machine the thread we wait for may be descheduled, and spinning would only delay it.
+#define CK_YIELD_AFTER 256
 
 struct ck_pool {
     int size;
@@ -40,7 +44,7 @@ static void *worker_main(void *raw) {
     for (;;) {
         int rounds = 0;
         while (atomic_load(&p->generation) == seen && !atomic_load(&p->stopping) && rounds < CK_SPIN_ROUNDS) {
-            CK_PAUSE();
+            if (rounds > CK_YIELD_AFTER) sched_yield(); else CK_PAUSE();
             rounds++;
         }
         if (atomic_load(&p->generation) == seen && !atomic_load(&p->stopping)) {
@@ -97,7 +101,9 @@ void ck_pool_run(ck_pool *p, ck_task_fn fn, void *context) {
         pthread_mutex_unlock(&p->mutex);
     }
     fn(context, 0, p->size);
-    while (atomic_load(&p->pending) > 0) CK_PAUSE();
+    for (int rounds = 0; atomic_load(&p->pending) > 0; rounds++) {
+        if (rounds > CK_YIELD_AFTER) sched_yield(); else CK_PAUSE();
+    }
 }
 
 void ck_pool_destroy(ck_pool *p) {

@@ -16,11 +16,11 @@ import Routing
     import Darwin
 #endif
 
-/// `enclave bench` on this branch. The server branch has its own `BenchCommand`; when both are merged,
-/// `BenchRouter` joins its subcommands and this group goes.
+/// Holds `router` until it joins the shared `bench` group (`Bench` in BenchModel.swift, owned by the
+/// engine; the server branch has one too): then `enclave bench router`. Here: `enclave bench-routing router`.
 struct RoutingBenchGroup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure parts of the server.", subcommands: [BenchRouter.self])
+        commandName: "bench-routing", abstract: "Measure routing.", subcommands: [BenchRouter.self])
 }
 
 struct BenchRouter: AsyncParsableCommand {

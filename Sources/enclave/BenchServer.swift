@@ -12,7 +12,7 @@ import Storage
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure parts of the server.", subcommands: [BenchServer.self, BenchRouter.self])
+        commandName: "bench", abstract: "Measure parts of the server.", subcommands: [BenchServer.self, BenchRouter.self, BenchModel.self])
 }
 
 struct BenchServer: AsyncParsableCommand {

@@ -8,7 +8,9 @@ struct Enclave: AsyncParsableCommand {
         commandName: "enclave",
         abstract: "A privacy-first chat server with an in-process language model.",
         version: EnclaveVersion.current,
-        subcommands: [Doctor.self, ServeCommand.self, ChatCommand.self, UsersCommand.self, BenchCommand.self]
+        subcommands: [
+            Doctor.self, ServeCommand.self, ChatCommand.self, UsersCommand.self, ModelCommand.self, BenchCommand.self,
+        ]
     )
 }
 

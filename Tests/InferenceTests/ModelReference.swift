@@ -77,6 +77,9 @@ struct TinyModel {
         bytes = writer.bytes()
     }
 
+    /// Rounds to the nearest IEEE half.
+    static func half(_ x: Float) -> Float { Float(Float16(x)) }
+
     /// Logits after each of `tokens` (one array per position), by plain recomputation.
     func referenceLogits(_ tokens: [Int32]) -> [[Float]] {
         let s = spec
@@ -123,9 +126,10 @@ struct TinyModel {
                 }
                 rope(&q, position: pos)
                 rope(&k, position: pos)
-                queries.append(q)
-                keys.append(k)
-                values.append(v)
+                // llama.cpp's f16 KV cache: keys, values and the query meeting them are f16 numbers.
+                queries.append(q.map(Self.half))
+                keys.append(k.map(Self.half))
+                values.append(v.map(Self.half))
             }
             for pos in 0..<xs.count {
                 var attended = [Float](repeating: 0, count: s.dim)
@@ -138,8 +142,9 @@ struct TinyModel {
                     let top = scores.max()!
                     scores = scores.map { exp($0 - top) }
                     let total = scores.reduce(0, +)
+                    scores = scores.map { Self.half($0 / total) }
                     for t in 0...pos {
-                        for d in 0..<headDim { attended[head * headDim + d] += scores[t] / total * values[t][kvHead * headDim + d] }
+                        for d in 0..<headDim { attended[head * headDim + d] += scores[t] * values[t][kvHead * headDim + d] }
                     }
                 }
                 let o = matvec(w(p + "attn_output.weight"), attended, rows: s.dim)

@@ -11,10 +11,16 @@ struct ModelTests {
         try TransformerModel(file: GGUFFile(bytes: tiny.bytes), threads: threads)
     }
 
-    static func maxDifference(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max() ?? .infinity }
+    /// The largest difference relative to the largest reference logit.
+    static func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
+        let scale = max(1, b.map { abs($0) }.max() ?? 1)
+        return (zip(a, b).map { abs($0 - $1) }.max() ?? .infinity) / scale
+    }
 
-    /// Quantized activations (q8) make the engine differ slightly from the f32 reference.
-    static func tolerance(_ type: GGMLType) -> Float { [.f32, .f16, .bf16].contains(type) ? 2e-3 : 0.05 }
+    /// Relative tolerances: float weights meet f32 activations (rounding only); quantized weights meet
+    /// q8-quantized activations, which moves logits by a few percent through two random layers.
+    static func tolerance(_ type: GGMLType) -> Float { [.f32, .f16, .bf16].contains(type) ? 1e-3 : 0.04 }
+    static let batchTolerance: Float = 0.04
 
     @Test(arguments: Kernels.supportedWeightTypes)
     func tokenByTokenMatchesReference(type: GGMLType) throws {
@@ -47,12 +53,12 @@ struct ModelTests {
         var positions: [Int] = []
         try model.evaluate(Array(tokens[..<40]), cache: cache, logitsFrom: 30) { i, logits in
             positions.append(i)
-            #expect(Self.maxDifference(Array(logits), reference[i]) < 0.05, "\(architecture) batch position \(i)")
+            #expect(Self.maxDifference(Array(logits), reference[i]) < Self.batchTolerance, "\(architecture) batch position \(i)")
         }
         #expect(positions == Array(30..<40))
         for i in 40..<43 {
             let logits = try model.evaluate([tokens[i]], cache: cache)
-            #expect(Self.maxDifference(logits, reference[i]) < 0.05, "\(architecture) position \(i)")
+            #expect(Self.maxDifference(logits, reference[i]) < Self.batchTolerance, "\(architecture) position \(i)")
         }
     }
 

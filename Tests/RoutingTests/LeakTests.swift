@@ -1,10 +1,14 @@
 // The router-level leak test: 500 conversations × 20 messages through detection, the real policy
-// decision, the router (with a canary on the external provider) and the call executor, against two
-// recorders standing in for a `vpc` and an `external` provider. 20% of messages carry a Luhn-valid
-// card number and a unique canary string at a random position; users randomly ask for the external
-// model; providers randomly fail (HTTP 500 or a cut stream); halfway, the registry is torn down and
-// rebuilt (a restart). Afterwards, the external recorder's bytes hold no canary string and no
-// request for a conversation at or after the message that tagged it.
+// decision, the router (with a canary) and the call executor. The external provider is the
+// recording HTTP server on loopback, reached through the real OpenAIProvider; the two `vpc`
+// providers are in-process recorders (the ~9,000 calls they serve would cost most of the test's
+// time over HTTP in a debug build; that HTTP path is covered by OpenAIProviderTests and
+// CallExecutorTests). 20% of messages carry a Luhn-valid card number and a unique canary string at a
+// random position; users randomly ask for the external model, and a conversation then stays on it
+// (its sticky provider) until the policy forbids it; providers randomly fail (HTTP 500, or a stream
+// cut after the first piece); halfway, the registry is torn down and rebuilt (a restart).
+// Afterwards, the external recorder's bytes hold no canary string and no request for a
+// conversation at or after the message that tagged it.
 import Foundation
 import Inference
 import Policy
@@ -60,6 +64,37 @@ import Testing
         }
     }
 
+    /// An in-process `vpc` recorder: counts calls, fails as the newest message asks.
+    struct VPCRecorder: ChatProvider {
+        let info: ProviderInfo
+        let calls = Locked(0)
+
+        init(name: String) {
+            info = ProviderInfo(name: name, residency: .vpc, model: name, contextLength: 8192)
+        }
+
+        func stream(_ request: ChatRequest) -> AsyncThrowingStream<ProviderEvent, any Error> {
+            calls.withLock { $0 += 1 }
+            let last = request.messages.last?.content ?? ""
+            return AsyncThrowingStream { continuation in
+                continuation.yield(.model("vpc-recorder"))
+                if last.contains("fault-500-vpc") {
+                    continuation.finish(throwing: ProviderError(.httpStatus, "HTTP 500"))
+                    return
+                }
+                continuation.yield(.text("ok"))
+                if last.contains("fault-cut-vpc") {
+                    continuation.finish(throwing: ProviderError(.streamCut))
+                    return
+                }
+                continuation.yield(.usage(tokensIn: 10, tokensOut: 1))
+                continuation.finish()
+            }
+        }
+
+        func health() async -> Bool { true }
+    }
+
     struct Conversation {
         var tags: Set<String> = []
         var sticky: String?
@@ -69,11 +104,13 @@ import Testing
 
     @Test func taggedConversationsNeverReachTheExternalRecorder() async throws {
         let policy = try PolicySet.parse(files: [(name: "leak.yaml", contents: Self.policyYAML)])
-        let vpc = try await RecordingServer.start()
+        let vpc = VPCRecorder(name: "vpc-llama")
+        let candidate = VPCRecorder(name: "vpc-next")
         let external = try await RecordingServer.start()
-        vpc.setRule(Self.faultRule(provider: "vpc"))
         external.setRule(Self.faultRule(provider: "ext"))
-        let canary = CanaryConfiguration(provider: "external-gpt", percent: 20, key: Array("leak test canary key".utf8))
+        // The canary is another vpc provider, so that nothing but the policy decision stands between
+        // a conversation that chose (and stuck to) the external model and that model once it is tagged.
+        let canary = CanaryConfiguration(provider: "vpc-next", percent: 20, key: Array("leak test canary key".utf8))
         let prompts = PromptSelection(defaultPrompt: PromptReference(name: "assistant", version: 1))
         let library = try PromptLibrary(directory: repositoryRoot + "/prompts", selection: prompts)
         func makeRegistry() throws -> ProviderRegistry {
@@ -85,7 +122,7 @@ import Testing
                         retryBackoff: .milliseconds(1)))
             }
             return ProviderRegistry(
-                providers: [try provider("vpc-llama", .vpc, vpc), try provider("external-gpt", .external, external)],
+                providers: [vpc, candidate, try provider("external-gpt", .external, external)],
                 defaultProvider: "vpc-llama", canary: canary, prompts: prompts)
         }
 
@@ -212,7 +249,9 @@ import Testing
             for marker in Self.markers(in: body) {
                 if let point = tagged[marker.conversation], marker.message >= point { leaks += 1 }
             }
-            for secret in planted where body.contains(secret) { leaks += 1 }
+            // Every planted string ends in "canary" and nothing else sent contains that word, so one
+            // byte search per body covers all of them (each of ~2,000 searched separately is slow).
+            if Array(body.utf8).firstRange(of: Array("canary".utf8)) != nil { leaks += 1 }
         }
         let counts = outcomes.withLock { $0 }
         #expect(leaks == 0)
@@ -224,7 +263,8 @@ import Testing
         #expect((counts["provider-unavailable"] ?? 0) > 100)
         #expect((counts["ok"] ?? 0) > 5000)
         #expect(planted.count > 1500)
-        try await vpc.stop()
+        #expect(vpc.calls.value > 3000)
+        #expect(candidate.calls.value > 100)
         try await external.stop()
     }
 }

@@ -43,7 +43,8 @@ private struct SilentProvider: ChatProvider {
         #expect(await registry.unhealthy().isEmpty)
 
         let policy = try PolicySet.parse(files: [(name: "p.yaml", contents: LeakTests.policyYAML)])
-        let tagged = evaluate(policy, DecisionRequest(tags: ["pii"], user: "ann", providers: registry.router.descriptors))
+        let tagged = evaluate(
+            policy, DecisionRequest(tags: ["pii"], user: "ann", providers: registry.router.descriptors))
         let rows = registry.listing(for: tagged)
         #expect(rows.map(\.name) == ["local", "vpc-a", "external-gpt"])
         #expect(rows.map(\.allowed) == [true, true, false])

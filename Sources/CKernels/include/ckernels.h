@@ -85,6 +85,8 @@ void ck_force_scalar(int on);
 void ck_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
 /// In place softmax over n values.
 void ck_softmax(float *x, int n);
+/// Rounds each value to the nearest IEEE half (llama.cpp keeps its KV cache in f16).
+void ck_round_f16(float *x, int n);
 /// gate = silu(gate) * up
 void ck_swiglu(float *gate, const float *up, int n);
 

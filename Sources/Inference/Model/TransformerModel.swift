@@ -126,6 +126,9 @@ public final class TransformerModel {
                 for h in 0..<c.headCount { rotate(s.q.pointer + i * qDim + h * c.headDim) }
                 for h in 0..<c.kvHeadCount { rotate(s.k.pointer + i * c.kvDim + h * c.headDim) }
             }
+            // The cache holds f16-representable values, as llama.cpp's f16 KV cache does.
+            ck_round_f16(s.k.pointer, Int32(n * c.kvDim))
+            ck_round_f16(s.v.pointer, Int32(n * c.kvDim))
             (cache.keys[l] + position * c.kvDim).update(from: s.k.pointer, count: n * c.kvDim)
             (cache.values[l] + position * c.kvDim).update(from: s.v.pointer, count: n * c.kvDim)
             var job = ck_attention_job(

@@ -1,0 +1,90 @@
+// The values that cross the engine's boundary: what to generate, what comes back, and why it stopped.
+
+/// How much to generate and how to pick tokens.
+public struct GenerationParameters: Sendable, Equatable {
+    /// Upper bound on generated tokens.
+    public var maxTokens: Int
+    /// Token selection (temperature 0 is greedy).
+    public var sampling: SamplingParameters
+
+    public init(maxTokens: Int = 512, sampling: SamplingParameters = SamplingParameters()) {
+        self.maxTokens = maxTokens
+        self.sampling = sampling
+    }
+}
+
+/// Why generation ended.
+public enum StopReason: String, Sendable, Equatable {
+    /// The model produced an end-of-generation token (EOS, EOT, end of turn).
+    case endOfTurn = "end-of-turn"
+    /// `maxTokens` were generated.
+    case maxTokens = "max-tokens"
+    /// The consumer stopped listening (or the engine shut down).
+    case cancelled
+    /// The session's context filled up.
+    case contextFull = "context-full"
+}
+
+/// Counts and outcome of one generation.
+public struct GenerationSummary: Sendable, Equatable {
+    /// Tokens in the (fitted) prompt.
+    public var promptTokens: Int
+    /// Tokens generated.
+    public var generatedTokens: Int
+    public var stopReason: StopReason
+    /// Turns dropped from the front of the conversation to fit the context.
+    public var droppedTurns: Int
+
+    public init(promptTokens: Int, generatedTokens: Int, stopReason: StopReason, droppedTurns: Int = 0) {
+        self.promptTokens = promptTokens
+        self.generatedTokens = generatedTokens
+        self.stopReason = stopReason
+        self.droppedTurns = droppedTurns
+    }
+}
+
+/// One element of a generation stream.
+public enum GenerationEvent: Sendable, Equatable {
+    /// A piece of text (whole UTF-8 characters only).
+    case text(String)
+    /// The last event.
+    case finished(GenerationSummary)
+}
+
+/// Errors of the engine.
+public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The model could not be loaded or run.
+    case model(ModelError)
+    /// The tokenizer could not be built from the file's metadata.
+    case tokenizer(String)
+    /// No chat template could be recognised and none was configured.
+    case unknownChatTemplate
+    /// Even the last turn alone does not fit in the context.
+    case promptTooLong(tokens: Int, limit: Int)
+    /// Nothing to respond to.
+    case emptyConversation
+    /// The engine is shutting down.
+    case shutDown
+
+    public var code: String {
+        switch self {
+        case .model(let e): e.code
+        case .tokenizer: "tokenizer-unsupported"
+        case .unknownChatTemplate: "chat-template-unknown"
+        case .promptTooLong: "prompt-too-long"
+        case .emptyConversation: "empty-conversation"
+        case .shutDown: "engine-shut-down"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .model(let e): e.description
+        case .tokenizer(let reason): "cannot build the tokenizer: \(reason)"
+        case .unknownChatTemplate: "the model's chat template is not recognised; configure a template family"
+        case .promptTooLong(let tokens, let limit): "the prompt needs \(tokens) tokens; the context holds \(limit)"
+        case .emptyConversation: "the conversation has no turns"
+        case .shutDown: "the engine is shutting down"
+        }
+    }
+}

@@ -1,0 +1,37 @@
+// PromptEncoder: turns a conversation into token ids through the chat template, such that only the
+// template's own markers can become control tokens. Each turn's content is encoded with special-token
+// parsing off, so a user who types "<|im_start|>" gets those characters, not a turn boundary.
+
+/// Renders and tokenizes conversations for one model.
+public struct PromptEncoder: Sendable {
+    public let tokenizer: Tokenizer
+    public let template: ChatTemplate
+
+    public init(tokenizer: Tokenizer, template: ChatTemplate) {
+        self.tokenizer = tokenizer
+        self.template = template
+    }
+
+    /// Private-use characters that mark where each turn's content goes in the rendered template.
+    private static let marker: Character = "\u{F8FF}"
+
+    /// The prompt ids for `turns`, ending with the template's generation prompt.
+    public func encode(_ turns: [ChatTurn]) -> [Int32] {
+        let placeholders = turns.enumerated().map { i, turn in
+            ChatTurn(role: turn.role, content: "\(Self.marker)\(i)\(Self.marker)")
+        }
+        let rendered = template.render(placeholders, addGenerationPrompt: true)
+        var ids: [Int32] = []
+        var addBOS = tokenizer.vocabulary.addBOS
+        // Alternating pieces: template text, content index, template text, ...
+        for (k, piece) in rendered.split(separator: Self.marker, omittingEmptySubsequences: false).enumerated() {
+            if k % 2 == 1, let index = Int(piece), turns.indices.contains(index) {
+                ids += tokenizer.encode(turns[index].content, addBOS: false, parseSpecial: false)
+            } else if !piece.isEmpty || addBOS {
+                ids += tokenizer.encode(String(piece), addBOS: addBOS, parseSpecial: true)
+            }
+            addBOS = false
+        }
+        return ids
+    }
+}

@@ -1,0 +1,174 @@
+// Scheduler: the one thread that owns the model. Requests arrive in an inbox; the thread interleaves
+// all active sessions one step at a time (a prompt chunk or one generated token each), so one long
+// answer does not freeze the others. Finished sessions leave their KV cache behind in a small pool
+// keyed by token history, so the next turn of the same conversation reuses the common prefix.
+import Foundation
+import Synchronization
+
+/// Set by the stream's consumer side when it goes away; read by the scheduler between tokens.
+final class CancellationFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func cancel() { value.store(true, ordering: .relaxed) }
+    var isCancelled: Bool { value.load(ordering: .relaxed) }
+}
+
+/// A generation request as the scheduler receives it.
+struct GenerationRequest: Sendable {
+    let prompt: [Int32]
+    let droppedTurns: Int
+    let parameters: GenerationParameters
+    let continuation: AsyncThrowingStream<GenerationEvent, any Error>.Continuation
+    let cancellation: CancellationFlag
+}
+
+/// `@unchecked Sendable`: `inbox` and `stopping` are guarded by `condition` (an NSCondition, the lock);
+/// `model`, `cachePool` and the sessions are touched only by the scheduler's own thread.
+final class Scheduler: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var inbox: [GenerationRequest] = []
+    private var stopping = false
+    private let model: TransformerModel
+    private let tokenizer: Tokenizer
+    private let contextLength: Int
+    private var cachePool: [(tokens: [Int32], cache: KVCache)] = []
+    private static let pooledCaches = 2
+    /// Prompt tokens evaluated per scheduling step, so a long prompt does not stall other sessions.
+    private static let promptChunk = 256
+
+    init(model: TransformerModel, tokenizer: Tokenizer, contextLength: Int) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.contextLength = contextLength
+        let thread = Thread { [self] in run() }
+        thread.name = "enclave-inference"
+        thread.start()
+    }
+
+    func submit(_ request: GenerationRequest) {
+        condition.lock()
+        defer { condition.unlock() }
+        if stopping {
+            request.continuation.finish(throwing: EngineError.shutDown)
+            return
+        }
+        inbox.append(request)
+        condition.signal()
+    }
+
+    func shutdown() {
+        condition.lock()
+        stopping = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    private final class Session {
+        let request: GenerationRequest
+        let cache: KVCache
+        var history: [Int32]  // every token in the cache, in order
+        var pending: [Int32]  // prompt tokens not yet evaluated
+        var logits: [Float] = []
+        var sampler: Sampler
+        var decoder: StreamingDecoder
+        var generated = 0
+
+        init(request: GenerationRequest, cache: KVCache, reused: [Int32], tokenizer: Tokenizer) {
+            self.request = request
+            self.cache = cache
+            history = reused
+            pending = Array(request.prompt[reused.count...])
+            sampler = Sampler(request.parameters.sampling)
+            decoder = StreamingDecoder(tokenizer: tokenizer)
+        }
+    }
+
+    private func run() {
+        var sessions: [Session] = []
+        while true {
+            condition.lock()
+            while inbox.isEmpty && sessions.isEmpty && !stopping { condition.wait() }
+            let arrived = inbox
+            inbox.removeAll()
+            let stop = stopping
+            condition.unlock()
+            if stop {
+                for s in sessions { s.request.continuation.finish(throwing: EngineError.shutDown) }
+                for r in arrived { r.continuation.finish(throwing: EngineError.shutDown) }
+                return
+            }
+            for request in arrived { sessions.append(start(request)) }
+            sessions.removeAll { session in !step(session) }
+        }
+    }
+
+    /// Picks the pooled cache sharing the longest prefix with the prompt (or a fresh one).
+    private func start(_ request: GenerationRequest) -> Session {
+        var best = -1
+        var bestLength = 0
+        for (i, entry) in cachePool.enumerated() {
+            let common = zip(entry.tokens, request.prompt).prefix { $0 == $1 }.count
+            if common > bestLength {
+                best = i
+                bestLength = common
+            }
+        }
+        // Keep at least one prompt token to evaluate, so there are logits to sample from.
+        let reuse = min(bestLength, request.prompt.count - 1)
+        let cache: KVCache
+        if best >= 0, reuse > 0 {
+            cache = cachePool.remove(at: best).cache
+            cache.truncate(to: reuse)
+        } else {
+            cache = model.makeCache(capacity: contextLength)
+        }
+        return Session(request: request, cache: cache, reused: Array(request.prompt[..<cache.count]), tokenizer: tokenizer)
+    }
+
+    /// Advances a session by one step; false when it has finished.
+    private func step(_ s: Session) -> Bool {
+        let request = s.request
+        if request.cancellation.isCancelled { return finish(s, .cancelled) }
+        do throws(ModelError) {
+            if !s.pending.isEmpty {
+                let chunk = Array(s.pending.prefix(Self.promptChunk))
+                s.pending.removeFirst(chunk.count)
+                s.logits = try model.evaluate(chunk, cache: s.cache)
+                s.history += chunk
+                return true
+            }
+            if s.generated >= request.parameters.maxTokens { return finish(s, .maxTokens) }
+            let token = s.sampler.sample(&s.logits, history: s.history)
+            if tokenizer.isEndOfGeneration(token) { return finish(s, .endOfTurn) }
+            s.generated += 1
+            let piece = s.decoder.append(token)
+            if !piece.isEmpty { request.continuation.yield(.text(piece)) }
+            if s.generated >= request.parameters.maxTokens { return finish(s, .maxTokens) }
+            if s.cache.count >= s.cache.capacity { return finish(s, .contextFull) }
+            s.logits = try model.evaluate([token], cache: s.cache)
+            s.history.append(token)
+            return true
+        } catch {
+            request.continuation.finish(throwing: EngineError.model(error))
+            recycle(s)
+            return false
+        }
+    }
+
+    private func finish(_ s: Session, _ reason: StopReason) -> Bool {
+        let tail = s.decoder.finish()
+        if !tail.isEmpty { s.request.continuation.yield(.text(tail)) }
+        let summary = GenerationSummary(
+            promptTokens: s.request.prompt.count, generatedTokens: s.generated, stopReason: reason,
+            droppedTurns: s.request.droppedTurns)
+        s.request.continuation.yield(.finished(summary))
+        s.request.continuation.finish()
+        recycle(s)
+        return false
+    }
+
+    private func recycle(_ s: Session) {
+        s.cache.truncate(to: s.history.count)
+        cachePool.append((s.history, s.cache))
+        if cachePool.count > Self.pooledCaches { cachePool.removeFirst() }
+    }
+}
