@@ -9,6 +9,7 @@ float ck_avx2_dot_f32(int n, const float *x, const float *y);
 void ck_avx2_quantize_row_q8(int with_sum, const float *x, void *y, int n);
 void ck_avx2_axpy_f32(int n, float a, const float *x, float *y);
 int ck_avx2_dequantize_row(int type, const void *x, float *y, int n);
+ck_dot_fn ck_avx2_dot_function(int type);
 #endif
 
 static _Atomic int use_avx2 = -1;  // -1: not yet decided
@@ -51,6 +52,35 @@ float ck_vec_dot(int type, int n, const void *x, const void *y) {
     if (have_avx2()) return ck_avx2_vec_dot(type, n, x, y);
 #endif
     return ck_vec_dot_ref(type, n, x, y);
+}
+
+#define REF_DOT(name, t) static float name(int n, const void *x, const void *y) { return ck_vec_dot_ref(t, n, x, y); }
+REF_DOT(ref_f32, CK_TYPE_F32)
+REF_DOT(ref_f16, CK_TYPE_F16)
+REF_DOT(ref_bf16, CK_TYPE_BF16)
+REF_DOT(ref_q4_0, CK_TYPE_Q4_0)
+REF_DOT(ref_q4_1, CK_TYPE_Q4_1)
+REF_DOT(ref_q5_0, CK_TYPE_Q5_0)
+REF_DOT(ref_q5_1, CK_TYPE_Q5_1)
+REF_DOT(ref_q8_0, CK_TYPE_Q8_0)
+
+ck_dot_fn ck_dot_function(int type) {
+#if defined(__x86_64__)
+    if (have_avx2()) {
+        ck_dot_fn f = ck_avx2_dot_function(type);
+        if (f) return f;
+    }
+#endif
+    switch (type) {
+    case CK_TYPE_F32: return ref_f32;
+    case CK_TYPE_F16: return ref_f16;
+    case CK_TYPE_BF16: return ref_bf16;
+    case CK_TYPE_Q4_0: return ref_q4_0;
+    case CK_TYPE_Q4_1: return ref_q4_1;
+    case CK_TYPE_Q5_0: return ref_q5_0;
+    case CK_TYPE_Q5_1: return ref_q5_1;
+    default: return ref_q8_0;
+    }
 }
 
 float ck_dot_f32(int n, const float *x, const float *y) {

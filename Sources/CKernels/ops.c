@@ -37,10 +37,11 @@ static void matvec_task(void *context, int ith, int nth) {
     size_t row_bytes = ck_row_bytes(job->type, job->cols);
     const char *w = job->weights;
     const char *a = job->activation;
+    ck_dot_fn dot = ck_dot_function(job->type);
     for (int r = begin; r < end; r++) {
         float b = job->bias ? job->bias[r] : 0.0f;
         for (int t = 0; t < job->tokens; t++) {
-            float v = ck_vec_dot(job->type, job->cols, w + (size_t)r * row_bytes, a + (size_t)t * job->activation_stride);
+            float v = dot(job->cols, w + (size_t)r * row_bytes, a + (size_t)t * job->activation_stride);
             job->out[(size_t)t * job->out_stride + r] = v + b;
         }
     }

@@ -72,6 +72,9 @@ void ck_quantize_row(int activation_type, const float *x, void *y, int n);
 void ck_dequantize_row(int type, const void *x, float *y, int n);
 float ck_vec_dot(int type, int n, const void *x, const void *y);
 float ck_dot_f32(int n, const float *x, const float *y);
+/// A dot kernel for one weight type, resolved once (for loops over many rows).
+typedef float (*ck_dot_fn)(int n, const void *x, const void *y);
+ck_dot_fn ck_dot_function(int type);
 /// y += a * x
 void ck_axpy_f32(int n, float a, const float *x, float *y);
 /// The name of the variant in use: "avx2" or "scalar".
