@@ -4,9 +4,10 @@ BUILD_FLAGS ?=
 
 .PHONY: run test setup deps model build build-tests doctor format lint clean
 
-## run: set up what is missing, build, and check the installation (starts the server once it exists).
+## run: set up what is missing, build, and start the server on 127.0.0.1:7878 (first run creates ./data
+## and an admin account whose one-time password is printed once).
 run: setup build
-	$(SWIFT) run $(BUILD_FLAGS) enclave doctor
+	$(SWIFT) run $(BUILD_FLAGS) enclave serve
 
 ## test: set up what is missing, then build and run every test.
 test: setup build-tests

@@ -1,1 +1,160 @@
-// ChatCore: see ARCHITECTURE.md. This target is being built; its first files land with its issue.
+// ChatCore: the use cases of a chat session with no sockets in sight. ChatServer turns protocol lines
+// into calls here and renders what comes back. This file holds the configuration, the dependencies
+// and authentication; sending a message (DESIGN.md §1) is in ChatCore+Send.swift and the other
+// commands in ChatCore+Commands.swift.
+public import Foundation
+
+/// The chat use cases over the storage, policy, routing and audit libraries.
+public final class ChatCore: Sendable {
+    /// Tunables of the use cases (the `limits:` section of the configuration).
+    public struct Configuration: Sendable {
+        /// Failed logins that lock an account.
+        public var lockoutThreshold: Int = 10
+        /// How long a lock-out lasts.
+        public var lockoutDuration: TimeInterval = 30 * 60
+        /// Maximum tokens of one reply.
+        public var maxTokens: Int = 256
+        /// Messages of history sent with a new message (the assembler may fit fewer).
+        public var historyTurns: Int = 20
+        public var budget = UserLimiter.Budget()
+
+        public init() {}
+    }
+
+    let accounts: any AccountDirectory
+    let passwords: any PasswordVerifier
+    let conversations: any ConversationRepository
+    let policy: any PolicyGate
+    let gateway: any ModelGateway
+    let audit: any AuditRecorder
+    let configuration: Configuration
+    let limiter: UserLimiter
+
+    public init(
+        accounts: any AccountDirectory, passwords: any PasswordVerifier, conversations: any ConversationRepository,
+        policy: any PolicyGate, gateway: any ModelGateway, audit: any AuditRecorder, configuration: Configuration
+    ) {
+        self.accounts = accounts
+        self.passwords = passwords
+        self.conversations = conversations
+        self.policy = policy
+        self.gateway = gateway
+        self.audit = audit
+        self.configuration = configuration
+        self.limiter = UserLimiter(budget: configuration.budget)
+    }
+
+    // MARK: Authentication
+
+    /// Checks a password and returns the user, or throws `auth-failed` / `locked-out`.
+    ///
+    /// An unknown user, a disabled account and a wrong password give the same answer after the same
+    /// work (one scrypt verification). Every attempt is audited; if the audit write fails, the login
+    /// does not happen (`internal`).
+    public func login(name: String, password: String, origin: String) async throws(ChatFailure) -> Principal {
+        let now = Date()
+        let account: UserAccount?
+        do {
+            account = try await accounts.account(named: name)
+        } catch {
+            throw .internal()
+        }
+        let rejected = ChatFailure(.authFailed, "unknown user or wrong password")
+        guard let account else {
+            _ = passwords.verify(password, against: passwords.decoyHash)
+            try await record(actor: name, role: "-", origin: origin, action: "auth.login", subject: name, outcome: "unknown-user")
+            throw rejected
+        }
+        let matches = passwords.verify(password, against: account.passwordHash)
+        let role = account.role.rawValue
+        if let until = account.lockedUntil, until > now {
+            try await record(actor: name, role: role, origin: origin, action: "auth.login", subject: name, outcome: "locked-out")
+            throw ChatFailure(.lockedOut, "too many failed logins; the account is locked for a while")
+        }
+        if account.disabled {
+            try await record(actor: name, role: role, origin: origin, action: "auth.login", subject: name, outcome: "disabled")
+            throw rejected
+        }
+        guard matches else {
+            let failures = account.failedAttempts + 1
+            let locks = failures >= configuration.lockoutThreshold
+            let until = locks ? now.addingTimeInterval(configuration.lockoutDuration) : nil
+            do {
+                try await accounts.setLoginState(name: name, failedAttempts: locks ? 0 : failures, lockedUntil: until)
+            } catch {
+                throw .internal()
+            }
+            try await record(actor: name, role: role, origin: origin, action: "auth.login", subject: name, outcome: "failed")
+            if locks {
+                try await record(actor: name, role: role, origin: origin, action: "auth.lockout", subject: name, outcome: "locked")
+            }
+            throw rejected
+        }
+        if account.failedAttempts != 0 || account.lockedUntil != nil {
+            do {
+                try await accounts.setLoginState(name: name, failedAttempts: 0, lockedUntil: nil)
+            } catch {
+                throw .internal()
+            }
+        }
+        try await record(actor: name, role: role, origin: origin, action: "auth.login", subject: name, outcome: "ok")
+        return Principal(name: account.name, role: account.role, groups: account.groups)
+    }
+
+    /// Audits the end of a session (`/logout`, `/quit` or a closed connection).
+    public func logout(_ user: Principal, origin: String, reason: String) async {
+        try? await record(
+            actor: user.name, role: user.role.rawValue, origin: origin, action: "auth.logout", subject: user.name,
+            outcome: reason)
+    }
+
+    // MARK: Helpers shared by the use cases
+
+    /// Writes one audit record; a failure becomes `internal` so the caller stops before acting.
+    func record(
+        actor: String, role: String, origin: String, action: String, subject: String, outcome: String,
+        call: CallFields? = nil
+    ) async throws(ChatFailure) {
+        do {
+            try await audit.record(
+                AuditEntry(
+                    actor: actor, role: role, origin: origin, action: action, subject: subject, outcome: outcome,
+                    call: call))
+        } catch {
+            throw .internal()
+        }
+    }
+
+    /// Runs a storage/policy step, turning anything but a `ChatFailure` into `internal`.
+    func step<T>(_ body: () async throws -> T) async throws(ChatFailure) -> T {
+        do {
+            return try await body()
+        } catch let failure as ChatFailure {
+            throw failure
+        } catch {
+            throw .internal()
+        }
+    }
+
+    /// Loads a conversation the user may use: their own. Someone else's is `forbidden` (audited).
+    func ownedConversation(_ id: String, by user: Principal, origin: String) async throws(ChatFailure)
+        -> ConversationInfo
+    {
+        guard let info = try await step({ try await conversations.conversation(id) }) else {
+            throw ChatFailure(.notFound, "no conversation \(Self.printable(id))")
+        }
+        guard info.owner == user.name else {
+            try await record(
+                actor: user.name, role: user.role.rawValue, origin: origin, action: "access.denied",
+                subject: "conversation:\(id)", outcome: "forbidden")
+            throw ChatFailure(.forbidden, "that conversation belongs to someone else")
+        }
+        return info
+    }
+
+    /// An identifier as it may be echoed in an error: short, no spaces or control characters.
+    static func printable(_ text: String) -> String {
+        let cleaned = String(text.unicodeScalars.filter { $0.value > 0x20 && $0.value != 0x7F }.prefix(64))
+        return cleaned.isEmpty ? "(empty)" : cleaned
+    }
+}

@@ -1,1 +1,162 @@
-// ChatServer: see ARCHITECTURE.md. This target is being built; its first files land with its issue.
+// The chat server: binds (TLS optional), accepts connections into a discarding task group (one child
+// task per connection, so finished connections free their memory), enforces the connection limits,
+// and runs each connection's session. It is a ServiceLifecycle `Service`: on graceful shutdown it
+// stops accepting, lets in-flight replies end with a notice and a final line, and returns.
+public import ChatCore
+import Foundation
+public import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+public import ServiceLifecycle
+import Synchronization
+
+/// The line-protocol server over SwiftNIO.
+public final class ChatServer: Service {
+    private typealias Connection = NIOAsyncChannel<InboundFrame, ByteBuffer>
+
+    /// A connection as the child channel initializer hands it to its task.
+    private struct Accepted: Sendable {
+        var connection: Connection
+        var state: ConnectionState
+        var lineLimit: LineLimit
+    }
+
+    private let configuration: ServerConfiguration
+    private let core: ChatCore
+    private let logger: Logger
+    private let version: String
+    private let listener: NIOAsyncChannel<Accepted, Never>
+    private let registry = ConnectionRegistry()
+
+    /// The port actually bound (useful when the configuration asked for 0).
+    public let port: Int
+
+    /// Connections currently open and admitted.
+    public var connectionCount: Int { registry.count }
+
+    /// Binds the listening socket. Throws `ChatServerError.insecureBind` for a non-loopback address
+    /// without TLS unless `allowInsecureBind` is set.
+    public init(
+        configuration: ServerConfiguration, core: ChatCore, version: String, logger: Logger
+    ) async throws {
+        guard configuration.tls != nil || configuration.isLoopback || configuration.allowInsecureBind else {
+            throw ChatServerError.insecureBind(configuration.host)
+        }
+        let sslContext = try configuration.tls.map(Self.makeSSLContext)
+        self.configuration = configuration
+        self.core = core
+        self.logger = logger
+        self.version = version
+        let limits = configuration
+        listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 512)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // A small kernel send buffer: a chat stream needs little, and a client that stops reading
+            // then blocks our writes (and trips the stall timeout) after ~128 KiB instead of megabytes.
+            .childChannelOption(.socketOption(.so_sndbuf), value: 64 * 1024)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 16 * 1024, high: 64 * 1024))
+            .bind(host: configuration.host, port: configuration.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let state = ConnectionState()
+                    let lineLimit = LineLimit(limits.lineLimitBeforeLogin)
+                    let pipeline = channel.pipeline.syncOperations
+                    if let sslContext { try pipeline.addHandler(NIOSSLServerHandler(context: sslContext)) }
+                    try pipeline.addHandler(
+                        ConnectionGuardHandler(
+                            state: state, idleBeforeLogin: .init(limits.idleBeforeLogin),
+                            idleAfterLogin: .init(limits.idleAfterLogin), stallTimeout: .init(limits.stallTimeout),
+                            tick: .init(limits.timerResolution)))
+                    try pipeline.addHandler(ByteToMessageHandler(BoundedLineDecoder(limit: lineLimit)))
+                    let connection = try Connection(
+                        wrappingChannelSynchronously: channel,
+                        configuration: .init(
+                            backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8),
+                            isOutboundHalfClosureEnabled: false, inboundType: InboundFrame.self,
+                            outboundType: ByteBuffer.self))
+                    return Accepted(connection: connection, state: state, lineLimit: lineLimit)
+                }
+            }
+        port = listener.channel.localAddress?.port ?? configuration.port
+    }
+
+    /// Serves until graceful shutdown (or cancellation), then waits for every connection to finish.
+    public func run() async throws {
+        logger.info("server.listening", metadata: ["server.address": "\(configuration.host):\(port)"])
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await listener.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        group.addTask { await self.serve(connection) }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            self.beginShutdown()
+        }
+        logger.info("server.stopped")
+    }
+
+    /// Stops accepting and closes idle connections; busy ones close after their final line.
+    public func beginShutdown() {
+        let idle = registry.beginShutdown()
+        listener.channel.close(promise: nil)
+        for channel in idle {
+            let notice = channel.allocator.buffer(string: "* server shutting down\n")
+            channel.writeAndFlush(notice).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    private func serve(_ context: Accepted) async {
+        let connection = context.connection
+        let channel = connection.channel
+        let origin = channel.remoteAddress?.ipAddress ?? "unknown"
+        let admitted = registry.admit(
+            channel, state: context.state, address: origin, total: configuration.maxConnections,
+            perAddress: configuration.maxConnectionsPerAddress)
+        defer { if admitted { registry.remove(channel, address: origin) } }
+        var session = Session(
+            core: core, configuration: configuration, origin: origin, lineLimit: context.lineLimit,
+            state: context.state, shuttingDown: { [registry] in registry.isShuttingDown }, logger: logger)
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                let writer = LineWriter(outbound: outbound)
+                guard admitted else {
+                    try await writer.error(ChatFailure(.busy, "too many connections; try again later"))
+                    return
+                }
+                // Busy while the banner is written, so an idle timeout can never come before it.
+                guard registry.markBusy(channel, context.state) else { return }
+                try await writer.notice("enclave \(version) ready")
+                try await writer.notice("type /login <user> <password>, then chat; /help lists the commands")
+                context.state.busy = false
+                for try await frame in inbound {
+                    guard registry.markBusy(channel, context.state) else { break }
+                    let next = try await session.handle(frame, writer: writer)
+                    context.state.busy = false
+                    if case .close = next { break }
+                    if registry.isShuttingDown {
+                        try await writer.notice("server shutting down")
+                        break
+                    }
+                }
+            }
+        } catch {
+            logger.debug("connection.error", metadata: ["error.type": "\(type(of: error))"])
+        }
+        if let user = session.principal { await core.logout(user, origin: origin, reason: "disconnected") }
+    }
+
+    private static func makeSSLContext(_ files: ServerConfiguration.TLSFiles) throws -> NIOSSLContext {
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(files.certificatePath).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: files.keyPath, format: .pem)
+            var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+            tls.minimumTLSVersion = .tlsv12
+            return try NIOSSLContext(configuration: tls)
+        } catch {
+            throw ChatServerError.tls("\(error)")
+        }
+    }
+}

@@ -9,7 +9,8 @@ struct Enclave: AsyncParsableCommand {
         abstract: "A privacy-first chat server with an in-process language model.",
         version: EnclaveVersion.current,
         subcommands: [
-            Doctor.self, ModelCommand.self, KeysCommand.self, PolicyCommand.self, AuditCommand.self, Bench.self,
+            Doctor.self, ServeCommand.self, ChatCommand.self, UsersCommand.self, ModelCommand.self, KeysCommand.self,
+            PolicyCommand.self, AuditCommand.self, Bench.self,
         ]
     )
 }

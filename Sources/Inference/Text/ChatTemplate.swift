@@ -5,6 +5,8 @@
 // default system prompt some templates inject when the conversation has none (SmolLM2 does), so the
 // prompt matches what the model's own template produces.
 
+import Foundation
+
 /// A role in a conversation.
 public enum ChatRole: String, Sendable, Codable, CaseIterable {
     case system, user, assistant

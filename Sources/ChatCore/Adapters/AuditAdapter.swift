@@ -1,0 +1,42 @@
+// Binds ChatCore's AuditRecorder to the Audit library: each entry becomes an AuditEvent appended
+// durably (or the action does not happen), and `/audit` queries search the log's directory.
+public import Audit
+import Foundation
+
+/// The audit log as ChatCore's `AuditRecorder`.
+public struct AuditAdapter: AuditRecorder {
+    public let log: AuditLog
+
+    public init(log: AuditLog) {
+        self.log = log
+    }
+
+    public func record(_ entry: AuditEntry) async throws {
+        let call = entry.call.map { call in
+            ModelCallFields(
+                modelID: call.modelID, promptVersion: call.promptVersion, provider: call.provider,
+                residency: call.residency, decision: call.decision, rule: call.rule, tags: call.tags,
+                detectorCounts: call.detectorCounts, tokensIn: call.tokensIn, tokensOut: call.tokensOut,
+                ttftMs: call.ttftMs, totalMs: call.totalMs, errorCode: call.errorCode)
+        }
+        _ = try await log.append(
+            AuditEvent(
+                actor: entry.actor, role: entry.role, origin: entry.origin, action: entry.action, subject: entry.subject,
+                outcome: entry.outcome, call: call))
+    }
+
+    /// `/audit [search] key=value ...` (from= to= user= action= provider= model= decision= tag= arm= limit=);
+    /// the latest 100 records when no limit is given. The first row is the header.
+    public func query(_ arguments: [String]) async throws -> [[String]] {
+        let words = arguments.first == "search" ? Array(arguments.dropFirst()) : arguments
+        var query: AuditQuery
+        do {
+            query = try AuditQuery(words: words)
+        } catch {
+            throw ChatFailure(.badArguments, "\(error)")
+        }
+        if query.limit == nil { query.limit = 100 }
+        let records = try AuditReader.search(directory: log.directory, query: query)
+        return [AuditReader.rowHeader] + records.map(AuditReader.row)
+    }
+}

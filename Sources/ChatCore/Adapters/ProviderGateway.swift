@@ -1,0 +1,94 @@
+// Binds ChatCore's ModelGateway to the Routing library's providers: lists them for policy and
+// `/models`, chooses inside the allowed set (the user's `/model`, else the conversation's sticky
+// provider, else the configured default, else the first allowed), fits the conversation into the
+// provider's context with the system prompt, and streams its events.
+import Foundation
+import Inference
+import Policy
+public import Routing
+
+/// Routing's providers as ChatCore's `ModelGateway`.
+public struct ProviderGateway: ModelGateway {
+    public let chatProviders: [any ChatProvider]
+    public let defaultProvider: String
+    /// The system prompt sent first, and its name/version for the audit record.
+    public let systemPrompt: String?
+    public let promptVersion: String
+    private let byName: [String: any ChatProvider]
+
+    public init(providers: [any ChatProvider], defaultProvider: String, systemPrompt: String?, promptVersion: String) {
+        self.chatProviders = providers
+        self.defaultProvider = defaultProvider
+        self.systemPrompt = systemPrompt
+        self.promptVersion = promptVersion
+        byName = Dictionary(providers.map { ($0.info.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    public func providers() -> [ProviderSummary] {
+        chatProviders.map { Self.summary($0.info) }
+    }
+
+    private static func summary(_ info: ProviderInfo) -> ProviderSummary {
+        ProviderSummary(name: info.name, residency: info.residency.rawValue, region: info.region, modelID: info.model)
+    }
+
+    public func choose(decision: GateDecision, requested: String?, sticky: String?, conversation: String)
+        -> ProviderSummary?
+    {
+        for candidate in [requested, sticky, defaultProvider] {
+            if let candidate, decision.allowed.contains(candidate), let provider = byName[candidate] {
+                return Self.summary(provider.info)
+            }
+            // A denied explicit choice is not silently replaced.
+            if candidate == requested, requested != nil { return nil }
+        }
+        return decision.allowed.lazy.compactMap { byName[$0] }.first.map { Self.summary($0.info) }
+    }
+
+    public func stream(provider name: String, turns: [PromptTurn], maxTokens: Int)
+        -> AsyncThrowingStream<GatewayEvent, any Error>
+    {
+        guard let provider = byName[name], let last = turns.last else {
+            return AsyncThrowingStream { $0.finish(throwing: ChatFailure(.providerUnavailable, "unknown provider")) }
+        }
+        let chatTurns = turns.dropLast().map(Self.turn)
+        let context: AssembledContext
+        do {
+            context = try ContextAssembler.assemble(
+                system: systemPrompt, history: Array(chatTurns), message: Self.turn(last),
+                contextLength: provider.info.contextLength, replyTokens: maxTokens, count: provider.countTokens)
+        } catch {
+            return AsyncThrowingStream { $0.finish(throwing: error) }
+        }
+        let upstream = provider.stream(ChatRequest(messages: context.turns, maxTokens: maxTokens))
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    for try await event in upstream {
+                        switch event {
+                        case .text(let text): continuation.yield(.text(text))
+                        case .usage(let tokensIn, let tokensOut):
+                            continuation.yield(.usage(tokensIn: tokensIn, tokensOut: tokensOut))
+                            if tokensOut >= maxTokens { continuation.yield(.stopped("max-tokens")) }
+                        case .model: break
+                        }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    private static func turn(_ turn: PromptTurn) -> ChatTurn {
+        let role: ChatRole =
+            switch turn.role {
+            case "assistant": .assistant
+            case "system": .system
+            default: .user
+            }
+        return ChatTurn(role: role, content: turn.content)
+    }
+}

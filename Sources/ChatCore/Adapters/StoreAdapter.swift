@@ -1,0 +1,91 @@
+// Binds ChatCore's account and conversation ports to Storage's Store (sealed SQLite). Conversation
+// ids cross as strings; one that is not in the Store's form is simply not found.
+public import Foundation
+public import Storage
+
+/// Storage's Store as ChatCore's `AccountDirectory` and `ConversationRepository`.
+public struct StoreAdapter: AccountDirectory, ConversationRepository {
+    public let store: Store
+
+    public init(store: Store) {
+        self.store = store
+    }
+
+    // MARK: Accounts
+
+    public func account(named name: String) async throws -> UserAccount? {
+        guard let record = try await store.user(named: name) else { return nil }
+        return UserAccount(
+            name: record.name, role: UserRole(rawValue: record.role.rawValue) ?? .staff, groups: record.groups,
+            passwordHash: record.passwordHash, disabled: record.disabled, failedAttempts: record.failedAttempts,
+            lockedUntil: record.lockedUntil)
+    }
+
+    public func setLoginState(name: String, failedAttempts: Int, lockedUntil: Date?) async throws {
+        guard var record = try await store.user(named: name) else { return }
+        record.failedAttempts = failedAttempts
+        record.lockedUntil = lockedUntil
+        try await store.updateUser(record)
+    }
+
+    // MARK: Conversations
+
+    private func id(_ text: String) throws -> ConversationID {
+        guard let id = ConversationID(rawValue: text) else {
+            throw ChatFailure(.notFound, "no conversation \(ChatCore.printable(text))")
+        }
+        return id
+    }
+
+    private static func info(_ summary: ConversationSummary) -> ConversationInfo {
+        ConversationInfo(
+            id: summary.id.rawValue, owner: summary.owner, title: summary.title, tags: summary.tags,
+            provider: summary.provider, created: summary.created, updated: summary.updated,
+            messageCount: summary.messageCount)
+    }
+
+    public func createConversation(owner: String, title: String?, tags: Set<String>) async throws -> String {
+        try await store.createConversation(owner: owner, title: title, tags: tags).rawValue
+    }
+
+    public func conversation(_ id: String) async throws -> ConversationInfo? {
+        guard let id = ConversationID(rawValue: id) else { return nil }
+        return try await store.conversation(id).map(Self.info)
+    }
+
+    public func conversations(owner: String) async throws -> [ConversationInfo] {
+        try await store.conversations(owner: owner).map(Self.info)
+    }
+
+    public func append(_ message: DraftMessage, to id: String) async throws -> Int {
+        try await store.append(
+            Storage.NewMessage(
+                role: message.role, body: message.body, provider: message.provider, modelID: message.modelID,
+                promptVersion: message.promptVersion, tokensIn: message.tokensIn, tokensOut: message.tokensOut),
+            to: try self.id(id))
+    }
+
+    public func history(_ id: String, limit: Int?) async throws -> [StoredMessage] {
+        try await store.history(try self.id(id), limit: limit).map {
+            StoredMessage(
+                seq: $0.seq, role: $0.role, body: $0.body, provider: $0.provider, modelID: $0.modelID,
+                created: $0.created)
+        }
+    }
+
+    public func addTags(_ tags: Set<String>, to id: String) async throws -> Set<String> {
+        try await store.addTags(tags, to: try self.id(id))
+    }
+
+    public func setProvider(_ name: String, for id: String) async throws {
+        try await store.setProvider(name, for: try self.id(id))
+    }
+
+    public func delete(_ id: String) async throws {
+        try await store.delete(try self.id(id))
+    }
+
+    public func addFeedback(conversation id: String, user: String, up: Bool, comment: String?) async throws {
+        try await store.addFeedback(conversation: try self.id(id), user: user, up: up, comment: comment)
+    }
+}

@@ -1,0 +1,187 @@
+// The session commands other than sending a message: conversations, models, tags, feedback, and the
+// role-restricted `/audit` and `/reload`. Each returns the rows and the `OK` text of its reply.
+import Foundation
+
+extension ChatCore {
+    /// `/whoami`.
+    public func whoami(_ user: Principal) -> CommandResult {
+        let groups = user.groups.isEmpty ? "-" : user.groups.joined(separator: ",")
+        return CommandResult(ok: "user=\(user.name) role=\(user.role.rawValue) groups=\(groups)")
+    }
+
+    /// `/new [title]`: a fresh conversation carrying the user's default tags.
+    public func newConversation(title: String?, as user: Principal) async throws(ChatFailure) -> String {
+        let defaults = await policy.defaultTags(user: user.name, groups: user.groups)
+        return try await step { try await conversations.createConversation(owner: user.name, title: title, tags: defaults) }
+    }
+
+    /// `/list`: the user's own conversations, newest first.
+    public func list(as user: Principal) async throws(ChatFailure) -> CommandResult {
+        let items = try await step { try await conversations.conversations(owner: user.name) }
+        let rows = items.sorted { $0.updated > $1.updated }.map { info -> ChatOutput in
+            .row([
+                info.id, Self.field(info.title ?? "-"), info.tags.isEmpty ? "-" : info.tags.sorted().joined(separator: ","),
+                info.provider ?? "-", Self.timestamp(info.updated), String(info.messageCount),
+            ])
+        }
+        return CommandResult(output: rows, ok: "conversations=\(items.count)")
+    }
+
+    /// `/open <id>`: checks the user may use it; the session then makes it current.
+    public func open(_ id: String, as user: Principal, origin: String) async throws(ChatFailure) -> CommandResult {
+        let info = try await ownedConversation(id, by: user, origin: origin)
+        return CommandResult(ok: "conversation=\(info.id) messages=\(info.messageCount)")
+    }
+
+    /// `/history [n]`: the last `n` messages of the current conversation, opened.
+    public func history(_ id: String, limit: Int?, as user: Principal, origin: String) async throws(ChatFailure)
+        -> CommandResult
+    {
+        _ = try await ownedConversation(id, by: user, origin: origin)
+        let messages = try await step { try await conversations.history(id, limit: limit) }
+        let rows = messages.map { message -> ChatOutput in
+            .row([String(message.seq), message.role, Self.timestamp(message.created), Self.field(message.body)])
+        }
+        return CommandResult(output: rows, ok: "messages=\(messages.count)")
+    }
+
+    /// `/delete <id>`: crypto-shreds the conversation (audited).
+    public func delete(_ id: String, as user: Principal, origin: String) async throws(ChatFailure) -> CommandResult {
+        _ = try await ownedConversation(id, by: user, origin: origin)
+        try await record(
+            actor: user.name, role: user.role.rawValue, origin: origin, action: "conversation.delete",
+            subject: "conversation:\(id)", outcome: "ok")
+        try await step { try await conversations.delete(id) }
+        return CommandResult(ok: "deleted=\(id)")
+    }
+
+    /// `/models`: every provider with its residency and whether policy allows it for the current
+    /// conversation now (or for a new conversation of this user).
+    public func models(conversation: String?, selected: String?, as user: Principal, origin: String)
+        async throws(ChatFailure) -> CommandResult
+    {
+        var tags = await policy.defaultTags(user: user.name, groups: user.groups)
+        if let conversation {
+            tags.formUnion(try await ownedConversation(conversation, by: user, origin: origin).tags)
+        }
+        let providers = await gateway.providers()
+        let decision = await policy.decide(
+            tags: tags, user: user.name, groups: user.groups, requested: nil, providers: providers)
+        let rows = providers.map { provider -> ChatOutput in
+            let verdict = decision.allowed.contains(provider.name)
+                ? "allowed" : "denied:\(decision.denied[provider.name] ?? decision.rule)"
+            let mark = provider.name == selected ? "selected" : "-"
+            return .row([provider.name, provider.residency, provider.region ?? "-", provider.modelID, verdict, mark])
+        }
+        return CommandResult(output: rows, ok: "providers=\(providers.count)")
+    }
+
+    /// `/model <name>`: checks the provider exists; the session remembers the choice.
+    public func selectModel(_ name: String) async throws(ChatFailure) -> CommandResult {
+        guard let provider = await gateway.providers().first(where: { $0.name == name }) else {
+            throw ChatFailure(.notFound, "no provider \(Self.printable(name)); see /models")
+        }
+        return CommandResult(ok: "model=\(provider.name) residency=\(provider.residency)")
+    }
+
+    /// `/tag <tag>`: adds a tag to the conversation (tags only grow).
+    public func tag(_ tag: String, conversation: String, as user: Principal, origin: String)
+        async throws(ChatFailure) -> CommandResult
+    {
+        let normalized = tag.lowercased()
+        guard Self.isValidTag(normalized) else {
+            throw ChatFailure(.badArguments, "a tag is 1-64 of a-z 0-9 . _ : -")
+        }
+        _ = try await ownedConversation(conversation, by: user, origin: origin)
+        let all = try await step { try await conversations.addTags([normalized], to: conversation) }
+        return CommandResult(ok: "conversation=\(conversation) tags=\(all.sorted().joined(separator: ","))")
+    }
+
+    /// `/tags`: the conversation's tags, one row each.
+    public func tags(conversation: String, as user: Principal, origin: String) async throws(ChatFailure)
+        -> CommandResult
+    {
+        let info = try await ownedConversation(conversation, by: user, origin: origin)
+        return CommandResult(output: info.tags.sorted().map { .row([$0]) }, ok: "tags=\(info.tags.count)")
+    }
+
+    /// `/feedback up|down [comment]` on the current conversation.
+    public func feedback(up: Bool, comment: String?, conversation: String, as user: Principal, origin: String)
+        async throws(ChatFailure) -> CommandResult
+    {
+        _ = try await ownedConversation(conversation, by: user, origin: origin)
+        try await step {
+            try await conversations.addFeedback(conversation: conversation, user: user.name, up: up, comment: comment)
+        }
+        return CommandResult(ok: "feedback=\(up ? "up" : "down")")
+    }
+
+    /// `/audit ...` (compliance): rows from the audit library; the query is itself audited.
+    public func auditQuery(_ arguments: [String], as user: Principal, origin: String) async throws(ChatFailure)
+        -> CommandResult
+    {
+        try await require(.compliance, user, command: "audit", origin: origin)
+        try await record(
+            actor: user.name, role: user.role.rawValue, origin: origin, action: "audit.query",
+            subject: arguments.joined(separator: " "), outcome: "ok")
+        let rows = try await step { try await audit.query(arguments) }
+        return CommandResult(output: rows.map { .row($0.map(Self.field)) }, ok: "rows=\(rows.count)")
+    }
+
+    /// `/reload` (admin): re-reads the policy files, keeping the last good policy on error.
+    public func reload(as user: Principal, origin: String) async throws(ChatFailure) -> CommandResult {
+        try await require(.admin, user, command: "reload", origin: origin)
+        do {
+            let description = try await policy.reload()
+            try await record(
+                actor: user.name, role: user.role.rawValue, origin: origin, action: "policy.reload", subject: description,
+                outcome: "ok")
+            return CommandResult(ok: "policy=\(description)")
+        } catch let failure as ChatFailure {
+            throw failure
+        } catch {
+            try await record(
+                actor: user.name, role: user.role.rawValue, origin: origin, action: "policy.reload", subject: "-",
+                outcome: "failed")
+            throw ChatFailure(.badArguments, "policy not reloaded, the last good one stays: \(Self.field("\(error)"))")
+        }
+    }
+
+    /// Refuses a command to any other role with `forbidden`, audited.
+    func require(_ role: UserRole, _ user: Principal, command: String, origin: String) async throws(ChatFailure) {
+        guard user.role == role else {
+            try await record(
+                actor: user.name, role: user.role.rawValue, origin: origin, action: "access.denied",
+                subject: "command:\(command)", outcome: "forbidden")
+            throw ChatFailure(.forbidden, "/\(command) needs the \(role.rawValue) role")
+        }
+    }
+
+    static func isValidTag(_ tag: String) -> Bool {
+        !tag.isEmpty && tag.count <= 64
+            && tag.unicodeScalars.allSatisfy { scalar in
+                ("a"..."z").contains(scalar) || ("0"..."9").contains(scalar) || ".-_:".unicodeScalars.contains(scalar)
+            }
+    }
+
+    /// A value made safe for one TAB-separated field: backslash, TAB, CR and LF escaped.
+    static func field(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for character in text {
+            switch character {
+            case "\\": out += "\\\\"
+            case "\t": out += "\\t"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\r\n": out += "\\r\\n"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        date.ISO8601Format()
+    }
+}

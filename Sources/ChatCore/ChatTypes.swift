@@ -1,0 +1,103 @@
+// The values ChatCore exchanges with its transport: who is asking, what went wrong (as a stable wire
+// code), and what a command produces. Nothing here knows about sockets; ChatServer renders these as
+// protocol lines (`* `, `> `, `= `, `OK`, `ERR`).
+import Foundation
+
+/// The three roles of DESIGN.md §3.
+public enum UserRole: String, Sendable, CaseIterable, Codable {
+    /// Sees and writes only their own conversations.
+    case staff
+    /// Reads the audit log; never message content.
+    case compliance
+    /// Manages users, policies and keys.
+    case admin
+}
+
+/// An authenticated user, as a session holds it after `/login`.
+public struct Principal: Sendable, Equatable {
+    public var name: String
+    public var role: UserRole
+    public var groups: [String]
+
+    public init(name: String, role: UserRole, groups: [String]) {
+        self.name = name
+        self.role = role
+        self.groups = groups
+    }
+}
+
+/// A failure a client may see: a stable kebab-case code and a fixed, content-free text.
+///
+/// Only these reach the wire; any other error is logged by its type and answered `ERR internal`.
+public struct ChatFailure: Error, Sendable, Equatable {
+    /// The stable codes of DESIGN.md §3 plus `bad-encoding` (documented in PROTOCOL.md).
+    public enum Code: String, Sendable, CaseIterable {
+        case authRequired = "auth-required"
+        case authFailed = "auth-failed"
+        case lockedOut = "locked-out"
+        case forbidden
+        case unknownCommand = "unknown-command"
+        case badArguments = "bad-arguments"
+        case badEncoding = "bad-encoding"
+        case lineTooLong = "line-too-long"
+        case notFound = "not-found"
+        case policyBlocked = "policy-blocked"
+        case providerUnavailable = "provider-unavailable"
+        case rateLimited = "rate-limited"
+        case busy
+        case `internal`
+    }
+
+    public var code: Code
+    public var text: String
+
+    public init(_ code: Code, _ text: String) {
+        self.code = code
+        self.text = text
+    }
+
+    /// The protocol's final line for this failure, without the line feed.
+    public var wireLine: String { "ERR \(code.rawValue) \(text)" }
+
+    public static func `internal`() -> ChatFailure { ChatFailure(.internal, "internal error; the event was logged") }
+}
+
+/// Output a command produces before its final line.
+public enum ChatOutput: Sendable, Equatable {
+    /// A `* ` line.
+    case notice(String)
+    /// Assistant text, streamed; may contain newlines.
+    case text(String)
+    /// A `= ` row; fields are joined with TAB.
+    case row([String])
+}
+
+/// What a finished command answers: the rows and notices to print, then the `OK` text.
+public struct CommandResult: Sendable, Equatable {
+    public var output: [ChatOutput]
+    /// The text after `OK ` (empty for a bare `OK`).
+    public var ok: String
+
+    public init(output: [ChatOutput] = [], ok: String = "") {
+        self.output = output
+        self.ok = ok
+    }
+}
+
+/// The summary of one chat exchange, rendered as the reply's final `OK` line.
+public struct SendSummary: Sendable, Equatable {
+    public var conversation: String
+    public var provider: String
+    public var modelID: String
+    public var tokens: Int
+    public var milliseconds: Int
+    /// Why the reply ended early, if it did (`shutdown`, `max-tokens`, ...).
+    public var stop: String?
+
+    /// `conversation=<id> provider=<name> model=<model_id> tokens=<n> ms=<n>[ stop=<why>]`.
+    public var okText: String {
+        var text = "conversation=\(conversation) provider=\(provider) model=\(modelID) tokens=\(tokens) ms=\(milliseconds)"
+        if let stop { text += " stop=\(stop)" }
+        return text
+    }
+}

@@ -1,0 +1,296 @@
+// The narrow interfaces ChatCore needs from Storage, Policy, Routing and Audit. ChatCore is written
+// against these so the use cases read in one place and can be driven without a model; the adapters in
+// `Adapters/` bind them to the real libraries, and the in-memory twins serve tests and benchmarks.
+public import Foundation
+
+// MARK: Accounts
+
+/// A stored account, as ChatCore needs it to authenticate.
+public struct UserAccount: Sendable, Equatable {
+    public var name: String
+    public var role: UserRole
+    public var groups: [String]
+    /// An scrypt hash in the verifier's encoding; never a password.
+    public var passwordHash: String
+    public var disabled: Bool
+    public var failedAttempts: Int
+    public var lockedUntil: Date?
+
+    public init(
+        name: String, role: UserRole, groups: [String], passwordHash: String,
+        disabled: Bool = false, failedAttempts: Int = 0, lockedUntil: Date? = nil
+    ) {
+        self.name = name
+        self.role = role
+        self.groups = groups
+        self.passwordHash = passwordHash
+        self.disabled = disabled
+        self.failedAttempts = failedAttempts
+        self.lockedUntil = lockedUntil
+    }
+}
+
+/// Where accounts live (Storage's users table).
+public protocol AccountDirectory: Sendable {
+    func account(named name: String) async throws -> UserAccount?
+    /// Stores the login counters after an attempt.
+    func setLoginState(name: String, failedAttempts: Int, lockedUntil: Date?) async throws
+}
+
+/// Password hashing (scrypt), a seam so the work factor is the library's decision.
+public protocol PasswordVerifier: Sendable {
+    func verify(_ password: String, against stored: String) -> Bool
+    /// A valid hash of a random secret, verified against when the user does not exist so that an
+    /// unknown name costs the same time as a wrong password.
+    var decoyHash: String { get }
+}
+
+// MARK: Conversations
+
+/// A conversation's metadata (never its content).
+public struct ConversationInfo: Sendable, Equatable {
+    public var id: String
+    public var owner: String
+    public var title: String?
+    public var tags: Set<String>
+    public var provider: String?
+    public var created: Date
+    public var updated: Date
+    public var messageCount: Int
+
+    public init(
+        id: String, owner: String, title: String?, tags: Set<String>, provider: String?,
+        created: Date, updated: Date, messageCount: Int
+    ) {
+        self.id = id
+        self.owner = owner
+        self.title = title
+        self.tags = tags
+        self.provider = provider
+        self.created = created
+        self.updated = updated
+        self.messageCount = messageCount
+    }
+}
+
+/// One message of a conversation, opened.
+public struct StoredMessage: Sendable, Equatable {
+    public var seq: Int
+    /// `user`, `assistant` or `system`.
+    public var role: String
+    public var body: String
+    public var provider: String?
+    public var modelID: String?
+    public var created: Date
+
+    public init(seq: Int, role: String, body: String, provider: String?, modelID: String?, created: Date) {
+        self.seq = seq
+        self.role = role
+        self.body = body
+        self.provider = provider
+        self.modelID = modelID
+        self.created = created
+    }
+}
+
+/// A message to seal and append.
+public struct DraftMessage: Sendable, Equatable {
+    public var role: String
+    public var body: String
+    public var provider: String?
+    public var modelID: String?
+    public var promptVersion: String?
+    public var tokensIn: Int?
+    public var tokensOut: Int?
+
+    public init(
+        role: String, body: String, provider: String? = nil, modelID: String? = nil,
+        promptVersion: String? = nil, tokensIn: Int? = nil, tokensOut: Int? = nil
+    ) {
+        self.role = role
+        self.body = body
+        self.provider = provider
+        self.modelID = modelID
+        self.promptVersion = promptVersion
+        self.tokensIn = tokensIn
+        self.tokensOut = tokensOut
+    }
+}
+
+/// Sealed conversation storage (Storage's Store). `append` returns only after the commit.
+public protocol ConversationRepository: Sendable {
+    func createConversation(owner: String, title: String?, tags: Set<String>) async throws -> String
+    func conversation(_ id: String) async throws -> ConversationInfo?
+    func conversations(owner: String) async throws -> [ConversationInfo]
+    func append(_ message: DraftMessage, to id: String) async throws -> Int
+    func history(_ id: String, limit: Int?) async throws -> [StoredMessage]
+    /// Adds tags (they only grow) and returns the conversation's full set.
+    func addTags(_ tags: Set<String>, to id: String) async throws -> Set<String>
+    func setProvider(_ name: String, for id: String) async throws
+    func delete(_ id: String) async throws
+    func addFeedback(conversation id: String, user: String, up: Bool, comment: String?) async throws
+}
+
+// MARK: Policy
+
+/// A provider as policy and `/models` see it.
+public struct ProviderSummary: Sendable, Equatable {
+    public var name: String
+    /// `on-prem`, `vpc` or `external`.
+    public var residency: String
+    public var region: String?
+    public var modelID: String
+
+    public init(name: String, residency: String, region: String?, modelID: String) {
+        self.name = name
+        self.residency = residency
+        self.region = region
+        self.modelID = modelID
+    }
+}
+
+/// Detector output over one text: the tags it implies and how often each detector fired.
+public struct TagResult: Sendable, Equatable {
+    public var tags: Set<String>
+    public var detectorCounts: [String: Int]
+
+    public init(tags: Set<String>, detectorCounts: [String: Int]) {
+        self.tags = tags
+        self.detectorCounts = detectorCounts
+    }
+}
+
+/// Which providers may see a conversation, and the rule that said so.
+public struct GateDecision: Sendable, Equatable {
+    /// Allowed provider names, most preferred first.
+    public var allowed: [String]
+    /// Denied provider name → rule.
+    public var denied: [String: String]
+    public var rule: String
+    public var reason: String
+
+    public init(allowed: [String], denied: [String: String], rule: String, reason: String) {
+        self.allowed = allowed
+        self.denied = denied
+        self.rule = rule
+        self.reason = reason
+    }
+}
+
+/// The policy library: detectors, defaults, the pure decision, and reload.
+public protocol PolicyGate: Sendable {
+    func detect(_ text: String) async throws -> TagResult
+    func defaultTags(user: String, groups: [String]) async -> Set<String>
+    func decide(tags: Set<String>, user: String, groups: [String], requested: String?, providers: [ProviderSummary])
+        async -> GateDecision
+    /// Re-reads the policy files; returns a one-line description (e.g. its SHA-256). Keeps the last good
+    /// policy when it throws.
+    func reload() async throws -> String
+}
+
+// MARK: Models
+
+/// One turn of the prompt sent to a provider.
+public struct PromptTurn: Sendable, Equatable {
+    /// `system`, `user` or `assistant`.
+    public var role: String
+    public var content: String
+
+    public init(role: String, content: String) {
+        self.role = role
+        self.content = content
+    }
+}
+
+/// What a provider streams back.
+public enum GatewayEvent: Sendable, Equatable {
+    case text(String)
+    case usage(tokensIn: Int, tokensOut: Int)
+    /// The generation ended for a reason other than end of turn (e.g. `max-tokens`).
+    case stopped(String)
+}
+
+/// The routing library: the providers, the choice inside the allowed set, and streaming.
+public protocol ModelGateway: Sendable {
+    func providers() async -> [ProviderSummary]
+    /// Picks a provider from `decision.allowed`: the user's choice, else the conversation's sticky
+    /// provider, else canary/default; nil when none of the allowed ones is available.
+    func choose(decision: GateDecision, requested: String?, sticky: String?, conversation: String) async
+        -> ProviderSummary?
+    /// The prompt version the router will use (audited with the call).
+    var promptVersion: String { get }
+    func stream(provider: String, turns: [PromptTurn], maxTokens: Int) -> AsyncThrowingStream<GatewayEvent, any Error>
+}
+
+// MARK: Audit
+
+/// The fields of a model call record (DESIGN.md §6). No message text.
+public struct CallFields: Sendable, Equatable {
+    public var modelID: String
+    public var promptVersion: String
+    public var provider: String
+    public var residency: String
+    public var decision: String
+    public var rule: String
+    public var tags: [String]
+    public var detectorCounts: [String: Int]
+    public var tokensIn: Int?
+    public var tokensOut: Int?
+    public var ttftMs: Int?
+    public var totalMs: Int?
+    public var errorCode: String?
+
+    public init(
+        modelID: String, promptVersion: String, provider: String, residency: String, decision: String, rule: String,
+        tags: [String], detectorCounts: [String: Int], tokensIn: Int? = nil, tokensOut: Int? = nil,
+        ttftMs: Int? = nil, totalMs: Int? = nil, errorCode: String? = nil
+    ) {
+        self.modelID = modelID
+        self.promptVersion = promptVersion
+        self.provider = provider
+        self.residency = residency
+        self.decision = decision
+        self.rule = rule
+        self.tags = tags
+        self.detectorCounts = detectorCounts
+        self.tokensIn = tokensIn
+        self.tokensOut = tokensOut
+        self.ttftMs = ttftMs
+        self.totalMs = totalMs
+        self.errorCode = errorCode
+    }
+}
+
+/// One audit record as ChatCore writes it.
+public struct AuditEntry: Sendable, Equatable {
+    public var actor: String
+    public var role: String
+    /// Where the request came from (the peer address).
+    public var origin: String
+    /// Dotted action: `auth.login`, `auth.lockout`, `model.decision`, `model.call`, ...
+    public var action: String
+    public var subject: String
+    /// `ok`, `denied`, `failed`, ...
+    public var outcome: String
+    public var call: CallFields?
+
+    public init(
+        actor: String, role: String, origin: String, action: String, subject: String, outcome: String,
+        call: CallFields? = nil
+    ) {
+        self.actor = actor
+        self.role = role
+        self.origin = origin
+        self.action = action
+        self.subject = subject
+        self.outcome = outcome
+        self.call = call
+    }
+}
+
+/// The audit log. `record` is durable when it returns; when it throws, the action must not happen.
+public protocol AuditRecorder: Sendable {
+    func record(_ entry: AuditEntry) async throws
+    /// Rows for `/audit <arguments>` (compliance), each a list of TAB-free fields.
+    func query(_ arguments: [String]) async throws -> [[String]]
+}

@@ -1,0 +1,109 @@
+// Per-connection watchdog on the event loop: closes a connection that stays idle too long (after a
+// `* idle timeout` notice) and one whose output has been blocked too long (a client that never
+// reads). It reads the session's phase from `ConnectionState`, which the async session updates.
+import NIOCore
+import Synchronization
+
+/// State shared between a connection's async session and its event-loop handlers.
+final class ConnectionState: Sendable {
+    private let authenticatedFlag = Atomic<Bool>(false)
+    /// Starts true: a new connection is busy until its banner is written.
+    private let busyFlag = Atomic<Bool>(true)
+
+    /// Set after a successful `/login` (selects the longer idle timeout).
+    var authenticated: Bool {
+        get { authenticatedFlag.load(ordering: .relaxed) }
+        set { authenticatedFlag.store(newValue, ordering: .relaxed) }
+    }
+
+    /// True while a client line is being answered: no unprompted notice may be written then.
+    var busy: Bool {
+        get { busyFlag.load(ordering: .relaxed) }
+        set { busyFlag.store(newValue, ordering: .relaxed) }
+    }
+}
+
+/// The idle and stalled-output timeouts of one connection.
+final class ConnectionGuardHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let state: ConnectionState
+    private let idleBeforeLogin: TimeAmount
+    private let idleAfterLogin: TimeAmount
+    private let stallTimeout: TimeAmount
+    private let tick: TimeAmount
+    private var lastRead = NIODeadline.now()
+    private var blockedSince: NIODeadline?
+    private var timer: RepeatedTask?
+
+    init(state: ConnectionState, idleBeforeLogin: TimeAmount, idleAfterLogin: TimeAmount, stallTimeout: TimeAmount,
+         tick: TimeAmount) {
+        self.state = state
+        self.idleBeforeLogin = idleBeforeLogin
+        self.idleAfterLogin = idleAfterLogin
+        self.stallTimeout = stallTimeout
+        self.tick = tick
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastRead = .now()
+        context.fireChannelRead(data)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        blockedSince = context.channel.isWritable ? nil : (blockedSince ?? .now())
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        guard timer == nil else { return }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
+            let (handler, context) = loopBound.value
+            handler.check(context: context)
+        }
+    }
+
+    private func check(context: ChannelHandlerContext) {
+        let now = NIODeadline.now()
+        if let blockedSince, now - blockedSince > stallTimeout {
+            // The client stopped reading: drop it without waiting for buffers to drain.
+            timer?.cancel()
+            context.close(promise: nil)
+            return
+        }
+        let limit = state.authenticated ? idleAfterLogin : idleBeforeLogin
+        if !state.busy, now - lastRead > limit {
+            timer?.cancel()
+            let notice = context.channel.allocator.buffer(string: "* idle timeout\n")
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(notice)).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}
+
+@available(*, unavailable)
+extension ConnectionGuardHandler: Sendable {}

@@ -1,0 +1,79 @@
+// Rendering of server output into protocol lines (DESIGN.md §3): `* ` notices, `> ` streamed text,
+// `= ` rows, and the final `OK` / `ERR`. Everything written is readable in plain `nc`.
+import ChatCore
+import NIOCore
+
+/// Formats streamed assistant text into `> ` lines: a newline inside the reply starts a new `> `
+/// line, and control characters (other than TAB) are dropped so a terminal stays sane.
+struct StreamedTextFormatter {
+    private(set) var midLine = false
+
+    /// The bytes to write for one streamed piece.
+    mutating func format(_ piece: String) -> String {
+        var out = ""
+        for scalar in piece.unicodeScalars {
+            if scalar == "\n" {
+                if !midLine { out += "> " }
+                out += "\n"
+                midLine = false
+                continue
+            }
+            guard scalar == "\t" || (scalar.value >= 0x20 && scalar.value != 0x7F && !(0x80..<0xA0).contains(scalar.value))
+            else { continue }
+            if !midLine {
+                out += "> "
+                midLine = true
+            }
+            out.unicodeScalars.append(scalar)
+        }
+        return out
+    }
+
+    /// Ends an open `> ` line before the final line.
+    mutating func finish() -> String {
+        defer { midLine = false }
+        return midLine ? "\n" : ""
+    }
+}
+
+/// Writes protocol lines to one connection; each write waits while the client is not reading.
+struct LineWriter: Sendable {
+    let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+
+    func raw(_ text: String) async throws {
+        guard !text.isEmpty else { return }
+        try await outbound.write(ByteBuffer(string: text))
+    }
+
+    func notice(_ text: String) async throws { try await raw("* \(Self.oneLine(text))\n") }
+
+    func row(_ fields: [String]) async throws {
+        try await raw("= \(fields.map(Self.oneField).joined(separator: "\t"))\n")
+    }
+
+    func ok(_ text: String = "") async throws { try await raw(text.isEmpty ? "OK\n" : "OK \(Self.oneLine(text))\n") }
+
+    func error(_ failure: ChatFailure) async throws { try await raw(Self.oneLine(failure.wireLine) + "\n") }
+
+    /// Writes rows and notices of a command result, then its `OK`.
+    func result(_ result: CommandResult) async throws {
+        for item in result.output {
+            switch item {
+            case .notice(let text): try await notice(text)
+            case .row(let fields): try await row(fields)
+            case .text(let text):
+                var formatter = StreamedTextFormatter()
+                try await raw(formatter.format(text) + formatter.finish())
+            }
+        }
+        try await ok(result.ok)
+    }
+
+    private static func oneLine(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }))
+    }
+
+    private static func oneField(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }))
+    }
+}

@@ -1,0 +1,134 @@
+// `enclave bench server`: Enclave's own overhead. Drives a running ChatServer over loopback with
+// concurrent clients sending messages (the caller wires an echo provider, so no model time is
+// counted), and measures messages/s and latency percentiles per message (line sent → final line
+// read), then the resident memory each idle connection costs.
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// Load generation against a chat server on loopback.
+public enum ServerBenchmark {
+    public struct Report: Sendable, CustomStringConvertible {
+        public var messages: Int
+        public var seconds: Double
+        public var p50Ms: Double
+        public var p99Ms: Double
+        public var failures: Int
+        public var heldConnections: Int
+        public var rssBytesPerConnection: Double
+
+        public var description: String {
+            String(
+                format: "messages=%d seconds=%.2f messages_per_s=%.0f p50_ms=%.3f p99_ms=%.3f failures=%d "
+                    + "held_connections=%d rss_bytes_per_connection=%.0f",
+                messages, seconds, Double(messages) / max(seconds, 1e-9), p50Ms, p99Ms, failures, heldConnections,
+                rssBytesPerConnection)
+        }
+    }
+
+    /// Runs `clients` concurrent sessions of `messages` each, then holds `held` idle connections.
+    /// Each client logs in as `user`/`password`.
+    public static func run(
+        port: Int, user: String, password: String, clients: Int, messages: Int, held: Int
+    ) async throws -> Report {
+        let started = ContinuousClock.now
+        let results = try await withThrowingTaskGroup(of: ([Double], Int).self) { group in
+            for _ in 0..<clients {
+                group.addTask { try await session(port: port, user: user, password: password, messages: messages) }
+            }
+            var latencies: [Double] = []
+            var failures = 0
+            for try await (times, failed) in group {
+                latencies += times
+                failures += failed
+            }
+            return (latencies.sorted(), failures)
+        }
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let (latencies, failures) = results
+        let (connections, perConnection) = try await holdIdle(port: port, count: held)
+        return Report(
+            messages: latencies.count, seconds: seconds, p50Ms: percentile(latencies, 0.50),
+            p99Ms: percentile(latencies, 0.99), failures: failures, heldConnections: connections,
+            rssBytesPerConnection: perConnection)
+    }
+
+    static func percentile(_ sorted: [Double], _ p: Double) -> Double {
+        guard !sorted.isEmpty else { return 0 }
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
+    }
+
+    /// The resident set size of this process, from /proc/self/statm.
+    public static func residentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    private typealias Channel = NIOAsyncChannel<InboundFrame, ByteBuffer>
+
+    private static func connect(port: Int) async throws -> Channel {
+        try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(BoundedLineDecoder(limit: LineLimit(1 << 20))))
+                    return try Channel(wrappingChannelSynchronously: channel)
+                }
+            }
+    }
+
+    private static func session(port: Int, user: String, password: String, messages: Int) async throws
+        -> ([Double], Int)
+    {
+        let channel = try await connect(port: port)
+        return try await channel.executeThenClose { inbound, outbound in
+            var lines = inbound.makeAsyncIterator()
+            func final() async throws -> String? {
+                while let frame = try await lines.next() {
+                    guard case .line(let buffer) = frame else { return nil }
+                    let line = String(decoding: buffer.readableBytesView, as: UTF8.self)
+                    if line == "OK" || line.hasPrefix("OK ") || line.hasPrefix("ERR ") { return line }
+                }
+                return nil
+            }
+            try await outbound.write(ByteBuffer(string: "/login \(user) \(password)\n"))
+            guard try await final()?.hasPrefix("OK") == true else { return ([], messages) }
+            var times: [Double] = []
+            var failures = 0
+            for index in 0..<messages {
+                let sent = ContinuousClock.now
+                try await outbound.write(ByteBuffer(string: "benchmark message number \(index)\n"))
+                let answer = try await final()
+                let took = ContinuousClock.now - sent
+                if answer?.hasPrefix("OK") == true {
+                    times.append(Double(took.components.attoseconds) / 1e15 + Double(took.components.seconds) * 1000)
+                } else {
+                    failures += 1
+                }
+            }
+            try await outbound.write(ByteBuffer(string: "/quit\n"))
+            _ = try await final()
+            return (times, failures)
+        }
+    }
+
+    /// Opens `count` connections that each read the banner and then sit idle; returns how many were
+    /// held and the RSS growth per connection (client and server share this process).
+    private static func holdIdle(port: Int, count: Int) async throws -> (Int, Double) {
+        guard count > 0 else { return (0, 0) }
+        let before = residentBytes()
+        var channels: [any NIOCore.Channel] = []
+        for _ in 0..<count {
+            let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            guard let channel = try? await bootstrap.connect(host: "127.0.0.1", port: port).get() else { break }
+            channels.append(channel)
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        let after = residentBytes()
+        for channel in channels { try? await channel.close() }
+        return (channels.count, channels.isEmpty ? 0 : Double(after - before) / Double(channels.count))
+    }
+}

@@ -1,0 +1,48 @@
+// `enclave bench server`: Enclave's own overhead per message. Starts a chat server on a free
+// loopback port with the echo provider (no model time) over the real storage, policy and audit in a
+// temporary data directory, drives it with concurrent clients, and reports messages/s, latency
+// percentiles and the memory each held connection costs.
+import ArgumentParser
+import ChatCore
+import ChatServer
+import Foundation
+import Logging
+import ServiceLifecycle
+import Storage
+
+struct BenchServer: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server", abstract: "Messages/s and p99 through the whole server path with an echo provider.")
+
+    @Option(help: "Concurrent clients.") var clients = 20
+    @Option(help: "Messages per client.") var messages = 50
+    @Option(help: "Idle connections to hold for the memory figure.") var held = 1000
+
+    func run() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("enclave-bench-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var limits = ChatCore.Configuration()
+        limits.budget = .init(messagesPerMinute: 1e9, burst: 1e9, concurrentGenerations: clients)
+        let backends = try await ServerAssembly.open(
+            dataDirectory: directory.path, policies: "policies", gateway: EchoGateway())
+        let password = try await backends.ensureUser(name: "bench", role: .staff)
+        let core = try backends.core(configuration: limits)
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        configuration.maxConnectionsPerAddress = held + clients + 10
+        configuration.maxConnections = held + clients + 10
+        var logger = Logger(label: "enclave.bench")
+        logger.logLevel = .warning
+        let server = try await ChatServer(configuration: configuration, core: core, version: EnclaveVersion.current, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: logger))
+        try await withThrowingTaskGroup { tasks in
+            tasks.addTask { try await group.run() }
+            let report = try await ServerBenchmark.run(
+                port: server.port, user: "bench", password: password, clients: clients, messages: messages, held: held)
+            print(report)
+            await group.triggerGracefulShutdown()
+            await backends.close()
+            try await tasks.waitForAll()
+        }
+    }
+}

@@ -1,0 +1,151 @@
+// ChatCore's use cases without sockets: lock-out, fail-closed audit, policy blocking, the order of
+// the walk (user message stored before the provider sees anything), and the per-user limits.
+import ChatCore
+import Foundation
+import Synchronization
+import Testing
+
+/// Passwords for tests: stored as `test:<password>`.
+struct TestPasswords: PasswordVerifier {
+    func verify(_ password: String, against stored: String) -> Bool { stored == "test:" + password }
+    var decoyHash: String { "test:\u{0}decoy" }
+}
+
+/// A gateway that records what reached it (the order check) and answers with fixed text.
+final class RecordingGateway: ModelGateway {
+    let inner = EchoGateway(name: "local")
+    let calls = Mutex<[[PromptTurn]]>([])
+    let residency: String
+
+    init(residency: String = "on-prem") {
+        self.residency = residency
+    }
+
+    func providers() -> [ProviderSummary] {
+        [ProviderSummary(name: "local", residency: residency, region: nil, modelID: "m1")]
+    }
+
+    func choose(decision: GateDecision, requested: String?, sticky: String?, conversation: String) -> ProviderSummary? {
+        decision.allowed.contains("local") ? providers()[0] : nil
+    }
+
+    var promptVersion: String { "test.v1" }
+
+    func stream(provider: String, turns: [PromptTurn], maxTokens: Int) -> AsyncThrowingStream<GatewayEvent, any Error> {
+        calls.withLock { $0.append(turns) }
+        return inner.stream(provider: provider, turns: turns, maxTokens: maxTokens)
+    }
+}
+
+struct Fixture {
+    let accounts = InMemoryAccounts([
+        UserAccount(name: "alice", role: .staff, groups: [], passwordHash: "test:alice-password")
+    ])
+    let conversations = InMemoryConversations()
+    let audit = InMemoryAudit()
+    let gateway: RecordingGateway
+    let core: ChatCore
+
+    init(residency: String = "on-prem", configure: (inout ChatCore.Configuration) -> Void = { _ in }) {
+        gateway = RecordingGateway(residency: residency)
+        var configuration = ChatCore.Configuration()
+        configure(&configuration)
+        core = ChatCore(
+            accounts: accounts, passwords: TestPasswords(), conversations: conversations, policy: OnPremOnlyPolicy(),
+            gateway: gateway, audit: audit, configuration: configuration)
+    }
+
+    func login() async throws(ChatFailure) -> Principal {
+        try await core.login(name: "alice", password: "alice-password", origin: "test")
+    }
+
+    func send(_ text: String, as user: Principal) async throws(ChatFailure) -> SendSummary {
+        try await core.send(text, conversation: nil, requestedModel: nil, as: user, origin: "test", emit: { _ in })
+    }
+}
+
+@Suite struct ChatCoreTests {
+    @Test func tenFailuresLockTheAccountAndTheLockOutIsAudited() async throws {
+        let fixture = Fixture()
+        for _ in 0..<10 {
+            await #expect(throws: ChatFailure(.authFailed, "unknown user or wrong password")) {
+                try await fixture.core.login(name: "alice", password: "guess", origin: "test")
+            }
+        }
+        // The eleventh attempt, even with the right password, is refused.
+        await #expect(throws: ChatFailure.self) { _ = try await fixture.login() }
+        do {
+            _ = try await fixture.login()
+        } catch {
+            #expect(error.code == .lockedOut)
+        }
+        let actions = await fixture.audit.entries.map { "\($0.action):\($0.outcome)" }
+        #expect(actions.filter { $0 == "auth.login:failed" }.count == 10)
+        #expect(actions.filter { $0 == "auth.lockout:locked" }.count == 1)
+        #expect(actions.last == "auth.login:locked-out")
+    }
+
+    @Test func noAuditMeansNoLoginAndNoModelCall() async throws {
+        let fixture = Fixture()
+        let user = try await fixture.login()
+        await fixture.audit.setFailing(true)
+        await #expect(throws: ChatFailure.internal()) { _ = try await fixture.login() }
+        await #expect(throws: ChatFailure.internal()) { _ = try await fixture.send("hello", as: user) }
+        #expect(fixture.gateway.calls.withLock { $0.isEmpty })
+    }
+
+    @Test func theUserMessageIsStoredBeforeTheProviderSeesIt() async throws {
+        let fixture = Fixture()
+        let user = try await fixture.login()
+        let summary = try await fixture.send("first question", as: user)
+        #expect(summary.provider == "local")
+        #expect(summary.tokens == 2)
+        let turns = try #require(fixture.gateway.calls.withLock { $0.first })
+        #expect(turns == [PromptTurn(role: "user", content: "first question")])
+        let stored = await fixture.conversations.history(summary.conversation, limit: nil)
+        #expect(stored.map(\.role) == ["user", "assistant"])
+        #expect(stored.last?.body == "first question")
+        #expect(stored.last?.provider == "local")
+    }
+
+    @Test func aProviderPolicyDeniesIsBlockedWithTheRuleAndNeverCalled() async throws {
+        let fixture = Fixture(residency: "external")
+        let user = try await fixture.login()
+        do {
+            _ = try await fixture.send("hello", as: user)
+            Issue.record("expected policy-blocked")
+        } catch {
+            #expect(error.code == .policyBlocked)
+            #expect(error.text.hasPrefix("rule=on-prem-only tags=none"))
+        }
+        #expect(fixture.gateway.calls.withLock { $0.isEmpty })
+        let decision = await fixture.audit.entries.last
+        #expect(decision?.action == "model.decision")
+        #expect(decision?.outcome == "denied")
+        // The user's message was still stored first (acknowledged messages are never lost).
+        let stored = await fixture.conversations.history("c1", limit: nil)
+        #expect(stored.map(\.role) == ["user"])
+    }
+
+    @Test func theMessageRateIsLimitedPerUser() async throws {
+        let fixture = Fixture { $0.budget = UserLimiter.Budget(messagesPerMinute: 1, burst: 2, concurrentGenerations: 2) }
+        let user = try await fixture.login()
+        _ = try await fixture.send("one", as: user)
+        _ = try await fixture.send("two", as: user)
+        do {
+            _ = try await fixture.send("three", as: user)
+            Issue.record("expected rate-limited")
+        } catch {
+            #expect(error.code == .rateLimited)
+        }
+    }
+
+    @Test func concurrentGenerationsAreBoundedPerUser() throws {
+        let limiter = UserLimiter(budget: .init(messagesPerMinute: 600, burst: 10, concurrentGenerations: 1))
+        try limiter.admit("alice")
+        #expect(throws: ChatFailure.self) { try limiter.admit("alice") }
+        try limiter.admit("bob")
+        limiter.finish("alice")
+        try limiter.admit("alice")
+    }
+}

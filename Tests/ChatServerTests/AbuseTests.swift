@@ -1,0 +1,140 @@
+// Hostile clients over real sockets: over-long lines without a newline (1 MiB, 100 MiB), many idle
+// connections, a client that floods lines and never reads, and seeded random/mutated lines. After
+// each, a well-behaved client must still be served, and the process's memory must stay bounded
+// (RSS is printed before and after).
+import ChatCore
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+
+@testable import ChatServer
+
+@Suite struct AbuseTests {
+    /// A client that logs in and gets an answer: the server is still serving others.
+    private func stillServes(_ server: TestServer) async throws {
+        try await server.client { client in
+            try await client.login("bob", "bob-password-1")
+            #expect(try await client.final("/whoami") == "OK user=bob role=staff groups=-")
+        }
+    }
+
+    private func megabytes(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+
+    @Test(arguments: [1 << 20, 100 << 20])
+    func hugeLinesWithoutNewlineAreCutOff(size: Int) async throws {
+        try await TestServer.with { server in
+            let before = ServerBenchmark.residentBytes()
+            try await server.client { client in
+                let chunk = [UInt8](repeating: UInt8(ascii: "x"), count: 1 << 20)
+                // The server closes after the first KiB, so later writes may fail: that is the point.
+                do {
+                    for _ in 0..<(size >> 20) { try await client.sendRaw(chunk) }
+                } catch {}
+                let refusal = try await client.readLine()
+                #expect(refusal?.hasPrefix("ERR line-too-long") == true)
+            }
+            try await stillServes(server)
+            let after = ServerBenchmark.residentBytes()
+            print("abuse: \(size >> 20) MiB line: RSS \(megabytes(before)) -> \(megabytes(after))")
+            #expect(after - before < 64 << 20)
+        }
+    }
+
+    @Test func aThousandIdleConnections() async throws {
+        try await TestServer.with(configure: { $0.maxConnectionsPerAddress = 2000 }) { server in
+            let before = ServerBenchmark.residentBytes()
+            var channels: [any Channel] = []
+            for _ in 0..<1000 {
+                channels.append(
+                    try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                        .connect(host: "127.0.0.1", port: server.server.port).get())
+            }
+            try await stillServes(server)
+            let after = ServerBenchmark.residentBytes()
+            print("abuse: 1000 idle connections: RSS \(megabytes(before)) -> \(megabytes(after)), "
+                + "\((after - before) / 1000) bytes each (client and server sides)")
+            for channel in channels { try? await channel.close() }
+            #expect(after - before < 200 << 20)
+        }
+    }
+
+    @Test func aClientThatFloodsAndNeverReadsIsDisconnected() async throws {
+        try await TestServer.with(configure: { $0.stallTimeout = .milliseconds(500) }) { server in
+            let before = ServerBenchmark.residentBytes()
+            let channel = try await LineClient.connect(port: server.server.port, receiveBuffer: 4096)
+            try await channel.executeThenClose { _, outbound in
+                // 100,000 /help lines, each answered with several lines the client never reads.
+                let batch = ByteBuffer(string: String(repeating: "/help\n", count: 1000))
+                do {
+                    for _ in 0..<100 { try await outbound.write(batch) }
+                } catch {}
+                // Meanwhile others are served.
+                try await stillServes(server)
+                // The server drops the flooder once its output has been blocked for the stall timeout.
+                try await waitUntil { server.server.connectionCount == 0 }
+            }
+            let after = ServerBenchmark.residentBytes()
+            print("abuse: flood of 100,000 lines never read: RSS \(megabytes(before)) -> \(megabytes(after))")
+            #expect(after - before < 64 << 20)
+        }
+    }
+
+    @Test func randomAndMutatedLinesNeverBreakTheServer() async throws {
+        var generator = SplitMix64(seed: 0x5EED)
+        let seeds = [
+            "/login alice alice-password", "/history 3", "/open c1", "/tag phi", "/feedback up x", "/paste", ".", "..x",
+            "//x", "/audit from=2020-01-01", "/model echo", "hello", "/new t",
+        ]
+        try await TestServer.with(core: {
+            var configuration = ChatCore.Configuration()
+            configuration.budget = .init(messagesPerMinute: 1e9, burst: 1e9, concurrentGenerations: 2)
+            return configuration
+        }()) { server in
+            let before = ServerBenchmark.residentBytes()
+            try await server.client { client in
+                try await client.login("alice", "alice-password")
+                for _ in 0..<2000 {
+                    var bytes = Array(seeds[Int(generator.next() % UInt64(seeds.count))].utf8)
+                    for _ in 0..<Int(generator.next() % 4) {
+                        let position = bytes.isEmpty ? 0 : Int(generator.next() % UInt64(bytes.count))
+                        let byte = UInt8(truncatingIfNeeded: generator.next())
+                        if byte == 0x0A || bytes.isEmpty { continue }
+                        bytes[position] = byte
+                    }
+                    try await client.sendRaw(bytes + [0x0A])
+                }
+                try await client.send("/quit")
+                // Read everything until the server closes after /quit: no crash, and the last answer is `OK bye`.
+                var last: String?
+                while let line = try await client.readLine() { last = line }
+                #expect(last == "OK bye")
+            }
+            try await stillServes(server)
+            let after = ServerBenchmark.residentBytes()
+            print("abuse: 2,000 random/mutated lines: RSS \(megabytes(before)) -> \(megabytes(after))")
+        }
+    }
+}
+
+/// Polls `condition` every 20 ms for up to 30 s.
+func waitUntil(_ condition: () -> Bool) async throws {
+    for _ in 0..<1500 {
+        if condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    Issue.record("condition not met within 30 s")
+}
+
+/// A small seeded generator (SplitMix64) so random tests repeat exactly.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

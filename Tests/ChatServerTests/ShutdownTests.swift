@@ -1,0 +1,115 @@
+// Graceful shutdown during streaming: every client with a reply in progress gets the shutdown notice
+// and a final line, idle clients get the notice and are closed, and every acknowledged message (the
+// user's, and the reply as far as it got) is in storage.
+import ChatCore
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+@testable import ChatServer
+
+/// A provider that streams one word every 10 ms for a long time (until cancelled or cut short).
+struct SlowGateway: ModelGateway {
+    let inner = EchoGateway(name: "slow")
+
+    func providers() -> [ProviderSummary] { inner.providers() }
+
+    func choose(decision: GateDecision, requested: String?, sticky: String?, conversation: String) -> ProviderSummary? {
+        inner.choose(decision: decision, requested: requested, sticky: sticky, conversation: conversation)
+    }
+
+    var promptVersion: String { "slow.v1" }
+
+    func stream(provider: String, turns: [PromptTurn], maxTokens: Int) -> AsyncThrowingStream<GatewayEvent, any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                for index in 0..<3000 {
+                    guard !Task.isCancelled else { break }
+                    continuation.yield(.text(" w\(index)"))
+                    try? await Task.sleep(for: .milliseconds(10))
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}
+
+@Suite struct ShutdownTests {
+    @Test func shutdownDuringTenStreamingRepliesEndsEachWithAFinalLine() async throws {
+        let audit = InMemoryAudit()
+        let conversations = InMemoryConversations()
+        let users = (0..<10).map {
+            UserAccount(name: "user\($0)", role: .staff, groups: [], passwordHash: "test:password-\($0)-long")
+        }
+        let core = ChatCore(
+            accounts: InMemoryAccounts(users + [TestServer.users[0]]), passwords: TestPasswords(),
+            conversations: conversations, policy: OnPremOnlyPolicy(), gateway: SlowGateway(), audit: audit,
+            configuration: ChatCore.Configuration())
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        let server = try await ChatServer(
+            configuration: configuration, core: core, version: "test", logger: .init(label: "test"))
+        let streaming = Counter()
+        try await withThrowingTaskGroup { group in
+            group.addTask { try await server.run() }
+            let finals = try await withThrowingTaskGroup(of: [String].self) { clients in
+                for index in 0..<10 {
+                    clients.addTask {
+                        try await LineClient.with(port: server.port) { client in
+                            try await client.login("user\(index)", "password-\(index)-long")
+                            try await client.send("please stream")
+                            // Wait until the reply is routed (streaming starts), then read to the end.
+                            _ = try await client.readUntil { !$0.hasPrefix("* provider=") }
+                            streaming.increment()
+                            var tail: [String] = []
+                            while let line = try? await client.readLine() { tail.append(line) }
+                            return tail
+                        }
+                    }
+                }
+                // An idle logged-in client, too.
+                clients.addTask {
+                    try await LineClient.with(port: server.port) { client in
+                        try await client.login("alice", "alice-password")
+                        streaming.increment()
+                        var tail: [String] = []
+                        while let line = try? await client.readLine() { tail.append(line) }
+                        return tail
+                    }
+                }
+                // Every reply is streaming (and the idle client is logged in).
+                try await waitUntil { streaming.value == 11 }
+                server.beginShutdown()
+                var all: [[String]] = []
+                for try await tail in clients { all.append(tail) }
+                return all
+            }
+            try await group.waitForAll()
+            let streaming = finals.filter { $0.contains { $0.hasPrefix("OK conversation=") } }
+            #expect(streaming.count == 10)
+            for tail in streaming {
+                let final = try #require(tail.last(where: LineClient.isFinal))
+                #expect(final.hasSuffix(" stop=shutdown"))
+                #expect(tail.contains("* server shutting down; the reply was cut short"))
+            }
+            #expect(finals.contains(["* server shutting down"]))
+        }
+        // Every conversation holds the user's message and the partial reply.
+        for index in 0..<10 {
+            let mine = await conversations.conversations(owner: "user\(index)")
+            let id = try #require(mine.first?.id)
+            let stored = await conversations.history(id, limit: nil)
+            #expect(stored.map(\.role) == ["user", "assistant"])
+            #expect(stored.last?.body.hasPrefix(" w0") == true)
+        }
+    }
+}
+
+/// A shared count, behind a mutex.
+final class Counter: Sendable {
+    private let count = Mutex(0)
+    func increment() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
+}

@@ -1,0 +1,158 @@
+// Test scaffolding: a ChatServer on a free loopback port over in-memory ports (or given ones), and a
+// line client over a real TCP socket (NIO), reading until each final line.
+import ChatCore
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Testing
+
+@testable import ChatServer
+
+/// Passwords for tests: stored as `test:<password>`. (The server's real verifier is scrypt.)
+struct TestPasswords: PasswordVerifier {
+    func verify(_ password: String, against stored: String) -> Bool { stored == "test:" + password }
+    var decoyHash: String { "test:\u{0}decoy" }
+}
+
+/// In-memory backends plus a running server.
+struct TestServer {
+    let server: ChatServer
+    let audit: InMemoryAudit
+    let conversations: InMemoryConversations
+    let accounts: InMemoryAccounts
+
+    static let users = [
+        UserAccount(name: "alice", role: .staff, groups: ["ward3"], passwordHash: "test:alice-password"),
+        UserAccount(name: "bob", role: .staff, groups: [], passwordHash: "test:bob-password-1"),
+        UserAccount(name: "carol", role: .compliance, groups: [], passwordHash: "test:carol-password"),
+        UserAccount(name: "root", role: .admin, groups: [], passwordHash: "test:root-password"),
+        UserAccount(name: "dave", role: .staff, groups: [], passwordHash: "test:dave-password", disabled: true),
+    ]
+
+    /// Starts a server, runs `body`, then shuts it down gracefully.
+    static func with(
+        configure: (inout ServerConfiguration) -> Void = { _ in },
+        core coreConfiguration: ChatCore.Configuration = ChatCore.Configuration(),
+        gateway: any ModelGateway = EchoGateway(),
+        _ body: (TestServer) async throws -> Void
+    ) async throws {
+        let audit = InMemoryAudit()
+        let conversations = InMemoryConversations()
+        let accounts = InMemoryAccounts(users)
+        let core = ChatCore(
+            accounts: accounts, passwords: TestPasswords(), conversations: conversations, policy: OnPremOnlyPolicy(),
+            gateway: gateway, audit: audit, configuration: coreConfiguration)
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        configuration.timerResolution = .milliseconds(100)
+        configure(&configuration)
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        let server = try await ChatServer(configuration: configuration, core: core, version: "test", logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: logger))
+        try await withThrowingTaskGroup { tasks in
+            tasks.addTask { try await group.run() }
+            do {
+                try await body(TestServer(server: server, audit: audit, conversations: conversations, accounts: accounts))
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    /// Connects a client, reads the banner, runs `body`.
+    func client<T>(_ body: (inout LineClient) async throws -> T) async throws -> T {
+        try await LineClient.with(port: server.port, body)
+    }
+}
+
+/// A line-oriented client over a real loopback TCP connection.
+struct LineClient {
+    typealias Channel = NIOAsyncChannel<InboundFrame, ByteBuffer>
+
+    var lines: NIOAsyncChannelInboundStream<InboundFrame>.AsyncIterator
+    let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    /// The banner lines read on connect.
+    var banner: [String] = []
+
+    static func connect(port: Int, receiveBuffer: Int? = nil) async throws -> Channel {
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if let receiveBuffer {
+            bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBuffer))
+        }
+        return try await bootstrap
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(BoundedLineDecoder(limit: LineLimit(1 << 20))))
+                    return try Channel(wrappingChannelSynchronously: channel)
+                }
+            }
+    }
+
+    static func with<T>(port: Int, readBanner: Bool = true, _ body: (inout LineClient) async throws -> T)
+        async throws -> T
+    {
+        let channel = try await connect(port: port)
+        return try await channel.executeThenClose { inbound, outbound in
+            var client = LineClient(lines: inbound.makeAsyncIterator(), outbound: outbound)
+            if readBanner { client.banner = try await client.readUntil { !$0.hasPrefix("* type") } }
+            return try await body(&client)
+        }
+    }
+
+    func send(_ line: String) async throws {
+        try await outbound.write(ByteBuffer(string: line + "\n"))
+    }
+
+    func sendRaw(_ bytes: [UInt8]) async throws {
+        try await outbound.write(ByteBuffer(bytes: bytes))
+    }
+
+    /// The next line, or nil when the server closed the connection.
+    mutating func readLine() async throws -> String? {
+        guard let frame = try await lines.next() else { return nil }
+        guard case .line(let buffer) = frame else { return nil }
+        return String(decoding: buffer.readableBytesView, as: UTF8.self)
+    }
+
+    /// Lines up to and including the first for which `isLast` is false... i.e. reads while `keepGoing`.
+    mutating func readUntil(_ keepGoing: (String) -> Bool) async throws -> [String] {
+        var out: [String] = []
+        while let line = try await readLine() {
+            out.append(line)
+            if !keepGoing(line) { break }
+        }
+        return out
+    }
+
+    /// Reads lines up to and including the next final line (`OK...` / `ERR ...`).
+    mutating func readReply() async throws -> [String] {
+        try await readUntil { !LineClient.isFinal($0) }
+    }
+
+    /// Sends a line and returns every line up to and including its final line.
+    mutating func exchange(_ line: String) async throws -> [String] {
+        try await send(line)
+        return try await readReply()
+    }
+
+    /// Sends a line and returns only its final line.
+    mutating func final(_ line: String) async throws -> String {
+        try await exchange(line).last ?? "(closed)"
+    }
+
+    static func isFinal(_ line: String) -> Bool {
+        line == "OK" || line.hasPrefix("OK ") || line.hasPrefix("ERR ")
+    }
+
+    mutating func login(_ user: String, _ password: String) async throws {
+        let reply = try await final("/login \(user) \(password)")
+        try #require(reply.hasPrefix("OK "), "login failed: \(reply)")
+    }
+}
