@@ -4,7 +4,8 @@
 # prints the exact command for an administrator and fails.
 set -euo pipefail
 
-required=(pkg-config libsqlite3-dev libssl-dev libopenblas-dev python3 python3-pip unzip)
+# netcat-openbsd gives newcomers `nc`, the simplest client of the line protocol.
+required=(pkg-config libsqlite3-dev libssl-dev libopenblas-dev python3 python3-pip unzip netcat-openbsd)
 missing=()
 for package in "${required[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
@@ -13,6 +14,7 @@ for package in "${required[@]}"; do
             python3) command -v python3 >/dev/null && continue ;;
             python3-pip) python3 -m pip --version >/dev/null 2>&1 && continue ;;
             unzip) command -v unzip >/dev/null && continue ;;
+            netcat-openbsd) command -v nc >/dev/null && continue ;;
         esac
         missing+=("$package")
     fi
