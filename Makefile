@@ -10,11 +10,13 @@ run: setup build
 	$(SWIFT) run $(BUILD_FLAGS) enclave serve
 
 ## test: set up what is missing, then build and run every test.
-# AbuseTests bound the process's RSS while hostile clients attack the server, so they run alone:
-# with other suites loading models in the same process, RSS would measure those too.
+# Two suites measure the process itself, so they run after the rest, on their own: AbuseTests bound
+# the RSS while hostile clients attack the server (other suites load models in the same process), and
+# BruteForceTests compare login timings (other suites would compete for the CPU).
+ISOLATED_SUITES = AbuseTests|BruteForceTests
 test: setup build-tests
-	$(SWIFT) test $(BUILD_FLAGS) --skip-build --skip AbuseTests
-	$(SWIFT) test $(BUILD_FLAGS) --skip-build --filter AbuseTests
+	$(SWIFT) test $(BUILD_FLAGS) --skip-build --skip "$(ISOLATED_SUITES)"
+	$(SWIFT) test $(BUILD_FLAGS) --skip-build --filter "$(ISOLATED_SUITES)"
 
 ## setup: install missing apt packages and the pinned default model; idempotent.
 setup: deps model

@@ -70,7 +70,7 @@ let package = Package(
         // compiled optimised like the numeric targets (same documented exception).
         .target(
             name: "Policy",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            dependencies: ["EnclaveCrypto", .product(name: "Yams", package: "Yams")],
             swiftSettings: strictSettings + [.unsafeFlags(["-O"])]
         ),
         .target(

@@ -1,6 +1,7 @@
 // Merges the parsed files of a policy directory (in file-name order) and checks what no single
 // file can: references to tags, detectors and providers, names defined twice across files, and
 // rules that contradict each other. Produces the PolicySet or every issue found.
+internal import EnclaveCrypto
 import Yams
 
 struct PolicyCompiler {
@@ -179,8 +180,11 @@ struct PolicyCompiler {
         }
         checkContradictions(rules)
         guard issues.isEmpty else { return nil }
+        // OpenSSL's SHA-256 fails only when it cannot allocate; the fingerprint is then left empty, which
+        // audit records show as such rather than hiding the load.
+        let fingerprint = (try? SHA256.hash(digestInput))?.hexString ?? ""
         return PolicySet(
-            sha256: SHA256Digest.hex(digestInput), files: files.map(\.name), tags: tags, rules: rules,
+            sha256: fingerprint, files: files.map(\.name), tags: tags, rules: rules,
             detectors: definitions, groupDefaults: groupDefaults, userDefaults: userDefaults,
             detectorTags: detectorTags, suite: suite)
     }
