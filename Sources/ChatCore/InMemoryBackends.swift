@@ -120,7 +120,7 @@ public struct OnPremOnlyPolicy: PolicyGate {
         for provider in providers where provider.residency != "on-prem" { denied[provider.name] = "on-prem-only" }
         return GateDecision(
             allowed: providers.filter { $0.residency == "on-prem" }.map(\.name), denied: denied, rule: "on-prem-only",
-            reason: "no policy loaded: only on-prem providers")
+            reason: "no policy loaded: only on-prem providers", tags: tags)
     }
 
     public func reload() -> String { "on-prem-only" }

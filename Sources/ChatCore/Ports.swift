@@ -168,12 +168,15 @@ public struct GateDecision: Sendable, Equatable {
     public var denied: [String: String]
     public var rule: String
     public var reason: String
+    /// The conversation's tags the decision was made over (the router's canary eligibility needs them).
+    public var tags: Set<String>
 
-    public init(allowed: [String], denied: [String: String], rule: String, reason: String) {
+    public init(allowed: [String], denied: [String: String], rule: String, reason: String, tags: Set<String> = []) {
         self.allowed = allowed
         self.denied = denied
         self.rule = rule
         self.reason = reason
+        self.tags = tags
     }
 }
 

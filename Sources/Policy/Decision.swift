@@ -60,6 +60,21 @@ public struct Decision: Sendable, Hashable {
     /// True when the decision is the built-in most restrictive outcome.
     public var failedClosed: Bool
 
+    /// A decision carried across a boundary (e.g. ChatCore's policy port) and rebuilt for the router.
+    public init(
+        allowed: [String], denied: [String: String], rule: String, reason: String, tags: Set<String>,
+        detectorCounts: [String: Int] = [:], policySHA256: String? = nil, failedClosed: Bool = false
+    ) {
+        self.allowed = allowed
+        self.denied = denied
+        self.rule = rule
+        self.reason = reason
+        self.tags = tags
+        self.detectorCounts = detectorCounts
+        self.policySHA256 = policySHA256
+        self.failedClosed = failedClosed
+    }
+
     /// Whether `provider` may see the conversation.
     public func allows(_ provider: String) -> Bool { allowed.contains(provider) }
 }

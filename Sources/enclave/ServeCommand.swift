@@ -1,7 +1,8 @@
 // `enclave serve`: the chat server. The first run creates the data directory (0700) with a fresh
 // master key (0600) and, when no admin exists, an `admin` account whose one-time password is printed
-// once. Then it serves on 127.0.0.1:7878 with the local SmolLM2 model and the policies in
-// `policies/`, until SIGTERM/SIGINT (graceful: in-flight replies end with a notice and a final line).
+// once. Then it serves on 127.0.0.1:7878 with the configured providers (ServeRouting.swift; the
+// local SmolLM2 model by default) and the policies in `policies/`, until SIGTERM/SIGINT (graceful:
+// in-flight replies end with a notice and a final line).
 import ArgumentParser
 import ChatCore
 import ChatServer
@@ -15,7 +16,8 @@ struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve", abstract: "Run the chat server (line protocol; `nc localhost 7878` is a client).")
 
-    @Option(help: "Configuration file (YAML; `server:` and `limits:` sections).") var config: String?
+    @Option(help: "Configuration file (YAML: server, limits, providers, routing; default deploy/enclave.yaml).")
+    var config: String?
     @Option(help: "Address to listen on, HOST:PORT (default 127.0.0.1:7878).") var listen: String?
     @Option(help: "Data directory (default: $ENCLAVE_DATA_DIR or ./data).") var dataDir: String?
     @Option(help: "Policy directory (default ./policies).") var policies: String?
@@ -48,10 +50,8 @@ struct ServeCommand: AsyncParsableCommand {
 
         var logger = Logger(label: "enclave.serve")
         logger.logLevel = .info
-        let providers = try LocalModel.providers(modelPath: model ?? DefaultModel.path(environment: environment))
-        let gateway = ProviderGateway(
-            providers: providers, defaultProvider: providers.first?.info.name ?? "local",
-            systemPrompt: LocalModel.systemPrompt, promptVersion: LocalModel.promptVersion)
+        let (gateway, registry) = try await ServeRouting.gateway(
+            config: config, modelPath: model ?? DefaultModel.path(environment: environment))
         let backends = try await ServerAssembly.open(
             dataDirectory: settings.dataDirectory, policies: settings.policies, gateway: gateway)
         if let created = try await backends.ensureAdmin() {
@@ -69,6 +69,7 @@ struct ServeCommand: AsyncParsableCommand {
                 services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await backends.close()
+        await registry?.shutdown()
     }
 
     /// Writes a line to standard output at once (unbuffered, so a supervising script sees it).

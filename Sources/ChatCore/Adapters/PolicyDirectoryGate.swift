@@ -42,7 +42,9 @@ public actor PolicyDirectoryGate: PolicyGate {
             current,
             DecisionRequest(
                 tags: tags, user: user, groups: groups, requestedProvider: requested, providers: descriptors))
-        return GateDecision(allowed: decision.allowed, denied: decision.denied, rule: decision.rule, reason: decision.reason)
+        return GateDecision(
+            allowed: decision.allowed, denied: decision.denied, rule: decision.rule, reason: decision.reason,
+            tags: decision.tags)
     }
 
     public func reload() throws -> String {

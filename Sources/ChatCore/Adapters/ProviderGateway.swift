@@ -1,7 +1,8 @@
-// Binds ChatCore's ModelGateway to the Routing library's providers: lists them for policy and
-// `/models`, chooses inside the allowed set (the user's `/model`, else the conversation's sticky
-// provider, else the configured default, else the first allowed), fits the conversation into the
-// provider's context with the system prompt, and streams its events.
+// Binds ChatCore's ModelGateway to the Routing library: lists the providers for policy and
+// `/models`, lets the Router choose inside the allowed set (the user's `/model`, refused when not
+// allowed; else the conversation's sticky provider; else the canary arm; else the configured
+// default; else the first allowed), fits the conversation into the provider's context with the
+// system prompt, and streams its events.
 import Foundation
 import Inference
 import Policy
@@ -14,14 +15,20 @@ public struct ProviderGateway: ModelGateway {
     /// The system prompt sent first, and its name/version for the audit record.
     public let systemPrompt: String?
     public let promptVersion: String
+    /// The pure router over `chatProviders`; every choice goes through it.
+    public let router: Router
     private let byName: [String: any ChatProvider]
 
-    public init(providers: [any ChatProvider], defaultProvider: String, systemPrompt: String?, promptVersion: String) {
+    public init(
+        providers: [any ChatProvider], defaultProvider: String, systemPrompt: String?, promptVersion: String,
+        canary: CanaryConfiguration? = nil
+    ) {
         self.chatProviders = providers
         self.defaultProvider = defaultProvider
         self.systemPrompt = systemPrompt
         self.promptVersion = promptVersion
         byName = Dictionary(providers.map { ($0.info.name, $0) }, uniquingKeysWith: { first, _ in first })
+        router = Router(providers: providers.map(\.info), defaultProvider: defaultProvider, canary: canary)
     }
 
     public func providers() -> [ProviderSummary] {
@@ -32,17 +39,20 @@ public struct ProviderGateway: ModelGateway {
         ProviderSummary(name: info.name, residency: info.residency.rawValue, region: info.region, modelID: info.model)
     }
 
+    /// The router's plan for the message; nil when it refuses (a denied `/model` choice is never silently
+    /// replaced) or no allowed provider is registered.
     public func choose(decision: GateDecision, requested: String?, sticky: String?, conversation: String)
         -> ProviderSummary?
     {
-        for candidate in [requested, sticky, defaultProvider] {
-            if let candidate, decision.allowed.contains(candidate), let provider = byName[candidate] {
-                return Self.summary(provider.info)
-            }
-            // A denied explicit choice is not silently replaced.
-            if candidate == requested, requested != nil { return nil }
+        let routed = Decision(
+            allowed: decision.allowed, denied: decision.denied, rule: decision.rule, reason: decision.reason,
+            tags: decision.tags)
+        let request = RouteRequest(
+            conversation: conversation, user: "", requestedProvider: requested, stickyProvider: sticky)
+        guard let plan = try? router.plan(request, decision: routed), let provider = byName[plan.primary] else {
+            return nil
         }
-        return decision.allowed.lazy.compactMap { byName[$0] }.first.map { Self.summary($0.info) }
+        return Self.summary(provider.info)
     }
 
     public func stream(provider name: String, turns: [PromptTurn], maxTokens: Int)
