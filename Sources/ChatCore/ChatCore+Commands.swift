@@ -12,7 +12,9 @@ extension ChatCore {
     /// `/new [title]`: a fresh conversation carrying the user's default tags.
     public func newConversation(title: String?, as user: Principal) async throws(ChatFailure) -> String {
         let defaults = await policy.defaultTags(user: user.name, groups: user.groups)
-        return try await step { try await conversations.createConversation(owner: user.name, title: title, tags: defaults) }
+        return try await step {
+            try await conversations.createConversation(owner: user.name, title: title, tags: defaults)
+        }
     }
 
     /// `/list`: the user's own conversations, newest first.
@@ -20,7 +22,8 @@ extension ChatCore {
         let items = try await step { try await conversations.conversations(owner: user.name) }
         let rows = items.sorted { $0.updated > $1.updated }.map { info -> ChatOutput in
             .row([
-                info.id, Self.field(info.title ?? "-"), info.tags.isEmpty ? "-" : info.tags.sorted().joined(separator: ","),
+                info.id, Self.field(info.title ?? "-"),
+                info.tags.isEmpty ? "-" : info.tags.sorted().joined(separator: ","),
                 info.provider ?? "-", Self.timestamp(info.updated), String(info.messageCount),
             ])
         }
@@ -68,7 +71,8 @@ extension ChatCore {
         let decision = await policy.decide(
             tags: tags, user: user.name, groups: user.groups, requested: nil, providers: providers)
         let rows = providers.map { provider -> ChatOutput in
-            let verdict = decision.allowed.contains(provider.name)
+            let verdict =
+                decision.allowed.contains(provider.name)
                 ? "allowed" : "denied:\(decision.denied[provider.name] ?? decision.rule)"
             let mark = provider.name == selected ? "selected" : "-"
             return .row([provider.name, provider.residency, provider.region ?? "-", provider.modelID, verdict, mark])
@@ -134,7 +138,8 @@ extension ChatCore {
         do {
             let description = try await policy.reload()
             try await record(
-                actor: user.name, role: user.role.rawValue, origin: origin, action: "policy.reload", subject: description,
+                actor: user.name, role: user.role.rawValue, origin: origin, action: "policy.reload",
+                subject: description,
                 outcome: "ok")
             return CommandResult(ok: "policy=\(description)")
         } catch let failure as ChatFailure {

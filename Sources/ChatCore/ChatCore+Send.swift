@@ -31,7 +31,9 @@ extension ChatCore {
             id = try await ownedConversation(conversation, by: user, origin: origin).id
         } else {
             let defaults = await policy.defaultTags(user: user.name, groups: user.groups)
-            id = try await step { try await conversations.createConversation(owner: user.name, title: nil, tags: defaults) }
+            id = try await step {
+                try await conversations.createConversation(owner: user.name, title: nil, tags: defaults)
+            }
         }
         _ = try await step { try await conversations.append(DraftMessage(role: "user", body: text), to: id) }
 
@@ -141,7 +143,8 @@ extension ChatCore {
     ) async -> StreamOutcome {
         var outcome = StreamOutcome()
         do {
-            for try await event in gateway.stream(provider: provider, turns: turns, maxTokens: configuration.maxTokens) {
+            for try await event in gateway.stream(provider: provider, turns: turns, maxTokens: configuration.maxTokens)
+            {
                 switch event {
                 case .text(let piece):
                     if outcome.ttftMs == nil { outcome.ttftMs = Self.milliseconds(ContinuousClock.now - started) }

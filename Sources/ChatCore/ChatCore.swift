@@ -62,17 +62,20 @@ public final class ChatCore: Sendable {
         let rejected = ChatFailure(.authFailed, "unknown user or wrong password")
         guard let account else {
             _ = passwords.verify(password, against: passwords.decoyHash)
-            try await record(actor: name, role: "-", origin: origin, action: "auth.login", subject: name, outcome: "unknown-user")
+            try await record(
+                actor: name, role: "-", origin: origin, action: "auth.login", subject: name, outcome: "unknown-user")
             throw rejected
         }
         let matches = passwords.verify(password, against: account.passwordHash)
         let role = account.role.rawValue
         if let until = account.lockedUntil, until > now {
-            try await record(actor: name, role: role, origin: origin, action: "auth.login", subject: name, outcome: "locked-out")
+            try await record(
+                actor: name, role: role, origin: origin, action: "auth.login", subject: name, outcome: "locked-out")
             throw ChatFailure(.lockedOut, "too many failed logins; the account is locked for a while")
         }
         if account.disabled {
-            try await record(actor: name, role: role, origin: origin, action: "auth.login", subject: name, outcome: "disabled")
+            try await record(
+                actor: name, role: role, origin: origin, action: "auth.login", subject: name, outcome: "disabled")
             throw rejected
         }
         guard matches else {
@@ -84,9 +87,11 @@ public final class ChatCore: Sendable {
             } catch {
                 throw .internal()
             }
-            try await record(actor: name, role: role, origin: origin, action: "auth.login", subject: name, outcome: "failed")
+            try await record(
+                actor: name, role: role, origin: origin, action: "auth.login", subject: name, outcome: "failed")
             if locks {
-                try await record(actor: name, role: role, origin: origin, action: "auth.lockout", subject: name, outcome: "locked")
+                try await record(
+                    actor: name, role: role, origin: origin, action: "auth.lockout", subject: name, outcome: "locked")
             }
             throw rejected
         }

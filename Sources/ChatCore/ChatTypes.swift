@@ -96,7 +96,8 @@ public struct SendSummary: Sendable, Equatable {
 
     /// `conversation=<id> provider=<name> model=<model_id> tokens=<n> ms=<n>[ stop=<why>]`.
     public var okText: String {
-        var text = "conversation=\(conversation) provider=\(provider) model=\(modelID) tokens=\(tokens) ms=\(milliseconds)"
+        var text =
+            "conversation=\(conversation) provider=\(provider) model=\(modelID) tokens=\(tokens) ms=\(milliseconds)"
         if let stop { text += " stop=\(stop)" }
         return text
     }

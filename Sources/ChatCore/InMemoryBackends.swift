@@ -144,7 +144,9 @@ public struct EchoGateway: ModelGateway {
 
     public var promptVersion: String { "echo.v1" }
 
-    public func stream(provider: String, turns: [PromptTurn], maxTokens: Int) -> AsyncThrowingStream<GatewayEvent, any Error> {
+    public func stream(provider: String, turns: [PromptTurn], maxTokens: Int) -> AsyncThrowingStream<
+        GatewayEvent, any Error
+    > {
         let last = turns.last(where: { $0.role == "user" })?.content ?? ""
         let words = Array(last.split(separator: " ", omittingEmptySubsequences: false).prefix(maxTokens))
         return AsyncThrowingStream { continuation in

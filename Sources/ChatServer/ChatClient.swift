@@ -48,7 +48,8 @@ public struct ChatClient: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     if let sslContext {
                         try channel.pipeline.syncOperations.addHandler(
-                            try NIOSSLClientHandler(context: sslContext, serverHostname: host.first?.isLetter == true ? host : nil))
+                            try NIOSSLClientHandler(
+                                context: sslContext, serverHostname: host.first?.isLetter == true ? host : nil))
                     }
                     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }

@@ -39,8 +39,10 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
     private var blockedSince: NIODeadline?
     private var timer: RepeatedTask?
 
-    init(state: ConnectionState, idleBeforeLogin: TimeAmount, idleAfterLogin: TimeAmount, stallTimeout: TimeAmount,
-         tick: TimeAmount) {
+    init(
+        state: ConnectionState, idleBeforeLogin: TimeAmount, idleAfterLogin: TimeAmount, stallTimeout: TimeAmount,
+        tick: TimeAmount
+    ) {
         self.state = state
         self.idleBeforeLogin = idleBeforeLogin
         self.idleAfterLogin = idleAfterLogin

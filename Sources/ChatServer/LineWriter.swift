@@ -18,7 +18,9 @@ struct StreamedTextFormatter {
                 midLine = false
                 continue
             }
-            guard scalar == "\t" || (scalar.value >= 0x20 && scalar.value != 0x7F && !(0x80..<0xA0).contains(scalar.value))
+            guard
+                scalar == "\t"
+                    || (scalar.value >= 0x20 && scalar.value != 0x7F && !(0x80..<0xA0).contains(scalar.value))
             else { continue }
             if !midLine {
                 out += "> "

@@ -108,7 +108,8 @@ struct Session {
                 return .keepReading
             case .paste:
                 paste = PasteBuffer(limit: configuration.pasteLimit)
-                try await writer.notice("paste mode: end with a line holding only \".\"; start lines with \"..\" for \".\"")
+                try await writer.notice(
+                    "paste mode: end with a line holding only \".\"; start lines with \"..\" for \".\"")
                 return .keepReading
             default:
                 guard let user = principal else { return try await answer(Self.authRequired, writer) }
@@ -122,7 +123,8 @@ struct Session {
 
     private mutating func login(name: String, password: String, writer: LineWriter) async throws -> Next {
         if let user = principal {
-            return try await answer(ChatFailure(.badArguments, "already logged in as \(user.name); /logout first"), writer)
+            return try await answer(
+                ChatFailure(.badArguments, "already logged in as \(user.name); /logout first"), writer)
         }
         let user = try await core.login(name: name, password: password, origin: origin)
         phase = .authenticated(user)
@@ -174,7 +176,8 @@ struct Session {
         case .tags:
             return try await core.tags(conversation: try current(), as: user, origin: origin)
         case .feedback(let up, let comment):
-            return try await core.feedback(up: up, comment: comment, conversation: try current(), as: user, origin: origin)
+            return try await core.feedback(
+                up: up, comment: comment, conversation: try current(), as: user, origin: origin)
         case .audit(let arguments):
             return try await core.auditQuery(arguments, as: user, origin: origin)
         case .reload:
@@ -197,12 +200,15 @@ struct Session {
             return .keepReading
         case .tooLong:
             paste = nil
-            try await writer.error(ChatFailure(.lineTooLong, "a paste may hold at most \(configuration.pasteLimit) bytes; closing"))
+            try await writer.error(
+                ChatFailure(.lineTooLong, "a paste may hold at most \(configuration.pasteLimit) bytes; closing"))
             return .close
         case .done(let text):
             paste = nil
             guard let user = principal else { return try await answer(Self.authRequired, writer) }
-            guard !text.isEmpty else { return try await answer(ChatFailure(.badArguments, "the paste was empty"), writer) }
+            guard !text.isEmpty else {
+                return try await answer(ChatFailure(.badArguments, "the paste was empty"), writer)
+            }
             return try await send(text, as: user, writer: writer)
         }
     }

@@ -11,9 +11,9 @@
 // offset and size is checked against the bytes that remain before it is used, so a truncated or hostile
 // file yields a GGUFError naming what and where instead of a crash or a huge allocation.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One tensor's description from the header; its data lives in the file's mapping.

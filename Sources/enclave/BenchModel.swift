@@ -41,8 +41,12 @@ struct BenchModel: ParsableCommand {
             let name = URL(fileURLWithPath: file).lastPathComponent
             print("| model | threads | test | t/s |")
             print("| --- | ---: | ---: | ---: |")
-            if !pp.isEmpty { print(String(format: "| %@ | %d | pp%d | %.2f ± %.2f |", name, t, p, mean(pp), deviation(pp))) }
-            if !tg.isEmpty { print(String(format: "| %@ | %d | tg%d | %.2f ± %.2f |", name, t, n, mean(tg), deviation(tg))) }
+            if !pp.isEmpty {
+                print(String(format: "| %@ | %d | pp%d | %.2f ± %.2f |", name, t, p, mean(pp), deviation(pp)))
+            }
+            if !tg.isEmpty {
+                print(String(format: "| %@ | %d | tg%d | %.2f ± %.2f |", name, t, n, mean(tg), deviation(tg)))
+            }
         } catch {
             throw ValidationError("\(error)")
         }

@@ -19,7 +19,8 @@ struct BenchServer: AsyncParsableCommand {
     @Option(help: "Idle connections to hold for the memory figure.") var held = 1000
 
     func run() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("enclave-bench-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "enclave-bench-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         var limits = ChatCore.Configuration()
         limits.budget = .init(messagesPerMinute: 1e9, burst: 1e9, concurrentGenerations: clients)
@@ -33,7 +34,8 @@ struct BenchServer: AsyncParsableCommand {
         configuration.maxConnections = held + clients + 10
         var logger = Logger(label: "enclave.bench")
         logger.logLevel = .warning
-        let server = try await ChatServer(configuration: configuration, core: core, version: EnclaveVersion.current, logger: logger)
+        let server = try await ChatServer(
+            configuration: configuration, core: core, version: EnclaveVersion.current, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: logger))
         try await withThrowingTaskGroup { tasks in
             tasks.addTask { try await group.run() }

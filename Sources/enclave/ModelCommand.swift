@@ -16,7 +16,9 @@ struct ModelCommand: ParsableCommand {
 /// Loads the pieces a subcommand needs, turning library errors into clean exits.
 enum ModelLoader {
     static func model(_ path: String, threads: Int) throws -> TransformerModel {
-        do { return try TransformerModel(path: path, threads: threads) } catch { throw ValidationError(error.description) }
+        do { return try TransformerModel(path: path, threads: threads) } catch {
+            throw ValidationError(error.description)
+        }
     }
 
     static func tokenizer(_ file: GGUFFile) throws -> Tokenizer {
@@ -26,8 +28,12 @@ enum ModelLoader {
     }
 
     static func readText(_ path: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
-        guard let text = String(validating: data, as: UTF8.self) else { throw ValidationError("\(path) is not valid UTF-8") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("cannot read \(path)")
+        }
+        guard let text = String(validating: data, as: UTF8.self) else {
+            throw ValidationError("\(path) is not valid UTF-8")
+        }
         return text
     }
 
@@ -36,7 +42,8 @@ enum ModelLoader {
 
 extension ModelCommand {
     struct Info: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Architecture, sizes, tensor types, context, template.")
+        static let configuration = CommandConfiguration(
+            abstract: "Architecture, sizes, tensor types, context, template.")
         @Argument(help: "The GGUF file.") var file: String
 
         func run() throws {
@@ -47,9 +54,13 @@ extension ModelCommand {
             print("architecture: \(gguf.metadata.string("general.architecture") ?? "unknown")")
             do {
                 let c = try ModelConfig(file: gguf)
-                print("layers: \(c.layerCount)  dim: \(c.dim)  ffn: \(c.hiddenDim)  heads: \(c.headCount)  kv heads: \(c.kvHeadCount)  head dim: \(c.headDim)")
+                print(
+                    "layers: \(c.layerCount)  dim: \(c.dim)  ffn: \(c.hiddenDim)  heads: \(c.headCount)  kv heads: \(c.kvHeadCount)  head dim: \(c.headDim)"
+                )
                 print("vocabulary: \(c.vocabularySize)  context length: \(c.trainedContextLength)")
-                print("rope: \(c.ropeStyle.rawValue), base \(c.ropeFrequencyBase), dims \(c.ropeDimensions)  rms eps: \(c.rmsEpsilon)")
+                print(
+                    "rope: \(c.ropeStyle.rawValue), base \(c.ropeFrequencyBase), dims \(c.ropeDimensions)  rms eps: \(c.rmsEpsilon)"
+                )
             } catch {
                 print("unsupported: \(error.description)")
             }
@@ -62,7 +73,9 @@ extension ModelCommand {
             print("tensor types: \(types.joined(separator: ", "))")
             let family = ChatTemplateFamily.detect(gguf.metadata.string("tokenizer.chat_template"))
             print("chat template: \(family?.rawValue ?? "unrecognised")")
-            print("tokenizer: \(gguf.metadata.string("tokenizer.ggml.model") ?? "none") (pre: \(gguf.metadata.string("tokenizer.ggml.pre") ?? "default"))")
+            print(
+                "tokenizer: \(gguf.metadata.string("tokenizer.ggml.model") ?? "none") (pre: \(gguf.metadata.string("tokenizer.ggml.pre") ?? "default"))"
+            )
         }
     }
 
@@ -86,7 +99,9 @@ extension ModelCommand {
                 guard let template = ChatTemplate(jinja: tokenizer.vocabulary.chatTemplate) else {
                     throw ValidationError("the model's chat template is not recognised")
                 }
-                prompt = PromptEncoder(tokenizer: tokenizer, template: template).encode([ChatTurn(role: .user, content: text)])
+                prompt = PromptEncoder(tokenizer: tokenizer, template: template).encode([
+                    ChatTurn(role: .user, content: text)
+                ])
             } else {
                 prompt = tokenizer.encode(text, addBOS: tokenizer.vocabulary.addBOS, parseSpecial: true)
             }
@@ -120,7 +135,8 @@ extension ModelCommand {
     }
 
     struct Score: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Perplexity of a text, as llama-perplexity computes it.")
+        static let configuration = CommandConfiguration(
+            abstract: "Perplexity of a text, as llama-perplexity computes it.")
         @Argument(help: "The GGUF file.") var file: String
         @Option(help: "A UTF-8 text file.") var textFile: String
         @Option(help: "Tokens per chunk.") var ctx = 512
@@ -130,12 +146,17 @@ extension ModelCommand {
             let model = try ModelLoader.model(file, threads: threads)
             let tokenizer = try ModelLoader.tokenizer(model.file)
             let vocabulary = tokenizer.vocabulary
-            let tokens = tokenizer.encode(try ModelLoader.readText(textFile), addBOS: vocabulary.addBOS, parseSpecial: false)
+            let tokens = tokenizer.encode(
+                try ModelLoader.readText(textFile), addBOS: vocabulary.addBOS, parseSpecial: false)
             let started = ContinuousClock.now
             do {
-                let result = try model.perplexity(of: tokens, context: ctx, bos: vocabulary.addBOS ? vocabulary.bosID : nil)
+                let result = try model.perplexity(
+                    of: tokens, context: ctx, bos: vocabulary.addBOS ? vocabulary.bosID : nil)
                 let seconds = (ContinuousClock.now - started) / .seconds(1)
-                print(String(format: "perplexity: %.4f  (%d chunks of %d, %d tokens scored, %.1f s)", result.perplexity, result.chunks, ctx, result.scoredTokens, seconds))
+                print(
+                    String(
+                        format: "perplexity: %.4f  (%d chunks of %d, %d tokens scored, %.1f s)", result.perplexity,
+                        result.chunks, ctx, result.scoredTokens, seconds))
             } catch {
                 throw ValidationError(error.description)
             }
@@ -152,7 +173,9 @@ extension ModelCommand {
             let gguf: GGUFFile
             do { gguf = try GGUFFile(path: file) } catch { throw ValidationError(error.description) }
             let tokenizer = try ModelLoader.tokenizer(gguf)
-            print(ModelLoader.json(tokenizer.encode(try ModelLoader.readText(textFile), addBOS: bos, parseSpecial: false)))
+            print(
+                ModelLoader.json(tokenizer.encode(try ModelLoader.readText(textFile), addBOS: bos, parseSpecial: false))
+            )
         }
     }
 }

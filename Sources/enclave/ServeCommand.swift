@@ -36,7 +36,9 @@ struct ServeCommand: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         var settings = try ServeSettings.load(path: config)
         if let listen { try settings.setListen(listen) }
-        if let dataDir { settings.dataDirectory = dataDir } else if config == nil, let fromEnvironment = environment["ENCLAVE_DATA_DIR"] {
+        if let dataDir {
+            settings.dataDirectory = dataDir
+        } else if config == nil, let fromEnvironment = environment["ENCLAVE_DATA_DIR"] {
             settings.dataDirectory = fromEnvironment
         }
         if let policies { settings.policies = policies }
@@ -62,8 +64,9 @@ struct ServeCommand: AsyncParsableCommand {
         let core = try backends.core(configuration: settings.limits)
         let server = try await ChatServer(
             configuration: settings.server, core: core, version: EnclaveVersion.current, logger: logger)
-        say("enclave \(EnclaveVersion.current) listening on \(settings.server.host):\(server.port)"
-            + (settings.server.tls == nil ? "" : " (TLS)") + "; try: nc \(settings.server.host) \(server.port)")
+        say(
+            "enclave \(EnclaveVersion.current) listening on \(settings.server.host):\(server.port)"
+                + (settings.server.tls == nil ? "" : " (TLS)") + "; try: nc \(settings.server.host) \(server.port)")
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -32,7 +32,8 @@ struct ServeSettings {
             guard section == "server" || section == "limits" else { continue }
             let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard parts.count == 2 else { throw ValidationError("\(location): expected `key: value`") }
-            try settings.set(section!, parts[0], parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"'")), at: location)
+            try settings.set(
+                section!, parts[0], parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"'")), at: location)
         }
         return settings
     }

@@ -18,7 +18,8 @@ struct ServerAssembly {
     static func masterKeyPath(_ dataDirectory: String) -> String { dataDirectory + "/master.key" }
 
     /// Opens (creating on first run) the data directory's key, store and audit log.
-    static func open(dataDirectory: String, policies: String, gateway: any ModelGateway) async throws -> ServerAssembly {
+    static func open(dataDirectory: String, policies: String, gateway: any ModelGateway) async throws -> ServerAssembly
+    {
         let keys = try openKeys(dataDirectory: dataDirectory)
         let store = try Store(path: dataDirectory + "/enclave.db", keyRing: keys.ring)
         let auditKeys = try AuditKeys(master: keys.master)
@@ -102,9 +103,12 @@ struct ServerAssembly {
     func ensureAdmin() async throws -> (name: String, password: String)? {
         guard try await !store.listUsers().contains(where: { $0.role == .admin }) else { return nil }
         let password = try Self.randomPassword()
-        try await store.createUser(UserRecord(name: "admin", role: .admin, passwordHash: try PasswordHash.make(password)))
-        _ = try await audit.append(AuditEvent(actor: "-", role: "-", action: AuditAction.userCreate, subject: "admin",
-                                              detail: "role=admin"))
+        try await store.createUser(
+            UserRecord(name: "admin", role: .admin, passwordHash: try PasswordHash.make(password)))
+        _ = try await audit.append(
+            AuditEvent(
+                actor: "-", role: "-", action: AuditAction.userCreate, subject: "admin",
+                detail: "role=admin"))
         return ("admin", password)
     }
 

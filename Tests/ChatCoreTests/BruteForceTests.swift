@@ -22,12 +22,14 @@ struct ScryptVerifier: PasswordVerifier {
         try await store.createUser(
             UserRecord(name: "alice", role: .staff, passwordHash: try PasswordHash.make("alice-password-long")))
         let auditKeys = try AuditKeys(master: SymmetricKey.random())
-        let signer = try AuditSigningKey.loadOrCreate(directory: directory + "/audit", sealingKey: auditKeys.signingSeal)
+        let signer = try AuditSigningKey.loadOrCreate(
+            directory: directory + "/audit", sealingKey: auditKeys.signingSeal)
         let audit = try await AuditLog(directory: directory + "/audit", macKey: auditKeys.mac, signer: signer)
         let adapter = StoreAdapter(store: store)
         let core = ChatCore(
             accounts: adapter, passwords: try ScryptVerifier(), conversations: adapter, policy: OnPremOnlyPolicy(),
-            gateway: EchoGateway(), audit: AuditAdapter(log: audit), configuration: {
+            gateway: EchoGateway(), audit: AuditAdapter(log: audit),
+            configuration: {
                 var configuration = ChatCore.Configuration()
                 configuration.lockoutThreshold = lockoutThreshold
                 return configuration
@@ -59,7 +61,8 @@ struct ScryptVerifier: PasswordVerifier {
             _ = try await core.login(name: "alice", password: "alice-password-long", origin: "203.0.113.9")
         }
         try await audit.close()
-        let lockouts = try AuditReader.search(directory: directory + "/audit", query: AuditQuery(action: "auth.lockout"))
+        let lockouts = try AuditReader.search(
+            directory: directory + "/audit", query: AuditQuery(action: "auth.lockout"))
         #expect(lockouts.count == 1)
         #expect(lockouts.first?.event.subject == "alice")
         let failures = try AuditReader.search(directory: directory + "/audit", query: AuditQuery(action: "auth.login"))

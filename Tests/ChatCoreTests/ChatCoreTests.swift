@@ -128,7 +128,9 @@ struct Fixture {
     }
 
     @Test func theMessageRateIsLimitedPerUser() async throws {
-        let fixture = Fixture { $0.budget = UserLimiter.Budget(messagesPerMinute: 1, burst: 2, concurrentGenerations: 2) }
+        let fixture = Fixture {
+            $0.budget = UserLimiter.Budget(messagesPerMinute: 1, burst: 2, concurrentGenerations: 2)
+        }
         let user = try await fixture.login()
         _ = try await fixture.send("one", as: user)
         _ = try await fixture.send("two", as: user)

@@ -52,8 +52,9 @@ import Testing
             }
             try await stillServes(server)
             let after = ServerBenchmark.residentBytes()
-            print("abuse: 1000 idle connections: RSS \(megabytes(before)) -> \(megabytes(after)), "
-                + "\((after - before) / 1000) bytes each (client and server sides)")
+            print(
+                "abuse: 1000 idle connections: RSS \(megabytes(before)) -> \(megabytes(after)), "
+                    + "\((after - before) / 1000) bytes each (client and server sides)")
             for channel in channels { try? await channel.close() }
             #expect(after - before < 200 << 20)
         }
@@ -86,11 +87,13 @@ import Testing
             "/login alice alice-password", "/history 3", "/open c1", "/tag phi", "/feedback up x", "/paste", ".", "..x",
             "//x", "/audit from=2020-01-01", "/model echo", "hello", "/new t",
         ]
-        try await TestServer.with(core: {
-            var configuration = ChatCore.Configuration()
-            configuration.budget = .init(messagesPerMinute: 1e9, burst: 1e9, concurrentGenerations: 2)
-            return configuration
-        }()) { server in
+        try await TestServer.with(
+            core: {
+                var configuration = ChatCore.Configuration()
+                configuration.budget = .init(messagesPerMinute: 1e9, burst: 1e9, concurrentGenerations: 2)
+                return configuration
+            }()
+        ) { server in
             let before = ServerBenchmark.residentBytes()
             try await server.client { client in
                 try await client.login("alice", "alice-password")

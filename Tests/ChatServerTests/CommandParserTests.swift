@@ -17,7 +17,9 @@ import Testing
     }
 
     @Test func loginKeepsSpacesInThePassword() {
-        #expect(CommandParser.parse("/login alice correct horse") == .command(.login(user: "alice", password: "correct horse")))
+        #expect(
+            CommandParser.parse("/login alice correct horse")
+                == .command(.login(user: "alice", password: "correct horse")))
         #expect(CommandParser.parse("/login alice").failureCode == .badArguments)
         #expect(CommandParser.parse("/login").failureCode == .badArguments)
         #expect(CommandParser.parse("/login  pw").failureCode == .badArguments)
@@ -33,7 +35,8 @@ import Testing
         #expect(CommandParser.parse("/model local") == .command(.model(name: "local")))
         #expect(CommandParser.parse("/tag phi") == .command(.tag("phi")))
         #expect(CommandParser.parse("/feedback up") == .command(.feedback(up: true, comment: nil)))
-        #expect(CommandParser.parse("/feedback down too  long ") == .command(.feedback(up: false, comment: "too  long")))
+        #expect(
+            CommandParser.parse("/feedback down too  long ") == .command(.feedback(up: false, comment: "too  long")))
         #expect(CommandParser.parse("/audit since 1h") == .command(.audit(arguments: ["since", "1h"])))
         for (line, command) in [
             ("/logout", Command.logout), ("/quit", .quit), ("/help", .help), ("/whoami", .whoami), ("/list", .list),

@@ -13,14 +13,20 @@ import Testing
             try await server.client { client in
                 #expect(client.banner.first == "* enclave test ready")
                 #expect(try await client.final("/list") == "ERR auth-required log in first: /login <user> <password>")
-                #expect(try await client.final("hello") .hasPrefix("ERR auth-required"))
+                #expect(try await client.final("hello").hasPrefix("ERR auth-required"))
                 #expect(try await client.final("/frobnicate").hasPrefix("ERR auth-required"))
                 let help = try await client.exchange("/help")
                 #expect(help.last == "OK")
                 #expect(help.dropLast().allSatisfy { $0.hasPrefix("* ") })
-                #expect(try await client.final("/login alice wrong-password") == "ERR auth-failed unknown user or wrong password")
-                #expect(try await client.final("/login nobody wrong-password") == "ERR auth-failed unknown user or wrong password")
-                #expect(try await client.final("/login dave dave-password") == "ERR auth-failed unknown user or wrong password")
+                #expect(
+                    try await client.final("/login alice wrong-password")
+                        == "ERR auth-failed unknown user or wrong password")
+                #expect(
+                    try await client.final("/login nobody wrong-password")
+                        == "ERR auth-failed unknown user or wrong password")
+                #expect(
+                    try await client.final("/login dave dave-password")
+                        == "ERR auth-failed unknown user or wrong password")
                 #expect(try await client.final("/login alice alice-password") == "OK user=alice role=staff")
                 #expect(try await client.final("/login alice alice-password").hasPrefix("ERR bad-arguments"))
                 #expect(try await client.final("/whoami") == "OK user=alice role=staff groups=ward3")
@@ -63,7 +69,7 @@ import Testing
         try await TestServer.with { server in
             try await server.client { client in
                 try await client.login("alice", "alice-password")
-                #expect(try await client.final("/tags") .hasPrefix("ERR not-found"))
+                #expect(try await client.final("/tags").hasPrefix("ERR not-found"))
                 #expect(try await client.final("/new Ward rota") == "OK conversation=c1")
                 #expect(try await client.final("/tag PHI") == "OK conversation=c1 tags=phi")
                 #expect(try await client.final("/tag bad tag").hasPrefix("ERR bad-arguments"))
@@ -151,12 +157,16 @@ import Testing
         try await TestServer.with { server in
             try await server.client { client in
                 let script = [
-                    "/login alice alice-password", "/whoami", "/nope", "one", "", "/tags", "two", "/history x", "/whoami",
+                    "/login alice alice-password", "/whoami", "/nope", "one", "", "/tags", "two", "/history x",
+                    "/whoami",
                 ]
                 try await client.sendRaw(Array(script.map { $0 + "\n" }.joined().utf8))
                 var finals: [String] = []
                 for _ in 0..<(script.count - 1) { finals.append(try #require(try await client.readReply().last)) }
-                #expect(finals.map { String($0.prefix(while: { $0 != " " })) } == ["OK", "OK", "ERR", "OK", "OK", "OK", "ERR", "OK"])
+                #expect(
+                    finals.map { String($0.prefix(while: { $0 != " " })) } == [
+                        "OK", "OK", "ERR", "OK", "OK", "OK", "ERR", "OK",
+                    ])
                 #expect(finals[2].hasPrefix("ERR unknown-command"))
                 #expect(finals[6].hasPrefix("ERR bad-arguments"))
             }

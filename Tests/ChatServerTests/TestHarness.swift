@@ -55,7 +55,8 @@ struct TestServer {
         try await withThrowingTaskGroup { tasks in
             tasks.addTask { try await group.run() }
             do {
-                try await body(TestServer(server: server, audit: audit, conversations: conversations, accounts: accounts))
+                try await body(
+                    TestServer(server: server, audit: audit, conversations: conversations, accounts: accounts))
             } catch {
                 await group.triggerGracefulShutdown()
                 throw error
@@ -85,7 +86,8 @@ struct LineClient {
         if let receiveBuffer {
             bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBuffer))
         }
-        return try await bootstrap
+        return
+            try await bootstrap
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(

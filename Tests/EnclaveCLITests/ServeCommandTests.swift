@@ -90,11 +90,13 @@ final class ServedDirectory {
         let served = try ServedDirectory()
         #expect(served.port > 0)
         #expect(served.adminPassword.count == 20)
-        let mode = try FileManager.default.attributesOfItem(
-            atPath: served.directory.appendingPathComponent("data").path)[.posixPermissions] as? Int
+        let mode =
+            try FileManager.default.attributesOfItem(
+                atPath: served.directory.appendingPathComponent("data").path)[.posixPermissions] as? Int
         #expect(mode == 0o700)
-        let keyMode = try FileManager.default.attributesOfItem(
-            atPath: served.directory.appendingPathComponent("data/master.key").path)[.posixPermissions] as? Int
+        let keyMode =
+            try FileManager.default.attributesOfItem(
+                atPath: served.directory.appendingPathComponent("data/master.key").path)[.posixPermissions] as? Int
         #expect(keyMode == 0o600)
         let (client, output) = try served.chat(["What is the capital of France?", "/quit"])
         client.waitUntilExit()
@@ -113,7 +115,8 @@ final class ServedDirectory {
         let users = (0..<10).map { "user\($0)" }
         let served = try ServedDirectory(users: users)
         let clients = try users.map { user in
-            try served.chat(["Tell me a long story about a lighthouse keeper."], user: user, password: "\(user)-password")
+            try served.chat(
+                ["Tell me a long story about a lighthouse keeper."], user: user, password: "\(user)-password")
         }
         // Wait (up to 120 s) until every message is routed, i.e. in flight.
         for _ in 0..<1200 {
@@ -149,8 +152,11 @@ final class ServedDirectory {
         served.process.terminate()
         served.process.waitUntilExit()
         // Time to first token of every call, from the audit log's call records.
-        let audit = (try? String(contentsOf: served.directory.appendingPathComponent("data/audit/audit.jsonl"), encoding: .utf8)) ?? ""
-        let ttfts = audit.split(separator: "\n").filter { $0.contains("\"action\":\"model.call\"") }.compactMap { line in
+        let audit =
+            (try? String(contentsOf: served.directory.appendingPathComponent("data/audit/audit.jsonl"), encoding: .utf8))
+            ?? ""
+        let ttfts = audit.split(separator: "\n").filter { $0.contains("\"action\":\"model.call\"") }.compactMap {
+            line in
             line.range(of: "\"ttft_ms\":").flatMap { Int(line[$0.upperBound...].prefix(while: \.isNumber)) }
         }.sorted()
         #expect(ttfts.count == 40)

@@ -78,7 +78,9 @@ struct GGUFFileTests {
         w.set("x", .array(.uint32, [.uint32(1)]))
         var hugeArray = w.bytes()
         let countAt = 24 + 8 + 1 + 4 + 4
-        withUnsafeBytes(of: (UInt64(1) << 40).littleEndian) { hugeArray.replaceSubrange(countAt..<countAt + 8, with: $0) }
+        withUnsafeBytes(of: (UInt64(1) << 40).littleEndian) {
+            hugeArray.replaceSubrange(countAt..<countAt + 8, with: $0)
+        }
         #expect(throws: GGUFError.implausible(what: "array length of 'x'", value: 1 << 40, offset: countAt + 8)) {
             try GGUFFile(bytes: hugeArray)
         }

@@ -58,8 +58,10 @@ struct EngineTests {
     @Test func dropsOldestTurnsButKeepsTheSystemPrompt() async throws {
         var turns = [ChatTurn(role: .system, content: "You are terse.")]
         for i in 0..<12 {
-            turns.append(ChatTurn(role: .user, content: "Question \(i): tell me about the number \(i) in detail please."))
-            turns.append(ChatTurn(role: .assistant, content: "The number \(i) is a number that people use for counting."))
+            turns.append(
+                ChatTurn(role: .user, content: "Question \(i): tell me about the number \(i) in detail please."))
+            turns.append(
+                ChatTurn(role: .assistant, content: "The number \(i) is a number that people use for counting."))
         }
         turns.append(ChatTurn(role: .user, content: "Thanks. Bye."))
         #expect(engine.countTokens(turns) > engine.contextLength)
@@ -83,7 +85,9 @@ struct EngineTests {
         let engine = self.engine
         let task = Task {
             var pieces = 0
-            for try await event in engine.generate(turns, parameters: GenerationParameters(maxTokens: 200, sampling: .greedy)) {
+            for try await event in engine.generate(
+                turns, parameters: GenerationParameters(maxTokens: 200, sampling: .greedy))
+            {
                 if case .text = event {
                     pieces += 1
                     signal.yield()
@@ -97,7 +101,8 @@ struct EngineTests {
         let pieces = try await task.value
         #expect(ContinuousClock.now - cancelled < .seconds(2))
         #expect(pieces < 200)
-        let after = try await collect([ChatTurn(role: .user, content: "Hi")], GenerationParameters(maxTokens: 3, sampling: .greedy))
+        let after = try await collect(
+            [ChatTurn(role: .user, content: "Hi")], GenerationParameters(maxTokens: 3, sampling: .greedy))
         #expect(after.summary != nil)
     }
 

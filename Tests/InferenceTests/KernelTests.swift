@@ -62,7 +62,8 @@ struct KernelTests {
     @Test(arguments: weightTypes)
     func fastDequantizeMatchesReference(type: GGMLType) {
         let bytes = Kernels.quantize(Self.synthetic(512, seed: 3), as: type)
-        #expect(Kernels.dequantize(bytes, as: type, count: 512, .fast) == Kernels.dequantize(bytes, as: type, count: 512))
+        #expect(
+            Kernels.dequantize(bytes, as: type, count: 512, .fast) == Kernels.dequantize(bytes, as: type, count: 512))
     }
 
     @Test(arguments: weightTypes)
@@ -72,7 +73,8 @@ struct KernelTests {
         let x = Self.synthetic(n, seed: 5)
         let wq = Kernels.quantize(w, as: type)
         let activationType = Kernels.activationType(for: type)
-        let activation = activationType == .f32 ? Kernels.quantize(x, as: .f32) : Kernels.quantize(x, as: activationType)
+        let activation =
+            activationType == .f32 ? Kernels.quantize(x, as: .f32) : Kernels.quantize(x, as: activationType)
         let reference = Kernels.dot(wq, activation, type: type, count: n, .reference)
         let fast = Kernels.dot(wq, activation, type: type, count: n, .fast)
         let scale = zip(w, x).map { abs($0 * $1) }.reduce(0, +)

@@ -100,7 +100,10 @@ struct TinyModel {
             for head in 0..<v.count / headDim {
                 for i in 0..<headDim / 2 {
                     let angle = Double(position) * pow(Double(s.ropeBase), -2 * Double(i) / Double(headDim))
-                    let (a, b) = qwen ? (head * headDim + i, head * headDim + i + headDim / 2) : (head * headDim + 2 * i, head * headDim + 2 * i + 1)
+                    let (a, b) =
+                        qwen
+                        ? (head * headDim + i, head * headDim + i + headDim / 2)
+                        : (head * headDim + 2 * i, head * headDim + 2 * i + 1)
                     let (x0, x1) = (v[a], v[b])
                     v[a] = x0 * Float(cos(angle)) - x1 * Float(sin(angle))
                     v[b] = x0 * Float(sin(angle)) + x1 * Float(cos(angle))
@@ -137,14 +140,17 @@ struct TinyModel {
                     let kvHead = head / (s.heads / s.kvHeads)
                     let q = queries[pos][head * headDim..<(head + 1) * headDim]
                     var scores = (0...pos).map { t in
-                        zip(q, keys[t][kvHead * headDim..<(kvHead + 1) * headDim]).map(*).reduce(0, +) / Float(headDim).squareRoot()
+                        zip(q, keys[t][kvHead * headDim..<(kvHead + 1) * headDim]).map(*).reduce(0, +)
+                            / Float(headDim).squareRoot()
                     }
                     let top = scores.max()!
                     scores = scores.map { exp($0 - top) }
                     let total = scores.reduce(0, +)
                     scores = scores.map { Self.half($0 / total) }
                     for t in 0...pos {
-                        for d in 0..<headDim { attended[head * headDim + d] += scores[t] * values[t][kvHead * headDim + d] }
+                        for d in 0..<headDim {
+                            attended[head * headDim + d] += scores[t] * values[t][kvHead * headDim + d]
+                        }
                     }
                 }
                 let o = matvec(w(p + "attn_output.weight"), attended, rows: s.dim)

@@ -53,7 +53,9 @@ struct ModelTests {
         var positions: [Int] = []
         try model.evaluate(Array(tokens[..<40]), cache: cache, logitsFrom: 30) { i, logits in
             positions.append(i)
-            #expect(Self.maxDifference(Array(logits), reference[i]) < Self.batchTolerance, "\(architecture) batch position \(i)")
+            #expect(
+                Self.maxDifference(Array(logits), reference[i]) < Self.batchTolerance,
+                "\(architecture) batch position \(i)")
         }
         #expect(positions == Array(30..<40))
         for i in 40..<43 {

@@ -21,7 +21,8 @@ public struct AuditAdapter: AuditRecorder {
         }
         _ = try await log.append(
             AuditEvent(
-                actor: entry.actor, role: entry.role, origin: entry.origin, action: entry.action, subject: entry.subject,
+                actor: entry.actor, role: entry.role, origin: entry.origin, action: entry.action,
+                subject: entry.subject,
                 outcome: entry.outcome, call: call))
     }
 

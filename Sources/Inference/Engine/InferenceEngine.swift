@@ -33,7 +33,9 @@ public final class InferenceEngine: Sendable {
     ) throws {
         let threadCount = threads ?? min(max(1, ProcessInfo.processInfo.activeProcessorCount), 8)
         let model: TransformerModel
-        do { model = try TransformerModel(path: modelPath, threads: threadCount) } catch { throw EngineError.model(error) }
+        do { model = try TransformerModel(path: modelPath, threads: threadCount) } catch {
+            throw EngineError.model(error)
+        }
         let vocabulary = try TokenizerVocabulary(gguf: model.file)
         let tokenizer: Tokenizer
         do { tokenizer = try Tokenizer(vocabulary: vocabulary) } catch { throw EngineError.tokenizer("\(error)") }
@@ -41,7 +43,9 @@ public final class InferenceEngine: Sendable {
             throw EngineError.unknownChatTemplate
         }
         let context = min(contextLength ?? Self.defaultContextLength, model.config.trainedContextLength)
-        guard context >= 16 else { throw EngineError.model(.badParameter(key: "contextLength", reason: "\(context) < 16")) }
+        guard context >= 16 else {
+            throw EngineError.model(.badParameter(key: "contextLength", reason: "\(context) < 16"))
+        }
         self.contextLength = context
         self.config = model.config
         self.tokenizer = tokenizer

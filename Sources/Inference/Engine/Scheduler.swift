@@ -121,7 +121,8 @@ final class Scheduler: @unchecked Sendable {
         } else {
             cache = model.makeCache(capacity: contextLength)
         }
-        return Session(request: request, cache: cache, reused: Array(request.prompt[..<cache.count]), tokenizer: tokenizer)
+        return Session(
+            request: request, cache: cache, reused: Array(request.prompt[..<cache.count]), tokenizer: tokenizer)
     }
 
     /// Advances a session by one step; false when it has finished.

@@ -66,13 +66,15 @@ final class MatmulRunner {
     func prepare(_ x: UnsafePointer<Float>, tokens: Int, cols: Int, for weightType: GGMLType) -> PreparedActivation {
         let type = Kernels.activationType(for: weightType)
         if type == .f32 || tokens >= sgemmMinimumTokens {
-            return PreparedActivation(pointer: UnsafeRawPointer(x), stride: cols * 4, tokens: tokens, type: .f32, floats: x)
+            return PreparedActivation(
+                pointer: UnsafeRawPointer(x), stride: cols * 4, tokens: tokens, type: .f32, floats: x)
         }
         let stride = type.rowBytes(cols)
         for t in 0..<tokens {
             ck_quantize_row(Int32(type.rawValue), x + t * cols, quantized.pointer + t * stride, Int32(cols))
         }
-        return PreparedActivation(pointer: UnsafeRawPointer(quantized.pointer), stride: stride, tokens: tokens, type: type, floats: x)
+        return PreparedActivation(
+            pointer: UnsafeRawPointer(quantized.pointer), stride: stride, tokens: tokens, type: type, floats: x)
     }
 
     /// out[t][r] = w.row(r) · x[t] (+ bias[r]); `out` rows are `outputStride` apart (default w.rows).
@@ -82,7 +84,8 @@ final class MatmulRunner {
     ) {
         let stride = outputStride ?? w.rows
         if x.tokens >= sgemmMinimumTokens {
-            var job = GemmJob(weights: w, input: x.floats, tokens: x.tokens, output: out, outputStride: stride, scratch: tiles)
+            var job = GemmJob(
+                weights: w, input: x.floats, tokens: x.tokens, output: out, outputStride: stride, scratch: tiles)
             withUnsafeMutablePointer(to: &job) { pool.run(gemmTask, UnsafeMutableRawPointer($0)) }
             if let bias {
                 for t in 0..<x.tokens { for r in 0..<w.rows { out[t * stride + r] += bias[r] } }

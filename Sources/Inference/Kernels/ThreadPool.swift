@@ -16,7 +16,9 @@ final class ThreadPool {
     deinit { ck_pool_destroy(pointer) }
 
     /// Runs `task(context, i, n)` on every participant and returns when all are done.
-    func run(_ task: @convention(c) (UnsafeMutableRawPointer?, Int32, Int32) -> Void, _ context: UnsafeMutableRawPointer) {
+    func run(
+        _ task: @convention(c) (UnsafeMutableRawPointer?, Int32, Int32) -> Void, _ context: UnsafeMutableRawPointer
+    ) {
         ck_pool_run(pointer, task, context)
     }
 }

@@ -53,8 +53,12 @@ public struct ModelConfig: Sendable, Equatable {
         func int(_ key: String, default value: Int? = nil, range: ClosedRange<Int> = 1...1 << 20) throws(ModelError)
             -> Int
         {
-            guard let v = m.int("\(arch).\(key)") ?? value else { throw .badParameter(key: "\(arch).\(key)", reason: "missing") }
-            guard range.contains(v) else { throw .badParameter(key: "\(arch).\(key)", reason: "\(v) is out of \(range)") }
+            guard let v = m.int("\(arch).\(key)") ?? value else {
+                throw .badParameter(key: "\(arch).\(key)", reason: "missing")
+            }
+            guard range.contains(v) else {
+                throw .badParameter(key: "\(arch).\(key)", reason: "\(v) is out of \(range)")
+            }
             return v
         }
         architecture = arch
@@ -69,7 +73,8 @@ public struct ModelConfig: Sendable, Equatable {
         headDim = try int("attention.key_length", default: dim / headCount, range: 2...4096)
         guard headDim % 2 == 0 else { throw .badParameter(key: "\(arch).attention.key_length", reason: "odd") }
         let embedding = file.tensor(named: "token_embd.weight")
-        vocabularySize = try int("vocab_size", default: embedding?.rowCount ?? m.strings("tokenizer.ggml.tokens")?.count)
+        vocabularySize = try int(
+            "vocab_size", default: embedding?.rowCount ?? m.strings("tokenizer.ggml.tokens")?.count)
         trainedContextLength = try int("context_length", default: 2048, range: 1...1 << 24)
         rmsEpsilon = Float(m.double("\(arch).attention.layer_norm_rms_epsilon") ?? 1e-5)
         guard rmsEpsilon > 0, rmsEpsilon < 1 else {
@@ -79,7 +84,9 @@ public struct ModelConfig: Sendable, Equatable {
         ropeDimensions = try int("rope.dimension_count", default: headDim, range: 2...headDim)
         guard ropeDimensions % 2 == 0 else { throw .badParameter(key: "\(arch).rope.dimension_count", reason: "odd") }
         ropeFrequencyBase = Float(m.double("\(arch).rope.freq_base") ?? 10000)
-        guard ropeFrequencyBase > 1 else { throw .badParameter(key: "\(arch).rope.freq_base", reason: "\(ropeFrequencyBase)") }
+        guard ropeFrequencyBase > 1 else {
+            throw .badParameter(key: "\(arch).rope.freq_base", reason: "\(ropeFrequencyBase)")
+        }
         ropeFrequencyScale = 1
         if let type = m.string("\(arch).rope.scaling.type"), type != "none" {
             guard type == "linear", let factor = m.double("\(arch).rope.scaling.factor"), factor > 0 else {

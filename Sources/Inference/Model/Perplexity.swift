@@ -18,7 +18,8 @@ extension TransformerModel {
         guard context >= 4 else { throw .badParameter(key: "ctx", reason: "must be at least 4") }
         let chunks = tokens.count / context
         guard chunks > 0 else {
-            throw .badParameter(key: "ctx", reason: "the text has \(tokens.count) tokens, fewer than one chunk of \(context)")
+            throw .badParameter(
+                key: "ctx", reason: "the text has \(tokens.count) tokens, fewer than one chunk of \(context)")
         }
         let first = context / 2
         var negativeLogLikelihood = 0.0
@@ -38,6 +39,7 @@ extension TransformerModel {
                 count += 1
             }
         }
-        return PerplexityResult(perplexity: exp(negativeLogLikelihood / Double(count)), chunks: chunks, scoredTokens: count)
+        return PerplexityResult(
+            perplexity: exp(negativeLogLikelihood / Double(count)), chunks: chunks, scoredTokens: count)
     }
 }

@@ -9,9 +9,9 @@ internal import COpenBLAS
 public import GGUF
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A loaded model, ready to evaluate tokens.
@@ -113,7 +113,8 @@ public final class TransformerModel {
         for (l, w) in weights.layers.enumerated() {
             // Attention: normalise, project to q/k/v, rotate, store k/v, attend, project back, add.
             for i in 0..<n {
-                ck_rmsnorm(s.xb.pointer + i * c.dim, s.x.pointer + i * c.dim, w.attentionNorm, Int32(c.dim), c.rmsEpsilon)
+                ck_rmsnorm(
+                    s.xb.pointer + i * c.dim, s.x.pointer + i * c.dim, w.attentionNorm, Int32(c.dim), c.rmsEpsilon)
             }
             let a = matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.wq.type)
             matmul.multiply(w.wq, a, into: s.q.pointer, bias: w.bq)
@@ -163,7 +164,9 @@ public final class TransformerModel {
         let c = config
         let s = state
         for g in 0..<count {
-            ck_rmsnorm(s.xb.pointer + g * c.dim, s.x.pointer + (rows + g) * c.dim, weights.outputNorm, Int32(c.dim), c.rmsEpsilon)
+            ck_rmsnorm(
+                s.xb.pointer + g * c.dim, s.x.pointer + (rows + g) * c.dim, weights.outputNorm, Int32(c.dim),
+                c.rmsEpsilon)
         }
         let a = matmul.prepare(s.xb.pointer, tokens: count, cols: c.dim, for: weights.output.type)
         matmul.multiply(weights.output, a, into: logitsBuffer.pointer)
