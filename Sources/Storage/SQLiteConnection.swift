@@ -7,6 +7,12 @@
 // run if any of them is not in force. Not Sendable: each connection belongs to one actor.
 internal import CSQLite
 
+#if canImport(Glibc)
+    internal import Glibc
+#elseif canImport(Darwin)
+    internal import Darwin
+#endif
+
 /// A schema change, applied once, in order; `user_version` counts how many have been applied.
 public struct Migration: Sendable {
     public let name: String
@@ -30,7 +36,13 @@ public final class SQLiteConnection {
     public init(path: String, create: Bool = true, busyTimeoutMilliseconds: Int32 = 5_000) throws {
         var db: OpaquePointer?
         var flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
-        if create { flags |= SQLITE_OPEN_CREATE }
+        if create {
+            flags |= SQLITE_OPEN_CREATE
+            // Create a new database file owner-only before SQLite does (it would honour the umask,
+            // typically 0644). SQLite gives its -wal and -shm files the database file's mode.
+            let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+            if fd >= 0 { close(fd) }
+        }
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"

@@ -18,6 +18,20 @@ struct SQLiteConnectionTests {
         #expect(try db.query("PRAGMA foreign_keys").first?[0] == .integer(1))
     }
 
+    @Test("a new database and its -wal and -shm files are readable by the owner only")
+    func ownerOnlyFiles() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("p.sqlite")
+        let db = try SQLiteConnection(path: path)
+        try db.execute("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);")
+        for file in [path, path + "-wal", path + "-shm"] {
+            let attributes = try FileManager.default.attributesOfItem(atPath: file)
+            let mode = try #require((attributes[.posixPermissions] as? NSNumber)?.intValue)
+            #expect(mode & 0o777 == 0o600, "\(file) has mode \(String(mode, radix: 8))")
+        }
+    }
+
     @Test("migrations run once, in order, tracked by user_version; a newer schema is refused")
     func migrations() throws {
         let dir = try TemporaryDirectory()
