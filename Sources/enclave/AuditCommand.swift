@@ -17,7 +17,7 @@ struct AuditOptions: ParsableArguments {
     @Option(help: "The data directory (default: $ENCLAVE_DATA_DIR or ./data).")
     var dataDir: String?
 
-    @Option(help: "The master key file, mode 0600 or 0400 (default: $ENCLAVE_KEY_FILE or ./enclave.key).")
+    @Option(help: "The master key file, mode 0600 or 0400 (default: $ENCLAVE_KEY_FILE or <data dir>/master.key).")
     var keyFile: String?
 
     @Option(help: "Read the master keys from this environment variable instead of a file.")
@@ -40,7 +40,10 @@ struct AuditOptions: ParsableArguments {
         } else if let keyCommand {
             source = .command(keyCommand.split(separator: " ").map(String.init))
         } else {
-            source = .file(keyFile ?? ProcessInfo.processInfo.environment["ENCLAVE_KEY_FILE"] ?? "enclave.key")
+            let dataDirectory = dataDir ?? ProcessInfo.processInfo.environment["ENCLAVE_DATA_DIR"] ?? "data"
+            source = .file(
+                keyFile ?? ProcessInfo.processInfo.environment["ENCLAVE_KEY_FILE"]
+                    ?? ServerAssembly.masterKeyPath(dataDirectory))
         }
         return try AuditMasterKey.keys(from: source, directory: directory)
     }

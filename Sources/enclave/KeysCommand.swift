@@ -11,13 +11,13 @@ import Storage
 
 /// Where the database and the master keys are; shared by every command that opens the Store.
 struct StorageOptions: ParsableArguments {
-    @Option(help: "The database file (default: $ENCLAVE_DATABASE or <data dir>/enclave.sqlite).")
+    @Option(help: "The database file (default: $ENCLAVE_DATABASE or <data dir>/enclave.db, as `serve` uses).")
     var database: String?
 
     @Option(help: "The data directory (default: $ENCLAVE_DATA_DIR or ./data).")
     var dataDir: String?
 
-    @Option(help: "The master key file, mode 0600 or 0400 (default: $ENCLAVE_KEY_FILE or ./enclave.key).")
+    @Option(help: "The master key file, mode 0600 or 0400 (default: $ENCLAVE_KEY_FILE or <data dir>/master.key).")
     var keyFile: String?
 
     @Option(help: "Read the master keys from this environment variable instead of a file.")
@@ -26,13 +26,19 @@ struct StorageOptions: ParsableArguments {
     @Option(help: "Run this command (split on spaces) and read the master keys from its output.")
     var keyCommand: String?
 
+    /// The data directory `serve` uses: --data-dir, $ENCLAVE_DATA_DIR, or ./data.
+    var dataDirectory: String { dataDir ?? ProcessInfo.processInfo.environment["ENCLAVE_DATA_DIR"] ?? "data" }
+
     var databasePath: String {
         let environment = ProcessInfo.processInfo.environment
         if let database = database ?? environment["ENCLAVE_DATABASE"] { return database }
-        return (dataDir ?? environment["ENCLAVE_DATA_DIR"] ?? "data") + "/enclave.sqlite"
+        return dataDirectory + "/enclave.db"
     }
 
-    var keyFilePath: String { keyFile ?? ProcessInfo.processInfo.environment["ENCLAVE_KEY_FILE"] ?? "enclave.key" }
+    var keyFilePath: String {
+        keyFile ?? ProcessInfo.processInfo.environment["ENCLAVE_KEY_FILE"]
+            ?? ServerAssembly.masterKeyPath(dataDirectory)
+    }
 
     var keySource: KeySource {
         if let keyEnv { return .environment(keyEnv) }
@@ -75,11 +81,15 @@ struct KeysInit: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init", abstract: "Write a new random 256-bit master key file (mode 0600); never overwrites.")
 
-    @Option(help: "The key file to create (default: $ENCLAVE_KEY_FILE or ./enclave.key).")
+    @Option(
+        help: "The key file to create (default: $ENCLAVE_KEY_FILE or $ENCLAVE_DATA_DIR/master.key, ./data/master.key).")
     var keyFile: String?
 
     func run() throws {
-        let path = keyFile ?? ProcessInfo.processInfo.environment["ENCLAVE_KEY_FILE"] ?? "enclave.key"
+        let environment = ProcessInfo.processInfo.environment
+        let path =
+            keyFile ?? environment["ENCLAVE_KEY_FILE"]
+            ?? ServerAssembly.masterKeyPath(environment["ENCLAVE_DATA_DIR"] ?? "data")
         do {
             let ring = try KeyRing(keys: [1: SymmetricKey.random()])
             try ring.createKeyFile(at: path)
