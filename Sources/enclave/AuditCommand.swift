@@ -14,38 +14,15 @@ struct AuditOptions: ParsableArguments {
     @Option(help: "The audit directory (default: $ENCLAVE_AUDIT_DIR or <data dir>/audit).")
     var dir: String?
 
-    @Option(help: "The data directory (default: $ENCLAVE_DATA_DIR or ./data).")
-    var dataDir: String?
-
-    @Option(help: "The master key file, mode 0600 or 0400 (default: $ENCLAVE_KEY_FILE or <data dir>/master.key).")
-    var keyFile: String?
-
-    @Option(help: "Read the master keys from this environment variable instead of a file.")
-    var keyEnv: String?
-
-    @Option(help: "Run this command (split on spaces) and read the master keys from its output.")
-    var keyCommand: String?
+    @OptionGroup var masterKey: MasterKeyOptions
 
     var directory: String {
-        let environment = ProcessInfo.processInfo.environment
-        if let dir = dir ?? environment["ENCLAVE_AUDIT_DIR"] { return dir }
-        return (dataDir ?? environment["ENCLAVE_DATA_DIR"] ?? "data") + "/audit"
+        dir ?? ProcessInfo.processInfo.environment["ENCLAVE_AUDIT_DIR"] ?? masterKey.dataDirectory + "/audit"
     }
 
     /// The audit keys derived from the master key (see `AuditMasterKey`).
     func keys() throws -> AuditKeys {
-        let source: AuditMasterKey.Source
-        if let keyEnv {
-            source = .environment(keyEnv)
-        } else if let keyCommand {
-            source = .command(keyCommand.split(separator: " ").map(String.init))
-        } else {
-            let dataDirectory = dataDir ?? ProcessInfo.processInfo.environment["ENCLAVE_DATA_DIR"] ?? "data"
-            source = .file(
-                keyFile ?? ProcessInfo.processInfo.environment["ENCLAVE_KEY_FILE"]
-                    ?? ServerAssembly.masterKeyPath(dataDirectory))
-        }
-        return try AuditMasterKey.keys(from: source, directory: directory)
+        try AuditMasterKey.keys(from: masterKey.keySource, directory: directory)
     }
 
     /// Fails with a clear message unless the audit directory exists.

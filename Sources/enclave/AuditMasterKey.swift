@@ -9,24 +9,14 @@ import Foundation
 import Storage
 
 enum AuditMasterKey {
-    enum Source {
-        case file(String)
-        case environment(String)
-        case command([String])
-    }
-
     static let versionFileName = "keyversion"
 
     /// The audit keys for the log in `directory`, derived from the recorded master key version (or, for a
     /// new log, from the latest version, which is then recorded).
-    static func keys(from source: Source, directory: String) throws -> AuditKeys {
+    static func keys(from source: KeySource, directory: String) throws -> AuditKeys {
         let ring: KeyRing
         do {
-            switch source {
-            case .file(let path): ring = try KeyRing.load(.file(path))
-            case .environment(let name): ring = try KeyRing.load(.environment(name))
-            case .command(let argv): ring = try KeyRing.load(.command(argv))
-            }
+            ring = try KeyRing.load(source)
         } catch {
             throw AuditFailure(message: "audit-key: cannot load the master key: \(error)")
         }

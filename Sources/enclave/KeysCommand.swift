@@ -14,37 +14,16 @@ struct StorageOptions: ParsableArguments {
     @Option(help: "The database file (default: $ENCLAVE_DATABASE or <data dir>/enclave.db, as `serve` uses).")
     var database: String?
 
-    @Option(help: "The data directory (default: $ENCLAVE_DATA_DIR or ./data).")
-    var dataDir: String?
-
-    @Option(help: "The master key file, mode 0600 or 0400 (default: $ENCLAVE_KEY_FILE or <data dir>/master.key).")
-    var keyFile: String?
-
-    @Option(help: "Read the master keys from this environment variable instead of a file.")
-    var keyEnv: String?
-
-    @Option(help: "Run this command (split on spaces) and read the master keys from its output.")
-    var keyCommand: String?
-
-    /// The data directory `serve` uses: --data-dir, $ENCLAVE_DATA_DIR, or ./data.
-    var dataDirectory: String { dataDir ?? ProcessInfo.processInfo.environment["ENCLAVE_DATA_DIR"] ?? "data" }
+    @OptionGroup var masterKey: MasterKeyOptions
 
     var databasePath: String {
         let environment = ProcessInfo.processInfo.environment
         if let database = database ?? environment["ENCLAVE_DATABASE"] { return database }
-        return dataDirectory + "/enclave.db"
+        return masterKey.dataDirectory + "/enclave.db"
     }
 
-    var keyFilePath: String {
-        keyFile ?? ProcessInfo.processInfo.environment["ENCLAVE_KEY_FILE"]
-            ?? ServerAssembly.masterKeyPath(dataDirectory)
-    }
-
-    var keySource: KeySource {
-        if let keyEnv { return .environment(keyEnv) }
-        if let keyCommand { return .command(keyCommand.split(separator: " ").map(String.init)) }
-        return .file(keyFilePath)
-    }
+    var keyFilePath: String { masterKey.keyFilePath }
+    var keySource: KeySource { masterKey.keySource }
 
     /// Loads the key ring and opens the Store, turning storage errors into a clear exit.
     func openStore() throws -> (KeyRing, Store) {
@@ -113,7 +92,7 @@ struct KeysRotate: AsyncParsableCommand {
     var batchSize: Int = 100
 
     func validate() throws {
-        guard storage.keyEnv == nil, storage.keyCommand == nil else {
+        guard storage.masterKey.keyEnv == nil, storage.masterKey.keyCommand == nil else {
             throw ValidationError(
                 "rotation writes the new key to the key file; for a variable or command, add the new "
                     + "version at the source and run rotate with a key file holding both versions")
