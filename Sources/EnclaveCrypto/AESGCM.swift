@@ -161,8 +161,8 @@ final class CipherContext {
 
 extension AESGCM {
     /// Opens many sealed boxes under one key with one cipher context, so the AES key schedule is
-    /// computed once per batch (a conversation's history) rather than once per message.
-    /// Not Sendable: use it within one call and drop it.
+    /// computed once per key rather than once per message. Freeing it cleanses the expanded key.
+    /// Not Sendable: it belongs to one owner (e.g. the Store actor's data-key cache).
     public final class Opener {
         private let context: CipherContext
 
@@ -182,38 +182,73 @@ extension AESGCM {
             guard combined.count >= overhead else {
                 throw CryptoError.invalidArgument("sealed box of \(combined.count) bytes is too short")
             }
-            let ciphertextCount = combined.count - overhead
-            var plaintext = [UInt8](repeating: 0, count: ciphertextCount)
-            let ok = try combined.withUnsafeBufferPointer { box -> Bool in
-                let base = box.baseAddress!
-                let ctx = context.pointer
-                try check(EVP_DecryptInit_ex(ctx, nil, nil, nil, base), "EVP_DecryptInit_ex(nonce)")
-                var length: Int32 = 0
-                if !aad.isEmpty {
-                    try check(EVP_DecryptUpdate(ctx, nil, &length, aad, Int32(aad.count)), "EVP_DecryptUpdate(aad)")
+            var plaintext = [UInt8](repeating: 0, count: combined.count - overhead)
+            let ok = try combined.withUnsafeBytes { box in
+                try aad.withUnsafeBytes { aad in
+                    try plaintext.withUnsafeMutableBytes { out in try open(combined: box, aad: aad, into: out) }
                 }
-                if ciphertextCount > 0 {
-                    try plaintext.withUnsafeMutableBufferPointer { out in
-                        try check(
-                            EVP_DecryptUpdate(
-                                ctx, out.baseAddress, &length, base + SealedBox.nonceCount, Int32(ciphertextCount)),
-                            "EVP_DecryptUpdate")
-                    }
-                }
-                // OpenSSL copies the tag; the cast only satisfies the ctrl function's non-const signature.
-                let tag = UnsafeMutableRawPointer(mutating: base + (box.count - SealedBox.tagCount))
-                try check(
-                    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, Int32(SealedBox.tagCount), tag),
-                    "EVP_CTRL_GCM_SET_TAG")
-                var tail = [UInt8](repeating: 0, count: 16)
-                return EVP_DecryptFinal_ex(ctx, &tail, &length) > 0
             }
             guard ok else {
-                ERR_clear_error()
-                secureZero(&plaintext)
+                plaintext.removeAll()  // already zeroed by the call that failed
                 throw CryptoError.authenticationFailed
             }
             return plaintext
+        }
+
+        /// The plaintext length of a sealed box of `combinedCount` bytes (nil when too short to be one).
+        public static func plaintextCount(combinedCount: Int) -> Int? {
+            let overhead = SealedBox.nonceCount + SealedBox.tagCount
+            return combinedCount >= overhead ? combinedCount - overhead : nil
+        }
+
+        /// Verifies and decrypts `combined` (`nonce ‖ ciphertext ‖ tag`) straight into `output`, which
+        /// must hold exactly the plaintext (`plaintextCount(combinedCount:)` bytes): no allocation, so a
+        /// caller can decrypt into the storage of the value it returns. Returns false, with `output`
+        /// zeroed, if the key, nonce, ciphertext, tag or AAD differ from those sealed.
+        /// - Throws: `invalidArgument` on a wrong `output` size; `openSSL` if OpenSSL itself fails.
+        public func open(
+            combined box: UnsafeRawBufferPointer, aad: UnsafeRawBufferPointer,
+            into output: UnsafeMutableRawBufferPointer
+        ) throws -> Bool {
+            guard let ciphertextCount = Self.plaintextCount(combinedCount: box.count), let base = box.baseAddress,
+                output.count == ciphertextCount
+            else {
+                throw CryptoError.invalidArgument(
+                    "sealed box of \(box.count) bytes cannot open into \(output.count) bytes")
+            }
+            let ctx = context.pointer
+            let bytes = base.assumingMemoryBound(to: UInt8.self)
+            var verified = false
+            // Whatever happens below, `output` holds plaintext only if the tag verified.
+            defer {
+                if !verified, let out = output.baseAddress, output.count > 0 { OPENSSL_cleanse(out, output.count) }
+            }
+            try check(EVP_DecryptInit_ex(ctx, nil, nil, nil, bytes), "EVP_DecryptInit_ex(nonce)")
+            var length: Int32 = 0
+            if let aadBase = aad.baseAddress, aad.count > 0 {
+                try check(
+                    EVP_DecryptUpdate(ctx, nil, &length, aadBase.assumingMemoryBound(to: UInt8.self), Int32(aad.count)),
+                    "EVP_DecryptUpdate(aad)")
+            }
+            if ciphertextCount > 0 {
+                try check(
+                    EVP_DecryptUpdate(
+                        ctx, output.baseAddress!.assumingMemoryBound(to: UInt8.self), &length,
+                        bytes + SealedBox.nonceCount, Int32(ciphertextCount)),
+                    "EVP_DecryptUpdate")
+            }
+            // OpenSSL copies the tag; the cast only satisfies the ctrl function's non-const signature.
+            let tag = UnsafeMutableRawPointer(mutating: base + (box.count - SealedBox.tagCount))
+            try check(
+                EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, Int32(SealedBox.tagCount), tag),
+                "EVP_CTRL_GCM_SET_TAG")
+            // GCM's final step writes no bytes; a 16-byte scratch on the stack satisfies the signature.
+            var tail: (UInt64, UInt64) = (0, 0)
+            verified = withUnsafeMutableBytes(of: &tail) { scratch in
+                EVP_DecryptFinal_ex(ctx, scratch.baseAddress!.assumingMemoryBound(to: UInt8.self), &length) > 0
+            }
+            if !verified { ERR_clear_error() }
+            return verified
         }
     }
 }

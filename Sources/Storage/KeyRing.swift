@@ -41,6 +41,8 @@ public final class KeyRing: Sendable {
     }
 
     private let entries: Mutex<[Int: Entry]>
+    /// When the source was last re-read (`reloadFromSource`), to bound how often that happens.
+    private let lastReload = Mutex<ContinuousClock.Instant?>(nil)
     /// Where the keys were loaded from, if from a source.
     public let source: KeySource?
 
@@ -80,6 +82,33 @@ public final class KeyRing: Sendable {
         return try KeyRing(keys: parse(text), source: source)
     }
 
+    /// Re-reads the key source and adds every version it holds that the ring does not (versions
+    /// already held keep their key). A running server calls this when the database names a master
+    /// version it lacks, i.e. after `enclave keys rotate` ran in another process. Re-reads at most
+    /// once per `minimumInterval`; does nothing for a ring without a source.
+    /// - Returns: the versions added.
+    @discardableResult
+    public func reloadFromSource(minimumInterval: Duration = .seconds(1)) throws -> [Int] {
+        guard let source else { return [] }
+        let now = ContinuousClock.now
+        let due = lastReload.withLock { last -> Bool in
+            if let last, now - last < minimumInterval { return false }
+            last = now
+            return true
+        }
+        guard due else { return [] }
+        let fresh = try KeyRing.load(source)
+        let loaded = fresh.entries.withLock { $0 }
+        return entries.withLock { table in
+            var added: [Int] = []
+            for (version, entry) in loaded where table[version] == nil {
+                table[version] = entry
+                added.append(version)
+            }
+            return added.sorted()
+        }
+    }
+
     /// Every version held, ascending.
     public var versions: [Int] { entries.withLock { $0.keys.sorted() } }
 
@@ -109,6 +138,11 @@ public final class KeyRing: Sendable {
     /// Forgets every version below `version` (after rotation, the retired keys).
     public func removeVersions(below version: Int) {
         entries.withLock { table in table = table.filter { $0.key >= version } }
+    }
+
+    /// Forgets one version (a key the source offered that does not match the database).
+    func removeVersion(_ version: Int) {
+        entries.withLock { table in table[version] = nil }
     }
 
     /// The key text for a key file: a comment and one `<version> <hex>` line per version.

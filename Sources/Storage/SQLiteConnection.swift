@@ -115,6 +115,17 @@ public final class SQLiteConnection {
         return rows
     }
 
+    /// Runs one statement and lends each row, in place, to `body` (no per-row value copies): the
+    /// read path for hot queries such as a conversation's history.
+    func forEachRow(
+        _ sql: String, _ values: [any SQLiteBindable], _ body: (borrowing SQLiteCursor) throws -> Void
+    ) throws {
+        let statement = try statement(sql)
+        defer { statement.finish() }
+        try statement.bind(values)
+        while try statement.step() { try statement.withCursor(body) }
+    }
+
     /// Runs one statement that returns no rows; returns the number of rows changed.
     @discardableResult
     public func run(_ sql: String, _ values: [any SQLiteBindable] = []) throws -> Int {

@@ -88,3 +88,45 @@ final class SQLiteStatement {
         sqlite3_clear_bindings(handle)
     }
 }
+
+/// The current row of a statement being stepped, read in place without copying it into `SQLiteValue`s.
+/// Valid only inside the `SQLiteConnection.forEachRow` callback that receives it.
+struct SQLiteCursor: ~Copyable {
+    fileprivate let handle: OpaquePointer
+
+    /// The integer in `column`, or nil when it is NULL.
+    func int(_ column: Int32) -> Int? {
+        sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : Int(sqlite3_column_int64(handle, column))
+    }
+
+    /// The real in `column`, or nil when it is NULL.
+    func double(_ column: Int32) -> Double? {
+        sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : sqlite3_column_double(handle, column)
+    }
+
+    /// The text in `column` (decoded once, as UTF-8), or nil when it is NULL.
+    func string(_ column: Int32) -> String? {
+        guard sqlite3_column_type(handle, column) != SQLITE_NULL, let text = sqlite3_column_text(handle, column)
+        else { return nil }
+        let count = Int(sqlite3_column_bytes(handle, column))
+        return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
+    }
+
+    /// Lends `body` the bytes of the blob or text in `column` (empty for NULL); they must not escape.
+    func withBytes<R>(_ column: Int32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        // sqlite3_column_blob first, then sqlite3_column_bytes: the order SQLite documents as safe.
+        let base = sqlite3_column_blob(handle, column)
+        let count = Int(sqlite3_column_bytes(handle, column))
+        return try body(UnsafeRawBufferPointer(start: count > 0 ? base : nil, count: count))
+    }
+
+    /// Whether `column` is NULL.
+    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
+}
+
+extension SQLiteStatement {
+    /// Lends `body` a cursor on the current row.
+    func withCursor<R>(_ body: (borrowing SQLiteCursor) throws -> R) rethrows -> R {
+        try body(SQLiteCursor(handle: handle))
+    }
+}

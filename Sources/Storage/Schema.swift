@@ -69,13 +69,84 @@ enum Schema {
     static func aad(_ table: String, row: String, conversation: ConversationID, role: String, keyVersion: Int)
         -> [UInt8]
     {
-        var out = Array("enclave-aad-v1".utf8)
-        for field in [table, row, conversation.rawValue, role, "\(keyVersion)"] {
-            let bytes = Array(field.utf8)
-            let n = UInt32(bytes.count)
-            out += [UInt8(n >> 24), UInt8((n >> 16) & 0xff), UInt8((n >> 8) & 0xff), UInt8(n & 0xff)]
-            out += bytes
+        var writer = AADWriter()
+        writer.start(table: table)
+        writer.field(row.utf8)
+        writer.finish(conversation: conversation, role: role, keyVersion: keyVersion)
+        return writer.bytes
+    }
+}
+
+/// Builds `Schema.aad` byte strings into one reused buffer (the history read path builds one per row).
+struct AADWriter {
+    private static let domain = Array("enclave-aad-v1".utf8)
+    /// The AAD built so far.
+    private(set) var bytes: [UInt8] = []
+
+    init() { bytes.reserveCapacity(128) }
+
+    /// Clears the buffer and writes the domain tag and the table field.
+    mutating func start(table: String) {
+        bytes.removeAll(keepingCapacity: true)
+        bytes.append(contentsOf: Self.domain)
+        field(table.utf8)
+    }
+
+    /// Writes the conversation, role and key-version fields that end every AAD.
+    mutating func finish(conversation: ConversationID, role: String, keyVersion: Int) {
+        field(conversation.rawValue.utf8)
+        field(role.utf8)
+        decimalField(keyVersion)
+    }
+
+    /// Writes one field: its length (4 bytes, big endian), then its bytes.
+    mutating func field(_ field: some Collection<UInt8>) {
+        length(field.count)
+        bytes.append(contentsOf: field)
+    }
+
+    /// Writes the row field of a message, `<conversation>/<seq>`, without building the string.
+    mutating func messageRowField(_ conversation: ConversationID, seq: Int) {
+        let id = conversation.rawValue.utf8
+        guard seq >= 0 else { return field("\(conversation.rawValue)/\(seq)".utf8) }
+        length(id.count + 1 + Self.decimalCount(seq))
+        bytes.append(contentsOf: id)
+        bytes.append(UInt8(ascii: "/"))
+        appendDecimal(seq)
+    }
+
+    /// Writes a non-negative integer field as its decimal digits (`"\(n)"`).
+    private mutating func decimalField(_ n: Int) {
+        guard n >= 0 else { return field("\(n)".utf8) }
+        length(Self.decimalCount(n))
+        appendDecimal(n)
+    }
+
+    private mutating func length(_ count: Int) {
+        let n = UInt32(count)
+        bytes.append(UInt8(n >> 24))
+        bytes.append(UInt8((n >> 16) & 0xff))
+        bytes.append(UInt8((n >> 8) & 0xff))
+        bytes.append(UInt8(n & 0xff))
+    }
+
+    private static func decimalCount(_ n: Int) -> Int {
+        var count = 1
+        var rest = n / 10
+        while rest > 0 {
+            count += 1
+            rest /= 10
         }
-        return out
+        return count
+    }
+
+    private mutating func appendDecimal(_ n: Int) {
+        let start = bytes.count
+        var rest = n
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            rest /= 10
+        } while rest > 0
+        bytes[start...].reverse()
     }
 }

@@ -24,25 +24,25 @@ extension Store {
         try Self.validate(tags: tags)
         guard !owner.isEmpty else { throw StoreError(.invalidArgument, "a conversation needs an owner") }
         let id = ConversationID(unchecked: try SecureRandom.bytes(10).hexString)
-        let dataKey = try SymmetricKey.random()
+        let fresh = try SymmetricKey.random()
         let now = Date().timeIntervalSince1970
-        try mapErrors {
-            try db.transaction {
+        let key = try mapErrors {
+            try db.transaction { () -> DataKey in
                 let version = try activeMasterVersion()
-                guard let wrapping = keyRing.wrappingKey(version: version) else {
-                    throw StoreError(
-                        .missingMasterKey, "the active master key version \(version) is not in the key ring")
-                }
-                let wrapped = try KeyWrap.wrap(dataKey, under: wrapping, aad: Self.wrapAAD(id, version: version))
-                let sealedTitle = try title.map { try seal($0, key: dataKey, aad: titleAAD(id)) }
-                let sealedTags = try seal(Self.encode(tags), key: dataKey, aad: tagsAAD(id))
+                let wrapping = try wrappingKey(version: version, for: "a new conversation")
+                let wrapped = try KeyWrap.wrap(fresh, under: wrapping, aad: Self.wrapAAD(id, version: version))
+                let key = DataKey(key: fresh, wrapped: wrapped, version: version)
+                let sealedTitle = try title.map { try seal($0, key: key, aad: titleAAD(id)) }
+                let sealedTags = try seal(Self.encode(tags), key: key, aad: tagsAAD(id))
                 try db.run(
                     """
                     INSERT INTO conversations (id, owner, title, tags, provider, wrapped_key, key_version, created, updated)
                     VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)
                     """, [id.rawValue, owner, sealedTitle, sealedTags, wrapped, version, now, now])
+                return key
             }
         }
+        if sealing { dataKeys.insert(key, for: id) }
         nextSeq[id] = 1
         return id
     }
@@ -132,25 +132,33 @@ extension Store {
     /// Throws `integrity` naming the first row that fails to open.
     public func history(_ id: ConversationID, limit: Int? = nil) throws -> [MessageRecord] {
         let key = try dataKey(id)
-        let rows = try mapErrors {
-            try db.query(
+        var records: [MessageRecord] = []
+        var aad = AADWriter()
+        try mapErrors {
+            try db.forEachRow(
                 """
                 SELECT seq, role, body, provider, model_id, prompt_version, tokens_in, tokens_out, created
                 FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?
-                """, [id.rawValue, limit ?? -1])
+                """, [id.rawValue, limit ?? -1]
+            ) { row in
+                let seq = row.int(0) ?? 0
+                let role = row.string(1) ?? ""
+                let body = try row.withBytes(2) { sealed in
+                    guard sealing else { return String(decoding: sealed, as: UTF8.self) }
+                    aad.start(table: "messages")
+                    aad.messageRowField(id, seq: seq)
+                    aad.finish(conversation: id, role: role, keyVersion: Schema.dataKeyVersion)
+                    return try open(sealed, key: key, aad: aad.bytes, row: "messages row \(id)/\(seq)")
+                }
+                records.append(
+                    MessageRecord(
+                        conversation: id, seq: seq, role: role, body: body, provider: row.string(3),
+                        modelID: row.string(4), promptVersion: row.string(5), tokensIn: row.int(6),
+                        tokensOut: row.int(7), created: Date(timeIntervalSince1970: row.double(8) ?? 0)))
+            }
         }
-        let opener = sealing ? try AESGCM.Opener(key: key) : nil
-        return try rows.reversed().map { row in
-            let seq = row[0].int ?? 0
-            let role = row[1].string ?? ""
-            let body = try open(
-                row[2].bytes ?? [], with: opener, aad: bodyAAD(id, seq: seq, role: role),
-                row: "messages row \(id)/\(seq)")
-            return MessageRecord(
-                conversation: id, seq: seq, role: role, body: body, provider: row[3].string,
-                modelID: row[4].string, promptVersion: row[5].string, tokensIn: row[6].int,
-                tokensOut: row[7].int, created: Date(timeIntervalSince1970: row[8].double ?? 0))
-        }
+        records.reverse()
+        return records
     }
 
     /// One conversation's summary, or nil if it does not exist.
@@ -174,7 +182,11 @@ extension Store {
         }
         return try rows.map { row in
             let id = ConversationID(unchecked: row[0].string ?? "")
-            let key = try unwrapDataKey(id, wrapped: row[7].bytes ?? [], version: row[8].int ?? 0)
+            let key =
+                try sealing
+                ? (row[7].bytes ?? []).withUnsafeBytes {
+                    try dataKey(id, wrapped: $0, version: row[8].int ?? 0)
+                } : nil
             let title = try row[2].bytes.map {
                 try open($0, key: key, aad: titleAAD(id), row: "conversations row \(id) title")
             }
@@ -258,6 +270,7 @@ extension Store {
                 try db.run("DELETE FROM messages WHERE conversation_id = ?", [id.rawValue])
                 return try db.run("DELETE FROM conversations WHERE id = ?", [id.rawValue])
             }
+            dataKeys.remove(id)
             guard removed == 1 else { throw StoreError(.notFound, "no conversation \(id)") }
             try db.checkpointTruncate()
         }

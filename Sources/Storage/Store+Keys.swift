@@ -65,10 +65,7 @@ extension Store {
         try mapErrors {
             try db.transaction {
                 let target = try activeMasterVersion()
-                guard let wrapping = keyRing.wrappingKey(version: target) else {
-                    throw StoreError(
-                        .missingMasterKey, "the active master key version \(target) is not in the key ring")
-                }
+                let wrapping = try wrappingKey(version: target, for: "re-wrapping")
                 let rows = try db.query(
                     "SELECT id, wrapped_key, key_version FROM conversations WHERE key_version <> ? LIMIT ?",
                     [target, limit])

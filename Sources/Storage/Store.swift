@@ -25,6 +25,13 @@ public actor Store {
     var committing = false
     /// Number of commits made for appends (for tests and the benchmark: fewer than appends means grouping).
     public internal(set) var appendCommits = 0
+    /// Unwrapped data keys of recently used conversations (bounded; keys are cleansed when dropped).
+    var dataKeys = DataKeyCache(capacity: Store.dataKeyCacheCapacity)
+    /// Master versions whose key in the ring matched the database's key check value.
+    var verifiedVersions: Set<Int>
+
+    /// How many unwrapped data keys the Store keeps at most.
+    static let dataKeyCacheCapacity = 256
 
     /// The database file.
     public nonisolated let path: String
@@ -39,7 +46,7 @@ public actor Store {
     /// The benchmark's entry point: `sealing: false` stores the same rows with plaintext columns.
     package init(path: String, keyRing: KeyRing, sealing: Bool) throws {
         let db = try mapErrors { try SQLiteConnection(path: path) }
-        try Self.verifyMasterKeys(db, keyRing)
+        var verified = try Self.verifyMasterKeys(db, keyRing)
         try mapErrors {
             try db.migrate(Schema.migrations)
             try db.transaction {
@@ -48,6 +55,7 @@ public actor Store {
                     try db.run(
                         "INSERT INTO master_keys (version, check_value, state, created) VALUES (?, ?, 'active', ?)",
                         [version, try keyRing.checkValue(version: version) ?? [], Date().timeIntervalSince1970])
+                    verified.insert(version)
                 }
             }
         }
@@ -55,10 +63,12 @@ public actor Store {
         self.keyRing = keyRing
         self.sealing = sealing
         self.path = path
+        self.verifiedVersions = verified
     }
 
-    /// Compares the key check value of every master version still in use with the key ring's.
-    private static func verifyMasterKeys(_ db: SQLiteConnection, _ keyRing: KeyRing) throws {
+    /// Compares the key check value of every master version still in use with the key ring's;
+    /// returns the versions checked.
+    private static func verifyMasterKeys(_ db: SQLiteConnection, _ keyRing: KeyRing) throws -> Set<Int> {
         let known = try mapErrors { () -> [SQLiteRow] in
             guard try db.userVersion() > 0 else { return [] }
             return try db.query("SELECT version, check_value, state FROM master_keys ORDER BY version")
@@ -78,6 +88,7 @@ public actor Store {
                         + "check value: wrong key file, variable or command; nothing was read or written")
             }
         }
+        return Set(known.compactMap { $0[2].string == MasterKeyStatus.State.retired.rawValue ? nil : $0[0].int })
     }
 
     /// The master version new data keys are wrapped under (the newest active one).
@@ -90,36 +101,41 @@ public actor Store {
     // MARK: Sealing
 
     /// Seals `text` for one field (or stores its bytes as they are in the plaintext twin).
-    func seal(_ text: String, key: SymmetricKey, aad: [UInt8]) throws -> [UInt8] {
+    func seal(_ text: String, key: DataKey?, aad: [UInt8]) throws -> [UInt8] {
         guard sealing else { return Array(text.utf8) }
+        guard let key else { throw StoreError(.invalidArgument, "sealing needs a data key") }
         var plain = Array(text.utf8)
         defer { secureZero(&plain) }
-        return try AESGCM.seal(plain, key: key, aad: aad).combined
+        return try AESGCM.seal(plain, key: key.key, aad: aad).combined
     }
 
-    /// Opens one sealed field; any failure is an `integrity` error naming `row`, with no plaintext.
-    func open(_ sealed: [UInt8], key: SymmetricKey, aad: [UInt8], row: String) throws -> String {
+    /// Opens one sealed field straight into the returned string (no intermediate plaintext copy).
+    /// Any failure is an `integrity` error naming `row`, and no plaintext leaves this function.
+    func open(_ sealed: UnsafeRawBufferPointer, key: DataKey?, aad: [UInt8], row: @autoclosure () -> String)
+        throws -> String
+    {
         guard sealing else { return String(decoding: sealed, as: UTF8.self) }
-        do {
-            var plain = try AESGCM.open(SealedBox(combined: sealed), key: key, aad: aad)
-            defer { secureZero(&plain) }
-            return String(decoding: plain, as: UTF8.self)
-        } catch {
-            throw StoreError(.integrity, "\(row) failed authentication (tampered, copied from elsewhere, or wrong key)")
+        var opened = false
+        var text = ""
+        if let key, let count = AESGCM.Opener.plaintextCount(combinedCount: sealed.count) {
+            let opener = try key.opener()
+            text = try aad.withUnsafeBytes { aad in
+                try String(unsafeUninitializedCapacity: count) { out in
+                    opened = try opener.open(combined: sealed, aad: aad, into: UnsafeMutableRawBufferPointer(out))
+                    return opened ? count : 0
+                }
+            }
         }
+        guard opened else {
+            throw StoreError(
+                .integrity, "\(row()) failed authentication (tampered, copied from elsewhere, or wrong key)")
+        }
+        return text
     }
 
-    /// Opens one sealed field with a reusable opener (one key schedule for a whole history);
-    /// failures are `integrity` errors naming `row`, as in `open(_:key:aad:row:)`.
-    func open(_ sealed: [UInt8], with opener: AESGCM.Opener?, aad: [UInt8], row: String) throws -> String {
-        guard sealing, let opener else { return String(decoding: sealed, as: UTF8.self) }
-        do {
-            var plain = try opener.open(combined: sealed, aad: aad)
-            defer { secureZero(&plain) }
-            return String(decoding: plain, as: UTF8.self)
-        } catch {
-            throw StoreError(.integrity, "\(row) failed authentication (tampered, copied from elsewhere, or wrong key)")
-        }
+    /// `open(_:key:aad:row:)` for a field held in an array.
+    func open(_ sealed: [UInt8], key: DataKey?, aad: [UInt8], row: @autoclosure () -> String) throws -> String {
+        try sealed.withUnsafeBytes { try open($0, key: key, aad: aad, row: row()) }
     }
 
     /// The AAD for a data key wrapped under master `version`.
@@ -127,25 +143,71 @@ public actor Store {
         Schema.aad("conversations", row: id.rawValue, conversation: id, role: "data-key", keyVersion: version)
     }
 
-    /// The data key of conversation `id`, unwrapped. Throws `not-found` or `integrity`.
-    func dataKey(_ id: ConversationID) throws -> SymmetricKey {
-        guard
-            let row = try mapErrors({
-                try db.query("SELECT wrapped_key, key_version FROM conversations WHERE id = ?", [id.rawValue]).first
-            })
-        else { throw StoreError(.notFound, "no conversation \(id)") }
-        return try unwrapDataKey(id, wrapped: row[0].bytes ?? [], version: row[1].int ?? 0)
+    /// The data key of conversation `id`; nil in the plaintext twin (which has no keys to unwrap).
+    /// Throws `not-found`, `integrity`, `missing-master-key` or `wrong-master-key`.
+    func dataKey(_ id: ConversationID) throws -> DataKey? {
+        var found: (wrapped: [UInt8], version: Int)?
+        try mapErrors {
+            try db.forEachRow("SELECT wrapped_key, key_version FROM conversations WHERE id = ?", [id.rawValue]) { row in
+                found = (row.withBytes(0) { Array($0) }, row.int(1) ?? 0)
+            }
+        }
+        guard let found else { throw StoreError(.notFound, "no conversation \(id)") }
+        guard sealing else { return nil }
+        return try found.wrapped.withUnsafeBytes { try dataKey(id, wrapped: $0, version: found.version) }
+    }
+
+    /// The data key wrapped as `wrapped` under `version`: the cached one when it was unwrapped from
+    /// exactly these bytes, else unwrapped (and authenticated) now and cached.
+    func dataKey(_ id: ConversationID, wrapped: UnsafeRawBufferPointer, version: Int) throws -> DataKey {
+        if let cached = dataKeys.lookup(id, wrapped: wrapped, version: version) { return cached }
+        let bytes = Array(wrapped)
+        let key = DataKey(
+            key: try unwrapDataKey(id, wrapped: bytes, version: version), wrapped: bytes, version: version)
+        dataKeys.insert(key, for: id)
+        return key
     }
 
     func unwrapDataKey(_ id: ConversationID, wrapped: [UInt8], version: Int) throws -> SymmetricKey {
-        guard let wrapping = keyRing.wrappingKey(version: version) else {
-            throw StoreError(.missingMasterKey, "conversation \(id) needs master key version \(version)")
-        }
+        let wrapping = try wrappingKey(version: version, for: "conversation \(id)")
         do {
             return try KeyWrap.unwrap(wrapped, under: wrapping, aad: Self.wrapAAD(id, version: version))
         } catch {
             throw StoreError(.integrity, "conversations row \(id): wrapped data key failed authentication")
         }
+    }
+
+    /// The ring's wrapping key for master `version`, checked once against the database's key check value.
+    /// A version the ring does not hold (another process, e.g. `enclave keys rotate`, has since added it)
+    /// makes the ring re-read its key source, at most once a second.
+    func wrappingKey(version: Int, for user: @autoclosure () -> String) throws -> SymmetricKey {
+        if verifiedVersions.contains(version), let key = keyRing.wrappingKey(version: version) { return key }
+        var reloadProblem = ""
+        if keyRing.wrappingKey(version: version) == nil {
+            do {
+                try keyRing.reloadFromSource()
+            } catch {
+                reloadProblem = " (re-reading the key source failed: \(error))"
+            }
+        }
+        guard let key = keyRing.wrappingKey(version: version) else {
+            throw StoreError(
+                .missingMasterKey,
+                "\(user()) needs master key version \(version), which the key ring does not hold"
+                    + reloadProblem)
+        }
+        let stored = try mapErrors {
+            try db.query("SELECT check_value FROM master_keys WHERE version = ?", [version]).first?[0].bytes
+        }
+        guard let stored, let mine = try keyRing.checkValue(version: version), constantTimeEquals(mine, stored) else {
+            // Drop the wrong key so that a corrected source can be picked up by a later re-read.
+            if stored != nil { keyRing.removeVersion(version) }
+            throw StoreError(
+                .wrongMasterKey,
+                "master key version \(version) from the key source does not match this database's key check value")
+        }
+        verifiedVersions.insert(version)
+        return key
     }
 
     // MARK: Maintenance

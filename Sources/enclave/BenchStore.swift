@@ -1,7 +1,9 @@
 // `enclave bench store`: what sealing costs. The same workload runs against two databases in the same
-// run, one sealed and one with the same schema but plaintext columns (same code path, sealing off),
-// both with synchronous=FULL and group commit, and the command prints appends/s, history reads/s and
-// the ratios. Also the hidden `enclave bench store-probe`, the child process the crash test kills.
+// run, one sealed and one with the same schema but plaintext columns (same code path, sealing off, no
+// data keys unwrapped), both with synchronous=FULL and group commit. The variants alternate round by
+// round; the command prints each round's figures and ratios, then the median ratio and its spread
+// (the spread shows how much other load on the machine moved the figures). Also the hidden
+// `enclave bench store-probe`, the child process the crash test kills.
 import ArgumentParser
 import EnclaveCrypto
 import Foundation
@@ -23,14 +25,21 @@ struct BenchStore: AsyncParsableCommand {
     @Option(help: "Bytes per message body.")
     var bodyBytes: Int = 400
 
-    @Option(help: "Runs per variant; the best run counts (the two variants alternate).")
-    var runs: Int = 3
+    @Option(help: "Messages per history read (the newest ones).")
+    var historyLength: Int = 50
+
+    @Option(help: "Passes of history reads over every conversation per run.")
+    var readPasses: Int = 20
+
+    @Option(help: "Runs per variant (the two variants alternate); the median ratio is reported.")
+    var runs: Int = 5
 
     @Option(help: "Directory for the temporary databases (default: the system temporary directory).")
     var directory: String?
 
     func validate() throws {
-        guard appends > 0, writers > 0, conversations > 0, bodyBytes > 0, runs > 0 else {
+        guard appends > 0, writers > 0, conversations > 0, bodyBytes > 0, runs > 0, historyLength > 0, readPasses > 0
+        else {
             throw ValidationError("every count must be positive")
         }
     }
@@ -41,31 +50,49 @@ struct BenchStore: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: base) }
         let ring = try KeyRing(keys: [1: SymmetricKey.random()])
-        var best: [Bool: Rates] = [false: Rates(), true: Rates()]
-        for round in 0..<runs {
-            for sealing in [false, true] {
-                let path = base.appendingPathComponent("\(sealing ? "sealed" : "plain")-\(round).sqlite").path
-                best[sealing] = best[sealing]!.best(with: try await measure(path: path, ring: ring, sealing: sealing))
-            }
-        }
-        let plain = best[false]!, sealed = best[true]!
         print(
             "workload: \(appends) appends by \(writers) writers over \(conversations) conversations, "
-                + "\(bodyBytes)-byte bodies, history reads of 50 messages, synchronous=FULL, group commit, "
-                + "best of \(runs)")
-        report("appends/s", plain.appends, sealed.appends)
-        report("history reads/s", plain.reads, sealed.reads)
-        print("per CPU-second of this process (less sensitive to other load on the machine):")
-        report("appends/cpu-s", plain.appendsPerCPUSecond, sealed.appendsPerCPUSecond)
-        report("reads/cpu-s", plain.readsPerCPUSecond, sealed.readsPerCPUSecond)
+                + "\(bodyBytes)-byte bodies; \(readPasses) passes of history reads of \(historyLength) messages; "
+                + "synchronous=FULL, group commit; \(runs) alternating runs")
+        var rounds: [(plain: Rates, sealed: Rates)] = []
+        for round in 0..<runs {
+            var pair: [Bool: Rates] = [:]
+            for sealing in [false, true] {
+                let path = base.appendingPathComponent("\(sealing ? "sealed" : "plain")-\(round).sqlite").path
+                pair[sealing] = try await measure(path: path, ring: ring, sealing: sealing)
+            }
+            let plain = pair[false]!, sealed = pair[true]!
+            rounds.append((plain, sealed))
+            print("run \(round + 1):")
+            report("appends/s", plain.appends, sealed.appends)
+            report("history reads/s", plain.reads, sealed.reads)
+            report("reads/cpu-s", plain.readsPerCPUSecond, sealed.readsPerCPUSecond)
+        }
+        print("over \(runs) runs, sealed/plaintext median [min, max]:")
+        summarize("appends/s", rounds.map { $0.sealed.appends / $0.plain.appends })
+        summarize("appends/cpu-s", rounds.map { $0.sealed.appendsPerCPUSecond / $0.plain.appendsPerCPUSecond })
+        summarize("history reads/s", rounds.map { $0.sealed.reads / $0.plain.reads })
+        summarize("reads/cpu-s", rounds.map { $0.sealed.readsPerCPUSecond / $0.plain.readsPerCPUSecond })
     }
 
     private func report(_ name: String, _ plain: Double, _ sealed: Double) {
         let label = name.padding(toLength: 16, withPad: " ", startingAt: 0)
         print(
             String(
-                format: "%@ plaintext %9.0f   sealed %9.0f   sealed/plaintext %.3f (cost %.1f%%)", label, plain, sealed,
-                sealed / plain, 100 * (1 - sealed / plain)))
+                format: "  %@ plaintext %9.0f   sealed %9.0f   sealed/plaintext %.3f (cost %.1f%%)", label, plain,
+                sealed, sealed / plain, 100 * (1 - sealed / plain)))
+    }
+
+    private func summarize(_ name: String, _ ratios: [Double]) {
+        let sorted = ratios.sorted()
+        let median =
+            sorted.count % 2 == 1
+            ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        let label = name.padding(toLength: 16, withPad: " ", startingAt: 0)
+        print(
+            String(
+                format: "  %@ %.3f [%.3f, %.3f]  (cost %.1f%%)", label, median, sorted.first!, sorted.last!,
+                100 * (1 - median)))
     }
 
     /// Throughput of one run, by wall clock and by this process's CPU time.
@@ -74,13 +101,6 @@ struct BenchStore: AsyncParsableCommand {
         var reads = 0.0
         var appendsPerCPUSecond = 0.0
         var readsPerCPUSecond = 0.0
-
-        func best(with other: Rates) -> Rates {
-            Rates(
-                appends: max(appends, other.appends), reads: max(reads, other.reads),
-                appendsPerCPUSecond: max(appendsPerCPUSecond, other.appendsPerCPUSecond),
-                readsPerCPUSecond: max(readsPerCPUSecond, other.readsPerCPUSecond))
-        }
     }
 
     /// User plus system CPU seconds used by this process so far.
@@ -121,12 +141,12 @@ struct BenchStore: AsyncParsableCommand {
         }
         let readCPU = cpuSeconds()
         let readTime = try await clock.measure {
-            for _ in 0..<3 {
-                for id in ids { _ = try await store.history(id, limit: 50) }
+            for _ in 0..<readPasses {
+                for id in ids { _ = try await store.history(id, limit: historyLength) }
             }
         }
         let endCPU = cpuSeconds()
-        let appended = Double(perWriter * writers), historyReads = Double(ids.count * 3)
+        let appended = Double(perWriter * writers), historyReads = Double(ids.count * readPasses)
         return Rates(
             appends: appended / appendTime.seconds, reads: historyReads / readTime.seconds,
             appendsPerCPUSecond: appended / max(readCPU - appendCPU, 1e-6),

@@ -84,7 +84,7 @@ struct KeysRotate: AsyncParsableCommand {
         commandName: "rotate",
         abstract: "Add a new master key version, re-wrap every data key under it, retire the old version.",
         discussion: "Safe to interrupt: run it again and it resumes. Needs a key file (not --key-env/--key-command). "
-            + "A running server keeps its old key ring: restart it after rotating.")
+            + "A running server picks up the new key version from the key file on its own.")
 
     @OptionGroup var storage: StorageOptions
 

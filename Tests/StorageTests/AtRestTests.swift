@@ -1,5 +1,6 @@
-// Done-when 1: no plaintext at rest. 1,000 messages and 100 titles carry unique canaries; no file in
-// the database directory (database, -wal, -shm) nor any SQLite temp file holds any of them as UTF-8,
+// Done-when 1: no plaintext at rest. 1,000 messages and 100 titles, tag sets and feedback comments
+// carry unique canaries; no file in the database directory (database, -wal, -shm) nor any SQLite temp
+// file (named in a temp directory, or already unlinked but open) holds any of them as UTF-8,
 // UTF-16 or base64, before and after deleting half the conversations. The same scan over the
 // plaintext twin finds them, so the scan itself can fail.
 import EnclaveCrypto
@@ -18,7 +19,10 @@ struct AtRestTests {
     func fill(_ store: Store) async throws -> [ConversationID] {
         var ids: [ConversationID] = []
         for c in 0..<100 {
-            ids.append(try await store.createConversation(owner: "alice", title: "\(Self.marker)title-\(c)-Q7"))
+            let id = try await store.createConversation(
+                owner: "alice", title: "\(Self.marker)title-\(c)-Q7", tags: ["\(Self.marker)tag-\(c)-T3"])
+            try await store.addFeedback(conversation: id, user: "alice", up: true, comment: "\(Self.marker)fb-\(c)-F5")
+            ids.append(id)
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (c, id) in ids.enumerated() {
@@ -48,6 +52,14 @@ struct AtRestTests {
                 if let data = FileManager.default.contents(atPath: temp + "/" + name) {
                     files.append((temp + "/" + name, Array(data)))
                 }
+            }
+        }
+        // SQLite unlinks its temp files as soon as it opens them: look at this process's open files too.
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for fd in descriptors {
+            let link = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)")) ?? ""
+            if link.contains("etilqs"), let data = FileManager.default.contents(atPath: "/proc/self/fd/\(fd)") {
+                files.append((link, Array(data)))
             }
         }
         for (path, bytes) in files {

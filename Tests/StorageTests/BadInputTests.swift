@@ -144,4 +144,46 @@ struct BadInputTests {
             #expect(history.map(\.seq) == (0..<last).map { $0 + 1 }, "no gaps and no extra rows in \(id)")
         }
     }
+
+    @Test("a file-size limit (RLIMIT_FSIZE) on a child appending: disk-full, acknowledged messages survive, no gaps")
+    func fileSizeLimit() async throws {
+        // Runs everywhere, also where no file system can be mounted: the child's writes past the limit
+        // fail with EFBIG (SIGXFSZ is ignored, and that disposition survives exec), as a full disk would.
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let db = dir.file("limit.sqlite"), key = dir.file("limit.key")
+        try makeKeyRing().createKeyFile(at: key)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = [
+            "-c", "trap '' XFSZ; ulimit -f 512; exec \"$0\" bench store-probe --database \"$1\" --key-file \"$2\"",
+            try enclaveExecutable().path, db, key,
+        ]
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus != 0)
+        #expect(stderr.contains("disk-full"), "\(stderr)")
+        var acknowledged: [String: Set<Int>] = [:]
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count == 2, fields[0] != "conversation", let seq = Int(fields[1]) {
+                acknowledged[String(fields[0]), default: []].insert(seq)
+            }
+        }
+        #expect(acknowledged.values.map(\.count).reduce(0, +) >= 10, "the limit hit before any append")
+        let store = try Store(path: db, keyRing: KeyRing.load(.file(key)))
+        #expect(try await store.integrityCheck() == "ok")
+        for (raw, seqs) in acknowledged {
+            let id = try #require(ConversationID(rawValue: raw))
+            let history = try await store.history(id)
+            #expect(history.map(\.seq) == Array(1...history.count), "no gaps, no half-written rows")
+            #expect(seqs.isSubset(of: Set(history.map(\.seq))))
+            #expect(history.allSatisfy { $0.body == "probe \(raw)" })
+        }
+    }
 }
