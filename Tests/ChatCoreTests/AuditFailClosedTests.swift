@@ -40,8 +40,9 @@ private let immutableFilesWork: Bool = {
 @Suite struct AuditFailClosedTests {
     /// Sends one message (audited, provider called), breaks the storage, and checks the next message fails
     /// with `internal` and never reaches the provider.
+    /// `cause` is the text the log's own error must carry, which shows the storage broke as intended.
     private func checkFailsClosed(
-        after breakStorage: (AuditFixture) throws -> Void, repair: (AuditFixture) -> Void = { _ in }
+        cause: String, after breakStorage: (AuditFixture) throws -> Void, repair: (AuditFixture) -> Void = { _ in }
     ) async throws {
         let fixture = try await AuditFixture()
         defer {
@@ -64,15 +65,22 @@ private let immutableFilesWork: Bool = {
             _ = try await fixture.send("third message", conversation: first.conversation, as: alice)
         }
         #expect(fixture.provider.count == 1)
+        do {
+            _ = try await fixture.log.append(AuditEvent(actor: "-", role: "-", action: "test.probe"))
+            Issue.record("the broken log accepted a record")
+        } catch {
+            #expect("\(error)".contains(cause), "\(error)")
+        }
     }
 
     @Test func aLogReplacedByADirectoryStopsTheNextMessage() async throws {
-        try await checkFailsClosed(after: { try $0.replaceLogWithDirectory() })
+        try await checkFailsClosed(cause: "audit file was replaced", after: { try $0.replaceLogWithDirectory() })
     }
 
     @Test(.enabled(if: immutableFilesWork)) func anImmutableLogStopsTheNextMessage() async throws {
         let log = { (fixture: AuditFixture) in fixture.auditDirectory + "/" + AuditLog.logFileName }
         try await checkFailsClosed(
+            cause: "Operation not permitted",
             after: { fixture in
                 guard chattr(["+i", log(fixture)]) else { throw CocoaError(.fileWriteNoPermission) }
             },
