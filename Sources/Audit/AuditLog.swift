@@ -107,12 +107,11 @@ public actor AuditLog {
             signer: signer)
         // Under the lock: another process may be writing the log right now.
         try logFile.lock()
-        let tail: LogTail
+        let tornBytes: Int
         let latest: AuditCheckpoint?
         do {
             defer { logFile.unlock() }
-            tail = try LogTail.read(path: logPath)
-            chain = try writer.catchUp()
+            (chain, tornBytes) = try writer.catchUp()
             latest = try Self.latestCheckpoint(path: checkpointPath)
         }
         lastCheckpointCount = latest?.count ?? 0
@@ -127,13 +126,7 @@ public actor AuditLog {
                         + " the log was truncated: run `enclave audit verify`")
             }
         }
-        if tail.tornBytes > 0 {
-            _ = try await append(
-                AuditEvent(
-                    actor: "-", role: "-", action: AuditAction.auditRecover,
-                    subject: "torn-tail", outcome: "repaired",
-                    detail: "bytes=\(tail.tornBytes)"))
-        }
+        if tornBytes > 0 { _ = try await append(AuditLogWriter.recoverEvent(tornBytes: tornBytes)) }
     }
 
     /// The initialiser of CONTRACTS.md: checkpoints every `checkpointEvery` records or `checkpointInterval`.

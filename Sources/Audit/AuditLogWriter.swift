@@ -62,7 +62,17 @@ struct AuditLogWriter: Sendable {
         try logFile.lock()
         defer { logFile.unlock() }
         var state = known
-        if try logFile.size() != known.size { state = try catchUp() }
+        var events = events
+        var repaired = false
+        if try logFile.size() != known.size {
+            let caught = try catchUp()
+            state = caught.state
+            if caught.tornBytes > 0 {
+                // A writer died mid-write (it held the lock, so it was not still writing): say so in the log.
+                events.insert(Self.recoverEvent(tornBytes: caught.tornBytes), at: 0)
+                repaired = true
+            }
+        }
         var seqs: [UInt64] = []
         if !events.isEmpty {
             var bytes: [UInt8] = []
@@ -79,6 +89,7 @@ struct AuditLogWriter: Sendable {
             }
             try logFile.append(bytes, sync: true)
             state.size = try logFile.size()
+            if repaired { seqs.removeFirst() }
         }
         var rule = rule
         let now = UTCMillis.now
@@ -93,12 +104,21 @@ struct AuditLogWriter: Sendable {
         return WriteOutcome(state: state, seqs: seqs, checkpoint: checkpoint)
     }
 
+    /// The record that says a torn last line was cut off.
+    static func recoverEvent(tornBytes: Int) -> AuditEvent {
+        AuditEvent(
+            actor: "-", role: "-", action: AuditAction.auditRecover, subject: "torn-tail", outcome: "repaired",
+            detail: "bytes=\(tornBytes)")
+    }
+
     /// The chain's end as the file now holds it (another writer appended). Its last record must verify
-    /// under this log's MAC key; a torn last line is cut off (the writer that tore it never returned).
-    func catchUp() throws -> ChainState {
+    /// under this log's MAC key; a torn last line is cut off (the writer that tore it never returned),
+    /// and its length returned so the caller can record the repair.
+    func catchUp() throws -> (state: ChainState, tornBytes: Int) {
         let tail = try LogTail.read(path: logFile.path)
         guard let last = tail.lastLine else {
-            return ChainState(lastSeq: 0, head: AuditRecord.genesisHash, size: try logFile.size())
+            let empty = ChainState(lastSeq: 0, head: AuditRecord.genesisHash, size: try logFile.size())
+            return (empty, tail.tornBytes)
         }
         let record: AuditRecord
         do { record = try AuditRecord(line: last[...]) } catch {
@@ -108,7 +128,8 @@ struct AuditLogWriter: Sendable {
         guard constantTimeEquals(Array(expected.utf8), Array(record.mac.utf8)) else {
             throw AuditError.key("the last audit record's MAC does not verify: wrong master key, or tampering")
         }
-        return ChainState(lastSeq: record.seq, head: try SHA256.hash(last).hexString, size: try logFile.size())
+        let state = ChainState(lastSeq: record.seq, head: try SHA256.hash(last).hexString, size: try logFile.size())
+        return (state, tail.tornBytes)
     }
 
     /// The last checkpoint in `path`, read from the file's last 4 KiB (a checkpoint line is ~300 bytes).

@@ -56,6 +56,26 @@ import Testing
         #expect(report.isValid && report.recordsVerified == 80, "\(String(describing: report.failure))")
     }
 
+    @Test func aTornLineLeftByAnotherWriterIsCutOffAndRecorded() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let log = try await openTestLog(directory.path)
+        #expect(try await log.append(SampleEvents.events(1, seed: 26)[0]) == 1)
+        // Another process died in the middle of its write: half a line, no LF.
+        let handle = try #require(FileHandle(forWritingAtPath: directory.file("audit.jsonl")))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("{\"seq\":2,\"time\":\"2026-".utf8))
+        try handle.close()
+        #expect(try await log.append(SampleEvents.events(1, seed: 27)[0]) == 3)
+        try await log.close()
+        let records = try AuditReader.search(directory: directory.path, query: AuditQuery())
+        #expect(records.map(\.seq) == [1, 2, 3])
+        #expect(records[1].event.action == "audit.recover" && records[1].event.detail == "bytes=22")
+        let report = try AuditVerifier.verify(
+            directory: directory.path, macKey: TestKeys.keys().mac, publicKey: testPublicKey(directory.path))
+        #expect(report.isValid && report.recordsVerified == 3, "\(String(describing: report.failure))")
+    }
+
     @Test func aForeignRecordStopsTheNextWriter() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
