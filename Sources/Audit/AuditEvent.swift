@@ -110,6 +110,7 @@ public enum AuditAction {
     public static let logout = "auth.logout"
     public static let userCreate = "user.create"
     public static let userRole = "user.role"
+    public static let userPassword = "user.password"
     public static let userDisable = "user.disable"
     public static let policyLoad = "policy.load"
     public static let policyReject = "policy.reject"

@@ -43,6 +43,29 @@ final class AppendOnlyFile: Sendable {
         if sync { try self.sync() }
     }
 
+    /// Takes the exclusive advisory lock every writer of this log takes before appending (other processes
+    /// included); blocks while another holds it.
+    func lock() throws(AuditError) {
+        while flock(descriptor, LOCK_EX) != 0 {
+            if errno == EINTR { continue }
+            throw AuditError.io(operation: "flock", path: path, reason: errnoText())
+        }
+    }
+
+    /// Releases the lock taken by `lock()`.
+    func unlock() {
+        _ = flock(descriptor, LOCK_UN)
+    }
+
+    /// The file's current size in bytes.
+    func size() throws(AuditError) -> Int64 {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else {
+            throw AuditError.io(operation: "fstat", path: path, reason: errnoText())
+        }
+        return Int64(info.st_size)
+    }
+
     /// Flushes the file's data to stable storage.
     func sync() throws(AuditError) {
         guard fsync(descriptor) == 0 else { throw AuditError.io(operation: "fsync", path: path, reason: errnoText()) }

@@ -1,7 +1,9 @@
 public import EnclaveCrypto
-// The writer of `<dir>/audit.jsonl`: one actor owns the chain head and the files. `append` returns only
-// after the record is on disk (write + fsync); callers that append concurrently share one fsync (group
-// commit: while one flush runs on the I/O queue, later records gather and go out in the next). If a
+// The writer of `<dir>/audit.jsonl`: in each process one actor owns the files, and processes take turns
+// under an exclusive `flock` (the server and an operator command such as `enclave users add` may write
+// the same log; see `AuditLogWriter`). `append` returns only after the record is on disk (write +
+// fsync); callers that append concurrently share one fsync (group commit: while one flush runs on the
+// I/O queue, later records gather and go out in the next). If a
 // write fails the log is poisoned: that append and every later one throw, so the action they cover
 // never happens (fail closed). Every `checkpointEvery` records or `checkpointInterval` (checked on
 // append and by `run()`), a signed checkpoint goes to `checkpoints.jsonl` and to an optional command.
@@ -50,16 +52,18 @@ public actor AuditLog {
     private let pseudonymKey: SymmetricKey
     private let signer: Ed25519PrivateKey
     private let configuration: Configuration
-    private let logFile: AppendOnlyFile
-    private let checkpointFile: AppendOnlyFile
-    private let logIdentity: FileIdentity
+    private let writer: AuditLogWriter
     private let ioQueue = DispatchQueue(label: "enclave.audit.io")
 
-    private var nextSeq: UInt64
-    private var head: String
-    private var pending: [UInt8] = []
-    private var durableSeq: UInt64
-    private var durableHead: String
+    /// Events waiting for the next write, origins already pseudonymised; the first has ticket `writtenTicket + 1`.
+    private var pending: [AuditEvent] = []
+    private var nextTicket: UInt64 = 1
+    /// Every ticket up to this one is durable.
+    private var writtenTicket: UInt64 = 0
+    /// The sequence number each durable ticket got, until its `append` collects it.
+    private var seqOfTicket: [UInt64: UInt64] = [:]
+    /// The chain's end as of this process's last write or look.
+    private var chain: ChainState
     private var lastCheckpointCount: UInt64
     private var lastCheckpointTime: UTCMillis
     private var busy = false
@@ -91,53 +95,38 @@ public actor AuditLog {
         self.signer = signer
         self.configuration = configuration
         let logPath = directory + "/" + Self.logFileName
-        let tail = try LogTail.read(path: logPath)
-        if let last = tail.lastLine {
-            let record: AuditRecord
-            do { record = try AuditRecord(line: last[...]) } catch {
-                throw AuditError.corrupt(
-                    "last record of \(logPath) is malformed (\(error)); run `enclave audit verify`")
-            }
-            let expected = try HMACSHA256.authenticate(record.authenticatedBytes, key: macKey).hexString
-            guard constantTimeEquals(Array(expected.utf8), Array(record.mac.utf8)) else {
-                throw AuditError.key("the last audit record's MAC does not verify: wrong master key, or tampering")
-            }
-            nextSeq = record.seq + 1
-            head = try SHA256.hash(last).hexString
-        } else {
-            nextSeq = 1
-            head = AuditRecord.genesisHash
-        }
-        durableSeq = nextSeq - 1
-        durableHead = head
         let checkpointPath = directory + "/" + Self.checkpointFileName
-        let latest = try Self.latestCheckpoint(path: checkpointPath)
+        let created =
+            !FileManager.default.fileExists(atPath: logPath)
+            || !FileManager.default.fileExists(atPath: checkpointPath)
+        let logFile = try AppendOnlyFile(path: logPath)
+        let checkpointFile = try AppendOnlyFile(path: checkpointPath)
+        if created { try syncDirectory(directory) }
+        writer = AuditLogWriter(
+            logFile: logFile, checkpointFile: checkpointFile, identity: try FileIdentity(path: logPath), macKey: macKey,
+            signer: signer)
+        // Under the lock: another process may be writing the log right now.
+        try logFile.lock()
+        let tornBytes: Int
+        let latest: AuditCheckpoint?
+        do {
+            defer { logFile.unlock() }
+            (chain, tornBytes) = try writer.catchUp()
+            latest = try Self.latestCheckpoint(path: checkpointPath)
+        }
         lastCheckpointCount = latest?.count ?? 0
         lastCheckpointTime = latest?.time ?? .now
         if let latest {
             guard latest.isValid(publicKey: signer.publicKey) else {
                 throw AuditError.key("the latest checkpoint is not signed by this signing key")
             }
-            guard latest.count <= durableSeq else {
+            guard latest.count <= chain.lastSeq else {
                 throw AuditError.corrupt(
-                    "\(logPath) has \(durableSeq) records but a checkpoint covers \(latest.count);"
+                    "\(logPath) has \(chain.lastSeq) records but a checkpoint covers \(latest.count);"
                         + " the log was truncated: run `enclave audit verify`")
             }
         }
-        let created =
-            !FileManager.default.fileExists(atPath: logPath)
-            || !FileManager.default.fileExists(atPath: checkpointPath)
-        logFile = try AppendOnlyFile(path: logPath)
-        checkpointFile = try AppendOnlyFile(path: checkpointPath)
-        if created { try syncDirectory(directory) }
-        logIdentity = try FileIdentity(path: logPath)
-        if tail.tornBytes > 0 {
-            _ = try await append(
-                AuditEvent(
-                    actor: "-", role: "-", action: AuditAction.auditRecover,
-                    subject: "torn-tail", outcome: "repaired",
-                    detail: "bytes=\(tail.tornBytes)"))
-        }
+        if tornBytes > 0 { _ = try await append(AuditLogWriter.recoverEvent(tornBytes: tornBytes)) }
     }
 
     /// The initialiser of CONTRACTS.md: checkpoints every `checkpointEvery` records or `checkpointInterval`.
@@ -153,22 +142,22 @@ public actor AuditLog {
     /// Appends one event and returns its sequence number once it is durable (written and fsynced).
     /// If this throws, the caller must not perform the action the event covers.
     public func append(_ event: AuditEvent) async throws -> UInt64 {
-        let seq = try enqueue(event)
-        try await makeDurable(seq)
-        return seq
+        let ticket = try enqueue(event)
+        try await makeDurable(ticket)
+        return seqOfTicket.removeValue(forKey: ticket) ?? 0
     }
 
     /// Appends several events with one write and one fsync; returns their sequence numbers.
     public func append(contentsOf events: [AuditEvent]) async throws -> [UInt64] {
-        var seqs: [UInt64] = []
-        seqs.reserveCapacity(events.count)
-        for event in events { seqs.append(try enqueue(event)) }
-        if let last = seqs.last { try await makeDurable(last) }
-        return seqs
+        var tickets: [UInt64] = []
+        tickets.reserveCapacity(events.count)
+        for event in events { tickets.append(try enqueue(event)) }
+        if let last = tickets.last { try await makeDurable(last) }
+        return tickets.map { seqOfTicket.removeValue(forKey: $0) ?? 0 }
     }
 
-    /// The number of durable records.
-    public var count: UInt64 { durableSeq }
+    /// The number of durable records (as of this process's last write; other writers may have added more).
+    public var count: UInt64 { chain.lastSeq }
 
     /// The keyed HMAC under which a sensitive identifier is stored (`hmac:<32 hex>`); `-` and "" stay as they are.
     public nonisolated func pseudonym(_ value: String) throws -> String {
@@ -207,70 +196,56 @@ public actor AuditLog {
         if let failure { throw AuditError.unavailable("an earlier audit write failed (\(failure)); reopen the log") }
         var stored = event
         stored.origin = try pseudonym(event.origin)
-        var record = AuditRecord(seq: nextSeq, event: stored, prev: head, mac: "")
-        let authenticated = record.authenticatedBytes
-        record.mac = try HMACSHA256.authenticate(authenticated, key: macKey).hexString
-        let line = AuditRecord.line(authenticated: authenticated, mac: record.mac)
-        head = try SHA256.hash(line).hexString
-        pending.append(contentsOf: line)
-        pending.append(0x0A)
-        nextSeq += 1
-        return record.seq
+        pending.append(stored)
+        defer { nextTicket += 1 }
+        return nextTicket
     }
 
-    private func makeDurable(_ seq: UInt64) async throws {
-        while durableSeq < seq {
+    private func makeDurable(_ ticket: UInt64) async throws {
+        while writtenTicket < ticket {
             if let failure { throw AuditError.unavailable("audit write failed: \(failure)") }
             await acquire()
             defer { release() }
-            guard durableSeq < seq, failure == nil else { continue }
-            let bytes = pending
-            let last = nextSeq - 1
-            let lastHead = head
+            guard writtenTicket < ticket, failure == nil else { continue }
+            let events = pending
             pending.removeAll(keepingCapacity: true)
-            let file = logFile
-            let identity = logIdentity
-            do {
-                try await onIOQueue {
-                    try identity.check()
-                    try file.append(bytes, sync: true)
-                }
-            } catch {
-                let reason = (error as? AuditError) ?? AuditError.unavailable("\(error)")
-                failure = reason
-                throw reason
-            }
-            durableSeq = last
-            durableHead = lastHead
-            try await checkpointIfDueLocked(force: false)
+            let outcome = try await writeLocked(events, force: false)
+            for (offset, seq) in outcome.seqs.enumerated() { seqOfTicket[writtenTicket + 1 + UInt64(offset)] = seq }
+            writtenTicket += UInt64(events.count)
         }
     }
 
     private func checkpointIfDueLocked(force: Bool) async throws {
         if let failure { throw AuditError.unavailable("audit write failed: \(failure)") }
-        guard durableSeq > lastCheckpointCount else { return }
-        let now = UTCMillis.now
-        let elapsed = Duration.milliseconds(now.value - lastCheckpointTime.value)
-        guard
-            force || durableSeq - lastCheckpointCount >= UInt64(configuration.checkpointEvery)
-                || elapsed >= configuration.checkpointInterval
-        else { return }
-        let checkpoint = try AuditCheckpoint.make(count: durableSeq, head: durableHead, time: now, signer: signer)
-        let line = checkpoint.line + [0x0A]
-        let file = checkpointFile
+        _ = try await writeLocked([], force: force)
+    }
+
+    /// One step of the writer on the I/O queue; updates the chain and checkpoint state, poisons the log on error.
+    private func writeLocked(_ events: [AuditEvent], force: Bool) async throws -> WriteOutcome {
+        let rule = CheckpointRule(
+            lastCount: lastCheckpointCount, lastTime: lastCheckpointTime, every: configuration.checkpointEvery,
+            interval: configuration.checkpointInterval, force: force)
+        let writer = self.writer
+        let known = chain
+        let outcome: WriteOutcome
         do {
-            try await onIOQueue { try file.append(line, sync: true) }
+            outcome = try await onIOQueue { try writer.write(events, after: known, rule: rule) }
         } catch {
             let reason = (error as? AuditError) ?? AuditError.unavailable("\(error)")
             failure = reason
             throw reason
         }
-        lastCheckpointCount = checkpoint.count
-        lastCheckpointTime = now
-        if let command = configuration.checkpointCommand, !command.isEmpty {
-            let succeeded = (try? await onIOQueue { try Self.runCommand(command, input: line) }) ?? false
-            if !succeeded { checkpointCommandFailures += 1 }
+        chain = outcome.state
+        if let checkpoint = outcome.checkpoint {
+            lastCheckpointCount = checkpoint.count
+            lastCheckpointTime = checkpoint.time
+            if let command = configuration.checkpointCommand, !command.isEmpty {
+                let line = checkpoint.line + [0x0A]
+                let succeeded = (try? await onIOQueue { try Self.runCommand(command, input: line) }) ?? false
+                if !succeeded { checkpointCommandFailures += 1 }
+            }
         }
+        return outcome
     }
 
     /// Waits for exclusive use of the files (one flush or checkpoint at a time).
@@ -314,7 +289,7 @@ public actor AuditLog {
         try HKDFSHA256.deriveKey(from: macKey, salt: [], info: Array("enclave/audit/pseudonym/v1".utf8))
     }
 
-    private static func pseudonym(_ value: String, key: SymmetricKey) throws -> String {
+    static func pseudonym(_ value: String, key: SymmetricKey) throws -> String {
         if value.isEmpty || value == "-" { return value }
         return "hmac:" + Array(try HMACSHA256.authenticate(Array(value.utf8), key: key).prefix(16)).hexString
     }

@@ -1,8 +1,11 @@
 public import EnclaveCrypto
-// The log's Ed25519 signing key: generated on first use and kept in `<dir>/signing.key` (mode 0600),
-// sealed with AES-256-GCM under a key the caller derives from the master key (`AuditKeys`). The file
-// is one text line, `enclave-audit-signing-key-v1 <hex of nonce|ciphertext|tag>`; the AAD names the
-// format so the sealed blob cannot be swapped in for another kind of key.
+// The checkpoint key's public half as `enclave audit pubkey` writes it and `verify --pubkey` reads it,
+// and a stand-alone sealed signing key file: a random Ed25519 key kept in `<dir>/signing.key` (mode
+// 0600), sealed with AES-256-GCM under a key derived from a master key (`AuditKeys`). The server no
+// longer uses the stand-alone file (its keys derive from the audit root key, `AuditRootKey`, which
+// survives master-key rotation); tests and tools that need a throw-away log without a key ring still
+// do. The file is one text line, `enclave-audit-signing-key-v1 <hex of nonce|ciphertext|tag>`; the AAD
+// names the format so the sealed blob cannot be swapped in for another kind of key.
 import Foundation
 
 #if canImport(Glibc)
@@ -80,7 +83,7 @@ public enum AuditSigningKey {
     }
 }
 
-/// The two audit keys the caller derives from the master key.
+/// Keys derived directly from one master key, for a stand-alone `signing.key` log (see the file comment).
 public struct AuditKeys: Sendable {
     /// Keys the per-record HMAC (and, through HKDF, the pseudonyms of sensitive identifiers).
     public let mac: SymmetricKey

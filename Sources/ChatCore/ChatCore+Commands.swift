@@ -121,9 +121,13 @@ extension ChatCore {
     }
 
     /// `/audit ...` (compliance): rows from the audit library; the query is itself audited.
+    /// `/audit open <conversation> <reason...>` is break-glass (`breakGlass`).
     public func auditQuery(_ arguments: [String], as user: Principal, origin: String) async throws(ChatFailure)
         -> CommandResult
     {
+        if arguments.first == "open" {
+            return try await breakGlass(Array(arguments.dropFirst()), as: user, origin: origin)
+        }
         try await require(.compliance, user, command: "audit", origin: origin)
         try await record(
             actor: user.name, role: user.role.rawValue, origin: origin, action: "audit.query",

@@ -2,8 +2,8 @@
 // over the audit directory (DESIGN.md §6). `verify` with the master key checks every record's MAC,
 // the chain and the signed checkpoints; `verify --pubkey F` is the offline check for an auditor who
 // holds no secret. `search`, `export` and `report` read the records (which hold no message text).
-// The audit keys come from the master key: HKDF-SHA256 with info `enclave/audit/mac/v1` (record MACs)
-// and `enclave/audit/signing-seal/v1` (the sealed signing key), see `AuditKeys`.
+// The audit keys derive from the audit root key (`<dir>/root.key`, sealed under a master-key version and
+// re-wrapped on rotation): HKDF-SHA256 with distinct infos for the record MAC and the signing key.
 import ArgumentParser
 import Audit
 import EnclaveCrypto
@@ -20,9 +20,9 @@ struct AuditOptions: ParsableArguments {
         dir ?? ProcessInfo.processInfo.environment["ENCLAVE_AUDIT_DIR"] ?? masterKey.dataDirectory + "/audit"
     }
 
-    /// The audit keys derived from the master key (see `AuditMasterKey`).
-    func keys() throws -> AuditKeys {
-        try AuditMasterKey.keys(from: masterKey.keySource, directory: directory)
+    /// The audit keys, from the root key opened with the master key (see `AuditMasterKey`).
+    func secrets() throws -> AuditSecrets {
+        try AuditMasterKey.secrets(from: masterKey.keySource, directory: directory)
     }
 
     /// Fails with a clear message unless the audit directory exists.
@@ -66,11 +66,9 @@ struct AuditVerify: ParsableCommand {
                 report = try AuditVerifier.verify(
                     directory: options.directory, macKey: nil, publicKey: publicKey, checkpointsPath: checkpoints)
             } else {
-                let keys = try options.keys()
-                let signer = try AuditSigningKey.load(
-                    path: options.directory + "/signing.key", sealingKey: keys.signingSeal)
+                let secrets = try options.secrets()
                 report = try AuditVerifier.verify(
-                    directory: options.directory, macKey: keys.mac, publicKey: signer.publicKey,
+                    directory: options.directory, macKey: secrets.mac, publicKey: secrets.signer.publicKey,
                     checkpointsPath: checkpoints)
             }
         } catch let error as AuditError {
@@ -100,9 +98,7 @@ struct AuditPubkey: ParsableCommand {
     func run() throws {
         let text: String
         do {
-            let keys = try options.keys()
-            let signer = try AuditSigningKey.loadOrCreate(directory: options.directory, sealingKey: keys.signingSeal)
-            text = AuditSigningKey.exportPublicKey(signer) + "\n"
+            text = AuditSigningKey.exportPublicKey(try options.secrets().signer) + "\n"
         } catch let error as AuditError {
             throw AuditFailure(message: error.description)
         }

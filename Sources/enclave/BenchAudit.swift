@@ -47,8 +47,9 @@ struct BenchAudit: AsyncParsableCommand {
     func run() async throws {
         let base = (directory ?? NSTemporaryDirectory()) + "/enclave-bench-audit-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: base) }
-        let keys = try AuditKeys(master: SymmetricKey.random())
-        let signer = try AuditSigningKey.loadOrCreate(directory: base, sealingKey: keys.signingSeal)
+        let keys = try AuditRootKey.loadOrCreate(
+            directory: base, masterKeys: [1: SymmetricKey.random()], latestVersion: 1)
+        let signer = keys.signer
         let log = try await AuditLog(directory: base, macKey: keys.mac, signer: signer)
         print("durability: append returns after write + fsync of its record (checkpoint every 1000 records)")
 

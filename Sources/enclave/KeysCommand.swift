@@ -5,6 +5,7 @@
 // killed rotation resumes where it stopped when run again), then retires the old versions and removes
 // them from the key file. `status` shows which versions the database uses. No command prints a key.
 import ArgumentParser
+import Audit
 import EnclaveCrypto
 import Foundation
 import Storage
@@ -71,6 +72,7 @@ struct KeysInit: ParsableCommand {
             ?? ServerAssembly.masterKeyPath(environment["ENCLAVE_DATA_DIR"] ?? "data")
         do {
             let ring = try KeyRing(keys: [1: SymmetricKey.random()])
+            try OperatorAudit.recordKeyInit(ring: ring, keyFile: path)
             try ring.createKeyFile(at: path)
         } catch let error as StoreError {
             throw StorageFailure(error: error)
@@ -108,8 +110,12 @@ struct KeysRotate: AsyncParsableCommand {
             let retired = Set(status.filter { $0.state == .retired }.map(\.version))
             let active = status.filter { $0.state == .active }.map(\.version).max() ?? 0
             let pending = status.contains { $0.state == .retiring }
+            try OperatorAudit.record(
+                AuditAction.keyRotate, subject: "master-key-version=\(active)", ring: ring,
+                dataDirectory: AuditKeyRotation.dataDirectory(storage))
             if !ring.versions.filter({ retired.contains($0) }).isEmpty && !pending && ring.latestVersion == active {
                 // A previous rotation finished in the database but stopped before cleaning the key file.
+                try AuditKeyRotation.rewrap(ring: ring, dataDirectory: AuditKeyRotation.dataDirectory(storage))
                 ring.removeVersions(below: active)
                 try ring.replaceKeyFile(at: path)
                 print("rotation to version \(active) was already complete; removed retired keys from \(path)")
@@ -122,6 +128,7 @@ struct KeysRotate: AsyncParsableCommand {
             } else {
                 print("resuming rotation to master key version \(ring.latestVersion)")
             }
+            try AuditKeyRotation.rewrap(ring: ring, dataDirectory: AuditKeyRotation.dataDirectory(storage))
             let report = try await store.rotate(batchSize: batchSize)
             ring.removeVersions(below: report.version)
             try ring.replaceKeyFile(at: path)

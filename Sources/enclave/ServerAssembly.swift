@@ -22,10 +22,9 @@ struct ServerAssembly {
     {
         let keys = try openKeys(dataDirectory: dataDirectory)
         let store = try Store(path: dataDirectory + "/enclave.db", keyRing: keys.ring)
-        let auditKeys = try AuditKeys(master: keys.master)
         let auditDirectory = dataDirectory + "/audit"
-        let signer = try AuditSigningKey.loadOrCreate(directory: auditDirectory, sealingKey: auditKeys.signingSeal)
-        let audit = try await AuditLog(directory: auditDirectory, macKey: auditKeys.mac, signer: signer)
+        let secrets = try AuditMasterKey.secrets(ring: keys.ring, directory: auditDirectory)
+        let audit = try await AuditLog(directory: auditDirectory, macKey: secrets.mac, signer: secrets.signer)
         return ServerAssembly(
             dataDirectory: dataDirectory, store: store, audit: audit, policy: PolicyDirectoryGate(directory: policies),
             gateway: gateway)

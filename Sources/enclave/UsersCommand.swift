@@ -1,8 +1,9 @@
 // `enclave users add|passwd|disable|list`: account administration on the data directory's store.
 // Passwords come from a prompt without echo (twice, to catch typos) or, when stdin is not a
 // terminal, from its first line; they must be at least 12 characters and are stored as scrypt hashes.
-// (These commands do not write the audit log: only the running server owns it.)
+// Each change is audited first (`OperatorAudit`): no record, no change.
 import ArgumentParser
+import Audit
 import EnclaveCrypto
 import Foundation
 import Storage
@@ -54,6 +55,8 @@ struct UsersCommand: AsyncParsableCommand {
             if try await store.user(named: name) != nil { throw ValidationError("user \(name) already exists") }
             let password = try UsersCommand.readNewPassword()
             let groupList = groups.map { $0.split(separator: ",").map(String.init) } ?? []
+            try OperatorAudit.record(
+                AuditAction.userCreate, subject: name, detail: "role=\(role.rawValue)", dataDirectory: location.dataDir)
             try await store.createUser(
                 UserRecord(name: name, role: role, groups: groupList, passwordHash: try PasswordHash.make(password)))
             print("created \(name) (\(role.rawValue))")
@@ -71,6 +74,7 @@ struct UsersCommand: AsyncParsableCommand {
             user.passwordHash = try PasswordHash.make(try UsersCommand.readNewPassword())
             user.failedAttempts = 0
             user.lockedUntil = nil
+            try OperatorAudit.record(AuditAction.userPassword, subject: name, dataDirectory: location.dataDir)
             try await store.updateUser(user)
             print("password of \(name) changed")
         }
@@ -85,6 +89,7 @@ struct UsersCommand: AsyncParsableCommand {
             let store = try location.openStore()
             guard var user = try await store.user(named: name) else { throw ValidationError("no user \(name)") }
             user.disabled = true
+            try OperatorAudit.record(AuditAction.userDisable, subject: name, dataDirectory: location.dataDir)
             try await store.updateUser(user)
             print("disabled \(name)")
         }

@@ -3,8 +3,8 @@
 public import Audit
 import Foundation
 
-/// The audit log as ChatCore's `AuditRecorder`.
-public struct AuditAdapter: AuditRecorder {
+/// The audit log as ChatCore's `AuditRecorder` (and `BreakGlassRecorder`: it key-hashes the reason).
+public struct AuditAdapter: BreakGlassRecorder {
     public let log: AuditLog
 
     public init(log: AuditLog) {
@@ -12,6 +12,15 @@ public struct AuditAdapter: AuditRecorder {
     }
 
     public func record(_ entry: AuditEntry) async throws {
+        try await record(entry, detail: nil)
+    }
+
+    /// The break-glass record: the reason as `reason-hmac=hmac:<32 hex> reason-chars=<n>` in `detail`.
+    public func recordBreakGlass(_ entry: AuditEntry, reason: String) async throws {
+        try await record(entry, detail: "reason-hmac=\(try log.pseudonym(reason)) reason-chars=\(reason.count)")
+    }
+
+    private func record(_ entry: AuditEntry, detail: String?) async throws {
         let call = entry.call.map { call in
             ModelCallFields(
                 modelID: call.modelID, promptVersion: call.promptVersion, provider: call.provider,
@@ -22,8 +31,7 @@ public struct AuditAdapter: AuditRecorder {
         _ = try await log.append(
             AuditEvent(
                 actor: entry.actor, role: entry.role, origin: entry.origin, action: entry.action,
-                subject: entry.subject,
-                outcome: entry.outcome, call: call))
+                subject: entry.subject, outcome: entry.outcome, detail: detail, call: call))
     }
 
     /// `/audit [search] key=value ...` (from= to= user= action= provider= model= decision= tag= arm= limit=);

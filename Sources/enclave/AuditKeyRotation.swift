@@ -1,0 +1,33 @@
+// The audit side of `enclave keys rotate`: re-wraps the audit root key under the ring's newest master
+// version while the old version is still in the ring, so that retiring the old version never orphans
+// the audit log. Called by the rotate command just before it drops old versions from the key file; a
+// failure stops the rotation there (the old versions stay, and running rotate again resumes).
+import Audit
+import Foundation
+import Storage
+
+enum AuditKeyRotation {
+    /// The audit directory the CLI uses by default: $ENCLAVE_AUDIT_DIR or `<data dir>/audit`.
+    static func auditDirectory(dataDirectory: String) -> String {
+        ProcessInfo.processInfo.environment["ENCLAVE_AUDIT_DIR"] ?? dataDirectory + "/audit"
+    }
+
+    /// The data directory a storage command works on: its database's directory (`<data dir>/enclave.db`
+    /// by default), so `--database` elsewhere never leaves an audit directory in the working directory.
+    static func dataDirectory(_ storage: StorageOptions) -> String {
+        let directory = (storage.databasePath as NSString).deletingLastPathComponent
+        return directory.isEmpty ? "." : directory
+    }
+
+    /// Re-wraps `<audit dir>/root.key` under `ring.latestVersion` (nothing to do without a root key).
+    static func rewrap(ring: KeyRing, dataDirectory: String) throws {
+        let directory = auditDirectory(dataDirectory: dataDirectory)
+        do {
+            let changed = try AuditRootKey.rewrap(
+                directory: directory, masterKeys: try AuditMasterKey.masterKeys(ring), to: ring.latestVersion)
+            if changed { print("re-wrapped the audit root key under master key version \(ring.latestVersion)") }
+        } catch let error as AuditError {
+            throw AuditFailure(message: error.description)
+        }
+    }
+}
