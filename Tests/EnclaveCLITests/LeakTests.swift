@@ -245,9 +245,11 @@ enum LeakRun {
         // The run exercised what it claims: tagged conversations, external traffic, refusals and faults.
         #expect(result.taggedAt.count > 400)
         #expect(result.externalRequests > 300)
-        #expect((result.finals["policy-blocked"] ?? 0) > 100)
+        // (A session keeps its `/model` choice across conversations, so refusals are frequent.)
+        #expect((result.finals["policy-blocked"] ?? 0) > 500)
         #expect((result.finals["provider-unavailable"] ?? 0) > 100)
-        #expect((result.finals["ok"] ?? 0) > 7000)
+        #expect((result.finals["ok"] ?? 0) > 5000)
+        #expect(result.modelCalls > 5000)
         #expect(result.finals["internal"] == nil)
         #expect(result.finals.values.reduce(0, +) == 10_000)
     }

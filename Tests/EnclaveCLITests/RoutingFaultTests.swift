@@ -44,15 +44,15 @@ import Testing
 
         // An external HTTP 500 before the first token: fallback to vpc (narrower), served.
         #expect(try send("hello fault-500-ext", model: "external-gpt").contains("provider=vpc-llama"))
-        // Faults of the default vpc provider: no fallback to external (wider), a clear final line.
+        // Faults of the vpc provider: no fallback to external (wider), a clear final line.
         let before = server.external.completionRequests.count
-        let failed500 = try send("hello fault-500-vpc", model: nil)
+        let failed500 = try send("hello fault-500-vpc", model: "vpc-llama")
         #expect(failed500.hasPrefix("ERR provider-unavailable "), "\(failed500)")
-        #expect(try send("hello", model: nil).hasPrefix("OK "))
-        let malformed = try send("hello fault-malformed-vpc", model: nil)
+        #expect(try send("hello", model: "vpc-llama").hasPrefix("OK "))
+        let malformed = try send("hello fault-malformed-vpc", model: "vpc-llama")
         #expect(malformed.hasPrefix("ERR provider-unavailable ") && malformed.contains("incomplete"), "\(malformed)")
-        #expect(try send("hello", model: nil).hasPrefix("OK "))
-        let cut = try send("hello fault-cut-vpc", model: nil)
+        #expect(try send("hello", model: "vpc-llama").hasPrefix("OK "))
+        let cut = try send("hello fault-cut-vpc", model: "vpc-llama")
         #expect(cut.hasPrefix("ERR provider-unavailable ") && cut.contains("incomplete"), "\(cut)")
         #expect(server.external.completionRequests.count == before, "a vpc failure widened to the external provider")
         // External slower than its read timeout: fallback to vpc; its breaker opens, so the next message
