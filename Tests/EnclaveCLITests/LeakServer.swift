@@ -33,7 +33,9 @@ final class LeakServer {
 
     /// Creates the directory (config, policy, prompt) and `users` (staff, password `<name>-password`).
     init(users: [String], taggedResidency: String, readTimeoutMs: Int = 400, cooldownMs: Int = 20) async throws {
-        let base = FileManager.default.fileExists(atPath: "/dev/shm") ? URL(fileURLWithPath: "/dev/shm")
+        let base =
+            FileManager.default.fileExists(atPath: "/dev/shm")
+            ? URL(fileURLWithPath: "/dev/shm")
             : FileManager.default.temporaryDirectory
         directory = base.appendingPathComponent("enclave-leak-\(UUID().uuidString)")
         let manager = FileManager.default

@@ -237,8 +237,9 @@ enum LeakRun {
         let clock = ContinuousClock()
         let started = clock.now
         let result = try await LeakRun.run(conversations: 500, messages: 20, taggedResidency: "on-prem, vpc")
-        print("leak test over enclave serve: \(result.finals), external requests \(result.externalRequests), "
-            + "model.call records \(result.modelCalls), \(clock.now - started)")
+        print(
+            "leak test over enclave serve: \(result.finals), external requests \(result.externalRequests), "
+                + "model.call records \(result.modelCalls), \(clock.now - started)")
         #expect(result.leaks == 0)
         #expect(result.canaryLeaks == 0)
         #expect(result.taggedExternalDecisions == 0)

@@ -31,7 +31,7 @@ import Testing
 
     @Test func everyFaultEndsWithAClearFinalLineFallsBackInsideTheAllowedSetAndIsRecorded() async throws {
         let server = try await LeakServer(
-            users: ["ann"], taggedResidency: "on-prem, vpc", readTimeoutMs: 300, cooldownMs: 30_000)
+            users: ["ann"], taggedResidency: "on-prem, vpc", readTimeoutMs: 1000, cooldownMs: 30_000)
         server.vpc.setRule(Self.rule("vpc"))
         server.external.setRule(Self.rule("ext"))
         try server.start()

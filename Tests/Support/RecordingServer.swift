@@ -93,7 +93,9 @@ public final class RecordingServer: Sendable {
     public func script(_ behaviours: [RecorderBehaviour]) { state.withLock { $0.script = behaviours } }
 
     /// A rule that picks the behaviour from the request body (nil: script, then default).
-    public func setRule(_ rule: @escaping @Sendable (String) -> RecorderBehaviour?) { state.withLock { $0.rule = rule } }
+    public func setRule(_ rule: @escaping @Sendable (String) -> RecorderBehaviour?) {
+        state.withLock { $0.rule = rule }
+    }
 
     /// The default behaviour once the script is used up.
     public func setDefault(_ behaviour: RecorderBehaviour) { state.withLock { $0.fallback = behaviour } }
