@@ -90,7 +90,8 @@ public struct ProviderGateway: ModelGateway {
         case .policyBlocked(let provider, let rule, let tags):
             return ChatFailure.policyBlocked(rule: rule, tags: tags, provider: provider)
         case .providerUnavailable(let reason):
-            return ChatFailure(.providerUnavailable, "no allowed provider is available now (\(reason)); try again later")
+            return ChatFailure(
+                .providerUnavailable, "no allowed provider is available now (\(reason)); try again later")
         case .unknownProvider:
             return ChatFailure(.notFound, error.message)
         case .contextOverflow:
