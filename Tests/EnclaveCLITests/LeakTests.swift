@@ -85,6 +85,8 @@ struct LeakRunResult {
     var externalRequests = 0
     var taggedExternalDecisions = 0
     var modelCalls = 0
+    /// `model.decision` records that allowed an attempt (each must have its `model.call`).
+    var allowedDecisions = 0
 }
 
 enum LeakRun {
@@ -221,6 +223,9 @@ enum LeakRun {
         }
         for line in server.auditLines {
             if line.contains("\"action\":\"model.call\"") { outcome.modelCalls += 1 }
+            if line.contains("\"action\":\"model.decision\""), line.contains("\"decision\":\"allowed\"") {
+                outcome.allowedDecisions += 1
+            }
             if line.contains("\"action\":\"model.decision\""), line.contains("\"provider\":\"external-gpt\""),
                 line.contains("\"decision\":\"allowed\""), !line.contains("\"tags\":[]"), line.contains("\"tags\":[")
             {
@@ -251,6 +256,8 @@ enum LeakRun {
         #expect((result.finals["provider-unavailable"] ?? 0) > 100)
         #expect((result.finals["ok"] ?? 0) > 5000)
         #expect(result.modelCalls > 5000)
+        // Every attempt announced before any byte left has its call record with the outcome.
+        #expect(result.modelCalls == result.allowedDecisions)
         #expect(result.finals["internal"] == nil)
         #expect(result.finals.values.reduce(0, +) == 10_000)
     }
