@@ -130,10 +130,19 @@ let package = Package(
         .testTarget(
             name: "AuditTests", dependencies: ["Audit", "EnclaveCrypto"], exclude: ["Fixtures"],
             swiftSettings: strictSettings),
+        // Test helpers shared by test targets, not shipped: the recording OpenAI-compatible server.
+        .target(
+            name: "EnclaveTestSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/Support", swiftSettings: strictSettings),
         .testTarget(
             name: "RoutingTests",
             dependencies: [
-                "Routing", "Policy", "Inference",
+                "Routing", "Policy", "Inference", "EnclaveTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -155,6 +164,7 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // Runs the built `enclave` executable as a user would.
-        .testTarget(name: "EnclaveCLITests", dependencies: ["enclave"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "EnclaveCLITests", dependencies: ["enclave", "EnclaveTestSupport"], swiftSettings: strictSettings),
     ]
 )

@@ -70,12 +70,16 @@ extension ChatCore {
         let providers = await gateway.providers()
         let decision = await policy.decide(
             tags: tags, user: user.name, groups: user.groups, requested: nil, providers: providers)
+        let down = await gateway.unavailable()
         let rows = providers.map { provider -> ChatOutput in
             let verdict =
                 decision.allowed.contains(provider.name)
                 ? "allowed" : "denied:\(decision.denied[provider.name] ?? decision.rule)"
-            let mark = provider.name == selected ? "selected" : "-"
-            return .row([provider.name, provider.residency, provider.region ?? "-", provider.modelID, verdict, mark])
+            // The last field marks the session's choice and a provider whose circuit breaker is open.
+            let marks = [provider.name == selected ? "selected" : nil, down.contains(provider.name) ? "down" : nil]
+            let mark = marks.compactMap { $0 }.joined(separator: ",")
+            let shown = mark.isEmpty ? "-" : mark
+            return .row([provider.name, provider.residency, provider.region ?? "-", provider.modelID, verdict, shown])
         }
         return CommandResult(output: rows, ok: "providers=\(providers.count)")
     }

@@ -127,7 +127,7 @@ public struct OnPremOnlyPolicy: PolicyGate {
 }
 
 /// A provider that answers with the user's last message, word by word: Enclave's overhead without a model.
-public struct EchoGateway: ModelGateway {
+public struct EchoGateway: SimpleModelGateway {
     public let summary: ProviderSummary
 
     public init(name: String = "echo", residency: String = "on-prem") {

@@ -213,14 +213,134 @@ public enum GatewayEvent: Sendable, Equatable {
     case stopped(String)
 }
 
-/// The routing library: the providers, the choice inside the allowed set, and streaming.
+/// One message to route and serve: who asks, what policy allows, and the conversation so far.
+public struct ModelCall: Sendable {
+    public var conversation: String
+    public var user: String
+    /// The user's groups (canary eligibility may depend on them).
+    public var groups: [String]
+    /// The user's `/model` choice, if any.
+    public var requested: String?
+    /// The provider that served this conversation so far, if any.
+    public var sticky: String?
+    public var decision: GateDecision
+    /// Earlier turns of the conversation, oldest first, without the new message.
+    public var history: [PromptTurn]
+    /// The new user message.
+    public var message: String
+    public var maxTokens: Int
+
+    public init(
+        conversation: String, user: String, groups: [String], requested: String?, sticky: String?,
+        decision: GateDecision, history: [PromptTurn], message: String, maxTokens: Int
+    ) {
+        self.conversation = conversation
+        self.user = user
+        self.groups = groups
+        self.requested = requested
+        self.sticky = sticky
+        self.decision = decision
+        self.history = history
+        self.message = message
+        self.maxTokens = maxTokens
+    }
+}
+
+/// One attempt at one provider: announced (`started`) before any byte leaves, finished after.
+public struct ModelAttempt: Sendable, Equatable {
+    public var provider: ProviderSummary
+    /// The model id the provider reported, else the configured one.
+    public var modelID: String
+    /// The system prompt version sent (per provider/route).
+    public var promptVersion: String
+    /// `none`, `control` or `canary`.
+    public var canaryArm: String
+    /// 0 for the plan's first provider, n for the n-th fallback.
+    public var attempt: Int
+    /// `started`, `ok`, `failed` or `cancelled`.
+    public var outcome: String
+    public var tokensIn: Int?
+    public var tokensOut: Int?
+    public var ttftMs: Int?
+    public var totalMs: Int?
+    /// From the provider's price table, in millionths of the currency.
+    public var costMicros: Int?
+    /// The stable failure code (`provider-timeout`, ...), nil unless failed.
+    public var errorCode: String?
+
+    public init(
+        provider: ProviderSummary, modelID: String, promptVersion: String, canaryArm: String = "none",
+        attempt: Int = 0, outcome: String = "started", tokensIn: Int? = nil, tokensOut: Int? = nil,
+        ttftMs: Int? = nil, totalMs: Int? = nil, costMicros: Int? = nil, errorCode: String? = nil
+    ) {
+        self.provider = provider
+        self.modelID = modelID
+        self.promptVersion = promptVersion
+        self.canaryArm = canaryArm
+        self.attempt = attempt
+        self.outcome = outcome
+        self.tokensIn = tokensIn
+        self.tokensOut = tokensOut
+        self.ttftMs = ttftMs
+        self.totalMs = totalMs
+        self.costMicros = costMicros
+        self.errorCode = errorCode
+    }
+}
+
+/// A served message: the attempt that answered, the whole reply, and why it stopped early (if it did).
+public struct ModelReply: Sendable, Equatable {
+    public var served: ModelAttempt
+    public var reply: String
+    /// `max-tokens`, `disconnected`, `shutdown`, or nil when the reply ran to its end.
+    public var stop: String?
+
+    public init(served: ModelAttempt, reply: String, stop: String? = nil) {
+        self.served = served
+        self.reply = reply
+        self.stop = stop
+    }
+}
+
+/// Why a routed message was not served.
+public enum ModelCallError: Error, Sendable, Equatable {
+    /// Routing refused before any attempt: `policy-blocked`, `provider-unavailable` or `not-found`.
+    case refused(ChatFailure)
+    /// Every attempt failed; `partialReply` is the text that already reached the user (empty if none).
+    case failed(ChatFailure, partialReply: String)
+}
+
+/// The routing library: the providers, and serving a message inside the allowed set with fallback.
 public protocol ModelGateway: Sendable {
     func providers() async -> [ProviderSummary]
-    /// Picks a provider from `decision.allowed`: the user's choice, else the conversation's sticky
-    /// provider, else canary/default; nil when none of the allowed ones is available.
+    /// Providers known to be down now (their circuit breaker is open); `/models` shows them.
+    func unavailable() async -> Set<String>
+    /// Routes `call` inside `call.decision.allowed` and serves it, falling back (before the first text
+    /// piece only) to another allowed provider of no wider residency.
+    ///
+    /// - Parameters:
+    ///   - beforeAttempt: runs before any byte goes to a provider, for every attempt; when it throws,
+    ///     that attempt (and the call) does not happen and the error is rethrown.
+    ///   - afterAttempt: receives every attempt's finished record, whatever its outcome.
+    ///   - onText: each text piece as it arrives; throwing stops the call there (served as far as it got).
+    /// - Throws: ``ModelCallError``, or what `beforeAttempt` threw, or `CancellationError`.
+    func run(
+        _ call: ModelCall, beforeAttempt: (ModelAttempt) async throws -> Void,
+        afterAttempt: (ModelAttempt) async -> Void, onText: (String) async throws -> Void
+    ) async throws -> ModelReply
+}
+
+extension ModelGateway {
+    public func unavailable() async -> Set<String> { [] }
+}
+
+/// A gateway over a fixed choice and one stream (test doubles, the echo benchmark): it gets a `run` that
+/// makes one attempt at the chosen provider, without fallback.
+public protocol SimpleModelGateway: ModelGateway {
+    /// Picks a provider from `decision.allowed`; nil when none of the allowed ones is available.
     func choose(decision: GateDecision, requested: String?, sticky: String?, conversation: String) async
         -> ProviderSummary?
-    /// The prompt version the router will use (audited with the call).
+    /// The prompt version recorded with every call.
     var promptVersion: String { get }
     func stream(provider: String, turns: [PromptTurn], maxTokens: Int) -> AsyncThrowingStream<GatewayEvent, any Error>
 }
@@ -233,6 +353,8 @@ public struct CallFields: Sendable, Equatable {
     public var promptVersion: String
     public var provider: String
     public var residency: String
+    /// `none`, `control` or `canary`; nil when no provider was chosen.
+    public var canaryArm: String?
     public var decision: String
     public var rule: String
     public var tags: [String]
@@ -241,17 +363,21 @@ public struct CallFields: Sendable, Equatable {
     public var tokensOut: Int?
     public var ttftMs: Int?
     public var totalMs: Int?
+    /// From the price table, in millionths of the currency.
+    public var costMicros: Int?
     public var errorCode: String?
 
     public init(
-        modelID: String, promptVersion: String, provider: String, residency: String, decision: String, rule: String,
-        tags: [String], detectorCounts: [String: Int], tokensIn: Int? = nil, tokensOut: Int? = nil,
-        ttftMs: Int? = nil, totalMs: Int? = nil, errorCode: String? = nil
+        modelID: String, promptVersion: String, provider: String, residency: String, canaryArm: String? = nil,
+        decision: String, rule: String, tags: [String], detectorCounts: [String: Int], tokensIn: Int? = nil,
+        tokensOut: Int? = nil, ttftMs: Int? = nil, totalMs: Int? = nil, costMicros: Int? = nil,
+        errorCode: String? = nil
     ) {
         self.modelID = modelID
         self.promptVersion = promptVersion
         self.provider = provider
         self.residency = residency
+        self.canaryArm = canaryArm
         self.decision = decision
         self.rule = rule
         self.tags = tags
@@ -260,6 +386,7 @@ public struct CallFields: Sendable, Equatable {
         self.tokensOut = tokensOut
         self.ttftMs = ttftMs
         self.totalMs = totalMs
+        self.costMicros = costMicros
         self.errorCode = errorCode
     }
 }

@@ -52,6 +52,13 @@ public struct PromptLibrary: Sendable {
         self.loaded = loaded
     }
 
+    /// A library over prompts already in memory (embedding, tests); `selection` must name only these.
+    public init(prompts: [SystemPrompt], selection: PromptSelection) {
+        directory = ""
+        self.selection = selection
+        loaded = Dictionary(prompts.map { ($0.reference, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
     /// The prompt for a route (a provider name).
     public func prompt(for provider: String) -> SystemPrompt {
         loaded[selection.prompt(for: provider)]!

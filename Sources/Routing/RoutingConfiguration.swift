@@ -24,6 +24,7 @@
 //       canary: {provider: vpc-llama, percent: 5, key_file: /etc/enclave/canary.key,
 //                eligible: {tags: none, groups: [pilot]}}
 //       prompts: {default: assistant.v1, providers: {external-gpt: assistant.v1}}
+//       health: {cooldown_ms: 5000, max_cooldown_ms: 120000, failures: 3}   # circuit breakers
 internal import Foundation
 public import Policy
 internal import Yams
@@ -98,6 +99,8 @@ public struct RoutingConfiguration: Sendable {
     public var defaultProvider: String
     public var canary: CanaryConfiguration?
     public var prompts: PromptSelection
+    /// The providers' circuit breakers (ProviderHealth's rule).
+    public var health = ProviderHealth.Settings()
 
     /// Top-level sections owned by other parts of the server, skipped here.
     public static let otherSections: Set<String> = [
@@ -137,7 +140,8 @@ public struct RoutingConfiguration: Sendable {
             throw reader.error(root["providers"], "providers must list at least one provider")
         }
         let routing = try reader.mapping(
-            root["routing"]!, "routing", allowed: ["default", "canary", "prompts"], required: ["default", "prompts"])
+            root["routing"]!, "routing", allowed: ["default", "canary", "prompts", "health"],
+            required: ["default", "prompts"])
         let known = Set(providers.map(\.name))
         let defaultProvider = try reader.string(routing["default"]!, "routing.default")
         guard known.contains(defaultProvider) else {
@@ -149,8 +153,33 @@ public struct RoutingConfiguration: Sendable {
             try CanaryConfiguration.parse(node, reader: reader, providers: known, baseDirectory: baseDirectory)
         }
         let prompts = try parsePrompts(routing["prompts"]!, reader: reader, providers: known)
-        return RoutingConfiguration(
+        var configuration = RoutingConfiguration(
             providers: providers, defaultProvider: defaultProvider, canary: canary, prompts: prompts)
+        if let node = routing["health"] {
+            configuration.health = try parseHealth(node, reader: reader)
+        }
+        return configuration
+    }
+
+    static func parseHealth(_ node: Node, reader: ConfigurationReader) throws(ConfigurationError)
+        -> ProviderHealth.Settings
+    {
+        let map = try reader.mapping(
+            node, "routing.health", allowed: ["cooldown_ms", "max_cooldown_ms", "failures"], required: [])
+        var settings = ProviderHealth.Settings()
+        if let value = map["cooldown_ms"] {
+            settings.base = .milliseconds(try reader.int(value, "cooldown_ms", range: 1...3_600_000))
+        }
+        if let value = map["max_cooldown_ms"] {
+            settings.maximum = .milliseconds(try reader.int(value, "max_cooldown_ms", range: 1...86_400_000))
+        }
+        if let value = map["failures"] {
+            settings.threshold = try reader.int(value, "failures", range: 1...1000)
+        }
+        guard settings.maximum >= settings.base else {
+            throw reader.error(node, "routing.health.max_cooldown_ms is shorter than cooldown_ms")
+        }
+        return settings
     }
 
     static func parsePrompts(_ node: Node, reader: ConfigurationReader, providers: Set<String>)

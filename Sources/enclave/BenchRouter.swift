@@ -1,5 +1,6 @@
 // `enclave bench router`: what routing costs per message. Two figures:
-//   1. policy decision + route plan per message (µs, p50/p99) over random tags and `/model` choices;
+//   1. policy decision + breaker look-up + route plan per message (µs, p50/p99) over random tags and
+//      `/model` choices;
 //   2. time to first token through the OpenAI-compatible provider against a loopback SSE server,
 //      versus a direct HTTP request over a plain socket to the same server, in the same run.
 // The loopback server here is a minimal blocking one (a thread, POSIX sockets): it answers every
@@ -41,6 +42,9 @@ struct BenchRouter: AsyncParsableCommand {
         ]
         let canary = CanaryConfiguration(provider: "vpc-llama", percent: 5, key: Array("bench canary key".utf8))
         let router = Router(providers: providers, defaultProvider: "local", canary: canary)
+        // The circuit breakers are consulted on every message, as ProviderGateway does.
+        let health = ProviderHealth()
+        health.record("vpc-llama", errorCode: "provider-down")
         let tagPool = ["pii", "phi", "financial", "confidential"]
         var random = BenchRandom(seed: 1)
         var samples: [Double] = []
@@ -61,7 +65,7 @@ struct BenchRouter: AsyncParsableCommand {
                     RouteRequest(
                         conversation: "conversation-\(index % 500)", user: "ann", groups: ["staff"],
                         requestedProvider: requested),
-                    decision: decision)
+                    decision: decision, unavailable: health.unavailable())
             } catch {
                 blocked += 1
             }

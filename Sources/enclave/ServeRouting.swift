@@ -8,6 +8,7 @@ import ChatCore
 import Foundation
 import Inference
 import Routing
+import ServiceLifecycle
 
 enum ServeRouting {
     static let shippedConfiguration = "deploy/enclave.yaml"
@@ -55,10 +56,25 @@ enum ServeRouting {
             }
             return LocalProvider(configuration: entry, engine: engine!)
         }
-        let prompt = prompts.prompt(for: configuration.defaultProvider)
         let gateway = ProviderGateway(
-            providers: registry.providers, defaultProvider: configuration.defaultProvider,
-            systemPrompt: prompt.text, promptVersion: prompt.version, canary: configuration.canary)
+            registry: registry, prompts: prompts, health: ProviderHealth(settings: configuration.health))
         return (gateway, registry)
+    }
+}
+
+/// Probes every provider's health periodically, so a provider that went down is known before a user's
+/// message waits for its timeout (ProviderHealth's rule; `/models` shows it `down`). Ends on shutdown.
+struct HealthProbeService: Service {
+    let gateway: ProviderGateway
+    var interval: Duration = .seconds(30)
+
+    func run() async {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard !Task.isCancelled else { return }
+                await gateway.health.probe(gateway.registry.providers)
+            }
+        }
     }
 }

@@ -12,7 +12,7 @@ struct TestPasswords: PasswordVerifier {
 }
 
 /// A gateway that records what reached it (the order check) and answers with fixed text.
-final class RecordingGateway: ModelGateway {
+final class RecordingGateway: SimpleModelGateway {
     let inner = EchoGateway(name: "local")
     let calls = Mutex<[[PromptTurn]]>([])
     let residency: String

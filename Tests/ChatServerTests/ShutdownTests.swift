@@ -10,7 +10,7 @@ import Testing
 @testable import ChatServer
 
 /// A provider that streams one word every 10 ms for a long time (until cancelled or cut short).
-struct SlowGateway: ModelGateway {
+struct SlowGateway: SimpleModelGateway {
     let inner = EchoGateway(name: "slow")
 
     func providers() -> [ProviderSummary] { inner.providers() }

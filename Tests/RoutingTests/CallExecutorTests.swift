@@ -1,6 +1,7 @@
 // Running plans over the recording servers: the reply streams through, every attempt leaves a call
 // record (started before the call, outcome after), faults fall back only inside the plan, a failure
 // after text reached the user ends the call, and a refused audit write means no call at all.
+import EnclaveTestSupport
 import Foundation
 import Inference
 import Policy

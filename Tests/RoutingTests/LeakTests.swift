@@ -9,6 +9,7 @@
 // cut after the first piece); halfway, the registry is torn down and rebuilt (a restart).
 // Afterwards, the external recorder's bytes hold no canary string and no request for a
 // conversation at or after the message that tagged it.
+import EnclaveTestSupport
 import Foundation
 import Inference
 import Policy

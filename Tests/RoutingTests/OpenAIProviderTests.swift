@@ -1,6 +1,7 @@
 // The OpenAI-compatible provider against the recording server on loopback: token-by-token streaming,
 // the request it sends, the API key's handling, retries before the first token, and a stable code
 // for every fault (down, stall past the read timeout, HTTP 500, malformed SSE, a stream cut midway).
+import EnclaveTestSupport
 import Foundation
 import Inference
 import Policy
@@ -100,8 +101,10 @@ import Testing
     func faultsHaveStableCodes(behaviour: RecorderBehaviour, code: String, requests: Int) async throws {
         let server = try await RecordingServer.start()
         server.setDefault(behaviour)
-        // The read timeout must outlast a healthy reply on a loaded 2-core machine (300 ms did not).
-        let provider = try Self.provider(server, retries: 1, readTimeout: .seconds(2))
+        // The read timeout must outlast a healthy reply on a loaded 2-core machine (300 ms did not; 2 s
+        // did not either while the server-level leak test ran beside it); only the stall waits for it.
+        let timeout: Duration = behaviour == .stall ? .seconds(2) : .seconds(15)
+        let provider = try Self.provider(server, retries: 1, readTimeout: timeout)
         let (_, error) = await Self.collect(provider)
         #expect(error?.code == code)
         #expect(server.completionRequests.count == requests)

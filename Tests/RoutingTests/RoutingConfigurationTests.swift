@@ -102,6 +102,18 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         #expect(Self.failure(yaml)?.message.contains("key_file or key_env") == true)
     }
 
+    @Test func circuitBreakerSettingsAreReadAndChecked() throws {
+        let yaml = Self.valid + "\n  health: {cooldown_ms: 250, max_cooldown_ms: 4000, failures: 2}\n"
+        let health = try RoutingConfiguration.parse(yaml, file: "c.yaml").health
+        #expect(health == ProviderHealth.Settings(base: .milliseconds(250), maximum: .seconds(4), threshold: 2))
+        #expect(try RoutingConfiguration.parse(Self.valid, file: "c.yaml").health == ProviderHealth.Settings())
+        let inverted = Self.valid + "\n  health: {cooldown_ms: 5000, max_cooldown_ms: 10}\n"
+        #expect(Self.failure(inverted)?.message.contains("shorter than cooldown_ms") == true)
+        let unknown = Self.valid + "\n  health: {cooldown: 5}\n"
+        let error = try #require(Self.failure(unknown))
+        #expect(error.message.contains("unknown key 'cooldown'") && error.line == 26, "\(error)")
+    }
+
     @Test func yamlSyntaxErrorsKeepTheirPosition() throws {
         let error = try #require(Self.failure("providers:\n  - name: [unclosed\n"))
         #expect(error.line >= 2)

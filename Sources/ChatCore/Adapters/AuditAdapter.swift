@@ -24,9 +24,10 @@ public struct AuditAdapter: BreakGlassRecorder {
         let call = entry.call.map { call in
             ModelCallFields(
                 modelID: call.modelID, promptVersion: call.promptVersion, provider: call.provider,
-                residency: call.residency, decision: call.decision, rule: call.rule, tags: call.tags,
-                detectorCounts: call.detectorCounts, tokensIn: call.tokensIn, tokensOut: call.tokensOut,
-                ttftMs: call.ttftMs, totalMs: call.totalMs, errorCode: call.errorCode)
+                residency: call.residency, canaryArm: call.canaryArm, decision: call.decision, rule: call.rule,
+                tags: call.tags, detectorCounts: call.detectorCounts, tokensIn: call.tokensIn,
+                tokensOut: call.tokensOut, ttftMs: call.ttftMs, totalMs: call.totalMs, costMicros: call.costMicros,
+                errorCode: call.errorCode)
         }
         _ = try await log.append(
             AuditEvent(

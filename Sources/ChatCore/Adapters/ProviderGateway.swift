@@ -1,95 +1,122 @@
-// Binds ChatCore's ModelGateway to the Routing library: lists the providers for policy and
-// `/models`, lets the Router choose inside the allowed set (the user's `/model`, refused when not
-// allowed; else the conversation's sticky provider; else the canary arm; else the configured
-// default; else the first allowed), fits the conversation into the provider's context with the
-// system prompt, and streams its events.
+// Binds ChatCore's ModelGateway to the Routing library. For each message the Router plans inside the
+// policy's allowed set (the user's `/model`, refused when not allowed; else the conversation's sticky
+// provider; else the canary arm for an eligible conversation of an eligible user; else the default;
+// fallbacks of no wider residency), skipping providers whose circuit breaker is open (ProviderHealth);
+// the CallExecutor then fits the conversation into each candidate's context with that route's system
+// prompt, announces every attempt before any byte leaves, streams, and falls back before the first
+// text piece only.
 import Foundation
 import Inference
 import Policy
 public import Routing
 
-/// Routing's providers as ChatCore's `ModelGateway`.
+/// Routing's registry, prompts and breakers as ChatCore's `ModelGateway`.
 public struct ProviderGateway: ModelGateway {
-    public let chatProviders: [any ChatProvider]
-    public let defaultProvider: String
-    /// The system prompt sent first, and its name/version for the audit record.
-    public let systemPrompt: String?
-    public let promptVersion: String
-    /// The pure router over `chatProviders`; every choice goes through it.
-    public let router: Router
-    private let byName: [String: any ChatProvider]
+    public let registry: ProviderRegistry
+    public let prompts: PromptLibrary
+    public let health: ProviderHealth
+    private let executor: CallExecutor
 
-    public init(
-        providers: [any ChatProvider], defaultProvider: String, systemPrompt: String?, promptVersion: String,
-        canary: CanaryConfiguration? = nil
-    ) {
-        self.chatProviders = providers
-        self.defaultProvider = defaultProvider
-        self.systemPrompt = systemPrompt
-        self.promptVersion = promptVersion
-        byName = Dictionary(providers.map { ($0.info.name, $0) }, uniquingKeysWith: { first, _ in first })
-        router = Router(providers: providers.map(\.info), defaultProvider: defaultProvider, canary: canary)
+    public init(registry: ProviderRegistry, prompts: PromptLibrary, health: ProviderHealth = ProviderHealth()) {
+        self.registry = registry
+        self.prompts = prompts
+        self.health = health
+        executor = CallExecutor(registry: registry, prompts: prompts, health: health)
     }
 
+    /// A gateway over ready-made providers that all use one system prompt (`name.vN` in `promptVersion`).
+    public init(
+        providers: [any ChatProvider], defaultProvider: String, systemPrompt: String, promptVersion: String,
+        canary: CanaryConfiguration? = nil, health: ProviderHealth = ProviderHealth()
+    ) {
+        let reference = PromptReference(promptVersion) ?? PromptReference(name: "assistant", version: 1)
+        let selection = PromptSelection(defaultPrompt: reference)
+        self.init(
+            registry: ProviderRegistry(
+                providers: providers, defaultProvider: defaultProvider, canary: canary, prompts: selection),
+            prompts: PromptLibrary(
+                prompts: [SystemPrompt(reference: reference, text: systemPrompt)], selection: selection),
+            health: health)
+    }
+
+    /// The pure router every choice goes through.
+    public var router: Router { registry.router }
+
     public func providers() -> [ProviderSummary] {
-        chatProviders.map { Self.summary($0.info) }
+        registry.providers.map { Self.summary($0.info) }
+    }
+
+    public func unavailable() -> Set<String> { health.unavailable() }
+
+    public func run(
+        _ call: ModelCall, beforeAttempt: (ModelAttempt) async throws -> Void,
+        afterAttempt: (ModelAttempt) async -> Void, onText: (String) async throws -> Void
+    ) async throws -> ModelReply {
+        let decision = Decision(
+            allowed: call.decision.allowed, denied: call.decision.denied, rule: call.decision.rule,
+            reason: call.decision.reason, tags: call.decision.tags)
+        let request = RouteRequest(
+            conversation: call.conversation, user: call.user, groups: call.groups,
+            requestedProvider: call.requested, stickyProvider: call.sticky)
+        let plan: RoutePlan
+        do {
+            plan = try router.plan(request, decision: decision, unavailable: health.unavailable())
+        } catch {
+            throw ModelCallError.refused(Self.failure(error))
+        }
+        do {
+            let result = try await executor.run(
+                plan: plan, history: call.history.map(Self.turn), message: call.message, maxTokens: call.maxTokens,
+                beforeCall: { try await beforeAttempt(Self.attempt($0)) },
+                afterCall: { await afterAttempt(Self.attempt($0)) },
+                onText: { piece in
+                    do {
+                        try await onText(piece)
+                    } catch let stop as ChatStop {
+                        throw CallStop(stop.reason)
+                    }
+                })
+            var stop = result.stop
+            if stop == nil, result.record.tokensOut >= call.maxTokens { stop = "max-tokens" }
+            return ModelReply(served: Self.attempt(result.record), reply: result.reply, stop: stop)
+        } catch let failure as CallFailure {
+            throw ModelCallError.failed(Self.failure(failure.error), partialReply: failure.partialText)
+        }
+    }
+
+    /// What the user sees for a routing error.
+    private static func failure(_ error: RoutingError) -> ChatFailure {
+        switch error {
+        case .policyBlocked(let provider, let rule, let tags):
+            return ChatFailure.policyBlocked(rule: rule, tags: tags, provider: provider)
+        case .providerUnavailable(let reason):
+            return ChatFailure(
+                .providerUnavailable, "no allowed provider is available now (\(reason)); try again later")
+        case .unknownProvider:
+            return ChatFailure(.notFound, error.message)
+        case .contextOverflow:
+            return ChatFailure(.badArguments, error.message)
+        }
     }
 
     private static func summary(_ info: ProviderInfo) -> ProviderSummary {
         ProviderSummary(name: info.name, residency: info.residency.rawValue, region: info.region, modelID: info.model)
     }
 
-    /// The router's plan for the message; nil when it refuses (a denied `/model` choice is never silently
-    /// replaced) or no allowed provider is registered.
-    public func choose(decision: GateDecision, requested: String?, sticky: String?, conversation: String)
-        -> ProviderSummary?
-    {
-        let routed = Decision(
-            allowed: decision.allowed, denied: decision.denied, rule: decision.rule, reason: decision.reason,
-            tags: decision.tags)
-        let request = RouteRequest(
-            conversation: conversation, user: "", requestedProvider: requested, stickyProvider: sticky)
-        guard let plan = try? router.plan(request, decision: routed), let provider = byName[plan.primary] else {
-            return nil
-        }
-        return Self.summary(provider.info)
-    }
-
-    public func stream(provider name: String, turns: [PromptTurn], maxTokens: Int)
-        -> AsyncThrowingStream<GatewayEvent, any Error>
-    {
-        guard let provider = byName[name], let last = turns.last else {
-            return AsyncThrowingStream { $0.finish(throwing: ChatFailure(.providerUnavailable, "unknown provider")) }
-        }
-        let chatTurns = turns.dropLast().map(Self.turn)
-        let context: AssembledContext
-        do {
-            context = try ContextAssembler.assemble(
-                system: systemPrompt, history: Array(chatTurns), message: Self.turn(last),
-                contextLength: provider.info.contextLength, replyTokens: maxTokens, count: provider.countTokens)
-        } catch {
-            return AsyncThrowingStream { $0.finish(throwing: error) }
-        }
-        let upstream = provider.stream(ChatRequest(messages: context.turns, maxTokens: maxTokens))
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    for try await event in upstream {
-                        switch event {
-                        case .text(let text): continuation.yield(.text(text))
-                        case .usage(let tokensIn, let tokensOut):
-                            continuation.yield(.usage(tokensIn: tokensIn, tokensOut: tokensOut))
-                            if tokensOut >= maxTokens { continuation.yield(.stopped("max-tokens")) }
-                        case .model: break
-                        }
-                    }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
+    /// A call record as ChatCore's attempt (cost rounded to millionths).
+    static func attempt(_ record: CallRecord) -> ModelAttempt {
+        ModelAttempt(
+            provider: ProviderSummary(
+                name: record.provider, residency: record.residency.rawValue, region: record.region,
+                modelID: record.modelID),
+            modelID: record.modelID, promptVersion: record.promptVersion, canaryArm: record.arm.rawValue,
+            attempt: record.attempt, outcome: record.outcome.rawValue,
+            tokensIn: record.outcome == .started ? nil : record.tokensIn,
+            tokensOut: record.outcome == .started ? nil : record.tokensOut,
+            ttftMs: record.ttftMs.map { Int($0.rounded()) },
+            totalMs: record.outcome == .started ? nil : Int(record.totalMs.rounded()),
+            costMicros: record.outcome == .started ? nil : Int((record.cost * 1_000_000).rounded()),
+            errorCode: record.errorCode)
     }
 
     private static func turn(_ turn: PromptTurn) -> ChatTurn {

@@ -3,6 +3,8 @@
 // `POST /v1/chat/completions` with an SSE stream, or with the fault the test asks for: HTTP 500, a
 // stall past the client's read timeout, malformed SSE, a stream that stops midway, or a first piece
 // held back until the test releases the rest (proof that streaming is not buffered).
+// It lives in the shared test-support target so both the routing tests and the end-to-end tests of
+// the `enclave` binary can start one.
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -10,7 +12,7 @@ import NIOPosix
 import Synchronization
 
 /// How the recorder answers one request.
-enum RecorderBehaviour: Sendable, Equatable {
+public enum RecorderBehaviour: Sendable, Equatable {
     /// A normal streamed reply of these pieces, then usage and `[DONE]`.
     case reply([String])
     /// HTTP 500 with a JSON error body.
@@ -19,6 +21,8 @@ enum RecorderBehaviour: Sendable, Equatable {
     case reject
     /// Send the head and one piece, then nothing (until the server stops).
     case stall
+    /// Send nothing at all, not even the head (a server slower than the client's read timeout).
+    case hang
     /// Send the head, one good piece, then a payload that is not JSON.
     case malformed
     /// Send the head and one piece, then close the connection.
@@ -28,14 +32,14 @@ enum RecorderBehaviour: Sendable, Equatable {
 }
 
 /// One received request.
-struct RecordedRequest: Sendable {
-    var method: String
-    var uri: String
-    var authorization: String?
-    var body: String
+public struct RecordedRequest: Sendable {
+    public var method: String
+    public var uri: String
+    public var authorization: String?
+    public var body: String
 }
 
-final class RecordingServer: Sendable {
+public final class RecordingServer: Sendable {
     private struct State {
         var requests: [RecordedRequest] = []
         var script: [RecorderBehaviour] = []
@@ -46,11 +50,16 @@ final class RecordingServer: Sendable {
         var gateSentRest = false
     }
 
+    /// The server, once bound (the channel initializer needs it before `start` returns).
+    private final class Box: Sendable {
+        let server = Mutex<RecordingServer?>(nil)
+    }
+
     private let state = Mutex(State())
     private let channel: any Channel
-    let port: Int
+    public let port: Int
 
-    var baseURL: String { "http://127.0.0.1:\(port)/v1" }
+    public var baseURL: String { "http://127.0.0.1:\(port)/v1" }
 
     private init(channel: any Channel) {
         self.channel = channel
@@ -58,45 +67,47 @@ final class RecordingServer: Sendable {
     }
 
     /// Starts a server on an ephemeral loopback port.
-    static func start() async throws -> RecordingServer {
-        let box = Locked<RecordingServer?>(nil)
+    public static func start(port: Int = 0) async throws -> RecordingServer {
+        let box = Box()
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    let server = box.value!
+                    let server = box.server.withLock { $0 }!
                     try channel.pipeline.syncOperations.addHandler(RecorderHandler(server: server))
                 }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
+            .bind(host: "127.0.0.1", port: port).get()
         let server = RecordingServer(channel: channel)
-        box.withLock { $0 = server }
+        box.server.withLock { $0 = server }
         return server
     }
 
-    func stop() async throws {
+    public func stop() async throws {
         try await channel.close()
     }
 
     /// Behaviours for the next requests, in order; afterwards the default.
-    func script(_ behaviours: [RecorderBehaviour]) { state.withLock { $0.script = behaviours } }
+    public func script(_ behaviours: [RecorderBehaviour]) { state.withLock { $0.script = behaviours } }
 
     /// A rule that picks the behaviour from the request body (nil: script, then default).
-    func setRule(_ rule: @escaping @Sendable (String) -> RecorderBehaviour?) { state.withLock { $0.rule = rule } }
+    public func setRule(_ rule: @escaping @Sendable (String) -> RecorderBehaviour?) {
+        state.withLock { $0.rule = rule }
+    }
 
     /// The default behaviour once the script is used up.
-    func setDefault(_ behaviour: RecorderBehaviour) { state.withLock { $0.fallback = behaviour } }
+    public func setDefault(_ behaviour: RecorderBehaviour) { state.withLock { $0.fallback = behaviour } }
 
-    var requests: [RecordedRequest] { state.withLock { $0.requests } }
-    var completionRequests: [RecordedRequest] { requests.filter { $0.uri.hasSuffix("/chat/completions") } }
+    public var requests: [RecordedRequest] { state.withLock { $0.requests } }
+    public var completionRequests: [RecordedRequest] { requests.filter { $0.uri.hasSuffix("/chat/completions") } }
 
     /// Whether the rest of a gated reply had been sent.
-    var gateSentRest: Bool { state.withLock { $0.gateSentRest } }
+    public var gateSentRest: Bool { state.withLock { $0.gateSentRest } }
 
     /// Sends the rest of every gated reply.
-    func release() {
+    public func release() {
         let pending = state.withLock { state in
             defer { state.gated.removeAll() }
             return state.gated
@@ -121,15 +132,15 @@ final class RecordingServer: Sendable {
 }
 
 /// Frames of the SSE answer.
-enum SSEFrames {
-    static func chunk(_ piece: String, finish: Bool = false) -> String {
+public enum SSEFrames {
+    public static func chunk(_ piece: String, finish: Bool = false) -> String {
         let content = String(data: try! JSONEncoder().encode(piece), encoding: .utf8)!
         let reason = finish ? "\"stop\"" : "null"
         return "data: {\"id\":\"rec\",\"object\":\"chat.completion.chunk\",\"model\":\"recorder-model\","
             + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\(content)},\"finish_reason\":\(reason)}]}\n\n"
     }
 
-    static func finish(promptTokens: Int, completionTokens: Int) -> String {
+    public static func finish(promptTokens: Int, completionTokens: Int) -> String {
         "data: {\"id\":\"rec\",\"model\":\"recorder-model\","
             + "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
             + "data: {\"id\":\"rec\",\"model\":\"recorder-model\",\"choices\":[],"
@@ -185,6 +196,8 @@ private final class RecorderHandler: ChannelInboundHandler {
         case .stall:
             streamHead(channel)
             write(channel, SSEFrames.chunk("Hel"))
+        case .hang:
+            break
         case .malformed:
             streamHead(channel)
             write(channel, SSEFrames.chunk("Hel"))

@@ -1,0 +1,108 @@
+// A blocking line-protocol client over a real loopback TCP socket, for end-to-end tests that drive a
+// running `enclave serve` from plain threads: send one line, read lines until the final `OK`/`ERR`.
+// Blocking keeps the test's control flow linear; run each client on its own thread, never on the
+// Swift concurrency pool.
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Why a client call failed.
+public struct LineClientError: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(description: String) {
+        self.description = description
+    }
+}
+
+/// One connection to a line-protocol server.
+public final class LineClient {
+    private let descriptor: Int32
+    private var buffer: [UInt8] = []
+
+    /// Connects to `127.0.0.1:port`; reads fail after `timeout` without data.
+    public init(port: Int, timeout: Duration = .seconds(30)) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw LineClientError(description: "socket() failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else {
+            close(descriptor)
+            throw LineClientError(description: "cannot connect to port \(port)")
+        }
+        var wait = timeval(tv_sec: Int(timeout.components.seconds), tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(descriptor) }
+
+    /// Sends `line` (a LF is added).
+    public func send(_ line: String) throws {
+        let bytes = Array((line + "\n").utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            guard written > 0 else { throw LineClientError(description: "write failed") }
+            offset += written
+        }
+    }
+
+    /// The next line (without its LF); throws at end of stream or timeout.
+    public func readLine() throws -> String {
+        while true {
+            if let newline = buffer.firstIndex(of: 0x0A) {
+                let line = String(decoding: buffer[..<newline], as: UTF8.self)
+                buffer.removeSubrange(...newline)
+                return line
+            }
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            guard count > 0 else { throw LineClientError(description: "connection closed or timed out") }
+            buffer += chunk[..<count]
+        }
+    }
+
+    /// Waits until the bytes received but not yet read as lines contain `text` (a partial line counts):
+    /// proof that a streamed piece arrived before the rest of its line.
+    public func waitFor(_ text: String) throws {
+        let needle = Array(text.utf8)
+        while buffer.firstRange(of: needle) == nil {
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            guard count > 0 else { throw LineClientError(description: "connection closed or timed out") }
+            buffer += chunk[..<count]
+        }
+    }
+
+    /// Reads lines up to and including the next final line (`OK...` or `ERR ...`).
+    public func readUntilFinal() throws -> [String] {
+        var lines: [String] = []
+        while true {
+            let line = try readLine()
+            lines.append(line)
+            if line == "OK" || line.hasPrefix("OK ") || line.hasPrefix("ERR ") { return lines }
+        }
+    }
+
+    /// Sends `line` and returns every line up to its final one.
+    public func exchange(_ line: String) throws -> [String] {
+        try send(line)
+        return try readUntilFinal()
+    }
+
+    /// Reads the banner (up to the first `* ... ready` line and any notices right after are left).
+    public func readBanner() throws {
+        while try !readLine().hasSuffix("ready") {}
+    }
+}
