@@ -69,7 +69,8 @@ struct ServeCommand: AsyncParsableCommand {
                 + (settings.server.tls == nil ? "" : " (TLS)") + "; try: nc \(settings.server.host) \(server.port)")
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: [.init(service: server), backends.policyReloader(logger: logger)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await backends.close()
         await registry?.shutdown()
