@@ -76,7 +76,7 @@ let package = Package(
         .target(
             name: "Policy",
             dependencies: ["EnclaveCrypto", .product(name: "Yams", package: "Yams")],
-            swiftSettings: strictSettings + [.unsafeFlags(["-O"])]
+            swiftSettings: strictSettings + [.unsafeFlags(["-O", "-wmo", "-num-threads", "2"])]
         ),
         .target(
             name: "Routing",

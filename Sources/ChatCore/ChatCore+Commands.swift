@@ -154,8 +154,8 @@ extension ChatCore {
             throw failure
         } catch {
             try await record(
-                actor: user.name, role: user.role.rawValue, origin: origin, action: "policy.reload", subject: "-",
-                outcome: "failed")
+                actor: user.name, role: user.role.rawValue, origin: origin, action: "policy.reload",
+                subject: (error as? PolicyReloadRejection)?.auditSubject ?? "-", outcome: "failed")
             throw ChatFailure(.badArguments, "policy not reloaded, the last good one stays: \(Self.field("\(error)"))")
         }
     }

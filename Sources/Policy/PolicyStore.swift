@@ -1,6 +1,8 @@
-// Holds the policy the server is using, and swaps it only for a policy that loaded cleanly.
-// Reload is triggered by the server (SIGHUP, `/reload`) or by `run()`, which polls the directory's
-// file names, sizes and modification times. The caller audits each load with what `reload` returns.
+// Holds the policy the server is using, and swaps it only for a policy that loaded cleanly. While the
+// files on disk do not load, the store remembers why, and `decide` restricts the last good policy to
+// on-prem residency (see ServingDecision.swift). Reload is triggered by the server (SIGHUP, `/reload`)
+// or by `run()`, which polls the directory's file names, sizes and modification times. The caller
+// audits each load with what `reload` returns.
 import Foundation
 
 /// The outcome of one load attempt, for the audit record and the admin's reply.
@@ -13,13 +15,40 @@ public struct PolicyLoadResult: Sendable, Hashable {
     public var previousSHA256: String?
     /// Problems that caused a rejection (empty when ok).
     public var issues: [PolicyIssue]
+    /// SHA-256 of the files this attempt read (the rejected set when not ok); nil when the directory
+    /// could not be read.
+    public var candidateSHA256: String?
+
+    public init(
+        ok: Bool, sha256: String?, previousSHA256: String?, issues: [PolicyIssue], candidateSHA256: String? = nil
+    ) {
+        self.ok = ok
+        self.sha256 = sha256
+        self.previousSHA256 = previousSHA256
+        self.issues = issues
+        self.candidateSHA256 = candidateSHA256
+    }
+
+    /// The audit subject every trigger records: the SHA-256 of the set read, and for a rejection the
+    /// serving SHA-256 and the first error's place and code (`<sha> serving=<sha|none> error=f:l:code`).
+    public var auditSubject: String {
+        let candidate = candidateSHA256 ?? "unreadable"
+        guard !ok else { return candidate }
+        var subject = "\(candidate) serving=\(sha256 ?? "none")"
+        if let issue = issues.first {
+            let file = issue.file.split(separator: "/").last.map(String.init) ?? issue.file
+            subject += " error=\(file):\(issue.line):\(issue.code.rawValue)"
+        }
+        return subject
+    }
 }
 
 /// The current policy set, shared by every connection.
 public actor PolicyStore {
     /// What to do with the serving policy when a reload fails.
     public enum InvalidPolicyHandling: Sendable {
-        /// Keep serving the last policy that loaded cleanly (the default).
+        /// Keep the last policy that loaded cleanly, restricted to on-prem residency while the files
+        /// do not load (the default).
         case keepLastGood
         /// Drop it: every decision fails closed (on-prem only) until a valid policy loads.
         case failClosed
@@ -30,34 +59,57 @@ public actor PolicyStore {
     private let handling: InvalidPolicyHandling
     /// The serving policy; nil before the first successful load (decisions then fail closed).
     public private(set) var current: PolicySet?
+    /// Why the files on disk do not load now; nil when the latest attempt succeeded.
+    public private(set) var failure: PolicyLoadError?
+    /// The latest attempt's result (for auditing the start-up load).
+    public private(set) var lastResult: PolicyLoadResult?
     private var fingerprint: [String] = []
 
-    /// Creates an empty store; call `reload()` to load. Loading never happens in the initialiser.
+    /// Creates an empty store; call `reload()` to load. Loading never happens in this initialiser.
     public init(
         directory: String, providers: [ProviderDescriptor]? = nil, onInvalid: InvalidPolicyHandling = .keepLastGood
     ) {
         self.directory = directory
         self.providers = providers
         self.handling = onInvalid
+        failure = PolicyLoadError(issues: [
+            PolicyIssue(
+                file: directory, line: 0, column: 0, code: .noFiles, message: "not loaded yet", hint: "call reload()")
+        ])
+    }
+
+    /// Creates a store and loads `directory` at once; read `lastResult` for the outcome.
+    public init(loading directory: String, providers: [ProviderDescriptor]? = nil) {
+        self.directory = directory
+        self.providers = providers
+        self.handling = .keepLastGood
+        let attempt = Self.attempt(directory: directory, providers: providers, previous: nil, handling: .keepLastGood)
+        current = attempt.policy
+        failure = attempt.failure
+        lastResult = attempt.result
+        fingerprint = attempt.fingerprint
     }
 
     /// SHA-256 of the serving policy.
     public var sha256: String? { current?.sha256 }
 
     /// Loads the directory again; on any error keeps the last good policy (or drops it, per
-    /// `onInvalid`) and returns the errors.
+    /// `onInvalid`), remembers the errors (decisions are then restricted) and returns them.
+    /// A file of the serving set that has disappeared is an error too: deleting a file must not
+    /// silently drop its rules or defaults while serving.
     @discardableResult
     public func reload() -> PolicyLoadResult {
-        let previous = current?.sha256
-        fingerprint = Self.fingerprint(directory)
-        do throws(PolicyLoadError) {
-            let policy = try PolicySet.load(directory: directory, providers: providers)
-            current = policy
-            return PolicyLoadResult(ok: true, sha256: policy.sha256, previousSHA256: previous, issues: [])
-        } catch {
-            if handling == .failClosed { current = nil }
-            return PolicyLoadResult(ok: false, sha256: current?.sha256, previousSHA256: previous, issues: error.issues)
-        }
+        let attempt = Self.attempt(directory: directory, providers: providers, previous: current, handling: handling)
+        current = attempt.policy
+        failure = attempt.failure
+        lastResult = attempt.result
+        fingerprint = attempt.fingerprint
+        return attempt.result
+    }
+
+    /// The decision under the serving policy and the state of the files (see `evaluate(_:_:loadFailure:)`).
+    public func decide(_ request: DecisionRequest) -> Decision {
+        evaluate(current, request, loadFailure: failure)
     }
 
     /// Whether the files changed since the last load (names, sizes or modification times).
@@ -76,6 +128,56 @@ public actor PolicyStore {
             }
             if filesChanged() { await onReload(reload()) }
         }
+    }
+
+    private struct Attempt {
+        var policy: PolicySet?
+        var failure: PolicyLoadError?
+        var result: PolicyLoadResult
+        var fingerprint: [String]
+    }
+
+    private static func attempt(
+        directory: String, providers: [ProviderDescriptor]?, previous: PolicySet?, handling: InvalidPolicyHandling
+    ) -> Attempt {
+        let stamp = fingerprint(directory)
+        let files: [(name: String, contents: String)]
+        do throws(PolicyLoadError) {
+            files = try PolicySet.readDirectory(directory)
+        } catch {
+            return rejected(error, candidate: nil, previous: previous, handling: handling, stamp: stamp)
+        }
+        let candidate = PolicySet.fingerprint(files: files)
+        do throws(PolicyLoadError) {
+            let policy = try PolicySet.parse(files: files, providers: providers)
+            let present = Set(files.map(\.name))
+            let missing = (previous?.files ?? []).filter { !present.contains($0) }
+            if !missing.isEmpty {
+                throw PolicyLoadError(
+                    issues: missing.map { file in
+                        PolicyIssue(
+                            file: file, line: 0, column: 0, code: .io, message: "policy file removed while serving",
+                            hint: "restore it; to retire a file, leave only `version: 1` in it, or restart the server")
+                    })
+            }
+            let result = PolicyLoadResult(
+                ok: true, sha256: policy.sha256, previousSHA256: previous?.sha256, issues: [],
+                candidateSHA256: candidate)
+            return Attempt(policy: policy, failure: nil, result: result, fingerprint: stamp)
+        } catch {
+            return rejected(error, candidate: candidate, previous: previous, handling: handling, stamp: stamp)
+        }
+    }
+
+    private static func rejected(
+        _ error: PolicyLoadError, candidate: String?, previous: PolicySet?, handling: InvalidPolicyHandling,
+        stamp: [String]
+    ) -> Attempt {
+        let serving = handling == .failClosed ? nil : previous
+        let result = PolicyLoadResult(
+            ok: false, sha256: serving?.sha256, previousSHA256: previous?.sha256, issues: error.issues,
+            candidateSHA256: candidate)
+        return Attempt(policy: serving, failure: error, result: result, fingerprint: stamp)
     }
 
     private static func fingerprint(_ directory: String) -> [String] {

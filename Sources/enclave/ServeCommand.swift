@@ -69,7 +69,10 @@ struct ServeCommand: AsyncParsableCommand {
                 + (settings.server.tls == nil ? "" : " (TLS)") + "; try: nc \(settings.server.host) \(server.port)")
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: server), .init(service: HealthProbeService(gateway: gateway))],
+                services: [
+                    .init(service: server), backends.policyReloader(logger: logger),
+                    .init(service: HealthProbeService(gateway: gateway)),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await backends.close()

@@ -1,7 +1,8 @@
 // Seeded robustness tests: ≥ 100,000 mutated policy files never crash the loader (they load or
-// return issues with positions), and ≥ 1,000,000 mutated texts never crash the detectors and stay
-// within a per-message time bound. Work is split over two child tasks to use both cores; they
-// yield now and then so that other suites' async tests are not starved meanwhile.
+// return issues with positions), and ≥ 1,000,000 texts (one in sixteen random bytes, the rest
+// mutated) never crash the detectors and stay within a per-message time bound. Work is split over
+// two child tasks to use both cores; they yield now and then so that other suites' async tests are
+// not starved meanwhile.
 import Foundation
 import Testing
 
@@ -55,6 +56,10 @@ private func threadCPUTime() -> Duration {
     var spec = timespec()
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
     return .seconds(spec.tv_sec) + .nanoseconds(spec.tv_nsec)
+}
+
+private func randomBytes(_ r: inout SeededRandom, count: Int) -> [UInt8] {
+    (0..<count).map { _ in UInt8(truncatingIfNeeded: r.next()) }
 }
 
 private func mutate(_ seed: [UInt8], _ r: inout SeededRandom, rounds: Int) -> [UInt8] {
@@ -126,7 +131,9 @@ private func mutate(_ seed: [UInt8], _ r: inout SeededRandom, rounds: Int) -> [U
                     var slowest = Duration.zero
                     for iteration in 0..<(Self.texts / 2) {
                         if iteration % 5000 == 0 { await Task.yield() }
-                        var bytes = mutate(r.pick(seeds), &r, rounds: r.int(0...3))
+                        var bytes =
+                            r.int(0...15) == 0
+                            ? randomBytes(&r, count: r.int(0...256)) : mutate(r.pick(seeds), &r, rounds: r.int(0...3))
                         if r.int(0...7) == 0 { bytes += mutate(r.pick(seeds), &r, rounds: 1) }
                         let text = String(decoding: bytes, as: UTF8.self)
                         let start = threadCPUTime()

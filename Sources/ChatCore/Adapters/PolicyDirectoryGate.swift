@@ -1,45 +1,51 @@
-// Binds ChatCore's PolicyGate to the Policy library: the policy set loaded from a directory of YAML
-// files, reloaded on demand, keeping the last good one when a reload fails. With no valid policy at
-// all, `evaluate` fails closed (on-prem only), so a broken start-up never opens the external path.
+// Binds ChatCore's PolicyGate to the Policy library: the policy set of a directory of YAML files, held
+// by a PolicyStore. A reload that fails keeps the last good policy, but until the files load again
+// every decision is restricted to on-prem providers (rule `fail-closed:policy-invalid`); with no valid
+// policy at all, only on-prem providers. Every reload, whatever triggered it (`/reload`, SIGHUP, a file
+// change), produces the same audit entry (`policyReloadEntry`).
 import Foundation
-import Policy
+public import Policy
 
 /// The policies of one directory, as ChatCore consults them.
-public actor PolicyDirectoryGate: PolicyGate {
+public final class PolicyDirectoryGate: PolicyGate {
     public let directory: String
-    private var current: PolicySet?
+    /// The serving policy and the state of the files on disk.
+    public let store: PolicyStore
 
-    /// Loads `directory`; on failure the gate starts with no policy (fail closed) and rethrows nothing:
-    /// read `loadError` to report the problem.
+    /// Loads `directory` at once; on failure the gate starts with no policy (on-prem only). Read
+    /// `store.lastResult` to report or audit the outcome.
     public init(directory: String) {
         self.directory = directory
-        current = try? PolicySet.load(directory: directory)
+        store = PolicyStore(loading: directory)
     }
 
-    /// The SHA-256 of the loaded policy, nil when none is loaded.
-    public var sha256: String? { current?.sha256 }
+    /// The SHA-256 of the serving policy, nil when none is loaded.
+    public var sha256: String? {
+        get async { await store.sha256 }
+    }
 
-    public func detect(_ text: String) throws -> TagResult {
-        guard let current else { return TagResult(tags: [], detectorCounts: [:]) }
+    /// Runs the detectors outside the store's actor, so messages of different connections are checked
+    /// in parallel.
+    public func detect(_ text: String) async throws -> TagResult {
+        guard let current = await store.current else { return TagResult(tags: [], detectorCounts: [:]) }
         let detection = try current.detect(text)
         return TagResult(tags: detection.tags, detectorCounts: detection.countsByDetector)
     }
 
-    public func defaultTags(user: String, groups: [String]) -> Set<String> {
-        current?.defaultTags(user: user, groups: groups) ?? []
+    public func defaultTags(user: String, groups: [String]) async -> Set<String> {
+        await store.current?.defaultTags(user: user, groups: groups) ?? []
     }
 
     public func decide(
         tags: Set<String>, user: String, groups: [String], requested: String?, providers: [ProviderSummary]
-    ) -> GateDecision {
+    ) async -> GateDecision {
         // A provider whose residency class is unknown is left out, so policy can never allow it.
         let descriptors = providers.compactMap { provider in
             Residency(rawValue: provider.residency).map {
                 ProviderDescriptor(name: provider.name, residency: $0, region: provider.region)
             }
         }
-        let decision = evaluate(
-            current,
+        let decision = await store.decide(
             DecisionRequest(
                 tags: tags, user: user, groups: groups, requestedProvider: requested, providers: descriptors))
         return GateDecision(
@@ -47,9 +53,34 @@ public actor PolicyDirectoryGate: PolicyGate {
             tags: decision.tags)
     }
 
-    public func reload() throws -> String {
-        let loaded = try PolicySet.load(directory: directory)
-        current = loaded
-        return loaded.sha256
+    /// `/reload`: returns the audit subject of a successful load; throws `PolicyReloadRejection`.
+    public func reload() async throws -> String {
+        let result = await store.reload()
+        guard result.ok else { throw PolicyReloadRejection(result: result) }
+        return result.auditSubject
     }
+
+    /// The audit entry of one load attempt; the same action and fields for every trigger.
+    /// - Parameters:
+    ///   - actor: the admin's name for `/reload`; `sighup`, `file-change` or `startup` otherwise.
+    public static func policyReloadEntry(
+        _ result: PolicyLoadResult, actor: String, role: String = "system", origin: String = "local"
+    ) -> AuditEntry {
+        AuditEntry(
+            actor: actor, role: role, origin: origin, action: policyReloadAction, subject: result.auditSubject,
+            outcome: result.ok ? "ok" : "failed")
+    }
+
+    /// The audit action of every policy load and rejection.
+    public static let policyReloadAction = "policy.reload"
+}
+
+/// A reload that was rejected: the errors, and the audit subject naming the rejected set.
+public struct PolicyReloadRejection: Error, CustomStringConvertible {
+    public let result: PolicyLoadResult
+
+    /// `<rejected sha> serving=<sha|none> error=<file>:<line>:<code>`.
+    public var auditSubject: String { result.auditSubject }
+
+    public var description: String { result.issues.map(\.description).joined(separator: "; ") }
 }

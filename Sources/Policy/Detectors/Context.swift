@@ -35,9 +35,10 @@ enum ContextClass: Int, CaseIterable {
 struct MessageContext {
     private var indexes: [ContextIndex]
 
-    init(lowered: [UInt8]) {
+    /// - Parameter matches: `ContextClass.matcher`'s matches in the message.
+    init(matches: [(range: Range<Int>, label: Int)]) {
         var ends = Array(repeating: [Int](), count: ContextClass.allCases.count)
-        for match in ContextClass.matcher.labelledMatches(in: lowered) {
+        for match in matches {
             var bits = match.label
             while bits != 0 {
                 ends[bits.trailingZeroBitCount].append(match.range.upperBound)

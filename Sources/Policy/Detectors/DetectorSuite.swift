@@ -30,6 +30,17 @@ struct DetectorSuite: Sendable {
     /// to stop a pathological one within tens of milliseconds.
     static let stepBudget = 50_000_000
 
+    /// The keyword matchers run in one pass: the context words first, then for each admin detector
+    /// in order its keywords (if a keyword detector) and its context words (if any).
+    var keywordMatchers: [KeywordMatcher] {
+        var result = [ContextClass.matcher]
+        for detector in admin {
+            if case .keywords(let matcher) = detector.kind { result.append(matcher) }
+            if let words = detector.context { result.append(words) }
+        }
+        return result
+    }
+
     private static let numeric: Set<BuiltinDetector> = [.creditCard, .usSSN, .ukNHS, .usNPI, .abaRouting, .phone]
 
     func run(_ text: String) throws(DetectionError) -> [DetectorHit] {
@@ -38,7 +49,9 @@ struct DetectorSuite: Sendable {
             throw .inputTooLarge(bytes: bytes.count, limit: Self.maxBytes)
         }
         let lowered = bytes.map(Bytes.lower)
-        let context = MessageContext(lowered: lowered)
+        // Every keyword list (context words, admin keywords and their context words) in one pass.
+        let keywordMatches = KeywordMatcher.labelledMatches(keywordMatchers, in: lowered)
+        let context = MessageContext(matches: keywordMatches[0])
         var hits: [DetectorHit] = []
         if !builtins.isDisjoint(with: Self.numeric) {
             NumberDetectors.detect(bytes, context: context, enabled: builtins, into: &hits)
@@ -50,17 +63,22 @@ struct DetectorSuite: Sendable {
         }
         if builtins.contains(.icd10) { TextDetectors.icd10Codes(bytes, context: context, into: &hits) }
         var budget = Self.stepBudget
+        var slot = 1
+        func nextMatches() -> [Range<Int>] {
+            defer { slot += 1 }
+            return keywordMatches[slot].map(\.range)
+        }
         for detector in admin {
             var ranges: [Range<Int>]
             switch detector.kind {
             case .patterns(let patterns):
                 ranges = []
                 for pattern in patterns { ranges += try pattern.matches(in: bytes, budget: &budget) }
-            case .keywords(let matcher):
-                ranges = matcher.matches(in: lowered)
+            case .keywords:
+                ranges = nextMatches()
             }
-            if let words = detector.context {
-                let index = ContextIndex(ends: words.matches(in: lowered).map(\.upperBound))
+            if detector.context != nil {
+                let index = ContextIndex(ends: nextMatches().map(\.upperBound))
                 ranges = ranges.filter { index.precedes($0.lowerBound, window: detector.window) }
             }
             for range in ranges {

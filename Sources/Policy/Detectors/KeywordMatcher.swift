@@ -50,38 +50,77 @@ struct KeywordMatcher: Sendable {
 
     /// Like `matches(in:)`, with the label of the keyword that matched.
     func labelledMatches(in lowered: [UInt8]) -> [(range: Range<Int>, label: Int)] {
-        guard !labels.isEmpty else { return [] }
-        var result: [(range: Range<Int>, label: Int)] = []
+        KeywordMatcher.labelledMatches([self], in: lowered)[0]
+    }
+
+    /// The matches of several matchers in one pass over the message (the detectors' context words
+    /// and every admin keyword list), each exactly as its own `labelledMatches(in:)` would report.
+    static func labelledMatches(_ matchers: [KeywordMatcher], in lowered: [UInt8])
+        -> [[(range: Range<Int>, label: Int)]]
+    {
+        var results = [[(range: Range<Int>, label: Int)]](repeating: [], count: matchers.count)
+        // Which matchers have a keyword starting with each byte (at most 64 matchers share the pass).
+        var interested = [UInt64](repeating: 0, count: 256)
+        var next = [Int](repeating: 0, count: matchers.count)
+        var passes: [Int] = []
+        for (m, matcher) in matchers.enumerated() where !matcher.labels.isEmpty {
+            guard m < 64 else {
+                passes.append(m)
+                continue
+            }
+            for b in 0..<256 where matcher.bucketStarts[b] < matcher.bucketStarts[b + 1] {
+                interested[b] |= 1 << UInt64(m)
+            }
+        }
         lowered.withUnsafeBufferPointer { text in
-            bytes.withUnsafeBufferPointer { words in
-                let n = text.count
+            let n = text.count
+            for i in 0..<n {
+                var mask = interested[Int(text[i])]
+                guard mask != 0, i == 0 || !Bytes.isWord(text[i - 1]) || !Bytes.isWord(text[i]) else { continue }
+                while mask != 0 {
+                    let m = mask.trailingZeroBitCount
+                    mask &= mask - 1
+                    guard i >= next[m], let found = matchers[m].longestMatch(text, at: i) else { continue }
+                    results[m].append((i..<found.end, found.label))
+                    next[m] = found.end
+                }
+            }
+            for m in passes {
                 var i = 0
                 while i < n {
-                    let b = text[i]
-                    let low = bucketStarts[Int(b)]
-                    let high = bucketStarts[Int(b) + 1]
-                    if low < high, i == 0 || !Bytes.isWord(text[i - 1]) || !Bytes.isWord(b) {
-                        var best = -1
-                        var label = 0
-                        for slot in low..<high {
-                            let k = order[slot]
-                            let end = Self.matchEnd(words[starts[k]..<starts[k + 1]], text, at: i)
-                            if end > best {
-                                best = end
-                                label = labels[k]
-                            }
-                        }
-                        if best > i {
-                            result.append((i..<best, label))
-                            i = best
-                            continue
-                        }
+                    if i == 0 || !Bytes.isWord(text[i - 1]) || !Bytes.isWord(text[i]),
+                        let found = matchers[m].longestMatch(text, at: i)
+                    {
+                        results[m].append((i..<found.end, found.label))
+                        i = found.end
+                    } else {
+                        i += 1
                     }
-                    i += 1
                 }
             }
         }
-        return result
+        return results
+    }
+
+    /// The longest keyword matching at `i` (a word boundary), with its label; nil when none does.
+    private func longestMatch(_ text: UnsafeBufferPointer<UInt8>, at i: Int) -> (end: Int, label: Int)? {
+        let b = Int(text[i])
+        let low = bucketStarts[b]
+        let high = bucketStarts[b + 1]
+        guard low < high else { return nil }
+        return bytes.withUnsafeBufferPointer { words in
+            var best = -1
+            var label = 0
+            for slot in low..<high {
+                let k = order[slot]
+                let end = Self.matchEnd(words[starts[k]..<starts[k + 1]], text, at: i)
+                if end > best {
+                    best = end
+                    label = labels[k]
+                }
+            }
+            return best > i ? (best, label) : nil
+        }
     }
 
     /// End of `keyword` matched at `start`, or -1.
