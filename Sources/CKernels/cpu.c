@@ -1,5 +1,11 @@
 // Run-time CPU feature detection for kernel dispatch.
 #include "ckernels.h"
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)
+#endif
+#endif
 
 uint32_t ck_cpu_features(void) {
     uint32_t features = 0;
@@ -11,6 +17,11 @@ uint32_t ck_cpu_features(void) {
     if (__builtin_cpu_supports("avx512f")) features |= CK_CPU_AVX512F;
 #elif defined(__aarch64__)
     features |= CK_CPU_NEON;  // Advanced SIMD is mandatory on AArch64.
+#if defined(__linux__)
+    if (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) features |= CK_CPU_DOTPROD;
+#elif defined(__APPLE__)
+    features |= CK_CPU_DOTPROD;  // every Apple arm64 core has it
+#endif
 #endif
     return features;
 }

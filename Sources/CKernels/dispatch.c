@@ -1,5 +1,6 @@
-// Run-time kernel choice: the AVX2/FMA variants when the CPU has them (and tests have not forced the
-// scalar path), else the portable scalar references. Decided per call from one cached flag.
+// Run-time kernel choice: the AVX2/FMA variants when an x86-64 CPU has them, NEON on arm64 (SDOT kernels
+// when it has dotprod), else the portable scalar references (also when tests force them). Decided per
+// call from one cached flag.
 #include "ckernels.h"
 #include <stdatomic.h>
 
@@ -10,6 +11,16 @@ void ck_avx2_quantize_row_q8(int with_sum, const float *x, void *y, int n);
 void ck_avx2_axpy_f32(int n, float a, const float *x, float *y);
 int ck_avx2_dequantize_row(int type, const void *x, float *y, int n);
 ck_dot_fn ck_avx2_dot_function(int type);
+float ck_avx2_dot_lanes(int n, const float *x, const float *y);
+float ck_avx2_dot_quad(int n, const float *x, const float *y);
+void ck_avx2_softmax(float *x, int n);
+void ck_avx2_swiglu(float *gate, const float *up, int n);
+void ck_fma_rope(float *x, int heads, int head_dim, int rope_dims, int neox, const float *table);
+#endif
+#if defined(__aarch64__)
+ck_dot_fn ck_neon_dot_function(int type, int dotprod);
+float ck_neon_dot_f32(int n, const float *x, const float *y);
+void ck_neon_quantize_row_q8(int with_sum, const float *x, void *y, int n);
 #endif
 
 static _Atomic int use_avx2 = -1;  // -1: not yet decided
@@ -28,12 +39,38 @@ static int have_avx2(void) {
 
 void ck_force_scalar(int on) { atomic_store(&forced_scalar, on ? 1 : 0); }
 
-const char *ck_kernel_variant(void) { return have_avx2() ? "avx2" : "scalar"; }
+#if defined(__aarch64__)
+static _Atomic int use_dotprod = -1;
+
+/// NEON is baseline on AArch64: only a test forcing the references turns it off.
+static int have_neon(void) { return !atomic_load_explicit(&forced_scalar, memory_order_relaxed); }
+
+static int have_dotprod(void) {
+    int v = atomic_load_explicit(&use_dotprod, memory_order_relaxed);
+    if (v < 0) {
+        v = (ck_cpu_features() & CK_CPU_DOTPROD) != 0;
+        atomic_store_explicit(&use_dotprod, v, memory_order_relaxed);
+    }
+    return v;
+}
+#endif
+
+const char *ck_kernel_variant(void) {
+#if defined(__aarch64__)
+    if (have_neon()) return have_dotprod() ? "neon-dotprod" : "neon";
+#endif
+    return have_avx2() ? "avx2" : "scalar";
+}
 
 void ck_quantize_row(int activation_type, const float *x, void *y, int n) {
 #if defined(__x86_64__)
     if (have_avx2() && (activation_type == CK_TYPE_Q8_0 || activation_type == CK_TYPE_Q8_1)) {
         ck_avx2_quantize_row_q8(activation_type == CK_TYPE_Q8_1, x, y, n);
+        return;
+    }
+#elif defined(__aarch64__)
+    if (have_neon() && (activation_type == CK_TYPE_Q8_0 || activation_type == CK_TYPE_Q8_1)) {
+        ck_neon_quantize_row_q8(activation_type == CK_TYPE_Q8_1, x, y, n);
         return;
     }
 #endif
@@ -50,6 +87,11 @@ void ck_dequantize_row(int type, const void *x, float *y, int n) {
 float ck_vec_dot(int type, int n, const void *x, const void *y) {
 #if defined(__x86_64__)
     if (have_avx2()) return ck_avx2_vec_dot(type, n, x, y);
+#elif defined(__aarch64__)
+    if (have_neon()) {
+        ck_dot_fn f = ck_neon_dot_function(type, have_dotprod());
+        if (f) return f(n, x, y);
+    }
 #endif
     return ck_vec_dot_ref(type, n, x, y);
 }
@@ -70,6 +112,11 @@ ck_dot_fn ck_dot_function(int type) {
         ck_dot_fn f = ck_avx2_dot_function(type);
         if (f) return f;
     }
+#elif defined(__aarch64__)
+    if (have_neon()) {
+        ck_dot_fn f = ck_neon_dot_function(type, have_dotprod());
+        if (f) return f;
+    }
 #endif
     switch (type) {
     case CK_TYPE_F32: return ref_f32;
@@ -86,6 +133,8 @@ ck_dot_fn ck_dot_function(int type) {
 float ck_dot_f32(int n, const float *x, const float *y) {
 #if defined(__x86_64__)
     if (have_avx2()) return ck_avx2_dot_f32(n, x, y);
+#elif defined(__aarch64__)
+    if (have_neon()) return ck_neon_dot_f32(n, x, y);
 #endif
     float s = 0;
     for (int i = 0; i < n; i++) s += x[i] * y[i];
@@ -100,4 +149,58 @@ void ck_axpy_f32(int n, float a, const float *x, float *y) {
     }
 #endif
     for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+float ck_dot_lanes(int n, const float *x, const float *y) {
+#if defined(__x86_64__)
+    if (have_avx2()) return ck_avx2_dot_lanes(n, x, y);
+#endif
+    return ck_dot_lanes_ref(n, x, y);
+}
+
+float ck_dot_quad(int n, const float *x, const float *y) {
+#if defined(__x86_64__)
+    if (have_avx2()) return ck_avx2_dot_quad(n, x, y);
+#endif
+    return ck_dot_quad_ref(n, x, y);
+}
+
+void ck_fma_axpy(int n, float a, const float *x, float *y) {
+#if defined(__x86_64__)
+    if (have_avx2()) {
+        ck_avx2_axpy_f32(n, a, x, y);  // fused per element: the same bits as the reference
+        return;
+    }
+#endif
+    ck_fma_axpy_ref(n, a, x, y);
+}
+
+void ck_softmax(float *x, int n) {
+#if defined(__x86_64__)
+    if (have_avx2()) {
+        ck_avx2_softmax(x, n);
+        return;
+    }
+#endif
+    ck_softmax_ref(x, n);
+}
+
+void ck_swiglu(float *gate, const float *up, int n) {
+#if defined(__x86_64__)
+    if (have_avx2()) {
+        ck_avx2_swiglu(gate, up, n);
+        return;
+    }
+#endif
+    ck_swiglu_ref(gate, up, n);
+}
+
+void ck_rope(float *x, int heads, int head_dim, int rope_dims, int neox, const float *table) {
+#if defined(__x86_64__)
+    if (have_avx2()) {
+        ck_fma_rope(x, heads, head_dim, rope_dims, neox, table);
+        return;
+    }
+#endif
+    ck_rope_ref(x, heads, head_dim, rope_dims, neox, table);
 }

@@ -1,33 +1,18 @@
 // Small f32 operations of the forward pass, written as ggml computes them (sums in double where ggml
 // uses ggml_float) so our logits track llama.cpp's closely.
 #include "ckernels.h"
+#include "lanes.h"
 #include <math.h>
 
 void ck_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
     double sum = 0;
-    for (int i = 0; i < n; i++) sum += (double)x[i] * x[i];
+    for (int i = 0; i < n; i++) sum += (double)(x[i] * x[i]);
     float scale = 1.0f / sqrtf((float)(sum / n) + eps);
     for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
 }
 
-void ck_softmax(float *x, int n) {
-    float max = -INFINITY;
-    for (int i = 0; i < n; i++) max = fmaxf(max, x[i]);
-    double sum = 0;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max);
-        sum += x[i];
-    }
-    float inv = (float)(1.0 / sum);
-    for (int i = 0; i < n; i++) x[i] *= inv;
-}
-
 void ck_round_f16(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] = ck_fp16_to_fp32(ck_fp32_to_fp16(x[i]));
-}
-
-void ck_swiglu(float *gate, const float *up, int n) {
-    for (int i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
 static void matvec_task(void *context, int ith, int nth) {
@@ -55,28 +40,43 @@ void ck_matvec(ck_pool *pool, const ck_matvec_job *job) {
     }
 }
 
+/// The most head_dim the attention keeps on the stack (query in f16 and 32 lanes of output).
+#define CK_MAX_HEAD_DIM 256
+
 static void attention_task(void *context, int ith, int nth) {
     const ck_attention_job *j = context;
     float *att = j->scratch + (size_t)ith * j->scratch_stride;
     int group = j->heads / j->kv_heads;
+    int dims = j->head_dim < CK_MAX_HEAD_DIM ? j->head_dim : CK_MAX_HEAD_DIM;
+    // llama.cpp multiplies a batch with tinyBLAS (8 lanes) but a single token with ggml_vec_dot_f16 (32).
+    int single = j->tokens == 1;
+    int lane_count = single ? 32 : 8;
+    float q[CK_MAX_HEAD_DIM];
+    float lanes[32 * CK_MAX_HEAD_DIM];
     for (int item = ith; item < j->tokens * j->heads; item += nth) {
         int t = item / j->heads, h = item % j->heads, kvh = h / group;
         int n = j->first_position + t + 1;
         const float *q_in = j->q + (size_t)t * j->q_stride + h * j->head_dim;
         // llama.cpp multiplies f16 keys with the query converted to f16; round it the same way.
-        float q[512];
-        int d_max = j->head_dim < 512 ? j->head_dim : 512;
-        for (int d = 0; d < d_max; d++) q[d] = ck_fp16_to_fp32(ck_fp32_to_fp16(q_in[d]));
+        for (int d = 0; d < dims; d++) q[d] = ck_fp16_to_fp32(ck_fp32_to_fp16(q_in[d]));
         for (int p = 0; p < n; p++) {
-            att[p] = ck_dot_f32(j->head_dim, q, j->keys + (size_t)p * j->kv_stride + kvh * j->head_dim) * j->scale;
+            const float *key = j->keys + (size_t)p * j->kv_stride + kvh * j->head_dim;
+            att[p] = (single ? ck_dot_quad(dims, q, key) : ck_dot_lanes(dims, q, key)) * j->scale;
         }
         ck_softmax(att, n);
-        // ... and the probabilities converted to f16 for the product with f16 values.
-        for (int p = 0; p < n; p++) att[p] = ck_fp16_to_fp32(ck_fp32_to_fp16(att[p]));
-        float *out = j->out + (size_t)t * j->out_stride + h * j->head_dim;
-        for (int d = 0; d < j->head_dim; d++) out[d] = 0;
+        // ... and the probabilities converted to f16 for the product with f16 values, position p fused
+        // into lane p % lane_count of each output element, the lanes summed in llama.cpp's order.
+        for (int i = 0; i < lane_count * dims; i++) lanes[i] = 0;
         for (int p = 0; p < n; p++) {
-            ck_axpy_f32(j->head_dim, att[p], j->values + (size_t)p * j->kv_stride + kvh * j->head_dim, out);
+            float a = ck_fp16_to_fp32(ck_fp32_to_fp16(att[p]));
+            const float *value = j->values + (size_t)p * j->kv_stride + kvh * j->head_dim;
+            ck_fma_axpy(dims, a, value, lanes + (p % lane_count) * dims);
+        }
+        float *out = j->out + (size_t)t * j->out_stride + h * j->head_dim;
+        for (int d = 0; d < dims; d++) {
+            float l[32];
+            for (int k = 0; k < lane_count; k++) l[k] = lanes[k * dims + d];
+            out[d] = single ? ck_quad_sum(l) : ck_lanes_sum(l);
         }
     }
 }

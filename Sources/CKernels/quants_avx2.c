@@ -47,15 +47,29 @@ AVX2 static inline __m256 dot_s8(__m256i x, __m256i y) {
     return dot_us8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
 }
 
+/// One block's term: acc + (dx·dy) · Σ qx·qy, with qx signed bytes (or unsigned when `unsigned_x`).
+AVX2 static inline __m256 add_block(__m256 acc, uint16_t dx, uint16_t dy, __m256i qx, const int8_t *qy,
+                                    int unsigned_x) {
+    __m256 d = _mm256_set1_ps(H2F(dx) * H2F(dy));
+    __m256i y = _mm256_loadu_si256((const __m256i *)qy);
+    return _mm256_fmadd_ps(d, unsigned_x ? dot_us8(qx, y) : dot_s8(qx, y), acc);
+}
+
+/// 5-bit codes as bytes: nibble | fifth bit << 4, or that minus 16 when `centred` (q5_0): where the fifth
+/// bit is clear, a top nibble of 0xF makes the byte (q - 16) in two's complement.
+AVX2 static inline __m256i codes5(const uint8_t *qs, const uint8_t *qh, int centred) {
+    __m256i bits = bits32(qh);
+    __m256i hi = centred ? _mm256_andnot_si256(bits, _mm256_set1_epi8((char)0xF0))
+                         : _mm256_and_si256(bits, _mm256_set1_epi8(0x10));
+    return _mm256_or_si256(nibbles32(qs), hi);
+}
+
 AVX2 static float dot_q4_0(int n, const void *vx, const void *vy) {
     const ck_block_q4_0 *x = vx;
     const ck_block_q8_0 *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 32; i++) {
-        __m256 d = _mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d));
-        __m256i qx = _mm256_sub_epi8(nibbles32(x[i].qs), _mm256_set1_epi8(8));
-        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        acc = _mm256_fmadd_ps(d, dot_s8(qx, qy), acc);
+        acc = add_block(acc, x[i].d, y[i].d, _mm256_sub_epi8(nibbles32(x[i].qs), _mm256_set1_epi8(8)), y[i].qs, 0);
     }
     return hsum8(acc);
 }
@@ -67,9 +81,7 @@ AVX2 static float dot_q4_1(int n, const void *vx, const void *vy) {
     float mins = 0;
     for (int i = 0; i < n / 32; i++) {
         mins += H2F(x[i].m) * H2F(y[i].s);
-        __m256 d = _mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d));
-        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        acc = _mm256_fmadd_ps(d, dot_us8(nibbles32(x[i].qs), qy), acc);
+        acc = add_block(acc, x[i].d, y[i].d, nibbles32(x[i].qs), y[i].qs, 1);
     }
     return hsum8(acc) + mins;
 }
@@ -78,14 +90,7 @@ AVX2 static float dot_q5_0(int n, const void *vx, const void *vy) {
     const ck_block_q5_0 *x = vx;
     const ck_block_q8_0 *y = vy;
     __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < n / 32; i++) {
-        __m256 d = _mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d));
-        // Where the fifth bit is clear, setting the top nibble to 0xF makes the byte (q - 16) in two's complement.
-        __m256i hi = _mm256_andnot_si256(bits32(x[i].qh), _mm256_set1_epi8((char)0xF0));
-        __m256i qx = _mm256_or_si256(nibbles32(x[i].qs), hi);
-        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        acc = _mm256_fmadd_ps(d, dot_s8(qx, qy), acc);
-    }
+    for (int i = 0; i < n / 32; i++) acc = add_block(acc, x[i].d, y[i].d, codes5(x[i].qs, x[i].qh, 1), y[i].qs, 0);
     return hsum8(acc);
 }
 
@@ -96,11 +101,7 @@ AVX2 static float dot_q5_1(int n, const void *vx, const void *vy) {
     float mins = 0;
     for (int i = 0; i < n / 32; i++) {
         mins += H2F(x[i].m) * H2F(y[i].s);
-        __m256 d = _mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d));
-        __m256i hi = _mm256_and_si256(bits32(x[i].qh), _mm256_set1_epi8(0x10));
-        __m256i qx = _mm256_or_si256(nibbles32(x[i].qs), hi);
-        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        acc = _mm256_fmadd_ps(d, dot_us8(qx, qy), acc);
+        acc = add_block(acc, x[i].d, y[i].d, codes5(x[i].qs, x[i].qh, 0), y[i].qs, 1);
     }
     return hsum8(acc) + mins;
 }
@@ -110,10 +111,7 @@ AVX2 static float dot_q8_0(int n, const void *vx, const void *vy) {
     const ck_block_q8_0 *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 32; i++) {
-        __m256 d = _mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d));
-        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
-        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        acc = _mm256_fmadd_ps(d, dot_s8(qx, qy), acc);
+        acc = add_block(acc, x[i].d, y[i].d, _mm256_loadu_si256((const __m256i *)x[i].qs), y[i].qs, 0);
     }
     return hsum8(acc);
 }
@@ -193,7 +191,7 @@ float ck_avx2_vec_dot(int type, int n, const void *x, const void *y) {
     }
 }
 
-/// Q8_0/Q8_1 activation quantization; rounds half away from zero like the reference (roundf).
+/// Q8_0/Q8_1 activation quantization; id = 127/amax and round half to even, like the reference.
 AVX2 void ck_avx2_quantize_row_q8(int with_sum, const float *x, void *vy, int n) {
     const __m256 sign_mask = _mm256_set1_ps(-0.0f);
     for (int i = 0; i < n / 32; i++) {
@@ -206,14 +204,13 @@ AVX2 void ck_avx2_quantize_row_q8(int with_sum, const float *x, void *vy, int n)
         __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
         m = _mm_max_ps(m, _mm_movehl_ps(m, m));
         m = _mm_max_ss(m, _mm_movehdup_ps(m));
-        float d = _mm_cvtss_f32(m) / 127.0f, id = d ? 1.0f / d : 0.0f;
+        float amax_s = _mm_cvtss_f32(m);
+        float d = amax_s / 127.0f, id = amax_s != 0 ? 127.0f / amax_s : 0.0f;
         __m256 mul = _mm256_set1_ps(id);
         __m256i q[4];
         for (int k = 0; k < 4; k++) {
-            __m256 s = _mm256_mul_ps(v[k], mul);
-            // roundf: add copysign(0.5 - ulp, s) then truncate.
-            __m256 half = _mm256_or_ps(_mm256_and_ps(s, sign_mask), _mm256_set1_ps(0.49999997f));
-            q[k] = _mm256_cvttps_epi32(_mm256_add_ps(s, half));
+            __m256 s = _mm256_round_ps(_mm256_mul_ps(v[k], mul), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            q[k] = _mm256_cvtps_epi32(s);
         }
         __m256i p01 = _mm256_packs_epi32(q[0], q[1]);
         __m256i p23 = _mm256_packs_epi32(q[2], q[3]);
@@ -239,8 +236,10 @@ AVX2 void ck_avx2_quantize_row_q8(int with_sum, const float *x, void *vy, int n)
 AVX2 void ck_avx2_axpy_f32(int n, float a, const float *x, float *y) {
     __m256 va = _mm256_set1_ps(a);
     int i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] += a * x[i];
+    for (; i + 8 <= n; i += 8) {
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    }
+    for (; i < n; i++) y[i] = fmaf(a, x[i], y[i]);
 }
 
 /// Dequantizes Q4_1/Q8_0 rows with AVX2 (the types of the default model); others fall back to the reference.

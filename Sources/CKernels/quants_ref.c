@@ -36,14 +36,17 @@ size_t ck_row_bytes(int t, int n) {
     }
 }
 
+// Activation quantizers, as ggml's SIMD paths (AVX2, NEON) compute them, since those are what llama.cpp
+// runs: id = 127/amax and round half to even. (ggml's scalar *_ref uses 1/d and roundf, which flips
+// some codes and moves logits by up to ~0.01 per layer.)
 void ck_quantize_row_q8_0_ref(const float *x, void *vy, int n) {
     ck_block_q8_0 *y = vy;
     for (int i = 0; i < n / CK_QK; i++) {
         float amax = 0;
         for (int j = 0; j < CK_QK; j++) amax = fmaxf(amax, fabsf(x[i * CK_QK + j]));
-        float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+        float d = amax / 127.0f, id = amax != 0 ? 127.0f / amax : 0.0f;
         y[i].d = F2H(d);
-        for (int j = 0; j < CK_QK; j++) y[i].qs[j] = (int8_t)roundf(x[i * CK_QK + j] * id);
+        for (int j = 0; j < CK_QK; j++) y[i].qs[j] = (int8_t)nearbyintf(x[i * CK_QK + j] * id);
     }
 }
 
@@ -52,11 +55,11 @@ void ck_quantize_row_q8_1_ref(const float *x, void *vy, int n) {
     for (int i = 0; i < n / CK_QK; i++) {
         float amax = 0;
         for (int j = 0; j < CK_QK; j++) amax = fmaxf(amax, fabsf(x[i * CK_QK + j]));
-        float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+        float d = amax / 127.0f, id = amax != 0 ? 127.0f / amax : 0.0f;
         y[i].d = F2H(d);
         int sum = 0;
         for (int j = 0; j < CK_QK; j++) {
-            y[i].qs[j] = (int8_t)roundf(x[i * CK_QK + j] * id);
+            y[i].qs[j] = (int8_t)nearbyintf(x[i * CK_QK + j] * id);
             sum += y[i].qs[j];
         }
         y[i].s = F2H((float)sum * d);

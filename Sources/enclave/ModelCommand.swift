@@ -1,4 +1,4 @@
-// `enclave model info|generate|score|tokenize`: inspect and exercise a GGUF model from the shell. The
+// `enclave model info|generate|score|tokenize|logits`: inspect and exercise a GGUF model from the shell. The
 // acceptance checks call these; their names and flags are part of the contract (issue 3).
 import ArgumentParser
 import Foundation
@@ -9,7 +9,7 @@ struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "Inspect and run a GGUF model in-process.",
-        subcommands: [Info.self, Generate.self, Score.self, Tokenize.self]
+        subcommands: [Info.self, Generate.self, Score.self, Tokenize.self, Logits.self]
     )
 }
 
@@ -176,6 +176,39 @@ extension ModelCommand {
             print(
                 ModelLoader.json(tokenizer.encode(try ModelLoader.readText(textFile), addBOS: bos, parseSpecial: false))
             )
+        }
+    }
+
+    /// Raw logits for comparison with an oracle (deploy/oracle/logits_compare.py): the first `--batch` ids go
+    /// in one batch, the rest one at a time (as greedy decoding does); every position's logits are written.
+    struct Logits: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write every position's logits (little-endian f32) for a JSON array of token ids.")
+        @Argument(help: "The GGUF file.") var file: String
+        @Option(help: "A file holding a JSON array of token ids.") var idsFile: String
+        @Option(help: "How many leading ids to evaluate as one batch (default: all).") var batch: Int?
+        @Option(help: "Where to write positions × vocabulary floats.") var out: String
+        @Option(help: "Threads.") var threads = 2
+
+        func run() throws {
+            let model = try ModelLoader.model(file, threads: threads)
+            let data = FileManager.default.contents(atPath: idsFile) ?? Data()
+            guard let ids = try? JSONDecoder().decode([Int32].self, from: data), !ids.isEmpty else {
+                throw ValidationError("\(idsFile) does not hold a JSON array of token ids")
+            }
+            let first = min(ids.count, max(1, batch ?? ids.count))
+            let cache = model.makeCache(capacity: ids.count)
+            var output = Data()
+            let append: (Int, UnsafeBufferPointer<Float>) -> Void = { _, logits in output.append(Data(buffer: logits)) }
+            do {
+                try model.evaluate(Array(ids[..<first]), cache: cache, logitsFrom: 0, append)
+                for id in ids[first...] { try model.evaluate([id], cache: cache, logitsFrom: 0, append) }
+            } catch {
+                throw ValidationError(error.description)
+            }
+            guard FileManager.default.createFile(atPath: out, contents: output) else {
+                throw ValidationError("cannot write \(out)")
+            }
         }
     }
 }

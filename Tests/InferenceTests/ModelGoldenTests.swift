@@ -40,13 +40,11 @@ struct EngineGoldens: Decodable {
 struct ModelGoldenTests {
     /// The issue's bar for the first position (one token: no attention mixing).
     static let logitTolerance: Float = 0.2
-    /// Later positions: llama.cpp keeps K/V and attention products in f16 (and may accumulate them in f16),
-    /// so differences grow with the number of positions; measured up to ~0.65 on these prompts.
-    static let laterLogitTolerance: Float = 0.75
-    /// Greedy ids must agree until llama.cpp's own top-1/top-2 margin drops below this. The issue asks for
-    /// 0.1; our later-position logits differ from llama.cpp's by up to ~0.3 (f16 attention rounding we
-    /// mirror only in part), and one recorded step with margin 0.21 flips, so the bar here is 0.25.
-    static let nearTie: Float = 0.25
+    /// Later positions: the engine follows llama.cpp's CPU arithmetic operation for operation (f16 cache
+    /// values, its accumulation orders and expf; see CKernels/lanes.h), so the same bar holds there too.
+    static let laterLogitTolerance: Float = 0.2
+    /// Greedy ids must agree until llama.cpp's own top-1/top-2 margin drops below this (the issue's bar).
+    static let nearTie: Float = 0.1
 
     let goldens: EngineGoldens
     let model: TransformerModel

@@ -74,6 +74,25 @@ struct ModelTests {
         #expect(a == b)
     }
 
+    @Test func cacheRemembersWhereBatchesBegan() throws {
+        let tiny = TinyModel(TinyModelSpec())
+        let model = try Self.load(tiny)
+        let cache = model.makeCache(capacity: 16)
+        _ = try model.evaluate([3, 1, 4, 1, 5], cache: cache)
+        _ = try model.evaluate([9], cache: cache)
+        _ = try model.evaluate([2, 6], cache: cache)
+        #expect(cache.batchStarts == [0, 5, 6])
+        #expect(cache.batchStart(atMost: 4) == 0 && cache.batchStart(atMost: 7) == 6)
+        cache.truncate(to: 6)
+        #expect(cache.batchStarts == [0, 5] && cache.count == 6)
+        // Re-evaluating from a batch start reproduces the original logits bit for bit.
+        let again = try model.evaluate([2, 6], cache: cache)
+        let fresh = model.makeCache(capacity: 16)
+        _ = try model.evaluate([3, 1, 4, 1, 5], cache: fresh)
+        _ = try model.evaluate([9], cache: fresh)
+        #expect(again == (try model.evaluate([2, 6], cache: fresh)))
+    }
+
     @Test func rejectsUnknownArchitecture() throws {
         var writer = GGUFWriter()
         writer.set("general.architecture", .string("mamba"))

@@ -32,6 +32,10 @@ PROMPTS = [
     "Once upon a time, in a small village by the sea,",
     "List three colours:\n1.",
     "The patient was admitted to the hospital with",
+    "<|im_start|>user\nTranslate to French: good morning<|im_end|>\n<|im_start|>assistant\n",
+    "import numpy as np\n\ndef softmax(x):\n",
+    "Water boils at",
+    "In 1969, the first",
 ]
 
 

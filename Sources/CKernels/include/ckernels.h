@@ -1,8 +1,8 @@
 // CKernels: Enclave's own SIMD kernels for the inference engine.
 //
 // Every fast kernel here has a portable scalar twin; the SIMD variant (AVX2/FMA on x86-64) is chosen
-// once at run time from the CPU's features, so one binary runs on any x86-64 or arm64 machine (arm64
-// uses the scalar twins for now). Only the Inference target imports this module.
+// once at run time from the CPU's features, so one binary runs on any x86-64 or arm64 machine (NEON on
+// arm64, with SDOT when the CPU has dotprod). Only the Inference target imports this module.
 //
 // Quantized blocks follow ggml's layouts bit for bit (ggml-common.h), so GGUF tensor bytes are used
 // in place. A weight row of `n` elements is n/32 consecutive blocks.
@@ -19,9 +19,10 @@ enum {
     CK_CPU_F16C = 1u << 2,
     CK_CPU_NEON = 1u << 3,
     CK_CPU_AVX512F = 1u << 4,
+    CK_CPU_DOTPROD = 1u << 5,  // Armv8.2 SDOT/UDOT
 };
 
-/// The SIMD features of the running CPU (a bit set of CK_CPU_*), read once with cpuid.
+/// The SIMD features of the running CPU (a bit set of CK_CPU_*): cpuid on x86-64, HWCAP on arm64.
 uint32_t ck_cpu_features(void);
 
 // MARK: Block layouts (ggml-common.h). `d`, `m`, `s` are IEEE half floats stored as uint16_t.
@@ -77,21 +78,38 @@ typedef float (*ck_dot_fn)(int n, const void *x, const void *y);
 ck_dot_fn ck_dot_function(int type);
 /// y += a * x
 void ck_axpy_f32(int n, float a, const float *x, float *y);
-/// The name of the variant in use: "avx2" or "scalar".
+/// The name of the variant in use: "avx2", "neon-dotprod", "neon" or "scalar".
 const char *ck_kernel_variant(void);
 /// Forces the scalar variant (tests compare both); pass 0 to restore automatic choice.
 void ck_force_scalar(int on);
 
-// MARK: Small ops (f32).
+// MARK: Small ops (f32), in llama.cpp's order of operations (lanes.h explains why).
 
-/// out = x / rms(x) * w (sum of squares in double, as ggml does).
+/// out = x / rms(x) * w (f32 squares summed in double, as ggml does).
 void ck_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
-/// In place softmax over n values.
+/// In place softmax over n values (ggml's expf approximation, sums of eight in double).
 void ck_softmax(float *x, int n);
 /// Rounds each value to the nearest IEEE half (llama.cpp keeps its KV cache in f16).
 void ck_round_f16(float *x, int n);
-/// gate = silu(gate) * up
+/// gate = silu(gate) * up, with ggml's expf approximation.
 void ck_swiglu(float *gate, const float *up, int n);
+/// x · y accumulated in eight FMA lanes (element i in lane i % 8), lanes summed pairwise (tinyBLAS).
+float ck_dot_lanes(int n, const float *x, const float *y);
+/// x · y as ggml_vec_dot_f16 sums it: 32 FMA lanes (element i in lane i % 32), reduced as it does.
+float ck_dot_quad(int n, const float *x, const float *y);
+/// y = fma(a, x, y) element-wise.
+void ck_fma_axpy(int n, float a, const float *x, float *y);
+/// Rotary embedding of `heads` vectors of `head_dim` floats by the cos/sin pairs in `table`
+/// (rope_dims / 2 pairs): adjacent pairs, or halves when `neox` is non-zero.
+void ck_rope(float *x, int heads, int head_dim, int rope_dims, int neox, const float *table);
+/// The portable references of the above (tests compare the dispatched variants against them).
+float ck_dot_lanes_ref(int n, const float *x, const float *y);
+float ck_dot_quad_ref(int n, const float *x, const float *y);
+float ck_expf_ref(float x);
+void ck_softmax_ref(float *x, int n);
+void ck_swiglu_ref(float *gate, const float *up, int n);
+void ck_rope_ref(float *x, int heads, int head_dim, int rope_dims, int neox, const float *table);
+void ck_fma_axpy_ref(int n, float a, const float *x, float *y);
 
 // MARK: Thread pool: persistent workers that spin briefly, then sleep, between jobs.
 
@@ -122,7 +140,9 @@ typedef struct {
 } ck_matvec_job;
 void ck_matvec(ck_pool *pool, const ck_matvec_job *job);
 
-/// Causal multi-head attention with grouped KV heads over a cache of f32 keys and values.
+/// Causal multi-head attention with grouped KV heads over a cache of f32 keys and values, computed as
+/// llama.cpp does with an f16 cache: query and probabilities rounded to f16, Q·K and P·V summed in its
+/// order (tinyBLAS's eight lanes for a batch, ggml_vec_dot_f16's 32 for a single token).
 /// Token t (0..<tokens) sits at position first_position + t and attends positions 0...that.
 typedef struct {
     const float *q;        // tokens × q_stride (heads × head_dim used)

@@ -104,16 +104,18 @@ final class Scheduler: @unchecked Sendable {
     /// Picks the pooled cache sharing the longest prefix with the prompt (or a fresh one).
     private func start(_ request: GenerationRequest) -> Session {
         var best = -1
-        var bestLength = 0
+        var reuse = 0
         for (i, entry) in cachePool.enumerated() {
             let common = zip(entry.tokens, request.prompt).prefix { $0 == $1 }.count
-            if common > bestLength {
+            // Keep at least one prompt token to evaluate, so there are logits to sample from, and cut where
+            // an evaluation began: the tokens after it are then batched as they were the first time, and
+            // (batch sizes choosing the arithmetic, as in llama.cpp) give the same logits bit for bit.
+            let usable = entry.cache.batchStart(atMost: min(common, request.prompt.count - 1))
+            if usable > reuse {
                 best = i
-                bestLength = common
+                reuse = usable
             }
         }
-        // Keep at least one prompt token to evaluate, so there are logits to sample from.
-        let reuse = min(bestLength, request.prompt.count - 1)
         let cache: KVCache
         if best >= 0, reuse > 0 {
             cache = cachePool.remove(at: best).cache

@@ -28,8 +28,21 @@ public final class KVCache {
     /// Bytes held now.
     public var byteCount: Int { 2 * layers * allocated * kvDim * MemoryLayout<Float>.size }
 
+    /// Positions where an evaluated batch began, ascending. The model's arithmetic depends on how tokens
+    /// were batched, so a prefix is reused only up to one of these.
+    public private(set) var batchStarts: [Int] = []
+
     /// Forgets positions from `position` on (keeps the prefix, e.g. a shared system prompt).
-    public func truncate(to position: Int) { count = min(count, max(0, position)) }
+    public func truncate(to position: Int) {
+        count = min(count, max(0, position))
+        batchStarts.removeAll { $0 >= count }
+    }
+
+    /// The last position ≤ `limit` where a batch began (0 when none did).
+    public func batchStart(atMost limit: Int) -> Int { batchStarts.last { $0 <= limit } ?? 0 }
+
+    /// Records that a batch begins at the next position.
+    func beginBatch() { batchStarts.append(count) }
 
     /// Makes room for `positions` positions in total.
     func reserve(_ positions: Int) {

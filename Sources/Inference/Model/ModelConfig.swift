@@ -70,7 +70,8 @@ public struct ModelConfig: Sendable, Equatable {
         guard headCount % kvHeadCount == 0 else {
             throw .badParameter(key: "\(arch).attention.head_count_kv", reason: "does not divide head_count")
         }
-        headDim = try int("attention.key_length", default: dim / headCount, range: 2...4096)
+        // The attention kernel keeps a head on the stack: up to 256 floats (every llama-family model fits).
+        headDim = try int("attention.key_length", default: dim / headCount, range: 2...256)
         guard headDim % 2 == 0 else { throw .badParameter(key: "\(arch).attention.key_length", reason: "odd") }
         let embedding = file.tensor(named: "token_embd.weight")
         vocabularySize = try int(

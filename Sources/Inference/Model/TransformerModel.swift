@@ -78,6 +78,7 @@ public final class TransformerModel {
         var start = 0
         while start < tokens.count {
             let n = min(batchCapacity, tokens.count - start)
+            cache.beginBatch()
             forwardBatch(tokens[start..<start + n], cache: cache)
             // Logits for this batch's tokens at or after logitsFrom, a group at a time.
             var i = max(start, logitsFrom)
@@ -122,10 +123,12 @@ public final class TransformerModel {
             matmul.multiply(w.wk, akv, into: s.k.pointer, bias: w.bk)
             let av = w.wv.type == w.wk.type ? akv : matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.wv.type)
             matmul.multiply(w.wv, av, into: s.v.pointer, bias: w.bv)
+            let neox: Int32 = c.ropeStyle == .neox ? 1 : 0
             for i in 0..<n {
                 ropeTable(position: position + i)
-                for h in 0..<c.headCount { rotate(s.q.pointer + i * qDim + h * c.headDim) }
-                for h in 0..<c.kvHeadCount { rotate(s.k.pointer + i * c.kvDim + h * c.headDim) }
+                let (dims, rotated) = (Int32(c.headDim), Int32(c.ropeDimensions))
+                ck_rope(s.q.pointer + i * qDim, Int32(c.headCount), dims, rotated, neox, state.rope.pointer)
+                ck_rope(s.k.pointer + i * c.kvDim, Int32(c.kvHeadCount), dims, rotated, neox, state.rope.pointer)
             }
             // The cache holds f16-representable values, as llama.cpp's f16 KV cache does.
             ck_round_f16(s.k.pointer, Int32(n * c.kvDim))
@@ -195,22 +198,6 @@ public final class TransformerModel {
             table[2 * i] = cosf(angle)
             table[2 * i + 1] = sinf(angle)
             theta *= thetaScale
-        }
-    }
-
-    /// Rotates one head's vector by the angles in state.rope.
-    private func rotate(_ x: UnsafeMutablePointer<Float>) {
-        let c = config
-        let table = state.rope.pointer
-        let half = c.ropeDimensions / 2
-        for i in 0..<half {
-            let cos = table[2 * i]
-            let sin = table[2 * i + 1]
-            let (a, b) = c.ropeStyle == .normal ? (2 * i, 2 * i + 1) : (i, i + half)
-            let x0 = x[a]
-            let x1 = x[b]
-            x[a] = x0 * cos - x1 * sin
-            x[b] = x0 * sin + x1 * cos
         }
     }
 }

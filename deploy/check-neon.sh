@@ -1,0 +1,94 @@
+#!/bin/sh
+# Proves the NEON kernels (Sources/CKernels/quants_neon.c) on an x86-64 machine: cross-compiles CKernels
+# for aarch64 with clang, links a static harness and runs it under qemu-user. The harness compares every
+# NEON dot kernel (plain and SDOT) and the NEON activation quantizer against the scalar reference twins.
+# Needs the Debian packages gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user (not part of CI).
+# Usage: deploy/check-neon.sh
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+src="$root/Sources/CKernels"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+cat > "$work/harness.c" <<'C'
+#include "ckernels.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+ck_dot_fn ck_neon_dot_function(int type, int dotprod);
+
+static unsigned long long state = 42;
+static float uniform(void) {  // xorshift64*, in [-1, 1)
+    state ^= state >> 12; state ^= state << 25; state ^= state >> 27;
+    return (float)((state * 2685821657736338717ull) >> 40) / (float)(1 << 23) - 1.0f;
+}
+
+static int failures;
+static void check(const char *what, float got, float want, float scale) {
+    if (!(fabsf(got - want) <= 1e-5f * scale + 1e-6f)) {
+        printf("FAIL %s: %.8g vs reference %.8g\n", what, got, want);
+        failures++;
+    }
+}
+
+int main(void) {
+    enum { N = 512, ROWS = 64 };
+    const int types[] = {CK_TYPE_Q4_0, CK_TYPE_Q4_1, CK_TYPE_Q5_0, CK_TYPE_Q5_1, CK_TYPE_Q8_0};
+    const char *names[] = {"q4_0", "q4_1", "q5_0", "q5_1", "q8_0"};
+    static float w[ROWS][N], x[N];
+    static unsigned char wq[ROWS][N * 2], xq[N * 2], xq_ref[N * 2];
+    int dotprod = (ck_cpu_features() & CK_CPU_DOTPROD) != 0;
+    printf("variant: %s (dotprod %s)\n", ck_kernel_variant(), dotprod ? "yes" : "no");
+    for (int i = 0; i < N; i++) x[i] = uniform() * (i % 7 == 0 ? 4.0f : 1.0f);
+    for (int r = 0; r < ROWS; r++) for (int i = 0; i < N; i++) w[r][i] = uniform() * 0.5f;
+    for (int t = 0; t < 5; t++) {
+        int type = types[t], act = ck_activation_type(type);
+        ck_quantize_row(act, x, xq, N);
+        if (act == CK_TYPE_Q8_1) ck_quantize_row_q8_1_ref(x, xq_ref, N); else ck_quantize_row_q8_0_ref(x, xq_ref, N);
+        if (memcmp(xq, xq_ref, ck_row_bytes(act, N)) != 0) {
+            printf("FAIL %s activation bytes\n", names[t]);
+            failures++;
+        }
+        for (int r = 0; r < ROWS; r++) {
+            ck_quantize_row_ref(type, w[r], wq[r], N);
+            float want = ck_vec_dot_ref(type, N, wq[r], xq_ref), scale = 0;
+            float wd[N];
+            ck_dequantize_row_ref(type, wq[r], wd, N);
+            for (int i = 0; i < N; i++) scale += fabsf(wd[i] * x[i]);
+            char what[64];
+            snprintf(what, sizeof what, "%s row %d plain", names[t], r);
+            check(what, ck_neon_dot_function(type, 0)(N, wq[r], xq), want, scale);
+            if (ck_cpu_features() & CK_CPU_DOTPROD) {
+                snprintf(what, sizeof what, "%s row %d sdot", names[t], r);
+                check(what, ck_neon_dot_function(type, 1)(N, wq[r], xq), want, scale);
+            }
+            snprintf(what, sizeof what, "%s row %d dispatched", names[t], r);
+            check(what, ck_vec_dot(type, N, wq[r], xq), want, scale);
+        }
+        printf("%s: %d rows checked\n", names[t], ROWS);
+    }
+    static unsigned short h[N], b[N];
+    float scale = 0;
+    for (int i = 0; i < N; i++) {
+        h[i] = ck_fp32_to_fp16(w[0][i]);
+        b[i] = ck_fp32_to_bf16(w[0][i]);
+        scale += fabsf(w[0][i] * x[i]);
+    }
+    check("f32", ck_vec_dot(CK_TYPE_F32, N, w[0], x), ck_vec_dot_ref(CK_TYPE_F32, N, w[0], x), scale);
+    check("f16", ck_vec_dot(CK_TYPE_F16, N, h, x), ck_vec_dot_ref(CK_TYPE_F16, N, h, x), scale);
+    check("bf16", ck_vec_dot(CK_TYPE_BF16, N, b, x), ck_vec_dot_ref(CK_TYPE_BF16, N, b, x), scale);
+    printf(failures ? "NEON kernels: %d failures\n" : "NEON kernels match the references\n", failures);
+    return failures != 0;
+}
+C
+
+cd "$work"
+for f in "$src"/*.c harness.c; do
+    clang --target=aarch64-linux-gnu -O3 -fno-math-errno -Wall -I"$src/include" -c "$f" -o "$(basename "$f" .c).o"
+done
+clang --target=aarch64-linux-gnu -fuse-ld=bfd -static -o harness ./*.o -lm -lpthread
+qemu-aarch64 -cpu max ./harness
+echo "--- without dotprod (cortex-a53) ---"
+qemu-aarch64 -cpu cortex-a53 ./harness
