@@ -70,7 +70,10 @@ struct Doctor: ParsableCommand {
     }
 
     private func checkModel(_ path: String, pinned: Bool, into report: inout DoctorReport) {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+        // A model installed as a symbolic link is judged by the file it names, not by the link.
+        let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: path))
+            .map { URL(fileURLWithPath: $0, relativeTo: URL(fileURLWithPath: path).deletingLastPathComponent()).path }
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: target ?? path),
             let size = (attributes[.size] as? NSNumber)?.int64Value
         else {
             report.fail("model", "\(path) is missing; run `make model` (or deploy/fetch-model.sh) to install it")
