@@ -18,7 +18,8 @@ extension SimpleModelGateway {
             if blocked {
                 let rule = call.requested.flatMap { decision.denied[$0] } ?? decision.rule
                 throw ModelCallError.refused(
-                    ChatFailure.policyBlocked(rule: rule, tags: decision.tags, provider: call.requested))
+                    ChatFailure.policyBlocked(
+                        rule: rule, tags: decision.tags, provider: call.requested, reason: decision.reason))
             }
             throw ModelCallError.refused(
                 ChatFailure(.providerUnavailable, "no allowed provider is available now; try again later"))
@@ -76,10 +77,13 @@ public struct ChatStop: Error, Sendable, Equatable {
 }
 
 extension ChatFailure {
-    /// `policy-blocked`, naming the rule and the tags (never content).
-    public static func policyBlocked(rule: String, tags: Set<String>, provider: String? = nil) -> ChatFailure {
+    /// `policy-blocked`, naming the rule, the tags and the policy's reason (never content).
+    public static func policyBlocked(rule: String, tags: Set<String>, provider: String? = nil, reason: String = "")
+        -> ChatFailure
+    {
         let shown = tags.isEmpty ? "none" : tags.sorted().joined(separator: ",")
         let verdict = provider.map { "\($0) is not allowed" } ?? "no provider is allowed"
-        return ChatFailure(.policyBlocked, "rule=\(rule) tags=\(shown): \(verdict) for this conversation")
+        let why = reason.isEmpty ? "" : " (\(reason))"
+        return ChatFailure(.policyBlocked, "rule=\(rule) tags=\(shown): \(verdict) for this conversation\(why)")
     }
 }

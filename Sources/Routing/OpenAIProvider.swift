@@ -73,7 +73,8 @@ public struct OpenAIProviderSettings: Sendable {
     }
 }
 
-/// An OpenAI-compatible streaming chat provider. Call ``shutdown()`` before releasing it.
+/// An OpenAI-compatible streaming chat provider. Call ``shutdown()`` before releasing it; a provider
+/// released without it closes its connections in the background rather than stopping the process.
 public final class OpenAIProvider: ChatProvider, CustomStringConvertible {
     public let info: ProviderInfo
     public let settings: OpenAIProviderSettings
@@ -102,6 +103,11 @@ public final class OpenAIProvider: ChatProvider, CustomStringConvertible {
         // would keep a refused connection waiting until the deadline.
         configuration.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    deinit {
+        // A second shutdown only reports `alreadyShutdown` to a future nobody reads.
+        _ = client.shutdown()
     }
 
     /// Closes the HTTP client's connections; the provider must not be used afterwards.

@@ -62,7 +62,7 @@ public struct ProviderGateway: ModelGateway {
         do {
             plan = try router.plan(request, decision: decision, unavailable: health.unavailable())
         } catch {
-            throw ModelCallError.refused(Self.failure(error))
+            throw ModelCallError.refused(Self.failure(error, reason: call.decision.reason))
         }
         do {
             let result = try await executor.run(
@@ -80,15 +80,16 @@ public struct ProviderGateway: ModelGateway {
             if stop == nil, result.record.tokensOut >= call.maxTokens { stop = "max-tokens" }
             return ModelReply(served: Self.attempt(result.record), reply: result.reply, stop: stop)
         } catch let failure as CallFailure {
-            throw ModelCallError.failed(Self.failure(failure.error), partialReply: failure.partialText)
+            throw ModelCallError.failed(
+                Self.failure(failure.error, reason: call.decision.reason), partialReply: failure.partialText)
         }
     }
 
-    /// What the user sees for a routing error.
-    private static func failure(_ error: RoutingError) -> ChatFailure {
+    /// What the user sees for a routing error; `reason` is the policy decision's own explanation.
+    private static func failure(_ error: RoutingError, reason: String) -> ChatFailure {
         switch error {
         case .policyBlocked(let provider, let rule, let tags):
-            return ChatFailure.policyBlocked(rule: rule, tags: tags, provider: provider)
+            return ChatFailure.policyBlocked(rule: rule, tags: tags, provider: provider, reason: reason)
         case .providerUnavailable(let reason):
             return ChatFailure(
                 .providerUnavailable, "no allowed provider is available now (\(reason)); try again later")
