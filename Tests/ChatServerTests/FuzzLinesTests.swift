@@ -48,15 +48,15 @@ struct HostileLines {
             break
         }
         bytes.removeAll { $0 == UInt8(ascii: "\n") }
-        if below(20_000) == 0 {
+        if below(5_000) == 0 {
             return (Array(repeating: UInt8(ascii: "z"), count: 17 * 1024) + [0x0A], true)
         }
         return (bytes + [0x0A], false)
     }
 }
 
-/// In the AbuseTests suite, so `make test` runs it in the isolated pass. 100,000 lines by default (about
-/// a minute on 2 busy cores); `ENCLAVE_HOSTILE_LINES=1000000` runs the full million.
+/// In the AbuseTests suite, so `make test` runs it in the isolated pass. 20,000 lines by default (2-11 s
+/// on 2 busy cores in a debug build); `ENCLAVE_HOSTILE_LINES=1000000` runs the million.
 extension AbuseTests {
     struct Tally: Sendable {
         var written = 0
@@ -120,7 +120,7 @@ extension AbuseTests {
     }
 
     @Test func aFloodOfRandomAndMutatedLinesNeverBreaksTheServer() async throws {
-        let total = Int(ProcessInfo.processInfo.environment["ENCLAVE_HOSTILE_LINES"] ?? "") ?? 100_000
+        let total = Int(ProcessInfo.processInfo.environment["ENCLAVE_HOSTILE_LINES"] ?? "") ?? 20_000
         let flooders = 4
         try await TestServer.with(
             core: {
