@@ -4,8 +4,9 @@
 # prints the exact command for an administrator and fails.
 set -euo pipefail
 
-# netcat-openbsd gives newcomers `nc`, the simplest client of the line protocol.
-required=(pkg-config libsqlite3-dev libssl-dev libopenblas-dev python3 python3-pip unzip netcat-openbsd)
+# netcat-openbsd gives newcomers `nc`, the simplest client of the line protocol; the openssl command
+# makes the TLS test's certificate and plays the TLS 1.1 client the server must refuse.
+required=(pkg-config libsqlite3-dev libssl-dev libopenblas-dev python3 python3-pip unzip netcat-openbsd openssl)
 missing=()
 for package in "${required[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

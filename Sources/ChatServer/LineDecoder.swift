@@ -5,6 +5,7 @@
 //   frames: | .line("/login a b") | .line("hello") |
 //   and once a line passes the limit without a LF: | .tooLong |, then every later byte is discarded.
 //
+// The framing rules are the pure `LineFramer` (LineFramer.swift), which the libFuzzer target also runs.
 // The limit lives in a shared atomic because the session raises it after `/login` (1 KiB → 16 KiB).
 import NIOCore
 import Synchronization
@@ -31,42 +32,36 @@ enum InboundFrame: Sendable {
     case tooLong
 }
 
-/// `ByteToMessageDecoder` splitting on LF with a moving bound; never rescans bytes it has seen.
+/// `ByteToMessageDecoder` splitting on LF with a moving bound; the framing itself is `LineFramer`.
 struct BoundedLineDecoder: ByteToMessageDecoder {
     typealias InboundOut = InboundFrame
 
     let limit: LineLimit
-    /// Bytes of the current partial line already searched for a LF.
-    private var scanned = 0
-    /// Set once `.tooLong` has been sent: from then on input is dropped.
-    private var overflowed = false
+    private var framer = LineFramer()
 
     init(limit: LineLimit) {
         self.limit = limit
     }
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        if overflowed {
-            buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+        let limit = limit.value
+        let step = buffer.withUnsafeReadableBytes { framer.step($0, limit: limit) }
+        switch step {
+        case .needMoreData:
             return .needMoreData
-        }
-        let view = buffer.readableBytesView
-        let maximum = limit.value + 1  // room for a CR before the LF
-        if let newline = view[(view.startIndex + scanned)...].firstIndex(of: UInt8(ascii: "\n")) {
-            let length = newline - view.startIndex
-            guard length <= maximum else { return overflow(context: context, buffer: &buffer) }
-            var line = buffer.readSlice(length: length)!
-            buffer.moveReaderIndex(forwardBy: 1)
-            if line.readableBytesView.last == UInt8(ascii: "\r") {
-                line.moveWriterIndex(to: line.writerIndex - 1)
-            }
-            scanned = 0
+        case .discard(let count):
+            buffer.moveReaderIndex(forwardBy: count)
+            return .needMoreData
+        case .tooLong(let count):
+            buffer.moveReaderIndex(forwardBy: count)
+            context.fireChannelRead(wrapInboundOut(.tooLong))
+            return .needMoreData
+        case .line(let length, let consumed):
+            let line = buffer.getSlice(at: buffer.readerIndex, length: length)!
+            buffer.moveReaderIndex(forwardBy: consumed)
             context.fireChannelRead(wrapInboundOut(.line(line)))
             return .continue
         }
-        scanned = view.count
-        if view.count > maximum { return overflow(context: context, buffer: &buffer) }
-        return .needMoreData
     }
 
     mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws
@@ -74,17 +69,10 @@ struct BoundedLineDecoder: ByteToMessageDecoder {
     {
         while try decode(context: context, buffer: &buffer) == .continue {}
         // A last line without a LF (e.g. `printf '/quit' | nc`) still counts as a line.
-        if !overflowed, buffer.readableBytes > 0, let line = buffer.readSlice(length: buffer.readableBytes) {
-            scanned = 0
+        let length = buffer.readableBytes
+        if framer.finish(remaining: length), let line = buffer.readSlice(length: length) {
             context.fireChannelRead(wrapInboundOut(.line(line)))
         }
-        return .needMoreData
-    }
-
-    private mutating func overflow(context: ChannelHandlerContext, buffer: inout ByteBuffer) -> DecodingState {
-        overflowed = true
-        buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
-        context.fireChannelRead(wrapInboundOut(.tooLong))
         return .needMoreData
     }
 }

@@ -1,6 +1,7 @@
 // `enclave chat`: a terminal client for people (password without echo, replies shown as they
-// stream) that is also scriptable: with stdin not a terminal, the first line is the password and
-// every further line is sent in turn, each waiting for its final line.
+// stream, line editing and input history: LineEditorTerminal.swift) that is also scriptable: with
+// stdin not a terminal, the first line is the password and every further line is sent in turn, each
+// waiting for its final line.
 import ArgumentParser
 import ChatServer
 import Foundation
@@ -26,9 +27,12 @@ struct ChatCommand: AsyncParsableCommand {
         options.user = user
         options.tls = tls || caFile != nil
         options.caFile = caFile
+        let terminal = isatty(STDIN_FILENO) == 1 ? TerminalLineReader() : nil
         let client = ChatClient(
             options: options,
-            readLine: { Swift.readLine(strippingNewline: true) },
+            readLine: {
+                if let terminal { terminal.readLine() } else { Swift.readLine(strippingNewline: true) }
+            },
             readPassword: { Terminal.readSecret(prompt: "password: ") },
             write: { text in
                 FileHandle.standardOutput.write(Data(text.utf8))

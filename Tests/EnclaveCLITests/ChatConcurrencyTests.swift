@@ -1,0 +1,129 @@
+// Concurrency against the real local model through `enclave serve`: 100 clients log in and each send
+// 5 short messages (max_tokens 4): every message gets a complete reply; and a long reply in progress
+// does not keep newcomers from their first token (the engine interleaves sessions token by token).
+// Time to first token is measured at the client (line sent → first `> ` text) and printed.
+// 100 connections share 10 accounts (10 each, per-user limits raised): creating 100 scrypt accounts
+// through `enclave users add` alone would take minutes.
+import Foundation
+import Testing
+
+/// Adds staff accounts `<name>` with password `<name>-password`, several `enclave users add` at once.
+private func addUsers(_ names: [String], to served: ServedDirectory) {
+    let failures = Shared(0)
+    let directory = served.directory
+    for batch in stride(from: 0, to: names.count, by: 10) {
+        let slice = Array(names[batch..<min(names.count, batch + 10)])
+        onThreads(slice.count) { index in
+            let added = try? EnclaveBinary.run(
+                ["users", "add", slice[index], "--role", "staff"], stdin: "\(slice[index])-password\n", in: directory)
+            if added?.status != 0 { failures.update { $0 += 1 } }
+        }
+    }
+    #expect(failures.current == 0)
+}
+
+/// Opt-in (`ENCLAVE_LOAD_TESTS=1`): on 2 shared cores the engine needs minutes for 500 replies, because
+/// it evaluates every session's prompt separately (no batching across sessions).
+@Suite(
+    .serialized,
+    .enabled(if: ProcessInfo.processInfo.environment["ENCLAVE_LOAD_TESTS"] == "1", "set ENCLAVE_LOAD_TESTS=1"))
+struct ChatConcurrencyTests {
+    @Test func aHundredClientsFiveMessagesEachAllGetCompleteReplies() throws {
+        let users = (0..<10).map { "load\($0)" }
+        let served = try ServedDirectory(
+            configuration: """
+                limits:
+                  max_tokens: 4
+                  concurrent_generations: 20
+                  messages_per_minute: 6000
+                  message_burst: 100
+                """)
+        defer { served.process.terminate() }
+        try #require(served.port > 0)
+        addUsers(users, to: served)
+        let started = Date()
+        let firstTokens = Shared<[Double]>([])
+        let incomplete = Shared<[String]>([])
+        let port = served.port
+        onThreads(100) { index in
+            let user = users[index % users.count]
+            guard let client = try? ChatLoadClient(port: port), client.readBanner() else {
+                incomplete.update { $0.append("client \(index): no connection") }
+                return
+            }
+            let login = client.exchange("/login \(user) \(user)-password")
+            guard login.final?.hasPrefix("OK ") == true else {
+                incomplete.update { $0.append("client \(index): \(login.lines)") }
+                return
+            }
+            for message in ["Hi", "Name a colour.", "Thanks", "Name a fruit.", "Bye"] {
+                let reply = client.exchange(message)
+                if let firstToken = reply.firstToken { firstTokens.update { $0.append(firstToken) } }
+                if reply.final?.hasPrefix("OK conversation=") != true || reply.firstToken == nil {
+                    incomplete.update { $0.append("client \(index): \(reply.lines)") }
+                }
+            }
+            _ = client.exchange("/quit")
+        }
+        let elapsed = Date().timeIntervalSince(started)
+        let problems = incomplete.current
+        #expect(problems.isEmpty, "\(problems.prefix(5))")
+        let times = firstTokens.current
+        #expect(times.count == 500)
+        print(
+            String(
+                format: "concurrency: 100 clients x 5 messages, max_tokens 4: %d replies in %.1f s; "
+                    + "TTFT p50 %.0f ms, p99 %.0f ms, max %.0f ms",
+                times.count, elapsed, percentile(times, 0.5) * 1000, percentile(times, 0.99) * 1000,
+                (times.max() ?? 0) * 1000))
+    }
+
+    @Test func aLongReplyDoesNotHoldBackOthersFirstToken() throws {
+        let users = ["long"] + (0..<5).map { "short\($0)" }
+        let served = try ServedDirectory(
+            configuration: """
+                limits:
+                  max_tokens: 200
+                  concurrent_generations: 8
+                """)
+        defer { served.process.terminate() }
+        try #require(served.port > 0)
+        addUsers(users, to: served)
+        let long = try ChatLoadClient(port: served.port)
+        #expect(long.readBanner())
+        #expect(long.exchange("/login long long-password").final?.hasPrefix("OK ") == true)
+        // The long reply streams; once its text has started, 20 others arrive and each waits for its
+        // first token only (then hangs up, which cancels its generation).
+        long.send("Tell me a long story about a lighthouse keeper and the sea, with many details.")
+        var longLines: [String] = []
+        while let line = long.readLine() {
+            longLines.append(line)
+            if line.hasPrefix("> ") || ChatLoadClient.isFinal(line) { break }
+        }
+        try #require(longLines.last?.hasPrefix("> ") == true, "\(longLines)")
+        let othersStarted = Date()
+        let firstTokenAt = Shared<[Date]>([])
+        let port = served.port
+        onThreads(20) { index in
+            let user = users[1 + index % 5]
+            guard let client = try? ChatLoadClient(port: port), client.readBanner(),
+                client.exchange("/login \(user) \(user)-password").final?.hasPrefix("OK ") == true
+            else { return }
+            client.send("Hi")
+            while let line = client.readLine(onText: { firstTokenAt.update { $0.append(Date()) } }) {
+                if line.hasPrefix("> ") || ChatLoadClient.isFinal(line) { break }
+            }
+        }
+        let arrivals = firstTokenAt.current
+        #expect(arrivals.count == 20)
+        // Every newcomer saw text while the long reply was still streaming: its final line has not come.
+        let longSoFar = long.availableLines()
+        #expect(!longSoFar.contains(where: ChatLoadClient.isFinal), "the long reply ended before all others began")
+        let ttfts = arrivals.map { $0.timeIntervalSince(othersStarted) }
+        print(
+            String(
+                format: "concurrency: 20 newcomers during a 200-token reply: first token (incl. login) "
+                    + "p50 %.0f ms, p99 %.0f ms; the long reply had streamed %d more lines",
+                percentile(ttfts, 0.5) * 1000, percentile(ttfts, 0.99) * 1000, longSoFar.count))
+    }
+}
