@@ -205,7 +205,11 @@ import Testing
     }
 
     @Test func connectionLimitsPerAddress() async throws {
-        try await TestServer.with(configure: { $0.maxConnectionsPerAddress = 2 }) { server in
+        // The two held connections never log in: a loaded machine must not let their idle timeout end them first.
+        try await TestServer.with(configure: {
+            $0.maxConnectionsPerAddress = 2
+            $0.idleBeforeLogin = .seconds(600)
+        }) { server in
             try await server.client { first in
                 try await server.client { second in
                     try await LineClient.with(port: server.server.port, readBanner: false) { third in

@@ -16,10 +16,10 @@ private func addUsers(_ names: [String], to served: ServedDirectory) {
         onThreads(slice.count) { index in
             let added = try? EnclaveBinary.run(
                 ["users", "add", slice[index], "--role", "staff"], stdin: "\(slice[index])-password\n", in: directory)
-            if added?.status != 0 { failures.update { $0 += 1 } }
+            if added?.status != 0 { failures.withLock { $0 += 1 } }
         }
     }
-    #expect(failures.current == 0)
+    #expect(failures.value == 0)
 }
 
 /// Opt-in (`ENCLAVE_LOAD_TESTS=1`): on 2 shared cores the engine needs minutes for 500 replies, because
@@ -48,27 +48,27 @@ struct ChatConcurrencyTests {
         onThreads(100) { index in
             let user = users[index % users.count]
             guard let client = try? ChatLoadClient(port: port), client.readBanner() else {
-                incomplete.update { $0.append("client \(index): no connection") }
+                incomplete.withLock { $0.append("client \(index): no connection") }
                 return
             }
             let login = client.exchange("/login \(user) \(user)-password")
             guard login.final?.hasPrefix("OK ") == true else {
-                incomplete.update { $0.append("client \(index): \(login.lines)") }
+                incomplete.withLock { $0.append("client \(index): \(login.lines)") }
                 return
             }
             for message in ["Hi", "Name a colour.", "Thanks", "Name a fruit.", "Bye"] {
                 let reply = client.exchange(message)
-                if let firstToken = reply.firstToken { firstTokens.update { $0.append(firstToken) } }
+                if let firstToken = reply.firstToken { firstTokens.withLock { $0.append(firstToken) } }
                 if reply.final?.hasPrefix("OK conversation=") != true || reply.firstToken == nil {
-                    incomplete.update { $0.append("client \(index): \(reply.lines)") }
+                    incomplete.withLock { $0.append("client \(index): \(reply.lines)") }
                 }
             }
             _ = client.exchange("/quit")
         }
         let elapsed = Date().timeIntervalSince(started)
-        let problems = incomplete.current
+        let problems = incomplete.value
         #expect(problems.isEmpty, "\(problems.prefix(5))")
-        let times = firstTokens.current
+        let times = firstTokens.value
         #expect(times.count == 500)
         print(
             String(
@@ -110,11 +110,11 @@ struct ChatConcurrencyTests {
                 client.exchange("/login \(user) \(user)-password").final?.hasPrefix("OK ") == true
             else { return }
             client.send("Hi")
-            while let line = client.readLine(onText: { firstTokenAt.update { $0.append(Date()) } }) {
+            while let line = client.readLine(onText: { firstTokenAt.withLock { $0.append(Date()) } }) {
                 if line.hasPrefix("> ") || ChatLoadClient.isFinal(line) { break }
             }
         }
-        let arrivals = firstTokenAt.current
+        let arrivals = firstTokenAt.value
         #expect(arrivals.count == 20)
         // Every newcomer saw text while the long reply was still streaming: its final line has not come.
         let longSoFar = long.availableLines()

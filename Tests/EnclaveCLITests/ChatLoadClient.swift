@@ -136,14 +136,6 @@ final class ChatLoadClient {
     }
 }
 
-/// A value shared between threads, behind a mutex.
-final class Shared<Value: Sendable>: Sendable {
-    private let value: Mutex<Value>
-    init(_ value: Value) { self.value = Mutex(value) }
-    func update(_ change: (inout Value) -> Void) { value.withLock { change(&$0) } }
-    var current: Value { value.withLock { $0 } }
-}
-
 /// Percentiles of a sample, nearest-rank.
 func percentile(_ values: [Double], _ p: Double) -> Double {
     let sorted = values.sorted()
