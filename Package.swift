@@ -151,7 +151,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ChatCoreTests",
-            dependencies: ["ChatCore", "Storage", "Policy", "Routing", "Audit"],
+            dependencies: ["ChatCore", "Storage", "Policy", "Routing", "Audit", "EnclaveTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,6 +1,6 @@
 // Fail closed: once the audit storage cannot be written, the next chat message fails with `internal`
-// and the provider (an in-process recording provider behind the real ProviderGateway) receives
-// nothing. Two real ways to break the storage mid-run: the log file replaced by a directory (the
+// and the provider (the real OpenAI-compatible provider behind the real ProviderGateway, talking to a
+// recording server on loopback) receives nothing. Two real ways to break the storage mid-run: the log file replaced by a directory (the
 // writer checks the file's identity before each write; works everywhere), and the log made immutable
 // with `chattr +i`, so the kernel refuses the write on the already-open descriptor (EPERM; needs a file
 // system and privileges that allow it, so that case runs only where `chattr` works).
@@ -51,7 +51,7 @@ private let immutableFilesWork: Bool = {
         }
         let alice = try await fixture.login("alice")
         let first = try await fixture.send("first message", as: alice)
-        #expect(fixture.provider.count == 1)
+        #expect(fixture.providerRequests == 1)
         try breakStorage(fixture)
         do {
             _ = try await fixture.send("second message", conversation: first.conversation, as: alice)
@@ -59,12 +59,12 @@ private let immutableFilesWork: Bool = {
         } catch {
             #expect(error == ChatFailure.internal())
         }
-        #expect(fixture.provider.count == 1)
+        #expect(fixture.providerRequests == 1)
         // And it stays closed: a third message fails the same way.
         await #expect(throws: ChatFailure.internal()) {
             _ = try await fixture.send("third message", conversation: first.conversation, as: alice)
         }
-        #expect(fixture.provider.count == 1)
+        #expect(fixture.providerRequests == 1)
         do {
             _ = try await fixture.log.append(AuditEvent(actor: "-", role: "-", action: "test.probe"))
             Issue.record("the broken log accepted a record")

@@ -1,10 +1,12 @@
 // A ChatCore over real parts for the audit tests: a sealed Store (real SQLite) for conversations, the
 // real hash-chained AuditLog on disk through AuditAdapter, the shipped policies, and the real
-// ProviderGateway in front of an in-process recording provider that counts every request it gets.
+// ProviderGateway in front of the real OpenAI-compatible provider talking to a recording server on
+// loopback, which keeps every request that reaches it.
 // Accounts are in memory (alice: staff, carol: compliance) with the test password scheme.
 import Audit
 import ChatCore
 import EnclaveCrypto
+import EnclaveTestSupport
 import Foundation
 import Policy
 import Routing
@@ -14,31 +16,13 @@ import Synchronization
 private let auditFixtureRoot = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-/// An on-prem provider that records every request and answers with fixed text.
-final class RecordingAuditProvider: ChatProvider {
-    let info = ProviderInfo(name: "recorder", residency: .onPrem, region: nil, model: "recorder-model")
-    let requests = Mutex<[ChatRequest]>([])
-
-    func stream(_ request: ChatRequest) -> AsyncThrowingStream<ProviderEvent, any Error> {
-        requests.withLock { $0.append(request) }
-        return AsyncThrowingStream { continuation in
-            continuation.yield(.text("noted"))
-            continuation.yield(.usage(tokensIn: 7, tokensOut: 1))
-            continuation.finish()
-        }
-    }
-
-    func health() async -> Bool { true }
-
-    var count: Int { requests.withLock { $0.count } }
-}
-
 struct AuditFixture {
     let directory: String
     let auditDirectory: String
     let log: AuditLog
     let macKey: SymmetricKey
-    let provider = RecordingAuditProvider()
+    /// Stands in for the `vpc-llm` server: whatever it records is what left the process.
+    let recorder: RecordingServer
     let core: ChatCore
 
     init() async throws {
@@ -49,8 +33,14 @@ struct AuditFixture {
         let secrets = try AuditSecrets(root: SymmetricKey.random())
         macKey = secrets.mac
         log = try await AuditLog(directory: auditDirectory, macKey: secrets.mac, signer: secrets.signer)
+        recorder = try await RecordingServer.start()
+        let provider = try OpenAIProvider(
+            info: ProviderInfo(name: "vpc-llm", residency: .vpc, region: nil, model: "recorder-model"),
+            settings: OpenAIProviderSettings(
+                baseURL: recorder.baseURL, apiKey: .none, connectTimeout: .seconds(5), readTimeout: .seconds(30),
+                totalTimeout: .seconds(60), retries: 0, retryBackoff: .milliseconds(10)))
         let gateway = ProviderGateway(
-            providers: [provider], defaultProvider: "recorder", systemPrompt: "Answer briefly.",
+            providers: [provider], defaultProvider: "vpc-llm", systemPrompt: "Answer briefly.",
             promptVersion: "assistant.v1")
         let adapter = StoreAdapter(store: store)
         core = ChatCore(
@@ -98,7 +88,12 @@ struct AuditFixture {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
     }
 
+    /// How many chat requests reached the provider's server.
+    var providerRequests: Int { recorder.completionRequests.count }
+
+    /// Stops the recording server and deletes the files.
     func remove() {
+        recorder.stopSoon()
         try? FileManager.default.removeItem(atPath: directory)
     }
 }

@@ -89,6 +89,11 @@ public final class RecordingServer: Sendable {
         try await channel.close()
     }
 
+    /// Closes the listening socket without waiting, for synchronous clean-up paths such as `defer`.
+    public func stopSoon() {
+        channel.close(promise: nil)
+    }
+
     /// Behaviours for the next requests, in order; afterwards the default.
     public func script(_ behaviours: [RecorderBehaviour]) { state.withLock { $0.script = behaviours } }
 
