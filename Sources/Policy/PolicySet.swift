@@ -81,9 +81,18 @@ public struct PolicySet: Sendable {
     public func detect(_ text: String) throws(DetectionError) -> Detection {
         let hits = try suite.run(text)
         var detection = Detection(hits: hits)
+        // Count in a short list first (a policy has few detectors): one hash per name, not per hit.
+        var counts: [(name: String, count: Int)] = []
         for hit in hits {
-            detection.countsByDetector[hit.detector, default: 0] += 1
-            detection.tags.formUnion(detectorTags[hit.detector] ?? [])
+            if let k = counts.firstIndex(where: { $0.name == hit.detector }) {
+                counts[k].count += 1
+            } else {
+                counts.append((hit.detector, 1))
+            }
+        }
+        for (name, count) in counts {
+            detection.countsByDetector[name] = count
+            detection.tags.formUnion(detectorTags[name] ?? [])
         }
         return detection
     }

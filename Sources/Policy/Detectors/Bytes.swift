@@ -13,6 +13,17 @@ enum Bytes {
     static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D || b == 0x0C }
     static func lower(_ b: UInt8) -> UInt8 { isUpper(b) ? b | 0x20 : b }
     static func value(_ b: UInt8) -> Int { Int(b) - 0x30 }
+
+    /// The first index from `start` whose byte passes `test`, or `bytes.count`: the scanners' skip
+    /// between anchors, without bounds checks.
+    @inline(__always)
+    static func firstIndex(in bytes: [UInt8], from start: Int, where test: (UInt8) -> Bool) -> Int {
+        bytes.withUnsafeBufferPointer { text in
+            var i = start
+            while i < text.count, !test(text[i]) { i += 1 }
+            return i
+        }
+    }
 }
 
 /// A set of bytes as a 256-bit map; used by the pattern engine's character classes.
@@ -37,6 +48,16 @@ struct ByteSet: Sendable, Hashable {
         case 1: return words.1 & bit != 0
         case 2: return words.2 & bit != 0
         default: return words.3 & bit != 0
+        }
+    }
+
+    /// Bits 64 * `index` ..< 64 * (`index` + 1) of the map, lowest byte in bit 0.
+    func word(_ index: Int) -> UInt64 {
+        switch index {
+        case 0: words.0
+        case 1: words.1
+        case 2: words.2
+        default: words.3
         }
     }
 

@@ -21,8 +21,16 @@ struct AdminDetector: Sendable {
 struct DetectorSuite: Sendable {
     var builtins: Set<BuiltinDetector> = []
     /// Findings below their detector's minimum confidence are dropped.
-    var minConfidence: [String: Double] = [:]
-    var admin: [AdminDetector] = []
+    var minConfidence: [String: Double] = [:] {
+        didSet { minConfidenceList = minConfidence.map { ($0.key, $0.value) } }
+    }
+    /// `minConfidence` as a short list, searched per hit without hashing.
+    private var minConfidenceList: [(detector: String, minimum: Double)] = []
+    var admin: [AdminDetector] = [] {
+        didSet { keywordPass = KeywordPass(keywordMatchers) }
+    }
+    /// `keywordMatchers` with their tables, rebuilt whenever `admin` changes (at load, not per message).
+    private(set) var keywordPass = KeywordPass([ContextClass.matcher])
 
     /// Largest message the detectors accept (1 MiB); the server's frame limit is far lower.
     static let maxBytes = 1 << 20
@@ -48,9 +56,14 @@ struct DetectorSuite: Sendable {
         guard bytes.count <= Self.maxBytes else {
             throw .inputTooLarge(bytes: bytes.count, limit: Self.maxBytes)
         }
-        let lowered = bytes.map(Bytes.lower)
+        let lowered = [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, count in
+            bytes.withUnsafeBufferPointer { source in
+                for i in source.indices { buffer[i] = Bytes.lower(source[i]) }
+            }
+            count = bytes.count
+        }
         // Every keyword list (context words, admin keywords and their context words) in one pass.
-        let keywordMatches = KeywordMatcher.labelledMatches(keywordMatchers, in: lowered)
+        let keywordMatches = keywordPass.matches(in: lowered)
         let context = MessageContext(matches: keywordMatches[0])
         var hits: [DetectorHit] = []
         if !builtins.isDisjoint(with: Self.numeric) {
@@ -86,7 +99,9 @@ struct DetectorSuite: Sendable {
             }
         }
         if !minConfidence.isEmpty {
-            hits = hits.filter { $0.confidence >= minConfidence[$0.detector, default: 0] }
+            hits = hits.filter { hit in
+                hit.confidence >= minConfidenceList.first { $0.detector == hit.detector }?.minimum ?? 0
+            }
         }
         hits.sort { ($0.range.lowerBound, $0.detector) < ($1.range.lowerBound, $1.detector) }
         return hits

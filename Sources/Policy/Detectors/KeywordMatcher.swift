@@ -1,6 +1,6 @@
 // Case-insensitive keyword and phrase search on word boundaries, in one pass over the message.
-// Keywords are bucketed by first byte, so each word start costs a bucket lookup and usually nothing
-// more; a space inside a phrase matches any run of white space. No regular expressions involved.
+// Keywords are bucketed by first byte; `KeywordPass` runs several lists in one pass. A space inside a
+// phrase matches any run of white space. No regular expressions involved.
 
 /// A compiled list of keywords or phrases.
 struct KeywordMatcher: Sendable {
@@ -50,60 +50,16 @@ struct KeywordMatcher: Sendable {
 
     /// Like `matches(in:)`, with the label of the keyword that matched.
     func labelledMatches(in lowered: [UInt8]) -> [(range: Range<Int>, label: Int)] {
-        KeywordMatcher.labelledMatches([self], in: lowered)[0]
+        KeywordPass([self]).matches(in: lowered)[0]
     }
 
-    /// The matches of several matchers in one pass over the message (the detectors' context words
-    /// and every admin keyword list), each exactly as its own `labelledMatches(in:)` would report.
-    static func labelledMatches(_ matchers: [KeywordMatcher], in lowered: [UInt8])
-        -> [[(range: Range<Int>, label: Int)]]
-    {
-        var results = [[(range: Range<Int>, label: Int)]](repeating: [], count: matchers.count)
-        // Which matchers have a keyword starting with each byte (at most 64 matchers share the pass).
-        var interested = [UInt64](repeating: 0, count: 256)
-        var next = [Int](repeating: 0, count: matchers.count)
-        var passes: [Int] = []
-        for (m, matcher) in matchers.enumerated() where !matcher.labels.isEmpty {
-            guard m < 64 else {
-                passes.append(m)
-                continue
-            }
-            for b in 0..<256 where matcher.bucketStarts[b] < matcher.bucketStarts[b + 1] {
-                interested[b] |= 1 << UInt64(m)
-            }
-        }
-        lowered.withUnsafeBufferPointer { text in
-            let n = text.count
-            for i in 0..<n {
-                var mask = interested[Int(text[i])]
-                guard mask != 0, i == 0 || !Bytes.isWord(text[i - 1]) || !Bytes.isWord(text[i]) else { continue }
-                while mask != 0 {
-                    let m = mask.trailingZeroBitCount
-                    mask &= mask - 1
-                    guard i >= next[m], let found = matchers[m].longestMatch(text, at: i) else { continue }
-                    results[m].append((i..<found.end, found.label))
-                    next[m] = found.end
-                }
-            }
-            for m in passes {
-                var i = 0
-                while i < n {
-                    if i == 0 || !Bytes.isWord(text[i - 1]) || !Bytes.isWord(text[i]),
-                        let found = matchers[m].longestMatch(text, at: i)
-                    {
-                        results[m].append((i..<found.end, found.label))
-                        i = found.end
-                    } else {
-                        i += 1
-                    }
-                }
-            }
-        }
-        return results
+    /// Every keyword, lower-cased, white space collapsed to one space (for `KeywordPass`'s tables).
+    var keywords: [ArraySlice<UInt8>] {
+        labels.indices.map { bytes[starts[$0]..<starts[$0 + 1]] }
     }
 
     /// The longest keyword matching at `i` (a word boundary), with its label; nil when none does.
-    private func longestMatch(_ text: UnsafeBufferPointer<UInt8>, at i: Int) -> (end: Int, label: Int)? {
+    func longestMatch(_ text: UnsafeBufferPointer<UInt8>, at i: Int) -> (end: Int, label: Int)? {
         let b = Int(text[i])
         let low = bucketStarts[b]
         let high = bucketStarts[b + 1]

@@ -54,7 +54,9 @@ enum NumberDetectors {
         let n = bytes.count
         var i = 0
         while i < n {
-            guard Bytes.isDigit(bytes[i]), i == 0 || !Bytes.isDigit(bytes[i - 1]) else {
+            i = Bytes.firstIndex(in: bytes, from: i, where: Bytes.isDigit)
+            guard i < n else { break }
+            guard i == 0 || !Bytes.isDigit(bytes[i - 1]) else {
                 i += 1
                 continue
             }

@@ -31,6 +31,9 @@ struct Pattern: Sendable {
     let firstBytes: ByteSet
     /// `firstBytes` as a lookup table, for the scan between candidate starts.
     let firstTable: [Bool]
+    /// Bit `first << 8 | second` is set when a match can begin with those two bytes; the scan skips
+    /// a candidate start whose next byte cannot continue it.
+    let pairTable: [UInt64]
     /// Matches longer than this are not reported (identifiers are short); bounds re-scanning.
     static let maxMatchLength = 128
     static let maxProgramSize = 4000
@@ -43,6 +46,14 @@ struct Pattern: Sendable {
         program = compiler.program
         firstBytes = compiler.firstBytes(from: 0)
         firstTable = (0...255).map { [firstBytes] in firstBytes.contains(UInt8($0)) }
+        // Row `first` of the bitmap is the union of the byte sets that may follow `first`.
+        var pairs = [UInt64](repeating: 0, count: 65_536 / 64)
+        for (firsts, seconds) in compiler.firstPairs(from: 0) {
+            for first in 0...255 where firsts.contains(UInt8(first)) {
+                for w in 0..<4 { pairs[first * 4 + w] |= seconds.word(w) }
+            }
+        }
+        pairTable = pairs
     }
 }
 

@@ -79,9 +79,49 @@ struct PatternCompiler {
         }
         return result
     }
+
+    /// The ways a match can begin from `pc`: each byte set that can be consumed first, with the
+    /// bytes that can follow it (all bytes when a match can end after it or the match can be empty).
+    func firstPairs(from pc: Int) -> [(ByteSet, ByteSet)] {
+        var result: [(ByteSet, ByteSet)] = []
+        var seen = Set<Int>()
+        var stack = [pc]
+        while let p = stack.popLast() {
+            guard seen.insert(p).inserted else { continue }
+            switch program[p] {
+            case .bytes(let set, let next): result.append((set, firstBytes(from: next)))
+            case .split(let a, let b): stack.append(a); stack.append(b)
+            case .jump(let a): stack.append(a)
+            case .wordBoundary(_, let next), .lineStart(let next), .lineEnd(let next): stack.append(next)
+            case .match: return [(.any, .any)]
+            }
+        }
+        return result
+    }
 }
 
 extension Pattern {
+    /// The first position from `start` where a match can begin, judged by its first two bytes; `n` if none.
+    private static func nextCandidate(_ bytes: [UInt8], from start: Int, _ firsts: [Bool], _ pairs: [UInt64]) -> Int {
+        firsts.withUnsafeBufferPointer { firsts in
+            pairs.withUnsafeBufferPointer { pairs in
+                bytes.withUnsafeBufferPointer { text in
+                    let n = text.count
+                    var k = start
+                    while k < n {
+                        if firsts[Int(text[k])] {
+                            guard k + 1 < n else { return k }
+                            let key = Int(text[k]) << 8 | Int(text[k + 1])
+                            if pairs[key >> 6] & (1 << UInt64(key & 63)) != 0 { return k }
+                        }
+                        k += 1
+                    }
+                    return n
+                }
+            }
+        }
+    }
+
     private static func isWordByte(_ b: UInt8) -> Bool { Bytes.isAlnum(b) || b == 0x5F }
 
     /// Every leftmost-longest, non-overlapping match in `bytes`, at most `limit` of them.
@@ -136,13 +176,7 @@ extension Pattern {
                     matchStart = -1
                     continue
                 }
-                i = firstTable.withUnsafeBufferPointer { table in
-                    bytes.withUnsafeBufferPointer { text in
-                        var k = i
-                        while k < n, !table[Int(text[k])] { k += 1 }
-                        return k
-                    }
-                }
+                i = Self.nextCandidate(bytes, from: i, firstTable, pairTable)
                 guard i < n else { break }
                 generation += 1
                 add(0, start: i, at: i, to: &current)

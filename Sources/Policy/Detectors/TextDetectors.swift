@@ -13,7 +13,11 @@ enum TextDetectors {
     static func emails(_ bytes: [UInt8], into hits: inout [DetectorHit]) {
         let n = bytes.count
         var lastEnd = 0
-        for at in 0..<n where bytes[at] == UInt8(ascii: "@") && at >= lastEnd {
+        var at = -1
+        while true {
+            at = Bytes.firstIndex(in: bytes, from: at + 1) { $0 == UInt8(ascii: "@") }
+            guard at < n else { break }
+            guard at >= lastEnd else { continue }
             var start = at
             while start > lastEnd, at - start < 64, isLocal(bytes[start - 1]) { start -= 1 }
             while start < at, bytes[start] == UInt8(ascii: ".") { start += 1 }
@@ -59,6 +63,14 @@ enum TextDetectors {
         let n = bytes.count
         var i = 0
         while i + 4 <= n {
+            // Skip to the next two digits; an IBAN's check digits follow its country code.
+            let digits = bytes.withUnsafeBufferPointer { text in
+                var k = i + 2
+                while k + 1 < n, !(Bytes.isDigit(text[k]) && Bytes.isDigit(text[k + 1])) { k += 1 }
+                return k
+            }
+            i = digits - 2
+            guard i + 4 <= n else { break }
             guard Bytes.isUpper(bytes[i]), Bytes.isUpper(bytes[i + 1]), Bytes.isDigit(bytes[i + 2]),
                 Bytes.isDigit(bytes[i + 3]), i == 0 || !Bytes.isAlnum(bytes[i - 1])
             else {
