@@ -22,8 +22,9 @@ private func addUsers(_ names: [String], to served: ServedDirectory) {
     #expect(failures.value == 0)
 }
 
-/// Opt-in (`ENCLAVE_LOAD_TESTS=1`): on 2 shared cores the engine needs minutes for 500 replies, because
-/// it evaluates every session's prompt separately (no batching across sessions).
+/// Enabled by `ENCLAVE_LOAD_TESTS=1`, which `make test` sets for a pass of its own: on 2 cores the
+/// engine needs minutes for 500 replies, because it evaluates every session's prompt separately (no
+/// batching across sessions), so a plain `swift test` during development leaves it out.
 @Suite(
     .serialized,
     .enabled(if: ProcessInfo.processInfo.environment["ENCLAVE_LOAD_TESTS"] == "1", "set ENCLAVE_LOAD_TESTS=1"))
