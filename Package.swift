@@ -125,10 +125,12 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"], swiftSettings: numericSwiftSettings),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "GGUF"], swiftSettings: numericSwiftSettings),
         .testTarget(name: "EnclaveCryptoTests", dependencies: ["EnclaveCrypto"], swiftSettings: strictSettings),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "EnclaveCrypto"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "StorageTests", dependencies: ["Storage", "EnclaveCrypto", "EnclaveTestSupport"],
+            swiftSettings: strictSettings),
         .testTarget(name: "PolicyTests", dependencies: ["Policy"], swiftSettings: strictSettings),
         .testTarget(
-            name: "AuditTests", dependencies: ["Audit", "EnclaveCrypto"], exclude: ["Fixtures"],
+            name: "AuditTests", dependencies: ["Audit", "EnclaveCrypto", "EnclaveTestSupport"], exclude: ["Fixtures"],
             swiftSettings: strictSettings),
         // Test helpers shared by test targets, not shipped: the recording OpenAI-compatible server.
         .target(
@@ -157,7 +159,7 @@ let package = Package(
         .testTarget(
             name: "ChatServerTests",
             dependencies: [
-                "ChatServer", "ChatCore",
+                "ChatServer", "ChatCore", "EnclaveTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

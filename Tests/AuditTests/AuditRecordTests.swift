@@ -1,5 +1,6 @@
 // AuditRecord: the canonical line, written out by hand here, and the reader's refusal of every other
 // spelling of the same record (any such spelling in a log means someone edited it).
+import EnclaveTestSupport
 import Foundation
 import Testing
 
@@ -77,7 +78,7 @@ import Testing
     }
 
     @Test func neverTrapsOnHostileBytes() {
-        var random = SeededGenerator(seed: 11)
+        var random = SplitMix64(seed: 11)
         let line = Array(Self.sampleLine.utf8)
         for cut in 0..<line.count {
             #expect(throws: AuditRecord.DecodingProblem.self) { try AuditRecord(line: line[..<cut]) }

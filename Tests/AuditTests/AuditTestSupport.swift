@@ -1,4 +1,5 @@
 import EnclaveCrypto
+import EnclaveTestSupport
 // Shared fixtures for the Audit tests: fresh temporary directories, fixed test keys, and a seeded
 // generator of realistic events (security events and model calls), so every run sees the same log.
 import Foundation
@@ -25,25 +26,12 @@ enum TestKeys {
     static func keys() throws -> AuditKeys { try AuditKeys(master: master()) }
 }
 
-/// A small deterministic PRNG (SplitMix64) for seeded tests.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 enum SampleEvents {
     static let users = ["alice", "bob", "carol", "dave"]
     static let providers = [("local", "on-prem", "SmolLM2-135M-Instruct-Q4_1"), ("azure", "external", "gpt-4o")]
 
     /// Event `index` of a seeded stream: mostly model calls, with logins and failures mixed in.
-    static func event(_ index: Int, using random: inout SeededGenerator) -> AuditEvent {
+    static func event(_ index: Int, using random: inout SplitMix64) -> AuditEvent {
         let user = users.randomElement(using: &random)!
         let time = UTCMillis(1_795_923_600_000 + Int64(index) * 1000)
         let origin = "10.0.0.\(Int.random(in: 1...254, using: &random))"
@@ -72,7 +60,7 @@ enum SampleEvents {
     }
 
     static func events(_ count: Int, seed: UInt64) -> [AuditEvent] {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         return (0..<count).map { event($0, using: &random) }
     }
 }

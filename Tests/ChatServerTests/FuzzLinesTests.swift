@@ -1,8 +1,9 @@
+import ChatCore
 // A flood of seeded random and mutated lines (a million with ENCLAVE_HOSTILE_LINES=1000000) over real
 // loopback connections: mutated valid commands, random bytes, invalid UTF-8, NUL bytes, CR without LF,
 // and now and then an over-long line (which closes that connection; the flooder reconnects). The server must not crash, its memory must stay
 // bounded (RSS printed before and after), and another client must be served while the flood runs.
-import ChatCore
+import EnclaveTestSupport
 import Foundation
 import NIOCore
 import Testing

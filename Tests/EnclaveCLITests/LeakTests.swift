@@ -16,22 +16,9 @@ import Foundation
 import Synchronization
 import Testing
 
-/// SplitMix64: a small seeded generator, so every run sends the same messages.
-struct SeededRandom {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-}
-
 /// Detector-positive identifiers with valid checksums (Luhn, SSA structure, ISO 13616 mod 97).
 enum SensitiveData {
-    static func card(_ random: inout SeededRandom) -> String {
+    static func card(_ random: inout SplitMix64) -> String {
         var digits = [4] + (0..<14).map { _ in random.below(10) }
         let sum = digits.reversed().enumerated().reduce(0) { sum, pair in
             let doubled = pair.offset % 2 == 0 ? pair.element * 2 : pair.element
@@ -41,14 +28,14 @@ enum SensitiveData {
         return digits.map(String.init).joined()
     }
 
-    static func ssn(_ random: inout SeededRandom) -> String {
+    static func ssn(_ random: inout SplitMix64) -> String {
         let area = 1 + random.below(665)
         let group = 1 + random.below(99)
         let serial = 1 + random.below(9999)
         return String(format: "%03d-%02d-%04d", area == 666 ? 667 : area, group, serial)
     }
 
-    static func iban(_ random: inout SeededRandom) -> String {
+    static func iban(_ random: inout SplitMix64) -> String {
         let bban = "WEST" + (0..<14).map { _ in String(random.below(10)) }.joined()
         let rearranged = bban + "GB00"
         var remainder = 0
@@ -94,7 +81,7 @@ enum LeakRun {
 
     /// The seeded scripts: `conversations` × `messages`.
     static func scripts(conversations: Int, messages: Int) -> [[ScriptedMessage]] {
-        var random = SeededRandom(state: 20_261_129)
+        var random = SplitMix64(seed: 20_261_129)
         return (0..<conversations).map { c in
             var model = "default"
             return (0..<messages).map { m in

@@ -1,5 +1,6 @@
 // Context fitting against a separately written reference: drop the oldest exchange one at a time
 // (linear, no search) until the estimate fits. Random histories, seeded.
+import EnclaveTestSupport
 import Inference
 import Testing
 
@@ -58,18 +59,5 @@ import Testing
         #expect(assembled.turns.last == message)
         #expect(assembled.turns[1].role == .user)
         #expect(assembled.droppedTurns > 0)
-    }
-}
-
-/// A small seeded generator (SplitMix64) so tests are deterministic.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

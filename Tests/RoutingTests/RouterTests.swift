@@ -1,6 +1,7 @@
 // The router's plans: explicit choices, stickiness, the canary's share and eligibility, fallbacks that
 // never widen residency or leave the allowed set, and the two refusals. Decisions come from the real
 // policy engine over a test policy (see TestSupport.swift).
+import EnclaveTestSupport
 import Policy
 import Testing
 

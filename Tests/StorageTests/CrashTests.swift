@@ -1,7 +1,8 @@
+import EnclaveCrypto
 // Done-when 5: a child process appends in a loop and prints each seq after its commit returns; it is
 // SIGKILLed at seeded random moments, 50 rounds (half of them timed from its first output). After each
 // kill the database reopens, every printed message is present and opens, and integrity_check is "ok".
-import EnclaveCrypto
+import EnclaveTestSupport
 import Foundation
 import Storage
 import Testing
@@ -20,7 +21,7 @@ struct CrashTests {
         try makeKeyRing().createKeyFile(at: key)
         let ring = try KeyRing.load(.file(key))
         let executable = try enclaveExecutable()
-        var random = SeededGenerator(seed: 0xC4A5)
+        var random = SplitMix64(seed: 0xC4A5)
         var acknowledgedTotal = 0
         for round in 0..<50 {
             let process = Process()

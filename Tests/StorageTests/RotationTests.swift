@@ -1,7 +1,8 @@
+import EnclaveCrypto
 // Done-when 6: rotating the master key while 8 tasks append loses nothing and leaves every data key
 // at the new version; a rotation (the real `enclave keys rotate`) killed at random points resumes and
 // completes, and every message still opens, under the new key only.
-import EnclaveCrypto
+import EnclaveTestSupport
 import Foundation
 import Storage
 import Testing
@@ -66,7 +67,7 @@ struct RotationTests {
             }
         }
         let executable = try enclaveExecutable()
-        var random = SeededGenerator(seed: 0x5EED)
+        var random = SplitMix64(seed: 0x5EED)
         var completed = false
         var kills = 0
         for _ in 0..<40 where !completed {

@@ -29,19 +29,6 @@ struct TemporaryDirectory {
 /// A key ring with one random version-1 master key.
 func makeKeyRing() throws -> KeyRing { try KeyRing(keys: [1: SymmetricKey.random()]) }
 
-/// SplitMix64: deterministic randomness for test choices (bit positions, kill delays).
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// The `enclave` executable built next to this test bundle. Missing is a failure, not a skip.
 func enclaveExecutable() throws -> URL {
     let here = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
