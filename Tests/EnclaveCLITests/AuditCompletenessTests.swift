@@ -6,6 +6,7 @@
 // must hold every expected record with its fields, hold none of the canary strings the messages
 // carried (in any audit file or export, as UTF-8, base64 or hex), verify with secrets and offline
 // with only the exported public key, and fail on a tampered copy naming the record.
+import EnclaveTestSupport
 import Foundation
 import Testing
 
@@ -67,6 +68,13 @@ private let configuration = """
 
     """
 
+/// A client connected to the server under test, its banner read; the model's replies may take a while.
+private func connectedClient(port: Int) throws -> LineClient {
+    let client = try LineClient(port: port, timeout: .seconds(120))
+    try client.readBanner()
+    return client
+}
+
 @Suite(.serialized) struct AuditCompletenessTests {
     @Test func aScriptedSessionLeavesEveryRecordNoContentAndAVerifiableLog() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -86,10 +94,10 @@ private let configuration = """
         }
 
         let server = try AuditServer(directory: directory, run: 1)
-        let alice = try AuditLineClient(port: server.port)
+        let alice = try connectedClient(port: server.port)
         #expect(try alice.final("/login alice not-her-password").hasPrefix("ERR auth-failed"))
         #expect(try alice.final("/login alice alice-password-long").hasPrefix("OK"))
-        let reply = try alice.send("Please remember \(canaries[0]) for later.")
+        let reply = try alice.exchange("Please remember \(canaries[0]) for later.")
         let first = try #require(reply.last.flatMap(Self.conversation), "\(reply)")
         #expect(try alice.final("/new").hasPrefix("OK conversation="))
         #expect(try alice.final("/tag phi").hasPrefix("OK"))
@@ -102,20 +110,20 @@ private let configuration = """
         #expect(try alice.final("/audit search").hasPrefix("ERR forbidden"))
         #expect(try alice.final("/logout").hasPrefix("OK"))
 
-        let bob = try AuditLineClient(port: server.port)
+        let bob = try connectedClient(port: server.port)
         for _ in 0..<3 {
             #expect(try bob.final("/login bob wrong-password-\(canaries[3])").hasPrefix("ERR auth-failed"))
         }
         #expect(try bob.final("/login bob bob-password-long").hasPrefix("ERR locked-out"))
 
-        let carol = try AuditLineClient(port: server.port)
+        let carol = try connectedClient(port: server.port)
         #expect(try carol.final("/login carol carol-password-long").hasPrefix("OK"))
         #expect(try carol.final("/audit search action=auth.").hasPrefix("OK rows="))
-        let opened = try carol.send("/audit open \(first) patient complaint ref 4471, reviewing the advice given")
+        let opened = try carol.exchange("/audit open \(first) patient complaint ref 4471, reviewing the advice given")
         #expect(opened.last?.hasPrefix("OK conversation=\(first)") == true, "\(opened)")
         #expect(opened.contains { $0.hasPrefix("= ") && $0.contains(canaries[0]) })
 
-        let admin = try AuditLineClient(port: server.port)
+        let admin = try connectedClient(port: server.port)
         #expect(try admin.final("/login admin \(server.adminPassword)").hasPrefix("OK"))
         #expect(try admin.final("/reload").hasPrefix("OK policy="))
         let broken = directory.appendingPathComponent("policies/99-broken.yaml")
@@ -133,7 +141,7 @@ private let configuration = """
         #expect(rotated.stdout.contains("re-wrapped the audit root key"))
         #expect(try enclave(["audit", "pubkey"]).stdout == publicKeyBefore)
         let second = try AuditServer(directory: directory, run: 2)
-        let again = try AuditLineClient(port: second.port)
+        let again = try connectedClient(port: second.port)
         #expect(try again.final("/login alice alice-password-new").hasPrefix("OK"))
         #expect(try again.final("/quit").hasPrefix("OK"))
         second.stop()

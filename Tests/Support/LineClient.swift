@@ -101,6 +101,9 @@ public final class LineClient {
         return try readUntilFinal()
     }
 
+    /// The final line of the reply to `line`.
+    public func final(_ line: String) throws -> String { try exchange(line).last ?? "" }
+
     /// Reads the banner (up to the first `* ... ready` line and any notices right after are left).
     public func readBanner() throws {
         while try !readLine().hasSuffix("ready") {}
