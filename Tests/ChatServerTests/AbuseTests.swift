@@ -10,7 +10,9 @@ import Testing
 
 @testable import ChatServer
 
-@Suite struct AbuseTests {
+/// Serialized: each test bounds the growth of this process's RSS, which another test allocating a 100 MiB
+/// line at the same time would inflate.
+@Suite(.serialized) struct AbuseTests {
     /// A client that logs in and gets an answer: the server is still serving others.
     private func stillServes(_ server: TestServer) async throws {
         try await server.client { client in
