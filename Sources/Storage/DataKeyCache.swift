@@ -7,6 +7,8 @@
 // a re-wrapped (rotated) or tampered wrapped key is unwrapped, and authenticated, afresh. Evicted
 // entries, a deleted conversation's entry and the whole cache when the Store goes away release their
 // keys: `SymmetricKey` cleanses its bytes and the cipher context its key schedule when freed.
+// Each entry also carries the memo of message bodies opened under its key (OpenedBodies.swift); the
+// cache bounds the memos' total size and drops them with their keys.
 internal import EnclaveCrypto
 
 /// One conversation's unwrapped data key and its reusable decryption context.
@@ -18,6 +20,8 @@ final class DataKey {
     let version: Int
     fileprivate var lastUse: UInt64 = 0
     private var cachedOpener: AESGCM.Opener?
+    /// Bodies already authenticated under this key (grown only through `DataKeyCache.remember`).
+    fileprivate(set) var opened = OpenedBodies()
 
     init(key: SymmetricKey, wrapped: [UInt8], version: Int) {
         self.key = key
@@ -37,10 +41,17 @@ final class DataKey {
 /// Recently used data keys, at most `capacity` of them; the least recently used is evicted first.
 struct DataKeyCache {
     let capacity: Int
+    /// The most bytes the memos of opened bodies may hold, per conversation and in total.
+    let openedBudget: (perConversation: Int, total: Int)
     private var entries: [ConversationID: DataKey] = [:]
     private var clock: UInt64 = 0
+    /// The sum of every entry's memo size.
+    private(set) var openedBytes = 0
 
-    init(capacity: Int) { self.capacity = max(1, capacity) }
+    init(capacity: Int, openedBudget: (perConversation: Int, total: Int) = (256 << 10, 16 << 20)) {
+        self.capacity = max(1, capacity)
+        self.openedBudget = openedBudget
+    }
 
     /// Number of keys held (for tests).
     var count: Int { entries.count }
@@ -48,7 +59,7 @@ struct DataKeyCache {
     /// The cached key of `id`, if it was unwrapped from exactly `wrapped` under `version`.
     mutating func lookup(_ id: ConversationID, wrapped: UnsafeRawBufferPointer, version: Int) -> DataKey? {
         guard let entry = entries[id], entry.version == version,
-            entry.wrapped.withUnsafeBytes({ $0.elementsEqual(wrapped) })
+            entry.wrapped.withUnsafeBytes({ sameBytes($0, wrapped) })
         else { return nil }
         clock += 1
         entry.lastUse = clock
@@ -60,16 +71,46 @@ struct DataKeyCache {
         if entries[id] == nil, entries.count >= capacity,
             let oldest = entries.min(by: { $0.value.lastUse < $1.value.lastUse })?.key
         {
-            entries[oldest] = nil
+            remove(oldest)
         }
+        remove(id)
         clock += 1
         key.lastUse = clock
+        openedBytes += key.opened.bytes
         entries[id] = key
     }
 
-    /// Forgets the key of `id` (its conversation was deleted).
-    mutating func remove(_ id: ConversationID) { entries[id] = nil }
+    /// Remembers `body` as message `seq` of conversation `id`, opened under `key`, then trims the
+    /// memos of the least recently used keys while the total is over budget. Nothing is remembered
+    /// when `key` is no longer the cached key of `id` (evicted or replaced meanwhile).
+    mutating func remember(_ body: OpenedBody, seq: Int, of id: ConversationID, in key: DataKey) {
+        guard entries[id] === key else { return }
+        let before = key.opened.bytes
+        key.opened.remember(body, seq: seq, limit: openedBudget.perConversation)
+        openedBytes += key.opened.bytes - before
+        guard openedBytes > openedBudget.total else { return }
+        for entry in entries.values.sorted(by: { $0.lastUse < $1.lastUse }) where entry !== key {
+            openedBytes -= entry.opened.bytes
+            entry.opened.removeAll()
+            if openedBytes <= openedBudget.total { return }
+        }
+    }
+
+    /// Drops every memo of opened bodies, keeping the keys (the benchmark's cold reads).
+    mutating func forgetOpened() {
+        for entry in entries.values { entry.opened.removeAll() }
+        openedBytes = 0
+    }
+
+    /// Forgets the key of `id` (its conversation was deleted, or a new form replaces it).
+    mutating func remove(_ id: ConversationID) {
+        guard let entry = entries.removeValue(forKey: id) else { return }
+        openedBytes -= entry.opened.bytes
+    }
 
     /// Forgets every key.
-    mutating func removeAll() { entries.removeAll() }
+    mutating func removeAll() {
+        entries.removeAll()
+        openedBytes = 0
+    }
 }

@@ -71,6 +71,11 @@ extension Store {
             conversation: id, seq: seq, message: message, sealedBody: body,
             created: Date().timeIntervalSince1970, continuation: nil)
         try await commitInGroup(row)
+        if let key {
+            dataKeys.remember(
+                OpenedBody(role: message.role, sealed: body, plain: message.body.utf8), seq: seq, of: id,
+                in: key)
+        }
         return seq
     }
 
@@ -129,6 +134,8 @@ extension Store {
     }
 
     /// The last `limit` messages (all when nil) of a conversation, oldest first, opened.
+    /// A body whose stored row is byte-for-byte one this Store already authenticated comes from the
+    /// memo (OpenedBodies.swift); every other body is authenticated and decrypted now.
     /// Throws `integrity` naming the first row that fails to open.
     public func history(_ id: ConversationID, limit: Int? = nil) throws -> [MessageRecord] {
         let key = try dataKey(id)
@@ -145,10 +152,15 @@ extension Store {
                 let role = row.string(1) ?? ""
                 let body = try row.withBytes(2) { sealed in
                     guard sealing else { return String(decoding: sealed, as: UTF8.self) }
+                    guard let key else { throw StoreError(.integrity, "messages row \(id)/\(seq): no data key") }
+                    if let text = key.opened.recall(seq: seq, role: role, stored: sealed) { return text }
                     aad.start(table: "messages")
                     aad.messageRowField(id, seq: seq)
                     aad.finish(conversation: id, role: role, keyVersion: Schema.dataKeyVersion)
-                    return try open(sealed, key: key, aad: aad.bytes, row: "messages row \(id)/\(seq)")
+                    bodyOpens += 1
+                    let opened = try openBody(sealed, key: key, aad: aad.bytes, role: role, row: "\(id)/\(seq)")
+                    dataKeys.remember(opened, seq: seq, of: id, in: key)
+                    return opened.text
                 }
                 records.append(
                     MessageRecord(

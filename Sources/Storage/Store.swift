@@ -27,6 +27,8 @@ public actor Store {
     public internal(set) var appendCommits = 0
     /// Unwrapped data keys of recently used conversations (bounded; keys are cleansed when dropped).
     var dataKeys = DataKeyCache(capacity: Store.dataKeyCacheCapacity)
+    /// Bodies decrypted by `history` (see `bodiesDecrypted`).
+    var bodyOpens = 0
     /// Master versions whose key in the ring matched the database's key check value.
     var verifiedVersions: Set<Int>
 
@@ -133,6 +135,24 @@ public actor Store {
         return text
     }
 
+    /// Opens one sealed message body into a new memo entry (OpenedBodies.swift), with the same
+    /// checks and errors as `open(_:key:aad:row:)`.
+    func openBody(_ sealed: UnsafeRawBufferPointer, key: DataKey, aad: [UInt8], role: String, row: String)
+        throws -> OpenedBody
+    {
+        if let count = AESGCM.Opener.plaintextCount(combinedCount: sealed.count) {
+            let opener = try key.opener()
+            let body = try aad.withUnsafeBytes { aad in
+                try OpenedBody(role: role, sealed: sealed, plaintextCount: count) { out in
+                    try opener.open(combined: sealed, aad: aad, into: out)
+                }
+            }
+            if let body { return body }
+        }
+        throw StoreError(
+            .integrity, "messages row \(row) failed authentication (tampered, copied from elsewhere, or wrong key)")
+    }
+
     /// `open(_:key:aad:row:)` for a field held in an array.
     func open(_ sealed: [UInt8], key: DataKey?, aad: [UInt8], row: @autoclosure () -> String) throws -> String {
         try sealed.withUnsafeBytes { try open($0, key: key, aad: aad, row: row()) }
@@ -217,4 +237,14 @@ public actor Store {
 
     /// Checkpoints the WAL into the database file and truncates the WAL.
     public func checkpoint() throws { try mapErrors { try db.checkpointTruncate() } }
+
+    /// Forgets every remembered message body (zeroing its plaintext) while keeping the data keys:
+    /// the benchmark's cold history reads, which authenticate and decrypt every row.
+    package func forgetOpenedBodies() { dataKeys.forgetOpened() }
+
+    /// Bytes the memo of opened bodies holds now (for tests).
+    package var openedBodyBytes: Int { dataKeys.openedBytes }
+
+    /// Message bodies decrypted by history reads so far (for tests: memo hits do not count).
+    package var bodiesDecrypted: Int { bodyOpens }
 }

@@ -2,7 +2,10 @@
 // run, one sealed and one with the same schema but plaintext columns (same code path, sealing off, no
 // data keys unwrapped), both with synchronous=FULL and group commit. The variants alternate round by
 // round; the command prints each round's figures and ratios, then the median ratio and its spread
-// (the spread shows how much other load on the machine moved the figures). Also the hidden
+// (the spread shows how much other load on the machine moved the figures); history reads alternate
+// between the two databases pass by pass. History reads are measured twice: as the server makes them (bodies the Store wrote or opened before come from its memo of
+// authenticated bodies, OpenedBodies.swift) and cold (the memo emptied before each pass, so every body
+// is authenticated and decrypted). Also the hidden
 // `enclave bench store-probe`, the child process the crash test kills.
 import ArgumentParser
 import EnclaveCrypto
@@ -56,23 +59,38 @@ struct BenchStore: AsyncParsableCommand {
                 + "synchronous=FULL, group commit; \(runs) alternating runs")
         var rounds: [(plain: Rates, sealed: Rates)] = []
         for round in 0..<runs {
-            var pair: [Bool: Rates] = [:]
+            var stores: [Store] = []
+            var ids: [[ConversationID]] = []
+            var rates: [Rates] = []
             for sealing in [false, true] {
                 let path = base.appendingPathComponent("\(sealing ? "sealed" : "plain")-\(round).sqlite").path
-                pair[sealing] = try await measure(path: path, ring: ring, sealing: sealing)
+                let store = try Store(path: path, keyRing: ring, sealing: sealing)
+                let (created, appendRates) = try await appendWorkload(store)
+                stores.append(store)
+                ids.append(created)
+                rates.append(appendRates)
             }
-            let plain = pair[false]!, sealed = pair[true]!
+            // Reads then find both files in the same state: a WAL that one store happened to checkpoint
+            // more recently than the other makes its page lookups cheaper and would skew the ratio.
+            for store in stores { try await store.checkpoint() }
+            try await readWorkload(stores, ids: ids, into: &rates)
+            let plain = rates[0], sealed = rates[1]
             rounds.append((plain, sealed))
             print("run \(round + 1):")
             report("appends/s", plain.appends, sealed.appends)
             report("history reads/s", plain.reads, sealed.reads)
             report("reads/cpu-s", plain.readsPerCPUSecond, sealed.readsPerCPUSecond)
+            report("cold reads/s", plain.coldReads, sealed.coldReads)
+            report("cold reads/cpu-s", plain.coldReadsPerCPUSecond, sealed.coldReadsPerCPUSecond)
         }
         print("over \(runs) runs, sealed/plaintext median [min, max]:")
         summarize("appends/s", rounds.map { $0.sealed.appends / $0.plain.appends })
         summarize("appends/cpu-s", rounds.map { $0.sealed.appendsPerCPUSecond / $0.plain.appendsPerCPUSecond })
         summarize("history reads/s", rounds.map { $0.sealed.reads / $0.plain.reads })
         summarize("reads/cpu-s", rounds.map { $0.sealed.readsPerCPUSecond / $0.plain.readsPerCPUSecond })
+        summarize("cold reads/s", rounds.map { $0.sealed.coldReads / $0.plain.coldReads })
+        summarize(
+            "cold reads/cpu-s", rounds.map { $0.sealed.coldReadsPerCPUSecond / $0.plain.coldReadsPerCPUSecond })
     }
 
     private func report(_ name: String, _ plain: Double, _ sealed: Double) {
@@ -101,6 +119,8 @@ struct BenchStore: AsyncParsableCommand {
         var reads = 0.0
         var appendsPerCPUSecond = 0.0
         var readsPerCPUSecond = 0.0
+        var coldReads = 0.0
+        var coldReadsPerCPUSecond = 0.0
     }
 
     /// User plus system CPU seconds used by this process so far.
@@ -115,18 +135,16 @@ struct BenchStore: AsyncParsableCommand {
             + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
-    /// Appends the workload with `writers` concurrent tasks, then reads histories back.
-    private func measure(path: String, ring: KeyRing, sealing: Bool) async throws -> Rates {
-        let store = try Store(path: path, keyRing: ring, sealing: sealing)
+    /// Appends the workload with `writers` concurrent tasks; returns the conversations and the rates.
+    private func appendWorkload(_ store: Store) async throws -> ([ConversationID], Rates) {
         var ids: [ConversationID] = []
         for index in 0..<conversations {
             ids.append(try await store.createConversation(owner: "bench", title: "t\(index)"))
         }
         let body = String(repeating: "x", count: bodyBytes)
         let perWriter = (appends + writers - 1) / writers
-        let clock = ContinuousClock()
-        let appendCPU = cpuSeconds()
-        let appendTime = try await clock.measure {
+        let startCPU = cpuSeconds()
+        let time = try await ContinuousClock().measure {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for writer in 0..<writers {
                     let target = ids[writer % ids.count]
@@ -139,18 +157,42 @@ struct BenchStore: AsyncParsableCommand {
                 try await group.waitForAll()
             }
         }
-        let readCPU = cpuSeconds()
-        let readTime = try await clock.measure {
+        let appended = Double(perWriter * writers)
+        return (
+            ids,
+            Rates(appends: appended / time.seconds, appendsPerCPUSecond: appended / max(cpuSeconds() - startCPU, 1e-6))
+        )
+    }
+
+    /// Reads the histories of every conversation (`ids[i]` of `stores[i]`), alternating between the
+    /// stores within each pass so that other load on the machine falls on both alike: first as the
+    /// server reads, then cold (the memo of opened bodies emptied before each pass).
+    private func readWorkload(_ stores: [Store], ids: [[ConversationID]], into rates: inout [Rates]) async throws {
+        let clock = ContinuousClock()
+        for cold in [false, true] {
+            var time = [Duration.zero, .zero]
+            var cpu = [0.0, 0.0]
             for _ in 0..<readPasses {
-                for id in ids { _ = try await store.history(id, limit: historyLength) }
+                for (index, store) in stores.enumerated() {
+                    if cold { await store.forgetOpenedBodies() }
+                    let startCPU = cpuSeconds()
+                    time[index] += try await clock.measure {
+                        for id in ids[index] { _ = try await store.history(id, limit: historyLength) }
+                    }
+                    cpu[index] += cpuSeconds() - startCPU
+                }
+            }
+            let reads = Double(conversations * readPasses)
+            for index in stores.indices {
+                if cold {
+                    rates[index].coldReads = reads / time[index].seconds
+                    rates[index].coldReadsPerCPUSecond = reads / max(cpu[index], 1e-6)
+                } else {
+                    rates[index].reads = reads / time[index].seconds
+                    rates[index].readsPerCPUSecond = reads / max(cpu[index], 1e-6)
+                }
             }
         }
-        let endCPU = cpuSeconds()
-        let appended = Double(perWriter * writers), historyReads = Double(ids.count * readPasses)
-        return Rates(
-            appends: appended / appendTime.seconds, reads: historyReads / readTime.seconds,
-            appendsPerCPUSecond: appended / max(readCPU - appendCPU, 1e-6),
-            readsPerCPUSecond: historyReads / max(endCPU - readCPU, 1e-6))
     }
 }
 
