@@ -123,7 +123,9 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"], swiftSettings: numericSwiftSettings),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "GGUF"], swiftSettings: numericSwiftSettings),
+        .testTarget(
+            name: "InferenceTests", dependencies: ["Inference", "GGUF"], exclude: ["Fixtures"],
+            swiftSettings: numericSwiftSettings),
         .testTarget(name: "EnclaveCryptoTests", dependencies: ["EnclaveCrypto"], swiftSettings: strictSettings),
         .testTarget(
             name: "StorageTests", dependencies: ["Storage", "EnclaveCrypto", "EnclaveTestSupport"],
