@@ -80,13 +80,13 @@ struct DataKeyCache {
         entries[id] = key
     }
 
-    /// Remembers `body` as message `seq` of conversation `id`, opened under `key`, then trims the
+    /// Remembers `body` as a message of conversation `id`, opened under `key`, then trims the
     /// memos of the least recently used keys while the total is over budget. Nothing is remembered
     /// when `key` is no longer the cached key of `id` (evicted or replaced meanwhile).
-    mutating func remember(_ body: OpenedBody, seq: Int, of id: ConversationID, in key: DataKey) {
+    mutating func remember(_ body: OpenedBody, of id: ConversationID, in key: DataKey) {
         guard entries[id] === key else { return }
         let before = key.opened.bytes
-        key.opened.remember(body, seq: seq, limit: openedBudget.perConversation)
+        key.opened.remember(body, limit: openedBudget.perConversation)
         openedBytes += key.opened.bytes - before
         guard openedBytes > openedBudget.total else { return }
         for entry in entries.values.sorted(by: { $0.lastUse < $1.lastUse }) where entry !== key {

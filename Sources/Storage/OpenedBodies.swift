@@ -13,20 +13,23 @@
 // - The memo lives inside the `DataKey` it was opened under: a re-wrapped or tampered wrapped key
 //   brings a fresh key entry with an empty memo, and evicting, deleting (crypto-shred) or closing
 //   drops the memo with the key. Plaintext bytes are zeroed when an entry is dropped.
-// - It is bounded per conversation and in total (`DataKeyCache.openedBudget`).
+// - It is bounded per conversation (the newest `OpenedBodies.slotCount` seqs at most, in a direct-mapped
+//   table: no hashing on the read path) and in bytes (`DataKeyCache.openedBudget`).
 internal import EnclaveCrypto
 internal import Foundation
 
 /// One authenticated message body: the sealed bytes as stored and the plaintext they open to, in one
 /// buffer. Not Sendable: it lives inside the Store actor and never leaves it.
 final class OpenedBody {
+    let seq: Int
     let role: String
     /// The sealed bytes, then the plaintext.
     private var storage: [UInt8]
     private let sealedCount: Int
 
     /// An entry for a body this Store sealed itself: `sealed` is exactly what it wrote for `plain`.
-    init(role: String, sealed: [UInt8], plain: some Collection<UInt8>) {
+    init(seq: Int, role: String, sealed: [UInt8], plain: some Collection<UInt8>) {
+        self.seq = seq
         self.role = role
         sealedCount = sealed.count
         storage = sealed
@@ -36,9 +39,10 @@ final class OpenedBody {
     /// An entry opened from `sealed` by `open`, which fills the plaintext buffer it is given and
     /// returns whether the box authenticated; nil (with the buffer zeroed by `open`) when it did not.
     init?(
-        role: String, sealed: UnsafeRawBufferPointer, plaintextCount: Int,
+        seq: Int, role: String, sealed: UnsafeRawBufferPointer, plaintextCount: Int,
         open: (UnsafeMutableRawBufferPointer) throws -> Bool
     ) rethrows {
+        self.seq = seq
         self.role = role
         sealedCount = sealed.count
         var opened = false
@@ -79,30 +83,43 @@ func sameBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool
     return memcmp(x, y, a.count) == 0
 }
 
-/// The opened bodies of one conversation, by `seq`.
+/// The opened bodies of one conversation: a direct-mapped table by `seq`, so a history read finds
+/// each row's entry with one index and one comparison.
 struct OpenedBodies {
-    private var entries: [Int: OpenedBody] = [:]
+    /// Table size: a history read of up to this many consecutive messages can be served whole.
+    static let slotCount = 128
+    private var slots: [OpenedBody?] = []
     /// The sum of the entries' sizes.
     private(set) var bytes = 0
-
-    var count: Int { entries.count }
+    private(set) var count = 0
 
     /// The plaintext of message `seq` when the stored row (`role`, `stored`) is the one remembered.
     func recall(seq: Int, role: String, stored: UnsafeRawBufferPointer) -> String? {
-        entries[seq]?.text(role: role, stored: stored)
+        guard !slots.isEmpty, let entry = slots[seq & (Self.slotCount - 1)], entry.seq == seq else { return nil }
+        return entry.text(role: role, stored: stored)
     }
 
-    /// Remembers message `seq`; when the memo would grow past `limit` bytes it starts over.
-    mutating func remember(_ body: OpenedBody, seq: Int, limit: Int) {
+    /// Remembers `body` in its slot (replacing the one there); when the memo would grow past `limit`
+    /// bytes it starts over.
+    mutating func remember(_ body: OpenedBody, limit: Int) {
         guard body.size <= limit else { return }
-        if let old = entries[seq] { bytes -= old.size }
+        if slots.isEmpty { slots = Array(repeating: nil, count: Self.slotCount) }
+        let slot = body.seq & (Self.slotCount - 1)
+        if let old = slots[slot] {
+            bytes -= old.size
+            count -= 1
+            slots[slot] = nil
+        }
         if bytes + body.size > limit { removeAll() }
-        entries[seq] = body
+        if slots.isEmpty { slots = Array(repeating: nil, count: Self.slotCount) }
+        slots[slot] = body
         bytes += body.size
+        count += 1
     }
 
     mutating func removeAll() {
-        entries.removeAll()
+        slots = []
         bytes = 0
+        count = 0
     }
 }

@@ -73,8 +73,7 @@ extension Store {
         try await commitInGroup(row)
         if let key {
             dataKeys.remember(
-                OpenedBody(role: message.role, sealed: body, plain: message.body.utf8), seq: seq, of: id,
-                in: key)
+                OpenedBody(seq: seq, role: message.role, sealed: body, plain: message.body.utf8), of: id, in: key)
         }
         return seq
     }
@@ -158,8 +157,8 @@ extension Store {
                     aad.messageRowField(id, seq: seq)
                     aad.finish(conversation: id, role: role, keyVersion: Schema.dataKeyVersion)
                     bodyOpens += 1
-                    let opened = try openBody(sealed, key: key, aad: aad.bytes, role: role, row: "\(id)/\(seq)")
-                    dataKeys.remember(opened, seq: seq, of: id, in: key)
+                    let opened = try openBody(sealed, key: key, aad: aad.bytes, seq: seq, role: role, id: id)
+                    dataKeys.remember(opened, of: id, in: key)
                     return opened.text
                 }
                 records.append(

@@ -137,20 +137,21 @@ public actor Store {
 
     /// Opens one sealed message body into a new memo entry (OpenedBodies.swift), with the same
     /// checks and errors as `open(_:key:aad:row:)`.
-    func openBody(_ sealed: UnsafeRawBufferPointer, key: DataKey, aad: [UInt8], role: String, row: String)
-        throws -> OpenedBody
-    {
+    func openBody(
+        _ sealed: UnsafeRawBufferPointer, key: DataKey, aad: [UInt8], seq: Int, role: String, id: ConversationID
+    ) throws -> OpenedBody {
         if let count = AESGCM.Opener.plaintextCount(combinedCount: sealed.count) {
             let opener = try key.opener()
             let body = try aad.withUnsafeBytes { aad in
-                try OpenedBody(role: role, sealed: sealed, plaintextCount: count) { out in
+                try OpenedBody(seq: seq, role: role, sealed: sealed, plaintextCount: count) { out in
                     try opener.open(combined: sealed, aad: aad, into: out)
                 }
             }
             if let body { return body }
         }
         throw StoreError(
-            .integrity, "messages row \(row) failed authentication (tampered, copied from elsewhere, or wrong key)")
+            .integrity,
+            "messages row \(id)/\(seq) failed authentication (tampered, copied from elsewhere, or wrong key)")
     }
 
     /// `open(_:key:aad:row:)` for a field held in an array.

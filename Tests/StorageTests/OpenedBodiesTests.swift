@@ -105,8 +105,26 @@ struct OpenedBodiesTests {
         ConversationID(rawValue: String(repeating: "0", count: 20 - String(n, radix: 16).count) + String(n, radix: 16))!
     }
 
-    func body(_ size: Int) -> OpenedBody {
-        OpenedBody(role: "user", sealed: [UInt8](repeating: 1, count: size), plain: [UInt8](repeating: 2, count: size))
+    func body(_ size: Int, seq: Int) -> OpenedBody {
+        OpenedBody(
+            seq: seq, role: "user", sealed: [UInt8](repeating: 1, count: size),
+            plain: [UInt8](repeating: 2, count: size))
+    }
+
+    @Test("the table keeps the newest of two seqs sharing a slot, and a different seq in a slot is a miss")
+    func directMappedSlots() throws {
+        var memo = OpenedBodies()
+        let n = OpenedBodies.slotCount
+        let stored = [UInt8](repeating: 1, count: 10)
+        memo.remember(body(10, seq: 3), limit: 1 << 20)
+        memo.remember(body(10, seq: 3 + n), limit: 1 << 20)
+        #expect(memo.count == 1 && memo.bytes == 24)
+        stored.withUnsafeBytes { raw in
+            #expect(memo.recall(seq: 3, role: "user", stored: raw) == nil)
+            #expect(memo.recall(seq: 3 + n, role: "user", stored: raw) != nil)
+            #expect(memo.recall(seq: 3 + n, role: "assistant", stored: raw) == nil)
+            #expect(memo.recall(seq: 4, role: "user", stored: raw) == nil)
+        }
     }
 
     @Test("budgets: one conversation starts over past its limit; past the total the least recent memos go")
@@ -119,16 +137,16 @@ struct OpenedBodiesTests {
             keys.append(key)
         }
         // 100 + 100 + 4 bytes an entry: four fit under 1000, the fifth starts the memo over.
-        for seq in 1...4 { cache.remember(body(100), seq: seq, of: id(0), in: keys[0]) }
+        for seq in 1...4 { cache.remember(body(100, seq: seq), of: id(0), in: keys[0]) }
         #expect(keys[0].opened.count == 4 && cache.openedBytes == 816)
-        cache.remember(body(100), seq: 5, of: id(0), in: keys[0])
+        cache.remember(body(100, seq: 5), of: id(0), in: keys[0])
         #expect(keys[0].opened.count == 1 && cache.openedBytes == 204)
         // Too large for any memo: not remembered.
-        cache.remember(body(600), seq: 1, of: id(1), in: keys[1])
+        cache.remember(body(600, seq: 1), of: id(1), in: keys[1])
         #expect(keys[1].opened.count == 0)
         // Over the total: the least recently used key's memo goes, not the one being filled.
         for n in 1...3 {
-            for seq in 1...4 { cache.remember(body(100), seq: seq, of: id(n), in: keys[n]) }
+            for seq in 1...4 { cache.remember(body(100, seq: seq), of: id(n), in: keys[n]) }
         }
         #expect(cache.openedBytes <= 2500)
         #expect(keys[0].opened.count == 0 && keys[3].opened.count == 4)
@@ -138,7 +156,7 @@ struct OpenedBodiesTests {
         cache.remove(id(3))
         #expect(cache.openedBytes == sum - keys[3].opened.bytes)
         let stale = keys[3].opened.count
-        cache.remember(body(10), seq: 9, of: id(3), in: keys[3])
+        cache.remember(body(10, seq: 9), of: id(3), in: keys[3])
         #expect(keys[3].opened.count == stale)
     }
 }
