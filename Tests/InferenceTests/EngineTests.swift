@@ -106,6 +106,46 @@ struct EngineTests {
         #expect(after.summary != nil)
     }
 
+    /// A reply to `turns` from `engine` (greedy, 6 tokens), with its summary.
+    static func reply(_ engine: InferenceEngine, _ turns: [ChatTurn]) async throws -> (String, GenerationSummary) {
+        var text = ""
+        var summary: GenerationSummary?
+        for try await event in engine.generate(turns, parameters: GenerationParameters(maxTokens: 6, sampling: .greedy))
+        {
+            switch event {
+            case .text(let piece): text += piece
+            case .finished(let s): summary = s
+            }
+        }
+        return (text, try #require(summary))
+    }
+
+    @Test func aConversationsNextTurnReusesItsCacheAfterOtherConversations() async throws {
+        // Turn 1 of conversation A, then five other conversations, then A's turn 2: A's kept cache serves
+        // its prefix. With no pool, nothing is reused; with a pool too small for six caches, A's is gone.
+        func run(poolBytes: Int) async throws -> (first: GenerationSummary, second: GenerationSummary) {
+            let engine = try InferenceEngine(
+                modelPath: EngineGoldens.modelPath, contextLength: 256, threads: 2, cachePoolBytes: poolBytes)
+            var a = [ChatTurn(role: .user, content: "Name a large animal.")]
+            let (answer, first) = try await Self.reply(engine, a)
+            for topic in ["a river", "a city", "a tree", "a number", "a song"] {
+                _ = try await Self.reply(engine, [ChatTurn(role: .user, content: "Name \(topic).")])
+            }
+            a += [ChatTurn(role: .assistant, content: answer), ChatTurn(role: .user, content: "And a small one?")]
+            let (_, second) = try await Self.reply(engine, a)
+            return (first, second)
+        }
+        let pooled = try await run(poolBytes: InferenceEngine.defaultCachePoolBytes)
+        #expect(pooled.first.reusedTokens == 0)
+        #expect(pooled.second.reusedTokens >= pooled.first.promptTokens)
+        #expect(pooled.second.reusedTokens < pooled.second.promptTokens)
+        let none = try await run(poolBytes: 0)
+        #expect(none.second.reusedTokens == 0)
+        // 46 KiB a token for this model: about three 32-token caches fit in 5 MiB, not six.
+        let small = try await run(poolBytes: 5 << 20)
+        #expect(small.second.reusedTokens == 0)
+    }
+
     @Test func concurrentSessionsBothFinish() async throws {
         async let a = collect([ChatTurn(role: .user, content: "Name a colour.")])
         async let b = collect([ChatTurn(role: .user, content: "Name an animal.")])

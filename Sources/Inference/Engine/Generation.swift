@@ -34,12 +34,17 @@ public struct GenerationSummary: Sendable, Equatable {
     public var stopReason: StopReason
     /// Turns dropped from the front of the conversation to fit the context.
     public var droppedTurns: Int
+    /// Prompt tokens whose keys and values came from a cache kept from an earlier turn (not evaluated).
+    public var reusedTokens: Int
 
-    public init(promptTokens: Int, generatedTokens: Int, stopReason: StopReason, droppedTurns: Int = 0) {
+    public init(
+        promptTokens: Int, generatedTokens: Int, stopReason: StopReason, droppedTurns: Int = 0, reusedTokens: Int = 0
+    ) {
         self.promptTokens = promptTokens
         self.generatedTokens = generatedTokens
         self.stopReason = stopReason
         self.droppedTurns = droppedTurns
+        self.reusedTokens = reusedTokens
     }
 }
 

@@ -22,14 +22,21 @@ public final class InferenceEngine: Sendable {
     /// Default context when neither the caller nor a smaller trained context says otherwise.
     public static let defaultContextLength = 2048
 
+    /// Default bound on the KV caches kept for conversations' next turns: about 100 conversations of
+    /// 200 tokens each with SmolLM2-135M (46 KiB a token).
+    public static let defaultCachePoolBytes = 1 << 30
+
     /// Loads the model.
     /// - Parameters:
     ///   - modelPath: a GGUF file of a supported architecture.
     ///   - contextLength: tokens per session; default min(2048, the trained context).
     ///   - threads: threads for the matrix products; default min(available cores, 8).
     ///   - templateOverride: the chat template family, when the file's template is not recognised.
+    ///   - cachePoolBytes: the most memory finished sessions' KV caches may keep for the next turn of
+    ///     their conversations (least recently used go first; 0 keeps none).
     public init(
-        modelPath: String, contextLength: Int? = nil, threads: Int? = nil, templateOverride: ChatTemplateFamily? = nil
+        modelPath: String, contextLength: Int? = nil, threads: Int? = nil, templateOverride: ChatTemplateFamily? = nil,
+        cachePoolBytes: Int = InferenceEngine.defaultCachePoolBytes
     ) throws {
         let threadCount = threads ?? min(max(1, ProcessInfo.processInfo.activeProcessorCount), 8)
         let model: TransformerModel
@@ -54,7 +61,8 @@ public final class InferenceEngine: Sendable {
         var name = URL(fileURLWithPath: modelPath).lastPathComponent
         if name.hasSuffix(".gguf") { name.removeLast(5) }
         modelID = name.replacingOccurrences(of: ".", with: "-")
-        scheduler = Scheduler(model: model, tokenizer: tokenizer, contextLength: context)
+        scheduler = Scheduler(
+            model: model, tokenizer: tokenizer, contextLength: context, poolBytes: max(0, cachePoolBytes))
     }
 
     deinit { scheduler.shutdown() }

@@ -1,7 +1,9 @@
 // Scheduler: the one thread that owns the model. Requests arrive in an inbox; the thread interleaves
 // all active sessions one step at a time (a prompt chunk or one generated token each), so one long
-// answer does not freeze the others. Finished sessions leave their KV cache behind in a small pool
-// keyed by token history, so the next turn of the same conversation reuses the common prefix.
+// answer does not freeze the others. Finished sessions leave their KV cache behind in a pool keyed by
+// token history and bounded in bytes, so the next turn of the same conversation evaluates only its new
+// tokens: with many users chatting at once, each keeps its own prefix instead of re-reading the whole
+// conversation every message.
 import Foundation
 import Synchronization
 
@@ -30,15 +32,17 @@ final class Scheduler: @unchecked Sendable {
     private let model: TransformerModel
     private let tokenizer: Tokenizer
     private let contextLength: Int
+    /// Finished sessions' caches, least recently used first; their total size stays within `poolBytes`.
     private var cachePool: [(tokens: [Int32], cache: KVCache)] = []
-    private static let pooledCaches = 2
+    private let poolBytes: Int
     /// Prompt tokens evaluated per scheduling step, so a long prompt does not stall other sessions.
     private static let promptChunk = 256
 
-    init(model: TransformerModel, tokenizer: Tokenizer, contextLength: Int) {
+    init(model: TransformerModel, tokenizer: Tokenizer, contextLength: Int, poolBytes: Int) {
         self.model = model
         self.tokenizer = tokenizer
         self.contextLength = contextLength
+        self.poolBytes = poolBytes
         let thread = Thread { [self] in run() }
         thread.name = "enclave-inference"
         thread.start()
@@ -71,11 +75,14 @@ final class Scheduler: @unchecked Sendable {
         var sampler: Sampler
         var decoder: StreamingDecoder
         var generated = 0
+        /// Prompt tokens taken from a kept cache.
+        let reusedCount: Int
 
         init(request: GenerationRequest, cache: KVCache, reused: [Int32], tokenizer: Tokenizer) {
             self.request = request
             self.cache = cache
             history = reused
+            reusedCount = reused.count
             pending = Array(request.prompt[reused.count...])
             sampler = Sampler(request.parameters.sampling)
             decoder = StreamingDecoder(tokenizer: tokenizer)
@@ -162,7 +169,7 @@ final class Scheduler: @unchecked Sendable {
         if !tail.isEmpty { s.request.continuation.yield(.text(tail)) }
         let summary = GenerationSummary(
             promptTokens: s.request.prompt.count, generatedTokens: s.generated, stopReason: reason,
-            droppedTurns: s.request.droppedTurns)
+            droppedTurns: s.request.droppedTurns, reusedTokens: s.reusedCount)
         s.request.continuation.yield(.finished(summary))
         s.request.continuation.finish()
         recycle(s)
@@ -171,7 +178,12 @@ final class Scheduler: @unchecked Sendable {
 
     private func recycle(_ s: Session) {
         s.cache.truncate(to: s.history.count)
+        s.cache.shrinkToFit()
         cachePool.append((s.history, s.cache))
-        if cachePool.count > Self.pooledCaches { cachePool.removeFirst() }
+        var bytes = cachePool.reduce(0) { $0 + $1.cache.byteCount }
+        while bytes > poolBytes, let oldest = cachePool.first {
+            bytes -= oldest.cache.byteCount
+            cachePool.removeFirst()
+        }
     }
 }

@@ -47,7 +47,21 @@ public final class KVCache {
     /// Makes room for `positions` positions in total.
     func reserve(_ positions: Int) {
         guard positions > allocated else { return }
-        let target = min(capacity, (positions + Self.growthStep - 1) / Self.growthStep * Self.growthStep)
+        reallocate(min(capacity, (positions + Self.growthStep - 1) / Self.growthStep * Self.growthStep))
+    }
+
+    /// Gives back the memory past the filled positions (rounded up to `keptStep`): a cache waiting in
+    /// the engine's pool for its conversation's next turn holds only what it will reuse.
+    public func shrinkToFit() {
+        let target = min(capacity, max(Self.keptStep, (count + Self.keptStep - 1) / Self.keptStep * Self.keptStep))
+        guard target < allocated else { return }
+        reallocate(target)
+    }
+
+    static let keptStep = 16
+
+    /// Moves the filled positions into buffers of `target` positions per layer.
+    private func reallocate(_ target: Int) {
         var newKeys: [UnsafeMutablePointer<Float>] = []
         var newValues: [UnsafeMutablePointer<Float>] = []
         for l in 0..<layers {
