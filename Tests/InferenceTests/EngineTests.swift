@@ -146,6 +146,27 @@ struct EngineTests {
         #expect(small.second.reusedTokens == 0)
     }
 
+    @Test func aNewConversationBorrowsTheSystemPromptAndAnswersAsIfAlone() async throws {
+        let system = ChatTurn(role: .system, content: "You are the assistant of a hospital. Answer in one sentence.")
+        let a = [system, ChatTurn(role: .user, content: "Name a colour.")]
+        let b = [system, ChatTurn(role: .user, content: "Name an animal that swims.")]
+        let pooled = try InferenceEngine(modelPath: EngineGoldens.modelPath, contextLength: 256, threads: 2)
+        let (answerA, firstA) = try await Self.reply(pooled, a)
+        let (answerB, summaryB) = try await Self.reply(pooled, b)
+        #expect(firstA.reusedTokens == 0)
+        #expect(summaryB.reusedTokens > 10 && summaryB.reusedTokens < summaryB.promptTokens)
+        // The lender keeps its cache: A's next turn still starts from its whole first turn.
+        let nextA = a + [ChatTurn(role: .assistant, content: answerA), ChatTurn(role: .user, content: "Another?")]
+        let (_, secondA) = try await Self.reply(pooled, nextA)
+        #expect(secondA.reusedTokens >= firstA.promptTokens)
+        // Borrowed keys and values are exact: B's reply is the one an engine that keeps nothing gives.
+        let alone = try InferenceEngine(
+            modelPath: EngineGoldens.modelPath, contextLength: 256, threads: 2, cachePoolBytes: 0)
+        let (answerBAlone, summaryBAlone) = try await Self.reply(alone, b)
+        #expect(summaryBAlone.reusedTokens == 0)
+        #expect(answerB == answerBAlone)
+    }
+
     @Test func concurrentSessionsBothFinish() async throws {
         async let a = collect([ChatTurn(role: .user, content: "Name a colour.")])
         async let b = collect([ChatTurn(role: .user, content: "Name an animal.")])

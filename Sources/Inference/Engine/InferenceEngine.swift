@@ -94,10 +94,11 @@ public final class InferenceEngine: Sendable {
         continuation.onTermination = { _ in cancellation.cancel() }
         var limited = parameters
         limited.maxTokens = maxTokens
+        let prompt = encoder.encodeMarkingPrefix(fitted.turns)
         scheduler.submit(
             GenerationRequest(
-                prompt: encoder.encode(fitted.turns), droppedTurns: fitted.dropped, parameters: limited,
-                continuation: continuation, cancellation: cancellation))
+                prompt: prompt.ids, sharedPrefix: prompt.sharedPrefix, droppedTurns: fitted.dropped,
+                parameters: limited, continuation: continuation, cancellation: cancellation))
         return stream
     }
 }

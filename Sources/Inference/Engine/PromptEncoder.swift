@@ -16,7 +16,14 @@ public struct PromptEncoder: Sendable {
     private static let marker: Character = "\u{F8FF}"
 
     /// The prompt ids for `turns`, ending with the template's generation prompt.
-    public func encode(_ turns: [ChatTurn]) -> [Int32] {
+    public func encode(_ turns: [ChatTurn]) -> [Int32] { encodeMarkingPrefix(turns).ids }
+
+    /// The prompt ids for `turns`, and how many of them depend on the system turn alone (the template's
+    /// opening and the system prompt, up to its content's end; 0 when the first turn is not a system
+    /// turn): conversations with the same system prompt share these ids, and the engine evaluates them
+    /// as a batch of their own so that their keys and values can serve every such conversation.
+    func encodeMarkingPrefix(_ turns: [ChatTurn]) -> (ids: [Int32], sharedPrefix: Int) {
+        var sharedPrefix = 0
         let placeholders = turns.enumerated().map { i, turn in
             ChatTurn(role: turn.role, content: "\(Self.marker)\(i)\(Self.marker)")
         }
@@ -27,11 +34,12 @@ public struct PromptEncoder: Sendable {
         for (k, piece) in rendered.split(separator: Self.marker, omittingEmptySubsequences: false).enumerated() {
             if k % 2 == 1, let index = Int(piece), turns.indices.contains(index) {
                 ids += tokenizer.encode(turns[index].content, addBOS: false, parseSpecial: false)
+                if index == 0, turns[0].role == .system { sharedPrefix = ids.count }
             } else if !piece.isEmpty || addBOS {
                 ids += tokenizer.encode(String(piece), addBOS: addBOS, parseSpecial: true)
             }
             addBOS = false
         }
-        return ids
+        return (ids, sharedPrefix)
     }
 }

@@ -3,7 +3,8 @@
 // answer does not freeze the others. Finished sessions leave their KV cache behind in a pool keyed by
 // token history and bounded in bytes, so the next turn of the same conversation evaluates only its new
 // tokens: with many users chatting at once, each keeps its own prefix instead of re-reading the whole
-// conversation every message.
+// conversation every message. A new conversation copies the keys and values of its system prompt from
+// any kept cache that shares it (the system prompt is always evaluated as a batch of its own).
 import Foundation
 import Synchronization
 
@@ -17,6 +18,8 @@ final class CancellationFlag: Sendable {
 /// A generation request as the scheduler receives it.
 struct GenerationRequest: Sendable {
     let prompt: [Int32]
+    /// Leading prompt tokens other conversations share (the system prompt); evaluated as their own batch.
+    let sharedPrefix: Int
     let droppedTurns: Int
     let parameters: GenerationParameters
     let continuation: AsyncThrowingStream<GenerationEvent, any Error>.Continuation
@@ -108,7 +111,9 @@ final class Scheduler: @unchecked Sendable {
         }
     }
 
-    /// Picks the pooled cache sharing the longest prefix with the prompt (or a fresh one).
+    /// Picks the pooled cache sharing the longest prefix with the prompt: the conversation's own cache
+    /// (its whole history a prefix of the prompt) is taken over; a cache sharing less (the system
+    /// prompt) stays in the pool and lends a copy of the shared part to a fresh cache.
     private func start(_ request: GenerationRequest) -> Session {
         var best = -1
         var reuse = 0
@@ -124,9 +129,14 @@ final class Scheduler: @unchecked Sendable {
             }
         }
         let cache: KVCache
-        if best >= 0, reuse > 0 {
+        if best >= 0, reuse > 0, reuse >= cachePool[best].tokens.count - 1 {
             cache = cachePool.remove(at: best).cache
             cache.truncate(to: reuse)
+        } else if best >= 0, reuse > 0 {
+            let lender = cachePool.remove(at: best)
+            cachePool.append(lender)
+            cache = model.makeCache(capacity: contextLength)
+            cache.copyPrefix(reuse, from: lender.cache)
         } else {
             cache = model.makeCache(capacity: contextLength)
         }
@@ -140,7 +150,9 @@ final class Scheduler: @unchecked Sendable {
         if request.cancellation.isCancelled { return finish(s, .cancelled) }
         do throws(ModelError) {
             if !s.pending.isEmpty {
-                let chunk = Array(s.pending.prefix(Self.promptChunk))
+                // The shared prefix ends a batch, so that its keys and values are the same in every cache.
+                let shared = request.sharedPrefix - s.history.count
+                let chunk = Array(s.pending.prefix(shared > 0 ? min(shared, Self.promptChunk) : Self.promptChunk))
                 s.pending.removeFirst(chunk.count)
                 s.logits = try model.evaluate(chunk, cache: s.cache)
                 s.history += chunk

@@ -50,6 +50,19 @@ public final class KVCache {
         reallocate(min(capacity, (positions + Self.growthStep - 1) / Self.growthStep * Self.growthStep))
     }
 
+    /// Makes this (empty) cache hold the first `positions` positions of `other`: the same keys, values
+    /// and batch starts, as if it had evaluated them itself.
+    public func copyPrefix(_ positions: Int, from other: KVCache) {
+        precondition(count == 0 && layers == other.layers && kvDim == other.kvDim && positions <= other.count)
+        reserve(positions)
+        for l in 0..<layers {
+            keys[l].update(from: other.keys[l], count: positions * kvDim)
+            values[l].update(from: other.values[l], count: positions * kvDim)
+        }
+        count = positions
+        batchStarts = other.batchStarts.filter { $0 < positions }
+    }
+
     /// Gives back the memory past the filled positions (rounded up to `keptStep`): a cache waiting in
     /// the engine's pool for its conversation's next turn holds only what it will reuse.
     public func shrinkToFit() {
