@@ -9,11 +9,11 @@ enum LocalModel {
     static let systemPrompt = "You are a helpful assistant. Answer briefly and clearly."
 
     /// The local provider for `modelPath`: the engine (one scheduler owning the model) behind Routing's
-    /// `LocalProvider`.
-    static func providers(modelPath: String) throws -> [any ChatProvider] {
+    /// `LocalProvider`; `kvCacheBytes` bounds the KV caches the engine keeps for next turns.
+    static func providers(modelPath: String, kvCacheBytes: Int) throws -> [any ChatProvider] {
         guard FileManager.default.fileExists(atPath: modelPath) else {
             throw ValidationErrorText("the model \(modelPath) is missing; run `make model`")
         }
-        return [LocalProvider(engine: try InferenceEngine(modelPath: modelPath))]
+        return [LocalProvider(engine: try InferenceEngine(modelPath: modelPath, cachePoolBytes: kvCacheBytes))]
     }
 }

@@ -53,7 +53,8 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "enclave.serve")
         logger.logLevel = .info
         let (gateway, registry) = try await ServeRouting.gateway(
-            config: config, modelPath: model ?? DefaultModel.path(environment: environment))
+            config: config, modelPath: model ?? DefaultModel.path(environment: environment),
+            kvCacheBytes: settings.kvCacheBytes)
         let backends = try await ServerAssembly.open(
             dataDirectory: settings.dataDirectory, policies: settings.policies, gateway: gateway)
         if let created = try await backends.ensureAdmin() {

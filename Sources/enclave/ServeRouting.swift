@@ -26,9 +26,12 @@ enum ServeRouting {
     }
 
     /// The gateway over the configured providers, and the registry to shut down when serving ends.
-    static func gateway(config: String?, modelPath: String) async throws -> (ProviderGateway, ProviderRegistry?) {
+    /// `kvCacheBytes` bounds the local engine's kept KV caches.
+    static func gateway(config: String?, modelPath: String, kvCacheBytes: Int) async throws
+        -> (ProviderGateway, ProviderRegistry?)
+    {
         guard let path = configurationPath(config: config) else {
-            let providers = try LocalModel.providers(modelPath: modelPath)
+            let providers = try LocalModel.providers(modelPath: modelPath, kvCacheBytes: kvCacheBytes)
             let gateway = ProviderGateway(
                 providers: providers, defaultProvider: providers.first?.info.name ?? "local",
                 systemPrompt: LocalModel.systemPrompt, promptVersion: LocalModel.promptVersion)
@@ -52,7 +55,7 @@ enum ServeRouting {
                 guard FileManager.default.fileExists(atPath: modelPath) else {
                     throw ValidationErrorText("the model \(modelPath) is missing; run `make model`")
                 }
-                engine = try InferenceEngine(modelPath: modelPath)
+                engine = try InferenceEngine(modelPath: modelPath, cachePoolBytes: kvCacheBytes)
             }
             return LocalProvider(configuration: entry, engine: engine!)
         }

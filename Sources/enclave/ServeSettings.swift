@@ -6,12 +6,15 @@ import ArgumentParser
 import ChatCore
 import ChatServer
 import Foundation
+import Inference
 
 struct ServeSettings {
     var server = ServerConfiguration()
     var limits = ChatCore.Configuration()
     var dataDirectory = "data"
     var policies = "policies"
+    /// The most memory the local engine keeps in KV caches for conversations' next turns.
+    var kvCacheBytes = InferenceEngine.defaultCachePoolBytes
 
     /// The defaults, overlaid with `path`'s `server:` and `limits:` sections when given.
     static func load(path: String?) throws -> ServeSettings {
@@ -76,6 +79,7 @@ struct ServeSettings {
         case ("limits", "message_burst"): limits.budget.burst = Double(try int())
         case ("limits", "concurrent_generations"): limits.budget.concurrentGenerations = try int()
         case ("limits", "max_tokens"): limits.maxTokens = try int()
+        case ("limits", "kv_cache_mb"): kvCacheBytes = try int() << 20
         default: throw ValidationError("\(location): unknown setting \(section).\(key)")
         }
     }
