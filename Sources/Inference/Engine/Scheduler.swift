@@ -156,7 +156,9 @@ final class Scheduler: @unchecked Sendable {
                 s.pending.removeFirst(chunk.count)
                 s.logits = try model.evaluate(chunk, cache: s.cache)
                 s.history += chunk
-                return true
+                // An unfinished prompt yields to the other sessions; a finished one samples its first token
+                // now, so a newcomer's first token waits for its own prompt, not for another whole round.
+                if !s.pending.isEmpty { return true }
             }
             if s.generated >= request.parameters.maxTokens { return finish(s, .maxTokens) }
             let token = s.sampler.sample(&s.logits, history: s.history)
