@@ -19,6 +19,8 @@ final class DataKey {
     let wrapped: [UInt8]
     let version: Int
     fileprivate var lastUse: UInt64 = 0
+    /// Whether the cache holds this entry now (memos grow only on held entries).
+    fileprivate var held = false
     private var cachedOpener: AESGCM.Opener?
     /// Bodies already authenticated under this key (grown only through `DataKeyCache.remember`).
     fileprivate(set) var opened = OpenedBodies()
@@ -77,14 +79,15 @@ struct DataKeyCache {
         clock += 1
         key.lastUse = clock
         openedBytes += key.opened.bytes
+        key.held = true
         entries[id] = key
     }
 
-    /// Remembers `body` as a message of conversation `id`, opened under `key`, then trims the
+    /// Remembers `body` as a message opened under `key`, then trims the
     /// memos of the least recently used keys while the total is over budget. Nothing is remembered
-    /// when `key` is no longer the cached key of `id` (evicted or replaced meanwhile).
-    mutating func remember(_ body: OpenedBody, of id: ConversationID, in key: DataKey) {
-        guard entries[id] === key else { return }
+    /// when the cache no longer holds `key` (evicted or replaced meanwhile).
+    mutating func remember(_ body: OpenedBody, in key: DataKey) {
+        guard key.held else { return }
         let before = key.opened.bytes
         key.opened.remember(body, limit: openedBudget.perConversation)
         openedBytes += key.opened.bytes - before
@@ -105,11 +108,13 @@ struct DataKeyCache {
     /// Forgets the key of `id` (its conversation was deleted, or a new form replaces it).
     mutating func remove(_ id: ConversationID) {
         guard let entry = entries.removeValue(forKey: id) else { return }
+        entry.held = false
         openedBytes -= entry.opened.bytes
     }
 
     /// Forgets every key.
     mutating func removeAll() {
+        for entry in entries.values { entry.held = false }
         entries.removeAll()
         openedBytes = 0
     }

@@ -49,9 +49,9 @@ final class OpenedBody {
         storage = try [UInt8](unsafeUninitializedCapacity: sealed.count + plaintextCount) { buffer, count in
             let raw = UnsafeMutableRawBufferPointer(buffer)
             raw.copyMemory(from: sealed)
-            let plain = UnsafeMutableRawBufferPointer(rebasing: raw[sealed.count...])
-            plain.initializeMemory(as: UInt8.self, repeating: 0)
             count = buffer.count
+            // `open` writes every plaintext byte, or zeroes them all when the box does not authenticate.
+            let plain = UnsafeMutableRawBufferPointer(rebasing: raw[sealed.count...])
             opened = try open(plain)
         }
         guard opened else { return nil }

@@ -73,7 +73,7 @@ extension Store {
         try await commitInGroup(row)
         if let key {
             dataKeys.remember(
-                OpenedBody(seq: seq, role: message.role, sealed: body, plain: message.body.utf8), of: id, in: key)
+                OpenedBody(seq: seq, role: message.role, sealed: body, plain: message.body.utf8), in: key)
         }
         return seq
     }
@@ -158,7 +158,7 @@ extension Store {
                     aad.finish(conversation: id, role: role, keyVersion: Schema.dataKeyVersion)
                     bodyOpens += 1
                     let opened = try openBody(sealed, key: key, aad: aad.bytes, seq: seq, role: role, id: id)
-                    dataKeys.remember(opened, of: id, in: key)
+                    dataKeys.remember(opened, in: key)
                     return opened.text
                 }
                 records.append(

@@ -137,16 +137,16 @@ struct OpenedBodiesTests {
             keys.append(key)
         }
         // 100 + 100 + 4 bytes an entry: four fit under 1000, the fifth starts the memo over.
-        for seq in 1...4 { cache.remember(body(100, seq: seq), of: id(0), in: keys[0]) }
+        for seq in 1...4 { cache.remember(body(100, seq: seq), in: keys[0]) }
         #expect(keys[0].opened.count == 4 && cache.openedBytes == 816)
-        cache.remember(body(100, seq: 5), of: id(0), in: keys[0])
+        cache.remember(body(100, seq: 5), in: keys[0])
         #expect(keys[0].opened.count == 1 && cache.openedBytes == 204)
         // Too large for any memo: not remembered.
-        cache.remember(body(600, seq: 1), of: id(1), in: keys[1])
+        cache.remember(body(600, seq: 1), in: keys[1])
         #expect(keys[1].opened.count == 0)
         // Over the total: the least recently used key's memo goes, not the one being filled.
         for n in 1...3 {
-            for seq in 1...4 { cache.remember(body(100, seq: seq), of: id(n), in: keys[n]) }
+            for seq in 1...4 { cache.remember(body(100, seq: seq), in: keys[n]) }
         }
         #expect(cache.openedBytes <= 2500)
         #expect(keys[0].opened.count == 0 && keys[3].opened.count == 4)
@@ -156,7 +156,7 @@ struct OpenedBodiesTests {
         cache.remove(id(3))
         #expect(cache.openedBytes == sum - keys[3].opened.bytes)
         let stale = keys[3].opened.count
-        cache.remember(body(10, seq: 9), of: id(3), in: keys[3])
+        cache.remember(body(10, seq: 9), in: keys[3])
         #expect(keys[3].opened.count == stale)
     }
 }
