@@ -64,7 +64,9 @@ final class OpenedBody {
 
     /// The plaintext.
     var text: String {
-        storage.withUnsafeBytes { String(decoding: $0[sealedCount...], as: UTF8.self) }
+        storage.withUnsafeBytes {
+            String(decoding: UnsafeRawBufferPointer(rebasing: $0[sealedCount...]), as: UTF8.self)
+        }
     }
 
     /// The plaintext, if this entry was made from exactly `role` and `stored`.
