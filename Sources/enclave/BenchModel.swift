@@ -1,6 +1,8 @@
 // `enclave bench model`: prompt-processing and generation speed in tokens/s, defined as llama-bench
 // defines pp<N> (one batch of N prompt tokens from an empty cache) and tg<N> (N tokens decoded one at a
-// time from an empty cache). Random token ids; the mean of the repetitions after one warm-up.
+// time from an empty cache). Random token ids; the mean of the repetitions after one warm-up. With
+// `--sessions S`, also tg<N>x<S>: S sessions decoding N tokens each, first one session after another
+// (the baseline) and then as the engine's scheduler runs them, one batched step per token for all.
 import ArgumentParser
 import Foundation
 import Inference
@@ -12,6 +14,7 @@ struct BenchModel: ParsableCommand {
     @Option(name: .short, help: "Generated tokens (tg).") var n = 128
     @Option(name: .short, help: "Threads.") var t = 2
     @Option(name: .short, help: "Repetitions.") var r = 3
+    @Option(help: "Concurrent sessions for the batched decoding figure (0: skip it).") var sessions = 0
 
     func run() throws {
         let model = try ModelLoader.model(file, threads: t)
@@ -47,9 +50,49 @@ struct BenchModel: ParsableCommand {
             if !tg.isEmpty {
                 print(String(format: "| %@ | %d | tg%d | %.2f ± %.2f |", name, t, n, mean(tg), deviation(tg)))
             }
+            if sessions > 0, n > 0 {
+                let (alone, batched) = try decodingRates(model, prompt: prompt)
+                print(
+                    String(
+                        format: "| %@ | %d | tg%dx%d one by one | %.2f ± %.2f |", name, t, n, sessions, mean(alone),
+                        deviation(alone)))
+                print(
+                    String(
+                        format: "| %@ | %d | tg%dx%d batched | %.2f ± %.2f |", name, t, n, sessions, mean(batched),
+                        deviation(batched)))
+                print(String(format: "batched / one by one: %.2fx", mean(batched) / mean(alone)))
+            }
         } catch {
             throw ValidationError("\(error)")
         }
+    }
+
+    /// Aggregate tokens/s of `sessions` sessions decoding `n` tokens each: one session after another,
+    /// then all together in batched steps (each session starting from a different 4-token prompt).
+    private func decodingRates(_ model: TransformerModel, prompt: [Int32]) throws -> (
+        alone: [Double], batched: [Double]
+    ) {
+        var alone: [Double] = []
+        var batched: [Double] = []
+        let total = Double(sessions * n)
+        for repetition in 0...r {
+            let caches = (0..<sessions).map { _ in model.makeCache(capacity: n + 4) }
+            for (s, cache) in caches.enumerated() { _ = try model.evaluate(starter(s, prompt), cache: cache) }
+            var start = ContinuousClock.now
+            for cache in caches { for i in 0..<n { _ = try model.evaluate([prompt[i]], cache: cache) } }
+            if repetition > 0 { alone.append(total / ((ContinuousClock.now - start) / .seconds(1))) }
+
+            let stepped = (0..<sessions).map { _ in model.makeCache(capacity: n + 4) }
+            for (s, cache) in stepped.enumerated() { _ = try model.evaluate(starter(s, prompt), cache: cache) }
+            start = ContinuousClock.now
+            for i in 0..<n { _ = try model.evaluateStep(Array(repeating: prompt[i], count: sessions), caches: stepped) }
+            if repetition > 0 { batched.append(total / ((ContinuousClock.now - start) / .seconds(1))) }
+        }
+        return (alone, batched)
+    }
+
+    private func starter(_ session: Int, _ prompt: [Int32]) -> [Int32] {
+        (0..<4).map { prompt[(session * 4 + $0) % prompt.count] }
     }
 
     private func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(x.count) }

@@ -107,8 +107,56 @@ final class Scheduler: @unchecked Sendable {
                 return
             }
             for request in arrived { sessions.append(start(request)) }
-            sessions.removeAll { session in !step(session) }
+            var decoding: [(session: Session, token: Int32)] = []
+            sessions.removeAll { session in
+                switch step(session) {
+                case .done: return true
+                case .more: return false
+                case .decode(let token):
+                    decoding.append((session, token))
+                    return false
+                }
+            }
+            let failed = decode(decoding)
+            if !failed.isEmpty { sessions.removeAll { s in failed.contains { $0 === s } } }
         }
+    }
+
+    /// What a session needs after its step.
+    private enum Step {
+        case done
+        /// More of its prompt to evaluate.
+        case more
+        /// Its sampled token evaluated, in this round's decoding batch.
+        case decode(Int32)
+    }
+
+    /// Evaluates the round's sampled tokens, one per session, as one batch; returns the sessions that
+    /// failed (finished with the error). Should the batch fail, each session is evaluated alone, so one
+    /// session's failure never ends another's reply.
+    private func decode(_ batch: [(session: Session, token: Int32)]) -> [Session] {
+        guard !batch.isEmpty else { return [] }
+        if batch.count > 1,
+            let logits = try? model.evaluateStep(batch.map(\.token), caches: batch.map(\.session.cache))
+        {
+            for (i, entry) in batch.enumerated() {
+                entry.session.logits = logits[i]
+                entry.session.history.append(entry.token)
+            }
+            return []
+        }
+        var failed: [Session] = []
+        for (s, token) in batch {
+            do throws(ModelError) {
+                s.logits = try model.evaluate([token], cache: s.cache)
+                s.history.append(token)
+            } catch {
+                s.request.continuation.finish(throwing: EngineError.model(error))
+                recycle(s)
+                failed.append(s)
+            }
+        }
+        return failed
     }
 
     /// Picks the pooled cache sharing the longest prefix with the prompt: the conversation's own cache
@@ -144,8 +192,9 @@ final class Scheduler: @unchecked Sendable {
             request: request, cache: cache, reused: Array(request.prompt[..<cache.count]), tokenizer: tokenizer)
     }
 
-    /// Advances a session by one step; false when it has finished.
-    private func step(_ s: Session) -> Bool {
+    /// Advances a session by one step: a chunk of its prompt, or sampling its next token (whose
+    /// evaluation joins the round's decoding batch).
+    private func step(_ s: Session) -> Step {
         let request = s.request
         if request.cancellation.isCancelled { return finish(s, .cancelled) }
         do throws(ModelError) {
@@ -158,7 +207,7 @@ final class Scheduler: @unchecked Sendable {
                 s.history += chunk
                 // An unfinished prompt yields to the other sessions; a finished one samples its first token
                 // now, so a newcomer's first token waits for its own prompt, not for another whole round.
-                if !s.pending.isEmpty { return true }
+                if !s.pending.isEmpty { return .more }
             }
             if s.generated >= request.parameters.maxTokens { return finish(s, .maxTokens) }
             let token = s.sampler.sample(&s.logits, history: s.history)
@@ -168,17 +217,15 @@ final class Scheduler: @unchecked Sendable {
             if !piece.isEmpty { request.continuation.yield(.text(piece)) }
             if s.generated >= request.parameters.maxTokens { return finish(s, .maxTokens) }
             if s.cache.count >= s.cache.capacity { return finish(s, .contextFull) }
-            s.logits = try model.evaluate([token], cache: s.cache)
-            s.history.append(token)
-            return true
+            return .decode(token)
         } catch {
             request.continuation.finish(throwing: EngineError.model(error))
             recycle(s)
-            return false
+            return .done
         }
     }
 
-    private func finish(_ s: Session, _ reason: StopReason) -> Bool {
+    private func finish(_ s: Session, _ reason: StopReason) -> Step {
         let tail = s.decoder.finish()
         if !tail.isEmpty { s.request.continuation.yield(.text(tail)) }
         let summary = GenerationSummary(
@@ -187,7 +234,7 @@ final class Scheduler: @unchecked Sendable {
         s.request.continuation.yield(.finished(summary))
         s.request.continuation.finish()
         recycle(s)
-        return false
+        return .done
     }
 
     private func recycle(_ s: Session) {

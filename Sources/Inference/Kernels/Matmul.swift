@@ -16,6 +16,7 @@ struct PreparedActivation {
     let tokens: Int
     let type: GGMLType  // q8_0, q8_1 or f32
     let floats: UnsafePointer<Float>  // the f32 source, for the sgemm path
+    let viaBLAS: Bool  // sgemm over dequantized tiles, else dot products row by row
 }
 
 private struct GemmJob {
@@ -62,19 +63,33 @@ final class MatmulRunner {
 
     deinit { tiles.deallocate() }
 
+    /// How a product is computed.
+    enum Products {
+        /// Integer dot products for fewer than `sgemmMinimumTokens` tokens, sgemm from there on (llama.cpp's
+        /// choice for one sequence's batch).
+        case byBatchSize
+        /// Integer dot products whatever the number of tokens (a decoding step over many sessions, each
+        /// token computed exactly as if alone).
+        case integer
+    }
+
     /// Quantizes `tokens` rows of `cols` floats for multiplication with `weightType` rows.
-    func prepare(_ x: UnsafePointer<Float>, tokens: Int, cols: Int, for weightType: GGMLType) -> PreparedActivation {
+    func prepare(
+        _ x: UnsafePointer<Float>, tokens: Int, cols: Int, for weightType: GGMLType, _ products: Products = .byBatchSize
+    ) -> PreparedActivation {
         let type = Kernels.activationType(for: weightType)
-        if type == .f32 || tokens >= sgemmMinimumTokens {
+        let viaBLAS = products == .byBatchSize && tokens >= sgemmMinimumTokens
+        if type == .f32 || viaBLAS {
             return PreparedActivation(
-                pointer: UnsafeRawPointer(x), stride: cols * 4, tokens: tokens, type: .f32, floats: x)
+                pointer: UnsafeRawPointer(x), stride: cols * 4, tokens: tokens, type: .f32, floats: x, viaBLAS: viaBLAS)
         }
         let stride = type.rowBytes(cols)
         for t in 0..<tokens {
             ck_quantize_row(Int32(type.rawValue), x + t * cols, quantized.pointer + t * stride, Int32(cols))
         }
         return PreparedActivation(
-            pointer: UnsafeRawPointer(quantized.pointer), stride: stride, tokens: tokens, type: type, floats: x)
+            pointer: UnsafeRawPointer(quantized.pointer), stride: stride, tokens: tokens, type: type, floats: x,
+            viaBLAS: false)
     }
 
     /// out[t][r] = w.row(r) · x[t] (+ bias[r]); `out` rows are `outputStride` apart (default w.rows).
@@ -83,7 +98,7 @@ final class MatmulRunner {
         bias: UnsafePointer<Float>? = nil, outputStride: Int? = nil
     ) {
         let stride = outputStride ?? w.rows
-        if x.tokens >= sgemmMinimumTokens {
+        if x.viaBLAS {
             var job = GemmJob(
                 weights: w, input: x.floats, tokens: x.tokens, output: out, outputStride: stride, scratch: tiles)
             withUnsafeMutablePointer(to: &job) { pool.run(gemmTask, UnsafeMutableRawPointer($0)) }

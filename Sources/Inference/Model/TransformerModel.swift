@@ -79,7 +79,7 @@ public final class TransformerModel {
         while start < tokens.count {
             let n = min(batchCapacity, tokens.count - start)
             cache.beginBatch()
-            forwardBatch(tokens[start..<start + n], cache: cache)
+            forwardBatch(tokens[start..<start + n], .prompt(cache))
             // Logits for this batch's tokens at or after logitsFrom, a group at a time.
             var i = max(start, logitsFrom)
             while i < start + n {
@@ -96,36 +96,104 @@ public final class TransformerModel {
         }
     }
 
-    /// Runs the layers over a batch of tokens at positions cache.count..., leaving the final hidden
-    /// states in state.x and advancing the cache.
-    private func forwardBatch(_ tokens: ArraySlice<Int32>, cache: KVCache) {
+    /// Evaluates one token for each of several sessions at once (decoding many conversations): each
+    /// product with the weights is one product over all the tokens, while every token attends only to
+    /// its own cache. A token's arithmetic is exactly that of `evaluate([token], cache:)` (integer dot
+    /// products, single-token attention order), so batching never changes a session's output.
+    /// Returns the logits after each token, in order.
+    public func evaluateStep(_ tokens: [Int32], caches: [KVCache]) throws(ModelError) -> [[Float]] {
+        precondition(tokens.count == caches.count, "one token per cache")
+        for cache in caches where cache.count + 1 > cache.capacity { throw .contextFull(limit: cache.capacity) }
+        for t in tokens where t < 0 || Int(t) >= config.vocabularySize {
+            throw .tokenOutOfRange(t, vocabulary: config.vocabularySize)
+        }
+        precondition(Set(caches.map { ObjectIdentifier($0) }).count == caches.count, "one token per session")
+        var result: [[Float]] = []
+        var start = 0
+        while start < tokens.count {
+            let n = min(batchCapacity, tokens.count - start)
+            let group = Array(caches[start..<start + n])
+            for cache in group {
+                cache.reserve(cache.count + 1)
+                cache.beginBatch()
+            }
+            forwardBatch(tokens[start..<start + n], .step(group))
+            var i = 0
+            while i < n {
+                let count = min(Self.logitsGroup, n - i)
+                computeLogits(rows: i, count: count)
+                for g in 0..<count {
+                    result.append(
+                        Array(
+                            UnsafeBufferPointer(
+                                start: logitsBuffer.pointer + g * config.vocabularySize, count: config.vocabularySize)))
+                }
+                i += count
+            }
+            start += n
+        }
+        return result
+    }
+
+    /// What a forward batch holds: consecutive tokens of one session (a prompt), or one token of each of
+    /// several sessions (a decoding step).
+    private enum Layout {
+        case prompt(KVCache)
+        case step([KVCache])
+
+        /// The cache and position of the batch's `i`-th token.
+        func slot(_ i: Int) -> (cache: KVCache, position: Int) {
+            switch self {
+            case .prompt(let cache): (cache, cache.count + i)
+            case .step(let caches): (caches[i], caches[i].count)
+            }
+        }
+    }
+
+    /// Runs the layers over a batch of tokens, leaving the final hidden states in state.x and advancing
+    /// the caches.
+    private func forwardBatch(_ tokens: ArraySlice<Int32>, _ layout: Layout) {
         let c = config
         let s = state
         let n = tokens.count
-        let position = cache.count
         let qDim = c.headCount * c.headDim
+        // A decoding step keeps the integer products of a single token whatever the batch size.
+        let products: MatmulRunner.Products
+        var longest = 0
+        switch layout {
+        case .prompt(let cache):
+            products = .byBatchSize
+            longest = cache.count + n
+        case .step(let caches):
+            products = .integer
+            longest = caches.map(\.count).max()! + 1
+        }
         // Embedding rows → x (n × dim).
         for (i, token) in tokens.enumerated() {
             ck_dequantize_row(
                 Int32(weights.embedding.type.rawValue), weights.embedding.row(Int(token)), s.x.pointer + i * c.dim,
                 Int32(c.dim))
         }
-        prepareAttentionScratch(positions: position + n)
+        prepareAttentionScratch(positions: longest)
         for (l, w) in weights.layers.enumerated() {
             // Attention: normalise, project to q/k/v, rotate, store k/v, attend, project back, add.
             for i in 0..<n {
                 ck_rmsnorm(
                     s.xb.pointer + i * c.dim, s.x.pointer + i * c.dim, w.attentionNorm, Int32(c.dim), c.rmsEpsilon)
             }
-            let a = matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.wq.type)
+            let a = matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.wq.type, products)
             matmul.multiply(w.wq, a, into: s.q.pointer, bias: w.bq)
-            let akv = w.wk.type == w.wq.type ? a : matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.wk.type)
+            let akv =
+                w.wk.type == w.wq.type
+                ? a : matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.wk.type, products)
             matmul.multiply(w.wk, akv, into: s.k.pointer, bias: w.bk)
-            let av = w.wv.type == w.wk.type ? akv : matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.wv.type)
+            let av =
+                w.wv.type == w.wk.type
+                ? akv : matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.wv.type, products)
             matmul.multiply(w.wv, av, into: s.v.pointer, bias: w.bv)
             let neox: Int32 = c.ropeStyle == .neox ? 1 : 0
             for i in 0..<n {
-                ropeTable(position: position + i)
+                ropeTable(position: layout.slot(i).position)
                 let (dims, rotated) = (Int32(c.headDim), Int32(c.ropeDimensions))
                 ck_rope(s.q.pointer + i * qDim, Int32(c.headCount), dims, rotated, neox, state.rope.pointer)
                 ck_rope(s.k.pointer + i * c.kvDim, Int32(c.kvHeadCount), dims, rotated, neox, state.rope.pointer)
@@ -133,16 +201,17 @@ public final class TransformerModel {
             // The cache holds f16-representable values, as llama.cpp's f16 KV cache does.
             ck_round_f16(s.k.pointer, Int32(n * c.kvDim))
             ck_round_f16(s.v.pointer, Int32(n * c.kvDim))
-            (cache.keys[l] + position * c.kvDim).update(from: s.k.pointer, count: n * c.kvDim)
-            (cache.values[l] + position * c.kvDim).update(from: s.v.pointer, count: n * c.kvDim)
-            var job = ck_attention_job(
-                q: s.q.pointer, q_stride: Int32(qDim), tokens: Int32(n), first_position: Int32(position),
-                keys: cache.keys[l], values: cache.values[l], kv_stride: Int32(c.kvDim), heads: Int32(c.headCount),
-                kv_heads: Int32(c.kvHeadCount), head_dim: Int32(c.headDim), scale: 1 / Float(c.headDim).squareRoot(),
-                scratch: s.attentionScratch.pointer, scratch_stride: Int32(s.attentionScratch.count / pool.size),
-                out: s.xb.pointer, out_stride: Int32(qDim))
-            ck_attention(pool.pointer, &job)
-            let ao = matmul.prepare(s.xb.pointer, tokens: n, cols: qDim, for: w.wo.type)
+            switch layout {
+            case .prompt(let cache):
+                store(keysAndValuesOf: 0..<n, in: cache, at: cache.count, layer: l)
+                attend(tokens: 0..<n, cache: cache, from: cache.count, layer: l)
+            case .step(let caches):
+                for (i, cache) in caches.enumerated() {
+                    store(keysAndValuesOf: i..<i + 1, in: cache, at: cache.count, layer: l)
+                    attend(tokens: i..<i + 1, cache: cache, from: cache.count, layer: l)
+                }
+            }
+            let ao = matmul.prepare(s.xb.pointer, tokens: n, cols: qDim, for: w.wo.type, products)
             matmul.multiply(w.wo, ao, into: s.xb2.pointer)
             add(s.xb2.pointer, into: s.x.pointer, count: n * c.dim)
 
@@ -150,16 +219,43 @@ public final class TransformerModel {
             for i in 0..<n {
                 ck_rmsnorm(s.xb.pointer + i * c.dim, s.x.pointer + i * c.dim, w.ffnNorm, Int32(c.dim), c.rmsEpsilon)
             }
-            let f = matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.gate.type)
+            let f = matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.gate.type, products)
             matmul.multiply(w.gate, f, into: s.hb.pointer)
-            let fu = w.up.type == w.gate.type ? f : matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.up.type)
+            let fu =
+                w.up.type == w.gate.type
+                ? f : matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.up.type, products)
             matmul.multiply(w.up, fu, into: s.hb2.pointer)
             ck_swiglu(s.hb.pointer, s.hb2.pointer, Int32(n * c.hiddenDim))
-            let d = matmul.prepare(s.hb.pointer, tokens: n, cols: c.hiddenDim, for: w.down.type)
+            let d = matmul.prepare(s.hb.pointer, tokens: n, cols: c.hiddenDim, for: w.down.type, products)
             matmul.multiply(w.down, d, into: s.xb2.pointer)
             add(s.xb2.pointer, into: s.x.pointer, count: n * c.dim)
         }
-        cache.count = position + n
+        switch layout {
+        case .prompt(let cache): cache.count += n
+        case .step(let caches): for cache in caches { cache.count += 1 }
+        }
+    }
+
+    /// Copies the keys and values of batch rows `rows` into `cache` at positions `position`...
+    private func store(keysAndValuesOf rows: Range<Int>, in cache: KVCache, at position: Int, layer l: Int) {
+        let kv = config.kvDim
+        (cache.keys[l] + position * kv).update(from: state.k.pointer + rows.lowerBound * kv, count: rows.count * kv)
+        (cache.values[l] + position * kv).update(from: state.v.pointer + rows.lowerBound * kv, count: rows.count * kv)
+    }
+
+    /// Attention of batch rows `rows` (consecutive positions from `position`) over `cache`, into state.xb.
+    private func attend(tokens rows: Range<Int>, cache: KVCache, from position: Int, layer l: Int) {
+        let c = config
+        let s = state
+        let qDim = c.headCount * c.headDim
+        var job = ck_attention_job(
+            q: s.q.pointer + rows.lowerBound * qDim, q_stride: Int32(qDim), tokens: Int32(rows.count),
+            first_position: Int32(position), keys: cache.keys[l], values: cache.values[l], kv_stride: Int32(c.kvDim),
+            heads: Int32(c.headCount), kv_heads: Int32(c.kvHeadCount), head_dim: Int32(c.headDim),
+            scale: 1 / Float(c.headDim).squareRoot(), scratch: s.attentionScratch.pointer,
+            scratch_stride: Int32(s.attentionScratch.count / pool.size), out: s.xb.pointer + rows.lowerBound * qDim,
+            out_stride: Int32(qDim))
+        ck_attention(pool.pointer, &job)
     }
 
     /// Final norm and output projection for `count` tokens of the last batch starting at `rows`.
