@@ -1,11 +1,13 @@
 // Scheduler: the one thread that owns the model. Requests arrive in an inbox; the thread interleaves
 // all active sessions one step at a time (a prompt chunk or one generated token each), so one long
 // answer does not freeze the others; the tokens sampled in a round are evaluated together, one pass
-// over the weights for every session decoding (TransformerModel.evaluateStep). Finished sessions leave their KV cache behind in a pool keyed by
-// token history and bounded in bytes, so the next turn of the same conversation evaluates only its new
-// tokens: with many users chatting at once, each keeps its own prefix instead of re-reading the whole
-// conversation every message. A new conversation copies the keys and values of its system prompt from
-// any kept cache that shares it (the system prompt is always evaluated as a batch of its own).
+// over the weights for every session decoding (TransformerModel.evaluateStep).
+//
+// Finished sessions leave their KV cache behind in a pool keyed by token history and bounded in bytes,
+// so the next turn of the same conversation evaluates only its new tokens: with many users chatting at
+// once, each keeps its own prefix instead of re-reading the whole conversation every message. A new
+// conversation copies the keys and values of its system prompt from any kept cache that shares it (the
+// system prompt is always evaluated as a batch of its own).
 import Foundation
 import Synchronization
 
