@@ -1,12 +1,14 @@
 // `enclave bench store`: what sealing costs. The same workload runs against two databases in the same
 // run, one sealed and one with the same schema but plaintext columns (same code path, sealing off, no
-// data keys unwrapped), both with synchronous=FULL and group commit. The variants alternate round by
-// round; the command prints each round's figures and ratios, then the median ratio and its spread
-// (the spread shows how much other load on the machine moved the figures); history reads alternate
-// between the two databases pass by pass. History reads are measured twice: as the server makes them (bodies the Store wrote or opened before come from its memo of
-// authenticated bodies, OpenedBodies.swift) and cold (the memo emptied before each pass, so every body
-// is authenticated and decrypted). Also the hidden
-// `enclave bench store-probe`, the child process the crash test kills.
+// data keys unwrapped), both with synchronous=FULL and group commit. Appends alternate round by round,
+// history reads pass by pass; the command prints each round's figures and ratios, then the median
+// ratio and its spread (the spread shows how much other load on the machine moved the figures).
+//
+// History reads are measured twice: as the server makes them (bodies the Store wrote or opened before
+// come from its memo of authenticated bodies, OpenedBodies.swift), and cold (the memo emptied before
+// each pass, so every body is authenticated and decrypted).
+//
+// Also the hidden `enclave bench store-probe`, the child process the crash test kills.
 import ArgumentParser
 import EnclaveCrypto
 import Foundation

@@ -3,7 +3,8 @@
 // Per token, per layer:  x += Wo·attention(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x))   n = RMSNorm
 //                        x += Wdown·(silu(Wgate·n(x)) ⊙ Wup·n(x))
 // then logits = Wout·n(x). Tokens are processed in batches: a prompt's tokens, or one token of each of
-// several sessions (a decoding step); each session's keys and values live in its own KVCache. Not thread-safe: one thread owns a model.
+// several sessions (a decoding step); each session's keys and values live in its own KVCache. Not
+// thread-safe: one thread owns a model.
 internal import CKernels
 internal import COpenBLAS
 public import GGUF
