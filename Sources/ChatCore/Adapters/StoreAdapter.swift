@@ -53,6 +53,11 @@ public struct StoreAdapter: AccountDirectory, ConversationRepository {
         return try await store.conversation(id).map(Self.info)
     }
 
+    public func head(_ id: String) async throws -> ConversationHead? {
+        guard let id = ConversationID(rawValue: id), let head = try await store.head(id) else { return nil }
+        return ConversationHead(owner: head.owner, provider: head.provider, tags: head.tags)
+    }
+
     public func conversations(owner: String) async throws -> [ConversationInfo] {
         try await store.conversations(owner: owner).map(Self.info)
     }
