@@ -23,27 +23,32 @@ public enum ServerBenchmark {
         /// that grows with the conversation's length.
         public var firstTenthP99Ms: Double = 0
         public var lastTenthP99Ms: Double = 0
+        /// Process CPU time (user + system) per message while the clients sent: an upper bound of the
+        /// server's, since the clients run in the same process. Under load, latency ≈ clients × this / cores.
+        public var cpuMsPerMessage: Double = 0
 
         public var description: String {
             String(
                 format: "messages=%d seconds=%.2f messages_per_s=%.0f p50_ms=%.3f p99_ms=%.3f failures=%d "
                     + "held_connections=%d rss_bytes_per_connection=%.0f p90_ms=%.3f max_ms=%.3f "
-                    + "first_tenth_p99_ms=%.3f last_tenth_p99_ms=%.3f",
+                    + "first_tenth_p99_ms=%.3f last_tenth_p99_ms=%.3f cpu_ms_per_message=%.3f",
                 messages, seconds, Double(messages) / max(seconds, 1e-9), p50Ms, p99Ms, failures, heldConnections,
-                rssBytesPerConnection, p90Ms, maxMs, firstTenthP99Ms, lastTenthP99Ms)
+                rssBytesPerConnection, p90Ms, maxMs, firstTenthP99Ms, lastTenthP99Ms, cpuMsPerMessage)
         }
     }
 
-    /// Holds every client until all have logged in.
+    /// Holds every client until all have logged in, and notes the process's CPU time at that moment.
     private actor StartLine {
         private var waiting: [CheckedContinuation<Void, Never>] = []
         private var remaining: Int
+        private(set) var cpuSecondsAtStart: Double?
 
         init(clients: Int) { remaining = clients }
 
         func arrive() async {
             remaining -= 1
             if remaining <= 0 {
+                cpuSecondsAtStart = ServerBenchmark.cpuSeconds()
                 for continuation in waiting { continuation.resume() }
                 waiting = []
                 return
@@ -75,6 +80,7 @@ public enum ServerBenchmark {
             }
             return (latencies, failures)
         }
+        let cpu = await startLine.cpuSecondsAtStart.map { cpuSeconds() - $0 } ?? 0
         let seconds = await clock.seconds
         let (perClient, failures) = results
         let latencies = perClient.flatMap { $0 }.sorted()
@@ -86,7 +92,20 @@ public enum ServerBenchmark {
             messages: latencies.count, seconds: seconds, p50Ms: percentile(latencies, 0.50),
             p99Ms: percentile(latencies, 0.99), failures: failures, heldConnections: connections,
             rssBytesPerConnection: perConnection, p90Ms: percentile(latencies, 0.90), maxMs: latencies.last ?? 0,
-            firstTenthP99Ms: percentile(first, 0.99), lastTenthP99Ms: percentile(last, 0.99))
+            firstTenthP99Ms: percentile(first, 0.99), lastTenthP99Ms: percentile(last, 0.99),
+            cpuMsPerMessage: latencies.isEmpty ? 0 : cpu * 1000 / Double(latencies.count))
+    }
+
+    /// User plus system CPU time of this process so far.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        #if canImport(Glibc)
+            guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+        #else
+            guard getrusage(RUSAGE_SELF, &usage) == 0 else { return 0 }
+        #endif
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     /// The time from the first message sent to the last answer read, over all clients.

@@ -239,13 +239,15 @@ struct Session {
                 shouldStop: shuttingDown)
             conversation = summary.conversation
             if writeFailed { return .close }
-            try await writer.raw(formatter.finish())
-            if summary.stop == "shutdown" { try await writer.notice("server shutting down; the reply was cut short") }
-            try await writer.ok(summary.okText)
+            // The end of the streamed text, any notice and the final line leave in one write.
+            var ending = formatter.finish()
+            if summary.stop == "shutdown" {
+                ending += LineWriter.noticeLine("server shutting down; the reply was cut short")
+            }
+            try await writer.ok(summary.okText, after: ending)
         } catch let failure as ChatFailure {
             if writeFailed { return .close }
-            try await writer.raw(formatter.finish())
-            try await writer.error(failure)
+            try await writer.error(failure, after: formatter.finish())
         }
         return .keepReading
     }
