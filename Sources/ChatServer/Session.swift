@@ -79,7 +79,10 @@ struct Session {
             guard command.allowedBeforeLogin || principal != nil else {
                 return try await answer(Self.authRequired, writer)
             }
-            return try await run(command, writer: writer)
+            // Off the connection's event loop: commands may do slow work (scrypt, audit searches, policy loads).
+            return try await withTaskExecutorPreference(globalConcurrentExecutor) {
+                try await run(command, writer: writer)
+            }
         }
     }
 
