@@ -4,13 +4,17 @@ import Foundation
 extension ChatCore {
     /// Sends `text` to `conversation` (created when nil) and streams the reply through `emit`.
     ///
-    /// 1. seal + append the user message (durable before anything else)
+    /// 1. seal + append the user message (durable before any byte goes to a provider)
     /// 2. tag: detectors over the new text; tags only grow and are stored with the conversation
     /// 3. decide which providers may see the conversation (policy, pure)
     /// 4. route inside the allowed set (user choice, sticky provider, canary, default; fallback)
     /// 5. audit the decision before any byte goes to a provider, for every attempt; no audit, no call
     /// 6. stream the reply through `emit` (a newline in `.text` starts a new line for the client)
     /// 7. seal + append the reply; audit every attempt's call record (ChatCore+Serve.swift)
+    ///
+    /// The user message's commit runs beside the first decision record, and the reply's beside the last call
+    /// record (two rounds of fsyncs per message instead of four); the provider is called only when both of
+    /// the first pair succeeded, and the result returns only when both of the second did.
     ///
     /// - Parameters:
     ///   - requestedModel: the provider chosen with `/model`, if any.
@@ -25,19 +29,24 @@ extension ChatCore {
         defer { limiter.finish(user.name) }
         let started = ContinuousClock.now
 
-        // 1. The conversation, then the user's message, sealed and committed.
+        // The conversation: the user's own (one indexed read: owner, sticky provider, tags), or a new one.
+        let defaults = await policy.defaultTags(user: user.name, groups: user.groups)
         let id: String
+        let known: Set<String>
+        let sticky: String?
         if let conversation {
-            id = try await ownedConversation(conversation, by: user, origin: origin).id
+            let head = try await ownedHead(conversation, by: user, origin: origin)
+            (id, known, sticky) = (conversation, head.tags, head.provider)
         } else {
-            let defaults = await policy.defaultTags(user: user.name, groups: user.groups)
             id = try await step {
                 try await conversations.createConversation(owner: user.name, title: nil, tags: defaults)
             }
+            (known, sticky) = (defaults, nil)
         }
-        _ = try await step { try await conversations.append(DraftMessage(role: "user", body: text), to: id) }
 
-        // 2. Tags: a detector failure fails closed (only on-prem providers stay eligible).
+        // 2. Tags: a detector failure fails closed (only on-prem providers stay eligible). They are stored
+        // before the message, so a stored message's tags are always on its conversation; a message that
+        // brings no new tag writes nothing.
         var detection = TagResult(tags: [], detectorCounts: [:])
         var detectorFailed = false
         do {
@@ -45,8 +54,9 @@ extension ChatCore {
         } catch {
             detectorFailed = true
         }
-        let defaults = await policy.defaultTags(user: user.name, groups: user.groups)
-        let tags = try await step { try await conversations.addTags(detection.tags.union(defaults), to: id) }
+        let found = detection.tags.union(defaults)
+        let tags =
+            found.isSubset(of: known) ? known : try await step { try await conversations.addTags(found, to: id) }
 
         // 3. Decide.
         var providers = await gateway.providers()
@@ -57,17 +67,24 @@ extension ChatCore {
         // The router's canary eligibility must see every tag of the conversation.
         decision.tags.formUnion(tags)
 
-        // 4-7. Route inside the allowed set, audit each attempt before any byte leaves, stream, store.
-        let sticky = try await step { try await conversations.conversation(id)?.provider }
-        let history = try await step { try await conversations.history(id, limit: configuration.historyTurns) }
+        // The earlier turns, read before the new message is stored (the same turns as reading after it and
+        // dropping it), so that storing it can overlap the decision's audit record (ChatCore+Serve.swift).
+        let earlier = max(configuration.historyTurns - 1, 0)
+        let history =
+            earlier == 0 ? [] : try await step { try await conversations.history(id, limit: earlier) }
+
+        // 1, 4-7. Store the message and audit the decision (both durable before any byte leaves), route inside
+        // the allowed set, stream, then store the reply and audit the call.
         let call = ModelCall(
             conversation: id, user: user.name, groups: user.groups, requested: requestedModel, sticky: sticky,
-            decision: decision, history: history.dropLast().map { PromptTurn(role: $0.role, content: $0.body) },
+            decision: decision, history: history.map { PromptTurn(role: $0.role, content: $0.body) },
             message: text, maxTokens: configuration.maxTokens)
         let context = CallContext(
             user: user, origin: origin, conversation: id, rule: decision.rule, tags: tags.sorted(),
             detectorCounts: detection.detectorCounts)
-        let reply = try await serve(call, context: context, emit: emit, shouldStop: shouldStop)
+        let reply = try await serve(
+            call, context: context, message: DraftMessage(role: "user", body: text), emit: emit,
+            shouldStop: shouldStop)
 
         if reply.served.provider.name != sticky {
             try await step { try await conversations.setProvider(reply.served.provider.name, for: id) }

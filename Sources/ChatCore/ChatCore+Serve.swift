@@ -1,7 +1,8 @@
-// Steps 4-7 of sending a message: the gateway routes and serves it (with fallback inside the allowed
-// set); ChatCore writes a `model.decision` record before every attempt (no audit, no call), a
-// `model.call` record after every attempt whatever its outcome, streams text to the client, and seals
-// what was produced. A refusal before any attempt is audited as a denied decision.
+// Steps 1 and 4-7 of sending a message: the gateway routes and serves it (with fallback inside the
+// allowed set); ChatCore stores the user's message and writes a `model.decision` record before every
+// attempt (no audit, no call), a `model.call` record after every attempt whatever its outcome, streams
+// text to the client, and seals what was produced. A refusal before any attempt is audited as a denied
+// decision. Durable writes that do not depend on each other run side by side (see `serve`).
 import Foundation
 
 /// What every call record of one message shares.
@@ -25,22 +26,54 @@ struct CallContext {
 }
 
 extension ChatCore {
-    /// Serves `call` through the gateway, auditing every attempt, and stores the reply (or as much of it as
-    /// reached the user). Throws the failure the user sees.
+    /// Stores the user's `message` and serves `call` through the gateway, auditing every attempt, and stores
+    /// the reply (or as much of it as reached the user). Throws the failure the user sees.
+    ///
+    /// Two pairs of durable writes overlap: before the first attempt the message's commit and the decision
+    /// record (the provider sees nothing unless both succeeded), and after the served attempt the reply's
+    /// commit and its call record (this returns only when both succeeded). A finished attempt's call record
+    /// is held back until the next decision record or the end, so the log's order is unchanged. On paths
+    /// with no attempt (a refusal, a cancellation) the message is stored on its own, first.
     func serve(
-        _ call: ModelCall, context: CallContext, emit: (ChatOutput) async throws -> Void, shouldStop: () -> Bool
+        _ call: ModelCall, context: CallContext, message: DraftMessage, emit: (ChatOutput) async throws -> Void,
+        shouldStop: () -> Bool
     ) async throws(ChatFailure) -> ModelReply {
         let subject = "conversation:\(context.conversation)"
         let user = context.user
         var auditFailed = false
+        var messageStored = false
+        var messageFailed = false
+        // The last finished attempt whose call record is not written yet.
+        var unrecorded: ModelAttempt?
         let reply: ModelReply
         do {
             reply = try await gateway.run(
                 call,
                 beforeAttempt: { attempt in
-                    try await record(
-                        actor: user.name, role: user.role.rawValue, origin: context.origin, action: "model.decision",
-                        subject: subject, outcome: "allowed", call: context.fields(attempt))
+                    if let finished = unrecorded.take(), await !recordCall(finished, context: context) {
+                        auditFailed = true
+                    }
+                    var recordFailure: (any Error)?
+                    if messageStored {
+                        do {
+                            try await recordDecision(attempt, context: context)
+                        } catch {
+                            recordFailure = error
+                        }
+                    } else {
+                        async let storeFailure = store(message, in: context.conversation)
+                        do {
+                            try await recordDecision(attempt, context: context)
+                        } catch {
+                            recordFailure = error
+                        }
+                        if let failure = await storeFailure {
+                            messageFailed = true
+                            throw failure
+                        }
+                        messageStored = true
+                    }
+                    if let recordFailure { throw recordFailure }
                     var notice = "provider=\(attempt.provider.name) residency=\(attempt.provider.residency)"
                     notice += " rule=\(context.rule)"
                     if attempt.attempt > 0 { notice += " fallback=\(attempt.attempt)" }
@@ -51,13 +84,10 @@ extension ChatCore {
                     }
                 },
                 afterAttempt: { attempt in
-                    do {
-                        try await record(
-                            actor: user.name, role: user.role.rawValue, origin: context.origin, action: "model.call",
-                            subject: subject, outcome: attempt.outcome, call: context.fields(attempt))
-                    } catch {
+                    if let finished = unrecorded.take(), await !recordCall(finished, context: context) {
                         auditFailed = true
                     }
+                    unrecorded = attempt
                 },
                 onText: { piece in
                     do {
@@ -67,9 +97,14 @@ extension ChatCore {
                     }
                     if shouldStop() { throw ChatStop("shutdown") }
                 })
-        } catch let error as ModelCallError {
+        } catch {
+            // No attempt is left to run: write what is held back, in the order it would have been written.
+            if let finished = unrecorded.take() { _ = await recordCall(finished, context: context) }
+            if !messageStored && !messageFailed, let failure = await store(message, in: context.conversation) {
+                throw failure
+            }
             switch error {
-            case .refused(let failure):
+            case ModelCallError.refused(let failure):
                 let fields = CallFields(
                     modelID: "-", promptVersion: "-", provider: call.requested ?? "-", residency: "-",
                     decision: "denied", rule: context.rule, tags: context.tags,
@@ -78,22 +113,65 @@ extension ChatCore {
                     actor: user.name, role: user.role.rawValue, origin: context.origin, action: "model.decision",
                     subject: subject, outcome: "denied", call: fields)
                 throw failure
-            case .failed(let failure, let partial):
+            case ModelCallError.failed(let failure, let partial):
                 if !partial.isEmpty {
                     try await storeReply(partial, of: nil, in: context.conversation)
                     throw ChatFailure(
                         failure.code, "the provider failed in the middle of the reply; the text above is incomplete")
                 }
                 throw failure
+            case let failure as ChatFailure:
+                throw failure
+            default:
+                throw .internal()
             }
-        } catch let failure as ChatFailure {
-            throw failure
-        } catch {
-            throw .internal()
         }
-        try await storeReply(reply.reply, of: reply.served, in: context.conversation)
+        async let replyFailure = storeReplyFailure(reply.reply, of: reply.served, in: context.conversation)
+        if let finished = unrecorded.take(), await !recordCall(finished, context: context) { auditFailed = true }
+        if let failure = await replyFailure { throw failure }
         if auditFailed { throw .internal() }
         return reply
+    }
+
+    /// The `model.decision` record of an attempt about to start.
+    private func recordDecision(_ attempt: ModelAttempt, context: CallContext) async throws(ChatFailure) {
+        try await record(
+            actor: context.user.name, role: context.user.role.rawValue, origin: context.origin,
+            action: "model.decision", subject: "conversation:\(context.conversation)", outcome: "allowed",
+            call: context.fields(attempt))
+    }
+
+    /// The `model.call` record of a finished attempt; false when it could not be written.
+    private func recordCall(_ attempt: ModelAttempt, context: CallContext) async -> Bool {
+        do {
+            try await record(
+                actor: context.user.name, role: context.user.role.rawValue, origin: context.origin,
+                action: "model.call", subject: "conversation:\(context.conversation)", outcome: attempt.outcome,
+                call: context.fields(attempt))
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// Seals and appends `message`; returns the failure instead of throwing it (to run beside an audit write).
+    private func store(_ message: DraftMessage, in id: String) async -> ChatFailure? {
+        do {
+            _ = try await step { try await conversations.append(message, to: id) }
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    /// `storeReply`, returning the failure instead of throwing it.
+    private func storeReplyFailure(_ text: String, of attempt: ModelAttempt?, in id: String) async -> ChatFailure? {
+        do {
+            try await storeReply(text, of: attempt, in: id)
+            return nil
+        } catch {
+            return error
+        }
     }
 
     /// Seals and appends the assistant's reply (skipped when empty).

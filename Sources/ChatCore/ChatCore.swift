@@ -141,6 +141,21 @@ public final class ChatCore: Sendable {
         }
     }
 
+    /// The send path's lookup of a conversation the user may use: their own. Someone else's is `forbidden`
+    /// (audited), as in `ownedConversation`.
+    func ownedHead(_ id: String, by user: Principal, origin: String) async throws(ChatFailure) -> ConversationHead {
+        guard let head = try await step({ try await conversations.head(id) }) else {
+            throw ChatFailure(.notFound, "no conversation \(Self.printable(id))")
+        }
+        guard head.owner == user.name else {
+            try await record(
+                actor: user.name, role: user.role.rawValue, origin: origin, action: "access.denied",
+                subject: "conversation:\(id)", outcome: "forbidden")
+            throw ChatFailure(.forbidden, "that conversation belongs to someone else")
+        }
+        return head
+    }
+
     /// Loads a conversation the user may use: their own. Someone else's is `forbidden` (audited).
     func ownedConversation(_ id: String, by user: Principal, origin: String) async throws(ChatFailure)
         -> ConversationInfo

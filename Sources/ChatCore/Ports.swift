@@ -117,10 +117,27 @@ public struct DraftMessage: Sendable, Equatable {
     }
 }
 
+/// What sending a message needs to know about its conversation: who owns it, the provider that served
+/// it so far, and its tags.
+public struct ConversationHead: Sendable, Equatable {
+    public var owner: String
+    public var provider: String?
+    public var tags: Set<String>
+
+    public init(owner: String, provider: String?, tags: Set<String>) {
+        self.owner = owner
+        self.provider = provider
+        self.tags = tags
+    }
+}
+
 /// Sealed conversation storage (Storage's Store). `append` returns only after the commit.
 public protocol ConversationRepository: Sendable {
     func createConversation(owner: String, title: String?, tags: Set<String>) async throws -> String
     func conversation(_ id: String) async throws -> ConversationInfo?
+    /// The send path's lookup: like `conversation` but without what a message does not need (title, count),
+    /// so its cost does not grow with the conversation.
+    func head(_ id: String) async throws -> ConversationHead?
     func conversations(owner: String) async throws -> [ConversationInfo]
     func append(_ message: DraftMessage, to id: String) async throws -> Int
     func history(_ id: String, limit: Int?) async throws -> [StoredMessage]
@@ -129,6 +146,12 @@ public protocol ConversationRepository: Sendable {
     func setProvider(_ name: String, for id: String) async throws
     func delete(_ id: String) async throws
     func addFeedback(conversation id: String, user: String, up: Bool, comment: String?) async throws
+}
+
+extension ConversationRepository {
+    public func head(_ id: String) async throws -> ConversationHead? {
+        try await conversation(id).map { ConversationHead(owner: $0.owner, provider: $0.provider, tags: $0.tags) }
+    }
 }
 
 // MARK: Policy

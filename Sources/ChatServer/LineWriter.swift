@@ -47,15 +47,24 @@ struct LineWriter: Sendable {
         try await outbound.write(ByteBuffer(string: text))
     }
 
-    func notice(_ text: String) async throws { try await raw("* \(Self.oneLine(text))\n") }
+    func notice(_ text: String) async throws { try await raw(Self.noticeLine(text)) }
 
     func row(_ fields: [String]) async throws {
         try await raw("= \(fields.map(Self.oneField).joined(separator: "\t"))\n")
     }
 
-    func ok(_ text: String = "") async throws { try await raw(text.isEmpty ? "OK\n" : "OK \(Self.oneLine(text))\n") }
+    /// The final `OK` line; `preceding` (e.g. the end of a streamed line) goes out in the same write.
+    func ok(_ text: String = "", after preceding: String = "") async throws {
+        try await raw(preceding + (text.isEmpty ? "OK\n" : "OK \(Self.oneLine(text))\n"))
+    }
 
-    func error(_ failure: ChatFailure) async throws { try await raw(Self.oneLine(failure.wireLine) + "\n") }
+    /// The final `ERR` line; `preceding` goes out in the same write.
+    func error(_ failure: ChatFailure, after preceding: String = "") async throws {
+        try await raw(preceding + Self.oneLine(failure.wireLine) + "\n")
+    }
+
+    /// A notice as the bytes `notice` writes, to send together with what follows.
+    static func noticeLine(_ text: String) -> String { "* \(oneLine(text))\n" }
 
     /// Writes rows and notices of a command result, then its `OK`.
     func result(_ result: CommandResult) async throws {

@@ -79,7 +79,10 @@ struct Session {
             guard command.allowedBeforeLogin || principal != nil else {
                 return try await answer(Self.authRequired, writer)
             }
-            return try await run(command, writer: writer)
+            // Off the connection's event loop: commands may do slow work (scrypt, audit searches, policy loads).
+            return try await withTaskExecutorPreference(globalConcurrentExecutor) {
+                try await run(command, writer: writer)
+            }
         }
     }
 
@@ -239,13 +242,15 @@ struct Session {
                 shouldStop: shuttingDown)
             conversation = summary.conversation
             if writeFailed { return .close }
-            try await writer.raw(formatter.finish())
-            if summary.stop == "shutdown" { try await writer.notice("server shutting down; the reply was cut short") }
-            try await writer.ok(summary.okText)
+            // The end of the streamed text, any notice and the final line leave in one write.
+            var ending = formatter.finish()
+            if summary.stop == "shutdown" {
+                ending += LineWriter.noticeLine("server shutting down; the reply was cut short")
+            }
+            try await writer.ok(summary.okText, after: ending)
         } catch let failure as ChatFailure {
             if writeFailed { return .close }
-            try await writer.raw(formatter.finish())
-            try await writer.error(failure)
+            try await writer.error(failure, after: formatter.finish())
         }
         return .keepReading
     }

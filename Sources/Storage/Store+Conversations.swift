@@ -182,12 +182,14 @@ extension Store {
         try summaries(where: "c.owner = ?", [owner])
     }
 
+    /// The message count is the highest `seq`: seqs run from 1 without gaps (messages are only ever deleted with
+    /// their conversation), and MAX over the (conversation_id, seq) key is one index probe where COUNT scans.
     private func summaries(where condition: String, _ values: [any SQLiteBindable]) throws -> [ConversationSummary] {
         let rows = try mapErrors {
             try db.query(
                 """
                 SELECT c.id, c.owner, c.title, c.tags, c.provider, c.created, c.updated, c.wrapped_key, c.key_version,
-                       (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id)
+                       (SELECT COALESCE(MAX(m.seq), 0) FROM messages m WHERE m.conversation_id = c.id)
                 FROM conversations c WHERE \(condition) ORDER BY c.updated DESC, c.id
                 """, values)
         }

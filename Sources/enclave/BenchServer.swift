@@ -17,10 +17,15 @@ struct BenchServer: AsyncParsableCommand {
     @Option(help: "Concurrent clients.") var clients = 20
     @Option(help: "Messages per client.") var messages = 50
     @Option(help: "Idle connections to hold for the memory figure.") var held = 1000
+    @Option(
+        help: ArgumentHelp(
+            "Where the temporary data directory goes (default: the temporary directory, $TMPDIR).",
+            discussion: "Compare a disk with tmpfs (e.g. /dev/shm) to see how much of the latency is fsync."))
+    var directory: String?
 
     func run() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "enclave-bench-\(UUID().uuidString)")
+        let parent = directory.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory
+        let directory = parent.appendingPathComponent("enclave-bench-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         var limits = ChatCore.Configuration()
         limits.budget = .init(messagesPerMinute: 1e9, burst: 1e9, concurrentGenerations: clients)
@@ -41,7 +46,7 @@ struct BenchServer: AsyncParsableCommand {
             tasks.addTask { try await group.run() }
             let report = try await ServerBenchmark.run(
                 port: server.port, user: "bench", password: password, clients: clients, messages: messages, held: held)
-            print(report)
+            print(report, "directory=\(parent.path)")
             await group.triggerGracefulShutdown()
             await backends.close()
             try await tasks.waitForAll()

@@ -1,5 +1,8 @@
 // Binds ChatCore's account and conversation ports to Storage's Store (sealed SQLite). Conversation
-// ids cross as strings; one that is not in the Store's form is simply not found.
+// ids cross as strings; one that is not in the Store's form is simply not found. Calls that commit
+// (and so wait for an fsync) run on the global pool whatever executor the caller prefers: a chat
+// message is answered on its connection's event loop (ChatServer), and the Store, a default actor,
+// would otherwise hold that loop, and every other connection on it, for the length of each fsync.
 public import Foundation
 public import Storage
 
@@ -45,7 +48,7 @@ public struct StoreAdapter: AccountDirectory, ConversationRepository {
     }
 
     public func createConversation(owner: String, title: String?, tags: Set<String>) async throws -> String {
-        try await store.createConversation(owner: owner, title: title, tags: tags).rawValue
+        try await committing { try await store.createConversation(owner: owner, title: title, tags: tags).rawValue }
     }
 
     public func conversation(_ id: String) async throws -> ConversationInfo? {
@@ -53,16 +56,24 @@ public struct StoreAdapter: AccountDirectory, ConversationRepository {
         return try await store.conversation(id).map(Self.info)
     }
 
+    public func head(_ id: String) async throws -> ConversationHead? {
+        guard let id = ConversationID(rawValue: id), let head = try await store.head(id) else { return nil }
+        return ConversationHead(owner: head.owner, provider: head.provider, tags: head.tags)
+    }
+
     public func conversations(owner: String) async throws -> [ConversationInfo] {
         try await store.conversations(owner: owner).map(Self.info)
     }
 
     public func append(_ message: DraftMessage, to id: String) async throws -> Int {
-        try await store.append(
-            Storage.NewMessage(
-                role: message.role, body: message.body, provider: message.provider, modelID: message.modelID,
-                promptVersion: message.promptVersion, tokensIn: message.tokensIn, tokensOut: message.tokensOut),
-            to: try self.id(id))
+        let id = try self.id(id)
+        return try await committing {
+            try await store.append(
+                Storage.NewMessage(
+                    role: message.role, body: message.body, provider: message.provider, modelID: message.modelID,
+                    promptVersion: message.promptVersion, tokensIn: message.tokensIn, tokensOut: message.tokensOut),
+                to: id)
+        }
     }
 
     public func history(_ id: String, limit: Int?) async throws -> [StoredMessage] {
@@ -74,11 +85,18 @@ public struct StoreAdapter: AccountDirectory, ConversationRepository {
     }
 
     public func addTags(_ tags: Set<String>, to id: String) async throws -> Set<String> {
-        try await store.addTags(tags, to: try self.id(id))
+        let id = try self.id(id)
+        return try await committing { try await store.addTags(tags, to: id) }
     }
 
     public func setProvider(_ name: String, for id: String) async throws {
-        try await store.setProvider(name, for: try self.id(id))
+        let id = try self.id(id)
+        try await committing { try await store.setProvider(name, for: id) }
+    }
+
+    /// Runs a Store call that commits on the global pool, off any event loop.
+    private func committing<T>(_ body: () async throws -> T) async throws -> T {
+        try await withTaskExecutorPreference(globalConcurrentExecutor) { try await body() }
     }
 
     public func delete(_ id: String) async throws {
