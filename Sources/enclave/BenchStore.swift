@@ -34,7 +34,7 @@ struct BenchStore: AsyncParsableCommand {
     var historyLength: Int = 50
 
     @Option(help: "Passes of history reads over every conversation per run.")
-    var readPasses: Int = 20
+    var readPasses: Int = 200
 
     @Option(help: "Runs per variant (the two variants alternate); the median ratio is reported.")
     var runs: Int = 5

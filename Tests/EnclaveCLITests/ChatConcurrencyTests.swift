@@ -23,8 +23,8 @@ private func addUsers(_ names: [String], to served: ServedDirectory) {
 }
 
 /// Enabled by `ENCLAVE_LOAD_TESTS=1`, which `make test` sets for a pass of its own: on 2 cores the
-/// engine needs minutes for 500 replies, because it evaluates every session's prompt separately (no
-/// batching across sessions), so a plain `swift test` during development leaves it out.
+/// engine needs a minute and a half for 500 replies (every message still evaluates its new prompt
+/// tokens), so a plain `swift test` during development leaves it out.
 @Suite(
     .serialized,
     .enabled(if: ProcessInfo.processInfo.environment["ENCLAVE_LOAD_TESTS"] == "1", "set ENCLAVE_LOAD_TESTS=1"))
