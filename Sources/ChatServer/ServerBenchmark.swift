@@ -3,9 +3,11 @@
 // counted), and measures messages/s and latency percentiles per message (line sent → final line
 // read), then the resident memory each idle connection costs. Every client logs in before any sends,
 // so the logins' scrypt work (tens of ms of CPU each, by design) is not counted as message latency.
+// Each client is a blocking socket on its own thread (BenchmarkClient.swift), as `nc` is.
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// Load generation against a chat server on loopback.
 public enum ServerBenchmark {
@@ -38,22 +40,31 @@ public enum ServerBenchmark {
     }
 
     /// Holds every client until all have logged in, and notes the process's CPU time at that moment.
-    private actor StartLine {
-        private var waiting: [CheckedContinuation<Void, Never>] = []
+    /// Holds every client until all have logged in (or failed to), then starts the CPU count.
+    /// `@unchecked Sendable`: `remaining` and `cpuAtStart` are guarded by `condition` (the lock).
+    private final class StartLine: @unchecked Sendable {
+        private let condition = NSCondition()
         private var remaining: Int
-        private(set) var cpuSecondsAtStart: Double?
+        private var cpuAtStart: Double?
 
         init(clients: Int) { remaining = clients }
 
-        func arrive() async {
+        /// Blocks the calling client thread until every client has arrived.
+        func arrive() {
+            condition.lock()
+            defer { condition.unlock() }
             remaining -= 1
             if remaining <= 0 {
-                cpuSecondsAtStart = ServerBenchmark.cpuSeconds()
-                for continuation in waiting { continuation.resume() }
-                waiting = []
-                return
+                cpuAtStart = ServerBenchmark.cpuSeconds()
+                condition.broadcast()
             }
-            await withCheckedContinuation { waiting.append($0) }
+            while remaining > 0 { condition.wait() }
+        }
+
+        var cpuSecondsAtStart: Double? {
+            condition.lock()
+            defer { condition.unlock() }
+            return cpuAtStart
         }
     }
 
@@ -67,9 +78,11 @@ public enum ServerBenchmark {
         let results = try await withThrowingTaskGroup(of: ([Double], Int).self) { group in
             for _ in 0..<clients {
                 group.addTask {
-                    try await session(
-                        port: port, user: user, password: password, messages: messages, startLine: startLine,
-                        clock: clock)
+                    try await onThread {
+                        try session(
+                            port: port, user: user, password: password, messages: messages, startLine: startLine,
+                            clock: clock)
+                    }
                 }
             }
             var latencies: [[Double]] = []
@@ -80,8 +93,8 @@ public enum ServerBenchmark {
             }
             return (latencies, failures)
         }
-        let cpu = await startLine.cpuSecondsAtStart.map { cpuSeconds() - $0 } ?? 0
-        let seconds = await clock.seconds
+        let cpu = startLine.cpuSecondsAtStart.map { cpuSeconds() - $0 } ?? 0
+        let seconds = clock.seconds
         let (perClient, failures) = results
         let latencies = perClient.flatMap { $0 }.sorted()
         let tenth = max(1, messages / 10)
@@ -109,17 +122,29 @@ public enum ServerBenchmark {
     }
 
     /// The time from the first message sent to the last answer read, over all clients.
-    private actor Stopwatch {
-        private var start: ContinuousClock.Instant?
-        private var end: ContinuousClock.Instant?
+    private final class Stopwatch: Sendable {
+        private let span = Mutex<(start: ContinuousClock.Instant?, end: ContinuousClock.Instant?)>((nil, nil))
 
-        func started(_ instant: ContinuousClock.Instant) { start = min(start ?? instant, instant) }
-        func ended(_ instant: ContinuousClock.Instant) { end = max(end ?? instant, instant) }
+        func started(_ instant: ContinuousClock.Instant) {
+            span.withLock { $0.start = min($0.start ?? instant, instant) }
+        }
+        func ended(_ instant: ContinuousClock.Instant) { span.withLock { $0.end = max($0.end ?? instant, instant) } }
 
         var seconds: Double {
-            guard let start, let end else { return 0 }
-            let elapsed = end - start
-            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            span.withLock { span in
+                guard let start = span.start, let end = span.end else { return 0 }
+                let elapsed = end - start
+                return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            }
+        }
+    }
+
+    /// Runs blocking `work` on a thread of its own (never on the task pool, which it would starve).
+    private static func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                do { continuation.resume(returning: try work()) } catch { continuation.resume(throwing: error) }
+            }.start()
         }
     }
 
@@ -136,68 +161,37 @@ public enum ServerBenchmark {
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
-    private typealias Channel = NIOAsyncChannel<InboundFrame, ByteBuffer>
-
-    private static func connect(port: Int) async throws -> Channel {
-        try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(BoundedLineDecoder(limit: LineLimit(1 << 20))))
-                    return try Channel(wrappingChannelSynchronously: channel)
-                }
-            }
-    }
-
+    /// One client: log in, wait at the start line, send `messages` lines timing each up to its final
+    /// line, then quit. Blocking; runs on a thread of its own.
     private static func session(
         port: Int, user: String, password: String, messages: Int, startLine: StartLine, clock: Stopwatch
-    ) async throws -> ([Double], Int) {
-        let channel: Channel
-        do {
-            channel = try await connect(port: port)
-        } catch {
-            await startLine.arrive()
-            throw error
+    ) throws -> ([Double], Int) {
+        var arrived = false
+        defer { if !arrived { startLine.arrive() } }
+        let client = try BenchmarkClient(port: port)
+        try client.send("/login \(user) \(password)")
+        let loggedIn = try client.final()?.hasPrefix("OK") == true
+        arrived = true
+        startLine.arrive()
+        guard loggedIn else { return ([], messages) }
+        clock.started(ContinuousClock.now)
+        var times: [Double] = []
+        var failures = 0
+        for index in 0..<messages {
+            let sent = ContinuousClock.now
+            try client.send("benchmark message number \(index)")
+            let answer = try client.final()
+            let took = ContinuousClock.now - sent
+            if answer?.hasPrefix("OK") == true {
+                times.append(Double(took.components.attoseconds) / 1e15 + Double(took.components.seconds) * 1000)
+            } else {
+                failures += 1
+            }
         }
-        return try await channel.executeThenClose { inbound, outbound in
-            var lines = inbound.makeAsyncIterator()
-            func final() async throws -> String? {
-                while let frame = try await lines.next() {
-                    guard case .line(let buffer) = frame else { return nil }
-                    let line = String(decoding: buffer.readableBytesView, as: UTF8.self)
-                    if line == "OK" || line.hasPrefix("OK ") || line.hasPrefix("ERR ") { return line }
-                }
-                return nil
-            }
-            let loggedIn: Bool
-            do {
-                try await outbound.write(ByteBuffer(string: "/login \(user) \(password)\n"))
-                loggedIn = try await final()?.hasPrefix("OK") == true
-            } catch {
-                await startLine.arrive()
-                throw error
-            }
-            await startLine.arrive()
-            guard loggedIn else { return ([], messages) }
-            await clock.started(ContinuousClock.now)
-            var times: [Double] = []
-            var failures = 0
-            for index in 0..<messages {
-                let sent = ContinuousClock.now
-                try await outbound.write(ByteBuffer(string: "benchmark message number \(index)\n"))
-                let answer = try await final()
-                let took = ContinuousClock.now - sent
-                if answer?.hasPrefix("OK") == true {
-                    times.append(Double(took.components.attoseconds) / 1e15 + Double(took.components.seconds) * 1000)
-                } else {
-                    failures += 1
-                }
-            }
-            await clock.ended(ContinuousClock.now)
-            try await outbound.write(ByteBuffer(string: "/quit\n"))
-            _ = try await final()
-            return (times, failures)
-        }
+        clock.ended(ContinuousClock.now)
+        try client.send("/quit")
+        _ = try client.final()
+        return (times, failures)
     }
 
     /// Opens `count` connections that each read the banner and then sit idle; returns how many were

@@ -89,9 +89,11 @@ struct RoutedFixture {
         _ providers: [ScriptedProvider], allowed: [String], defaultProvider: String,
         canary: CanaryConfiguration? = nil
     ) {
+        // A breaker opened by a test stays open for the whole test, however slowly a loaded machine runs it.
         gateway = ProviderGateway(
             providers: providers, defaultProvider: defaultProvider, systemPrompt: "Be brief.",
-            promptVersion: "assistant.v2", canary: canary)
+            promptVersion: "assistant.v2", canary: canary,
+            health: ProviderHealth(settings: .init(base: .seconds(3600), maximum: .seconds(3600))))
         core = ChatCore(
             accounts: InMemoryAccounts(), passwords: TestPasswords(), conversations: conversations,
             policy: AllowListGate(allowed: allowed), gateway: gateway, audit: audit,
