@@ -79,7 +79,8 @@ struct Session {
             guard command.allowedBeforeLogin || principal != nil else {
                 return try await answer(Self.authRequired, writer)
             }
-            // Off the connection's event loop: commands may do slow work (scrypt, audit searches, policy loads).
+            guard command.mayBeSlow else { return try await run(command, writer: writer) }
+            // Off the connection's event loop: scrypt, fsyncs, audit searches and policy loads take long.
             return try await withTaskExecutorPreference(globalConcurrentExecutor) {
                 try await run(command, writer: writer)
             }

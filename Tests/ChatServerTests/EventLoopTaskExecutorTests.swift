@@ -1,6 +1,7 @@
-// Where a session's work runs: a chat message on a NIO event loop (the connection's task prefers its
-// channel's loop, so reading, answering and writing need no thread hop), a command on the global pool
-// (commands may do slow work such as scrypt, which must not hold up the other connections of a loop).
+// Where a session's work runs: a chat message and a quick command on a NIO event loop (the
+// connection's task prefers its channel's loop, so reading, answering and writing need no thread hop),
+// a command that may be slow (/login's scrypt) on the global pool, where it holds up no other
+// connection of the loop.
 import ChatCore
 import NIOPosix
 import Synchronization
@@ -20,7 +21,7 @@ final class ThreadNotingGateway: SimpleModelGateway {
     func providers() -> [ProviderSummary] { inner.providers() }
 
     func unavailable() -> Set<String> {
-        note("command")
+        note("models")
         return []
     }
 
@@ -36,10 +37,21 @@ final class ThreadNotingGateway: SimpleModelGateway {
     }
 }
 
+/// Test passwords, noting whether each check ran on an event loop thread.
+final class ThreadNotingPasswords: PasswordVerifier {
+    let onLoop = Mutex<[Bool]>([])
+    func verify(_ password: String, against stored: String) -> Bool {
+        onLoop.withLock { $0.append(MultiThreadedEventLoopGroup.currentEventLoop != nil) }
+        return TestPasswords().verify(password, against: stored)
+    }
+    var decoyHash: String { TestPasswords().decoyHash }
+}
+
 @Suite struct EventLoopTaskExecutorTests {
-    @Test func aMessageIsAnsweredOnTheEventLoopAndACommandOffIt() async throws {
+    @Test func aMessageAndAQuickCommandRunOnTheEventLoopAndALoginOffIt() async throws {
         let gateway = ThreadNotingGateway()
-        try await TestServer.with(gateway: gateway) { server in
+        let passwords = ThreadNotingPasswords()
+        try await TestServer.with(gateway: gateway, passwords: passwords) { server in
             try await server.client { client in
                 try await client.login("alice", "alice-password")
                 #expect(try await client.final("hello there").hasPrefix("OK conversation="))
@@ -48,7 +60,8 @@ final class ThreadNotingGateway: SimpleModelGateway {
             }
         }
         let seen = gateway.seen.withLock { $0 }
-        #expect(seen.map(\.0) == ["message", "command", "message"])
-        #expect(seen.map(\.1) == [true, false, true])
+        #expect(seen.map(\.0) == ["message", "models", "message"])
+        #expect(seen.map(\.1) == [true, true, true])
+        #expect(passwords.onLoop.withLock { $0 } == [false])
     }
 }
