@@ -120,28 +120,25 @@ public final class ChatServer: Service {
             core: core, configuration: configuration, origin: origin, lineLimit: context.lineLimit,
             state: context.state, shuttingDown: { [registry] in registry.isShuttingDown }, logger: logger)
         do {
-            // The session runs on its channel's event loop (see EventLoopTaskExecutor).
-            try await withTaskExecutorPreference(EventLoopTaskExecutor(channel.eventLoop)) {
-                try await connection.executeThenClose { inbound, outbound in
-                    let writer = LineWriter(outbound: outbound)
-                    guard admitted else {
-                        try await writer.error(ChatFailure(.busy, "too many connections; try again later"))
-                        return
-                    }
-                    // Busy while the banner is written, so an idle timeout can never come before it.
-                    guard registry.markBusy(channel, context.state) else { return }
-                    try await writer.notice("enclave \(version) ready")
-                    try await writer.notice("type /login <user> <password>, then chat; /help lists the commands")
+            try await connection.executeThenClose { inbound, outbound in
+                let writer = LineWriter(outbound: outbound)
+                guard admitted else {
+                    try await writer.error(ChatFailure(.busy, "too many connections; try again later"))
+                    return
+                }
+                // Busy while the banner is written, so an idle timeout can never come before it.
+                guard registry.markBusy(channel, context.state) else { return }
+                try await writer.notice("enclave \(version) ready")
+                try await writer.notice("type /login <user> <password>, then chat; /help lists the commands")
+                context.state.busy = false
+                for try await frame in inbound {
+                    guard registry.markBusy(channel, context.state) else { break }
+                    let next = try await session.handle(frame, writer: writer)
                     context.state.busy = false
-                    for try await frame in inbound {
-                        guard registry.markBusy(channel, context.state) else { break }
-                        let next = try await session.handle(frame, writer: writer)
-                        context.state.busy = false
-                        if case .close = next { break }
-                        if registry.isShuttingDown {
-                            try await writer.notice("server shutting down")
-                            break
-                        }
+                    if case .close = next { break }
+                    if registry.isShuttingDown {
+                        try await writer.notice("server shutting down")
+                        break
                     }
                 }
             }

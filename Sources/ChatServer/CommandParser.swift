@@ -35,15 +35,6 @@ enum Command: Equatable, Sendable {
         default: false
         }
     }
-
-    /// Commands that may take long (scrypt, an fsync, an audit search, a policy load): they run on the
-    /// global pool, never on a connection's event loop. The rest answer from memory or a quick read.
-    var mayBeSlow: Bool {
-        switch self {
-        case .login, .new, .delete, .tag, .feedback, .audit, .reload: true
-        case .logout, .quit, .help, .whoami, .list, .open, .history, .models, .model, .tags, .paste: false
-        }
-    }
 }
 
 /// What one client line is.

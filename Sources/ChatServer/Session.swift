@@ -79,11 +79,7 @@ struct Session {
             guard command.allowedBeforeLogin || principal != nil else {
                 return try await answer(Self.authRequired, writer)
             }
-            guard command.mayBeSlow else { return try await run(command, writer: writer) }
-            // Off the connection's event loop: scrypt, fsyncs, audit searches and policy loads take long.
-            return try await withTaskExecutorPreference(globalConcurrentExecutor) {
-                try await run(command, writer: writer)
-            }
+            return try await run(command, writer: writer)
         }
     }
 

@@ -36,14 +36,13 @@ struct TestServer {
         configure: (inout ServerConfiguration) -> Void = { _ in },
         core coreConfiguration: ChatCore.Configuration = ChatCore.Configuration(),
         gateway: any ModelGateway = EchoGateway(),
-        passwords: any PasswordVerifier = TestPasswords(),
         _ body: (TestServer) async throws -> Void
     ) async throws {
         let audit = InMemoryAudit()
         let conversations = InMemoryConversations()
         let accounts = InMemoryAccounts(users)
         let core = ChatCore(
-            accounts: accounts, passwords: passwords, conversations: conversations, policy: OnPremOnlyPolicy(),
+            accounts: accounts, passwords: TestPasswords(), conversations: conversations, policy: OnPremOnlyPolicy(),
             gateway: gateway, audit: audit, configuration: coreConfiguration)
         var configuration = ServerConfiguration()
         configuration.port = 0

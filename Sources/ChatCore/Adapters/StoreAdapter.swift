@@ -1,8 +1,5 @@
 // Binds ChatCore's account and conversation ports to Storage's Store (sealed SQLite). Conversation
-// ids cross as strings; one that is not in the Store's form is simply not found. Calls that commit
-// (and so wait for an fsync) run on the global pool whatever executor the caller prefers: a chat
-// message is answered on its connection's event loop (ChatServer), and the Store, a default actor,
-// would otherwise hold that loop, and every other connection on it, for the length of each fsync.
+// ids cross as strings; one that is not in the Store's form is simply not found.
 public import Foundation
 public import Storage
 
@@ -48,7 +45,7 @@ public struct StoreAdapter: AccountDirectory, ConversationRepository {
     }
 
     public func createConversation(owner: String, title: String?, tags: Set<String>) async throws -> String {
-        try await committing { try await store.createConversation(owner: owner, title: title, tags: tags).rawValue }
+        try await store.createConversation(owner: owner, title: title, tags: tags).rawValue
     }
 
     public func conversation(_ id: String) async throws -> ConversationInfo? {
@@ -66,14 +63,11 @@ public struct StoreAdapter: AccountDirectory, ConversationRepository {
     }
 
     public func append(_ message: DraftMessage, to id: String) async throws -> Int {
-        let id = try self.id(id)
-        return try await committing {
-            try await store.append(
-                Storage.NewMessage(
-                    role: message.role, body: message.body, provider: message.provider, modelID: message.modelID,
-                    promptVersion: message.promptVersion, tokensIn: message.tokensIn, tokensOut: message.tokensOut),
-                to: id)
-        }
+        try await store.append(
+            Storage.NewMessage(
+                role: message.role, body: message.body, provider: message.provider, modelID: message.modelID,
+                promptVersion: message.promptVersion, tokensIn: message.tokensIn, tokensOut: message.tokensOut),
+            to: try self.id(id))
     }
 
     public func history(_ id: String, limit: Int?) async throws -> [StoredMessage] {
@@ -85,18 +79,11 @@ public struct StoreAdapter: AccountDirectory, ConversationRepository {
     }
 
     public func addTags(_ tags: Set<String>, to id: String) async throws -> Set<String> {
-        let id = try self.id(id)
-        return try await committing { try await store.addTags(tags, to: id) }
+        try await store.addTags(tags, to: try self.id(id))
     }
 
     public func setProvider(_ name: String, for id: String) async throws {
-        let id = try self.id(id)
-        try await committing { try await store.setProvider(name, for: id) }
-    }
-
-    /// Runs a Store call that commits on the global pool, off any event loop.
-    private func committing<T>(_ body: () async throws -> T) async throws -> T {
-        try await withTaskExecutorPreference(globalConcurrentExecutor) { try await body() }
+        try await store.setProvider(name, for: try self.id(id))
     }
 
     public func delete(_ id: String) async throws {
