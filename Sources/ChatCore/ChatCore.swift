@@ -141,35 +141,34 @@ public final class ChatCore: Sendable {
         }
     }
 
-    /// The send path's lookup of a conversation the user may use: their own. Someone else's is `forbidden`
-    /// (audited), as in `ownedConversation`.
+    /// The send path's lookup of a conversation the user may use (owner, sticky provider, tags only).
     func ownedHead(_ id: String, by user: Principal, origin: String) async throws(ChatFailure) -> ConversationHead {
-        guard let head = try await step({ try await conversations.head(id) }) else {
-            throw ChatFailure(.notFound, "no conversation \(Self.printable(id))")
-        }
-        guard head.owner == user.name else {
-            try await record(
-                actor: user.name, role: user.role.rawValue, origin: origin, action: "access.denied",
-                subject: "conversation:\(id)", outcome: "forbidden")
-            throw ChatFailure(.forbidden, "that conversation belongs to someone else")
-        }
-        return head
+        try await owned(id, by: user, origin: origin, owner: \.owner) { try await conversations.head(id) }
     }
 
-    /// Loads a conversation the user may use: their own. Someone else's is `forbidden` (audited).
+    /// Loads a conversation the user may use: their own.
     func ownedConversation(_ id: String, by user: Principal, origin: String) async throws(ChatFailure)
         -> ConversationInfo
     {
-        guard let info = try await step({ try await conversations.conversation(id) }) else {
+        try await owned(id, by: user, origin: origin, owner: \.owner) { try await conversations.conversation(id) }
+    }
+
+    /// `load`s conversation `id` if `user` owns it: `not-found` when it does not exist, `forbidden`
+    /// (audited) when it is someone else's.
+    private func owned<T>(
+        _ id: String, by user: Principal, origin: String, owner: (T) -> String,
+        load: () async throws -> T?
+    ) async throws(ChatFailure) -> T {
+        guard let found = try await step(load) else {
             throw ChatFailure(.notFound, "no conversation \(Self.printable(id))")
         }
-        guard info.owner == user.name else {
+        guard owner(found) == user.name else {
             try await record(
                 actor: user.name, role: user.role.rawValue, origin: origin, action: "access.denied",
                 subject: "conversation:\(id)", outcome: "forbidden")
             throw ChatFailure(.forbidden, "that conversation belongs to someone else")
         }
-        return info
+        return found
     }
 
     /// An identifier as it may be echoed in an error: short, no spaces or control characters.
