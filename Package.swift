@@ -169,6 +169,7 @@ let package = Package(
         ),
         // Runs the built `enclave` executable as a user would.
         .testTarget(
-            name: "EnclaveCLITests", dependencies: ["enclave", "EnclaveTestSupport"], swiftSettings: strictSettings),
+            name: "EnclaveCLITests", dependencies: ["enclave", "ChatServer", "EnclaveTestSupport"],
+            swiftSettings: strictSettings),
     ]
 )

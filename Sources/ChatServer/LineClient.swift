@@ -1,7 +1,7 @@
-// A blocking line-protocol client over a real loopback TCP socket, for end-to-end tests that drive a
-// running `enclave serve` from plain threads: send one line, read lines until the final `OK`/`ERR`.
-// Blocking keeps the test's control flow linear; run each client on its own thread, never on the
-// Swift concurrency pool.
+// A blocking line-protocol client over a real loopback TCP socket, as `nc` is: send one line, read
+// lines until the final `OK`/`ERR`. `enclave bench server` measures with it (no async client's thread
+// hops in the latency) and end-to-end tests drive a running `enclave serve` with it. Run each client
+// on its own thread, never on the Swift concurrency pool.
 import Foundation
 
 #if canImport(Glibc)
@@ -43,6 +43,8 @@ public final class LineClient {
         }
         var wait = timeval(tv_sec: Int(timeout.components.seconds), tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+        var on: Int32 = 1
+        setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
     }
 
     deinit { close(descriptor) }

@@ -3,7 +3,7 @@
 // counted), and measures messages/s and latency percentiles per message (line sent → final line
 // read), then the resident memory each idle connection costs. Every client logs in before any sends,
 // so the logins' scrypt work (tens of ms of CPU each, by design) is not counted as message latency.
-// Each client is a blocking socket on its own thread (BenchmarkClient.swift), as `nc` is.
+// Each client is a blocking socket on its own thread (LineClient.swift), as `nc` is.
 import Foundation
 import NIOCore
 import NIOPosix
@@ -168,9 +168,8 @@ public enum ServerBenchmark {
     ) throws -> ([Double], Int) {
         var arrived = false
         defer { if !arrived { startLine.arrive() } }
-        let client = try BenchmarkClient(port: port)
-        try client.send("/login \(user) \(password)")
-        let loggedIn = try client.final()?.hasPrefix("OK") == true
+        let client = try LineClient(port: port)
+        let loggedIn = try client.final("/login \(user) \(password)").hasPrefix("OK")
         arrived = true
         startLine.arrive()
         guard loggedIn else { return ([], messages) }
@@ -179,18 +178,16 @@ public enum ServerBenchmark {
         var failures = 0
         for index in 0..<messages {
             let sent = ContinuousClock.now
-            try client.send("benchmark message number \(index)")
-            let answer = try client.final()
+            let answer = try client.final("benchmark message number \(index)")
             let took = ContinuousClock.now - sent
-            if answer?.hasPrefix("OK") == true {
+            if answer.hasPrefix("OK") {
                 times.append(Double(took.components.attoseconds) / 1e15 + Double(took.components.seconds) * 1000)
             } else {
                 failures += 1
             }
         }
         clock.ended(ContinuousClock.now)
-        try client.send("/quit")
-        _ = try client.final()
+        _ = try client.final("/quit")
         return (times, failures)
     }
 
