@@ -23,6 +23,8 @@ public struct LineClientError: Error, CustomStringConvertible {
 public final class LineClient {
     private let descriptor: Int32
     private var buffer: [UInt8] = []
+    /// Reused for every read, so that reading a reply allocates nothing per chunk.
+    private var chunk = [UInt8](repeating: 0, count: 64 << 10)
 
     /// Connects to `127.0.0.1:port`; reads fail after `timeout` without data.
     public init(port: Int, timeout: Duration = .seconds(30)) throws {
@@ -68,10 +70,7 @@ public final class LineClient {
                 buffer.removeSubrange(...newline)
                 return line
             }
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            guard count > 0 else { throw LineClientError(description: "connection closed or timed out") }
-            buffer += chunk[..<count]
+            try receive()
         }
     }
 
@@ -80,11 +79,15 @@ public final class LineClient {
     public func waitFor(_ text: String) throws {
         let needle = Array(text.utf8)
         while buffer.firstRange(of: needle) == nil {
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            guard count > 0 else { throw LineClientError(description: "connection closed or timed out") }
-            buffer += chunk[..<count]
+            try receive()
         }
+    }
+
+    /// Appends the next bytes the server sent to `buffer`; throws at end of stream or timeout.
+    private func receive() throws {
+        let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        guard count > 0 else { throw LineClientError(description: "connection closed or timed out") }
+        buffer += chunk[..<count]
     }
 
     /// Reads lines up to and including the next final line (`OK...` or `ERR ...`).
