@@ -66,9 +66,18 @@ final class AppendOnlyFile: Sendable {
         return Int64(info.st_size)
     }
 
-    /// Flushes the file's data to stable storage.
+    /// Flushes the file's data to stable storage, with the metadata needed to read it back (its size):
+    /// `fdatasync` where it exists, which skips the timestamps `fsync` would also write.
     func sync() throws(AuditError) {
-        guard fsync(descriptor) == 0 else { throw AuditError.io(operation: "fsync", path: path, reason: errnoText()) }
+        #if os(Linux)
+            guard fdatasync(descriptor) == 0 else {
+                throw AuditError.io(operation: "fdatasync", path: path, reason: errnoText())
+            }
+        #else
+            guard fsync(descriptor) == 0 else {
+                throw AuditError.io(operation: "fsync", path: path, reason: errnoText())
+            }
+        #endif
     }
 }
 

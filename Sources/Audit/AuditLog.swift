@@ -1,13 +1,15 @@
 public import EnclaveCrypto
-// The writer of `<dir>/audit.jsonl`: in each process one actor owns the files, and processes take turns
-// under an exclusive `flock` (the server and an operator command such as `enclave users add` may write
-// the same log; see `AuditLogWriter`). `append` returns only after the record is on disk (write +
-// fsync); callers that append concurrently share one fsync (group commit: while one flush runs on the
-// I/O queue, later records gather and go out in the next). If a
-// write fails the log is poisoned: that append and every later one throw, so the action they cover
-// never happens (fail closed). Every `checkpointEvery` records or `checkpointInterval` (checked on
-// append and by `run()`), a signed checkpoint goes to `checkpoints.jsonl` and to an optional command.
+// The writer of `<dir>/audit.jsonl`: in each process one `AuditLog` owns the files, and processes take
+// turns under an exclusive `flock` (the server and an operator command such as `enclave users add` may
+// write the same log; see `AuditLogWriter`). `append` returns only after the record is on disk (write +
+// fsync); `submit` starts a record and `durable` waits for it, so a caller can do other work meanwhile.
+// Records submitted while a write runs go out together in the next one (group commit, see
+// `AuditWriteQueue`). If a write fails the log is poisoned: that record and every later one throw, so
+// the action they cover never happens (fail closed). Every `checkpointEvery` records or
+// `checkpointInterval` (checked on each write and by `run()`), a signed checkpoint goes to
+// `checkpoints.jsonl` and to an optional command.
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -16,7 +18,7 @@ import Foundation
 #endif
 
 /// The append-only, hash-chained, MAC'd audit log of one directory.
-public actor AuditLog {
+public final class AuditLog: Sendable {
     /// Tuning for checkpoints; see `AuditLog.init`.
     public struct Configuration: Sendable {
         /// A checkpoint after this many records since the last one.
@@ -52,25 +54,13 @@ public actor AuditLog {
     private let pseudonymKey: SymmetricKey
     private let signer: Ed25519PrivateKey
     private let configuration: Configuration
-    private let writer: AuditLogWriter
-    private let ioQueue = DispatchQueue(label: "enclave.audit.io")
+    private let queue: AuditWriteQueue
+    /// Peer address → pseudonym, for the addresses seen lately (at most `rememberedOrigins`).
+    private let origins = Mutex<[String: String]>([:])
+    private static let rememberedOrigins = 4096
 
-    /// Events waiting for the next write, origins already pseudonymised; the first has ticket `writtenTicket + 1`.
-    private var pending: [AuditEvent] = []
-    private var nextTicket: UInt64 = 1
-    /// Every ticket up to this one is durable.
-    private var writtenTicket: UInt64 = 0
-    /// The sequence number each durable ticket got, until its `append` collects it.
-    private var seqOfTicket: [UInt64: UInt64] = [:]
-    /// The chain's end as of this process's last write or look.
-    private var chain: ChainState
-    private var lastCheckpointCount: UInt64
-    private var lastCheckpointTime: UTCMillis
-    private var busy = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
-    private var failure: AuditError?
     /// How many times the checkpoint command failed (the local checkpoint file was still written).
-    public private(set) var checkpointCommandFailures = 0
+    public var checkpointCommandFailures: Int { queue.commandFailures }
 
     /// Opens (or creates) the log in `directory`.
     ///
@@ -102,11 +92,12 @@ public actor AuditLog {
         let logFile = try AppendOnlyFile(path: logPath)
         let checkpointFile = try AppendOnlyFile(path: checkpointPath)
         if created { try syncDirectory(directory) }
-        writer = AuditLogWriter(
+        let writer = AuditLogWriter(
             logFile: logFile, checkpointFile: checkpointFile, identity: try FileIdentity(path: logPath), macKey: macKey,
             signer: signer)
         // Under the lock: another process may be writing the log right now.
         try logFile.lock()
+        let chain: ChainState
         let tornBytes: Int
         let latest: AuditCheckpoint?
         do {
@@ -114,8 +105,6 @@ public actor AuditLog {
             (chain, tornBytes) = try writer.catchUp()
             latest = try Self.latestCheckpoint(path: checkpointPath)
         }
-        lastCheckpointCount = latest?.count ?? 0
-        lastCheckpointTime = latest?.time ?? .now
         if let latest {
             guard latest.isValid(publicKey: signer.publicKey) else {
                 throw AuditError.key("the latest checkpoint is not signed by this signing key")
@@ -126,11 +115,14 @@ public actor AuditLog {
                         + " the log was truncated: run `enclave audit verify`")
             }
         }
+        queue = AuditWriteQueue(
+            writer: writer, chain: chain, lastCheckpoint: (latest?.count ?? 0, latest?.time ?? .now),
+            configuration: configuration)
         if tornBytes > 0 { _ = try await append(AuditLogWriter.recoverEvent(tornBytes: tornBytes)) }
     }
 
     /// The initialiser of CONTRACTS.md: checkpoints every `checkpointEvery` records or `checkpointInterval`.
-    public init(
+    public convenience init(
         directory: String, macKey: SymmetricKey, signer: Ed25519PrivateKey, checkpointEvery: Int,
         checkpointInterval: Duration
     ) async throws {
@@ -142,25 +134,48 @@ public actor AuditLog {
     /// Appends one event and returns its sequence number once it is durable (written and fsynced).
     /// If this throws, the caller must not perform the action the event covers.
     public func append(_ event: AuditEvent) async throws -> UInt64 {
-        let ticket = try enqueue(event)
-        try await makeDurable(ticket)
-        return seqOfTicket.removeValue(forKey: ticket) ?? 0
+        try await durable(submit(event))
     }
 
     /// Appends several events with one write and one fsync; returns their sequence numbers.
     public func append(contentsOf events: [AuditEvent]) async throws -> [UInt64] {
-        var tickets: [UInt64] = []
-        tickets.reserveCapacity(events.count)
-        for event in events { tickets.append(try enqueue(event)) }
-        if let last = tickets.last { try await makeDurable(last) }
-        return tickets.map { seqOfTicket.removeValue(forKey: $0) ?? 0 }
+        let tickets = try events.map(submit)
+        var seqs: [UInt64] = []
+        for ticket in tickets { seqs.append(try await durable(ticket)) }
+        return seqs
+    }
+
+    /// Starts appending `event` and returns at once; records are written in the order they are submitted.
+    /// The record counts only once `durable(_:)` returned for its ticket.
+    /// - Throws: `AuditError.unavailable` once a write has failed.
+    public func submit(_ event: AuditEvent) throws -> AuditTicket {
+        var stored = event
+        stored.origin = try originPseudonym(event.origin)
+        return try queue.submit(stored)
+    }
+
+    /// `pseudonym(origin)`, remembered: a connection's records all carry the same peer address.
+    private func originPseudonym(_ origin: String) throws -> String {
+        if let known = origins.withLock({ $0[origin] }) { return known }
+        let pseudonym = try pseudonym(origin)
+        origins.withLock { known in
+            if known.count >= Self.rememberedOrigins { known.removeAll(keepingCapacity: true) }
+            known[origin] = pseudonym
+        }
+        return pseudonym
+    }
+
+    /// Returns the sequence number of a submitted record once it is on disk (written and fsynced). If this
+    /// throws, the caller must not perform the action the record covers.
+    public func durable(_ ticket: AuditTicket) async throws -> UInt64 {
+        try await queue.durable(ticket)
     }
 
     /// The number of durable records (as of this process's last write; other writers may have added more).
-    public var count: UInt64 { chain.lastSeq }
+    public var count: UInt64 { queue.count }
 
     /// The keyed HMAC under which a sensitive identifier is stored (`hmac:<32 hex>`); `-` and "" stay as they are.
-    public nonisolated func pseudonym(_ value: String) throws -> String {
+    public func pseudonym(_ value: String) throws -> String {
         try Self.pseudonym(value, key: pseudonymKey)
     }
 
@@ -171,9 +186,7 @@ public actor AuditLog {
 
     /// Writes a checkpoint now if records were added since the last one and one is due (or `force`).
     public func checkpoint(force: Bool = false) async throws {
-        await acquire()
-        defer { release() }
-        try await checkpointIfDueLocked(force: force)
+        try await queue.checkpoint(force: force)
     }
 
     /// Writes time-based checkpoints until cancelled; run it as a child task of the server.
@@ -192,85 +205,8 @@ public actor AuditLog {
 
     // MARK: - Internals
 
-    private func enqueue(_ event: AuditEvent) throws -> UInt64 {
-        if let failure { throw AuditError.unavailable("an earlier audit write failed (\(failure)); reopen the log") }
-        var stored = event
-        stored.origin = try pseudonym(event.origin)
-        pending.append(stored)
-        defer { nextTicket += 1 }
-        return nextTicket
-    }
-
-    private func makeDurable(_ ticket: UInt64) async throws {
-        while writtenTicket < ticket {
-            if let failure { throw AuditError.unavailable("audit write failed: \(failure)") }
-            await acquire()
-            defer { release() }
-            guard writtenTicket < ticket, failure == nil else { continue }
-            let events = pending
-            pending.removeAll(keepingCapacity: true)
-            let outcome = try await writeLocked(events, force: false)
-            for (offset, seq) in outcome.seqs.enumerated() { seqOfTicket[writtenTicket + 1 + UInt64(offset)] = seq }
-            writtenTicket += UInt64(events.count)
-        }
-    }
-
-    private func checkpointIfDueLocked(force: Bool) async throws {
-        if let failure { throw AuditError.unavailable("audit write failed: \(failure)") }
-        _ = try await writeLocked([], force: force)
-    }
-
-    /// One step of the writer on the I/O queue; updates the chain and checkpoint state, poisons the log on error.
-    private func writeLocked(_ events: [AuditEvent], force: Bool) async throws -> WriteOutcome {
-        let rule = CheckpointRule(
-            lastCount: lastCheckpointCount, lastTime: lastCheckpointTime, every: configuration.checkpointEvery,
-            interval: configuration.checkpointInterval, force: force)
-        let writer = self.writer
-        let known = chain
-        let outcome: WriteOutcome
-        do {
-            outcome = try await onIOQueue { try writer.write(events, after: known, rule: rule) }
-        } catch {
-            let reason = (error as? AuditError) ?? AuditError.unavailable("\(error)")
-            failure = reason
-            throw reason
-        }
-        chain = outcome.state
-        if let checkpoint = outcome.checkpoint {
-            lastCheckpointCount = checkpoint.count
-            lastCheckpointTime = checkpoint.time
-            if let command = configuration.checkpointCommand, !command.isEmpty {
-                let line = checkpoint.line + [0x0A]
-                let succeeded = (try? await onIOQueue { try Self.runCommand(command, input: line) }) ?? false
-                if !succeeded { checkpointCommandFailures += 1 }
-            }
-        }
-        return outcome
-    }
-
-    /// Waits for exclusive use of the files (one flush or checkpoint at a time).
-    private func acquire() async {
-        while busy { await withCheckedContinuation { waiters.append($0) } }
-        busy = true
-    }
-
-    private func release() {
-        busy = false
-        let waiting = waiters
-        waiters.removeAll()
-        for waiter in waiting { waiter.resume() }
-    }
-
-    /// Runs blocking file work on the log's serial I/O queue, off the cooperative thread pool.
-    private func onIOQueue<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            ioQueue.async {
-                do { continuation.resume(returning: try work()) } catch { continuation.resume(throwing: error) }
-            }
-        }
-    }
-
-    private static func runCommand(_ command: [String], input: [UInt8]) throws -> Bool {
+    /// Feeds a checkpoint line to the configured command; true when it exited 0.
+    static func runCommand(_ command: [String], input: [UInt8]) throws -> Bool {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())

@@ -80,7 +80,7 @@ struct BenchAudit: AsyncParsableCommand {
         print(line("append, batches of \(batch), one fsync per batch", batches * batch, inBatches))
         try await log.close()
 
-        let total = Int(await log.count)
+        let total = Int(log.count)
         let full = try await measure(total) {
             let report = try AuditVerifier.verify(directory: base, macKey: keys.mac, publicKey: signer.publicKey)
             guard report.isValid else { throw AuditFailure(message: "verify failed: \(report.failure!)") }

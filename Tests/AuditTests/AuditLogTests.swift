@@ -62,7 +62,7 @@ import Testing
             try await log.close()
         }
         let reopened = try await openTestLog(directory.path)
-        #expect(await reopened.count == 5)
+        #expect(reopened.count == 5)
         #expect(try await reopened.append(SampleEvents.events(1, seed: 3)[0]) == 6)
         let report = try AuditVerifier.verify(
             directory: directory.path, macKey: TestKeys.keys().mac, publicKey: testPublicKey(directory.path))
@@ -95,7 +95,7 @@ import Testing
         let logLines = try lines(directory.file("audit.jsonl"))
         #expect(parsed[1].head == (try SHA256.hash(Array(logLines[19].utf8)).hexString))
         #expect(try lines(received) == checkpoints)
-        #expect(await log.checkpointCommandFailures == 0)
+        #expect(log.checkpointCommandFailures == 0)
     }
 
     @Test func writesTimeBasedCheckpointsWhenTheIntervalHasPassed() async throws {
@@ -179,7 +179,7 @@ import Testing
         handle.write(Data(#"{"seq":5,"time":"2026"#.utf8))
         try handle.close()
         let log = try await openTestLog(directory.path)
-        #expect(await log.count == 5)
+        #expect(log.count == 5)
         let last = try #require(try lines(directory.file("audit.jsonl")).last)
         let record = try AuditRecord(line: Array(last.utf8)[...])
         #expect(record.event.action == AuditAction.auditRecover && record.event.detail == "bytes=21")
