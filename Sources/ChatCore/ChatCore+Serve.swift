@@ -53,27 +53,18 @@ extension ChatCore {
                     if let finished = unrecorded.take(), await !recordCall(finished, context: context) {
                         auditFailed = true
                     }
-                    var recordFailure: (any Error)?
-                    if messageStored {
-                        do {
-                            try await recordDecision(attempt, context: context)
-                        } catch {
-                            recordFailure = error
-                        }
-                    } else {
-                        async let storeFailure = store(message, in: context.conversation)
-                        do {
-                            try await recordDecision(attempt, context: context)
-                        } catch {
-                            recordFailure = error
-                        }
-                        if let failure = await storeFailure {
+                    // The decision record is written on the audit log's thread while this one commits the
+                    // message; both must be durable before the provider is called.
+                    let decision = audit.begin(decisionEntry(attempt, context: context))
+                    if !messageStored {
+                        if let failure = await store(message, in: context.conversation) {
                             messageFailed = true
+                            _ = try? await decision.durable()
                             throw failure
                         }
                         messageStored = true
                     }
-                    if let recordFailure { throw recordFailure }
+                    try await durable(decision)
                     var notice = "provider=\(attempt.provider.name) residency=\(attempt.provider.residency)"
                     notice += " rule=\(context.rule)"
                     if attempt.attempt > 0 { notice += " fallback=\(attempt.attempt)" }
@@ -126,35 +117,38 @@ extension ChatCore {
                 throw .internal()
             }
         }
-        async let replyFailure = storeReplyFailure(reply.reply, of: reply.served, in: context.conversation)
-        if let finished = unrecorded.take(), await !recordCall(finished, context: context) { auditFailed = true }
-        if let failure = await replyFailure { throw failure }
+        // The last call record is written on the audit log's thread while this one commits the reply.
+        let call = unrecorded.take().map { audit.begin(callEntry($0, context: context)) }
+        let replyFailure = await storeReplyFailure(reply.reply, of: reply.served, in: context.conversation)
+        if let call, (try? await call.durable()) == nil { auditFailed = true }
+        if let replyFailure { throw replyFailure }
         if auditFailed { throw .internal() }
         return reply
     }
 
     /// The `model.decision` record of an attempt about to start.
-    private func recordDecision(_ attempt: ModelAttempt, context: CallContext) async throws(ChatFailure) {
-        try await record(
+    private func decisionEntry(_ attempt: ModelAttempt, context: CallContext) -> AuditEntry {
+        AuditEntry(
             actor: context.user.name, role: context.user.role.rawValue, origin: context.origin,
             action: "model.decision", subject: "conversation:\(context.conversation)", outcome: "allowed",
             call: context.fields(attempt))
     }
 
-    /// The `model.call` record of a finished attempt; false when it could not be written.
-    private func recordCall(_ attempt: ModelAttempt, context: CallContext) async -> Bool {
-        do {
-            try await record(
-                actor: context.user.name, role: context.user.role.rawValue, origin: context.origin,
-                action: "model.call", subject: "conversation:\(context.conversation)", outcome: attempt.outcome,
-                call: context.fields(attempt))
-            return true
-        } catch {
-            return false
-        }
+    /// The `model.call` record of a finished attempt.
+    private func callEntry(_ attempt: ModelAttempt, context: CallContext) -> AuditEntry {
+        AuditEntry(
+            actor: context.user.name, role: context.user.role.rawValue, origin: context.origin,
+            action: "model.call", subject: "conversation:\(context.conversation)", outcome: attempt.outcome,
+            call: context.fields(attempt))
     }
 
-    /// Seals and appends `message`; returns the failure instead of throwing it (to run beside an audit write).
+    /// Writes the `model.call` record of a finished attempt; false when it could not be written.
+    private func recordCall(_ attempt: ModelAttempt, context: CallContext) async -> Bool {
+        (try? await audit.begin(callEntry(attempt, context: context)).durable()) != nil
+    }
+
+    /// Seals and appends `message`; returns the failure instead of throwing it (so that the audit record
+    /// begun beside it is still waited for).
     private func store(_ message: DraftMessage, in id: String) async -> ChatFailure? {
         do {
             _ = try await step { try await conversations.append(message, to: id) }

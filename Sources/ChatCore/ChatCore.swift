@@ -130,6 +130,15 @@ public final class ChatCore: Sendable {
         }
     }
 
+    /// Waits for a begun record; an audit failure is `internal` for the user.
+    func durable(_ record: PendingAuditRecord) async throws(ChatFailure) {
+        do {
+            try await record.durable()
+        } catch {
+            throw .internal()
+        }
+    }
+
     /// Runs a storage/policy step, turning anything but a `ChatFailure` into `internal`.
     func step<T>(_ body: () async throws -> T) async throws(ChatFailure) -> T {
         do {

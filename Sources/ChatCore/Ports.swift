@@ -441,9 +441,30 @@ public struct AuditEntry: Sendable, Equatable {
     }
 }
 
+/// An audit record on its way to disk (`AuditRecorder.begin`).
+public struct PendingAuditRecord: Sendable {
+    private let wait: @Sendable () async throws -> Void
+
+    public init(durable wait: @escaping @Sendable () async throws -> Void) {
+        self.wait = wait
+    }
+
+    /// Returns once the record is durable; when it throws, the action it covers must not happen.
+    public func durable() async throws { try await wait() }
+}
+
 /// The audit log. `record` is durable when it returns; when it throws, the action must not happen.
 public protocol AuditRecorder: Sendable {
     func record(_ entry: AuditEntry) async throws
+    /// Starts writing `entry` and returns at once, so the caller can do other durable work while it is
+    /// written; records are written in the order they are begun. The default starts it when awaited.
+    func begin(_ entry: AuditEntry) -> PendingAuditRecord
     /// Rows for `/audit <arguments>` (compliance), each a list of TAB-free fields.
     func query(_ arguments: [String]) async throws -> [[String]]
+}
+
+extension AuditRecorder {
+    public func begin(_ entry: AuditEntry) -> PendingAuditRecord {
+        PendingAuditRecord { try await record(entry) }
+    }
 }

@@ -82,7 +82,8 @@ actor Overlaps {
     func note(_ role: String, _ inTime: Bool) { seen[role] = inTime }
 }
 
-/// InMemoryAudit that fires a signal when a record of an action starts, and can fail one action.
+/// InMemoryAudit that fires a signal when a record of an action starts, and can fail one action. A begun
+/// record starts at once, as with the real log.
 final class HookedAudit: AuditRecorder {
     let inner = InMemoryAudit()
     let signals: [String: Signal]
@@ -97,6 +98,12 @@ final class HookedAudit: AuditRecorder {
         await signals[entry.action]?.fire()
         if failing.contains(entry.action) { throw ChatFailure(.internal, "audit unavailable") }
         try await inner.record(entry)
+    }
+
+    /// Starts the record at once, as the real log's writer thread does; `durable()` waits for it.
+    func begin(_ entry: AuditEntry) -> PendingAuditRecord {
+        let writing = Task { try await record(entry) }
+        return PendingAuditRecord { try await writing.value }
     }
 
     func query(_ arguments: [String]) async throws -> [[String]] { await inner.query(arguments) }

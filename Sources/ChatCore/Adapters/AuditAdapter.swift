@@ -12,15 +12,21 @@ public struct AuditAdapter: BreakGlassRecorder {
     }
 
     public func record(_ entry: AuditEntry) async throws {
-        try await record(entry, detail: nil)
+        try await begin(entry).durable()
+    }
+
+    /// Submits the record to the log's writer now; `durable()` waits for its fsync.
+    public func begin(_ entry: AuditEntry) -> PendingAuditRecord {
+        submit(entry, detail: nil)
     }
 
     /// The break-glass record: the reason as `reason-hmac=hmac:<32 hex> reason-chars=<n>` in `detail`.
     public func recordBreakGlass(_ entry: AuditEntry, reason: String) async throws {
-        try await record(entry, detail: "reason-hmac=\(try log.pseudonym(reason)) reason-chars=\(reason.count)")
+        let detail = "reason-hmac=\(try log.pseudonym(reason)) reason-chars=\(reason.count)"
+        try await submit(entry, detail: detail).durable()
     }
 
-    private func record(_ entry: AuditEntry, detail: String?) async throws {
+    private func submit(_ entry: AuditEntry, detail: String?) -> PendingAuditRecord {
         let call = entry.call.map { call in
             ModelCallFields(
                 modelID: call.modelID, promptVersion: call.promptVersion, provider: call.provider,
@@ -29,10 +35,11 @@ public struct AuditAdapter: BreakGlassRecorder {
                 tokensOut: call.tokensOut, ttftMs: call.ttftMs, totalMs: call.totalMs, costMicros: call.costMicros,
                 errorCode: call.errorCode)
         }
-        _ = try await log.append(
-            AuditEvent(
-                actor: entry.actor, role: entry.role, origin: entry.origin, action: entry.action,
-                subject: entry.subject, outcome: entry.outcome, detail: detail, call: call))
+        let event = AuditEvent(
+            actor: entry.actor, role: entry.role, origin: entry.origin, action: entry.action,
+            subject: entry.subject, outcome: entry.outcome, detail: detail, call: call)
+        let ticket = Result { try log.submit(event) }
+        return PendingAuditRecord { [log] in _ = try await log.durable(ticket.get()) }
     }
 
     /// `/audit [search] key=value ...` (from= to= user= action= provider= model= decision= tag= arm= limit=);
