@@ -2,6 +2,7 @@
 // feedback, and delete by crypto-shredding.
 internal import EnclaveCrypto
 internal import Foundation
+import Synchronization
 
 /// One sealed message waiting for its group commit.
 struct PendingAppend {
@@ -49,7 +50,14 @@ extension Store {
 
     /// Appends a message and returns its `seq` once the transaction holding it has committed.
     /// Appends that arrive while a group is forming share its single commit.
-    public func append(_ message: NewMessage, to id: ConversationID) async throws -> Int {
+    public nonisolated func append(_ message: NewMessage, to id: ConversationID) async throws -> Int {
+        // Counted before waiting for the actor, so that a commit can see whether anyone could join it.
+        appendsInFlight.add(1, ordering: .relaxed)
+        defer { appendsInFlight.subtract(1, ordering: .relaxed) }
+        return try await appendCounted(message, to: id)
+    }
+
+    private func appendCounted(_ message: NewMessage, to id: ConversationID) async throws -> Int {
         guard Self.messageRoles.contains(message.role) else {
             throw StoreError(.invalidArgument, "message role must be user, assistant or system")
         }
@@ -78,8 +86,9 @@ extension Store {
         return seq
     }
 
-    /// Joins the group being formed, or leads a new one: yield once so concurrent appends can join,
-    /// then write every row in one transaction and resume the followers after the commit.
+    /// Joins the group being formed, or leads a new one: when other appends are on their way, yield once
+    /// so they can join; then write every row in one transaction and resume the followers after the commit.
+    /// An append with nobody else in flight commits at once.
     private func commitInGroup(_ row: PendingAppend) async throws {
         if committing {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
@@ -92,7 +101,7 @@ extension Store {
             return
         }
         committing = true
-        await Task.yield()
+        if appendsInFlight.load(ordering: .relaxed) > 1 { await Task.yield() }
         let group = [row] + pending
         pending = []
         do {

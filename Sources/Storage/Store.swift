@@ -10,6 +10,7 @@
 // Appends are group-committed: concurrent appends share one transaction and one fsync.
 internal import EnclaveCrypto
 internal import Foundation
+import Synchronization
 
 /// Sealed conversation storage over one SQLite database.
 public actor Store {
@@ -23,6 +24,8 @@ public actor Store {
     var pending: [PendingAppend] = []
     /// Whether an append is currently gathering or committing a group.
     var committing = false
+    /// Appends called and not yet returned, including those still waiting to enter the actor.
+    nonisolated let appendsInFlight = Atomic<Int>(0)
     /// Number of commits made for appends (for tests and the benchmark: fewer than appends means grouping).
     public internal(set) var appendCommits = 0
     /// Unwrapped data keys of recently used conversations (bounded; keys are cleansed when dropped).

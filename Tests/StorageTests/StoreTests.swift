@@ -2,8 +2,10 @@
 // sticky provider, feedback, crypto-shredding delete, and group commit under concurrent appends.
 import EnclaveCrypto
 import Foundation
-import Storage
+import Synchronization
 import Testing
+
+@testable import Storage
 
 @Suite("Store")
 struct StoreTests {
@@ -92,20 +94,42 @@ struct StoreTests {
         #expect(walSize == 0)
     }
 
-    @Test("64 concurrent appends are all acknowledged, numbered without gaps, in fewer commits")
+    @Test("64 appends in flight together are all acknowledged, numbered without gaps, in fewer commits")
     func groupCommit() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let store = try Store(path: dir.file("s.sqlite"), keyRing: makeKeyRing())
+        let path = dir.file("s.sqlite")
+        let store = try Store(path: path, keyRing: makeKeyRing())
         let id = try await store.createConversation(owner: "alice")
+        // Another connection holds the write lock until the 64 appends are in flight (for at most 2 s: the
+        // first one blocks a thread of the pool meanwhile), so they are truly concurrent however the test
+        // runner schedules its tasks; three in flight would do.
+        let blocker = try SQLiteConnection(path: path, create: false)
+        try blocker.execute("BEGIN IMMEDIATE")
         let seqs = try await withThrowingTaskGroup(of: Int.self) { group in
             for index in 0..<64 {
                 group.addTask { try await store.append(NewMessage(role: "user", body: "m\(index)"), to: id) }
             }
+            let deadline = ContinuousClock.now + .seconds(2)
+            while store.appendsInFlight.load(ordering: .relaxed) < 64 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(2))
+            }
+            try blocker.execute("COMMIT")
             return try await group.reduce(into: [Int]()) { $0.append($1) }
         }
         #expect(seqs.sorted() == Array(1...64))
         #expect(await store.appendCommits < 64)
         #expect(try await store.history(id).count == 64)
+    }
+
+    @Test("appends one after another commit one by one, and are counted in flight only until they return")
+    func sequentialAppends() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try Store(path: dir.file("s.sqlite"), keyRing: makeKeyRing())
+        let id = try await store.createConversation(owner: "alice")
+        for index in 0..<5 { _ = try await store.append(NewMessage(role: "user", body: "m\(index)"), to: id) }
+        #expect(await store.appendCommits == 5)
+        #expect(store.appendsInFlight.load(ordering: .relaxed) == 0)
     }
 }
