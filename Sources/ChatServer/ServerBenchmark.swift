@@ -4,6 +4,10 @@
 // read), then the resident memory each idle connection costs. Every client logs in before any sends,
 // so the logins' scrypt work (tens of ms of CPU each, by design) is not counted as message latency.
 // Each client is a blocking socket on its own thread (LineClient.swift), as `nc` is.
+//
+// Two baselines are measured in the same run: the same clients sending a command that touches nothing
+// (`/whoami`: the protocol round trip, sockets and threads alone), and the data directory's durable
+// write (a small append and its fdatasync), of which every message needs two rounds.
 import Foundation
 import NIOCore
 import NIOPosix
@@ -28,15 +32,31 @@ public enum ServerBenchmark {
         /// Process CPU time (user + system) per message while the clients sent: an upper bound of the
         /// server's, since the clients run in the same process. Under load, latency ≈ clients × this / cores.
         public var cpuMsPerMessage: Double = 0
+        /// The same clients sending `/whoami` as often: the round trip without policy, storage, audit or
+        /// provider.
+        public var bareP50Ms: Double = 0
+        public var bareP99Ms: Double = 0
+        /// One durable write in the data directory (append + fdatasync); nil when not measured.
+        public var sync: SyncFloor?
 
         public var description: String {
-            String(
+            var text = String(
                 format: "messages=%d seconds=%.2f messages_per_s=%.0f p50_ms=%.3f p99_ms=%.3f failures=%d "
                     + "held_connections=%d rss_bytes_per_connection=%.0f p90_ms=%.3f max_ms=%.3f "
-                    + "first_tenth_p99_ms=%.3f last_tenth_p99_ms=%.3f cpu_ms_per_message=%.3f",
+                    + "first_tenth_p99_ms=%.3f last_tenth_p99_ms=%.3f cpu_ms_per_message=%.3f "
+                    + "bare_p50_ms=%.3f bare_p99_ms=%.3f",
                 messages, seconds, Double(messages) / max(seconds, 1e-9), p50Ms, p99Ms, failures, heldConnections,
-                rssBytesPerConnection, p90Ms, maxMs, firstTenthP99Ms, lastTenthP99Ms, cpuMsPerMessage)
+                rssBytesPerConnection, p90Ms, maxMs, firstTenthP99Ms, lastTenthP99Ms, cpuMsPerMessage, bareP50Ms,
+                bareP99Ms)
+            if let sync { text += String(format: " sync_p50_ms=%.3f sync_p99_ms=%.3f", sync.p50Ms, sync.p99Ms) }
+            return text
         }
+    }
+
+    /// The latency of one durable write where the server keeps its data.
+    public struct SyncFloor: Sendable {
+        public var p50Ms: Double
+        public var p99Ms: Double
     }
 
     /// Holds every client until all have logged in, and notes the process's CPU time at that moment.
@@ -68,45 +88,93 @@ public enum ServerBenchmark {
         }
     }
 
-    /// Runs `clients` concurrent sessions of `messages` each, then holds `held` idle connections.
-    /// Each client logs in as `user`/`password`.
+    /// Runs `clients` concurrent sessions of `messages` each, then the same number of `/whoami`
+    /// round trips, then holds `held` idle connections. Each client logs in as `user`/`password`.
     public static func run(
         port: Int, user: String, password: String, clients: Int, messages: Int, held: Int
     ) async throws -> Report {
+        let login = Login(port: port, user: user, password: password)
+        let sent = try await phase(login, clients: clients, count: messages) { "benchmark message number \($0)" }
+        let bare = try await phase(login, clients: clients, count: messages) { _ in "/whoami" }
+        let latencies = sent.perClient.flatMap { $0 }.sorted()
+        let tenth = max(1, messages / 10)
+        let first = sent.perClient.flatMap { $0.prefix(tenth) }.sorted()
+        let last = sent.perClient.flatMap { $0.suffix(tenth) }.sorted()
+        let bareLatencies = bare.perClient.flatMap { $0 }.sorted()
+        let (connections, perConnection) = try await holdIdle(port: port, count: held)
+        return Report(
+            messages: latencies.count, seconds: sent.seconds, p50Ms: percentile(latencies, 0.50),
+            p99Ms: percentile(latencies, 0.99), failures: sent.failures + bare.failures, heldConnections: connections,
+            rssBytesPerConnection: perConnection, p90Ms: percentile(latencies, 0.90), maxMs: latencies.last ?? 0,
+            firstTenthP99Ms: percentile(first, 0.99), lastTenthP99Ms: percentile(last, 0.99),
+            cpuMsPerMessage: latencies.isEmpty ? 0 : sent.cpuSeconds * 1000 / Double(latencies.count),
+            bareP50Ms: percentile(bareLatencies, 0.50), bareP99Ms: percentile(bareLatencies, 0.99))
+    }
+
+    /// Where and as whom the clients log in.
+    private struct Login: Sendable {
+        var port: Int
+        var user: String
+        var password: String
+    }
+
+    /// What one phase measured: each client's latencies in order, failures, wall and CPU seconds.
+    private struct Phase {
+        var perClient: [[Double]] = []
+        var failures = 0
+        var seconds: Double = 0
+        var cpuSeconds: Double = 0
+    }
+
+    /// `clients` concurrent sessions, each sending `count` lines (`line(index)`) once every client is in.
+    private static func phase(
+        _ login: Login, clients: Int, count: Int, line: @escaping @Sendable (Int) -> String
+    ) async throws -> Phase {
         let startLine = StartLine(clients: clients)
         let clock = Stopwatch()
-        let results = try await withThrowingTaskGroup(of: ([Double], Int).self) { group in
+        var result = try await withThrowingTaskGroup(of: ([Double], Int).self) { group in
             for _ in 0..<clients {
                 group.addTask {
                     try await onThread {
-                        try session(
-                            port: port, user: user, password: password, messages: messages, startLine: startLine,
-                            clock: clock)
+                        try session(login, count: count, line: line, startLine: startLine, clock: clock)
                     }
                 }
             }
-            var latencies: [[Double]] = []
-            var failures = 0
+            var phase = Phase()
             for try await (times, failed) in group {
-                latencies.append(times)
-                failures += failed
+                phase.perClient.append(times)
+                phase.failures += failed
             }
-            return (latencies, failures)
+            return phase
         }
-        let cpu = startLine.cpuSecondsAtStart.map { cpuSeconds() - $0 } ?? 0
-        let seconds = clock.seconds
-        let (perClient, failures) = results
-        let latencies = perClient.flatMap { $0 }.sorted()
-        let tenth = max(1, messages / 10)
-        let first = perClient.flatMap { $0.prefix(tenth) }.sorted()
-        let last = perClient.flatMap { $0.suffix(tenth) }.sorted()
-        let (connections, perConnection) = try await holdIdle(port: port, count: held)
-        return Report(
-            messages: latencies.count, seconds: seconds, p50Ms: percentile(latencies, 0.50),
-            p99Ms: percentile(latencies, 0.99), failures: failures, heldConnections: connections,
-            rssBytesPerConnection: perConnection, p90Ms: percentile(latencies, 0.90), maxMs: latencies.last ?? 0,
-            firstTenthP99Ms: percentile(first, 0.99), lastTenthP99Ms: percentile(last, 0.99),
-            cpuMsPerMessage: latencies.isEmpty ? 0 : cpu * 1000 / Double(latencies.count))
+        result.cpuSeconds = startLine.cpuSecondsAtStart.map { cpuSeconds() - $0 } ?? 0
+        result.seconds = clock.seconds
+        return result
+    }
+
+    /// Times `count` appends of a 600-byte record, each followed by `fdatasync`, in a new file in
+    /// `directory` (removed afterwards): what one durable write costs there.
+    public static func syncFloor(directory: String, count: Int = 500) throws -> SyncFloor {
+        let path = directory + "/sync-floor-\(UUID().uuidString)"
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer {
+            close(fd)
+            unlink(path)
+        }
+        let record = [UInt8](repeating: 0x78, count: 600)
+        var times: [Double] = []
+        for _ in 0..<count {
+            let start = ContinuousClock.now
+            let written = record.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            guard written == record.count, fdatasync(fd) == 0 else {
+                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+            }
+            let took = ContinuousClock.now - start
+            times.append(Double(took.components.attoseconds) / 1e15 + Double(took.components.seconds) * 1000)
+        }
+        times.sort()
+        return SyncFloor(p50Ms: percentile(times, 0.50), p99Ms: percentile(times, 0.99))
     }
 
     /// User plus system CPU time of this process so far.
@@ -161,24 +229,24 @@ public enum ServerBenchmark {
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
-    /// One client: log in, wait at the start line, send `messages` lines timing each up to its final
-    /// line, then quit. Blocking; runs on a thread of its own.
+    /// One client: log in, wait at the start line, send `count` lines timing each up to its final line,
+    /// then quit. Blocking; runs on a thread of its own.
     private static func session(
-        port: Int, user: String, password: String, messages: Int, startLine: StartLine, clock: Stopwatch
+        _ login: Login, count: Int, line: (Int) -> String, startLine: StartLine, clock: Stopwatch
     ) throws -> ([Double], Int) {
         var arrived = false
         defer { if !arrived { startLine.arrive() } }
-        let client = try LineClient(port: port)
-        let loggedIn = try client.final("/login \(user) \(password)").hasPrefix("OK")
+        let client = try LineClient(port: login.port)
+        let loggedIn = try client.final("/login \(login.user) \(login.password)").hasPrefix("OK")
         arrived = true
         startLine.arrive()
-        guard loggedIn else { return ([], messages) }
+        guard loggedIn else { return ([], count) }
         clock.started(ContinuousClock.now)
         var times: [Double] = []
         var failures = 0
-        for index in 0..<messages {
+        for index in 0..<count {
             let sent = ContinuousClock.now
-            let answer = try client.final("benchmark message number \(index)")
+            let answer = try client.final(line(index))
             let took = ContinuousClock.now - sent
             if answer.hasPrefix("OK") {
                 times.append(Double(took.components.attoseconds) / 1e15 + Double(took.components.seconds) * 1000)

@@ -1,7 +1,8 @@
 // `enclave bench server`: Enclave's own overhead per message. Starts a chat server on a free
 // loopback port with the echo provider (no model time) over the real storage, policy and audit in a
 // temporary data directory, drives it with concurrent clients, and reports messages/s, latency
-// percentiles and the memory each held connection costs.
+// percentiles and the memory each held connection costs, beside two baselines from the same run: a
+// bare protocol round trip (`/whoami`) and one durable write (append + fdatasync) in the data directory.
 import ArgumentParser
 import ChatCore
 import ChatServer
@@ -44,8 +45,9 @@ struct BenchServer: AsyncParsableCommand {
         let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: logger))
         try await withThrowingTaskGroup { tasks in
             tasks.addTask { try await group.run() }
-            let report = try await ServerBenchmark.run(
+            var report = try await ServerBenchmark.run(
                 port: server.port, user: "bench", password: password, clients: clients, messages: messages, held: held)
+            report.sync = try ServerBenchmark.syncFloor(directory: directory.path)
             print(report, "directory=\(parent.path)")
             await group.triggerGracefulShutdown()
             await backends.close()
