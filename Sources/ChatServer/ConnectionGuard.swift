@@ -16,11 +16,21 @@ final class ConnectionState: Sendable {
         set { authenticatedFlag.store(newValue, ordering: .relaxed) }
     }
 
-    /// True while a client line is being answered: no unprompted notice may be written then.
+    /// When the last answer was handed over (uptime nanoseconds); the idle clock starts then.
+    private let answeredAt = Atomic<UInt64>(NIODeadline.now().uptimeNanoseconds)
+
+    /// True while a client line is being answered (or the banner written): no unprompted notice may be
+    /// written then, and the idle clock restarts when it turns false.
     var busy: Bool {
-        get { busyFlag.load(ordering: .relaxed) }
-        set { busyFlag.store(newValue, ordering: .relaxed) }
+        get { busyFlag.load(ordering: .acquiring) }
+        set {
+            if !newValue { answeredAt.store(NIODeadline.now().uptimeNanoseconds, ordering: .relaxed) }
+            busyFlag.store(newValue, ordering: .releasing)
+        }
     }
+
+    /// When the session last finished answering (or the connection opened).
+    var idleSince: NIODeadline { .uptimeNanoseconds(answeredAt.load(ordering: .relaxed)) }
 }
 
 /// The idle and stalled-output timeouts of one connection.
@@ -97,8 +107,12 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
             context.close(promise: nil)
             return
         }
+        // Idle means: nothing read since the server last finished answering. Counting from the last read
+        // alone would end a connection whose answer took longer than the limit (a long reply, a slow
+        // banner on a loaded machine) the moment it was handed over, and could even put the notice ahead
+        // of the answer's lines, which are still queued on their way to this event loop.
         let limit = state.authenticated ? idleAfterLogin : idleBeforeLogin
-        if !state.busy, now - lastRead > limit {
+        if !state.busy, now - max(lastRead, state.idleSince) > limit {
             timer?.cancel()
             let notice = context.channel.allocator.buffer(string: "* idle timeout\n")
             let channel = context.channel

@@ -204,6 +204,21 @@ import Testing
         }
     }
 
+    @Test func theIdleClockStartsWhenAnAnswerEndsNotWhenItsLineArrived() async throws {
+        // The reply takes longer than the idle limit; the client then waits well under the limit.
+        try await TestServer.with(
+            configure: { $0.idleAfterLogin = .seconds(2) }, gateway: PacedGateway(words: 3, pause: .milliseconds(800))
+        ) { server in
+            try await server.client { client in
+                try await client.login("alice", "alice-password")
+                let reply = try await client.exchange("a question that takes a while to answer")
+                #expect(reply.last?.hasPrefix("OK conversation=") == true)
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(try await client.final("/whoami").hasPrefix("OK user=alice"))
+            }
+        }
+    }
+
     @Test func connectionLimitsPerAddress() async throws {
         // The two held connections never log in: a loaded machine must not let their idle timeout end them first.
         try await TestServer.with(configure: {
@@ -222,6 +237,34 @@ import Testing
                 }
                 #expect(try await first.final("/help") == "OK")
             }
+        }
+    }
+}
+
+/// A provider that streams `words` words with `pause` before each: a reply slower than a short idle limit.
+struct PacedGateway: SimpleModelGateway {
+    let inner = EchoGateway(name: "paced")
+    let words: Int
+    let pause: Duration
+
+    func providers() -> [ProviderSummary] { inner.providers() }
+
+    func choose(decision: GateDecision, requested: String?, sticky: String?, conversation: String) -> ProviderSummary? {
+        inner.choose(decision: decision, requested: requested, sticky: sticky, conversation: conversation)
+    }
+
+    var promptVersion: String { "paced.v1" }
+
+    func stream(provider: String, turns: [PromptTurn], maxTokens: Int) -> AsyncThrowingStream<GatewayEvent, any Error> {
+        AsyncThrowingStream { [words, pause] continuation in
+            let task = Task {
+                for index in 0..<words {
+                    try? await Task.sleep(for: pause)
+                    continuation.yield(.text(" w\(index)"))
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
         }
     }
 }
