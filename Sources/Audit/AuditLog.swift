@@ -139,7 +139,7 @@ public final class AuditLog: Sendable {
 
     /// Appends several events with one write and one fsync; returns their sequence numbers.
     public func append(contentsOf events: [AuditEvent]) async throws -> [UInt64] {
-        let tickets = try events.map(submit)
+        let tickets = try queue.submit(events.map(pseudonymised))
         var seqs: [UInt64] = []
         for ticket in tickets { seqs.append(try await durable(ticket)) }
         return seqs
@@ -149,9 +149,14 @@ public final class AuditLog: Sendable {
     /// The record counts only once `durable(_:)` returned for its ticket.
     /// - Throws: `AuditError.unavailable` once a write has failed.
     public func submit(_ event: AuditEvent) throws -> AuditTicket {
+        try queue.submit([pseudonymised(event)])[0]
+    }
+
+    /// `event` as it is stored: its origin replaced by the origin's pseudonym.
+    private func pseudonymised(_ event: AuditEvent) throws -> AuditEvent {
         var stored = event
         stored.origin = try originPseudonym(event.origin)
-        return try queue.submit(stored)
+        return stored
     }
 
     /// `pseudonym(origin)`, remembered: a connection's records all carry the same peer address.

@@ -77,19 +77,20 @@ final class AuditWriteQueue: Sendable {
     /// How many times the checkpoint command failed.
     var commandFailures: Int { state.withLock { $0.commandFailures } }
 
-    /// Queues `event` (origin already pseudonymised) and wakes the I/O queue to write it.
+    /// Queues `events` (origins already pseudonymised) together, so that one write takes them all, and
+    /// wakes the I/O queue to write them. Returns their tickets in order.
     /// - Throws: `AuditError.unavailable` once a write has failed.
-    func submit(_ event: AuditEvent) throws -> AuditTicket {
-        let (ticket, kick) = try state.withLock { state throws -> (UInt64, Bool) in
+    func submit(_ events: [AuditEvent]) throws -> [AuditTicket] {
+        let (first, kick) = try state.withLock { state throws -> (UInt64, Bool) in
             if let failure = state.failure {
                 throw AuditError.unavailable("an earlier audit write failed (\(failure)); reopen the log")
             }
-            state.pending.append(event)
-            defer { state.nextTicket += 1 }
+            state.pending += events
+            defer { state.nextTicket += UInt64(events.count) }
             return (state.nextTicket, claimKick(&state))
         }
         if kick { ioQueue.async { self.drain() } }
-        return AuditTicket(value: ticket)
+        return events.indices.map { AuditTicket(value: first + UInt64($0)) }
     }
 
     /// Returns the ticket's sequence number once it is durable; throws if its write failed. If the

@@ -87,6 +87,21 @@ import Testing
         for (name, seq) in results { #expect(onDisk[seq] == name) }
     }
 
+    @Test func severalEventsAppendedTogetherGoOutInOneWrite() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        // A checkpoint after every write: one write, one checkpoint.
+        let log = try await openTestLog(directory.path, every: 1)
+        let names = (0..<20).map { "conversation:batch-\($0)" }
+        let seqs = try await log.append(contentsOf: names.map(event))
+        #expect(seqs == Array(1...20))
+        let onDisk = try subjects(directory)
+        for (offset, name) in names.enumerated() { #expect(onDisk[UInt64(offset + 1)] == name) }
+        let checkpoints = try String(contentsOfFile: directory.file("checkpoints.jsonl"), encoding: .utf8)
+            .split(separator: "\n")
+        #expect(checkpoints.count == 1)
+    }
+
     @Test func aCallerWritesItsOwnRecordWhileTheIOThreadIsBusy() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
