@@ -9,11 +9,16 @@ enum LocalModel {
     static let systemPrompt = "You are a helpful assistant. Answer briefly and clearly."
 
     /// The local provider for `modelPath`: the engine (one scheduler owning the model) behind Routing's
-    /// `LocalProvider`; `kvCacheBytes` bounds the KV caches the engine keeps for next turns.
+    /// `LocalProvider`.
     static func providers(modelPath: String, kvCacheBytes: Int) throws -> [any ChatProvider] {
+        [LocalProvider(engine: try engine(modelPath: modelPath, kvCacheBytes: kvCacheBytes))]
+    }
+
+    /// The engine for `modelPath`; `kvCacheBytes` bounds the KV caches it keeps for next turns.
+    static func engine(modelPath: String, kvCacheBytes: Int) throws -> InferenceEngine {
         guard FileManager.default.fileExists(atPath: modelPath) else {
             throw ValidationErrorText("the model \(modelPath) is missing; run `make model`")
         }
-        return [LocalProvider(engine: try InferenceEngine(modelPath: modelPath, cachePoolBytes: kvCacheBytes))]
+        return try InferenceEngine(modelPath: modelPath, cachePoolBytes: kvCacheBytes)
     }
 }

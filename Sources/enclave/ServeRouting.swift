@@ -51,13 +51,9 @@ enum ServeRouting {
         }
         var engine: InferenceEngine?
         let registry = try await ProviderRegistry(configuration: configuration) { entry in
-            if engine == nil {
-                guard FileManager.default.fileExists(atPath: modelPath) else {
-                    throw ValidationErrorText("the model \(modelPath) is missing; run `make model`")
-                }
-                engine = try InferenceEngine(modelPath: modelPath, cachePoolBytes: kvCacheBytes)
-            }
-            return LocalProvider(configuration: entry, engine: engine!)
+            let shared = try engine ?? LocalModel.engine(modelPath: modelPath, kvCacheBytes: kvCacheBytes)
+            engine = shared
+            return LocalProvider(configuration: entry, engine: shared)
         }
         let gateway = ProviderGateway(
             registry: registry, prompts: prompts, health: ProviderHealth(settings: configuration.health))
