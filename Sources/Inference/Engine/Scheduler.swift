@@ -154,8 +154,7 @@ final class Scheduler: @unchecked Sendable {
                 s.logits = try model.evaluate([token], cache: s.cache)
                 s.history.append(token)
             } catch {
-                s.request.continuation.finish(throwing: EngineError.model(error))
-                recycle(s)
+                fail(s, error)
                 failed.append(s)
             }
         }
@@ -222,10 +221,15 @@ final class Scheduler: @unchecked Sendable {
             if s.cache.count >= s.cache.capacity { return finish(s, .contextFull) }
             return .decode(token)
         } catch {
-            request.continuation.finish(throwing: EngineError.model(error))
-            recycle(s)
+            fail(s, error)
             return .done
         }
+    }
+
+    /// Ends a session's reply with the model's error (its cache goes back to the pool as far as it got).
+    private func fail(_ s: Session, _ error: ModelError) {
+        s.request.continuation.finish(throwing: EngineError.model(error))
+        recycle(s)
     }
 
     private func finish(_ s: Session, _ reason: StopReason) -> Step {

@@ -81,18 +81,9 @@ public final class TransformerModel {
             let n = min(batchCapacity, tokens.count - start)
             cache.beginBatch()
             forwardBatch(tokens[start..<start + n], .prompt(cache))
-            // Logits for this batch's tokens at or after logitsFrom, a group at a time.
-            var i = max(start, logitsFrom)
-            while i < start + n {
-                let group = min(Self.logitsGroup, start + n - i)
-                computeLogits(rows: i - start, count: group)
-                for g in 0..<group {
-                    let row = UnsafeBufferPointer(
-                        start: logitsBuffer.pointer + g * config.vocabularySize, count: config.vocabularySize)
-                    try body(i + g, row)
-                }
-                i += group
-            }
+            // Logits for this batch's tokens at or after logitsFrom.
+            let first = min(max(start, logitsFrom) - start, n)
+            try forEachLogits(rows: first..<n) { (row, logits) throws(ModelError) in try body(start + row, logits) }
             start += n
         }
     }
@@ -119,18 +110,7 @@ public final class TransformerModel {
                 cache.beginBatch()
             }
             forwardBatch(tokens[start..<start + n], .step(group))
-            var i = 0
-            while i < n {
-                let count = min(Self.logitsGroup, n - i)
-                computeLogits(rows: i, count: count)
-                for g in 0..<count {
-                    result.append(
-                        Array(
-                            UnsafeBufferPointer(
-                                start: logitsBuffer.pointer + g * config.vocabularySize, count: config.vocabularySize)))
-                }
-                i += count
-            }
+            try forEachLogits(rows: 0..<n) { _, logits in result.append(Array(logits)) }
             start += n
         }
         return result
@@ -257,6 +237,25 @@ public final class TransformerModel {
             scratch_stride: Int32(s.attentionScratch.count / pool.size), out: s.xb.pointer + rows.lowerBound * qDim,
             out_stride: Int32(qDim))
         ck_attention(pool.pointer, &job)
+    }
+
+    /// Calls `body(row, logits)` for each of the last batch's `rows` (none when empty), in order,
+    /// computing the logits a group at a time.
+    private func forEachLogits(
+        rows: Range<Int>, _ body: (Int, UnsafeBufferPointer<Float>) throws(ModelError) -> Void
+    ) throws(ModelError) {
+        var i = rows.lowerBound
+        while i < rows.upperBound {
+            let group = min(Self.logitsGroup, rows.upperBound - i)
+            computeLogits(rows: i, count: group)
+            for g in 0..<group {
+                try body(
+                    i + g,
+                    UnsafeBufferPointer(
+                        start: logitsBuffer.pointer + g * config.vocabularySize, count: config.vocabularySize))
+            }
+            i += group
+        }
     }
 
     /// Final norm and output projection for `count` tokens of the last batch starting at `rows`.
