@@ -59,8 +59,7 @@ public enum ServerBenchmark {
         public var p99Ms: Double
     }
 
-    /// Holds every client until all have logged in, and notes the process's CPU time at that moment.
-    /// Holds every client until all have logged in (or failed to), then starts the CPU count.
+    /// Holds every client until all have logged in (or failed to), and notes the process's CPU time then.
     /// `@unchecked Sendable`: `remaining` and `cpuAtStart` are guarded by `condition` (the lock).
     private final class StartLine: @unchecked Sendable {
         private let condition = NSCondition()

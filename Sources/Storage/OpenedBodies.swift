@@ -105,9 +105,8 @@ struct OpenedBodies {
     /// bytes it starts over.
     mutating func remember(_ body: OpenedBody, limit: Int) {
         guard body.size <= limit else { return }
-        if slots.isEmpty { slots = Array(repeating: nil, count: Self.slotCount) }
         let slot = body.seq & (Self.slotCount - 1)
-        if let old = slots[slot] {
+        if let old = slots.isEmpty ? nil : slots[slot] {
             bytes -= old.size
             count -= 1
             slots[slot] = nil

@@ -165,7 +165,7 @@ extension Store {
                     aad.start(table: "messages")
                     aad.messageRowField(id, seq: seq)
                     aad.finish(conversation: id, role: role, keyVersion: Schema.dataKeyVersion)
-                    bodyOpens += 1
+                    bodiesDecrypted += 1
                     let opened = try openBody(sealed, key: key, aad: aad.bytes, seq: seq, role: role, id: id)
                     dataKeys.remember(opened, in: key)
                     return opened.text

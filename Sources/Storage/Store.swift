@@ -30,8 +30,8 @@ public actor Store {
     public internal(set) var appendCommits = 0
     /// Unwrapped data keys of recently used conversations (bounded; keys are cleansed when dropped).
     var dataKeys = DataKeyCache(capacity: Store.dataKeyCacheCapacity)
-    /// Bodies decrypted by `history` (see `bodiesDecrypted`).
-    var bodyOpens = 0
+    /// Message bodies decrypted by history reads so far (for tests: memo hits do not count).
+    package internal(set) var bodiesDecrypted = 0
     /// Master versions whose key in the ring matched the database's key check value.
     var verifiedVersions: Set<Int>
 
@@ -120,21 +120,17 @@ public actor Store {
         throws -> String
     {
         guard sealing else { return String(decoding: sealed, as: UTF8.self) }
-        var opened = false
-        var text = ""
-        if let key, let count = AESGCM.Opener.plaintextCount(combinedCount: sealed.count) {
-            let opener = try key.opener()
-            text = try aad.withUnsafeBytes { aad in
-                try String(unsafeUninitializedCapacity: count) { out in
-                    opened = try opener.open(combined: sealed, aad: aad, into: UnsafeMutableRawBufferPointer(out))
+        let text = try key.flatMap { key in
+            try opening(sealed, key: key, aad: aad) { count, open in
+                var opened = false
+                let text = try String(unsafeUninitializedCapacity: count) { out in
+                    opened = try open(UnsafeMutableRawBufferPointer(out))
                     return opened ? count : 0
                 }
+                return opened ? text : nil
             }
         }
-        guard opened else {
-            throw StoreError(
-                .integrity, "\(row()) failed authentication (tampered, copied from elsewhere, or wrong key)")
-        }
+        guard let text else { throw Self.authenticationFailure(row()) }
         return text
     }
 
@@ -143,18 +139,30 @@ public actor Store {
     func openBody(
         _ sealed: UnsafeRawBufferPointer, key: DataKey, aad: [UInt8], seq: Int, role: String, id: ConversationID
     ) throws -> OpenedBody {
-        if let count = AESGCM.Opener.plaintextCount(combinedCount: sealed.count) {
-            let opener = try key.opener()
-            let body = try aad.withUnsafeBytes { aad in
-                try OpenedBody(seq: seq, role: role, sealed: sealed, plaintextCount: count) { out in
-                    try opener.open(combined: sealed, aad: aad, into: out)
-                }
-            }
-            if let body { return body }
+        let body = try opening(sealed, key: key, aad: aad) { count, open in
+            try OpenedBody(seq: seq, role: role, sealed: sealed, plaintextCount: count, open: open)
         }
-        throw StoreError(
-            .integrity,
-            "messages row \(id)/\(seq) failed authentication (tampered, copied from elsewhere, or wrong key)")
+        guard let body else { throw Self.authenticationFailure("messages row \(id)/\(seq)") }
+        return body
+    }
+
+    /// Calls `make` with the plaintext size of `sealed` and a function that authenticates and decrypts it
+    /// into a buffer of that size (true when it authenticated; the buffer is zeroed when not). Nil when
+    /// `sealed` is too short to be a sealed box, or `make` returns nil.
+    private func opening<T>(
+        _ sealed: UnsafeRawBufferPointer, key: DataKey, aad: [UInt8],
+        _ make: (Int, (UnsafeMutableRawBufferPointer) throws -> Bool) throws -> T?
+    ) throws -> T? {
+        guard let count = AESGCM.Opener.plaintextCount(combinedCount: sealed.count) else { return nil }
+        let opener = try key.opener()
+        return try aad.withUnsafeBytes { aad in
+            try make(count) { out in try opener.open(combined: sealed, aad: aad, into: out) }
+        }
+    }
+
+    /// The error for a sealed field of `row` that does not open.
+    static func authenticationFailure(_ row: String) -> StoreError {
+        StoreError(.integrity, "\(row) failed authentication (tampered, copied from elsewhere, or wrong key)")
     }
 
     /// `open(_:key:aad:row:)` for a field held in an array.
@@ -248,7 +256,4 @@ public actor Store {
 
     /// Bytes the memo of opened bodies holds now (for tests).
     package var openedBodyBytes: Int { dataKeys.openedBytes }
-
-    /// Message bodies decrypted by history reads so far (for tests: memo hits do not count).
-    package var bodiesDecrypted: Int { bodyOpens }
 }
