@@ -63,8 +63,17 @@ public final class LineClient {
     }
 
     /// The next line (without its LF); throws at end of stream or timeout.
-    public func readLine() throws -> String {
+    public func readLine() throws -> String { try readLine(onTextStart: {}) }
+
+    /// The next line, calling `onTextStart` as soon as the start of a streamed `> ` line has arrived,
+    /// before the rest of it (time to first token as a user sees it); throws at end of stream or timeout.
+    public func readLine(onTextStart: () -> Void) throws -> String {
+        var noticed = false
         while true {
+            if !noticed, buffer.starts(with: Self.textPrefix) {
+                noticed = true
+                onTextStart()
+            }
             if let newline = buffer.firstIndex(of: 0x0A) {
                 let line = String(decoding: buffer[..<newline], as: UTF8.self)
                 buffer.removeSubrange(...newline)
@@ -72,6 +81,15 @@ public final class LineClient {
             }
             try receive()
         }
+    }
+
+    private static let textPrefix = Array("> ".utf8)
+
+    /// Every byte not read yet, up to the end of the stream (or the read timeout).
+    public func readToEnd() -> [UInt8] {
+        while (try? receive()) != nil {}
+        defer { buffer = [] }
+        return buffer
     }
 
     /// Waits until the bytes received but not yet read as lines contain `text` (a partial line counts):
@@ -96,8 +114,13 @@ public final class LineClient {
         while true {
             let line = try readLine()
             lines.append(line)
-            if line == "OK" || line.hasPrefix("OK ") || line.hasPrefix("ERR ") { return lines }
+            if Self.isFinal(line) { return lines }
         }
+    }
+
+    /// Whether `line` ends a reply (`OK...` or `ERR ...`).
+    public static func isFinal(_ line: String) -> Bool {
+        line == "OK" || line.hasPrefix("OK ") || line.hasPrefix("ERR ")
     }
 
     /// Sends `line` and returns every line up to its final one.

@@ -107,7 +107,7 @@ private func shell(_ executable: String, _ arguments: [String], stdin: String = 
         #expect(old.output.contains("alert") || old.output.contains("version"), "\(old.output)")
 
         // A plain-text client gets no protocol text (at most a binary TLS alert), then the server closes.
-        let plain = try ChatLoadClient(port: port)
+        let plain = try ChatLoadClient(port: port, timeout: .seconds(10))
         plain.send("/login admin \(password)")
         let received = plain.readToEnd()
         let text = String(decoding: received, as: UTF8.self)
