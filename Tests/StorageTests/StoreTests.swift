@@ -101,20 +101,26 @@ struct StoreTests {
         let path = dir.file("s.sqlite")
         let store = try Store(path: path, keyRing: makeKeyRing())
         let id = try await store.createConversation(owner: "alice")
-        // Another connection holds the write lock until the 64 appends are in flight (for at most 2 s: the
-        // first one blocks a thread of the pool meanwhile), so they are truly concurrent however the test
-        // runner schedules its tasks; three in flight would do.
-        let blocker = try SQLiteConnection(path: path, create: false)
-        try blocker.execute("BEGIN IMMEDIATE")
+        // Another connection holds the write lock until the 64 appends are in flight (at most 4 s), so they
+        // are truly concurrent. Each append runs on a thread of its own and the lock is released from
+        // another, so neither waits for the Swift pool, which other suites may keep busy meanwhile (the
+        // first append blocks its thread on the lock until then).
+        let blocker = Unchecked(try SQLiteConnection(path: path, create: false))
+        try blocker.value.execute("BEGIN IMMEDIATE")
+        let release = Thread {
+            let deadline = ContinuousClock.now + .seconds(4)
+            while store.appendsInFlight.load(ordering: .relaxed) < 64 && ContinuousClock.now < deadline {
+                usleep(1000)
+            }
+            _ = try? blocker.value.execute("COMMIT")
+        }
+        release.start()
         let seqs = try await withThrowingTaskGroup(of: Int.self) { group in
             for index in 0..<64 {
-                group.addTask { try await store.append(NewMessage(role: "user", body: "m\(index)"), to: id) }
+                group.addTask(executorPreference: ThreadExecutor()) {
+                    try await store.append(NewMessage(role: "user", body: "m\(index)"), to: id)
+                }
             }
-            let deadline = ContinuousClock.now + .seconds(2)
-            while store.appendsInFlight.load(ordering: .relaxed) < 64 && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(2))
-            }
-            try blocker.execute("COMMIT")
             return try await group.reduce(into: [Int]()) { $0.append($1) }
         }
         #expect(seqs.sorted() == Array(1...64))
@@ -132,4 +138,21 @@ struct StoreTests {
         #expect(await store.appendCommits == 5)
         #expect(store.appendsInFlight.load(ordering: .relaxed) == 0)
     }
+}
+
+/// Runs a task's jobs (and those of the default actors it calls) on a serial dispatch queue of its own,
+/// not on the Swift concurrency pool.
+final class ThreadExecutor: TaskExecutor {
+    private let queue = DispatchQueue(label: "enclave.test.executor")
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
+
+/// A value handed to another thread by a test that hands it over whole (nothing else touches it meanwhile).
+struct Unchecked<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }
