@@ -93,7 +93,9 @@ struct OpenedBodies {
     private var slots: [OpenedBody?] = []
     /// The sum of the entries' sizes.
     private(set) var bytes = 0
-    private(set) var count = 0
+
+    /// How many bodies are remembered.
+    var count: Int { slots.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
 
     /// The plaintext of message `seq` when the stored row (`role`, `stored`) is the one remembered.
     func recall(seq: Int, role: String, stored: UnsafeRawBufferPointer) -> String? {
@@ -108,19 +110,16 @@ struct OpenedBodies {
         let slot = body.seq & (Self.slotCount - 1)
         if let old = slots.isEmpty ? nil : slots[slot] {
             bytes -= old.size
-            count -= 1
             slots[slot] = nil
         }
         if bytes + body.size > limit { removeAll() }
         if slots.isEmpty { slots = Array(repeating: nil, count: Self.slotCount) }
         slots[slot] = body
         bytes += body.size
-        count += 1
     }
 
     mutating func removeAll() {
         slots = []
         bytes = 0
-        count = 0
     }
 }
