@@ -14,8 +14,10 @@ import Testing
         messages: [ChatTurn(role: .user, content: "hello")], maxTokens: 16,
         sampling: SamplingParameters(temperature: 0, seed: 1))
 
+    /// A provider for `server`. The default read timeout is long: only the stall test waits for a timeout
+    /// (and sets its own), and under CI's parallel load a healthy reply took longer than 5 s.
     static func provider(
-        _ server: RecordingServer, retries: Int = 0, readTimeout: Duration = .seconds(5), apiKey: APIKeySource = .none,
+        _ server: RecordingServer, retries: Int = 0, readTimeout: Duration = .seconds(30), apiKey: APIKeySource = .none,
         baseURL: String? = nil
     ) throws -> OpenAIProvider {
         let info = ProviderInfo(
