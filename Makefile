@@ -2,12 +2,13 @@
 SWIFT ?= swift
 BUILD_FLAGS ?=
 
-.PHONY: run test setup deps model build build-tests doctor format lint clean
+.PHONY: run test setup deps model build release build-tests doctor format lint clean
 
-## run: set up what is missing, build, and start the server on 127.0.0.1:7878 (first run creates ./data
-## and an admin account whose one-time password is printed once).
-run: setup build
-	$(SWIFT) run $(BUILD_FLAGS) enclave serve
+## run: set up what is missing, build the release binary, and start the server with the shipped
+## configuration (deploy/enclave.yaml) on 127.0.0.1:7878. The first run creates ./data and an admin account
+## whose one-time password is printed once.
+run: setup release
+	.build/release/enclave serve
 
 ## test: set up what is missing, then build and run every test.
 # Some suites measure the process itself or drive a server hard, so they run after the rest, each pass
@@ -37,6 +38,9 @@ model:
 
 build:
 	$(SWIFT) build $(BUILD_FLAGS)
+
+release:
+	$(SWIFT) build -c release --product enclave
 
 build-tests:
 	$(SWIFT) build $(BUILD_FLAGS) --build-tests

@@ -117,6 +117,9 @@ let package = Package(
                 "GGUF", "Inference", "EnclaveCrypto", "Storage", "Policy", "Audit", "Routing", "ChatCore", "ChatServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings
         ),

@@ -59,7 +59,8 @@ extension ChatCore {
     }
 
     /// `/models`: every provider with its residency and whether policy allows it for the current
-    /// conversation now (or for a new conversation of this user).
+    /// conversation now (or for a new conversation of this user), then how it runs (context, and for a
+    /// local model its threads and sampling defaults).
     public func models(conversation: String?, selected: String?, as user: Principal, origin: String)
         async throws(ChatFailure) -> CommandResult
     {
@@ -79,7 +80,10 @@ extension ChatCore {
             let marks = [provider.name == selected ? "selected" : nil, down.contains(provider.name) ? "down" : nil]
             let mark = marks.compactMap { $0 }.joined(separator: ",")
             let shown = mark.isEmpty ? "-" : mark
-            return .row([provider.name, provider.residency, provider.region ?? "-", provider.modelID, verdict, shown])
+            return .row([
+                provider.name, provider.residency, provider.region ?? "-", provider.modelID, verdict, shown,
+                provider.settings,
+            ])
         }
         return CommandResult(output: rows, ok: "providers=\(providers.count)")
     }

@@ -163,12 +163,15 @@ public struct ProviderSummary: Sendable, Equatable {
     public var residency: String
     public var region: String?
     public var modelID: String
+    /// How the provider runs, as `/models` shows it (`ctx=8192 threads=2 temperature=0.7 ...`).
+    public var settings: String
 
-    public init(name: String, residency: String, region: String?, modelID: String) {
+    public init(name: String, residency: String, region: String?, modelID: String, settings: String = "-") {
         self.name = name
         self.residency = residency
         self.region = region
         self.modelID = modelID
+        self.settings = settings
     }
 }
 

@@ -129,6 +129,7 @@ public final class ChatServer: Service {
                 // Busy while the banner is written, so an idle timeout can never come before it.
                 guard registry.markBusy(channel, context.state) else { return }
                 try await writer.notice("enclave \(version) ready")
+                for line in configuration.notices { try await writer.notice(line) }
                 try await writer.notice("type /login <user> <password>, then chat; /help lists the commands")
                 context.state.busy = false
                 for try await frame in inbound {

@@ -33,6 +33,9 @@ public struct ServerConfiguration: Sendable {
     public var maxConnectionsPerAddress = 256
     /// How often the idle and stall timeouts are checked.
     public var timerResolution: Duration = .seconds(1)
+    /// Lines every client sees in the banner and at the end of `/help` (which model answers, and what
+    /// it is fit for).
+    public var notices: [String] = []
 
     public init() {}
 

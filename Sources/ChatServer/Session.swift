@@ -103,7 +103,9 @@ struct Session {
                 try await writer.ok("bye")
                 return .close
             case .help:
-                for line in Self.help(authenticated: principal != nil) { try await writer.notice(line) }
+                for line in Self.help(authenticated: principal != nil) + configuration.notices {
+                    try await writer.notice(line)
+                }
                 try await writer.ok()
                 return .keepReading
             case .paste:

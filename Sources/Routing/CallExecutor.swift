@@ -67,7 +67,7 @@ public struct CallExecutor: Sendable {
     /// - Throws: ``CallFailure`` when every candidate failed; whatever `beforeCall` throws; `CancellationError`.
     public func run(
         plan: RoutePlan, history: [ChatTurn], message: String, maxTokens: Int,
-        sampling: SamplingParameters = SamplingParameters(),
+        sampling: SamplingParameters? = nil,
         beforeCall: (CallRecord) async throws -> Void,
         afterCall: (CallRecord) async -> Void,
         onText: (String) async throws -> Void

@@ -75,9 +75,13 @@ public struct CanaryConfiguration: Sendable {
         return inCanaryShare(conversation: conversation) ? .canary : .control
     }
 
-    static func parse(_ node: Node, reader: ConfigurationReader, providers: Set<String>, baseDirectory: String?)
-        throws(ConfigurationError) -> CanaryConfiguration
-    {
+    /// Parses `routing.canary`. A canary names a provider other than the default: the canary's provider
+    /// serves only its own arm, so a canary on the default would leave every other conversation with no
+    /// usable provider.
+    static func parse(
+        _ node: Node, reader: ConfigurationReader, providers: Set<String>, defaultProvider: String,
+        baseDirectory: String?
+    ) throws(ConfigurationError) -> CanaryConfiguration {
         let map = try reader.mapping(
             node, "routing.canary", allowed: ["provider", "percent", "key_file", "key_env", "eligible"],
             required: ["provider", "percent"])
@@ -85,12 +89,17 @@ public struct CanaryConfiguration: Sendable {
         guard providers.contains(provider) else {
             throw reader.error(map["provider"], "the canary names unknown provider '\(provider)'")
         }
+        guard provider != defaultProvider else {
+            throw reader.error(
+                map["provider"], "the canary must name a provider other than the default ('\(defaultProvider)')",
+                hint: "a canary tries a new provider on a share of conversations; remove the section to have none")
+        }
         let percent = try reader.double(map["percent"]!, "canary percent", range: 0...100)
         var key: [UInt8] = []
         switch (map["key_file"], map["key_env"]) {
         case (let fileNode?, nil):
             var path = try reader.string(fileNode, "key_file")
-            if !path.hasPrefix("/"), let baseDirectory { path = baseDirectory + "/" + path }
+            path = RoutingConfiguration.resolve(path, against: baseDirectory)
             guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else {
                 throw reader.error(fileNode, "cannot read the canary key file \(path)")
             }

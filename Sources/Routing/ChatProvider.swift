@@ -36,6 +36,8 @@ public struct ProviderInfo: Sendable, Equatable {
     public var pricing: Pricing
     /// The context window in tokens that the context assembler fits a conversation into.
     public var contextLength: Int
+    /// Further `key=value` facts `/models` shows (a local model's threads and sampling defaults).
+    public var settings: [String] = []
 
     public init(
         name: String, residency: Residency, region: String? = nil, model: String,
@@ -60,9 +62,11 @@ public struct ChatRequest: Sendable, Equatable {
     public var messages: [ChatTurn]
     /// The most tokens the reply may have.
     public var maxTokens: Int
-    public var sampling: SamplingParameters
+    /// How to sample; nil leaves it to the provider (the engine's configured defaults for a local model,
+    /// the server's own for an HTTP provider).
+    public var sampling: SamplingParameters?
 
-    public init(messages: [ChatTurn], maxTokens: Int, sampling: SamplingParameters = SamplingParameters()) {
+    public init(messages: [ChatTurn], maxTokens: Int, sampling: SamplingParameters? = nil) {
         self.messages = messages
         self.maxTokens = maxTokens
         self.sampling = sampling

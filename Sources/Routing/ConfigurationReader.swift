@@ -1,7 +1,7 @@
 // Strict reading of the server configuration's YAML: every key is known, none is repeated, every
 // value has the expected type, and every error names file:line:column with a hint, like the policy
 // loader. Works on Yams' node tree, which keeps each node's position.
-internal import Yams
+public import Yams
 
 /// A configuration error at a position in a file.
 public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -25,26 +25,29 @@ public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConver
 }
 
 /// A mapping whose keys were checked: value nodes by key, plus the mapping's own position.
-struct CheckedMapping {
-    var values: [String: Node]
-    var keyNodes: [String: Node]
-    var node: Node
+public struct CheckedMapping {
+    public var values: [String: Node]
+    public var keyNodes: [String: Node]
+    public var node: Node
 
-    subscript(key: String) -> Node? { values[key] }
+    public subscript(key: String) -> Node? { values[key] }
 }
 
-/// Reads typed values out of YAML nodes, throwing positioned errors.
-struct ConfigurationReader {
-    let file: String
+/// Reads typed values out of YAML nodes, throwing positioned errors. Shared by every section of the
+/// server's configuration file (the executable reads its own sections with it).
+public struct ConfigurationReader {
+    public let file: String
 
-    func error(_ node: Node?, _ message: String, hint: String? = nil) -> ConfigurationError {
+    public init(file: String) { self.file = file }
+
+    public func error(_ node: Node?, _ message: String, hint: String? = nil) -> ConfigurationError {
         let mark = node?.mark
         return ConfigurationError(
             file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, message: message, hint: hint)
     }
 
     /// Parses the document; a YAML syntax error keeps libyaml's position.
-    func document(_ text: String) throws(ConfigurationError) -> Node {
+    public func document(_ text: String) throws(ConfigurationError) -> Node {
         do {
             guard let root = try Yams.compose(yaml: text) else {
                 throw ConfigurationError(file: file, line: 1, column: 1, message: "the file is empty")
@@ -71,7 +74,7 @@ struct ConfigurationReader {
     }
 
     /// A mapping with only `allowed` keys (required ones must be present), no duplicates.
-    func mapping(
+    public func mapping(
         _ node: Node, _ what: String, allowed: Set<String>, required: Set<String> = []
     ) throws(ConfigurationError) -> CheckedMapping {
         guard case .mapping(let mapping) = node else { throw error(node, "\(what) must be a mapping") }
@@ -96,39 +99,39 @@ struct ConfigurationReader {
         return result
     }
 
-    func sequence(_ node: Node, _ what: String) throws(ConfigurationError) -> [Node] {
+    public func sequence(_ node: Node, _ what: String) throws(ConfigurationError) -> [Node] {
         guard case .sequence(let sequence) = node else { throw error(node, "\(what) must be a list") }
         return Array(sequence)
     }
 
-    func string(_ node: Node, _ what: String) throws(ConfigurationError) -> String {
+    public func string(_ node: Node, _ what: String) throws(ConfigurationError) -> String {
         guard case .scalar(let scalar) = node, !scalar.string.isEmpty else {
             throw error(node, "\(what) must be a non-empty text")
         }
         return scalar.string
     }
 
-    func strings(_ node: Node, _ what: String) throws(ConfigurationError) -> [String] {
+    public func strings(_ node: Node, _ what: String) throws(ConfigurationError) -> [String] {
         var result: [String] = []
         for item in try sequence(node, what) { result.append(try string(item, "an item of \(what)")) }
         return result
     }
 
-    func int(_ node: Node, _ what: String, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+    public func int(_ node: Node, _ what: String, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
         guard case .scalar = node, let value = node.int, range.contains(value) else {
             throw error(node, "\(what) must be a whole number in \(range.lowerBound)...\(range.upperBound)")
         }
         return value
     }
 
-    func double(_ node: Node, _ what: String, range: ClosedRange<Double>) throws(ConfigurationError) -> Double {
+    public func double(_ node: Node, _ what: String, range: ClosedRange<Double>) throws(ConfigurationError) -> Double {
         guard case .scalar = node, let value = node.float, value.isFinite, range.contains(value) else {
             throw error(node, "\(what) must be a number in \(range.lowerBound)...\(range.upperBound)")
         }
         return value
     }
 
-    func bool(_ node: Node, _ what: String) throws(ConfigurationError) -> Bool {
+    public func bool(_ node: Node, _ what: String) throws(ConfigurationError) -> Bool {
         guard case .scalar = node, let value = node.bool else { throw error(node, "\(what) must be true or false") }
         return value
     }

@@ -8,6 +8,18 @@ internal import Policy
 public struct LocalProvider: ChatProvider {
     public private(set) var info: ProviderInfo
     private let engine: InferenceEngine
+    /// How replies are sampled when a request leaves it to the provider (the `engine.sampling` setting).
+    public var sampling = SamplingParameters() {
+        didSet { info.settings = Self.describe(engine: engine, sampling: sampling) }
+    }
+
+    /// `threads=… temperature=… top_k=… top_p=… min_p=…` for `/models`.
+    static func describe(engine: InferenceEngine, sampling: SamplingParameters) -> [String] {
+        [
+            "threads=\(engine.threads)", "temperature=\(sampling.temperature)", "top_k=\(sampling.topK)",
+            "top_p=\(sampling.topP)", "min_p=\(sampling.minP)",
+        ]
+    }
 
     /// - Parameters:
     ///   - engine: the loaded model; shared, as it schedules many sessions itself.
@@ -19,6 +31,7 @@ public struct LocalProvider: ChatProvider {
             name: name, residency: .onPrem, region: region, model: engine.modelID, pricing: pricing,
             contextLength: engine.contextLength
         )
+        info.settings = Self.describe(engine: engine, sampling: sampling)
     }
 
     /// The provider a `kind: local` configuration entry describes, over the engine loaded from its
@@ -41,13 +54,14 @@ public struct LocalProvider: ChatProvider {
 
     public func stream(_ request: ChatRequest) -> AsyncThrowingStream<ProviderEvent, any Error> {
         let engine = engine
+        let sampling = request.sampling ?? sampling
         return AsyncThrowingStream { continuation in
             // The protocol hands back a stream synchronously, so a task relays the engine's events; it
             // is cancelled when the consumer stops, which cancels generation within one token.
             let task = Task {
                 continuation.yield(.model(engine.modelID))
                 do {
-                    let parameters = GenerationParameters(maxTokens: request.maxTokens, sampling: request.sampling)
+                    let parameters = GenerationParameters(maxTokens: request.maxTokens, sampling: sampling)
                     for try await event in engine.generate(request.messages, parameters: parameters) {
                         switch event {
                         case .text(let piece):

@@ -22,17 +22,17 @@ struct OpenAIChatBody: Encodable {
     var stream = true
     var stream_options = StreamOptions()
     var max_tokens: Int
-    var temperature: Double
-    var top_p: Double
+    var temperature: Double?
+    var top_p: Double?
     var seed: UInt64?
 
     init(model: String, request: ChatRequest) {
         self.model = model
         messages = request.messages.map { Message(role: $0.role.rawValue, content: $0.content) }
         max_tokens = request.maxTokens
-        temperature = Double(max(request.sampling.temperature, 0))
-        top_p = Double(min(max(request.sampling.topP, 0), 1))
-        seed = request.sampling.seed
+        temperature = request.sampling.map { Double(max($0.temperature, 0)) }
+        top_p = request.sampling.map { Double(min(max($0.topP, 0), 1)) }
+        seed = request.sampling?.seed
     }
 
     func encoded() throws -> [UInt8] {

@@ -104,7 +104,7 @@ public struct RoutingConfiguration: Sendable {
 
     /// Top-level sections owned by other parts of the server, skipped here.
     public static let otherSections: Set<String> = [
-        "server", "limits", "storage", "audit", "policy", "keys", "logging",
+        "server", "limits", "engine", "storage", "audit", "policy", "keys", "logging",
     ]
 
     /// Loads and validates `path`.
@@ -128,7 +128,7 @@ public struct RoutingConfiguration: Sendable {
         var providers: [ProviderConfiguration] = []
         var seen: [String: String] = [:]
         for item in try reader.sequence(root["providers"]!, "providers") {
-            let provider = try parseProvider(item, reader: reader)
+            let provider = try parseProvider(item, reader: reader, baseDirectory: baseDirectory)
             if let first = seen[provider.name] {
                 throw reader.error(
                     item, "duplicate provider name '\(provider.name)'", hint: "first declared at \(first)")
@@ -150,7 +150,8 @@ public struct RoutingConfiguration: Sendable {
                 hint: "declared: \(known.sorted().joined(separator: ", "))")
         }
         let canary = try routing["canary"].map { node throws(ConfigurationError) in
-            try CanaryConfiguration.parse(node, reader: reader, providers: known, baseDirectory: baseDirectory)
+            try CanaryConfiguration.parse(
+                node, reader: reader, providers: known, defaultProvider: defaultProvider, baseDirectory: baseDirectory)
         }
         let prompts = try parsePrompts(routing["prompts"]!, reader: reader, providers: known)
         var configuration = RoutingConfiguration(
@@ -202,8 +203,26 @@ public struct RoutingConfiguration: Sendable {
         return selection
     }
 
-    static func parseProvider(_ node: Node, reader: ConfigurationReader) throws(ConfigurationError)
-        -> ProviderConfiguration
+    /// A path as written in the file: relative ones resolve against the file's directory, so the server
+    /// reads the same files whatever its working directory (a service manager starts it in `/`).
+    public static func resolve(_ path: String, against baseDirectory: String?) -> String {
+        guard !path.hasPrefix("/"), let baseDirectory, !baseDirectory.isEmpty else { return path }
+        // Lexically, so `deploy/../data` reads as `data` (symbolic links are not followed).
+        var parts: [Substring] = []
+        for part in (baseDirectory + "/" + path).split(separator: "/", omittingEmptySubsequences: true) {
+            if part == "." { continue }
+            if part == "..", let last = parts.last, last != ".." {
+                parts.removeLast()
+            } else {
+                parts.append(part)
+            }
+        }
+        let joined = parts.joined(separator: "/")
+        return baseDirectory.hasPrefix("/") ? "/" + joined : (joined.isEmpty ? "." : joined)
+    }
+
+    static func parseProvider(_ node: Node, reader: ConfigurationReader, baseDirectory: String?)
+        throws(ConfigurationError) -> ProviderConfiguration
     {
         let common: Set<String> = ["name", "kind", "residency", "region", "price", "context_length"]
         let head = try reader.mapping(
@@ -254,13 +273,15 @@ public struct RoutingConfiguration: Sendable {
         case .local:
             return ProviderConfiguration(
                 name: name, kind: kind, residency: residency, region: region,
-                model: try reader.string(entry["model_path"]!, "model_path"), pricing: pricing,
+                model: resolve(try reader.string(entry["model_path"]!, "model_path"), against: baseDirectory),
+                pricing: pricing,
                 contextLength: contextLength, http: nil, location: location)
         case .openai:
             return ProviderConfiguration(
                 name: name, kind: kind, residency: residency, region: region,
                 model: try reader.string(entry["model"]!, "model"), pricing: pricing,
-                contextLength: contextLength, http: try parseHTTP(entry, what: what, reader: reader), location: location
+                contextLength: contextLength,
+                http: try parseHTTP(entry, what: what, reader: reader, baseDirectory: baseDirectory), location: location
             )
         }
     }
@@ -268,9 +289,9 @@ public struct RoutingConfiguration: Sendable {
     static let localKeys: Set<String> = ["model_path"]
     static let openAIKeys: Set<String> = ["base_url", "model", "api_key_file", "api_key_env", "timeouts", "retries"]
 
-    static func parseHTTP(_ entry: CheckedMapping, what: String, reader: ConfigurationReader) throws(ConfigurationError)
-        -> OpenAIProviderSettings
-    {
+    static func parseHTTP(
+        _ entry: CheckedMapping, what: String, reader: ConfigurationReader, baseDirectory: String?
+    ) throws(ConfigurationError) -> OpenAIProviderSettings {
         let baseNode = entry["base_url"]!
         let baseURL = try reader.string(baseNode, "base_url")
         guard let url = URL(string: baseURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
@@ -279,7 +300,8 @@ public struct RoutingConfiguration: Sendable {
         }
         var settings = OpenAIProviderSettings(baseURL: baseURL)
         switch (entry["api_key_file"], entry["api_key_env"]) {
-        case (let file?, nil): settings.apiKey = .file(try reader.string(file, "api_key_file"))
+        case (let file?, nil):
+            settings.apiKey = .file(resolve(try reader.string(file, "api_key_file"), against: baseDirectory))
         case (nil, let env?): settings.apiKey = .environment(try reader.string(env, "api_key_env"))
         case (nil, nil): settings.apiKey = .none
         case (_, let env?): throw reader.error(env, "give either api_key_file or api_key_env for \(what), not both")

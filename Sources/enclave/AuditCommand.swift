@@ -11,18 +11,28 @@ import Foundation
 
 /// Where the audit files and the master key are; shared by the audit subcommands.
 struct AuditOptions: ParsableArguments {
-    @Option(help: "The audit directory (default: $ENCLAVE_AUDIT_DIR or <data dir>/audit).")
+    @Option(help: "The audit directory (default: $ENCLAVE_AUDIT_DIR, else server.audit_dir, else <data dir>/audit).")
     var dir: String?
 
     @OptionGroup var masterKey: MasterKeyOptions
 
+    /// Every setting, with this command's `--dir`.
+    func settings() throws -> Settings {
+        var flags = masterKey.flags
+        flags.auditDirectory = dir
+        return try Settings.resolve(flags)
+    }
+
+    /// The audit directory in force. A configuration that cannot be read leaves only `--dir` (the offline
+    /// check of a copied log needs no configuration at all).
     var directory: String {
-        dir ?? ProcessInfo.processInfo.environment["ENCLAVE_AUDIT_DIR"] ?? masterKey.dataDirectory + "/audit"
+        (try? settings().auditDirectory.value) ?? dir ?? "data/audit"
     }
 
     /// The audit keys, from the root key opened with the master key (see `AuditMasterKey`).
     func secrets() throws -> AuditSecrets {
-        try AuditMasterKey.secrets(from: masterKey.keySource, directory: directory)
+        let settings = try settings()
+        return try AuditMasterKey.secrets(from: settings.keySource.value, directory: settings.auditDirectory.value)
     }
 
     /// Fails with a clear message unless the audit directory exists.

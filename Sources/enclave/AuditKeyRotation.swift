@@ -7,21 +7,8 @@ import Foundation
 import Storage
 
 enum AuditKeyRotation {
-    /// The audit directory the CLI uses by default: $ENCLAVE_AUDIT_DIR or `<data dir>/audit`.
-    static func auditDirectory(dataDirectory: String) -> String {
-        ProcessInfo.processInfo.environment["ENCLAVE_AUDIT_DIR"] ?? dataDirectory + "/audit"
-    }
-
-    /// The data directory a storage command works on: its database's directory (`<data dir>/enclave.db`
-    /// by default), so `--database` elsewhere never leaves an audit directory in the working directory.
-    static func dataDirectory(_ storage: StorageOptions) -> String {
-        let directory = (storage.databasePath as NSString).deletingLastPathComponent
-        return directory.isEmpty ? "." : directory
-    }
-
     /// Re-wraps `<audit dir>/root.key` under `ring.latestVersion` (nothing to do without a root key).
-    static func rewrap(ring: KeyRing, dataDirectory: String) throws {
-        let directory = auditDirectory(dataDirectory: dataDirectory)
+    static func rewrap(ring: KeyRing, auditDirectory directory: String) throws {
         do {
             let changed = try AuditRootKey.rewrap(
                 directory: directory, masterKeys: try AuditMasterKey.masterKeys(ring), to: ring.latestVersion)

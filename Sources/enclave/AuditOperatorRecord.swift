@@ -14,24 +14,22 @@ import Storage
 #endif
 
 enum OperatorAudit {
-    /// Records `action` on `subject` in the audit log of `dataDirectory` (nil: $ENCLAVE_DATA_DIR or ./data),
-    /// opening its audit keys with the data directory's master key file.
-    static func record(_ action: String, subject: String, detail: String? = nil, dataDirectory: String?) throws {
-        let data = dataDirectory ?? ProcessInfo.processInfo.environment["ENCLAVE_DATA_DIR"] ?? "data"
+    /// Records `action` on `subject` in the audit log the settings name, opening its audit keys with the
+    /// configured master keys.
+    static func record(_ action: String, subject: String, detail: String? = nil, settings: Settings) throws {
         let ring: KeyRing
         do {
-            ring = try KeyRing.load(.file(ServerAssembly.masterKeyPath(data)))
+            ring = try KeyRing.load(settings.keySource.value)
         } catch {
             throw AuditFailure(message: "audit-key: cannot load the master key to write the audit record: \(error)")
         }
-        try record(action, subject: subject, detail: detail, ring: ring, dataDirectory: data)
+        try record(action, subject: subject, detail: detail, ring: ring, auditDirectory: settings.auditDirectory.value)
     }
 
     /// Records `action` with the audit keys opened by `ring`.
-    static func record(_ action: String, subject: String, detail: String? = nil, ring: KeyRing, dataDirectory: String)
-        throws
-    {
-        let directory = AuditKeyRotation.auditDirectory(dataDirectory: dataDirectory)
+    static func record(
+        _ action: String, subject: String, detail: String? = nil, ring: KeyRing, auditDirectory directory: String
+    ) throws {
         let secrets = try AuditMasterKey.secrets(ring: ring, directory: directory)
         do {
             _ = try AuditLog.appendOnce(
@@ -42,15 +40,13 @@ enum OperatorAudit {
         }
     }
 
-    /// Records `enclave keys init` in the audit log beside the new key file (`<key file's directory>/audit`,
-    /// the data directory's log when the key is `<data dir>/master.key`). A log whose root key the new
-    /// key cannot open belongs to another master key (the new key cannot open that directory's data
-    /// either); the record is then not written there, and the command says so.
-    static func recordKeyInit(ring: KeyRing, keyFile: String) throws {
+    /// Records `enclave keys init` in the audit log `directory` (the data directory's log, beside the new
+    /// key file, unless configured elsewhere). A log whose root key the new key cannot open belongs to
+    /// another master key (the new key cannot open that directory's data either); the record is then not
+    /// written there, and the command says so.
+    static func recordKeyInit(ring: KeyRing, keyFile: String, auditDirectory directory: String) throws {
         // An existing key file is never overwritten: the command fails and nothing is created to record.
         guard !FileManager.default.fileExists(atPath: keyFile) else { return }
-        let dataDirectory = (keyFile as NSString).deletingLastPathComponent
-        let directory = AuditKeyRotation.auditDirectory(dataDirectory: dataDirectory.isEmpty ? "." : dataDirectory)
         if try AuditRootKey.sealedVersion(directory: directory) != nil {
             do {
                 _ = try AuditRootKey.load(directory: directory, masterKeys: try AuditMasterKey.masterKeys(ring))
@@ -61,7 +57,7 @@ enum OperatorAudit {
         }
         try record(
             AuditAction.keyInit, subject: "master-key-version=\(ring.latestVersion)", ring: ring,
-            dataDirectory: dataDirectory.isEmpty ? "." : dataDirectory)
+            auditDirectory: directory)
     }
 
     /// `os:<login name>` of the effective user.

@@ -30,8 +30,7 @@ struct BenchServer: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: directory) }
         var limits = ChatCore.Configuration()
         limits.budget = .init(messagesPerMinute: 1e9, burst: 1e9, concurrentGenerations: clients)
-        let backends = try await ServerAssembly.open(
-            dataDirectory: directory.path, policies: "policies", gateway: EchoGateway())
+        let backends = try await ServerAssembly.open(DataLocations(dataDirectory: directory.path), gateway: EchoGateway())
         let password = try await backends.ensureUser(name: "bench", role: .staff)
         let core = try backends.core(configuration: limits)
         var configuration = ServerConfiguration()

@@ -10,7 +10,7 @@ struct Enclave: AsyncParsableCommand {
         version: EnclaveVersion.current,
         subcommands: [
             Doctor.self, ServeCommand.self, ChatCommand.self, UsersCommand.self, ModelCommand.self, KeysCommand.self,
-            PolicyCommand.self, AuditCommand.self, Bench.self,
+            PolicyCommand.self, AuditCommand.self, ConfigCommand.self, Bench.self,
         ]
     )
 }

@@ -12,24 +12,24 @@ import Storage
 
 /// Where the database and the master keys are; shared by every command that opens the Store.
 struct StorageOptions: ParsableArguments {
-    @Option(help: "The database file (default: $ENCLAVE_DATABASE or <data dir>/enclave.db, as `serve` uses).")
+    @Option(help: "The database file (default: $ENCLAVE_DATABASE, else server.database, else <data dir>/enclave.db).")
     var database: String?
 
     @OptionGroup var masterKey: MasterKeyOptions
 
-    var databasePath: String {
-        let environment = ProcessInfo.processInfo.environment
-        if let database = database ?? environment["ENCLAVE_DATABASE"] { return database }
-        return masterKey.dataDirectory + "/enclave.db"
+    /// Every setting, with this command's `--database`.
+    func settings() throws -> Settings {
+        var flags = masterKey.flags
+        flags.database = database
+        return try Settings.resolve(flags)
     }
-
-    var keyFilePath: String { masterKey.keyFilePath }
-    var keySource: KeySource { masterKey.keySource }
 
     /// Loads the key ring and opens the Store, turning storage errors into a clear exit.
     func openStore() throws -> (KeyRing, Store) {
+        let settings = try settings()
+        let databasePath = settings.database.value
         do {
-            let ring = try KeyRing.load(keySource)
+            let ring = try KeyRing.load(settings.keySource.value)
             let directory = (databasePath as NSString).deletingLastPathComponent
             if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
                 try FileManager.default.createDirectory(
@@ -61,18 +61,26 @@ struct KeysInit: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init", abstract: "Write a new random 256-bit master key file (mode 0600); never overwrites.")
 
-    @Option(
-        help: "The key file to create (default: $ENCLAVE_KEY_FILE or $ENCLAVE_DATA_DIR/master.key, ./data/master.key).")
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: "The key file to create (default: $ENCLAVE_KEY_FILE, else keys.file, else <data dir>/master.key).")
     var keyFile: String?
 
     func run() throws {
-        let environment = ProcessInfo.processInfo.environment
-        let path =
-            keyFile ?? environment["ENCLAVE_KEY_FILE"]
-            ?? ServerAssembly.masterKeyPath(environment["ENCLAVE_DATA_DIR"] ?? "data")
+        var flags = options.flags
+        flags.keyFile = keyFile
+        let settings = try Settings.resolve(flags)
+        guard let path = settings.keyFilePath else {
+            throw ValidationError("the configuration reads the master keys from a variable or command, not a file")
+        }
+        // The log beside the new key file, unless the audit directory is configured explicitly.
+        let keyDirectory = (path as NSString).deletingLastPathComponent
+        let auditDirectory =
+            settings.auditDirectory.source == .default
+            ? (keyDirectory.isEmpty ? "." : keyDirectory) + "/audit" : settings.auditDirectory.value
         do {
             let ring = try KeyRing(keys: [1: SymmetricKey.random()])
-            try OperatorAudit.recordKeyInit(ring: ring, keyFile: path)
+            try OperatorAudit.recordKeyInit(ring: ring, keyFile: path, auditDirectory: auditDirectory)
             try ring.createKeyFile(at: path)
         } catch let error as StoreError {
             throw StorageFailure(error: error)
@@ -104,7 +112,11 @@ struct KeysRotate: AsyncParsableCommand {
 
     func run() async throws {
         let (ring, store) = try storage.openStore()
-        let path = storage.keyFilePath
+        let settings = try storage.settings()
+        guard let path = settings.keyFilePath else {
+            throw ValidationError("rotation writes the new key to a key file; the configuration names none")
+        }
+        let auditDirectory = settings.auditDirectory.value
         do {
             let status = try await store.masterKeyStatus()
             let retired = Set(status.filter { $0.state == .retired }.map(\.version))
@@ -112,10 +124,10 @@ struct KeysRotate: AsyncParsableCommand {
             let pending = status.contains { $0.state == .retiring }
             try OperatorAudit.record(
                 AuditAction.keyRotate, subject: "master-key-version=\(active)", ring: ring,
-                dataDirectory: AuditKeyRotation.dataDirectory(storage))
+                auditDirectory: auditDirectory)
             if !ring.versions.filter({ retired.contains($0) }).isEmpty && !pending && ring.latestVersion == active {
                 // A previous rotation finished in the database but stopped before cleaning the key file.
-                try AuditKeyRotation.rewrap(ring: ring, dataDirectory: AuditKeyRotation.dataDirectory(storage))
+                try AuditKeyRotation.rewrap(ring: ring, auditDirectory: auditDirectory)
                 ring.removeVersions(below: active)
                 try ring.replaceKeyFile(at: path)
                 print("rotation to version \(active) was already complete; removed retired keys from \(path)")
@@ -128,7 +140,7 @@ struct KeysRotate: AsyncParsableCommand {
             } else {
                 print("resuming rotation to master key version \(ring.latestVersion)")
             }
-            try AuditKeyRotation.rewrap(ring: ring, dataDirectory: AuditKeyRotation.dataDirectory(storage))
+            try AuditKeyRotation.rewrap(ring: ring, auditDirectory: auditDirectory)
             let report = try await store.rotate(batchSize: batchSize)
             ring.removeVersions(below: report.version)
             try ring.replaceKeyFile(at: path)
@@ -151,7 +163,7 @@ struct KeysStatus: AsyncParsableCommand {
     func run() async throws {
         let (ring, store) = try storage.openStore()
         do {
-            print("database \(storage.databasePath)")
+            print("database \(try storage.settings().database.value)")
             print("key source holds versions \(ring.versions.map(String.init).joined(separator: ", "))")
             for key in try await store.masterKeyStatus() {
                 print(

@@ -1,6 +1,10 @@
-// The in-process model behind `enclave serve`: the pinned SmolLM2 GGUF served by the engine as the
-// `local` (on-prem) provider, with the shipped system prompt.
+// The local models behind `enclave serve`: every `kind: local` provider of the configuration is served
+// by an engine over its own `model_path` (two providers naming one file share its engine). The engines
+// share one KV-cache budget (`engine.kv_cache_mb`, split evenly), and each model's context is the
+// `engine.context_length` setting or, by default, its trained context as far as its share of the
+// budget holds one whole conversation. With no configuration file, the pinned SmolLM2 serves alone.
 import Foundation
+import GGUF
 import Inference
 import Routing
 
@@ -8,17 +12,33 @@ enum LocalModel {
     static let promptVersion = "assistant.v1"
     static let systemPrompt = "You are a helpful assistant. Answer briefly and clearly."
 
-    /// The local provider for `modelPath`: the engine (one scheduler owning the model) behind Routing's
-    /// `LocalProvider`.
-    static func providers(modelPath: String, kvCacheBytes: Int) throws -> [any ChatProvider] {
-        [LocalProvider(engine: try engine(modelPath: modelPath, kvCacheBytes: kvCacheBytes))]
+    /// The engines of the given model files, loaded once each, under `settings`.
+    static func engines(paths: [String], settings: EngineSettings) throws -> [String: InferenceEngine] {
+        let distinct = Array(Set(paths)).sorted()
+        let share = distinct.isEmpty ? 0 : settings.kvCacheBytes / distinct.count
+        var engines: [String: InferenceEngine] = [:]
+        for path in distinct {
+            engines[path] = try engine(modelPath: path, settings: settings, kvCacheBytes: share)
+        }
+        return engines
     }
 
-    /// The engine for `modelPath`; `kvCacheBytes` bounds the KV caches it keeps for next turns.
-    static func engine(modelPath: String, kvCacheBytes: Int) throws -> InferenceEngine {
+    /// The engine for `modelPath` with `kvCacheBytes` of the budget.
+    static func engine(modelPath: String, settings: EngineSettings, kvCacheBytes: Int) throws -> InferenceEngine {
         guard FileManager.default.fileExists(atPath: modelPath) else {
-            throw ValidationErrorText("the model \(modelPath) is missing; run `make model`")
+            throw ValidationErrorText(
+                "the model \(modelPath) is missing; run `make model` for the default one, or fix model_path")
         }
-        return try InferenceEngine(modelPath: modelPath, cachePoolBytes: kvCacheBytes)
+        let config: ModelConfig
+        do { config = try ModelConfig(file: try GGUFFile(path: modelPath)) } catch {
+            throw ValidationErrorText("the model \(modelPath) cannot be served: \(error)")
+        }
+        // The engine keeps keys and values in f32: two vectors of kvDim floats per layer and position.
+        let bytesPerToken = 2 * config.layerCount * config.kvDim * MemoryLayout<Float>.size
+        let context = settings.context(
+            trained: config.trainedContextLength, kvBytesPerToken: bytesPerToken, share: max(kvCacheBytes, 1 << 26))
+        return try InferenceEngine(
+            modelPath: modelPath, contextLength: context, threads: settings.effectiveThreads,
+            cachePoolBytes: kvCacheBytes)
     }
 }

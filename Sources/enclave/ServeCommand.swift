@@ -16,12 +16,13 @@ struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve", abstract: "Run the chat server (line protocol; `nc localhost 7878` is a client).")
 
-    @Option(help: "Configuration file (YAML: server, limits, providers, routing; default deploy/enclave.yaml).")
-    var config: String?
-    @Option(help: "Address to listen on, HOST:PORT (default 127.0.0.1:7878).") var listen: String?
-    @Option(help: "Data directory (default: $ENCLAVE_DATA_DIR or ./data).") var dataDir: String?
-    @Option(help: "Policy directory (default ./policies).") var policies: String?
-    @Option(help: "Model file (default: the pinned SmolLM2 under ./models).") var model: String?
+    @OptionGroup var options: ConfigOptions
+    @Option(help: "Address to listen on, HOST:PORT (default: $ENCLAVE_LISTEN, else server.listen, else 127.0.0.1:7878).")
+    var listen: String?
+    @Option(help: "Policy directory (default: $ENCLAVE_POLICIES, else server.policies, else ./policies).")
+    var policies: String?
+    @Option(help: "Model file of the default local provider (default: $ENCLAVE_MODEL, else its model_path).")
+    var model: String?
     @Option(help: "TLS certificate chain (PEM).") var tlsCert: String?
     @Option(help: "TLS private key (PEM).") var tlsKey: String?
     @Flag(help: "Allow a non-loopback address without TLS.") var insecureBind = false
@@ -32,46 +33,47 @@ struct ServeCommand: AsyncParsableCommand {
         }
     }
 
+    /// The settings this run serves with (flags, then environment, then the file, then defaults).
+    func settings() throws -> Settings {
+        var flags = options.flags
+        flags.listen = listen
+        flags.policies = policies
+        flags.model = model
+        flags.tlsCertificate = tlsCert
+        flags.tlsKey = tlsKey
+        flags.insecureBind = insecureBind
+        return try Settings.resolve(flags)
+    }
+
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        var settings = try ServeSettings.load(path: config)
-        if let listen { try settings.setListen(listen) }
-        if let dataDir {
-            settings.dataDirectory = dataDir
-        } else if config == nil, let fromEnvironment = environment["ENCLAVE_DATA_DIR"] {
-            settings.dataDirectory = fromEnvironment
-        }
-        if let policies { settings.policies = policies }
-        if let tlsCert, let tlsKey {
-            settings.server.tls = .init(certificatePath: tlsCert, keyPath: tlsKey)
-        }
-        if insecureBind { settings.server.allowInsecureBind = true }
-        guard settings.server.tls != nil || settings.server.isLoopback || settings.server.allowInsecureBind else {
-            throw ValidationError(ChatServerError.insecureBind(settings.server.host).description)
+        let settings = try settings()
+        let server = settings.server
+        guard server.tls != nil || server.isLoopback || server.allowInsecureBind else {
+            throw ValidationError(ChatServerError.insecureBind(server.host).description)
         }
 
         var logger = Logger(label: "enclave.serve")
         logger.logLevel = .info
-        let (gateway, registry) = try await ServeRouting.gateway(
-            config: config, modelPath: model ?? DefaultModel.path(environment: environment),
-            kvCacheBytes: settings.kvCacheBytes)
-        let backends = try await ServerAssembly.open(
-            dataDirectory: settings.dataDirectory, policies: settings.policies, gateway: gateway)
+        let (gateway, registry) = try await ServeRouting.gateway(settings)
+        let backends = try await ServerAssembly.open(settings.locations, gateway: gateway)
         if let created = try await backends.ensureAdmin() {
             say("created the admin account `\(created.name)`; its one-time password (shown only now) is:")
             say("    \(created.password)")
-            say("change it with: enclave users passwd \(created.name) --data-dir \(settings.dataDirectory)")
+            say("change it with: enclave users passwd \(created.name) --data-dir \(settings.dataDirectory.value)")
         }
         let core = try backends.core(configuration: settings.limits)
-        let server = try await ChatServer(
-            configuration: settings.server, core: core, version: EnclaveVersion.current, logger: logger)
+        var configuration = server
+        configuration.notices = ServeRouting.notices(settings, gateway: gateway)
+        for notice in configuration.notices { say(notice) }
+        let chat = try await ChatServer(
+            configuration: configuration, core: core, version: EnclaveVersion.current, logger: logger)
         say(
-            "enclave \(EnclaveVersion.current) listening on \(settings.server.host):\(server.port)"
-                + (settings.server.tls == nil ? "" : " (TLS)") + "; try: nc \(settings.server.host) \(server.port)")
+            "enclave \(EnclaveVersion.current) listening on \(server.host):\(chat.port)"
+                + (server.tls == nil ? "" : " (TLS)") + "; try: nc \(server.host) \(chat.port)")
         let group = ServiceGroup(
             configuration: .init(
                 services: [
-                    .init(service: server), backends.policyReloader(logger: logger),
+                    .init(service: chat), backends.policyReloader(logger: logger),
                     .init(service: HealthProbeService(gateway: gateway)),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -1,63 +1,80 @@
-// The providers behind `enclave serve`: the `providers:` and `routing:` sections of the configuration
-// file (the `--config` file when it declares them, else the shipped deploy/enclave.yaml when present),
-// with every `local` entry served by the one engine loaded from the model file. Remote providers are
-// only HTTP clients here: one that cannot be reached fails its calls (`provider-unavailable`, or a
-// fallback inside the allowed set) and never stops start-up. With no configuration file at all, the
-// local model alone is served, as before.
+// The providers behind `enclave serve`, from the resolved settings: the `providers:` and `routing:`
+// sections of the configuration file, each `local` entry served by the engine of its own model file
+// (LocalModel.swift); `--model` (or ENCLAVE_MODEL) replaces the default local provider's file only.
+// Remote providers are only HTTP clients here: one that cannot be reached fails its calls
+// (`provider-unavailable`, or a fallback inside the allowed set) and never stops start-up. With no
+// configuration file, the pinned local model alone is served under the name `local`.
 import ChatCore
 import Foundation
 import Inference
+import Policy
 import Routing
 import ServiceLifecycle
 
 enum ServeRouting {
-    static let shippedConfiguration = "deploy/enclave.yaml"
-    static let promptDirectory = "prompts"
-
-    /// The routing configuration file to use, if any: `config` when it declares providers, else the
-    /// shipped one when it exists.
-    static func configurationPath(config: String?) -> String? {
-        if let config, let text = try? String(contentsOfFile: config, encoding: .utf8),
-            text.split(separator: "\n").contains(where: { $0.hasPrefix("providers:") })
+    /// The routing configuration in force, with the model override applied to the default local provider.
+    static func configuration(_ settings: Settings) -> RoutingConfiguration? {
+        guard var configuration = settings.routing else { return nil }
+        if let override = settings.modelOverride?.value,
+            let index = configuration.providers.firstIndex(where: {
+                $0.kind == .local && $0.name == configuration.defaultProvider
+            }) ?? configuration.providers.firstIndex(where: { $0.kind == .local })
         {
-            return config
+            configuration.providers[index].model = override
         }
-        return FileManager.default.fileExists(atPath: shippedConfiguration) ? shippedConfiguration : nil
+        return configuration
     }
 
     /// The gateway over the configured providers, and the registry to shut down when serving ends.
-    /// `kvCacheBytes` bounds the local engine's kept KV caches.
-    static func gateway(config: String?, modelPath: String, kvCacheBytes: Int) async throws
-        -> (ProviderGateway, ProviderRegistry?)
-    {
-        guard let path = configurationPath(config: config) else {
-            let providers = try LocalModel.providers(modelPath: modelPath, kvCacheBytes: kvCacheBytes)
+    static func gateway(_ settings: Settings) async throws -> (ProviderGateway, ProviderRegistry?) {
+        guard let configuration = configuration(settings) else {
+            let path = settings.modelOverride?.value ?? settings.defaultModelPath
+            let engine = try LocalModel.engine(
+                modelPath: path, settings: settings.engine, kvCacheBytes: settings.engine.kvCacheBytes)
+            var provider = LocalProvider(engine: engine)
+            provider.sampling = settings.engine.sampling
             let gateway = ProviderGateway(
-                providers: providers, defaultProvider: providers.first?.info.name ?? "local",
+                providers: [provider], defaultProvider: provider.info.name,
                 systemPrompt: LocalModel.systemPrompt, promptVersion: LocalModel.promptVersion)
             return (gateway, nil)
         }
-        let configuration: RoutingConfiguration
-        do {
-            configuration = try RoutingConfiguration.load(path: path)
-        } catch {
-            throw ValidationErrorText("\(error)")
-        }
         let prompts: PromptLibrary
         do {
-            prompts = try PromptLibrary(directory: promptDirectory, selection: configuration.prompts)
+            prompts = try PromptLibrary(directory: settings.prompts.value, selection: configuration.prompts)
         } catch {
             throw ValidationErrorText("\(error)")
         }
-        var engine: InferenceEngine?
+        let engines = try LocalModel.engines(
+            paths: configuration.providers.filter { $0.kind == .local }.map(\.model), settings: settings.engine)
         let registry = try await ProviderRegistry(configuration: configuration) { entry in
-            let shared = try engine ?? LocalModel.engine(modelPath: modelPath, kvCacheBytes: kvCacheBytes)
-            engine = shared
-            return LocalProvider(configuration: entry, engine: shared)
+            var provider = LocalProvider(configuration: entry, engine: engines[entry.model]!)
+            provider.sampling = settings.engine.sampling
+            return provider
         }
         let gateway = ProviderGateway(
             registry: registry, prompts: prompts, health: ProviderHealth(settings: configuration.health))
         return (gateway, registry)
+    }
+}
+
+extension ServeRouting {
+    /// What every client is told in the banner and `/help`: which provider and model answer by default,
+    /// and, for the pinned demonstration model, that it is not fit for real answers.
+    static func notices(_ settings: Settings, gateway: ProviderGateway) -> [String] {
+        let registry = gateway.registry
+        guard let info = registry.provider(named: registry.router.defaultProvider)?.info else { return [] }
+        var lines = [
+            "answers come from \(info.name) (model \(info.model), \(info.residency.rawValue)); /models lists all"
+        ]
+        let path =
+            configuration(settings)?.providers.first { $0.name == info.name && $0.kind == .local }?.model
+            ?? (settings.routing == nil ? settings.modelOverride?.value ?? settings.defaultModelPath : nil)
+        if let path, path.hasSuffix(DefaultModel.fileName) {
+            lines.append(
+                "\(info.model) is a small demonstration model: not fit for clinical or financial answers; "
+                    + "an admin configures a real model in deploy/enclave.yaml (README, \"Models\")")
+        }
+        return lines
     }
 }
 

@@ -198,8 +198,8 @@ struct RoutedFixture {
         #expect(second.provider == "local")
         #expect(vpc.callCount == 1, "the open breaker did not keep the router off the failed provider")
         let models = try await fixture.core.models(conversation: nil, selected: nil, as: fixture.alice, origin: "t")
-        #expect(models.output.contains(.row(["vpc", "vpc", "-", "vpc-model", "allowed", "down"])))
-        #expect(models.output.contains(.row(["local", "on-prem", "-", "local-model", "allowed", "-"])))
+        #expect(models.output.contains(.row(["vpc", "vpc", "-", "vpc-model", "allowed", "down", "ctx=4096"])))
+        #expect(models.output.contains(.row(["local", "on-prem", "-", "local-model", "allowed", "-", "ctx=4096"])))
     }
 
     @Test func noAuditMeansNoCall() async throws {

@@ -84,7 +84,8 @@ import Testing
     @Test func failsWhenTheModelIsMissing() throws {
         let empty = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: empty) }
-        let result = try EnclaveBinary.run(["doctor"], environment: ["ENCLAVE_MODEL_DIR": empty.path])
+        // Run where no configuration file names a model, so the pinned default (ENCLAVE_MODEL_DIR) is checked.
+        let result = try EnclaveBinary.run(["doctor"], environment: ["ENCLAVE_MODEL_DIR": empty.path], in: empty)
         #expect(result.status != 0)
         let line = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("FAIL model") })
         #expect(line.contains("missing") && line.contains("make model"))
@@ -100,7 +101,8 @@ import Testing
         bytes[bytes.count / 2] ^= 0x01  // one bit, in the middle of the weights
         try bytes.write(to: copy)
 
-        let result = try EnclaveBinary.run(["doctor"], environment: ["ENCLAVE_MODEL_DIR": directory.path])
+        let result = try EnclaveBinary.run(
+            ["doctor"], environment: ["ENCLAVE_MODEL_DIR": directory.path], in: directory)
         #expect(result.status != 0)
         let line = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("FAIL model.pin") })
         #expect(line.contains("altered"))

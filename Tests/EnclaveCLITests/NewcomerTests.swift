@@ -24,7 +24,8 @@ import Testing
         let models = nc.exchange("/models").lines
         let local = try #require(models.first { $0.hasPrefix("= local\t") }, "\(models)")
         let fields = local.split(separator: "\t", omittingEmptySubsequences: false)
-        #expect(fields.count == 6 && fields[1] == "on-prem" && fields[4] == "allowed", "\(fields)")
+        #expect(fields.count == 7 && fields[1] == "on-prem" && fields[4] == "allowed", "\(fields)")
+        #expect(fields[6].hasPrefix("ctx=") && fields[6].contains("threads="), "\(fields)")
         #expect(models.last == "OK providers=1")
         // A question and its streamed answer.
         let reply = nc.exchange("What is the capital of France?")

@@ -13,7 +13,10 @@ final class ServedDirectory {
     private(set) var adminPassword = ""
 
     /// Creates the directory, adds `users` (staff, password `<name>-password`), then starts the server.
-    init(users: [String] = [], configuration: String? = nil) throws {
+    /// `prepare` may add files to the directory before the server starts.
+    init(
+        users: [String] = [], configuration: String? = nil, prepare: (URL) throws -> Void = { _ in }
+    ) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("enclave-serve-\(UUID().uuidString)")
         try FileManager.default.createDirectory(
             at: directory.appendingPathComponent("models"), withIntermediateDirectories: true)
@@ -25,6 +28,7 @@ final class ServedDirectory {
         let model = EnclaveBinary.packageRoot.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf")
         try FileManager.default.createSymbolicLink(
             at: directory.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf"), withDestinationURL: model)
+        try prepare(directory)
         var extraArguments: [String] = []
         if let configuration {
             let path = directory.appendingPathComponent("enclave.yaml")

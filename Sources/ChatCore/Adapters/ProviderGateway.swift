@@ -101,7 +101,9 @@ public struct ProviderGateway: ModelGateway {
     }
 
     private static func summary(_ info: ProviderInfo) -> ProviderSummary {
-        ProviderSummary(name: info.name, residency: info.residency.rawValue, region: info.region, modelID: info.model)
+        ProviderSummary(
+            name: info.name, residency: info.residency.rawValue, region: info.region, modelID: info.model,
+            settings: (["ctx=\(info.contextLength)"] + info.settings).joined(separator: " "))
     }
 
     /// A call record as ChatCore's attempt (cost rounded to millionths).

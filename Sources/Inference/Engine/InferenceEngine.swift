@@ -10,6 +10,8 @@ public final class InferenceEngine: Sendable {
     public let modelID: String
     /// Tokens per session (prompt plus reply).
     public let contextLength: Int
+    /// Threads of the matrix products.
+    public let threads: Int
     /// The chat template family in use.
     public let templateFamily: ChatTemplateFamily
     /// The model's hyperparameters.
@@ -54,6 +56,7 @@ public final class InferenceEngine: Sendable {
             throw EngineError.model(.badParameter(key: "contextLength", reason: "\(context) < 16"))
         }
         self.contextLength = context
+        self.threads = threadCount
         self.config = model.config
         self.tokenizer = tokenizer
         templateFamily = template.family
