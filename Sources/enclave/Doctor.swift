@@ -3,6 +3,7 @@ import ArgumentParser
 import EnclaveCrypto
 import Foundation
 import Inference
+import Routing
 import Storage
 
 struct Doctor: ParsableCommand {
@@ -10,14 +11,12 @@ struct Doctor: ParsableCommand {
         abstract: "Check the libraries, CPU, data directory and default model; exit non-zero on any problem."
     )
 
-    @Option(help: "The data directory (default: $ENCLAVE_DATA_DIR or ./data).")
-    var dataDir: String?
+    @OptionGroup var options: ConfigOptions
 
-    @Option(help: "The model file to check (default: the pinned SmolLM2 under ./models).")
+    @Option(help: "The model file to check (default: every configured local model, else the pinned SmolLM2).")
     var model: String?
 
     func run() throws {
-        let environment = ProcessInfo.processInfo.environment
         var report = DoctorReport()
 
         report.info("enclave", EnclaveVersion.current)
@@ -33,12 +32,64 @@ struct Doctor: ParsableCommand {
             }
         #endif
 
-        checkDataDirectory(dataDir ?? environment["ENCLAVE_DATA_DIR"] ?? "data", into: &report)
-        checkModel(model ?? DefaultModel.path(environment: environment), pinned: model == nil, into: &report)
+        var flags = options.flags
+        flags.model = model
+        let settings: Settings
+        do {
+            settings = try Settings.resolve(flags)
+        } catch {
+            report.fail("config", "\(error)")
+            print(report.rendered, terminator: "")
+            throw ValidationError("1 problem(s) found; see the lines marked FAIL above.")
+        }
+        for row in settings.described { report.info("setting." + row.name, "\(row.value) (\(row.source.rawValue))") }
+
+        checkDataDirectory(settings.dataDirectory.value, into: &report)
+        checkKeys(settings, into: &report)
+        let models = modelPaths(settings)
+        for path in models.paths { checkModel(path, pinned: path == models.pinned, into: &report) }
 
         print(report.rendered, terminator: "")
         if report.failures > 0 {
             throw ValidationError("\(report.failures) problem(s) found; see the lines marked FAIL above.")
+        }
+    }
+
+    /// Every model file `serve` would load with these settings, and which of them is the pinned default.
+    private func modelPaths(_ settings: Settings) -> (paths: [String], pinned: String?) {
+        if let configuration = ServeRouting.configuration(settings) {
+            let paths = configuration.providers.filter { $0.kind == .local }.map(\.model)
+            return (Array(Set(paths)).sorted(), paths.first { $0.hasSuffix("/" + DefaultModel.fileName) })
+        }
+        let path = settings.modelOverride?.value ?? settings.defaultModelPath
+        return ([path], settings.modelOverride == nil ? path : nil)
+    }
+
+    /// The master keys load and, when a database exists, open it (its key check value matches).
+    private func checkKeys(_ settings: Settings, into report: inout DoctorReport) {
+        let database = settings.database.value
+        if let path = settings.keyFilePath, !FileManager.default.fileExists(atPath: path) {
+            if FileManager.default.fileExists(atPath: database) {
+                report.fail("keys", "\(path) is missing but \(database) exists: restore the key file; serve will not start")
+            } else {
+                report.info("keys", "\(path) (not created yet; the first `enclave serve` creates it, mode 0600)")
+            }
+            return
+        }
+        let ring: KeyRing
+        do { ring = try KeyRing.load(settings.keySource.value) } catch {
+            report.fail("keys", "\(error)")
+            return
+        }
+        guard FileManager.default.fileExists(atPath: database) else {
+            report.info("keys", "versions \(ring.versions.map(String.init).joined(separator: ",")); no database yet")
+            return
+        }
+        do {
+            _ = try Store(path: database, keyRing: ring)
+            report.info("keys", "versions \(ring.versions.map(String.init).joined(separator: ",")) open \(database)")
+        } catch {
+            report.fail("keys", "\(database) does not open with these keys: \(error)")
         }
     }
 
@@ -52,20 +103,10 @@ struct Doctor: ParsableCommand {
             report.fail("data.dir", "\(path) is not a directory; move it away or pass --data-dir")
             return
         }
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-            let mode = (attributes[.posixPermissions] as? NSNumber)?.uint16Value,
-            let owner = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value
-        else {
-            report.fail("data.dir", "\(path) cannot be inspected; check that this user may read it")
-            return
-        }
-        let modeText = String(mode & 0o777, radix: 8)
-        if owner != getuid() {
-            report.fail("data.dir", "\(path) is owned by uid \(owner), not by this user (uid \(getuid())); chown it")
-        } else if mode & 0o077 != 0 {
-            report.fail("data.dir", "\(path) has mode 0\(modeText); others can read it: chmod 700 \(path)")
+        if let problem = DataDirectoryCheck.problem(path) {
+            report.fail("data.dir", problem)
         } else {
-            report.info("data.dir", "\(path) (mode 0\(modeText), owned by this user)")
+            report.info("data.dir", "\(path) (mode 0700 or tighter, owned by this user)")
         }
     }
 
@@ -88,6 +129,14 @@ struct Doctor: ParsableCommand {
         }
         report.info("model.file", "\(path) (\(size) bytes)")
         report.info("model.sha256", digest)
+        // Load it as `serve` would (header, architecture, tensor types, tokenizer, chat template).
+        do {
+            let engine = try InferenceEngine(modelPath: path, contextLength: 64, threads: 1, cachePoolBytes: 0)
+            report.info(
+                "model.load", "\(engine.config.architecture), trained context \(engine.config.trainedContextLength)")
+        } catch {
+            report.fail("model.load", "\(path) cannot be served: \(error)")
+        }
         guard pinned else { return }
         if digest == DefaultModel.sha256 && size == DefaultModel.size {
             report.info("model.pin", "matches the pinned SHA-256")

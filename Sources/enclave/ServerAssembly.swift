@@ -7,6 +7,39 @@ import EnclaveCrypto
 import Foundation
 import Storage
 
+/// Where one server's state lives, as the settings resolved it.
+struct DataLocations {
+    var dataDirectory: String
+    var database: String
+    var auditDirectory: String
+    var keySource: KeySource
+    var policies: String
+
+    /// The default layout under `dataDirectory` (`enclave.db`, `audit/`, `master.key`).
+    init(dataDirectory: String, policies: String = "policies") {
+        self.init(
+            dataDirectory: dataDirectory, database: dataDirectory + "/enclave.db",
+            auditDirectory: dataDirectory + "/audit", keySource: .file(ServerAssembly.masterKeyPath(dataDirectory)),
+            policies: policies)
+    }
+
+    init(dataDirectory: String, database: String, auditDirectory: String, keySource: KeySource, policies: String) {
+        self.dataDirectory = dataDirectory
+        self.database = database
+        self.auditDirectory = auditDirectory
+        self.keySource = keySource
+        self.policies = policies
+    }
+}
+
+extension Settings {
+    var locations: DataLocations {
+        DataLocations(
+            dataDirectory: dataDirectory.value, database: database.value, auditDirectory: auditDirectory.value,
+            keySource: keySource.value, policies: policies.value)
+    }
+}
+
 /// The opened back ends of one data directory.
 struct ServerAssembly {
     let dataDirectory: String
@@ -18,72 +51,45 @@ struct ServerAssembly {
     static func masterKeyPath(_ dataDirectory: String) -> String { dataDirectory + "/master.key" }
 
     /// Opens (creating on first run) the data directory's key, store and audit log.
-    static func open(dataDirectory: String, policies: String, gateway: any ModelGateway) async throws -> ServerAssembly
-    {
-        let keys = try openKeys(dataDirectory: dataDirectory)
-        let store = try Store(path: dataDirectory + "/enclave.db", keyRing: keys.ring)
-        let auditDirectory = dataDirectory + "/audit"
-        let secrets = try AuditMasterKey.secrets(ring: keys.ring, directory: auditDirectory)
-        let audit = try await AuditLog(directory: auditDirectory, macKey: secrets.mac, signer: secrets.signer)
+    static func open(_ locations: DataLocations, gateway: any ModelGateway) async throws -> ServerAssembly {
+        let ring = try openKeys(locations)
+        let store = try Store(path: locations.database, keyRing: ring)
+        let secrets = try AuditMasterKey.secrets(ring: ring, directory: locations.auditDirectory)
+        let audit = try await AuditLog(
+            directory: locations.auditDirectory, macKey: secrets.mac, signer: secrets.signer)
         return ServerAssembly(
-            dataDirectory: dataDirectory, store: store, audit: audit, policy: PolicyDirectoryGate(directory: policies),
-            gateway: gateway)
+            dataDirectory: locations.dataDirectory, store: store, audit: audit,
+            policy: PolicyDirectoryGate(directory: locations.policies), gateway: gateway)
     }
 
     /// Opens only the store (for `enclave users`), creating the data directory and key if needed.
-    static func openStore(dataDirectory: String) throws -> Store {
-        let keys = try openKeys(dataDirectory: dataDirectory)
-        return try Store(path: dataDirectory + "/enclave.db", keyRing: keys.ring)
+    static func openStore(_ locations: DataLocations) throws -> Store {
+        try Store(path: locations.database, keyRing: try openKeys(locations))
     }
 
-    /// The key ring from `<data>/master.key`, and the latest master key for deriving the audit keys.
-    private static func openKeys(dataDirectory: String) throws -> (ring: KeyRing, master: SymmetricKey) {
-        try createDirectory(dataDirectory)
-        let path = masterKeyPath(dataDirectory)
-        if !FileManager.default.fileExists(atPath: path) {
+    /// The key ring. A missing key file is created (0600) only on a true first run: when no database
+    /// exists yet. A key file missing beside an existing database is a lost or moved key, and a new
+    /// key would make every stored conversation unreadable, so that is an error instead.
+    private static func openKeys(_ locations: DataLocations) throws -> KeyRing {
+        try createDirectory(locations.dataDirectory)
+        if case .file(let path) = locations.keySource, !FileManager.default.fileExists(atPath: path) {
+            guard !FileManager.default.fileExists(atPath: locations.database) else {
+                throw ValidationErrorText(
+                    "the master key file \(path) is missing but the database \(locations.database) exists; "
+                        + "restore the key file (or point keys.file / --key-file at it). A new key would make "
+                        + "every stored conversation unreadable, so none is created.")
+            }
             try KeyRing(keys: [1: SymmetricKey.random()]).createKeyFile(at: path)
         }
-        let ring = try KeyRing.load(.file(path))
-        return (ring, try latestMasterKey(ring))
+        return try KeyRing.load(locations.keySource)
     }
 
-    /// The ring's latest master key, read back from its serialized form (`<version> <hex>` lines).
-    private static func latestMasterKey(_ ring: KeyRing) throws -> SymmetricKey {
-        var text = ring.serialized()
-        defer { secureZero(&text) }
-        let prefix = Array("\(ring.latestVersion) ".utf8)
-        for line in text.split(separator: 0x0A) where line.starts(with: prefix) {
-            var bytes = [UInt8]()
-            var hex = Array(line.dropFirst(prefix.count))
-            defer {
-                secureZero(&hex)
-                secureZero(&bytes)
-            }
-            var index = 0
-            while index + 1 < hex.count {
-                guard let high = hexValue(hex[index]), let low = hexValue(hex[index + 1]) else { break }
-                bytes.append(high << 4 | low)
-                index += 2
-            }
-            return try SymmetricKey(zeroing: &bytes)
-        }
-        throw ValidationErrorText("the master key file holds no key of version \(ring.latestVersion)")
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 0x30...0x39: c - 0x30
-        case 0x61...0x66: c - 0x61 + 10
-        case 0x41...0x46: c - 0x41 + 10
-        default: nil
-        }
-    }
-
-    /// Creates the data directory with mode 0700 (and refuses one others can read).
+    /// Creates the data directory with mode 0700, and refuses an existing one that others may enter.
     private static func createDirectory(_ path: String) throws {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw ValidationErrorText("\(path) is not a directory") }
+            if let problem = DataDirectoryCheck.problem(path) { throw ValidationErrorText(problem) }
             return
         }
         try FileManager.default.createDirectory(
