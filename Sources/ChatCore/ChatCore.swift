@@ -12,6 +12,11 @@ public final class ChatCore: Sendable {
         public var lockoutThreshold: Int = 10
         /// How long a lock-out lasts.
         public var lockoutDuration: TimeInterval = 30 * 60
+        /// Failed logins in a row answered without a pause.
+        public var freeFailures = 3
+        /// The pause added per further failure in a row, and its maximum.
+        public var failureDelayStep: Duration = .milliseconds(250)
+        public var failureDelayCap: Duration = .seconds(2)
         /// Maximum tokens of one reply.
         public var maxTokens: Int = 256
         /// Messages of history sent with a new message (the assembler may fit fewer).
@@ -29,6 +34,8 @@ public final class ChatCore: Sendable {
     let audit: any AuditRecorder
     let configuration: Configuration
     let limiter: UserLimiter
+    /// Failed logins of names without an account, so they lock out like real ones.
+    let throttle = LoginThrottle()
 
     public init(
         accounts: any AccountDirectory, passwords: any PasswordVerifier, conversations: any ConversationRepository,
@@ -60,10 +67,27 @@ public final class ChatCore: Sendable {
             throw .internal()
         }
         let rejected = ChatFailure(.authFailed, "unknown user or wrong password")
+        /// The same words for a real and an unknown name, with how long the lock lasts.
+        func lockedOut(until: Date) -> ChatFailure {
+            let minutes = max(1, Int((until.timeIntervalSince(now) / 60).rounded(.up)))
+            return ChatFailure(.lockedOut, "too many failed logins; try again in \(minutes) minute\(minutes == 1 ? "" : "s")")
+        }
         guard let account else {
             _ = passwords.verify(password, against: passwords.decoyHash)
+            if let until = throttle.lockedUntil(name, now: now) {
+                try await record(
+                    actor: name, role: "-", origin: origin, action: "auth.login", subject: name, outcome: "locked-out")
+                throw lockedOut(until: until)
+            }
+            let counted = throttle.fail(
+                name, now: now, threshold: configuration.lockoutThreshold, duration: configuration.lockoutDuration)
             try await record(
                 actor: name, role: "-", origin: origin, action: "auth.login", subject: name, outcome: "unknown-user")
+            if counted.locked {
+                try await record(
+                    actor: name, role: "-", origin: origin, action: "auth.lockout", subject: name, outcome: "locked")
+            }
+            try? await Task.sleep(for: configuration.failureDelay(afterFailures: counted.failures))
             throw rejected
         }
         let matches = passwords.verify(password, against: account.passwordHash)
@@ -71,7 +95,7 @@ public final class ChatCore: Sendable {
         if let until = account.lockedUntil, until > now {
             try await record(
                 actor: name, role: role, origin: origin, action: "auth.login", subject: name, outcome: "locked-out")
-            throw ChatFailure(.lockedOut, "too many failed logins; the account is locked for a while")
+            throw lockedOut(until: until)
         }
         if account.disabled {
             try await record(
@@ -93,6 +117,7 @@ public final class ChatCore: Sendable {
                 try await record(
                     actor: name, role: role, origin: origin, action: "auth.lockout", subject: name, outcome: "locked")
             }
+            try? await Task.sleep(for: configuration.failureDelay(afterFailures: failures))
             throw rejected
         }
         if account.failedAttempts != 0 || account.lockedUntil != nil {

@@ -1,4 +1,5 @@
-// `enclave users add|passwd|disable|list`: account administration on the data directory's store.
+// `enclave users add|passwd|disable|enable|set-role|set-groups|unlock|delete|list`: account administration
+// on the store the configuration names (the same one `serve` uses).
 // Passwords come from a prompt without echo (twice, to catch typos) or, when stdin is not a
 // terminal, from its first line; they must be at least 12 characters and are stored as scrypt hashes.
 // Each change is audited first (`OperatorAudit`): no record, no change.
@@ -11,14 +12,22 @@ import Storage
 struct UsersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "users", abstract: "Manage accounts.",
-        subcommands: [Add.self, Passwd.self, Disable.self, List.self])
+        subcommands: [
+            Add.self, Passwd.self, Disable.self, Enable.self, SetRole.self, SetGroups.self, Unlock.self, Delete.self,
+            List.self,
+        ])
 
+    /// Where the accounts are: the configuration `serve` uses (Settings.swift).
     struct Location: ParsableArguments {
-        @Option(help: "Data directory (default: $ENCLAVE_DATA_DIR or ./data).") var dataDir: String?
+        @OptionGroup var options: ConfigOptions
 
-        func openStore() throws -> Store {
-            try ServerAssembly.openStore(
-                dataDirectory: dataDir ?? ProcessInfo.processInfo.environment["ENCLAVE_DATA_DIR"] ?? "data")
+        func settings() throws -> Settings { try options.resolve() }
+
+        func openStore() throws -> Store { try ServerAssembly.openStore(try settings().locations) }
+
+        /// Audits an account change before it is made: no record, no change.
+        func audit(_ action: String, subject: String, detail: String? = nil) throws {
+            try OperatorAudit.record(action, subject: subject, detail: detail, settings: try settings())
         }
     }
 
@@ -55,8 +64,7 @@ struct UsersCommand: AsyncParsableCommand {
             if try await store.user(named: name) != nil { throw ValidationError("user \(name) already exists") }
             let password = try UsersCommand.readNewPassword()
             let groupList = groups.map { $0.split(separator: ",").map(String.init) } ?? []
-            try OperatorAudit.record(
-                AuditAction.userCreate, subject: name, detail: "role=\(role.rawValue)", dataDirectory: location.dataDir)
+            try location.audit(AuditAction.userCreate, subject: name, detail: "role=\(role.rawValue)")
             try await store.createUser(
                 UserRecord(name: name, role: role, groups: groupList, passwordHash: try PasswordHash.make(password)))
             print("created \(name) (\(role.rawValue))")
@@ -74,7 +82,7 @@ struct UsersCommand: AsyncParsableCommand {
             user.passwordHash = try PasswordHash.make(try UsersCommand.readNewPassword())
             user.failedAttempts = 0
             user.lockedUntil = nil
-            try OperatorAudit.record(AuditAction.userPassword, subject: name, dataDirectory: location.dataDir)
+            try location.audit(AuditAction.userPassword, subject: name)
             try await store.updateUser(user)
             print("password of \(name) changed")
         }
@@ -86,12 +94,98 @@ struct UsersCommand: AsyncParsableCommand {
         @OptionGroup var location: Location
 
         func run() async throws {
-            let store = try location.openStore()
-            guard var user = try await store.user(named: name) else { throw ValidationError("no user \(name)") }
-            user.disabled = true
-            try OperatorAudit.record(AuditAction.userDisable, subject: name, dataDirectory: location.dataDir)
-            try await store.updateUser(user)
+            try await UsersCommand.change(name, at: location, action: AuditAction.userDisable) { $0.disabled = true }
             print("disabled \(name)")
+        }
+    }
+
+    /// Loads `name`, lets `change` edit it, audits `action` first, then stores it. A running server
+    /// notices the change within a second (it re-reads logged-in accounts) and ends sessions it no
+    /// longer allows.
+    static func change(
+        _ name: String, at location: Location, action: String, detail: String? = nil,
+        _ edit: (inout UserRecord) throws -> Void
+    ) async throws {
+        let store = try location.openStore()
+        guard var user = try await store.user(named: name) else { throw ValidationError("no user \(name)") }
+        try edit(&user)
+        try location.audit(action, subject: name, detail: detail)
+        try await store.updateUser(user)
+    }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Enable a disabled account.")
+        @Argument var name: String
+        @OptionGroup var location: Location
+
+        func run() async throws {
+            try await UsersCommand.change(name, at: location, action: AuditAction.userEnable) { $0.disabled = false }
+            print("enabled \(name)")
+        }
+    }
+
+    struct SetRole: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-role", abstract: "Change an account's role (its live sessions end).")
+        @Argument var name: String
+        @Argument(help: "staff, compliance or admin.") var role: String
+        @OptionGroup var location: Location
+
+        func run() async throws {
+            guard let role = Role(rawValue: role) else { throw ValidationError("the role must be staff, compliance or admin") }
+            try await UsersCommand.change(name, at: location, action: AuditAction.userRole, detail: "role=\(role.rawValue)") {
+                $0.role = role
+            }
+            print("\(name) is now \(role.rawValue)")
+        }
+    }
+
+    struct SetGroups: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-groups", abstract: "Replace an account's groups (comma-separated; empty for none).")
+        @Argument var name: String
+        @Argument var groups: String
+        @OptionGroup var location: Location
+
+        func run() async throws {
+            let list = groups.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            try await UsersCommand.change(
+                name, at: location, action: AuditAction.userGroups, detail: "groups=\(list.joined(separator: ","))"
+            ) { $0.groups = list }
+            print("\(name) groups: \(list.isEmpty ? "none" : list.joined(separator: ","))")
+        }
+    }
+
+    struct Unlock: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Clear a lock-out and the failed-login count.")
+        @Argument var name: String
+        @OptionGroup var location: Location
+
+        func run() async throws {
+            try await UsersCommand.change(name, at: location, action: AuditAction.userUnlock) {
+                $0.failedAttempts = 0
+                $0.lockedUntil = nil
+            }
+            print("unlocked \(name)")
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete an account and crypto-shred every conversation it owns (the audit trail stays).")
+        @Argument var name: String
+        @Flag(help: "Confirm: the conversations cannot be recovered.") var yes = false
+        @OptionGroup var location: Location
+
+        func run() async throws {
+            guard yes else {
+                throw ValidationError("this destroys \(name)'s conversations for good; run again with --yes")
+            }
+            let store = try location.openStore()
+            guard try await store.user(named: name) != nil else { throw ValidationError("no user \(name)") }
+            try location.audit(AuditAction.userDelete, subject: name)
+            let shredded = try await store.deleteUser(name)
+            print("deleted \(name) and crypto-shredded \(shredded) conversation(s)")
         }
     }
 

@@ -32,6 +32,9 @@ struct ScryptVerifier: PasswordVerifier {
             configuration: {
                 var configuration = ChatCore.Configuration()
                 configuration.lockoutThreshold = lockoutThreshold
+                // These tests compare the cost of the password check itself; the pause after failures
+                // (LoginThrottleTests) would only add equal time to both sides.
+                configuration.failureDelayStep = .zero
                 return configuration
             }())
         return (core, audit)
