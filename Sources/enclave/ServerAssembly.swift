@@ -25,9 +25,10 @@ struct ServerAssembly {
         let auditDirectory = dataDirectory + "/audit"
         let secrets = try AuditMasterKey.secrets(ring: keys.ring, directory: auditDirectory)
         let audit = try await AuditLog(directory: auditDirectory, macKey: secrets.mac, signer: secrets.signer)
+        // The registry goes to the policy, so a rule naming an undeclared provider is refused at load and reload.
+        let policy = PolicyDirectoryGate(directory: policies, providers: await gateway.providers())
         return ServerAssembly(
-            dataDirectory: dataDirectory, store: store, audit: audit, policy: PolicyDirectoryGate(directory: policies),
-            gateway: gateway)
+            dataDirectory: dataDirectory, store: store, audit: audit, policy: policy, gateway: gateway)
     }
 
     /// Opens only the store (for `enclave users`), creating the data directory and key if needed.
