@@ -37,6 +37,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // Test-only: property-based tests of the detectors (PolicyTests).
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
         // MARK: System C libraries, each imported by exactly one Swift target.
@@ -133,7 +135,10 @@ let package = Package(
         .testTarget(
             name: "StorageTests", dependencies: ["Storage", "EnclaveCrypto", "EnclaveTestSupport"],
             swiftSettings: strictSettings),
-        .testTarget(name: "PolicyTests", dependencies: ["Policy"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "PolicyTests",
+            dependencies: ["Policy", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strictSettings),
         .testTarget(
             name: "AuditTests", dependencies: ["Audit", "EnclaveCrypto", "EnclaveTestSupport"], exclude: ["Fixtures"],
             swiftSettings: strictSettings),

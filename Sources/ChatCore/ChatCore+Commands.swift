@@ -11,9 +11,17 @@ extension ChatCore {
 
     /// `/new [title]`: a fresh conversation carrying the user's default tags.
     public func newConversation(title: String?, as user: Principal) async throws(ChatFailure) -> String {
-        let defaults = await policy.defaultTags(user: user.name, groups: user.groups)
+        var tags = await policy.defaultTags(user: user.name, groups: user.groups)
+        // A title is scanned like a message: it is shown in lists and may hold what a message would.
+        if let title {
+            do {
+                tags.formUnion(try await policy.detect(title).tags)
+            } catch {
+                tags.insert(Self.unreadableReplyTag)
+            }
+        }
         return try await step {
-            try await conversations.createConversation(owner: user.name, title: title, tags: defaults)
+            try await conversations.createConversation(owner: user.name, title: title, tags: tags)
         }
     }
 
@@ -103,6 +111,11 @@ extension ChatCore {
         let normalized = tag.lowercased()
         guard Self.isValidTag(normalized) else {
             throw ChatFailure(.badArguments, "a tag is 1-64 of a-z 0-9 . _ : -")
+        }
+        // User tags are a vocabulary, not free text: free text here would be user content in the audit log.
+        if let declared = await policy.declaredTags(), !declared.contains(normalized) {
+            let known = declared.isEmpty ? "none (no policy is loaded)" : declared.sorted().joined(separator: ", ")
+            throw ChatFailure(.badArguments, "not a tag of the policy; declared tags: \(known)")
         }
         _ = try await ownedConversation(conversation, by: user, origin: origin)
         let all = try await step { try await conversations.addTags([normalized], to: conversation) }

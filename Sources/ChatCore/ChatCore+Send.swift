@@ -47,10 +47,21 @@ extension ChatCore {
         // 2. Tags: a detector failure fails closed (only on-prem providers stay eligible). They are stored
         // before the message, so a stored message's tags are always on its conversation; a message that
         // brings no new tag writes nothing.
+        // The earlier turns, read before the new message is stored (the same turns as reading after it and
+        // dropping it), so that storing it can overlap the decision's audit record (ChatCore+Serve.swift).
+        // At least two are read: the previous user message's tail is scanned joined to this one, so an
+        // identifier split across two messages ("my card is 4111 1111", then "1111 1111") is found.
+        let earlier = max(configuration.historyTurns - 1, 0)
+        let stored =
+            conversation == nil ? [] : try await step { try await conversations.history(id, limit: max(earlier, 2)) }
+        let history = earlier == 0 ? [] : Array(stored.suffix(earlier))
         var detection = TagResult(tags: [], detectorCounts: [:])
         var detectorFailed = false
         do {
             detection = try await policy.detect(text)
+            if let previous = stored.last(where: { $0.role == "user" }) {
+                detection.tags.formUnion(try await policy.detect(Self.seam(previous.body, text)).tags)
+            }
         } catch {
             detectorFailed = true
         }
@@ -67,12 +78,6 @@ extension ChatCore {
         // The router's canary eligibility must see every tag of the conversation.
         decision.tags.formUnion(tags)
 
-        // The earlier turns, read before the new message is stored (the same turns as reading after it and
-        // dropping it), so that storing it can overlap the decision's audit record (ChatCore+Serve.swift).
-        let earlier = max(configuration.historyTurns - 1, 0)
-        let history =
-            earlier == 0 ? [] : try await step { try await conversations.history(id, limit: earlier) }
-
         // 1, 4-7. Store the message and audit the decision (both durable before any byte leaves), route inside
         // the allowed set, stream, then store the reply and audit the call.
         let call = ModelCall(
@@ -86,6 +91,7 @@ extension ChatCore {
             call, context: context, message: DraftMessage(role: "user", body: text), emit: emit,
             shouldStop: shouldStop)
 
+        try await tagReply(reply.reply, in: id, known: tags)
         if reply.served.provider.name != sticky {
             try await step { try await conversations.setProvider(reply.served.provider.name, for: id) }
         }
@@ -93,6 +99,29 @@ extension ChatCore {
             conversation: id, provider: reply.served.provider.name, modelID: reply.served.modelID,
             tokens: reply.served.tokensOut ?? 0, milliseconds: Self.milliseconds(ContinuousClock.now - started),
             stop: reply.stop)
+    }
+
+    /// A provider's reply is part of the next prompt: its tags are stored on the conversation before
+    /// any later call is decided. A reply the detectors cannot read confines the conversation to
+    /// on-prem providers, as a message would (the fail-closed tag of the policy gate).
+    func tagReply(_ reply: String, in id: String, known: Set<String>) async throws(ChatFailure) {
+        let found: Set<String>
+        do {
+            found = try await policy.detect(reply).tags
+        } catch {
+            found = [Self.unreadableReplyTag]
+        }
+        if !found.isSubset(of: known) { _ = try await step { try await conversations.addTags(found, to: id) } }
+    }
+
+    /// The tag a reply gets when the detectors fail on it; no rule names it, so only on-prem providers
+    /// may see the conversation afterwards.
+    static let unreadableReplyTag = "detector-error"
+
+    /// The end of the previous user message joined by a line break to the start of this one: long enough
+    /// for the longest identifier (an IBAN of 34 characters with its separators) on either side.
+    static func seam(_ previous: String, _ text: String) -> String {
+        String(previous.suffix(64)) + "\n" + String(text.prefix(64))
     }
 
     static func milliseconds(_ duration: Duration) -> Int {

@@ -107,6 +107,7 @@ extension ChatCore {
             case ModelCallError.failed(let failure, let partial):
                 if !partial.isEmpty {
                     try await storeReply(partial, of: nil, in: context.conversation)
+                    try await tagReply(partial, in: context.conversation, known: Set(context.tags))
                     throw ChatFailure(
                         failure.code, "the provider failed in the middle of the reply; the text above is incomplete")
                 }

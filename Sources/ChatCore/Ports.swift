@@ -215,6 +215,12 @@ public protocol PolicyGate: Sendable {
     /// Re-reads the policy files; returns a one-line description (e.g. its SHA-256). Keeps the last good
     /// policy when it throws.
     func reload() async throws -> String
+    /// The tags a user may set with `/tag`: those the policy declares (nil: no vocabulary, any valid name).
+    func declaredTags() async -> Set<String>?
+}
+
+extension PolicyGate {
+    public func declaredTags() async -> Set<String>? { nil }
 }
 
 // MARK: Models

@@ -21,6 +21,9 @@ public struct PolicyIssue: Sendable, Hashable, CustomStringConvertible {
         case badPattern = "bad-pattern"
         case noFiles = "no-files"
         case tooLarge = "too-large"
+        /// Warnings (`policy check` prints them; a load never fails on them).
+        case unusedTag = "unused-tag"
+        case sharedDetector = "shared-detector"
     }
 
     /// The file the problem is in (as given to the loader).
@@ -47,6 +50,11 @@ public struct PolicyIssue: Sendable, Hashable, CustomStringConvertible {
     /// `file:line:column: error[code]: message (hint: ...)`, the shape compilers use.
     public var description: String {
         "\(file):\(line):\(column): error[\(code.rawValue)]: \(message) (hint: \(hint))"
+    }
+
+    /// The same shape for a warning.
+    public var warningDescription: String {
+        "\(file):\(line):\(column): warning[\(code.rawValue)]: \(message) (hint: \(hint))"
     }
 }
 

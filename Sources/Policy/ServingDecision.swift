@@ -2,8 +2,10 @@
 // on disk do not load. An invalid policy never replaces the serving one, but an admin who broke a file
 // (or deleted one) did not mean to keep everything open either, so until the files load again every
 // decision is what the last good policy allows at on-prem residency, under the rule
-// `fail-closed:policy-invalid`, with a reason naming the first error's file:line. A later valid load
-// lifts the restriction. With no valid policy at all, only on-prem providers, same rule.
+// `fail-closed:policy-invalid`. The reason reaches staff in `ERR policy-blocked`, so it names no
+// policy file or line: those are for admins (`/reload`, `policy check`, the `policy.reload` audit
+// record). A later valid load lifts the restriction. With no valid policy at all, only on-prem
+// providers, same rule.
 internal import EnclaveCrypto
 
 extension FailClosedRule {
@@ -20,24 +22,19 @@ public func evaluate(_ policy: PolicySet?, _ request: DecisionRequest, loadFailu
         let unknown = policy.providerIssues(request.providers)
         if !unknown.isEmpty { failure = PolicyLoadError(issues: unknown) }
     }
-    guard let failure else { return evaluate(policy, request) }
-    let place =
-        failure.issues.first.map { issue in
-            let file = issue.file.split(separator: "/").last.map(String.init) ?? issue.file
-            return "\(file):\(issue.line): \(issue.message)"
-        } ?? "unknown error"
+    guard failure != nil else { return evaluate(policy, request) }
     var decision: Decision
     let reason: String
     if let policy {
         decision = evaluate(policy, request)
         reason =
-            "the policy files do not load (\(place)), so the last good policy (\(policy.sha256.prefix(12))) "
-            + "serves at on-prem residency only until they are fixed"
+            "the policy files do not load, so the last good policy (\(policy.sha256.prefix(12))) "
+            + "serves at on-prem residency only until an admin fixes them"
     } else {
         decision = Decision(
             allowed: request.providers.map(\.name), denied: [:], rule: FailClosedRule.policyInvalid, reason: "",
             tags: request.tags, detectorCounts: request.detectorCounts)
-        reason = "no valid policy is loaded (\(place)), so only on-prem providers may be used"
+        reason = "no valid policy is loaded, so only on-prem providers may be used"
     }
     let residency = Dictionary(request.providers.map { ($0.name, $0.residency) }) { first, _ in first }
     for name in decision.allowed where residency[name] != .onPrem {
@@ -55,7 +52,11 @@ extension PolicySet {
     /// so a rejected set can be named in the audit log too. Empty when hashing fails (no memory).
     public static func fingerprint(files: [(name: String, contents: String)]) -> String {
         var input: [UInt8] = []
-        for file in files { input += Array(file.name.utf8) + [0] + Array(file.contents.utf8) + [0] }
+        for file in files {
+            // The name relative to the directory: the fingerprint must not change with how its path was typed.
+            let relative = file.name.split(separator: "/", omittingEmptySubsequences: false).last ?? ""
+            input += Array(relative.utf8) + [0] + Array(file.contents.utf8) + [0]
+        }
         return (try? SHA256.hash(input))?.hexString ?? ""
     }
 

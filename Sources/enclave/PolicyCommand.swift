@@ -12,26 +12,40 @@ struct PolicyCommand: AsyncParsableCommand {
     )
 }
 
-/// Options shared by the policy subcommands.
+/// Options shared by the policy subcommands: one spelling of the directory option everywhere
+/// (`--policies`, as `enclave serve` has it), and where the provider registry comes from.
 struct PolicyLocation: ParsableArguments {
+    @Option(help: "The policy directory.") var policies = "policies"
+
     @Option(name: .customLong("providers-file"), help: "YAML with a `providers:` list (name, residency, region).")
     var providersFile: String?
 
-    /// The registry to judge against: the given file, else the baseline names (local, vpc-llm, external-gpt).
-    func providers(strict: Bool) throws -> [ProviderDescriptor]? {
-        guard let providersFile else { return strict ? nil : ProviderDescriptor.baseline }
-        guard let data = FileManager.default.contents(atPath: providersFile),
-            let text = String(data: data, encoding: .utf8)
+    @Option(help: "The server configuration whose `providers:` rules are checked against (default deploy/enclave.yaml).")
+    var config: String?
+
+    static let defaultConfiguration = "deploy/enclave.yaml"
+
+    /// The registry to judge against: the given providers file or server configuration; else, when
+    /// `fromConfiguration`, the default configuration if it exists (nil without one); else the
+    /// baseline names (local, vpc-llm, external-gpt).
+    func providers(fromConfiguration: Bool) throws -> [ProviderDescriptor]? {
+        let configured = config ?? (fromConfiguration ? Self.defaultConfiguration : nil)
+        guard let path = providersFile ?? configured else { return ProviderDescriptor.baseline }
+        if providersFile == nil, config == nil, !FileManager.default.fileExists(atPath: path) { return nil }
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
         else {
-            throw ValidationError("cannot read providers file \(providersFile)")
+            throw ValidationError("cannot read providers file \(path)")
         }
         do {
-            return try ProviderFile.parse(text, file: providersFile)
+            return try ProviderFile.parse(text, file: path)
         } catch {
             printIssues(error.issues)
             throw ExitCode(1)
         }
     }
+
+    /// Where the registry came from, for `policy check`'s summary.
+    var registrySource: String { providersFile ?? config ?? Self.defaultConfiguration }
 }
 
 func printIssues(_ issues: [PolicyIssue]) {
@@ -51,69 +65,27 @@ func loadPolicy(_ directory: String, providers: [ProviderDescriptor]?) throws ->
 
 struct PolicyCheck: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "check", abstract: "Validate a policy directory; exit 1 with file:line:column errors.")
+        commandName: "check",
+        abstract: "Validate a policy directory; exit 1 with file:line:column errors, print warnings.",
+        discussion: "Provider names in rules are checked against the server configuration's `providers:`.")
 
-    @Argument(help: "The policy directory.") var directory = "policies"
+    @Argument(help: ArgumentHelp("Same as --policies (kept for old scripts).", visibility: .hidden))
+    var directory: String?
     @OptionGroup var location: PolicyLocation
 
     func run() async throws {
-        let providers = try location.providers(strict: true)
-        let policy = try loadPolicy(directory, providers: providers)
+        let providers = try location.providers(fromConfiguration: true)
+        let policy = try loadPolicy(directory ?? location.policies, providers: providers)
+        let warnings = policy.warnings
+        for warning in warnings { FileHandle.standardError.write(Data((warning.warningDescription + "\n").utf8)) }
         print("policy ok: \(policy.files.count) file(s), \(policy.tags.count) tags, \(policy.rules.count) rules")
+        if let providers {
+            print("providers checked against \(location.registrySource) (\(providers.count) provider(s))")
+        } else {
+            print("provider names not checked: no \(location.registrySource) (give --config or --providers-file)")
+        }
+        if !warnings.isEmpty { print("\(warnings.count) warning(s)") }
         print("sha256 \(policy.sha256)")
-    }
-}
-
-struct PolicyExplain: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "explain",
-        abstract: "Show which detectors fire where in a text, the tags that result and the deciding rule.")
-
-    @Option(name: .customLong("text-file"), help: "The text to examine (treated as one message).") var textFile: String
-    @Option(help: "The policy directory.") var dir = "policies"
-    @Option(help: "The user asking.") var user = "anonymous"
-    @Option(help: "Comma-separated groups of the user.") var groups = ""
-    @Option(help: "The provider requested.") var provider: String?
-    @OptionGroup var location: PolicyLocation
-
-    func run() async throws {
-        let providers = try location.providers(strict: false) ?? ProviderDescriptor.baseline
-        let policy = try loadPolicy(dir, providers: providers)
-        guard let data = FileManager.default.contents(atPath: textFile) else {
-            throw ValidationError("cannot read \(textFile)")
-        }
-        let text = String(decoding: data, as: UTF8.self)
-        let groupList = groups.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) }
-        var detection: Detection?
-        do throws(DetectionError) {
-            detection = try policy.detect(text)
-        } catch {
-            print("detectors failed (\(error)); the decision fails closed")
-        }
-        let lineStarts = [0] + text.utf8.enumerated().filter { $0.element == 0x0A }.map { $0.offset + 1 }
-        for hit in detection?.hits ?? [] {
-            let line = lineStarts.lastIndex { $0 <= hit.range.lowerBound } ?? 0
-            let column = hit.range.lowerBound - lineStarts[line] + 1
-            let tags = policy.detectorTags[hit.detector]?.sorted().joined(separator: ",") ?? "-"
-            print(
-                "\(textFile):\(line + 1):\(column): \(hit.detector) (\(hit.range.count) bytes, confidence "
-                    + "\(String(format: "%.2f", hit.confidence))) -> tags \(tags)")
-        }
-        let defaults = policy.defaultTags(user: user, groups: groupList)
-        if !defaults.isEmpty { print("defaults for \(user): \(defaults.sorted().joined(separator: ", "))") }
-        let tags = ConversationTags.accumulate(
-            existing: [], detection: detection, policy: policy, user: user, groups: groupList)
-        print("tags: \(tags.isEmpty ? "(none)" : tags.sorted().joined(separator: ", "))")
-        let decision = evaluate(
-            policy,
-            DecisionRequest(
-                tags: tags, user: user, groups: groupList, requestedProvider: provider, providers: providers,
-                detectorCounts: detection?.countsByDetector ?? [:], detectionFailed: detection == nil))
-        print("allowed: \(decision.allowed.isEmpty ? "(none)" : decision.allowed.joined(separator: ", "))")
-        for (name, rule) in decision.denied.sorted(by: { $0.key < $1.key }) { print("denied: \(name) by \(rule)") }
-        print("rule: \(decision.rule)")
-        print("reason: \(decision.reason)")
-        if let provider { print("\(provider): \(decision.allows(provider) ? "allowed" : "denied")") }
     }
 }
 
@@ -121,12 +93,14 @@ struct PolicyTest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "test", abstract: "Run the policy's test cases in DIR/tests/*.yaml, like `opa test`.")
 
-    @Argument(help: "The policy directory.") var directory = "policies"
+    @Argument(help: ArgumentHelp("Same as --policies (kept for old scripts).", visibility: .hidden))
+    var path: String?
     @Flag(name: .shortAndLong, help: "List every case, not only failures.") var verbose = false
     @OptionGroup var location: PolicyLocation
 
     func run() async throws {
-        let providers = try location.providers(strict: false) ?? ProviderDescriptor.baseline
+        let providers = try location.providers(fromConfiguration: false) ?? ProviderDescriptor.baseline
+        let directory = path ?? location.policies
         let policy = try loadPolicy(directory, providers: providers)
         let testDirectory = (directory as NSString).appendingPathComponent("tests")
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: testDirectory)) ?? [])

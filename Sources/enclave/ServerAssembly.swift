@@ -57,9 +57,10 @@ struct ServerAssembly {
         let secrets = try AuditMasterKey.secrets(ring: ring, directory: locations.auditDirectory)
         let audit = try await AuditLog(
             directory: locations.auditDirectory, macKey: secrets.mac, signer: secrets.signer)
+        // The registry goes to the policy, so a rule naming an undeclared provider is refused at load and reload.
+        let policy = PolicyDirectoryGate(directory: locations.policies, providers: await gateway.providers())
         return ServerAssembly(
-            dataDirectory: locations.dataDirectory, store: store, audit: audit,
-            policy: PolicyDirectoryGate(directory: locations.policies), gateway: gateway)
+            dataDirectory: locations.dataDirectory, store: store, audit: audit, policy: policy, gateway: gateway)
     }
 
     /// Opens only the store (for `enclave users`), creating the data directory and key if needed.

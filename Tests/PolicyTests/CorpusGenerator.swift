@@ -73,21 +73,8 @@ enum CorpusGenerator {
     }
 
     static func ssn(_ r: inout SeededRandom, valid: Bool) -> String {
-        var area = r.int(1...899)
-        if area == 666 { area = 665 }
-        var group = r.int(1...99)
-        var serial = r.int(1...9999)
-        if !valid {
-            switch r.int(0...4) {
-            case 0: area = 0
-            case 1: area = 666
-            case 2: area = r.int(900...999)
-            case 3: group = 0
-            default: serial = 0
-            }
-        }
-        func pad(_ v: Int, _ n: Int) -> String { String(repeating: "0", count: n - String(v).count) + String(v) }
-        return "\(pad(area, 3))-\(pad(group, 2))-\(pad(serial, 4))"
+        let d = IdentifierSpecs.ssn(&r, valid: valid)
+        return "\(string(Array(d[0..<3])))-\(string(Array(d[3..<5])))-\(string(Array(d[5...])))"
     }
 
     /// ISO 13616: check digits = 98 - (BBAN + country letters as 10..35 + "00") mod 97.

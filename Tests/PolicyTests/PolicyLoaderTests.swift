@@ -95,14 +95,14 @@ private func expectIssue(
     }
 
     @Test func unknownProviderOnlyWhenRegistryGiven() {
-        let yaml = header + "rules:\n  - name: r\n    allow: {providers: [gpt-9]}\n"
+        let yaml = header + "rules:\n  - name: r\n    when: {groups: [g]}\n    allow: {providers: [gpt-9]}\n"
         #expect(issues(yaml).isEmpty)
-        expectIssue(yaml, .unknownProvider, line: 4, column: 25, providers: ProviderDescriptor.baseline)
+        expectIssue(yaml, .unknownProvider, line: 5, column: 25, providers: ProviderDescriptor.baseline)
     }
 
     @Test func duplicateRuleNameAcrossFiles() throws {
         let a = header + minimalRules
-        let b = header + "rules:\n  - name: untagged-anywhere\n    allow: {residency: [on-prem]}\n"
+        let b = header + "rules:\n  - name: untagged-anywhere\n    when: {groups: [g]}\n    allow: {residency: [on-prem]}\n"
         do {
             _ = try PolicySet.parse(files: [("a.yaml", a), ("b.yaml", b)])
             Issue.record("expected a duplicate-name error")
@@ -143,8 +143,8 @@ private func expectIssue(
     }
 
     @Test func residencyTypoSuggestsTheClass() {
-        let yaml = header + "rules:\n  - name: r\n    allow: {residency: [onprem]}\n"
-        expectIssue(yaml, .badValue, line: 4, column: 25)
+        let yaml = header + "rules:\n  - name: r\n    when: {groups: [g]}\n    allow: {residency: [onprem]}\n"
+        expectIssue(yaml, .badValue, line: 5, column: 25)
         #expect(issues(yaml).first?.hint == "did you mean 'on-prem'?")
     }
 
@@ -161,5 +161,58 @@ private func expectIssue(
         #expect(policy.files == [dir + "/a.yaml", dir + "/b.yaml"])
         let again = try PolicySet.load(directory: dir)
         #expect(again.sha256 == policy.sha256)
+    }
+
+    @Test func aRuleWithAnEmptyWhenIsRejected() {
+        // Without conditions a rule would apply to every conversation, tagged or not.
+        let yaml = header + "rules:\n  - name: everyone\n    allow: {residency: [external]}\n"
+        expectIssue(yaml, .badValue, line: 3, column: 11)
+        let explicit = header + "rules:\n  - name: everyone\n    when: {}\n    allow: {residency: [external]}\n"
+        expectIssue(explicit, .badValue, line: 3, column: 11)
+    }
+
+    @Test func theFingerprintCoversNamesRelativeToTheDirectory() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "policy-hash-\(UInt64.random(in: 0...UInt64.max))"
+        ).path
+        try FileManager.default.createDirectory(atPath: base + "/p", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try (header + minimalRules).write(toFile: base + "/p/a.yaml", atomically: true, encoding: .utf8)
+        let plain = try PolicySet.load(directory: base + "/p")
+        let typedOtherwise = try PolicySet.load(directory: base + "/./p/")
+        #expect(plain.sha256 == typedOtherwise.sha256)
+        // The same contents under another name is another policy.
+        try FileManager.default.moveItem(atPath: base + "/p/a.yaml", toPath: base + "/p/b.yaml")
+        #expect(try PolicySet.load(directory: base + "/p").sha256 != plain.sha256)
+    }
+
+    @Test func aMistypedKeyIsTheOnlyError() {
+        // `wen` for `when`: the rule's conditions are not what the admin meant, so nothing is derived from them.
+        let yaml = header + minimalRules + "  - name: r\n    wen: {groups: [g]}\n    allow: {residency: [vpc]}\n"
+        let found = issues(yaml)
+        #expect(found.map(\.code) == [.unknownKey], "\(found.map(\.description))")
+        #expect(found.first?.hint == "did you mean 'when'?")
+    }
+
+    @Test func aTabIsNamedAsATab() {
+        let found = issues(header + "tags:\n\tphi: {}\n")
+        #expect(found.count == 1)
+        #expect(found.first?.code == .syntax)
+        #expect(found.first?.message.contains("tab") == true, "\(found.map(\.description))")
+        #expect(found.first.map { "\($0.line):\($0.column)" } == "3:1")
+    }
+
+    @Test func warningsNameUnusedTagsAndSharedDetectors() throws {
+        let yaml =
+            header + "tags:\n  a: {detectors: [email]}\n  b: {detectors: [email]}\n  c: {}\n"
+            + "rules:\n  - name: r\n    when: {tags: {any: [a, b]}}\n    allow: {residency: [on-prem]}\n"
+        let policy = try PolicySet.parse(files: [("p.yaml", yaml)])
+        let warnings = policy.warnings
+        #expect(warnings.map(\.code).sorted { $0.rawValue < $1.rawValue } == [.sharedDetector, .unusedTag])
+        #expect(warnings.contains { $0.code == .unusedTag && $0.message.contains("'c'") && $0.line == 5 })
+        #expect(warnings.contains { $0.code == .sharedDetector && $0.message.contains("a, b") })
+        // The shipped policy has neither.
+        let shipped = try PolicySet.load(directory: Self.repositoryRoot + "/policies")
+        #expect(shipped.warnings.isEmpty, "\(shipped.warnings.map(\.warningDescription))")
     }
 }

@@ -1,6 +1,6 @@
 // Fail closed while serving: a policy file corrupted or deleted on disk, no valid policy at all, or a
 // rule naming a provider the registry does not know each restrict decisions to on-prem providers
-// under `fail-closed:policy-invalid`, with a reason naming the file and line; a later valid load lifts
+// under `fail-closed:policy-invalid`, with a reason that names no file (staff see it); a later valid load lifts
 // it. The audit subject of a rejection names the rejected set by a SHA-256 that `sha256sum` (an
 // independent implementation) computes over the same bytes.
 import Foundation
@@ -80,9 +80,10 @@ import Testing
         #expect(decision.failedClosed)
         let line = try #require(rejected.issues.first?.line)
         #expect(line > 0)
-        #expect(decision.reason.contains("20-rules.yaml:\(line)"), "\(decision.reason)")
+        // Staff see the reason in `ERR policy-blocked`: no policy file or line in it (admins have the audit subject).
+        #expect(!decision.reason.contains("20-rules.yaml"), "\(decision.reason)")
         // The rejected set is named by its own SHA-256, and the serving one is still the last good.
-        let expected = try Self.sha256sum([(dir + "/00-tags.yaml", Self.tags), (dir + "/20-rules.yaml", broken)])
+        let expected = try Self.sha256sum([("00-tags.yaml", Self.tags), ("20-rules.yaml", broken)])
         #expect(rejected.candidateSHA256 == expected)
         #expect(rejected.auditSubject.hasPrefix("\(expected) serving=\(rejected.sha256 ?? "?") error=20-rules.yaml:"))
         // PHI stays on-prem under the last good policy's own rule too.
@@ -119,7 +120,8 @@ import Testing
         #expect(!removed.ok)
         #expect(removed.issues.first?.message == "policy file removed while serving")
         let restricted = await Self.decide(store)
-        #expect(restricted.reason.contains("30-extra.yaml:0"), "\(restricted.reason)")
+        #expect(removed.auditSubject.contains("30-extra.yaml:0"), "\(removed.auditSubject)")
+        #expect(!restricted.reason.contains("30-extra.yaml"), "\(restricted.reason)")
         #expect(!restricted.allows("external-gpt"))
     }
 
@@ -133,7 +135,7 @@ import Testing
         let decision = await Self.decide(store)
         #expect(decision.allowed == ["local"])
         #expect(decision.rule == FailClosedRule.policyInvalid)
-        #expect(decision.reason.contains("20-rules.yaml:1"), "\(decision.reason)")
+        #expect(!decision.reason.contains("20-rules.yaml"), "\(decision.reason)")
     }
 
     @Test func aRuleNamingAnUnknownProviderFailsClosed() throws {
@@ -151,7 +153,6 @@ import Testing
         let decision = evaluate(policy, request, loadFailure: nil)
         #expect(!decision.allows("external-gpt"))
         #expect(decision.rule == FailClosedRule.policyInvalid)
-        #expect(decision.reason.contains("b.yaml:"), "\(decision.reason)")
-        #expect(decision.reason.contains("external-gtp"))
+        #expect(!decision.reason.contains("b.yaml"), "\(decision.reason)")
     }
 }

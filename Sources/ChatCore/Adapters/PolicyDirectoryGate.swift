@@ -14,9 +14,21 @@ public final class PolicyDirectoryGate: PolicyGate {
 
     /// Loads `directory` at once; on failure the gate starts with no policy (on-prem only). Read
     /// `store.lastResult` to report or audit the outcome.
-    public init(directory: String) {
+    /// - Parameter providers: the server's registry; when given, a policy whose rules name a provider
+    ///   not in it is rejected at load and at every reload, with that error (not only failed closed).
+    public init(directory: String, providers: [ProviderSummary]? = nil) {
         self.directory = directory
-        store = PolicyStore(loading: directory)
+        store = PolicyStore(loading: directory, providers: providers.map(Self.descriptors))
+    }
+
+    /// The registry as the policy sees it; a provider whose residency class is unknown is left out, so
+    /// policy can never allow it.
+    static func descriptors(_ providers: [ProviderSummary]) -> [ProviderDescriptor] {
+        providers.compactMap { provider in
+            Residency(rawValue: provider.residency).map {
+                ProviderDescriptor(name: provider.name, residency: $0, region: provider.region)
+            }
+        }
     }
 
     /// The SHA-256 of the serving policy, nil when none is loaded.
@@ -32,6 +44,11 @@ public final class PolicyDirectoryGate: PolicyGate {
         return TagResult(tags: detection.tags, detectorCounts: detection.countsByDetector)
     }
 
+    /// The tags the serving policy declares; none without a policy.
+    public func declaredTags() async -> Set<String>? {
+        Set(await store.current?.tags.keys.map { $0 } ?? [])
+    }
+
     public func defaultTags(user: String, groups: [String]) async -> Set<String> {
         await store.current?.defaultTags(user: user, groups: groups) ?? []
     }
@@ -39,12 +56,7 @@ public final class PolicyDirectoryGate: PolicyGate {
     public func decide(
         tags: Set<String>, user: String, groups: [String], requested: String?, providers: [ProviderSummary]
     ) async -> GateDecision {
-        // A provider whose residency class is unknown is left out, so policy can never allow it.
-        let descriptors = providers.compactMap { provider in
-            Residency(rawValue: provider.residency).map {
-                ProviderDescriptor(name: provider.name, residency: $0, region: provider.region)
-            }
-        }
+        let descriptors = Self.descriptors(providers)
         let decision = await store.decide(
             DecisionRequest(
                 tags: tags, user: user, groups: groups, requestedProvider: requested, providers: descriptors))

@@ -52,16 +52,14 @@ struct DetectorSuite: Sendable {
     private static let numeric: Set<BuiltinDetector> = [.creditCard, .usSSN, .ukNHS, .usNPI, .abaRouting, .phone]
 
     func run(_ text: String) throws(DetectionError) -> [DetectorHit] {
-        let bytes = Array(text.utf8)
-        guard bytes.count <= Self.maxBytes else {
-            throw .inputTooLarge(bytes: bytes.count, limit: Self.maxBytes)
+        let original = Array(text.utf8)
+        guard original.count <= Self.maxBytes else {
+            throw .inputTooLarge(bytes: original.count, limit: Self.maxBytes)
         }
-        let lowered = [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, count in
-            bytes.withUnsafeBufferPointer { source in
-                for i in source.indices { buffer[i] = Bytes.lower(source[i]) }
-            }
-            count = bytes.count
-        }
+        // Every detector reads the normalised text; spans are mapped back to the original at the end.
+        let normalized = NormalizedText(original)
+        let bytes = normalized.bytes
+        let lowered = normalized.lowered
         // Every keyword list (context words, admin keywords and their context words) in one pass.
         let keywordMatches = keywordPass.matches(in: lowered)
         let context = MessageContext(matches: keywordMatches[0])
@@ -70,11 +68,11 @@ struct DetectorSuite: Sendable {
             NumberDetectors.detect(bytes, context: context, enabled: builtins, into: &hits)
         }
         if builtins.contains(.email) { TextDetectors.emails(bytes, into: &hits) }
-        if builtins.contains(.iban) { TextDetectors.ibans(bytes, into: &hits) }
+        if builtins.contains(.iban) { TextDetectors.ibans(lowered, into: &hits) }
         if builtins.contains(.dateOfBirth) {
-            TextDetectors.datesOfBirth(bytes, lowered: lowered, context: context, into: &hits)
+            DateDetector.datesOfBirth(lowered, context: context, into: &hits)
         }
-        if builtins.contains(.icd10) { TextDetectors.icd10Codes(bytes, context: context, into: &hits) }
+        if builtins.contains(.icd10) { TextDetectors.icd10Codes(lowered, context: context, into: &hits) }
         var budget = Self.stepBudget
         var slot = 1
         func nextMatches() -> [Range<Int>] {
@@ -103,6 +101,7 @@ struct DetectorSuite: Sendable {
                 hit.confidence >= minConfidenceList.first { $0.detector == hit.detector }?.minimum ?? 0
             }
         }
+        for k in hits.indices { hits[k].range = normalized.original(hits[k].range) }
         hits.sort { ($0.range.lowerBound, $0.detector) < ($1.range.lowerBound, $1.detector) }
         return hits
     }

@@ -120,6 +120,17 @@ struct ContextIndex {
         return position - ends[low - 1] <= window
     }
 
+    /// True when a position in the index lies in `position...position + window`.
+    func follows(_ position: Int, window: Int) -> Bool {
+        var low = 0
+        var high = ends.count
+        while low < high {
+            let mid = (low + high) / 2
+            if ends[mid] < position { low = mid + 1 } else { high = mid }
+        }
+        return low < ends.count && ends[low] - position <= window
+    }
+
     /// Context word ends in order (for detectors that look forward from a label).
     var positions: [Int] { ends }
 }

@@ -1,14 +1,22 @@
-// The number-shaped detectors: card, SSN, NHS, NPI, ABA routing and phone numbers.
-// One linear pass cuts the message into "number runs" (digit groups joined by single separators,
-// e.g. `4111 1111 1111 1111`, `(555) 123-4567`, `+44 20 7946 0958`), rejecting runs glued to other
-// words (`ORD-2024-118834`, `12.50`, `2024/01/02`). Each run is then judged by shape, label and checksum.
+// The number-shaped detectors: card, SSN, NHS, NPI, ABA routing and phone numbers, over normalised
+// text (ASCII digits, single spaces). One linear pass cuts the message into maximal "number runs":
+// digit groups joined by one separator each (space, line break, `-`, `.`, `/`, or a phone's
+// parentheses), whatever letters stand around them. Within a run every sub-run of whole groups is
+// a candidate, so a card followed by its expiry date, two cards side by side, or an SSN followed by
+// a date are each found; a candidate counts only with a valid structure and checksum (and, for the
+// identifiers that look like any other number, its label). Candidates are bounded by the longest
+// identifier (19 digits), so a run of n groups costs O(19 n): no backtracking.
 
 /// Digit groups found in the message, with how they were written.
 struct NumberRun {
     var start: Int
     var end: Int
+    /// Every digit of the run, in order.
     var digits: [Int] = []
+    /// Length of each digit group.
     var groups: [Int] = []
+    /// Byte offset where each group starts.
+    var groupStarts: [Int] = []
     /// Each separator as its bytes packed little-endian (one or two bytes).
     var separators: [UInt16] = []
     var plus = false
@@ -24,17 +32,20 @@ struct NumberRun {
 }
 
 enum NumberDetectors {
-    /// Separators accepted between digit groups: " ", "-", ".", ") ", ")", " (", ")-".
+    /// Separators accepted between digit groups: " ", "\n", "-", ".", "/", ") ", ")", " (", ")-".
     private static func isSeparator(_ bytes: [UInt8], _ j: Int, length: Int) -> Bool {
         let a = bytes[j]
         if length == 1 {
-            return a == 0x20 || a == 0x2D || a == 0x2E || a == 0x29
+            return a == 0x20 || a == 0x0A || a == 0x2D || a == 0x2E || a == 0x2F || a == 0x29
         }
         let b = bytes[j + 1]
         return (a == 0x29 && (b == 0x20 || b == 0x2D)) || (a == 0x20 && b == 0x28)
     }
 
-    static let maxDigits = 24
+    /// Longest run the phone detector judges as a whole.
+    static let maxPhoneDigits = 24
+    /// Longest identifier a sub-run is tried as (a 19-digit card).
+    static let maxCandidateDigits = 19
 
     /// Fewest digits any number detector looks at (E.164 with a `+`); shorter runs are skipped
     /// before anything is allocated, which keeps prose full of small numbers cheap.
@@ -48,7 +59,7 @@ enum NumberDetectors {
         return 0
     }
 
-    /// Cuts `bytes` into number runs with clean boundaries and 8 to 24 digits.
+    /// Cuts `bytes` into maximal number runs of at least `minDigits` digits.
     static func runs(_ bytes: [UInt8]) -> [NumberRun] {
         var result: [NumberRun] = []
         let n = bytes.count
@@ -56,10 +67,6 @@ enum NumberDetectors {
         while i < n {
             i = Bytes.firstIndex(in: bytes, from: i, where: Bytes.isDigit)
             guard i < n else { break }
-            guard i == 0 || !Bytes.isDigit(bytes[i - 1]) else {
-                i += 1
-                continue
-            }
             // First pass: find the end and count digits without allocating.
             var j = i
             var count = 0
@@ -74,7 +81,7 @@ enum NumberDetectors {
             }
             let runStart = i
             i = j
-            guard count >= minDigits, count <= maxDigits else { continue }
+            guard count >= minDigits else { continue }
             var run = NumberRun(start: runStart, end: j)
             if runStart > 0, bytes[runStart - 1] == UInt8(ascii: "+") {
                 run.plus = true
@@ -87,8 +94,7 @@ enum NumberDetectors {
                     run.start = runStart - 1
                 }
             }
-            guard cleanBoundaries(bytes, run) else { continue }
-            // Second pass, for the few long runs with clean edges: record digits, groups, separators.
+            // Second pass: record digits, groups and separators.
             run.digits.reserveCapacity(count)
             j = runStart
             while true {
@@ -98,6 +104,7 @@ enum NumberDetectors {
                     j += 1
                 }
                 run.groups.append(j - groupStart)
+                run.groupStarts.append(groupStart)
                 run.end = j
                 let length = separatorLength(bytes, j)
                 guard length > 0 else { break }
@@ -109,14 +116,14 @@ enum NumberDetectors {
         return result
     }
 
+    /// Whether the run stands alone (not glued to a word, an amount, a path or a date): required
+    /// of phone numbers only, which have no checksum to tell them from other numbers.
     private static func cleanBoundaries(_ bytes: [UInt8], _ run: NumberRun) -> Bool {
         let n = bytes.count
         if run.start > 0 {
             let before = bytes[run.start - 1]
             if Bytes.isAlnum(before) { return false }
-            if before == UInt8(ascii: "-") || before == UInt8(ascii: "/") || before == UInt8(ascii: ".")
-                || before == UInt8(ascii: "+")
-            {
+            if before == UInt8(ascii: "-") || before == UInt8(ascii: "/") || before == UInt8(ascii: ".") {
                 if run.start > 1, Bytes.isAlnum(bytes[run.start - 2]) { return false }
             }
         }
@@ -132,48 +139,131 @@ enum NumberDetectors {
         return true
     }
 
+    /// Separators an identifier may be grouped with; a line break may stand in for any of them.
+    private static func identifierSeparator(_ s: UInt16) -> Bool {
+        s == 0x20 || s == 0x2D || s == 0x2E || s == 0x2F || s == 0x0A
+    }
+
+    /// How card numbers are grouped: one block, fours (the last group shorter), or Amex/Diners 4-6-5 and 4-6-4.
+    private static func cardGrouping(_ groups: [Int]) -> Bool {
+        if groups.count == 1 { return true }
+        if groups.count == 3, groups[0] == 4, groups[1] == 6, groups[2] == 5 || groups[2] == 4 { return true }
+        return groups.dropLast().allSatisfy { $0 == 4 } && (1...4).contains(groups[groups.count - 1])
+    }
+
     /// Judges every run; `enabled` says which built-ins the policy uses.
     static func detect(
         _ bytes: [UInt8], context: MessageContext, enabled: Set<BuiltinDetector>, into hits: inout [DetectorHit]
     ) {
+        var window: [Int] = []
+        window.reserveCapacity(maxCandidateDigits)
+        // The window's groups as written, and with each line break joining the groups on either side:
+        // a line break is either where a group ended or where a wrapped paste split one ("4111 11" /
+        // "11 1111 1111"); the grouping rules accept either reading.
+        var groups: [Int] = []
+        var joinedGroups: [Int] = []
+        groups.reserveCapacity(maxCandidateDigits)
+        joinedGroups.reserveCapacity(maxCandidateDigits)
         for run in runs(bytes) {
             var claimed = false
-            func hit(_ d: BuiltinDetector, _ confidence: Double) {
+            func hit(_ d: BuiltinDetector, _ range: Range<Int>, _ confidence: Double) {
                 claimed = true
                 if enabled.contains(d) {
-                    hits.append(DetectorHit(detector: d.rawValue, range: run.start..<run.end, confidence: confidence))
+                    hits.append(DetectorHit(detector: d.rawValue, range: range, confidence: confidence))
                 }
             }
-            let d = run.digits
-            let simple = !run.plus && !run.paren && run.plainSeparators
-            if simple, (13...19).contains(d.count), run.groups.count <= 5, Checksums.cardBrand(d) != nil,
-                Checksums.luhn(d)
-            {
-                hit(.creditCard, 0.95)
-            }
-            if simple, d.count == 9, Checksums.ssn(d) {
-                if run.groups == [3, 2, 4] {
-                    hit(.usSSN, 0.9)
-                } else if run.groups == [9], context.has(.ssn, before: run.start, window: 24) {
-                    hit(.usSSN, 0.85)
+            // Every sub-run of whole groups, up to the longest identifier, with one kind of separator.
+            var first = 0
+            var digitOffset = 0
+            while first < run.groups.count {
+                var cardEnd = -1
+                var cardRange = 0..<0
+                var separator: UInt16 = 0
+                var last = first
+                var count = 0
+                window.removeAll(keepingCapacity: true)
+                groups.removeAll(keepingCapacity: true)
+                joinedGroups.removeAll(keepingCapacity: true)
+                while last < run.groups.count {
+                    var joined = false
+                    if last > first {
+                        let s = run.separators[last - 1]
+                        guard identifierSeparator(s) else { break }
+                        if s == 0x0A {
+                            joined = true
+                        } else if separator == 0 {
+                            separator = s
+                        } else if separator != s {
+                            break
+                        }
+                    }
+                    count += run.groups[last]
+                    guard count <= maxCandidateDigits else { break }
+                    window.append(contentsOf: run.digits[(digitOffset + count - run.groups[last])..<(digitOffset + count)])
+                    groups.append(run.groups[last])
+                    if joined {
+                        joinedGroups[joinedGroups.count - 1] += run.groups[last]
+                    } else {
+                        joinedGroups.append(run.groups[last])
+                    }
+                    let range = run.groupStarts[first]..<(run.groupStarts[last] + run.groups[last])
+                    if (13...19).contains(count), cardGrouping(groups) || cardGrouping(joinedGroups),
+                        Checksums.cardBrand(window) != nil,
+                        Checksums.luhn(window)
+                    {
+                        cardEnd = last
+                        cardRange = range
+                    }
+                    judgeShortIdentifier(window, groups: groups, range: range, context: context, hit: hit)
+                    if joinedGroups.count < groups.count {
+                        judgeShortIdentifier(window, groups: joinedGroups, range: range, context: context, hit: hit)
+                    }
+                    last += 1
+                }
+                if cardEnd >= 0 {
+                    // The longest card from this group; the next candidate starts after it.
+                    hit(.creditCard, cardRange, 0.95)
+                    for g in first...cardEnd { digitOffset += run.groups[g] }
+                    first = cardEnd + 1
+                } else {
+                    digitOffset += run.groups[first]
+                    first += 1
                 }
             }
-            if simple, d.count == 10, run.groups == [3, 3, 4] || run.groups == [10],
-                context.has(.nhs, before: run.start, window: 24), Checksums.nhs(d)
+            let whole = run.start..<run.end
+            if !claimed, run.digits.count <= maxPhoneDigits, cleanBoundaries(bytes, run),
+                !run.separators.contains(0x2F), !run.separators.contains(0x0A),
+                !labelledAsIdentifier(run.start, context), let confidence = phoneConfidence(run, context: context)
             {
-                hit(.ukNHS, 0.95)
+                hit(.phone, whole, confidence)
             }
-            if run.contiguous, d.count == 10, context.has(.npi, before: run.start, window: 24), Checksums.npi(d) {
-                hit(.usNPI, 0.95)
+        }
+    }
+
+    /// The nine- and ten-digit identifiers: SSN (3-2-4, or nine digits after its label), and after
+    /// their labels NHS (3-3-4 or ten digits), NPI and ABA routing numbers (one block).
+    private static func judgeShortIdentifier(
+        _ d: [Int], groups: [Int], range: Range<Int>, context: MessageContext,
+        hit: (BuiltinDetector, Range<Int>, Double) -> Void
+    ) {
+        let single = groups.count == 1
+        if d.count == 9, Checksums.ssn(d) {
+            if groups == [3, 2, 4] {
+                hit(.usSSN, range, 0.9)
+            } else if single, context.near(.ssn, range, window: 24) {
+                hit(.usSSN, range, 0.85)
             }
-            if run.contiguous, d.count == 9, context.has(.aba, before: run.start, window: 32), Checksums.abaRouting(d) {
-                hit(.abaRouting, 0.9)
-            }
-            if !claimed, !labelledAsIdentifier(run.start, context),
-                let confidence = phoneConfidence(run, context: context)
-            {
-                hit(.phone, confidence)
-            }
+        }
+        if d.count == 10, single || groups == [3, 3, 4], context.near(.nhs, range, window: 24),
+            Checksums.nhs(d)
+        {
+            hit(.ukNHS, range, 0.95)
+        }
+        if single, d.count == 10, context.near(.npi, range, window: 24), Checksums.npi(d) {
+            hit(.usNPI, range, 0.95)
+        }
+        if single, d.count == 9, context.near(.aba, range, window: 32), Checksums.abaRouting(d) {
+            hit(.abaRouting, range, 0.9)
         }
     }
 

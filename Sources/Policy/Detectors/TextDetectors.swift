@@ -1,5 +1,5 @@
-// The detectors that are not plain digit runs: e-mail addresses, IBANs, dates of birth after a label
-// and ICD-10 codes after a label. Each is a bounded forward or backward walk from an anchor byte
+// The detectors that are not plain digit runs: e-mail addresses, IBANs and ICD-10 codes after a
+// label (dates of birth are in DateDetector). Each is a bounded forward or backward walk from an anchor byte
 // (`@`, two capitals and two digits, the end of a context word), so a message costs one pass.
 
 enum TextDetectors {
@@ -59,44 +59,48 @@ enum TextDetectors {
         return table
     }()
 
-    static func ibans(_ bytes: [UInt8], into hits: inout [DetectorHit]) {
-        let n = bytes.count
+    /// IBANs in any case, with their four-character groups separated by a space, line break, `-` or `.`,
+    /// whatever stands before or after them: the country's fixed length ends the candidate.
+    /// - Parameter lowered: the normalised message in lower case.
+    static func ibans(_ lowered: [UInt8], into hits: inout [DetectorHit]) {
+        let n = lowered.count
+        var chars: [UInt8] = []
+        chars.reserveCapacity(34)
         var i = 0
         while i + 4 <= n {
             // Skip to the next two digits; an IBAN's check digits follow its country code.
-            let digits = bytes.withUnsafeBufferPointer { text in
+            let digits = lowered.withUnsafeBufferPointer { text in
                 var k = i + 2
                 while k + 1 < n, !(Bytes.isDigit(text[k]) && Bytes.isDigit(text[k + 1])) { k += 1 }
                 return k
             }
             i = digits - 2
             guard i + 4 <= n else { break }
-            guard Bytes.isUpper(bytes[i]), Bytes.isUpper(bytes[i + 1]), Bytes.isDigit(bytes[i + 2]),
-                Bytes.isDigit(bytes[i + 3]), i == 0 || !Bytes.isAlnum(bytes[i - 1])
+            guard Bytes.isLower(lowered[i]), Bytes.isLower(lowered[i + 1]), Bytes.isDigit(lowered[i + 2]),
+                Bytes.isDigit(lowered[i + 3])
             else {
                 i += 1
                 continue
             }
-            let length = ibanLengths[Int(bytes[i] - 65) * 26 + Int(bytes[i + 1] - 65)]
+            let length = ibanLengths[Int(lowered[i] - 97) * 26 + Int(lowered[i + 1] - 97)]
             guard length > 0 else {
                 i += 1
                 continue
             }
-            var chars: [UInt8] = []
-            chars.reserveCapacity(length)
+            chars.removeAll(keepingCapacity: true)
             var j = i
             while chars.count < length, j < n {
-                let b = bytes[j]
-                if Bytes.isUpper(b) || Bytes.isDigit(b) {
-                    chars.append(b)
+                let b = lowered[j]
+                if Bytes.isLower(b) || Bytes.isDigit(b) {
+                    chars.append(b & ~(Bytes.isLower(b) ? 0x20 : 0))
                     j += 1
-                } else if b == 0x20, chars.count % 4 == 0, j + 1 < n, Bytes.isAlnum(bytes[j + 1]) {
+                } else if isGroupSeparator(b), chars.count % 4 == 0, j + 1 < n, Bytes.isAlnum(lowered[j + 1]) {
                     j += 1
                 } else {
                     break
                 }
             }
-            if chars.count == length, j == n || !Bytes.isAlnum(bytes[j]), Checksums.ibanMod97(chars) {
+            if chars.count == length, Checksums.ibanMod97(chars) {
                 hits.append(DetectorHit(detector: BuiltinDetector.iban.rawValue, range: i..<j, confidence: 0.95))
                 i = j
             } else {
@@ -105,104 +109,13 @@ enum TextDetectors {
         }
     }
 
-    // MARK: Dates of birth
-
-    private static let months: [[UInt8]] = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ].map { Array($0.utf8) }
-
-    static func datesOfBirth(
-        _ bytes: [UInt8], lowered: [UInt8], context: MessageContext, into hits: inout [DetectorHit]
-    ) {
-        var lastEnd = -1
-        for labelEnd in context.ends(.dob) {
-            let limit = min(bytes.count, labelEnd + 20)
-            var k = labelEnd
-            while k < limit {
-                if k > lastEnd, k == 0 || !Bytes.isAlnum(bytes[k - 1]),
-                    let end = parseDate(bytes, lowered: lowered, at: k)
-                {
-                    hits.append(
-                        DetectorHit(detector: BuiltinDetector.dateOfBirth.rawValue, range: k..<end, confidence: 0.85))
-                    lastEnd = end
-                    break
-                }
-                k += 1
-            }
-        }
-    }
-
-    /// Reads a number of 1...maxLength digits at `i`; returns (value, digits read).
-    private static func number(_ b: [UInt8], _ i: Int, maxLength: Int) -> (Int, Int)? {
-        var j = i
-        var value = 0
-        while j < b.count, j - i < maxLength, Bytes.isDigit(b[j]) {
-            value = value * 10 + Bytes.value(b[j])
-            j += 1
-        }
-        guard j > i, j == b.count || !Bytes.isDigit(b[j]) else { return nil }
-        return (value, j - i)
-    }
-
-    private static func validYear(_ y: (Int, Int)) -> Bool { y.1 == 2 || (y.1 == 4 && (1900...2099).contains(y.0)) }
-
-    /// A date at `i` in one of: 1980-03-14, 14/03/1980, 03.14.80, 14 March 1980, March 14, 1980.
-    static func parseDate(_ b: [UInt8], lowered: [UInt8], at i: Int) -> Int? {
-        let n = b.count
-        if Bytes.isDigit(b[i]), let first = number(b, i, maxLength: 4) {
-            var j = i + first.1
-            if j < n, b[j] == UInt8(ascii: "/") || b[j] == UInt8(ascii: "-") || b[j] == UInt8(ascii: ".") {
-                let separator = b[j]
-                j += 1
-                guard j < n, let second = number(b, j, maxLength: 2) else { return nil }
-                j += second.1
-                guard j < n, b[j] == separator else { return nil }
-                j += 1
-                guard j < n, let third = number(b, j, maxLength: 4) else { return nil }
-                j += third.1
-                if first.1 == 4 {
-                    guard (1900...2099).contains(first.0), (1...12).contains(second.0), third.1 <= 2,
-                        (1...31).contains(third.0)
-                    else { return nil }
-                } else {
-                    guard first.1 <= 2, validYear(third), first.0 >= 1, second.0 >= 1,
-                        (first.0 <= 12 && second.0 <= 31) || (first.0 <= 31 && second.0 <= 12)
-                    else { return nil }
-                }
-                return j
-            }
-            // 14 March 1980
-            guard first.1 <= 2, (1...31).contains(first.0), j < n, b[j] == 0x20 else { return nil }
-            guard let afterMonth = month(lowered, j + 1), afterMonth < n, b[afterMonth] == 0x20,
-                let year = number(b, afterMonth + 1, maxLength: 4), year.1 == 4, validYear(year)
-            else { return nil }
-            return afterMonth + 1 + year.1
-        }
-        // March 14, 1980 / March 14th 1980
-        guard let afterMonth = month(lowered, i), afterMonth < n, b[afterMonth] == 0x20,
-            let day = number(b, afterMonth + 1, maxLength: 2), (1...31).contains(day.0)
-        else { return nil }
-        var j = afterMonth + 1 + day.1
-        while j < n, Bytes.isLower(lowered[j]), j - (afterMonth + 1 + day.1) < 2 { j += 1 }
-        if j < n, b[j] == UInt8(ascii: ",") { j += 1 }
-        guard j < n, b[j] == 0x20, let year = number(b, j + 1, maxLength: 4), year.1 == 4, validYear(year)
-        else { return nil }
-        return j + 1 + year.1
-    }
-
-    /// A month name (three-letter prefix, optionally the rest of the word and a dot); returns its end.
-    private static func month(_ lowered: [UInt8], _ i: Int) -> Int? {
-        guard i + 3 <= lowered.count else { return nil }
-        let prefix = Array(lowered[i..<(i + 3)])
-        guard months.contains(prefix) else { return nil }
-        var j = i + 3
-        while j < lowered.count, Bytes.isLower(lowered[j]), j - i < 9 { j += 1 }
-        if j < lowered.count, lowered[j] == UInt8(ascii: ".") { j += 1 }
-        return j
+    private static func isGroupSeparator(_ b: UInt8) -> Bool {
+        b == 0x20 || b == 0x0A || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
     }
 
     // MARK: ICD-10
 
+    /// - Parameter bytes: the normalised message in lower case (codes are found in any case).
     static func icd10Codes(_ bytes: [UInt8], context: MessageContext, into hits: inout [DetectorHit]) {
         var lastEnd = -1
         for labelEnd in context.ends(.icd) {
@@ -224,14 +137,14 @@ enum TextDetectors {
     /// letters or digits.
     private static func icdCode(_ b: [UInt8], _ i: Int) -> Int? {
         let n = b.count
-        guard i + 3 <= n, Bytes.isUpper(b[i]), b[i] != UInt8(ascii: "U"), Bytes.isDigit(b[i + 1]),
-            Bytes.isDigit(b[i + 2]) || Bytes.isUpper(b[i + 2])
+        guard i + 3 <= n, Bytes.isLower(b[i]), b[i] != UInt8(ascii: "u"), Bytes.isDigit(b[i + 1]),
+            Bytes.isDigit(b[i + 2]) || Bytes.isLower(b[i + 2])
         else { return nil }
         var j = i + 3
-        if j + 1 < n, b[j] == UInt8(ascii: "."), Bytes.isDigit(b[j + 1]) || Bytes.isUpper(b[j + 1]) {
+        if j + 1 < n, b[j] == UInt8(ascii: "."), Bytes.isDigit(b[j + 1]) || Bytes.isLower(b[j + 1]) {
             j += 1
             let start = j
-            while j < n, j - start < 4, Bytes.isDigit(b[j]) || Bytes.isUpper(b[j]) { j += 1 }
+            while j < n, j - start < 4, Bytes.isDigit(b[j]) || Bytes.isLower(b[j]) { j += 1 }
         }
         guard j == n || !Bytes.isAlnum(b[j]) else { return nil }
         return j

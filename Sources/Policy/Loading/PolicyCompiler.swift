@@ -1,7 +1,6 @@
 // Merges the parsed files of a policy directory (in file-name order) and checks what no single
 // file can: references to tags, detectors and providers, names defined twice across files, and
 // rules that contradict each other. Produces the PolicySet or every issue found.
-internal import EnclaveCrypto
 import Yams
 
 struct PolicyCompiler {
@@ -33,14 +32,12 @@ struct PolicyCompiler {
         }
         var parsedFiles: [(String, ParsedPolicyFile)] = []
         var ruleCount = 0
-        var digestInput: [UInt8] = []
         for file in files {
             var parser = PolicyFileParser(file: file.name)
             parser.parse(file.contents, ruleOffset: ruleCount)
             ruleCount += parser.parsed.rules.count
             issues += parser.reader.issues
             parsedFiles.append((file.name, parser.parsed))
-            digestInput += Array(file.name.utf8) + [0] + Array(file.contents.utf8) + [0]
         }
         // A file that is not YAML contributes nothing, so every reference to it would be reported as
         // unknown too; report the syntax errors alone.
@@ -174,15 +171,15 @@ struct PolicyCompiler {
                             hint: NodeReader.suggestion(for: provider.name, among: providerNames.sorted()))
                     }
                 }
+                guard !entry.damaged else { continue }
                 checkSelfContradiction(rule)
                 rules.append(rule)
             }
         }
         checkContradictions(rules)
         guard issues.isEmpty else { return nil }
-        // OpenSSL's SHA-256 fails only when it cannot allocate; the fingerprint is then left empty, which
-        // audit records show as such rather than hiding the load.
-        let fingerprint = (try? SHA256.hash(digestInput))?.hexString ?? ""
+        // Empty only when hashing cannot allocate; audit records then show it as such.
+        let fingerprint = PolicySet.fingerprint(files: files)
         return PolicySet(
             sha256: fingerprint, files: files.map(\.name), tags: tags, rules: rules,
             detectors: definitions, groupDefaults: groupDefaults, userDefaults: userDefaults,
@@ -259,6 +256,11 @@ struct PolicyCompiler {
             report(
                 rule.location, .contradiction, "rule '\(rule.name)' requires tags and `untagged: true` at once",
                 hint: "split it into two rules")
+        }
+        if conditionKey(w) == conditionKey(RuleCondition()) {
+            report(
+                rule.location, .badValue, "rule '\(rule.name)' has an empty `when`, so it would apply to everyone",
+                hint: "name tags, users or groups, or write `when: {untagged: true}` for untagged conversations")
         }
         if rule.allow.residency.isEmpty, rule.allow.providers.isEmpty {
             report(

@@ -30,6 +30,9 @@ struct ParsedPolicyFile {
         var rule: PolicyRule
         var tagRefs: [(name: String, mark: Mark?)]
         var providerRefs: [(name: String, mark: Mark?)]
+        /// Reading the rule reported a problem (a mistyped key, a wrong type): what it says is not what
+        /// the admin meant, so no further error is derived from it (the first error is the real one).
+        var damaged = false
     }
 
     var tags: [(TagDefinition, detectorMarks: [Mark?])] = []
@@ -67,7 +70,7 @@ struct PolicyFileParser {
         do {
             root = try Yams.compose(yaml: contents)
         } catch let error as YamlError {
-            Self.reportYAML(error, into: &reader)
+            Self.reportYAML(error, contents: contents, into: &reader)
             return
         } catch {
             reader.report(nil, .syntax, "not valid YAML", hint: "check indentation and quoting")
@@ -97,10 +100,19 @@ struct PolicyFileParser {
         if let node = fields["rules"] { parseRules(node, offset: ruleOffset) }
     }
 
-    static func reportYAML(_ error: YamlError, into reader: inout NodeReader) {
+    static func reportYAML(_ error: YamlError, contents: String, into reader: inout NodeReader) {
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):
+            // A tab in the indentation is the usual cause and Yams' words do not say so: name it.
+            if let tab = firstIndentingTab(contents) {
+                reader.issues.append(
+                    PolicyIssue(
+                        file: reader.file, line: tab.line, column: tab.column, code: .syntax,
+                        message: "a tab character indents this line; YAML indents with spaces only",
+                        hint: "replace the tab with spaces"))
+                return
+            }
             reader.report(mark, .syntax, "YAML: \(problem)", hint: "check indentation, colons and quotes near here")
         case .duplicatedKeysInMapping(let duplicates, let context):
             reader.report(
@@ -110,6 +122,17 @@ struct PolicyFileParser {
         default:
             reader.report(nil, .syntax, "not valid YAML", hint: "the file must be UTF-8 YAML")
         }
+    }
+
+    /// The first tab among a line's leading whitespace (1-based line and column).
+    static func firstIndentingTab(_ contents: String) -> (line: Int, column: Int)? {
+        for (index, line) in contents.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            for (column, character) in line.enumerated() {
+                if character == "\t" { return (index + 1, column + 1) }
+                if character != " " { break }
+            }
+        }
+        return nil
     }
 
     private mutating func parseTags(_ node: Node) {
@@ -196,6 +219,7 @@ struct PolicyFileParser {
 
     private mutating func parseRules(_ node: Node, offset: Int) {
         for item in reader.list(node, what: "rules") {
+            let issuesBefore = reader.issues.count
             let allowed = ["name", "description", "priority", "when", "allow"]
             guard let f = reader.mapping(item, allowed: allowed, what: "a rule") else { continue }
             guard let nameNode = f["name"], let name = reader.identifier(nameNode, what: "rule name") else {
@@ -218,7 +242,10 @@ struct PolicyFileParser {
                 reader.report(
                     f.mark, .missingKey, "rule '\(name)' has no `allow`", hint: "add `allow: {residency: [on-prem]}`")
             }
-            parsed.rules.append(.init(rule: rule, tagRefs: tagRefs, providerRefs: providerRefs))
+            parsed.rules.append(
+                .init(
+                    rule: rule, tagRefs: tagRefs, providerRefs: providerRefs,
+                    damaged: reader.issues.count > issuesBefore))
         }
     }
 

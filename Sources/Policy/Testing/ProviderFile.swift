@@ -12,7 +12,7 @@ public enum ProviderFile {
         do {
             root = try Yams.compose(yaml: contents)
         } catch let error as YamlError {
-            PolicyFileParser.reportYAML(error, into: &reader)
+            PolicyFileParser.reportYAML(error, contents: contents, into: &reader)
             throw PolicyLoadError(issues: reader.issues)
         } catch {
             throw PolicyLoadError(issues: [

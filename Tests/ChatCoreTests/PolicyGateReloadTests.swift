@@ -1,0 +1,39 @@
+// A running server's policy gate knows the provider registry: a policy edited to name a provider the
+// configuration does not declare is refused by `/reload` with that error, and the last good policy
+// keeps serving; before, the reload answered OK while every decision failed closed.
+import ChatCore
+import Foundation
+import Testing
+
+@Suite struct PolicyGateReloadTests {
+    static let registry = [
+        ProviderSummary(name: "local", residency: "on-prem", region: nil, modelID: "m"),
+        ProviderSummary(name: "external-gpt", residency: "external", region: "eu", modelID: "g"),
+    ]
+
+    static func policy(provider: String) -> String {
+        "version: 1\nrules:\n  - name: anyone\n    when: {untagged: true}\n    allow: {providers: [\(provider)]}\n"
+    }
+
+    @Test func reloadRefusesARuleNamingAnUndeclaredProvider() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gate-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = directory + "/rules.yaml"
+        try Self.policy(provider: "external-gpt").write(toFile: file, atomically: true, encoding: .utf8)
+        let gate = PolicyDirectoryGate(directory: directory, providers: Self.registry)
+        let serving = try #require(await gate.sha256)
+
+        try Self.policy(provider: "external-gtp").write(toFile: file, atomically: true, encoding: .utf8)
+        do {
+            _ = try await gate.reload()
+            Issue.record("the reload was accepted")
+        } catch let rejection as PolicyReloadRejection {
+            #expect(rejection.description.contains("unknown provider 'external-gtp'"), "\(rejection.description)")
+            #expect(rejection.description.contains("rules.yaml:5"), "\(rejection.description)")
+        }
+        #expect(await gate.sha256 == serving)
+        // Without a registry (the old behaviour) the same files load.
+        #expect(await PolicyDirectoryGate(directory: directory).sha256 != nil)
+    }
+}
