@@ -24,8 +24,7 @@ struct ModelTests {
 
     @Test(arguments: Kernels.supportedWeightTypes)
     func tokenByTokenMatchesReference(type: GGMLType) throws {
-        var spec = TinyModelSpec()
-        spec.weightType = type
+        let spec = TinyModelSpec.weights(type)
         let tiny = TinyModel(spec)
         let model = try Self.load(tiny)
         let tokens: [Int32] = [1, 17, 42, 5, 79, 3]
