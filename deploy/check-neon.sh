@@ -1,7 +1,8 @@
 #!/bin/sh
 # Proves the NEON kernels (Sources/CKernels/quants_neon.c) on an x86-64 machine: cross-compiles CKernels
 # for aarch64 with clang, links a static harness and runs it under qemu-user. The harness compares every
-# NEON dot kernel (plain and SDOT) and the NEON activation quantizer against the scalar reference twins.
+# NEON dot kernel (plain and SDOT) and the NEON activation quantizer against the scalar reference twins
+# (the K-quant kernels bit for bit).
 # Needs the Debian packages gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user (not part of CI).
 # Usage: deploy/check-neon.sh
 set -eu
@@ -18,6 +19,7 @@ cat > "$work/harness.c" <<'C'
 #include <string.h>
 
 ck_dot_fn ck_neon_dot_function(int type, int dotprod);
+ck_dot_fn ck_neon_dot_function_k(int type, int dotprod);
 
 static unsigned long long state = 42;
 static float uniform(void) {  // xorshift64*, in [-1, 1)
@@ -79,6 +81,35 @@ int main(void) {
     check("f32", ck_vec_dot(CK_TYPE_F32, N, w[0], x), ck_vec_dot_ref(CK_TYPE_F32, N, w[0], x), scale);
     check("f16", ck_vec_dot(CK_TYPE_F16, N, h, x), ck_vec_dot_ref(CK_TYPE_F16, N, h, x), scale);
     check("bf16", ck_vec_dot(CK_TYPE_BF16, N, b, x), ck_vec_dot_ref(CK_TYPE_BF16, N, b, x), scale);
+    // K-quants: random blocks (any bytes but the half scales are valid), Q8_K activations; these kernels
+    // must equal their scalar twins bit for bit, with and without SDOT.
+    enum { NK = 2048 };
+    const int ktypes[] = {CK_TYPE_Q4_K, CK_TYPE_Q5_K, CK_TYPE_Q6_K};
+    const int half_offsets[][2] = {{0, 2}, {0, 2}, {208, 208}};
+    static float xk[NK];
+    static unsigned char wk[NK], ak[NK * 2];
+    for (int i = 0; i < NK; i++) xk[i] = uniform() * (i % 5 == 0 ? 3.0f : 1.0f);
+    ck_quantize_row_q8_K_ref(xk, ak, NK);
+    for (int t = 0; t < 3; t++) {
+        int type = ktypes[t], block = (int)ck_row_bytes(type, 256), bad = 0;
+        for (int r = 0; r < ROWS; r++) {
+            for (size_t i = 0; i < ck_row_bytes(type, NK); i++) wk[i] = (unsigned char)(uniform() * 128 + 128);
+            for (int b = 0; b < NK / 256; b++) {
+                for (int k = 0; k < 2; k++) {
+                    unsigned short h = ck_fp32_to_fp16(uniform() * 0.01f);
+                    memcpy(wk + b * block + half_offsets[t][k], &h, 2);
+                }
+            }
+            float want = ck_vec_dot_ref(type, NK, wk, ak);
+            float plain = ck_neon_dot_function_k(type, 0)(NK, wk, ak), dispatched = ck_vec_dot(type, NK, wk, ak);
+            float sdot = dotprod ? ck_neon_dot_function_k(type, 1)(NK, wk, ak) : want;
+            if (memcmp(&plain, &want, 4) || memcmp(&sdot, &want, 4) || memcmp(&dispatched, &want, 4)) {
+                if (bad++ < 3) printf("FAIL k-quant %d row %d: %.9g %.9g %.9g vs %.9g\n", type, r, plain, sdot, dispatched, want);
+            }
+        }
+        failures += bad;
+        printf("k-quant type %d: %d rows checked bit for bit\n", type, ROWS);
+    }
     printf(failures ? "NEON kernels: %d failures\n" : "NEON kernels match the references\n", failures);
     return failures != 0;
 }

@@ -10,7 +10,9 @@ float ck_avx2_dot_f32(int n, const float *x, const float *y);
 void ck_avx2_quantize_row_q8(int with_sum, const float *x, void *y, int n);
 void ck_avx2_axpy_f32(int n, float a, const float *x, float *y);
 int ck_avx2_dequantize_row(int type, const void *x, float *y, int n);
+int ck_avx2_dequantize_row_k(int type, const void *x, float *y, int n);
 ck_dot_fn ck_avx2_dot_function(int type);
+ck_dot_fn ck_avx2_dot_function_k(int type);
 float ck_avx2_dot_lanes(int n, const float *x, const float *y);
 float ck_avx2_dot_quad(int n, const float *x, const float *y);
 void ck_avx2_softmax(float *x, int n);
@@ -19,6 +21,7 @@ void ck_fma_rope(float *x, int heads, int head_dim, int rope_dims, int neox, con
 #endif
 #if defined(__aarch64__)
 ck_dot_fn ck_neon_dot_function(int type, int dotprod);
+ck_dot_fn ck_neon_dot_function_k(int type, int dotprod);
 float ck_neon_dot_f32(int n, const float *x, const float *y);
 void ck_neon_quantize_row_q8(int with_sum, const float *x, void *y, int n);
 #endif
@@ -79,17 +82,21 @@ void ck_quantize_row(int activation_type, const float *x, void *y, int n) {
 
 void ck_dequantize_row(int type, const void *x, float *y, int n) {
 #if defined(__x86_64__)
-    if (have_avx2() && ck_avx2_dequantize_row(type, x, y, n)) return;
+    if (have_avx2() && (ck_avx2_dequantize_row(type, x, y, n) || ck_avx2_dequantize_row_k(type, x, y, n))) return;
 #endif
     ck_dequantize_row_ref(type, x, y, n);
 }
 
 float ck_vec_dot(int type, int n, const void *x, const void *y) {
 #if defined(__x86_64__)
-    if (have_avx2()) return ck_avx2_vec_dot(type, n, x, y);
+    if (have_avx2()) {
+        ck_dot_fn k = ck_avx2_dot_function_k(type);
+        return k ? k(n, x, y) : ck_avx2_vec_dot(type, n, x, y);
+    }
 #elif defined(__aarch64__)
     if (have_neon()) {
         ck_dot_fn f = ck_neon_dot_function(type, have_dotprod());
+        if (!f) f = ck_neon_dot_function_k(type, have_dotprod());
         if (f) return f(n, x, y);
     }
 #endif
@@ -105,16 +112,21 @@ REF_DOT(ref_q4_1, CK_TYPE_Q4_1)
 REF_DOT(ref_q5_0, CK_TYPE_Q5_0)
 REF_DOT(ref_q5_1, CK_TYPE_Q5_1)
 REF_DOT(ref_q8_0, CK_TYPE_Q8_0)
+REF_DOT(ref_q4_K, CK_TYPE_Q4_K)
+REF_DOT(ref_q5_K, CK_TYPE_Q5_K)
+REF_DOT(ref_q6_K, CK_TYPE_Q6_K)
 
 ck_dot_fn ck_dot_function(int type) {
 #if defined(__x86_64__)
     if (have_avx2()) {
         ck_dot_fn f = ck_avx2_dot_function(type);
+        if (!f) f = ck_avx2_dot_function_k(type);
         if (f) return f;
     }
 #elif defined(__aarch64__)
     if (have_neon()) {
         ck_dot_fn f = ck_neon_dot_function(type, have_dotprod());
+        if (!f) f = ck_neon_dot_function_k(type, have_dotprod());
         if (f) return f;
     }
 #endif
@@ -126,6 +138,9 @@ ck_dot_fn ck_dot_function(int type) {
     case CK_TYPE_Q4_1: return ref_q4_1;
     case CK_TYPE_Q5_0: return ref_q5_0;
     case CK_TYPE_Q5_1: return ref_q5_1;
+    case CK_TYPE_Q4_K: return ref_q4_K;
+    case CK_TYPE_Q5_K: return ref_q5_K;
+    case CK_TYPE_Q6_K: return ref_q6_K;
     default: return ref_q8_0;
     }
 }

@@ -1,5 +1,5 @@
 // Scalar reference kernels: quantize, dequantize and dot products for ggml's 32-element block types,
-// written for clarity. Every fast kernel in quants_avx2.c is tested against these.
+// written for clarity (the K-quants' are in kquants_ref.c). Every fast kernel in quants_avx2.c is tested against these.
 #include "ckernels.h"
 #include <math.h>
 #include <string.h>
@@ -18,6 +18,7 @@ int ck_activation_type(int t) {
     switch (t) {
     case CK_TYPE_Q4_0: case CK_TYPE_Q5_0: case CK_TYPE_Q8_0: return CK_TYPE_Q8_0;
     case CK_TYPE_Q4_1: case CK_TYPE_Q5_1: return CK_TYPE_Q8_1;
+    case CK_TYPE_Q4_K: case CK_TYPE_Q5_K: case CK_TYPE_Q6_K: return CK_TYPE_Q8_K;
     default: return CK_TYPE_F32;
     }
 }
@@ -32,6 +33,10 @@ size_t ck_row_bytes(int t, int n) {
     case CK_TYPE_Q5_1: return (size_t)n / 32 * 24;
     case CK_TYPE_Q8_0: return (size_t)n / 32 * 34;
     case CK_TYPE_Q8_1: return (size_t)n / 32 * 36;
+    case CK_TYPE_Q4_K: return (size_t)n / CK_QK_K * sizeof(ck_block_q4_K);
+    case CK_TYPE_Q5_K: return (size_t)n / CK_QK_K * sizeof(ck_block_q5_K);
+    case CK_TYPE_Q6_K: return (size_t)n / CK_QK_K * sizeof(ck_block_q6_K);
+    case CK_TYPE_Q8_K: return (size_t)n / CK_QK_K * sizeof(ck_block_q8_K);
     default: return 0;
     }
 }
@@ -150,6 +155,7 @@ void ck_quantize_row_ref(int type, const float *x, void *y, int n) {
     case CK_TYPE_Q5_1: quantize_q5_1(x, y, n); break;
     case CK_TYPE_Q8_0: ck_quantize_row_q8_0_ref(x, y, n); break;
     case CK_TYPE_Q8_1: ck_quantize_row_q8_1_ref(x, y, n); break;
+    case CK_TYPE_Q8_K: ck_quantize_row_q8_K_ref(x, y, n); break;
     default: break;
     }
 }
@@ -157,6 +163,9 @@ void ck_quantize_row_ref(int type, const float *x, void *y, int n) {
 void ck_dequantize_row_ref(int type, const void *vx, float *y, int n) {
     int nb = n / CK_QK;
     switch (type) {
+    case CK_TYPE_Q4_K: case CK_TYPE_Q5_K: case CK_TYPE_Q6_K: case CK_TYPE_Q8_K:
+        ck_dequantize_row_k_ref(type, vx, y, n);
+        break;
     case CK_TYPE_F32: memcpy(y, vx, (size_t)n * 4); break;
     case CK_TYPE_F16: for (int i = 0; i < n; i++) y[i] = H2F(((const uint16_t *)vx)[i]); break;
     case CK_TYPE_BF16: for (int i = 0; i < n; i++) y[i] = ck_bf16_to_fp32(((const uint16_t *)vx)[i]); break;
@@ -244,6 +253,7 @@ float ck_vec_dot_ref(int type, int n, const void *vx, const void *vy) {
     int q[32];
     float sum = 0;
     switch (type) {
+    case CK_TYPE_Q4_K: case CK_TYPE_Q5_K: case CK_TYPE_Q6_K: return ck_vec_dot_k_ref(type, n, vx, vy);
     case CK_TYPE_F32: case CK_TYPE_F16: case CK_TYPE_BF16: {
         const float *y = vy;
         double acc = 0;

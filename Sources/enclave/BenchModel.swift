@@ -2,9 +2,11 @@
 // defines pp<N> (one batch of N prompt tokens from an empty cache) and tg<N> (N tokens decoded one at a
 // time from an empty cache). Random token ids; the mean of the repetitions after one warm-up. With
 // `--sessions S`, also tg<N>x<S>: S sessions decoding N tokens each, first one session after another
-// (the baseline) and then as the engine's scheduler runs them, one batched step per token for all.
+// (the baseline) and then as the engine's scheduler runs them, one batched step per token for all. With
+// `--bandwidth`, also the memory read bandwidth and the decoding kernels' streaming rates against it.
 import ArgumentParser
 import Foundation
+import GGUF
 import Inference
 
 struct BenchModel: ParsableCommand {
@@ -15,6 +17,8 @@ struct BenchModel: ParsableCommand {
     @Option(name: .short, help: "Threads.") var t = 2
     @Option(name: .short, help: "Repetitions.") var r = 3
     @Option(help: "Concurrent sessions for the batched decoding figure (0: skip it).") var sessions = 0
+    @Flag(help: "Also the memory read bandwidth and, against it, each weight type's decoding kernel and tg.")
+    var bandwidth = false
 
     func run() throws {
         let model = try ModelLoader.model(file, threads: t)
@@ -50,6 +54,7 @@ struct BenchModel: ParsableCommand {
             if !tg.isEmpty {
                 print(String(format: "| %@ | %d | tg%d | %.2f ± %.2f |", name, t, n, mean(tg), deviation(tg)))
             }
+            if bandwidth { printBandwidth(model, tokensPerSecond: tg.isEmpty ? nil : mean(tg)) }
             if sessions > 0, n > 0 {
                 let (alone, batched) = try decodingRates(model, prompt: prompt)
                 print(
@@ -89,6 +94,29 @@ struct BenchModel: ParsableCommand {
             if repetition > 0 { batched.append(total / ((ContinuousClock.now - start) / .seconds(1))) }
         }
         return (alone, batched)
+    }
+
+    /// Decoding reads every weight once per token, so its speed is bounded by the memory bandwidth: this
+    /// prints the bandwidth measured now, each weight type's one-token product as a share of it, and the
+    /// tg figure's effective rate (weights read per token × tokens/s).
+    private func printBandwidth(_ model: TransformerModel, tokensPerSecond: Double?) {
+        let gb = { (rate: Double) in String(format: "%.2f GB/s", rate / 1e9) }
+        let read = KernelBandwidth.memoryRead(threads: t)
+        print("memory read, \(t) threads: \(gb(read))")
+        let matrices = model.file.tensors.filter { $0.dimensions.count == 2 }
+        let types = Set(matrices.map(\.type)).union([.q4_K, .q5_K, .q6_K]).sorted { $0.rawValue < $1.rawValue }
+        for type in types where Kernels.supportedWeightTypes.contains(type) {
+            let rate = KernelBandwidth.matvec(type: type, threads: t)
+            let share = 100 * rate / read
+            print(String(format: "%@ one-token product: %@ (%.0f%% of read)", type.description, gb(rate), share))
+        }
+        if let tokensPerSecond {
+            // The embedding is read one row per token unless it is also the output matrix.
+            let tied = !matrices.contains { $0.name == "output.weight" }
+            let perToken = matrices.filter { tied || $0.name != "token_embd.weight" }.reduce(0) { $0 + $1.byteCount }
+            let rate = Double(perToken) * tokensPerSecond
+            print(String(format: "tg%d weights streamed: %@ (%.0f%% of read)", n, gb(rate), 100 * rate / read))
+        }
     }
 
     private func starter(_ session: Int, _ prompt: [Int32]) -> [Int32] {

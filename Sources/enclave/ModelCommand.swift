@@ -1,5 +1,5 @@
-// `enclave model info|generate|score|tokenize|logits`: inspect and exercise a GGUF model from the shell. The
-// acceptance checks call these; their names and flags are part of the contract (issue 3).
+// `enclave model info|verify|generate|score|tokenize|logits`: inspect and exercise a GGUF model from the
+// shell. The acceptance checks call these; their names and flags are part of the contract (issue 3).
 import ArgumentParser
 import Foundation
 import GGUF
@@ -9,7 +9,7 @@ struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "Inspect and run a GGUF model in-process.",
-        subcommands: [Info.self, Generate.self, Score.self, Tokenize.self, Logits.self]
+        subcommands: [Info.self, Verify.self, Generate.self, Score.self, Tokenize.self, Logits.self]
     )
 }
 

@@ -26,7 +26,7 @@ struct KernelTests {
         for (type, size) in Kernels.blockLayouts {
             #expect(size == type.bytesPerBlock, "\(type)")
         }
-        #expect(Kernels.blockLayouts.count == 6)
+        #expect(Kernels.blockLayouts.count == 10)
     }
 
     @Test func halfConversionRoundTrips() {

@@ -17,6 +17,14 @@ struct TinyModelSpec {
     var tiedOutput = true
     var ropeBase: Float = 10000
     var seed: UInt64 = 7
+
+    /// A spec whose weights are `type`: K-quant rows come in blocks of 256, so their model is wider.
+    static func weights(_ type: GGMLType) -> TinyModelSpec {
+        var spec = TinyModelSpec()
+        spec.weightType = type
+        if type.blockSize == 256 { (spec.dim, spec.hidden) = (256, 512) }
+        return spec
+    }
 }
 
 /// Weights (dequantized, as the engine sees them) and the GGUF bytes of a tiny random model.
@@ -43,7 +51,14 @@ struct TinyModel {
         var tensors: [String: [Float]] = [:]
         func matrix(_ name: String, rows: Int, cols: Int, scale: Float) {
             let values = (0..<rows * cols).map { _ in rng.uniform() * scale }
-            let encoded = Kernels.quantize(values, as: spec.weightType)
+            // The tests have no K-quant weight quantizer: random K blocks (every byte pattern is valid) with
+            // half scales sized so the weights fall near ±scale, as for the other types.
+            let type = spec.weightType
+            let halfScale = scale / (type == .q6_K ? 1000 : 300)  // Q6_K: int8 scales, 6-bit codes
+            let encoded =
+                type.blockSize == 256
+                ? KQuantKernelTests.randomBlocks(type, count: values.count, seed: rng.next(), halfScale: halfScale)
+                : Kernels.quantize(values, as: type)
             writer.addTensor(name, dimensions: [cols, rows], type: spec.weightType, data: encoded)
             tensors[name] = Kernels.dequantize(encoded, as: spec.weightType, count: values.count)
         }

@@ -10,8 +10,7 @@ import Testing
 struct ModelStepTests {
     @Test(arguments: Kernels.supportedWeightTypes)
     func aBatchedStepEqualsEachSessionAlone(type: GGMLType) throws {
-        var spec = TinyModelSpec()
-        spec.weightType = type
+        let spec = TinyModelSpec.weights(type)
         let model = try ModelTests.load(TinyModel(spec))
         // 40 sessions (above the 32-token sgemm threshold), prompts of 1 to 5 tokens.
         var prompts: [[Int32]] = []

@@ -19,13 +19,17 @@ struct ModelTests {
 
     /// Relative tolerances: float weights meet f32 activations (rounding only); quantized weights meet
     /// q8-quantized activations, which moves logits by a few percent through two random layers.
-    static func tolerance(_ type: GGMLType) -> Float { [.f32, .f16, .bf16].contains(type) ? 1e-3 : 0.04 }
+    /// K-quants meet Q8_K activations, one scale per 256 values (eight times coarser than Q8_0's), which moves
+    /// the random models' logits by up to ~9% (Q6_K, whose random weights have both signs in every block).
+    static func tolerance(_ type: GGMLType) -> Float {
+        if [.f32, .f16, .bf16].contains(type) { return 1e-3 }
+        return Kernels.activationType(for: type) == .q8_K ? 0.12 : 0.04
+    }
     static let batchTolerance: Float = 0.04
 
     @Test(arguments: Kernels.supportedWeightTypes)
     func tokenByTokenMatchesReference(type: GGMLType) throws {
-        var spec = TinyModelSpec()
-        spec.weightType = type
+        let spec = TinyModelSpec.weights(type)
         let tiny = TinyModel(spec)
         let model = try Self.load(tiny)
         let tokens: [Int32] = [1, 17, 42, 5, 79, 3]

@@ -36,10 +36,25 @@ typedef struct { uint16_t d; uint16_t m; uint8_t qh[4]; uint8_t qs[CK_QK / 2]; }
 typedef struct { uint16_t d; int8_t qs[CK_QK]; } ck_block_q8_0;                      // 34 bytes
 typedef struct { uint16_t d; uint16_t s; int8_t qs[CK_QK]; } ck_block_q8_1;          // 36 bytes; s = d * sum(qs)
 
+// K-quants: super-blocks of 256 elements in 8 (Q4_K, Q5_K) or 16 (Q6_K) sub-blocks with their own
+// scales. Q4_K/Q5_K pack eight 6-bit scales and eight 6-bit mins into `scales[12]`; Q8_K is the
+// activation format their dot products take (an f32 scale and the sums of each 16 codes).
+#define CK_QK_K 256
+
+typedef struct { uint16_t d; uint16_t dmin; uint8_t scales[12]; uint8_t qs[CK_QK_K / 2]; } ck_block_q4_K;  // 144
+typedef struct {
+    uint16_t d; uint16_t dmin; uint8_t scales[12]; uint8_t qh[CK_QK_K / 8]; uint8_t qs[CK_QK_K / 2];
+} ck_block_q5_K;  // 176 bytes
+typedef struct {
+    uint8_t ql[CK_QK_K / 2]; uint8_t qh[CK_QK_K / 4]; int8_t scales[CK_QK_K / 16]; uint16_t d;
+} ck_block_q6_K;  // 210 bytes
+typedef struct { float d; int8_t qs[CK_QK_K]; int16_t bsums[CK_QK_K / 16]; } ck_block_q8_K;  // 292 bytes
+
 /// ggml type ids the kernels understand (same numbers as GGMLType).
 enum {
     CK_TYPE_F32 = 0, CK_TYPE_F16 = 1, CK_TYPE_Q4_0 = 2, CK_TYPE_Q4_1 = 3, CK_TYPE_Q5_0 = 6,
-    CK_TYPE_Q5_1 = 7, CK_TYPE_Q8_0 = 8, CK_TYPE_Q8_1 = 9, CK_TYPE_BF16 = 30,
+    CK_TYPE_Q5_1 = 7, CK_TYPE_Q8_0 = 8, CK_TYPE_Q8_1 = 9, CK_TYPE_Q4_K = 12, CK_TYPE_Q5_K = 13,
+    CK_TYPE_Q6_K = 14, CK_TYPE_Q8_K = 15, CK_TYPE_BF16 = 30,
 };
 
 // MARK: Half and bfloat16 conversion.
@@ -54,15 +69,21 @@ uint16_t ck_fp32_to_bf16(float f);
 /// Quantizes `n` floats (a multiple of 32) to Q8_0 / Q8_1 blocks, as ggml's *_ref functions do.
 void ck_quantize_row_q8_0_ref(const float *x, void *y, int n);
 void ck_quantize_row_q8_1_ref(const float *x, void *y, int n);
-/// Quantizes to Q4_0/Q4_1/Q5_0/Q5_1 (used by tests to build weights).
+/// Quantizes `n` floats (a multiple of 256) to Q8_K as llama.cpp does for every CPU (quantize_row_q8_K_ref).
+void ck_quantize_row_q8_K_ref(const float *x, void *y, int n);
+/// Quantizes to Q4_0/Q4_1/Q5_0/Q5_1 (used by tests to build weights), or to the activation formats.
 void ck_quantize_row_ref(int type, const float *x, void *y, int n);
 /// Expands a row of `n` elements of `type` to floats.
 void ck_dequantize_row_ref(int type, const void *x, float *y, int n);
 /// Dot product of a weight row of `type` with activations in the matching format
-/// (ck_activation_type(type)): Q8_0 for q4_0/q5_0/q8_0, Q8_1 for q4_1/q5_1, f32 for f32/f16/bf16.
+/// (ck_activation_type(type)): Q8_0 for q4_0/q5_0/q8_0, Q8_1 for q4_1/q5_1, Q8_K for the K-quants,
+/// f32 for f32/f16/bf16.
 float ck_vec_dot_ref(int type, int n, const void *x, const void *y);
+/// The K-quant references (kquants_ref.c), reached through the two functions above.
+void ck_dequantize_row_k_ref(int type, const void *x, float *y, int n);
+float ck_vec_dot_k_ref(int type, int n, const void *x, const void *y);
 
-/// The activation format a weight type's dot product expects (CK_TYPE_Q8_0, CK_TYPE_Q8_1 or CK_TYPE_F32).
+/// The activation format a weight type's dot product expects (CK_TYPE_Q8_0, Q8_1, Q8_K or F32).
 int ck_activation_type(int weight_type);
 /// Bytes of one row of `n` elements in `type`.
 size_t ck_row_bytes(int type, int n);

@@ -10,17 +10,20 @@ public enum Kernels {
     public enum Flavour: Sendable { case reference, fast }
 
     /// Weight types whose rows the engine can multiply.
-    public static let supportedWeightTypes: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1]
+    public static let supportedWeightTypes: [GGMLType] = [
+        .f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K,
+    ]
 
     /// The name of the fast variant this CPU uses ("avx2" or "scalar").
     public static var fastVariant: String { String(cString: ck_kernel_variant()) }
 
-    /// The activation format a dot product with `weights` rows takes (q8_0, q8_1 or f32).
+    /// The activation format a dot product with `weights` rows takes (q8_0, q8_1, q8_K or f32).
     public static func activationType(for weights: GGMLType) -> GGMLType {
         GGMLType(rawValue: UInt32(ck_activation_type(Int32(weights.rawValue)))) ?? .f32
     }
 
-    /// Encodes `values` (count a multiple of 32) as `type`.
+    /// Encodes `values` (count a multiple of the block size) as `type`: the 32-element types, and q8_K
+    /// (llama.cpp has no faster Q8_K quantizer than its reference, so neither do we).
     public static func quantize(_ values: [Float], as type: GGMLType, _ flavour: Flavour = .reference) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: type.rowBytes(values.count))
         values.withUnsafeBufferPointer { x in
@@ -76,6 +79,8 @@ public enum Kernels {
             .q4_0: MemoryLayout<ck_block_q4_0>.size, .q4_1: MemoryLayout<ck_block_q4_1>.size,
             .q5_0: MemoryLayout<ck_block_q5_0>.size, .q5_1: MemoryLayout<ck_block_q5_1>.size,
             .q8_0: MemoryLayout<ck_block_q8_0>.size, .q8_1: MemoryLayout<ck_block_q8_1>.size,
+            .q4_K: MemoryLayout<ck_block_q4_K>.size, .q5_K: MemoryLayout<ck_block_q5_K>.size,
+            .q6_K: MemoryLayout<ck_block_q6_K>.size, .q8_K: MemoryLayout<ck_block_q8_K>.size,
         ]
     }
 }

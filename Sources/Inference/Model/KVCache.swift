@@ -26,7 +26,16 @@ public final class KVCache {
     }
 
     /// Bytes held now.
-    public var byteCount: Int { 2 * layers * allocated * kvDim * MemoryLayout<Float>.size }
+    public var byteCount: Int { Self.bytes(layers: layers, kvDim: kvDim, positions: allocated) }
+
+    /// Bytes a cache of `positions` positions holds: keys and values of every layer, in f32.
+    static func bytes(layers: Int, kvDim: Int, positions: Int) -> Int {
+        2 * layers * positions * kvDim * MemoryLayout<Float>.size
+    }
+
+    static func bytes(config c: ModelConfig, positions: Int) -> Int {
+        bytes(layers: c.layerCount, kvDim: c.kvDim, positions: positions)
+    }
 
     /// Positions where an evaluated batch began, ascending. The model's arithmetic depends on how tokens
     /// were batched, so a prefix is reused only up to one of these.

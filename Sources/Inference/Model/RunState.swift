@@ -36,12 +36,31 @@ final class RunState {
     let hb: FloatBuffer  // (batch, hiddenDim) gate, then silu(gate)·up
     let hb2: FloatBuffer  // (batch, hiddenDim) up
     let logits: FloatBuffer  // (vocab)
-    let quantized: ByteBuffer  // (batch, row bytes of max(dim, hiddenDim) as q8_1) activations for dot products
+    let quantized: ByteBuffer  // (batch, row bytes of max(dim, hiddenDim) as q8_1 or q8_K) dot activations
     let rope: FloatBuffer  // (ropeDimensions) cos, sin interleaved for one position
     var attentionScratch: FloatBuffer  // (threads, context)
     let dequantized: [FloatBuffer]  // per thread (tileRows × max(dim, hiddenDim)) weight tiles for sgemm
 
     static let tileRows = 64
+
+    /// Bytes of one token's quantized activations, `wide` elements: Q8_1 takes the most bytes per
+    /// element of the 32-element formats, Q8_K of all (in rows of 256).
+    static func activationRowBytes(wide: Int) -> Int {
+        let wideK = (wide + Int(CK_QK_K) - 1) / Int(CK_QK_K) * Int(CK_QK_K)
+        let q8K = ck_row_bytes(Int32(CK_TYPE_Q8_K), Int32(wideK))
+        return max(ck_row_bytes(Int32(CK_TYPE_Q8_1), Int32(wide)), q8K)
+    }
+
+    /// The bytes `init` allocates for these arguments (the buffers below, summed), once the attention
+    /// scratch has grown to `context` positions.
+    static func bytes(config c: ModelConfig, batchCapacity b: Int, threads: Int, context: Int) -> Int {
+        let qDim = c.headCount * c.headDim
+        let wide = max(c.dim, c.hiddenDim, qDim)
+        let perToken = 2 * c.dim + max(c.dim, qDim) + qDim + 2 * c.kvDim + 2 * c.hiddenDim
+        let perThread = max(256, context) + tileRows * wide
+        let floats = b * perToken + c.vocabularySize + c.ropeDimensions + threads * perThread
+        return floats * MemoryLayout<Float>.size + b * activationRowBytes(wide: wide)
+    }
 
     init(config c: ModelConfig, batchCapacity: Int, threads: Int) {
         self.batchCapacity = batchCapacity
@@ -56,7 +75,7 @@ final class RunState {
         hb = FloatBuffer(batchCapacity * c.hiddenDim)
         hb2 = FloatBuffer(batchCapacity * c.hiddenDim)
         logits = FloatBuffer(c.vocabularySize)
-        quantized = ByteBuffer(batchCapacity * ck_row_bytes(Int32(CK_TYPE_Q8_1), Int32(wide)))
+        quantized = ByteBuffer(batchCapacity * Self.activationRowBytes(wide: wide))
         rope = FloatBuffer(c.ropeDimensions)
         attentionScratch = FloatBuffer(threads * 256)
         dequantized = (0..<threads).map { _ in FloatBuffer(Self.tileRows * wide) }

@@ -1,0 +1,203 @@
+// AVX2/FMA dot products of K-quant weight rows (Q4_K, Q5_K, Q6_K) with Q8_K activations, and their
+// dequantization (for the prompt path's sgemm tiles): the fast twins of kquants_ref.c, equal to it bit
+// for bit. Per super-block of 256, maddubs multiplies the unsigned
+// codes by the signed activation bytes into int16 pairs (no pair can saturate: |2 · 63 · 127| < 2^15),
+// madd applies the sub-block scales and widens to eight int32 lanes, and one FMA per lane adds the
+// block's float scale. Compiled per function for avx2/fma; dispatch.c calls these only when cpuid says so.
+#include "ckernels.h"
+#include "kquants.h"
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+// Products and differences round separately, as in the reference (the dot kernels' FMAs are explicit).
+#pragma clang fp contract(off)
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define H2F(h) _cvtsh_ss(h)
+
+/// Sixteen int16 lanes: `lo` in lanes 0..7 (elements 0..15 of a 32-byte run), `hi` in lanes 8..15.
+AVX2 static inline __m256i scale_pair(int lo, int hi) {
+    return _mm256_set_m128i(_mm_set1_epi16((short)hi), _mm_set1_epi16((short)lo));
+}
+
+/// 32 unsigned codes times 32 activation bytes, scaled by the int16 lanes of `scale`, as eight int32 lanes.
+AVX2 static inline __m256i scaled_products(__m256i codes, const int8_t *q8, __m256i scale) {
+    return _mm256_madd_epi16(scale, _mm256_maddubs_epi16(codes, _mm256_loadu_si256((const __m256i *)q8)));
+}
+
+/// Step j of a Q4_K/Q5_K block: the 32 codes of its low nibbles (`lo`, elements 64j..64j+31) and of its high
+/// nibbles (`hi`, the next 32). For Q5_K, `high` holds the qh bytes shifted right by 2j: its bits 0 and 1
+/// are the fifth bits of the two runs; it is advanced by two bits for the next step.
+AVX2 static inline void codes45(const uint8_t *qs, int j, int five, __m256i *high, __m256i *lo, __m256i *hi) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    __m256i bytes = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+    *lo = _mm256_and_si256(bytes, low4);
+    *hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
+    if (five) {
+        *lo = _mm256_or_si256(*lo, _mm256_slli_epi16(_mm256_and_si256(*high, one), 4));
+        *hi = _mm256_or_si256(*hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(*high, 1), one), 4));
+        *high = _mm256_srli_epi16(*high, 2);
+    }
+}
+
+/// The unsigned codes (0..63, stored +32) of one 128-element half of a Q6_K block, as four runs of 32: the
+/// low nibbles of ql[0..31] and ql[32..63], then their high nibbles, each topped by two bits of qh.
+AVX2 static inline void codes6(const ck_block_q6_K *b, int half, __m256i codes[4]) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F), low2 = _mm256_set1_epi8(3);
+    __m256i ql0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * half));
+    __m256i ql1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * half + 32));
+    __m256i qh = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * half));
+    codes[0] = _mm256_and_si256(ql0, low4);
+    codes[1] = _mm256_and_si256(ql1, low4);
+    codes[2] = _mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4);
+    codes[3] = _mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4);
+    for (int g = 0; g < 4; g++) {
+        codes[g] = _mm256_or_si256(codes[g], _mm256_slli_epi16(_mm256_and_si256(qh, low2), 4));
+        qh = _mm256_srli_epi16(qh, 2);
+    }
+}
+
+AVX2 static inline float reduce8(__m256 acc) {
+    float a[8];
+    _mm256_storeu_ps(a, acc);
+    return ck_sum_lanes8(a);
+}
+
+AVX2 static inline float reduce4(__m128 acc) {
+    float a[4];
+    _mm_storeu_ps(a, acc);
+    return ck_sum_lanes4(a);
+}
+
+/// Q4_K or (`five`) Q5_K: 64 elements per step, the low nibbles of 32 bytes then their high
+/// nibbles; for Q5_K bits 2j and 2j+1 of each qh byte are the fifth bits of step j's two halves.
+AVX2 static inline float dot_q45_K(int n, const void *vx, size_t stride, const ck_block_q8_K *y, int five) {
+    __m256 acc = _mm256_setzero_ps();
+    __m128 acc_m = _mm_setzero_ps();
+    for (int i = 0; i < n / CK_QK_K; i++) {
+        const ck_block_q4_K *head = (const void *)((const char *)vx + (size_t)i * stride);
+        const ck_block_q5_K *b5 = (const void *)head;
+        const uint8_t *qs = five ? b5->qs : head->qs;
+        uint8_t scales[8], mins[8];
+        ck_unpack_scales_k4(head->scales, scales, mins);
+        // Mins: each two sub-blocks' mins against the sums of their four 16-code activation groups.
+        __m256i bsums = _mm256_loadu_si256((const __m256i *)y[i].bsums);
+        __m128i pair_sums = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+        __m128i min_terms = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mins)), pair_sums);
+        acc_m = _mm_fmadd_ps(_mm_set1_ps(-y[i].d * H2F(head->dmin)), _mm_cvtepi32_ps(min_terms), acc_m);
+
+        __m256i high = five ? _mm256_loadu_si256((const __m256i *)b5->qh) : _mm256_setzero_si256();
+        __m256i sumi = _mm256_setzero_si256();
+        for (int j = 0; j < 4; j++) {
+            __m256i lo, hi;
+            codes45(qs, j, five, &high, &lo, &hi);
+            __m256i p = _mm256_add_epi32(
+                scaled_products(lo, y[i].qs + 64 * j, _mm256_set1_epi16(scales[2 * j])),
+                scaled_products(hi, y[i].qs + 64 * j + 32, _mm256_set1_epi16(scales[2 * j + 1])));
+            sumi = _mm256_add_epi32(sumi, p);
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * H2F(head->d)), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return reduce8(acc) + reduce4(acc_m);
+}
+
+AVX2 static float dot_q4_K(int n, const void *x, const void *y) {
+    return dot_q45_K(n, x, sizeof(ck_block_q4_K), y, 0);
+}
+
+AVX2 static float dot_q5_K(int n, const void *x, const void *y) {
+    return dot_q45_K(n, x, sizeof(ck_block_q5_K), y, 1);
+}
+
+/// Q6_K: per 128-element half, 64 ql bytes give the low nibbles of four 32-element groups and 32 qh bytes
+/// their top two bits; codes are stored +32, so 32 · Σq8 is subtracted in int16 (|result| < 2^15).
+AVX2 static float dot_q6_K(int n, const void *vx, const void *vy) {
+    const ck_block_q6_K *x = vx;
+    const ck_block_q8_K *y = vy;
+    const __m256i offset = _mm256_set1_epi8(32);
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / CK_QK_K; i++) {
+        __m256i sumi = _mm256_setzero_si256();
+        for (int half = 0; half < 2; half++) {
+            __m256i codes[4];
+            codes6(&x[i], half, codes);
+            for (int g = 0; g < 4; g++) {
+                const int8_t *q8 = y[i].qs + 128 * half + 32 * g;
+                __m256i a = _mm256_loadu_si256((const __m256i *)q8);
+                __m256i p16 = _mm256_sub_epi16(
+                    _mm256_maddubs_epi16(codes[g], a), _mm256_maddubs_epi16(offset, a));
+                const int8_t *sc = x[i].scales + 2 * (4 * half + g);
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale_pair(sc[0], sc[1]), p16));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * H2F(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return reduce8(acc);
+}
+
+/// Eight codes (bytes) → eight floats, times `scale`, minus `offset`: two roundings, as the reference.
+AVX2 static inline void store8(float *y, __m128i codes, __m256 scale, __m256 offset) {
+    __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(codes));
+    _mm256_storeu_ps(y, _mm256_sub_ps(_mm256_mul_ps(scale, f), offset));
+}
+
+/// 32 codes (bytes of `v`) → y[0..31] = scale · code − offset, with `scale0` for the first 16 codes and
+/// `scale1` for the last 16.
+AVX2 static inline void store32(float *y, __m256i v, float scale0, float scale1, float offset) {
+    __m256 s0 = _mm256_set1_ps(scale0), s1 = _mm256_set1_ps(scale1), o = _mm256_set1_ps(offset);
+    __m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
+    store8(y, lo, s0, o);
+    store8(y + 8, _mm_srli_si128(lo, 8), s0, o);
+    store8(y + 16, hi, s1, o);
+    store8(y + 24, _mm_srli_si128(hi, 8), s1, o);
+}
+
+/// Dequantizes Q4_K/Q5_K/Q6_K rows, equal to the reference bit for bit (same products, no FMA).
+/// Returns 0 for other types.
+AVX2 int ck_avx2_dequantize_row_k(int type, const void *vx, float *y, int n) {
+    if (type != CK_TYPE_Q4_K && type != CK_TYPE_Q5_K && type != CK_TYPE_Q6_K) return 0;
+    for (int i = 0; i < n / CK_QK_K; i++, y += CK_QK_K) {
+        if (type == CK_TYPE_Q4_K || type == CK_TYPE_Q5_K) {
+            int five = type == CK_TYPE_Q5_K;
+            const ck_block_q4_K *head = five ? (const void *)((const ck_block_q5_K *)vx + i)
+                                             : (const void *)((const ck_block_q4_K *)vx + i);
+            const ck_block_q5_K *b5 = (const void *)head;
+            uint8_t scales[8], mins[8];
+            ck_unpack_scales_k4(head->scales, scales, mins);
+            float d = H2F(head->d), dmin = H2F(head->dmin);
+            __m256i high = five ? _mm256_loadu_si256((const __m256i *)b5->qh) : _mm256_setzero_si256();
+            for (int j = 0; j < 4; j++) {
+                __m256i lo, hi;
+                codes45(five ? b5->qs : head->qs, j, five, &high, &lo, &hi);
+                float d0 = d * scales[2 * j], d1 = d * scales[2 * j + 1];
+                store32(y + 64 * j, lo, d0, d0, dmin * mins[2 * j]);
+                store32(y + 64 * j + 32, hi, d1, d1, dmin * mins[2 * j + 1]);
+            }
+        } else {
+            const ck_block_q6_K *b = (const ck_block_q6_K *)vx + i;
+            float d = H2F(b->d);
+            for (int half = 0; half < 2; half++) {
+                __m256i codes[4];
+                codes6(b, half, codes);
+                for (int g = 0; g < 4; g++) {
+                    // 16 elements per scale: the two halves of the 32 codes take scales 2G and 2G+1.
+                    const int8_t *sc = b->scales + 2 * (4 * half + g);
+                    __m256i c = _mm256_sub_epi8(codes[g], _mm256_set1_epi8(32));
+                    store32(y + 128 * half + 32 * g, c, d * sc[0], d * sc[1], 0.0f);
+                }
+            }
+        }
+    }
+    return 1;
+}
+
+/// The AVX2 dot kernel for a K-quant `type`, or NULL.
+ck_dot_fn ck_avx2_dot_function_k(int type) {
+    switch (type) {
+    case CK_TYPE_Q4_K: return dot_q4_K;
+    case CK_TYPE_Q5_K: return dot_q5_K;
+    case CK_TYPE_Q6_K: return dot_q6_K;
+    default: return 0;
+    }
+}
+#endif
