@@ -129,7 +129,16 @@ struct Doctor: ParsableCommand {
         }
         report.info("model.file", "\(path) (\(size) bytes)")
         report.info("model.sha256", digest)
-        // Load it as `serve` would (header, architecture, tensor types, tokenizer, chat template).
+        // `enclave model verify`'s check (architecture, tensor types, tokenizer, template), then a load as
+        // `serve` does it.
+        do {
+            let verification = try ModelVerification.verify(path: path)
+            for refusal in verification.refusals { report.fail("model.verify", "\(path): \(refusal)") }
+            guard verification.isServable else { return }
+        } catch {
+            report.fail("model.load", "\(path) cannot be served: \(error)")
+            return
+        }
         do {
             let engine = try InferenceEngine(modelPath: path, contextLength: 64, threads: 1, cachePoolBytes: 0)
             report.info(

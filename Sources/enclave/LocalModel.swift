@@ -29,8 +29,18 @@ enum LocalModel {
             throw ValidationErrorText(
                 "the model \(modelPath) is missing; run `make model` for the default one, or fix model_path")
         }
+        // `enclave model verify`'s check first, so a refusal names everything unsupported at once.
         let config: ModelConfig
-        do { config = try ModelConfig(file: try GGUFFile(path: modelPath)) } catch {
+        do {
+            let verification = try ModelVerification.verify(path: modelPath)
+            guard verification.isServable, let verified = verification.config else {
+                let reasons = verification.refusals.map(\.description).joined(separator: "; ")
+                throw ValidationErrorText("the model \(modelPath) cannot be served: \(reasons)")
+            }
+            config = verified
+        } catch let error as ValidationErrorText {
+            throw error
+        } catch {
             throw ValidationErrorText("the model \(modelPath) cannot be served: \(error)")
         }
         // The engine keeps keys and values in f32: two vectors of kvDim floats per layer and position.
