@@ -57,7 +57,7 @@ public final class ChatCore: Sendable {
         do {
             account = try await accounts.account(named: name)
         } catch {
-            throw .internal()
+            throw .internal(error)
         }
         let rejected = ChatFailure(.authFailed, "unknown user or wrong password")
         guard let account else {
@@ -85,7 +85,7 @@ public final class ChatCore: Sendable {
             do {
                 try await accounts.setLoginState(name: name, failedAttempts: locks ? 0 : failures, lockedUntil: until)
             } catch {
-                throw .internal()
+                throw .internal(error)
             }
             try await record(
                 actor: name, role: role, origin: origin, action: "auth.login", subject: name, outcome: "failed")
@@ -99,7 +99,7 @@ public final class ChatCore: Sendable {
             do {
                 try await accounts.setLoginState(name: name, failedAttempts: 0, lockedUntil: nil)
             } catch {
-                throw .internal()
+                throw .internal(error)
             }
         }
         try await record(actor: name, role: role, origin: origin, action: "auth.login", subject: name, outcome: "ok")
@@ -126,7 +126,7 @@ public final class ChatCore: Sendable {
                     actor: actor, role: role, origin: origin, action: action, subject: subject, outcome: outcome,
                     call: call))
         } catch {
-            throw .internal()
+            throw .internal(error)
         }
     }
 
@@ -135,7 +135,7 @@ public final class ChatCore: Sendable {
         do {
             try await record.durable()
         } catch {
-            throw .internal()
+            throw .internal(error)
         }
     }
 
@@ -146,7 +146,7 @@ public final class ChatCore: Sendable {
         } catch let failure as ChatFailure {
             throw failure
         } catch {
-            throw .internal()
+            throw .internal(error)
         }
     }
 
