@@ -4,7 +4,7 @@
 //   ""              → .empty                  (ignored; no final line)
 //   "//etc"         → .message("/etc")        (escape of a literal leading slash)
 //   "/name args"    → .command(...) or a bad-arguments / unknown-command failure
-//   "\e[A\t"        → a bad-encoding failure (only control characters and spaces: nothing to send)
+//   "\e\e \t"       → a bad-encoding failure (only control characters and spaces: nothing to send)
 //   anything else   → .message(line)
 import ChatCore
 

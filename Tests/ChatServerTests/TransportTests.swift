@@ -121,7 +121,7 @@ import Testing
         try await TestServer.with { server in
             try await server.client { client in
                 try await client.login("alice", "alice-password")
-                let arrows = try await client.final("\u{1B}[A\u{1B}[B \t\u{7F}")
+                let arrows = try await client.final("\u{1B}\u{1B} \t\u{7F}\u{1}\u{85}")
                 #expect(arrows.hasPrefix("ERR bad-encoding "), "\(arrows)")
                 #expect(try await client.final("/list") == "OK conversations=0")
             }

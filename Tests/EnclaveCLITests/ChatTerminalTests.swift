@@ -34,11 +34,15 @@ final class PseudoTerminal {
     let process = Process()
 
     init(_ executable: URL, _ arguments: [String], in directory: URL) throws {
-        master = posix_openpt(O_RDWR | O_NOCTTY)
-        guard master >= 0, grantpt(master) == 0, unlockpt(master) == 0, let name = ptsname(master) else {
+        // posix_openpt and friends are not visible through Glibc; their Linux implementation is this:
+        // open the multiplexer, unlock the new terminal (TIOCSPTLCK) and ask its number (TIOCGPTN).
+        master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
+        var unlock: Int32 = 0
+        var number: Int32 = 0
+        guard master >= 0, ioctl(master, 0x4004_5431, &unlock) == 0, ioctl(master, 0x8004_5430, &number) == 0 else {
             throw CocoaError(.fileReadUnknown)
         }
-        let terminal = try #require(FileHandle(forUpdatingAtPath: String(cString: name)))
+        let terminal = try #require(FileHandle(forUpdatingAtPath: "/dev/pts/\(number)"))
         process.executableURL = executable
         process.arguments = arguments
         process.currentDirectoryURL = directory
@@ -81,15 +85,15 @@ final class PseudoTerminal {
         var at = try #require(chat.waitFor("you> "), "no prompt: \(chat.text)")
 
         chat.type("/login nurse nurse-password\r")
-        at = try #require(chat.waitFor("OK user=nurse", after: at), chat.text)
+        at = try #require(chat.waitFor("OK user=nurse", after: at), "\(chat.text)")
         #expect(!chat.text.contains("nurse-password"), "the password was shown: \(chat.text)")
 
         // A paste of three lines, one starting with a dot, then Enter: one message.
         chat.type("\u{1B}[200~first line\r\nsecond line\r.third line\u{1B}[201~\r")
-        at = try #require(chat.waitFor("OK conversation=", after: at), chat.text)
+        at = try #require(chat.waitFor("OK conversation=", after: at), "\(chat.text)")
         at = try #require(chat.waitFor("tokens/s", after: at), "no speed line: \(chat.text)")
         chat.type("/history\r")
-        let history = try #require(chat.waitFor("OK messages=", after: at), chat.text)
+        let history = try #require(chat.waitFor("OK messages=", after: at), "\(chat.text)")
         let rows = String(chat.text[at..<history])
         #expect(rows.contains("    first line\r\n    second line\r\n    .third line\r\n"), "\(rows)")
         at = history
@@ -112,13 +116,13 @@ final class PseudoTerminal {
             Thread.sleep(forTimeInterval: 0.1)
         }
         chat.type("/whoami\r")
-        at = try #require(chat.waitFor("was lost; reconnecting to send your line", after: at), chat.text)
-        _ = try #require(chat.waitFor("OK user=nurse role=staff groups=", after: at), chat.text)
+        at = try #require(chat.waitFor("was lost; reconnecting to send your line", after: at), "\(chat.text)")
+        _ = try #require(chat.waitFor("OK user=nurse role=staff groups=", after: at), "\(chat.text)")
 
         chat.type("/quit\r")
         let deadline = Date().addingTimeInterval(30)
         while chat.process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
-        #expect(!chat.process.isRunning && chat.process.terminationStatus == 0, chat.text)
+        #expect(!chat.process.isRunning && chat.process.terminationStatus == 0, "\(chat.text)")
     }
 
     @Test func connectionFailuresBecomeSentences() throws {
