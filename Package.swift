@@ -5,7 +5,7 @@
 //
 //   C libraries ─► GGUF ─► Inference ─┐
 //               └► EnclaveCrypto ─► Storage ─┼─► ChatCore ─► ChatServer ─► enclave
-//                  Policy ─► Routing ─┤
+//                  Policy ─► Routing ─┤                     EnclaveClient ─┘
 //                  EnclaveCrypto ─► Audit ───┘
 import PackageDescription
 
@@ -112,16 +112,31 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // The client side of the line protocol (no server code): the blocking line client the benchmark
+        // and the tests drive, `enclave chat`'s session and its line editor.
+        .target(
+            name: "EnclaveClient",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // MARK: The command-line tool
         .executableTarget(
             name: "enclave",
             dependencies: [
                 "GGUF", "Inference", "EnclaveCrypto", "Storage", "Policy", "Audit", "Routing", "ChatCore", "ChatServer",
+                "EnclaveClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -169,7 +184,7 @@ let package = Package(
         .testTarget(
             name: "ChatServerTests",
             dependencies: [
-                "ChatServer", "ChatCore", "EnclaveTestSupport",
+                "ChatServer", "ChatCore", "EnclaveClient", "EnclaveTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -177,7 +192,7 @@ let package = Package(
         ),
         // Runs the built `enclave` executable as a user would.
         .testTarget(
-            name: "EnclaveCLITests", dependencies: ["enclave", "ChatServer", "EnclaveTestSupport"],
+            name: "EnclaveCLITests", dependencies: ["enclave", "EnclaveClient", "EnclaveTestSupport"],
             swiftSettings: strictSettings),
     ]
 )

@@ -2,7 +2,7 @@
 # Builds and runs Enclave's libFuzzer targets (with AddressSanitizer) over our parsers of untrusted
 # input. Not part of `make test`: fuzzing is open-ended. Usage:
 #   deploy/fuzz.sh TARGET [libFuzzer flags...]      e.g. deploy/fuzz.sh gguf -runs=1000000
-#   targets: gguf (the GGUF reader), lines (line framing, command parser, /paste of the chat protocol)
+#   targets: gguf (the GGUF reader), lines (telnet commands, line framing, command parser, /paste of the chat protocol)
 # Targets compile the named Sources/ directories together with one entry file from Tests/Fuzz/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,8 @@ case "$target" in
     gguf) sources=(Sources/GGUF/*.swift); entry=Tests/Fuzz/GGUFFuzz.swift ;;
     # The parser imports ChatCore, so the whole set is compiled as that module.
     lines)
-        sources=(Sources/ChatCore/*.swift Sources/ChatServer/CommandParser.swift Sources/ChatServer/LineFramer.swift)
+        sources=(Sources/ChatCore/*.swift Sources/ChatServer/CommandParser.swift Sources/ChatServer/LineFramer.swift
+            Sources/ChatServer/TelnetScanner.swift)
         entry=Tests/Fuzz/LineFuzz.swift
         module=ChatCore
         ;;

@@ -53,7 +53,7 @@ extension ChatCore {
                 try await audit.record(entry)
             }
         } catch {
-            throw .internal()
+            throw .internal(error)
         }
         let messages = try await step { try await conversations.history(id, limit: nil) }
         let rows = messages.map { message -> ChatOutput in

@@ -83,6 +83,8 @@ extension ChatCore {
                 onText: { piece in
                     do {
                         try await emit(.text(piece))
+                    } catch let stop as ChatStop {
+                        throw stop
                     } catch {
                         throw ChatStop("disconnected")
                     }
@@ -115,7 +117,7 @@ extension ChatCore {
             case let failure as ChatFailure:
                 throw failure
             default:
-                throw .internal()
+                throw .internal(error)
             }
         }
         // The last call record is written on the audit log's thread while this one commits the reply.

@@ -64,7 +64,7 @@ public final class ChatCore: Sendable {
         do {
             account = try await accounts.account(named: name)
         } catch {
-            throw .internal()
+            throw .internal(error)
         }
         let rejected = ChatFailure(.authFailed, "unknown user or wrong password")
         /// The same words for a real and an unknown name, with how long the lock lasts.
@@ -109,7 +109,7 @@ public final class ChatCore: Sendable {
             do {
                 try await accounts.setLoginState(name: name, failedAttempts: locks ? 0 : failures, lockedUntil: until)
             } catch {
-                throw .internal()
+                throw .internal(error)
             }
             try await record(
                 actor: name, role: role, origin: origin, action: "auth.login", subject: name, outcome: "failed")
@@ -124,7 +124,7 @@ public final class ChatCore: Sendable {
             do {
                 try await accounts.setLoginState(name: name, failedAttempts: 0, lockedUntil: nil)
             } catch {
-                throw .internal()
+                throw .internal(error)
             }
         }
         try await record(actor: name, role: role, origin: origin, action: "auth.login", subject: name, outcome: "ok")
@@ -151,7 +151,7 @@ public final class ChatCore: Sendable {
                     actor: actor, role: role, origin: origin, action: action, subject: subject, outcome: outcome,
                     call: call))
         } catch {
-            throw .internal()
+            throw .internal(error)
         }
     }
 
@@ -160,7 +160,7 @@ public final class ChatCore: Sendable {
         do {
             try await record.durable()
         } catch {
-            throw .internal()
+            throw .internal(error)
         }
     }
 
@@ -171,7 +171,7 @@ public final class ChatCore: Sendable {
         } catch let failure as ChatFailure {
             throw failure
         } catch {
-            throw .internal()
+            throw .internal(error)
         }
     }
 

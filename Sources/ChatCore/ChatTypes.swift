@@ -50,6 +50,8 @@ public struct ChatFailure: Error, Sendable, Equatable {
 
     public var code: Code
     public var text: String
+    /// For `internal`: what the server log records about it (never sent to the client but its id).
+    public var incident: Incident?
 
     public init(_ code: Code, _ text: String) {
         self.code = code
@@ -59,7 +61,52 @@ public struct ChatFailure: Error, Sendable, Equatable {
     /// The protocol's final line for this failure, without the line feed.
     public var wireLine: String { "ERR \(code.rawValue) \(text)" }
 
-    public static func `internal`() -> ChatFailure { ChatFailure(.internal, "internal error; the event was logged") }
+    /// An internal error whose cause has no error value of its own (e.g. a record that failed earlier).
+    public static func `internal`(file: String = #fileID, line: Int = #line) -> ChatFailure {
+        .internal(Incident(cause: "unspecified", detail: "", at: "\(file):\(line)"))
+    }
+
+    /// An internal error caused by `error`: the client is told an incident id, the log gets the error.
+    public static func `internal`(_ error: any Error, file: String = #fileID, line: Int = #line) -> ChatFailure {
+        .internal(Incident(cause: "\(type(of: error))", detail: "\(error)", at: "\(file):\(line)"))
+    }
+
+    /// Two failures are the same when their codes are, and (but for `internal`, whose text names a fresh
+    /// incident id each time) their texts.
+    public static func == (lhs: ChatFailure, rhs: ChatFailure) -> Bool {
+        lhs.code == rhs.code && (lhs.code == .internal || lhs.text == rhs.text)
+    }
+
+    /// The `internal` failure for `incident`; its text names the incident id.
+    public static func `internal`(_ incident: Incident) -> ChatFailure {
+        var failure = ChatFailure(.internal, "internal error; incident \(incident.id) is in the server log")
+        failure.incident = incident
+        return failure
+    }
+}
+
+/// What the server log records about one internal error: a short random id (the client's `ERR internal`
+/// names it, so an operator can find the entry), the original error's type and description, and where
+/// it was caught. Error descriptions of the libraries below ChatCore carry codes and paths, not message
+/// text; the detail is still cut short and kept to one line.
+public struct Incident: Sendable, Equatable {
+    public var id: String
+    public var cause: String
+    public var detail: String
+    public var location: String
+
+    public init(cause: String, detail: String, at location: String) {
+        id = String(UInt32.random(in: 0...UInt32.max), radix: 16).leftPadded(to: 8)
+        self.cause = cause
+        self.detail = String(detail.unicodeScalars.prefix(300).map { $0.value < 0x20 ? " " : Character($0) })
+        self.location = location
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        String(repeating: "0", count: max(0, width - count)) + self
+    }
 }
 
 /// Output a command produces before its final line.

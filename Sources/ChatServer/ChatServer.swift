@@ -53,13 +53,15 @@ public final class ChatServer: Service {
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // A client that half-closes after sending (`printf ... | nc -N`) still gets every answer.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             // A small kernel send buffer: a chat stream needs little, and a client that stops reading
             // then blocks our writes (and trips the stall timeout) after ~128 KiB instead of megabytes.
             .childChannelOption(.socketOption(.so_sndbuf), value: 64 * 1024)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 16 * 1024, high: 64 * 1024))
             .bind(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let state = ConnectionState()
+                    let state = ConnectionState(eventLoop: channel.eventLoop)
                     let lineLimit = LineLimit(limits.lineLimitBeforeLogin)
                     let pipeline = channel.pipeline.syncOperations
                     if let sslContext { try pipeline.addHandler(NIOSSLServerHandler(context: sslContext)) }
@@ -68,12 +70,13 @@ public final class ChatServer: Service {
                             state: state, idleBeforeLogin: .init(limits.idleBeforeLogin),
                             idleAfterLogin: .init(limits.idleAfterLogin), stallTimeout: .init(limits.stallTimeout),
                             tick: .init(limits.timerResolution)))
+                    try pipeline.addHandler(TelnetHandler(state: state))
                     try pipeline.addHandler(ByteToMessageHandler(BoundedLineDecoder(limit: lineLimit)))
                     let connection = try Connection(
                         wrappingChannelSynchronously: channel,
                         configuration: .init(
                             backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8),
-                            isOutboundHalfClosureEnabled: false, inboundType: InboundFrame.self,
+                            isOutboundHalfClosureEnabled: true, inboundType: InboundFrame.self,
                             outboundType: ByteBuffer.self))
                     return Accepted(connection: connection, state: state, lineLimit: lineLimit)
                 }
@@ -121,10 +124,11 @@ public final class ChatServer: Service {
             state: context.state, shuttingDown: { [registry] in registry.isShuttingDown }, logger: logger)
         do {
             try await connection.executeThenClose { inbound, outbound in
-                let writer = LineWriter(outbound: outbound)
+                let writer = LineWriter(outbound: outbound, logger: logger)
+                var frames = inbound.makeAsyncIterator()
                 guard admitted else {
                     try await writer.error(ChatFailure(.busy, "too many connections; try again later"))
-                    return
+                    return await Self.closeGracefully(channel, state: context.state, frames: &frames, outbound)
                 }
                 // Busy while the banner is written, so an idle timeout can never come before it.
                 guard registry.markBusy(channel, context.state) else { return }
@@ -132,7 +136,7 @@ public final class ChatServer: Service {
                 for line in configuration.notices { try await writer.notice(line) }
                 try await writer.notice("type /login <user> <password>, then chat; /help lists the commands")
                 context.state.busy = false
-                for try await frame in inbound {
+                while let frame = try await frames.next() {
                     guard registry.markBusy(channel, context.state) else { break }
                     let next = try await session.handle(frame, writer: writer)
                     context.state.busy = false
@@ -142,11 +146,35 @@ public final class ChatServer: Service {
                         break
                     }
                 }
+                await Self.closeGracefully(channel, state: context.state, frames: &frames, outbound)
             }
         } catch {
             logger.debug("connection.error", metadata: ["error.type": "\(type(of: error))"])
         }
         if let user = session.principal { await core.logout(user, origin: origin, reason: "disconnected") }
+    }
+
+    /// How long a closing connection's unread input is drained before the connection is cut.
+    static let drainLimit = TimeAmount.seconds(2)
+
+    /// Closes a connection so the client reads everything first: the output is shut after its last
+    /// queued byte (FIN, not a reset), then input is read and dropped until the client closes its side
+    /// or `drainLimit` passes. Closing a socket with unread input makes the kernel send a reset, which
+    /// destroys the answer still on its way, e.g. the `ERR line-too-long` of a 64 KiB line.
+    private static func closeGracefully(
+        _ channel: any Channel, state: ConnectionState,
+        frames: inout NIOAsyncChannelInboundStream<InboundFrame>.AsyncIterator,
+        _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    ) async {
+        // Every answer reaches the kernel first: when the client has already shut its side, shutting
+        // ours becomes a full close, which would drop writes still queued in the channel. (A client
+        // that does not read is cut by the stall timeout, which ends these waits too.)
+        _ = try? await channel.writeAndFlush(ByteBuffer()).get()
+        outbound.finish()
+        try? await state.outputClosed.futureResult.get()
+        let cut = channel.eventLoop.scheduleTask(in: drainLimit) { channel.close(promise: nil) }
+        defer { cut.cancel() }
+        while (try? await frames.next()) != nil {}
     }
 
     private static func makeSSLContext(_ files: ServerConfiguration.TLSFiles) throws -> NIOSSLContext {

@@ -4,6 +4,7 @@
 //   ""              → .empty                  (ignored; no final line)
 //   "//etc"         → .message("/etc")        (escape of a literal leading slash)
 //   "/name args"    → .command(...) or a bad-arguments / unknown-command failure
+//   "\e\e \t"       → a bad-encoding failure (only control characters and spaces: nothing to send)
 //   anything else   → .message(line)
 import ChatCore
 
@@ -52,6 +53,9 @@ enum CommandParser {
 
     static func parse(_ line: String) -> ParsedLine {
         if line.isEmpty { return .empty }
+        if isOnlyControl(line) {
+            return .invalid(ChatFailure(.badEncoding, "the line holds only control characters"))
+        }
         if line.hasPrefix("//") { return .message(String(line.dropFirst())) }
         guard line.hasPrefix("/") else { return .message(line) }
         let body = line.dropFirst()
@@ -113,6 +117,20 @@ enum CommandParser {
         default:
             return .invalid(ChatFailure(.unknownCommand, "no command /\(printable(name)); type /help"))
         }
+    }
+
+    /// True when `line` holds a control character (C0, DEL, C1) and nothing else but spaces: what a
+    /// terminal's arrow keys or Ctrl-keys leave in `nc`, never a question for the model.
+    static func isOnlyControl(_ line: String) -> Bool {
+        var sawControl = false
+        for scalar in line.unicodeScalars {
+            if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
+                sawControl = true
+            } else if scalar != " " {
+                return false
+            }
+        }
+        return sawControl
     }
 
     private static func noArguments(_ command: Command, _ arguments: [String]) -> ParsedLine {

@@ -9,6 +9,19 @@ final class ConnectionState: Sendable {
     private let authenticatedFlag = Atomic<Bool>(false)
     /// Starts true: a new connection is busy until its banner is written.
     private let busyFlag = Atomic<Bool>(true)
+    private let interruptFlag = Atomic<Bool>(false)
+    /// Completed once the output side is shut (every queued byte sent) or the channel is gone.
+    let outputClosed: EventLoopPromise<Void>
+
+    init(eventLoop: any EventLoop) {
+        outputClosed = eventLoop.makePromise()
+    }
+
+    /// Records a client's interrupt (telnet IAC IP): the reply in progress stops at its next piece.
+    func interrupt() { interruptFlag.store(true, ordering: .relaxed) }
+
+    /// True once per interrupt; clears it.
+    func takeInterrupt() -> Bool { interruptFlag.exchange(false, ordering: .relaxed) }
 
     /// Set after a successful `/login` (selects the longer idle timeout).
     var authenticated: Bool {
@@ -39,6 +52,9 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
+
+    /// How long an idle connection's notice may take to leave before the connection closes anyway.
+    static let noticeGrace = TimeAmount.seconds(2)
 
     private let state: ConnectionState
     private let idleBeforeLogin: TimeAmount
@@ -72,12 +88,19 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
+        state.outputClosed.succeed()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
+        state.outputClosed.succeed()
         context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .outputClosed { state.outputClosed.succeed() }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -117,6 +140,9 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
             let notice = context.channel.allocator.buffer(string: "* idle timeout\n")
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(notice)).whenComplete { _ in channel.close(promise: nil) }
+            // A TLS client that never began its handshake never receives the notice (TLS holds it back),
+            // so the close cannot wait for the write alone.
+            context.eventLoop.scheduleTask(in: Self.noticeGrace) { channel.close(promise: nil) }
         }
     }
 }

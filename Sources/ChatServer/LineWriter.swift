@@ -1,6 +1,7 @@
 // Rendering of server output into protocol lines (DESIGN.md §3): `* ` notices, `> ` streamed text,
 // `= ` rows, and the final `OK` / `ERR`. Everything written is readable in plain `nc`.
 import ChatCore
+import Logging
 import NIOCore
 
 /// Formats streamed assistant text into `> ` lines: a newline inside the reply starts a new `> `
@@ -41,6 +42,8 @@ struct StreamedTextFormatter {
 /// Writes protocol lines to one connection; each write waits while the client is not reading.
 struct LineWriter: Sendable {
     let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    /// Where internal errors are recorded, under the incident id the client is told.
+    let logger: Logger
 
     func raw(_ text: String) async throws {
         guard !text.isEmpty else { return }
@@ -58,8 +61,20 @@ struct LineWriter: Sendable {
         try await raw(preceding + (text.isEmpty ? "OK\n" : "OK \(Self.oneLine(text))\n"))
     }
 
-    /// The final `ERR` line; `preceding` goes out in the same write.
+    /// The final `ERR` line; `preceding` goes out in the same write. Every `ERR internal` is logged first
+    /// with its incident (one is made for a failure that came without).
     func error(_ failure: ChatFailure, after preceding: String = "") async throws {
+        var failure = failure
+        if failure.code == .internal {
+            let incident = failure.incident ?? Incident(cause: "ChatFailure", detail: failure.text, at: "ChatServer")
+            failure = .internal(incident)
+            logger.error(
+                "session.internal-error",
+                metadata: [
+                    "incident.id": "\(incident.id)", "error.type": "\(incident.cause)",
+                    "error.detail": "\(incident.detail)", "error.location": "\(incident.location)",
+                ])
+        }
         try await raw(preceding + Self.oneLine(failure.wireLine) + "\n")
     }
 

@@ -216,6 +216,9 @@ struct Session {
     }
 
     private mutating func send(_ text: String, as user: Principal, writer: LineWriter) async throws -> Next {
+        // An interrupt sent while no reply was running must not stop this one.
+        let state = state
+        _ = state.takeInterrupt()
         var formatter = StreamedTextFormatter()
         var writeFailed = false
         do {
@@ -230,6 +233,8 @@ struct Session {
                             writeFailed = true
                             throw error
                         }
+                        // The client's interrupt (telnet IAC IP: Ctrl-C) stops the reply after this piece.
+                        if state.takeInterrupt() { throw ChatStop("cancelled") }
                     case .notice(let notice):
                         try await writer.raw(formatter.finish())
                         try await writer.notice(notice)

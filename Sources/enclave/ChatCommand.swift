@@ -1,9 +1,9 @@
 // `enclave chat`: a terminal client for people (password without echo, replies shown as they
-// stream, line editing and input history: LineEditorTerminal.swift) that is also scriptable: with
-// stdin not a terminal, the first line is the password and every further line is sent in turn, each
-// waiting for its final line.
+// stream, line editing, paste, Ctrl-C to stop a reply: LineEditorTerminal.swift) that is also
+// scriptable: with stdin not a terminal, the first line is the password and every further line is
+// sent in turn, each waiting for its final line. The session itself is EnclaveClient's `ChatClient`.
 import ArgumentParser
-import ChatServer
+import EnclaveClient
 import Foundation
 
 struct ChatCommand: AsyncParsableCommand {
@@ -27,17 +27,14 @@ struct ChatCommand: AsyncParsableCommand {
         options.user = user
         options.tls = tls || caFile != nil
         options.caFile = caFile
-        let terminal = isatty(STDIN_FILENO) == 1 ? TerminalLineReader() : nil
-        let client = ChatClient(
-            options: options,
-            readLine: {
-                if let terminal { terminal.readLine() } else { Swift.readLine(strippingNewline: true) }
-            },
-            readPassword: { Terminal.readSecret(prompt: "password: ") },
-            write: { text in
-                FileHandle.standardOutput.write(Data(text.utf8))
-            })
-        let status = try await client.run()
+        let terminal = isatty(STDIN_FILENO) == 1 ? TerminalInput() : nil
+        options.forPeople = terminal != nil
+        let input: any ChatInput = terminal ?? ScriptInput { Swift.readLine(strippingNewline: true) }
+        let client = ChatClient(options: options, input: input) { text in
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+        let status = await client.run()
+        terminal?.restore()
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -3,6 +3,7 @@
 // in FuzzLinesTests.swift). After each, a well-behaved client must still be served, and the process's memory must stay bounded
 // (RSS is printed before and after).
 import ChatCore
+import EnclaveTestSupport
 import Foundation
 import NIOCore
 import NIOPosix
@@ -26,7 +27,7 @@ import Testing
     @Test(arguments: [1 << 20, 100 << 20])
     func hugeLinesWithoutNewlineAreCutOff(size: Int) async throws {
         try await TestServer.with { server in
-            let before = ServerBenchmark.residentBytes()
+            let before = ProcessMemory.residentBytes()
             try await server.client { client in
                 let chunk = [UInt8](repeating: UInt8(ascii: "x"), count: 1 << 20)
                 // The server closes after the first KiB, so later writes may fail: that is the point.
@@ -37,7 +38,7 @@ import Testing
                 #expect(refusal?.hasPrefix("ERR line-too-long") == true)
             }
             try await stillServes(server)
-            let after = ServerBenchmark.residentBytes()
+            let after = ProcessMemory.residentBytes()
             print("abuse: \(size >> 20) MiB line: RSS \(megabytes(before)) -> \(megabytes(after))")
             #expect(after - before < 64 << 20)
         }
@@ -45,7 +46,7 @@ import Testing
 
     @Test func aThousandIdleConnections() async throws {
         try await TestServer.with(configure: { $0.maxConnectionsPerAddress = 2000 }) { server in
-            let before = ServerBenchmark.residentBytes()
+            let before = ProcessMemory.residentBytes()
             var channels: [any Channel] = []
             for _ in 0..<1000 {
                 channels.append(
@@ -53,7 +54,7 @@ import Testing
                         .connect(host: "127.0.0.1", port: server.server.port).get())
             }
             try await stillServes(server)
-            let after = ServerBenchmark.residentBytes()
+            let after = ProcessMemory.residentBytes()
             print(
                 "abuse: 1000 idle connections: RSS \(megabytes(before)) -> \(megabytes(after)), "
                     + "\((after - before) / 1000) bytes each (client and server sides)")
@@ -64,8 +65,8 @@ import Testing
 
     @Test func aClientThatFloodsAndNeverReadsIsDisconnected() async throws {
         try await TestServer.with(configure: { $0.stallTimeout = .milliseconds(500) }) { server in
-            let before = ServerBenchmark.residentBytes()
-            let channel = try await LineClient.connect(port: server.server.port, receiveBuffer: 4096)
+            let before = ProcessMemory.residentBytes()
+            let channel = try await AsyncLineClient.connect(port: server.server.port, receiveBuffer: 4096)
             try await channel.executeThenClose { _, outbound in
                 // 100,000 /help lines, each answered with several lines the client never reads.
                 let batch = ByteBuffer(string: String(repeating: "/help\n", count: 1000))
@@ -77,7 +78,7 @@ import Testing
                 // The server drops the flooder once its output has been blocked for the stall timeout.
                 try await waitUntil { server.server.connectionCount == 0 }
             }
-            let after = ServerBenchmark.residentBytes()
+            let after = ProcessMemory.residentBytes()
             print("abuse: flood of 100,000 lines never read: RSS \(megabytes(before)) -> \(megabytes(after))")
             #expect(after - before < 64 << 20)
         }

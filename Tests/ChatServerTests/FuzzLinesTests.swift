@@ -71,7 +71,7 @@ extension AbuseTests {
         var tally = Tally()
         while tally.written < count {
             tally.connections += 1
-            let channel = try await LineClient.connect(port: port)
+            let channel = try await AsyncLineClient.connect(port: port)
             let (written, finals) = try await channel.executeThenClose { inbound, outbound in
                 try await withThrowingTaskGroup(of: Int.self) { group in
                     group.addTask {
@@ -79,7 +79,7 @@ extension AbuseTests {
                         do {
                             for try await frame in inbound {
                                 if case .line(let buffer) = frame,
-                                    LineClient.isFinal(String(decoding: buffer.readableBytesView, as: UTF8.self))
+                                    AsyncLineClient.isFinal(String(decoding: buffer.readableBytesView, as: UTF8.self))
                                 {
                                     finals += 1
                                 }
@@ -130,7 +130,7 @@ extension AbuseTests {
                 return configuration
             }()
         ) { server in
-            let before = ServerBenchmark.residentBytes()
+            let before = ProcessMemory.residentBytes()
             let started = ContinuousClock.now
             let floodsDone = Counter()
             let served = Counter()
@@ -163,7 +163,7 @@ extension AbuseTests {
             }
             let elapsed = (ContinuousClock.now - started).components.seconds
             let written = tallies.map(\.written).reduce(0, +)
-            let after = ServerBenchmark.residentBytes()
+            let after = ProcessMemory.residentBytes()
             print(
                 "abuse: \(written) random/mutated lines over \(tallies.map(\.connections).reduce(0, +)) connections "
                     + "in \(elapsed) s: "

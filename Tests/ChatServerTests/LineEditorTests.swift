@@ -2,7 +2,7 @@
 // each key; expected lines are worked out by hand from the key meanings.
 import Testing
 
-@testable import ChatServer
+@testable import EnclaveClient
 
 @Suite struct LineEditorTests {
     static let left: [UInt8] = [0x1B, 0x5B, 0x44]
@@ -126,5 +126,35 @@ import Testing
         #expect(editor.rendering(prompt: "you> ") == "\ryou> hello\u{1B}[K\u{1B}[2D")
         _ = editor.feed(Self.end)
         #expect(editor.rendering(prompt: "> ") == "\r> hello\u{1B}[K")
+    }
+}
+
+/// Bracketed paste (xterm: ESC[200~ text ESC[201~) and the hidden `/login` password.
+@Suite struct LineEditorPasteTests {
+    static func paste(_ text: String) -> [UInt8] {
+        Array("\u{1B}[200~".utf8) + Array(text.utf8) + Array("\u{1B}[201~".utf8)
+    }
+
+    @Test func aPasteKeepsItsLineBreaksUntilEnter() {
+        var editor = LineEditor()
+        let actions = editor.feed(Self.paste("one\r\ntwo\rthree\nfour") + [0x0D])
+        #expect(actions.last == .submit("one\ntwo\nthree\nfour"))
+        #expect(editor.text.isEmpty)
+    }
+
+    @Test func aPasteShowsItsBreaksAsOneSymbolAndControlBytesAreDropped() {
+        var editor = LineEditor()
+        _ = editor.feed(Array("> ".utf8) + Self.paste("a\u{3}b\r\nc\té"))
+        #expect(editor.text == "> ab\nc\té")
+        #expect(editor.rendering(prompt: "p ") == "\rp > ab\u{21B5}c é\u{1B}[K")
+    }
+
+    @Test func aLoginLineHidesThePasswordAndStaysOutOfTheHistory() {
+        var editor = LineEditor()
+        _ = editor.feed(Array("/login nurse s3cret pass".utf8))
+        #expect(editor.rendering(prompt: "> ") == "\r> /login nurse \u{1B}[K")
+        #expect(editor.feed([0x0D]) == [.submit("/login nurse s3cret pass")])
+        _ = editor.feed(Array("hello".utf8) + [0x0D])
+        #expect(editor.history == ["hello"])
     }
 }

@@ -229,7 +229,7 @@ import Testing
         }) { server in
             try await server.client { first in
                 try await server.client { second in
-                    try await LineClient.with(port: server.server.port, readBanner: false) { third in
+                    try await AsyncLineClient.with(port: server.server.port, readBanner: false) { third in
                         let refusal = try await third.readLine()
                         let end = try await third.readLine()
                         #expect(refusal == "ERR busy too many connections; try again later")

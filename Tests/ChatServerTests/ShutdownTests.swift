@@ -57,7 +57,7 @@ struct SlowGateway: SimpleModelGateway {
             let finals = try await withThrowingTaskGroup(of: [String].self) { clients in
                 for index in 0..<10 {
                     clients.addTask {
-                        try await LineClient.with(port: server.port) { client in
+                        try await AsyncLineClient.with(port: server.port) { client in
                             try await client.login("user\(index)", "password-\(index)-long")
                             try await client.send("please stream")
                             // Wait until the reply is routed (streaming starts), then read to the end.
@@ -71,7 +71,7 @@ struct SlowGateway: SimpleModelGateway {
                 }
                 // An idle logged-in client, too.
                 clients.addTask {
-                    try await LineClient.with(port: server.port) { client in
+                    try await AsyncLineClient.with(port: server.port) { client in
                         try await client.login("alice", "alice-password")
                         streaming.increment()
                         var tail: [String] = []
@@ -90,7 +90,7 @@ struct SlowGateway: SimpleModelGateway {
             let streaming = finals.filter { $0.contains { $0.hasPrefix("OK conversation=") } }
             #expect(streaming.count == 10)
             for tail in streaming {
-                let final = try #require(tail.last(where: LineClient.isFinal))
+                let final = try #require(tail.last(where: AsyncLineClient.isFinal))
                 #expect(final.hasSuffix(" stop=shutdown"))
                 #expect(tail.contains("* server shutting down; the reply was cut short"))
             }

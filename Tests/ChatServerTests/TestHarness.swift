@@ -36,6 +36,7 @@ struct TestServer {
         configure: (inout ServerConfiguration) -> Void = { _ in },
         core coreConfiguration: ChatCore.Configuration = ChatCore.Configuration(),
         gateway: any ModelGateway = EchoGateway(),
+        logger: Logger? = nil,
         _ body: (TestServer) async throws -> Void
     ) async throws {
         let audit = InMemoryAudit()
@@ -48,8 +49,8 @@ struct TestServer {
         configuration.port = 0
         configuration.timerResolution = .milliseconds(100)
         configure(&configuration)
-        var logger = Logger(label: "test")
-        logger.logLevel = .warning
+        var logger = logger ?? Logger(label: "test")
+        if logger.logLevel < .warning { logger.logLevel = .warning }
         let server = try await ChatServer(configuration: configuration, core: core, version: "test", logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: logger))
         try await withThrowingTaskGroup { tasks in
@@ -67,13 +68,13 @@ struct TestServer {
     }
 
     /// Connects a client, reads the banner, runs `body`.
-    func client<T>(_ body: (inout LineClient) async throws -> T) async throws -> T {
-        try await LineClient.with(port: server.port, body)
+    func client<T>(_ body: (inout AsyncLineClient) async throws -> T) async throws -> T {
+        try await AsyncLineClient.with(port: server.port, body)
     }
 }
 
 /// A line-oriented client over a real loopback TCP connection.
-struct LineClient {
+struct AsyncLineClient {
     typealias Channel = NIOAsyncChannel<InboundFrame, ByteBuffer>
 
     var lines: NIOAsyncChannelInboundStream<InboundFrame>.AsyncIterator
@@ -97,12 +98,12 @@ struct LineClient {
             }
     }
 
-    static func with<T>(port: Int, readBanner: Bool = true, _ body: (inout LineClient) async throws -> T)
+    static func with<T>(port: Int, readBanner: Bool = true, _ body: (inout AsyncLineClient) async throws -> T)
         async throws -> T
     {
         let channel = try await connect(port: port)
         return try await channel.executeThenClose { inbound, outbound in
-            var client = LineClient(lines: inbound.makeAsyncIterator(), outbound: outbound)
+            var client = AsyncLineClient(lines: inbound.makeAsyncIterator(), outbound: outbound)
             if readBanner { client.banner = try await client.readUntil { !$0.hasPrefix("* type") } }
             return try await body(&client)
         }
@@ -135,7 +136,7 @@ struct LineClient {
 
     /// Reads lines up to and including the next final line (`OK...` / `ERR ...`).
     mutating func readReply() async throws -> [String] {
-        try await readUntil { !LineClient.isFinal($0) }
+        try await readUntil { !AsyncLineClient.isFinal($0) }
     }
 
     /// Sends a line and returns every line up to and including its final line.

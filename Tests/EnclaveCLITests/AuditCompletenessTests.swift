@@ -6,7 +6,7 @@
 // must hold every expected record with its fields, hold none of the canary strings the messages
 // carried (in any audit file or export, as UTF-8, base64 or hex), verify with secrets and offline
 // with only the exported public key, and fail on a tampered copy naming the record.
-import ChatServer
+import EnclaveClient
 import EnclaveTestSupport
 import Foundation
 import Testing

@@ -1,8 +1,8 @@
-// The load tests' client: ChatServer's blocking `LineClient` (one thread per client, against a separate
+// The load tests' client: EnclaveClient's blocking `LineClient` (one thread per client, against a separate
 // `enclave serve` process), timing the first reply byte of each message (the first `> ` text), so a
 // test can measure time to first token as a user sees it: from the line leaving the client to the first
 // streamed text arriving. End of stream and timeouts read as nil.
-import ChatServer
+import EnclaveClient
 import Foundation
 
 /// One connection; not shared between threads.

@@ -2,7 +2,7 @@
 // loopback (one `vpc`, one `external`), with a test policy and its data directory on /dev/shm when
 // that exists (the server syncs every commit; tmpfs keeps thousands of messages fast). It can be
 // stopped (SIGTERM) and started again on the same data directory, as an operator restarts it.
-import ChatServer
+import EnclaveClient
 import EnclaveTestSupport
 import Foundation
 

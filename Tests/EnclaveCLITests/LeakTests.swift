@@ -11,7 +11,7 @@
 // lets tagged data go to `vpc`, so any canary reaching the vpc recorder is fine, but none may reach
 // the external one); no allowed external decision carries a tag. The same run under a policy that lets
 // tagged data go external finds leaks, so the checks can fail.
-import ChatServer
+import EnclaveClient
 import EnclaveTestSupport
 import Foundation
 import Synchronization

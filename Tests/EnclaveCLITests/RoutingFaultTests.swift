@@ -4,7 +4,7 @@
 // ever goes to a provider of no wider residency (external → vpc, never vpc → external); the audit log
 // holds a `model.call` record with the outcome for every attempt. And a reply through the `openai`
 // provider reaches the client piece by piece, before the recorder has sent the rest.
-import ChatServer
+import EnclaveClient
 import EnclaveTestSupport
 import Foundation
 import Testing

@@ -91,6 +91,11 @@ private func shell(_ executable: String, _ arguments: [String], stdin: String = 
             EnclaveBinary.url.path, ["chat", "--tls", "--port", "\(port)"], stdin: "/quit\n", in: directory)
         #expect(untrusted.status != 0)
         #expect(!untrusted.output.contains("* enclave"))
+        #expect(untrusted.output.contains("not trusted: pass --ca"), "\(untrusted.output)")
+        // A plain `enclave chat` is told that the port speaks TLS.
+        let plainChat = try shell(EnclaveBinary.url.path, ["chat", "--port", "\(port)"], stdin: "/quit\n", in: directory)
+        #expect(plainChat.status != 0)
+        #expect(plainChat.output.contains("connect with --tls"), "\(plainChat.output)")
 
         // TLS 1.2 gets the banner; TLS 1.1 is refused during the handshake (the client side allows
         // TLS 1.1 explicitly, so the refusal is the server's).

@@ -1,7 +1,9 @@
-// libFuzzer entry point over the line protocol's input side: the framer (fed in chunks whose sizes
-// the input chooses), UTF-8 and NUL checks, the command parser and `/paste` buffering. Any byte
-// string must frame, parse or be refused, never crash; and the framed lines must equal an
-// independent split of the whole input on LF (CR before LF dropped) whenever no line is too long.
+// libFuzzer entry point over the line protocol's input side: the telnet scanner and the framer (fed
+// in chunks whose sizes the input chooses), UTF-8 and NUL checks, the command parser and `/paste`
+// buffering. Any byte string must scan, frame, parse or be refused, never crash; the telnet scan must
+// not depend on how the input is cut, and must leave input without IAC untouched; and the framed
+// lines must equal an independent split of the whole input on LF (CR before LF dropped) whenever no
+// line is too long.
 // Built and run by deploy/fuzz.sh, not by `swift test`.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzLines(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -9,6 +11,19 @@ public func fuzzLines(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let limit = 64
     let chunk = Int(data[0] % 16) + 1
     let stream = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
+
+    var whole = TelnetScanner()
+    let once = whole.scan(stream)
+    var cut = TelnetScanner()
+    var pieces = TelnetScanner.Result()
+    for start in stride(from: 0, to: stream.count, by: chunk) {
+        let part = cut.scan(stream[start..<min(stream.count, start + chunk)])
+        pieces.text += part.text
+        pieces.reply += part.reply
+        pieces.interrupt = pieces.interrupt || part.interrupt
+    }
+    precondition(once == pieces, "the telnet scan depends on how the input is cut")
+    precondition(stream.contains(0xFF) || once.text == stream, "input without IAC was changed")
 
     var framer = LineFramer()
     var unread: [UInt8] = []

@@ -2,6 +2,10 @@
 // so every key sequence can be tested. The terminal glue (raw mode, reading bytes, writing the
 // rendering) is in Sources/enclave/LineEditorTerminal.swift.
 //
+// A paste arrives in bracketed-paste mode (xterm's ESC[200~ text ESC[201~, switched on by the terminal
+// glue): its line breaks stay in the line (shown as ↵), so a pasted block is one message. A line that
+// starts with `/login ` is shown without its password and never enters the history.
+//
 //   keys                      effect
 //   printable, UTF-8          insert at the cursor
 //   ← → / Ctrl-B Ctrl-F       move one character
@@ -44,6 +48,11 @@ public struct LineEditor: Sendable {
     private var draft: [Character] = []
     /// Bytes of an escape sequence or a UTF-8 character not yet complete.
     private var pending: [UInt8] = []
+    /// True between ESC[200~ and ESC[201~: keys are text, line breaks included.
+    private var pasting = false
+    private var lastPastedByte: UInt8 = 0
+    /// How the line breaks of a paste are shown on the one input line.
+    public static let lineBreakSymbol: Character = "\u{21B5}"
 
     public init(historyLimit: Int = 500) {
         self.historyLimit = historyLimit
@@ -55,6 +64,10 @@ public struct LineEditor: Sendable {
     /// Feeds one byte read from the terminal.
     public mutating func feed(_ byte: UInt8) -> Action {
         if !pending.isEmpty || byte == 0x1B { return continueSequence(byte) }
+        if pasting {
+            defer { lastPastedByte = byte }
+            return pasted(byte)
+        }
         switch byte {
         case 0x01: return move(to: 0)
         case 0x02: return move(to: cursor - 1)
@@ -73,7 +86,7 @@ public struct LineEditor: Sendable {
             return .redraw
         case 0x0A, 0x0D:
             let line = text
-            if !line.isEmpty && history.last != line {
+            if !line.isEmpty && history.last != line && !Self.isLogin(line) {
                 history.append(line)
                 if history.count > historyLimit { history.removeFirst(history.count - historyLimit) }
             }
@@ -103,12 +116,40 @@ public struct LineEditor: Sendable {
     }
 
     /// What to write to redraw the line after `prompt`: return to column 0, the prompt and line,
-    /// clear the rest, then move the cursor back to its place.
+    /// clear the rest, then move the cursor back to its place. Line breaks show as ↵, tabs as a space,
+    /// and a `/login` line ends after the user name (the password is typed blind).
     public func rendering(prompt: String) -> String {
-        var out = "\r" + prompt + text + "\u{1B}[K"
-        let back = characters.count - cursor
+        var shown = characters.map { $0 == "\n" ? Self.lineBreakSymbol : $0 == "\t" ? " " : $0 }
+        if Self.isLogin(text) {
+            let name = characters.dropFirst(7).prefix { $0 != " " }.count
+            shown = Array(shown.prefix(min(shown.count, 7 + name + 1)))
+        }
+        var out = "\r" + prompt + String(shown) + "\u{1B}[K"
+        let back = shown.count - min(cursor, shown.count)
         if back > 0 { out += "\u{1B}[\(back)D" }
         return out
+    }
+
+    /// True for a `/login` line, which holds a password.
+    public static func isLogin(_ line: String) -> Bool { line.hasPrefix("/login ") }
+
+    // MARK: Bracketed paste
+
+    /// A byte of a paste: text, with CR, LF and CR LF as line breaks; other control bytes are dropped.
+    private mutating func pasted(_ byte: UInt8) -> Action {
+        switch byte {
+        case 0x0D: return insert("\n")
+        case 0x0A:
+            // The LF of a CR LF pair was already taken as the line break.
+            if cursor > 0, characters[cursor - 1] == "\n", lastPastedByte == 0x0D { return .none }
+            return insert("\n")
+        case 0x09: return insert("\t")
+        case 0x00..<0x20: return .none
+        case 0x20..<0x80: return insert(Character(Unicode.Scalar(byte)))
+        default:
+            pending = [byte]
+            return completeCharacter()
+        }
     }
 
     // MARK: Editing
@@ -157,6 +198,7 @@ public struct LineEditor: Sendable {
         draft = []
         historyIndex = history.count
         pending = []
+        pasting = false
     }
 
     // MARK: Escape sequences and UTF-8
@@ -186,6 +228,13 @@ public struct LineEditor: Sendable {
         case "[H", "OH", "[1~", "[7~": return move(to: 0)
         case "[F", "OF", "[4~", "[8~": return move(to: characters.count)
         case "[3~": return deleteAtCursor()
+        case "[200~":
+            pasting = true
+            lastPastedByte = 0
+            return .none
+        case "[201~":
+            pasting = false
+            return .redraw
         default: return .none
         }
     }

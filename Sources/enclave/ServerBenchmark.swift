@@ -3,11 +3,12 @@
 // counted), and measures messages/s and latency percentiles per message (line sent → final line
 // read), then the resident memory each idle connection costs. Every client logs in before any sends,
 // so the logins' scrypt work (tens of ms of CPU each, by design) is not counted as message latency.
-// Each client is a blocking socket on its own thread (LineClient.swift), as `nc` is.
+// Each client is EnclaveClient's blocking `LineClient` on a thread of its own, as `nc` is.
 //
 // Two baselines are measured in the same run: the same clients sending a command that touches nothing
 // (`/whoami`: the protocol round trip, sockets and threads alone), and the data directory's durable
 // write (a small append and its fdatasync), of which every message needs two rounds.
+import EnclaveClient
 import Foundation
 import NIOCore
 import NIOPosix
@@ -134,7 +135,7 @@ public enum ServerBenchmark {
         var result = try await withThrowingTaskGroup(of: ([Double], Int).self) { group in
             for _ in 0..<clients {
                 group.addTask {
-                    try await onThread {
+                    try await LineClient.onThread {
                         try session(login, count: count, line: line, startLine: startLine, clock: clock)
                     }
                 }
@@ -203,15 +204,6 @@ public enum ServerBenchmark {
                 let elapsed = end - start
                 return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             }
-        }
-    }
-
-    /// Runs blocking `work` on a thread of its own (never on the task pool, which it would starve).
-    private static func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                do { continuation.resume(returning: try work()) } catch { continuation.resume(throwing: error) }
-            }.start()
         }
     }
 

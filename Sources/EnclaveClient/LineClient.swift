@@ -1,7 +1,7 @@
 // A blocking line-protocol client over a real loopback TCP socket, as `nc` is: send one line, read
 // lines until the final `OK`/`ERR`. `enclave bench server` measures with it (no async client's thread
 // hops in the latency) and end-to-end tests drive a running `enclave serve` with it. Run each client
-// on its own thread, never on the Swift concurrency pool.
+// on its own thread (`onThread`), never on the Swift concurrency pool.
 import Foundation
 
 #if canImport(Glibc)
@@ -51,9 +51,23 @@ public final class LineClient {
 
     deinit { close(descriptor) }
 
+    /// Closes the sending side (as `nc -N` does at the end of its input); reading goes on.
+    public func shutdownWrite() { shutdown(descriptor, Int32(SHUT_WR)) }
+
+    /// Runs blocking `work` on a thread of its own (never on the task pool, which it would starve).
+    public static func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                do { continuation.resume(returning: try work()) } catch { continuation.resume(throwing: error) }
+            }.start()
+        }
+    }
+
     /// Sends `line` (a LF is added).
-    public func send(_ line: String) throws {
-        let bytes = Array((line + "\n").utf8)
+    public func send(_ line: String) throws { try sendRaw(Array((line + "\n").utf8)) }
+
+    /// Sends `bytes` as they are (a partial line, telnet commands, a flood).
+    public func sendRaw(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
