@@ -5,7 +5,7 @@
 // provider's reply holding a card number, and a title holding one. Every one of them asks for the
 // external provider; zero bytes of them may reach it. A control message that is not sensitive does
 // reach it, so the check can fail.
-import ChatServer
+import EnclaveClient
 import EnclaveTestSupport
 import Foundation
 import Testing

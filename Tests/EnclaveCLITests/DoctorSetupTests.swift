@@ -2,7 +2,7 @@
 // set-ups with a clear message instead of starting half right: a model file that is not GGUF, an
 // unsupported architecture, a wrong master key, a data directory others may read, a key file missing
 // beside an existing database, and a configuration file with a mistyped key.
-import ChatServer
+import EnclaveClient
 import Foundation
 import Testing
 

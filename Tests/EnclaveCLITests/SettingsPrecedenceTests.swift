@@ -3,7 +3,7 @@
 // and must show the account (or path) of the level that should win — read from what the command does
 // (the users it lists, the database it opens, the audit records it finds, the directory it checks, the
 // account `serve` lets log in), not from a shared resolver's say-so.
-import ChatServer
+import EnclaveClient
 import Foundation
 import Testing
 

@@ -2,7 +2,7 @@
 // the repository ships (deploy/, policies/, prompts/ and the pinned model), with no flag but a free port,
 // as `make run` does, and chat through it as a newcomer would. If deploy/enclave.yaml, a policy or a
 // prompt stops a first question from being answered, these tests fail.
-import ChatServer
+import EnclaveClient
 import EnclaveTestSupport
 import Foundation
 import Testing
