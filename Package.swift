@@ -110,11 +110,16 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // MARK: Evaluation: gold-set runs, crossover and canary reports (over ChatCore's send path)
+        .target(
+            name: "Evaluation", dependencies: ["ChatCore", "Routing", "Audit"], swiftSettings: strictSettings),
+
         // MARK: The command-line tool
         .executableTarget(
             name: "enclave",
             dependencies: [
                 "GGUF", "Inference", "EnclaveCrypto", "Storage", "Policy", "Audit", "Routing", "ChatCore", "ChatServer",
+                "Evaluation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -167,6 +172,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .testTarget(
+            name: "EvaluationTests",
+            dependencies: [
+                "Evaluation", "ChatCore", "Storage", "Policy", "Routing", "Audit", "EnclaveCrypto", "EnclaveTestSupport",
+            ],
+            swiftSettings: strictSettings),
         // Runs the built `enclave` executable as a user would.
         .testTarget(
             name: "EnclaveCLITests", dependencies: ["enclave", "ChatServer", "EnclaveTestSupport"],
