@@ -68,15 +68,20 @@ public enum JSONValue: Sendable, Equatable, Codable {
     case null
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else {
-            self = .string(try container.decode(String.self))
+        guard let value = JSONValue(try JSONNode(from: decoder)) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a scalar"))
+        }
+        self = value
+    }
+
+    /// The scalar `node` holds; nil for a list or an object.
+    init?(_ node: JSONNode) {
+        switch node {
+        case .string(let value): self = .string(value)
+        case .number(let value): self = .number(value)
+        case .bool(let value): self = .bool(value)
+        case .null: self = .null
+        case .array, .object: return nil
         }
     }
 

@@ -204,13 +204,10 @@ public enum GoldSuiteLoader {
             }
             var values: [String: JSONValue] = [:]
             for (path, node) in fields {
-                switch node {
-                case .string(let value): values[path] = .string(value)
-                case .number(let value): values[path] = .number(value)
-                case .bool(let value): values[path] = .bool(value)
-                case .null: values[path] = .null
-                default: throw ItemProblem("expected field '\(path)' must be a string, number, boolean or null")
+                guard let value = JSONValue(node) else {
+                    throw ItemProblem("expected field '\(path)' must be a string, number, boolean or null")
                 }
+                values[path] = value
             }
             return .jsonFields(values)
         case "rubric":

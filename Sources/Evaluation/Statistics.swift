@@ -19,18 +19,18 @@ public struct Interval: Sendable, Equatable, Codable {
     }
 }
 
-/// SplitMix64: a small, fast generator whose sequence is fixed by its seed (reproducible bootstraps).
+/// xorshift64* (Vigna 2016): a small generator whose sequence is fixed by its seed, so a report's bootstrap
+/// intervals are reproducible from its run file.
 struct SeededGenerator: RandomNumberGenerator {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { state = seed == 0 ? 0x9E37_79B9_7F4A_7C15 : seed }
 
     mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        state ^= state >> 12
+        state ^= state << 25
+        state ^= state >> 27
+        return state &* 0x2545_F491_4F6C_DD1D
     }
 }
 
