@@ -54,11 +54,11 @@ public enum Scoring {
         }
     }
 
-    /// The choice a reply makes: a letter A-H at its start (`B`, `(B)`, `B)`, `B.`), else after "answer",
-    /// else the first parenthesised letter.
+    /// The choice a reply makes: a letter A-H at its start (`B`, `(B)`, `B)`, `B.`; not an article such as
+    /// "A patient"), else after "answer", else the first parenthesised letter.
     public static func choiceLetter(_ reply: String) -> String? {
         let patterns = [
-            #"^\s*\(?([A-H])(?:[).:,\s]|$)"#, #"(?i:answer)(?:\s+is)?\s*:?\s*\(?([A-H])\b"#, #"\(([A-H])\)"#,
+            #"^\s*\(?([A-H])(?:[).:,]|\s*$)"#, #"(?i:answer)(?:\s+is)?\s*:?\s*\(?([A-H])\b"#, #"\(([A-H])\)"#,
         ]
         for pattern in patterns {
             guard let expression = try? NSRegularExpression(pattern: pattern) else { continue }

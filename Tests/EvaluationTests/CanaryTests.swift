@@ -24,11 +24,13 @@ struct NoPasswordVerifier: PasswordVerifier {
         let fixture = try await EvalFixture([stable, candidate], canary: canary)
         let bounds = CanaryStopBounds(errorRate: 0.5, p95Ms: 600_000, window: 5, minimumCalls: 5)
         let guarded = CanaryGuard(inner: fixture.gateway, canary: "cand", bounds: bounds, audit: fixture.log)
+        var configuration = ChatCore.Configuration()
+        configuration.budget = UserLimiter.Budget(messagesPerMinute: 10_000, burst: 10_000)
         let core = ChatCore(
             accounts: InMemoryAccounts(), passwords: NoPasswordVerifier(),
             conversations: StoreAdapter(store: fixture.store),
             policy: fixture.policy, gateway: guarded, audit: AuditAdapter(log: fixture.log),
-            configuration: ChatCore.Configuration())
+            configuration: configuration)
         let alice = Principal(name: "alice", role: .staff, groups: [])
         for _ in 0..<60 {
             let summary = try await core.send(

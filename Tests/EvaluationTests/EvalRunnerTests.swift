@@ -102,7 +102,6 @@ func crossoverSuiteText() -> String {
         #expect(try #require(slowArithmetic.totalP95) >= 300)
         #expect(try #require(slowArithmetic.totalP50) >= 150)
         #expect(try #require(slowArithmetic.ttftP95) >= 300)
-        #expect(try #require(try summary("big", "arithmetic").totalP95) < 300)
 
         // Crossover, margin 0.15 (paired Wald interval of the difference to the best):
         //   extraction: mid b=0 c=1 n=20 → [-0.145517, 0.045517], non-inferior; slow b=0 c=4 → no.
