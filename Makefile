@@ -20,6 +20,7 @@ ISOLATED_SUITES = AbuseTests|BruteForceTests
 FLOOD_TEST = aFloodOfRandomAndMutatedLinesNeverBreaksTheServer
 LEAK_SUITE = EnclaveCLITests.LeakTests
 LOAD_SUITE = ChatConcurrencyTests
+test: export ENCLAVE_TEST_DEPS := 1
 test: setup build-tests
 	$(SWIFT) test $(BUILD_FLAGS) --skip-build --skip "$(ISOLATED_SUITES)|$(LEAK_SUITE)|$(LOAD_SUITE)"
 	$(SWIFT) test $(BUILD_FLAGS) --skip-build --filter "$(ISOLATED_SUITES)" --skip "$(FLOOD_TEST)"

@@ -123,6 +123,9 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // MARK: Evaluation: gold-set runs, crossover and canary reports (over ChatCore's send path)
+        .target(
+            name: "Evaluation", dependencies: ["ChatCore", "Routing", "Audit"], swiftSettings: strictSettings),
 
         // MARK: The command-line tool
         .executableTarget(
@@ -130,6 +133,7 @@ let package = Package(
             dependencies: [
                 "GGUF", "Inference", "EnclaveCrypto", "Storage", "Policy", "Audit", "Routing", "ChatCore", "ChatServer",
                 "EnclaveClient",
+                "Evaluation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -190,6 +194,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .testTarget(
+            name: "EvaluationTests",
+            dependencies: [
+                "Evaluation", "ChatCore", "Storage", "Policy", "Routing", "Audit", "EnclaveCrypto", "EnclaveTestSupport",
+            ],
+            swiftSettings: strictSettings),
         // Runs the built `enclave` executable as a user would.
         .testTarget(
             name: "EnclaveCLITests", dependencies: ["enclave", "EnclaveClient", "EnclaveTestSupport"],

@@ -7,6 +7,8 @@ set -euo pipefail
 # netcat-openbsd gives newcomers `nc`, the simplest client of the line protocol; the openssl command
 # makes the TLS test's certificate and plays the TLS 1.1 client the server must refuse.
 required=(pkg-config libsqlite3-dev libssl-dev libopenblas-dev python3 python3-pip unzip netcat-openbsd openssl)
+# For the tests only (`make test` sets ENCLAVE_TEST_DEPS=1): headless Chromium opens the eval HTML report.
+if [ "${ENCLAVE_TEST_DEPS:-0}" = 1 ]; then required+=(chromium); fi
 missing=()
 for package in "${required[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -130,7 +130,9 @@ extension ChatCore {
         return CommandResult(output: info.tags.sorted().map { .row([$0]) }, ok: "tags=\(info.tags.count)")
     }
 
-    /// `/feedback up|down [comment]` on the current conversation.
+    /// `/feedback up|down [comment]` on the current conversation. The rating (never the comment) is also
+    /// audited as `feedback.rate`, after the conversation's call records, so `enclave canary report` can tie
+    /// it to the call it rates (the conversation's last one).
     public func feedback(up: Bool, comment: String?, conversation: String, as user: Principal, origin: String)
         async throws(ChatFailure) -> CommandResult
     {
@@ -138,6 +140,9 @@ extension ChatCore {
         try await step {
             try await conversations.addFeedback(conversation: conversation, user: user.name, up: up, comment: comment)
         }
+        try await record(
+            actor: user.name, role: user.role.rawValue, origin: origin, action: "feedback.rate",
+            subject: "conversation:\(conversation)", outcome: up ? "up" : "down")
         return CommandResult(ok: "feedback=\(up ? "up" : "down")")
     }
 

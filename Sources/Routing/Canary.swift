@@ -49,6 +49,8 @@ public struct CanaryConfiguration: Sendable {
     /// Share of eligible conversations, 0...100.
     public var percent: Double
     public var eligibility: CanaryEligibility
+    /// When the canary stops receiving new conversations on its own (nil: never).
+    public var stopWhen: CanaryStopBounds?
     private let key: [UInt8]
 
     public init(provider: String, percent: Double, key: [UInt8], eligibility: CanaryEligibility = CanaryEligibility()) {
@@ -83,7 +85,7 @@ public struct CanaryConfiguration: Sendable {
         baseDirectory: String?
     ) throws(ConfigurationError) -> CanaryConfiguration {
         let map = try reader.mapping(
-            node, "routing.canary", allowed: ["provider", "percent", "key_file", "key_env", "eligible"],
+            node, "routing.canary", allowed: ["provider", "percent", "key_file", "key_env", "eligible", "stop_when"],
             required: ["provider", "percent"])
         let provider = try reader.string(map["provider"]!, "canary provider")
         guard providers.contains(provider) else {
@@ -131,6 +133,8 @@ public struct CanaryConfiguration: Sendable {
             }
             if let groups = rules["groups"] { eligibility.groups = Set(try reader.strings(groups, "eligible groups")) }
         }
-        return CanaryConfiguration(provider: provider, percent: percent, key: key, eligibility: eligibility)
+        var canary = CanaryConfiguration(provider: provider, percent: percent, key: key, eligibility: eligibility)
+        if let stop = map["stop_when"] { canary.stopWhen = try CanaryStopBounds.parse(stop, reader: reader) }
+        return canary
     }
 }

@@ -6,6 +6,7 @@
 import ArgumentParser
 import ChatCore
 import ChatServer
+import Evaluation
 import Foundation
 import Logging
 import Routing
@@ -55,7 +56,10 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "enclave.serve")
         logger.logLevel = .info
         let (gateway, registry) = try await ServeRouting.gateway(settings)
-        let backends = try await ServerAssembly.open(settings.locations, gateway: gateway)
+        // A canary with `stop_when` is watched, and stopped on its own (audited) when it crosses a bound.
+        let canaryGuard = CanaryGuard.configured(gateway.registry.router.canary, gateway: gateway)
+        let backends = try await ServerAssembly.open(settings.locations, gateway: canaryGuard ?? gateway)
+        canaryGuard?.attach(audit: backends.audit)
         if let created = try await backends.ensureAdmin() {
             say("created the admin account `\(created.name)`; its one-time password (shown only now) is:")
             say("    \(created.password)")

@@ -29,6 +29,8 @@ public enum RecorderBehaviour: Sendable, Equatable {
     case cut
     /// Send the head and the first piece; the rest only after ``RecordingServer/release()``.
     case gated([String])
+    /// A normal streamed reply of these pieces, begun only after this many milliseconds (a slow provider).
+    case delayed(milliseconds: Int, [String])
 }
 
 /// One received request.
@@ -190,10 +192,11 @@ private final class RecorderHandler: ChannelInboundHandler {
         let server = server
         switch server.received(request) {
         case .reply(let pieces):
-            streamHead(channel)
-            for piece in pieces { write(channel, SSEFrames.chunk(piece)) }
-            write(channel, SSEFrames.finish(promptTokens: 11, completionTokens: pieces.count))
-            channel.writeAndFlush(HTTPServerResponsePart.end(nil), promise: nil)
+            streamReply(channel, pieces)
+        case .delayed(let milliseconds, let pieces):
+            channel.eventLoop.scheduleTask(in: .milliseconds(Int64(milliseconds))) { [self] in
+                streamReply(channel, pieces)
+            }
         case .fail:
             send(channel, status: .internalServerError, json: "{\"error\":{\"message\":\"boom\",\"code\":500}}")
         case .reject:
@@ -221,6 +224,14 @@ private final class RecorderHandler: ChannelInboundHandler {
                 channel.writeAndFlush(HTTPServerResponsePart.end(nil), promise: nil)
             }
         }
+    }
+
+    /// The head, every piece, the usage (11 prompt tokens, one completion token per piece) and the end.
+    private func streamReply(_ channel: any Channel, _ pieces: [String]) {
+        streamHead(channel)
+        for piece in pieces { write(channel, SSEFrames.chunk(piece)) }
+        write(channel, SSEFrames.finish(promptTokens: 11, completionTokens: pieces.count))
+        channel.writeAndFlush(HTTPServerResponsePart.end(nil), promise: nil)
     }
 
     private func streamHead(_ channel: any Channel) {
