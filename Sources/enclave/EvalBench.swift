@@ -27,7 +27,8 @@ struct EvalBenchCommand: AsyncParsableCommand {
             promptVersion: "bench.v1")
         let directory = NSTemporaryDirectory() + "enclave-eval-bench-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let backends = try await ServerAssembly.open(dataDirectory: directory, policies: policies, gateway: gateway)
+        let backends = try await ServerAssembly.open(
+            DataLocations(dataDirectory: directory, policies: policies), gateway: gateway)
         let suite = GoldSuite(
             name: "bench",
             items: (0..<items).map {

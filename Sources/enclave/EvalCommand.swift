@@ -57,12 +57,12 @@ struct EvalRunCommand: AsyncParsableCommand {
     @Option(name: .customLong("repeat"), help: "Times each item is sent to each provider.") var repetitions = 1
     @Option(help: "Items in flight at once per provider.") var concurrency = 4
     @Option(help: "The provider that rates rubric items (policy-gated and audited like any call).") var judge: String?
-    @Option(help: "Configuration file with providers and routing (default deploy/enclave.yaml).") var config: String?
-    @Option(help: "Data directory (default: $ENCLAVE_DATA_DIR or ./data).") var dataDir: String?
+    @OptionGroup var options: ConfigOptions
     @Flag(help: "Use a fresh temporary data directory (its store and audit log are deleted afterwards).")
     var temporary = false
-    @Option(help: "Policy directory (default ./policies).") var policies = "policies"
-    @Option(help: "Model file for local providers (default: the pinned SmolLM2 under ./models).") var model: String?
+    @Option(help: "Policy directory (default: as `serve`: $ENCLAVE_POLICIES, server.policies, ./policies).")
+    var policies: String?
+    @Option(help: "Model file of the default local provider (as `serve --model`).") var model: String?
     @Option(help: "The eval user's name (its conversations and audit records carry it).") var user = "eval"
     @Option(help: "The eval user's groups, comma-separated (policy defaults and rules may use them).")
     var groups: String?
@@ -84,16 +84,17 @@ struct EvalRunCommand: AsyncParsableCommand {
             throw ValidationError("\(error.code): \(error)")
         }
         let names = providers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        let environment = ProcessInfo.processInfo.environment
+        var flags = options.flags
+        flags.policies = policies
+        flags.model = model
+        let settings = try Settings.resolve(flags)
         let (gateway, prices, registry) = try await EvalGateway.open(
-            config: config, modelPath: model ?? DefaultModel.path(environment: environment),
-            required: names + [judge].compactMap { $0 })
-        let directory =
-            temporary
-            ? NSTemporaryDirectory() + "enclave-eval-\(UUID().uuidString)"
-            : dataDir ?? environment["ENCLAVE_DATA_DIR"] ?? "data"
+            settings: settings, required: names + [judge].compactMap { $0 })
+        var locations = settings.locations
+        if temporary { locations = DataLocations(dataDirectory: NSTemporaryDirectory() + "enclave-eval-\(UUID().uuidString)", policies: locations.policies) }
+        let directory = locations.dataDirectory
         defer { if temporary { try? FileManager.default.removeItem(atPath: directory) } }
-        let backends = try await ServerAssembly.open(dataDirectory: directory, policies: policies, gateway: gateway)
+        let backends = try await ServerAssembly.open(locations, gateway: gateway)
         let principal = Principal(
             name: user, role: .staff, groups: groups?.split(separator: ",").map(String.init) ?? [])
         let runner = EvalRunner(
@@ -183,18 +184,19 @@ struct EvalCompareCommand: AsyncParsableCommand {
 /// measures every provider on every item; skipping one after a failure would hide its real error rate) and
 /// no canary.
 enum EvalGateway {
-    static func open(config: String?, modelPath: String, required: [String]) async throws
+    static func open(settings: Settings, required: [String]) async throws
         -> (ProviderGateway, [String: (input: Double, output: Double)], ProviderRegistry)
     {
-        let path = config ?? "deploy/enclave.yaml"
-        var configuration: RoutingConfiguration
+        let path = settings.file?.value ?? "the built-in configuration"
+        guard var configuration = ServeRouting.configuration(settings) else {
+            throw ValidationError("eval needs a configuration with providers (--config, or deploy/enclave.yaml)")
+        }
+        // A run measures providers, not the experiment: with a canary configured, the router would refuse
+        // an explicit choice of the canary provider for a conversation outside the canary's eligibility.
+        configuration.canary = nil
         let prompts: PromptLibrary
         do {
-            configuration = try RoutingConfiguration.load(path: path)
-            // A run measures providers, not the experiment: with a canary configured, the router would refuse
-            // an explicit choice of the canary provider for a conversation outside the canary's eligibility.
-            configuration.canary = nil
-            prompts = try PromptLibrary(directory: "prompts", selection: configuration.prompts)
+            prompts = try PromptLibrary(directory: settings.prompts.value, selection: configuration.prompts)
         } catch {
             throw ValidationError("\(error)")
         }
@@ -203,12 +205,13 @@ enum EvalGateway {
             throw ValidationError(
                 "no provider '\(unknown)' in \(path) (known: \(known.sorted().joined(separator: ", ")))")
         }
-        // Every local provider is served by one engine, loaded on first use.
-        var engine: InferenceEngine?
+        // Each local provider is served by the engine of its own model file, as `serve` does it.
+        let engines = try LocalModel.engines(
+            paths: configuration.providers.filter { $0.kind == .local }.map(\.model), settings: settings.engine)
         let registry = try await ProviderRegistry(configuration: configuration) { entry in
-            let loaded = try engine ?? LocalModel.engine(modelPath: modelPath, kvCacheBytes: 256 << 20)
-            engine = loaded
-            return LocalProvider(configuration: entry, engine: loaded)
+            var provider = LocalProvider(configuration: entry, engine: engines[entry.model]!)
+            provider.sampling = settings.engine.sampling
+            return provider
         }
         let health = ProviderHealth(settings: .init(base: .zero, maximum: .zero, threshold: Int.max))
         let prices = Dictionary(
