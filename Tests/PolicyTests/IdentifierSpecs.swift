@@ -48,7 +48,7 @@ enum IdentifierSpecs {
         func digits(_ n: Int) -> String { r.digits(n).map(String.init).joined() }
         let (country, bban): (String, String) = r.pick([
             ("GB", some(4) + digits(14)), ("DE", digits(18)), ("NL", some(4) + digits(10)), ("BE", digits(12)),
-            ("FR", digits(10) + some(1) + digits(10)), ("CH", digits(17)),
+            ("FR", digits(10) + some(1) + digits(10) + digits(2)), ("CH", digits(17)),
         ])
         var remainder = 0
         for ch in bban + country + "00" {
