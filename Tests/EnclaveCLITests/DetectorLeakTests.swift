@@ -106,9 +106,11 @@ import Testing
         _ = try client.exchange("/new")
         finals.append(try client.final("what is a good name for a cat ctl-visible"))
         // `/tag` takes only the policy's tags: free text would be user content in the audit log.
-        _ = try client.exchange("/new")
-        let freeText = try client.final("/tag mrs-jones-hiv")
-        let declared = try client.final("/tag pci")
+        let tagger = try LeakServer.client(port: server.port, user: "alice")
+        _ = try tagger.exchange("/new")
+        let freeText = try tagger.final("/tag mrs-jones-hiv")
+        let declared = try tagger.final("/tag pci")
+        _ = try? tagger.exchange("/quit")
         _ = try? client.exchange("/quit")
         let status = server.stop()
 

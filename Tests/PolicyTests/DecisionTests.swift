@@ -54,7 +54,10 @@ private func request(_ tags: Set<String>, provider: String? = "external-gpt", us
 
     /// A tag no rule names allows on-prem only, even if a general rule would allow external.
     @Test func ungovernedTagNeverReachesExternal() throws {
-        let rules = baselineRules + "  - name: everyone-anywhere\n    allow: {residency: [on-prem, vpc, external]}\n"
+        // A general rule for this user (an empty `when` is rejected at load, so it names the user).
+        let rules =
+            baselineRules
+            + "  - name: everyone-anywhere\n    when: {users: [u]}\n    allow: {residency: [on-prem, vpc, external]}\n"
         let decision = evaluate(try policy(rules), request(["misc"]))
         #expect(decision.allowed == ["local"])
         #expect(decision.rule == FailClosedRule.ungovernedTag)

@@ -122,11 +122,18 @@ let allDetectorsPolicy: PolicySet = {
         }
     }
 
-    @Test func numbersGluedToWordsOrDecimalsAreIgnored() throws {
-        for text in [
-            "ORD-4111111111111111", "x4111111111111111", "4111111111111111.5", "4111111111111111-A9",
-            "SSN 123-45-67890", "GB82WEST123456987654321",
+    /// Issue 16: an identifier is found whatever stands next to it (a word, a decimal point, a dash);
+    /// structure and checksum, not word boundaries, keep other numbers out.
+    @Test func numbersGluedToWordsAreFoundByTheirChecksum() throws {
+        for (text, detector) in [
+            ("ORD-4111111111111111", "credit-card"), ("x4111111111111111", "credit-card"),
+            ("4111111111111111.5", "credit-card"), ("4111111111111111-A9", "credit-card"),
+            ("GB82WEST123456987654321", "iban"),
         ] {
+            #expect(try allDetectorsPolicy.detect(text).hits.map(\.detector) == [detector], "\(text)")
+        }
+        // Ten digits after an SSN's 3-2 are not an SSN, and a broken checksum stays untagged when glued.
+        for text in ["SSN 123-45-67890", "ORD-4111111111111112", "x4111111111111112y"] {
             #expect(try allDetectorsPolicy.detect(text).hits.isEmpty, "\(text)")
         }
     }

@@ -48,7 +48,7 @@ enum IdentifierSpecs {
         func digits(_ n: Int) -> String { r.digits(n).map(String.init).joined() }
         let (country, bban): (String, String) = r.pick([
             ("GB", some(4) + digits(14)), ("DE", digits(18)), ("NL", some(4) + digits(10)), ("BE", digits(12)),
-            ("FR", digits(10) + some(1) + digits(10)), ("CH", digits(17)),
+            ("FR", digits(10) + some(1) + digits(10) + digits(2)), ("CH", digits(17)),
         ])
         var remainder = 0
         for ch in bban + country + "00" {
@@ -121,7 +121,9 @@ enum Rendering {
         let script = r.pick(zeros)
         let grouped = visible || r.int(0...3) != 0
         let separator = r.pick(visible ? separators.filter { $0 != "\u{200B}" } : separators)
-        let lineBreakAt = r.int(0...4) == 0 ? r.int(1...max(1, grouping.count - 1)) : -1
+        // No line break in an unlabelled SSN: its 3-2-4 shape must show (across a line break it is
+        // found only with its label, or amounts over dates would read as SSNs).
+        let lineBreakAt = !visible && r.int(0...4) == 0 ? r.int(1...max(1, grouping.count - 1)) : -1
         var out = ""
         var offset = 0
         for (g, size) in grouping.enumerated() {

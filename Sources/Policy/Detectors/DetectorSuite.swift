@@ -67,8 +67,19 @@ struct DetectorSuite: Sendable {
         if !builtins.isDisjoint(with: Self.numeric) {
             NumberDetectors.detect(bytes, context: context, enabled: builtins, into: &hits)
         }
+        // IBANs are looked for whenever number detectors run too, so that an account number's digit
+        // groups (valid or mistyped) are not also read as a card or an SSN.
+        if builtins.contains(.iban) || !builtins.isDisjoint(with: Self.numeric) {
+            var ibanHits: [DetectorHit] = []
+            var shapes: [Range<Int>] = []
+            TextDetectors.ibans(lowered, into: &ibanHits, shapes: &shapes)
+            if !shapes.isEmpty {
+                let numeric = Set(Self.numeric.map(\.rawValue))
+                hits.removeAll { hit in numeric.contains(hit.detector) && shapes.contains { $0.overlaps(hit.range) } }
+            }
+            if builtins.contains(.iban) { hits += ibanHits }
+        }
         if builtins.contains(.email) { TextDetectors.emails(bytes, into: &hits) }
-        if builtins.contains(.iban) { TextDetectors.ibans(lowered, into: &hits) }
         if builtins.contains(.dateOfBirth) {
             DateDetector.datesOfBirth(lowered, context: context, into: &hits)
         }

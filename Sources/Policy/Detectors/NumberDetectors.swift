@@ -159,7 +159,7 @@ enum NumberDetectors {
         window.reserveCapacity(maxCandidateDigits)
         // The window's groups as written, and with each line break joining the groups on either side:
         // a line break is either where a group ended or where a wrapped paste split one ("4111 11" /
-        // "11 1111 1111"); the grouping rules accept either reading.
+        // "11 1111 1111"); the card grouping rules accept either reading.
         var groups: [Int] = []
         var joinedGroups: [Int] = []
         groups.reserveCapacity(maxCandidateDigits)
@@ -214,9 +214,16 @@ enum NumberDetectors {
                         cardEnd = last
                         cardRange = range
                     }
-                    judgeShortIdentifier(window, groups: groups, range: range, context: context, hit: hit)
-                    if joinedGroups.count < groups.count {
-                        judgeShortIdentifier(window, groups: joinedGroups, range: range, context: context, hit: hit)
+                    // Nine- and ten-digit identifiers: as grouped, or wholly joined across line breaks
+                    // (which then needs their label); a line break is never an unlabelled SSN's separator,
+                    // or an amount over a date ("156.21" / "2021-08-23") would read as 3-2-4.
+                    let broken = joinedGroups.count < groups.count
+                    judgeShortIdentifier(
+                        window, groups: groups, range: range, context: context, labelRequired: broken, hit: hit)
+                    if broken, joinedGroups.count == 1 {
+                        judgeShortIdentifier(
+                            window, groups: joinedGroups, range: range, context: context, labelRequired: true,
+                            hit: hit)
                     }
                     last += 1
                 }
@@ -243,12 +250,12 @@ enum NumberDetectors {
     /// The nine- and ten-digit identifiers: SSN (3-2-4, or nine digits after its label), and after
     /// their labels NHS (3-3-4 or ten digits), NPI and ABA routing numbers (one block).
     private static func judgeShortIdentifier(
-        _ d: [Int], groups: [Int], range: Range<Int>, context: MessageContext,
+        _ d: [Int], groups: [Int], range: Range<Int>, context: MessageContext, labelRequired: Bool,
         hit: (BuiltinDetector, Range<Int>, Double) -> Void
     ) {
         let single = groups.count == 1
         if d.count == 9, Checksums.ssn(d) {
-            if groups == [3, 2, 4] {
+            if groups == [3, 2, 4], !labelRequired || context.near(.ssn, range, window: 24) {
                 hit(.usSSN, range, 0.9)
             } else if single, context.near(.ssn, range, window: 24) {
                 hit(.usSSN, range, 0.85)

@@ -61,8 +61,11 @@ enum TextDetectors {
 
     /// IBANs in any case, with their four-character groups separated by a space, line break, `-` or `.`,
     /// whatever stands before or after them: the country's fixed length ends the candidate.
-    /// - Parameter lowered: the normalised message in lower case.
-    static func ibans(_ lowered: [UInt8], into hits: inout [DetectorHit]) {
+    /// - Parameters:
+    ///   - lowered: the normalised message in lower case.
+    ///   - shapes: every span with an IBAN's shape (country, length), valid or not: the digit groups
+    ///     of an account number are not a card or an SSN, so number findings inside them are dropped.
+    static func ibans(_ lowered: [UInt8], into hits: inout [DetectorHit], shapes: inout [Range<Int>]) {
         let n = lowered.count
         var chars: [UInt8] = []
         chars.reserveCapacity(34)
@@ -100,6 +103,7 @@ enum TextDetectors {
                     break
                 }
             }
+            if chars.count == length { shapes.append(i..<j) }
             if chars.count == length, Checksums.ibanMod97(chars) {
                 hits.append(DetectorHit(detector: BuiltinDetector.iban.rawValue, range: i..<j, confidence: 0.95))
                 i = j
