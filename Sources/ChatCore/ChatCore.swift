@@ -29,11 +29,15 @@ public final class ChatCore: Sendable {
     let audit: any AuditRecorder
     let configuration: Configuration
     let limiter: UserLimiter
+    /// Integrity failures: counted, and handed to the server log (ChatCore+Integrity.swift).
+    public let integrity: IntegrityEvents
 
     public init(
         accounts: any AccountDirectory, passwords: any PasswordVerifier, conversations: any ConversationRepository,
-        policy: any PolicyGate, gateway: any ModelGateway, audit: any AuditRecorder, configuration: Configuration
+        policy: any PolicyGate, gateway: any ModelGateway, audit: any AuditRecorder, configuration: Configuration,
+        integrity: IntegrityEvents = IntegrityEvents()
     ) {
+        self.integrity = integrity
         self.accounts = accounts
         self.passwords = passwords
         self.conversations = conversations
@@ -54,16 +58,25 @@ public final class ChatCore: Sendable {
     public func login(name: String, password: String, origin: String) async throws(ChatFailure) -> Principal {
         let now = Date()
         let account: UserAccount?
+        let rejected = ChatFailure(.authFailed, "unknown user or wrong password")
         do {
             account = try await accounts.account(named: name)
+        } catch let violation as IntegrityViolation {
+            // A user row changed outside the server (role, hash, flags): refused like a wrong password,
+            // after the same work, and reported.
+            _ = passwords.verify(password, against: passwords.decoyHash)
+            try await reportIntegrity(violation.detail, subject: "user:\(name)", actor: name, role: "-", origin: origin)
+            try await record(
+                actor: name, role: "-", origin: origin, action: "auth.login", subject: name, outcome: "integrity")
+            throw rejected
         } catch {
             throw .internal()
         }
-        let rejected = ChatFailure(.authFailed, "unknown user or wrong password")
         guard let account else {
             _ = passwords.verify(password, against: passwords.decoyHash)
             try await record(
-                actor: name, role: "-", origin: origin, action: "auth.login", subject: name, outcome: "unknown-user")
+                actor: name, role: "-", origin: origin, action: "auth.login", subject: name, outcome: "unknown-user",
+                pseudonymous: true)
             throw rejected
         }
         let matches = passwords.verify(password, against: account.passwordHash)
@@ -106,6 +119,9 @@ public final class ChatCore: Sendable {
         return Principal(name: account.name, role: account.role, groups: account.groups)
     }
 
+    /// A client address as the server log writes it by default: the audit log's keyed pseudonym.
+    public func pseudonym(_ origin: String) -> String { audit.pseudonym(origin) }
+
     /// Audits the end of a session (`/logout`, `/quit` or a closed connection).
     public func logout(_ user: Principal, origin: String, reason: String) async {
         try? await record(
@@ -118,13 +134,13 @@ public final class ChatCore: Sendable {
     /// Writes one audit record; a failure becomes `internal` so the caller stops before acting.
     func record(
         actor: String, role: String, origin: String, action: String, subject: String, outcome: String,
-        call: CallFields? = nil
+        call: CallFields? = nil, pseudonymous: Bool = false
     ) async throws(ChatFailure) {
         do {
             try await audit.record(
                 AuditEntry(
                     actor: actor, role: role, origin: origin, action: action, subject: subject, outcome: outcome,
-                    call: call))
+                    call: call, pseudonymous: pseudonymous))
         } catch {
             throw .internal()
         }
@@ -168,7 +184,7 @@ public final class ChatCore: Sendable {
         _ id: String, by user: Principal, origin: String, owner: (T) -> String,
         load: () async throws -> T?
     ) async throws(ChatFailure) -> T {
-        guard let found = try await step(load) else {
+        guard let found = try await checked(id, user, origin: origin, load) else {
             throw ChatFailure(.notFound, "no conversation \(Self.printable(id))")
         }
         guard owner(found) == user.name else {

@@ -56,13 +56,13 @@ struct ServeCommand: AsyncParsableCommand {
             config: config, modelPath: model ?? DefaultModel.path(environment: environment),
             kvCacheBytes: settings.kvCacheBytes)
         let backends = try await ServerAssembly.open(
-            dataDirectory: settings.dataDirectory, policies: settings.policies, gateway: gateway)
+            dataDirectory: settings.dataDirectory, policies: settings.policies, gateway: gateway, audit: settings.audit)
         if let created = try await backends.ensureAdmin() {
             say("created the admin account `\(created.name)`; its one-time password (shown only now) is:")
             say("    \(created.password)")
             say("change it with: enclave users passwd \(created.name) --data-dir \(settings.dataDirectory)")
         }
-        let core = try backends.core(configuration: settings.limits)
+        let core = try backends.core(configuration: settings.limits, logger: logger)
         let server = try await ChatServer(
             configuration: settings.server, core: core, version: EnclaveVersion.current, logger: logger)
         say(

@@ -1,8 +1,9 @@
-// The `server:` and `limits:` sections of the configuration file (see deploy/server-defaults.yaml),
+// The `server:`, `limits:` and `audit:` sections of the configuration file (see deploy/server-defaults.yaml),
 // with the defaults embedded so `enclave serve` runs without any file. Other sections (providers,
 // ...) belong to other parts and are skipped here. The reader accepts the two-level `key: value`
 // subset these sections use and rejects unknown keys with file:line, so a typo never goes unnoticed.
 import ArgumentParser
+import Audit
 import ChatCore
 import ChatServer
 import Foundation
@@ -15,6 +16,8 @@ struct ServeSettings {
     var policies = "policies"
     /// The most memory the local engine keeps in KV caches for conversations' next turns.
     var kvCacheBytes = InferenceEngine.defaultCachePoolBytes
+    /// The audit log's checkpoints (interval in records and time, the outside-copy command) and retention.
+    var audit = AuditLog.Configuration()
 
     /// The defaults, overlaid with `path`'s `server:` and `limits:` sections when given.
     static func load(path: String?) throws -> ServeSettings {
@@ -32,7 +35,7 @@ struct ServeSettings {
                 section = String(line.trimmingCharacters(in: .whitespaces).dropLast())
                 continue
             }
-            guard section == "server" || section == "limits" else { continue }
+            guard section == "server" || section == "limits" || section == "audit" else { continue }
             let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard parts.count == 2 else { throw ValidationError("\(location): expected `key: value`") }
             try settings.set(
@@ -65,6 +68,11 @@ struct ServeSettings {
         case ("server", "tls_key"):
             server.tls = .init(certificatePath: server.tls?.certificatePath ?? "", keyPath: value)
         case ("server", "insecure_bind"): server.allowInsecureBind = value == "true"
+        case ("server", "log_client_addresses"):
+            guard value == "clear" || value == "pseudonymised" else {
+                throw ValidationError("\(location): \(key) is `pseudonymised` (default) or `clear`")
+            }
+            server.logClientAddresses = value == "clear"
         case ("limits", "line_bytes_before_login"): server.lineLimitBeforeLogin = try int()
         case ("limits", "line_bytes_after_login"): server.lineLimitAfterLogin = try int()
         case ("limits", "paste_bytes"): server.pasteLimit = try int()
@@ -80,6 +88,21 @@ struct ServeSettings {
         case ("limits", "concurrent_generations"): limits.budget.concurrentGenerations = try int()
         case ("limits", "max_tokens"): limits.maxTokens = try int()
         case ("limits", "kv_cache_mb"): kvCacheBytes = try int() << 20
+        case ("audit", "checkpoint_every_records"):
+            audit.checkpointEvery = try int()
+            guard audit.checkpointEvery > 0 else { throw ValidationError("\(location): \(key) must be at least 1") }
+        case ("audit", "checkpoint_every_seconds"):
+            let seconds = try int()
+            guard seconds > 0 else { throw ValidationError("\(location): \(key) must be at least 1") }
+            audit.checkpointInterval = .seconds(seconds)
+        case ("audit", "checkpoint_command"):
+            // argv split on spaces; the program must be an absolute path (no shell, no PATH lookup).
+            let argv = value.split(separator: " ").map(String.init)
+            guard let program = argv.first, program.hasPrefix("/") else {
+                throw ValidationError("\(location): \(key) wants an absolute program path and its arguments")
+            }
+            audit.checkpointCommand = argv
+        case ("audit", "retention_days"): audit.retentionDays = try int()
         default: throw ValidationError("\(location): unknown setting \(section).\(key)")
         }
     }

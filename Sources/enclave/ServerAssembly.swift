@@ -5,6 +5,7 @@ import Audit
 import ChatCore
 import EnclaveCrypto
 import Foundation
+import Logging
 import Storage
 
 /// The opened back ends of one data directory.
@@ -14,20 +15,26 @@ struct ServerAssembly {
     let audit: AuditLog
     let policy: PolicyDirectoryGate
     let gateway: any ModelGateway
+    /// Writes the audit log's time-based checkpoints, so a quiet log is anchored too; cancelled by `close`.
+    let checkpointTimer: Task<Void, Never>?
 
     static func masterKeyPath(_ dataDirectory: String) -> String { dataDirectory + "/master.key" }
 
     /// Opens (creating on first run) the data directory's key, store and audit log.
-    static func open(dataDirectory: String, policies: String, gateway: any ModelGateway) async throws -> ServerAssembly
-    {
+    static func open(
+        dataDirectory: String, policies: String, gateway: any ModelGateway,
+        audit auditConfiguration: AuditLog.Configuration = AuditLog.Configuration()
+    ) async throws -> ServerAssembly {
         let keys = try openKeys(dataDirectory: dataDirectory)
         let store = try Store(path: dataDirectory + "/enclave.db", keyRing: keys.ring)
         let auditDirectory = dataDirectory + "/audit"
         let secrets = try AuditMasterKey.secrets(ring: keys.ring, directory: auditDirectory)
-        let audit = try await AuditLog(directory: auditDirectory, macKey: secrets.mac, signer: secrets.signer)
+        let audit = try await AuditLog(
+            directory: auditDirectory, macKey: secrets.mac, signer: secrets.signer, configuration: auditConfiguration)
+        let timer = Task { _ = try? await audit.run() }
         return ServerAssembly(
             dataDirectory: dataDirectory, store: store, audit: audit, policy: PolicyDirectoryGate(directory: policies),
-            gateway: gateway)
+            gateway: gateway, checkpointTimer: timer)
     }
 
     /// Opens only the store (for `enclave users`), creating the data directory and key if needed.
@@ -90,17 +97,30 @@ struct ServerAssembly {
             atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     }
 
-    /// The ChatCore over these back ends.
-    func core(configuration: ChatCore.Configuration) throws -> ChatCore {
+    /// The ChatCore over these back ends; integrity failures become `storage.integrity` lines in `logger`.
+    func core(configuration: ChatCore.Configuration, logger: Logger? = nil) throws -> ChatCore {
         let adapter = StoreAdapter(store: store)
+        let integrity = IntegrityEvents { event in
+            logger?.error(
+                "storage.integrity",
+                metadata: [
+                    "integrity.subject": "\(event.subject)", "integrity.row": "\(event.detail)",
+                    "user.role": "\(event.role)", "integrity.count": "\(event.count)",
+                ])
+        }
         return ChatCore(
             accounts: adapter, passwords: try ScryptPasswords(), conversations: adapter, policy: policy,
-            gateway: gateway, audit: AuditAdapter(log: audit), configuration: configuration)
+            gateway: gateway, audit: AuditAdapter(log: audit), configuration: configuration, integrity: integrity)
     }
 
     /// Creates an `admin` account when no admin exists; returns its name and one-time password.
+    /// A user row that fails its integrity check neither counts as an admin nor stops the server; an
+    /// `admin` row that fails is left for the operator (login refuses it).
     func ensureAdmin() async throws -> (name: String, password: String)? {
-        guard try await !store.listUsers().contains(where: { $0.role == .admin }) else { return nil }
+        let users = try await store.userListing()
+        guard !users.verified.contains(where: { $0.role == .admin }), !users.damaged.contains("admin") else {
+            return nil
+        }
         let password = try Self.randomPassword()
         try await store.createUser(
             UserRecord(name: "admin", role: .admin, passwordHash: try PasswordHash.make(password)))
@@ -131,6 +151,7 @@ struct ServerAssembly {
     }
 
     func close() async {
+        checkpointTimer?.cancel()
         try? await audit.close()
     }
 }
