@@ -21,7 +21,7 @@ import Testing
 
     /// The ids of the conversations `/new` made in a session's output, in order.
     func created(_ lines: [String]) -> [String] {
-        lines.filter { $0.hasPrefix("OK conversation=") && !$0.contains(" ") }.map {
+        lines.filter { $0.hasPrefix("OK conversation=") && !$0.contains(" provider=") }.map {
             String($0.dropFirst("OK conversation=".count))
         }
     }
@@ -37,7 +37,7 @@ import Testing
             ["audit", "verify"] + (outside.map { ["--checkpoints", $0.path] } ?? []), in: directory)
     }
 
-    @Test(.disabled("first run failed at the set-up (fewer than 5 conversations created); not yet debugged"))
+    @Test(.disabled("its id filter was fixed after its only run (which failed there); enable once it has passed"))
     func tamperedRowsAreRefusedLoggedAndAuditedAndTheAuditAnchorHolds() throws {
         let outside = FileManager.default.temporaryDirectory.appendingPathComponent("enclave-outside-\(UUID())")
         try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
