@@ -37,7 +37,7 @@ import Testing
             ["audit", "verify"] + (outside.map { ["--checkpoints", $0.path] } ?? []), in: directory)
     }
 
-    @Test(.disabled("its id filter was fixed after its only run (which failed there); enable once it has passed"))
+    @Test
     func tamperedRowsAreRefusedLoggedAndAuditedAndTheAuditAnchorHolds() throws {
         let outside = FileManager.default.temporaryDirectory.appendingPathComponent("enclave-outside-\(UUID())")
         try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
