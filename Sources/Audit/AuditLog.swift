@@ -194,6 +194,12 @@ public final class AuditLog: Sendable {
         try await queue.checkpoint(force: force)
     }
 
+    /// Verifies this log's directory with its own keys: every MAC, the chain and the signed checkpoints
+    /// (`/audit verify` in chat; the same check as `enclave audit verify` without `--checkpoints`).
+    public func verify() throws -> AuditVerificationReport {
+        try AuditVerifier.verify(directory: directory, macKey: macKey, publicKey: signer.publicKey)
+    }
+
     /// Writes time-based checkpoints until cancelled; run it as a child task of the server.
     public func run() async throws {
         let step = max(.milliseconds(100), min(configuration.checkpointInterval, .seconds(60)))

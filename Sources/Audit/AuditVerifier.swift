@@ -11,6 +11,15 @@ public import EnclaveCrypto
 //   mac wrong (MAC key only)   -> a modified or forged record, even at the unsigned tail
 //   SHA-256(line n) != head of the checkpoint for n -> a rewritten, re-chained prefix (offline)
 //   fewer records than the latest checkpoint, or a torn last line -> truncation
+//
+// The local checkpoints.jsonl lives next to the log, so whoever can rewrite the directory can also cut
+// both back consistently: remove the tail of the log with the checkpoints that covered it, or put back
+// an older copy of the whole directory. Neither shows without an outside copy of the checkpoints (the
+// serve configuration's `audit.checkpoint_command` feeds each one to, e.g., `tee -a` on another volume).
+// Given that copy, every checkpoint in it must also be in checkpoints.jsonl (a removed checkpoint or a
+// rolled-back directory), and the log is checked against both (truncation below the newest outside
+// checkpoint, or a rolled-back log that has grown again past it). What no copy can show: records
+// appended after the newest checkpoint that reached the copy (at most one checkpoint interval).
 import Foundation
 
 /// The first problem found, naming the file and the 1-based line (for the log, the record's expected seq).
@@ -18,6 +27,8 @@ public struct AuditVerificationFailure: Error, Sendable, Equatable, CustomString
     public enum File: String, Sendable {
         case log = "audit.jsonl"
         case checkpoints = "checkpoints.jsonl"
+        /// The outside copy of the checkpoints (`verify --checkpoints`).
+        case outsideCheckpoints = "outside checkpoint copy"
     }
     public var file: File
     public var line: UInt64
@@ -148,8 +159,9 @@ public struct AuditChainVerifier: Sendable {
 
 /// Verification entry points over files.
 public enum AuditVerifier {
-    /// Verifies `<directory>/audit.jsonl` against `<directory>/checkpoints.jsonl` (or `checkpointsPath`,
-    /// e.g. the copy a syslog forwarder kept).
+    /// Verifies `<directory>/audit.jsonl` against `<directory>/checkpoints.jsonl` and, when given,
+    /// `checkpointsPath`: an outside copy (e.g. what the checkpoint command appended on another volume),
+    /// each of whose checkpoints must also be in the local file.
     /// - Parameters:
     ///   - macKey: the record MAC key for the full check, or nil for the offline check.
     ///   - publicKey: the checkpoint signing key's public half (`enclave audit pubkey`).
@@ -157,17 +169,38 @@ public enum AuditVerifier {
         directory: String, macKey: SymmetricKey?, publicKey: Ed25519PublicKey,
         checkpointsPath: String? = nil
     ) throws -> AuditVerificationReport {
-        let checkpointFile = checkpointsPath ?? directory + "/" + AuditLog.checkpointFileName
-        let checkpointBytes =
-            FileManager.default.fileExists(atPath: checkpointFile)
-            ? try readWholeFile(checkpointFile) : []
-        let checkpoints: [AuditCheckpoint]
-        switch self.checkpoints(from: checkpointBytes, publicKey: publicKey) {
+        let failed = { (failure: AuditVerificationFailure) in
+            AuditVerificationReport(
+                recordsVerified: 0, checkpoints: 0, latestCheckpoint: 0, macChecked: macKey != nil, failure: failure)
+        }
+        var checkpoints: [AuditCheckpoint]
+        switch try readCheckpoints(directory + "/" + AuditLog.checkpointFileName, publicKey: publicKey) {
         case .success(let verified): checkpoints = verified
-        case .failure(let failure):
-            return AuditVerificationReport(
-                recordsVerified: 0, checkpoints: 0, latestCheckpoint: 0,
-                macChecked: macKey != nil, failure: failure)
+        case .failure(let failure): return failed(failure)
+        }
+        if let checkpointsPath {
+            guard FileManager.default.fileExists(atPath: checkpointsPath) else {
+                throw AuditError.io(operation: "open", path: checkpointsPath, reason: "no such file")
+            }
+            switch try readCheckpoints(checkpointsPath, publicKey: publicKey) {
+            case .success(let outside):
+                let localFile = FileManager.default.fileExists(atPath: directory + "/" + AuditLog.checkpointFileName)
+                // With no local file at all (an auditor's copy of the log alone) the outside copy stands in.
+                if !localFile { checkpoints = outside }
+                let local = Dictionary(checkpoints.map { ($0.count, $0.head) }, uniquingKeysWith: { a, _ in a })
+                for (index, checkpoint) in outside.enumerated() where local[checkpoint.count] != checkpoint.head {
+                    return failed(
+                        AuditVerificationFailure(
+                            file: .outsideCheckpoints, line: UInt64(index + 1),
+                            reason: "the checkpoint for record \(checkpoint.count) is "
+                                + (local[checkpoint.count] == nil ? "missing from" : "different in")
+                                + " \(AuditLog.checkpointFileName)"
+                                + ": checkpoints were removed or the audit directory was rolled back"))
+                }
+            case .failure(var failure):
+                failure.file = .outsideCheckpoints
+                return failed(failure)
+            }
         }
         var verifier = AuditChainVerifier(macKey: macKey, checkpoints: checkpoints)
         let logPath = directory + "/" + AuditLog.logFileName
@@ -175,6 +208,14 @@ public enum AuditVerifier {
             try readChunks(of: logPath) { verifier.feed($0) }
         }
         return verifier.finish()
+    }
+
+    /// The verified checkpoints of the file at `path` (none when it does not exist).
+    static func readCheckpoints(_ path: String, publicKey: Ed25519PublicKey) throws
+        -> Result<[AuditCheckpoint], AuditVerificationFailure>
+    {
+        let bytes = FileManager.default.fileExists(atPath: path) ? try readWholeFile(path) : []
+        return checkpoints(from: bytes, publicKey: publicKey)
     }
 
     /// Parses and verifies a checkpoint file: canonical lines, valid signatures, counts strictly increasing.

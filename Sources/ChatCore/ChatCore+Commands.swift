@@ -25,17 +25,26 @@ extension ChatCore {
         }
     }
 
-    /// `/list`: the user's own conversations, newest first.
-    public func list(as user: Principal) async throws(ChatFailure) -> CommandResult {
-        let items = try await step { try await conversations.conversations(owner: user.name) }
-        let rows = items.sorted { $0.updated > $1.updated }.map { info -> ChatOutput in
+    /// `/list`: the user's own conversations, newest first; one that fails an integrity check is
+    /// reported (ChatCore+Integrity.swift) and listed last as `id - - - - - integrity-failed`.
+    public func list(as user: Principal, origin: String = "-") async throws(ChatFailure) -> CommandResult {
+        let list = try await step { try await conversations.listConversations(owner: user.name) }
+        let items = list.items
+        var rows = items.sorted { $0.updated > $1.updated }.map { info -> ChatOutput in
             .row([
                 info.id, Self.field(info.title ?? "-"),
                 info.tags.isEmpty ? "-" : info.tags.sorted().joined(separator: ","),
                 info.provider ?? "-", Self.timestamp(info.updated), String(info.messageCount),
             ])
         }
-        return CommandResult(output: rows, ok: "conversations=\(items.count)")
+        for damaged in list.damaged {
+            try await reportIntegrity(
+                damaged.detail, subject: "conversation:\(damaged.id)", actor: user.name, role: user.role.rawValue,
+                origin: origin)
+            rows.append(.row([damaged.id, "-", "-", "-", "-", "-", Self.damagedMark]))
+        }
+        let marked = list.damaged.isEmpty ? "" : " damaged=\(list.damaged.count)"
+        return CommandResult(output: rows, ok: "conversations=\(items.count)\(marked)")
     }
 
     /// `/open <id>`: checks the user may use it; the session then makes it current.
@@ -49,7 +58,7 @@ extension ChatCore {
         -> CommandResult
     {
         _ = try await ownedConversation(id, by: user, origin: origin)
-        let messages = try await step { try await conversations.history(id, limit: limit) }
+        let messages = try await checked(id, user, origin: origin) { try await conversations.history(id, limit: limit) }
         let rows = messages.map { message -> ChatOutput in
             .row([String(message.seq), message.role, Self.timestamp(message.created), Self.field(message.body)])
         }
@@ -146,7 +155,8 @@ extension ChatCore {
         return CommandResult(ok: "feedback=\(up ? "up" : "down")")
     }
 
-    /// `/audit ...` (compliance): rows from the audit library; the query is itself audited.
+    /// `/audit ...` (compliance): rows from the audit library (`search`, `verify`, `report`); the query
+    /// is itself audited, after it ran and before its rows are shown, with outcome `ok` or `failed`.
     /// `/audit open <conversation> <reason...>` is break-glass (`breakGlass`).
     public func auditQuery(_ arguments: [String], as user: Principal, origin: String) async throws(ChatFailure)
         -> CommandResult
@@ -155,10 +165,18 @@ extension ChatCore {
             return try await breakGlass(Array(arguments.dropFirst()), as: user, origin: origin)
         }
         try await require(.compliance, user, command: "audit", origin: origin)
+        let rows: [[String]]
+        do throws(ChatFailure) {
+            rows = try await step { try await audit.query(arguments) }
+        } catch {
+            try await record(
+                actor: user.name, role: user.role.rawValue, origin: origin, action: "audit.query",
+                subject: arguments.joined(separator: " "), outcome: "failed")
+            throw error
+        }
         try await record(
             actor: user.name, role: user.role.rawValue, origin: origin, action: "audit.query",
             subject: arguments.joined(separator: " "), outcome: "ok")
-        let rows = try await step { try await audit.query(arguments) }
         return CommandResult(output: rows.map { .row($0.map(Self.field)) }, ok: "rows=\(rows.count)")
     }
 

@@ -36,11 +36,15 @@ public final class ChatCore: Sendable {
     let limiter: UserLimiter
     /// Failed logins of names without an account, so they lock out like real ones.
     let throttle = LoginThrottle()
+    /// Integrity failures: counted, and handed to the server log (ChatCore+Integrity.swift).
+    public let integrity: IntegrityEvents
 
     public init(
         accounts: any AccountDirectory, passwords: any PasswordVerifier, conversations: any ConversationRepository,
-        policy: any PolicyGate, gateway: any ModelGateway, audit: any AuditRecorder, configuration: Configuration
+        policy: any PolicyGate, gateway: any ModelGateway, audit: any AuditRecorder, configuration: Configuration,
+        integrity: IntegrityEvents = IntegrityEvents()
     ) {
+        self.integrity = integrity
         self.accounts = accounts
         self.passwords = passwords
         self.conversations = conversations
@@ -61,12 +65,20 @@ public final class ChatCore: Sendable {
     public func login(name: String, password: String, origin: String) async throws(ChatFailure) -> Principal {
         let now = Date()
         let account: UserAccount?
+        let rejected = ChatFailure(.authFailed, "unknown user or wrong password")
         do {
             account = try await accounts.account(named: name)
+        } catch let violation as IntegrityViolation {
+            // A user row changed outside the server (role, hash, flags): refused like a wrong password,
+            // after the same work, and reported.
+            _ = passwords.verify(password, against: passwords.decoyHash)
+            try await reportIntegrity(violation.detail, subject: "user:\(name)", actor: name, role: "-", origin: origin)
+            try await record(
+                actor: name, role: "-", origin: origin, action: "auth.login", subject: name, outcome: "integrity")
+            throw rejected
         } catch {
             throw .internal(error)
         }
-        let rejected = ChatFailure(.authFailed, "unknown user or wrong password")
         /// The same words for a real and an unknown name, with how long the lock lasts.
         func lockedOut(until: Date) -> ChatFailure {
             let minutes = max(1, Int((until.timeIntervalSince(now) / 60).rounded(.up)))
@@ -76,16 +88,19 @@ public final class ChatCore: Sendable {
             _ = passwords.verify(password, against: passwords.decoyHash)
             if let until = throttle.lockedUntil(name, now: now) {
                 try await record(
-                    actor: name, role: "-", origin: origin, action: "auth.login", subject: name, outcome: "locked-out")
+                    actor: name, role: "-", origin: origin, action: "auth.login", subject: name, outcome: "locked-out",
+                    pseudonymous: true)
                 throw lockedOut(until: until)
             }
             let counted = throttle.fail(
                 name, now: now, threshold: configuration.lockoutThreshold, duration: configuration.lockoutDuration)
             try await record(
-                actor: name, role: "-", origin: origin, action: "auth.login", subject: name, outcome: "unknown-user")
+                actor: name, role: "-", origin: origin, action: "auth.login", subject: name, outcome: "unknown-user",
+                pseudonymous: true)
             if counted.locked {
                 try await record(
-                    actor: name, role: "-", origin: origin, action: "auth.lockout", subject: name, outcome: "locked")
+                    actor: name, role: "-", origin: origin, action: "auth.lockout", subject: name, outcome: "locked",
+                    pseudonymous: true)
             }
             try? await Task.sleep(for: configuration.failureDelay(afterFailures: counted.failures))
             throw rejected
@@ -131,6 +146,9 @@ public final class ChatCore: Sendable {
         return Principal(name: account.name, role: account.role, groups: account.groups)
     }
 
+    /// A client address as the server log writes it by default: the audit log's keyed pseudonym.
+    public func pseudonym(_ origin: String) -> String { audit.pseudonym(origin) }
+
     /// Audits the end of a session (`/logout`, `/quit` or a closed connection).
     public func logout(_ user: Principal, origin: String, reason: String) async {
         try? await record(
@@ -143,13 +161,13 @@ public final class ChatCore: Sendable {
     /// Writes one audit record; a failure becomes `internal` so the caller stops before acting.
     func record(
         actor: String, role: String, origin: String, action: String, subject: String, outcome: String,
-        call: CallFields? = nil
+        call: CallFields? = nil, pseudonymous: Bool = false
     ) async throws(ChatFailure) {
         do {
             try await audit.record(
                 AuditEntry(
                     actor: actor, role: role, origin: origin, action: action, subject: subject, outcome: outcome,
-                    call: call))
+                    call: call, pseudonymous: pseudonymous))
         } catch {
             throw .internal(error)
         }
@@ -193,7 +211,7 @@ public final class ChatCore: Sendable {
         _ id: String, by user: Principal, origin: String, owner: (T) -> String,
         load: () async throws -> T?
     ) async throws(ChatFailure) -> T {
-        guard let found = try await step(load) else {
+        guard let found = try await checked(id, user, origin: origin, load) else {
             throw ChatFailure(.notFound, "no conversation \(Self.printable(id))")
         }
         guard owner(found) == user.name else {

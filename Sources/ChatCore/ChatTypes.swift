@@ -45,6 +45,8 @@ public struct ChatFailure: Error, Sendable, Equatable {
         case providerUnavailable = "provider-unavailable"
         case rateLimited = "rate-limited"
         case busy
+        /// A stored row failed authentication (tampered or copied); the text names the conversation.
+        case integrity
         case `internal`
     }
 

@@ -139,6 +139,8 @@ public protocol ConversationRepository: Sendable {
     /// so its cost does not grow with the conversation.
     func head(_ id: String) async throws -> ConversationHead?
     func conversations(owner: String) async throws -> [ConversationInfo]
+    /// The owner's conversations with those that fail an integrity check named apart.
+    func listConversations(owner: String) async throws -> ConversationList
     func append(_ message: DraftMessage, to id: String) async throws -> Int
     func history(_ id: String, limit: Int?) async throws -> [StoredMessage]
     /// Adds tags (they only grow) and returns the conversation's full set.
@@ -149,6 +151,10 @@ public protocol ConversationRepository: Sendable {
 }
 
 extension ConversationRepository {
+    public func listConversations(owner: String) async throws -> ConversationList {
+        ConversationList(items: try await conversations(owner: owner))
+    }
+
     public func head(_ id: String) async throws -> ConversationHead? {
         try await conversation(id).map { ConversationHead(owner: $0.owner, provider: $0.provider, tags: $0.tags) }
     }
@@ -435,11 +441,15 @@ public struct AuditEntry: Sendable, Equatable {
     /// `ok`, `denied`, `failed`, ...
     public var outcome: String
     public var call: CallFields?
+    /// Whether `actor` and `subject` are free text someone typed (an unknown login name, perhaps a
+    /// password typed into the wrong field): the audit log stores them key-hashed, like origins.
+    public var pseudonymous: Bool
 
     public init(
         actor: String, role: String, origin: String, action: String, subject: String, outcome: String,
-        call: CallFields? = nil
+        call: CallFields? = nil, pseudonymous: Bool = false
     ) {
+        self.pseudonymous = pseudonymous
         self.actor = actor
         self.role = role
         self.origin = origin
@@ -470,9 +480,14 @@ public protocol AuditRecorder: Sendable {
     func begin(_ entry: AuditEntry) -> PendingAuditRecord
     /// Rows for `/audit <arguments>` (compliance), each a list of TAB-free fields.
     func query(_ arguments: [String]) async throws -> [[String]]
+    /// `value` as the audit log stores a pseudonymised field (keyed HMAC), for the server log.
+    func pseudonym(_ value: String) -> String
 }
 
 extension AuditRecorder {
+    /// Without a key there is no pseudonym that cannot be reversed by trying every address: redact.
+    public func pseudonym(_ value: String) -> String { "-" }
+
     public func begin(_ entry: AuditEntry) -> PendingAuditRecord {
         PendingAuditRecord { try await record(entry) }
     }

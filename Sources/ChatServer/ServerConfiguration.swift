@@ -31,6 +31,9 @@ public struct ServerConfiguration: Sendable {
     public var stallTimeout: Duration = .seconds(30)
     public var maxConnections = 4096
     public var maxConnectionsPerAddress = 256
+    /// Client addresses in the server log in clear (for a SIEM that needs them); by default they are
+    /// written as the audit log's keyed pseudonym, so the two logs still correlate.
+    public var logClientAddresses = false
     /// How often the idle and stall timeouts are checked.
     public var timerResolution: Duration = .seconds(1)
     /// Lines every client sees in the banner and at the end of `/help` (which model answers, and what

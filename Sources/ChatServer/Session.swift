@@ -132,7 +132,9 @@ struct Session {
         phase = .authenticated(user)
         state.authenticated = true
         lineLimit.value = configuration.lineLimitAfterLogin
-        logger.info("session.login", metadata: ["session.origin": "\(origin)", "user.role": "\(user.role.rawValue)"])
+        let loggedOrigin = configuration.logClientAddresses ? origin : core.pseudonym(origin)
+        logger.info(
+            "session.login", metadata: ["session.origin": "\(loggedOrigin)", "user.role": "\(user.role.rawValue)"])
         try await writer.ok("user=\(user.name) role=\(user.role.rawValue)")
         return .keepReading
     }
@@ -155,7 +157,7 @@ struct Session {
             conversation = id
             return CommandResult(ok: "conversation=\(id)")
         case .list:
-            return try await core.list(as: user)
+            return try await core.list(as: user, origin: origin)
         case .open(let id):
             let result = try await core.open(id, as: user, origin: origin)
             conversation = id

@@ -3,7 +3,7 @@
 // Reading a history used to unwrap the conversation's data key (one AES-GCM open under the master
 // wrapping key) and expand a fresh AES key schedule on every call. The cache keeps, per recently used
 // conversation, the unwrapped key and one cipher context already keyed with it. An entry is used only
-// while the row's wrapped key and master version are byte-for-byte the ones it was unwrapped from, so
+// while the row's wrapped key, master version and owner are exactly the ones it was unwrapped with, so
 // a re-wrapped (rotated) or tampered wrapped key is unwrapped, and authenticated, afresh. Evicted
 // entries, a deleted conversation's entry and the whole cache when the Store goes away release their
 // keys: `SymmetricKey` cleanses its bytes and the cipher context its key schedule when freed.
@@ -15,9 +15,13 @@ internal import EnclaveCrypto
 /// Not Sendable: it lives inside the Store actor and never leaves it.
 final class DataKey {
     let key: SymmetricKey
+    /// The owner bound into the wrapping AAD it was unwrapped with.
+    let owner: String
     /// The wrapped form it was unwrapped from, and that form's master version.
     let wrapped: [UInt8]
     let version: Int
+    /// The sealed message count last opened under this key, and its value (Store+Integrity.swift).
+    var count: (sealed: [UInt8], count: Int)?
     fileprivate var lastUse: UInt64 = 0
     /// Whether the cache holds this entry now (memos grow only on held entries).
     fileprivate var held = false
@@ -25,8 +29,9 @@ final class DataKey {
     /// Bodies already authenticated under this key (grown only through `DataKeyCache.remember`).
     fileprivate(set) var opened = OpenedBodies()
 
-    init(key: SymmetricKey, wrapped: [UInt8], version: Int) {
+    init(key: SymmetricKey, owner: String, wrapped: [UInt8], version: Int) {
         self.key = key
+        self.owner = owner
         self.wrapped = wrapped
         self.version = version
     }
@@ -58,9 +63,11 @@ struct DataKeyCache {
     /// Number of keys held (for tests).
     var count: Int { entries.count }
 
-    /// The cached key of `id`, if it was unwrapped from exactly `wrapped` under `version`.
-    mutating func lookup(_ id: ConversationID, wrapped: UnsafeRawBufferPointer, version: Int) -> DataKey? {
-        guard let entry = entries[id], entry.version == version,
+    /// The cached key of `id`, if it was unwrapped from exactly `wrapped` under `version` for `owner`.
+    mutating func lookup(_ id: ConversationID, owner: String, wrapped: UnsafeRawBufferPointer, version: Int)
+        -> DataKey?
+    {
+        guard let entry = entries[id], entry.version == version, entry.owner == owner,
             entry.wrapped.withUnsafeBytes({ sameBytes($0, wrapped) })
         else { return nil }
         clock += 1
@@ -99,9 +106,12 @@ struct DataKeyCache {
         }
     }
 
-    /// Drops every memo of opened bodies, keeping the keys (the benchmark's cold reads).
+    /// Drops every memo of opened bodies and message counts, keeping the keys (the benchmark's cold reads).
     mutating func forgetOpened() {
-        for entry in entries.values { entry.opened.removeAll() }
+        for entry in entries.values {
+            entry.opened.removeAll()
+            entry.count = nil
+        }
         openedBytes = 0
     }
 

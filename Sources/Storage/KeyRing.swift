@@ -9,8 +9,9 @@
 //     2 60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752
 //
 // one `<version> <64 hex digits>` line per version (a single bare 64-hex line means version 1).
-// The ring never uses a master key directly: HKDF derives a wrapping key (for data keys) and a check
-// key (for the key check value stored in the database, which detects a wrong key at start-up).
+// The ring never uses a master key directly: HKDF derives a wrapping key (for data keys), a check
+// key (for the key check value stored in the database, which detects a wrong key at start-up) and a
+// row key (for the MACs over user rows), each under its own label so no two uses share a key.
 public import EnclaveCrypto
 internal import Foundation
 internal import Synchronization
@@ -33,11 +34,12 @@ public enum KeySource: Sendable, Equatable {
 
 /// The master key versions this process holds. Thread-safe: the table is guarded by a `Mutex`.
 public final class KeyRing: Sendable {
-    /// Per version: the wrapping key and the check key, both derived from the master key.
+    /// Per version: the wrapping, check and row-MAC keys, all derived from the master key.
     private struct Entry: Sendable {
         let master: SymmetricKey
         let wrapping: SymmetricKey
         let check: SymmetricKey
+        let rowMAC: SymmetricKey
     }
 
     private let entries: Mutex<[Int: Entry]>
@@ -63,7 +65,8 @@ public final class KeyRing: Sendable {
         return Entry(
             master: master,
             wrapping: try HKDFSHA256.deriveKey(from: master, salt: [], info: Array("enclave/data-key-wrap/v1".utf8)),
-            check: try HKDFSHA256.deriveKey(from: master, salt: [], info: Array("enclave/key-check/v1".utf8)))
+            check: try HKDFSHA256.deriveKey(from: master, salt: [], info: Array("enclave/key-check/v1".utf8)),
+            rowMAC: try HKDFSHA256.deriveKey(from: master, salt: [], info: Array("enclave/row-mac/v1".utf8)))
     }
 
     /// Loads the keys from `source`.
@@ -117,6 +120,9 @@ public final class KeyRing: Sendable {
 
     /// The key that wraps data keys under master `version`.
     func wrappingKey(version: Int) -> SymmetricKey? { entries.withLock { $0[version]?.wrapping } }
+
+    /// The key of the MACs over user rows (RowMAC.swift) for master `version`, if the ring holds it.
+    func rowMACKey(version: Int) -> SymmetricKey? { entries.withLock { $0[version]?.rowMAC } }
 
     /// The key check value of `version`: HMAC of a constant under a key derived from the master key.
     public func checkValue(version: Int) throws -> [UInt8]? {

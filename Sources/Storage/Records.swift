@@ -100,6 +100,20 @@ public struct ConversationSummary: Sendable, Equatable {
     public var messageCount: Int
 }
 
+/// A conversation that failed an integrity check while being listed: its id and owner column (as
+/// stored, so possibly the tampered value) and the `integrity` error naming the row.
+public struct DamagedConversation: Sendable, Equatable {
+    public var id: ConversationID
+    public var owner: String
+    public var error: StoreError
+}
+
+/// An owner's conversations: the sound ones, and the ones set apart by an integrity check.
+public struct ConversationListing: Sendable, Equatable {
+    public var summaries: [ConversationSummary] = []
+    public var damaged: [DamagedConversation] = []
+}
+
 /// One master-key version as the database knows it.
 public struct MasterKeyStatus: Sendable, Equatable {
     public enum State: String, Sendable { case active, retiring, retired }

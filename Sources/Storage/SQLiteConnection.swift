@@ -164,7 +164,9 @@ public final class SQLiteConnection {
 
     /// Applies, in order and each in its own transaction, every migration not yet applied.
     /// Throws if the database is newer than this code (more migrations applied than it knows).
-    public func migrate(_ migrations: [Migration]) throws {
+    /// `upgrade(version)` runs inside the transaction of migration `version` (1-based) after its SQL, for
+    /// the steps SQL cannot do (re-sealing with keys); when it throws, the migration is not applied.
+    public func migrate(_ migrations: [Migration], upgrade: (Int) throws -> Void = { _ in }) throws {
         let applied = try userVersion()
         guard applied <= migrations.count else {
             throw SQLiteError(
@@ -176,6 +178,7 @@ public final class SQLiteConnection {
             do {
                 try transaction {
                     try execute(migration.sql)
+                    try upgrade(index + 1)
                     try execute("PRAGMA user_version = \(index + 1)")
                 }
             } catch let error as SQLiteError {

@@ -57,7 +57,17 @@ enum Schema {
                     created         REAL NOT NULL
                 );
                 CREATE INDEX feedback_by_conversation ON feedback(conversation_id);
-                """)
+                """),
+        // Binds the columns sealing did not cover (Integrity.swift): a MAC over each user row, the
+        // owner in each data key's wrapping AAD, and a sealed message count per conversation. The
+        // Store's upgrade step fills them for existing rows in the same transaction.
+        Migration(
+            name: "2-bound-rows",
+            sql: """
+                ALTER TABLE users ADD COLUMN mac BLOB;                  -- HMAC over every column but mac
+                ALTER TABLE users ADD COLUMN mac_version INTEGER;       -- master version the MAC key is from
+                ALTER TABLE conversations ADD COLUMN message_count BLOB; -- sealed decimal count of messages
+                """),
     ]
 
     /// Data keys have one generation so far; it is bound into every field's AAD so a future

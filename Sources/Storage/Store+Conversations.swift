@@ -10,6 +10,8 @@ struct PendingAppend {
     let seq: Int
     let message: NewMessage
     let sealedBody: [UInt8]
+    /// The conversation's message count with this message, sealed (Store+Integrity.swift).
+    let sealedCount: [UInt8]
     let created: Double
     /// Resumed after the commit; nil for the append that leads the group.
     let continuation: CheckedContinuation<Void, any Error>?
@@ -31,15 +33,21 @@ extension Store {
             try db.transaction { () -> DataKey in
                 let version = try activeMasterVersion()
                 let wrapping = try wrappingKey(version: version, for: "a new conversation")
-                let wrapped = try KeyWrap.wrap(fresh, under: wrapping, aad: Self.wrapAAD(id, version: version))
-                let key = DataKey(key: fresh, wrapped: wrapped, version: version)
+                let wrapped = try KeyWrap.wrap(
+                    fresh, under: wrapping, aad: Self.wrapAAD(id, owner: owner, version: version))
+                let key = DataKey(key: fresh, owner: owner, wrapped: wrapped, version: version)
                 let sealedTitle = try title.map { try seal($0, key: key, aad: titleAAD(id)) }
                 let sealedTags = try seal(Self.encode(tags), key: key, aad: tagsAAD(id))
                 try db.run(
                     """
-                    INSERT INTO conversations (id, owner, title, tags, provider, wrapped_key, key_version, created, updated)
-                    VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)
-                    """, [id.rawValue, owner, sealedTitle, sealedTags, wrapped, version, now, now])
+                    INSERT INTO conversations (id, owner, title, tags, provider, wrapped_key, key_version, created,
+                                               updated, message_count)
+                    VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)
+                    """,
+                    [
+                        id.rawValue, owner, sealedTitle, sealedTags, wrapped, version, now, now,
+                        try sealCount(0, key: key, id: id),
+                    ])
                 return key
             }
         }
@@ -61,22 +69,21 @@ extension Store {
         guard Self.messageRoles.contains(message.role) else {
             throw StoreError(.invalidArgument, "message role must be user, assistant or system")
         }
-        let key = try dataKey(id)
-        let seq: Int
-        if let next = nextSeq[id] {
-            seq = next
-        } else {
-            seq = try mapErrors {
-                (try db.query(
-                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE conversation_id = ?",
-                    [id.rawValue]
-                ).first?[0].int) ?? 1
-            }
-        }
+        let (key, sealedCount) = try keyRow(id)
+        // The next seq follows the sealed count, so a message removed from the end is not papered over.
+        let seq = try nextSeq[id] ?? (openCount(sealedCount, key: key, id: id) + 1)
         nextSeq[id] = seq + 1
-        let body = try seal(message.body, key: key, aad: bodyAAD(id, seq: seq, role: message.role))
+        let body: [UInt8]
+        let count: [UInt8]
+        do {
+            body = try seal(message.body, key: key, aad: bodyAAD(id, seq: seq, role: message.role))
+            count = try sealCount(seq, key: key, id: id)
+        } catch {
+            nextSeq[id] = nil
+            throw error
+        }
         let row = PendingAppend(
-            conversation: id, seq: seq, message: message, sealedBody: body,
+            conversation: id, seq: seq, message: message, sealedBody: body, sealedCount: count,
             created: Date().timeIntervalSince1970, continuation: nil)
         try await commitInGroup(row)
         if let key {
@@ -95,7 +102,7 @@ extension Store {
                 pending.append(
                     PendingAppend(
                         conversation: row.conversation, seq: row.seq, message: row.message,
-                        sealedBody: row.sealedBody, created: row.created,
+                        sealedBody: row.sealedBody, sealedCount: row.sealedCount, created: row.created,
                         continuation: continuation))
             }
             return
@@ -107,11 +114,15 @@ extension Store {
         do {
             try mapErrors {
                 try db.transaction {
-                    for item in group { try insert(item) }
-                    for id in Set(group.map(\.conversation)) {
+                    var last: [ConversationID: PendingAppend] = [:]
+                    for item in group {
+                        try insert(item)
+                        if item.seq > last[item.conversation]?.seq ?? 0 { last[item.conversation] = item }
+                    }
+                    for (id, item) in last {
                         try db.run(
-                            "UPDATE conversations SET updated = ? WHERE id = ?",
-                            [Date().timeIntervalSince1970, id.rawValue])
+                            "UPDATE conversations SET updated = ?, message_count = ? WHERE id = ?",
+                            [Date().timeIntervalSince1970, item.sealedCount, id.rawValue])
                     }
                 }
             }
@@ -144,9 +155,13 @@ extension Store {
     /// The last `limit` messages (all when nil) of a conversation, oldest first, opened.
     /// A body whose stored row is byte-for-byte one this Store already authenticated comes from the
     /// memo (OpenedBodies.swift); every other body is authenticated and decrypted now.
-    /// Throws `integrity` naming the first row that fails to open.
+    /// The rows must be exactly seqs 1 through the sealed count (the last `limit` of them), so a removed,
+    /// moved or renumbered message is an `integrity` error like a row that fails to open; the error
+    /// names the first such row.
     public func history(_ id: ConversationID, limit: Int? = nil) throws -> [MessageRecord] {
-        let key = try dataKey(id)
+        let (key, sealedCount) = try keyRow(id)
+        let count = try openCount(sealedCount, key: key, id: id)
+        let expectedRows = min(count, max(0, limit ?? count))
         var records: [MessageRecord] = []
         var aad = AADWriter()
         try mapErrors {
@@ -157,6 +172,9 @@ extension Store {
                 """, [id.rawValue, limit ?? -1]
             ) { row in
                 let seq = row.int(0) ?? 0
+                guard seq == count - records.count else {
+                    throw Self.gap(id, expected: count - records.count, found: seq)
+                }
                 let role = row.string(1) ?? ""
                 let body = try row.withBytes(2) { sealed in
                     guard sealing else { return String(decoding: sealed, as: UTF8.self) }
@@ -177,47 +195,75 @@ extension Store {
                         tokensOut: row.int(7), created: Date(timeIntervalSince1970: row.double(8) ?? 0)))
             }
         }
+        guard records.count == expectedRows else {
+            throw Self.gap(id, expected: count - records.count, found: records.last?.seq ?? 0)
+        }
         records.reverse()
         return records
     }
 
-    /// One conversation's summary, or nil if it does not exist.
+    /// One conversation's summary, or nil if it does not exist. Throws `integrity` when it is damaged.
     public func conversation(_ id: ConversationID) throws -> ConversationSummary? {
-        try summaries(where: "c.id = ?", [id.rawValue]).first
+        let listing = try summaries(where: "c.id = ?", [id.rawValue])
+        if let damaged = listing.damaged.first { throw damaged.error }
+        return listing.summaries.first
     }
 
-    /// An owner's conversations, most recently updated first.
+    /// An owner's conversations, most recently updated first. Throws `integrity` when any is damaged;
+    /// `listConversations(owner:)` returns the sound ones and names the others.
     public func conversations(owner: String) throws -> [ConversationSummary] {
+        let listing = try listConversations(owner: owner)
+        if let damaged = listing.damaged.first { throw damaged.error }
+        return listing.summaries
+    }
+
+    /// An owner's conversations, most recently updated first, with those that fail an integrity check
+    /// set apart (by id, with the error naming the row) instead of failing the whole list.
+    public func listConversations(owner: String) throws -> ConversationListing {
         try summaries(where: "c.owner = ?", [owner])
     }
 
-    /// The message count is the highest `seq`: seqs run from 1 without gaps (messages are only ever deleted with
-    /// their conversation), and MAX over the (conversation_id, seq) key is one index probe where COUNT scans.
-    private func summaries(where condition: String, _ values: [any SQLiteBindable]) throws -> [ConversationSummary] {
+    /// The highest `seq` (one index probe) is compared with the sealed count: a message removed from the
+    /// end shows here; one removed from the middle shows when the history is read.
+    private func summaries(where condition: String, _ values: [any SQLiteBindable]) throws -> ConversationListing {
         let rows = try mapErrors {
             try db.query(
                 """
                 SELECT c.id, c.owner, c.title, c.tags, c.provider, c.created, c.updated, c.wrapped_key, c.key_version,
-                       (SELECT COALESCE(MAX(m.seq), 0) FROM messages m WHERE m.conversation_id = c.id)
+                       (SELECT COALESCE(MAX(m.seq), 0) FROM messages m WHERE m.conversation_id = c.id), c.message_count
                 FROM conversations c WHERE \(condition) ORDER BY c.updated DESC, c.id
                 """, values)
         }
-        return try rows.map { row in
+        var listing = ConversationListing()
+        for row in rows {
             let id = ConversationID(unchecked: row[0].string ?? "")
-            let key =
-                try sealing
-                ? (row[7].bytes ?? []).withUnsafeBytes {
-                    try dataKey(id, wrapped: $0, version: row[8].int ?? 0)
-                } : nil
-            let title = try row[2].bytes.map {
-                try open($0, key: key, aad: titleAAD(id), row: "conversations row \(id) title")
+            do {
+                listing.summaries.append(try summary(id, row))
+            } catch let error as StoreError where error.code == .integrity {
+                listing.damaged.append(DamagedConversation(id: id, owner: row[1].string ?? "", error: error))
             }
-            let tags = try open(row[3].bytes ?? [], key: key, aad: tagsAAD(id), row: "conversations row \(id) tags")
-            return ConversationSummary(
-                id: id, owner: row[1].string ?? "", title: title, tags: Self.decode(tags), provider: row[4].string,
-                created: Date(timeIntervalSince1970: row[5].double ?? 0),
-                updated: Date(timeIntervalSince1970: row[6].double ?? 0), messageCount: row[9].int ?? 0)
         }
+        return listing
+    }
+
+    private func summary(_ id: ConversationID, _ row: SQLiteRow) throws -> ConversationSummary {
+        let owner = row[1].string ?? ""
+        let key =
+            try sealing
+            ? (row[7].bytes ?? []).withUnsafeBytes {
+                try dataKey(id, owner: owner, wrapped: $0, version: row[8].int ?? 0)
+            } : nil
+        let title = try row[2].bytes.map {
+            try open($0, key: key, aad: titleAAD(id), row: "conversations row \(id) title")
+        }
+        let tags = try open(row[3].bytes ?? [], key: key, aad: tagsAAD(id), row: "conversations row \(id) tags")
+        let count = try openCount(row[10].bytes, key: key, id: id)
+        let highest = row[9].int ?? 0
+        guard highest == count else { throw Self.gap(id, expected: count, found: highest) }
+        return ConversationSummary(
+            id: id, owner: owner, title: title, tags: Self.decode(tags), provider: row[4].string,
+            created: Date(timeIntervalSince1970: row[5].double ?? 0),
+            updated: Date(timeIntervalSince1970: row[6].double ?? 0), messageCount: count)
     }
 
     /// Adds tags to a conversation (tags only grow) and returns all of its tags.

@@ -67,12 +67,15 @@ extension Store {
                 let target = try activeMasterVersion()
                 let wrapping = try wrappingKey(version: target, for: "re-wrapping")
                 let rows = try db.query(
-                    "SELECT id, wrapped_key, key_version FROM conversations WHERE key_version <> ? LIMIT ?",
+                    "SELECT id, wrapped_key, key_version, owner FROM conversations WHERE key_version <> ? LIMIT ?",
                     [target, limit])
                 for row in rows {
                     let id = ConversationID(unchecked: row[0].string ?? "")
-                    let dataKey = try unwrapDataKey(id, wrapped: row[1].bytes ?? [], version: row[2].int ?? 0)
-                    let wrapped = try KeyWrap.wrap(dataKey, under: wrapping, aad: Self.wrapAAD(id, version: target))
+                    let owner = row[3].string ?? ""
+                    let dataKey = try unwrapDataKey(
+                        id, owner: owner, wrapped: row[1].bytes ?? [], version: row[2].int ?? 0)
+                    let wrapped = try KeyWrap.wrap(
+                        dataKey, under: wrapping, aad: Self.wrapAAD(id, owner: owner, version: target))
                     try db.run(
                         "UPDATE conversations SET wrapped_key = ?, key_version = ? WHERE id = ?",
                         [wrapped, target, id.rawValue])
@@ -96,6 +99,8 @@ extension Store {
                     "SELECT version FROM master_keys WHERE state <> 'retired' AND version <> ?", [target]
                 )
                 .compactMap { $0[0].int }
+                // User-row MACs move to the new version while the old keys are still in the ring.
+                try rebindUsers(to: target)
                 try db.run("UPDATE master_keys SET state = 'retired' WHERE version <> ?", [target])
                 return old
             }

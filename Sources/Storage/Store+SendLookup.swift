@@ -16,7 +16,8 @@ public struct ConversationHead: Sendable, Equatable {
 
 extension Store {
     /// The owner, sticky provider and tags of conversation `id`, or nil if it does not exist.
-    /// Throws `integrity` when the sealed tags fail to open.
+    /// Throws `integrity` when the owner or the sealed tags fail to authenticate (the owner is bound into
+    /// the data key's wrapping).
     public func head(_ id: ConversationID) throws -> ConversationHead? {
         let row = try mapErrors {
             try db.query(
@@ -27,7 +28,9 @@ extension Store {
         guard let row else { return nil }
         let key =
             try sealing
-            ? (row[3].bytes ?? []).withUnsafeBytes { try dataKey(id, wrapped: $0, version: row[4].int ?? 0) } : nil
+            ? (row[3].bytes ?? []).withUnsafeBytes {
+                try dataKey(id, owner: row[0].string ?? "", wrapped: $0, version: row[4].int ?? 0)
+            } : nil
         let tags = try open(row[2].bytes ?? [], key: key, aad: tagsAAD(id), row: "conversations row \(id) tags")
         return ConversationHead(id: id, owner: row[0].string ?? "", provider: row[1].string, tags: Self.decode(tags))
     }

@@ -15,41 +15,40 @@ extension Store {
     public func createUser(_ user: UserRecord) throws {
         try Self.validate(user)
         do {
-            try mapErrors {
-                try db.run(
-                    """
-                    INSERT INTO users (name, role, groups_list, password_hash, disabled, failed_attempts, locked_until)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """, Self.values(user))
-            }
+            try writeUser(user, insert: true)
         } catch let error as StoreError where error.code == .alreadyExists {
             throw StoreError(.alreadyExists, "user \(user.name) already exists")
         }
     }
 
-    /// The user called `name`, or nil.
+    /// The user called `name`, or nil. Throws `integrity` when the row's MAC does not verify.
     public func user(named name: String) throws -> UserRecord? {
-        try mapErrors {
-            try db.query("SELECT \(Self.userColumns) FROM users WHERE name = ?", [name]).first.map(Self.user)
-        }
+        let row = try mapErrors { try db.query("SELECT \(Self.userColumns) FROM users WHERE name = ?", [name]).first }
+        return try row.map(verifiedUser)
     }
 
-    /// Every user, by name.
+    /// Every user, by name. Throws `integrity` for the first row whose MAC does not verify.
     public func listUsers() throws -> [UserRecord] {
-        try mapErrors { try db.query("SELECT \(Self.userColumns) FROM users ORDER BY name").map(Self.user) }
+        try mapErrors { try db.query("SELECT \(Self.userColumns) FROM users ORDER BY name") }.map(verifiedUser)
     }
 
-    /// Replaces the stored record of `user.name`. Throws `not-found` if there is none.
+    /// Every user whose row verifies, by name, and the names of the rows that do not.
+    public func userListing() throws -> (verified: [UserRecord], damaged: [String]) {
+        var listing: (verified: [UserRecord], damaged: [String]) = ([], [])
+        for row in try mapErrors({ try db.query("SELECT \(Self.userColumns) FROM users ORDER BY name") }) {
+            do {
+                listing.verified.append(try verifiedUser(row))
+            } catch let error as StoreError where error.code == .integrity {
+                listing.damaged.append(row[0].string ?? "")
+            }
+        }
+        return listing
+    }
+
+    /// Replaces the stored record of `user.name` (and its MAC). Throws `not-found` if there is none.
     public func updateUser(_ user: UserRecord) throws {
         try Self.validate(user)
-        let changed = try mapErrors {
-            try db.run(
-                """
-                UPDATE users SET role = ?, groups_list = ?, password_hash = ?, disabled = ?, failed_attempts = ?,
-                                 locked_until = ? WHERE name = ?
-                """, Array(Self.values(user).dropFirst()) + [user.name])
-        }
-        guard changed == 1 else { throw StoreError(.notFound, "no user \(user.name)") }
+        guard try writeUser(user, insert: false) == 1 else { throw StoreError(.notFound, "no user \(user.name)") }
     }
 
     /// Counts a failed login; after `lockAfter` consecutive failures the account is locked for
@@ -67,26 +66,31 @@ extension Store {
 
     /// Clears the failure counter and any lock after a successful login.
     public func recordSuccessfulLogin(name: String) throws {
-        try mapErrors {
-            try db.run("UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE name = ?", [name])
-        }
+        guard var user = try user(named: name), user.failedAttempts != 0 || user.lockedUntil != nil else { return }
+        user.failedAttempts = 0
+        user.lockedUntil = nil
+        try updateUser(user)
     }
 
-    private static let userColumns = "name, role, groups_list, password_hash, disabled, failed_attempts, locked_until"
+    /// The columns of a user row as `user(_:)` reads them, then the MAC and its master version.
+    static let userColumns =
+        "name, role, groups_list, password_hash, disabled, failed_attempts, locked_until, mac, mac_version"
 
-    private static func user(_ row: SQLiteRow) -> UserRecord {
+    private func verifiedUser(_ row: SQLiteRow) throws -> UserRecord {
+        let user = Self.user(row)
+        guard Role(rawValue: row[1].string ?? "") != nil else {
+            throw StoreError(.integrity, "users row \(user.name) has an unknown role")
+        }
+        try verifyUser(user, mac: row[7].bytes, version: row[8].int)
+        return user
+    }
+
+    static func user(_ row: SQLiteRow) -> UserRecord {
         UserRecord(
             name: row[0].string ?? "", role: Role(rawValue: row[1].string ?? "") ?? .staff,
             groups: (row[2].string ?? "").split(separator: "\n").map(String.init),
             passwordHash: row[3].string ?? "", disabled: row[4].int == 1, failedAttempts: row[5].int ?? 0,
             lockedUntil: row[6].double.map { Date(timeIntervalSince1970: $0) })
-    }
-
-    private static func values(_ user: UserRecord) -> [any SQLiteBindable] {
-        [
-            user.name, user.role.rawValue, user.groups.joined(separator: "\n"), user.passwordHash, user.disabled,
-            user.failedAttempts, user.lockedUntil?.timeIntervalSince1970,
-        ]
     }
 
     private static func validate(_ user: UserRecord) throws {

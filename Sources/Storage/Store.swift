@@ -53,7 +53,11 @@ public actor Store {
         let db = try mapErrors { try SQLiteConnection(path: path) }
         var verified = try Self.verifyMasterKeys(db, keyRing)
         try mapErrors {
-            try db.migrate(Schema.migrations)
+            try db.migrate(Schema.migrations) { version in
+                if version == 2 {
+                    try Self.bindExistingRows(db, keyRing: keyRing, verified: verified, sealing: sealing)
+                }
+            }
             try db.transaction {
                 if try db.query("SELECT COUNT(*) FROM master_keys").first?[0].int == 0 {
                     let version = keyRing.latestVersion
@@ -170,42 +174,52 @@ public actor Store {
         try sealed.withUnsafeBytes { try open($0, key: key, aad: aad, row: row()) }
     }
 
-    /// The AAD for a data key wrapped under master `version`.
-    static func wrapAAD(_ id: ConversationID, version: Int) -> [UInt8] {
-        Schema.aad("conversations", row: id.rawValue, conversation: id, role: "data-key", keyVersion: version)
-    }
-
     /// The data key of conversation `id`; nil in the plaintext twin (which has no keys to unwrap).
     /// Throws `not-found`, `integrity`, `missing-master-key` or `wrong-master-key`.
     func dataKey(_ id: ConversationID) throws -> DataKey? {
-        var found: (wrapped: [UInt8], version: Int)?
+        try keyRow(id).key
+    }
+
+    /// Conversation `id`'s data key (nil in the plaintext twin) and its sealed message count, from one row.
+    func keyRow(_ id: ConversationID) throws -> (key: DataKey?, sealedCount: [UInt8]?) {
+        var found: (wrapped: [UInt8], version: Int, owner: String, count: [UInt8]?)?
         try mapErrors {
-            try db.forEachRow("SELECT wrapped_key, key_version FROM conversations WHERE id = ?", [id.rawValue]) { row in
-                found = (row.withBytes(0) { Array($0) }, row.int(1) ?? 0)
+            try db.forEachRow(
+                "SELECT wrapped_key, key_version, owner, message_count FROM conversations WHERE id = ?", [id.rawValue]
+            ) { row in
+                found = (
+                    row.withBytes(0) { Array($0) }, row.int(1) ?? 0, row.string(2) ?? "",
+                    row.isNull(3) ? nil : row.withBytes(3) { Array($0) }
+                )
             }
         }
         guard let found else { throw StoreError(.notFound, "no conversation \(id)") }
-        guard sealing else { return nil }
-        return try found.wrapped.withUnsafeBytes { try dataKey(id, wrapped: $0, version: found.version) }
+        guard sealing else { return (nil, found.count) }
+        let key = try found.wrapped.withUnsafeBytes {
+            try dataKey(id, owner: found.owner, wrapped: $0, version: found.version)
+        }
+        return (key, found.count)
     }
 
-    /// The data key wrapped as `wrapped` under `version`: the cached one when it was unwrapped from
-    /// exactly these bytes, else unwrapped (and authenticated) now and cached.
-    func dataKey(_ id: ConversationID, wrapped: UnsafeRawBufferPointer, version: Int) throws -> DataKey {
-        if let cached = dataKeys.lookup(id, wrapped: wrapped, version: version) { return cached }
+    /// The data key wrapped as `wrapped` under `version` for `owner`: the cached one when it was unwrapped
+    /// from exactly these bytes for this owner, else unwrapped (and authenticated) now and cached.
+    func dataKey(_ id: ConversationID, owner: String, wrapped: UnsafeRawBufferPointer, version: Int) throws -> DataKey {
+        if let cached = dataKeys.lookup(id, owner: owner, wrapped: wrapped, version: version) { return cached }
         let bytes = Array(wrapped)
         let key = DataKey(
-            key: try unwrapDataKey(id, wrapped: bytes, version: version), wrapped: bytes, version: version)
+            key: try unwrapDataKey(id, owner: owner, wrapped: bytes, version: version), owner: owner, wrapped: bytes,
+            version: version)
         dataKeys.insert(key, for: id)
         return key
     }
 
-    func unwrapDataKey(_ id: ConversationID, wrapped: [UInt8], version: Int) throws -> SymmetricKey {
+    func unwrapDataKey(_ id: ConversationID, owner: String, wrapped: [UInt8], version: Int) throws -> SymmetricKey {
         let wrapping = try wrappingKey(version: version, for: "conversation \(id)")
         do {
-            return try KeyWrap.unwrap(wrapped, under: wrapping, aad: Self.wrapAAD(id, version: version))
+            return try KeyWrap.unwrap(wrapped, under: wrapping, aad: Self.wrapAAD(id, owner: owner, version: version))
         } catch {
-            throw StoreError(.integrity, "conversations row \(id): wrapped data key failed authentication")
+            throw StoreError(
+                .integrity, "conversations row \(id): wrapped data key failed authentication (owner or key changed)")
         }
     }
 

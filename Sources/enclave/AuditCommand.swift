@@ -56,14 +56,31 @@ struct AuditVerify: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Check the chain, MACs and signed checkpoints; name the first bad record. Exit 1 if any.",
-        discussion: "With --pubkey only the public key is used (offline check: chain and signed checkpoints).")
+        discussion: """
+            With --pubkey only the public key is used (offline check: chain and signed checkpoints).
+
+            Always detected: any changed, inserted, deleted or reordered record inside the log (chain; with \
+            the master key also every record's MAC, the unsigned tail included); a torn last line; a log \
+            shorter than the newest checkpoint in checkpoints.jsonl; a forged or edited checkpoint.
+
+            Not detected from the audit directory alone: the log's tail cut off together with the \
+            checkpoints that covered it, removed checkpoints, or the whole directory replaced by an older \
+            copy, since whoever can rewrite the directory can make the two files agree.
+
+            Detected with --checkpoints <outside copy> (what serve's audit.checkpoint_command appended \
+            elsewhere, e.g. `tee -a` on another volume): every checkpoint in the copy must also be in \
+            checkpoints.jsonl (removed checkpoints, a rolled-back directory), and the log must reach and \
+            match the newest one (tail truncation, a rolled-back log that grew again). Still not \
+            detected: records removed after the newest checkpoint that reached the copy (at most one \
+            checkpoint interval: audit.checkpoint_every_records / checkpoint_every_seconds).
+            """)
 
     @OptionGroup var options: AuditOptions
 
     @Option(help: "A public key file from `enclave audit pubkey`: verify offline, without the master key.")
     var pubkey: String?
 
-    @Option(help: "Check against this checkpoint file (e.g. the syslog copy) instead of <dir>/checkpoints.jsonl.")
+    @Option(help: "An outside copy of the checkpoints (from audit.checkpoint_command) to check the directory against.")
     var checkpoints: String?
 
     func run() throws {

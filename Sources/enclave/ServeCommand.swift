@@ -58,14 +58,15 @@ struct ServeCommand: AsyncParsableCommand {
         let (gateway, registry) = try await ServeRouting.gateway(settings)
         // A canary with `stop_when` is watched, and stopped on its own (audited) when it crosses a bound.
         let canaryGuard = CanaryGuard.configured(gateway.registry.router.canary, gateway: gateway)
-        let backends = try await ServerAssembly.open(settings.locations, gateway: canaryGuard ?? gateway)
+        let backends = try await ServerAssembly.open(
+            settings.locations, gateway: canaryGuard ?? gateway, audit: settings.audit)
         canaryGuard?.attach(audit: backends.audit)
         if let created = try await backends.ensureAdmin() {
             say("created the admin account `\(created.name)`; its one-time password (shown only now) is:")
             say("    \(created.password)")
             say("change it with: enclave users passwd \(created.name) --data-dir \(settings.dataDirectory.value)")
         }
-        let core = try backends.core(configuration: settings.limits)
+        let core = try backends.core(configuration: settings.limits, logger: logger)
         var configuration = server
         configuration.notices = ServeRouting.notices(settings, gateway: gateway)
         for notice in configuration.notices { say(notice) }
@@ -79,6 +80,7 @@ struct ServeCommand: AsyncParsableCommand {
                 services: [
                     .init(service: chat), backends.policyReloader(logger: logger),
                     .init(service: HealthProbeService(gateway: gateway)),
+                    .init(service: AuditCheckpointService(audit: backends.audit)),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

@@ -4,6 +4,7 @@
 // Remote providers are only HTTP clients here: one that cannot be reached fails its calls
 // (`provider-unavailable`, or a fallback inside the allowed set) and never stops start-up. With no
 // configuration file, the pinned local model alone is served under the name `local`.
+import Audit
 import ChatCore
 import Foundation
 import Inference
@@ -91,6 +92,18 @@ struct HealthProbeService: Service {
                 guard !Task.isCancelled else { return }
                 await gateway.health.probe(gateway.registry.providers)
             }
+        }
+    }
+}
+
+/// Runs the audit log's timer (`audit.checkpoint_every_seconds`), so a quiet log is checkpointed — and its
+/// outside copy fed — too; ends on shutdown.
+struct AuditCheckpointService: Service {
+    let audit: AuditLog
+
+    func run() async {
+        await cancelWhenGracefulShutdown {
+            _ = try? await audit.run()
         }
     }
 }

@@ -5,6 +5,7 @@ import Audit
 import ChatCore
 import EnclaveCrypto
 import Foundation
+import Logging
 import Storage
 
 /// Where one server's state lives, as the settings resolved it.
@@ -51,12 +52,16 @@ struct ServerAssembly {
     static func masterKeyPath(_ dataDirectory: String) -> String { dataDirectory + "/master.key" }
 
     /// Opens (creating on first run) the data directory's key, store and audit log.
-    static func open(_ locations: DataLocations, gateway: any ModelGateway) async throws -> ServerAssembly {
+    static func open(
+        _ locations: DataLocations, gateway: any ModelGateway,
+        audit auditConfiguration: AuditLog.Configuration = AuditLog.Configuration()
+    ) async throws -> ServerAssembly {
         let ring = try openKeys(locations)
         let store = try Store(path: locations.database, keyRing: ring)
         let secrets = try AuditMasterKey.secrets(ring: ring, directory: locations.auditDirectory)
         let audit = try await AuditLog(
-            directory: locations.auditDirectory, macKey: secrets.mac, signer: secrets.signer)
+            directory: locations.auditDirectory, macKey: secrets.mac, signer: secrets.signer,
+            configuration: auditConfiguration)
         // The registry goes to the policy, so a rule naming an undeclared provider is refused at load and reload.
         let policy = PolicyDirectoryGate(directory: locations.policies, providers: await gateway.providers())
         return ServerAssembly(
@@ -97,17 +102,30 @@ struct ServerAssembly {
             atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     }
 
-    /// The ChatCore over these back ends.
-    func core(configuration: ChatCore.Configuration) throws -> ChatCore {
+    /// The ChatCore over these back ends; integrity failures become `storage.integrity` lines in `logger`.
+    func core(configuration: ChatCore.Configuration, logger: Logger? = nil) throws -> ChatCore {
         let adapter = StoreAdapter(store: store)
+        let integrity = IntegrityEvents { event in
+            logger?.error(
+                "storage.integrity",
+                metadata: [
+                    "integrity.subject": "\(event.subject)", "integrity.row": "\(event.detail)",
+                    "user.role": "\(event.role)", "integrity.count": "\(event.count)",
+                ])
+        }
         return ChatCore(
             accounts: adapter, passwords: try ScryptPasswords(), conversations: adapter, policy: policy,
-            gateway: gateway, audit: AuditAdapter(log: audit), configuration: configuration)
+            gateway: gateway, audit: AuditAdapter(log: audit), configuration: configuration, integrity: integrity)
     }
 
     /// Creates an `admin` account when no admin exists; returns its name and one-time password.
+    /// A user row that fails its integrity check neither counts as an admin nor stops the server; an
+    /// `admin` row that fails is left for the operator (login refuses it).
     func ensureAdmin() async throws -> (name: String, password: String)? {
-        guard try await !store.listUsers().contains(where: { $0.role == .admin }) else { return nil }
+        let users = try await store.userListing()
+        guard !users.verified.contains(where: { $0.role == .admin }), !users.damaged.contains("admin") else {
+            return nil
+        }
         let password = try Self.randomPassword()
         try await store.createUser(
             UserRecord(name: "admin", role: .admin, passwordHash: try PasswordHash.make(password)))

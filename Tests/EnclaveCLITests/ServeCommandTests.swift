@@ -7,8 +7,8 @@ import Testing
 /// A running `enclave serve` in its own temporary directory.
 final class ServedDirectory {
     let directory: URL
-    let process = Process()
-    let output: URL
+    private(set) var process = Process()
+    private(set) var output = URL(fileURLWithPath: "/dev/null")
     private(set) var port = 0
     private(set) var adminPassword = ""
 
@@ -35,6 +35,27 @@ final class ServedDirectory {
             try configuration.write(to: path, atomically: true, encoding: .utf8)
             extraArguments = ["--config", path.path]
         }
+        self.extraArguments = extraArguments
+        try start()
+    }
+
+    private var extraArguments: [String] = []
+
+    /// Stops the server (SIGTERM) and waits for it to exit.
+    func stop() {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+    }
+
+    /// Starts the server again on the same directory (after `stop`), with the same arguments.
+    func restart() throws {
+        stop()
+        process = Process()
+        port = 0
+        try start()
+    }
+
+    private func start() throws {
         output = directory.appendingPathComponent("serve.out")
         FileManager.default.createFile(atPath: output.path, contents: nil)
         process.executableURL = EnclaveBinary.url
@@ -42,8 +63,12 @@ final class ServedDirectory {
         process.currentDirectoryURL = directory
         process.standardOutput = try FileHandle(forWritingTo: output)
         let errors = directory.appendingPathComponent("serve.err")
-        FileManager.default.createFile(atPath: errors.path, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: errors)
+        if !FileManager.default.fileExists(atPath: errors.path) {
+            FileManager.default.createFile(atPath: errors.path, contents: nil)
+        }
+        let errorHandle = try FileHandle(forWritingTo: errors)
+        errorHandle.seekToEndOfFile()
+        process.standardError = errorHandle
         try process.run()
         // Wait (up to 60 s) for "listening on 127.0.0.1:<port>".
         for _ in 0..<600 where process.isRunning {

@@ -132,7 +132,7 @@ struct OpenedBodiesTests {
         var cache = DataKeyCache(capacity: 8, openedBudget: (perConversation: 1000, total: 2500))
         var keys: [DataKey] = []
         for n in 0..<4 {
-            let key = DataKey(key: try SymmetricKey.random(), wrapped: [UInt8(n)], version: 1)
+            let key = DataKey(key: try SymmetricKey.random(), owner: "alice", wrapped: [UInt8(n)], version: 1)
             cache.insert(key, for: id(n))
             keys.append(key)
         }

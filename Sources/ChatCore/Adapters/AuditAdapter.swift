@@ -15,6 +15,10 @@ public struct AuditAdapter: BreakGlassRecorder {
         try await begin(entry).durable()
     }
 
+    public func pseudonym(_ value: String) -> String {
+        (try? log.pseudonym(value)) ?? "-"
+    }
+
     /// Submits the record to the log's writer now; `durable()` waits for its fsync.
     public func begin(_ entry: AuditEntry) -> PendingAuditRecord {
         submit(entry, detail: nil)
@@ -35,16 +39,29 @@ public struct AuditAdapter: BreakGlassRecorder {
                 tokensOut: call.tokensOut, ttftMs: call.ttftMs, totalMs: call.totalMs, costMicros: call.costMicros,
                 errorCode: call.errorCode)
         }
-        let event = AuditEvent(
-            actor: entry.actor, role: entry.role, origin: entry.origin, action: entry.action,
-            subject: entry.subject, outcome: entry.outcome, detail: detail, call: call)
-        let ticket = Result { try log.submit(event) }
+        let ticket = Result {
+            let actor = entry.pseudonymous ? try log.pseudonym(entry.actor) : entry.actor
+            let subject = entry.pseudonymous ? try log.pseudonym(entry.subject) : entry.subject
+            return try log.submit(
+                AuditEvent(
+                    actor: actor, role: entry.role, origin: entry.origin, action: entry.action, subject: subject,
+                    outcome: entry.outcome, detail: detail, call: call))
+        }
         return PendingAuditRecord { [log] in _ = try await log.durable(ticket.get()) }
     }
 
     /// `/audit [search] key=value ...` (from= to= user= action= provider= model= decision= tag= arm= limit=);
     /// the latest 100 records when no limit is given. The first row is the header.
+    /// `/audit verify`: the full check's report rows (`records`, `checkpoints`, `check`, `result ok|fail ...`).
+    /// `/audit report [by=provider|model|prompt|user] [filters]`: the report's header and rows.
     public func query(_ arguments: [String]) async throws -> [[String]] {
+        switch arguments.first {
+        case "verify":
+            guard arguments.count == 1 else { throw ChatFailure(.badArguments, "usage: /audit verify") }
+            return try log.verify().rows
+        case "report": return try report(Array(arguments.dropFirst()))
+        default: break
+        }
         let words = arguments.first == "search" ? Array(arguments.dropFirst()) : arguments
         var query: AuditQuery
         do {
@@ -55,5 +72,28 @@ public struct AuditAdapter: BreakGlassRecorder {
         if query.limit == nil { query.limit = 100 }
         let records = try AuditReader.search(directory: log.directory, query: query)
         return [AuditReader.rowHeader] + records.map(AuditReader.row)
+    }
+
+    private func report(_ words: [String]) throws -> [[String]] {
+        var dimensions = AuditReportDimension.allCases
+        var filters: [String] = []
+        for word in words {
+            if word.hasPrefix("by=") {
+                guard let dimension = AuditReportDimension(rawValue: String(word.dropFirst(3))) else {
+                    throw ChatFailure(.badArguments, "by= must be provider, model, prompt or user")
+                }
+                dimensions = [dimension]
+            } else {
+                filters.append(word)
+            }
+        }
+        let query: AuditQuery
+        do {
+            query = try AuditQuery(words: filters)
+        } catch {
+            throw ChatFailure(.badArguments, "\(error)")
+        }
+        let report = try AuditReport.compute(directory: log.directory, query: query)
+        return [AuditReport.header] + dimensions.flatMap { report.rows(by: $0) }
     }
 }

@@ -1,5 +1,6 @@
 // Binds ChatCore's account and conversation ports to Storage's Store (sealed SQLite). Conversation
-// ids cross as strings; one that is not in the Store's form is simply not found.
+// ids cross as strings; one that is not in the Store's form is simply not found. The Store's
+// `integrity` errors cross as `IntegrityViolation`, which ChatCore reports and names to the client.
 public import Foundation
 public import Storage
 
@@ -14,7 +15,7 @@ public struct StoreAdapter: AccountDirectory, ConversationRepository {
     // MARK: Accounts
 
     public func account(named name: String) async throws -> UserAccount? {
-        guard let record = try await store.user(named: name) else { return nil }
+        guard let record = try await guarded({ try await store.user(named: name) }) else { return nil }
         return UserAccount(
             name: record.name, role: UserRole(rawValue: record.role.rawValue) ?? .staff, groups: record.groups,
             passwordHash: record.passwordHash, disabled: record.disabled, failedAttempts: record.failedAttempts,
@@ -22,7 +23,7 @@ public struct StoreAdapter: AccountDirectory, ConversationRepository {
     }
 
     public func setLoginState(name: String, failedAttempts: Int, lockedUntil: Date?) async throws {
-        guard var record = try await store.user(named: name) else { return }
+        guard var record = try await guarded({ try await store.user(named: name) }) else { return }
         record.failedAttempts = failedAttempts
         record.lockedUntil = lockedUntil
         try await store.updateUser(record)
@@ -50,16 +51,24 @@ public struct StoreAdapter: AccountDirectory, ConversationRepository {
 
     public func conversation(_ id: String) async throws -> ConversationInfo? {
         guard let id = ConversationID(rawValue: id) else { return nil }
-        return try await store.conversation(id).map(Self.info)
+        return try await guarded { try await store.conversation(id) }.map(Self.info)
     }
 
     public func head(_ id: String) async throws -> ConversationHead? {
-        guard let id = ConversationID(rawValue: id), let head = try await store.head(id) else { return nil }
+        guard let id = ConversationID(rawValue: id), let head = try await guarded({ try await store.head(id) })
+        else { return nil }
         return ConversationHead(owner: head.owner, provider: head.provider, tags: head.tags)
     }
 
     public func conversations(owner: String) async throws -> [ConversationInfo] {
-        try await store.conversations(owner: owner).map(Self.info)
+        try await guarded { try await store.conversations(owner: owner) }.map(Self.info)
+    }
+
+    public func listConversations(owner: String) async throws -> ConversationList {
+        let listing = try await store.listConversations(owner: owner)
+        return ConversationList(
+            items: listing.summaries.map(Self.info),
+            damaged: listing.damaged.map { (id: $0.id.rawValue, detail: $0.error.message) })
     }
 
     public func append(_ message: DraftMessage, to id: String) async throws -> Int {
@@ -71,10 +80,19 @@ public struct StoreAdapter: AccountDirectory, ConversationRepository {
     }
 
     public func history(_ id: String, limit: Int?) async throws -> [StoredMessage] {
-        try await store.history(try self.id(id), limit: limit).map {
+        try await guarded { try await store.history(try self.id(id), limit: limit) }.map {
             StoredMessage(
                 seq: $0.seq, role: $0.role, body: $0.body, provider: $0.provider, modelID: $0.modelID,
                 created: $0.created)
+        }
+    }
+
+    /// Runs `body`, turning the Store's `integrity` errors into ChatCore's `IntegrityViolation`.
+    private func guarded<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as StoreError where error.code == .integrity {
+            throw IntegrityViolation(detail: error.message)
         }
     }
 

@@ -8,6 +8,7 @@
 // server in `/`); a relative path from a flag, the environment or a default resolves against the working
 // directory, as a person typing it expects.
 import ArgumentParser
+import Audit
 import ChatCore
 import ChatServer
 import Foundation
@@ -99,6 +100,8 @@ struct Settings {
     var modelOverride: Resolved<String>?
     /// The pinned default model's path (`ENCLAVE_MODEL_DIR` or ./models).
     var defaultModelPath: String
+    /// The audit log's checkpoints and retention (`audit:`).
+    var audit: AuditLog.Configuration
 
     /// The key file path when the keys come from a file.
     var keyFilePath: String? {
@@ -182,7 +185,7 @@ struct Settings {
             prompts: pick(SettingNames.prompts, flag: nil, file: file.prompts, default: "prompts"),
             keySource: keySource, tls: server.tls, server: server, limits: file.limits, engine: file.engine,
             routing: file.routing, modelOverride: model,
-            defaultModelPath: DefaultModel.path(environment: environment))
+            defaultModelPath: DefaultModel.path(environment: environment), audit: file.audit)
     }
 
     /// `name = value (source)` lines for `enclave config show` and `doctor`.

@@ -6,8 +6,11 @@
 //     limits:    the transport's and the chat's limits (line sizes, idle times, connections, rates, reply tokens)
 //     engine:    the local engine: threads, context_length, kv_cache_mb, and sampling defaults
 //     keys:      where the master keys come from: file | env | command (one of them)
+//     audit:     checkpoint_every_records, checkpoint_every_seconds, checkpoint_command (the outside anchor),
+//                retention_days
 //     providers: / routing:   read by Routing's RoutingConfiguration
 import ArgumentParser
+import Audit
 import ChatCore
 import ChatServer
 import Foundation
@@ -33,8 +36,10 @@ struct SettingsFile {
     var limits = ChatCore.Configuration()
     var engine = EngineSettings()
     var routing: RoutingConfiguration?
+    /// The audit log's checkpoints (interval in records and time, the outside-copy command) and retention.
+    var audit = AuditLog.Configuration()
 
-    static let sections: Set<String> = ["server", "limits", "engine", "keys", "providers", "routing"]
+    static let sections: Set<String> = ["server", "limits", "engine", "keys", "audit", "providers", "routing"]
 
     /// Reads and validates `path`; relative paths inside resolve against the file's directory.
     static func load(path: String) throws -> SettingsFile {
@@ -65,7 +70,7 @@ struct SettingsFile {
                 node, "server",
                 allowed: [
                     "listen", "data_dir", "database", "audit_dir", "policies", "prompts", "tls_cert", "tls_key",
-                    "insecure_bind",
+                    "insecure_bind", "log_client_addresses",
                 ])
             if let value = map["listen"] {
                 settings.listen = try reader.string(value, "server.listen")
@@ -87,6 +92,13 @@ struct SettingsFile {
             if let value = map["insecure_bind"] {
                 settings.server.allowInsecureBind = try reader.bool(value, "insecure_bind")
             }
+            if let value = map["log_client_addresses"] {
+                switch try reader.string(value, "log_client_addresses") {
+                case "clear": settings.server.logClientAddresses = true
+                case "pseudonymised": settings.server.logClientAddresses = false
+                default: throw reader.error(value, "log_client_addresses is `pseudonymised` (default) or `clear`")
+                }
+            }
         }
         if let node = root["limits"] { try settings.readLimits(node, reader: reader) }
         if let node = root["engine"] { settings.engine = try EngineSettings.parse(node, reader: reader) }
@@ -101,10 +113,42 @@ struct SettingsFile {
             default: throw reader.error(node, "keys takes one of file, env or command")
             }
         }
+        if let node = root["audit"] { settings.audit = try Self.readAudit(node, reader: reader) }
         if root["providers"] != nil || root["routing"] != nil {
             settings.routing = try RoutingConfiguration.parse(text, file: file, baseDirectory: baseDirectory)
         }
         return settings
+    }
+
+    /// The `audit:` section. The checkpoint command is an argv list or one space-separated text, and its
+    /// program an absolute path: no shell and no PATH lookup decide what receives the checkpoints.
+    static func readAudit(_ node: Node, reader: ConfigurationReader) throws(ConfigurationError) -> AuditLog.Configuration {
+        let map = try reader.mapping(
+            node, "audit",
+            allowed: ["checkpoint_every_records", "checkpoint_every_seconds", "checkpoint_command", "retention_days"])
+        var audit = AuditLog.Configuration()
+        if let value = map["checkpoint_every_records"] {
+            audit.checkpointEvery = try reader.int(value, "audit.checkpoint_every_records", range: 1...10_000_000)
+        }
+        if let value = map["checkpoint_every_seconds"] {
+            audit.checkpointInterval = .seconds(try reader.int(value, "audit.checkpoint_every_seconds", range: 1...86_400))
+        }
+        if let value = map["checkpoint_command"] {
+            let argv: [String]
+            if case .sequence = value {
+                argv = try reader.strings(value, "audit.checkpoint_command")
+            } else {
+                argv = try reader.string(value, "audit.checkpoint_command").split(separator: " ").map(String.init)
+            }
+            guard let program = argv.first, program.hasPrefix("/") else {
+                throw reader.error(value, "audit.checkpoint_command wants an absolute program path and its arguments")
+            }
+            audit.checkpointCommand = argv
+        }
+        if let value = map["retention_days"] {
+            audit.retentionDays = try reader.int(value, "audit.retention_days", range: 1...36_500)
+        }
+        return audit
     }
 
     private mutating func readLimits(_ node: Node, reader: ConfigurationReader) throws(ConfigurationError) {
