@@ -72,15 +72,18 @@ struct ServeCommand: AsyncParsableCommand {
         for notice in configuration.notices { say(notice) }
         let chat = try await ChatServer(
             configuration: configuration, core: core, version: EnclaveVersion.current, logger: logger)
-        say(
+        let listening =
             "enclave \(EnclaveVersion.current) listening on \(server.host):\(chat.port)"
-                + (server.tls == nil ? "" : " (TLS)") + "; try: nc \(server.host) \(chat.port)")
+            + (server.tls == nil ? "" : " (TLS)") + "; try: nc \(server.host) \(chat.port)"
         let group = ServiceGroup(
             configuration: .init(
                 services: [
                     .init(service: chat), backends.policyReloader(logger: logger),
                     .init(service: HealthProbeService(gateway: gateway)),
                     .init(service: AuditCheckpointService(audit: backends.audit)),
+                    // Last, so "listening" is said only once the group handles SIGTERM: a supervisor that
+                    // stops the server right after reading it gets a graceful shutdown, not a kill.
+                    .init(service: Announcement(line: listening), successTerminationBehavior: .ignore),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
@@ -91,5 +94,15 @@ struct ServeCommand: AsyncParsableCommand {
     /// Writes a line to standard output at once (unbuffered, so a supervising script sees it).
     private func say(_ line: String) {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+}
+
+/// Says that the server listens, from inside the running service group.
+struct Announcement: Service {
+    let line: String
+
+    func run() async {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        try? await gracefulShutdown()
     }
 }
