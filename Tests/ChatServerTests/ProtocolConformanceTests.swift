@@ -83,7 +83,7 @@ import Testing
                 #expect(try await client.final("/open c99") == "ERR not-found no conversation c99")
                 #expect(try await client.final("/feedback up nice") == "OK feedback=up")
                 let models = try await client.exchange("/models")
-                #expect(models == ["= echo\ton-prem\t-\techo-1\tallowed\t-", "OK providers=1"])
+                #expect(models == ["= echo\ton-prem\t-\techo-1\tallowed\t-\t-", "OK providers=1"])
                 #expect(try await client.final("/model echo") == "OK model=echo residency=on-prem")
                 #expect(try await client.final("/model gpt-9").hasPrefix("ERR not-found"))
                 #expect(try await client.final("/delete c1") == "OK deleted=c1")

@@ -41,8 +41,8 @@ struct ScriptedProvider {
                 name: name, residency: residency, region: nil, model: "\(name)-model",
                 pricing: Pricing(inputPerMillion: inputPrice, outputPerMillion: outputPrice)),
             settings: OpenAIProviderSettings(
-                baseURL: recorder.baseURL, apiKey: .none, connectTimeout: .seconds(5), readTimeout: .seconds(30),
-                totalTimeout: .seconds(60), retries: 0, retryBackoff: .milliseconds(10)))
+                baseURL: recorder.baseURL, apiKey: .none, connectTimeout: .seconds(30), readTimeout: .seconds(60),
+                totalTimeout: .seconds(120), retries: 0, retryBackoff: .milliseconds(10)))
     }
 }
 
