@@ -24,17 +24,19 @@ enum DateDetector {
         }
         let starts = context.starts(.dob)
         for (labelStart, labelEnd) in zip(starts, context.ends(.dob)) {
-            // Before the label: the date must end within the window before it.
+            // Before the label: the date ending nearest to it, within the window ("2017-07-11 11/5/59 is
+            // her date of birth" labels the second date, not the first).
             var k = max(lastEnd, labelStart - windowBefore - longestDate, 0)
+            var nearest: Range<Int>?
             while k < labelStart {
                 if wordStart(text, k), let end = parseDate(text, at: k), end <= labelStart,
-                    labelStart - end <= windowBefore
+                    labelStart - end <= windowBefore, end > (nearest?.upperBound ?? -1)
                 {
-                    report(k..<end)
-                    break
+                    nearest = k..<end
                 }
                 k += 1
             }
+            if let nearest { report(nearest) }
             // After the label.
             k = max(labelEnd, lastEnd)
             let limit = min(text.count, labelEnd + windowAfter)
