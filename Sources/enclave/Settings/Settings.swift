@@ -26,55 +26,20 @@ struct Resolved<Value> {
     var source: SettingSource
 }
 
-/// One setting's names at each level; `flag` is nil where no command takes it as a flag.
-struct SettingName: Sendable {
-    let key: String
-    let flag: String?
-    let environment: String
-    let file: String
-    let summary: String
-}
-
-/// Every path-like setting, in the order `config show` prints them.
-enum SettingNames {
-    static let config = SettingName(
-        key: "config", flag: "--config", environment: "ENCLAVE_CONFIG", file: "-",
-        summary: "the configuration file (default deploy/enclave.yaml when present)")
-    static let listen = SettingName(
-        key: "listen", flag: "--listen", environment: "ENCLAVE_LISTEN", file: "server.listen",
-        summary: "address to listen on")
-    static let dataDirectory = SettingName(
-        key: "data_dir", flag: "--data-dir", environment: "ENCLAVE_DATA_DIR", file: "server.data_dir",
-        summary: "database, master key and audit log")
-    static let database = SettingName(
-        key: "database", flag: "--database", environment: "ENCLAVE_DATABASE", file: "server.database",
-        summary: "the SQLite database")
-    static let auditDirectory = SettingName(
-        key: "audit_dir", flag: "--audit-dir", environment: "ENCLAVE_AUDIT_DIR", file: "server.audit_dir",
-        summary: "the audit log")
-    static let policies = SettingName(
-        key: "policies", flag: "--policies", environment: "ENCLAVE_POLICIES", file: "server.policies",
-        summary: "the residency policy directory")
-    static let prompts = SettingName(
-        key: "prompts", flag: nil, environment: "ENCLAVE_PROMPTS", file: "server.prompts",
-        summary: "system prompts, prompts/<name>.v<N>.txt")
-    static let model = SettingName(
-        key: "model", flag: "--model", environment: "ENCLAVE_MODEL", file: "providers[default].model_path",
-        summary: "the default local provider's GGUF file")
-    static let keyFile = SettingName(
-        key: "key_file", flag: "--key-file", environment: "ENCLAVE_KEY_FILE", file: "keys.file",
-        summary: "the master key file (0600)")
-    static let tlsCertificate = SettingName(
-        key: "tls_cert", flag: "--tls-cert", environment: "ENCLAVE_TLS_CERT", file: "server.tls_cert",
-        summary: "TLS certificate chain (PEM)")
-    static let tlsKey = SettingName(
-        key: "tls_key", flag: "--tls-key", environment: "ENCLAVE_TLS_KEY", file: "server.tls_key",
-        summary: "TLS private key (PEM)")
-
-    static let all = [
-        config, listen, dataDirectory, database, auditDirectory, policies, prompts, model, keyFile, tlsCertificate,
-        tlsKey,
-    ]
+/// The environment variable of each setting that has one (README.md's configuration table lists the
+/// flag and the file key beside each). An empty variable counts as unset.
+enum SettingVariable: String {
+    case config = "ENCLAVE_CONFIG"
+    case listen = "ENCLAVE_LISTEN"
+    case dataDirectory = "ENCLAVE_DATA_DIR"
+    case database = "ENCLAVE_DATABASE"
+    case auditDirectory = "ENCLAVE_AUDIT_DIR"
+    case policies = "ENCLAVE_POLICIES"
+    case prompts = "ENCLAVE_PROMPTS"
+    case model = "ENCLAVE_MODEL"
+    case keyFile = "ENCLAVE_KEY_FILE"
+    case tlsCertificate = "ENCLAVE_TLS_CERT"
+    case tlsKey = "ENCLAVE_TLS_KEY"
 }
 
 /// The resolved configuration of one command run.
@@ -114,56 +79,53 @@ struct Settings {
         _ flags: SettingFlags, environment: [String: String] = ProcessInfo.processInfo.environment,
         workingDirectory: String = FileManager.default.currentDirectoryPath
     ) throws -> Settings {
-        func pick(_ name: SettingName, flag: String?, file: String?, default fallback: String) -> Resolved<String> {
+        func variable(_ name: SettingVariable) -> String? {
+            environment[name.rawValue].flatMap { $0.isEmpty ? nil : $0 }
+        }
+        /// The flag or the variable, when either is given.
+        func given(_ name: SettingVariable, flag: String?) -> Resolved<String>? {
             if let flag { return Resolved(value: flag, source: .flag) }
-            if let value = environment[name.environment], !value.isEmpty {
-                return Resolved(value: value, source: .environment)
-            }
-            if let file { return Resolved(value: file, source: .file) }
-            return Resolved(value: fallback, source: .default)
+            return variable(name).map { Resolved(value: $0, source: .environment) }
+        }
+        func pick(_ name: SettingVariable, flag: String?, file: String?, default fallback: String) -> Resolved<String> {
+            given(name, flag: flag) ?? file.map { Resolved(value: $0, source: .file) }
+                ?? Resolved(value: fallback, source: .default)
         }
 
-        let path: Resolved<String>? =
-            if let config = flags.config {
-                Resolved(value: config, source: .flag)
-            } else if let config = environment[SettingNames.config.environment], !config.isEmpty {
-                Resolved(value: config, source: .environment)
-            } else if FileManager.default.fileExists(atPath: SettingsFile.shippedPath) {
-                Resolved(value: SettingsFile.shippedPath, source: .default)
-            } else {
-                nil
-            }
+        let path =
+            given(.config, flag: flags.config)
+            ?? (FileManager.default.fileExists(atPath: SettingsFile.shippedPath)
+                ? Resolved(value: SettingsFile.shippedPath, source: .default) : nil)
         let file = try path.map { try SettingsFile.load(path: $0.value) } ?? SettingsFile()
 
-        let data = pick(SettingNames.dataDirectory, flag: flags.dataDirectory, file: file.dataDirectory, default: "data")
+        let data = pick(.dataDirectory, flag: flags.dataDirectory, file: file.dataDirectory, default: "data")
         let database = pick(
-            SettingNames.database, flag: flags.database, file: file.database, default: data.value + "/enclave.db")
+            .database, flag: flags.database, file: file.database, default: data.value + "/enclave.db")
         // The audit log sits beside the database unless placed elsewhere.
         let databaseDirectory = (database.value as NSString).deletingLastPathComponent
         let audit = pick(
-            SettingNames.auditDirectory, flag: flags.auditDirectory, file: file.auditDirectory,
+            .auditDirectory, flag: flags.auditDirectory, file: file.auditDirectory,
             default: (databaseDirectory.isEmpty ? "." : databaseDirectory) + "/audit")
         let keySource: Resolved<KeySource>
         if let env = flags.keyEnvironment {
             keySource = Resolved(value: .environment(env), source: .flag)
         } else if let command = flags.keyCommand {
             keySource = Resolved(value: .command(command.split(separator: " ").map(String.init)), source: .flag)
-        } else if flags.keyFile == nil, environment[SettingNames.keyFile.environment] == nil,
-            let fromFile = file.keySource
+        } else if flags.keyFile == nil, variable(.keyFile) == nil, let fromFile = file.keySource
         {
             keySource = Resolved(value: fromFile, source: .file)
         } else {
             let keyFile = pick(
-                SettingNames.keyFile, flag: flags.keyFile, file: nil,
+                .keyFile, flag: flags.keyFile, file: nil,
                 default: ServerAssembly.masterKeyPath(data.value))
             keySource = Resolved(value: .file(keyFile.value), source: keyFile.source)
         }
 
         var server = file.server
-        let listen = pick(SettingNames.listen, flag: flags.listen, file: file.listen, default: "127.0.0.1:7878")
+        let listen = pick(.listen, flag: flags.listen, file: file.listen, default: "127.0.0.1:7878")
         try server.setListen(listen.value)
-        let certificate = pick(SettingNames.tlsCertificate, flag: flags.tlsCertificate, file: file.tlsCertificate, default: "")
-        let key = pick(SettingNames.tlsKey, flag: flags.tlsKey, file: file.tlsKey, default: "")
+        let certificate = pick(.tlsCertificate, flag: flags.tlsCertificate, file: file.tlsCertificate, default: "")
+        let key = pick(.tlsKey, flag: flags.tlsKey, file: file.tlsKey, default: "")
         switch (certificate.value.isEmpty, key.value.isEmpty) {
         case (true, true): server.tls = nil
         case (false, false): server.tls = .init(certificatePath: certificate.value, keyPath: key.value)
@@ -171,18 +133,11 @@ struct Settings {
         }
         if flags.insecureBind { server.allowInsecureBind = true }
 
-        let model: Resolved<String>? =
-            if let flag = flags.model {
-                Resolved(value: flag, source: .flag)
-            } else if let value = environment[SettingNames.model.environment], !value.isEmpty {
-                Resolved(value: value, source: .environment)
-            } else {
-                nil
-            }
+        let model = given(.model, flag: flags.model)
         return Settings(
             file: path, listen: listen, dataDirectory: data, database: database, auditDirectory: audit,
-            policies: pick(SettingNames.policies, flag: flags.policies, file: file.policies, default: "policies"),
-            prompts: pick(SettingNames.prompts, flag: nil, file: file.prompts, default: "prompts"),
+            policies: pick(.policies, flag: flags.policies, file: file.policies, default: "policies"),
+            prompts: pick(.prompts, flag: nil, file: file.prompts, default: "prompts"),
             keySource: keySource, tls: server.tls, server: server, limits: file.limits, engine: file.engine,
             routing: file.routing, modelOverride: model,
             defaultModelPath: DefaultModel.path(environment: environment), audit: file.audit)
