@@ -22,7 +22,7 @@ import Testing
         try await TestServer.with { server in
             let port = server.server.port
             let text = try await LineClient.onThread {
-                let client = try LineClient(port: port)
+                let client = try LineClient(port: port, timeout: .seconds(120))
                 try client.sendRaw(Array("/login alice alice-password\nwhat is the capital\n/whoami".utf8))
                 client.shutdownWrite()
                 return String(decoding: client.readToEnd(), as: UTF8.self)
@@ -65,7 +65,7 @@ import Testing
         try await TestServer.with { server in
             let port = server.server.port
             let (error, rest) = try await LineClient.onThread {
-                let client = try LineClient(port: port)
+                let client = try LineClient(port: port, timeout: .seconds(120))
                 try client.readBanner()
                 if loggedIn { _ = try client.exchange("/login alice alice-password") }
                 try client.sendRaw(Array(repeating: UInt8(ascii: "x"), count: 64 << 10) + [0x0A])
@@ -83,7 +83,7 @@ import Testing
         try await TestServer.with(gateway: PacedGateway(words: 40, pause: .milliseconds(250))) { server in
             let port = server.server.port
             let (reply, next) = try await LineClient.onThread {
-                let client = try LineClient(port: port)
+                let client = try LineClient(port: port, timeout: .seconds(120))
                 try client.readBanner()
                 _ = try client.exchange("/login alice alice-password")
                 try client.send("a long question")
