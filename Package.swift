@@ -37,6 +37,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // Metrics: the modules that own an event record it through swift-metrics; only `enclave serve`
+        // bootstraps the Prometheus backend that its health listener exposes at /metrics.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // Test-only: property-based tests of the detectors (PolicyTests).
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
@@ -56,7 +60,7 @@ let package = Package(
         .target(name: "GGUF", swiftSettings: numericSwiftSettings),
         .target(
             name: "Inference",
-            dependencies: ["GGUF", "CKernels", "COpenBLAS"],
+            dependencies: ["GGUF", "CKernels", "COpenBLAS", .product(name: "Metrics", package: "swift-metrics")],
             swiftSettings: numericSwiftSettings
         ),
 
@@ -70,7 +74,9 @@ let package = Package(
             swiftSettings: strictSettings + [.unsafeFlags(["-O"])]),
         // Audit is optimised even in debug builds: `audit verify` and the tamper-matrix tests parse and
         // re-encode every record of a log (10,000s of records), which runs ~20x slower unoptimised.
-        .target(name: "Audit", dependencies: ["EnclaveCrypto"], swiftSettings: strictSettings + [.unsafeFlags(["-O"])]),
+        .target(
+            name: "Audit", dependencies: ["EnclaveCrypto", .product(name: "Metrics", package: "swift-metrics")],
+            swiftSettings: strictSettings + [.unsafeFlags(["-O"])]),
 
         // MARK: Policy and routing
         // Policy runs its detectors on every message and its tests fuzz them a million times, so it is
@@ -95,7 +101,9 @@ let package = Package(
         // MARK: Use cases and transport
         .target(
             name: "ChatCore",
-            dependencies: ["Storage", "Policy", "Routing", "Audit"],
+            dependencies: [
+                "Storage", "Policy", "Routing", "Audit", .product(name: "Metrics", package: "swift-metrics"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(
@@ -106,8 +114,10 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strictSettings
         ),
@@ -141,6 +151,11 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

@@ -9,6 +9,8 @@ set -euo pipefail
 required=(pkg-config libsqlite3-dev libssl-dev libopenblas-dev python3 python3-pip unzip netcat-openbsd openssl)
 # For the tests only (`make test` sets ENCLAVE_TEST_DEPS=1): headless Chromium opens the eval HTML report.
 if [ "${ENCLAVE_TEST_DEPS:-0}" = 1 ]; then required+=(chromium); fi
+# For the tests only: systemd-analyze checks deploy/enclave.service; python3-venv makes the test venv below.
+if [ "${ENCLAVE_TEST_DEPS:-0}" = 1 ]; then required+=(systemd python3-venv); fi
 missing=()
 for package in "${required[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
@@ -18,13 +20,32 @@ for package in "${required[@]}"; do
             python3-pip) python3 -m pip --version >/dev/null 2>&1 && continue ;;
             unzip) command -v unzip >/dev/null && continue ;;
             netcat-openbsd) command -v nc >/dev/null && continue ;;
+            systemd) command -v systemd-analyze >/dev/null && continue ;;
+            python3-venv) python3 -c 'import ensurepip, venv' 2>/dev/null && continue ;;
         esac
         missing+=("$package")
     fi
 done
 
+# For the tests only: a virtual environment (cache/test-venv) with PyPI packages the tests drive — the
+# reference Prometheus text parser that reads /metrics (HealthEndpointTests). Made after the apt step.
+test_venv() {
+    [ "${ENCLAVE_TEST_DEPS:-0}" = 1 ] || return 0
+    local venv
+    cd "$(dirname "$0")/.."
+    venv="${ENCLAVE_CACHE_DIR:-cache}/test-venv"
+    if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import prometheus_client' 2>/dev/null; then
+        echo "deps: test venv present ($venv)"
+        return 0
+    fi
+    echo "deps: making the test venv $venv (prometheus-client from PyPI)"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "prometheus-client==0.26.0"
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
     echo "deps: all present (${required[*]})"
+    test_venv
     exit 0
 fi
 
@@ -40,3 +61,4 @@ else
     echo "    sudo sh -c '$command_line'" >&2
     exit 1
 fi
+test_venv

@@ -62,6 +62,9 @@ public final class AuditLog: Sendable {
     /// How many times the checkpoint command failed (the local checkpoint file was still written).
     public var checkpointCommandFailures: Int { queue.commandFailures }
 
+    /// Why the log takes no more records (a write failed, so every later one is refused), or nil.
+    public var writeFailure: AuditError? { queue.failure }
+
     /// Opens (or creates) the log in `directory`.
     ///
     /// An existing log is continued from its last record, whose MAC must verify under `macKey` and

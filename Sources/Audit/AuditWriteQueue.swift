@@ -11,6 +11,7 @@
 // Tickets are numbered in submission order and written in that order, so the log's order is the order
 // of `submit`. A failed write poisons the queue: every waiting and later ticket throws (fail closed).
 import Foundation
+import Metrics
 import Synchronization
 
 /// A submitted record's place in the queue; `AuditLog.durable(_:)` turns it into a sequence number.
@@ -76,6 +77,9 @@ final class AuditWriteQueue: Sendable {
 
     /// How many times the checkpoint command failed.
     var commandFailures: Int { state.withLock { $0.commandFailures } }
+
+    /// The write failure that poisoned the queue, if one did.
+    var failure: AuditError? { state.withLock { $0.failure } }
 
     /// Queues `events` (origins already pseudonymised) together, so that one write takes them all, and
     /// wakes the I/O queue to write them. Returns their tickets in order.
@@ -188,7 +192,11 @@ final class AuditWriteQueue: Sendable {
     /// the checkpoint requests of the batch are answered. Returns false when the write failed.
     @discardableResult
     private func write(_ batch: Batch, onIOQueue: Bool) -> Bool {
+        let started = ContinuousClock.now
         let result = Result { try writer.write(batch.events, after: batch.chain, rule: batch.rule) }
+        // One fsynced write of the whole batch (the latency every submitter in it waited for the disk).
+        Metrics.Timer(label: "enclave_audit_write_seconds").record(duration: ContinuousClock.now - started)
+        if case .failure = result { Counter(label: "enclave_audit_write_failures_total").increment() }
         let (settled, kick) = state.withLock { state in
             let settled = finish(&state, batch, result)
             state.writing = false

@@ -78,6 +78,7 @@ extension ChatCore {
         async throws(ChatFailure)
     {
         integrity.report(subject: subject, detail: detail, role: role)
+        ChatMetrics.integrityFailure(kind: subject.hasPrefix("user:") ? "user" : "conversation")
         try await record(
             actor: actor, role: role, origin: origin, action: "storage.integrity", subject: subject, outcome: "refused")
     }

@@ -25,6 +25,23 @@ extension ChatCore {
         _ text: String, conversation: String?, requestedModel: String?, as user: Principal, origin: String,
         emit: (ChatOutput) async throws -> Void, shouldStop: () -> Bool = { false }
     ) async throws(ChatFailure) -> SendSummary {
+        do {
+            let summary = try await sendMessage(
+                text, conversation: conversation, requestedModel: requestedModel, as: user, origin: origin, emit: emit,
+                shouldStop: shouldStop)
+            ChatMetrics.message(outcome: "ok")
+            return summary
+        } catch {
+            ChatMetrics.message(outcome: error.code.rawValue)
+            throw error
+        }
+    }
+
+    /// `send` without its metric (every outcome of this one is counted there).
+    private func sendMessage(
+        _ text: String, conversation: String?, requestedModel: String?, as user: Principal, origin: String,
+        emit: (ChatOutput) async throws -> Void, shouldStop: () -> Bool
+    ) async throws(ChatFailure) -> SendSummary {
         try limiter.admit(user.name)
         defer { limiter.finish(user.name) }
         let started = ContinuousClock.now
@@ -75,6 +92,7 @@ extension ChatCore {
         var decision = await policy.decide(
             tags: tags, user: user.name, groups: user.groups, requested: requestedModel, providers: providers)
         if detectorFailed { decision.rule = "fail-closed:detector-error" }
+        ChatMetrics.decision(rule: decision.rule, allowed: !decision.allowed.isEmpty)
         // The router's canary eligibility must see every tag of the conversation.
         decision.tags.formUnion(tags)
 

@@ -75,6 +75,7 @@ extension ChatCore {
                     }
                 },
                 afterAttempt: { attempt in
+                    ChatMetrics.attempt(attempt)
                     if let finished = unrecorded.take(), await !recordCall(finished, context: context) {
                         auditFailed = true
                     }
@@ -98,6 +99,7 @@ extension ChatCore {
             }
             switch error {
             case ModelCallError.refused(let failure):
+                if failure.code == .policyBlocked { ChatMetrics.block(rule: context.rule) }
                 let fields = CallFields(
                     modelID: "-", promptVersion: "-", provider: call.requested ?? "-", residency: "-",
                     decision: "denied", rule: context.rule, tags: context.tags,

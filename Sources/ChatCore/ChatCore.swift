@@ -163,6 +163,8 @@ public final class ChatCore: Sendable {
         actor: String, role: String, origin: String, action: String, subject: String, outcome: String,
         call: CallFields? = nil, pseudonymous: Bool = false
     ) async throws(ChatFailure) {
+        // Every login attempt is audited exactly once, so its record is where a refused one is counted.
+        if action == "auth.login", outcome != "ok" { ChatMetrics.failedLogin(outcome: outcome) }
         do {
             try await audit.record(
                 AuditEntry(

@@ -5,6 +5,7 @@
 public import ChatCore
 import Foundation
 public import Logging
+import Metrics
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -118,7 +119,16 @@ public final class ChatServer: Service {
         let admitted = registry.admit(
             channel, state: context.state, address: origin, total: configuration.maxConnections,
             perAddress: configuration.maxConnectionsPerAddress)
-        defer { if admitted { registry.remove(channel, address: origin) } }
+        // Open connections as a gauge, and every accepted one by whether a limit refused it.
+        Counter(label: "enclave_connections_total", dimensions: [("outcome", admitted ? "admitted" : "refused")])
+            .increment()
+        if admitted { Meter(label: "enclave_connections").increment() }
+        defer {
+            if admitted {
+                registry.remove(channel, address: origin)
+                Meter(label: "enclave_connections").decrement()
+            }
+        }
         var session = Session(
             core: core, configuration: configuration, origin: origin, lineLimit: context.lineLimit,
             state: context.state, shuttingDown: { [registry] in registry.isShuttingDown }, logger: logger)
@@ -177,7 +187,7 @@ public final class ChatServer: Service {
         while (try? await frames.next()) != nil {}
     }
 
-    private static func makeSSLContext(_ files: ServerConfiguration.TLSFiles) throws -> NIOSSLContext {
+    static func makeSSLContext(_ files: ServerConfiguration.TLSFiles) throws -> NIOSSLContext {
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(files.certificatePath).map {
                 NIOSSLCertificateSource.certificate($0)

@@ -43,7 +43,10 @@ public struct ServerConfiguration: Sendable {
     public init() {}
 
     /// True when `host` only accepts connections from this machine.
-    public var isLoopback: Bool {
+    public var isLoopback: Bool { Self.isLoopback(host) }
+
+    /// True when `host` names this machine's loopback interface (the chat and the health listener's rule).
+    public static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 }

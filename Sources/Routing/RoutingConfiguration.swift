@@ -104,7 +104,7 @@ public struct RoutingConfiguration: Sendable {
 
     /// Top-level sections owned by other parts of the server, skipped here.
     public static let otherSections: Set<String> = [
-        "server", "limits", "engine", "storage", "audit", "policy", "keys", "logging",
+        "server", "limits", "engine", "storage", "audit", "policy", "keys", "logging", "health",
     ]
 
     /// Loads and validates `path`.

@@ -11,7 +11,7 @@ struct Enclave: AsyncParsableCommand {
         subcommands: [
             Doctor.self, ServeCommand.self, ChatCommand.self, UsersCommand.self, ModelCommand.self, KeysCommand.self,
             PolicyCommand.self, AuditCommand.self, ConfigCommand.self, Bench.self,
-            EvalCommand.self, CanaryCommand.self,
+            EvalCommand.self, CanaryCommand.self, StatusCommand.self,
         ]
     )
 }

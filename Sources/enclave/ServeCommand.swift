@@ -27,6 +27,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "TLS certificate chain (PEM).") var tlsCert: String?
     @Option(help: "TLS private key (PEM).") var tlsKey: String?
     @Flag(help: "Allow a non-loopback address without TLS.") var insecureBind = false
+    @Option(
+        help: """
+            Health and metrics listener (/healthz, /readyz, /metrics), HOST:PORT or off (default: \
+            $ENCLAVE_HEALTH_LISTEN, else health.listen, else 127.0.0.1 at the chat port + 1).
+            """)
+    var healthListen: String?
+    @Option(help: "The log on standard error: text (one line per event) or json (one object per line).")
+    var logFormat: LogFormat = .text
 
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) {
@@ -43,6 +51,7 @@ struct ServeCommand: AsyncParsableCommand {
         flags.tlsCertificate = tlsCert
         flags.tlsKey = tlsKey
         flags.insecureBind = insecureBind
+        flags.healthListen = healthListen
         return try Settings.resolve(flags)
     }
 
@@ -52,7 +61,14 @@ struct ServeCommand: AsyncParsableCommand {
         guard server.tls != nil || server.isLoopback || server.allowInsecureBind else {
             throw ValidationError(ChatServerError.insecureBind(server.host).description)
         }
+        if let health = settings.health, health.tls == nil, !health.isLoopback, !health.allowInsecureBind {
+            throw ValidationError(
+                "refusing to serve /metrics and /readyz on \(health.host) without TLS: set health.tls: true "
+                    + "(with server.tls_cert/tls_key) or health.insecure_bind: true")
+        }
 
+        logFormat.bootstrap()
+        let metrics = ServeMetrics.bootstrap(version: EnclaveVersion.current)
         var logger = Logger(label: "enclave.serve")
         logger.logLevel = .info
         let (gateway, registry) = try await ServeRouting.gateway(settings)
@@ -72,18 +88,39 @@ struct ServeCommand: AsyncParsableCommand {
         for notice in configuration.notices { say(notice) }
         let chat = try await ChatServer(
             configuration: configuration, core: core, version: EnclaveVersion.current, logger: logger)
+        let probe = ReadinessProbe(gateway: gateway, assembly: backends, databasePath: settings.database.value)
+        var health: HealthServer?
+        if let listener = settings.health {
+            health = try await HealthServer(
+                configuration: listener,
+                endpoints: probe.endpoints(metrics: metrics),
+                logger: logger)
+        }
         let listening =
             "enclave \(EnclaveVersion.current) listening on \(server.host):\(chat.port)"
             + (server.tls == nil ? "" : " (TLS)") + "; try: nc \(server.host) \(chat.port)"
+            + (health.map { "; health on \(settings.health!.host):\($0.port)" } ?? "")
+        // Under systemd (Type=notify): READY=1 now that both listeners accept, then the watchdog.
+        // Both end at graceful shutdown without cancelling the group, so the chat server still drains.
+        var operations: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let health { operations.append(.init(service: health, successTerminationBehavior: .ignore)) }
+        if let notifier = SystemdNotifier() {
+            let watchdog = SystemdNotifier.watchdogInterval()
+            operations.append(
+                .init(
+                    service: SystemdService(notifier: notifier, watchdog: watchdog, status: "listening"),
+                    successTerminationBehavior: .ignore))
+        }
         let group = ServiceGroup(
             configuration: .init(
                 services: [
                     .init(service: chat), backends.policyReloader(logger: logger),
                     .init(service: HealthProbeService(gateway: gateway)),
                     .init(service: AuditCheckpointService(audit: backends.audit)),
+                ] + operations + [
                     // Last, so "listening" is said only once the group handles SIGTERM: a supervisor that
                     // stops the server right after reading it gets a graceful shutdown, not a kill.
-                    .init(service: Announcement(line: listening), successTerminationBehavior: .ignore),
+                    .init(service: Announcement(line: listening), successTerminationBehavior: .ignore)
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

@@ -9,6 +9,7 @@
 // conversation copies the keys and values of its system prompt from any kept cache that shares it (the
 // system prompt is always evaluated as a batch of its own).
 import Foundation
+import Metrics
 import Synchronization
 
 /// Set by the stream's consumer side when it goes away; read by the scheduler between tokens.
@@ -41,6 +42,11 @@ final class Scheduler: @unchecked Sendable {
     /// Finished sessions' caches, least recently used first; their total size stays within `poolBytes`.
     private var cachePool: [(tokens: [Int32], cache: KVCache)] = []
     private let poolBytes: Int
+    /// What this scheduler's pool last added to `keptBytes`.
+    private var reportedBytes = 0
+    /// The KV-cache bytes every scheduler of the process keeps between turns (the local models share
+    /// one budget, so the metric is their sum).
+    private static let keptBytes = Atomic<Int>(0)
     /// Prompt tokens evaluated per scheduling step, so a long prompt does not stall other sessions.
     private static let promptChunk = 256
 
@@ -182,6 +188,7 @@ final class Scheduler: @unchecked Sendable {
         if best >= 0, reuse > 0, reuse >= cachePool[best].tokens.count - 1 {
             cache = cachePool.remove(at: best).cache
             cache.truncate(to: reuse)
+            reportKeptBytes(cachePool.reduce(0) { $0 + $1.cache.byteCount })
         } else if best >= 0, reuse > 0 {
             let lender = cachePool.remove(at: best)
             cachePool.append(lender)
@@ -253,5 +260,13 @@ final class Scheduler: @unchecked Sendable {
             bytes -= oldest.cache.byteCount
             cachePool.removeFirst()
         }
+        reportKeptBytes(bytes)
+    }
+
+    /// Publishes the pool's size as `enclave_kv_cache_bytes` (summed over the process's schedulers).
+    private func reportKeptBytes(_ bytes: Int) {
+        let total = Self.keptBytes.add(bytes - reportedBytes, ordering: .relaxed).newValue
+        reportedBytes = bytes
+        Gauge(label: "enclave_kv_cache_bytes").record(total)
     }
 }

@@ -40,6 +40,7 @@ enum SettingVariable: String {
     case keyFile = "ENCLAVE_KEY_FILE"
     case tlsCertificate = "ENCLAVE_TLS_CERT"
     case tlsKey = "ENCLAVE_TLS_KEY"
+    case healthListen = "ENCLAVE_HEALTH_LISTEN"
 }
 
 /// The resolved configuration of one command run.
@@ -67,6 +68,10 @@ struct Settings {
     var defaultModelPath: String
     /// The audit log's checkpoints and retention (`audit:`).
     var audit: AuditLog.Configuration
+    /// The health and metrics listener's address (`health.listen`, `HOST:PORT` or `off`).
+    var healthListen: Resolved<String>
+    /// The health listener, or nil when it is off.
+    var health: HealthListenerConfiguration?
 
     /// The key file path when the keys come from a file.
     var keyFilePath: String? {
@@ -132,6 +137,10 @@ struct Settings {
         default: throw ValidationError("a TLS certificate and its key go together (tls_cert and tls_key)")
         }
         if flags.insecureBind { server.allowInsecureBind = true }
+        let healthListen = pick(
+            .healthListen, flag: flags.healthListen, file: file.health.listen,
+            default: HealthSettings.defaultListen(chatPort: server.port))
+        let health = try HealthSettings.listener(healthListen.value, file: file.health, server: server)
 
         let model = given(.model, flag: flags.model)
         return Settings(
@@ -140,7 +149,8 @@ struct Settings {
             prompts: pick(.prompts, flag: nil, file: file.prompts, default: "prompts"),
             keySource: keySource, tls: server.tls, server: server, limits: file.limits, engine: file.engine,
             routing: file.routing, modelOverride: model,
-            defaultModelPath: DefaultModel.path(environment: environment), audit: file.audit)
+            defaultModelPath: DefaultModel.path(environment: environment), audit: file.audit,
+            healthListen: healthListen, health: health)
     }
 
     /// `name = value (source)` lines for `enclave config show` and `doctor`.
@@ -148,6 +158,7 @@ struct Settings {
         var rows: [(String, String, SettingSource)] = []
         if let file { rows.append(("config", file.value, file.source)) }
         rows.append(("listen", listen.value, listen.source))
+        rows.append(("health_listen", healthListen.value, healthListen.source))
         rows.append(("data_dir", dataDirectory.value, dataDirectory.source))
         rows.append(("database", database.value, database.source))
         rows.append(("audit_dir", auditDirectory.value, auditDirectory.source))
@@ -178,6 +189,7 @@ struct SettingFlags {
     var tlsCertificate: String?
     var tlsKey: String?
     var insecureBind = false
+    var healthListen: String?
 }
 
 /// The options every command that reads the configuration shares.

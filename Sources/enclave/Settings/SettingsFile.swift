@@ -8,6 +8,7 @@
 //     keys:      where the master keys come from: file | env | command (one of them)
 //     audit:     checkpoint_every_records, checkpoint_every_seconds, checkpoint_command (the outside anchor),
 //                retention_days
+//     health:    listen, tls, insecure_bind (the /healthz, /readyz and /metrics listener; HealthSettings.swift)
 //     providers: / routing:   read by Routing's RoutingConfiguration
 import ArgumentParser
 import Audit
@@ -38,8 +39,12 @@ struct SettingsFile {
     var routing: RoutingConfiguration?
     /// The audit log's checkpoints (interval in records and time, the outside-copy command) and retention.
     var audit = AuditLog.Configuration()
+    /// The health and metrics listener (`health:`).
+    var health = HealthSettings()
 
-    static let sections: Set<String> = ["server", "limits", "engine", "keys", "audit", "providers", "routing"]
+    static let sections: Set<String> = [
+        "server", "limits", "engine", "keys", "audit", "providers", "routing", "health",
+    ]
 
     /// Reads and validates `path`; relative paths inside resolve against the file's directory.
     static func load(path: String) throws -> SettingsFile {
@@ -114,6 +119,7 @@ struct SettingsFile {
             }
         }
         if let node = root["audit"] { settings.audit = try Self.readAudit(node, reader: reader) }
+        if let node = root["health"] { settings.health = try HealthSettings.parse(node, reader: reader) }
         if root["providers"] != nil || root["routing"] != nil {
             settings.routing = try RoutingConfiguration.parse(text, file: file, baseDirectory: baseDirectory)
         }
