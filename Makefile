@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BUILD_FLAGS ?=
 
-.PHONY: run test setup deps model build release build-tests doctor format lint clean
+.PHONY: run test setup deps model build release build-tests doctor format lint clean install uninstall
 
 ## run: set up what is missing, build the release binary, and start the server with the shipped
 ## configuration (deploy/enclave.yaml) on 127.0.0.1:7878. The first run creates ./data and an admin account
@@ -58,3 +58,47 @@ lint:
 
 clean:
 	rm -rf .build
+
+## install / uninstall: the release binary, the systemd unit and user, the configuration (/etc/enclave, with
+## its paths rewritten for these places), policies and prompts (/etc/enclave), the models
+## ($(PREFIX)/share/enclave/models) and the state directory (/var/lib/enclave, 0700). DESTDIR stages
+## into a root of its own (packaging); BINARY installs another build. An existing configuration, policy
+## or prompt is never overwritten, and uninstall keeps /etc/enclave and /var/lib/enclave (the data and
+## its keys) for the operator to remove.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINARY ?= .build/release/enclave
+CONFDIR ?= /etc/enclave
+STATEDIR ?= /var/lib/enclave
+SHAREDIR = $(PREFIX)/share/enclave
+UNITDIR = $(PREFIX)/lib/systemd/system
+SYSUSERSDIR = $(PREFIX)/lib/sysusers.d
+
+$(BINARY):
+	$(SWIFT) build -c release --product enclave
+
+install: $(BINARY)
+	install -d -m 0755 $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(SHAREDIR)/models $(DESTDIR)$(CONFDIR)/policies/tests $(DESTDIR)$(CONFDIR)/prompts
+	install -d -m 0700 $(DESTDIR)$(STATEDIR)
+	install -m 0755 $(BINARY) $(DESTDIR)$(PREFIX)/bin/enclave
+	sed -e 's|/usr/local/bin/|$(PREFIX)/bin/|; s|/etc/enclave|$(CONFDIR)|g; s|/var/lib/enclave|$(STATEDIR)|g' \
+		deploy/enclave.service > $(DESTDIR)$(UNITDIR)/enclave.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/enclave.service
+	sed -e 's|/var/lib/enclave|$(STATEDIR)|' deploy/enclave.sysusers > $(DESTDIR)$(SYSUSERSDIR)/enclave.conf
+	chmod 0644 $(DESTDIR)$(SYSUSERSDIR)/enclave.conf
+	for model in models/*.gguf; do [ ! -e "$$model" ] || install -m 0644 "$$model" $(DESTDIR)$(SHAREDIR)/models/; done
+	for file in policies/*.yaml policies/tests/*.yaml prompts/*.txt; do \
+		[ -e $(DESTDIR)$(CONFDIR)/$$file ] || install -m 0644 $$file $(DESTDIR)$(CONFDIR)/$$file; done
+	[ -e $(DESTDIR)$(CONFDIR)/enclave.yaml ] || { \
+		sed -e 's|: \.\./data |: $(STATEDIR) |; s|: \.\./policies |: $(CONFDIR)/policies |' \
+			-e 's|: \.\./prompts |: $(CONFDIR)/prompts |; s|: \.\./models/|: $(SHAREDIR)/models/|' \
+			deploy/enclave.yaml > $(DESTDIR)$(CONFDIR)/enclave.yaml && chmod 0644 $(DESTDIR)$(CONFDIR)/enclave.yaml; }
+	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
+		systemd-sysusers $(SYSUSERSDIR)/enclave.conf; fi
+	@echo "installed; start with: systemctl daemon-reload && systemctl enable --now enclave"
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/enclave $(DESTDIR)$(UNITDIR)/enclave.service $(DESTDIR)$(SYSUSERSDIR)/enclave.conf
+	rm -rf $(DESTDIR)$(SHAREDIR)
+	@echo "kept $(DESTDIR)$(CONFDIR) (configuration) and $(DESTDIR)$(STATEDIR) (database, keys, audit log)"

@@ -100,16 +100,13 @@ struct ServeCommand: AsyncParsableCommand {
             "enclave \(EnclaveVersion.current) listening on \(server.host):\(chat.port)"
             + (server.tls == nil ? "" : " (TLS)") + "; try: nc \(server.host) \(chat.port)"
             + (health.map { "; health on \(settings.health!.host):\($0.port)" } ?? "")
-        // Under systemd (Type=notify): READY=1 now that both listeners accept, then the watchdog.
         // Both end at graceful shutdown without cancelling the group, so the chat server still drains.
         var operations: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let health { operations.append(.init(service: health, successTerminationBehavior: .ignore)) }
-        if let notifier = SystemdNotifier() {
-            let watchdog = SystemdNotifier.watchdogInterval()
-            operations.append(
-                .init(
-                    service: SystemdService(notifier: notifier, watchdog: watchdog, status: "listening"),
-                    successTerminationBehavior: .ignore))
+        let notifier = SystemdNotifier()
+        if let notifier {
+            let watchdog = SystemdWatchdog(notifier: notifier, interval: SystemdNotifier.watchdogInterval())
+            operations.append(.init(service: watchdog, successTerminationBehavior: .ignore))
         }
         let group = ServiceGroup(
             configuration: .init(
@@ -120,7 +117,8 @@ struct ServeCommand: AsyncParsableCommand {
                 ] + operations + [
                     // Last, so "listening" is said only once the group handles SIGTERM: a supervisor that
                     // stops the server right after reading it gets a graceful shutdown, not a kill.
-                    .init(service: Announcement(line: listening), successTerminationBehavior: .ignore)
+                    .init(
+                        service: Announcement(line: listening, notifier: notifier), successTerminationBehavior: .ignore)
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
@@ -134,12 +132,15 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
-/// Says that the server listens, from inside the running service group.
+/// Says that the server listens, from inside the running service group; under systemd (Type=notify) it
+/// then sends READY=1, both listeners being bound by now.
 struct Announcement: Service {
     let line: String
+    var notifier: SystemdNotifier?
 
     func run() async {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        notifier?.send("READY=1\nSTATUS=listening\nMAINPID=\(getpid())")
         try? await gracefulShutdown()
     }
 }

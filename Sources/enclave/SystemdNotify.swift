@@ -54,19 +54,17 @@ struct SystemdNotifier: Sendable {
     }
 }
 
-/// Tells systemd the server is ready, keeps its watchdog fed, and says when it stops.
-struct SystemdService: Service {
+/// Feeds systemd's watchdog while the server runs and says when it stops (READY=1 is the announcement's).
+struct SystemdWatchdog: Service {
     let notifier: SystemdNotifier
-    let watchdog: Duration?
-    let status: String
+    let interval: Duration?
 
     func run() async {
-        notifier.send("READY=1\nSTATUS=\(status)\nMAINPID=\(getpid())")
         await cancelWhenGracefulShutdown {
             // The keep-alive runs on the same cooperative pool as the chat server's tasks, so a stuck
             // pool stops it and systemd restarts the service.
-            while let watchdog, !Task.isCancelled {
-                try? await Task.sleep(for: watchdog)
+            while let interval, !Task.isCancelled {
+                try? await Task.sleep(for: interval)
                 guard !Task.isCancelled else { return }
                 notifier.send("WATCHDOG=1")
             }

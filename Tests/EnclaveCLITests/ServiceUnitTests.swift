@@ -1,0 +1,275 @@
+// Enclave as a systemd service, tested without systemd running: a real `enclave serve` given a
+// notification socket the test binds (a path, and an abstract `@` name) says READY=1 only once its ports
+// accept, feeds the watchdog at half of WATCHDOG_USEC and says STOPPING=1 on SIGTERM — under
+// MemoryDenyWriteExecute's rule (PR_SET_MDWE, which the unit's setting amounts to) while the engine
+// answers a message; `make install` into a temporary root stages every file where the README says, with
+// sane modes, an installed configuration that `enclave config check` passes and that a second install
+// never overwrites; and the installed unit passes `systemd-analyze verify` without a warning, with a low
+// exposure in `systemd-analyze security`.
+import EnclaveClient
+import Foundation
+import Testing
+
+/// A datagram socket the test binds, standing in for systemd's $NOTIFY_SOCKET.
+final class NotifySocket {
+    let descriptor: Int32
+    /// What $NOTIFY_SOCKET says: the path, or `@name` for an abstract socket.
+    let name: String
+    private let path: String?
+
+    init(abstract: Bool) throws {
+        let unique = "enclave-notify-\(UUID().uuidString.prefix(8))"
+        path = abstract ? nil : FileManager.default.temporaryDirectory.path + "/\(unique).sock"
+        name = path ?? "@\(unique)"
+        descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        var bytes = Array((path ?? unique).utf8)
+        if abstract { bytes.insert(0, at: 0) }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        let length = socklen_t(MemoryLayout.offset(of: \sockaddr_un.sun_path)! + bytes.count + (abstract ? 0 : 1))
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+        }
+        guard descriptor >= 0, bound == 0 else { throw LineClientError(description: "cannot bind \(name)") }
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit {
+        close(descriptor)
+        if let path { unlink(path) }
+    }
+
+    /// The next datagram's text, waiting up to `seconds`; nil when none came.
+    func receive(within seconds: Int) -> String? {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<seconds {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count > 0 { return String(decoding: buffer[..<count], as: UTF8.self) }
+        }
+        return nil
+    }
+}
+
+/// `enclave serve` on free ports over a fresh data directory, with the repository's configuration,
+/// started through `launcher` (a program that execs the rest of its arguments) when given.
+final class NotifiedServer {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("enclave-unit-\(UUID().uuidString)")
+    let process = Process()
+    var output: URL { directory.appendingPathComponent("serve.out") }
+
+    init(environment extra: [String: String], launcher: [String] = []) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        let serve = [
+            EnclaveBinary.url.path, "serve", "--listen", "127.0.0.1:0", "--data-dir", directory.path + "/data",
+        ]
+        process.executableURL = URL(fileURLWithPath: launcher.first ?? serve[0])
+        process.arguments = Array((launcher + serve).dropFirst())
+        process.currentDirectoryURL = EnclaveBinary.packageRoot
+        var environment = ProcessInfo.processInfo.environment
+        for name in ["ENCLAVE_CONFIG", "ENCLAVE_DATA_DIR", "ENCLAVE_LISTEN", "ENCLAVE_HEALTH_LISTEN"] {
+            environment[name] = nil
+        }
+        process.environment = environment.merging(extra) { $1 }
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var printed: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+
+    /// The chat port from the "listening" line (0 before it).
+    var port: Int {
+        guard let range = printed.range(of: "listening on 127.0.0.1:") else { return 0 }
+        return Int(printed[range.upperBound...].prefix(while: \.isNumber)) ?? 0
+    }
+
+    func stop() {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// A tool a test needs from Debian's packages: skipped with a message, or failed where `make test` runs.
+func requiredTool(_ path: String, package: String) -> Bool {
+    if FileManager.default.isExecutableFile(atPath: path) { return true }
+    if PrometheusParser.required {
+        Issue.record("\(path) is missing; run `ENCLAVE_TEST_DEPS=1 deploy/install-deps.sh` (Debian's \(package))")
+    } else {
+        print("skipped: \(path) is not installed (make test installs Debian's \(package))")
+    }
+    return false
+}
+
+@Suite struct ServiceUnitTests {
+    /// Turns on PR_SET_MDWE (refuse memory that is, or becomes, writable and executable), says whether it
+    /// took, and execs the rest of its arguments with it in force (it survives exec).
+    static let mdweLauncher = """
+        import ctypes, os, sys
+        libc = ctypes.CDLL(None, use_errno=True)
+        taken = libc.prctl(65, 1, 0, 0, 0) == 0
+        print("mdwe " + ("on" if taken else "unsupported"), flush=True)
+        os.execv(sys.argv[1], sys.argv[1:])
+        """
+
+    @Test func serveSaysReadyOnlyOnceItAcceptsFeedsTheWatchdogAndRunsUnderMemoryDenyWriteExecute() throws {
+        let notify = try NotifySocket(abstract: false)
+        let server = try NotifiedServer(
+            environment: ["NOTIFY_SOCKET": notify.name, "WATCHDOG_USEC": "2000000"],
+            launcher: ["/usr/bin/env", "python3", "-c", Self.mdweLauncher])
+        defer { server.stop() }
+        let ready = notify.receive(within: 120)
+        #expect(ready?.split(separator: "\n").contains("READY=1") == true, "\(ready ?? "nothing") \(server.printed)")
+        #expect(ready?.contains("MAINPID=\(server.process.processIdentifier)") == true, "\(ready ?? "")")
+        // Ready means accepting: the chat port answers at once.
+        let port = server.port
+        #expect(port > 0, "\(server.printed)")
+        let client = try ChatLoadClient(port: port, timeout: .seconds(300))
+        #expect(client.readBanner())
+        // The engine answers under MDWE (where the kernel has it): no writable and executable memory needed.
+        if server.printed.contains("mdwe on") {
+            let password =
+                server.printed.split(separator: "\n").first { $0.hasPrefix("    ") }?
+                .trimmingCharacters(in: .whitespaces) ?? ""
+            #expect(client.exchange("/login admin \(password)").final?.hasPrefix("OK") == true)
+            let reply = client.exchange("Name a colour.")
+            #expect(reply.final?.hasPrefix("OK conversation=") == true, "\(reply.lines)")
+        } else {
+            print("ServiceUnitTests: this kernel has no PR_SET_MDWE; the engine ran without it")
+        }
+        // WATCHDOG_USEC of 2 s: a keep-alive every second, and nothing else in between.
+        for _ in 0..<2 {
+            let ping = notify.receive(within: 30)
+            #expect(ping == "WATCHDOG=1", "\(ping ?? "nothing")")
+        }
+        server.process.terminate()
+        var last: String?
+        while let next = notify.receive(within: 60) {
+            last = next
+            if next.contains("STOPPING=1") { break }
+        }
+        #expect(last == "STOPPING=1")
+        server.process.waitUntilExit()
+        #expect(server.process.terminationStatus == 0)
+    }
+
+    @Test func anAbstractNotifySocketGetsReadyToo() throws {
+        let notify = try NotifySocket(abstract: true)
+        let server = try NotifiedServer(environment: ["NOTIFY_SOCKET": notify.name])
+        defer { server.stop() }
+        let ready = notify.receive(within: 120)
+        #expect(ready?.split(separator: "\n").contains("READY=1") == true, "\(ready ?? "nothing") \(server.printed)")
+        #expect(server.port > 0)
+    }
+
+    /// Runs `make` with `arguments` in the package root.
+    static func make(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["make", "-s"] + arguments
+        process.currentDirectoryURL = EnclaveBinary.packageRoot
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// A temporary root with `make install` run into it (the built binary standing in for the release).
+    static func stagedInstall() throws -> URL {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("enclave-root-\(UUID().uuidString)")
+        let installed = try make(["install", "DESTDIR=\(root.path)", "BINARY=\(EnclaveBinary.url.path)"])
+        #expect(installed.status == 0, "\(installed.output)")
+        return root
+    }
+
+    static func mode(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int) ?? -1
+    }
+
+    @Test func makeInstallStagesEveryFileWhereItBelongsAndKeepsTheOperatorsFiles() throws {
+        let root = try Self.stagedInstall()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let r = root.path
+        let expected: [(String, Int)] = [
+            ("/usr/local/bin/enclave", 0o755), ("/usr/local/lib/systemd/system/enclave.service", 0o644),
+            ("/usr/local/lib/sysusers.d/enclave.conf", 0o644), ("/etc/enclave/enclave.yaml", 0o644),
+            ("/etc/enclave/policies/20-rules.yaml", 0o644), ("/etc/enclave/prompts/assistant.v1.txt", 0o644),
+            ("/usr/local/share/enclave/models/SmolLM2-135M-Instruct.Q4_1.gguf", 0o644), ("/var/lib/enclave", 0o700),
+        ]
+        for (path, mode) in expected { #expect(Self.mode(r + path) == mode, "\(path)") }
+        let unit = try String(contentsOfFile: r + "/usr/local/lib/systemd/system/enclave.service", encoding: .utf8)
+        #expect(unit.contains("ExecStart=/usr/local/bin/enclave serve --config /etc/enclave/enclave.yaml"))
+        #expect(
+            try String(contentsOfFile: r + "/usr/local/lib/sysusers.d/enclave.conf", encoding: .utf8)
+                .contains("u enclave - "))
+
+        // The installed configuration validates and points at the standard places.
+        let config = r + "/etc/enclave/enclave.yaml"
+        let check = try EnclaveBinary.run(["config", "check", "--config", config])
+        #expect(check.status == 0, "\(check.stdout) \(check.stderr)")
+        let show = try EnclaveBinary.run(["config", "show", "--config", config])
+        for row in [
+            "data_dir\t/var/lib/enclave\tfile", "policies\t/etc/enclave/policies\tfile",
+            "prompts\t/etc/enclave/prompts\tfile", "health_listen\t127.0.0.1:7879\tdefault",
+        ] {
+            #expect(show.stdout.contains(row), "\(row) in \(show.stdout)")
+        }
+        #expect(show.stdout.contains("/usr/local/share/enclave/models/SmolLM2-135M-Instruct.Q4_1.gguf"))
+        let policies = try EnclaveBinary.run(["policy", "check", "--policies", r + "/etc/enclave/policies"])
+        #expect(policies.status == 0, "\(policies.stdout) \(policies.stderr)")
+
+        // A second install keeps the operator's edits; uninstall removes the program and keeps the rest.
+        let edited = try String(contentsOfFile: config, encoding: .utf8) + "# the operator's edit\n"
+        try edited.write(toFile: config, atomically: true, encoding: .utf8)
+        _ = try Self.make(["install", "DESTDIR=\(r)", "BINARY=\(EnclaveBinary.url.path)"])
+        #expect(try String(contentsOfFile: config, encoding: .utf8) == edited)
+        let removed = try Self.make(["uninstall", "DESTDIR=\(r)"])
+        #expect(removed.status == 0, "\(removed.output)")
+        let manager = FileManager.default
+        #expect(!manager.fileExists(atPath: r + "/usr/local/bin/enclave"))
+        #expect(!manager.fileExists(atPath: r + "/usr/local/lib/systemd/system/enclave.service"))
+        #expect(manager.fileExists(atPath: config) && manager.fileExists(atPath: r + "/var/lib/enclave"))
+    }
+
+    @Test func theInstalledUnitPassesSystemdAnalyzeWithALowExposure() throws {
+        guard requiredTool("/usr/bin/systemd-analyze", package: "systemd") else { return }
+        let root = try Self.stagedInstall()
+        defer { try? FileManager.default.removeItem(at: root) }
+        // verify checks that ExecStart is executable on this machine: point it at the staged binary.
+        let installed = try String(
+            contentsOfFile: root.path + "/usr/local/lib/systemd/system/enclave.service", encoding: .utf8)
+        let unit = root.path + "/enclave.service"
+        try installed.replacingOccurrences(of: "/usr/local/bin/enclave", with: root.path + "/usr/local/bin/enclave")
+            .write(toFile: unit, atomically: true, encoding: .utf8)
+
+        func analyze(_ arguments: [String]) throws -> (status: Int32, output: String) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
+            process.arguments = arguments
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+        // verify exits 0 even for unknown keys, printing a warning: no output at all is the pass.
+        let verified = try analyze(["verify", unit])
+        #expect(verified.status == 0 && verified.output.isEmpty, "\(verified.output)")
+        let security = try analyze(["security", "--offline=yes", unit])
+        let level = security.output.components(separatedBy: "Overall exposure level for enclave.service: ").last?
+            .split(separator: " ").first.flatMap { Double($0) }
+        #expect(level != nil && level! <= 2.0, "\(security.output.suffix(300))")
+        for setting in ["NoNewPrivileges=", "PrivateTmp=", "ProtectHome=", "MemoryDenyWriteExecute=", "ProtectSystem="]
+        {
+            #expect(security.output.contains("✓ \(setting)"), "\(setting)")
+        }
+    }
+}
