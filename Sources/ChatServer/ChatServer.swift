@@ -89,13 +89,7 @@ public final class ChatServer: Service {
     public func run() async throws {
         logger.info("server.listening", metadata: ["server.address": "\(configuration.host):\(port)"])
         try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                try await listener.executeThenClose { inbound in
-                    for try await connection in inbound {
-                        group.addTask { await self.serve(connection) }
-                    }
-                }
-            }
+            try await listener.acceptEach { await self.serve($0) }
         } onGracefulShutdown: {
             self.beginShutdown()
         }
@@ -120,8 +114,8 @@ public final class ChatServer: Service {
             channel, state: context.state, address: origin, total: configuration.maxConnections,
             perAddress: configuration.maxConnectionsPerAddress)
         // Open connections as a gauge, and every accepted one by whether a limit refused it.
-        Counter(label: "enclave_connections_total", dimensions: [("outcome", admitted ? "admitted" : "refused")])
-            .increment()
+        let outcome = admitted ? "admitted" : "refused"
+        Counter(label: "enclave_connections_accepted_total", dimensions: [("outcome", outcome)]).increment()
         if admitted { Meter(label: "enclave_connections").increment() }
         defer {
             if admitted {

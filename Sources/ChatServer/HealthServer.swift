@@ -103,13 +103,7 @@ public final class HealthServer: Service {
     public func run() async throws {
         logger.info("health.listening", metadata: ["health.port": "\(port)"])
         try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                try await listener.executeThenClose { inbound in
-                    for try await connection in inbound {
-                        group.addTask { await self.serve(connection) }
-                    }
-                }
-            }
+            try await listener.acceptEach { await self.serve($0) }
         } onGracefulShutdown: {
             self.listener.channel.close(promise: nil)
         }

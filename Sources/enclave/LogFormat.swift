@@ -97,19 +97,22 @@ struct LineLogHandler: LogHandler {
 
     /// Line breaks and other control characters as escapes, so one event is one line.
     static func escaped(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0 == "\"" || $0 == "\\" }) else { return text }
+        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || escapes[$0] != nil }) else { return text }
         var out = ""
         for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20: out += "\\u{\(String(scalar.value, radix: 16))}"
-            default: out.unicodeScalars.append(scalar)
+            if let escape = escapes[scalar] {
+                out += escape
+            } else if scalar.value < 0x20 {
+                out += "\\u{" + String(scalar.value, radix: 16) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
             }
         }
         return out
     }
+
+    /// The characters written as a backslash escape.
+    static let escapes: [Unicode.Scalar: String] = [
+        "\n": "\\n", "\r": "\\r", "\t": "\\t", "\"": "\\\"", "\\": "\\\\",
+    ]
 }

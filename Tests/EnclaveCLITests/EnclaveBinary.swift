@@ -30,8 +30,16 @@ enum EnclaveBinary {
         environment: [String: String] = [:],
         in directory: URL? = nil
     ) throws -> CommandResult {
+        try runProgram(url, arguments, stdin: stdin.map { Data($0.utf8) }, environment: environment, in: directory)
+    }
+
+    /// Runs any program the same way (`make`, `systemd-analyze`, the test venv's Python).
+    static func runProgram(
+        _ executable: URL, _ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:],
+        in directory: URL? = nil
+    ) throws -> CommandResult {
         let process = Process()
-        process.executableURL = url
+        process.executableURL = executable
         process.arguments = arguments
         process.currentDirectoryURL = directory ?? packageRoot
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
@@ -42,7 +50,7 @@ enum EnclaveBinary {
         process.standardError = err
         process.standardInput = input
         try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        if let stdin { input.fileHandleForWriting.write(stdin) }
         try input.fileHandleForWriting.close()
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         let errData = err.fileHandleForReading.readDataToEndOfFile()

@@ -59,12 +59,16 @@ final class NotifiedServer {
     let process = Process()
     var output: URL { directory.appendingPathComponent("serve.out") }
 
-    init(environment extra: [String: String], launcher: [String] = []) throws {
+    var errors: URL { directory.appendingPathComponent("serve.err") }
+
+    init(environment extra: [String: String], launcher: [String] = [], arguments: [String] = []) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: output.path, contents: nil)
-        let serve = [
-            EnclaveBinary.url.path, "serve", "--listen", "127.0.0.1:0", "--data-dir", directory.path + "/data",
-        ]
+        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        let serve =
+            [
+                EnclaveBinary.url.path, "serve", "--listen", "127.0.0.1:0", "--data-dir", directory.path + "/data",
+            ] + arguments
         process.executableURL = URL(fileURLWithPath: launcher.first ?? serve[0])
         process.arguments = Array((launcher + serve).dropFirst())
         process.currentDirectoryURL = EnclaveBinary.packageRoot
@@ -74,11 +78,23 @@ final class NotifiedServer {
         }
         process.environment = environment.merging(extra) { $1 }
         process.standardOutput = try FileHandle(forWritingTo: output)
-        process.standardError = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: errors)
         try process.run()
     }
 
     var printed: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+    var logged: String { (try? String(contentsOf: errors, encoding: .utf8)) ?? "" }
+
+    /// Waits (up to 120 s) for the "listening" line; the chat port, or 0.
+    func waitForPort() -> Int {
+        for _ in 0..<1200 where port == 0 && process.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+        return port
+    }
+
+    /// The one-time admin password the first start printed.
+    var adminPassword: String {
+        printed.split(separator: "\n").first { $0.hasPrefix("    ") }?.trimmingCharacters(in: .whitespaces) ?? ""
+    }
 
     /// The chat port from the "listening" line (0 before it).
     var port: Int {
@@ -93,13 +109,15 @@ final class NotifiedServer {
     }
 }
 
-/// A tool a test needs from Debian's packages: skipped with a message, or failed where `make test` runs.
-func requiredTool(_ path: String, package: String) -> Bool {
+/// A tool a test needs from the project's set-up: the test is skipped with a message, or fails where it
+/// must run (`make test` sets ENCLAVE_TEST_DEPS=1 and installs it; CI sets CI).
+func requiredTool(_ path: String, from origin: String) -> Bool {
     if FileManager.default.isExecutableFile(atPath: path) { return true }
-    if PrometheusParser.required {
-        Issue.record("\(path) is missing; run `ENCLAVE_TEST_DEPS=1 deploy/install-deps.sh` (Debian's \(package))")
+    let environment = ProcessInfo.processInfo.environment
+    if environment["CI"] != nil || environment["ENCLAVE_TEST_DEPS"] == "1" {
+        Issue.record("\(path) is missing; run `ENCLAVE_TEST_DEPS=1 deploy/install-deps.sh` (\(origin))")
     } else {
-        print("skipped: \(path) is not installed (make test installs Debian's \(package))")
+        print("skipped: \(path) is missing (\(origin); `make test` installs it)")
     }
     return false
 }
@@ -131,10 +149,7 @@ func requiredTool(_ path: String, package: String) -> Bool {
         #expect(client.readBanner())
         // The engine answers under MDWE (where the kernel has it): no writable and executable memory needed.
         if server.printed.contains("mdwe on") {
-            let password =
-                server.printed.split(separator: "\n").first { $0.hasPrefix("    ") }?
-                .trimmingCharacters(in: .whitespaces) ?? ""
-            #expect(client.exchange("/login admin \(password)").final?.hasPrefix("OK") == true)
+            #expect(client.exchange("/login admin \(server.adminPassword)").final?.hasPrefix("OK") == true)
             let reply = client.exchange("Name a colour.")
             #expect(reply.final?.hasPrefix("OK conversation=") == true, "\(reply.lines)")
         } else {
@@ -165,19 +180,10 @@ func requiredTool(_ path: String, package: String) -> Bool {
         #expect(server.port > 0)
     }
 
-    /// Runs `make` with `arguments` in the package root.
+    /// Runs `make -s` with `arguments` in the package root; its output is stdout and stderr together.
     static func make(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["make", "-s"] + arguments
-        process.currentDirectoryURL = EnclaveBinary.packageRoot
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try EnclaveBinary.runProgram(URL(fileURLWithPath: "/usr/bin/env"), ["make", "-s"] + arguments)
+        return (result.status, result.stdout + result.stderr)
     }
 
     /// A temporary root with `make install` run into it (the built binary standing in for the release).
@@ -238,7 +244,7 @@ func requiredTool(_ path: String, package: String) -> Bool {
     }
 
     @Test func theInstalledUnitPassesSystemdAnalyzeWithALowExposure() throws {
-        guard requiredTool("/usr/bin/systemd-analyze", package: "systemd") else { return }
+        guard requiredTool("/usr/bin/systemd-analyze", from: "Debian's systemd") else { return }
         let root = try Self.stagedInstall()
         defer { try? FileManager.default.removeItem(at: root) }
         // verify checks that ExecStart is executable on this machine: point it at the staged binary.
@@ -249,16 +255,8 @@ func requiredTool(_ path: String, package: String) -> Bool {
             .write(toFile: unit, atomically: true, encoding: .utf8)
 
         func analyze(_ arguments: [String]) throws -> (status: Int32, output: String) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
-            process.arguments = arguments
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+            let result = try EnclaveBinary.runProgram(URL(fileURLWithPath: "/usr/bin/systemd-analyze"), arguments)
+            return (result.status, result.stdout + result.stderr)
         }
         // verify exits 0 even for unknown keys, printing a warning: no output at all is the pass.
         let verified = try analyze(["verify", unit])
@@ -271,5 +269,43 @@ func requiredTool(_ path: String, package: String) -> Bool {
         {
             #expect(security.output.contains("✓ \(setting)"), "\(setting)")
         }
+    }
+
+    @Test func theLogIsOneLinePerEventAsJSONOrForTheJournalAndHoldsNoMessageText() throws {
+        let marker = "quartzzebra"
+        let json = try NotifiedServer(environment: [:], arguments: ["--log-format", "json"])
+        defer { json.stop() }
+        let journal = try NotifiedServer(environment: ["JOURNAL_STREAM": "8:4242"])
+        defer { journal.stop() }
+        for server in [json, journal] {
+            let port = server.waitForPort()
+            #expect(port > 0, "\(server.printed)")
+            let client = try ChatLoadClient(port: port, timeout: .seconds(300))
+            #expect(client.readBanner())
+            #expect(client.exchange("/login admin wrong-\(marker)").final?.hasPrefix("ERR") == true)
+            #expect(client.exchange("/login admin \(server.adminPassword)").final?.hasPrefix("OK") == true)
+            #expect(client.exchange("Name a colour, \(marker).").final?.hasPrefix("OK conversation=") == true)
+            server.process.terminate()
+            server.process.waitUntilExit()
+            #expect(!server.logged.contains(marker))
+        }
+        // JSON: every line one object with the fixed fields; the login among the events.
+        let objects = json.logged.split(separator: "\n").map { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+        }
+        #expect(objects.count >= 3 && objects.allSatisfy { $0 != nil }, "\(json.logged)")
+        for object in objects.compactMap({ $0 }) {
+            #expect(Set(object.keys) == ["time", "level", "logger", "message", "metadata"], "\(object)")
+        }
+        #expect(objects.contains { $0?["message"] as? String == "session.login" }, "\(json.logged)")
+        // For the journal: the syslog priority first, no time of its own, one event per line.
+        let lines = journal.logged.split(separator: "\n")
+        #expect(lines.count >= 3, "\(journal.logged)")
+        for line in lines {
+            #expect(
+                line.wholeMatch(of: /<[2-7]>(critical|error|warning|notice|info|debug|trace) [a-z.]+: .*/) != nil,
+                "\(line)")
+        }
+        #expect(lines.contains { $0.hasPrefix("<6>info enclave.serve: session.login") }, "\(journal.logged)")
     }
 }
