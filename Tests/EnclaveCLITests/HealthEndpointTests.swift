@@ -85,7 +85,20 @@ extension ShippedCopy {
     @Test func metricsScrapedWhileClientsChatParseAndCountWhatTheClientsSaw() throws {
         let python = PrometheusParser.python
         guard requiredTool(python, from: "the test venv with PyPI's prometheus-client") else { return }
-        let shipped = try ShippedCopy { $0.replacingOccurrences(of: "max_tokens: 256", with: "max_tokens: 24") }
+        // Short replies, and an external provider (never called: a card to it is refused by the policy).
+        let external = """
+              - name: external-gpt
+                kind: openai
+                residency: external
+                base_url: http://127.0.0.1:9/v1
+                model: gpt-test
+
+            routing:
+            """
+        let shipped = try ShippedCopy { text in
+            text.replacingOccurrences(of: "max_tokens: 256", with: "max_tokens: 24")
+                .replacingOccurrences(of: "\nrouting:", with: "\n" + external)
+        }
         defer { shipped.stop() }
         let users = (1...3).map { "nurse-metrics-\($0)" }
         for user in users {
@@ -140,6 +153,16 @@ extension ShippedCopy {
         }
         scrapes.append(try httpGet("/metrics", port: port).body)
         #expect(problems.value.isEmpty, "\(problems.value)")
+        // A card for the external provider: refused, naming the rule that refused it.
+        let blocked = try ChatLoadClient(port: shipped.port)
+        #expect(blocked.readBanner())
+        #expect(blocked.exchange("/login \(users[0]) nurse-password-1").final?.hasPrefix("OK") == true)
+        #expect(blocked.exchange("/model external-gpt").final?.hasPrefix("OK") == true)
+        let refusal = blocked.exchange("Card 4111 1111 1111 1111, \(Self.marker).").final ?? ""
+        #expect(refusal.hasPrefix("ERR policy-blocked rule="), "\(refusal)")
+        let blockingRule = String(refusal.dropFirst("ERR policy-blocked rule=".count).prefix { $0 != " " })
+        blocked.send("/quit")
+        scrapes.append(try httpGet("/metrics", port: port).body)
         #expect(scrapes.count >= 3, "no scrape while the clients chatted")
 
         let parsed = try PrometheusParser.parse(scrapes, python: python)
@@ -180,6 +203,9 @@ extension ShippedCopy {
         #expect(types["enclave_messages"] == "counter" && types["enclave_ttft_seconds"] == "histogram")
         #expect(types["enclave_connections"] == "gauge" && types["enclave_kv_cache_bytes"] == "gauge")
         #expect(value(last, "enclave_messages_total", ["outcome": "ok"]) == 3)
+        #expect(value(last, "enclave_messages_total", ["outcome": "policy-blocked"]) == 1)
+        #expect(value(last, "enclave_blocks_total") == 1)
+        #expect(value(last, "enclave_blocks_total", ["rule": blockingRule]) == 1, "\(blockingRule)")
         #expect(value(last, "enclave_tokens_out_total", ["provider": "local"]) == Double(tokens.reduce(0, +)))
         #expect(value(last, "enclave_tokens_in_total", ["provider": "local"]) > 0)
         #expect(value(last, "enclave_ttft_seconds_count", ["provider": "local"]) == 3)
@@ -199,6 +225,7 @@ extension ShippedCopy {
                 value(last, "enclave_decisions_total", ["rule": rule, "outcome": "allowed"])
                     == Double(rules.filter { $0 == rule }.count))
         }
+        #expect(value(last, "enclave_decisions_total") == 4)
         #expect(value(last, "enclave_audit_write_seconds_count") >= 1)
         #expect(value(last, "enclave_kv_cache_bytes") > 0)
         #expect(value(last, "enclave_integrity_failures_total") == 0)
@@ -264,5 +291,34 @@ extension ShippedCopy {
             refused.stderr.contains("refusing to serve /metrics and /readyz on 0.0.0.0 without TLS"),
             "\(refused.stderr)")
         #expect(!refused.stdout.contains("listening"))
+    }
+
+    @Test func overTLSStatusReadsTheHealthListenerTrustingTheConfiguredCertificate() throws {
+        guard requiredTool("/usr/bin/openssl", from: "Debian's openssl") else { return }
+        let shipped = try ShippedCopy { text in
+            text.replacingOccurrences(of: "# tls_cert: /etc/enclave/server.pem", with: "tls_cert: cert.pem")
+                .replacingOccurrences(of: "# tls_key: /etc/enclave/server.key", with: "tls_key: key.pem")
+                .replacingOccurrences(of: "  tls: false ", with: "  tls: true ")
+        }
+        defer { shipped.stop() }
+        let made = try EnclaveBinary.runProgram(
+            URL(fileURLWithPath: "/usr/bin/openssl"),
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", "key.pem",
+                "-out", "cert.pem",
+            ], in: shipped.directory.appendingPathComponent("deploy"))
+        try #require(made.status == 0, "\(made.stderr)")
+        try shipped.start()
+        let port = shipped.healthPort
+        #expect(port > 0, "\(shipped.printed)")
+        // `enclave status` reads it over TLS, trusting the configured certificate.
+        let status = try EnclaveBinary.run(
+            ["status", "--health-listen", "127.0.0.1:\(port)"], in: shipped.directory)
+        #expect(status.status == 0 && status.stdout.contains("https://127.0.0.1:\(port)"), "\(status.stdout)")
+        #expect(status.stdout.contains("  ready\n"), "\(status.stdout)")
+        // Plain HTTP gets no answer.
+        let plain = try? httpGet("/readyz", port: port)
+        #expect(plain == nil || plain?.status != 200)
     }
 }
