@@ -95,7 +95,7 @@ install: $(BINARY)
 			-e 's|: \.\./prompts |: $(CONFDIR)/prompts |; s|: \.\./models/|: $(SHAREDIR)/models/|' \
 			deploy/enclave.yaml > $(DESTDIR)$(CONFDIR)/enclave.yaml && chmod 0644 $(DESTDIR)$(CONFDIR)/enclave.yaml; }
 	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
-		systemd-sysusers $(SYSUSERSDIR)/enclave.conf; fi
+		systemd-sysusers $(SYSUSERSDIR)/enclave.conf && chown enclave:enclave $(STATEDIR); fi
 	@echo "installed; start with: systemctl daemon-reload && systemctl enable --now enclave"
 
 uninstall:
