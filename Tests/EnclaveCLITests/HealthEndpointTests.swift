@@ -87,11 +87,7 @@ extension ShippedCopy {
         guard requiredTool(python, from: "the test venv with PyPI's prometheus-client") else { return }
         // Short replies, and an external provider (never called: a card to it is refused by the policy).
         let external = """
-              - name: external-gpt
-                kind: openai
-                residency: external
-                base_url: http://127.0.0.1:9/v1
-                model: gpt-test
+              - {name: external-gpt, kind: openai, residency: external, base_url: "http://127.0.0.1:9/v1", model: gpt-test}
 
             routing:
             """
