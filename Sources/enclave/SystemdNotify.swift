@@ -37,7 +37,8 @@ struct SystemdNotifier: Sendable {
         let payload = Array(state.utf8)
         let sent = withUnsafePointer(to: &socketAddress) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-                sendto(fd, payload, payload.count, Int32(MSG_NOSIGNAL), address, length)
+                // Never wait for the manager: a full queue loses this datagram, never stalls the server.
+                sendto(fd, payload, payload.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT), address, length)
             }
         }
         return sent == payload.count

@@ -8,14 +8,18 @@
 // exposure in `systemd-analyze security`.
 import EnclaveClient
 import Foundation
+import Synchronization
 import Testing
 
-/// A datagram socket the test binds, standing in for systemd's $NOTIFY_SOCKET.
-final class NotifySocket {
+/// A datagram socket the test binds, standing in for systemd's $NOTIFY_SOCKET. A thread reads it all
+/// the time, as systemd does: the kernel queues only a few datagrams (net.unix.max_dgram_qlen, often 10).
+final class NotifySocket: Sendable {
     let descriptor: Int32
     /// What $NOTIFY_SOCKET says: the path, or `@name` for an abstract socket.
     let name: String
     private let path: String?
+    private let received = Mutex<[String]>([])
+    private let finished = Atomic<Bool>(false)
 
     init(abstract: Bool) throws {
         let unique = "enclave-notify-\(UUID().uuidString.prefix(8))"
@@ -32,23 +36,44 @@ final class NotifySocket {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
         }
         guard descriptor >= 0, bound == 0 else { throw LineClientError(description: "cannot bind \(name)") }
-        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        Thread { [self] in read() }.start()
     }
 
-    deinit {
+    private func read() {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !finished.load(ordering: .relaxed) {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count > 0 {
+                let text = String(decoding: buffer[..<count], as: UTF8.self)
+                received.withLock { $0.append(text) }
+            }
+        }
         close(descriptor)
         if let path { unlink(path) }
     }
 
-    /// The next datagram's text, waiting up to `seconds`; nil when none came.
-    func receive(within seconds: Int) -> String? {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        for _ in 0..<seconds {
-            let count = recv(descriptor, &buffer, buffer.count, 0)
-            if count > 0 { return String(decoding: buffer[..<count], as: UTF8.self) }
+    /// Stops the reader, which closes the socket.
+    func finish() { finished.store(true, ordering: .relaxed) }
+
+    /// Every datagram so far, in arrival order.
+    var messages: [String] { received.withLock { $0 } }
+
+    /// Waits up to `seconds` until `condition` holds for the datagrams received; whether it did.
+    func wait(within seconds: Int, until condition: ([String]) -> Bool) -> Bool {
+        for _ in 0..<(seconds * 10) {
+            if condition(messages) { return true }
+            Thread.sleep(forTimeInterval: 0.1)
         }
-        return nil
+        return condition(messages)
+    }
+
+    /// The first datagram that says READY=1, waiting up to `seconds`.
+    func ready(within seconds: Int) -> String? {
+        let isReady = { (text: String) in text.split(separator: "\n").contains("READY=1") }
+        _ = wait(within: seconds) { $0.contains(where: isReady) }
+        return messages.first(where: isReady)
     }
 }
 
@@ -135,13 +160,13 @@ func requiredTool(_ path: String, from origin: String) -> Bool {
 
     @Test func serveSaysReadyOnlyOnceItAcceptsFeedsTheWatchdogAndRunsUnderMemoryDenyWriteExecute() throws {
         let notify = try NotifySocket(abstract: false)
+        defer { notify.finish() }
         let server = try NotifiedServer(
             environment: ["NOTIFY_SOCKET": notify.name, "WATCHDOG_USEC": "2000000"],
             launcher: ["/usr/bin/env", "python3", "-c", Self.mdweLauncher])
         defer { server.stop() }
-        let ready = notify.receive(within: 120)
-        #expect(ready?.split(separator: "\n").contains("READY=1") == true, "\(ready ?? "nothing") \(server.printed)")
-        #expect(ready?.contains("MAINPID=\(server.process.processIdentifier)") == true, "\(ready ?? "")")
+        let ready = notify.ready(within: 120)
+        #expect(ready?.contains("MAINPID=\(server.process.processIdentifier)") == true, "\(notify.messages)")
         // Ready means accepting: the chat port answers at once.
         let port = server.port
         #expect(port > 0, "\(server.printed)")
@@ -155,28 +180,24 @@ func requiredTool(_ path: String, from origin: String) -> Bool {
         } else {
             print("ServiceUnitTests: this kernel has no PR_SET_MDWE; the engine ran without it")
         }
-        // WATCHDOG_USEC of 2 s: a keep-alive every second, and nothing else in between.
-        for _ in 0..<2 {
-            let ping = notify.receive(within: 30)
-            #expect(ping == "WATCHDOG=1", "\(ping ?? "nothing")")
-        }
+        // WATCHDOG_USEC of 2 s: a keep-alive every second, and nothing else besides READY.
+        let pings = { (messages: [String]) in messages.filter { $0 == "WATCHDOG=1" }.count }
+        let earlier = pings(notify.messages)
+        #expect(notify.wait(within: 30) { pings($0) >= earlier + 2 }, "\(notify.messages)")
+        #expect(notify.messages.allSatisfy { $0 == "WATCHDOG=1" || $0 == ready }, "\(notify.messages)")
         server.process.terminate()
-        var last: String?
-        while let next = notify.receive(within: 60) {
-            last = next
-            if next.contains("STOPPING=1") { break }
-        }
-        #expect(last == "STOPPING=1")
+        #expect(notify.wait(within: 60) { $0.last == "STOPPING=1" }, "\(notify.messages)")
         server.process.waitUntilExit()
         #expect(server.process.terminationStatus == 0)
     }
 
     @Test func anAbstractNotifySocketGetsReadyToo() throws {
         let notify = try NotifySocket(abstract: true)
+        defer { notify.finish() }
         let server = try NotifiedServer(environment: ["NOTIFY_SOCKET": notify.name])
         defer { server.stop() }
-        let ready = notify.receive(within: 120)
-        #expect(ready?.split(separator: "\n").contains("READY=1") == true, "\(ready ?? "nothing") \(server.printed)")
+        let ready = notify.ready(within: 120)
+        #expect(ready != nil, "\(notify.messages) \(server.printed)")
         #expect(server.port > 0)
     }
 
