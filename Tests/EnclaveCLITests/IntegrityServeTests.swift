@@ -135,6 +135,17 @@ import Testing
             .split(separator: "\n").count
         let lastCopied = try String(contentsOf: copy, encoding: .utf8).split(separator: "\n").last ?? ""
         #expect(lastCopied.hasPrefix("{\"count\":\(records),"), "\(records) records, copy ends \(lastCopied)")
+        // The health listener counts the same failures by kind (never naming a row).
+        let printed = try String(contentsOf: served.output, encoding: .utf8)
+        let healthPort = printed.range(of: "health on 127.0.0.1:").map {
+            Int(printed[$0.upperBound...].prefix(while: \.isNumber)) ?? 0
+        }
+        let metrics = try httpGet("/metrics", port: healthPort ?? 0).body.split(separator: "\n")
+        func integrityFailures(_ kind: String) -> Int {
+            let prefix = "enclave_integrity_failures_total{kind=\"\(kind)\"} "
+            return metrics.first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count)) }.map(Int.init)
+                ?? 0
+        }
         served.stop()
 
         // Server log: one line per refused row, naming it.
@@ -146,6 +157,9 @@ import Testing
             #expect(logged.contains { $0.contains(subject) }, "no log line for \(subject)")
         }
         #expect(!log.contains("canary-"))
+        let userLines = logged.filter { $0.contains("integrity.subject=user:") }.count
+        #expect(integrityFailures("user") == userLines && userLines >= 4, "\(userLines) user lines")
+        #expect(integrityFailures("conversation") == logged.count - userLines, "\(logged.count) lines")
         // Client addresses are pseudonymised in the server log by default (as in the audit log).
         let logins = log.split(separator: "\n").filter { $0.contains("session.login") }
         #expect(
