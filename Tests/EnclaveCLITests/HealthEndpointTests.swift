@@ -99,7 +99,8 @@ extension ShippedCopy {
         let users = (1...3).map { "nurse-metrics-\($0)" }
         for user in users {
             let added = try EnclaveBinary.run(
-                ["users", "add", user, "--role", "staff"], stdin: "nurse-password-1\n", in: shipped.directory)
+                ["users", "add", user, "--role", "staff", "--permanent"], stdin: "nurse-password-1\n",
+                in: shipped.directory)
             #expect(added.status == 0, "\(added.stderr)")
         }
         try shipped.start()

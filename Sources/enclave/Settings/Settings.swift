@@ -41,6 +41,7 @@ enum SettingVariable: String {
     case tlsCertificate = "ENCLAVE_TLS_CERT"
     case tlsKey = "ENCLAVE_TLS_KEY"
     case healthListen = "ENCLAVE_HEALTH_LISTEN"
+    case initialPasswordFile = "ENCLAVE_INITIAL_PASSWORD_FILE"
 }
 
 /// The resolved configuration of one command run.
@@ -72,6 +73,8 @@ struct Settings {
     var healthListen: Resolved<String>
     /// The health listener, or nil when it is off.
     var health: HealthListenerConfiguration?
+    /// Where the first admin's one-time password goes (a new 0600 file) instead of standard output.
+    var initialPasswordFile: Resolved<String>?
 
     /// The key file path when the keys come from a file.
     var keyFilePath: String? {
@@ -150,7 +153,9 @@ struct Settings {
             keySource: keySource, tls: server.tls, server: server, limits: file.limits, engine: file.engine,
             routing: file.routing, modelOverride: model,
             defaultModelPath: DefaultModel.path(environment: environment), audit: file.audit,
-            healthListen: healthListen, health: health)
+            healthListen: healthListen, health: health,
+            initialPasswordFile: given(.initialPasswordFile, flag: flags.initialPasswordFile)
+                ?? file.initialPasswordFile.map { Resolved(value: $0, source: .file) })
     }
 
     /// `name = value (source)` lines for `enclave config show` and `doctor`.
@@ -170,6 +175,9 @@ struct Settings {
         case .command(let words): rows.append(("keys", "command \(words.first ?? "")", keySource.source))
         }
         if let modelOverride { rows.append(("model", modelOverride.value, modelOverride.source)) }
+        if let initialPasswordFile {
+            rows.append(("initial_password_file", initialPasswordFile.value, initialPasswordFile.source))
+        }
         return rows
     }
 }
@@ -190,6 +198,7 @@ struct SettingFlags {
     var tlsKey: String?
     var insecureBind = false
     var healthListen: String?
+    var initialPasswordFile: String?
 }
 
 /// The options every command that reads the configuration shares.
