@@ -180,8 +180,10 @@ public final class ChatCore: Sendable {
         actor: String, role: String, origin: String, action: String, subject: String, outcome: String,
         call: CallFields? = nil, pseudonymous: Bool = false
     ) async throws(ChatFailure) {
-        // Every login attempt is audited exactly once, so its record is where a refused one is counted.
+        // Every login attempt is audited exactly once, so its record is where a refused one is counted; a
+        // wrong current password on /passwd counts as a failed login too.
         if action == "auth.login", outcome != "ok" { ChatMetrics.failedLogin(outcome: outcome) }
+        if action == "auth.password-change", outcome == "failed" { ChatMetrics.failedLogin(outcome: "passwd") }
         do {
             try await audit.record(
                 AuditEntry(

@@ -154,6 +154,8 @@ extension ShippedCopy {
         let blocked = try ChatLoadClient(port: shipped.port)
         #expect(blocked.readBanner())
         #expect(blocked.exchange("/login \(users[0]) nurse-password-1").final?.hasPrefix("OK") == true)
+        let passwd = blocked.exchange("/passwd not-the-password another-password-2").final ?? ""
+        #expect(passwd.hasPrefix("ERR auth-failed"), "\(passwd)")
         #expect(blocked.exchange("/model external-gpt").final?.hasPrefix("OK") == true)
         let refusal = blocked.exchange("Card 4111 1111 1111 1111, \(Self.marker).").final ?? ""
         #expect(refusal.hasPrefix("ERR policy-blocked rule="), "\(refusal)")
@@ -201,6 +203,7 @@ extension ShippedCopy {
         #expect(types["enclave_connections"] == "gauge" && types["enclave_kv_cache_bytes"] == "gauge")
         #expect(value(last, "enclave_messages_total", ["outcome": "ok"]) == 3)
         #expect(value(last, "enclave_messages_total", ["outcome": "policy-blocked"]) == 1)
+        #expect(value(last, "enclave_failed_logins_total", ["outcome": "passwd"]) == 1)
         #expect(value(last, "enclave_blocks_total") == 1)
         #expect(value(last, "enclave_blocks_total", ["rule": blockingRule]) == 1, "\(blockingRule)")
         #expect(value(last, "enclave_tokens_out_total", ["provider": "local"]) == Double(tokens.reduce(0, +)))
