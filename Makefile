@@ -93,6 +93,7 @@ install: $(BINARY)
 	[ -e $(DESTDIR)$(CONFDIR)/enclave.yaml ] || { \
 		sed -e 's|: \.\./data |: $(STATEDIR) |; s|: \.\./policies |: $(CONFDIR)/policies |' \
 			-e 's|: \.\./prompts |: $(CONFDIR)/prompts |; s|: \.\./models/|: $(SHAREDIR)/models/|' \
+			-e 's|^  # initial_password_file: /var/lib/enclave/|  initial_password_file: $(STATEDIR)/|' \
 			deploy/enclave.yaml > $(DESTDIR)$(CONFDIR)/enclave.yaml && chmod 0644 $(DESTDIR)$(CONFDIR)/enclave.yaml; }
 	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
 		systemd-sysusers $(SYSUSERSDIR)/enclave.conf && chown enclave:enclave $(STATEDIR); fi

@@ -244,6 +244,7 @@ func requiredTool(_ path: String, from origin: String) -> Bool {
         for row in [
             "data_dir\t/var/lib/enclave\tfile", "policies\t/etc/enclave/policies\tfile",
             "prompts\t/etc/enclave/prompts\tfile", "health_listen\t127.0.0.1:7879\tdefault",
+            "initial_password_file\t/var/lib/enclave/first-admin-password\tfile",
         ] {
             #expect(show.stdout.contains(row), "\(row) in \(show.stdout)")
         }
