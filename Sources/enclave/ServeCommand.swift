@@ -95,16 +95,16 @@ struct ServeCommand: AsyncParsableCommand {
             configuration: configuration, core: core, version: EnclaveVersion.current, logger: logger)
         let probe = ReadinessProbe(gateway: gateway, assembly: backends, databasePath: settings.database.value)
         var health: HealthServer?
+        var healthNote = ""
         if let listener = settings.health {
-            health = try await HealthServer(
-                configuration: listener,
-                endpoints: probe.endpoints(metrics: metrics),
-                logger: logger)
+            let bound = try await HealthServer(
+                configuration: listener, endpoints: probe.endpoints(metrics: metrics), logger: logger)
+            health = bound
+            healthNote = "; health on \(listener.host):\(bound.port)"
         }
         let listening =
             "enclave \(EnclaveVersion.current) listening on \(server.host):\(chat.port)"
-            + (server.tls == nil ? "" : " (TLS)") + "; try: nc \(server.host) \(chat.port)"
-            + (health.map { "; health on \(settings.health!.host):\($0.port)" } ?? "")
+            + (server.tls == nil ? "" : " (TLS)") + "; try: nc \(server.host) \(chat.port)" + healthNote
         // Both end at graceful shutdown without cancelling the group, so the chat server still drains.
         var operations: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let health { operations.append(.init(service: health, successTerminationBehavior: .ignore)) }

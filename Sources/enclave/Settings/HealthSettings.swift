@@ -33,9 +33,10 @@ struct HealthSettings {
         return settings
     }
 
-    /// The default address: loopback at the chat port + 1, or a free port when the chat port is 0.
+    /// The default address: loopback at the chat port + 1, or a free port when the chat port is 0 (or
+    /// the last one).
     static func defaultListen(chatPort: Int) -> String {
-        "127.0.0.1:\(chatPort == 0 ? 0 : chatPort + 1)"
+        "127.0.0.1:\(chatPort == 0 || chatPort >= 65535 ? 0 : chatPort + 1)"
     }
 
     /// Host and port of `HOST:PORT` (`[::1]:7879` for IPv6), by the chat port's rule.
