@@ -13,6 +13,7 @@ import Metrics
 import Policy
 import Prometheus
 import Routing
+import Synchronization
 
 /// The process's Prometheus registry, bootstrapped once as the swift-metrics backend.
 enum ServeMetrics {
@@ -36,14 +37,32 @@ enum ServeMetrics {
 }
 
 /// The checks behind `/readyz`, over the server's opened parts.
-struct ReadinessProbe: Sendable {
+final class ReadinessProbe: Sendable {
     let gateway: ProviderGateway
     let assembly: ServerAssembly
     let databasePath: String
+    /// The last answer and when it was made: however often /readyz is asked, the probe (two synced file
+    /// writes) runs at most once a second, so a flood of probes cannot slow the audit log's own fsyncs.
+    private let last = Mutex<(at: ContinuousClock.Instant, checks: [ReadinessCheck])?>(nil)
+
+    init(gateway: ProviderGateway, assembly: ServerAssembly, databasePath: String) {
+        self.gateway = gateway
+        self.assembly = assembly
+        self.databasePath = databasePath
+    }
 
     /// What the health listener serves: these checks, and `metrics` as Prometheus text.
     func endpoints(metrics: PrometheusCollectorRegistry) -> HealthEndpoints {
-        HealthEndpoints(readiness: { await run() }, metrics: { metrics.emitToString() })
+        HealthEndpoints(readiness: { await self.cached() }, metrics: { metrics.emitToString() })
+    }
+
+    /// `run`'s answer, at most a second old.
+    func cached() async -> [ReadinessCheck] {
+        let now = ContinuousClock.now
+        if let last = last.withLock({ $0 }), now - last.at < .seconds(1) { return last.checks }
+        let checks = await run()
+        last.withLock { $0 = (now, checks) }
+        return checks
     }
 
     func run() async -> [ReadinessCheck] {

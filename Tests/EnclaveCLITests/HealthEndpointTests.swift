@@ -257,7 +257,7 @@ extension ShippedCopy {
         let moved = shipped.directory.appendingPathComponent("data/audit.moved")
         try manager.moveItem(at: audit, to: moved)
         try Data("not a directory".utf8).write(to: audit)
-        let broken = try httpGet("/readyz", port: port)
+        let broken = try shipped.readiness(until: 503)
         #expect(broken.status == 503, "\(broken.body)")
         #expect(broken.body.hasPrefix("not ready\n") && broken.body.contains("fail audit: "), "\(broken.body)")
         #expect(broken.body.contains("ok database") && broken.body.contains("ok policy"), "\(broken.body)")
