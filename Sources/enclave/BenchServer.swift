@@ -23,8 +23,11 @@ struct BenchServer: AsyncParsableCommand {
             "Where the temporary data directory goes (default: the temporary directory, $TMPDIR).",
             discussion: "Compare a disk with tmpfs (e.g. /dev/shm) to see how much of the latency is fsync."))
     var directory: String?
+    @Flag(help: "Record metrics into the Prometheus registry, as `serve` does (compare runs with and without).")
+    var metrics = false
 
     func run() async throws {
+        if metrics { _ = ServeMetrics.bootstrap(version: EnclaveVersion.current) }
         let parent = directory.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory
         let directory = parent.appendingPathComponent("enclave-bench-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
