@@ -128,7 +128,7 @@ extension ChatCore {
         let role = user.role.rawValue
         let account = try await step { try await accounts.account(named: user.name) }
         let matches = await passwords.verify(current, against: account?.passwordHash ?? passwords.decoyHash)
-        guard let account, matches else {
+        guard account != nil, matches else {
             let failures = (account?.failedAttempts ?? 0) + 1
             let locks = failures >= configuration.lockoutThreshold
             if account != nil {
