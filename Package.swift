@@ -21,6 +21,10 @@ let strictSettings: [SwiftSetting] = [
 /// 10-100x slower, which would make the engine's tests (over the real model) take too long.
 /// This is a deliberate, documented exception; everything else builds with the configuration.
 let numericSwiftSettings: [SwiftSetting] = strictSettings + [.unsafeFlags(["-O", "-enforce-exclusivity=unchecked"])]
+/// The GGUF reader parses files from outside (downloads): optimised like the engine, but with Swift's
+/// exclusivity checking kept on, so an overlapping access caused by a malformed file traps instead of
+/// corrupting memory.
+let parserSwiftSettings: [SwiftSetting] = strictSettings + [.unsafeFlags(["-O"])]
 
 let package = Package(
     name: "Enclave",
@@ -30,7 +34,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
-        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -57,7 +60,7 @@ let package = Package(
         ),
 
         // MARK: Engine
-        .target(name: "GGUF", swiftSettings: numericSwiftSettings),
+        .target(name: "GGUF", swiftSettings: parserSwiftSettings),
         .target(
             name: "Inference",
             dependencies: ["GGUF", "CKernels", "COpenBLAS", .product(name: "Metrics", package: "swift-metrics")],
@@ -112,7 +115,6 @@ let package = Package(
                 "ChatCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

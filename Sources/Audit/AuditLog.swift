@@ -124,7 +124,8 @@ public final class AuditLog: Sendable {
         if tornBytes > 0 { _ = try await append(AuditLogWriter.recoverEvent(tornBytes: tornBytes)) }
     }
 
-    /// The initialiser of CONTRACTS.md: checkpoints every `checkpointEvery` records or `checkpointInterval`.
+    /// A log that checkpoints every `checkpointEvery` records or `checkpointInterval`, with the other settings
+    /// at their defaults.
     public convenience init(
         directory: String, macKey: SymmetricKey, signer: Ed25519PrivateKey, checkpointEvery: Int,
         checkpointInterval: Duration

@@ -127,7 +127,8 @@ extension ChatCore {
     {
         let role = user.role.rawValue
         let account = try await step { try await accounts.account(named: user.name) }
-        guard let account, passwords.verify(current, against: account.passwordHash) else {
+        let matches = await passwords.verify(current, against: account?.passwordHash ?? passwords.decoyHash)
+        guard account != nil, matches else {
             let failures = (account?.failedAttempts ?? 0) + 1
             let locks = failures >= configuration.lockoutThreshold
             if account != nil {
@@ -154,7 +155,7 @@ extension ChatCore {
         }
         let hash: String
         do {
-            hash = try passwords.hash(new)
+            hash = try await passwords.hash(new)
         } catch {
             throw .internal(error)
         }

@@ -74,7 +74,7 @@ public final class ChatCore: Sendable {
         } catch let violation as IntegrityViolation {
             // A user row changed outside the server (role, hash, flags): refused like a wrong password,
             // after the same work, and reported.
-            _ = passwords.verify(password, against: passwords.decoyHash)
+            _ = await passwords.verify(password, against: passwords.decoyHash)
             try await reportIntegrity(violation.detail, subject: "user:\(name)", actor: name, role: "-", origin: origin)
             try await record(
                 actor: name, role: "-", origin: origin, action: "auth.login", subject: name, outcome: "integrity")
@@ -88,7 +88,7 @@ public final class ChatCore: Sendable {
             return ChatFailure(.lockedOut, "too many failed logins; try again in \(minutes) minute\(minutes == 1 ? "" : "s")")
         }
         guard let account else {
-            _ = passwords.verify(password, against: passwords.decoyHash)
+            _ = await passwords.verify(password, against: passwords.decoyHash)
             if let until = throttle.lockedUntil(name, now: now) {
                 try await record(
                     actor: name, role: "-", origin: origin, action: "auth.login", subject: name, outcome: "locked-out",
@@ -108,7 +108,7 @@ public final class ChatCore: Sendable {
             try? await Task.sleep(for: configuration.failureDelay(afterFailures: counted.failures))
             throw Self.rejection(rejected, locked: counted.locked)
         }
-        let matches = passwords.verify(password, against: account.passwordHash)
+        let matches = await passwords.verify(password, against: account.passwordHash)
         let role = account.role.rawValue
         if let until = account.lockedUntil, until > now {
             try await record(

@@ -60,9 +60,11 @@ public protocol AccountDirectory: Sendable {
 
 /// Password hashing (scrypt), a seam so the work factor is the library's decision.
 public protocol PasswordVerifier: Sendable {
-    func verify(_ password: String, against stored: String) -> Bool
-    /// A new stored hash of `password` (slow on purpose for scrypt).
-    func hash(_ password: String) throws -> String
+    /// Whether `password` matches `stored`. Slow on purpose (scrypt): an implementation runs it on threads
+    /// of its own, never the cooperative pool the sessions share.
+    func verify(_ password: String, against stored: String) async -> Bool
+    /// A new stored hash of `password` (slow on purpose, like `verify`).
+    func hash(_ password: String) async throws -> String
     /// A valid hash of a random secret, verified against when the user does not exist so that an
     /// unknown name costs the same time as a wrong password.
     var decoyHash: String { get }

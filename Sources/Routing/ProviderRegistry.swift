@@ -1,20 +1,6 @@
-// The providers of a running server, built from the routing configuration, plus the data of
-// `/models`: every provider with its residency and, for the current conversation's decision,
-// whether it is allowed and which rule forbids it. Local providers need a loaded engine, which the
-// caller supplies (loading a model is the server's business, not routing's).
+// The providers of a running server, built from the routing configuration. Local providers need a
+// loaded engine, which the caller supplies (loading a model is the server's business, not routing's).
 public import Policy
-
-/// One row of `/models`.
-public struct ModelListing: Sendable, Equatable {
-    public var name: String
-    public var residency: Residency
-    public var region: String?
-    public var model: String
-    public var isDefault: Bool
-    public var allowed: Bool
-    /// The rule that forbids the provider for this conversation; nil when allowed.
-    public var deniedBy: String?
-}
 
 /// The registered providers, by name, in configuration order.
 public final class ProviderRegistry: Sendable {
@@ -66,18 +52,6 @@ public final class ProviderRegistry: Sendable {
     }
 
     public func provider(named name: String) -> (any ChatProvider)? { byName[name] }
-
-    /// `/models` for a conversation under `decision`.
-    public func listing(for decision: Decision) -> [ModelListing] {
-        providers.map { provider in
-            let info = provider.info
-            let allowed = decision.allowed.contains(info.name)
-            return ModelListing(
-                name: info.name, residency: info.residency, region: info.region, model: info.model,
-                isDefault: info.name == router.defaultProvider, allowed: allowed,
-                deniedBy: allowed ? nil : (decision.denied[info.name] ?? decision.rule))
-        }
-    }
 
     /// Providers whose health check fails now.
     public func unhealthy() async -> Set<String> {

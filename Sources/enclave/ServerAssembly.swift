@@ -6,6 +6,7 @@ import ChatCore
 import EnclaveCrypto
 import Foundation
 import Logging
+import NIOPosix
 import Storage
 
 /// Where one server's state lives, as the settings resolved it.
@@ -179,9 +180,13 @@ struct ScryptPasswords: PasswordVerifier {
         decoyHash = try PasswordHash.make(UUID().uuidString)
     }
 
-    func verify(_ password: String, against stored: String) -> Bool {
-        PasswordHash.verify(password, against: stored)
+    /// scrypt (50-100 ms, 16 MiB) runs on NIO's blocking-work pool, so a burst of logins never stalls the
+    /// cooperative threads that carry every session's replies.
+    func verify(_ password: String, against stored: String) async -> Bool {
+        (try? await NIOThreadPool.singleton.runIfActive { PasswordHash.verify(password, against: stored) }) ?? false
     }
 
-    func hash(_ password: String) throws -> String { try PasswordHash.make(password) }
+    func hash(_ password: String) async throws -> String {
+        try await NIOThreadPool.singleton.runIfActive { try PasswordHash.make(password) }
+    }
 }

@@ -42,16 +42,6 @@ private struct SilentProvider: ChatProvider {
         #expect(registry.providers.map(\.info.name) == ["local", "vpc-a", "external-gpt"])
         #expect(registry.provider(named: "vpc-a") is OpenAIProvider)
         #expect(await registry.unhealthy().isEmpty)
-
-        let policy = try PolicySet.parse(files: [(name: "p.yaml", contents: LeakTests.policyYAML)])
-        let tagged = evaluate(
-            policy, DecisionRequest(tags: ["pii"], user: "ann", providers: registry.router.descriptors))
-        let rows = registry.listing(for: tagged)
-        #expect(rows.map(\.name) == ["local", "vpc-a", "external-gpt"])
-        #expect(rows.map(\.allowed) == [true, true, false])
-        #expect(rows[2].deniedBy == "pii-stays-inside")
-        #expect(rows[1].region == "on-site" && rows[1].residency == .vpc)
-        #expect(rows[0].isDefault)
         await registry.shutdown()
         try await server.stop()
     }
