@@ -93,8 +93,14 @@ import Testing
                     #expect(try await bob.final("/whoami").hasPrefix("OK user=bob"))
                 }
             }
-            let ends = await server.audit.entries.filter { $0.action == "auth.logout" && $0.actor == "gail" }
-            #expect(ends.map(\.outcome).first?.hasPrefix("ended-") == true, "\(ends.map(\.outcome))")
+            // The session's logout is audited once its connection has closed, a moment after the client
+            // read the close: wait for it.
+            var ends: [String] = []
+            for _ in 0..<200 where ends.isEmpty {
+                ends = await server.audit.entries.filter { $0.action == "auth.logout" && $0.actor == "gail" }.map(\.outcome)
+                if ends.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(ends.first?.hasPrefix("ended-") == true, "\(ends)")
         }
     }
 
