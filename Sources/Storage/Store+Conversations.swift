@@ -225,7 +225,7 @@ extension Store {
 
     /// The highest `seq` (one index probe) is compared with the sealed count: a message removed from the
     /// end shows here; one removed from the middle shows when the history is read.
-    private func summaries(where condition: String, _ values: [any SQLiteBindable]) throws -> ConversationListing {
+    func summaries(where condition: String, _ values: [any SQLiteBindable]) throws -> ConversationListing {
         let rows = try mapErrors {
             try db.query(
                 """
@@ -334,6 +334,13 @@ extension Store {
     public func delete(_ id: ConversationID) throws {
         try mapErrors {
             let removed = try db.transaction {
+                // Inside the transaction, so a hold placed by another process meanwhile is seen.
+                if let owner = try db.query("SELECT owner FROM conversations WHERE id = ?", [id.rawValue]).first?[0]
+                    .string
+                {
+                    let holds = try holdsKeeping(id, owner: owner)
+                    guard holds.isEmpty else { throw Self.held("conversation \(id)", by: holds) }
+                }
                 try db.run("DELETE FROM feedback WHERE conversation_id = ?", [id.rawValue])
                 try db.run("DELETE FROM messages WHERE conversation_id = ?", [id.rawValue])
                 return try db.run("DELETE FROM conversations WHERE id = ?", [id.rawValue])
