@@ -1,4 +1,5 @@
-// `enclave users add|passwd|disable|enable|set-role|set-groups|unlock|delete|list`: account administration
+// `enclave users add|passwd|disable|enable|set-role|set-groups|unlock|delete|list` (and `export|erase`,
+// UsersDataCommands.swift): account administration
 // on the store the configuration names (the same one `serve` uses).
 // Passwords come from a prompt without echo (twice, to catch typos) or, when stdin is not a
 // terminal, from its first line; they must be at least 12 characters and are stored as scrypt hashes.
@@ -14,7 +15,7 @@ struct UsersCommand: AsyncParsableCommand {
         commandName: "users", abstract: "Manage accounts.",
         subcommands: [
             Add.self, Passwd.self, Disable.self, Enable.self, SetRole.self, SetGroups.self, Unlock.self, Delete.self,
-            List.self,
+            List.self, Export.self, Erase.self,
         ])
 
     /// Where the accounts are: the configuration `serve` uses (Settings.swift).
@@ -181,10 +182,7 @@ struct UsersCommand: AsyncParsableCommand {
             guard yes else {
                 throw ValidationError("this destroys \(name)'s conversations for good; run again with --yes")
             }
-            let store = try location.openStore()
-            guard try await store.user(named: name) != nil else { throw ValidationError("no user \(name)") }
-            try location.audit(AuditAction.userDelete, subject: name)
-            let shredded = try await store.deleteUser(name)
+            let shredded = try await UsersCommand.shred(name, at: location, action: AuditAction.userDelete)
             print("deleted \(name) and crypto-shredded \(shredded) conversation(s)")
         }
     }

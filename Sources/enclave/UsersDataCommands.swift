@@ -1,0 +1,121 @@
+// A person's data on request: `enclave users export NAME --out F` (right of access: every conversation
+// of NAME decrypted into one JSONL file, mode 0600, one object per message) and `enclave users erase NAME
+// --yes` (right to erasure: every conversation crypto-shredded and the account removed, as `users delete`
+// does; the audit trail stays). Both are audited before they act, naming the operator who ran them and
+// counts only, never content; both refuse while a legal hold applies to the person or a conversation of
+// theirs (an export under hold is allowed: access does not destroy anything).
+import ArgumentParser
+import Audit
+import Foundation
+import Storage
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+extension UsersCommand {
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write every conversation of an account, decrypted, to a new JSONL file (mode 0600).",
+            discussion: "One JSON object per message: conversation, title, tags, seq, role, text, times. "
+                + "The export is audited (who ran it, how many conversations and messages), never its content.")
+        @Argument var name: String
+        @Option(help: "The file to create (never overwritten).") var out: String
+        @OptionGroup var location: Location
+
+        func run() async throws {
+            let store = try location.openStore()
+            guard try await store.user(named: name) != nil else { throw ValidationError("no user \(name)") }
+            let listing = try await store.listConversations(owner: name)
+            var lines: [Data] = []
+            for conversation in listing.summaries.sorted(by: { $0.created < $1.created }) {
+                for message in try await store.history(conversation.id) {
+                    lines.append(try PersonalExport.line(conversation, message))
+                }
+            }
+            try location.audit(
+                AuditAction.userExport, subject: name,
+                detail: "conversations=\(listing.summaries.count) messages=\(lines.count) "
+                    + "unreadable=\(listing.damaged.count)")
+            try PersonalExport.write(lines, to: out)
+            print("exported \(lines.count) message(s) of \(listing.summaries.count) conversation(s) of \(name) to \(out)")
+            if !listing.damaged.isEmpty {
+                print(
+                    "warning: \(listing.damaged.count) conversation(s) failed their integrity check and are not in "
+                        + "the export: \(listing.damaged.map(\.id.rawValue).joined(separator: ", "))")
+            }
+        }
+    }
+
+    struct Erase: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Erase an account on request: crypto-shred all its conversations, remove it; the audit trail stays.",
+            discussion: "Refused while a legal hold applies to the account or one of its conversations.")
+        @Argument var name: String
+        @Flag(help: "Confirm: the conversations cannot be recovered.") var yes = false
+        @OptionGroup var location: Location
+
+        func run() async throws {
+            guard yes else {
+                throw ValidationError("this destroys \(name)'s conversations for good; run again with --yes")
+            }
+            let shredded = try await UsersCommand.shred(name, at: location, action: AuditAction.userErase)
+            print("erased \(name): crypto-shredded \(shredded) conversation(s) and removed the account")
+        }
+    }
+
+    /// Deletes `name` and crypto-shreds everything it owns, audited as `action` first; refuses under a
+    /// legal hold (checked before the record, and again by the Store inside its transaction).
+    static func shred(_ name: String, at location: Location, action: String) async throws -> Int {
+        let store = try location.openStore()
+        guard try await store.user(named: name) != nil else { throw ValidationError("no user \(name)") }
+        let holds = try await store.holdsKeeping(user: name)
+        guard holds.isEmpty else {
+            throw StorageFailure(
+                error: StoreError(
+                    .held, "\(name) is under legal hold (\(holds.joined(separator: ", "))); nothing was erased"))
+        }
+        let owned = try await store.listConversations(owner: name)
+        try location.audit(
+            action, subject: name, detail: "conversations=\(owned.summaries.count + owned.damaged.count)")
+        do {
+            return try await store.deleteUser(name)
+        } catch let error as StoreError {
+            throw StorageFailure(error: error)
+        }
+    }
+}
+
+/// The JSONL lines of a personal-data export, and the 0600 file they go to.
+enum PersonalExport {
+    private static let time = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
+    /// One message as a JSON object (keys sorted, so exports are stable) followed by LF.
+    static func line(_ conversation: ConversationSummary, _ message: MessageRecord) throws -> Data {
+        var object: [String: Any] = [
+            "conversation": conversation.id.rawValue, "title": conversation.title ?? NSNull(),
+            "tags": conversation.tags.sorted(), "seq": message.seq, "role": message.role, "text": message.body,
+            "created": time.format(message.created),
+            "conversation_created": time.format(conversation.created),
+            "conversation_updated": time.format(conversation.updated),
+        ]
+        if let provider = message.provider { object["provider"] = provider }
+        if let model = message.modelID { object["model_id"] = model }
+        var data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        data.append(0x0A)
+        return data
+    }
+
+    /// Creates `path` (mode 0600, failing if it exists) and writes `lines` to it durably.
+    static func write(_ lines: [Data], to path: String) throws {
+        let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw ValidationErrorText("cannot create \(path): \(String(cString: strerror(errno))) (it is never overwritten)")
+        }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        for line in lines { try handle.write(contentsOf: line) }
+        try handle.synchronize()
+    }
+}
