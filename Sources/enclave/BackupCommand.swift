@@ -54,7 +54,7 @@ struct BackupCommand: AsyncParsableCommand {
         }
         guard let destination else { return }
         let manifest = try await BackupWriter(
-            destination: destination, settings: settings, ring: ring, store: store
+            destination: destination, auditDirectory: settings.auditDirectory.value, ring: ring, store: store
         ).write()
         print(
             "backup \(manifest.id) written to \(destination): database, audit log to record \(manifest.auditRecords), "
@@ -101,7 +101,7 @@ struct BackupManifest: Codable, Equatable {
 /// Takes one backup into a new directory.
 struct BackupWriter {
     let destination: String
-    let settings: Settings
+    let auditDirectory: String
     let ring: KeyRing
     let store: Store
 
@@ -114,7 +114,6 @@ struct BackupWriter {
         } catch let error as StoreError {
             throw StorageFailure(error: error)
         }
-        let auditDirectory = settings.auditDirectory.value
         // The record comes with a signed checkpoint, so the copy below reaches at least this far.
         try OperatorAudit.record(
             AuditAction.backupCreate, subject: id, detail: "destination=\(destination)", ring: ring,
