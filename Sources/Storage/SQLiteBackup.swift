@@ -9,7 +9,7 @@ internal import CSQLite
 
 #if canImport(Glibc)
     internal import Glibc
-#elseif canImport(Darwin)
+#else
     internal import Darwin
 #endif
 

@@ -12,6 +12,10 @@ import EnclaveCrypto
 import Foundation
 import Storage
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup", abstract: "Back up the database and audit log while the server runs.",
@@ -31,6 +35,9 @@ struct BackupCommand: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try masterKey.settings()
+        guard FileManager.default.fileExists(atPath: settings.database.value) else {
+            throw ValidationErrorText("there is no database at \(settings.database.value) to back up")
+        }
         let ring = try KeyRing.load(settings.keySource.value)
         let store: Store
         do {
@@ -53,6 +60,11 @@ struct BackupCommand: AsyncParsableCommand {
             return
         }
         guard let destination else { return }
+        // A backup is background work: on a machine the server shares, its CPU time (copying, hashing,
+        // the copy's integrity check) goes to chat requests first.
+        #if canImport(Glibc)
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+        #endif
         let manifest = try await BackupWriter(
             destination: destination, auditDirectory: settings.auditDirectory.value, ring: ring, store: store
         ).write()

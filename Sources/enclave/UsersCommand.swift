@@ -174,16 +174,11 @@ struct UsersCommand: AsyncParsableCommand {
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Delete an account and crypto-shred every conversation it owns (the audit trail stays).")
-        @Argument var name: String
-        @Flag(help: "Confirm: the conversations cannot be recovered.") var yes = false
-        @OptionGroup var location: Location
+        @OptionGroup var target: ShredTarget
 
         func run() async throws {
-            guard yes else {
-                throw ValidationError("this destroys \(name)'s conversations for good; run again with --yes")
-            }
-            let shredded = try await UsersCommand.shred(name, at: location, action: AuditAction.userDelete)
-            print("deleted \(name) and crypto-shredded \(shredded) conversation(s)")
+            let shredded = try await target.shred(action: AuditAction.userDelete)
+            print("deleted \(target.name) and crypto-shredded \(shredded) conversation(s)")
         }
     }
 

@@ -26,6 +26,9 @@ extension UsersCommand {
         @OptionGroup var location: Location
 
         func run() async throws {
+            guard !FileManager.default.fileExists(atPath: out) else {
+                throw ValidationError("\(out) exists; an export never overwrites a file")
+            }
             let store = try location.openStore()
             guard try await store.user(named: name) != nil else { throw ValidationError("no user \(name)") }
             let listing = try await store.listConversations(owner: name)
@@ -53,16 +56,26 @@ extension UsersCommand {
         static let configuration = CommandConfiguration(
             abstract: "Erase an account on request: crypto-shred all its conversations, remove it; the audit trail stays.",
             discussion: "Refused while a legal hold applies to the account or one of its conversations.")
+        @OptionGroup var target: ShredTarget
+
+        func run() async throws {
+            let shredded = try await target.shred(action: AuditAction.userErase)
+            print("erased \(target.name): crypto-shredded \(shredded) conversation(s) and removed the account")
+        }
+    }
+
+    /// The account `users delete` and `users erase` destroy, and the confirmation they need.
+    struct ShredTarget: ParsableArguments {
         @Argument var name: String
         @Flag(help: "Confirm: the conversations cannot be recovered.") var yes = false
         @OptionGroup var location: Location
 
-        func run() async throws {
+        /// Checks the confirmation, then `UsersCommand.shred`.
+        func shred(action: String) async throws -> Int {
             guard yes else {
                 throw ValidationError("this destroys \(name)'s conversations for good; run again with --yes")
             }
-            let shredded = try await UsersCommand.shred(name, at: location, action: AuditAction.userErase)
-            print("erased \(name): crypto-shredded \(shredded) conversation(s) and removed the account")
+            return try await UsersCommand.shred(name, at: location, action: action)
         }
     }
 

@@ -23,14 +23,7 @@ import Testing
 
     @Test func aBackupTakenWhileTwentyClientsChatRestoresEveryAcknowledgedMessage() throws {
         let served = try ServedDirectory(
-            users: Self.accounts,
-            configuration: """
-                limits:
-                  max_tokens: 4
-                  concurrent_generations: 20
-                  messages_per_minute: 6000
-                  message_burst: 100
-                """)
+            users: Self.accounts, configuration: ChatLoadClient.shortRepliesConfiguration)
         defer { served.stop() }
         try #require(served.port > 0)
         let port = served.port

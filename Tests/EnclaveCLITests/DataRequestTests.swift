@@ -7,20 +7,11 @@ import Foundation
 import Testing
 
 @Suite(.serialized) struct DataRequestTests {
-    /// PROTOCOL.md's escaping of a `= ` row field.
+    /// PROTOCOL.md's escaping of a `= ` row field (backslash first, so no escape is escaped again).
     static func escaped(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            switch character {
-            case "\\": out += "\\\\"
-            case "\t": out += "\\t"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\r\n": out += "\\r\\n"
-            default: out.append(character)
-            }
+        [("\\", "\\\\"), ("\t", "\\t"), ("\r", "\\r"), ("\n", "\\n")].reduce(text) {
+            $0.replacingOccurrences(of: $1.0, with: $1.1)
         }
-        return out
     }
 
     @Test func exportThenEraseRoundTripAndAnEraseRefusedUnderHold() throws {
