@@ -34,9 +34,10 @@ public struct LegalHold: Sendable, Equatable {
 
 extension Store {
     /// Places a hold on a user (who must exist) or a conversation (which must exist); returns the hold.
-    public func addHold(_ kind: LegalHold.Kind, subject: String, reason: String, by operatorName: String) throws
-        -> LegalHold
-    {
+    /// - Parameter id: the hold's id (16 hex digits; random when nil), so a caller can audit it first.
+    public func addHold(
+        _ kind: LegalHold.Kind, subject: String, reason: String, by operatorName: String, id: String? = nil
+    ) throws -> LegalHold {
         guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, reason.utf8.count <= 4096 else {
             throw StoreError(.invalidArgument, "a hold needs a reason of 1-4096 bytes")
         }
@@ -49,7 +50,7 @@ extension Store {
         }
         guard exists else { throw StoreError(.notFound, "no \(kind.rawValue) \(subject)") }
         let hold = LegalHold(
-            id: try SecureRandom.bytes(8).hexString, kind: kind, subject: subject, reason: reason,
+            id: try id ?? Self.newHoldID(), kind: kind, subject: subject, reason: reason,
             createdBy: operatorName, created: Date())
         let version = try activeMasterVersion()
         try mapErrors {
@@ -65,6 +66,9 @@ extension Store {
         }
         return hold
     }
+
+    /// A new random hold id.
+    public static func newHoldID() throws -> String { try SecureRandom.bytes(8).hexString }
 
     /// Lifts hold `id`; returns it (nil when there is no such hold).
     @discardableResult

@@ -35,9 +35,10 @@ struct HoldCommand: AsyncParsableCommand {
             let kind: LegalHold.Kind = user != nil ? .user : .conversation
             let subject = user ?? conversation ?? ""
             let store = try location.openStore()
-            try location.audit(AuditAction.holdAdd, subject: "\(kind.rawValue):\(subject)")
+            let id = try Store.newHoldID()
+            try location.audit(AuditAction.holdAdd, subject: "\(kind.rawValue):\(subject)", detail: "hold=\(id)")
             do {
-                let hold = try await store.addHold(kind, subject: subject, reason: text, by: OperatorAudit.actor)
+                let hold = try await store.addHold(kind, subject: subject, reason: text, by: OperatorAudit.actor, id: id)
                 print("hold \(hold.id) placed on \(kind.rawValue) \(subject)")
             } catch let error as StoreError {
                 throw StorageFailure(error: error)

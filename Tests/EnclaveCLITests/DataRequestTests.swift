@@ -60,6 +60,14 @@ import Testing
         #expect(refused.stderr.contains("held") && refused.stderr.contains(holdID))
         let listed = try EnclaveBinary.run(["hold", "list"], in: served.directory)
         #expect(listed.stdout.contains("user\tdana") && listed.stdout.contains("case 2026-CV-17 REASON-NEEDLE"))
+        // The person's own `/delete` is refused too, as `forbidden`, naming neither hold nor reason.
+        let conversation = try #require(
+            lines.first { $0.hasPrefix("= ") && $0.contains("\tsecond\t") }?.dropFirst(2).prefix(20))
+        let (deleting, deleteOutput) = try served.chat(
+            ["/delete \(conversation)", "/quit"], user: "dana", password: "dana-password")
+        deleting.waitUntilExit()
+        let refusal = ServedDirectory.lines(deleteOutput).first { $0.hasPrefix("ERR ") } ?? ""
+        #expect(refusal.hasPrefix("ERR forbidden") && !refusal.contains("REASON") && !refusal.contains(holdID))
         let stillThere = try EnclaveBinary.run(["users", "list"], in: served.directory)
         #expect(stillThere.stdout.contains("dana\t"))
 
