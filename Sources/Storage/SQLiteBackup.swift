@@ -19,7 +19,8 @@ extension SQLiteConnection {
     func backup(to path: String) throws {
         let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw SQLiteError(code: SQLITE_CANTOPEN, message: "cannot create \(path) (it exists, or the directory is not writable)")
+            throw SQLiteError(
+                code: SQLITE_CANTOPEN, message: "cannot create \(path) (it exists, or the directory is not writable)")
         }
         close(fd)
         var destination: OpaquePointer?

@@ -42,7 +42,8 @@ extension Store {
             try db.run(
                 "INSERT INTO backups (id, destination, master_versions, created) VALUES (?, ?, ?, ?)",
                 [
-                    backup.id, backup.destination, backup.masterVersions.sorted().map(String.init).joined(separator: ","),
+                    backup.id, backup.destination,
+                    backup.masterVersions.sorted().map(String.init).joined(separator: ","),
                     backup.created.timeIntervalSince1970,
                 ])
         }

@@ -81,7 +81,8 @@ extension Store {
     /// Every hold, oldest first, reasons opened. Throws `integrity` when a reason does not open.
     public func holds() throws -> [LegalHold] {
         let rows = try mapErrors {
-            try db.query("SELECT id, kind, subject, reason, key_version, created_by, created FROM holds ORDER BY created")
+            try db.query(
+                "SELECT id, kind, subject, reason, key_version, created_by, created FROM holds ORDER BY created")
         }
         return try rows.map { row in
             var hold = LegalHold(
@@ -153,8 +154,10 @@ extension Store {
     private func sealReason(_ reason: String, hold: LegalHold, version: Int) throws -> [UInt8] {
         var plain = Array(reason.utf8)
         defer { secureZero(&plain) }
-        return try AESGCM.seal(plain, key: try reasonKey(version: version, hold: hold), aad: Self.reasonAAD(hold, version: version))
-            .combined
+        return try AESGCM.seal(
+            plain, key: try reasonKey(version: version, hold: hold), aad: Self.reasonAAD(hold, version: version)
+        )
+        .combined
     }
 
     private func openReason(_ sealed: [UInt8], hold: LegalHold, version: Int) throws -> String {

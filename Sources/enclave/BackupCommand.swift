@@ -48,9 +48,11 @@ struct BackupCommand: AsyncParsableCommand {
         if list {
             for backup in try await store.keptBackups() {
                 print(
-                    [backup.id, ISO8601DateFormatter().string(from: backup.created), backup.destination,
-                     "master key versions " + backup.masterVersions.sorted().map(String.init).joined(separator: ",")]
-                        .joined(separator: "\t"))
+                    [
+                        backup.id, ISO8601DateFormatter().string(from: backup.created), backup.destination,
+                        "master key versions " + backup.masterVersions.sorted().map(String.init).joined(separator: ","),
+                    ]
+                    .joined(separator: "\t"))
             }
             return
         }
@@ -71,8 +73,9 @@ struct BackupCommand: AsyncParsableCommand {
         print(
             "backup \(manifest.id) written to \(destination): database, audit log to record \(manifest.auditRecords), "
                 + "audit root key, manifest.json")
+        let versions = manifest.masterVersions.sorted().map(String.init).joined(separator: ", ")
         print(
-            "it needs master key version(s) \(manifest.masterVersions.sorted().map(String.init).joined(separator: ", ")); "
+            "it needs master key version(s) \(versions); "
                 + "`keys rotate` keeps them until `enclave backup --forget \(manifest.id)`")
     }
 }
@@ -148,8 +151,9 @@ struct BackupWriter {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         let path = destination + "/" + BackupManifest.fileName
-        guard FileManager.default.createFile(
-            atPath: path, contents: try encoder.encode(manifest), attributes: [.posixPermissions: 0o600])
+        guard
+            FileManager.default.createFile(
+                atPath: path, contents: try encoder.encode(manifest), attributes: [.posixPermissions: 0o600])
         else { throw ValidationErrorText("cannot write \(path)") }
         try await store.registerBackup(
             KeptBackup(id: id, destination: destination, masterVersions: versions, created: Date()))

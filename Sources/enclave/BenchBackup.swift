@@ -186,7 +186,8 @@ struct BenchBackup: AsyncParsableCommand {
                 let end = ContinuousClock.now
                 samples.stop.store(true, ordering: .relaxed)
                 try await group.waitForAll()
-                let inside = samples.list.withLock { all in all.filter { $0.sent >= start && $0.sent <= end }.map(\.ms) }
+                let inside = samples.list.withLock { all in all.filter { $0.sent >= start && $0.sent <= end }.map(\.ms)
+                }
                 return Phase(seconds: (end - start).seconds, latencies: inside.sorted())
             }
         }

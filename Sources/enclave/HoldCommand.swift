@@ -38,7 +38,8 @@ struct HoldCommand: AsyncParsableCommand {
             let id = try Store.newHoldID()
             try location.audit(AuditAction.holdAdd, subject: "\(kind.rawValue):\(subject)", detail: "hold=\(id)")
             do {
-                let hold = try await store.addHold(kind, subject: subject, reason: text, by: OperatorAudit.actor, id: id)
+                let hold = try await store.addHold(
+                    kind, subject: subject, reason: text, by: OperatorAudit.actor, id: id)
                 print("hold \(hold.id) placed on \(kind.rawValue) \(subject)")
             } catch let error as StoreError {
                 throw StorageFailure(error: error)
@@ -73,8 +74,11 @@ struct HoldCommand: AsyncParsableCommand {
             let time = ISO8601DateFormatter()
             for hold in try await store.holds() {
                 print(
-                    [hold.id, hold.kind.rawValue, hold.subject, hold.createdBy, time.string(from: hold.created), hold.reason]
-                        .joined(separator: "\t"))
+                    [
+                        hold.id, hold.kind.rawValue, hold.subject, hold.createdBy, time.string(from: hold.created),
+                        hold.reason,
+                    ]
+                    .joined(separator: "\t"))
             }
         }
     }

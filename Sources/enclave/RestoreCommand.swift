@@ -29,8 +29,8 @@ struct RestoreCommand: AsyncParsableCommand {
             let restored = try await BackupRestorer(source: source, target: dataDirectory, manifest: manifest).restore(
                 ring: ring)
             print(
-                "restored backup \(manifest.id) (taken \(manifest.created)) into \(dataDirectory): \(restored.conversations) "
-                    + "conversation(s), audit log verified (\(restored.records) records)")
+                "restored backup \(manifest.id) (taken \(manifest.created)) into \(dataDirectory): "
+                    + "\(restored.conversations) conversation(s), audit log verified (\(restored.records) records)")
         } catch {
             // Leave the directory as it was found: empty.
             for name in (try? FileManager.default.contentsOfDirectory(atPath: dataDirectory)) ?? [] {

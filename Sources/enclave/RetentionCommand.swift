@@ -40,7 +40,8 @@ struct RetentionCommand: AsyncParsableCommand {
             let sweep = RetentionSweep(store: store, actor: OperatorAudit.actor, role: "operator") { events in
                 for event in events {
                     try OperatorAudit.record(
-                        event.action, subject: event.subject, detail: event.detail, ring: ring, auditDirectory: directory)
+                        event.action, subject: event.subject, detail: event.detail, ring: ring,
+                        auditDirectory: directory)
                 }
             }
             guard !policy.retention.isEmpty else {
@@ -49,7 +50,8 @@ struct RetentionCommand: AsyncParsableCommand {
             }
             let report = try await sweep.run(policy: policy, dryRun: dryRun)
             for expired in report.expired {
-                print("\(dryRun ? "would shred" : "shredded")\t\(expired.id)\trule=\(expired.rule)\tdays=\(expired.days)")
+                print(
+                    "\(dryRun ? "would shred" : "shredded")\t\(expired.id)\trule=\(expired.rule)\tdays=\(expired.days)")
             }
             for id in report.held { print("held\t\(id)") }
             for id in report.damaged { print("not judged (integrity)\t\(id)") }
@@ -81,7 +83,8 @@ struct RetentionService: Service {
                         logger.info(
                             "retention.sweep",
                             metadata: [
-                                "retention.shredded": "\(report.expired.count)", "retention.held": "\(report.held.count)",
+                                "retention.shredded": "\(report.expired.count)",
+                                "retention.held": "\(report.held.count)",
                                 "retention.damaged": "\(report.damaged.count)",
                             ])
                     } catch {
@@ -95,8 +98,8 @@ struct RetentionService: Service {
 
     /// One line for people: counts of what a sweep did.
     static func summary(_ report: RetentionSweep.Report, dryRun: Bool) -> String {
-        "\(report.expired.count) conversation(s) \(dryRun ? "would be shredded" : "shredded"), \(report.held.count) kept by a "
-            + "legal hold, \(report.damaged.count) not judged (integrity), \(report.kept) within their period"
+        "\(report.expired.count) conversation(s) \(dryRun ? "would be shredded" : "shredded"), "
+            + "\(report.held.count) kept by a legal hold, \(report.damaged.count) not judged (integrity), \(report.kept) within their period"
     }
 }
 

@@ -43,7 +43,8 @@ extension UsersCommand {
                 detail: "conversations=\(listing.summaries.count) messages=\(lines.count) "
                     + "unreadable=\(listing.damaged.count)")
             try PersonalExport.write(lines, to: out)
-            print("exported \(lines.count) message(s) of \(listing.summaries.count) conversation(s) of \(name) to \(out)")
+            print(
+                "exported \(lines.count) message(s) of \(listing.summaries.count) conversation(s) of \(name) to \(out)")
             if !listing.damaged.isEmpty {
                 print(
                     "warning: \(listing.damaged.count) conversation(s) failed their integrity check and are not in "
@@ -54,7 +55,8 @@ extension UsersCommand {
 
     struct Erase: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Erase an account on request: crypto-shred all its conversations, remove it; the audit trail stays.",
+            abstract:
+                "Erase an account on request: crypto-shred all its conversations, remove it; the audit trail stays.",
             discussion: "Refused while a legal hold applies to the account or one of its conversations.")
         @OptionGroup var target: ShredTarget
 
@@ -125,7 +127,8 @@ enum PersonalExport {
     static func write(_ lines: [Data], to path: String) throws {
         let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw ValidationErrorText("cannot create \(path): \(String(cString: strerror(errno))) (it is never overwritten)")
+            throw ValidationErrorText(
+                "cannot create \(path): \(String(cString: strerror(errno))) (it is never overwritten)")
         }
         let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         for line in lines { try handle.write(contentsOf: line) }

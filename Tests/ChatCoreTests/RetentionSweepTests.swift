@@ -51,9 +51,12 @@ struct RetentionSweepTests {
         /// A sweep whose clock reads `days` days from now.
         func sweep(after days: Double) -> RetentionSweep {
             let log = self.log
-            return RetentionSweep(store: store, actor: "system:retention", role: "system", now: {
-                Date().addingTimeInterval(days * 86_400)
-            }) { events in _ = try await log.append(contentsOf: events) }
+            return RetentionSweep(
+                store: store, actor: "system:retention", role: "system",
+                now: {
+                    Date().addingTimeInterval(days * 86_400)
+                }
+            ) { events in _ = try await log.append(contentsOf: events) }
         }
 
         func conversation(_ owner: String, tags: Set<String>) async throws -> ConversationID {
@@ -70,7 +73,8 @@ struct RetentionSweepTests {
         }
 
         func auditLines() -> [String] {
-            let text = (try? String(contentsOfFile: directory + "/audit/" + AuditLog.logFileName, encoding: .utf8)) ?? ""
+            let text =
+                (try? String(contentsOfFile: directory + "/audit/" + AuditLog.logFileName, encoding: .utf8)) ?? ""
             return text.split(separator: "\n").map(String.init)
         }
 
@@ -112,7 +116,9 @@ struct RetentionSweepTests {
         #expect(day31.kept == 2)
         #expect(try await fixture.store.conversation(card) == nil)
         await #expect(throws: StoreError.self) { try await fixture.store.history(card) }
-        #expect(try raw.query("SELECT COUNT(*) FROM messages WHERE conversation_id = ?", [card.rawValue]).first?[0].int == 0)
+        #expect(
+            try raw.query("SELECT COUNT(*) FROM messages WHERE conversation_id = ?", [card.rawValue]).first?[0].int == 0
+        )
         #expect(fixture.databaseBytes().range(of: Data(cardKey)) == nil, "the wrapped data key survived on disk")
         #expect(try await fixture.store.history(heldCard).map(\.body) == ["retention canary \(heldCard)"])
         #expect(try await fixture.store.history(clinical).count == 1)

@@ -39,7 +39,8 @@ import Testing
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: wrong.path)
         let refused = try run(["restore", "b1", "r2", "--key-file", wrong.path])
         #expect(refused.status != 0 && refused.stderr.contains("wrong-master-key"))
-        #expect((try? FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("r2").path)) == [])
+        #expect(
+            (try? FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("r2").path)) == [])
 
         #expect(try run(["backup", "--forget", id]).status == 0)
         let cleaned = try run(["keys", "rotate"])
@@ -50,12 +51,15 @@ import Testing
     }
 
     @Test func aDatabaseFromANewerReleaseIsRefusedWithAStableCode() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("enclave-new-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "enclave-new-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         #expect(
-            try EnclaveBinary.run(["users", "add", "fay", "--role", "staff"], stdin: "fay-password-123\n", in: directory)
-                .status == 0)
+            try EnclaveBinary.run(
+                ["users", "add", "fay", "--role", "staff"], stdin: "fay-password-123\n", in: directory
+            )
+            .status == 0)
         // SQLite's file format: the user version is the 4-byte big-endian integer at offset 60 of the
         // header (the last connection's close has checkpointed the WAL into the file).
         let database = directory.appendingPathComponent("data/enclave.db")

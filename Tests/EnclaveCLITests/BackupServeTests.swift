@@ -13,7 +13,9 @@ import Testing
 
     /// Logs in on `port` and returns conversation `id`'s `/history` rows.
     static func history(port: Int, user: String, conversation id: String) -> [String] {
-        guard let client = try? ChatLoadClient(port: port, timeout: .seconds(120)), client.readBanner() else { return [] }
+        guard let client = try? ChatLoadClient(port: port, timeout: .seconds(120)), client.readBanner() else {
+            return []
+        }
         _ = client.exchange("/login \(user) \(user)-password")
         _ = client.exchange("/open \(id)")
         let rows = client.exchange("/history").lines.filter { $0.hasPrefix("= ") }
@@ -78,17 +80,22 @@ import Testing
         bytes[bytes.count / 2] ^= 0x01
         try bytes.write(to: log)
         let refused = try EnclaveBinary.run(
-            ["restore", tampered.path, served.directory.appendingPathComponent("never").path, "--key-file",
-             served.directory.appendingPathComponent("data/master.key").path], in: served.directory)
+            [
+                "restore", tampered.path, served.directory.appendingPathComponent("never").path, "--key-file",
+                served.directory.appendingPathComponent("data/master.key").path,
+            ], in: served.directory)
         #expect(refused.status != 0 && refused.stderr.contains("does not match the manifest"))
-        #expect(!FileManager.default.fileExists(atPath: served.directory.appendingPathComponent("never/enclave.db").path))
+        #expect(
+            !FileManager.default.fileExists(atPath: served.directory.appendingPathComponent("never/enclave.db").path))
 
         let keyFile = served.directory.appendingPathComponent("data/master.key").path
         let restored = try ServedDirectory(prepare: { directory in
             let result = try EnclaveBinary.run(
                 ["restore", destination.path, directory.appendingPathComponent("data").path, "--key-file", keyFile],
                 in: directory)
-            guard result.status == 0 else { throw CocoaError(.fileReadCorruptFile, userInfo: ["stderr": result.stderr]) }
+            guard result.status == 0 else {
+                throw CocoaError(.fileReadCorruptFile, userInfo: ["stderr": result.stderr])
+            }
             let again = try EnclaveBinary.run(
                 ["restore", destination.path, directory.appendingPathComponent("data").path, "--key-file", keyFile],
                 in: directory)
@@ -106,7 +113,8 @@ import Testing
             #expect(rows.count <= full.count && Array(full.prefix(rows.count)) == rows, "client \(index)")
             for message in acknowledged.value[index] ?? [] where message.at < started {
                 before += 1
-                #expect(rows.contains { $0.contains("\tuser\t") && $0.hasSuffix("\t" + message.text) },
+                #expect(
+                    rows.contains { $0.contains("\tuser\t") && $0.hasSuffix("\t" + message.text) },
                     "client \(index): acknowledged before the backup, missing: \(message.text)")
             }
         }

@@ -76,7 +76,9 @@ import Testing
         #expect(erased.status == 0, "\(erased.stderr)")
         #expect(erased.stdout.contains("crypto-shredded 2 conversation(s)"))
         #expect(!(try EnclaveBinary.run(["users", "list"], in: served.directory)).stdout.contains("dana\t"))
-        #expect(try EnclaveBinary.run(["users", "export", "dana", "--out", out.path + "2"], in: served.directory).status != 0)
+        #expect(
+            try EnclaveBinary.run(["users", "export", "dana", "--out", out.path + "2"], in: served.directory).status
+                != 0)
 
         // The audit trail: every step recorded, none of the text or the hold's reason, and it verifies.
         let audit = try String(

@@ -108,7 +108,8 @@ struct HoldsBackupTests {
         #expect(try await copy.integrityCheck() == "ok")
         await #expect(throws: StoreError.self) { try await reader.backupDatabase(to: dir.file("copy.sqlite")) }
 
-        try await reader.registerBackup(KeptBackup(id: "b1", destination: "/x", masterVersions: [1, 3], created: Date()))
+        try await reader.registerBackup(
+            KeptBackup(id: "b1", destination: "/x", masterVersions: [1, 3], created: Date()))
         #expect(try await writer.keptBackups().map(\.masterVersions) == [[1, 3]])
         #expect(try await writer.forgetBackup(id: "b1"))
         #expect(try await writer.forgetBackup(id: "b1") == false)

@@ -17,7 +17,9 @@ extension PolicyFileParser {
 
     mutating func parseRetention(_ node: Node) {
         for item in reader.list(node, what: "retention") {
-            guard let f = reader.mapping(item, allowed: ["name", "description", "when", "days"], what: "a retention rule")
+            guard
+                let f = reader.mapping(
+                    item, allowed: ["name", "description", "when", "days"], what: "a retention rule")
             else { continue }
             guard let nameNode = f["name"], let name = reader.identifier(nameNode, what: "retention rule name") else {
                 if f["name"] == nil {
