@@ -201,11 +201,13 @@ extension ChatCore {
     }
 
     /// Refuses a command to any other role with `forbidden`, audited.
+    /// A session opened by a one-time password has no role's privileges until the user chooses their own.
     func require(_ role: UserRole, _ user: Principal, command: String, origin: String) async throws(ChatFailure) {
-        guard user.role == role else {
+        guard user.role == role, !user.mustChangePassword else {
             try await record(
                 actor: user.name, role: user.role.rawValue, origin: origin, action: "access.denied",
                 subject: "command:\(command)", outcome: "forbidden")
+            if user.role == role { throw ChatFailure(.forbidden, Self.chooseFirst) }
             throw ChatFailure(.forbidden, "/\(command) needs the \(role.rawValue) role")
         }
     }

@@ -101,6 +101,22 @@ extension ChatCore {
         }
     }
 
+    /// Runs the steps of a use case on conversation `id`: an integrity failure any step met (a message
+    /// missing from the sealed count, found when the history is read or a message appended) is reported
+    /// once and answered `integrity` naming the conversation.
+    func namingIntegrity<T>(
+        of id: String, _ user: Principal, origin: String, _ body: () async throws(ChatFailure) -> T
+    ) async throws(ChatFailure) -> T {
+        do {
+            return try await body()
+        } catch {
+            guard error.code == .integrity, let detail = error.logNote else { throw error }
+            try await reportIntegrity(
+                detail, subject: "conversation:\(id)", actor: user.name, role: user.role.rawValue, origin: origin)
+            throw Self.integrityFailure(id)
+        }
+    }
+
     /// The client's answer for a conversation that failed an integrity check.
     static func integrityFailure(_ id: String) -> ChatFailure {
         ChatFailure(

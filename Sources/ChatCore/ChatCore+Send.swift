@@ -43,6 +43,21 @@ extension ChatCore {
             }
             (known, sticky) = (defaults, nil)
         }
+        return try await namingIntegrity(of: id, user, origin: origin) { () async throws(ChatFailure) -> SendSummary in
+            try await deliver(
+                text, to: id, known: known, sticky: sticky, defaults: defaults, isNew: conversation == nil,
+                requestedModel: requestedModel, as: user, origin: origin, started: started, emit: emit,
+                shouldStop: shouldStop)
+        }
+    }
+
+    /// Steps 1-7 of `send` on conversation `id` (the user's own or a new one): tags, decision, the call,
+    /// and what it stores.
+    private func deliver(
+        _ text: String, to id: String, known: Set<String>, sticky: String?, defaults: Set<String>, isNew: Bool,
+        requestedModel: String?, as user: Principal, origin: String, started: ContinuousClock.Instant,
+        emit: (ChatOutput) async throws -> Void, shouldStop: () -> Bool
+    ) async throws(ChatFailure) -> SendSummary {
 
         // 2. Tags: a detector failure fails closed (only on-prem providers stay eligible). They are stored
         // before the message, so a stored message's tags are always on its conversation; a message that
@@ -53,7 +68,7 @@ extension ChatCore {
         // identifier split across two messages ("my card is 4111 1111", then "1111 1111") is found.
         let earlier = max(configuration.historyTurns - 1, 0)
         let stored =
-            conversation == nil ? [] : try await step { try await conversations.history(id, limit: max(earlier, 2)) }
+            isNew ? [] : try await step { try await conversations.history(id, limit: max(earlier, 2)) }
         let history = earlier == 0 ? [] : Array(stored.suffix(earlier))
         var detection = TagResult(tags: [], detectorCounts: [:])
         var detectorFailed = false

@@ -3,6 +3,7 @@
 // and authentication; sending a message (DESIGN.md §1) is in ChatCore+Send.swift and the other
 // commands in ChatCore+Commands.swift.
 public import Foundation
+import Synchronization
 
 /// The chat use cases over the storage, policy, routing and audit libraries.
 public final class ChatCore: Sendable {
@@ -36,6 +37,8 @@ public final class ChatCore: Sendable {
     let limiter: UserLimiter
     /// Failed logins of names without an account, so they lock out like real ones.
     let throttle = LoginThrottle()
+    /// Counts account changes this process made that may end live sessions (ChatCore+Accounts.swift).
+    let localAccountChanges = Atomic<Int>(0)
     /// Integrity failures: counted, and handed to the server log (ChatCore+Integrity.swift).
     public let integrity: IntegrityEvents
 
@@ -103,7 +106,7 @@ public final class ChatCore: Sendable {
                     pseudonymous: true)
             }
             try? await Task.sleep(for: configuration.failureDelay(afterFailures: counted.failures))
-            throw rejected
+            throw Self.rejection(rejected, locked: counted.locked)
         }
         let matches = passwords.verify(password, against: account.passwordHash)
         let role = account.role.rawValue
@@ -131,19 +134,33 @@ public final class ChatCore: Sendable {
             if locks {
                 try await record(
                     actor: name, role: role, origin: origin, action: "auth.lockout", subject: name, outcome: "locked")
+                // A session of this account elsewhere ends too (the lock may be someone guessing its password).
+                accountsChanged()
             }
             try? await Task.sleep(for: configuration.failureDelay(afterFailures: failures))
-            throw rejected
+            throw Self.rejection(rejected, locked: locks)
+        }
+        if account.password == .oneTimeUsed {
+            try await record(
+                actor: name, role: role, origin: origin, action: "auth.login", subject: name,
+                outcome: "one-time-password-used")
+            throw ChatFailure(.authFailed, Self.oneTimePasswordUsed(name))
         }
         if account.failedAttempts != 0 || account.lockedUntil != nil {
-            do {
-                try await accounts.setLoginState(name: name, failedAttempts: 0, lockedUntil: nil)
-            } catch {
-                throw .internal(error)
-            }
+            try await step { try await accounts.setLoginState(name: name, failedAttempts: 0, lockedUntil: nil) }
+        }
+        if account.password == .oneTime {
+            try await step { try await accounts.useOneTimePassword(name: name) }
         }
         try await record(actor: name, role: role, origin: origin, action: "auth.login", subject: name, outcome: "ok")
-        return Principal(name: account.name, role: account.role, groups: account.groups)
+        return Self.principal(account)
+    }
+
+    /// The rejection of a failed login, noting for the server log whether it locked the name.
+    private static func rejection(_ rejected: ChatFailure, locked: Bool) -> ChatFailure {
+        var failure = rejected
+        if locked { failure.logNote = "lockout" }
+        return failure
     }
 
     /// A client address as the server log writes it by default: the audit log's keyed pseudonym.
@@ -182,11 +199,17 @@ public final class ChatCore: Sendable {
         }
     }
 
-    /// Runs a storage/policy step, turning anything but a `ChatFailure` into `internal`.
+    /// Runs a storage/policy step, turning anything but a `ChatFailure` into `internal`; a row that failed
+    /// authentication becomes `integrity` with the row's description held for the log (`namingIntegrity`
+    /// reports it and names the conversation).
     func step<T>(_ body: () async throws -> T) async throws(ChatFailure) -> T {
         do {
             return try await body()
         } catch let failure as ChatFailure {
+            throw failure
+        } catch let violation as IntegrityViolation {
+            var failure = ChatFailure(.integrity, "a stored row failed an integrity check; the event was logged")
+            failure.logNote = violation.detail
             throw failure
         } catch {
             throw .internal(error)

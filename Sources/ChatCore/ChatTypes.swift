@@ -18,11 +18,24 @@ public struct Principal: Sendable, Equatable {
     public var name: String
     public var role: UserRole
     public var groups: [String]
+    /// Logged in with a password chosen by someone else: only `/passwd` (and leaving) is allowed.
+    public var mustChangePassword: Bool
+    /// A process-local digest (`Hasher`) of the password hash the session logged in with: when the
+    /// stored hash changes (a new password set elsewhere) the session ends. Never a password.
+    var credential: Int
 
-    public init(name: String, role: UserRole, groups: [String]) {
+    public init(name: String, role: UserRole, groups: [String], mustChangePassword: Bool = false) {
         self.name = name
         self.role = role
         self.groups = groups
+        self.mustChangePassword = mustChangePassword
+        self.credential = 0
+    }
+
+    /// The same person with the same rights; the credential digest is bookkeeping, not identity.
+    public static func == (lhs: Principal, rhs: Principal) -> Bool {
+        lhs.name == rhs.name && lhs.role == rhs.role && lhs.groups == rhs.groups
+            && lhs.mustChangePassword == rhs.mustChangePassword
     }
 }
 
@@ -54,6 +67,10 @@ public struct ChatFailure: Error, Sendable, Equatable {
     public var text: String
     /// For `internal`: what the server log records about it (never sent to the client but its id).
     public var incident: Incident?
+    /// For the server log only, never sent: `lockout` when this failed login locked the account (the
+    /// client's answer is the same as for any failure, so the lock reveals nothing); for `integrity`,
+    /// the storage's description of the row that failed, until the use case names the conversation.
+    public var logNote: String?
 
     public init(_ code: Code, _ text: String) {
         self.code = code

@@ -5,7 +5,11 @@ public import Foundation
 
 /// Accounts held in memory.
 public actor InMemoryAccounts: AccountDirectory {
-    private var accounts: [String: UserAccount] = [:]
+    private var accounts: [String: UserAccount] = [:] {
+        didSet { changes += 1 }
+    }
+    /// Every change counts, as another process's would in the database.
+    private var changes = 0
 
     public init(_ accounts: [UserAccount] = []) {
         for account in accounts { self.accounts[account.name] = account }
@@ -13,12 +17,25 @@ public actor InMemoryAccounts: AccountDirectory {
 
     public func add(_ account: UserAccount) { accounts[account.name] = account }
 
+    public func remove(_ name: String) { accounts[name] = nil }
+
     public func account(named name: String) -> UserAccount? { accounts[name] }
 
     public func setLoginState(name: String, failedAttempts: Int, lockedUntil: Date?) {
         accounts[name]?.failedAttempts = failedAttempts
         accounts[name]?.lockedUntil = lockedUntil
     }
+
+    public func setPassword(name: String, hash: String) {
+        accounts[name]?.passwordHash = hash
+        accounts[name]?.password = .own
+        accounts[name]?.failedAttempts = 0
+        accounts[name]?.lockedUntil = nil
+    }
+
+    public func useOneTimePassword(name: String) { accounts[name]?.password = .oneTimeUsed }
+
+    public func changeStamp() -> Int { changes }
 }
 
 /// Conversations held in memory, with sequential ids `c1`, `c2`, ...

@@ -15,10 +15,13 @@ public struct UserAccount: Sendable, Equatable {
     public var disabled: Bool
     public var failedAttempts: Int
     public var lockedUntil: Date?
+    /// Who chose the password: a one-time password (the first admin's, one an admin set) opens one
+    /// restricted session, in which the user is asked to choose their own.
+    public var password: PasswordOrigin
 
     public init(
         name: String, role: UserRole, groups: [String], passwordHash: String,
-        disabled: Bool = false, failedAttempts: Int = 0, lockedUntil: Date? = nil
+        disabled: Bool = false, failedAttempts: Int = 0, lockedUntil: Date? = nil, password: PasswordOrigin = .own
     ) {
         self.name = name
         self.role = role
@@ -27,7 +30,18 @@ public struct UserAccount: Sendable, Equatable {
         self.disabled = disabled
         self.failedAttempts = failedAttempts
         self.lockedUntil = lockedUntil
+        self.password = password
     }
+}
+
+/// Who chose an account's password (the raw values are the store's).
+public enum PasswordOrigin: Int, Sendable, Equatable {
+    /// The user, with `/passwd`.
+    case own = 0
+    /// Someone else; it opens one session.
+    case oneTime = 1
+    /// Someone else, and it has opened its session: it logs in no more.
+    case oneTimeUsed = 2
 }
 
 /// Where accounts live (Storage's users table).
@@ -35,11 +49,20 @@ public protocol AccountDirectory: Sendable {
     func account(named name: String) async throws -> UserAccount?
     /// Stores the login counters after an attempt.
     func setLoginState(name: String, failedAttempts: Int, lockedUntil: Date?) async throws
+    /// Replaces the password hash with one the user chose: clears the forced change and the counters.
+    func setPassword(name: String, hash: String) async throws
+    /// Records that a one-time password has opened its session.
+    func useOneTimePassword(name: String) async throws
+    /// A number that changes whenever another process may have changed an account (an admin's
+    /// `enclave users ...`); the server re-checks its live sessions only then.
+    func changeStamp() async throws -> Int
 }
 
 /// Password hashing (scrypt), a seam so the work factor is the library's decision.
 public protocol PasswordVerifier: Sendable {
     func verify(_ password: String, against stored: String) -> Bool
+    /// A new stored hash of `password` (slow on purpose for scrypt).
+    func hash(_ password: String) throws -> String
     /// A valid hash of a random secret, verified against when the user does not exist so that an
     /// unknown name costs the same time as a wrong password.
     var decoyHash: String { get }

@@ -89,6 +89,7 @@ public final class ChatServer: Service {
         logger.info("server.listening", metadata: ["server.address": "\(configuration.host):\(port)"])
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { await self.watchAccounts() }
                 try await listener.executeThenClose { inbound in
                     for try await connection in inbound {
                         group.addTask { await self.serve(connection) }
@@ -105,11 +106,46 @@ public final class ChatServer: Service {
     public func beginShutdown() {
         let idle = registry.beginShutdown()
         listener.channel.close(promise: nil)
-        for channel in idle {
-            let notice = channel.allocator.buffer(string: "* server shutting down\n")
-            channel.writeAndFlush(notice).whenComplete { _ in channel.close(promise: nil) }
+        for channel in idle { Self.close(channel, notice: "server shutting down") }
+    }
+
+    /// Writes an unprompted notice to an idle connection, then closes it.
+    private static func close(_ channel: any Channel, notice: String) {
+        let line = channel.allocator.buffer(string: "* \(notice)\n")
+        channel.writeAndFlush(line).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    /// Until shutdown: whenever an account may have changed, asks ChatCore which live sessions are no
+    /// longer allowed (account deleted, disabled, locked, demoted, regrouped, password changed) and ends
+    /// them: an idle one at once with a notice, a busy one after its reply is cut at the next piece.
+    private func watchAccounts() async {
+        var seen: AccountStamp?
+        while !registry.isShuttingDown {
+            do {
+                try await Task.sleep(for: configuration.accountCheckInterval)
+            } catch {
+                return
+            }
+            guard let stamp = await core.accountStamp(), stamp != seen else { continue }
+            let sessions = registry.sessions()
+            if !sessions.isEmpty {
+                guard let ends = await core.endedSessions(sessions.map(\.principal)) else { continue }
+                var ending: [ObjectIdentifier: SessionEnd] = [:]
+                for (session, end) in zip(sessions, ends) {
+                    guard let end else { continue }
+                    ending[session.id] = end
+                    logger.notice(
+                        "session.ended",
+                        metadata: ["user.role": "\(session.principal.role.rawValue)", "session.end": "\(end.code)"])
+                }
+                for idle in registry.end(ending) { Self.close(idle.channel, notice: Self.endNotice(idle.end)) }
+            }
+            seen = stamp
         }
     }
+
+    /// The notice a client reads when the server ends its session.
+    static func endNotice(_ end: SessionEnd) -> String { "session ended: \(end.sentence)" }
 
     private func serve(_ context: Accepted) async {
         let connection = context.connection
@@ -141,6 +177,10 @@ public final class ChatServer: Service {
                     let next = try await session.handle(frame, writer: writer)
                     context.state.busy = false
                     if case .close = next { break }
+                    if let end = context.state.sessionEnd {
+                        try await writer.notice(Self.endNotice(end))
+                        break
+                    }
                     if registry.isShuttingDown {
                         try await writer.notice("server shutting down")
                         break
@@ -151,7 +191,10 @@ public final class ChatServer: Service {
         } catch {
             logger.debug("connection.error", metadata: ["error.type": "\(type(of: error))"])
         }
-        if let user = session.principal { await core.logout(user, origin: origin, reason: "disconnected") }
+        if let user = session.principal {
+            let reason = context.state.sessionEnd.map { "ended-\($0.code)" } ?? "disconnected"
+            await core.logout(user, origin: origin, reason: reason)
+        }
     }
 
     /// How long a closing connection's unread input is drained before the connection is cut.

@@ -11,6 +11,7 @@ import ChatCore
 /// One command of the protocol, with its arguments parsed.
 enum Command: Equatable, Sendable {
     case login(user: String, password: String)
+    case passwd(current: String, new: String)
     case logout
     case quit
     case help
@@ -79,6 +80,13 @@ enum CommandParser {
             let password = String(rest[rest.index(after: space)...])
             guard !password.isEmpty else { return usage("/login <user> <password>") }
             return .command(.login(user: String(rest[..<space]), password: password))
+        case "passwd":
+            // The new password is the last word; the current one is everything between, so a password an
+            // admin set with spaces can still be replaced.
+            guard let space = rest.lastIndex(of: " "), !rest[..<space].isEmpty,
+                !rest[rest.index(after: space)...].isEmpty
+            else { return usage("/passwd <current> <new> (the new password without spaces)") }
+            return .command(.passwd(current: String(rest[..<space]), new: String(rest[rest.index(after: space)...])))
         case "logout": return noArguments(.logout, arguments)
         case "quit": return noArguments(.quit, arguments)
         case "help": return .command(.help)

@@ -1,6 +1,7 @@
 // Per-connection watchdog on the event loop: closes a connection that stays idle too long (after a
 // `* idle timeout` notice) and one whose output has been blocked too long (a client that never
 // reads). It reads the session's phase from `ConnectionState`, which the async session updates.
+import ChatCore
 import NIOCore
 import Synchronization
 
@@ -27,6 +28,27 @@ final class ConnectionState: Sendable {
     var authenticated: Bool {
         get { authenticatedFlag.load(ordering: .relaxed) }
         set { authenticatedFlag.store(newValue, ordering: .relaxed) }
+    }
+
+    /// Who is logged in, as the account check sees the session, and why the session was ended, if it was.
+    private let account = Mutex<(principal: Principal?, end: SessionEnd?)>((nil, nil))
+
+    /// The logged-in user (set by the session on login, `/passwd` and logout).
+    var principal: Principal? {
+        get { account.withLock { $0.principal } }
+        set { account.withLock { $0.principal = newValue } }
+    }
+
+    /// Why the server ended this session (its account changed); set once, by the registry.
+    var sessionEnd: SessionEnd? { account.withLock { $0.end } }
+
+    /// Marks the session ended unless it already was; returns whether this call did it.
+    func end(_ reason: SessionEnd) -> Bool {
+        account.withLock { state in
+            guard state.end == nil else { return false }
+            state.end = reason
+            return true
+        }
     }
 
     /// When the last answer was handed over (uptime nanoseconds); the idle clock starts then.

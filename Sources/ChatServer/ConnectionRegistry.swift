@@ -1,5 +1,6 @@
 // The set of open connections: enforces the total and per-address limits and coordinates graceful
 // shutdown with the sessions (an idle connection is closed at once; a busy one finishes its line).
+import ChatCore
 import NIOCore
 import Synchronization
 
@@ -38,10 +39,10 @@ final class ConnectionRegistry: Sendable {
         }
     }
 
-    /// Marks a connection busy for one client line; false once shutdown has begun.
+    /// Marks a connection busy for one client line; false once shutdown has begun or its session ended.
     func markBusy(_ channel: any Channel, _ state: ConnectionState) -> Bool {
         contents.withLock { contents in
-            guard !contents.shuttingDown else { return false }
+            guard !contents.shuttingDown, state.sessionEnd == nil else { return false }
             state.busy = true
             return true
         }
@@ -52,6 +53,24 @@ final class ConnectionRegistry: Sendable {
         contents.withLock { contents in
             contents.shuttingDown = true
             return contents.entries.values.filter { !$0.state.busy }.map(\.channel)
+        }
+    }
+
+    /// The logged-in sessions, each with the identity the account check compares.
+    func sessions() -> [(id: ObjectIdentifier, principal: Principal)] {
+        contents.withLock { contents in
+            contents.entries.compactMap { id, entry in entry.state.principal.map { (id, $0) } }
+        }
+    }
+
+    /// Ends the sessions named: each is marked (a busy one stops its reply and closes after its final
+    /// line); returns the idle ones, which the caller tells and closes now.
+    func end(_ ends: [ObjectIdentifier: SessionEnd]) -> [(channel: any Channel, end: SessionEnd)] {
+        contents.withLock { contents in
+            ends.compactMap { id, end in
+                guard let entry = contents.entries[id], entry.state.end(end), !entry.state.busy else { return nil }
+                return (entry.channel, end)
+            }
         }
     }
 

@@ -36,6 +36,9 @@ public struct ServerConfiguration: Sendable {
     public var logClientAddresses = false
     /// How often the idle and stall timeouts are checked.
     public var timerResolution: Duration = .seconds(1)
+    /// How often the server asks whether an account changed (one cheap query); when one did, its live
+    /// sessions that are no longer allowed end within about this long.
+    public var accountCheckInterval: Duration = .milliseconds(250)
     /// Lines every client sees in the banner and at the end of `/help` (which model answers, and what
     /// it is fit for).
     public var notices: [String] = []

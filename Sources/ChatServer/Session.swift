@@ -128,13 +128,29 @@ struct Session {
             return try await answer(
                 ChatFailure(.badArguments, "already logged in as \(user.name); /logout first"), writer)
         }
-        let user = try await core.login(name: name, password: password, origin: origin)
+        let loggedOrigin = configuration.logClientAddresses ? origin : core.pseudonym(origin)
+        let user: Principal
+        do {
+            user = try await core.login(name: name, password: password, origin: origin)
+        } catch {
+            // Failed logins reach the server log with their origin (never the typed name: it is sometimes
+            // a password typed into the wrong field); the audit log has the pseudonymised details.
+            if error.code == .authFailed || error.code == .lockedOut {
+                logger.warning(
+                    error.logNote == "lockout" ? "auth.lockout" : "auth.failed",
+                    metadata: ["session.origin": "\(loggedOrigin)", "auth.outcome": "\(error.code.rawValue)"])
+            }
+            throw error
+        }
         phase = .authenticated(user)
         state.authenticated = true
+        state.principal = user
         lineLimit.value = configuration.lineLimitAfterLogin
-        let loggedOrigin = configuration.logClientAddresses ? origin : core.pseudonym(origin)
         logger.info(
             "session.login", metadata: ["session.origin": "\(loggedOrigin)", "user.role": "\(user.role.rawValue)"])
+        if user.mustChangePassword {
+            try await writer.notice(ChatCore.oneTimePasswordNotice)
+        }
         try await writer.ok("user=\(user.name) role=\(user.role.rawValue)")
         return .keepReading
     }
@@ -142,10 +158,16 @@ struct Session {
     /// The commands that need a login; returns their result or throws a `ChatFailure`.
     private mutating func authenticated(_ command: Command, _ user: Principal) async throws -> CommandResult {
         switch command {
+        case .passwd(let current, let new):
+            let updated = try await core.changePassword(current: current, new: new, as: user, origin: origin)
+            phase = .authenticated(updated)
+            state.principal = updated
+            return CommandResult(ok: "password changed")
         case .logout:
             await core.logout(user, origin: origin, reason: "logout")
             phase = .connected
             state.authenticated = false
+            state.principal = nil
             lineLimit.value = configuration.lineLimitBeforeLogin
             conversation = nil
             model = nil
@@ -235,8 +257,10 @@ struct Session {
                             writeFailed = true
                             throw error
                         }
-                        // The client's interrupt (telnet IAC IP: Ctrl-C) stops the reply after this piece.
+                        // The client's interrupt (telnet IAC IP: Ctrl-C) stops the reply after this piece, and
+                        // so does the end of the session (its account changed).
                         if state.takeInterrupt() { throw ChatStop("cancelled") }
+                        if state.sessionEnd != nil { throw ChatStop("session-ended") }
                     case .notice(let notice):
                         try await writer.raw(formatter.finish())
                         try await writer.notice(notice)
@@ -276,7 +300,7 @@ struct Session {
             "/paste                     a multi-line message, ended by a line with only \".\"",
             "/new [title]  /list  /open <id>  /history [n]  /delete <id>",
             "/models  /model <name>  /tag <tag>  /tags  /feedback up|down [comment]",
-            "/whoami  /logout  /audit ... (compliance)  /reload (admin)",
+            "/whoami  /logout  /passwd <current> <new>  /audit ... (compliance)  /reload (admin)",
         ]
         return lines
     }

@@ -94,9 +94,11 @@ public struct ChatClient: Sendable {
         }
     }
 
-    /// A line as it may be named on the screen (a `/login` line without its password).
+    /// A line as it may be named on the screen (a `/login` or `/passwd` line without its passwords).
     static func describe(_ line: String) -> String {
-        LineEditor.isLogin(line) ? "/login ..." : line.contains("\n") ? "the pasted text" : line
+        if LineEditor.isLogin(line) { return "/login ..." }
+        if LineEditor.isPasswordChange(line) { return "/passwd ..." }
+        return line.contains("\n") ? "the pasted text" : line
     }
 }
 
@@ -167,6 +169,13 @@ private struct Conversation {
             if ok, LineEditor.isLogin(line) {
                 credentials?.wipe()
                 credentials = Credentials.parse(loginLine: line)
+            }
+            // A reconnect logs in with the password just chosen (the old one may have been one-time).
+            if ok, LineEditor.isPasswordChange(line), let user = credentials?.user,
+                let new = line.split(separator: " ").last
+            {
+                credentials?.wipe()
+                credentials = Credentials(user: user, password: new.utf8)
             }
             if ok, line == "/logout" {
                 credentials?.wipe()

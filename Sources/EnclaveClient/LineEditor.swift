@@ -86,7 +86,7 @@ public struct LineEditor: Sendable {
             return .redraw
         case 0x0A, 0x0D:
             let line = text
-            if !line.isEmpty && history.last != line && !Self.isLogin(line) {
+            if !line.isEmpty && history.last != line && !Self.holdsPassword(line) {
                 history.append(line)
                 if history.count > historyLimit { history.removeFirst(history.count - historyLimit) }
             }
@@ -117,12 +117,15 @@ public struct LineEditor: Sendable {
 
     /// What to write to redraw the line after `prompt`: return to column 0, the prompt and line,
     /// clear the rest, then move the cursor back to its place. Line breaks show as ↵, tabs as a space,
-    /// and a `/login` line ends after the user name (the password is typed blind).
+    /// a `/login` line ends after the user name and a `/passwd` line after its name (passwords are
+    /// typed blind).
     public func rendering(prompt: String) -> String {
         var shown = characters.map { $0 == "\n" ? Self.lineBreakSymbol : $0 == "\t" ? " " : $0 }
         if Self.isLogin(text) {
             let name = characters.dropFirst(7).prefix { $0 != " " }.count
             shown = Array(shown.prefix(min(shown.count, 7 + name + 1)))
+        } else if Self.isPasswordChange(text) {
+            shown = Array(shown.prefix(8))
         }
         var out = "\r" + prompt + String(shown) + "\u{1B}[K"
         let back = shown.count - min(cursor, shown.count)
@@ -132,6 +135,12 @@ public struct LineEditor: Sendable {
 
     /// True for a `/login` line, which holds a password.
     public static func isLogin(_ line: String) -> Bool { line.hasPrefix("/login ") }
+
+    /// True for a `/passwd` line, which holds two passwords.
+    public static func isPasswordChange(_ line: String) -> Bool { line.hasPrefix("/passwd ") }
+
+    /// True for a line that holds a password: never echoed in full, never kept in the history.
+    public static func holdsPassword(_ line: String) -> Bool { isLogin(line) || isPasswordChange(line) }
 
     // MARK: Bracketed paste
 

@@ -295,10 +295,14 @@ final class FinishedCount: Sendable {
 struct NoAccounts: AccountDirectory {
     func account(named name: String) async throws -> UserAccount? { nil }
     func setLoginState(name: String, failedAttempts: Int, lockedUntil: Date?) async throws {}
+    func setPassword(name: String, hash: String) async throws {}
+    func useOneTimePassword(name: String) async throws {}
+    func changeStamp() async throws -> Int { 0 }
 }
 
-/// No password ever verifies.
+/// No password ever verifies, and none is ever made.
 struct NoPasswords: PasswordVerifier {
     let decoyHash = "-"
     func verify(_ password: String, against stored: String) -> Bool { false }
+    func hash(_ password: String) throws -> String { throw CancellationError() }
 }

@@ -25,6 +25,17 @@ public enum Role: String, Sendable, CaseIterable, Codable {
 }
 
 /// A user account. `passwordHash` is a `PasswordHash` string (scrypt), never a password.
+/// Who chose a user's password, and whether a password someone else chose has been used.
+public enum PasswordState: Int, Sendable, Equatable {
+    /// The user chose it (`/passwd`).
+    case own = 0
+    /// Someone else chose it (the first admin's printed password, `enclave users add|passwd`): it opens
+    /// one session, in which the user is asked to choose their own.
+    case oneTime = 1
+    /// A one-time password that has opened its session: it logs in no more.
+    case oneTimeUsed = 2
+}
+
 public struct UserRecord: Sendable, Equatable {
     public var name: String
     public var role: Role
@@ -33,10 +44,12 @@ public struct UserRecord: Sendable, Equatable {
     public var disabled: Bool
     public var failedAttempts: Int
     public var lockedUntil: Date?
+    /// Who chose the password (a one-time password must be replaced in the session it opens).
+    public var passwordState: PasswordState
 
     public init(
         name: String, role: Role, groups: [String] = [], passwordHash: String, disabled: Bool = false,
-        failedAttempts: Int = 0, lockedUntil: Date? = nil
+        failedAttempts: Int = 0, lockedUntil: Date? = nil, passwordState: PasswordState = .own
     ) {
         self.name = name
         self.role = role
@@ -45,6 +58,7 @@ public struct UserRecord: Sendable, Equatable {
         self.disabled = disabled
         self.failedAttempts = failedAttempts
         self.lockedUntil = lockedUntil
+        self.passwordState = passwordState
     }
 }
 

@@ -68,9 +68,13 @@ enum Schema {
                 ALTER TABLE users ADD COLUMN mac_version INTEGER;       -- master version the MAC key is from
                 ALTER TABLE conversations ADD COLUMN message_count BLOB; -- sealed decimal count of messages
                 """),
+        // Who chose a password (PasswordState: 0 the user, 1 someone else, 2 someone else's, used once).
+        // The user-row MAC covers it only when it is not 0, so the MACs of rows written before still verify.
         Migration(
             name: "3-password-change",
-            sql: "ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;"),
+            sql: """
+                ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
+                """),
         // Legal holds (Store+Holds.swift: the reason is free text, so it is sealed under the master key
         // version named beside it) and the backups an operator keeps (Store+Backup.swift: `keys rotate`
         // keeps every master version one of them needs).

@@ -7,7 +7,8 @@
 //   - each conversation carries its message count sealed under its data key, so a removed, moved or
 //     renumbered message shows as a gap or a surplus against the count;
 //   - each user row carries an HMAC (key derived from the master key, separate from the wrapping key)
-//     over name, role, groups, password hash, disabled flag, failure count and lock, written only by
+//     over name, role, groups, password hash, disabled flag, failure count, lock and the flag that
+//     forces a password change, written only by
 //     `writeUser`, so a raised role, a copied hash, a cleared flag or lock is refused.
 // What remains undetectable without outside state: replaying an older, once-valid row or count as a
 // whole (a rollback), and deleting a whole conversation or user row.
@@ -84,6 +85,9 @@ extension Store {
         // The exact bits SQLite stores, so no decimal rounding can make a valid row look tampered.
         writer.field((user.lockedUntil.map { String($0.timeIntervalSince1970.bitPattern) } ?? "-").utf8)
         writer.field(String(version).utf8)
+        // Schema 3's password state, as a field of its own after the version unless it is `own`: a row
+        // written before it has the same input as then, and any change of the state changes the input.
+        if user.passwordState != .own { writer.field("password-state=\(user.passwordState.rawValue)".utf8) }
         return writer.bytes
     }
 
@@ -106,18 +110,21 @@ extension Store {
             Self.macInput(user, version: version), key: try rowMACKey(version: version, for: "users row \(user.name)"))
         let values: [any SQLiteBindable] = [
             user.role.rawValue, user.groups.joined(separator: "\n"), user.passwordHash, user.disabled,
-            user.failedAttempts, user.lockedUntil?.timeIntervalSince1970, mac, version, user.name,
+            user.failedAttempts, user.lockedUntil?.timeIntervalSince1970, user.passwordState.rawValue, mac, version,
+            user.name,
         ]
         return try mapErrors {
             try db.run(
                 insert
                     ? """
                     INSERT INTO users (role, groups_list, password_hash, disabled, failed_attempts, locked_until,
-                                       mac, mac_version, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                       must_change_password, mac, mac_version, name)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
                     : """
                     UPDATE users SET role = ?, groups_list = ?, password_hash = ?, disabled = ?, failed_attempts = ?,
-                                     locked_until = ?, mac = ?, mac_version = ? WHERE name = ?
+                                     locked_until = ?, must_change_password = ?, mac = ?, mac_version = ?
+                    WHERE name = ?
                     """, values)
         }
     }
@@ -170,7 +177,7 @@ extension Store {
                 "UPDATE conversations SET wrapped_key = ?, message_count = ? WHERE id = ?",
                 [rewrapped, count, id.rawValue])
         }
-        let users = try db.query("SELECT \(userColumns) FROM users")
+        let users = try db.query("SELECT \(schema2UserColumns) FROM users")
         guard !users.isEmpty else { return }
         guard let active = try db.query("SELECT MAX(version) FROM master_keys WHERE state = 'active'").first?[0].int,
             verified.contains(active), let key = keyRing.rowMACKey(version: active)

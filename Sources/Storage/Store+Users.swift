@@ -64,6 +64,12 @@ extension Store {
         return user
     }
 
+    /// A number that changes whenever another connection (another process: `enclave users ...`) has
+    /// committed to the database since the last call; this connection's own writes leave it alone.
+    public func changeCounter() throws -> Int {
+        try mapErrors { try db.query("PRAGMA data_version").first?[0].int ?? 0 }
+    }
+
     /// Clears the failure counter and any lock after a successful login.
     public func recordSuccessfulLogin(name: String) throws {
         guard var user = try user(named: name), user.failedAttempts != 0 || user.lockedUntil != nil else { return }
@@ -72,8 +78,11 @@ extension Store {
         try updateUser(user)
     }
 
-    /// The columns of a user row as `user(_:)` reads them, then the MAC and its master version.
-    static let userColumns =
+    /// The columns of a user row as `user(_:)` reads them: those of schema 2 (the MAC and its master
+    /// version last), then schema 3's flag.
+    static let userColumns = schema2UserColumns + ", must_change_password"
+    /// The user columns schema 2's upgrade step can read (the later columns do not exist yet then).
+    static let schema2UserColumns =
         "name, role, groups_list, password_hash, disabled, failed_attempts, locked_until, mac, mac_version"
 
     private func verifiedUser(_ row: SQLiteRow) throws -> UserRecord {
@@ -90,7 +99,8 @@ extension Store {
             name: row[0].string ?? "", role: Role(rawValue: row[1].string ?? "") ?? .staff,
             groups: (row[2].string ?? "").split(separator: "\n").map(String.init),
             passwordHash: row[3].string ?? "", disabled: row[4].int == 1, failedAttempts: row[5].int ?? 0,
-            lockedUntil: row[6].double.map { Date(timeIntervalSince1970: $0) })
+            lockedUntil: row[6].double.map { Date(timeIntervalSince1970: $0) },
+            passwordState: row.values.count > 9 ? PasswordState(rawValue: row[9].int ?? 0) ?? .oneTimeUsed : .own)
     }
 
     private static func validate(_ user: UserRecord) throws {

@@ -15,7 +15,15 @@ struct PolicyCommand: AsyncParsableCommand {
 /// Options shared by the policy subcommands: one spelling of the directory option everywhere
 /// (`--policies`, as `enclave serve` has it), and where the provider registry comes from.
 struct PolicyLocation: ParsableArguments {
-    @Option(help: "The policy directory.") var policies = "policies"
+    @Option(
+        name: .customLong("policies"),
+        help: "The policy directory (default: $ENCLAVE_POLICIES, else server.policies of the configuration, else ./policies).")
+    var policiesFlag: String?
+
+    /// The policy directory `serve` would read with the same flag, environment and configuration file.
+    var policies: String {
+        get throws { try Settings.resolve(SettingFlags(config: config, policies: policiesFlag)).policies.value }
+    }
 
     @Option(name: .customLong("providers-file"), help: "YAML with a `providers:` list (name, residency, region).")
     var providersFile: String?
@@ -75,7 +83,7 @@ struct PolicyCheck: AsyncParsableCommand {
 
     func run() async throws {
         let providers = try location.providers(fromConfiguration: true)
-        let policy = try loadPolicy(directory ?? location.policies, providers: providers)
+        let policy = try loadPolicy(try directory ?? location.policies, providers: providers)
         let warnings = policy.warnings
         for warning in warnings { FileHandle.standardError.write(Data((warning.warningDescription + "\n").utf8)) }
         print("policy ok: \(policy.files.count) file(s), \(policy.tags.count) tags, \(policy.rules.count) rules")
@@ -100,7 +108,7 @@ struct PolicyTest: AsyncParsableCommand {
 
     func run() async throws {
         let providers = try location.providers(fromConfiguration: false) ?? ProviderDescriptor.baseline
-        let directory = path ?? location.policies
+        let directory = try path ?? location.policies
         let policy = try loadPolicy(directory, providers: providers)
         let testDirectory = (directory as NSString).appendingPathComponent("tests")
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: testDirectory)) ?? [])

@@ -58,7 +58,7 @@ struct PolicyExplain: AsyncParsableCommand {
 
     func run() async throws {
         let providers = try location.providers(fromConfiguration: false) ?? ProviderDescriptor.baseline
-        let policy = try loadPolicy(location.policies, providers: providers)
+        let policy = try loadPolicy(try location.policies, providers: providers)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         if let batch {

@@ -27,6 +27,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "TLS certificate chain (PEM).") var tlsCert: String?
     @Option(help: "TLS private key (PEM).") var tlsKey: String?
     @Flag(help: "Allow a non-loopback address without TLS.") var insecureBind = false
+    @Option(
+        help: ArgumentHelp(
+            "Write the first admin's one-time password to this new file (mode 0600) instead of standard output "
+                + "(default: $ENCLAVE_INITIAL_PASSWORD_FILE, else server.initial_password_file).",
+            valueName: "path"))
+    var initialPasswordFile: String?
 
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) {
@@ -43,6 +49,7 @@ struct ServeCommand: AsyncParsableCommand {
         flags.tlsCertificate = tlsCert
         flags.tlsKey = tlsKey
         flags.insecureBind = insecureBind
+        flags.initialPasswordFile = initialPasswordFile
         return try Settings.resolve(flags)
     }
 
@@ -61,10 +68,8 @@ struct ServeCommand: AsyncParsableCommand {
         let backends = try await ServerAssembly.open(
             settings.locations, gateway: canaryGuard ?? gateway, audit: settings.audit)
         canaryGuard?.attach(audit: backends.audit)
-        if let created = try await backends.ensureAdmin() {
-            say("created the admin account `\(created.name)`; its one-time password (shown only now) is:")
-            say("    \(created.password)")
-            say("change it with: enclave users passwd \(created.name) --data-dir \(settings.dataDirectory.value)")
+        try await backends.ensureAdmin { name, password in
+            try announce(name: name, password: password, file: settings.initialPasswordFile?.value)
         }
         let core = try backends.core(configuration: settings.limits, logger: logger)
         var configuration = server
@@ -90,6 +95,25 @@ struct ServeCommand: AsyncParsableCommand {
         try await group.run()
         await backends.close()
         await registry?.shutdown()
+    }
+
+    /// Tells the operator the first admin's one-time password: on standard output, or (under a service
+    /// manager, whose journal keeps standard output) in a new file only its owner can read.
+    private func announce(name: String, password: String, file: String?) throws {
+        let rule = "it works for one session, in which you choose your own with /passwd <current> <new>"
+        guard let file else {
+            say("created the admin account `\(name)`; its one-time password (shown only now) is:")
+            say("    \(password)")
+            say("log in with /login \(name) <that password>; \(rule)")
+            return
+        }
+        do {
+            try SecretFile.write(password + "\n", to: file)
+        } catch {
+            throw ValidationError("cannot write the one-time password to \(file): \(error); no account was created")
+        }
+        say("created the admin account `\(name)`; its one-time password is in \(file) (mode 0600)")
+        say("log in with /login \(name) <that password>; \(rule); then delete the file")
     }
 
     /// Writes a line to standard output at once (unbuffered, so a supervising script sees it).

@@ -118,22 +118,26 @@ struct ServerAssembly {
             gateway: gateway, audit: AuditAdapter(log: audit), configuration: configuration, integrity: integrity)
     }
 
-    /// Creates an `admin` account when no admin exists; returns its name and one-time password.
-    /// A user row that fails its integrity check neither counts as an admin nor stops the server; an
-    /// `admin` row that fails is left for the operator (login refuses it).
-    func ensureAdmin() async throws -> (name: String, password: String)? {
+    /// Creates an `admin` account when no admin exists, with a one-time password that `deliver` is
+    /// given first (so a password that could not be delivered never guards an account); returns the
+    /// account's name. A user row that fails its integrity check neither counts as an admin nor stops
+    /// the server; an `admin` row that fails is left for the operator (login refuses it).
+    @discardableResult
+    func ensureAdmin(deliver: (_ name: String, _ password: String) throws -> Void) async throws -> String? {
         let users = try await store.userListing()
         guard !users.verified.contains(where: { $0.role == .admin }), !users.damaged.contains("admin") else {
             return nil
         }
         let password = try Self.randomPassword()
+        try deliver("admin", password)
         try await store.createUser(
-            UserRecord(name: "admin", role: .admin, passwordHash: try PasswordHash.make(password)))
+            UserRecord(
+                name: "admin", role: .admin, passwordHash: try PasswordHash.make(password), passwordState: .oneTime))
         _ = try await audit.append(
             AuditEvent(
                 actor: "-", role: "-", action: AuditAction.userCreate, subject: "admin",
                 detail: "role=admin"))
-        return ("admin", password)
+        return "admin"
     }
 
     /// Creates (or resets) a user with a random password and returns the password (benchmarks).
@@ -178,4 +182,6 @@ struct ScryptPasswords: PasswordVerifier {
     func verify(_ password: String, against stored: String) -> Bool {
         PasswordHash.verify(password, against: stored)
     }
+
+    func hash(_ password: String) throws -> String { try PasswordHash.make(password) }
 }

@@ -3,9 +3,12 @@
 // on the store the configuration names (the same one `serve` uses).
 // Passwords come from a prompt without echo (twice, to catch typos) or, when stdin is not a
 // terminal, from its first line; they must be at least 12 characters and are stored as scrypt hashes.
+// A password set here is one-time unless `--permanent`: it opens one session, in which the user must
+// choose their own with `/passwd` (an admin should not know a user's password).
 // Each change is audited first (`OperatorAudit`): no record, no change.
 import ArgumentParser
 import Audit
+import ChatCore
 import EnclaveCrypto
 import Foundation
 import Storage
@@ -32,7 +35,11 @@ struct UsersCommand: AsyncParsableCommand {
         }
     }
 
-    static let minimumPasswordLength = 12
+    static let minimumPasswordLength = ChatCore.minimumPasswordLength
+
+    /// Said after a one-time password is set.
+    static let oneTimeNote =
+        "; the password is one-time: it opens one session, in which the user chooses their own with /passwd"
 
     /// Reads a new password (prompted twice on a terminal) and checks its length.
     static func readNewPassword() throws -> String {
@@ -50,11 +57,21 @@ struct UsersCommand: AsyncParsableCommand {
         return password
     }
 
+    /// `--permanent`: whether the password being set is the user's own choice.
+    struct PasswordKind: ParsableArguments {
+        @Flag(
+            help: "The password is the user's own choice (typed by them), not a one-time password they must replace.")
+        var permanent = false
+
+        var state: PasswordState { permanent ? .own : .oneTime }
+    }
+
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create an account.")
         @Argument(help: "User name (letters, digits, . _ -).") var name: String
         @Option(help: "staff, compliance or admin.") var role: String
         @Option(help: "Comma-separated groups.") var groups: String?
+        @OptionGroup var kind: PasswordKind
         @OptionGroup var location: Location
 
         func run() async throws {
@@ -67,25 +84,30 @@ struct UsersCommand: AsyncParsableCommand {
             let groupList = groups.map { $0.split(separator: ",").map(String.init) } ?? []
             try location.audit(AuditAction.userCreate, subject: name, detail: "role=\(role.rawValue)")
             try await store.createUser(
-                UserRecord(name: name, role: role, groups: groupList, passwordHash: try PasswordHash.make(password)))
-            print("created \(name) (\(role.rawValue))")
+                UserRecord(
+                    name: name, role: role, groups: groupList, passwordHash: try PasswordHash.make(password),
+                    passwordState: kind.state))
+            print("created \(name) (\(role.rawValue))" + (kind.permanent ? "" : UsersCommand.oneTimeNote))
         }
     }
 
     struct Passwd: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Set a new password (and clear a lock-out).")
+        static let configuration = CommandConfiguration(
+            abstract: "Set a new password (and clear a lock-out); the user's live sessions end.")
         @Argument var name: String
+        @OptionGroup var kind: PasswordKind
         @OptionGroup var location: Location
 
         func run() async throws {
             let store = try location.openStore()
             guard var user = try await store.user(named: name) else { throw ValidationError("no user \(name)") }
             user.passwordHash = try PasswordHash.make(try UsersCommand.readNewPassword())
+            user.passwordState = kind.state
             user.failedAttempts = 0
             user.lockedUntil = nil
             try location.audit(AuditAction.userPassword, subject: name)
             try await store.updateUser(user)
-            print("password of \(name) changed")
+            print("password of \(name) changed" + (kind.permanent ? "" : UsersCommand.oneTimeNote))
         }
     }
 
@@ -183,16 +205,28 @@ struct UsersCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List accounts.")
+        static let configuration = CommandConfiguration(
+            abstract: "List accounts (name, role, groups, state); a row that fails its integrity check is listed "
+                + "as `integrity-failed` and the exit status is 1.")
         @OptionGroup var location: Location
 
         func run() async throws {
             let store = try location.openStore()
-            for user in try await store.listUsers().sorted(by: { $0.name < $1.name }) {
+            let listing = try await store.userListing()
+            var rows: [(name: String, line: String)] = listing.verified.map { user in
                 let groups = user.groups.isEmpty ? "-" : user.groups.joined(separator: ",")
                 var state = user.disabled ? "disabled" : "active"
                 if let until = user.lockedUntil, until > Date() { state = "locked" }
-                print([user.name, user.role.rawValue, groups, state].joined(separator: "\t"))
+                if user.passwordState == .oneTime { state += ",one-time-password" }
+                return (user.name, [user.name, user.role.rawValue, groups, state].joined(separator: "\t"))
+            }
+            // A tampered row does not hide the others; its columns are not trusted, so none is shown.
+            rows += listing.damaged.map { ($0, [$0, "-", "-", "integrity-failed"].joined(separator: "\t")) }
+            for row in rows.sorted(by: { $0.name < $1.name }) { print(row.line) }
+            if !listing.damaged.isEmpty {
+                FileHandle.standardError.write(
+                    Data("\(listing.damaged.count) account row(s) failed their integrity check (see README, Operations)\n".utf8))
+                throw ExitCode(1)
             }
         }
     }

@@ -12,6 +12,7 @@ struct ScryptVerifier: PasswordVerifier {
     let decoyHash: String
     init() throws { decoyHash = try PasswordHash.make("decoy-\(UUID().uuidString)") }
     func verify(_ password: String, against stored: String) -> Bool { PasswordHash.verify(password, against: stored) }
+    func hash(_ password: String) throws -> String { try PasswordHash.make(password) }
 }
 
 @Suite struct BruteForceTests {

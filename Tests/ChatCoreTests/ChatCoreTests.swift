@@ -9,6 +9,7 @@ import Testing
 struct TestPasswords: PasswordVerifier {
     func verify(_ password: String, against stored: String) -> Bool { stored == "test:" + password }
     var decoyHash: String { "test:\u{0}decoy" }
+    func hash(_ password: String) -> String { "test:" + password }
 }
 
 /// A gateway that records what reached it (the order check) and answers with fixed text.

@@ -157,4 +157,13 @@ import Testing
         _ = editor.feed(Array("hello".utf8) + [0x0D])
         #expect(editor.history == ["hello"])
     }
+
+    @Test func aPasswordChangeLineHidesBothPasswordsAndStaysOutOfTheHistory() {
+        var editor = LineEditor()
+        _ = editor.feed(Array("/passwd old-one-time new-secret-1".utf8))
+        #expect(editor.rendering(prompt: "> ") == "\r> /passwd \u{1B}[K")
+        #expect(editor.feed([0x0D]) == [.submit("/passwd old-one-time new-secret-1")])
+        #expect(editor.history.isEmpty)
+        #expect(ChatClient.describe("/passwd old-one-time new-secret-1") == "/passwd ...")
+    }
 }

@@ -14,6 +14,7 @@ import Testing
 struct TestPasswords: PasswordVerifier {
     func verify(_ password: String, against stored: String) -> Bool { stored == "test:" + password }
     var decoyHash: String { "test:\u{0}decoy" }
+    func hash(_ password: String) -> String { "test:" + password }
 }
 
 /// In-memory backends plus a running server.

@@ -31,7 +31,8 @@ private final class AuditServer {
             if let line = lines.first(where: { $0.contains("listening on 127.0.0.1:") }) {
                 port = Int(line.split(separator: ":")[1].prefix(while: \.isNumber)) ?? 0
                 if let index = lines.firstIndex(where: { $0.contains("one-time password") }), index + 1 < lines.count {
-                    adminPassword = lines[index + 1].trimmingCharacters(in: .whitespaces)
+                    adminPassword = try FirstAdmin.claim(
+                        port: port, printed: lines[index + 1].trimmingCharacters(in: .whitespaces))
                 }
                 return
             }
@@ -90,7 +91,7 @@ private func connectedClient(port: Int) throws -> LineClient {
         // Before the first start: the key, then the accounts.
         #expect(try enclave(["keys", "init", "--key-file", "data/master.key"]).status == 0)
         for (name, role) in [("alice", "staff"), ("bob", "staff"), ("carol", "compliance")] {
-            let added = try enclave(["users", "add", name, "--role", role], stdin: "\(name)-password-long\n")
+            let added = try enclave(["users", "add", name, "--role", role, "--permanent"], stdin: "\(name)-password-long\n")
             #expect(added.status == 0, "\(added.stderr)")
         }
 

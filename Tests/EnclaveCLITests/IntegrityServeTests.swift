@@ -28,7 +28,7 @@ import Testing
 
     func addUser(_ name: String, role: String, in directory: URL) throws {
         let added = try EnclaveBinary.run(
-            ["users", "add", name, "--role", role], stdin: "\(name)-password\n", in: directory)
+            ["users", "add", name, "--role", role, "--permanent"], stdin: "\(name)-password\n", in: directory)
         #expect(added.status == 0, "\(added.stderr)")
     }
 
@@ -59,6 +59,10 @@ import Testing
         let data = served.directory.appendingPathComponent("data")
         try addUser("officer", role: "compliance", in: served.directory)
         try addUser("officer2", role: "compliance", in: served.directory)
+        // A one-time password, used once in run 1: clearing its state in SQL must not make it reusable.
+        let oneTime = try EnclaveBinary.run(
+            ["users", "add", "temp", "--role", "staff"], stdin: "temp-password-once\n", in: served.directory)
+        #expect(oneTime.status == 0, "\(oneTime.stderr)")
 
         // Run 1: five conversations for the clerk, two for the nurse, a lock-out, an unknown login name.
         var script: [String] = []
@@ -70,6 +74,8 @@ import Testing
         for _ in 0..<2 { _ = try session(served, "locked", [], password: "wrong") }
         #expect(try session(served, "locked", []).contains { $0.hasPrefix("ERR locked-out") })
         #expect(try session(served, "typo-name-Hunter2", []).contains { $0.hasPrefix("ERR auth-failed") })
+        #expect(try session(served, "temp", [], password: "temp-password-once").contains { $0.hasPrefix("OK user=temp") })
+        #expect(try session(served, "temp", [], password: "temp-password-once").contains { $0.hasPrefix("ERR auth-failed") })
         served.stop()
         #expect(try EnclaveBinary.run(["users", "disable", "gone"], in: served.directory).status == 0)
         let snapshot = outside.appendingPathComponent("audit-snapshot")
@@ -88,13 +94,25 @@ import Testing
         try db.run("UPDATE users SET password_hash = ? WHERE name = 'officer2'", [clerkHash])
         try db.run("UPDATE users SET disabled = 0 WHERE name = 'gone'")
         try db.run("UPDATE users SET locked_until = NULL, failed_attempts = 0 WHERE name = 'locked'")
+        try db.run("UPDATE users SET must_change_password = 0 WHERE name = 'temp'")
+
+        // `users list` lists every account, marks the damaged ones, and exits 1.
+        let listed = try EnclaveBinary.run(["users", "list"], in: served.directory)
+        #expect(listed.status == 1, "\(listed.stdout)\(listed.stderr)")
+        for damaged in ["gone", "locked", "officer2", "raised", "temp"] {
+            #expect(listed.stdout.contains("\(damaged)\t-\t-\tintegrity-failed\n"), "\(damaged): \(listed.stdout)")
+        }
+        #expect(listed.stdout.contains("nurse\tstaff\t-\tactive\n"), "\(listed.stdout)")
 
         // Run 2.
         try served.restart()
         #expect(served.port > 0)
         let clerkLines = try session(
             served, "clerk",
-            ["/list", "/open \(clerk[1])", "/history", "/open \(clerk[0])", "/open \(clerk[4])", "/history"])
+            [
+                "/list", "/open \(clerk[1])", "/history", "a message to the conversation with a gap",
+                "/open \(clerk[0])", "/open \(clerk[4])", "/history",
+            ])
         let clerkRows = clerkLines.filter { $0.hasPrefix("= ") }
         #expect(clerkRows.contains { $0.hasPrefix("= \(clerk[4])\tclerk-5\t") })
         #expect(clerkRows.contains { $0.hasPrefix("= \(clerk[1])\tclerk-2\t") }, "a middle gap shows on reading")
@@ -102,7 +120,9 @@ import Testing
             #expect(clerkRows.contains("= \(damaged)\t-\t-\t-\t-\t-\tintegrity-failed"), "\(clerkLines)")
         }
         #expect(clerkLines.contains("OK conversations=2 damaged=2"), "\(clerkLines)")
-        #expect(clerkLines.contains { $0.hasPrefix("ERR integrity conversation \(clerk[1]) ") })
+        // Reading it and sending to it are both refused as `integrity` naming it, never `internal`.
+        #expect(clerkLines.filter { $0.hasPrefix("ERR integrity conversation \(clerk[1]) ") }.count == 2, "\(clerkLines)")
+        #expect(!clerkLines.contains { $0.hasPrefix("ERR internal") }, "\(clerkLines)")
         #expect(clerkLines.contains { $0.hasPrefix("ERR integrity conversation \(clerk[0]) ") })
         #expect(clerkLines.contains { $0.hasPrefix("= ") && $0.hasSuffix("\tcanary-clerk-5") })
 
@@ -114,6 +134,8 @@ import Testing
         #expect(nurseLines.contains { $0.hasPrefix("= ") && $0.hasSuffix("\tcanary-nurse-2") })
         #expect(!nurseLines.contains { $0.contains("canary-clerk") || $0.contains("clerk-1") }, "\(nurseLines)")
 
+        let reused = try session(served, "temp", [], password: "temp-password-once")
+        #expect(reused.contains("ERR auth-failed unknown user or wrong password"), "a used one-time password: \(reused)")
         for user in ["raised", "gone", "locked"] {
             #expect(try session(served, user, []).contains("ERR auth-failed unknown user or wrong password"), "\(user)")
         }

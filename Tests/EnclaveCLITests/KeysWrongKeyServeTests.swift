@@ -15,7 +15,7 @@ import Testing
             at: directory.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf"), withDestinationURL: model)
         // A data directory with a database and its key, as a first run leaves it.
         let added = try EnclaveBinary.run(
-            ["users", "add", "alice", "--role", "staff"], stdin: "alice-password\n", in: directory)
+            ["users", "add", "alice", "--role", "staff", "--permanent"], stdin: "alice-password\n", in: directory)
         #expect(added.status == 0, "\(added.stderr)")
         let data = directory.appendingPathComponent("data")
         let database = data.appendingPathComponent("enclave.db").path

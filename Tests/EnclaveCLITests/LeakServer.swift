@@ -72,7 +72,7 @@ final class LeakServer {
             to: directory.appendingPathComponent("enclave.yaml"), atomically: true, encoding: .utf8)
         for user in users {
             let added = try EnclaveBinary.run(
-                ["users", "add", user, "--role", "staff"], stdin: "\(user)-password\n", in: directory)
+                ["users", "add", user, "--role", "staff", "--permanent"], stdin: "\(user)-password\n", in: directory)
             guard added.status == 0 else { throw LineClientError(description: "users add: \(added.stderr)") }
         }
     }

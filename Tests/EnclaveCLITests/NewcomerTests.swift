@@ -10,7 +10,7 @@ import Testing
         let served = try ServedDirectory(configuration: "limits:\n  max_tokens: 8\n")
         defer { if served.process.isRunning { served.process.terminate() } }
         try #require(served.port > 0)
-        #expect(served.adminPassword.count == 20)
+        #expect(served.printedPassword.count == 20)
 
         let nc = try ChatLoadClient(port: served.port)
         var banner: [String] = []
@@ -58,7 +58,7 @@ import Testing
             text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
         }
         #expect(text.contains("listening on"))
-        #expect(!text.contains("one-time password") && !text.contains(served.adminPassword))
+        #expect(!text.contains("one-time password") && !text.contains(served.printedPassword))
         again.terminate()
         again.waitUntilExit()
         #expect(again.terminationStatus == 0)

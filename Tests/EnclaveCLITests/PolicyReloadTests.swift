@@ -71,7 +71,8 @@ final class PolicyServedDirectory {
             if let line = lines.first(where: { $0.contains("listening on 127.0.0.1:") }) {
                 port = Int(line.split(separator: ":")[1].prefix(while: \.isNumber)) ?? 0
                 if let index = lines.firstIndex(where: { $0.contains("one-time password") }), index + 1 < lines.count {
-                    adminPassword = lines[index + 1].trimmingCharacters(in: .whitespaces)
+                    adminPassword = try FirstAdmin.claim(
+                        port: port, printed: lines[index + 1].trimmingCharacters(in: .whitespaces))
                 }
                 return
             }

@@ -10,6 +10,8 @@ final class ServedDirectory {
     private(set) var process = Process()
     private(set) var output = URL(fileURLWithPath: "/dev/null")
     private(set) var port = 0
+    /// The one-time password `serve` printed (already used: the harness chose `adminPassword` with it).
+    private(set) var printedPassword = ""
     private(set) var adminPassword = ""
 
     /// Creates the directory, adds `users` (staff, password `<name>-password`), then starts the server.
@@ -22,7 +24,7 @@ final class ServedDirectory {
             at: directory.appendingPathComponent("models"), withIntermediateDirectories: true)
         for user in users {
             let added = try EnclaveBinary.run(
-                ["users", "add", user, "--role", "staff"], stdin: "\(user)-password\n", in: directory)
+                ["users", "add", user, "--role", "staff", "--permanent"], stdin: "\(user)-password\n", in: directory)
             guard added.status == 0 else { throw CocoaError(.fileWriteUnknown) }
         }
         let model = EnclaveBinary.packageRoot.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf")
@@ -77,8 +79,9 @@ final class ServedDirectory {
                 let after = line.split(separator: ":")[1]
                 port = Int(after.prefix(while: \.isNumber)) ?? 0
                 let lines = text.split(separator: "\n")
-                if let index = lines.firstIndex(where: { $0.contains("one-time password") }) {
-                    adminPassword = lines[index + 1].trimmingCharacters(in: .whitespaces)
+                if let index = lines.firstIndex(where: { $0.contains("one-time password (shown only now)") }) {
+                    printedPassword = lines[index + 1].trimmingCharacters(in: .whitespaces)
+                    adminPassword = try FirstAdmin.claim(port: port, printed: printedPassword)
                 }
                 return
             }
@@ -118,7 +121,7 @@ final class ServedDirectory {
     @Test func aNewcomerLogsInAndGetsAStreamedAnswer() throws {
         let served = try ServedDirectory()
         #expect(served.port > 0)
-        #expect(served.adminPassword.count == 20)
+        #expect(served.printedPassword.count == 20)
         let mode =
             try FileManager.default.attributesOfItem(
                 atPath: served.directory.appendingPathComponent("data").path)[.posixPermissions] as? Int

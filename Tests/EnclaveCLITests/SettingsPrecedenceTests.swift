@@ -19,16 +19,29 @@ import Testing
         static let directories: [Level: String] = [
             .default: "data", .file: "file-data", .environment: "env-data", .flag: "flag-data",
         ]
+        static let policyDirectories: [Level: String] = [
+            .default: "policies", .file: "file-policies", .environment: "env-policies", .flag: "flag-policies",
+        ]
 
         init() throws {
             root = FileManager.default.temporaryDirectory.appendingPathComponent("enclave-prec-\(UUID().uuidString)")
             try FileManager.default.createDirectory(
                 at: root.appendingPathComponent("conf"), withIntermediateDirectories: true)
-            try "server:\n  data_dir: ../file-data\n".write(
+            try "server:\n  data_dir: ../file-data\n  policies: ../file-policies\n".write(
                 to: root.appendingPathComponent("conf/enclave.yaml"), atomically: true, encoding: .utf8)
+            // A policy directory per level, told apart by its number of rules (1 to 4).
+            for (index, level) in Level.allCases.enumerated() {
+                let directory = root.appendingPathComponent(Self.policyDirectories[level]!)
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                let rules = (0...index).map {
+                    "  - name: rule-\($0)\n    when: {untagged: true}\n    allow: {residency: [on-prem]}\n"
+                }
+                try ("version: 1\ntags:\n  misc: {}\nrules:\n" + rules.joined()).write(
+                    to: directory.appendingPathComponent("policy.yaml"), atomically: true, encoding: .utf8)
+            }
             for level in Level.allCases {
                 let added = try EnclaveBinary.run(
-                    ["users", "add", "user-\(level.rawValue)", "--role", "staff", "--data-dir", Self.directories[level]!],
+                    ["users", "add", "user-\(level.rawValue)", "--role", "staff", "--permanent", "--data-dir", Self.directories[level]!],
                     stdin: "password-of-\(level.rawValue)\n", environment: Layout.clean, in: root)
                 guard added.status == 0 else { throw LineClientError(description: "users add: \(added.stderr)") }
             }
@@ -37,7 +50,7 @@ import Testing
         /// The environment without any of our variables (the test runner's own must not leak in).
         static var clean: [String: String] {
             ["ENCLAVE_CONFIG": "", "ENCLAVE_DATA_DIR": "", "ENCLAVE_DATABASE": "", "ENCLAVE_AUDIT_DIR": "",
-             "ENCLAVE_KEY_FILE": ""]
+             "ENCLAVE_KEY_FILE": "", "ENCLAVE_POLICIES": ""]
         }
 
         /// Arguments and environment that make `level` the strongest one given.
@@ -83,6 +96,22 @@ import Testing
             let path = line?.split(separator: " ", omittingEmptySubsequences: true).dropFirst(2).first
             #expect(path.map { ($0 as NSString).lastPathComponent } == directory, "\(result.stdout)\(result.stderr)")
         }
+    }
+
+    @Test(arguments: Level.allCases)
+    func policyCommandsReadThePoliciesServeWould(level: Level) throws {
+        let layout = try Self.layout.get()
+        var environment = layout.invocation(level).environment
+        var arguments = level == .default ? [] : ["--config", "conf/enclave.yaml"]
+        if level == .environment || level == .flag { environment["ENCLAVE_POLICIES"] = "env-policies" }
+        if level == .flag { arguments += ["--policies", "flag-policies"] }
+        try "providers:\n  - name: local\n    residency: on-prem\n".write(
+            to: layout.root.appendingPathComponent("providers.yaml"), atomically: true, encoding: .utf8)
+        let result = try EnclaveBinary.run(
+            ["policy", "check", "--providers-file", "providers.yaml"] + arguments, environment: environment,
+            in: layout.root)
+        let rules = Level.allCases.firstIndex(of: level)! + 1
+        #expect(result.stdout.contains(" \(rules) rules"), "\(level): \(result.stdout)\(result.stderr)")
     }
 
     @Test(arguments: Level.allCases)

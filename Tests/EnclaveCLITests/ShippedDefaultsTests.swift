@@ -65,12 +65,18 @@ final class ShippedCopy {
         throw LineClientError(description: "serve did not listen: \(printed)")
     }
 
-    /// Logs in as the admin with the printed one-time password and sets a new one (required first).
+    /// Logs in as the admin with the printed one-time password, which opens one session without the
+    /// admin's privileges and asks for a new password, and sets one.
     func adminSession() throws -> ChatLoadClient {
         let client = try ChatLoadClient(port: port)
         #expect(client.readBanner())
         let login = client.exchange("/login admin \(adminPassword)")
         #expect(login.final?.hasPrefix("OK user=admin role=admin") == true, "\(login.lines)")
+        #expect(login.lines.contains { $0.hasPrefix("* ") && $0.contains("/passwd") }, "\(login.lines)")
+        #expect(client.exchange("/reload").final?.hasPrefix("ERR forbidden choose your own password") == true)
+        let chosen = "chosen-" + UUID().uuidString.prefix(8)
+        #expect(client.exchange("/passwd \(adminPassword) \(chosen)").final == "OK password changed")
+        #expect(client.exchange("/reload").final?.hasPrefix("OK policy=") == true)
         return client
     }
 
@@ -96,6 +102,10 @@ final class ShippedCopy {
         #expect(FileManager.default.fileExists(atPath: shipped.directory.appendingPathComponent("data/enclave.db").path))
 
         let client = try shipped.adminSession()
+        // The printed password opened its one session: it logs in no more.
+        let again = try ChatLoadClient(port: shipped.port)
+        #expect(again.readBanner())
+        #expect(again.exchange("/login admin \(shipped.adminPassword)").final?.hasPrefix("ERR auth-failed") == true)
         let answer = client.exchange("What is the capital of France?")
         #expect(answer.lines.first?.hasPrefix("* provider=local residency=on-prem") == true, "\(answer.lines)")
         #expect(answer.lines.contains { $0.hasPrefix("> ") && $0.count > 2 }, "\(answer.lines)")

@@ -14,6 +14,7 @@ import Testing
 struct NoPasswordVerifier: PasswordVerifier {
     let decoyHash = "-"
     func verify(_ password: String, against stored: String) -> Bool { false }
+    func hash(_ password: String) throws -> String { "-" }
 }
 
 @Suite struct CanaryTests {

@@ -19,8 +19,25 @@ public struct StoreAdapter: AccountDirectory, ConversationRepository {
         return UserAccount(
             name: record.name, role: UserRole(rawValue: record.role.rawValue) ?? .staff, groups: record.groups,
             passwordHash: record.passwordHash, disabled: record.disabled, failedAttempts: record.failedAttempts,
-            lockedUntil: record.lockedUntil)
+            lockedUntil: record.lockedUntil, password: PasswordOrigin(rawValue: record.passwordState.rawValue) ?? .oneTimeUsed)
     }
+
+    public func useOneTimePassword(name: String) async throws {
+        guard var record = try await guarded({ try await store.user(named: name) }) else { return }
+        record.passwordState = .oneTimeUsed
+        try await store.updateUser(record)
+    }
+
+    public func setPassword(name: String, hash: String) async throws {
+        guard var record = try await guarded({ try await store.user(named: name) }) else { return }
+        record.passwordHash = hash
+        record.passwordState = .own
+        record.failedAttempts = 0
+        record.lockedUntil = nil
+        try await store.updateUser(record)
+    }
+
+    public func changeStamp() async throws -> Int { try await store.changeCounter() }
 
     public func setLoginState(name: String, failedAttempts: Int, lockedUntil: Date?) async throws {
         guard var record = try await guarded({ try await store.user(named: name) }) else { return }
@@ -72,11 +89,13 @@ public struct StoreAdapter: AccountDirectory, ConversationRepository {
     }
 
     public func append(_ message: DraftMessage, to id: String) async throws -> Int {
-        try await store.append(
-            Storage.NewMessage(
-                role: message.role, body: message.body, provider: message.provider, modelID: message.modelID,
-                promptVersion: message.promptVersion, tokensIn: message.tokensIn, tokensOut: message.tokensOut),
-            to: try self.id(id))
+        try await guarded {
+            try await store.append(
+                Storage.NewMessage(
+                    role: message.role, body: message.body, provider: message.provider, modelID: message.modelID,
+                    promptVersion: message.promptVersion, tokensIn: message.tokensIn, tokensOut: message.tokensOut),
+                to: try self.id(id))
+        }
     }
 
     public func history(_ id: String, limit: Int?) async throws -> [StoredMessage] {
@@ -97,11 +116,11 @@ public struct StoreAdapter: AccountDirectory, ConversationRepository {
     }
 
     public func addTags(_ tags: Set<String>, to id: String) async throws -> Set<String> {
-        try await store.addTags(tags, to: try self.id(id))
+        try await guarded { try await store.addTags(tags, to: try self.id(id)) }
     }
 
     public func setProvider(_ name: String, for id: String) async throws {
-        try await store.setProvider(name, for: try self.id(id))
+        try await guarded { try await store.setProvider(name, for: try self.id(id)) }
     }
 
     /// Deletes (crypto-shreds) a conversation; one under legal hold is `forbidden` (the hold's id and

@@ -40,6 +40,7 @@ enum SettingVariable: String {
     case keyFile = "ENCLAVE_KEY_FILE"
     case tlsCertificate = "ENCLAVE_TLS_CERT"
     case tlsKey = "ENCLAVE_TLS_KEY"
+    case initialPasswordFile = "ENCLAVE_INITIAL_PASSWORD_FILE"
 }
 
 /// The resolved configuration of one command run.
@@ -67,6 +68,8 @@ struct Settings {
     var defaultModelPath: String
     /// The audit log's checkpoints and retention (`audit:`).
     var audit: AuditLog.Configuration
+    /// Where the first admin's one-time password goes (a new 0600 file) instead of standard output.
+    var initialPasswordFile: Resolved<String>?
 
     /// The key file path when the keys come from a file.
     var keyFilePath: String? {
@@ -140,7 +143,9 @@ struct Settings {
             prompts: pick(.prompts, flag: nil, file: file.prompts, default: "prompts"),
             keySource: keySource, tls: server.tls, server: server, limits: file.limits, engine: file.engine,
             routing: file.routing, modelOverride: model,
-            defaultModelPath: DefaultModel.path(environment: environment), audit: file.audit)
+            defaultModelPath: DefaultModel.path(environment: environment), audit: file.audit,
+            initialPasswordFile: given(.initialPasswordFile, flag: flags.initialPasswordFile)
+                ?? file.initialPasswordFile.map { Resolved(value: $0, source: .file) })
     }
 
     /// `name = value (source)` lines for `enclave config show` and `doctor`.
@@ -159,6 +164,9 @@ struct Settings {
         case .command(let words): rows.append(("keys", "command \(words.first ?? "")", keySource.source))
         }
         if let modelOverride { rows.append(("model", modelOverride.value, modelOverride.source)) }
+        if let initialPasswordFile {
+            rows.append(("initial_password_file", initialPasswordFile.value, initialPasswordFile.source))
+        }
         return rows
     }
 }
@@ -178,6 +186,7 @@ struct SettingFlags {
     var tlsCertificate: String?
     var tlsKey: String?
     var insecureBind = false
+    var initialPasswordFile: String?
 }
 
 /// The options every command that reads the configuration shares.

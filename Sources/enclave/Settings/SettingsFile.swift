@@ -31,6 +31,7 @@ struct SettingsFile {
     var prompts: String?
     var tlsCertificate: String?
     var tlsKey: String?
+    var initialPasswordFile: String?
     var keySource: KeySource?
     var server = ServerConfiguration()
     var limits = ChatCore.Configuration()
@@ -70,7 +71,7 @@ struct SettingsFile {
                 node, "server",
                 allowed: [
                     "listen", "data_dir", "database", "audit_dir", "policies", "prompts", "tls_cert", "tls_key",
-                    "insecure_bind", "log_client_addresses",
+                    "insecure_bind", "log_client_addresses", "initial_password_file",
                 ])
             if let value = map["listen"] {
                 settings.listen = try reader.string(value, "server.listen")
@@ -89,6 +90,9 @@ struct SettingsFile {
                 try path(n, "tls_cert")
             }
             settings.tlsKey = try map["tls_key"].map { n throws(ConfigurationError) in try path(n, "tls_key") }
+            settings.initialPasswordFile = try map["initial_password_file"].map { n throws(ConfigurationError) in
+                try path(n, "initial_password_file")
+            }
             if let value = map["insecure_bind"] {
                 settings.server.allowInsecureBind = try reader.bool(value, "insecure_bind")
             }

@@ -1,0 +1,133 @@
+// Accounts as a live session sees them: a one-time password opens one session without the role's
+// privileges, `/passwd` replaces it (and ends the user's other sessions), and a session whose account is
+// disabled, locked, deleted, demoted or regrouped elsewhere ends within about a second: an idle one with
+// a notice, a streaming one after its reply is cut.
+import ChatCore
+import Foundation
+import Testing
+
+@testable import ChatServer
+
+/// A session that never ended would hang its read, so each test has a limit, generous for a runner whose
+/// two cores also run the model tests; the server checks accounts every 250 ms, and the time a session
+/// took to end is printed.
+@Suite(.timeLimit(.minutes(10))) struct AccountSessionTests {
+    @Test func aOneTimePasswordOpensOneRestrictedSessionUntilTheUserChoosesTheirOwn() async throws {
+        try await TestServer.with { server in
+            await server.accounts.add(
+                UserAccount(
+                    name: "erin", role: .admin, groups: [], passwordHash: "test:printed-once-1234",
+                    password: .oneTime))
+            try await server.client { client in
+                let login = try await client.exchange("/login erin printed-once-1234")
+                #expect(login.last == "OK user=erin role=admin")
+                #expect(login.dropLast().contains { $0.hasPrefix("* ") && $0.contains("/passwd <current> <new>") })
+                // No privileges yet, but the person can chat.
+                #expect(try await client.final("/reload").hasPrefix("ERR forbidden choose your own password"))
+                #expect(try await client.final("hello").hasPrefix("OK conversation="))
+                // A wrong current password, a short one, the same one, one holding the name: refused.
+                #expect(try await client.final("/passwd wrong-password-1 a-brand-new-secret").hasPrefix("ERR auth-failed"))
+                #expect(try await client.final("/passwd printed-once-1234 short").hasPrefix("ERR bad-arguments"))
+                #expect(
+                    try await client.final("/passwd printed-once-1234 printed-once-1234").hasPrefix("ERR bad-arguments"))
+                #expect(
+                    try await client.final("/passwd printed-once-1234 erin-is-my-password").hasPrefix(
+                        "ERR bad-arguments"))
+                #expect(try await client.final("/passwd printed-once-1234 a-brand-new-secret") == "OK password changed")
+                #expect(try await client.final("/reload").hasPrefix("ERR") == false)
+            }
+            // The one-time password logs in no more; the chosen one does, without the notice.
+            try await server.client { client in
+                #expect(try await client.final("/login erin printed-once-1234").hasPrefix("ERR auth-failed"))
+                let login = try await client.exchange("/login erin a-brand-new-secret")
+                #expect(login == ["OK user=erin role=admin"])
+            }
+            let stored = try #require(await server.accounts.account(named: "erin"))
+            #expect(stored.password == .own && stored.passwordHash == "test:a-brand-new-secret")
+            let outcomes = await server.audit.entries.filter { $0.action == "auth.password-change" }.map(\.outcome)
+            #expect(outcomes == ["failed", "ok"])
+        }
+    }
+
+    @Test func aOneTimePasswordWhoseSessionWasOpenedCannotOpenAnother() async throws {
+        try await TestServer.with { server in
+            await server.accounts.add(
+                UserAccount(name: "fred", role: .staff, groups: [], passwordHash: "test:given-by-admin-1", password: .oneTime))
+            try await server.client { client in try await client.login("fred", "given-by-admin-1") }
+            try await server.client { client in
+                let answer = try await client.final("/login fred given-by-admin-1")
+                #expect(answer.hasPrefix("ERR auth-failed") && answer.contains("enclave users passwd fred"), "\(answer)")
+            }
+        }
+    }
+
+    /// Each change an admin can make to a logged-in account, and whether it must end the session.
+    static let changes: [(name: String, notice: String, change: @Sendable (inout UserAccount) -> Void)] = [
+        ("disabled", "your account was disabled", { $0.disabled = true }),
+        ("locked", "your account was locked", { $0.lockedUntil = Date().addingTimeInterval(600) }),
+        ("demoted", "your role changed", { $0.role = .staff }),
+        ("regrouped", "your groups changed", { $0.groups = ["elsewhere"] }),
+        ("password reset", "your password was changed", { $0.passwordHash = "test:reset-by-admin-1" }),
+    ]
+
+    @Test(arguments: 0..<changes.count)
+    func anIdleSessionEndsWithANoticeWhenItsAccountChanges(_ index: Int) async throws {
+        let (name, notice, change) = Self.changes[index]
+        try await TestServer.with { server in
+            await server.accounts.add(
+                UserAccount(name: "gail", role: .compliance, groups: ["ward3"], passwordHash: "test:gail-password-1"))
+            try await server.client { gail in
+                try await gail.login("gail", "gail-password-1")
+                try await server.client { bob in
+                    try await bob.login("bob", "bob-password-1")
+                    var account = try #require(await server.accounts.account(named: "gail"))
+                    change(&account)
+                    let clock = ContinuousClock()
+                    let start = clock.now
+                    await server.accounts.add(account)
+                    let rest = try await gail.readUntil { _ in true }
+                    let elapsed = clock.now - start
+                    print("session of a \(name) account ended after \(elapsed)")
+                    #expect(rest.count == 1 && rest[0].hasPrefix("* session ended: \(notice)"), "\(name): \(rest)")
+                    // Other users' sessions carry on.
+                    #expect(try await bob.final("/whoami").hasPrefix("OK user=bob"))
+                }
+            }
+            let ends = await server.audit.entries.filter { $0.action == "auth.logout" && $0.actor == "gail" }
+            #expect(ends.map(\.outcome).first?.hasPrefix("ended-") == true, "\(ends.map(\.outcome))")
+        }
+    }
+
+    @Test func aDeletedAccountsStreamingReplyIsCutAndTheSessionEnds() async throws {
+        try await TestServer.with(gateway: SlowGateway()) { server in
+            try await server.client { alice in
+                try await alice.login("alice", "alice-password")
+                try await alice.send("tell me a long story")
+                // The reply streams one word every 10 ms for 30 s on one growing line: let it start, then
+                // delete the account.
+                try await Task.sleep(for: .milliseconds(500))
+                await server.accounts.remove("alice")
+                let rest = try await alice.readUntil { _ in true }
+                let finals = rest.filter(AsyncLineClient.isFinal)
+                #expect(finals.count == 1 && finals[0].hasPrefix("OK conversation="), "\(finals)")
+                #expect(finals.first?.contains("stop=session-ended") == true, "\(finals)")
+                #expect(rest.last == "* session ended: your account was deleted", "\(rest.suffix(3))")
+            }
+        }
+    }
+
+    @Test func changingAPasswordEndsTheUsersOtherSessionsButNotThisOne() async throws {
+        try await TestServer.with { server in
+            try await server.client { first in
+                try await first.login("bob", "bob-password-1")
+                try await server.client { second in
+                    try await second.login("bob", "bob-password-1")
+                    #expect(try await second.final("/passwd bob-password-1 a-much-better-secret") == "OK password changed")
+                    let rest = try await first.readUntil { _ in true }
+                    #expect(rest == ["* session ended: your password was changed; log in again"], "\(rest)")
+                    #expect(try await second.final("/whoami").hasPrefix("OK user=bob"))
+                }
+            }
+        }
+    }
+}
