@@ -314,13 +314,7 @@ extension Store {
     public func addFeedback(conversation id: ConversationID, user: String, up: Bool, comment: String?) throws {
         let key = try dataKey(id)
         let feedbackID = try SecureRandom.bytes(10).hexString
-        let sealed = try comment.map {
-            try seal(
-                $0, key: key,
-                aad: Schema.aad(
-                    "feedback", row: feedbackID, conversation: id, role: user,
-                    keyVersion: Schema.dataKeyVersion))
-        }
+        let sealed = try comment.map { try seal($0, key: key, aad: feedbackAAD(id, row: feedbackID, user: user)) }
         try mapErrors {
             try db.run(
                 "INSERT INTO feedback (id, conversation_id, user, up, comment, created) VALUES (?, ?, ?, ?, ?, ?)",
@@ -361,6 +355,10 @@ extension Store {
 
     func tagsAAD(_ id: ConversationID) -> [UInt8] {
         Schema.aad("conversations", row: id.rawValue, conversation: id, role: "tags", keyVersion: Schema.dataKeyVersion)
+    }
+
+    func feedbackAAD(_ id: ConversationID, row: String, user: String) -> [UInt8] {
+        Schema.aad("feedback", row: row, conversation: id, role: user, keyVersion: Schema.dataKeyVersion)
     }
 
     func bodyAAD(_ id: ConversationID, seq: Int, role: String) -> [UInt8] {

@@ -19,8 +19,9 @@ extension UsersCommand {
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write every conversation of an account, decrypted, to a new JSONL file (mode 0600).",
-            discussion: "One JSON object per message: conversation, title, tags, seq, role, text, times. "
-                + "The export is audited (who ran it, how many conversations and messages), never its content.")
+            discussion: "One JSON object per message (type message: conversation, title, tags, seq, role, text, "
+                + "times) and per piece of feedback given (type feedback: up or down, comment). "
+                + "The export is audited (who ran it, how many conversations and lines), never its content.")
         @Argument var name: String
         @Option(help: "The file to create (never overwritten).") var out: String
         @OptionGroup var location: Location
@@ -37,14 +38,18 @@ extension UsersCommand {
                 for message in try await store.history(conversation.id) {
                     lines.append(try PersonalExport.line(conversation, message))
                 }
+                for feedback in try await store.feedback(on: conversation.id) {
+                    lines.append(try PersonalExport.line(conversation, feedback))
+                }
             }
             try location.audit(
                 AuditAction.userExport, subject: name,
-                detail: "conversations=\(listing.summaries.count) messages=\(lines.count) "
+                detail: "conversations=\(listing.summaries.count) lines=\(lines.count) "
                     + "unreadable=\(listing.damaged.count)")
             try PersonalExport.write(lines, to: out)
             print(
-                "exported \(lines.count) message(s) of \(listing.summaries.count) conversation(s) of \(name) to \(out)")
+                "exported \(lines.count) line(s) (messages and feedback) of \(listing.summaries.count) "
+                    + "conversation(s) of \(name) to \(out)")
             if !listing.damaged.isEmpty {
                 print(
                     "warning: \(listing.damaged.count) conversation(s) failed their integrity check and are not in "
@@ -109,15 +114,34 @@ enum PersonalExport {
 
     /// One message as a JSON object (keys sorted, so exports are stable) followed by LF.
     static func line(_ conversation: ConversationSummary, _ message: MessageRecord) throws -> Data {
-        var object: [String: Any] = [
-            "conversation": conversation.id.rawValue, "title": conversation.title ?? NSNull(),
-            "tags": conversation.tags.sorted(), "seq": message.seq, "role": message.role, "text": message.body,
-            "created": time.format(message.created),
+        var object = fields(conversation, type: "message", created: message.created)
+        object["seq"] = message.seq
+        object["role"] = message.role
+        object["text"] = message.body
+        if let provider = message.provider { object["provider"] = provider }
+        if let model = message.modelID { object["model_id"] = model }
+        return try encode(object)
+    }
+
+    /// One piece of feedback as a JSON object followed by LF.
+    static func line(_ conversation: ConversationSummary, _ feedback: FeedbackRecord) throws -> Data {
+        var object = fields(conversation, type: "feedback", created: feedback.created)
+        object["feedback"] = feedback.up ? "up" : "down"
+        object["comment"] = feedback.comment ?? NSNull()
+        return try encode(object)
+    }
+
+    /// The fields every line carries: what it is, when, and its conversation.
+    private static func fields(_ conversation: ConversationSummary, type: String, created: Date) -> [String: Any] {
+        [
+            "type": type, "conversation": conversation.id.rawValue, "title": conversation.title ?? NSNull(),
+            "tags": conversation.tags.sorted(), "created": time.format(created),
             "conversation_created": time.format(conversation.created),
             "conversation_updated": time.format(conversation.updated),
         ]
-        if let provider = message.provider { object["provider"] = provider }
-        if let model = message.modelID { object["model_id"] = model }
+    }
+
+    private static func encode(_ object: [String: Any]) throws -> Data {
         var data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         data.append(0x0A)
         return data

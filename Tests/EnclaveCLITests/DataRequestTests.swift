@@ -18,7 +18,10 @@ import Testing
         let served = try ServedDirectory(users: ["dana"], configuration: "limits:\n  max_tokens: 6\n")
         defer { served.stop() }
         try #require(served.port > 0)
-        let texts = ["first question NEEDLE-4411", "/new second", "second question NEEDLE-4412"]
+        let texts = [
+            "first question NEEDLE-4411", "/new second", "second question NEEDLE-4412",
+            "/feedback down wrong answer NEEDLE-4413",
+        ]
         let (client, output) = try served.chat(
             texts + ["/list", "/history", "/quit"], user: "dana", password: "dana-password")
         client.waitUntilExit()
@@ -34,7 +37,11 @@ import Testing
         let objects = try String(contentsOf: out, encoding: .utf8).split(separator: "\n").map {
             try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
         }
-        #expect(objects.count == 4)
+        #expect(objects.count == 5)
+        let feedback = objects.filter { $0["type"] as? String == "feedback" }
+        #expect(feedback.count == 1 && feedback.first?["feedback"] as? String == "down")
+        #expect(feedback.first?["comment"] as? String == "wrong answer NEEDLE-4413")
+        #expect(objects.filter { $0["type"] as? String == "message" }.count == 4)
         #expect(Set(objects.compactMap { $0["conversation"] as? String }).count == 2)
         let userTexts = objects.filter { $0["role"] as? String == "user" }.compactMap { $0["text"] as? String }
         #expect(userTexts.sorted() == ["first question NEEDLE-4411", "second question NEEDLE-4412"])
