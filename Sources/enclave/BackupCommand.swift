@@ -80,39 +80,6 @@ struct BackupCommand: AsyncParsableCommand {
     }
 }
 
-/// What `manifest.json` records.
-struct BackupManifest: Codable, Equatable {
-    struct File: Codable, Equatable {
-        var path: String
-        var bytes: Int
-        var sha256: String
-    }
-
-    static let formatName = "enclave-backup-v1"
-    static let fileName = "manifest.json"
-    /// The files a backup holds, relative to its directory (nothing else is ever read from one).
-    static let expectedFiles = [
-        "enclave.db", "audit/" + AuditLog.logFileName, "audit/" + AuditLog.checkpointFileName,
-        "audit/" + AuditRootKey.fileName,
-    ]
-
-    var format = formatName
-    var id: String
-    var created: String
-    var enclaveVersion: String
-    var schemaVersion: Int
-    var masterVersions: [Int]
-    var auditRecords: UInt64
-    var files: [File]
-
-    /// The size and SHA-256 of `relative` inside `directory`.
-    static func describe(_ relative: String, in directory: String) throws -> File {
-        let path = directory + "/" + relative
-        let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        return File(path: relative, bytes: size, sha256: try SHA256.hash(fileAtPath: path).hexString)
-    }
-}
-
 /// Takes one backup into a new directory.
 struct BackupWriter {
     let destination: String
@@ -143,17 +110,15 @@ struct BackupWriter {
             throw AuditFailure(message: error.description)
         }
         let schema = try SQLiteConnection(path: destination + "/enclave.db", create: false).userVersion()
-        let manifest = BackupManifest(
+        let manifest = try BackupManifest(
             id: id, created: ISO8601DateFormatter().string(from: Date()), enclaveVersion: EnclaveVersion.current,
             schemaVersion: schema, masterVersions: versions.sorted(), auditRecords: records,
-            files: try BackupManifest.expectedFiles.map { try BackupManifest.describe($0, in: destination) })
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
+            files: try BackupManifest.expectedFiles.map { try BackupManifest.describe($0, in: destination) }
+        ).authenticated(ring: ring)
         let path = destination + "/" + BackupManifest.fileName
         guard
             FileManager.default.createFile(
-                atPath: path, contents: try encoder.encode(manifest), attributes: [.posixPermissions: 0o600])
+                atPath: path, contents: try manifest.encoded(pretty: true), attributes: [.posixPermissions: 0o600])
         else { throw ValidationErrorText("cannot write \(path)") }
         try await store.registerBackup(
             KeptBackup(id: id, destination: destination, masterVersions: versions, created: Date()))

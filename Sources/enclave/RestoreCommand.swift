@@ -2,8 +2,9 @@
 // trusted before it is checked: the manifest must be of this format and list exactly the backup's files,
 // every file must have the size and SHA-256 the manifest gives, and DATA_DIR must not exist or be empty.
 // Then, with the master key given (--key-file, --key-env, --key-command, or the configured source), the
-// database must accept the key (its key check values), pass `integrity_check` and open as a Store (an
-// older schema is migrated), the audit root key must open and the copied log must verify. Any failure
+// manifest's HMAC must verify (a forgery with updated hashes needs the key), the database must accept the
+// key (its key check values), pass `integrity_check` and open as a Store (an older schema is migrated),
+// the audit root key must open and the copied log must verify. Any failure
 // removes what was restored. A key file is copied into DATA_DIR/master.key (0600), so `enclave serve
 // --data-dir DATA_DIR` runs on the result; the restore is recorded in the restored audit log.
 import ArgumentParser
@@ -81,6 +82,11 @@ struct BackupRestorer {
                 .missingMasterKey,
                 "the backup needs master key version(s) \(missing.map(String.init).joined(separator: ", ")), "
                     + "which the key source does not hold")
+        }
+        guard try manifest.isAuthentic(ring: ring) else {
+            throw ValidationErrorText(
+                "the manifest of \(source) does not authenticate under this master key: a wrong key, or the backup "
+                    + "was altered; nothing was restored")
         }
         try FileManager.default.createDirectory(
             atPath: target + "/audit", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

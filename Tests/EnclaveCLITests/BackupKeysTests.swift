@@ -6,6 +6,22 @@
 import Foundation
 import Testing
 
+/// SHA-256 by the system's `sha256sum` (an oracle outside Enclave's own crypto).
+private func sha256Hex(_ data: Data) -> String {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("sha-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: file) }
+    try? data.write(to: file)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+    process.arguments = [file.path]
+    let out = Pipe()
+    process.standardOutput = out
+    try? process.run()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return String(text.prefix(64))
+}
+
 @Suite(.serialized) struct BackupKeysTests {
     @Test func rotationKeepsTheVersionsAKeptBackupNeedsUntilItIsForgotten() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("enclave-bk-\(UUID().uuidString)")
@@ -38,9 +54,26 @@ import Testing
         try "1 \(String(repeating: "ab", count: 32))\n".write(to: wrong, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: wrong.path)
         let refused = try run(["restore", "b1", "r2", "--key-file", wrong.path])
-        #expect(refused.status != 0 && refused.stderr.contains("wrong-master-key"))
+        #expect(refused.status != 0 && refused.stderr.contains("does not authenticate"))
         #expect(
             (try? FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("r2").path)) == [])
+
+        // A consistent forgery (a file changed and its hash in the manifest updated) needs the key.
+        let forged = directory.appendingPathComponent("forged")
+        try FileManager.default.copyItem(at: directory.appendingPathComponent("b1"), to: forged)
+        let checkpoints = forged.appendingPathComponent("audit/checkpoints.jsonl")
+        let original = try Data(contentsOf: checkpoints)
+        let cut = original.dropLast().lastIndex(of: 0x0A).map { original.prefix($0 + 1) } ?? original
+        try cut.write(to: checkpoints)
+        let manifestURL = forged.appendingPathComponent("manifest.json")
+        let manifest = try String(contentsOf: manifestURL, encoding: .utf8)
+            .replacingOccurrences(of: sha256Hex(original), with: sha256Hex(cut))
+            .replacingOccurrences(of: "\"bytes\" : \(original.count)", with: "\"bytes\" : \(cut.count)")
+        try manifest.write(to: manifestURL, atomically: true, encoding: .utf8)
+        let forgery = try run(["restore", "forged", "r4", "--key-file", keyFile])
+        #expect(forgery.status != 0 && forgery.stderr.contains("does not authenticate"), "\(forgery.stderr)")
+        let unforged = try run(["restore", "b1", "r5", "--key-file", keyFile])
+        #expect(unforged.status == 0, "\(unforged.stderr)")
 
         #expect(try run(["backup", "--forget", id]).status == 0)
         let cleaned = try run(["keys", "rotate"])
