@@ -41,14 +41,18 @@ public struct RetentionSweep: Sendable {
     let actor: String
     let role: String
     let audit: @Sendable ([AuditEvent]) async throws -> Void
+    /// Conversations read per Store call.
+    let pageSize: Int
 
     /// - Parameters:
     ///   - now: the clock the periods are measured against.
+    ///   - pageSize: conversations read per Store call (appends interleave between calls).
     ///   - audit: writes records durably; a failure stops the sweep before the deletion it covers.
     public init(
         store: Store, actor: String, role: String, now: @escaping @Sendable () -> Date = { Date() },
-        audit: @escaping @Sendable ([AuditEvent]) async throws -> Void
+        pageSize: Int = 500, audit: @escaping @Sendable ([AuditEvent]) async throws -> Void
     ) {
+        self.pageSize = max(1, pageSize)
         self.store = store
         self.actor = actor
         self.role = role
@@ -60,12 +64,26 @@ public struct RetentionSweep: Sendable {
     public func run(policy: PolicySet, dryRun: Bool = false) async throws -> Report {
         var report = Report()
         guard !policy.retention.isEmpty else { return report }
-        let listing = try await store.allConversations()
-        report.damaged = listing.damaged.map(\.id)
         let users = try await store.userListing()
         let groups = Dictionary(users.verified.map { ($0.name, $0.groups) }, uniquingKeysWith: { a, _ in a })
         let time = now()
-        for conversation in listing.summaries {
+        var after: ConversationID?
+        while true {
+            let page = try await store.conversations(after: after, limit: pageSize)
+            guard let last = (page.summaries.map(\.id) + page.damaged.map(\.id)).max() else { break }
+            after = last
+            report.damaged += page.damaged.map(\.id)
+            try await judge(page.summaries, policy: policy, groups: groups, at: time, dryRun: dryRun, into: &report)
+        }
+        return report
+    }
+
+    /// Applies the rules to one page of conversations.
+    private func judge(
+        _ page: [ConversationSummary], policy: PolicySet, groups: [String: [String]], at time: Date, dryRun: Bool,
+        into report: inout Report
+    ) async throws {
+        for conversation in page {
             guard let owner = groups[conversation.owner] else {
                 report.damaged.append(conversation.id)
                 continue
@@ -91,7 +109,6 @@ public struct RetentionSweep: Sendable {
             }
             report.expired.append(expired)
         }
-        return report
     }
 
     /// Audits, then crypto-shreds one expired conversation; false when a hold placed meanwhile kept it.

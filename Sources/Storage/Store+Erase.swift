@@ -39,9 +39,12 @@ extension Store {
 }
 
 extension Store {
-    /// Every conversation, most recently updated first, with those failing an integrity check set apart
-    /// (the retention sweep: a damaged conversation is reported, never judged by rules it cannot read).
-    public func allConversations() throws -> ConversationListing {
-        try summaries(where: "1 = 1", [])
+    /// Up to `limit` conversations with ids after `id` (all from the first when nil), with those failing
+    /// an integrity check set apart (the retention sweep: a damaged conversation is reported, never judged
+    /// by rules it cannot read). Paging by id keeps each call short, so appends interleave with a sweep.
+    public func conversations(after id: ConversationID?, limit: Int) throws -> ConversationListing {
+        try summaries(
+            where: "c.id IN (SELECT id FROM conversations WHERE id > ? ORDER BY id LIMIT ?)",
+            [id?.rawValue ?? "", limit])
     }
 }

@@ -26,7 +26,8 @@ extension Store {
             let feedbackID = row[0].string ?? ""
             let user = row[1].string ?? ""
             let comment = try row[3].bytes.map {
-                try open($0, key: key, aad: feedbackAAD(id, row: feedbackID, user: user), row: "feedback row \(feedbackID)")
+                try open(
+                    $0, key: key, aad: feedbackAAD(id, row: feedbackID, user: user), row: "feedback row \(feedbackID)")
             }
             return FeedbackRecord(
                 conversation: id, user: user, up: row[2].int == 1, comment: comment,

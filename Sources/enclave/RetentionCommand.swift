@@ -99,7 +99,8 @@ struct RetentionService: Service {
     /// One line for people: counts of what a sweep did.
     static func summary(_ report: RetentionSweep.Report, dryRun: Bool) -> String {
         "\(report.expired.count) conversation(s) \(dryRun ? "would be shredded" : "shredded"), "
-            + "\(report.held.count) kept by a legal hold, \(report.damaged.count) not judged (integrity), \(report.kept) within their period"
+            + "\(report.held.count) kept by a legal hold, \(report.damaged.count) not judged (integrity), "
+            + "\(report.kept) within their period"
     }
 }
 

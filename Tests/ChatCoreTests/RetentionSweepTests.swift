@@ -48,14 +48,14 @@ struct RetentionSweepTests {
             }
         }
 
-        /// A sweep whose clock reads `days` days from now.
+        /// A sweep whose clock reads `days` days from now, reading two conversations per page (so every
+        /// pass crosses pages).
         func sweep(after days: Double) -> RetentionSweep {
             let log = self.log
             return RetentionSweep(
                 store: store, actor: "system:retention", role: "system",
-                now: {
-                    Date().addingTimeInterval(days * 86_400)
-                }
+                now: { Date().addingTimeInterval(days * 86_400) },
+                pageSize: 2
             ) { events in _ = try await log.append(contentsOf: events) }
         }
 
