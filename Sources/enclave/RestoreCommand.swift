@@ -32,6 +32,11 @@ struct RestoreCommand: AsyncParsableCommand {
             print(
                 "restored backup \(manifest.id) (taken \(manifest.created)) into \(dataDirectory): "
                     + "\(restored.conversations) conversation(s), audit log verified (\(restored.records) records)")
+            if case .file = ring.source {
+                print("copied the master key file to \(ServerAssembly.masterKeyPath(dataDirectory)) (mode 0600)")
+            } else {
+                print("the master keys stay at their source (variable or command): configure it for \(dataDirectory)")
+            }
         } catch {
             // Leave the directory as it was found: empty.
             for name in (try? FileManager.default.contentsOfDirectory(atPath: dataDirectory)) ?? [] {
