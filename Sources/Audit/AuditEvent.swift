@@ -116,6 +116,18 @@ public enum AuditAction {
     public static let userGroups = "user.groups"
     public static let userUnlock = "user.unlock"
     public static let userDelete = "user.delete"
+    /// A person's conversations exported on request (right of access); never their content.
+    public static let userExport = "user.export"
+    /// A person's data erased on request (right to erasure): every conversation crypto-shredded.
+    public static let userErase = "user.erase"
+    /// A legal hold placed or lifted (the reason is never recorded).
+    public static let holdAdd = "hold.add"
+    public static let holdRemove = "hold.remove"
+    /// A conversation crypto-shredded because its retention period ended (detail names the rule).
+    public static let retentionExpire = "retention.expire"
+    /// An online backup taken, or restored into a new data directory.
+    public static let backupCreate = "backup.create"
+    public static let backupRestore = "backup.restore"
     public static let policyLoad = "policy.load"
     public static let policyReject = "policy.reject"
     public static let keyInit = "key.init"

@@ -20,6 +20,8 @@ public struct PolicySet: Sendable {
     public let userDefaults: [String: Set<String>]
     /// Detector name → tags its findings set.
     public let detectorTags: [String: Set<String>]
+    /// Retention rules in merged order (Retention.swift); empty keeps every conversation.
+    public internal(set) var retention: [RetentionRule] = []
     let suite: DetectorSuite
 
     /// Loads every `*.yaml` file directly inside `directory`.

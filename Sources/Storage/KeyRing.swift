@@ -45,6 +45,8 @@ public final class KeyRing: Sendable {
     private let entries: Mutex<[Int: Entry]>
     /// When the source was last re-read (`reloadFromSource`), to bound how often that happens.
     private let lastReload = Mutex<ContinuousClock.Instant?>(nil)
+    /// Versions that outlive rotation because a kept backup needs them (`keep`).
+    private let pinned = Mutex<Set<Int>>([])
     /// Where the keys were loaded from, if from a source.
     public let source: KeySource?
 
@@ -141,10 +143,17 @@ public final class KeyRing: Sendable {
         }
     }
 
-    /// Forgets every version below `version` (after rotation, the retired keys).
+    /// Forgets every version below `version` (after rotation, the retired keys), except those `keep` named.
     public func removeVersions(below version: Int) {
-        entries.withLock { table in table = table.filter { $0.key >= version } }
+        let kept = keptVersions
+        entries.withLock { table in table = table.filter { $0.key >= version || kept.contains($0.key) } }
     }
+
+    /// Versions `removeVersions(below:)` must not forget: those a kept backup needs (`keys rotate`).
+    public func keep(_ versions: Set<Int>) { pinned.withLock { $0 = versions } }
+
+    /// The versions set by `keep`.
+    public var keptVersions: Set<Int> { pinned.withLock { $0 } }
 
     /// Forgets one version (a key the source offered that does not match the database).
     func removeVersion(_ version: Int) {

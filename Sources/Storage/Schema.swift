@@ -75,6 +75,29 @@ enum Schema {
             sql: """
                 ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
                 """),
+        // Legal holds (Store+Holds.swift: the reason is free text, so it is sealed under the master key
+        // version named beside it) and the backups an operator keeps (Store+Backup.swift: `keys rotate`
+        // keeps every master version one of them needs).
+        Migration(
+            name: "4-holds-and-backups",
+            sql: """
+                CREATE TABLE holds (
+                    id          TEXT PRIMARY KEY,                   -- 16 hex digits
+                    kind        TEXT NOT NULL CHECK (kind IN ('user', 'conversation')),
+                    subject     TEXT NOT NULL,                      -- a user name or a conversation id
+                    reason      BLOB NOT NULL,                      -- sealed; AAD binds id, kind and subject
+                    key_version INTEGER NOT NULL REFERENCES master_keys(version),
+                    created_by  TEXT NOT NULL,
+                    created     REAL NOT NULL
+                );
+                CREATE INDEX holds_by_subject ON holds(kind, subject);
+                CREATE TABLE backups (
+                    id              TEXT PRIMARY KEY,               -- 16 hex digits, also in the manifest
+                    destination     TEXT NOT NULL,
+                    master_versions TEXT NOT NULL,                  -- comma-separated versions it needs
+                    created         REAL NOT NULL
+                );
+                """),
     ]
 
     /// Data keys have one generation so far; it is bound into every field's AAD so a future

@@ -225,7 +225,7 @@ extension Store {
 
     /// The highest `seq` (one index probe) is compared with the sealed count: a message removed from the
     /// end shows here; one removed from the middle shows when the history is read.
-    private func summaries(where condition: String, _ values: [any SQLiteBindable]) throws -> ConversationListing {
+    func summaries(where condition: String, _ values: [any SQLiteBindable]) throws -> ConversationListing {
         let rows = try mapErrors {
             try db.query(
                 """
@@ -314,13 +314,7 @@ extension Store {
     public func addFeedback(conversation id: ConversationID, user: String, up: Bool, comment: String?) throws {
         let key = try dataKey(id)
         let feedbackID = try SecureRandom.bytes(10).hexString
-        let sealed = try comment.map {
-            try seal(
-                $0, key: key,
-                aad: Schema.aad(
-                    "feedback", row: feedbackID, conversation: id, role: user,
-                    keyVersion: Schema.dataKeyVersion))
-        }
+        let sealed = try comment.map { try seal($0, key: key, aad: feedbackAAD(id, row: feedbackID, user: user)) }
         try mapErrors {
             try db.run(
                 "INSERT INTO feedback (id, conversation_id, user, up, comment, created) VALUES (?, ?, ?, ?, ?, ?)",
@@ -334,6 +328,13 @@ extension Store {
     public func delete(_ id: ConversationID) throws {
         try mapErrors {
             let removed = try db.transaction {
+                // Inside the transaction, so a hold placed by another process meanwhile is seen.
+                if let owner = try db.query("SELECT owner FROM conversations WHERE id = ?", [id.rawValue]).first?[0]
+                    .string
+                {
+                    let holds = try holdsKeeping(id, owner: owner)
+                    guard holds.isEmpty else { throw Self.held("conversation \(id)", by: holds) }
+                }
                 try db.run("DELETE FROM feedback WHERE conversation_id = ?", [id.rawValue])
                 try db.run("DELETE FROM messages WHERE conversation_id = ?", [id.rawValue])
                 return try db.run("DELETE FROM conversations WHERE id = ?", [id.rawValue])
@@ -354,6 +355,10 @@ extension Store {
 
     func tagsAAD(_ id: ConversationID) -> [UInt8] {
         Schema.aad("conversations", row: id.rawValue, conversation: id, role: "tags", keyVersion: Schema.dataKeyVersion)
+    }
+
+    func feedbackAAD(_ id: ConversationID, row: String, user: String) -> [UInt8] {
+        Schema.aad("feedback", row: row, conversation: id, role: user, keyVersion: Schema.dataKeyVersion)
     }
 
     func bodyAAD(_ id: ConversationID, seq: Int, role: String) -> [UInt8] {

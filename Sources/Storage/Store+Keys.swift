@@ -101,6 +101,7 @@ extension Store {
                 .compactMap { $0[0].int }
                 // User-row MACs move to the new version while the old keys are still in the ring.
                 try rebindUsers(to: target)
+                try resealHolds(to: target)
                 try db.run("UPDATE master_keys SET state = 'retired' WHERE version <> ?", [target])
                 return old
             }

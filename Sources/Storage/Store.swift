@@ -43,7 +43,7 @@ public actor Store {
 
     /// Opens (creating if needed) the database at `path`; checks the master keys, then migrates.
     /// - Throws: `StoreError` with code `wrong-master-key`, `missing-master-key`, `corrupt-database`,
-    ///   `read-only`, `disk-full`, `unsupported-database`, ...
+    ///   `read-only`, `disk-full`, `unsupported-database`, `database-too-new`, ...
     public init(path: String, keyRing: KeyRing) throws {
         try self.init(path: path, keyRing: keyRing, sealing: true)
     }
@@ -51,6 +51,7 @@ public actor Store {
     /// The benchmark's entry point: `sealing: false` stores the same rows with plaintext columns.
     package init(path: String, keyRing: KeyRing, sealing: Bool) throws {
         let db = try mapErrors { try SQLiteConnection(path: path) }
+        try Self.refuseNewerSchema(db)
         var verified = try Self.verifyMasterKeys(db, keyRing)
         try mapErrors {
             try db.migrate(Schema.migrations) { version in
@@ -73,6 +74,19 @@ public actor Store {
         self.sealing = sealing
         self.path = path
         self.verifiedVersions = verified
+    }
+
+    /// Refuses a database a newer release has migrated further than this binary knows (before any row is
+    /// read or written): its rows may mean something this code would misread or destroy.
+    private static func refuseNewerSchema(_ db: SQLiteConnection) throws {
+        let found = try mapErrors { try db.userVersion() }
+        guard found <= Schema.migrations.count else {
+            throw StoreError(
+                .databaseTooNew,
+                "the database has schema version \(found) but this release of Enclave knows only "
+                    + "\(Schema.migrations.count): it was written by a newer release. Run that release (or newer), "
+                    + "or restore a backup taken before the upgrade; nothing was read or written")
+        }
     }
 
     /// Compares the key check value of every master version still in use with the key ring's;

@@ -34,6 +34,10 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let alreadyExists = Code(rawValue: "already-exists")
         /// A caller passed something unusable.
         public static let invalidArgument = Code(rawValue: "invalid-argument")
+        /// A legal hold forbids deleting this user or conversation.
+        public static let held = Code(rawValue: "held")
+        /// The database was written by a newer release (more migrations than this binary knows).
+        public static let databaseTooNew = Code(rawValue: "database-too-new")
         /// Any other SQLite or I/O failure.
         public static let io = Code(rawValue: "io-error")
     }

@@ -8,7 +8,7 @@ struct Bench: AsyncParsableCommand {
         abstract: "Measure parts of Enclave against their baselines.",
         subcommands: [
             BenchModel.self, BenchStore.self, StoreProbe.self, BenchPolicy.self, BenchAudit.self, BenchRouter.self,
-            BenchServer.self,
+            BenchServer.self, BenchBackup.self,
         ]
     )
 }

@@ -12,6 +12,7 @@ struct Enclave: AsyncParsableCommand {
             Doctor.self, ServeCommand.self, ChatCommand.self, UsersCommand.self, ModelCommand.self, KeysCommand.self,
             PolicyCommand.self, AuditCommand.self, ConfigCommand.self, Bench.self,
             EvalCommand.self, CanaryCommand.self, StatusCommand.self,
+            HoldCommand.self, RetentionCommand.self, BackupCommand.self, RestoreCommand.self,
         ]
     )
 }

@@ -3,7 +3,9 @@
 // `init` writes a new key file (mode 0600, never overwriting). `rotate` adds a new master version to
 // the key file, re-wraps every data key under it in batches (each batch its own transaction, so a
 // killed rotation resumes where it stopped when run again), then retires the old versions and removes
-// them from the key file. `status` shows which versions the database uses. No command prints a key.
+// them from the key file, except versions a kept backup still needs (`enclave backup`), which stay in the
+// key file until the backup is forgotten; it says which. `status` shows which versions the database uses.
+// No command prints a key.
 import ArgumentParser
 import Audit
 import EnclaveCrypto
@@ -122,15 +124,19 @@ struct KeysRotate: AsyncParsableCommand {
             let retired = Set(status.filter { $0.state == .retired }.map(\.version))
             let active = status.filter { $0.state == .active }.map(\.version).max() ?? 0
             let pending = status.contains { $0.state == .retiring }
+            let backups = try await store.keptBackups()
+            ring.keep(Set(backups.flatMap(\.masterVersions)).intersection(ring.versions))
             try OperatorAudit.record(
                 AuditAction.keyRotate, subject: "master-key-version=\(active)", ring: ring,
                 auditDirectory: auditDirectory)
-            if !ring.versions.filter({ retired.contains($0) }).isEmpty && !pending && ring.latestVersion == active {
+            let removable = ring.versions.filter { retired.contains($0) && !ring.keptVersions.contains($0) }
+            if !removable.isEmpty && !pending && ring.latestVersion == active {
                 // A previous rotation finished in the database but stopped before cleaning the key file.
                 try AuditKeyRotation.rewrap(ring: ring, auditDirectory: auditDirectory)
                 ring.removeVersions(below: active)
                 try ring.replaceKeyFile(at: path)
                 print("rotation to version \(active) was already complete; removed retired keys from \(path)")
+                print(BackupKeys.keptNote(ring: ring, backups: backups, active: active, path: path))
                 return
             }
             if ring.latestVersion == active && !pending {
@@ -148,6 +154,7 @@ struct KeysRotate: AsyncParsableCommand {
                 "rotated to master key version \(report.version): \(report.rewrapped) data keys re-wrapped, "
                     + "retired \(report.retired.isEmpty ? "none" : report.retired.map(String.init).joined(separator: ", "))"
             )
+            print(BackupKeys.keptNote(ring: ring, backups: backups, active: report.version, path: path))
         } catch let error as StoreError {
             throw StorageFailure(error: error)
         }

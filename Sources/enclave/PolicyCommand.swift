@@ -86,7 +86,9 @@ struct PolicyCheck: AsyncParsableCommand {
         let policy = try loadPolicy(try directory ?? location.policies, providers: providers)
         let warnings = policy.warnings
         for warning in warnings { FileHandle.standardError.write(Data((warning.warningDescription + "\n").utf8)) }
-        print("policy ok: \(policy.files.count) file(s), \(policy.tags.count) tags, \(policy.rules.count) rules")
+        print(
+            "policy ok: \(policy.files.count) file(s), \(policy.tags.count) tags, \(policy.rules.count) rules"
+                + (policy.retention.isEmpty ? "" : ", \(policy.retention.count) retention rule(s)"))
         if let providers {
             print("providers checked against \(location.registrySource) (\(providers.count) provider(s))")
         } else {

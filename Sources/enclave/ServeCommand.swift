@@ -119,6 +119,7 @@ struct ServeCommand: AsyncParsableCommand {
                     .init(service: chat), backends.policyReloader(logger: logger),
                     .init(service: HealthProbeService(gateway: gateway)),
                     .init(service: AuditCheckpointService(audit: backends.audit)),
+                    .init(service: backends.retentionService(logger: logger)),
                 ] + operations + [
                     // Last, so "listening" is said only once the group handles SIGTERM: a supervisor that
                     // stops the server right after reading it gets a graceful shutdown, not a kill.

@@ -1,4 +1,5 @@
-// `enclave users add|passwd|disable|enable|set-role|set-groups|unlock|delete|list`: account administration
+// `enclave users add|passwd|disable|enable|set-role|set-groups|unlock|delete|list` (and `export|erase`,
+// UsersDataCommands.swift): account administration
 // on the store the configuration names (the same one `serve` uses).
 // Passwords come from a prompt without echo (twice, to catch typos) or, when stdin is not a
 // terminal, from its first line; they must be at least 12 characters and are stored as scrypt hashes.
@@ -17,7 +18,7 @@ struct UsersCommand: AsyncParsableCommand {
         commandName: "users", abstract: "Manage accounts.",
         subcommands: [
             Add.self, Passwd.self, Disable.self, Enable.self, SetRole.self, SetGroups.self, Unlock.self, Delete.self,
-            List.self,
+            List.self, Export.self, Erase.self,
         ])
 
     /// Where the accounts are: the configuration `serve` uses (Settings.swift).
@@ -195,19 +196,11 @@ struct UsersCommand: AsyncParsableCommand {
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Delete an account and crypto-shred every conversation it owns (the audit trail stays).")
-        @Argument var name: String
-        @Flag(help: "Confirm: the conversations cannot be recovered.") var yes = false
-        @OptionGroup var location: Location
+        @OptionGroup var target: ShredTarget
 
         func run() async throws {
-            guard yes else {
-                throw ValidationError("this destroys \(name)'s conversations for good; run again with --yes")
-            }
-            let store = try location.openStore()
-            guard try await store.user(named: name) != nil else { throw ValidationError("no user \(name)") }
-            try location.audit(AuditAction.userDelete, subject: name)
-            let shredded = try await store.deleteUser(name)
-            print("deleted \(name) and crypto-shredded \(shredded) conversation(s)")
+            let shredded = try await target.shred(action: AuditAction.userDelete)
+            print("deleted \(target.name) and crypto-shredded \(shredded) conversation(s)")
         }
     }
 

@@ -32,13 +32,7 @@ struct ChatConcurrencyTests {
     @Test func aHundredClientsFiveMessagesEachAllGetCompleteReplies() throws {
         let users = (0..<10).map { "load\($0)" }
         let served = try ServedDirectory(
-            configuration: """
-                limits:
-                  max_tokens: 4
-                  concurrent_generations: 20
-                  messages_per_minute: 6000
-                  message_burst: 100
-                """)
+            configuration: ChatLoadClient.shortRepliesConfiguration)
         defer { served.process.terminate() }
         try #require(served.port > 0)
         addUsers(users, to: served)

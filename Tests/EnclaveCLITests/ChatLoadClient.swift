@@ -7,6 +7,16 @@ import Foundation
 
 /// One connection; not shared between threads.
 final class ChatLoadClient {
+    /// A server configuration for load tests: replies cut at 4 tokens, 20 generations at once, rate
+    /// limits far above what the tests send.
+    static let shortRepliesConfiguration = """
+        limits:
+          max_tokens: 4
+          concurrent_generations: 20
+          messages_per_minute: 6000
+          message_burst: 100
+        """
+
     private let client: LineClient
 
     /// What one message got back.

@@ -123,8 +123,14 @@ public struct StoreAdapter: AccountDirectory, ConversationRepository {
         try await guarded { try await store.setProvider(name, for: try self.id(id)) }
     }
 
+    /// Deletes (crypto-shreds) a conversation; one under legal hold is `forbidden` (the hold's id and
+    /// reason are for operators, so neither is named).
     public func delete(_ id: String) async throws {
-        try await store.delete(try self.id(id))
+        do {
+            try await store.delete(try self.id(id))
+        } catch let error as StoreError where error.code == .held {
+            throw ChatFailure(.forbidden, "conversation \(id) is under legal hold and cannot be deleted")
+        }
     }
 
     public func addFeedback(conversation id: String, user: String, up: Bool, comment: String?) async throws {

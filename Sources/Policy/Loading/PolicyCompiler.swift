@@ -177,13 +177,16 @@ struct PolicyCompiler {
             }
         }
         checkContradictions(rules)
+        let retention = compileRetention(parsedFiles, tags: tags)
         guard issues.isEmpty else { return nil }
         // Empty only when hashing cannot allocate; audit records then show it as such.
         let fingerprint = PolicySet.fingerprint(files: files)
-        return PolicySet(
+        var policy = PolicySet(
             sha256: fingerprint, files: files.map(\.name), tags: tags, rules: rules,
             detectors: definitions, groupDefaults: groupDefaults, userDefaults: userDefaults,
             detectorTags: detectorTags, suite: suite)
+        policy.retention = retention
+        return policy
     }
 
     private mutating func compileAdminDetector(_ d: ParsedPolicyFile.Detector, file: String) -> AdminDetector? {

@@ -40,13 +40,14 @@ struct ParsedPolicyFile {
     var groups: [Defaults] = []
     var users: [Defaults] = []
     var rules: [Rule] = []
+    var retention: [Retention] = []
 }
 
 /// The schema version this build understands.
 public let policySchemaVersion = 1
 
 struct PolicyFileParser {
-    static let topKeys = ["version", "description", "tags", "detectors", "groups", "users", "rules"]
+    static let topKeys = ["version", "description", "tags", "detectors", "groups", "users", "rules", "retention"]
     static let maxFileBytes = 1 << 20
 
     var reader: NodeReader
@@ -98,6 +99,7 @@ struct PolicyFileParser {
         if let node = fields["groups"] { parsed.groups = parseDefaults(node, what: "groups") }
         if let node = fields["users"] { parsed.users = parseDefaults(node, what: "users") }
         if let node = fields["rules"] { parseRules(node, offset: ruleOffset) }
+        if let node = fields["retention"] { parseRetention(node) }
     }
 
     static func reportYAML(_ error: YamlError, contents: String, into reader: inout NodeReader) {
