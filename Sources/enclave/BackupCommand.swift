@@ -145,9 +145,14 @@ enum BackupKeys {
     static func keptNote(ring: KeyRing, backups: [KeptBackup], active: Int, path: String) -> String {
         let kept = ring.keptVersions.subtracting([active]).intersection(ring.versions).sorted()
         guard !kept.isEmpty else {
+            // A copy of the data directory made without `enclave backup` is not in the register: say how
+            // to keep it restorable.
+            let other =
+                "; a copy of the database made another way needs the key file as it was before this rotation: "
+                + "keep that file with the copy"
             return backups.isEmpty
-                ? "no kept backup needs an older master key version"
-                : "the \(backups.count) kept backup(s) need no master key version but \(active)"
+                ? "no backup made with `enclave backup` needs an older master key version" + other
+                : "the \(backups.count) kept backup(s) need no master key version but \(active)" + other
         }
         let needing = backups.filter { !$0.masterVersions.isDisjoint(with: kept) }.map(\.id)
         return "kept master key version(s) \(kept.map(String.init).joined(separator: ", ")) in \(path): "
