@@ -100,7 +100,7 @@ struct ModelTests {
     @Test func rejectsUnknownArchitecture() throws {
         var writer = GGUFWriter()
         writer.set("general.architecture", .string("mamba"))
-        #expect(throws: ModelError.unsupportedArchitecture("mamba", supported: ["llama", "qwen2"])) {
+        #expect(throws: ModelError.unsupportedArchitecture("mamba", supported: ["llama", "qwen2", "gemma3"])) {
             try TransformerModel(file: GGUFFile(bytes: writer.bytes()))
         }
     }
