@@ -1,5 +1,5 @@
 // Tests of TransformerModel on tiny random models the tests write themselves: the engine's logits equal
-// a plain reference forward pass (every weight type, llama and qwen2, tied and separate output, the
+// a plain reference forward pass (every weight type, llama, qwen2 and gemma3, tied and separate output, the
 // single-token path and the batched sgemm path), and bad models fail with clear errors.
 import Foundation
 import GGUF
@@ -41,10 +41,15 @@ struct ModelTests {
         }
     }
 
-    @Test(arguments: ["llama", "qwen2"], [true, false])
+    /// gemma3: six layers (five local with a window of 8 positions, one global), soft-capped when tied.
+    @Test(arguments: ["llama", "qwen2", "gemma3"], [true, false])
     func batchedPromptMatchesReference(architecture: String, tied: Bool) throws {
         var spec = TinyModelSpec()
         spec.architecture = architecture
+        if architecture == "gemma3" {
+            (spec.layers, spec.slidingWindow, spec.ropeBase) = (6, 8, 1_000_000)
+            spec.softcap = tied ? 30 : nil
+        }
         spec.tiedOutput = tied
         spec.weightType = .q4_1
         spec.seed = tied ? 11 : 12
