@@ -17,9 +17,12 @@ struct TinyModelSpec {
     var tiedOutput = true
     var ropeBase: Float = 10000
     var seed: UInt64 = 7
-    /// gemma3 only: the local layers' window (`attention.sliding_window`) and the final logit cap.
+    /// gemma3 only: the local layers' window (`attention.sliding_window`), the final logit cap, and
+    /// a period of local/global layers other than the default 6 (`attention.sliding_window_pattern`)
+    /// with a local RoPE base other than the default 10000 (`rope.freq_base_swa`).
     var slidingWindow = 0
     var softcap: Float?
+    var windowPattern: (period: Int, localBase: Float)?
 
     /// A spec whose weights are `type`: K-quant rows come in blocks of 256, so their model is wider.
     static func weights(_ type: GGMLType) -> TinyModelSpec {
@@ -53,6 +56,10 @@ struct TinyModel {
         writer.set("\(arch).attention.layer_norm_rms_epsilon", .float32(1e-6))
         if spec.slidingWindow > 0 { writer.set("\(arch).attention.sliding_window", .uint32(UInt32(spec.slidingWindow))) }
         if let cap = spec.softcap { writer.set("\(arch).final_logit_softcapping", .float32(cap)) }
+        if let pattern = spec.windowPattern {
+            writer.set("\(arch).attention.sliding_window_pattern", .uint32(UInt32(pattern.period)))
+            writer.set("\(arch).rope.freq_base_swa", .float32(pattern.localBase))
+        }
         var tensors: [String: [Float]] = [:]
         func matrix(_ name: String, rows: Int, cols: Int, scale: Float) {
             let values = (0..<rows * cols).map { _ in rng.uniform() * scale }
@@ -126,8 +133,10 @@ struct TinyModel {
         func perHead(_ v: [Float], _ weight: [Float]) -> [Float] {
             stride(from: 0, to: v.count, by: headDim).flatMap { norm(Array(v[$0..<$0 + headDim]), weight) }
         }
-        // Gemma 3 (as llama.cpp reads it): every sixth layer global, the others local with RoPE base 10000.
-        func local(_ l: Int) -> Bool { gemma && s.slidingWindow > 0 && l % 6 < 5 }
+        // Gemma 3 (as llama.cpp reads it): every sixth layer global, the others local with RoPE base 10000,
+        // unless the file gives another period and base.
+        let period = s.windowPattern?.period ?? 6
+        func local(_ l: Int) -> Bool { gemma && s.slidingWindow > 0 && l % period < period - 1 }
         func rope(_ v: inout [Float], position: Int, base: Double) {
             for head in 0..<v.count / headDim {
                 for i in 0..<headDim / 2 {
@@ -146,7 +155,7 @@ struct TinyModel {
         var xs = tokens.map { Array(embedding[Int($0) * s.dim..<(Int($0) + 1) * s.dim]) }
         if gemma { xs = xs.map { $0.map { $0 * Float(s.dim).squareRoot() } } }
         for l in 0..<s.layers {
-            let base = Double(local(l) ? 10000 : s.ropeBase)
+            let base = Double(local(l) ? s.windowPattern?.localBase ?? 10000 : s.ropeBase)
             let p = "blk.\(l)."
             var keys: [[Float]] = []
             var values: [[Float]] = []

@@ -41,7 +41,8 @@ struct ModelTests {
         }
     }
 
-    /// gemma3: six layers (five local with a window of 8 positions, one global), soft-capped when tied.
+    /// gemma3: six layers (five local with a window of 8 positions, one global), soft-capped when tied;
+    /// untied, a period of 3 from the file (layers 2 and 5 global) and a local RoPE base of 5000.
     @Test(arguments: ["llama", "qwen2", "gemma3"], [true, false])
     func batchedPromptMatchesReference(architecture: String, tied: Bool) throws {
         var spec = TinyModelSpec()
@@ -49,6 +50,7 @@ struct ModelTests {
         if architecture == "gemma3" {
             (spec.layers, spec.slidingWindow, spec.ropeBase) = (6, 8, 1_000_000)
             spec.softcap = tied ? 30 : nil
+            spec.windowPattern = tied ? nil : (3, 5000)
         }
         spec.tiedOutput = tied
         spec.weightType = .q4_1

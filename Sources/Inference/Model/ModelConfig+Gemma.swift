@@ -1,8 +1,9 @@
 // What a Gemma 3 transformer adds to the llama blueprint, read from `gemma3.*` metadata the way
 // llama.cpp reads it: the embedding scaled by sqrt(width); pre- and post-norms around attention and
 // feed-forward; RMS-normalised queries and keys; a GELU-gated feed-forward; local layers that attend to
-// a sliding window with their own RoPE base, every sixth layer global; the query scale; optional final
-// logit soft-capping. The GGUF converter already adds Gemma's +1 to every norm weight, so the norms
+// a sliding window with their own RoPE base (10000 unless `rope.freq_base_swa` says otherwise), every
+// sixth layer global unless `attention.sliding_window_pattern` gives another period or a per-layer list;
+// the query scale; optional final logit soft-capping. The GGUF converter already adds Gemma's +1 to every norm weight, so the norms
 // multiply by the stored weights like any other RMSNorm.
 public import GGUF
 
@@ -11,9 +12,9 @@ public struct GemmaParameters: Sendable, Equatable {
     /// Positions a local layer attends to: its own and the `slidingWindow - 1` before it
     /// (`attention.sliding_window`; llama.cpp masks a key when query position − key position ≥ window).
     public var slidingWindow: Int
-    /// Every `slidingWindowPattern`-th layer (the last of each group) is global; the rest are local.
-    public var slidingWindowPattern: Int
-    /// RoPE base of local layers (llama.cpp fixes it at 10000 for Gemma 3; global layers use freq_base).
+    /// Which layers are local (sliding-window); the others are global.
+    public var localLayers: [Bool]
+    /// RoPE base of local layers (`rope.freq_base_swa`, default 10000; global layers use freq_base).
     public var localRopeFrequencyBase: Float
     /// Each query is multiplied by this before Q·K.
     public var queryScale: Float
@@ -30,8 +31,10 @@ public struct GemmaParameters: Sendable, Equatable {
         let window = m.int(windowKey) ?? 0
         guard window >= 0 else { throw .badParameter(key: windowKey, reason: "\(window) is negative") }
         slidingWindow = window
-        slidingWindowPattern = window > 0 ? 6 : 0
-        localRopeFrequencyBase = 10000
+        localLayers = try Self.localLayers(metadata: m, config: c, window: window)
+        let baseKey = "\(arch).rope.freq_base_swa"
+        localRopeFrequencyBase = Float(window > 0 ? m.double(baseKey) ?? 10000 : 10000)
+        guard localRopeFrequencyBase > 1 else { throw .badParameter(key: baseKey, reason: "\(localRopeFrequencyBase)") }
         // llama.cpp (after gemma_pytorch): the 62-layer 27B scales by 1/sqrt(width / heads), every other
         // size by 1/sqrt(key_length).
         let width = c.layerCount == 62 ? Float(c.dim / c.headCount) : Float(c.headDim)
@@ -46,8 +49,25 @@ public struct GemmaParameters: Sendable, Equatable {
         }
     }
 
-    /// Whether layer `l` is local (sliding-window): all but the last of every `slidingWindowPattern` layers.
-    public func isSlidingWindowLayer(_ l: Int) -> Bool {
-        slidingWindowPattern > 0 && l % slidingWindowPattern < slidingWindowPattern - 1
+    /// Whether layer `l` is local (sliding-window).
+    public func isSlidingWindowLayer(_ l: Int) -> Bool { localLayers.indices.contains(l) && localLayers[l] }
+
+    /// llama.cpp's rule: no window, no local layers; else `attention.sliding_window_pattern` as one flag
+    /// per layer, or as a period n (default 6) where the last layer of every n is global (n = 0: all local).
+    private static func localLayers(metadata m: GGUFMetadata, config c: ModelConfig, window: Int) throws(ModelError)
+        -> [Bool]
+    {
+        guard window > 0 else { return Array(repeating: false, count: c.layerCount) }
+        let key = "\(c.architecture).attention.sliding_window_pattern"
+        if let flags = m[key]?.arrayValue {
+            let values = flags.compactMap(\.boolValue)
+            guard values.count == c.layerCount else {
+                throw .badParameter(key: key, reason: "\(flags.count) flags for \(c.layerCount) layers")
+            }
+            return values
+        }
+        let period = m.int(key) ?? 6
+        guard period >= 0 else { throw .badParameter(key: key, reason: "\(period) is negative") }
+        return (0..<c.layerCount).map { period == 0 || $0 % period < period - 1 }
     }
 }

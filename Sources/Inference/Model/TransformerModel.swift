@@ -195,7 +195,8 @@ public final class TransformerModel {
         matmul.multiply(weights.output, a, into: logitsBuffer.pointer)
         if let cap = c.gemma?.finalLogitSoftcap {
             let logits = logitsBuffer.pointer
-            for i in 0..<count * c.vocabularySize { logits[i] = tanhf(logits[i] / cap) * cap }
+            // As llama.cpp: scale by 1/cap, tanh, scale by cap.
+            for i in 0..<count * c.vocabularySize { logits[i] = tanhf(logits[i] * (1 / cap)) * cap }
         }
     }
 
