@@ -53,6 +53,18 @@ import Testing
         return client
     }
 
+    /// Asks the same question through `local`, then (in a new conversation) through `local-b`, checking
+    /// that each answer names its provider and model.
+    private func askBoth(_ client: ChatLoadClient, models: (String, String)) -> (ChatLoadClient.Reply, ChatLoadClient.Reply) {
+        let first = client.exchange("Say hello.")
+        #expect(first.final?.contains("provider=local model=\(models.0)") == true, "\(first.lines)")
+        #expect(client.exchange("/new").final?.hasPrefix("OK conversation=") == true)
+        #expect(client.exchange("/model local-b").final?.hasPrefix("OK model=local-b") == true)
+        let second = client.exchange("Say hello.")
+        #expect(second.final?.contains("provider=local-b model=\(models.1)") == true, "\(second.lines)")
+        return (first, second)
+    }
+
     static let smol = "SmolLM2-135M-Instruct.Q4_1.gguf"
     static let gemma = "gemma-3-270m-q4_k_m.gguf"
     static let gemmaPresent = FileManager.default.fileExists(
@@ -73,12 +85,7 @@ import Testing
             #expect(fields.last?.contains("temperature=0.0") == true, "\(fields)")
         }
 
-        let first = client.exchange("Say hello.")
-        #expect(first.final?.contains("provider=local model=first-SmolLM2") == true, "\(first.lines)")
-        #expect(client.exchange("/new").final?.hasPrefix("OK conversation=") == true)
-        #expect(client.exchange("/model local-b").final?.hasPrefix("OK model=local-b") == true)
-        let second = client.exchange("Say hello.")
-        #expect(second.final?.contains("provider=local-b model=second-SmolLM2") == true, "\(second.lines)")
+        let (first, second) = askBoth(client, models: ("first-SmolLM2", "second-SmolLM2"))
         // Greedy sampling from the file (temperature 0, top_k 1): the same model file gives the same words.
         #expect(first.lines.filter { $0.hasPrefix("> ") } == second.lines.filter { $0.hasPrefix("> ") })
     }
@@ -90,12 +97,7 @@ import Testing
         let served = try serve([("smol.gguf", Self.smol), ("gemma-3-270m.gguf", Self.gemma)])
         defer { if served.process.isRunning { served.process.terminate() } }
         let client = try login(served)
-        let first = client.exchange("Say hello.")
-        #expect(first.final?.contains("provider=local model=smol") == true, "\(first.lines)")
-        #expect(client.exchange("/new").final?.hasPrefix("OK conversation=") == true)
-        #expect(client.exchange("/model local-b").final?.hasPrefix("OK model=local-b") == true)
-        let second = client.exchange("Say hello.")
-        #expect(second.final?.contains("provider=local-b model=gemma-3-270m") == true, "\(second.lines)")
+        let (_, second) = askBoth(client, models: ("smol", "gemma-3-270m"))
         #expect(second.lines.contains { $0.hasPrefix("> ") && $0.count > 2 }, "\(second.lines)")
     }
 }

@@ -66,10 +66,7 @@ struct GemmaTokenizerTests {
     @Test(arguments: TokenizerFixtures.gemmaCases)
     func matchesLlamaCpp(_ golden: TokenizerFixtures.Case) throws {
         let tokenizer = try TokenizerFixtures.gemma.get()
-        #expect(tokenizer.encode(golden.text, addBOS: false, parseSpecial: false) == golden.ids)
-        #expect(tokenizer.encode(golden.text, addBOS: true, parseSpecial: false) == golden.idsBOS)
-        #expect(tokenizer.encode(golden.text, addBOS: false, parseSpecial: true) == golden.idsSpecial)
-        #expect(tokenizer.encode(golden.text, addBOS: true, parseSpecial: true) == golden.idsBOSSpecial)
+        TokenizerFixtures.expectMatches(tokenizer, golden)
         #expect(tokenizer.decode(golden.ids) == golden.decoded)
     }
 

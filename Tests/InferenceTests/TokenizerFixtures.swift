@@ -42,6 +42,14 @@ enum TokenizerFixtures {
         var testDescription: String { text.debugDescription }
     }
 
+    /// `tokenizer` gives llama.cpp's ids for `golden` with and without BOS and special-token parsing.
+    static func expectMatches(_ tokenizer: Tokenizer, _ golden: Case) {
+        #expect(tokenizer.encode(golden.text, addBOS: false, parseSpecial: false) == golden.ids)
+        #expect(tokenizer.encode(golden.text, addBOS: true, parseSpecial: false) == golden.idsBOS)
+        #expect(tokenizer.encode(golden.text, addBOS: false, parseSpecial: true) == golden.idsSpecial)
+        #expect(tokenizer.encode(golden.text, addBOS: true, parseSpecial: true) == golden.idsBOSSpecial)
+    }
+
     static func ids(_ value: Any?) -> [Int32] { (value as? [Int] ?? []).map { Int32($0) } }
 
     /// The pinned Gemma 3 270M file (deploy/fetch-test-models.sh), a SentencePiece vocabulary.

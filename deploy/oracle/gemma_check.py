@@ -16,7 +16,7 @@ import sys
 
 from llama_cpp import Llama
 
-from engine_check import ROOT, bench, greedy, perplexity, top
+from engine_check import ROOT, bench, perplexity, record
 import engine_check
 
 MODEL = os.path.join(ROOT, "models", "gemma-3-270m-q4_k_m.gguf")
@@ -47,12 +47,7 @@ def main():
     long_prompt = llm.detokenize(text_tokens[1:700]).decode("utf-8", errors="ignore") + "\n\nIn short,"
     prompts = []
     for prompt in PROMPTS + [long_prompt]:
-        tokens = llm.tokenize(prompt.encode(), add_bos=add_bos, special=True)
-        first, last, ids, margins = greedy(llm, tokens)
-        fi, fv = top(first, 20)
-        li, lv = top(last, 20)
-        prompts.append({"prompt": tokens, "greedy": ids, "margins": [round(m, 4) for m in margins],
-                        "first_top_ids": fi, "first_top_logits": fv, "last_top_ids": li, "last_top_logits": lv})
+        prompts.append(record(llm, llm.tokenize(prompt.encode(), add_bos=add_bos, special=True)))
     ppl = {}
     for ctx in (128, 1024):
         value, chunks, scored = perplexity(llm, text_tokens, ctx, add_bos, bos)

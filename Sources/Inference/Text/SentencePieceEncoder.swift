@@ -32,16 +32,7 @@ struct SentencePieceEncoder: Sendable {
 
     /// A candidate merge of the symbols at `left` and `right`, whose texts join into a token of `score`
     /// spanning `size` bytes.
-    private struct Bigram {
-        let score: Float
-        let left: Int32
-        let right: Int32
-        let size: Int
-
-        func precedes(_ other: Bigram) -> Bool {
-            score != other.score ? score > other.score : left < other.left
-        }
-    }
+    private typealias Bigram = (score: Float, left: Int32, right: Int32, size: Int)
 
     /// Appends the tokens of `text` (plain text, spaces not yet escaped) to `output`; `prefixSpace` puts
     /// a space in front first (the add-space-prefix rule).
@@ -70,13 +61,14 @@ struct SentencePieceEncoder: Sendable {
         func piece(_ s: Int, _ count: Int) -> String {
             String(decoding: bytes[start[s]..<start[s] + count], as: UTF8.self)
         }
-        var heap = CandidateHeap<Bigram> { $0.precedes($1) }
+        // Highest score first; the leftmost pair among equals.
+        var heap = CandidateHeap<Bigram> { a, b in a.score != b.score ? a.score > b.score : a.left < b.left }
         func consider(_ left: Int32, _ right: Int32) {
             guard left >= 0, right >= 0 else { return }
             let size = length[Int(left)] + length[Int(right)]
             guard let id = tokenID[piece(Int(left), size)] else { return }
             let score = Int(id) < scores.count ? scores[Int(id)] : 0
-            heap.push(Bigram(score: score, left: left, right: right, size: size))
+            heap.push((score, left, right, size))
         }
         for s in 1..<start.count { consider(Int32(s - 1), Int32(s)) }
         while let bigram = heap.pop() {
