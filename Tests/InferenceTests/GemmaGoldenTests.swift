@@ -42,9 +42,11 @@ struct GemmaGoldenTests {
     }
 
     @Test func perplexityWithinOnePercentOfLlamaCpp() throws {
-        let short = try GoldenChecks.perplexity(model, goldens.perplexity)
+        #expect(goldens.add_bos)
+        let bos: Int32 = 2  // <bos>, checked against the metadata in GemmaTokenizerTests
+        let short = try GoldenChecks.perplexity(model, goldens.perplexity, bos: bos)
         // 1024 positions: the second half of the chunk lies beyond the local layers' window.
-        let sliding = try GoldenChecks.perplexity(model, try #require(goldens.sliding_perplexity))
+        let sliding = try GoldenChecks.perplexity(model, try #require(goldens.sliding_perplexity), bos: bos)
         print("gemma3 perplexity ratio to llama.cpp: ctx \(goldens.perplexity.ctx) \(short), ctx 1024 \(sliding)")
     }
 }

@@ -82,10 +82,13 @@ enum GoldenChecks {
         }
     }
 
-    /// Perplexity within 1% of llama.cpp's; returns ours / llama.cpp's.
+    /// Perplexity within 1% of llama.cpp's (each chunk opening with BOS when the model adds one, as
+    /// llama-perplexity does); returns ours / llama.cpp's.
     @discardableResult
-    static func perplexity(_ model: TransformerModel, _ g: EngineGoldens.Perplexity) throws -> Double {
-        let result = try model.perplexity(of: g.tokens, context: g.ctx, bos: nil)
+    static func perplexity(_ model: TransformerModel, _ g: EngineGoldens.Perplexity, bos: Int32? = nil) throws
+        -> Double
+    {
+        let result = try model.perplexity(of: g.tokens, context: g.ctx, bos: bos)
         #expect(result.chunks == g.chunks)
         #expect(abs(result.perplexity - g.ppl) / g.ppl < 0.01, "ours \(result.perplexity), llama.cpp \(g.ppl)")
         return result.perplexity / g.ppl

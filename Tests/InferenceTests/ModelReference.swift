@@ -23,6 +23,8 @@ struct TinyModelSpec {
     var slidingWindow = 0
     var softcap: Float?
     var windowPattern: (period: Int, localBase: Float)?
+    /// More metadata, written last (tests of bad files).
+    var metadata: [String: GGUFValue] = [:]
 
     /// A spec whose weights are `type`: K-quant rows come in blocks of 256, so their model is wider.
     static func weights(_ type: GGMLType) -> TinyModelSpec {
@@ -56,6 +58,7 @@ struct TinyModel {
         writer.set("\(arch).attention.layer_norm_rms_epsilon", .float32(1e-6))
         if spec.slidingWindow > 0 { writer.set("\(arch).attention.sliding_window", .uint32(UInt32(spec.slidingWindow))) }
         if let cap = spec.softcap { writer.set("\(arch).final_logit_softcapping", .float32(cap)) }
+        for (key, value) in spec.metadata { writer.set(key, value) }
         if let pattern = spec.windowPattern {
             writer.set("\(arch).attention.sliding_window_pattern", .uint32(UInt32(pattern.period)))
             writer.set("\(arch).rope.freq_base_swa", .float32(pattern.localBase))

@@ -140,4 +140,23 @@ struct ModelTests {
         bytes[at + name.count + 4 + 16] = UInt8(GGMLType.q4_K.rawValue)
         #expect(throws: (any Error).self) { try TransformerModel(file: GGUFFile(bytes: bytes)) }
     }
+
+    /// A gemma3 file lacking one of Gemma's norms, or whose per-layer window flags do not cover every
+    /// layer, is refused with the tensor or key named.
+    @Test func rejectsIncompleteGemmaFiles() throws {
+        var spec = TinyModelSpec()
+        (spec.architecture, spec.layers, spec.slidingWindow) = ("gemma3", 6, 8)
+        var bytes = TinyModel(spec).bytes
+        let name = Array("blk.0.post_ffw_norm.weight".utf8)
+        let at = try #require((0..<bytes.count - name.count).first { Array(bytes[$0..<$0 + name.count]) == name })
+        bytes[at] = UInt8(ascii: "X")
+        #expect(throws: ModelError.missingTensor("blk.0.post_ffw_norm.weight")) {
+            try TransformerModel(file: GGUFFile(bytes: bytes))
+        }
+        spec.metadata["gemma3.attention.sliding_window_pattern"] = .array(.bool, [.bool(true), .bool(false)])
+        #expect(throws: ModelError.self) { try TransformerModel(file: GGUFFile(bytes: TinyModel(spec).bytes)) }
+        spec.metadata["gemma3.attention.sliding_window_pattern"] = .array(.bool, (0..<6).map { .bool($0 != 2) })
+        let model = try TransformerModel(file: GGUFFile(bytes: TinyModel(spec).bytes))
+        #expect((0..<6).map { model.config.isSlidingWindowLayer($0) } == [true, true, false, true, true, true])
+    }
 }
