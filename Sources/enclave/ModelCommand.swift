@@ -71,7 +71,9 @@ extension ModelCommand {
             }
             let types = counts.sorted { $0.value.1 > $1.value.1 }.map { "\($0.key) ×\($0.value.0)" }
             print("tensor types: \(types.joined(separator: ", "))")
-            let family = ChatTemplateFamily.detect(gguf.metadata.string("tokenizer.chat_template"))
+            let family = ChatTemplateFamily.detect(
+                template: gguf.metadata.string("tokenizer.chat_template"),
+                vocabulary: gguf.metadata.strings("tokenizer.ggml.tokens") ?? [])
             print("chat template: \(family?.rawValue ?? "unrecognised")")
             print(
                 "tokenizer: \(gguf.metadata.string("tokenizer.ggml.model") ?? "none") (pre: \(gguf.metadata.string("tokenizer.ggml.pre") ?? "default"))"
@@ -96,7 +98,8 @@ extension ModelCommand {
             let text = try ModelLoader.readText(promptFile)
             let prompt: [Int32]
             if chat {
-                guard let template = ChatTemplate(jinja: tokenizer.vocabulary.chatTemplate) else {
+                let vocabulary = tokenizer.vocabulary
+                guard let template = ChatTemplate(jinja: vocabulary.chatTemplate, vocabulary: vocabulary.tokens) else {
                     throw ValidationError("the model's chat template is not recognised")
                 }
                 prompt = PromptEncoder(tokenizer: tokenizer, template: template).encode([

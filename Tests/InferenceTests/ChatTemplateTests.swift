@@ -92,4 +92,17 @@ struct ChatTemplateTests {
         let tiny = try Tokenizer(vocabulary: vocabulary)
         #expect(tiny.isEndOfGeneration(256) && tiny.isEndOfGeneration(257) && !tiny.isEndOfGeneration(97))
     }
+
+    /// A file with no template (Gemma 3 270M's) is recognised by both turn markers in its vocabulary;
+    /// a template that is present but unknown is not second-guessed from the vocabulary.
+    @Test func detectsFamilyFromVocabularyWhenThereIsNoTemplate() throws {
+        let base = ["<pad>", "hello", "<start_of_turn>"]
+        #expect(ChatTemplateFamily.detect(template: nil, vocabulary: base) == nil)
+        #expect(ChatTemplateFamily.detect(template: nil, vocabulary: base + ["<end_of_turn>"]) == .gemma)
+        #expect(ChatTemplateFamily.detect(template: nil, vocabulary: ["<|im_end|>", "<|im_start|>"]) == .chatml)
+        #expect(ChatTemplateFamily.detect(template: "{{ unknown }}", vocabulary: base + ["<end_of_turn>"]) == nil)
+        let template = try #require(ChatTemplate(jinja: nil, vocabulary: base + ["<end_of_turn>"]))
+        #expect(template.family == .gemma)
+        #expect(ChatTemplate(jinja: nil, vocabulary: base) == nil)
+    }
 }

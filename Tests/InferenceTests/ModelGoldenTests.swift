@@ -25,27 +25,78 @@ struct EngineGoldens: Decodable {
     let add_bos: Bool
     let prompts: [Prompt]
     let perplexity: Perplexity
+    /// Gemma: perplexity over a context longer than the sliding window.
+    let sliding_perplexity: Perplexity?
 
     static let modelPath = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 
-    static func load() throws -> EngineGoldens {
+    static func load(_ name: String = "engine_goldens.json") throws -> EngineGoldens {
         // Read beside the sources (no resource bundle needed): Tests/InferenceTests/Fixtures/.
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/engine_goldens.json")
+            .appendingPathComponent("Fixtures/\(name)")
         return try JSONDecoder().decode(EngineGoldens.self, from: Data(contentsOf: url))
+    }
+}
+
+/// The checks of a model against its llama.cpp goldens, shared by every model's golden suite.
+enum GoldenChecks {
+    /// The bar for logits, at the first position and (the engine follows llama.cpp's CPU
+    /// arithmetic operation for operation: f16 cache values, its accumulation orders and expf; see
+    /// CKernels/lanes.h) at the last.
+    static let logitTolerance: Float = 0.2
+    /// Greedy ids must agree until llama.cpp's own top-1/top-2 margin drops below this (the bar).
+    static let nearTie: Float = 0.1
+
+    /// llama.cpp's top-20 logits at each prompt's first position (the first token evaluated alone) and
+    /// last (the whole prompt as one batch); returns the largest difference seen.
+    @discardableResult
+    static func logits(_ model: TransformerModel, _ goldens: EngineGoldens) throws -> Float {
+        var worst: Float = 0
+        func compare(_ ours: [Float], _ ids: [Int], _ values: [Float], _ label: String) {
+            for (id, value) in zip(ids, values) {
+                worst = max(worst, abs(ours[id] - value))
+                #expect(abs(ours[id] - value) < logitTolerance, "\(label), id \(id)")
+            }
+        }
+        for (n, p) in goldens.prompts.enumerated() {
+            let first = try model.evaluate(Array(p.prompt.prefix(1)), cache: model.makeCache(capacity: 1))
+            compare(first, p.first_top_ids, p.first_top_logits, "prompt \(n) first position")
+            let last = try model.evaluate(p.prompt, cache: model.makeCache(capacity: p.prompt.count))
+            compare(last, p.last_top_ids, p.last_top_logits, "prompt \(n) last position")
+        }
+        return worst
+    }
+
+    /// Greedy continuations equal to llama.cpp's until its own margin is a near-tie.
+    static func greedy(_ model: TransformerModel, _ goldens: EngineGoldens) throws {
+        for (n, p) in goldens.prompts.enumerated() {
+            let cache = model.makeCache(capacity: p.prompt.count + p.greedy.count)
+            var logits = try model.evaluate(p.prompt, cache: cache)
+            for (step, expected) in p.greedy.enumerated() {
+                let argmax = Int32(logits.indices.max { logits[$0] < logits[$1] }!)
+                if p.margins[step] < nearTie { break }  // llama.cpp itself nearly tied here
+                #expect(argmax == expected, "prompt \(n) step \(step)")
+                if argmax != expected { break }
+                logits = try model.evaluate([argmax], cache: cache)
+            }
+        }
+    }
+
+    /// Perplexity within 1% of llama.cpp's (each chunk opening with BOS when the model adds one, as
+    /// llama-perplexity does); returns ours / llama.cpp's.
+    @discardableResult
+    static func perplexity(_ model: TransformerModel, _ g: EngineGoldens.Perplexity, bos: Int32? = nil) throws
+        -> Double
+    {
+        let result = try model.perplexity(of: g.tokens, context: g.ctx, bos: bos)
+        #expect(result.chunks == g.chunks)
+        #expect(abs(result.perplexity - g.ppl) / g.ppl < 0.01, "ours \(result.perplexity), llama.cpp \(g.ppl)")
+        return result.perplexity / g.ppl
     }
 }
 
 @Suite(.serialized)
 struct ModelGoldenTests {
-    /// The bar for the first position (one token: no attention mixing).
-    static let logitTolerance: Float = 0.2
-    /// Later positions: the engine follows llama.cpp's CPU arithmetic operation for operation (f16 cache
-    /// values, its accumulation orders and expf; see CKernels/lanes.h), so the same bar holds there too.
-    static let laterLogitTolerance: Float = 0.2
-    /// Greedy ids must agree until llama.cpp's own top-1/top-2 margin drops below this (the bar).
-    static let nearTie: Float = 0.1
-
     let goldens: EngineGoldens
     let model: TransformerModel
 
@@ -55,43 +106,12 @@ struct ModelGoldenTests {
         model = try TransformerModel(path: EngineGoldens.modelPath, threads: 2)
     }
 
-    @Test func logitsMatchLlamaCpp() throws {
-        for (n, p) in goldens.prompts.enumerated() {
-            let cache = model.makeCache(capacity: p.prompt.count)
-            var first: [Float] = []
-            var last: [Float] = []
-            try model.evaluate(p.prompt, cache: cache, logitsFrom: 0) { i, logits in
-                if i == 0 { first = Array(logits) }
-                if i == p.prompt.count - 1 { last = Array(logits) }
-            }
-            for (id, value) in zip(p.first_top_ids, p.first_top_logits) {
-                #expect(abs(first[id] - value) < Self.logitTolerance, "prompt \(n) first position, id \(id)")
-            }
-            for (id, value) in zip(p.last_top_ids, p.last_top_logits) {
-                #expect(abs(last[id] - value) < Self.laterLogitTolerance, "prompt \(n) last position, id \(id)")
-            }
-        }
-    }
+    @Test func logitsMatchLlamaCpp() throws { try GoldenChecks.logits(model, goldens) }
 
     @Test func greedyContinuationsMatchLlamaCpp() throws {
         #expect(goldens.prompts.count >= 5)
-        for (n, p) in goldens.prompts.enumerated() {
-            let cache = model.makeCache(capacity: p.prompt.count + p.greedy.count)
-            var logits = try model.evaluate(p.prompt, cache: cache)
-            for (step, expected) in p.greedy.enumerated() {
-                let argmax = Int32(logits.indices.max { logits[$0] < logits[$1] }!)
-                if p.margins[step] < Self.nearTie { break }  // llama.cpp itself nearly tied here
-                #expect(argmax == expected, "prompt \(n) step \(step)")
-                if argmax != expected { break }
-                logits = try model.evaluate([argmax], cache: cache)
-            }
-        }
+        try GoldenChecks.greedy(model, goldens)
     }
 
-    @Test func perplexityWithinOnePercentOfLlamaCpp() throws {
-        let g = goldens.perplexity
-        let result = try model.perplexity(of: g.tokens, context: g.ctx, bos: nil)
-        #expect(result.chunks == g.chunks)
-        #expect(abs(result.perplexity - g.ppl) / g.ppl < 0.01, "ours \(result.perplexity), llama.cpp \(g.ppl)")
-    }
+    @Test func perplexityWithinOnePercentOfLlamaCpp() throws { try GoldenChecks.perplexity(model, goldens.perplexity) }
 }

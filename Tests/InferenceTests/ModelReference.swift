@@ -1,4 +1,4 @@
-// A tiny-model kit for the engine tests: writes random llama/qwen2 models as GGUF files (through
+// A tiny-model kit for the engine tests: writes random llama/qwen2/gemma3 models as GGUF files (through
 // GGUFWriter) and runs them through a deliberately plain f32 reference forward pass written separately
 // from the engine (llama2.c style: dequantized weights, full recomputation, no cache, no threads).
 import Foundation
@@ -17,6 +17,14 @@ struct TinyModelSpec {
     var tiedOutput = true
     var ropeBase: Float = 10000
     var seed: UInt64 = 7
+    /// gemma3 only: the local layers' window (`attention.sliding_window`), the final logit cap, and
+    /// a period of local/global layers other than the default 6 (`attention.sliding_window_pattern`)
+    /// with a local RoPE base other than the default 10000 (`rope.freq_base_swa`).
+    var slidingWindow = 0
+    var softcap: Float?
+    var windowPattern: (period: Int, localBase: Float)?
+    /// More metadata, written last (tests of bad files).
+    var metadata: [String: GGUFValue] = [:]
 
     /// A spec whose weights are `type`: K-quant rows come in blocks of 256, so their model is wider.
     static func weights(_ type: GGMLType) -> TinyModelSpec {
@@ -48,6 +56,13 @@ struct TinyModel {
         writer.set("\(arch).context_length", .uint32(256))
         writer.set("\(arch).rope.freq_base", .float32(spec.ropeBase))
         writer.set("\(arch).attention.layer_norm_rms_epsilon", .float32(1e-6))
+        if spec.slidingWindow > 0 { writer.set("\(arch).attention.sliding_window", .uint32(UInt32(spec.slidingWindow))) }
+        if let cap = spec.softcap { writer.set("\(arch).final_logit_softcapping", .float32(cap)) }
+        for (key, value) in spec.metadata { writer.set(key, value) }
+        if let pattern = spec.windowPattern {
+            writer.set("\(arch).attention.sliding_window_pattern", .uint32(UInt32(pattern.period)))
+            writer.set("\(arch).rope.freq_base_swa", .float32(pattern.localBase))
+        }
         var tensors: [String: [Float]] = [:]
         func matrix(_ name: String, rows: Int, cols: Int, scale: Float) {
             let values = (0..<rows * cols).map { _ in rng.uniform() * scale }
@@ -81,6 +96,12 @@ struct TinyModel {
                 vector("blk.\(l).attn_k.bias", kvDim, around: 0)
                 vector("blk.\(l).attn_v.bias", kvDim, around: 0)
             }
+            if arch == "gemma3" {
+                vector("blk.\(l).attn_q_norm.weight", headDim, around: 1)
+                vector("blk.\(l).attn_k_norm.weight", headDim, around: 1)
+                vector("blk.\(l).post_attention_norm.weight", spec.dim, around: 0.5)
+                vector("blk.\(l).post_ffw_norm.weight", spec.dim, around: 0.5)
+            }
             vector("blk.\(l).ffn_norm.weight", spec.dim, around: 1)
             matrix("blk.\(l).ffn_gate.weight", rows: spec.hidden, cols: spec.dim, scale: 0.3)
             matrix("blk.\(l).ffn_up.weight", rows: spec.hidden, cols: spec.dim, scale: 0.3)
@@ -101,6 +122,7 @@ struct TinyModel {
         let headDim = s.dim / s.heads
         let kvDim = s.kvHeads * headDim
         let qwen = s.architecture == "qwen2"
+        let gemma = s.architecture == "gemma3"
         func w(_ name: String) -> [Float] { tensors[name]! }
         func matvec(_ m: [Float], _ x: [Float], rows: Int) -> [Float] {
             let cols = x.count
@@ -111,12 +133,19 @@ struct TinyModel {
             let scale = Float(1 / (ms + 1e-6).squareRoot())
             return zip(x, weight).map { $0 * scale * $1 }
         }
-        func rope(_ v: inout [Float], position: Int) {
+        func perHead(_ v: [Float], _ weight: [Float]) -> [Float] {
+            stride(from: 0, to: v.count, by: headDim).flatMap { norm(Array(v[$0..<$0 + headDim]), weight) }
+        }
+        // Gemma 3 (as llama.cpp reads it): every sixth layer global, the others local with RoPE base 10000,
+        // unless the file gives another period and base.
+        let period = s.windowPattern?.period ?? 6
+        func local(_ l: Int) -> Bool { gemma && s.slidingWindow > 0 && l % period < period - 1 }
+        func rope(_ v: inout [Float], position: Int, base: Double) {
             for head in 0..<v.count / headDim {
                 for i in 0..<headDim / 2 {
-                    let angle = Double(position) * pow(Double(s.ropeBase), -2 * Double(i) / Double(headDim))
+                    let angle = Double(position) * pow(base, -2 * Double(i) / Double(headDim))
                     let (a, b) =
-                        qwen
+                        qwen || gemma
                         ? (head * headDim + i, head * headDim + i + headDim / 2)
                         : (head * headDim + 2 * i, head * headDim + 2 * i + 1)
                     let (x0, x1) = (v[a], v[b])
@@ -127,7 +156,9 @@ struct TinyModel {
         }
         let embedding = w("token_embd.weight")
         var xs = tokens.map { Array(embedding[Int($0) * s.dim..<(Int($0) + 1) * s.dim]) }
+        if gemma { xs = xs.map { $0.map { $0 * Float(s.dim).squareRoot() } } }
         for l in 0..<s.layers {
+            let base = Double(local(l) ? s.windowPattern?.localBase ?? 10000 : s.ropeBase)
             let p = "blk.\(l)."
             var keys: [[Float]] = []
             var values: [[Float]] = []
@@ -142,8 +173,12 @@ struct TinyModel {
                     k = zip(k, w(p + "attn_k.bias")).map(+)
                     v = zip(v, w(p + "attn_v.bias")).map(+)
                 }
-                rope(&q, position: pos)
-                rope(&k, position: pos)
+                if gemma {
+                    q = perHead(q, w(p + "attn_q_norm.weight"))
+                    k = perHead(k, w(p + "attn_k_norm.weight"))
+                }
+                rope(&q, position: pos, base: base)
+                rope(&k, position: pos, base: base)
                 // llama.cpp's f16 KV cache: keys, values and the query meeting them are f16 numbers.
                 queries.append(q.map(Self.half))
                 keys.append(k.map(Self.half))
@@ -154,7 +189,8 @@ struct TinyModel {
                 for head in 0..<s.heads {
                     let kvHead = head / (s.heads / s.kvHeads)
                     let q = queries[pos][head * headDim..<(head + 1) * headDim]
-                    var scores = (0...pos).map { t in
+                    let first = local(l) ? max(0, pos - s.slidingWindow + 1) : 0
+                    var scores = (first...pos).map { t in
                         zip(q, keys[t][kvHead * headDim..<(kvHead + 1) * headDim]).map(*).reduce(0, +)
                             / Float(headDim).squareRoot()
                     }
@@ -162,23 +198,31 @@ struct TinyModel {
                     scores = scores.map { exp($0 - top) }
                     let total = scores.reduce(0, +)
                     scores = scores.map { Self.half($0 / total) }
-                    for t in 0...pos {
+                    for t in first...pos {
                         for d in 0..<headDim {
-                            attended[head * headDim + d] += scores[t] * values[t][kvHead * headDim + d]
+                            attended[head * headDim + d] += scores[t - first] * values[t][kvHead * headDim + d]
                         }
                     }
                 }
-                let o = matvec(w(p + "attn_output.weight"), attended, rows: s.dim)
+                var o = matvec(w(p + "attn_output.weight"), attended, rows: s.dim)
+                if gemma { o = norm(o, w(p + "post_attention_norm.weight")) }
                 xs[pos] = zip(xs[pos], o).map(+)
                 let h = norm(xs[pos], w(p + "ffn_norm.weight"))
                 let gate = matvec(w(p + "ffn_gate.weight"), h, rows: s.hidden)
                 let up = matvec(w(p + "ffn_up.weight"), h, rows: s.hidden)
-                let act = zip(gate, up).map { $0 / (1 + exp(-$0)) * $1 }
-                xs[pos] = zip(xs[pos], matvec(w(p + "ffn_down.weight"), act, rows: s.dim)).map(+)
+                // SiLU, or Gemma's GELU in its tanh form.
+                let act = zip(gate, up).map { g, u in
+                    gemma ? 0.5 * g * (1 + tanh(0.7978845608 * (g + 0.044715 * g * g * g))) * u : g / (1 + exp(-g)) * u
+                }
+                var down = matvec(w(p + "ffn_down.weight"), act, rows: s.dim)
+                if gemma { down = norm(down, w(p + "post_ffw_norm.weight")) }
+                xs[pos] = zip(xs[pos], down).map(+)
             }
         }
         let output = s.tiedOutput ? embedding : w("output.weight")
-        return xs.map { matvec(output, norm($0, w("output_norm.weight")), rows: s.vocabulary) }
+        let logits = xs.map { matvec(output, norm($0, w("output_norm.weight")), rows: s.vocabulary) }
+        guard let cap = s.softcap else { return logits }
+        return logits.map { $0.map { tanh($0 / cap) * cap } }
     }
 }
 

@@ -1,5 +1,5 @@
 // Tests of TransformerModel on tiny random models the tests write themselves: the engine's logits equal
-// a plain reference forward pass (every weight type, llama and qwen2, tied and separate output, the
+// a plain reference forward pass (every weight type, llama, qwen2 and gemma3, tied and separate output, the
 // single-token path and the batched sgemm path), and bad models fail with clear errors.
 import Foundation
 import GGUF
@@ -41,10 +41,17 @@ struct ModelTests {
         }
     }
 
-    @Test(arguments: ["llama", "qwen2"], [true, false])
+    /// gemma3: six layers (five local with a window of 8 positions, one global), soft-capped when tied;
+    /// untied, a period of 3 from the file (layers 2 and 5 global) and a local RoPE base of 5000.
+    @Test(arguments: ["llama", "qwen2", "gemma3"], [true, false])
     func batchedPromptMatchesReference(architecture: String, tied: Bool) throws {
         var spec = TinyModelSpec()
         spec.architecture = architecture
+        if architecture == "gemma3" {
+            (spec.layers, spec.slidingWindow, spec.ropeBase) = (6, 8, 1_000_000)
+            spec.softcap = tied ? 30 : nil
+            spec.windowPattern = tied ? nil : (3, 5000)
+        }
         spec.tiedOutput = tied
         spec.weightType = .q4_1
         spec.seed = tied ? 11 : 12
@@ -100,7 +107,7 @@ struct ModelTests {
     @Test func rejectsUnknownArchitecture() throws {
         var writer = GGUFWriter()
         writer.set("general.architecture", .string("mamba"))
-        #expect(throws: ModelError.unsupportedArchitecture("mamba", supported: ["llama", "qwen2"])) {
+        #expect(throws: ModelError.unsupportedArchitecture("mamba", supported: ["llama", "qwen2", "gemma3"])) {
             try TransformerModel(file: GGUFFile(bytes: writer.bytes()))
         }
     }
@@ -132,5 +139,24 @@ struct ModelTests {
         let at = (0..<bytes.count - name.count).first { Array(bytes[$0..<$0 + name.count]) == name }!
         bytes[at + name.count + 4 + 16] = UInt8(GGMLType.q4_K.rawValue)
         #expect(throws: (any Error).self) { try TransformerModel(file: GGUFFile(bytes: bytes)) }
+    }
+
+    /// A gemma3 file lacking one of Gemma's norms, or whose per-layer window flags do not cover every
+    /// layer, is refused with the tensor or key named.
+    @Test func rejectsIncompleteGemmaFiles() throws {
+        var spec = TinyModelSpec()
+        (spec.architecture, spec.layers, spec.slidingWindow) = ("gemma3", 6, 8)
+        var bytes = TinyModel(spec).bytes
+        let name = Array("blk.0.post_ffw_norm.weight".utf8)
+        let at = try #require((0..<bytes.count - name.count).first { Array(bytes[$0..<$0 + name.count]) == name })
+        bytes[at] = UInt8(ascii: "X")
+        #expect(throws: ModelError.missingTensor("blk.0.post_ffw_norm.weight")) {
+            try TransformerModel(file: GGUFFile(bytes: bytes))
+        }
+        spec.metadata["gemma3.attention.sliding_window_pattern"] = .array(.bool, [.bool(true), .bool(false)])
+        #expect(throws: ModelError.self) { try TransformerModel(file: GGUFFile(bytes: TinyModel(spec).bytes)) }
+        spec.metadata["gemma3.attention.sliding_window_pattern"] = .array(.bool, (0..<6).map { .bool($0 != 2) })
+        let model = try TransformerModel(file: GGUFFile(bytes: TinyModel(spec).bytes))
+        #expect((0..<6).map { model.config.isSlidingWindowLayer($0) } == [true, true, false, true, true, true])
     }
 }

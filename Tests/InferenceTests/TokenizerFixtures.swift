@@ -42,11 +42,37 @@ enum TokenizerFixtures {
         var testDescription: String { text.debugDescription }
     }
 
+    /// `tokenizer` gives llama.cpp's ids for `golden` with and without BOS and special-token parsing.
+    static func expectMatches(_ tokenizer: Tokenizer, _ golden: Case) {
+        #expect(tokenizer.encode(golden.text, addBOS: false, parseSpecial: false) == golden.ids)
+        #expect(tokenizer.encode(golden.text, addBOS: true, parseSpecial: false) == golden.idsBOS)
+        #expect(tokenizer.encode(golden.text, addBOS: false, parseSpecial: true) == golden.idsSpecial)
+        #expect(tokenizer.encode(golden.text, addBOS: true, parseSpecial: true) == golden.idsBOSSpecial)
+    }
+
     static func ids(_ value: Any?) -> [Int32] { (value as? [Int] ?? []).map { Int32($0) } }
 
+    /// The pinned Gemma 3 270M file (deploy/fetch-test-models.sh), a SentencePiece vocabulary.
+    static let gemmaPath = root.appendingPathComponent("models/gemma-3-270m-q4_k_m.gguf").path
+    static let gemmaPresent = FileManager.default.fileExists(atPath: gemmaPath)
+    static let gemmaAbsent: Comment = "models/gemma-3-270m-q4_k_m.gguf is absent: run deploy/fetch-test-models.sh"
+
+    /// Gemma 3's vocabulary as stored in its model file.
+    static let gemmaVocabulary: Result<TokenizerVocabulary, any Error> = Result {
+        try TokenizerVocabulary(gguf: GGUFFile(path: gemmaPath))
+    }
+
+    /// A tokenizer over Gemma 3's vocabulary, built once.
+    static let gemma: Result<Tokenizer, any Error> = Result { try Tokenizer(vocabulary: gemmaVocabulary.get()) }
+
     /// The SmolLM2 tokenization goldens.
-    static let cases: [Case] = {
-        guard let golden = try? json("tokenizer_smollm2.json"), let cases = golden["cases"] as? [[String: Any]] else {
+    static let cases = cases(in: "tokenizer_smollm2.json")
+    /// The Gemma 3 tokenization goldens.
+    static let gemmaCases = cases(in: "tokenizer_gemma3.json")
+
+    /// The tokenization goldens of one fixture file.
+    static func cases(in file: String) -> [Case] {
+        guard let golden = try? json(file), let cases = golden["cases"] as? [[String: Any]] else {
             return []
         }
         return cases.map {
@@ -55,7 +81,7 @@ enum TokenizerFixtures {
                 idsSpecial: ids($0["ids_special"]), idsBOSSpecial: ids($0["ids_bos_special"]),
                 decoded: $0["decoded"] as? String ?? "")
         }
-    }()
+    }
 
     /// A byte-level alphabet written independently of the code under test (GPT-2's `bytes_to_unicode`).
     static let byteAlphabet: [String] = {

@@ -27,10 +27,7 @@ struct TokenizerGoldenTests {
     @Test(arguments: TokenizerFixtures.cases)
     func matchesLlamaCpp(_ golden: TokenizerFixtures.Case) throws {
         let tokenizer = try TokenizerFixtures.smol.get()
-        #expect(tokenizer.encode(golden.text, addBOS: false, parseSpecial: false) == golden.ids)
-        #expect(tokenizer.encode(golden.text, addBOS: true, parseSpecial: false) == golden.idsBOS)
-        #expect(tokenizer.encode(golden.text, addBOS: false, parseSpecial: true) == golden.idsSpecial)
-        #expect(tokenizer.encode(golden.text, addBOS: true, parseSpecial: true) == golden.idsBOSSpecial)
+        TokenizerFixtures.expectMatches(tokenizer, golden)
     }
 
     @Test(arguments: TokenizerFixtures.cases)

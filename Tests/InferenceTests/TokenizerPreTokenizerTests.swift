@@ -84,8 +84,8 @@ struct TokenizerPreTokenizerTests {
 
     @Test func rejectsUnsupportedVocabularies() throws {
         var vocabulary = TokenizerFixtures.tinyVocabulary(pre: "gpt-2", extra: [], merges: [])
-        vocabulary.model = "llama"
-        #expect(throws: TokenizerError.unsupportedModel("llama")) { try Tokenizer(vocabulary: vocabulary) }
+        vocabulary.model = "ugm"
+        #expect(throws: TokenizerError.unsupportedModel("ugm")) { try Tokenizer(vocabulary: vocabulary) }
         vocabulary.model = "gpt2"
         vocabulary.pre = "klingon"
         #expect(throws: TokenizerError.unsupportedPreTokenizer("klingon")) { try Tokenizer(vocabulary: vocabulary) }

@@ -36,12 +36,41 @@ struct TokenizerVocabularyTests {
         #expect(noPre.pre == "default" && !noPre.addBOS)
     }
 
+    /// A SentencePiece vocabulary without the optional keys: llama.cpp's defaults (<unk> 0, <s> 1, </s> 2,
+    /// BOS added, a space prefix), no merges needed, scores read and checked.
+    @Test func appliesSentencePieceDefaults() throws {
+        let spm = { (edit: (inout [String: GGUFValue]) -> Void) in
+            try TokenizerVocabulary(
+                gguf: self.file {
+                    $0["tokenizer.ggml.model"] = .string("llama")
+                    $0["tokenizer.ggml.merges"] = nil
+                    $0["tokenizer.ggml.bos_token_id"] = nil
+                    $0["tokenizer.ggml.eos_token_id"] = nil
+                    $0["tokenizer.ggml.pre"] = .string("no-such-pre")  // ignored for SentencePiece
+                    edit(&$0)
+                })
+        }
+        let vocabulary = try spm { _ in }
+        #expect(vocabulary.model == "llama" && vocabulary.merges.isEmpty && vocabulary.scores.isEmpty)
+        #expect(vocabulary.unknownID == 0 && vocabulary.bosID == 1 && vocabulary.eosID == 2)
+        #expect(vocabulary.addBOS && vocabulary.addSpacePrefix)
+        let count = TokenizerFixtures.byteAlphabet.count
+        let scored = try spm {
+            $0["tokenizer.ggml.scores"] = .array(.float32, (0..<count).map { .float32(Float(-$0)) })
+            $0["tokenizer.ggml.add_space_prefix"] = .bool(false)
+        }
+        #expect(scored.scores.count == count && scored.scores[5] == -5 && !scored.addSpacePrefix)
+        #expect(throws: TokenizerError.missingMetadata("tokenizer.ggml.scores")) {
+            try spm { $0["tokenizer.ggml.scores"] = .array(.float32, [.float32(0)]) }
+        }
+    }
+
     @Test func reportsMissingAndUnsupportedKeys() throws {
         #expect(throws: TokenizerError.missingMetadata("tokenizer.ggml.model")) {
             try TokenizerVocabulary(gguf: file { $0["tokenizer.ggml.model"] = nil })
         }
-        #expect(throws: TokenizerError.unsupportedModel("llama")) {
-            try TokenizerVocabulary(gguf: file { $0["tokenizer.ggml.model"] = .string("llama") })
+        #expect(throws: TokenizerError.unsupportedModel("ugm")) {
+            try TokenizerVocabulary(gguf: file { $0["tokenizer.ggml.model"] = .string("ugm") })
         }
         #expect(throws: TokenizerError.unsupportedPreTokenizer("tekken")) {
             try TokenizerVocabulary(gguf: file { $0["tokenizer.ggml.pre"] = .string("tekken") })

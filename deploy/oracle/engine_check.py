@@ -60,6 +60,15 @@ def greedy(llm, tokens):
     return first, last, ids, margins
 
 
+def record(llm, tokens):
+    """One prompt's golden entry: its greedy continuation with margins and its top-20 first/last logits."""
+    first, last, ids, margins = greedy(llm, tokens)
+    fi, fv = top(first, 20)
+    li, lv = top(last, 20)
+    return {"prompt": tokens, "greedy": ids, "margins": [round(m, 4) for m in margins],
+            "first_top_ids": fi, "first_top_logits": fv, "last_top_ids": li, "last_top_logits": lv}
+
+
 def perplexity(llm, tokens, n_ctx, add_bos, bos):
     """llama-perplexity: chunks of n_ctx tokens, first token := BOS when the model adds one, score the
     second half of each chunk (positions n_ctx/2 .. n_ctx-2 predicting the next token)."""
@@ -108,12 +117,7 @@ def main():
     bos = llm.token_bos()
     prompts = []
     for text in PROMPTS:
-        tokens = llm.tokenize(text.encode(), add_bos=add_bos, special=True)
-        first, last, ids, margins = greedy(llm, tokens)
-        fi, fv = top(first, 20)
-        li, lv = top(last, 20)
-        prompts.append({"prompt": tokens, "greedy": ids, "margins": [round(m, 4) for m in margins],
-                        "first_top_ids": fi, "first_top_logits": fv, "last_top_ids": li, "last_top_logits": lv})
+        prompts.append(record(llm, llm.tokenize(text.encode(), add_bos=add_bos, special=True)))
     with open(TEXT, encoding="utf-8") as f:
         text = f.read()
     text_tokens = llm.tokenize(text.encode(), add_bos=add_bos, special=False)

@@ -8,6 +8,9 @@ llama-cpp-python applies it) and llama.cpp's built-in templates by family name.
 
 Usage: /work/tmp/oracle/bin/python deploy/oracle/tokenizer_goldens.py [MODEL.gguf] [OUT.json]
 Not part of the test command (llama-cpp-python is not installed in CI); its output is committed.
+For Gemma 3 (a SentencePiece vocabulary, no chat template in the file):
+    tokenizer_goldens.py models/gemma-3-270m-q4_k_m.gguf Tests/InferenceTests/Fixtures/tokenizer_gemma3.json
+adds SentencePiece-specific strings; the other-pre-tokenizer goldens are written only for BPE models.
 """
 import ctypes
 import json
@@ -93,6 +96,19 @@ STRINGS = [
     "tab\t\tthen\t",
     "(paren)word [bracket]x «quotes» ¿qué?",
     "$100+200=300 <tag>|pipe|^caret~tilde`tick`",
+]
+
+# More strings for SentencePiece vocabularies: its `▁`, byte tokens, Gemma's turn markers and its
+# user-defined whitespace-run tokens.
+SENTENCEPIECE_STRINGS = [
+    "<start_of_turn>user\nhi<end_of_turn>\n<start_of_turn>model\n",
+    "literal \u2581 lower block and \u2581\u2581 two",
+    "<0x41> is not the byte A",
+    "  two spaces,    four, \t\t tabs,\n\n\n\nnewlines",
+    "<bos>not a bos<eos>",
+    "\u0000 nul and \u007f del and \u0001",
+    "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𝕄𝕒𝕥𝕙 and rare 𓀀 hieroglyph",
+    "ᚠᛇᚻ runes, ქართული, Հայերեն, ไทย, देवनागरी",
 ]
 
 # Pre-tokenizers checked with the SmolLM2 vocabulary and merges under another `tokenizer.ggml.pre`:
@@ -186,8 +202,9 @@ def dump(data, path):
 
 def main():
     llm = Llama(model_path=str(MODEL), vocab_only=True, verbose=False)
+    sentencepiece = llm.metadata.get("tokenizer.ggml.model") == "llama"
     cases = []
-    for text in STRINGS:
+    for text in STRINGS + (SENTENCEPIECE_STRINGS if sentencepiece else []):
         case = {"text": text}
         for add_special in (False, True):
             for parse_special in (False, True):
@@ -197,16 +214,22 @@ def main():
         cases.append(case)
 
     meta = llm.metadata
-    formatter = Jinja2ChatFormatter(
-        template=meta["tokenizer.chat_template"],
-        eos_token=llm._model.token_get_text(llm.token_eos()),
-        bos_token=llm._model.token_get_text(llm.token_bos()),
-    )
+    formatter = None
+    if "tokenizer.chat_template" in meta:
+        formatter = Jinja2ChatFormatter(
+            template=meta["tokenizer.chat_template"],
+            eos_token=llm._model.token_get_text(llm.token_eos()),
+            bos_token=llm._model.token_get_text(llm.token_bos()),
+        )
     model_template = []
     builtins = []
     for conversation in CONVERSATIONS:
         messages = [{"role": r, "content": c} for r, c in conversation]
-        rendered = formatter(messages=messages).prompt
+        if formatter:
+            rendered = formatter(messages=messages).prompt
+        else:
+            # No template in the file: llama.cpp's built-in Gemma rendering, tokenized as one text.
+            rendered = builtin_template("gemma", conversation, True)
         model_template.append({"turns": messages, "prompt": rendered,
                                "ids": tokenize(llm, rendered, False, True)})
         for family in ("chatml", "llama3", "llama2", "gemma", "zephyr"):
@@ -222,8 +245,9 @@ def main():
         "builtinTemplates": builtins,
     }
     dump(out, OUT)
-    pre = {"oracle": out["oracle"], "model": MODEL.name, "pretokenizers": other_pretokenizers()}
-    dump(pre, OUT_PRE)
+    if not sentencepiece:
+        pre = {"oracle": out["oracle"], "model": MODEL.name, "pretokenizers": other_pretokenizers()}
+        dump(pre, OUT_PRE)
     print(f"wrote {len(cases)} tokenization cases, {len(model_template)} + {len(builtins)} renderings to {OUT}")
 
 

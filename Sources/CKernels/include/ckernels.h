@@ -114,6 +114,9 @@ void ck_softmax(float *x, int n);
 void ck_round_f16(float *x, int n);
 /// gate = silu(gate) * up, with ggml's expf approximation.
 void ck_swiglu(float *gate, const float *up, int n);
+/// gate = gelu(gate) * up with GELU's tanh form, as ggml's CPU backend computes it: inside (-10, 10) the
+/// input is rounded to f16 and the result read as f16 (its lookup table), outside it is 0 or x.
+void ck_geglu(float *gate, const float *up, int n);
 /// x · y accumulated in eight FMA lanes (element i in lane i % 8), lanes summed pairwise (tinyBLAS).
 float ck_dot_lanes(int n, const float *x, const float *y);
 /// x · y as ggml_vec_dot_f16 sums it: 32 FMA lanes (element i in lane i % 32), reduced as it does.
@@ -164,7 +167,8 @@ void ck_matvec(ck_pool *pool, const ck_matvec_job *job);
 /// Causal multi-head attention with grouped KV heads over a cache of f32 keys and values, computed as
 /// llama.cpp does with an f16 cache: query and probabilities rounded to f16, Q·K and P·V summed in its
 /// order (tinyBLAS's eight lanes for a batch, ggml_vec_dot_f16's 32 for a single token).
-/// Token t (0..<tokens) sits at position first_position + t and attends positions 0...that.
+/// Token t (0..<tokens) sits at position first_position + t and attends positions 0...that, or only the
+/// last `window` of them when window > 0 (a sliding-window layer).
 typedef struct {
     const float *q;        // tokens × q_stride (heads × head_dim used)
     int q_stride;
@@ -181,6 +185,7 @@ typedef struct {
     int scratch_stride;    // ≥ first_position + tokens
     float *out;            // tokens × out_stride
     int out_stride;
+    int window;            // 0: every earlier position; else the last `window` positions only
 } ck_attention_job;
 void ck_attention(ck_pool *pool, const ck_attention_job *job);
 

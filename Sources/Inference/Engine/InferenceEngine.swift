@@ -48,7 +48,10 @@ public final class InferenceEngine: Sendable {
         let vocabulary = try TokenizerVocabulary(gguf: model.file)
         let tokenizer: Tokenizer
         do { tokenizer = try Tokenizer(vocabulary: vocabulary) } catch { throw EngineError.tokenizer("\(error)") }
-        guard let template = ChatTemplate(jinja: vocabulary.chatTemplate, override: templateOverride) else {
+        guard
+            let template = ChatTemplate(
+                jinja: vocabulary.chatTemplate, override: templateOverride, vocabulary: vocabulary.tokens)
+        else {
             throw EngineError.unknownChatTemplate
         }
         let context = min(contextLength ?? Self.defaultContextLength, model.config.trainedContextLength)

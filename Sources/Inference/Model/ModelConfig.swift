@@ -1,5 +1,6 @@
 // ModelConfig: the blueprint of a llama-family transformer, read from GGUF metadata (`<arch>.*` keys)
-// exactly where llama.cpp reads them. Nothing is hard-coded for a particular model.
+// exactly where llama.cpp reads them. Nothing is hard-coded for a particular model; what sets Gemma 3
+// apart (sliding-window layers, norms, GELU) is read in `ModelConfig+Gemma.swift`.
 public import GGUF
 
 /// How rotary embeddings pair the dimensions of a head (llama.cpp's rope types).
@@ -13,7 +14,7 @@ public enum RopeStyle: String, Sendable {
 /// Hyperparameters of a model.
 public struct ModelConfig: Sendable, Equatable {
     /// Architectures this engine runs.
-    public static let supportedArchitectures = ["llama", "qwen2"]
+    public static let supportedArchitectures = ["llama", "qwen2", "gemma3"]
 
     public var architecture: String
     /// Model width (`embedding_length`).
@@ -35,6 +36,8 @@ public struct ModelConfig: Sendable, Equatable {
     public var ropeFrequencyBase: Float
     /// 1 / linear scaling factor (`rope.scaling.factor` when `rope.scaling.type` is linear).
     public var ropeFrequencyScale: Float
+    /// Gemma-style extras (nil for llama and qwen2).
+    public var gemma: GemmaParameters?
 
     /// Width of one position's keys (or values) across KV heads.
     public var kvDim: Int { kvHeadCount * headDim }
@@ -73,6 +76,9 @@ public struct ModelConfig: Sendable, Equatable {
         // The attention kernel keeps a head on the stack: up to 256 floats (every llama-family model fits).
         headDim = try int("attention.key_length", default: dim / headCount, range: 2...256)
         guard headDim % 2 == 0 else { throw .badParameter(key: "\(arch).attention.key_length", reason: "odd") }
+        if let valueLength = m.int("\(arch).attention.value_length"), valueLength != headDim {
+            throw .badParameter(key: "\(arch).attention.value_length", reason: "differs from key_length")
+        }
         let embedding = file.tensor(named: "token_embd.weight")
         vocabularySize = try int(
             "vocab_size", default: embedding?.rowCount ?? m.strings("tokenizer.ggml.tokens")?.count)
@@ -81,7 +87,7 @@ public struct ModelConfig: Sendable, Equatable {
         guard rmsEpsilon > 0, rmsEpsilon < 1 else {
             throw .badParameter(key: "\(arch).attention.layer_norm_rms_epsilon", reason: "\(rmsEpsilon)")
         }
-        ropeStyle = arch == "qwen2" ? .neox : .normal
+        ropeStyle = arch == "llama" ? .normal : .neox
         ropeDimensions = try int("rope.dimension_count", default: headDim, range: 2...headDim)
         guard ropeDimensions % 2 == 0 else { throw .badParameter(key: "\(arch).rope.dimension_count", reason: "odd") }
         ropeFrequencyBase = Float(m.double("\(arch).rope.freq_base") ?? 10000)
@@ -95,5 +101,18 @@ public struct ModelConfig: Sendable, Equatable {
             }
             ropeFrequencyScale = Float(1 / factor)
         }
+        gemma = arch == "gemma3" ? try GemmaParameters(metadata: m, config: self) : nil
+    }
+
+    /// The multiplier of each query before Q·K: 1/sqrt(headDim), or Gemma's own.
+    public var queryScale: Float { gemma?.queryScale ?? 1 / Float(headDim).squareRoot() }
+
+    /// Whether layer `l` attends only to the last `gemma.slidingWindow` positions.
+    public func isSlidingWindowLayer(_ l: Int) -> Bool { gemma?.isSlidingWindowLayer(l) ?? false }
+
+    /// The RoPE base and frequency scale of layer `l` (local Gemma layers have their own).
+    public func rope(layer l: Int) -> (base: Float, scale: Float) {
+        if let g = gemma, g.isSlidingWindowLayer(l) { return (g.localRopeFrequencyBase, 1) }
+        return (ropeFrequencyBase, ropeFrequencyScale)
     }
 }

@@ -113,7 +113,9 @@ public struct ModelVerification: Sendable {
             architecture: metadata.string("general.architecture"), name: metadata.string("general.name"),
             tensorCount: file.tensors.count, tensorTypes: usage, config: config,
             tokenizerModel: metadata.string("tokenizer.ggml.model"),
-            chatTemplate: ChatTemplateFamily.detect(metadata.string("tokenizer.chat_template")),
+            chatTemplate: ChatTemplateFamily.detect(
+                template: metadata.string("tokenizer.chat_template"),
+                vocabulary: metadata.strings("tokenizer.ggml.tokens") ?? []),
             contextLength: context, memory: memory, refusals: refusals)
     }
 

@@ -13,7 +13,7 @@ struct WeightMatrix {
     func row(_ r: Int) -> UnsafeRawPointer { base + r * rowBytes }
 }
 
-/// GGUF tensor names (llama.cpp's LLM_TENSOR_NAMES for llama / qwen2).
+/// GGUF tensor names (llama.cpp's LLM_TENSOR_NAMES for llama / qwen2 / gemma3).
 enum TensorName {
     static let embedding = "token_embd.weight"
     static let outputNorm = "output_norm.weight"
@@ -36,6 +36,12 @@ struct LayerWeights {
     let gate: WeightMatrix  // (hiddenDim × dim)
     let up: WeightMatrix  // (hiddenDim × dim)
     let down: WeightMatrix  // (dim × hiddenDim)
+    /// Gemma 3 only: RMSNorm weights of each query / key head (headDim), of the attention output and
+    /// of the feed-forward output (dim).
+    let queryNorm: UnsafePointer<Float>?
+    let keyNorm: UnsafePointer<Float>?
+    let postAttentionNorm: UnsafePointer<Float>?
+    let postFFNNorm: UnsafePointer<Float>?
 }
 
 /// All weights of a model: read-only views into `file`, which they keep alive.
@@ -73,6 +79,10 @@ struct ModelWeights {
             file.tensor(named: name) == nil ? nil : try vector(name, count)
         }
         let qDim = c.headCount * c.headDim
+        // Gemma's extra norms are required of a gemma3 file and ignored elsewhere.
+        func gemmaVector(_ name: String, _ count: Int) throws(ModelError) -> UnsafePointer<Float>? {
+            c.gemma == nil ? nil : try vector(name, count)
+        }
         embedding = try matrix(TensorName.embedding, rows: c.vocabularySize, cols: c.dim)
         var layers: [LayerWeights] = []
         for i in 0..<c.layerCount {
@@ -90,7 +100,11 @@ struct ModelWeights {
                     ffnNorm: try vector(n("ffn_norm.weight"), c.dim),
                     gate: try matrix(n("ffn_gate.weight"), rows: c.hiddenDim, cols: c.dim),
                     up: try matrix(n("ffn_up.weight"), rows: c.hiddenDim, cols: c.dim),
-                    down: try matrix(n("ffn_down.weight"), rows: c.dim, cols: c.hiddenDim)))
+                    down: try matrix(n("ffn_down.weight"), rows: c.dim, cols: c.hiddenDim),
+                    queryNorm: try gemmaVector(n("attn_q_norm.weight"), c.headDim),
+                    keyNorm: try gemmaVector(n("attn_k_norm.weight"), c.headDim),
+                    postAttentionNorm: try gemmaVector(n("post_attention_norm.weight"), c.dim),
+                    postFFNNorm: try gemmaVector(n("post_ffw_norm.weight"), c.dim)))
         }
         self.layers = layers
         outputNorm = try vector(TensorName.outputNorm, c.dim)

@@ -1,8 +1,9 @@
-// TransformerModel: the llama-family forward pass (llama, qwen2) over quantized, memory-mapped weights.
+// TransformerModel: the llama-family forward pass (llama, qwen2, gemma3) over quantized, memory-mapped
+// weights.
 //
 // Per token, per layer:  x += Wo·attention(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x))   n = RMSNorm
 //                        x += Wdown·(silu(Wgate·n(x)) ⊙ Wup·n(x))
-// then logits = Wout·n(x). Tokens are processed in batches: a prompt's tokens, or one token of each of
+// then logits = Wout·n(x). Gemma 3 adds norms and changes the activation (TransformerModel+Blocks.swift). Tokens are processed in batches: a prompt's tokens, or one token of each of
 // several sessions (a decoding step); each session's keys and values live in its own KVCache. Not
 // thread-safe: one thread owns a model.
 internal import CKernels
@@ -118,7 +119,7 @@ public final class TransformerModel {
 
     /// What a forward batch holds: consecutive tokens of one session (a prompt), or one token of each of
     /// several sessions (a decoding step).
-    private enum Layout {
+    enum Layout {
         case prompt(KVCache)
         case step([KVCache])
 
@@ -137,7 +138,6 @@ public final class TransformerModel {
         let c = config
         let s = state
         let n = tokens.count
-        let qDim = c.headCount * c.headDim
         // A decoding step keeps the integer products of a single token whatever the batch size.
         let products: MatmulRunner.Products
         var longest = 0
@@ -149,94 +149,22 @@ public final class TransformerModel {
             products = .integer
             longest = caches.map(\.count).max()! + 1
         }
-        // Embedding rows → x (n × dim).
+        // Embedding rows → x (n × dim), scaled by sqrt(dim) in Gemma.
         for (i, token) in tokens.enumerated() {
             ck_dequantize_row(
                 Int32(weights.embedding.type.rawValue), weights.embedding.row(Int(token)), s.x.pointer + i * c.dim,
                 Int32(c.dim))
         }
+        if let scale = c.gemma?.embeddingScale { multiply(s.x.pointer, count: n * c.dim, by: scale) }
         prepareAttentionScratch(positions: longest)
-        for (l, w) in weights.layers.enumerated() {
-            // Attention: normalise, project to q/k/v, rotate, store k/v, attend, project back, add.
-            for i in 0..<n {
-                ck_rmsnorm(
-                    s.xb.pointer + i * c.dim, s.x.pointer + i * c.dim, w.attentionNorm, Int32(c.dim), c.rmsEpsilon)
-            }
-            let a = matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.wq.type, products)
-            matmul.multiply(w.wq, a, into: s.q.pointer, bias: w.bq)
-            let akv =
-                w.wk.type == w.wq.type
-                ? a : matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.wk.type, products)
-            matmul.multiply(w.wk, akv, into: s.k.pointer, bias: w.bk)
-            let av =
-                w.wv.type == w.wk.type
-                ? akv : matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.wv.type, products)
-            matmul.multiply(w.wv, av, into: s.v.pointer, bias: w.bv)
-            let neox: Int32 = c.ropeStyle == .neox ? 1 : 0
-            for i in 0..<n {
-                ropeTable(position: layout.slot(i).position)
-                let (dims, rotated) = (Int32(c.headDim), Int32(c.ropeDimensions))
-                ck_rope(s.q.pointer + i * qDim, Int32(c.headCount), dims, rotated, neox, state.rope.pointer)
-                ck_rope(s.k.pointer + i * c.kvDim, Int32(c.kvHeadCount), dims, rotated, neox, state.rope.pointer)
-            }
-            // The cache holds f16-representable values, as llama.cpp's f16 KV cache does.
-            ck_round_f16(s.k.pointer, Int32(n * c.kvDim))
-            ck_round_f16(s.v.pointer, Int32(n * c.kvDim))
-            switch layout {
-            case .prompt(let cache):
-                store(keysAndValuesOf: 0..<n, in: cache, at: cache.count, layer: l)
-                attend(tokens: 0..<n, cache: cache, from: cache.count, layer: l)
-            case .step(let caches):
-                for (i, cache) in caches.enumerated() {
-                    store(keysAndValuesOf: i..<i + 1, in: cache, at: cache.count, layer: l)
-                    attend(tokens: i..<i + 1, cache: cache, from: cache.count, layer: l)
-                }
-            }
-            let ao = matmul.prepare(s.xb.pointer, tokens: n, cols: qDim, for: w.wo.type, products)
-            matmul.multiply(w.wo, ao, into: s.xb2.pointer)
-            add(s.xb2.pointer, into: s.x.pointer, count: n * c.dim)
-
-            // Feed-forward: normalise, gate and up projections, SwiGLU, down projection, add.
-            for i in 0..<n {
-                ck_rmsnorm(s.xb.pointer + i * c.dim, s.x.pointer + i * c.dim, w.ffnNorm, Int32(c.dim), c.rmsEpsilon)
-            }
-            let f = matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.gate.type, products)
-            matmul.multiply(w.gate, f, into: s.hb.pointer)
-            let fu =
-                w.up.type == w.gate.type
-                ? f : matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.up.type, products)
-            matmul.multiply(w.up, fu, into: s.hb2.pointer)
-            ck_swiglu(s.hb.pointer, s.hb2.pointer, Int32(n * c.hiddenDim))
-            let d = matmul.prepare(s.hb.pointer, tokens: n, cols: c.hiddenDim, for: w.down.type, products)
-            matmul.multiply(w.down, d, into: s.xb2.pointer)
-            add(s.xb2.pointer, into: s.x.pointer, count: n * c.dim)
+        for l in weights.layers.indices {
+            attentionBlock(layer: l, tokens: n, layout, products)
+            feedForwardBlock(layer: l, tokens: n, products)
         }
         switch layout {
         case .prompt(let cache): cache.count += n
         case .step(let caches): for cache in caches { cache.count += 1 }
         }
-    }
-
-    /// Copies the keys and values of batch rows `rows` into `cache` at positions `position`...
-    private func store(keysAndValuesOf rows: Range<Int>, in cache: KVCache, at position: Int, layer l: Int) {
-        let kv = config.kvDim
-        (cache.keys[l] + position * kv).update(from: state.k.pointer + rows.lowerBound * kv, count: rows.count * kv)
-        (cache.values[l] + position * kv).update(from: state.v.pointer + rows.lowerBound * kv, count: rows.count * kv)
-    }
-
-    /// Attention of batch rows `rows` (consecutive positions from `position`) over `cache`, into state.xb.
-    private func attend(tokens rows: Range<Int>, cache: KVCache, from position: Int, layer l: Int) {
-        let c = config
-        let s = state
-        let qDim = c.headCount * c.headDim
-        var job = ck_attention_job(
-            q: s.q.pointer + rows.lowerBound * qDim, q_stride: Int32(qDim), tokens: Int32(rows.count),
-            first_position: Int32(position), keys: cache.keys[l], values: cache.values[l], kv_stride: Int32(c.kvDim),
-            heads: Int32(c.headCount), kv_heads: Int32(c.kvHeadCount), head_dim: Int32(c.headDim),
-            scale: 1 / Float(c.headDim).squareRoot(), scratch: s.attentionScratch.pointer,
-            scratch_stride: Int32(s.attentionScratch.count / pool.size), out: s.xb.pointer + rows.lowerBound * qDim,
-            out_stride: Int32(qDim))
-        ck_attention(pool.pointer, &job)
     }
 
     /// Calls `body(row, logits)` for each of the last batch's `rows` (none when empty), in order,
@@ -262,13 +190,14 @@ public final class TransformerModel {
     private func computeLogits(rows: Int, count: Int) {
         let c = config
         let s = state
-        for g in 0..<count {
-            ck_rmsnorm(
-                s.xb.pointer + g * c.dim, s.x.pointer + (rows + g) * c.dim, weights.outputNorm, Int32(c.dim),
-                c.rmsEpsilon)
-        }
+        normalize(rows: count, of: s.x.pointer + rows * c.dim, into: s.xb.pointer, width: c.dim, weights: weights.outputNorm)
         let a = matmul.prepare(s.xb.pointer, tokens: count, cols: c.dim, for: weights.output.type)
         matmul.multiply(weights.output, a, into: logitsBuffer.pointer)
+        if let cap = c.gemma?.finalLogitSoftcap {
+            let logits = logitsBuffer.pointer
+            // As llama.cpp: scale by 1/cap, tanh, scale by cap.
+            for i in 0..<count * c.vocabularySize { logits[i] = tanhf(logits[i] * (1 / cap)) * cap }
+        }
     }
 
     private func prepareAttentionScratch(positions: Int) {
@@ -278,22 +207,11 @@ public final class TransformerModel {
         }
     }
 
-    private func add(_ a: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>, count: Int) {
+    func add(_ a: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count { x[i] += a[i] }
     }
 
-    /// Fills state.rope with cos/sin of each rotated pair's angle at `position` (ggml's iterative theta).
-    private func ropeTable(position: Int) {
-        let c = config
-        let thetaScale = powf(c.ropeFrequencyBase, -2 / Float(c.ropeDimensions))
-        var theta = Float(position)
-        let table = state.rope.pointer
-        for i in 0..<c.ropeDimensions / 2 {
-            let factor = weights.ropeFrequencyFactors?[i] ?? 1
-            let angle = c.ropeFrequencyScale * (theta / factor)
-            table[2 * i] = cosf(angle)
-            table[2 * i + 1] = sinf(angle)
-            theta *= thetaScale
-        }
+    func multiply(_ x: UnsafeMutablePointer<Float>, count: Int, by factor: Float) {
+        for i in 0..<count { x[i] *= factor }
     }
 }

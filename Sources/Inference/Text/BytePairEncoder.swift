@@ -75,45 +75,19 @@ struct BytePairEncoder: Sendable {
         var next = Array(1...symbols.count).map(Int32.init)
         var previous = Array(-1..<(symbols.count - 1)).map(Int32.init)
         next[symbols.count - 1] = -1
-        var heap = [Candidate]()
+        var heap = CandidateHeap<Candidate> { $0.precedes($1) }
         func push(_ left: Int32) {
             guard left >= 0 else { return }
             let right = next[Int(left)]
             guard right >= 0, let found = merge(symbols[Int(left)], symbols[Int(right)]) else { return }
-            heap.append(
+            heap.push(
                 Candidate(
                     rank: found.rank, left: left, leftSymbol: symbols[Int(left)],
                     rightSymbol: symbols[Int(right)]))
-            var child = heap.count - 1
-            while child > 0 {
-                let parent = (child - 1) / 2
-                guard heap[child].precedes(heap[parent]) else { break }
-                heap.swapAt(child, parent)
-                child = parent
-            }
-        }
-        func pop() -> Candidate {
-            let top = heap[0]
-            let last = heap.removeLast()
-            if !heap.isEmpty {
-                heap[0] = last
-                var parent = 0
-                while true {
-                    let a = 2 * parent + 1, b = a + 1
-                    var best = parent
-                    if a < heap.count && heap[a].precedes(heap[best]) { best = a }
-                    if b < heap.count && heap[b].precedes(heap[best]) { best = b }
-                    if best == parent { break }
-                    heap.swapAt(parent, best)
-                    parent = best
-                }
-            }
-            return top
         }
         for index in 0..<(symbols.count - 1) { push(Int32(index)) }
         let removed: Int32 = -2
-        while !heap.isEmpty {
-            let candidate = pop()
+        while let candidate = heap.pop() {
             let left = Int(candidate.left)
             let rightIndex = next[left]
             // Skip candidates made stale by an earlier merge on either side.

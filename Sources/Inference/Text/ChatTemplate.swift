@@ -3,7 +3,8 @@
 // telltale markers, as llama.cpp's `llm_chat_detect_template` does, and render it in Swift exactly as
 // llama.cpp's built-in templates do (`llama_chat_apply_template`). For ChatML we also honour the
 // default system prompt some templates inject when the conversation has none (SmolLM2 does), so the
-// prompt matches what the model's own template produces.
+// prompt matches what the model's own template produces. A file with no template at all (the Gemma 3
+// 270M GGUF has none) is recognised by the turn-marker tokens its vocabulary defines.
 
 import Foundation
 
@@ -49,6 +50,24 @@ public enum ChatTemplateFamily: String, Sendable, CaseIterable, Codable {
         return nil
     }
 
+    /// The family of a model whose file has no chat template, from the turn markers its vocabulary
+    /// defines as tokens (both the opening and the closing one); nil when none match.
+    public static func detect(vocabulary tokens: [String]) -> ChatTemplateFamily? {
+        let markers: [(ChatTemplateFamily, String, String)] = [
+            (.gemma, "<start_of_turn>", "<end_of_turn>"), (.chatml, "<|im_start|>", "<|im_end|>"),
+            (.llama3, "<|start_header_id|>", "<|eot_id|>"),
+        ]
+        let wanted = Set(markers.flatMap { [$0.1, $0.2] })
+        let present = Set(tokens.lazy.filter { $0.utf8.count <= 20 && wanted.contains($0) })
+        return markers.first { present.contains($0.1) && present.contains($0.2) }?.0
+    }
+
+    /// The family for a model file: its template's, else (only when it has no template) its vocabulary's.
+    public static func detect(template: String?, vocabulary: [String]) -> ChatTemplateFamily? {
+        guard let template else { return detect(vocabulary: vocabulary) }
+        return detect(template)
+    }
+
     /// The token text that closes a turn in this format; generation stops when the model emits it.
     public var endOfTurn: String {
         switch self {
@@ -74,9 +93,12 @@ public struct ChatTemplate: Sendable, Equatable {
     }
 
     /// The template for a model: `override` when given, else the family detected in `jinja` (the model's
-    /// `tokenizer.chat_template`); nil when neither names a family.
-    public init?(jinja: String?, override: ChatTemplateFamily? = nil) {
-        guard let family = override ?? ChatTemplateFamily.detect(jinja) else { return nil }
+    /// `tokenizer.chat_template`), or in `vocabulary` when there is no template; nil when none names a
+    /// family.
+    public init?(jinja: String?, override: ChatTemplateFamily? = nil, vocabulary: [String] = []) {
+        guard let family = override ?? ChatTemplateFamily.detect(template: jinja, vocabulary: vocabulary) else {
+            return nil
+        }
         self.init(family: family, defaultSystemPrompt: ChatTemplate.defaultSystemPrompt(in: jinja))
     }
 

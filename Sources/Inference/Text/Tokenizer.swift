@@ -1,19 +1,29 @@
-// Text to token ids and back, for byte-level BPE vocabularies (`tokenizer.ggml.model = gpt2`), matching
-// llama.cpp's `llama_tokenize` / `llama_token_to_piece` exactly. Encoding runs in four steps:
+// Text to token ids and back, for byte-level BPE vocabularies (`tokenizer.ggml.model = gpt2`) and
+// SentencePiece ones (`llama`: Gemma, Llama 2, Mistral), matching llama.cpp's `llama_tokenize` /
+// `llama_token_to_piece` exactly. Encoding runs in four steps:
 //   1. special tokens: control tokens in the text become their ids only when the caller allows it
 //      (`parseSpecial`), so user text containing `<|im_start|>` stays plain text; user-defined tokens
 //      always match, as in llama.cpp;
-//   2. pre-tokenization into words (`PreTokenizer`);
-//   3. each word's UTF-8 bytes in the byte-level alphabet, merged by BPE (`BytePairEncoder`);
-//   4. BOS/EOS added as the model's metadata asks.
+//   2. BPE: pre-tokenization into words (`PreTokenizer`), each word's UTF-8 bytes in the byte-level
+//      alphabet merged by rank (`BytePairEncoder`); SentencePiece: each piece of text merged by score
+//      (`SentencePieceEncoder`), with a space in front after a special token when the model asks;
+//   3. BOS/EOS added as the model's metadata asks.
 // Immutable after init, so one instance serves every session.
 
-/// A byte-level BPE tokenizer built from a ``TokenizerVocabulary``.
+/// A byte-level BPE or SentencePiece tokenizer built from a ``TokenizerVocabulary``.
 public final class Tokenizer: Sendable {
+    /// Tokenizer models (`tokenizer.ggml.model`) this type implements.
+    public static let supportedModels = ["gpt2", "llama"]
+
+    /// How plain text becomes tokens.
+    private enum Model: Sendable {
+        case bytePair(PreTokenizer, BytePairEncoder)
+        case sentencePiece(SentencePieceEncoder)
+    }
+
     /// The vocabulary this tokenizer was built from.
     public let vocabulary: TokenizerVocabulary
-    private let preTokenizer: PreTokenizer
-    private let encoder: BytePairEncoder
+    private let model: Model
     private let tokenID: [String: Int32]
     /// Special tokens matched in text, longest first: (bytes, id, is control or unknown).
     private let specials: [(bytes: [UInt8], id: Int32, isControl: Bool)]
@@ -24,8 +34,11 @@ public final class Tokenizer: Sendable {
 
     /// Builds the tokenizer; throws when the model or pre-tokenizer is unsupported or the data inconsistent.
     public init(vocabulary: TokenizerVocabulary) throws(TokenizerError) {
-        guard vocabulary.model == "gpt2" else { throw .unsupportedModel(vocabulary.model) }
-        guard let pre = PreTokenizer(name: vocabulary.pre) else { throw .unsupportedPreTokenizer(vocabulary.pre) }
+        guard Tokenizer.supportedModels.contains(vocabulary.model) else {
+            throw .unsupportedModel(vocabulary.model)
+        }
+        let pre = PreTokenizer(name: vocabulary.pre)
+        guard vocabulary.model == "llama" || pre != nil else { throw .unsupportedPreTokenizer(vocabulary.pre) }
         guard !vocabulary.tokens.isEmpty else { throw .invalidVocabulary("the vocabulary has no tokens") }
         guard vocabulary.tokenTypes.isEmpty || vocabulary.tokenTypes.count == vocabulary.tokens.count else {
             throw .invalidVocabulary(
@@ -33,20 +46,27 @@ public final class Tokenizer: Sendable {
         }
         for (name, id) in [
             ("bos", vocabulary.bosID), ("eos", vocabulary.eosID), ("eot", vocabulary.eotID),
-            ("pad", vocabulary.padID),
+            ("pad", vocabulary.padID), ("unknown", vocabulary.unknownID),
         ] {
             if let id, id < 0 || Int(id) >= vocabulary.tokens.count {
                 throw .invalidVocabulary("\(name) token id \(id) is outside the vocabulary")
             }
         }
         self.vocabulary = vocabulary
-        self.preTokenizer = pre
         var ids = [String: Int32](minimumCapacity: vocabulary.tokens.count)
         for (id, text) in vocabulary.tokens.enumerated().reversed() { ids[text] = Int32(id) }
         self.tokenID = ids
-        self.encoder = try BytePairEncoder(
-            merges: vocabulary.merges, tokenID: ids,
-            vocabularyCount: vocabulary.tokens.count)
+        if let pre, vocabulary.model == "gpt2" {
+            let encoder = try BytePairEncoder(
+                merges: vocabulary.merges, tokenID: ids, vocabularyCount: vocabulary.tokens.count)
+            model = .bytePair(pre, encoder)
+        } else {
+            guard vocabulary.scores.isEmpty || vocabulary.scores.count == vocabulary.tokens.count else {
+                throw .invalidVocabulary("\(vocabulary.scores.count) scores for \(vocabulary.tokens.count) tokens")
+            }
+            model = .sentencePiece(
+                SentencePieceEncoder(scores: vocabulary.scores, tokenID: ids, unknownID: vocabulary.unknownID))
+        }
         var specials = [(bytes: [UInt8], id: Int32, isControl: Bool)]()
         var endOfGeneration = Set<Int32>()
         for (index, text) in vocabulary.tokens.enumerated() {
@@ -86,10 +106,21 @@ public final class Tokenizer: Sendable {
     public func encode(_ text: String, addBOS: Bool, parseSpecial: Bool) -> [Int32] {
         var output = [Int32]()
         if addBOS, vocabulary.addBOS, let bos = vocabulary.bosID { output.append(bos) }
+        // SentencePiece: a space prefix on text at the start or right after a special token.
+        var afterSpecial = true
         for fragment in partition(Array(text.utf8), parseSpecial: parseSpecial) {
             switch fragment {
-            case .token(let id): output.append(id)
-            case .text(let bytes): encodeText(bytes, into: &output)
+            case .token(let id):
+                output.append(id)
+                afterSpecial = true
+            case .text(let bytes):
+                switch model {
+                case .bytePair(let pre, let encoder): encodeWords(bytes, pre, encoder, into: &output)
+                case .sentencePiece(let encoder):
+                    encoder.encode(
+                        bytes, prefixSpace: vocabulary.addSpacePrefix && afterSpecial, tokenID: tokenID, into: &output)
+                }
+                afterSpecial = false
             }
         }
         if addBOS, vocabulary.addEOS, let eos = vocabulary.eosID { output.append(eos) }
@@ -157,9 +188,11 @@ public final class Tokenizer: Sendable {
         return nil
     }
 
-    /// The words the pre-tokenizer cuts `text` into before BPE (special tokens are not looked for).
-    /// For diagnostics and tests; `encode` does not call it.
+    /// The words the pre-tokenizer cuts `text` into before BPE (special tokens are not looked for);
+    /// SentencePiece has no pre-tokenizer, so the whole text. For diagnostics and tests; `encode` does not
+    /// call it.
     public func words(_ text: String) -> [String] {
+        guard case .bytePair(let preTokenizer, _) = model else { return text.isEmpty ? [] : [text] }
         let scalars = Array(text.unicodeScalars)
         var result = [String]()
         var start = 0
@@ -173,7 +206,10 @@ public final class Tokenizer: Sendable {
     }
 
     /// Pre-tokenizes and BPE-encodes plain text (no special tokens in it).
-    private func encodeText(_ bytes: ArraySlice<UInt8>, into output: inout [Int32]) {
+    private func encodeWords(
+        _ bytes: ArraySlice<UInt8>, _ preTokenizer: PreTokenizer, _ encoder: BytePairEncoder,
+        into output: inout [Int32]
+    ) {
         let text = String(decoding: bytes, as: UTF8.self)
         let scalars = Array(text.unicodeScalars)
         var utf8Offsets = [Int]()
@@ -218,11 +254,38 @@ public final class Tokenizer: Sendable {
         guard id >= 0, Int(id) < vocabulary.tokens.count else { return }
         let text = vocabulary.tokens[Int(id)]
         switch vocabulary.type(of: id) {
-        case .normal: ByteLevel.decode(text, into: &bytes)
+        case .normal:
+            switch model {
+            case .bytePair: ByteLevel.decode(text, into: &bytes)
+            case .sentencePiece: Tokenizer.unescapeSpaces(text, into: &bytes)
+            }
+        case .byte: if let byte = Tokenizer.byteValue(text) { bytes.append(byte) }
         case .userDefined: bytes.append(contentsOf: text.utf8)
         case .control, .unknown: if renderSpecial { bytes.append(contentsOf: text.utf8) }
         default: break
         }
+    }
+
+    /// A SentencePiece piece's bytes with each `▁` turned back into a space.
+    private static func unescapeSpaces(_ text: String, into bytes: inout [UInt8]) {
+        let utf8 = Array(text.utf8)
+        let space = SentencePieceEncoder.space
+        var i = 0
+        while i < utf8.count {
+            if i + space.count <= utf8.count && utf8[i..<i + space.count].elementsEqual(space) {
+                bytes.append(UInt8(ascii: " "))
+                i += space.count
+            } else {
+                bytes.append(utf8[i])
+                i += 1
+            }
+        }
+    }
+
+    /// The byte a byte token `<0xNN>` stands for.
+    private static func byteValue(_ text: String) -> UInt8? {
+        guard text.utf8.count == 6, text.hasPrefix("<0x"), text.hasSuffix(">") else { return nil }
+        return UInt8(text.dropFirst(3).prefix(2), radix: 16)
     }
 
     /// Converts token ids back to text; invalid UTF-8 (a token sequence cut mid-character) becomes U+FFFD.

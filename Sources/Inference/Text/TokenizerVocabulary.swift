@@ -9,21 +9,28 @@ public struct TokenizerVocabulary: Sendable, Equatable {
         case undefined = 0, normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6
     }
 
-    /// The tokenizer model (`tokenizer.ggml.model`); only `gpt2` (byte-level BPE) is supported.
+    /// The tokenizer model (`tokenizer.ggml.model`): `gpt2` (byte-level BPE) or `llama` (SentencePiece).
     public var model: String
     /// The pre-tokenizer name (`tokenizer.ggml.pre`), e.g. `smollm`, `llama-bpe`, `qwen2`, `default`.
     public var pre: String
-    /// Token texts in byte-level form (`Ġ` stands for a space), indexed by token id.
+    /// Token texts indexed by token id: in byte-level form for BPE (`Ġ` stands for a space), with `▁`
+    /// for a space and `<0xNN>` byte tokens for SentencePiece.
     public var tokens: [String]
     /// One ``TokenType`` raw value per token; empty means every token is normal.
     public var tokenTypes: [Int32]
-    /// BPE merges, `"left right"`, in priority order (index = rank).
+    /// BPE merges, `"left right"`, in priority order (index = rank); SentencePiece has none.
     public var merges: [String]
+    /// SentencePiece scores, one per token (higher merges first); empty for BPE.
+    public var scores: [Float]
+    /// SentencePiece: put a space in front of text that starts a prompt or follows a special token.
+    public var addSpacePrefix: Bool
     public var bosID: Int32?
     public var eosID: Int32?
     /// End of turn (`<|eot_id|>` in Llama 3), when the model names one.
     public var eotID: Int32?
     public var padID: Int32?
+    /// The unknown token (`<unk>`), when the model names one.
+    public var unknownID: Int32?
     /// Whether the model wants a BOS token in front of every prompt.
     public var addBOS: Bool
     /// Whether the model wants an EOS token after every prompt.
@@ -35,8 +42,12 @@ public struct TokenizerVocabulary: Sendable, Equatable {
     public init(
         model: String = "gpt2", pre: String = "default", tokens: [String], tokenTypes: [Int32] = [],
         merges: [String], bosID: Int32? = nil, eosID: Int32? = nil, eotID: Int32? = nil, padID: Int32? = nil,
-        addBOS: Bool = false, addEOS: Bool = false, chatTemplate: String? = nil
+        addBOS: Bool = false, addEOS: Bool = false, chatTemplate: String? = nil, scores: [Float] = [],
+        addSpacePrefix: Bool = false, unknownID: Int32? = nil
     ) {
+        self.scores = scores
+        self.addSpacePrefix = addSpacePrefix
+        self.unknownID = unknownID
         self.model = model
         self.pre = pre
         self.tokens = tokens
@@ -86,7 +97,7 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unsupportedModel(let name):
-            "\(code): tokenizer model '\(name)' is not supported (supported: gpt2)"
+            "\(code): tokenizer model '\(name)' is not supported (supported: gpt2, llama)"
         case .unsupportedPreTokenizer(let name):
             "\(code): pre-tokenizer '\(name)' is not supported "
                 + "(supported: \(PreTokenizer.supportedNames.joined(separator: ", ")))"
