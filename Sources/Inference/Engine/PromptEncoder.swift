@@ -33,7 +33,8 @@ public struct PromptEncoder: Sendable {
         // Alternating pieces: template text, content index, template text, ...
         for (k, piece) in rendered.split(separator: Self.marker, omittingEmptySubsequences: false).enumerated() {
             if k % 2 == 1, let index = Int(piece), turns.indices.contains(index) {
-                ids += tokenizer.encode(turns[index].content, addBOS: false, parseSpecial: false)
+                // The content as the template writes it (Llama 3 and Gemma trim it).
+                ids += tokenizer.encode(template.content(turns[index].content), addBOS: false, parseSpecial: false)
                 if index == 0, turns[0].role == .system { sharedPrefix = ids.count }
             } else if !piece.isEmpty || addBOS {
                 ids += tokenizer.encode(String(piece), addBOS: addBOS, parseSpecial: true)

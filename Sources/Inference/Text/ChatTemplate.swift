@@ -141,7 +141,7 @@ public struct ChatTemplate: Sendable, Equatable {
     private func renderLlama3(_ turns: [ChatTurn], _ addGenerationPrompt: Bool) -> String {
         var out = ""
         for turn in turns {
-            out += "<|start_header_id|>\(turn.role.rawValue)<|end_header_id|>\n\n\(trim(turn.content))<|eot_id|>"
+            out += "<|start_header_id|>\(turn.role.rawValue)<|end_header_id|>\n\n\(content(turn.content))<|eot_id|>"
         }
         if addGenerationPrompt { out += "<|start_header_id|>assistant<|end_header_id|>\n\n" }
         return out
@@ -173,7 +173,7 @@ public struct ChatTemplate: Sendable, Equatable {
         var system = ""
         for turn in turns {
             if turn.role == .system {
-                system += trim(turn.content)
+                system += content(turn.content)
                 continue
             }
             let role = turn.role == .assistant ? "model" : turn.role.rawValue
@@ -182,7 +182,7 @@ public struct ChatTemplate: Sendable, Equatable {
                 out += system + "\n\n"
                 system = ""
             }
-            out += trim(turn.content) + "<end_of_turn>\n"
+            out += content(turn.content) + "<end_of_turn>\n"
         }
         if addGenerationPrompt { out += "<start_of_turn>model\n" }
         return out
@@ -193,6 +193,15 @@ public struct ChatTemplate: Sendable, Equatable {
         for turn in turns { out += "<|\(turn.role.rawValue)|>\n\(turn.content)<|endoftext|>\n" }
         if addGenerationPrompt { out += "<|assistant|>\n" }
         return out
+    }
+
+    /// A turn's content as `render` writes it: Llama 3 and Gemma strip the whitespace around it, as
+    /// llama.cpp does; the other formats keep it as it is.
+    public func content(_ text: String) -> String {
+        switch family {
+        case .llama3, .gemma: trim(text)
+        case .chatml, .llama2, .zephyr: text
+        }
     }
 
     /// Strips leading and trailing whitespace (space, tab, newline, CR), as llama.cpp's `trim` does.

@@ -6,6 +6,8 @@
 //
 // llama.cpp also keeps a table to split a non-token symbol back into the pair it came from; every merged
 // symbol is a token by construction, so only single characters can miss, and those go to bytes here.
+// Pieces are looked up by their bytes: Swift strings compare by canonical equivalence, so a decomposed
+// "e\u{301}" would otherwise find the token of the precomposed "é".
 
 /// The SentencePiece merge loop over a vocabulary's scores.
 struct SentencePieceEncoder: Sendable {
@@ -15,18 +17,23 @@ struct SentencePieceEncoder: Sendable {
     let byteTokens: [Int32?]
     /// Where a byte has no token at all.
     let unknownID: Int32?
+    /// Token ids by their UTF-8 bytes (the last of equal texts wins, as in llama.cpp's map).
+    let pieceID: [[UInt8]: Int32]
 
     /// The escaped form of a space.
     static let space: [UInt8] = Array("\u{2581}".utf8)
 
-    init(scores: [Float], tokenID: [String: Int32], unknownID: Int32?) {
+    init(tokens: [String], scores: [Float], unknownID: Int32?) {
         self.scores = scores
         self.unknownID = unknownID
+        var ids = [[UInt8]: Int32](minimumCapacity: tokens.count)
+        for (id, text) in tokens.enumerated() { ids[Array(text.utf8)] = Int32(id) }
+        pieceID = ids
         // As llama.cpp's byte_to_token: `<0xNN>`, else the byte itself as a one-character token.
         byteTokens = (0...255).map { (byte: Int) -> Int32? in
             let hex = String(byte, radix: 16, uppercase: true)
-            if let id = tokenID["<0x\(hex.count == 1 ? "0" + hex : hex)>"] { return id }
-            return byte < 0x80 ? tokenID[String(UnicodeScalar(UInt8(byte)))] : nil
+            if let id = ids[Array("<0x\(hex.count == 1 ? "0" + hex : hex)>".utf8)] { return id }
+            return ids[[UInt8(byte)]]
         }
     }
 
@@ -36,9 +43,7 @@ struct SentencePieceEncoder: Sendable {
 
     /// Appends the tokens of `text` (plain text, spaces not yet escaped) to `output`; `prefixSpace` puts
     /// a space in front first (the add-space-prefix rule).
-    func encode(
-        _ text: ArraySlice<UInt8>, prefixSpace: Bool, tokenID: [String: Int32], into output: inout [Int32]
-    ) {
+    func encode(_ text: ArraySlice<UInt8>, prefixSpace: Bool, into output: inout [Int32]) {
         var bytes = [UInt8]()
         bytes.reserveCapacity(text.count + 3)
         if prefixSpace { bytes += Self.space }
@@ -58,15 +63,13 @@ struct SentencePieceEncoder: Sendable {
         var next = (0..<start.count).map { Int32($0 + 1) }
         var previous = (0..<start.count).map { Int32($0 - 1) }
         next[start.count - 1] = -1
-        func piece(_ s: Int, _ count: Int) -> String {
-            String(decoding: bytes[start[s]..<start[s] + count], as: UTF8.self)
-        }
+        func piece(_ s: Int, _ count: Int) -> [UInt8] { Array(bytes[start[s]..<start[s] + count]) }
         // Highest score first; the leftmost pair among equals.
         var heap = CandidateHeap<Bigram> { a, b in a.score != b.score ? a.score > b.score : a.left < b.left }
         func consider(_ left: Int32, _ right: Int32) {
             guard left >= 0, right >= 0 else { return }
             let size = length[Int(left)] + length[Int(right)]
-            guard let id = tokenID[piece(Int(left), size)] else { return }
+            guard let id = pieceID[piece(Int(left), size)] else { return }
             let score = Int(id) < scores.count ? scores[Int(id)] : 0
             heap.push((score, left, right, size))
         }
@@ -85,7 +88,7 @@ struct SentencePieceEncoder: Sendable {
         var s: Int32 = 0
         while s >= 0 {
             let symbol = Int(s)
-            if let id = tokenID[piece(symbol, length[symbol])] {
+            if let id = pieceID[piece(symbol, length[symbol])] {
                 output.append(id)
             } else {
                 for byte in bytes[start[symbol]..<start[symbol] + length[symbol]] {

@@ -65,7 +65,8 @@ public final class Tokenizer: Sendable {
                 throw .invalidVocabulary("\(vocabulary.scores.count) scores for \(vocabulary.tokens.count) tokens")
             }
             model = .sentencePiece(
-                SentencePieceEncoder(scores: vocabulary.scores, tokenID: ids, unknownID: vocabulary.unknownID))
+                SentencePieceEncoder(
+                    tokens: vocabulary.tokens, scores: vocabulary.scores, unknownID: vocabulary.unknownID))
         }
         var specials = [(bytes: [UInt8], id: Int32, isControl: Bool)]()
         var endOfGeneration = Set<Int32>()
@@ -117,8 +118,7 @@ public final class Tokenizer: Sendable {
                 switch model {
                 case .bytePair(let pre, let encoder): encodeWords(bytes, pre, encoder, into: &output)
                 case .sentencePiece(let encoder):
-                    encoder.encode(
-                        bytes, prefixSpace: vocabulary.addSpacePrefix && afterSpecial, tokenID: tokenID, into: &output)
+                    encoder.encode(bytes, prefixSpace: vocabulary.addSpacePrefix && afterSpecial, into: &output)
                 }
                 afterSpecial = false
             }
