@@ -55,7 +55,9 @@ import Testing
 
     /// Asks the same question through `local`, then (in a new conversation) through `local-b`, checking
     /// that each answer names its provider and model.
-    private func askBoth(_ client: ChatLoadClient, models: (String, String)) -> (ChatLoadClient.Reply, ChatLoadClient.Reply) {
+    private func askBoth(_ client: ChatLoadClient, models: (String, String))
+        -> (ChatLoadClient.Reply, ChatLoadClient.Reply)
+    {
         let first = client.exchange("Say hello.")
         #expect(first.final?.contains("provider=local model=\(models.0)") == true, "\(first.lines)")
         #expect(client.exchange("/new").final?.hasPrefix("OK conversation=") == true)

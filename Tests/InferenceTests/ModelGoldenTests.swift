@@ -88,8 +88,8 @@ enum GoldenChecks {
         }
     }
 
-    /// Perplexity within `bound` (the 1%) of llama.cpp's (each chunk opening with BOS when the model adds one, as
-    /// llama-perplexity does); returns ours / llama.cpp's.
+    /// Perplexity within `bound` (the 1%) of llama.cpp's (each chunk opening with BOS when the
+    /// model adds one, as llama-perplexity does); returns ours / llama.cpp's.
     @discardableResult
     static func perplexity(
         _ model: TransformerModel, _ g: EngineGoldens.Perplexity, bos: Int32? = nil, within bound: Double = 0.01

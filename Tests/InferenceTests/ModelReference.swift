@@ -56,7 +56,9 @@ struct TinyModel {
         writer.set("\(arch).context_length", .uint32(256))
         writer.set("\(arch).rope.freq_base", .float32(spec.ropeBase))
         writer.set("\(arch).attention.layer_norm_rms_epsilon", .float32(1e-6))
-        if spec.slidingWindow > 0 { writer.set("\(arch).attention.sliding_window", .uint32(UInt32(spec.slidingWindow))) }
+        if spec.slidingWindow > 0 {
+            writer.set("\(arch).attention.sliding_window", .uint32(UInt32(spec.slidingWindow)))
+        }
         if let cap = spec.softcap { writer.set("\(arch).final_logit_softcapping", .float32(cap)) }
         for (key, value) in spec.metadata { writer.set(key, value) }
         if let pattern = spec.windowPattern {

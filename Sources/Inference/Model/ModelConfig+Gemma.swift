@@ -3,8 +3,8 @@
 // feed-forward; RMS-normalised queries and keys; a GELU-gated feed-forward; local layers that attend to
 // a sliding window with their own RoPE base (10000 unless `rope.freq_base_swa` says otherwise), every
 // sixth layer global unless `attention.sliding_window_pattern` gives another period or a per-layer list;
-// the query scale; optional final logit soft-capping. The GGUF converter already adds Gemma's +1 to every norm weight, so the norms
-// multiply by the stored weights like any other RMSNorm.
+// the query scale; optional final logit soft-capping. The GGUF converter already adds Gemma's +1 to
+// every norm weight, so the norms multiply by the stored weights like any other RMSNorm.
 public import GGUF
 
 /// Gemma 3 hyperparameters beyond ``ModelConfig``'s.

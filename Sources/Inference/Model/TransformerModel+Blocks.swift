@@ -63,7 +63,8 @@ extension TransformerModel {
         case .step(let caches):
             for (i, cache) in caches.enumerated() {
                 store(keysAndValuesOf: i..<i + 1, in: cache, at: cache.count, layer: l)
-                attend(tokens: i..<i + 1, cache: cache, from: cache.count, layer: l, scale: productScale, window: window)
+                attend(
+                    tokens: i..<i + 1, cache: cache, from: cache.count, layer: l, scale: productScale, window: window)
             }
         }
         let ao = matmul.prepare(s.xb.pointer, tokens: n, cols: qDim, for: w.wo.type, products)

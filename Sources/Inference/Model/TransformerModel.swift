@@ -3,7 +3,8 @@
 //
 // Per token, per layer:  x += Wo·attention(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x))   n = RMSNorm
 //                        x += Wdown·(silu(Wgate·n(x)) ⊙ Wup·n(x))
-// then logits = Wout·n(x). Gemma 3 adds norms and changes the activation (TransformerModel+Blocks.swift). Tokens are processed in batches: a prompt's tokens, or one token of each of
+// then logits = Wout·n(x). Gemma 3 adds norms and changes the activation (the blocks are in
+// TransformerModel+Blocks.swift). Tokens are processed in batches: a prompt's tokens, or one token of each of
 // several sessions (a decoding step); each session's keys and values live in its own KVCache. Not
 // thread-safe: one thread owns a model.
 internal import CKernels
@@ -190,7 +191,8 @@ public final class TransformerModel {
     private func computeLogits(rows: Int, count: Int) {
         let c = config
         let s = state
-        normalize(rows: count, of: s.x.pointer + rows * c.dim, into: s.xb.pointer, width: c.dim, weights: weights.outputNorm)
+        normalize(
+            rows: count, of: s.x.pointer + rows * c.dim, into: s.xb.pointer, width: c.dim, weights: weights.outputNorm)
         let a = matmul.prepare(s.xb.pointer, tokens: count, cols: c.dim, for: weights.output.type)
         matmul.multiply(weights.output, a, into: logitsBuffer.pointer)
         if let cap = c.gemma?.finalLogitSoftcap {
