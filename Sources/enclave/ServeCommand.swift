@@ -97,10 +97,19 @@ struct ServeCommand: AsyncParsableCommand {
         var health: HealthServer?
         var healthNote = ""
         if let listener = settings.health {
-            let bound = try await HealthServer(
-                configuration: listener, endpoints: probe.endpoints(metrics: metrics), logger: logger)
-            health = bound
-            healthNote = "; health on \(listener.host):\(bound.port)"
+            do {
+                let bound = try await HealthServer(
+                    configuration: listener, endpoints: probe.endpoints(metrics: metrics), logger: logger)
+                health = bound
+                healthNote = "; health on \(listener.host):\(bound.port)"
+            } catch where settings.healthListen.source == .default {
+                // Nobody asked for this port (it is the chat port + 1): another program holding it must not
+                // stop the chat server on a first run. A configured address that cannot be bound still fails.
+                logger.warning(
+                    "health.unavailable",
+                    metadata: ["health.address": "\(listener.host):\(listener.port)", "error.type": "\(type(of: error))"])
+                healthNote = "; no health listener (\(listener.host):\(listener.port) is taken; set health.listen)"
+            }
         }
         let listening =
             "enclave \(EnclaveVersion.current) listening on \(server.host):\(chat.port)"
