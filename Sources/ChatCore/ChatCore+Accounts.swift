@@ -126,29 +126,19 @@ extension ChatCore {
         async throws(ChatFailure) -> Principal
     {
         let role = user.role.rawValue
+        let wrong = ChatFailure(.authFailed, "the current password is wrong")
         let account = try await step { try await accounts.account(named: user.name) }
         let matches = await passwords.verify(current, against: account?.passwordHash ?? passwords.decoyHash)
-        guard account != nil, matches else {
-            let failures = (account?.failedAttempts ?? 0) + 1
-            let locks = failures >= configuration.lockoutThreshold
-            if account != nil {
-                let until = locks ? Date().addingTimeInterval(configuration.lockoutDuration) : nil
-                try await step {
-                    try await accounts.setLoginState(
-                        name: user.name, failedAttempts: locks ? 0 : failures, lockedUntil: until)
-                }
-            }
+        guard let account else {
+            // The account went away during the session (its end is on its way): nothing to count.
             try await record(
                 actor: user.name, role: role, origin: origin, action: "auth.password-change", subject: user.name,
                 outcome: "failed")
-            if locks {
-                try await record(
-                    actor: user.name, role: role, origin: origin, action: "auth.lockout", subject: user.name,
-                    outcome: "locked")
-                accountsChanged()
-            }
-            try? await Task.sleep(for: configuration.failureDelay(afterFailures: failures))
-            throw ChatFailure(.authFailed, "the current password is wrong")
+            throw wrong
+        }
+        guard matches else {
+            _ = try await countWrongPassword(account, action: "auth.password-change", origin: origin)
+            throw wrong
         }
         if let problem = Self.passwordProblem(new, current: current, user: user.name) {
             throw ChatFailure(.badArguments, problem)

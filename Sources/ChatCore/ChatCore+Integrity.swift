@@ -88,17 +88,8 @@ extension ChatCore {
     func checked<T>(_ id: String, _ user: Principal, origin: String, _ body: () async throws -> T)
         async throws(ChatFailure) -> T
     {
-        do {
-            return try await body()
-        } catch let violation as IntegrityViolation {
-            try await reportIntegrity(
-                violation.detail, subject: "conversation:\(id)", actor: user.name, role: user.role.rawValue,
-                origin: origin)
-            throw Self.integrityFailure(id)
-        } catch let failure as ChatFailure {
-            throw failure
-        } catch {
-            throw .internal()
+        try await namingIntegrity(of: id, user, origin: origin) { () async throws(ChatFailure) -> T in
+            try await step(body)
         }
     }
 

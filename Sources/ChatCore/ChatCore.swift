@@ -121,23 +121,7 @@ public final class ChatCore: Sendable {
             throw rejected
         }
         guard matches else {
-            let failures = account.failedAttempts + 1
-            let locks = failures >= configuration.lockoutThreshold
-            let until = locks ? now.addingTimeInterval(configuration.lockoutDuration) : nil
-            do {
-                try await accounts.setLoginState(name: name, failedAttempts: locks ? 0 : failures, lockedUntil: until)
-            } catch {
-                throw .internal(error)
-            }
-            try await record(
-                actor: name, role: role, origin: origin, action: "auth.login", subject: name, outcome: "failed")
-            if locks {
-                try await record(
-                    actor: name, role: role, origin: origin, action: "auth.lockout", subject: name, outcome: "locked")
-                // A session of this account elsewhere ends too (the lock may be someone guessing its password).
-                accountsChanged()
-            }
-            try? await Task.sleep(for: configuration.failureDelay(afterFailures: failures))
+            let locks = try await countWrongPassword(account, action: "auth.login", origin: origin, now: now)
             throw Self.rejection(rejected, locked: locks)
         }
         if account.password == .oneTimeUsed {
@@ -154,6 +138,30 @@ public final class ChatCore: Sendable {
         }
         try await record(actor: name, role: role, origin: origin, action: "auth.login", subject: name, outcome: "ok")
         return Self.principal(account)
+    }
+
+    /// Counts a wrong password for `account` (at `/login` or `/passwd`): stores the count or the lock,
+    /// audits `action` as failed (and `auth.lockout` when it locks), then waits the growing delay.
+    /// Returns whether this failure locked the account; a lock ends the account's live sessions too
+    /// (it may be someone guessing the password of a logged-in user).
+    func countWrongPassword(_ account: UserAccount, action: String, origin: String, now: Date = Date())
+        async throws(ChatFailure) -> Bool
+    {
+        let (name, role) = (account.name, account.role.rawValue)
+        let failures = account.failedAttempts + 1
+        let locks = failures >= configuration.lockoutThreshold
+        let until = locks ? now.addingTimeInterval(configuration.lockoutDuration) : nil
+        try await step {
+            try await accounts.setLoginState(name: name, failedAttempts: locks ? 0 : failures, lockedUntil: until)
+        }
+        try await record(actor: name, role: role, origin: origin, action: action, subject: name, outcome: "failed")
+        if locks {
+            try await record(
+                actor: name, role: role, origin: origin, action: "auth.lockout", subject: name, outcome: "locked")
+            accountsChanged()
+        }
+        try? await Task.sleep(for: configuration.failureDelay(afterFailures: failures))
+        return locks
     }
 
     /// The rejection of a failed login, noting for the server log whether it locked the name.

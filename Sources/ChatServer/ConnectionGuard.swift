@@ -7,7 +7,6 @@ import Synchronization
 
 /// State shared between a connection's async session and its event-loop handlers.
 final class ConnectionState: Sendable {
-    private let authenticatedFlag = Atomic<Bool>(false)
     /// Starts true: a new connection is busy until its banner is written.
     private let busyFlag = Atomic<Bool>(true)
     private let interruptFlag = Atomic<Bool>(false)
@@ -24,11 +23,8 @@ final class ConnectionState: Sendable {
     /// True once per interrupt; clears it.
     func takeInterrupt() -> Bool { interruptFlag.exchange(false, ordering: .relaxed) }
 
-    /// Set after a successful `/login` (selects the longer idle timeout).
-    var authenticated: Bool {
-        get { authenticatedFlag.load(ordering: .relaxed) }
-        set { authenticatedFlag.store(newValue, ordering: .relaxed) }
-    }
+    /// Whether someone is logged in (selects the longer idle timeout).
+    var authenticated: Bool { principal != nil }
 
     /// Who is logged in, as the account check sees the session, and why the session was ended, if it was.
     private let account = Mutex<(principal: Principal?, end: SessionEnd?)>((nil, nil))

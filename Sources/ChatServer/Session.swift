@@ -143,7 +143,6 @@ struct Session {
             throw error
         }
         phase = .authenticated(user)
-        state.authenticated = true
         state.principal = user
         lineLimit.value = configuration.lineLimitAfterLogin
         logger.info(
@@ -166,7 +165,6 @@ struct Session {
         case .logout:
             await core.logout(user, origin: origin, reason: "logout")
             phase = .connected
-            state.authenticated = false
             state.principal = nil
             lineLimit.value = configuration.lineLimitBeforeLogin
             conversation = nil
