@@ -120,20 +120,24 @@ public final class ChatServer: Service {
             } catch {
                 return
             }
-            guard let stamp = await core.accountStamp(), stamp != seen else { continue }
+            // No one logged in: nothing to end, and no query on the Store (the next session starts afresh).
             let sessions = registry.sessions()
-            if !sessions.isEmpty {
-                guard let ends = await core.endedSessions(sessions.map(\.principal)) else { continue }
-                var ending: [ObjectIdentifier: SessionEnd] = [:]
-                for (session, end) in zip(sessions, ends) {
-                    guard let end else { continue }
-                    ending[session.id] = end
-                    logger.notice(
-                        "session.ended",
-                        metadata: ["user.role": "\(session.principal.role.rawValue)", "session.end": "\(end.code)"])
-                }
-                for idle in registry.end(ending) { Self.close(idle.channel, notice: Self.endNotice(idle.end)) }
+            guard !sessions.isEmpty else {
+                seen = nil
+                continue
             }
+            guard let stamp = await core.accountStamp(), stamp != seen,
+                let ends = await core.endedSessions(sessions.map(\.principal))
+            else { continue }
+            var ending: [ObjectIdentifier: SessionEnd] = [:]
+            for (session, end) in zip(sessions, ends) {
+                guard let end else { continue }
+                ending[session.id] = end
+                logger.notice(
+                    "session.ended",
+                    metadata: ["user.role": "\(session.principal.role.rawValue)", "session.end": "\(end.code)"])
+            }
+            for idle in registry.end(ending) { Self.close(idle.channel, notice: Self.endNotice(idle.end)) }
             seen = stamp
         }
     }

@@ -206,13 +206,7 @@ enum EvalGateway {
                 "no provider '\(unknown)' in \(path) (known: \(known.sorted().joined(separator: ", ")))")
         }
         // Each local provider is served by the engine of its own model file, as `serve` does it.
-        let engines = try LocalModel.engines(
-            paths: configuration.providers.filter { $0.kind == .local }.map(\.model), settings: settings.engine)
-        let registry = try await ProviderRegistry(configuration: configuration) { entry in
-            var provider = LocalProvider(configuration: entry, engine: engines[entry.model]!)
-            provider.sampling = settings.engine.sampling
-            return provider
-        }
+        let registry = try await LocalModel.registry(configuration, settings: settings.engine)
         let health = ProviderHealth(settings: .init(base: .zero, maximum: .zero, threshold: Int.max))
         let prices = Dictionary(
             uniqueKeysWithValues: configuration.providers.map {

@@ -12,6 +12,20 @@ enum LocalModel {
     static let promptVersion = "assistant.v1"
     static let systemPrompt = "You are a helpful assistant. Answer briefly and clearly."
 
+    /// The providers of `configuration`, each `kind: local` one served by the engine of its own model file
+    /// with the configured sampling defaults (what `serve` and `eval run` both serve with).
+    static func registry(_ configuration: RoutingConfiguration, settings: EngineSettings) async throws
+        -> ProviderRegistry
+    {
+        let engines = try engines(
+            paths: configuration.providers.filter { $0.kind == .local }.map(\.model), settings: settings)
+        return try await ProviderRegistry(configuration: configuration) { entry in
+            var provider = LocalProvider(configuration: entry, engine: engines[entry.model]!)
+            provider.sampling = settings.sampling
+            return provider
+        }
+    }
+
     /// The engines of the given model files, loaded once each, under `settings`.
     static func engines(paths: [String], settings: EngineSettings) throws -> [String: InferenceEngine] {
         let distinct = Array(Set(paths)).sorted()

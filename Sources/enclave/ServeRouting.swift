@@ -45,13 +45,7 @@ enum ServeRouting {
         } catch {
             throw ValidationErrorText("\(error)")
         }
-        let engines = try LocalModel.engines(
-            paths: configuration.providers.filter { $0.kind == .local }.map(\.model), settings: settings.engine)
-        let registry = try await ProviderRegistry(configuration: configuration) { entry in
-            var provider = LocalProvider(configuration: entry, engine: engines[entry.model]!)
-            provider.sampling = settings.engine.sampling
-            return provider
-        }
+        let registry = try await LocalModel.registry(configuration, settings: settings.engine)
         let gateway = ProviderGateway(
             registry: registry, prompts: prompts, health: ProviderHealth(settings: configuration.health))
         return (gateway, registry)
