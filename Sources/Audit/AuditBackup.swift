@@ -2,7 +2,8 @@
 // taken while the server keeps appending. `audit.jsonl` is copied up to the checkpoint's record and
 // `checkpoints.jsonl` up to and including that checkpoint, so the copy is exactly a log that was once
 // whole and checkpointed (`audit verify` passes on it, with no tail beyond the last checkpoint), and
-// `root.key` (sealed under a master-key version, never in clear) goes with it. Records appended after
+// `root.key` (sealed under a master-key version, never in clear) goes with it, and so do the signed
+// prune marks (`prunes.jsonl`, empty until the log's own retention first removed records). Records appended after
 // the checkpoint are not in the copy; `enclave backup` writes its own record and checkpoint just before
 // copying, so the copy covers everything up to the backup.
 internal import EnclaveCrypto
@@ -29,9 +30,15 @@ public enum AuditBackup {
         }
         try AuditLog.makeDirectory(destination)
         try writeNew(destination + "/" + AuditLog.checkpointFileName) { try $0(checkpointLines[...end]) }
-        var remaining = checkpoint.count
+        // A pruned log starts after record 1; the copy counts lines from its first record.
+        let logPath = directory + "/" + AuditLog.logFileName
+        let first = try CurrentLogFile.firstSeq(path: logPath) ?? 1
+        guard checkpoint.count >= first else {
+            throw AuditError.corrupt("the latest checkpoint (\(checkpoint.count)) is older than the log's first record")
+        }
+        var remaining = checkpoint.count - first + 1
         try writeNew(destination + "/" + AuditLog.logFileName) { write in
-            try readChunks(of: directory + "/" + AuditLog.logFileName) { chunk in
+            try readChunks(of: logPath) { chunk in
                 var cut = chunk.endIndex
                 for index in chunk.indices where chunk[index] == 0x0A {
                     remaining -= 1
@@ -49,6 +56,11 @@ public enum AuditBackup {
                 operation: "copy", path: directory + "/" + AuditLog.logFileName,
                 reason: "the log is shorter than its checkpoint (\(checkpoint.count) records)")
         }
+        // Read after the log: marks only grow, and a prune appends its mark before it replaces the log, so
+        // whichever log was copied starts at record 1 or at a mark this copy holds.
+        let marksPath = directory + "/" + AuditPruneMark.fileName
+        let marks = FileManager.default.fileExists(atPath: marksPath) ? try readWholeFile(marksPath) : []
+        try writeNew(destination + "/" + AuditPruneMark.fileName) { try $0(marks[...]) }
         let root = try readWholeFile(directory + "/" + AuditRootKey.fileName)
         try writeNew(destination + "/" + AuditRootKey.fileName) { try $0(root[...]) }
         try syncDirectory(destination)

@@ -138,6 +138,8 @@ public enum AuditAction {
     public static let breakGlass = "audit.break-glass"
     public static let auditQuery = "audit.query"
     public static let auditRecover = "audit.recover"
+    /// Records older than the audit retention period removed from the front of the log (AuditPrune).
+    public static let auditPrune = "audit.prune"
     /// A routing decision, written before any byte goes to a provider (or instead, when blocked).
     public static let modelDecision = "model.decision"
     /// A finished (or failed) model call with tokens, latency and cost.

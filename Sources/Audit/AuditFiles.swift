@@ -16,10 +16,10 @@ final class AppendOnlyFile: Sendable {
     let path: String
     private let descriptor: Int32
 
-    /// Opens (creating with `mode` if needed) `path` for appending.
-    init(path: String, mode: mode_t = 0o600) throws(AuditError) {
+    /// Opens (creating with `mode` if needed and `create` is set) `path` for appending.
+    init(path: String, mode: mode_t = 0o600, create: Bool = true) throws(AuditError) {
         self.path = path
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode)
+        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | (create ? O_CREAT : 0), mode)
         guard fd >= 0 else { throw AuditError.io(operation: "open", path: path, reason: errnoText()) }
         self.descriptor = fd
     }
@@ -59,11 +59,16 @@ final class AppendOnlyFile: Sendable {
 
     /// The file's current size in bytes.
     func size() throws(AuditError) -> Int64 {
+        Int64(try status().st_size)
+    }
+
+    /// `fstat` of the open file.
+    func status() throws(AuditError) -> stat {
         var info = stat()
         guard fstat(descriptor, &info) == 0 else {
             throw AuditError.io(operation: "fstat", path: path, reason: errnoText())
         }
-        return Int64(info.st_size)
+        return info
     }
 
     /// Flushes the file's data to stable storage, with the metadata needed to read it back (its size):

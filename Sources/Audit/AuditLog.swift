@@ -27,9 +27,9 @@ public final class AuditLog: Sendable {
         public var checkpointInterval: Duration
         /// An optional command (argv) that receives each checkpoint line on standard input, e.g. `logger -t enclave`.
         public var checkpointCommand: [String]?
-        /// How long records must be kept, in days (default six years). Enclave itself never deletes audit
-        /// records (deleting a conversation leaves its records in place); purging records older than this
-        /// is a deliberate offline task for the operator, after which the chain restarts in a new directory.
+        /// How long records are kept, in days (default six years). Deleting a conversation leaves its
+        /// records in place; records older than this are removed from the front of the log by
+        /// `pruneExpired` (serve's daily sweep, `enclave audit prune`), never while a legal hold applies.
         public var retentionDays: Int
 
         /// Six years, the longest common retention rule for medical and financial records.
@@ -50,10 +50,10 @@ public final class AuditLog: Sendable {
     public static let checkpointFileName = "checkpoints.jsonl"
 
     public nonisolated let directory: String
-    private let macKey: SymmetricKey
+    let macKey: SymmetricKey
     private let pseudonymKey: SymmetricKey
-    private let signer: Ed25519PrivateKey
-    private let configuration: Configuration
+    let signer: Ed25519PrivateKey
+    let configuration: Configuration
     private let queue: AuditWriteQueue
     /// Peer address → pseudonym, for the addresses seen lately (at most `rememberedOrigins`).
     private let origins = Mutex<[String: String]>([:])
@@ -92,14 +92,12 @@ public final class AuditLog: Sendable {
         let created =
             !FileManager.default.fileExists(atPath: logPath)
             || !FileManager.default.fileExists(atPath: checkpointPath)
-        let logFile = try AppendOnlyFile(path: logPath)
+        let log = try CurrentLogFile(path: logPath, publicKey: signer.publicKey)
         let checkpointFile = try AppendOnlyFile(path: checkpointPath)
         if created { try syncDirectory(directory) }
-        let writer = AuditLogWriter(
-            logFile: logFile, checkpointFile: checkpointFile, identity: try FileIdentity(path: logPath), macKey: macKey,
-            signer: signer)
-        // Under the lock: another process may be writing the log right now.
-        try logFile.lock()
+        let writer = AuditLogWriter(log: log, checkpointFile: checkpointFile, macKey: macKey, signer: signer)
+        // Under the lock: another process may be writing (or pruning) the log right now.
+        let (logFile, _) = try log.lock()
         let chain: ChainState
         let tornBytes: Int
         let latest: AuditCheckpoint?

@@ -49,23 +49,30 @@ struct WriteOutcome: Sendable {
 
 /// The log's files and keys, immutable and so safe to hand to the I/O queue.
 struct AuditLogWriter: Sendable {
-    let logFile: AppendOnlyFile
+    let log: CurrentLogFile
     let checkpointFile: AppendOnlyFile
-    let identity: FileIdentity
     let macKey: SymmetricKey
     let signer: Ed25519PrivateKey
 
     /// Under the lock: catches up with other writers, appends `events` (origins already pseudonymised),
     /// fsyncs, and writes a checkpoint if `rule` says one is due.
     func write(_ events: [AuditEvent], after known: ChainState, rule: CheckpointRule) throws -> WriteOutcome {
-        try identity.check()
-        try logFile.lock()
+        // The lock is taken before the file's identity is checked: a prune replaces the file under this
+        // lock, and a writer that checked first could append to the unlinked old file after it.
+        let (logFile, replaced) = try log.lock()
         defer { logFile.unlock() }
         var state = known
         var events = events
         var repaired = false
-        if try logFile.size() != known.size {
+        if try replaced || logFile.size() != known.size {
             let caught = try catchUp()
+            // A pruned copy holds the same chain: never fewer records than this writer already saw.
+            if replaced && known.size >= 0
+                && (caught.state.lastSeq < known.lastSeq
+                    || (caught.state.lastSeq == known.lastSeq && caught.state.head != known.head))
+            {
+                throw AuditError.io(operation: "stat", path: log.path, reason: "audit file was replaced")
+            }
             state = caught.state
             if caught.tornBytes > 0 {
                 // A writer died mid-write (it held the lock, so it was not still writing): say so in the log.
@@ -115,6 +122,7 @@ struct AuditLogWriter: Sendable {
     /// under this log's MAC key; a torn last line is cut off (the writer that tore it never returned),
     /// and its length returned so the caller can record the repair.
     func catchUp() throws -> (state: ChainState, tornBytes: Int) {
+        let logFile = log.file
         let tail = try LogTail.read(path: logFile.path)
         guard let last = tail.lastLine else {
             let empty = ChainState(lastSeq: 0, head: AuditRecord.genesisHash, size: try logFile.size())
@@ -163,9 +171,9 @@ extension AuditLog {
         let logPath = directory + "/" + logFileName
         let created = !FileManager.default.fileExists(atPath: logPath)
         let writer = AuditLogWriter(
-            logFile: try AppendOnlyFile(path: logPath),
-            checkpointFile: try AppendOnlyFile(path: directory + "/" + checkpointFileName),
-            identity: try FileIdentity(path: logPath), macKey: macKey, signer: signer)
+            log: try CurrentLogFile(path: logPath, publicKey: signer.publicKey),
+            checkpointFile: try AppendOnlyFile(path: directory + "/" + checkpointFileName), macKey: macKey,
+            signer: signer)
         if created { try syncDirectory(directory) }
         let key = try pseudonymKey(macKey: macKey)
         let stored = try events.map { event in

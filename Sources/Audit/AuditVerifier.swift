@@ -11,6 +11,7 @@ public import EnclaveCrypto
 //   mac wrong (MAC key only)   -> a modified or forged record, even at the unsigned tail
 //   SHA-256(line n) != head of the checkpoint for n -> a rewritten, re-chained prefix (offline)
 //   fewer records than the latest checkpoint, or a torn last line -> truncation
+//   a log starting after record 1 where no signed prune mark starts it -> a prefix cut (AuditPrune)
 //
 // The local checkpoints.jsonl lives next to the log, so whoever can rewrite the directory can also cut
 // both back consistently: remove the tail of the log with the checkpoints that covered it, or put back
@@ -27,6 +28,7 @@ public struct AuditVerificationFailure: Error, Sendable, Equatable, CustomString
     public enum File: String, Sendable {
         case log = "audit.jsonl"
         case checkpoints = "checkpoints.jsonl"
+        case prunes = "prunes.jsonl"
         /// The outside copy of the checkpoints (`verify --checkpoints`).
         case outsideCheckpoints = "outside checkpoint copy"
     }
@@ -47,6 +49,8 @@ public struct AuditVerificationReport: Sendable, Equatable {
     public var latestCheckpoint: UInt64
     /// Whether record MACs were checked (a MAC key was given).
     public var macChecked: Bool
+    /// The last record removed by a signed prune (the log starts after it), or 0 when none was.
+    public var prunedThrough: UInt64 = 0
     /// The first problem, or nil when the log verifies.
     public var failure: AuditVerificationFailure?
 
@@ -58,6 +62,7 @@ public struct AuditVerificationReport: Sendable, Equatable {
             ["records", String(recordsVerified)],
             ["checkpoints", String(checkpoints), "latest=\(latestCheckpoint)"],
             ["check", macChecked ? "full" : "offline"],
+        ] + (prunedThrough > 0 ? [["pruned", "through=\(prunedThrough)"]] : []) + [
             failure.map { ["result", "fail", $0.file.rawValue, "line=\($0.line)", $0.reason] } ?? ["result", "ok"],
         ].map { $0.map(AuditReader.sanitizedField) }
     }
@@ -69,6 +74,10 @@ public struct AuditChainVerifier: Sendable {
     private let checkpointHeads: [UInt64: String]
     private let checkpointCount: Int
     private let latestCheckpoint: UInt64
+    /// Signed starting points after a prune: the first record kept → the hash of the one before it.
+    private let pruneStarts: [UInt64: String]
+    private var started = false
+    private var prunedThrough: UInt64 = 0
     private var splitter = LineSplitter()
     private var verified: UInt64 = 0
     private var head = AuditRecord.genesisHash
@@ -77,8 +86,11 @@ public struct AuditChainVerifier: Sendable {
     /// - Parameters:
     ///   - macKey: the record MAC key, or nil for an offline (public-key only) check.
     ///   - checkpoints: checkpoints whose signatures were verified (`AuditVerifier.checkpoints`).
-    public init(macKey: SymmetricKey?, checkpoints: [AuditCheckpoint]) {
+    ///   - marks: prune marks whose signatures were verified (`AuditPruneMark.marks`); the log may start at
+    ///     record 1 or at any mark's first record, and passes through every mark's link.
+    public init(macKey: SymmetricKey?, checkpoints: [AuditCheckpoint], marks: [AuditPruneMark] = []) {
         self.macKey = macKey
+        pruneStarts = Dictionary(marks.map { ($0.first, $0.prev) }, uniquingKeysWith: { a, _ in a })
         var heads: [UInt64: String] = [:]
         for checkpoint in checkpoints { heads[checkpoint.count] = checkpoint.head }
         checkpointHeads = heads
@@ -110,7 +122,7 @@ public struct AuditChainVerifier: Sendable {
         }
         return AuditVerificationReport(
             recordsVerified: verified, checkpoints: checkpointCount, latestCheckpoint: latestCheckpoint,
-            macChecked: macKey != nil, failure: failure)
+            macChecked: macKey != nil, prunedThrough: prunedThrough, failure: failure)
     }
 
     private mutating func fail(_ reason: String) {
@@ -118,10 +130,28 @@ public struct AuditChainVerifier: Sendable {
     }
 
     private mutating func consume(_ line: ArraySlice<UInt8>) -> Bool {
-        let expected = verified + 1
         let record: AuditRecord
         do { record = try AuditRecord(line: line) } catch {
             fail("malformed or not canonical (\(error))")
+            return false
+        }
+        if !started {
+            started = true
+            // A pruned log starts at a signed mark, whose link stands in for the genesis hash.
+            if record.seq > 1, let link = pruneStarts[record.seq] {
+                verified = record.seq - 1
+                prunedThrough = verified
+                head = link
+            } else if record.seq > 1 {
+                fail(
+                    "the log starts at record \(record.seq) and no signed prune mark starts there:"
+                        + " records 1-\(record.seq - 1) were removed")
+                return false
+            }
+        }
+        let expected = verified + 1
+        if let link = pruneStarts[expected], link != head {
+            fail("does not match the signed prune mark for record \(expected)")
             return false
         }
         guard record.seq == expected else {
@@ -202,7 +232,12 @@ public enum AuditVerifier {
                 return failed(failure)
             }
         }
-        var verifier = AuditChainVerifier(macKey: macKey, checkpoints: checkpoints)
+        let marks: [AuditPruneMark]
+        switch try AuditPruneMark.read(directory: directory, publicKey: publicKey) {
+        case .success(let verified): marks = verified
+        case .failure(let failure): return failed(failure)
+        }
+        var verifier = AuditChainVerifier(macKey: macKey, checkpoints: checkpoints, marks: marks)
         let logPath = directory + "/" + AuditLog.logFileName
         if FileManager.default.fileExists(atPath: logPath) {
             try readChunks(of: logPath) { verifier.feed($0) }

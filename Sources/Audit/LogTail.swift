@@ -1,7 +1,11 @@
 // Start-up reads of the log file: its last complete line (read backwards in growing windows, so
 // opening a multi-gigabyte log costs one small read) and a torn tail left by a crash mid-write, which
 // is cut off. Also `FileIdentity`, which lets the writer notice that `audit.jsonl` was removed or
-// replaced while the server runs (records would otherwise go to an unlinked inode and vanish).
+// replaced while the server runs (records would otherwise go to an unlinked inode and vanish), and
+// `CurrentLogFile`, which follows a replacement that a signed prune explains and refuses any other.
+internal import EnclaveCrypto
+import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -74,6 +78,14 @@ struct FileIdentity: Sendable {
         inode = UInt64(info.st_ino)
     }
 
+    /// The identity of the file `file` has open (which `path` named when it was opened).
+    init(of file: AppendOnlyFile) throws(AuditError) {
+        let info = try file.status()
+        path = file.path
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+    }
+
     /// Throws unless `path` still names the same regular file.
     func check() throws(AuditError) {
         var info = stat()
@@ -83,5 +95,88 @@ struct FileIdentity: Sendable {
         guard UInt64(info.st_dev) == device, UInt64(info.st_ino) == inode else {
             throw AuditError.io(operation: "stat", path: path, reason: "audit file was replaced")
         }
+    }
+}
+
+/// The log file the path names now. A prune (in this process or another, always under the writers' lock)
+/// replaces `audit.jsonl` with a shorter copy; a writer still holding the old file notices once it has the
+/// lock and moves to the new one, but only when a signed prune mark starts the new file at its first
+/// record. Any other replacement (a directory, a device, an older copy) stays an error, so the log fails
+/// closed as before.
+final class CurrentLogFile: Sendable {
+    let path: String
+    private let current: Mutex<(file: AppendOnlyFile, identity: FileIdentity)>
+    private let publicKey: Ed25519PublicKey
+
+    init(path: String, publicKey: Ed25519PublicKey) throws(AuditError) {
+        self.path = path
+        self.publicKey = publicKey
+        let file = try AppendOnlyFile(path: path)
+        current = Mutex((file, try FileIdentity(of: file)))
+    }
+
+    /// The file as last opened (for reads that need no lock).
+    var file: AppendOnlyFile { current.withLock { $0.file } }
+
+    /// Takes the writers' lock on the file `path` names now and returns it, with whether it is another file
+    /// than the one this object held (then the caller must read the chain's end again).
+    func lock() throws(AuditError) -> (file: AppendOnlyFile, replaced: Bool) {
+        var replaced = false
+        while true {
+            let (file, identity) = current.withLock { ($0.file, $0.identity) }
+            try file.lock()
+            do throws(AuditError) {
+                try identity.check()
+                return (file, replaced)
+            } catch {
+                file.unlock()
+                guard try prunedReplacement() else { throw error }
+            }
+            let reopened = try AppendOnlyFile(path: path, create: false)
+            guard (try reopened.status().st_mode & S_IFMT) == S_IFREG else { throw replacedError }
+            let reopenedIdentity = try FileIdentity(of: reopened)
+            current.withLock { $0 = (reopened, reopenedIdentity) }
+            replaced = true
+        }
+    }
+
+    private var replacedError: AuditError {
+        AuditError.io(operation: "stat", path: path, reason: "audit file was replaced")
+    }
+
+    /// Whether the file at `path` is a regular file whose first record is where the newest signed prune
+    /// mark starts the log.
+    private func prunedReplacement() throws(AuditError) -> Bool {
+        let directory = (path as NSString).deletingLastPathComponent
+        guard let first = try Self.firstSeq(path: path) else { return false }
+        let marks: [AuditPruneMark]
+        do {
+            guard case .success(let verified) = try AuditPruneMark.read(directory: directory, publicKey: publicKey)
+            else { return false }
+            marks = verified
+        } catch {
+            return false
+        }
+        return marks.last?.first == first
+    }
+
+    /// The sequence number of the first record of the regular file at `path`, or nil.
+    static func firstSeq(path: String) throws(AuditError) -> UInt64? {
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        var line: [UInt8] = []
+        do {
+            try readChunks(of: path, chunkSize: 1 << 16) { chunk in
+                if let end = chunk.firstIndex(of: 0x0A) {
+                    line += chunk[..<end]
+                    return false
+                }
+                line += chunk
+                return line.count < 1 << 20
+            }
+        } catch {
+            return nil
+        }
+        return (try? AuditRecord(line: line[...]))?.seq
     }
 }

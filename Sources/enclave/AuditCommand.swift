@@ -48,7 +48,10 @@ struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
         abstract: "Verify, search, export and report on the tamper-evident audit log.",
-        subcommands: [AuditVerify.self, AuditPubkey.self, AuditSearch.self, AuditExport.self, AuditReportCommand.self]
+        subcommands: [
+            AuditVerify.self, AuditPubkey.self, AuditSearch.self, AuditExport.self, AuditReportCommand.self,
+            AuditPruneCommand.self,
+        ]
     )
 }
 
@@ -62,6 +65,9 @@ struct AuditVerify: ParsableCommand {
             Always detected: any changed, inserted, deleted or reordered record inside the log (chain; with \
             the master key also every record's MAC, the unsigned tail included); a torn last line; a log \
             shorter than the newest checkpoint in checkpoints.jsonl; a forged or edited checkpoint.
+
+            After `audit prune`, the log starts at a signed prune mark (prunes.jsonl): a prefix cut without \
+            the signing key, or a removed or edited mark, is detected like any deletion.
 
             Not detected from the audit directory alone: the log's tail cut off together with the \
             checkpoints that covered it, removed checkpoints, or the whole directory replaced by an older \
@@ -104,6 +110,7 @@ struct AuditVerify: ParsableCommand {
         let mode = report.macChecked ? "full (MACs, chain, checkpoints)" : "offline (chain, signed checkpoints)"
         print("records: \(report.recordsVerified)")
         print("checkpoints: \(report.checkpoints) (latest covers \(report.latestCheckpoint))")
+        if report.prunedThrough > 0 { print("pruned: records 1-\(report.prunedThrough) (signed prune mark)") }
         print("check: \(mode)")
         if let failure = report.failure {
             print("FAIL \(failure)")

@@ -20,8 +20,10 @@ struct BackupManifest: Codable, Equatable {
     /// The files a backup holds, relative to its directory (nothing else is ever read from one).
     static let expectedFiles = [
         "enclave.db", "audit/" + AuditLog.logFileName, "audit/" + AuditLog.checkpointFileName,
-        "audit/" + AuditRootKey.fileName,
+        "audit/" + AuditRootKey.fileName, "audit/" + AuditPruneMark.fileName,
     ]
+    /// Files a backup made before they existed may lack (a backup of a log never pruned needs no marks).
+    static let laterFiles: Set<String> = ["audit/" + AuditPruneMark.fileName]
 
     var format = formatName
     var id: String

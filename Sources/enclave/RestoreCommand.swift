@@ -65,7 +65,10 @@ struct BackupRestorer {
         guard let manifest = try? decoder.decode(BackupManifest.self, from: data),
             manifest.format == BackupManifest.formatName
         else { throw ValidationErrorText("\(path) is not an Enclave backup manifest (\(BackupManifest.formatName))") }
-        guard manifest.files.map(\.path).sorted() == BackupManifest.expectedFiles.sorted() else {
+        let listed = Set(manifest.files.map(\.path))
+        guard manifest.files.count == listed.count, listed.isSubset(of: BackupManifest.expectedFiles),
+            Set(BackupManifest.expectedFiles).subtracting(listed).isSubset(of: BackupManifest.laterFiles)
+        else {
             throw ValidationErrorText("\(path) lists other files than a backup holds; refusing it")
         }
         for file in manifest.files {

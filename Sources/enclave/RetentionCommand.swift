@@ -60,7 +60,8 @@ struct RetentionCommand: AsyncParsableCommand {
     }
 }
 
-/// The daily retention sweep inside `enclave serve`, with the serving policy and the server's audit log.
+/// The daily retention sweep inside `enclave serve`, with the serving policy and the server's audit log,
+/// followed by the audit log's own retention.
 struct RetentionService: Service {
     let store: Store
     let policy: PolicyStore
@@ -91,8 +92,27 @@ struct RetentionService: Service {
                         logger.error("retention.sweep-failed", metadata: ["error": "\(error)"])
                     }
                 }
+                await pruneAuditLog()
                 try? await Task.sleep(for: interval)
             }
+        }
+    }
+
+    /// The audit log's own retention: records older than `audit.retention_days` leave the front of the log
+    /// (AuditPrune), recorded first; nothing is pruned while any legal hold applies, since the records of
+    /// a matter under hold are evidence too.
+    func pruneAuditLog() async {
+        do {
+            guard try await store.holds().isEmpty else {
+                logger.info("audit.prune-skipped", metadata: ["reason": "legal-hold"])
+                return
+            }
+            if let result = try await audit.pruneExpired(now: UTCMillis(now()), actor: "system:retention", role: "system") {
+                logger.info(
+                    "audit.pruned", metadata: ["audit.removed": "\(result.removed)", "audit.first": "\(result.through + 1)"])
+            }
+        } catch {
+            logger.error("audit.prune-failed", metadata: ["error": "\(error)"])
         }
     }
 

@@ -2,7 +2,8 @@
 // `users export` writes every message of the person's conversations (byte-identical to `/history`,
 // protocol escaping undone), mode 0600, audited without content; `users erase` is refused while a legal
 // hold applies and, once it is lifted, crypto-shreds everything and keeps the audit trail, which still
-// verifies and never held the text.
+// verifies and never held the text. `audit prune` is refused under the hold and runs beside the server
+// once it is lifted.
 import Foundation
 import Testing
 
@@ -78,7 +79,14 @@ import Testing
         let stillThere = try EnclaveBinary.run(["users", "list"], in: served.directory)
         #expect(stillThere.stdout.contains("dana\t"))
 
+        // The audit log's own retention waits while a hold applies (its records are evidence too).
+        let pruneHeld = try EnclaveBinary.run(["audit", "prune", "--days", "1"], in: served.directory)
+        #expect(pruneHeld.status != 0 && pruneHeld.stderr.contains("legal hold"), "\(pruneHeld.stderr)")
+
         #expect(try EnclaveBinary.run(["hold", "remove", holdID], in: served.directory).status == 0)
+        // Without a hold it runs beside the server; every record here is younger than a day, so none goes.
+        let prune = try EnclaveBinary.run(["audit", "prune", "--days", "1"], in: served.directory)
+        #expect(prune.status == 0 && prune.stdout.contains("nothing removed"), "\(prune.stdout)\(prune.stderr)")
         let erased = try EnclaveBinary.run(["users", "erase", "dana", "--yes"], in: served.directory)
         #expect(erased.status == 0, "\(erased.stderr)")
         #expect(erased.stdout.contains("crypto-shredded 2 conversation(s)"))
