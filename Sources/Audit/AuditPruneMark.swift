@@ -80,31 +80,12 @@ public struct AuditPruneMark: Sendable, Equatable {
     public static func marks(from bytes: [UInt8], publicKey: Ed25519PublicKey)
         -> Result<[AuditPruneMark], AuditVerificationFailure>
     {
-        var result: [AuditPruneMark] = []
-        var splitter = LineSplitter()
-        var failure: AuditVerificationFailure?
-        func fail(_ reason: String) {
-            failure = AuditVerificationFailure(file: .prunes, line: UInt64(result.count + 1), reason: reason)
-        }
-        _ = splitter.feed(bytes[...]) { line in
-            guard let mark = AuditPruneMark(line: line) else {
-                fail("not a prune mark")
-                return false
-            }
-            guard mark.isValid(publicKey: publicKey) else {
-                fail("signature does not verify under this public key")
-                return false
-            }
-            if let last = result.last, mark.first <= last.first {
-                fail("out of order: first record \(mark.first) after \(last.first)")
-                return false
-            }
-            result.append(mark)
-            return true
-        }
-        if failure == nil, splitter.finish() != nil { fail("incomplete last line") }
-        if let failure { return .failure(failure) }
-        return .success(result)
+        AuditVerifier.signedLines(
+            bytes, file: .prunes, kind: "prune mark", parse: AuditPruneMark.init(line:),
+            isValid: { $0.isValid(publicKey: publicKey) },
+            outOfOrder: { last, next in
+                next.first <= last.first ? "out of order: first record \(next.first) after \(last.first)" : nil
+            })
     }
 
     /// The verified marks of `<directory>/prunes.jsonl` (none when it does not exist).

@@ -257,26 +257,41 @@ public enum AuditVerifier {
     public static func checkpoints(from bytes: [UInt8], publicKey: Ed25519PublicKey)
         -> Result<[AuditCheckpoint], AuditVerificationFailure>
     {
-        var result: [AuditCheckpoint] = []
+        signedLines(
+            bytes, file: .checkpoints, kind: "checkpoint", parse: AuditCheckpoint.init(line:),
+            isValid: { $0.isValid(publicKey: publicKey) },
+            outOfOrder: { last, next in
+                next.count <= last.count || next.time < last.time
+                    ? "out of order: count \(next.count) after \(last.count)" : nil
+            })
+    }
+
+    /// Parses a file of signed lines (checkpoints, prune marks): each canonical, validly signed, and in
+    /// order after the one before (`outOfOrder` names the problem, or returns nil).
+    static func signedLines<Line>(
+        _ bytes: [UInt8], file: AuditVerificationFailure.File, kind: String,
+        parse: (ArraySlice<UInt8>) -> Line?, isValid: (Line) -> Bool, outOfOrder: (Line, Line) -> String?
+    ) -> Result<[Line], AuditVerificationFailure> {
+        var result: [Line] = []
         var splitter = LineSplitter()
         var failure: AuditVerificationFailure?
         func fail(_ reason: String) {
-            failure = AuditVerificationFailure(file: .checkpoints, line: UInt64(result.count + 1), reason: reason)
+            failure = AuditVerificationFailure(file: file, line: UInt64(result.count + 1), reason: reason)
         }
-        _ = splitter.feed(bytes[...]) { line in
-            guard let checkpoint = AuditCheckpoint(line: line) else {
-                fail("not a checkpoint line")
+        _ = splitter.feed(bytes[...]) { text in
+            guard let line = parse(text) else {
+                fail("not a \(kind) line")
                 return false
             }
-            guard checkpoint.isValid(publicKey: publicKey) else {
+            guard isValid(line) else {
                 fail("signature does not verify under this public key")
                 return false
             }
-            if let last = result.last, checkpoint.count <= last.count || checkpoint.time < last.time {
-                fail("out of order: count \(checkpoint.count) after \(last.count)")
+            if let last = result.last, let problem = outOfOrder(last, line) {
+                fail(problem)
                 return false
             }
-            result.append(checkpoint)
+            result.append(line)
             return true
         }
         if failure == nil, splitter.finish() != nil { fail("incomplete last line") }
