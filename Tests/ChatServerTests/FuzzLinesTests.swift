@@ -71,7 +71,7 @@ extension AbuseTests {
         var tally = Tally()
         while tally.written < count {
             tally.connections += 1
-            let channel = try await AsyncLineClient.connect(port: port)
+            let channel = try await AsyncLineClient.connect(port: port, halfClose: true)
             let (written, finals) = try await channel.executeThenClose { inbound, outbound in
                 try await withThrowingTaskGroup(of: Int.self) { group in
                     group.addTask {
@@ -127,6 +127,10 @@ extension AbuseTests {
             core: {
                 var configuration = ChatCore.Configuration()
                 configuration.lockoutThreshold = .max
+                // Mutated `/login` lines fail by the thousand; the delay after each failure (up to 2 s,
+                // BruteForceTests' subject) would make this test measure sleeps instead of the parser.
+                configuration.failureDelayStep = .zero
+                configuration.failureDelayCap = .zero
                 return configuration
             }()
         ) { server in

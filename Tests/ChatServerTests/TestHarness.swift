@@ -83,7 +83,9 @@ struct AsyncLineClient {
     /// The banner lines read on connect.
     var banner: [String] = []
 
-    static func connect(port: Int, receiveBuffer: Int? = nil) async throws -> Channel {
+    /// - Parameter halfClose: finishing the outbound writer sends FIN, as `nc` does at the end of its input,
+    ///   so a server closing the connection sees the end of input at once instead of draining for 2 s.
+    static func connect(port: Int, receiveBuffer: Int? = nil, halfClose: Bool = false) async throws -> Channel {
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         if let receiveBuffer {
             bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBuffer))
@@ -94,7 +96,9 @@ struct AsyncLineClient {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(BoundedLineDecoder(limit: LineLimit(1 << 20))))
-                    return try Channel(wrappingChannelSynchronously: channel)
+                    return try Channel(
+                        wrappingChannelSynchronously: channel,
+                        configuration: .init(isOutboundHalfClosureEnabled: halfClose))
                 }
             }
     }
