@@ -28,19 +28,22 @@ for package in "${required[@]}"; do
 done
 
 # For the tests only: a virtual environment (cache/test-venv) with PyPI packages the tests drive — the
-# reference Prometheus text parser that reads /metrics (HealthEndpointTests). Made after the apt step.
+# reference Prometheus text parser that reads /metrics (HealthEndpointTests), and the `gguf` package (numpy
+# pinned with it: the files must come out byte for byte) that writes the tiny random-weight models of
+# deploy/tiny_models.py (TinyArchitectureTests). Made after the apt step.
 test_venv() {
     [ "${ENCLAVE_TEST_DEPS:-0}" = 1 ] || return 0
     local venv
     cd "$(dirname "$0")/.."
     venv="${ENCLAVE_CACHE_DIR:-cache}/test-venv"
-    if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import prometheus_client' 2>/dev/null; then
+    if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import prometheus_client, gguf' 2>/dev/null; then
         echo "deps: test venv present ($venv)"
         return 0
     fi
-    echo "deps: making the test venv $venv (prometheus-client from PyPI)"
+    echo "deps: making the test venv $venv (prometheus-client, gguf and numpy from PyPI)"
     python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "prometheus-client==0.26.0"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "prometheus-client==0.26.0" \
+        "gguf==0.19.0" "numpy==2.4.6"
 }
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -3,11 +3,16 @@
 // pass, deploy/oracle/tokenizer_goldens.py (Fixtures/tokenizer_gemma3.json) for the tokenizer and the
 // Gemma turn format. Skipped, saying why, when the file is not installed (deploy/fetch-test-models.sh).
 //
-// Where this model misses the bars (an open question, see the bounds below): the first position
-// equals llama.cpp's bit for bit and so does every position while attention sees at most two keys, but
-// from the third key on the logits drift by up to ~0.6 (llama.cpp's own batch and token-by-token paths
-// differ by up to ~1.2 on the same prompts: this model amplifies rounding order far more than SmolLM2),
-// and perplexity comes out ~3% lower than llama.cpp's.
+// Where this model misses the bars (see the bounds below), and why: attention is not the cause —
+// dumped layer by layer (llama.cpp's eval callback), our attention output equals llama.cpp's exactly in
+// every layer. The first difference is in the last bit of Q4_K products: on x86 with AVX2 llama.cpp
+// repacks Q4_K weights (`q4_K_8x8`) and sums their products in another order than its own per-row dot
+// products, and ours follow the latter. This model amplifies last-bit differences (hidden states reach
+// ~3000, and a flipped rounding in an activation's 8-bit quantization moves a whole product), so logits
+// drift by up to ~0.6 from the second position on. llama.cpp with its repacking turned off differs from
+// itself by up to 1.46 on the same 8-token prompt, so the logit bar needs the repacked kernels' summation
+// order. Perplexity is not fully explained: llama.cpp without repacking moves by 1.9% (128 positions)
+// and 0.5% (1024), while ours is 2.8% and 3.1% lower, both lower — likely a second, systematic cause.
 import Foundation
 import GGUF
 import Inference

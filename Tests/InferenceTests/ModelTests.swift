@@ -107,7 +107,7 @@ struct ModelTests {
     @Test func rejectsUnknownArchitecture() throws {
         var writer = GGUFWriter()
         writer.set("general.architecture", .string("mamba"))
-        #expect(throws: ModelError.unsupportedArchitecture("mamba", supported: ["llama", "qwen2", "gemma3"])) {
+        #expect(throws: ModelError.unsupportedArchitecture("mamba", supported: ModelConfig.supportedArchitectures)) {
             try TransformerModel(file: GGUFFile(bytes: writer.bytes()))
         }
     }

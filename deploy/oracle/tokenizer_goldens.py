@@ -120,6 +120,20 @@ def tokenize(llm, text, add_special, parse_special):
     return llm.tokenize(text.encode("utf-8"), add_bos=add_special, special=parse_special)
 
 
+def tokenization_cases(llm, sentencepiece):
+    """Each string of the set tokenized with and without BOS and special-token parsing, and decoded."""
+    cases = []
+    for text in STRINGS + (SENTENCEPIECE_STRINGS if sentencepiece else []):
+        case = {"text": text}
+        for add_special in (False, True):
+            for parse_special in (False, True):
+                key = f"ids{'_bos' if add_special else ''}{'_special' if parse_special else ''}"
+                case[key] = tokenize(llm, text, add_special, parse_special)
+        case["decoded"] = llm.detokenize(case["ids"]).decode("utf-8", errors="replace")
+        cases.append(case)
+    return cases
+
+
 def builtin_template(name, messages, add_assistant):
     """llama.cpp's llama_chat_apply_template with a built-in template name."""
     array = (llama_cpp.llama_chat_message * len(messages))()
@@ -144,6 +158,11 @@ CONVERSATIONS = [
     [("user", "First"), ("assistant", "Reply"), ("user", "Second")],
     [("system", "  padded system \n"), ("user", "\n  padded user\t"), ("assistant", " padded reply "), ("user", "x")],
 ]
+
+
+# Our template families and the names of llama.cpp's built-in templates they render as.
+FAMILIES = {"chatml": "chatml", "llama3": "llama3", "llama2": "llama2", "mistral": "mistral-v3", "gemma": "gemma",
+            "zephyr": "zephyr"}
 
 
 def vocabulary_with_pre(pre, path):
@@ -203,15 +222,7 @@ def dump(data, path):
 def main():
     llm = Llama(model_path=str(MODEL), vocab_only=True, verbose=False)
     sentencepiece = llm.metadata.get("tokenizer.ggml.model") == "llama"
-    cases = []
-    for text in STRINGS + (SENTENCEPIECE_STRINGS if sentencepiece else []):
-        case = {"text": text}
-        for add_special in (False, True):
-            for parse_special in (False, True):
-                key = f"ids{'_bos' if add_special else ''}{'_special' if parse_special else ''}"
-                case[key] = tokenize(llm, text, add_special, parse_special)
-        case["decoded"] = llm.detokenize(case["ids"]).decode("utf-8", errors="replace")
-        cases.append(case)
+    cases = tokenization_cases(llm, sentencepiece)
 
     meta = llm.metadata
     formatter = None
@@ -232,10 +243,10 @@ def main():
             rendered = builtin_template("gemma", conversation, True)
         model_template.append({"turns": messages, "prompt": rendered,
                                "ids": tokenize(llm, rendered, False, True)})
-        for family in ("chatml", "llama3", "llama2", "gemma", "zephyr"):
+        for family, name in FAMILIES.items():
             for add in (False, True):
                 builtins.append({"family": family, "turns": messages, "addGenerationPrompt": add,
-                                 "prompt": builtin_template(family, conversation, add)})
+                                 "prompt": builtin_template(name, conversation, add)})
 
     out = {
         "oracle": f"llama-cpp-python {llama_cpp.__version__} (llama.cpp), vocab_only",

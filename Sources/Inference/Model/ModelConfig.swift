@@ -1,6 +1,7 @@
 // ModelConfig: the blueprint of a llama-family transformer, read from GGUF metadata (`<arch>.*` keys)
 // exactly where llama.cpp reads them. Nothing is hard-coded for a particular model; what sets Gemma 3
-// apart (sliding-window layers, norms, GELU) is read in `ModelConfig+Gemma.swift`.
+// apart (sliding-window layers, norms, GELU) is read in `ModelConfig+Gemma.swift`. Qwen 3 adds only
+// per-head query/key norms; Phi 3 fuses Q/K/V and gate/up in its tensors (ModelWeights splits them).
 public import GGUF
 
 /// How rotary embeddings pair the dimensions of a head (llama.cpp's rope types).
@@ -14,7 +15,7 @@ public enum RopeStyle: String, Sendable {
 /// Hyperparameters of a model.
 public struct ModelConfig: Sendable, Equatable {
     /// Architectures this engine runs.
-    public static let supportedArchitectures = ["llama", "qwen2", "gemma3"]
+    public static let supportedArchitectures = ["llama", "qwen2", "qwen3", "phi3", "gemma3"]
 
     public var architecture: String
     /// Model width (`embedding_length`).
@@ -87,6 +88,7 @@ public struct ModelConfig: Sendable, Equatable {
         guard rmsEpsilon > 0, rmsEpsilon < 1 else {
             throw .badParameter(key: "\(arch).attention.layer_norm_rms_epsilon", reason: "\(rmsEpsilon)")
         }
+        // llama.cpp's rope type per architecture: only llama rotates adjacent pairs.
         ropeStyle = arch == "llama" ? .normal : .neox
         ropeDimensions = try int("rope.dimension_count", default: headDim, range: 2...headDim)
         guard ropeDimensions % 2 == 0 else { throw .badParameter(key: "\(arch).rope.dimension_count", reason: "odd") }
@@ -106,6 +108,13 @@ public struct ModelConfig: Sendable, Equatable {
 
     /// The multiplier of each query before Q·K: 1/sqrt(headDim), or Gemma's own.
     public var queryScale: Float { gemma?.queryScale ?? 1 / Float(headDim).squareRoot() }
+
+    /// Whether llama.cpp's graph scales the queries themselves (before they are rounded to f16 for Q·K),
+    /// as Gemma 3 and Phi 3 do, rather than the products Q·K (llama, qwen2, qwen3).
+    public var scalesQueries: Bool { gemma != nil || architecture == "phi3" }
+
+    /// Whether every query and key head is RMS-normalised before RoPE (`attn_q_norm`, `attn_k_norm`).
+    public var hasQueryKeyNorms: Bool { gemma != nil || architecture == "qwen3" }
 
     /// Whether layer `l` attends only to the last `gemma.slidingWindow` positions.
     public func isSlidingWindowLayer(_ l: Int) -> Bool { gemma?.isSlidingWindowLayer(l) ?? false }

@@ -13,7 +13,7 @@ struct WeightMatrix {
     func row(_ r: Int) -> UnsafeRawPointer { base + r * rowBytes }
 }
 
-/// GGUF tensor names (llama.cpp's LLM_TENSOR_NAMES for llama / qwen2 / gemma3).
+/// GGUF tensor names (llama.cpp's LLM_TENSOR_NAMES for llama / qwen2 / qwen3 / phi3 / gemma3).
 enum TensorName {
     static let embedding = "token_embd.weight"
     static let outputNorm = "output_norm.weight"
@@ -36,8 +36,8 @@ struct LayerWeights {
     let gate: WeightMatrix  // (hiddenDim × dim)
     let up: WeightMatrix  // (hiddenDim × dim)
     let down: WeightMatrix  // (dim × hiddenDim)
-    /// Gemma 3 only: RMSNorm weights of each query / key head (headDim), of the attention output and
-    /// of the feed-forward output (dim).
+    /// Gemma 3 and Qwen 3: RMSNorm weights of each query / key head (headDim); Gemma 3 only: of the
+    /// attention output and of the feed-forward output (dim).
     let queryNorm: UnsafePointer<Float>?
     let keyNorm: UnsafePointer<Float>?
     let postAttentionNorm: UnsafePointer<Float>?
@@ -79,30 +79,61 @@ struct ModelWeights {
             file.tensor(named: name) == nil ? nil : try vector(name, count)
         }
         let qDim = c.headCount * c.headDim
-        // Gemma's extra norms are required of a gemma3 file and ignored elsewhere.
+        // Gemma's post-norms are required of a gemma3 file, the query/key norms of a gemma3 or qwen3 one;
+        // other files' are ignored.
         func gemmaVector(_ name: String, _ count: Int) throws(ModelError) -> UnsafePointer<Float>? {
             c.gemma == nil ? nil : try vector(name, count)
+        }
+        func queryKeyNorm(_ name: String) throws(ModelError) -> UnsafePointer<Float>? {
+            c.hasQueryKeyNorms ? try vector(name, c.headDim) : nil
+        }
+        // Rows [first, first + count) of a stored matrix (the parts of a fused one share its columns).
+        func rows(_ m: WeightMatrix, _ first: Int, _ count: Int) -> WeightMatrix {
+            WeightMatrix(base: m.row(first), type: m.type, rows: count, cols: m.cols)
         }
         embedding = try matrix(TensorName.embedding, rows: c.vocabularySize, cols: c.dim)
         var layers: [LayerWeights] = []
         for i in 0..<c.layerCount {
             let n = { (role: String) in TensorName.layer(i, role) }
+            // Phi 3 stores Q, K and V as one matrix (`attn_qkv`, Q's rows first) and the gate and up
+            // projections as one (`ffn_up`, the gate's rows first, as ggml_swiglu splits it); each part is
+            // a view of its rows, so every output row is the same dot product as in llama.cpp's fused one.
+            let wq: WeightMatrix
+            let wk: WeightMatrix
+            let wv: WeightMatrix
+            if file.tensor(named: n("attn_qkv.weight")) != nil {
+                let qkv = try matrix(n("attn_qkv.weight"), rows: qDim + 2 * c.kvDim, cols: c.dim)
+                wq = rows(qkv, 0, qDim)
+                wk = rows(qkv, qDim, c.kvDim)
+                wv = rows(qkv, qDim + c.kvDim, c.kvDim)
+            } else {
+                wq = try matrix(n("attn_q.weight"), rows: qDim, cols: c.dim)
+                wk = try matrix(n("attn_k.weight"), rows: c.kvDim, cols: c.dim)
+                wv = try matrix(n("attn_v.weight"), rows: c.kvDim, cols: c.dim)
+            }
+            let gate: WeightMatrix
+            let up: WeightMatrix
+            if c.architecture == "phi3" {
+                let fused = try matrix(n("ffn_up.weight"), rows: 2 * c.hiddenDim, cols: c.dim)
+                gate = rows(fused, 0, c.hiddenDim)
+                up = rows(fused, c.hiddenDim, c.hiddenDim)
+            } else {
+                gate = try matrix(n("ffn_gate.weight"), rows: c.hiddenDim, cols: c.dim)
+                up = try matrix(n("ffn_up.weight"), rows: c.hiddenDim, cols: c.dim)
+            }
             layers.append(
                 LayerWeights(
                     attentionNorm: try vector(n("attn_norm.weight"), c.dim),
-                    wq: try matrix(n("attn_q.weight"), rows: qDim, cols: c.dim),
-                    wk: try matrix(n("attn_k.weight"), rows: c.kvDim, cols: c.dim),
-                    wv: try matrix(n("attn_v.weight"), rows: c.kvDim, cols: c.dim),
+                    wq: wq, wk: wk, wv: wv,
                     wo: try matrix(n("attn_output.weight"), rows: c.dim, cols: qDim),
                     bq: try optionalVector(n("attn_q.bias"), qDim),
                     bk: try optionalVector(n("attn_k.bias"), c.kvDim),
                     bv: try optionalVector(n("attn_v.bias"), c.kvDim),
                     ffnNorm: try vector(n("ffn_norm.weight"), c.dim),
-                    gate: try matrix(n("ffn_gate.weight"), rows: c.hiddenDim, cols: c.dim),
-                    up: try matrix(n("ffn_up.weight"), rows: c.hiddenDim, cols: c.dim),
+                    gate: gate, up: up,
                     down: try matrix(n("ffn_down.weight"), rows: c.dim, cols: c.hiddenDim),
-                    queryNorm: try gemmaVector(n("attn_q_norm.weight"), c.headDim),
-                    keyNorm: try gemmaVector(n("attn_k_norm.weight"), c.headDim),
+                    queryNorm: try queryKeyNorm(n("attn_q_norm.weight")),
+                    keyNorm: try queryKeyNorm(n("attn_k_norm.weight")),
                     postAttentionNorm: try gemmaVector(n("post_attention_norm.weight"), c.dim),
                     postFFNNorm: try gemmaVector(n("post_ffw_norm.weight"), c.dim)))
         }

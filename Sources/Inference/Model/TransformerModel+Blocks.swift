@@ -1,9 +1,10 @@
 // The two blocks of a transformer layer, over a batch of tokens in the model's run state:
 //   attention:     x += post(Wo·attention(rope(qn(Wq·n(x)))·s, rope(kn(Wk·n(x))), Wv·n(x)))
 //   feed-forward:  x += post(Wdown·(act(Wgate·n(x)) ⊙ Wup·n(x)))
-// where n is RMSNorm, act is SiLU (llama, qwen2) or tanh-GELU (Gemma), and Gemma 3 alone has the query
-// and key norms qn/kn (per head), the post-norms, a query scale s applied before Q·K, a RoPE base per
-// layer and a sliding window on its local layers — each step in llama.cpp's order.
+// where n is RMSNorm, act is SiLU (llama, qwen2, qwen3, phi3) or tanh-GELU (Gemma). Gemma 3 and Qwen 3
+// have the query and key norms qn/kn (per head); Gemma 3 and Phi 3 scale the queries (s) before Q·K;
+// Gemma 3 alone has the post-norms, a RoPE base per layer and a sliding window on its local layers —
+// each step in llama.cpp's order.
 internal import CKernels
 
 #if canImport(Glibc)
@@ -31,7 +32,7 @@ extension TransformerModel {
             w.wv.type == w.wk.type
             ? akv : matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.wv.type, products)
         matmul.multiply(w.wv, av, into: s.v.pointer, bias: w.bv)
-        // Gemma normalises every query and key head before rotating it.
+        // Gemma and Qwen 3 normalise every query and key head before rotating it.
         if let qn = w.queryNorm {
             normalize(rows: n * c.headCount, of: s.q.pointer, into: s.q.pointer, width: c.headDim, weights: qn)
         }
@@ -46,9 +47,10 @@ extension TransformerModel {
             ck_rope(s.q.pointer + i * qDim, Int32(c.headCount), dims, rotated, neox, state.rope.pointer)
             ck_rope(s.k.pointer + i * c.kvDim, Int32(c.kvHeadCount), dims, rotated, neox, state.rope.pointer)
         }
-        // llama.cpp scales Gemma's queries before the product (then multiplies Q·K by 1); llama's after.
+        // llama.cpp scales Gemma's and Phi 3's queries before the product (then multiplies Q·K by 1);
+        // the others' products.
         var productScale = c.queryScale
-        if c.gemma != nil {
+        if c.scalesQueries {
             multiply(s.q.pointer, count: n * qDim, by: c.queryScale)
             productScale = 1
         }

@@ -30,8 +30,11 @@ public enum ChatTemplateFamily: String, Sendable, CaseIterable, Codable {
     case chatml
     /// `<|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|>` (Llama 3).
     case llama3
-    /// `[INST] ... [/INST]` (Llama 2, Mistral); the system prompt is prepended to the first user turn.
+    /// `[INST] ... [/INST]` (Llama 2, Mistral v0.1/v0.2); the system prompt is prepended to the first user turn.
     case llama2
+    /// Mistral's v3 format (`[INST] ...[/INST] reply</s>`, Mistral 7B v0.3 and later instruct files): no
+    /// space before `[/INST]`, one before the reply, which is trimmed; a system prompt opens its turn.
+    case mistral
     /// `<start_of_turn>user\n...<end_of_turn>\n` (Gemma); the system prompt is merged into the first user turn.
     case gemma
     /// `<|user|>\n...<|endoftext|>\n` (Zephyr).
@@ -43,11 +46,20 @@ public enum ChatTemplateFamily: String, Sendable, CaseIterable, Codable {
         if template.contains("<|im_start|>") { return .chatml }
         if template.contains("<|start_header_id|>") && template.contains("<|end_header_id|>") { return .llama3 }
         if template.contains("<start_of_turn>") { return .gemma }
-        if template.contains("[INST]") { return .llama2 }
+        if template.contains("[INST]") { return isMistralV3(template) ? .mistral : .llama2 }
         if template.contains("<|user|>") && template.contains("<|assistant|>") && !template.contains("<|end|>") {
             return .zephyr
         }
         return nil
+    }
+
+    /// llama.cpp's test for Mistral's official v3 template: it names `[AVAILABLE_TOOLS]` (or builds the v1
+    /// `' [INST] ' + system_message`), without v1's space before `[INST]`, v3-Tekken's `"[INST]"` or v7's
+    /// `[SYSTEM_PROMPT]`.
+    private static func isMistralV3(_ template: String) -> Bool {
+        guard !template.contains("[SYSTEM_PROMPT]") else { return false }
+        let official = template.contains("[AVAILABLE_TOOLS]") || template.contains("' [INST] ' + system_message")
+        return official && !template.contains(" [INST]") && !template.contains("\"[INST]\"")
     }
 
     /// The family of a model whose file has no chat template, from the turn markers its vocabulary
@@ -73,7 +85,7 @@ public enum ChatTemplateFamily: String, Sendable, CaseIterable, Codable {
         switch self {
         case .chatml: "<|im_end|>"
         case .llama3: "<|eot_id|>"
-        case .llama2: "</s>"
+        case .llama2, .mistral: "</s>"
         case .gemma: "<end_of_turn>"
         case .zephyr: "<|endoftext|>"
         }
@@ -123,6 +135,7 @@ public struct ChatTemplate: Sendable, Equatable {
         case .chatml: renderChatML(turns, addGenerationPrompt)
         case .llama3: renderLlama3(turns, addGenerationPrompt)
         case .llama2: renderLlama2(turns)
+        case .mistral: renderMistral(turns)
         case .gemma: renderGemma(turns, addGenerationPrompt)
         case .zephyr: renderZephyr(turns, addGenerationPrompt)
         }
@@ -168,6 +181,26 @@ public struct ChatTemplate: Sendable, Equatable {
         return out
     }
 
+    /// llama.cpp's `mistral-v3`: like `llama2` the assistant's turn always comes next.
+    private func renderMistral(_ turns: [ChatTurn]) -> String {
+        var out = ""
+        var insideTurn = false
+        for turn in turns {
+            if !insideTurn {
+                insideTurn = true
+                out += "[INST] "
+            }
+            switch turn.role {
+            case .system: out += turn.content + "\n\n"
+            case .user: out += turn.content + "[/INST]"
+            case .assistant:
+                out += " " + content(turn.content, role: .assistant) + "</s>"
+                insideTurn = false
+            }
+        }
+        return out
+    }
+
     private func renderGemma(_ turns: [ChatTurn], _ addGenerationPrompt: Bool) -> String {
         var out = ""
         var system = ""
@@ -195,11 +228,12 @@ public struct ChatTemplate: Sendable, Equatable {
         return out
     }
 
-    /// A turn's content as `render` writes it: Llama 3 and Gemma strip the whitespace around it, as
-    /// llama.cpp does; the other formats keep it as it is.
-    public func content(_ text: String) -> String {
+    /// A turn's content as `render` writes it: Llama 3 and Gemma strip the whitespace around it, and
+    /// Mistral around the assistant's, as llama.cpp does; the other formats keep it as it is.
+    public func content(_ text: String, role: ChatRole = .user) -> String {
         switch family {
         case .llama3, .gemma: trim(text)
+        case .mistral: role == .assistant ? trim(text) : text
         case .chatml, .llama2, .zephyr: text
         }
     }

@@ -105,11 +105,41 @@ public final class Tokenizer: Sendable {
     ///   - parseSpecial: recognise control tokens such as `<|im_start|>` written in the text. Never pass
     ///     true for text a user wrote.
     public func encode(_ text: String, addBOS: Bool, parseSpecial: Bool) -> [Int32] {
+        var output = encode(pieces: [(text, parseSpecial)], addBOS: addBOS).ids
+        if addBOS, vocabulary.addEOS, let eos = vocabulary.eosID { output.append(eos) }
+        return output
+    }
+
+    /// Encodes consecutive pieces of one text as llama.cpp encodes their concatenation, except that special
+    /// tokens are recognised only in the pieces marked `parseSpecial` (a chat template's own text), never in
+    /// the others (what people wrote). BOS as in ``encode(_:addBOS:parseSpecial:)``, never EOS (a prompt
+    /// goes on). Also returns, per piece, how many ids encode the text up to its end when that end is a
+    /// boundary whatever follows (a special token ends the piece or begins the next text), else nil.
+    public func encode(pieces: [(text: String, parseSpecial: Bool)], addBOS: Bool) -> (ids: [Int32], ends: [Int?]) {
+        // Texts of adjacent pieces are joined (a SentencePiece `▁` prefix, or a merge, may span them);
+        // closes[f] lists the pieces that end where fragment f ends.
+        var fragments: [Fragment] = []
+        var closes: [[Int]] = []
+        var leading: [Int] = []
+        for (k, piece) in pieces.enumerated() {
+            for fragment in partition(Array(piece.text.utf8), parseSpecial: piece.parseSpecial) {
+                if case .text(let bytes) = fragment, case .text(let previous)? = fragments.last {
+                    fragments[fragments.count - 1] = .text(previous + bytes)
+                    closes[closes.count - 1] = []
+                } else {
+                    fragments.append(fragment)
+                    closes.append([])
+                }
+            }
+            if closes.isEmpty { leading.append(k) } else { closes[closes.count - 1].append(k) }
+        }
         var output = [Int32]()
         if addBOS, vocabulary.addBOS, let bos = vocabulary.bosID { output.append(bos) }
+        var ends = [Int?](repeating: nil, count: pieces.count)
+        for k in leading { ends[k] = output.count }
         // SentencePiece: a space prefix on text at the start or right after a special token.
         var afterSpecial = true
-        for fragment in partition(Array(text.utf8), parseSpecial: parseSpecial) {
+        for (f, fragment) in fragments.enumerated() {
             switch fragment {
             case .token(let id):
                 output.append(id)
@@ -122,9 +152,9 @@ public final class Tokenizer: Sendable {
                 }
                 afterSpecial = false
             }
+            for k in closes[f] { ends[k] = output.count }
         }
-        if addBOS, vocabulary.addEOS, let eos = vocabulary.eosID { output.append(eos) }
-        return output
+        return (output, ends)
     }
 
     /// Converts raw bytes (a file's contents, say) to token ids, rejecting invalid UTF-8 rather than
