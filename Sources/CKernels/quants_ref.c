@@ -16,9 +16,10 @@ _Static_assert(sizeof(ck_block_q8_1) == 36, "q8_1 block size");
 
 int ck_activation_type(int t) {
     switch (t) {
-    case CK_TYPE_Q4_0: case CK_TYPE_Q5_0: case CK_TYPE_Q8_0: return CK_TYPE_Q8_0;
+    case CK_TYPE_Q4_0: case CK_TYPE_Q5_0: case CK_TYPE_Q8_0: case CK_TYPE_IQ4_NL: return CK_TYPE_Q8_0;
     case CK_TYPE_Q4_1: case CK_TYPE_Q5_1: return CK_TYPE_Q8_1;
-    case CK_TYPE_Q4_K: case CK_TYPE_Q5_K: case CK_TYPE_Q6_K: return CK_TYPE_Q8_K;
+    case CK_TYPE_Q2_K: case CK_TYPE_Q3_K: case CK_TYPE_Q4_K: case CK_TYPE_Q5_K: case CK_TYPE_Q6_K:
+    case CK_TYPE_IQ4_XS: return CK_TYPE_Q8_K;
     default: return CK_TYPE_F32;
     }
 }
@@ -37,6 +38,10 @@ size_t ck_row_bytes(int t, int n) {
     case CK_TYPE_Q5_K: return (size_t)n / CK_QK_K * sizeof(ck_block_q5_K);
     case CK_TYPE_Q6_K: return (size_t)n / CK_QK_K * sizeof(ck_block_q6_K);
     case CK_TYPE_Q8_K: return (size_t)n / CK_QK_K * sizeof(ck_block_q8_K);
+    case CK_TYPE_Q2_K: return (size_t)n / CK_QK_K * sizeof(ck_block_q2_K);
+    case CK_TYPE_Q3_K: return (size_t)n / CK_QK_K * sizeof(ck_block_q3_K);
+    case CK_TYPE_IQ4_NL: return (size_t)n / CK_QK * sizeof(ck_block_iq4_nl);
+    case CK_TYPE_IQ4_XS: return (size_t)n / CK_QK_K * sizeof(ck_block_iq4_xs);
     default: return 0;
     }
 }
@@ -166,6 +171,9 @@ void ck_dequantize_row_ref(int type, const void *vx, float *y, int n) {
     case CK_TYPE_Q4_K: case CK_TYPE_Q5_K: case CK_TYPE_Q6_K: case CK_TYPE_Q8_K:
         ck_dequantize_row_k_ref(type, vx, y, n);
         break;
+    case CK_TYPE_Q2_K: case CK_TYPE_Q3_K: case CK_TYPE_IQ4_NL: case CK_TYPE_IQ4_XS:
+        ck_dequantize_row_low_ref(type, vx, y, n);
+        break;
     case CK_TYPE_F32: memcpy(y, vx, (size_t)n * 4); break;
     case CK_TYPE_F16: for (int i = 0; i < n; i++) y[i] = H2F(((const uint16_t *)vx)[i]); break;
     case CK_TYPE_BF16: for (int i = 0; i < n; i++) y[i] = ck_bf16_to_fp32(((const uint16_t *)vx)[i]); break;
@@ -254,6 +262,8 @@ float ck_vec_dot_ref(int type, int n, const void *vx, const void *vy) {
     float sum = 0;
     switch (type) {
     case CK_TYPE_Q4_K: case CK_TYPE_Q5_K: case CK_TYPE_Q6_K: return ck_vec_dot_k_ref(type, n, vx, vy);
+    case CK_TYPE_Q2_K: case CK_TYPE_Q3_K: case CK_TYPE_IQ4_NL: case CK_TYPE_IQ4_XS:
+        return ck_vec_dot_low_ref(type, n, vx, vy);
     case CK_TYPE_F32: case CK_TYPE_F16: case CK_TYPE_BF16: {
         const float *y = vy;
         double acc = 0;

@@ -104,7 +104,8 @@ struct BenchModel: ParsableCommand {
         let read = KernelBandwidth.memoryRead(threads: t)
         print("memory read, \(t) threads: \(gb(read))")
         let matrices = model.file.tensors.filter { $0.dimensions.count == 2 }
-        let types = Set(matrices.map(\.type)).union([.q4_K, .q5_K, .q6_K]).sorted { $0.rawValue < $1.rawValue }
+        let quantized: Set<GGMLType> = [.q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs]
+        let types = Set(matrices.map(\.type)).union(quantized).sorted { $0.rawValue < $1.rawValue }
         for type in types where Kernels.supportedWeightTypes.contains(type) {
             let rate = KernelBandwidth.matvec(type: type, threads: t)
             let share = 100 * rate / read

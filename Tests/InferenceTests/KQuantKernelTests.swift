@@ -1,14 +1,19 @@
-// Tests of the K-quant kernels (Q4_K, Q5_K, Q6_K weights; Q8_K activations): dequantization equals the
-// `gguf` package's reference dequantizer bit for bit (goldens recorded by deploy/oracle/kquant_goldens.py),
-// every fast dot kernel equals its scalar twin bit for bit, the twin equals the exact product of the
-// dequantized operands to rounding, and Q8_K quantization keeps llama.cpp's specification.
+// Tests of the K-quant and IQ4 kernels (Q2_K…Q6_K and IQ4_XS weights with Q8_K activations, IQ4_NL with
+// Q8_0): dequantization equals the `gguf` package's reference dequantizer bit for bit (goldens recorded by
+// deploy/oracle/kquant_goldens.py), every fast dot kernel equals its scalar twin bit for bit, the twin
+// equals the exact product of the dequantized operands to rounding, and Q8_K quantization keeps
+// llama.cpp's specification.
 import Foundation
 import GGUF
 import Inference
 import Testing
 
 struct KQuantKernelTests {
-    static let weightTypes: [GGMLType] = [.q4_K, .q5_K, .q6_K]
+    static let weightTypes: [GGMLType] = [.q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs]
+    /// Byte offsets of each type's half-float fields (d, and dmin where there is one) in ggml-common.h.
+    static let halfOffsets: [GGMLType: [Int]] = [
+        .q2_K: [80, 82], .q3_K: [108], .q4_K: [0, 2], .q5_K: [0, 2], .q6_K: [208], .iq4_nl: [0], .iq4_xs: [0],
+    ]
     /// |reference − exact| relative to Σ|terms|: the integer part is exact, so only the float scales and
     /// the accumulation round (a few ulps per super-block).
     static let maxDotRoundingError = 1e-5
@@ -22,9 +27,8 @@ struct KQuantKernelTests {
             return state >> 33
         }
         var bytes = (0..<type.rowBytes(count)).map { _ in UInt8(truncatingIfNeeded: next()) }
-        let halfOffsets = type == .q6_K ? [208] : [0, 2]  // d (and dmin) in ggml-common.h's layouts
         for block in 0..<count / type.blockSize {
-            for offset in halfOffsets {
+            for offset in halfOffsets[type, default: []] {
                 let scale = Float(Int(next() % 2001) - 1000) / 1000 * halfScale
                 let half = Kernels.floatToHalf(scale)
                 bytes[block * type.bytesPerBlock + offset] = UInt8(half & 0xff)
@@ -68,10 +72,10 @@ struct KQuantKernelTests {
     func fastDotEqualsItsScalarTwinBitForBit(type: GGMLType) {
         for (seed, count) in zip(UInt64(1)...12, [256, 512, 768, 1024, 2048, 4096, 256, 1536, 3072, 512, 8192, 1280]) {
             let weights = Self.randomBlocks(type, count: count, seed: seed)
-            // Activations over several magnitudes, and one all-zero block (Q8_K's special case).
+            // Activations over several magnitudes, and one all-zero block (Q8_K's and Q8_0's special case).
             var x = KernelTests.synthetic(count, seed: seed + 100).map { $0 * Float(seed % 3 == 0 ? 0.01 : 3) }
             if seed % 4 == 0 { for i in 0..<256 { x[i] = 0 } }
-            let activation = Kernels.quantize(x, as: .q8_K)
+            let activation = Kernels.quantize(x, as: Kernels.activationType(for: type))
             let reference = Kernels.dot(weights, activation, type: type, count: count, .reference)
             let fast = Kernels.dot(weights, activation, type: type, count: count, .fast)
             #expect(fast.bitPattern == reference.bitPattern, "\(type) n=\(count): \(fast) vs \(reference)")
@@ -82,13 +86,25 @@ struct KQuantKernelTests {
     func scalarDotIsTheExactProductOfTheDequantizedOperands(type: GGMLType) {
         let count = 2048
         let weights = Self.randomBlocks(type, count: count, seed: 7)
-        let activation = Kernels.quantize(KernelTests.synthetic(count, seed: 8), as: .q8_K)
+        let activationType = Kernels.activationType(for: type)
+        let activation = Kernels.quantize(KernelTests.synthetic(count, seed: 8), as: activationType)
         let w = Kernels.dequantize(weights, as: type, count: count)
-        let a = Kernels.dequantize(activation, as: .q8_K, count: count)
+        let a = Kernels.dequantize(activation, as: activationType, count: count)
         let exact = zip(w, a).map { Double($0) * Double($1) }.reduce(0, +)
         let scale = zip(w, a).map { abs(Double($0) * Double($1)) }.reduce(0, +)
         let dot = Double(Kernels.dot(weights, activation, type: type, count: count, .reference))
         #expect(abs(dot - exact) <= Self.maxDotRoundingError * scale, "\(type) \(dot) vs \(exact)")
+    }
+
+    /// The activation format of each weight type is the one llama.cpp's CPU backend pairs it with
+    /// (ggml-cpu.c's type traits, `vec_dot_type`): Q8_K for every 256-element type, Q8_0 for IQ4_NL.
+    @Test func activationFormatsAreLlamaCpps() {
+        let expected: [GGMLType: GGMLType] = [
+            .q2_K: .q8_K, .q3_K: .q8_K, .q4_K: .q8_K, .q5_K: .q8_K, .q6_K: .q8_K, .iq4_xs: .q8_K, .iq4_nl: .q8_0,
+        ]
+        for (weights, activation) in expected {
+            #expect(Kernels.activationType(for: weights) == activation, "\(weights)")
+        }
     }
 
     /// llama.cpp's quantize_row_q8_K_ref: the value of largest magnitude maps to code -127, d = -max/127,

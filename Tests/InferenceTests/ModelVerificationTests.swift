@@ -26,8 +26,8 @@ struct ModelVerificationTests {
         var writer = GGUFWriter()
         writer.set("general.architecture", .string("mamba"))
         writer.set("tokenizer.ggml.model", .string("rwkv"))
-        let q2K = [UInt8](repeating: 0, count: 2 * GGMLType.q2_K.bytesPerBlock)
-        writer.addTensor("blk.0.ssm_in.weight", dimensions: [256, 2], type: .q2_K, data: q2K)
+        let iq2 = [UInt8](repeating: 0, count: 2 * GGMLType.iq2_xxs.bytesPerBlock)
+        writer.addTensor("blk.0.ssm_in.weight", dimensions: [256, 2], type: .iq2_xxs, data: iq2)
         writer.addTensor("output_norm.weight", dimensions: [4], floats: [1, 1, 1, 1])
         let report = ModelVerification.verify(file: try GGUFFile(bytes: writer.bytes()), path: "test.gguf")
         #expect(!report.isServable)
@@ -35,7 +35,7 @@ struct ModelVerificationTests {
         #expect(
             codes == ["model-unsupported-architecture", "model-unsupported-tensor-type", "tokenizer.unsupported-model"])
         let text = report.refusals.map(\.message).joined(separator: "\n")
-        for named in ["'mamba'", "q2_K", "blk.0.ssm_in.weight", "rwkv"] {
+        for named in ["'mamba'", "iq2_xxs", "blk.0.ssm_in.weight", "rwkv"] {
             #expect(text.contains(named), "refusal does not name \(named): \(text)")
         }
         #expect(report.config == nil && report.memory == nil)

@@ -50,11 +50,29 @@ typedef struct {
 } ck_block_q6_K;  // 210 bytes
 typedef struct { float d; int8_t qs[CK_QK_K]; int16_t bsums[CK_QK_K / 16]; } ck_block_q8_K;  // 292 bytes
 
+// The low-bit K-quants: sixteen 16-element sub-blocks, 2-bit codes. Q2_K packs a 4-bit scale and a 4-bit
+// min per sub-block into each `scales` byte; Q3_K adds a high bit per element (`hmask`) and packs sixteen
+// 6-bit signed scales (stored +32) into `scales[12]`.
+typedef struct {
+    uint8_t scales[CK_QK_K / 16]; uint8_t qs[CK_QK_K / 4]; uint16_t d; uint16_t dmin;
+} ck_block_q2_K;  // 84 bytes
+typedef struct {
+    uint8_t hmask[CK_QK_K / 8]; uint8_t qs[CK_QK_K / 4]; uint8_t scales[12]; uint16_t d;
+} ck_block_q3_K;  // 110 bytes
+// The non-linear 4-bit types: each nibble indexes a fixed table of sixteen int8 levels (ck_iq4_levels).
+// IQ4_NL is one 32-element block with one scale; IQ4_XS a super-block of eight 32-element sub-blocks with
+// 6-bit signed scales (stored +32): low nibbles in `scales_l`, top two bits in `scales_h`.
+typedef struct { uint16_t d; uint8_t qs[CK_QK / 2]; } ck_block_iq4_nl;  // 18 bytes
+typedef struct {
+    uint16_t d; uint16_t scales_h; uint8_t scales_l[CK_QK_K / 64]; uint8_t qs[CK_QK_K / 2];
+} ck_block_iq4_xs;  // 136 bytes
+
 /// ggml type ids the kernels understand (same numbers as GGMLType).
 enum {
     CK_TYPE_F32 = 0, CK_TYPE_F16 = 1, CK_TYPE_Q4_0 = 2, CK_TYPE_Q4_1 = 3, CK_TYPE_Q5_0 = 6,
     CK_TYPE_Q5_1 = 7, CK_TYPE_Q8_0 = 8, CK_TYPE_Q8_1 = 9, CK_TYPE_Q4_K = 12, CK_TYPE_Q5_K = 13,
     CK_TYPE_Q6_K = 14, CK_TYPE_Q8_K = 15, CK_TYPE_BF16 = 30,
+    CK_TYPE_Q2_K = 10, CK_TYPE_Q3_K = 11, CK_TYPE_IQ4_NL = 20, CK_TYPE_IQ4_XS = 23,
 };
 
 // MARK: Half and bfloat16 conversion.
@@ -76,12 +94,15 @@ void ck_quantize_row_ref(int type, const float *x, void *y, int n);
 /// Expands a row of `n` elements of `type` to floats.
 void ck_dequantize_row_ref(int type, const void *x, float *y, int n);
 /// Dot product of a weight row of `type` with activations in the matching format
-/// (ck_activation_type(type)): Q8_0 for q4_0/q5_0/q8_0, Q8_1 for q4_1/q5_1, Q8_K for the K-quants,
+/// (ck_activation_type(type)): Q8_0 for q4_0/q5_0/q8_0/iq4_nl, Q8_1 for q4_1/q5_1, Q8_K for the K-quants and iq4_xs,
 /// f32 for f32/f16/bf16.
 float ck_vec_dot_ref(int type, int n, const void *x, const void *y);
 /// The K-quant references (kquants_ref.c), reached through the two functions above.
 void ck_dequantize_row_k_ref(int type, const void *x, float *y, int n);
 float ck_vec_dot_k_ref(int type, int n, const void *x, const void *y);
+/// The Q2_K, Q3_K, IQ4_NL and IQ4_XS references (lowbit_ref.c), reached the same way.
+void ck_dequantize_row_low_ref(int type, const void *x, float *y, int n);
+float ck_vec_dot_low_ref(int type, int n, const void *x, const void *y);
 
 /// The activation format a weight type's dot product expects (CK_TYPE_Q8_0, Q8_1, Q8_K or F32).
 int ck_activation_type(int weight_type);

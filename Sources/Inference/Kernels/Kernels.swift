@@ -11,7 +11,7 @@ public enum Kernels {
 
     /// Weight types whose rows the engine can multiply.
     public static let supportedWeightTypes: [GGMLType] = [
-        .f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K,
+        .f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs,
     ]
 
     /// The name of the fast variant this CPU uses ("avx2" or "scalar").
@@ -81,6 +81,8 @@ public enum Kernels {
             .q8_0: MemoryLayout<ck_block_q8_0>.size, .q8_1: MemoryLayout<ck_block_q8_1>.size,
             .q4_K: MemoryLayout<ck_block_q4_K>.size, .q5_K: MemoryLayout<ck_block_q5_K>.size,
             .q6_K: MemoryLayout<ck_block_q6_K>.size, .q8_K: MemoryLayout<ck_block_q8_K>.size,
+            .q2_K: MemoryLayout<ck_block_q2_K>.size, .q3_K: MemoryLayout<ck_block_q3_K>.size,
+            .iq4_nl: MemoryLayout<ck_block_iq4_nl>.size, .iq4_xs: MemoryLayout<ck_block_iq4_xs>.size,
         ]
     }
 }

@@ -1,0 +1,207 @@
+// AVX2/FMA dot products of the low-bit weight types (Q2_K, Q3_K, IQ4_XS with Q8_K activations; IQ4_NL
+// with Q8_0): the fast twins of lowbit_ref.c, equal to it bit for bit. Each 32-element run becomes 32
+// code bytes; maddubs multiplies them with the activation bytes into int16 pairs and madd applies the
+// sub-block scales (one per 16 elements) as it widens to eight int32 lanes — the reference's lanes, whose
+// integer sums are exact in any order. No int16 pair can saturate: Q2_K/Q3_K codes are below 8, and IQ4
+// levels go through maddubs as |level| against the activation carrying the level's sign (2 · 127 · 127 <
+// 2^15). One FMA per lane adds a block's float scale, as the reference does.
+// Compiled per function for avx2/fma; dispatch.c calls these only when cpuid says so.
+#include "ckernels.h"
+#include "kquants.h"
+#include "lowbit.h"
+#if defined(__x86_64__)
+#include "kquants_avx2.h"
+
+// The per-block scale products round before their FMAs, as in the reference.
+#pragma clang fp contract(off)
+
+/// 32 unsigned codes times 32 activation bytes, scaled per 16-element half, as eight int32 lanes.
+AVX2 static inline __m256i scaled_products(__m256i codes, __m256i q8, __m256i scale) {
+    return _mm256_madd_epi16(scale, _mm256_maddubs_epi16(codes, q8));
+}
+
+/// The same for signed codes (the IQ4 levels): |codes| against q8 carrying the codes' signs.
+AVX2 static inline __m256i scaled_products_signed(__m256i codes, __m256i q8, __m256i scale) {
+    return scaled_products(_mm256_sign_epi8(codes, codes), _mm256_sign_epi8(q8, codes), scale);
+}
+
+AVX2 static inline __m256i load32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+/// 16 IQ4 code bytes → the 32 levels they index: low nibbles (elements 0..15), then high nibbles.
+AVX2 static inline __m256i levels32(const uint8_t *qs, __m256i table) {
+    __m128i t = _mm_loadu_si128((const __m128i *)qs);
+    __m256i nibbles = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0F));
+    return _mm256_shuffle_epi8(table, nibbles);
+}
+
+AVX2 static inline __m256i iq4_table(void) {
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)ck_iq4_levels));
+}
+
+AVX2 static inline int hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/// Q2_K: run j of half h holds bits 2j..2j+1 of the half's 32 qs bytes; each scales byte is a 4-bit scale
+/// (low nibble) and a 4-bit min, whose term Σ min · bsums is one exact int32 per block.
+AVX2 static float dot_q2_K(int n, const void *vx, const void *vy) {
+    const ck_block_q2_K *x = vx;
+    const ck_block_q8_K *y = vy;
+    const __m256i low2 = _mm256_set1_epi8(3);
+    const __m128i low4 = _mm_set1_epi8(0x0F);
+    __m256 acc = _mm256_setzero_ps();
+    float acc_m = 0;
+    for (int i = 0; i < n / CK_QK_K; i++) {
+        __m128i packed = _mm_loadu_si128((const __m128i *)x[i].scales);
+        __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), low4));
+        int min_sum = hsum_i32(_mm256_madd_epi16(mins, load32(y[i].bsums)));
+        const uint8_t *sc = x[i].scales;
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            __m256i bits = load32(x[i].qs + 32 * h);
+            for (int j = 0; j < 4; j++) {
+                __m256i codes = _mm256_and_si256(bits, low2);
+                bits = _mm256_srli_epi16(bits, 2);
+                int s = 8 * h + 2 * j;
+                __m256i q8 = load32(y[i].qs + 128 * h + 32 * j);
+                sumi = _mm256_add_epi32(sumi, scaled_products(codes, q8, scale_pair(sc[s] & 0xF, sc[s + 1] & 0xF)));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * H2F(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+        acc_m = __builtin_fmaf(-(y[i].d * H2F(x[i].dmin)), (float)min_sum, acc_m);
+    }
+    return reduce8(acc) + acc_m;
+}
+
+/// Q3_K: the two low bits as for Q2_K, the high bit of run 4h + j from bit 4h + j of the 32 hmask bytes;
+/// codes are stored +4 (high bit set means no offset), so 4 · Σq8 is subtracted in int16.
+AVX2 static float dot_q3_K(int n, const void *vx, const void *vy) {
+    const ck_block_q3_K *x = vx;
+    const ck_block_q8_K *y = vy;
+    const __m256i low2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), four = _mm256_set1_epi8(4);
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / CK_QK_K; i++) {
+        int scales[16];
+        ck_unpack_scales_q3_K(x[i].scales, scales);
+        __m256i high = load32(x[i].hmask);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            __m256i bits = load32(x[i].qs + 32 * h);
+            for (int j = 0; j < 4; j++) {
+                __m256i top = _mm256_slli_epi16(_mm256_and_si256(high, one), 2);
+                __m256i codes = _mm256_or_si256(_mm256_and_si256(bits, low2), top);
+                bits = _mm256_srli_epi16(bits, 2);
+                high = _mm256_srli_epi16(high, 1);
+                int s = 8 * h + 2 * j;
+                __m256i q8 = load32(y[i].qs + 128 * h + 32 * j);
+                __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(codes, q8), _mm256_maddubs_epi16(four, q8));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale_pair(scales[s], scales[s + 1]), p16));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * H2F(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return reduce8(acc);
+}
+
+AVX2 static float dot_iq4_xs(int n, const void *vx, const void *vy) {
+    const ck_block_iq4_xs *x = vx;
+    const ck_block_q8_K *y = vy;
+    const __m256i table = iq4_table();
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / CK_QK_K; i++) {
+        int scales[8];
+        ck_unpack_scales_iq4_xs(&x[i], scales);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int j = 0; j < 8; j++) {
+            __m256i levels = levels32(x[i].qs + 16 * j, table);
+            __m256i p = scaled_products_signed(levels, load32(y[i].qs + 32 * j), _mm256_set1_epi16((short)scales[j]));
+            sumi = _mm256_add_epi32(sumi, p);
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * H2F(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return reduce8(acc);
+}
+
+AVX2 static float dot_iq4_nl(int n, const void *vx, const void *vy) {
+    const ck_block_iq4_nl *x = vx;
+    const ck_block_q8_0 *y = vy;
+    const __m256i table = iq4_table(), ones = _mm256_set1_epi16(1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / CK_QK; i++) {
+        __m256i lanes = scaled_products_signed(levels32(x[i].qs, table), load32(y[i].qs), ones);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(lanes), acc);
+    }
+    return reduce8(acc);
+}
+
+/// Dequantizes Q2_K/Q3_K/IQ4_NL/IQ4_XS rows (the prompt path's sgemm tiles), equal to the reference bit for
+/// bit: the same scale products, then one product and one subtraction per value, unfused. Returns 0 for
+/// other types.
+AVX2 int ck_avx2_dequantize_row_low(int type, const void *vx, float *y, int n) {
+    const __m256i table = iq4_table(), low2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    switch (type) {
+    case CK_TYPE_IQ4_NL:
+        for (int i = 0; i < n / CK_QK; i++) {
+            const ck_block_iq4_nl *b = (const ck_block_iq4_nl *)vx + i;
+            float d = H2F(b->d);
+            ck_avx2_store32(y + CK_QK * i, levels32(b->qs, table), d, d, 0.0f, 0.0f);
+        }
+        return 1;
+    case CK_TYPE_IQ4_XS:
+        for (int i = 0; i < n / CK_QK_K; i++) {
+            const ck_block_iq4_xs *b = (const ck_block_iq4_xs *)vx + i;
+            int scales[8];
+            ck_unpack_scales_iq4_xs(b, scales);
+            float d = H2F(b->d);
+            for (int j = 0; j < 8; j++) {
+                float dl = d * scales[j];
+                ck_avx2_store32(y + CK_QK_K * i + 32 * j, levels32(b->qs + 16 * j, table), dl, dl, 0.0f, 0.0f);
+            }
+        }
+        return 1;
+    case CK_TYPE_Q2_K: case CK_TYPE_Q3_K:
+        for (int i = 0; i < n / CK_QK_K; i++) {
+            const ck_block_q2_K *b2 = (const ck_block_q2_K *)vx + i;
+            const ck_block_q3_K *b3 = (const ck_block_q3_K *)vx + i;
+            int three = type == CK_TYPE_Q3_K, scales[16];
+            float d = H2F(three ? b3->d : b2->d), dmin = three ? 0.0f : H2F(b2->dmin), dl[16], ml[16];
+            if (three) ck_unpack_scales_q3_K(b3->scales, scales);
+            for (int s = 0; s < 16; s++) {
+                dl[s] = d * (three ? scales[s] : b2->scales[s] & 0xF);
+                ml[s] = three ? 0.0f : dmin * (b2->scales[s] >> 4);
+            }
+            __m256i high = three ? load32(b3->hmask) : _mm256_setzero_si256();
+            for (int h = 0; h < 2; h++) {
+                __m256i bits = load32(three ? b3->qs + 32 * h : b2->qs + 32 * h);
+                for (int j = 0; j < 4; j++) {
+                    __m256i codes = _mm256_and_si256(bits, low2);
+                    bits = _mm256_srli_epi16(bits, 2);
+                    if (three) {  // high bit set: no offset; clear: -4
+                        __m256i top = _mm256_slli_epi16(_mm256_and_si256(high, one), 2);
+                        codes = _mm256_sub_epi8(_mm256_or_si256(codes, top), _mm256_set1_epi8(4));
+                        high = _mm256_srli_epi16(high, 1);
+                    }
+                    int s = 8 * h + 2 * j;
+                    ck_avx2_store32(y + CK_QK_K * i + 32 * s / 2, codes, dl[s], dl[s + 1], ml[s], ml[s + 1]);
+                }
+            }
+        }
+        return 1;
+    default: return 0;
+    }
+}
+
+/// The AVX2 dot kernel for a low-bit `type`, or NULL.
+ck_dot_fn ck_avx2_dot_function_low(int type) {
+    switch (type) {
+    case CK_TYPE_Q2_K: return dot_q2_K;
+    case CK_TYPE_Q3_K: return dot_q3_K;
+    case CK_TYPE_IQ4_XS: return dot_iq4_xs;
+    case CK_TYPE_IQ4_NL: return dot_iq4_nl;
+    default: return 0;
+    }
+}
+#endif
