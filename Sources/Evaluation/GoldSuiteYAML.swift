@@ -54,6 +54,10 @@ extension GoldSuiteLoader {
 
     /// A YAML node as the JSON value the item schema checks.
     static func json(_ node: Node) throws -> JSONNode {
+        // Yams expands an alias into a copy of its anchored node, which keeps the anchor: refuse both.
+        if node.anchor != nil {
+            throw ItemProblem("anchors and aliases are not allowed in gold files (line \(line(node)))")
+        }
         switch node {
         case .scalar(let scalar):
             if scalar.style != .plain { return .string(scalar.string) }
