@@ -20,7 +20,9 @@ struct CanaryCommand: AsyncParsableCommand {
 
 struct CanaryReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "report", abstract: "Per arm: conversations, thumbs-up, errors, latency, tokens, cost; a verdict.")
+        commandName: "report",
+        abstract: "Per arm: conversations, thumbs-up, errors, latency, tokens, cost, refusals, reply length, tone; "
+            + "a verdict.")
 
     @Option(help: "The audit directory (default: $ENCLAVE_AUDIT_DIR or <data dir>/audit).") var dir: String?
     @OptionGroup var options: ConfigOptions
