@@ -68,8 +68,6 @@ import Testing
         ("- id: a\n  id: b\n", 1, "duplicate key"),
         ("id: a\n", 1, "a list of items"),
         ("- just text\n", 1, "an item is a mapping"),
-        ("- &x {id: a, category: c, input: x, scorer: exact, expected: y}\n- *x\n", 1, "aliases"),
-        ("- {id: a, category: c, input: &t x, scorer: exact, expected: *t}\n", 1, "aliases"),
     ])
     func malformedYAMLIsAnErrorAtItsLine(text: String, line: Int, message: String) {
         let error = #expect(throws: GoldSuiteError.self) { try GoldSuiteLoader.parseYAML(text, file: "bad.yaml") }
