@@ -137,7 +137,9 @@ let package = Package(
         ),
         // MARK: Evaluation: gold-set runs, crossover and canary reports (over ChatCore's send path)
         .target(
-            name: "Evaluation", dependencies: ["ChatCore", "Routing", "Audit"], swiftSettings: strictSettings),
+            name: "Evaluation",
+            dependencies: ["ChatCore", "Routing", "Audit", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSettings),
 
         // MARK: The command-line tool
         .executableTarget(
@@ -216,7 +218,7 @@ let package = Package(
             dependencies: [
                 "Evaluation", "ChatCore", "Storage", "Policy", "Routing", "Audit", "EnclaveCrypto", "EnclaveTestSupport",
             ],
-            swiftSettings: strictSettings),
+            exclude: ["Fixtures"], swiftSettings: strictSettings),
         // Runs the built `enclave` executable as a user would.
         .testTarget(
             name: "EnclaveCLITests", dependencies: ["enclave", "EnclaveClient", "EnclaveTestSupport"],

@@ -77,13 +77,19 @@ public struct ModelCallFields: Sendable, Equatable {
     public var costMicros: Int?
     /// A stable error code when the call failed (`provider-unavailable`, `cancelled`, ...).
     public var errorCode: String?
+    /// The finished reply's length in characters (a count: the text itself is never in the log).
+    public var replyChars: Int?
+    /// Whether the finished reply was a refusal, flagged when it finished (stored as `refusal: 0|1`).
+    public var refusal: Bool?
 
     public init(
         modelID: String, promptVersion: String, provider: String, residency: String, canaryArm: String? = nil,
         decision: String, rule: String, tags: [String] = [], detectorCounts: [String: Int] = [:],
         tokensIn: Int? = nil, tokensOut: Int? = nil, ttftMs: Int? = nil, totalMs: Int? = nil,
-        costMicros: Int? = nil, errorCode: String? = nil
+        costMicros: Int? = nil, errorCode: String? = nil, replyChars: Int? = nil, refusal: Bool? = nil
     ) {
+        self.replyChars = replyChars
+        self.refusal = refusal
         self.modelID = modelID
         self.promptVersion = promptVersion
         self.provider = provider

@@ -46,7 +46,8 @@ public enum AuditExporter {
             }
                 ?? "",
             number(call?.tokensIn), number(call?.tokensOut), number(call?.ttftMs), number(call?.totalMs),
-            number(call?.costMicros), call?.errorCode ?? "", record.prev, record.mac,
+            number(call?.costMicros), call?.errorCode ?? "", number(call?.replyChars),
+            number(call?.refusal.map { $0 ? 1 : 0 }), record.prev, record.mac,
         ]
     }
 

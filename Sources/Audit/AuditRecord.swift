@@ -70,6 +70,8 @@ public struct AuditRecord: Sendable, Equatable {
         if let value = call.totalMs { writer.field("total_ms", Int64(value)) }
         if let value = call.costMicros { writer.field("cost_micros", Int64(value)) }
         if let value = call.errorCode { writer.field("error", value) }
+        if let value = call.replyChars { writer.field("reply_chars", Int64(value)) }
+        if let value = call.refusal { writer.field("refusal", value ? 1 : 0) }
     }
 
     /// Why a line is not a canonical record.
@@ -128,7 +130,11 @@ public struct AuditRecord: Sendable, Equatable {
                 tags: tags, detectorCounts: detectorCounts, tokensIn: try optionalInt("tokens_in"),
                 tokensOut: try optionalInt("tokens_out"), ttftMs: try optionalInt("ttft_ms"),
                 totalMs: try optionalInt("total_ms"), costMicros: try optionalInt("cost_micros"),
-                errorCode: try optionalString("error"))
+                errorCode: try optionalString("error"), replyChars: try optionalInt("reply_chars"))
+            if let flag = try optionalInt("refusal") {
+                guard flag == 0 || flag == 1 else { throw .wrongType("refusal") }
+                event.call?.refusal = flag == 1
+            }
         }
         let prev = try string("prev")
         let mac = try string("mac")
@@ -145,6 +151,6 @@ public struct AuditRecord: Sendable, Equatable {
     public static let fieldOrder = [
         "seq", "time", "actor", "role", "origin", "action", "subject", "outcome", "detail", "model_id",
         "prompt_version", "provider", "residency", "arm", "decision", "rule", "tags", "detectors", "tokens_in",
-        "tokens_out", "ttft_ms", "total_ms", "cost_micros", "error", "prev", "mac",
+        "tokens_out", "ttft_ms", "total_ms", "cost_micros", "error", "reply_chars", "refusal", "prev", "mac",
     ]
 }

@@ -21,7 +21,7 @@ struct CallContext {
             residency: attempt.provider.residency, canaryArm: attempt.canaryArm, decision: "allowed", rule: rule,
             tags: tags, detectorCounts: detectorCounts, tokensIn: attempt.tokensIn, tokensOut: attempt.tokensOut,
             ttftMs: attempt.ttftMs, totalMs: attempt.totalMs, costMicros: attempt.costMicros,
-            errorCode: attempt.errorCode)
+            errorCode: attempt.errorCode, replyChars: attempt.replyChars, refusal: attempt.refusal)
     }
 }
 

@@ -330,12 +330,19 @@ public struct ModelAttempt: Sendable, Equatable {
     public var costMicros: Int?
     /// The stable failure code (`provider-timeout`, ...), nil unless failed.
     public var errorCode: String?
+    /// The finished reply's length in characters, and whether it is a refusal (flagged at reply time, so
+    /// reports count flags and never read the text); nil when no reply finished.
+    public var replyChars: Int?
+    public var refusal: Bool?
 
     public init(
         provider: ProviderSummary, modelID: String, promptVersion: String, canaryArm: String = "none",
         attempt: Int = 0, outcome: String = "started", tokensIn: Int? = nil, tokensOut: Int? = nil,
-        ttftMs: Int? = nil, totalMs: Int? = nil, costMicros: Int? = nil, errorCode: String? = nil
+        ttftMs: Int? = nil, totalMs: Int? = nil, costMicros: Int? = nil, errorCode: String? = nil,
+        replyChars: Int? = nil, refusal: Bool? = nil
     ) {
+        self.replyChars = replyChars
+        self.refusal = refusal
         self.provider = provider
         self.modelID = modelID
         self.promptVersion = promptVersion
@@ -429,13 +436,18 @@ public struct CallFields: Sendable, Equatable {
     /// From the price table, in millionths of the currency.
     public var costMicros: Int?
     public var errorCode: String?
+    /// The reply's length in characters and its refusal flag (see ``ModelAttempt``).
+    public var replyChars: Int?
+    public var refusal: Bool?
 
     public init(
         modelID: String, promptVersion: String, provider: String, residency: String, canaryArm: String? = nil,
         decision: String, rule: String, tags: [String], detectorCounts: [String: Int], tokensIn: Int? = nil,
         tokensOut: Int? = nil, ttftMs: Int? = nil, totalMs: Int? = nil, costMicros: Int? = nil,
-        errorCode: String? = nil
+        errorCode: String? = nil, replyChars: Int? = nil, refusal: Bool? = nil
     ) {
+        self.replyChars = replyChars
+        self.refusal = refusal
         self.modelID = modelID
         self.promptVersion = promptVersion
         self.provider = provider

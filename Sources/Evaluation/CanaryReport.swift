@@ -2,16 +2,21 @@
 // records every message leaves, and the `feedback.rate` records of `/feedback`). No message text is read.
 //
 // Linking a rating to a call: a rating rates the last `model.call` of its conversation written before it.
-// A fallback is a served call that follows a failed one of the same conversation. Reply length is the
-// reply's tokens. Per arm: conversations, calls, error and fallback rates, thumbs-up rate (each with a
-// Wilson interval), TTFT and total latency p50/p95, tokens per reply, cost, prompt versions and models.
+// A fallback is a served call that follows a failed one of the same conversation. Per arm: conversations,
+// calls, error and fallback rates, thumbs-up rate (each with a Wilson interval), TTFT and total latency
+// p50/p95, tokens per reply, cost, prompt versions and models; and tone: the refusal rate with its Wilson
+// interval (over served replies that carry the flag the call executor set when the reply finished) and the
+// reply length p50/p95 in characters (the call record's count), plus a judge's tone score when
+// `ToneJudge` rated a sample.
 //
 // The verdict, first match wins (the rule is printed with it):
-//   roll back — the canary's error-rate interval lies wholly above control's, or its thumbs-up interval
-//               wholly below control's, or its p95 latency exceeds control's by more than `latencyFactor`;
-//   promote   — the canary has at least `minimumConversations`, its error rate is no higher than the top of
-//               control's interval, its thumbs-up rate no lower than the bottom of control's (when both arms
-//               have ratings), and its p95 latency within `latencyFactor` of control's;
+//   roll back — the canary's error-rate interval lies wholly above control's, or its refusal-rate interval
+//               wholly above control's, or its thumbs-up interval wholly below control's, or its p95 latency
+//               exceeds control's by more than `latencyFactor`;
+//   promote   — the canary has at least `minimumConversations`, its error rate and its refusal rate are no
+//               higher than the top of control's intervals, its thumbs-up rate no lower than the bottom of
+//               control's (when both arms have ratings), and its p95 latency within `latencyFactor` of
+//               control's;
 //   keep      — otherwise (not enough evidence either way).
 public import Audit
 import Foundation
@@ -35,6 +40,16 @@ public struct ArmSummary: Sendable, Codable, Equatable {
     public var totalP50: Double?
     public var totalP95: Double?
     public var tokensPerReply: Double?
+    /// Served replies that carry a refusal flag, and how many of them were refusals.
+    public var flaggedReplies: Int
+    public var refusals: Int
+    public var refusalRate: Double?
+    public var refusalInterval: Interval?
+    /// Reply length in characters, over served replies that record it.
+    public var replyCharsP50: Double?
+    public var replyCharsP95: Double?
+    /// A judge's tone rubric on a sample of this arm's replies (``ToneJudge``); nil when none was asked.
+    public var tone: ToneScore?
     public var costMicros: Int
     public var promptVersions: [String: Int]
     public var models: [String: Int]
@@ -102,6 +117,9 @@ public struct CanaryReport: Sendable, Codable, Equatable {
             let ttft = ok.compactMap(\.ttftMs).map(Double.init).sorted()
             let total = ok.compactMap(\.totalMs).map(Double.init).sorted()
             let tokens = ok.compactMap(\.tokensOut)
+            let flags = ok.compactMap(\.refusal)
+            let refused = flags.filter { $0 }.count
+            let lengths = ok.compactMap(\.replyChars).map(Double.init).sorted()
             let rated = ratings[arm] ?? (0, 0)
             return ArmSummary(
                 arm: arm, conversations: conversationsOf[arm]!.count, calls: calls.count, errors: errors,
@@ -117,6 +135,12 @@ public struct CanaryReport: Sendable, Codable, Equatable {
                 totalP50: total.isEmpty ? nil : Statistics.quantile(sorted: total, 0.5),
                 totalP95: total.isEmpty ? nil : Statistics.quantile(sorted: total, 0.95),
                 tokensPerReply: tokens.isEmpty ? nil : Double(tokens.reduce(0, +)) / Double(tokens.count),
+                flaggedReplies: flags.count, refusals: refused,
+                refusalRate: flags.isEmpty ? nil : Double(refused) / Double(flags.count),
+                refusalInterval: flags.isEmpty ? nil : Statistics.wilson(successes: refused, trials: flags.count),
+                replyCharsP50: lengths.isEmpty ? nil : Statistics.quantile(sorted: lengths, 0.5),
+                replyCharsP95: lengths.isEmpty ? nil : Statistics.quantile(sorted: lengths, 0.95),
+                tone: nil,
                 costMicros: calls.compactMap(\.costMicros).reduce(0, +),
                 promptVersions: Dictionary(grouping: calls, by: \.promptVersion).mapValues(\.count),
                 models: Dictionary(grouping: calls, by: \.modelID).mapValues(\.count))
@@ -131,6 +155,9 @@ public struct CanaryReport: Sendable, Codable, Equatable {
         if canary.calls > 0, control.calls > 0, canary.errorInterval.low > control.errorInterval.high {
             return ("roll-back", "the canary's error-rate interval lies wholly above control's")
         }
+        if let mine = canary.refusalInterval, let theirs = control.refusalInterval, mine.low > theirs.high {
+            return ("roll-back", "the canary's refusal-rate interval lies wholly above control's")
+        }
         if let mine = canary.thumbsUpInterval, let theirs = control.thumbsUpInterval, mine.high < theirs.low {
             return ("roll-back", "the canary's thumbs-up interval lies wholly below control's")
         }
@@ -143,12 +170,15 @@ public struct CanaryReport: Sendable, Codable, Equatable {
         guard canary.errorRate <= control.errorInterval.high else {
             return ("keep", "the canary's error rate is above control's interval")
         }
+        if let rate = canary.refusalRate, let theirs = control.refusalInterval, rate > theirs.high {
+            return ("keep", "the canary's refusal rate is above control's interval")
+        }
         if let rate = canary.thumbsUpRate, let theirs = control.thumbsUpInterval, rate < theirs.low {
             return ("keep", "the canary's thumbs-up rate is below control's interval")
         }
         return (
             "promote",
-            "at least \(rule.minimumConversations) canary conversations, error rate and thumbs-up rate within "
+            "at least \(rule.minimumConversations) canary conversations, error, refusal and thumbs-up rates within "
                 + "control's intervals, p95 latency within \(rule.latencyFactor)x of control's"
         )
     }

@@ -1,4 +1,5 @@
-// Reads gold sets from JSON Lines files, strictly: one item per line, unknown keys, missing keys, wrong
+// Reads gold sets from JSON Lines files (or YAML: GoldSuiteYAML.swift, same items), strictly: one item per
+// line, unknown keys, missing keys, wrong
 // types, a scorer's expectation of the wrong shape, a bad regular expression and duplicate ids are all
 // errors naming file:line, so a typo never silently turns into a wrong score. Blank lines and lines
 // starting with `#` are skipped (comments for the analyst).
@@ -54,7 +55,11 @@ public enum GoldSuiteLoader {
         "id", "category", "weight", "tags", "input", "conversation", "scorer", "expected", "tolerance", "rubric",
     ]
 
-    /// Loads `path`: a `.jsonl` file, or a directory whose `*.jsonl` files (sorted by name) form one suite.
+    /// The extensions of gold files: JSON Lines, or YAML (a list of the same items).
+    static let extensions = [".jsonl", ".yaml", ".yml"]
+
+    /// Loads `path`: a `.jsonl` or `.yaml`/`.yml` file, or a directory whose gold files (sorted by name) form
+    /// one suite.
     public static func load(path: String) throws(GoldSuiteError) -> GoldSuite {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -63,15 +68,18 @@ public enum GoldSuiteLoader {
         var files = [path]
         if isDirectory.boolValue {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-            files = names.filter { $0.hasSuffix(".jsonl") }.sorted().map { path + "/" + $0 }
-            guard !files.isEmpty else { throw GoldSuiteError(file: path, line: 0, message: "no .jsonl gold files") }
+            files = names.filter { name in extensions.contains { name.hasSuffix($0) } }.sorted().map { path + "/" + $0 }
+            guard !files.isEmpty else {
+                throw GoldSuiteError(file: path, line: 0, message: "no .jsonl, .yaml or .yml gold files")
+            }
         }
         var items: [GoldItem] = []
         var seen: [String: String] = [:]
         for file in files {
             guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8)
             else { throw GoldSuiteError(file: file, line: 0, message: "cannot read the file as UTF-8") }
-            for item in try parse(text, file: file) {
+            let yaml = file.hasSuffix(".yaml") || file.hasSuffix(".yml")
+            for item in try yaml ? parseYAML(text, file: file) : parse(text, file: file) {
                 if let first = seen[item.id] {
                     throw GoldSuiteError(
                         file: file, line: line(of: item), message: "duplicate id '\(item.id)' (first at \(first))")
@@ -83,7 +91,8 @@ public enum GoldSuiteLoader {
         guard !items.isEmpty else { throw GoldSuiteError(file: path, line: 0, message: "the suite has no items") }
         let trimmed = path.hasSuffix("/") ? String(path.dropLast()) : path
         let base = trimmed.split(separator: "/").last.map(String.init) ?? trimmed
-        let name = base.hasSuffix(".jsonl") ? String(base.dropLast(6)) : base
+        let suffix = extensions.first { base.hasSuffix($0) }
+        let name = suffix.map { String(base.dropLast($0.count)) } ?? base
         return GoldSuite(name: name, items: items)
     }
 
@@ -117,7 +126,7 @@ public enum GoldSuiteLoader {
         init(_ text: String) { self.text = text }
     }
 
-    private static func item(_ map: [String: JSONNode], location: String) throws -> GoldItem {
+    static func item(_ map: [String: JSONNode], location: String) throws -> GoldItem {
         if let unknown = map.keys.filter({ !keys.contains($0) }).sorted().first {
             throw ItemProblem("unknown key '\(unknown)' (allowed: \(keys.sorted().joined(separator: ", ")))")
         }

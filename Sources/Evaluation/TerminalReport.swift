@@ -100,6 +100,20 @@ public enum TerminalReport {
                 "arm", "conversations", "calls", "error rate", "95% interval", "fallback rate", "up/rated", "up rate",
                 "95% interval", "ttft p50/p95", "total p50/p95", "tokens/reply", "cost", "prompts",
             ], rows)
+        let tone = [report.control, report.canary].map { a in
+            [
+                a.arm, "\(a.refusals)/\(a.flaggedReplies)", number(a.refusalRate), interval(a.refusalInterval),
+                "\(number(a.replyCharsP50, 0))/\(number(a.replyCharsP95, 0))", a.tone?.judge ?? "-",
+                a.tone.map { "\($0.judged)" } ?? "-", number(a.tone?.mean), interval(a.tone?.interval),
+                a.tone.map { "\($0.skippedTagged)/\($0.skippedByPolicy)/\($0.failed)" } ?? "-",
+            ]
+        }
+        text += "\ntone\n"
+        text += table(
+            [
+                "arm", "refused/replies", "refusal rate", "95% interval", "reply chars p50/p95", "judge", "judged",
+                "tone", "95% interval", "skipped tagged/policy/failed",
+            ], tone)
         for stop in report.stops { text += "automatic stop: \(stop)\n" }
         return text + "verdict: \(report.verdict) (\(report.reason))\n"
     }

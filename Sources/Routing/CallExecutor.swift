@@ -51,11 +51,17 @@ public struct CallExecutor: Sendable {
     public let prompts: PromptLibrary
     /// Where each attempt's outcome is recorded; nil to keep no health state.
     public let health: ProviderHealth?
+    /// Flags refusals in finished replies (the flag, never the text, goes into the call record).
+    public let refusals: RefusalDetector
 
-    public init(registry: ProviderRegistry, prompts: PromptLibrary, health: ProviderHealth? = nil) {
+    public init(
+        registry: ProviderRegistry, prompts: PromptLibrary, health: ProviderHealth? = nil,
+        refusals: RefusalDetector = RefusalDetector()
+    ) {
         self.registry = registry
         self.prompts = prompts
         self.health = health
+        self.refusals = refusals
     }
 
     /// Serves one message along `plan`.
@@ -153,6 +159,8 @@ public struct CallExecutor: Sendable {
             }
             if stop == nil { try Task.checkCancellation() }
             record.outcome = .ok
+            record.replyChars = reply.count
+            record.refusal = refusals.isRefusal(reply)
         } catch {
             let failure =
                 (error as? ProviderError)

@@ -1,7 +1,8 @@
 // The record of one provider call, success or failure, as DESIGN.md §6 lists it: what model
 // answered, under which prompt version, where it ran, which canary arm and policy rule routed it,
 // the tokens, the latency, the cost and the outcome. It holds no message text. The chat core writes
-// one to the audit log before the call (outcome `started`) and one after it.
+// one to the audit log before the call (outcome `started`) and one after it. Of the reply it keeps only
+// its length and whether it is a refusal, both computed once when the reply finishes.
 public import Policy
 
 /// How a call ended.
@@ -45,6 +46,10 @@ public struct CallRecord: Sendable, Equatable {
     public var errorCode: String?
     /// History turns left out to fit the context.
     public var droppedTurns: Int
+    /// The reply's length in characters; nil until a reply finished (`ok`).
+    public var replyChars: Int?
+    /// Whether the finished reply is a refusal (``RefusalDetector``); nil until a reply finished (`ok`).
+    public var refusal: Bool?
 
     public init(
         provider: ProviderInfo, promptVersion: String, plan: RoutePlan, attempt: Int, outcome: CallOutcome = .started
@@ -68,5 +73,7 @@ public struct CallRecord: Sendable, Equatable {
         self.outcome = outcome
         errorCode = nil
         droppedTurns = 0
+        replyChars = nil
+        refusal = nil
     }
 }

@@ -25,13 +25,7 @@ struct NoPasswordVerifier: PasswordVerifier {
         let fixture = try await EvalFixture([stable, candidate], canary: canary)
         let bounds = CanaryStopBounds(errorRate: 0.5, p95Ms: 600_000, window: 5, minimumCalls: 5)
         let guarded = CanaryGuard(inner: fixture.gateway, canary: "cand", bounds: bounds, audit: fixture.log)
-        var configuration = ChatCore.Configuration()
-        configuration.budget = UserLimiter.Budget(messagesPerMinute: 10_000, burst: 10_000)
-        let core = ChatCore(
-            accounts: InMemoryAccounts(), passwords: NoPasswordVerifier(),
-            conversations: StoreAdapter(store: fixture.store),
-            policy: fixture.policy, gateway: guarded, audit: AuditAdapter(log: fixture.log),
-            configuration: configuration)
+        let core = fixture.chatCore(gateway: guarded)
         let alice = Principal(name: "alice", role: .staff, groups: [])
         for _ in 0..<60 {
             let summary = try await core.send(
@@ -72,10 +66,11 @@ struct NoPasswordVerifier: PasswordVerifier {
     }
 
     /// Audit records of `count` calls on `arm`, `failures` of them failed, each in its own conversation,
-    /// with a rating (`up` for the first `ups`).
-    func records(arm: String, calls count: Int, failures: Int, ups: Int, ratings: Int, from seq: UInt64)
-        -> [AuditRecord]
-    {
+    /// with a rating (`up` for the first `ups`). Served calls carry a refusal flag (set for the `refusals`
+    /// served calls after the failures) and a reply length of 100 + their index characters.
+    func records(
+        arm: String, calls count: Int, failures: Int, ups: Int, ratings: Int, refusals: Int = 0, from seq: UInt64
+    ) -> [AuditRecord] {
         var records: [AuditRecord] = []
         for index in 0..<count {
             let subject = "conversation:\(arm)-\(index)"
@@ -84,7 +79,8 @@ struct NoPasswordVerifier: PasswordVerifier {
                 modelID: "m", promptVersion: "p.v1", provider: arm, residency: "vpc", canaryArm: arm,
                 decision: "allowed",
                 rule: "r", tags: [], detectorCounts: [:], tokensIn: 10, tokensOut: 20, ttftMs: 100, totalMs: 1000,
-                costMicros: 5, errorCode: failed ? "provider-http-status" : nil)
+                costMicros: 5, errorCode: failed ? "provider-http-status" : nil,
+                replyChars: failed ? nil : 100 + index, refusal: failed ? nil : index < failures + refusals)
             records.append(
                 AuditRecord(
                     seq: seq + UInt64(records.count),

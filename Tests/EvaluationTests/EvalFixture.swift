@@ -54,13 +54,13 @@ struct EvalFixture {
     let providers: [ScriptedProvider]
     let gateway: ProviderGateway
 
-    init(_ providers: [ScriptedProvider], canary: CanaryConfiguration? = nil) async throws {
+    init(_ providers: [ScriptedProvider], canary: CanaryConfiguration? = nil, policies: String? = nil) async throws {
         directory = NSTemporaryDirectory() + "enclave-eval-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         store = try Store(path: directory + "/enclave.db", keyRing: try KeyRing(keys: [1: SymmetricKey.random()]))
         let secrets = try AuditSecrets(root: SymmetricKey.random())
         log = try await AuditLog(directory: directory + "/audit", macKey: secrets.mac, signer: secrets.signer)
-        policy = PolicyDirectoryGate(directory: repositoryRoot + "/policies")
+        policy = PolicyDirectoryGate(directory: policies ?? repositoryRoot + "/policies")
         self.providers = providers
         // Breakers off (a zero cool-down), as `enclave eval run` has them: every item reaches its provider.
         gateway = ProviderGateway(
@@ -73,6 +73,16 @@ struct EvalFixture {
         EvalRunner(
             conversations: StoreAdapter(store: store), policy: policy, gateway: gateway, audit: AuditAdapter(log: log),
             options: options)
+    }
+
+    /// A live chat core over this fixture's store, policy and audit log, serving through `gateway`, with a
+    /// budget no test reaches.
+    func chatCore(gateway: any ModelGateway) -> ChatCore {
+        var configuration = ChatCore.Configuration()
+        configuration.budget = UserLimiter.Budget(messagesPerMinute: 10_000, burst: 10_000)
+        return ChatCore(
+            accounts: InMemoryAccounts(), passwords: NoPasswordVerifier(), conversations: StoreAdapter(store: store),
+            policy: policy, gateway: gateway, audit: AuditAdapter(log: log), configuration: configuration)
     }
 
     /// Every record of the audit log, oldest first.

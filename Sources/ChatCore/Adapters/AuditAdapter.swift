@@ -37,7 +37,7 @@ public struct AuditAdapter: BreakGlassRecorder {
                 residency: call.residency, canaryArm: call.canaryArm, decision: call.decision, rule: call.rule,
                 tags: call.tags, detectorCounts: call.detectorCounts, tokensIn: call.tokensIn,
                 tokensOut: call.tokensOut, ttftMs: call.ttftMs, totalMs: call.totalMs, costMicros: call.costMicros,
-                errorCode: call.errorCode)
+                errorCode: call.errorCode, replyChars: call.replyChars, refusal: call.refusal)
         }
         let ticket = Result {
             let actor = entry.pseudonymous ? try log.pseudonym(entry.actor) : entry.actor

@@ -119,7 +119,7 @@ public struct ProviderGateway: ModelGateway {
             ttftMs: record.ttftMs.map { Int($0.rounded()) },
             totalMs: record.outcome == .started ? nil : Int(record.totalMs.rounded()),
             costMicros: record.outcome == .started ? nil : Int((record.cost * 1_000_000).rounded()),
-            errorCode: record.errorCode)
+            errorCode: record.errorCode, replyChars: record.replyChars, refusal: record.refusal)
     }
 
     private static func turn(_ turn: PromptTurn) -> ChatTurn {
