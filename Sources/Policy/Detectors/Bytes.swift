@@ -14,13 +14,12 @@ enum Bytes {
     static func lower(_ b: UInt8) -> UInt8 { isUpper(b) ? b | 0x20 : b }
     static func value(_ b: UInt8) -> Int { Int(b) - 0x30 }
 
-    /// The first index from `start` whose byte passes `test`, or `bytes.count`: the scanners' skip
-    /// between anchors, without bounds checks.
-    @inline(__always)
-    static func firstIndex(in bytes: [UInt8], from start: Int, where test: (UInt8) -> Bool) -> Int {
+    /// The first index from `start` holding `byte`, or `bytes.count`: the scanners' skip between
+    /// anchors, a tight loop without bounds checks.
+    static func firstIndex(of byte: UInt8, in bytes: [UInt8], from start: Int) -> Int {
         bytes.withUnsafeBufferPointer { text in
             var i = start
-            while i < text.count, !test(text[i]) { i += 1 }
+            while i < text.count, text[i] != byte { i += 1 }
             return i
         }
     }
