@@ -133,13 +133,16 @@ struct KeywordPass: Sendable {
         var next: [Int]
         /// Per matcher, its longest keyword in the current walk (end -1: none yet).
         var best: [(end: Int, label: Int)]
-        /// The matchers with an entry in `best`.
-        var touched: [Int] = []
+        /// The matchers with an entry in `best`: `touched[0..<touchedCount]` (a fixed array, so clearing
+        /// it per walk costs nothing).
+        var touched: [Int]
+        var touchedCount = 0
 
         init(matcherCount: Int) {
             results = Array(repeating: [], count: matcherCount)
             next = Array(repeating: 0, count: matcherCount)
             best = Array(repeating: (-1, 0), count: matcherCount)
+            touched = Array(repeating: 0, count: matcherCount)
         }
 
         /// Walks the trie from `i` (a word boundary whose first byte starts some keyword) and records,
@@ -154,7 +157,10 @@ struct KeywordPass: Sendable {
                     for t in Int(here.firstTerminal)..<Int(here.endTerminal) {
                         let m = Int(pass.terminals[t].matcher)
                         guard i >= next[m] else { continue }
-                        if best[m].end < 0 { touched.append(m) }
+                        if best[m].end < 0 {
+                            touched[touchedCount] = m
+                            touchedCount += 1
+                        }
                         best[m] = (j, pass.terminals[t].label)
                     }
                 }
@@ -170,12 +176,13 @@ struct KeywordPass: Sendable {
                 j += 1
                 if space { while j < n, Bytes.isSpace(text[j]) { j += 1 } }
             }
-            for m in touched {
+            for k in 0..<touchedCount {
+                let m = touched[k]
                 results[m].append((i..<best[m].end, best[m].label))
                 next[m] = best[m].end
                 best[m].end = -1
             }
-            touched.removeAll(keepingCapacity: true)
+            touchedCount = 0
         }
     }
 }

@@ -74,11 +74,13 @@ enum NumberDetectors {
     /// Finds the next maximal number run of at least `minDigits` digits from `position` and fills
     /// `run` with it (reusing its storage: a message allocates run storage once, not per run).
     /// - Returns: false when there is none; `position` is then past the end.
-    static func nextRun(_ bytes: UnsafeBufferPointer<UInt8>, from position: inout Int, into run: inout NumberRun) -> Bool {
+    static func nextRun(_ bytes: UnsafeBufferPointer<UInt8>, from position: inout Int, into run: inout NumberRun)
+        -> Bool
+    {
         let n = bytes.count
         var i = position
         while i < n {
-            while i < n, !Bytes.isDigit(bytes[i]) { i += 1 }
+            i = Bytes.firstDigit(bytes, from: i)
             guard i < n else { break }
             // First pass: find the end and count digits without touching the run.
             var j = i
@@ -159,10 +161,13 @@ enum NumberDetectors {
     }
 
     /// How card numbers are grouped: one block, fours (the last group shorter), or Amex/Diners 4-6-5 and 4-6-4.
-    private static func cardGrouping(_ groups: [Int]) -> Bool {
+    private static func cardGrouping(_ groups: ArraySlice<Int>) -> Bool {
+        let s = groups.startIndex
         if groups.count == 1 { return true }
-        if groups.count == 3, groups[0] == 4, groups[1] == 6, groups[2] == 5 || groups[2] == 4 { return true }
-        return groups.dropLast().allSatisfy { $0 == 4 } && (1...4).contains(groups[groups.count - 1])
+        if groups.count == 3, groups[s] == 4, groups[s + 1] == 6, groups[s + 2] == 5 || groups[s + 2] == 4 {
+            return true
+        }
+        return groups.dropLast().allSatisfy { $0 == 4 } && (1...4).contains(groups[groups.endIndex - 1])
     }
 
     /// Judges every run; `enabled` says which built-ins the policy uses.
@@ -176,14 +181,10 @@ enum NumberDetectors {
         _ bytes: UnsafeBufferPointer<UInt8>, context: MessageContext, enabled: Set<BuiltinDetector>,
         into hits: inout [DetectorHit]
     ) {
-        var window: [Int] = []
-        window.reserveCapacity(maxCandidateDigits)
-        // The window's groups as written, and with each line break joining the groups on either side:
-        // a line break is either where a group ended or where a wrapped paste split one ("4111 11" /
+        // The candidate's groups with each line break joining the groups on either side: a line
+        // break is either where a group ended or where a wrapped paste split one ("4111 11" /
         // "11 1111 1111"); the card grouping rules accept either reading.
-        var groups: [Int] = []
         var joinedGroups: [Int] = []
-        groups.reserveCapacity(maxCandidateDigits)
         joinedGroups.reserveCapacity(maxCandidateDigits)
         var run = NumberRun(start: 0, end: 0)
         var position = 0
@@ -204,8 +205,6 @@ enum NumberDetectors {
                 var separator: UInt16 = 0
                 var last = first
                 var count = 0
-                window.removeAll(keepingCapacity: true)
-                groups.removeAll(keepingCapacity: true)
                 joinedGroups.removeAll(keepingCapacity: true)
                 while last < run.groups.count {
                     var joined = false
@@ -222,31 +221,37 @@ enum NumberDetectors {
                     }
                     count += run.groups[last]
                     guard count <= maxCandidateDigits else { break }
-                    window.append(contentsOf: run.digits[(digitOffset + count - run.groups[last])..<(digitOffset + count)])
-                    groups.append(run.groups[last])
                     if joined {
                         joinedGroups[joinedGroups.count - 1] += run.groups[last]
                     } else {
                         joinedGroups.append(run.groups[last])
                     }
+                    // The candidate's digits and groups as written are slices of the run's; they are
+                    // copied out only at the lengths an identifier can have.
+                    let groups = run.groups[first...last]
+                    let digits = digitOffset..<(digitOffset + count)
                     let range = run.groupStarts[first]..<(run.groupStarts[last] + run.groups[last])
-                    if (13...19).contains(count), cardGrouping(groups) || cardGrouping(joinedGroups),
-                        Checksums.cardBrand(window) != nil,
-                        Checksums.luhn(window)
-                    {
-                        cardEnd = last
-                        cardRange = range
+                    if (13...19).contains(count), cardGrouping(groups) || cardGrouping(joinedGroups[...]) {
+                        let window = Array(run.digits[digits])
+                        if Checksums.cardBrand(window) != nil, Checksums.luhn(window) {
+                            cardEnd = last
+                            cardRange = range
+                        }
                     }
                     // Nine- and ten-digit identifiers: as grouped, or wholly joined across line breaks
                     // (which then needs their label); a line break is never an unlabelled SSN's separator,
                     // or an amount over a date ("156.21" / "2021-08-23") would read as 3-2-4.
-                    let broken = joinedGroups.count < groups.count
-                    judgeShortIdentifier(
-                        window, groups: groups, range: range, context: context, labelRequired: broken, hit: hit)
-                    if broken, joinedGroups.count == 1 {
+                    if count == 9 || count == 10 {
+                        let window = Array(run.digits[digits])
+                        let broken = joinedGroups.count < groups.count
                         judgeShortIdentifier(
-                            window, groups: joinedGroups, range: range, context: context, labelRequired: true,
+                            window, groups: Array(groups), range: range, context: context, labelRequired: broken,
                             hit: hit)
+                        if broken, joinedGroups.count == 1 {
+                            judgeShortIdentifier(
+                                window, groups: joinedGroups, range: range, context: context, labelRequired: true,
+                                hit: hit)
+                        }
                     }
                     last += 1
                 }

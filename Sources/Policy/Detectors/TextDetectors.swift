@@ -75,12 +75,13 @@ enum TextDetectors {
             i = lowered.withUnsafeBufferPointer { text in
                 var k = i
                 while k + 4 <= n {
-                    if Bytes.isDigit(text[k + 2]), Bytes.isDigit(text[k + 3]), Bytes.isLower(text[k]),
-                        Bytes.isLower(text[k + 1])
-                    {
-                        return k
-                    }
-                    k += 1
+                    // Positions whose third byte is not a digit cannot start one.
+                    k = Bytes.firstDigit(text, from: k + 2) - 2
+                    guard k + 4 <= n else { break }
+                    if Bytes.isDigit(text[k + 3]), Bytes.isLower(text[k]), Bytes.isLower(text[k + 1]) { return k }
+                    // A start inside the digit run from k + 2 would need a letter there: skip the run.
+                    k += 3
+                    while k < n, Bytes.isDigit(text[k]) { k += 1 }
                 }
                 return n
             }
