@@ -50,7 +50,9 @@ struct NormalizedText {
 
     /// Writes `source` in lower case to `target` and returns true when `source` needs no rewriting:
     /// only non-ASCII text, tabs and doubled spaces are rewritten. Branch-free per byte.
-    private static func lowerIfClean(_ source: UnsafeBufferPointer<UInt8>, into target: UnsafeMutableBufferPointer<UInt8>)
+    private static func lowerIfClean(
+        _ source: UnsafeBufferPointer<UInt8>, into target: UnsafeMutableBufferPointer<UInt8>
+    )
         -> Bool
     {
         rewriteClass.withUnsafeBufferPointer { classes in
@@ -123,7 +125,8 @@ struct NormalizedText {
             var scalar = UInt32(lead)
             if lead >= 0xF0, i + 3 < n {
                 length = 4
-                scalar = (UInt32(lead & 0x07) << 18) | (UInt32(text[i + 1] & 0x3F) << 12)
+                scalar =
+                    (UInt32(lead & 0x07) << 18) | (UInt32(text[i + 1] & 0x3F) << 12)
                     | (UInt32(text[i + 2] & 0x3F) << 6) | UInt32(text[i + 3] & 0x3F)
             } else if lead >= 0xE0, i + 2 < n {
                 length = 3
