@@ -14,15 +14,67 @@ enum Bytes {
     static func lower(_ b: UInt8) -> UInt8 { isUpper(b) ? b | 0x20 : b }
     static func value(_ b: UInt8) -> Int { Int(b) - 0x30 }
 
-    /// The first index from `start` whose byte passes `test`, or `bytes.count`: the scanners' skip
-    /// between anchors, without bounds checks.
-    @inline(__always)
-    static func firstIndex(in bytes: [UInt8], from start: Int, where test: (UInt8) -> Bool) -> Int {
+    /// The first index from `start` holding `byte`, or `bytes.count`: the scanners' skip between
+    /// anchors. Eight bytes at a time while none of them matches.
+    static func firstIndex(of byte: UInt8, in bytes: [UInt8], from start: Int) -> Int {
         bytes.withUnsafeBufferPointer { text in
             var i = start
-            while i < text.count, !test(text[i]) { i += 1 }
+            if let base = text.baseAddress {
+                let pattern = UInt64(byte) &* ones
+                // A word holds `byte` exactly when `word ^ pattern` has a zero byte.
+                while i + 8 <= text.count,
+                    !hasZeroByte(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) ^ pattern)
+                {
+                    i += 8
+                }
+            }
+            while i < text.count, text[i] != byte { i += 1 }
             return i
         }
+    }
+
+    /// The first index from `start` holding `a` or `b`, or `text.count`; eight bytes at a time while
+    /// none of them matches.
+    static func firstIndex(of a: UInt8, or b: UInt8, in text: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        var i = start
+        if let base = text.baseAddress {
+            let patternA = UInt64(a) &* ones
+            let patternB = UInt64(b) &* ones
+            while i + 8 <= text.count {
+                let w = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                if hasZeroByte(w ^ patternA) || hasZeroByte(w ^ patternB) { break }
+                i += 8
+            }
+        }
+        while i < text.count, text[i] != a, text[i] != b { i += 1 }
+        return i
+    }
+
+    /// The first index from `start` holding an ASCII digit, or `text.count`; eight bytes at a time
+    /// while none of them is a digit.
+    static func firstDigit(_ text: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        var i = start
+        if let base = text.baseAddress {
+            while i + 8 <= text.count, !hasDigit(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)) { i += 8 }
+        }
+        while i < text.count, !isDigit(text[i]) { i += 1 }
+        return i
+    }
+
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+    private static let highBits: UInt64 = 0x8080_8080_8080_8080
+
+    /// Whether one of the eight bytes of `w` is zero (the classic test: subtracting 1 from each byte
+    /// borrows into bit 7 only below a zero byte or from a byte with bit 7 set, which `~w` removes).
+    @inline(__always)
+    private static func hasZeroByte(_ w: UInt64) -> Bool { (w &- ones) & ~w & highBits != 0 }
+
+    /// Whether one of the eight bytes of `w` is `0`...`9`: with bit 7 cleared, adding 0x50 reaches
+    /// bit 7 from 0x30 up and adding 0x46 from 0x3A up, and no byte carries into the next.
+    @inline(__always)
+    private static func hasDigit(_ w: UInt64) -> Bool {
+        let low = w & ~highBits
+        return (low &+ 0x50 &* ones) & ~(low &+ 0x46 &* ones) & ~w & highBits != 0
     }
 }
 

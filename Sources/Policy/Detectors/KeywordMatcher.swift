@@ -1,16 +1,14 @@
 // Case-insensitive keyword and phrase search on word boundaries, in one pass over the message.
-// Keywords are bucketed by first byte; `KeywordPass` runs several lists in one pass. A space inside a
-// phrase matches any run of white space. No regular expressions involved.
+// A matcher holds one compiled list; `KeywordPass` runs several lists in one pass through one trie.
+// A space inside a phrase matches any run of white space. No regular expressions involved.
 
 /// A compiled list of keywords or phrases.
 struct KeywordMatcher: Sendable {
     /// All keywords' bytes back to back; keyword k is `bytes[starts[k]..<starts[k + 1]]`.
     private var bytes: [UInt8] = []
     private var starts: [Int] = [0]
-    private var labels: [Int] = []
-    /// Keyword indexes grouped by first byte: bucket b is `order[bucketStarts[b]..<bucketStarts[b + 1]]`.
-    private var order: [Int] = []
-    private var bucketStarts: [Int] = Array(repeating: 0, count: 257)
+    /// The label of each keyword, reported with its matches.
+    private(set) var labels: [Int] = []
 
     /// - Parameter phrases: keywords in any case; empty ones are ignored.
     init(_ phrases: [String]) {
@@ -19,7 +17,6 @@ struct KeywordMatcher: Sendable {
 
     /// Keywords each carrying a label, reported with every match (to tell context classes apart).
     init(labelled phrases: [(String, Int)]) {
-        var firsts: [UInt8] = []
         for (phrase, label) in phrases {
             var keyword: [UInt8] = []
             for b in phrase.utf8 {
@@ -28,15 +25,10 @@ struct KeywordMatcher: Sendable {
                 keyword.append(folded)
             }
             while keyword.last == UInt8(ascii: " ") { keyword.removeLast() }
-            guard let first = keyword.first else { continue }
+            guard !keyword.isEmpty else { continue }
             bytes += keyword
             starts.append(bytes.count)
             labels.append(label)
-            firsts.append(first)
-        }
-        order = firsts.indices.sorted { (firsts[$0], $0) < (firsts[$1], $1) }
-        for b in 0..<256 {
-            bucketStarts[b + 1] = bucketStarts[b] + firsts.filter { Int($0) == b }.count
         }
     }
 
@@ -56,46 +48,6 @@ struct KeywordMatcher: Sendable {
     /// Every keyword, lower-cased, white space collapsed to one space (for `KeywordPass`'s tables).
     var keywords: [ArraySlice<UInt8>] {
         labels.indices.map { bytes[starts[$0]..<starts[$0 + 1]] }
-    }
-
-    /// The longest keyword matching at `i` (a word boundary), with its label; nil when none does.
-    func longestMatch(_ text: UnsafeBufferPointer<UInt8>, at i: Int) -> (end: Int, label: Int)? {
-        let b = Int(text[i])
-        let low = bucketStarts[b]
-        let high = bucketStarts[b + 1]
-        guard low < high else { return nil }
-        return bytes.withUnsafeBufferPointer { words in
-            var best = -1
-            var label = 0
-            for slot in low..<high {
-                let k = order[slot]
-                let end = Self.matchEnd(words[starts[k]..<starts[k + 1]], text, at: i)
-                if end > best {
-                    best = end
-                    label = labels[k]
-                }
-            }
-            return best > i ? (best, label) : nil
-        }
-    }
-
-    /// End of `keyword` matched at `start`, or -1.
-    private static func matchEnd(
-        _ keyword: Slice<UnsafeBufferPointer<UInt8>>, _ text: UnsafeBufferPointer<UInt8>, at start: Int
-    ) -> Int {
-        var j = start
-        let n = text.count
-        for k in keyword {
-            if k == UInt8(ascii: " ") {
-                guard j < n, Bytes.isSpace(text[j]) else { return -1 }
-                while j < n, Bytes.isSpace(text[j]) { j += 1 }
-            } else {
-                guard j < n, text[j] == k else { return -1 }
-                j += 1
-            }
-        }
-        if let last = keyword.last, Bytes.isWord(last), j < n, Bytes.isWord(text[j]) { return -1 }
-        return j
     }
 }
 

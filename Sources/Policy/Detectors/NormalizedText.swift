@@ -16,18 +16,58 @@ struct NormalizedText {
     private var origins: [Int32]
 
     init(_ original: [UInt8]) {
-        if !Self.needsRewriting(original) {
+        // One pass folds the case and tells whether anything needs rewriting; that is every message
+        // in plain ASCII prose, so the common case reads the bytes once and copies nothing else.
+        var clean = true
+        let folded = [UInt8](unsafeUninitializedCapacity: original.count) { buffer, count in
+            original.withUnsafeBufferPointer { source in
+                clean = Self.lowerIfClean(source, into: buffer)
+            }
+            count = original.count
+        }
+        if clean {
             bytes = original
+            lowered = folded
             origins = []
         } else {
             (bytes, origins) = Self.rewrite(original)
-        }
-        let normalized = bytes
-        lowered = [UInt8](unsafeUninitializedCapacity: normalized.count) { buffer, count in
-            normalized.withUnsafeBufferPointer { source in
-                for i in source.indices { buffer[i] = Bytes.lower(source[i]) }
+            let normalized = bytes
+            lowered = [UInt8](unsafeUninitializedCapacity: normalized.count) { buffer, count in
+                normalized.withUnsafeBufferPointer { source in
+                    for i in source.indices { buffer[i] = Bytes.lower(source[i]) }
+                }
+                count = normalized.count
             }
-            count = normalized.count
+        }
+    }
+
+    /// Per byte: bit 0 for a space or line break (two in a row are rewritten to one), bit 1 for a
+    /// byte that is always rewritten (non-ASCII, tab, carriage return, vertical tab, form feed).
+    private static let rewriteClass: [UInt8] = (0...255).map { b in
+        if b >= 0x80 || b == 0x09 || b == 0x0D || b == 0x0B || b == 0x0C { return 2 }
+        return b == 0x20 || b == 0x0A ? 1 : 0
+    }
+
+    /// Writes `source` in lower case to `target` and returns true when `source` needs no rewriting:
+    /// only non-ASCII text, tabs and doubled spaces are rewritten. Branch-free per byte.
+    private static func lowerIfClean(
+        _ source: UnsafeBufferPointer<UInt8>, into target: UnsafeMutableBufferPointer<UInt8>
+    )
+        -> Bool
+    {
+        rewriteClass.withUnsafeBufferPointer { classes in
+            var found: UInt8 = 0
+            var previous: UInt8 = 0
+            for i in source.indices {
+                let b = source[i]
+                let c = classes[Int(b)]
+                // A doubled space leaves bit 0 set; a rewritten byte, bit 1.
+                found |= c & (previous | 2)
+                previous = c
+                // ASCII capitals get bit 5 (0x20): `b - 'A' < 26` as an unsigned compare.
+                target[i] = b | (b &- 0x41 < 26 ? 0x20 : 0)
+            }
+            return found == 0
         }
     }
 
@@ -35,20 +75,6 @@ struct NormalizedText {
     func original(_ range: Range<Int>) -> Range<Int> {
         guard !origins.isEmpty else { return range }
         return Int(origins[range.lowerBound])..<Int(origins[range.upperBound])
-    }
-
-    /// Only non-ASCII text, tabs and doubled spaces are rewritten; most messages are copied as they are.
-    private static func needsRewriting(_ text: [UInt8]) -> Bool {
-        text.withUnsafeBufferPointer { t in
-            var previousSpace = false
-            for b in t {
-                if b >= 0x80 || b == 0x09 || b == 0x0D || b == 0x0B || b == 0x0C { return true }
-                let space = b == 0x20 || b == 0x0A
-                if space && previousSpace { return true }
-                previousSpace = space
-            }
-            return false
-        }
     }
 
     /// What one scalar of the original becomes.
@@ -99,7 +125,8 @@ struct NormalizedText {
             var scalar = UInt32(lead)
             if lead >= 0xF0, i + 3 < n {
                 length = 4
-                scalar = (UInt32(lead & 0x07) << 18) | (UInt32(text[i + 1] & 0x3F) << 12)
+                scalar =
+                    (UInt32(lead & 0x07) << 18) | (UInt32(text[i + 1] & 0x3F) << 12)
                     | (UInt32(text[i + 2] & 0x3F) << 6) | UInt32(text[i + 3] & 0x3F)
             } else if lead >= 0xE0, i + 2 < n {
                 length = 3

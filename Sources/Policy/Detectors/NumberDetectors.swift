@@ -29,11 +29,23 @@ struct NumberRun {
     }
 
     var contiguous: Bool { groups.count == 1 && !plus && !paren }
+
+    /// Empties the run for the next one, keeping its storage.
+    mutating func reset(start: Int, end: Int) {
+        self.start = start
+        self.end = end
+        digits.removeAll(keepingCapacity: true)
+        groups.removeAll(keepingCapacity: true)
+        groupStarts.removeAll(keepingCapacity: true)
+        separators.removeAll(keepingCapacity: true)
+        plus = false
+        paren = false
+    }
 }
 
 enum NumberDetectors {
     /// Separators accepted between digit groups: " ", "\n", "-", ".", "/", ") ", ")", " (", ")-".
-    private static func isSeparator(_ bytes: [UInt8], _ j: Int, length: Int) -> Bool {
+    private static func isSeparator(_ bytes: UnsafeBufferPointer<UInt8>, _ j: Int, length: Int) -> Bool {
         let a = bytes[j]
         if length == 1 {
             return a == 0x20 || a == 0x0A || a == 0x2D || a == 0x2E || a == 0x2F || a == 0x29
@@ -52,22 +64,25 @@ enum NumberDetectors {
     static let minDigits = 8
 
     /// Length of the separator at `j` if a digit follows it, else 0.
-    private static func separatorLength(_ bytes: [UInt8], _ j: Int) -> Int {
+    private static func separatorLength(_ bytes: UnsafeBufferPointer<UInt8>, _ j: Int) -> Int {
         let n = bytes.count
         if j + 2 < n, Bytes.isDigit(bytes[j + 2]), isSeparator(bytes, j, length: 2) { return 2 }
         if j + 1 < n, Bytes.isDigit(bytes[j + 1]), isSeparator(bytes, j, length: 1) { return 1 }
         return 0
     }
 
-    /// Cuts `bytes` into maximal number runs of at least `minDigits` digits.
-    static func runs(_ bytes: [UInt8]) -> [NumberRun] {
-        var result: [NumberRun] = []
+    /// Finds the next maximal number run of at least `minDigits` digits from `position` and fills
+    /// `run` with it (reusing its storage: a message allocates run storage once, not per run).
+    /// - Returns: false when there is none; `position` is then past the end.
+    static func nextRun(_ bytes: UnsafeBufferPointer<UInt8>, from position: inout Int, into run: inout NumberRun)
+        -> Bool
+    {
         let n = bytes.count
-        var i = 0
+        var i = position
         while i < n {
-            i = Bytes.firstIndex(in: bytes, from: i, where: Bytes.isDigit)
+            i = Bytes.firstDigit(bytes, from: i)
             guard i < n else { break }
-            // First pass: find the end and count digits without allocating.
+            // First pass: find the end and count digits without touching the run.
             var j = i
             var count = 0
             while true {
@@ -82,7 +97,8 @@ enum NumberDetectors {
             let runStart = i
             i = j
             guard count >= minDigits else { continue }
-            var run = NumberRun(start: runStart, end: j)
+            position = i
+            run.reset(start: runStart, end: j)
             if runStart > 0, bytes[runStart - 1] == UInt8(ascii: "+") {
                 run.plus = true
                 run.start = runStart - 1
@@ -95,7 +111,6 @@ enum NumberDetectors {
                 }
             }
             // Second pass: record digits, groups and separators.
-            run.digits.reserveCapacity(count)
             j = runStart
             while true {
                 let groupStart = j
@@ -111,14 +126,15 @@ enum NumberDetectors {
                 run.separators.append(length == 1 ? UInt16(bytes[j]) : UInt16(bytes[j]) | UInt16(bytes[j + 1]) << 8)
                 j += length
             }
-            result.append(run)
+            return true
         }
-        return result
+        position = n
+        return false
     }
 
     /// Whether the run stands alone (not glued to a word, an amount, a path or a date): required
     /// of phone numbers only, which have no checksum to tell them from other numbers.
-    private static func cleanBoundaries(_ bytes: [UInt8], _ run: NumberRun) -> Bool {
+    private static func cleanBoundaries(_ bytes: UnsafeBufferPointer<UInt8>, _ run: NumberRun) -> Bool {
         let n = bytes.count
         if run.start > 0 {
             let before = bytes[run.start - 1]
@@ -145,26 +161,34 @@ enum NumberDetectors {
     }
 
     /// How card numbers are grouped: one block, fours (the last group shorter), or Amex/Diners 4-6-5 and 4-6-4.
-    private static func cardGrouping(_ groups: [Int]) -> Bool {
+    private static func cardGrouping(_ groups: ArraySlice<Int>) -> Bool {
+        let s = groups.startIndex
         if groups.count == 1 { return true }
-        if groups.count == 3, groups[0] == 4, groups[1] == 6, groups[2] == 5 || groups[2] == 4 { return true }
-        return groups.dropLast().allSatisfy { $0 == 4 } && (1...4).contains(groups[groups.count - 1])
+        if groups.count == 3, groups[s] == 4, groups[s + 1] == 6, groups[s + 2] == 5 || groups[s + 2] == 4 {
+            return true
+        }
+        return groups.dropLast().allSatisfy { $0 == 4 } && (1...4).contains(groups[groups.endIndex - 1])
     }
 
     /// Judges every run; `enabled` says which built-ins the policy uses.
     static func detect(
         _ bytes: [UInt8], context: MessageContext, enabled: Set<BuiltinDetector>, into hits: inout [DetectorHit]
     ) {
-        var window: [Int] = []
-        window.reserveCapacity(maxCandidateDigits)
-        // The window's groups as written, and with each line break joining the groups on either side:
-        // a line break is either where a group ended or where a wrapped paste split one ("4111 11" /
+        bytes.withUnsafeBufferPointer { text in detect(text, context: context, enabled: enabled, into: &hits) }
+    }
+
+    private static func detect(
+        _ bytes: UnsafeBufferPointer<UInt8>, context: MessageContext, enabled: Set<BuiltinDetector>,
+        into hits: inout [DetectorHit]
+    ) {
+        // The candidate's groups with each line break joining the groups on either side: a line
+        // break is either where a group ended or where a wrapped paste split one ("4111 11" /
         // "11 1111 1111"); the card grouping rules accept either reading.
-        var groups: [Int] = []
         var joinedGroups: [Int] = []
-        groups.reserveCapacity(maxCandidateDigits)
         joinedGroups.reserveCapacity(maxCandidateDigits)
-        for run in runs(bytes) {
+        var run = NumberRun(start: 0, end: 0)
+        var position = 0
+        while nextRun(bytes, from: &position, into: &run) {
             var claimed = false
             func hit(_ d: BuiltinDetector, _ range: Range<Int>, _ confidence: Double) {
                 claimed = true
@@ -181,8 +205,6 @@ enum NumberDetectors {
                 var separator: UInt16 = 0
                 var last = first
                 var count = 0
-                window.removeAll(keepingCapacity: true)
-                groups.removeAll(keepingCapacity: true)
                 joinedGroups.removeAll(keepingCapacity: true)
                 while last < run.groups.count {
                     var joined = false
@@ -199,31 +221,37 @@ enum NumberDetectors {
                     }
                     count += run.groups[last]
                     guard count <= maxCandidateDigits else { break }
-                    window.append(contentsOf: run.digits[(digitOffset + count - run.groups[last])..<(digitOffset + count)])
-                    groups.append(run.groups[last])
                     if joined {
                         joinedGroups[joinedGroups.count - 1] += run.groups[last]
                     } else {
                         joinedGroups.append(run.groups[last])
                     }
+                    // The candidate's digits and groups as written are slices of the run's; they are
+                    // copied out only at the lengths an identifier can have.
+                    let groups = run.groups[first...last]
+                    let digits = digitOffset..<(digitOffset + count)
                     let range = run.groupStarts[first]..<(run.groupStarts[last] + run.groups[last])
-                    if (13...19).contains(count), cardGrouping(groups) || cardGrouping(joinedGroups),
-                        Checksums.cardBrand(window) != nil,
-                        Checksums.luhn(window)
-                    {
-                        cardEnd = last
-                        cardRange = range
+                    if (13...19).contains(count), cardGrouping(groups) || cardGrouping(joinedGroups[...]) {
+                        let window = Array(run.digits[digits])
+                        if Checksums.cardBrand(window) != nil, Checksums.luhn(window) {
+                            cardEnd = last
+                            cardRange = range
+                        }
                     }
                     // Nine- and ten-digit identifiers: as grouped, or wholly joined across line breaks
                     // (which then needs their label); a line break is never an unlabelled SSN's separator,
                     // or an amount over a date ("156.21" / "2021-08-23") would read as 3-2-4.
-                    let broken = joinedGroups.count < groups.count
-                    judgeShortIdentifier(
-                        window, groups: groups, range: range, context: context, labelRequired: broken, hit: hit)
-                    if broken, joinedGroups.count == 1 {
+                    if count == 9 || count == 10 {
+                        let window = Array(run.digits[digits])
+                        let broken = joinedGroups.count < groups.count
                         judgeShortIdentifier(
-                            window, groups: joinedGroups, range: range, context: context, labelRequired: true,
+                            window, groups: Array(groups), range: range, context: context, labelRequired: broken,
                             hit: hit)
+                        if broken, joinedGroups.count == 1 {
+                            judgeShortIdentifier(
+                                window, groups: joinedGroups, range: range, context: context, labelRequired: true,
+                                hit: hit)
+                        }
                     }
                     last += 1
                 }
@@ -247,6 +275,12 @@ enum NumberDetectors {
         }
     }
 
+    // Groupings compared against per candidate, kept as constants so no comparison builds an array.
+    private static let ssnGroups = [3, 2, 4]
+    private static let threeThreeFour = [3, 3, 4]
+    private static let nanpWithOne = [1, 3, 3, 4]
+    private static let identifierLabels: [ContextClass] = [.identifier, .nhs, .ssn, .npi, .aba]
+
     /// The nine- and ten-digit identifiers: SSN (3-2-4, or nine digits after its label), and after
     /// their labels NHS (3-3-4 or ten digits), NPI and ABA routing numbers (one block).
     private static func judgeShortIdentifier(
@@ -255,13 +289,13 @@ enum NumberDetectors {
     ) {
         let single = groups.count == 1
         if d.count == 9, Checksums.ssn(d) {
-            if groups == [3, 2, 4], !labelRequired || context.near(.ssn, range, window: 24) {
+            if groups == ssnGroups, !labelRequired || context.near(.ssn, range, window: 24) {
                 hit(.usSSN, range, 0.9)
             } else if single, context.near(.ssn, range, window: 24) {
                 hit(.usSSN, range, 0.85)
             }
         }
-        if d.count == 10, single || groups == [3, 3, 4], context.near(.nhs, range, window: 24),
+        if d.count == 10, single || groups == threeThreeFour, context.near(.nhs, range, window: 24),
             Checksums.nhs(d)
         {
             hit(.ukNHS, range, 0.95)
@@ -276,7 +310,7 @@ enum NumberDetectors {
 
     /// An identifier label right before the number ("NHS no. ", "Order #", "ref: ") means it is not a phone number.
     private static func labelledAsIdentifier(_ start: Int, _ context: MessageContext) -> Bool {
-        [ContextClass.identifier, .nhs, .ssn, .npi, .aba].contains { context.has($0, before: start, window: 4) }
+        identifierLabels.contains { context.has($0, before: start, window: 4) }
     }
 
     /// UK national numbers are written 3-4-4 (020 7946 0958), 4-3-4 (0161 496 0000), 5-6 or 5-3-3 (mobiles).
@@ -289,7 +323,7 @@ enum NumberDetectors {
             return (8...15).contains(d.count) && d[0] != 0 ? 0.85 : nil
         }
         // North American numbering plan: NPA-NXX-XXXX, optionally with a leading 1.
-        if g == [3, 3, 4] || (g == [1, 3, 3, 4] && d[0] == 1) {
+        if g == threeThreeFour || (g == nanpWithOne && d[0] == 1) {
             let area = g.count == 4 ? 1 : 0
             if d[area] >= 2, d[area + 3] >= 2 { return 0.75 }
         }

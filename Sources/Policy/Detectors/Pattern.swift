@@ -34,6 +34,11 @@ struct Pattern: Sendable {
     /// Bit `first << 8 | second` is set when a match can begin with those two bytes; the scan skips
     /// a candidate start whose next byte cannot continue it.
     let pairTable: [UInt64]
+    /// Every match begins after a `\b` with a word byte, so only word starts are candidates.
+    let startsAtWordBoundary: Bool
+    /// When a match can begin with only one or two byte values (`m` and `M` for `\bMRN`), those
+    /// values, so the scan between candidates can look at eight bytes at a time.
+    let firstByteValues: (UInt8, UInt8)?
     /// Matches longer than this are not reported (identifiers are short); bounds re-scanning.
     static let maxMatchLength = 128
     static let maxProgramSize = 4000
@@ -54,6 +59,11 @@ struct Pattern: Sendable {
             }
         }
         pairTable = pairs
+        var wordOnly = firstBytes
+        wordOnly.formUnion(.word)
+        startsAtWordBoundary = wordOnly == .word && compiler.startsAtWordBoundary(from: 0)
+        let values = (0...255).map(UInt8.init).filter(firstBytes.contains)
+        firstByteValues = values.count <= 2 && !values.isEmpty ? (values[0], values[values.count - 1]) : nil
     }
 }
 

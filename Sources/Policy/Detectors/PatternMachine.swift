@@ -80,6 +80,25 @@ struct PatternCompiler {
         return result
     }
 
+    /// Whether every way from `pc` to a first byte (or to a match) passes a `\b` before consuming
+    /// anything: then, if every first byte is a word byte, a match can only begin where the byte
+    /// before is not one, and the scan between candidates can skip the other positions.
+    func startsAtWordBoundary(from pc: Int) -> Bool {
+        var seen = Set<Int>()
+        var stack = [pc]
+        while let p = stack.popLast() {
+            guard seen.insert(p).inserted else { continue }
+            switch program[p] {
+            case .wordBoundary(true, _): continue
+            case .split(let a, let b): stack.append(a); stack.append(b)
+            case .jump(let a): stack.append(a)
+            case .wordBoundary(false, let next), .lineStart(let next), .lineEnd(let next): stack.append(next)
+            case .bytes, .match: return false
+            }
+        }
+        return true
+    }
+
     /// The ways a match can begin from `pc`: each byte set that can be consumed first, with the
     /// bytes that can follow it (all bytes when a match can end after it or the match can be empty).
     func firstPairs(from pc: Int) -> [(ByteSet, ByteSet)] {
@@ -101,15 +120,18 @@ struct PatternCompiler {
 }
 
 extension Pattern {
-    /// The first position from `start` where a match can begin, judged by its first two bytes; `n` if none.
-    private static func nextCandidate(_ bytes: [UInt8], from start: Int, _ firsts: [Bool], _ pairs: [UInt64]) -> Int {
-        firsts.withUnsafeBufferPointer { firsts in
-            pairs.withUnsafeBufferPointer { pairs in
+    /// The first position from `start` where a match can begin, judged by its first two bytes and,
+    /// when the pattern starts with `\b`, the byte before; `n` if none.
+    private func nextCandidate(_ bytes: [UInt8], from start: Int) -> Int {
+        firstTable.withUnsafeBufferPointer { firsts in
+            pairTable.withUnsafeBufferPointer { pairs in
                 bytes.withUnsafeBufferPointer { text in
                     let n = text.count
                     var k = start
                     while k < n {
-                        if firsts[Int(text[k])] {
+                        if let (a, b) = firstByteValues { k = Bytes.firstIndex(of: a, or: b, in: text, from: k) }
+                        guard k < n else { break }
+                        if firsts[Int(text[k])], !startsAtWordBoundary || k == 0 || !Self.isWordByte(text[k - 1]) {
                             guard k + 1 < n else { return k }
                             let key = Int(text[k]) << 8 | Int(text[k + 1])
                             if pairs[key >> 6] & (1 << UInt64(key & 63)) != 0 { return k }
@@ -176,7 +198,7 @@ extension Pattern {
                     matchStart = -1
                     continue
                 }
-                i = Self.nextCandidate(bytes, from: i, firstTable, pairTable)
+                i = nextCandidate(bytes, from: i)
                 guard i < n else { break }
                 generation += 1
                 add(0, start: i, at: i, to: &current)

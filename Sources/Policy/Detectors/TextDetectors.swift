@@ -15,7 +15,7 @@ enum TextDetectors {
         var lastEnd = 0
         var at = -1
         while true {
-            at = Bytes.firstIndex(in: bytes, from: at + 1) { $0 == UInt8(ascii: "@") }
+            at = Bytes.firstIndex(of: UInt8(ascii: "@"), in: bytes, from: at + 1)
             guard at < n else { break }
             guard at >= lastEnd else { continue }
             var start = at
@@ -71,20 +71,21 @@ enum TextDetectors {
         chars.reserveCapacity(34)
         var i = 0
         while i + 4 <= n {
-            // Skip to the next two digits; an IBAN's check digits follow its country code.
-            let digits = lowered.withUnsafeBufferPointer { text in
-                var k = i + 2
-                while k + 1 < n, !(Bytes.isDigit(text[k]) && Bytes.isDigit(text[k + 1])) { k += 1 }
-                return k
+            // Skip to the next two lower-case letters followed by two digits (country and check digits).
+            i = lowered.withUnsafeBufferPointer { text in
+                var k = i
+                while k + 4 <= n {
+                    // Positions whose third byte is not a digit cannot start one.
+                    k = Bytes.firstDigit(text, from: k + 2) - 2
+                    guard k + 4 <= n else { break }
+                    if Bytes.isDigit(text[k + 3]), Bytes.isLower(text[k]), Bytes.isLower(text[k + 1]) { return k }
+                    // A start inside the digit run from k + 2 would need a letter there: skip the run.
+                    k += 3
+                    while k < n, Bytes.isDigit(text[k]) { k += 1 }
+                }
+                return n
             }
-            i = digits - 2
             guard i + 4 <= n else { break }
-            guard Bytes.isLower(lowered[i]), Bytes.isLower(lowered[i + 1]), Bytes.isDigit(lowered[i + 2]),
-                Bytes.isDigit(lowered[i + 3])
-            else {
-                i += 1
-                continue
-            }
             let length = ibanLengths[Int(lowered[i] - 97) * 26 + Int(lowered[i + 1] - 97)]
             guard length > 0 else {
                 i += 1
