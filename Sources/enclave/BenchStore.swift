@@ -146,6 +146,7 @@ struct BenchStore: AsyncParsableCommand {
             ids.append(try await store.createConversation(owner: "bench", title: "t\(index)"))
         }
         let body = String(repeating: "x", count: bodyBytes)
+        let targets = ids, writers = writers
         let perWriter = (appends + writers - 1) / writers
         let startCPU = cpuSeconds()
         let time = try await ContinuousClock().measure {
@@ -155,7 +156,7 @@ struct BenchStore: AsyncParsableCommand {
                         // Writer w appends to conversations w, w + writers, w + 2·writers, ... in turn, so
                         // every conversation gets messages even when there are more conversations than writers.
                         for n in 0..<perWriter {
-                            let target = ids[(writer + n * writers) % ids.count]
+                            let target = targets[(writer + n * writers) % targets.count]
                             _ = try await store.append(NewMessage(role: "user", body: body), to: target)
                         }
                     }
