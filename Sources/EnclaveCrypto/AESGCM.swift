@@ -156,6 +156,17 @@ final class CipherContext {
         self.pointer = pointer
     }
 
+    /// A context keyed for AES-GCM with `key` (no nonce yet), for encrypting or decrypting many boxes.
+    convenience init(gcmKey key: SymmetricKey, encrypting: Bool) throws {
+        try self.init()
+        let cipher = try AESGCM.gcmCipher(for: key)
+        try key.withKeyPointer { keyPointer, _ in
+            try check(
+                EVP_CipherInit_ex(pointer, cipher, nil, keyPointer, nil, encrypting ? 1 : 0),
+                encrypting ? "EVP_EncryptInit_ex" : "EVP_DecryptInit_ex")
+        }
+    }
+
     deinit { EVP_CIPHER_CTX_free(pointer) }
 }
 
@@ -168,11 +179,7 @@ extension AESGCM {
 
         /// Prepares a context for `key` (16, 24 or 32 bytes).
         public init(key: SymmetricKey) throws {
-            context = try CipherContext()
-            let cipher = try AESGCM.gcmCipher(for: key)
-            try key.withKeyPointer { keyPointer, _ in
-                try check(EVP_DecryptInit_ex(context.pointer, cipher, nil, keyPointer, nil), "EVP_DecryptInit_ex")
-            }
+            context = try CipherContext(gcmKey: key, encrypting: false)
         }
 
         /// Verifies and decrypts `combined` (`nonce ‖ ciphertext ‖ tag`), like `AESGCM.open`.
@@ -249,6 +256,85 @@ extension AESGCM {
             }
             if !verified { ERR_clear_error() }
             return verified
+        }
+    }
+}
+
+extension AESGCM {
+    /// Seals many boxes under one key with one cipher context, so the AES key schedule and GHASH key are
+    /// computed once per key rather than once per field; each box still gets a fresh random nonce.
+    /// Freeing it cleanses the expanded key. Not Sendable: it belongs to one owner (e.g. the Store actor's
+    /// data-key cache).
+    public final class Sealer {
+        private let context: CipherContext
+
+        /// Prepares a context for `key` (16, 24 or 32 bytes).
+        public init(key: SymmetricKey) throws {
+            context = try CipherContext(gcmKey: key, encrypting: true)
+        }
+
+        /// `nonce ‖ ciphertext ‖ tag` of `plaintext` and `aad` under a fresh random nonce, written straight
+        /// into the returned array (no intermediate copy of the plaintext to zero afterwards).
+        public func seal(_ plaintext: UnsafeRawBufferPointer, aad: UnsafeRawBufferPointer) throws -> [UInt8] {
+            try seal(plaintext, aad: aad) { nonce in
+                try check(RAND_bytes(nonce.baseAddress!, Int32(nonce.count)), "RAND_bytes")
+            }
+        }
+
+        /// Sealing with a caller-chosen nonce: internal, for known-answer tests only.
+        func seal(_ plaintext: [UInt8], nonce: [UInt8], aad: [UInt8]) throws -> [UInt8] {
+            guard nonce.count == SealedBox.nonceCount else {
+                throw CryptoError.invalidArgument("AES-GCM nonce must be 12 bytes, not \(nonce.count)")
+            }
+            return try plaintext.withUnsafeBytes { plain in
+                try aad.withUnsafeBytes { aad in
+                    try seal(plain, aad: aad) { out in _ = out.initialize(from: nonce) }
+                }
+            }
+        }
+
+        /// Seals into one new array: `makeNonce` fills its first 12 bytes, the cipher the rest.
+        private func seal(
+            _ plaintext: UnsafeRawBufferPointer, aad: UnsafeRawBufferPointer,
+            makeNonce: (UnsafeMutableBufferPointer<UInt8>) throws -> Void
+        ) throws -> [UInt8] {
+            let count = plaintext.count
+            let nonceCount = SealedBox.nonceCount
+            guard count <= Int(Int32.max) - nonceCount - SealedBox.tagCount, aad.count <= Int(Int32.max) else {
+                throw CryptoError.invalidArgument("AES-GCM input of \(count) bytes is too long")
+            }
+            let ctx = context.pointer
+            return try [UInt8](unsafeUninitializedCapacity: nonceCount + count + SealedBox.tagCount) { out, filled in
+                let base = out.baseAddress!
+                try makeNonce(UnsafeMutableBufferPointer(rebasing: out[..<nonceCount]))
+                try check(EVP_EncryptInit_ex(ctx, nil, nil, nil, base), "EVP_EncryptInit_ex(nonce)")
+                var length: Int32 = 0
+                if let aadBase = aad.baseAddress, aad.count > 0 {
+                    try check(
+                        EVP_EncryptUpdate(
+                            ctx, nil, &length, aadBase.assumingMemoryBound(to: UInt8.self), Int32(aad.count)),
+                        "EVP_EncryptUpdate(aad)")
+                }
+                if let plainBase = plaintext.baseAddress, count > 0 {
+                    try check(
+                        EVP_EncryptUpdate(
+                            ctx, base + nonceCount, &length, plainBase.assumingMemoryBound(to: UInt8.self),
+                            Int32(count)),
+                        "EVP_EncryptUpdate")
+                }
+                // GCM's final step writes no bytes; a 16-byte scratch on the stack satisfies the signature.
+                var tail: (UInt64, UInt64) = (0, 0)
+                try withUnsafeMutableBytes(of: &tail) { scratch in
+                    try check(
+                        EVP_EncryptFinal_ex(ctx, scratch.baseAddress!.assumingMemoryBound(to: UInt8.self), &length),
+                        "EVP_EncryptFinal_ex")
+                }
+                try check(
+                    EVP_CIPHER_CTX_ctrl(
+                        ctx, EVP_CTRL_GCM_GET_TAG, Int32(SealedBox.tagCount), base + nonceCount + count),
+                    "EVP_CTRL_GCM_GET_TAG")
+                filled = out.count
+            }
         }
     }
 }

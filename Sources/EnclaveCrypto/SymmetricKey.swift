@@ -58,6 +58,12 @@ public func secureZero(_ bytes: inout [UInt8]) {
     bytes.removeAll()
 }
 
+/// Overwrites `bytes` with zeros in a way the compiler may not remove (OPENSSL_cleanse), for memory
+/// the caller owns outside an array (e.g. the tail of a `ManagedBuffer`).
+public func secureZero(_ bytes: UnsafeMutableRawBufferPointer) {
+    if let base = bytes.baseAddress, bytes.count > 0 { OPENSSL_cleanse(base, bytes.count) }
+}
+
 /// OpenSSL's cryptographically secure random generator.
 public enum SecureRandom {
     /// `count` random bytes from RAND_bytes.

@@ -11,7 +11,7 @@
 // cache bounds the memos' total size and drops them with their keys.
 internal import EnclaveCrypto
 
-/// One conversation's unwrapped data key and its reusable decryption context.
+/// One conversation's unwrapped data key and its reusable encryption and decryption contexts.
 /// Not Sendable: it lives inside the Store actor and never leaves it.
 final class DataKey {
     let key: SymmetricKey
@@ -26,6 +26,7 @@ final class DataKey {
     /// Whether the cache holds this entry now (memos grow only on held entries).
     fileprivate var held = false
     private var cachedOpener: AESGCM.Opener?
+    private var cachedSealer: AESGCM.Sealer?
     /// Bodies already authenticated under this key (grown only through `DataKeyCache.remember`).
     fileprivate(set) var opened = OpenedBodies()
 
@@ -42,6 +43,15 @@ final class DataKey {
         let opener = try AESGCM.Opener(key: key)
         cachedOpener = opener
         return opener
+    }
+
+    /// An encryption context keyed with this data key (its key schedule computed once): every append
+    /// seals a body and a count, and no longer pays a context and a key expansion for each.
+    func sealer() throws -> AESGCM.Sealer {
+        if let cachedSealer { return cachedSealer }
+        let sealer = try AESGCM.Sealer(key: key)
+        cachedSealer = sealer
+        return sealer
     }
 }
 

@@ -126,6 +126,19 @@ public final class SQLiteConnection {
         while try statement.step() { try statement.withCursor(body) }
     }
 
+    /// Runs one statement and lends its first row, in place, to `body`; returns what `body` returns, or nil
+    /// when there is no row. Unlike a row captured into a variable, the result may hold values that must
+    /// stay in the caller's isolation (e.g. the Store actor's cached keys).
+    func firstRow<R>(
+        _ sql: String, _ values: [any SQLiteBindable], _ body: (borrowing SQLiteCursor) throws -> R
+    ) throws -> R? {
+        let statement = try statement(sql)
+        defer { statement.finish() }
+        try statement.bind(values)
+        guard try statement.step() else { return nil }
+        return try statement.withCursor(body)
+    }
+
     /// Runs one statement that returns no rows; returns the number of rows changed.
     @discardableResult
     public func run(_ sql: String, _ values: [any SQLiteBindable] = []) throws -> Int {

@@ -145,6 +145,14 @@ struct AADWriter {
         bytes.append(contentsOf: field)
     }
 
+    /// Starts over with a message body's AAD: `Schema.aad("messages", row: "<conversation>/<seq>", ...)`
+    /// under the current data-key version, without building the row string.
+    mutating func messageBody(_ conversation: ConversationID, seq: Int, role: String) {
+        start(table: "messages")
+        messageRowField(conversation, seq: seq)
+        finish(conversation: conversation, role: role, keyVersion: Schema.dataKeyVersion)
+    }
+
     /// Writes the row field of a message, `<conversation>/<seq>`, without building the string.
     mutating func messageRowField(_ conversation: ConversationID, seq: Int) {
         let id = conversation.rawValue.utf8
@@ -163,11 +171,8 @@ struct AADWriter {
     }
 
     private mutating func length(_ count: Int) {
-        let n = UInt32(count)
-        bytes.append(UInt8(n >> 24))
-        bytes.append(UInt8((n >> 16) & 0xff))
-        bytes.append(UInt8((n >> 8) & 0xff))
-        bytes.append(UInt8(n & 0xff))
+        // One append of the four bytes, not four appends each checking capacity (cold reads build one per field).
+        withUnsafeBytes(of: UInt32(count).bigEndian) { bytes.append(contentsOf: $0) }
     }
 
     private static func decimalCount(_ n: Int) -> Int {

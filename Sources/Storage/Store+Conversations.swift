@@ -69,9 +69,10 @@ extension Store {
         guard Self.messageRoles.contains(message.role) else {
             throw StoreError(.invalidArgument, "message role must be user, assistant or system")
         }
-        let (key, sealedCount) = try keyRow(id)
         // The next seq follows the sealed count, so a message removed from the end is not papered over.
-        let seq = try nextSeq[id] ?? (openCount(sealedCount, key: key, id: id) + 1)
+        let known = nextSeq[id]
+        let (key, stored) = try keyRow(id, openingCount: known == nil)
+        let seq = known ?? (stored + 1)
         nextSeq[id] = seq + 1
         let body: [UInt8]
         let count: [UInt8]
@@ -87,8 +88,11 @@ extension Store {
             created: Date().timeIntervalSince1970, continuation: nil)
         try await commitInGroup(row)
         if let key {
+            // The newest count this Store sealed is the stored one once its group committed: remembering
+            // it lets the next read of the conversation compare bytes instead of opening the count.
+            if seq > key.count?.count ?? -1 { key.count = (count, seq) }
             dataKeys.remember(
-                OpenedBody(seq: seq, role: message.role, sealed: body, plain: message.body.utf8), in: key)
+                OpenedBody.make(seq: seq, role: message.role, sealed: body, plain: message.body.utf8), in: key)
         }
         return seq
     }
@@ -159,10 +163,12 @@ extension Store {
     /// moved or renumbered message is an `integrity` error like a row that fails to open; the error
     /// names the first such row.
     public func history(_ id: ConversationID, limit: Int? = nil) throws -> [MessageRecord] {
-        let (key, sealedCount) = try keyRow(id)
-        let count = try openCount(sealedCount, key: key, id: id)
+        let (key, count) = try keyRow(id)
         let expectedRows = min(count, max(0, limit ?? count))
         var records: [MessageRecord] = []
+        records.reserveCapacity(expectedRows)
+        // Row i (newest first) is seq count - i; its remembered entry, if any, is remembered[i].
+        let remembered = key?.opened.entries(newest: count, count: expectedRows) ?? []
         var aad = AADWriter()
         try mapErrors {
             try db.forEachRow(
@@ -179,10 +185,12 @@ extension Store {
                 let body = try row.withBytes(2) { sealed in
                     guard sealing else { return String(decoding: sealed, as: UTF8.self) }
                     guard let key else { throw StoreError(.integrity, "messages row \(id)/\(seq): no data key") }
-                    if let text = key.opened.recall(seq: seq, role: role, stored: sealed) { return text }
-                    aad.start(table: "messages")
-                    aad.messageRowField(id, seq: seq)
-                    aad.finish(conversation: id, role: role, keyVersion: Schema.dataKeyVersion)
+                    if records.count < remembered.count, let entry = remembered[records.count],
+                        let text = entry.text(role: role, stored: sealed)
+                    {
+                        return text
+                    }
+                    aad.messageBody(id, seq: seq, role: role)
                     bodiesDecrypted += 1
                     let opened = try openBody(sealed, key: key, aad: aad.bytes, seq: seq, role: role, id: id)
                     dataKeys.remember(opened, in: key)
@@ -362,7 +370,9 @@ extension Store {
     }
 
     func bodyAAD(_ id: ConversationID, seq: Int, role: String) -> [UInt8] {
-        Schema.aad("messages", row: "\(id)/\(seq)", conversation: id, role: role, keyVersion: Schema.dataKeyVersion)
+        var writer = AADWriter()
+        writer.messageBody(id, seq: seq, role: role)
+        return writer.bytes
     }
 
     static func validate(tags: Set<String>) throws {

@@ -49,17 +49,23 @@ extension Store {
     /// Opens the sealed message count of `id`; the last one opened is remembered on its key, so a warm
     /// history read pays one byte comparison instead of a decryption. A missing or unreadable count is
     /// an `integrity` error.
-    func openCount(_ sealed: [UInt8]?, key: DataKey?, id: ConversationID) throws -> Int {
+    func openCount(_ sealed: UnsafeRawBufferPointer?, key: DataKey?, id: ConversationID) throws -> Int {
         guard let sealed else {
             throw StoreError(.integrity, "conversations row \(id): the sealed message count is missing")
         }
-        if let key, let memo = key.count, memo.sealed == sealed { return memo.count }
+        if let key, let memo = key.count, memo.sealed.withUnsafeBytes({ sameBytes($0, sealed) }) { return memo.count }
         let text = try open(sealed, key: key, aad: countAAD(id), row: "conversations row \(id) message count")
         guard let count = Int(text), count >= 0 else {
             throw StoreError(.integrity, "conversations row \(id): the message count is not a number")
         }
-        key?.count = (sealed, count)
+        key?.count = (Array(sealed), count)
         return count
+    }
+
+    /// `openCount(_:key:id:)` for a count held in an array.
+    func openCount(_ sealed: [UInt8]?, key: DataKey?, id: ConversationID) throws -> Int {
+        guard let sealed else { return try openCount(UnsafeRawBufferPointer?.none, key: key, id: id) }
+        return try sealed.withUnsafeBytes { try openCount($0, key: key, id: id) }
     }
 
     /// The error for rows of `id` that do not match its sealed count.

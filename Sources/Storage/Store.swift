@@ -123,23 +123,28 @@ public actor Store {
 
     // MARK: Sealing
 
-    /// Seals `text` for one field (or stores its bytes as they are in the plaintext twin).
-    func seal(_ text: String, key: DataKey?, aad: [UInt8]) throws -> [UInt8] {
+    /// Seals `text` for one field (or stores its bytes as they are in the plaintext twin), straight from
+    /// the string's own UTF-8 storage with the key's cached context: no plaintext copy is made.
+    /// `aad` is built only when sealing: the plaintext twin does none of the work sealing needs.
+    func seal(_ text: String, key: DataKey?, aad: @autoclosure () -> [UInt8]) throws -> [UInt8] {
         guard sealing else { return Array(text.utf8) }
         guard let key else { throw StoreError(.invalidArgument, "sealing needs a data key") }
-        var plain = Array(text.utf8)
-        defer { secureZero(&plain) }
-        return try AESGCM.seal(plain, key: key.key, aad: aad).combined
+        let sealer = try key.sealer()
+        var text = text
+        return try text.withUTF8 { plain in
+            try aad().withUnsafeBytes { aad in try sealer.seal(UnsafeRawBufferPointer(plain), aad: aad) }
+        }
     }
 
     /// Opens one sealed field straight into the returned string (no intermediate plaintext copy).
     /// Any failure is an `integrity` error naming `row`, and no plaintext leaves this function.
-    func open(_ sealed: UnsafeRawBufferPointer, key: DataKey?, aad: [UInt8], row: @autoclosure () -> String)
-        throws -> String
-    {
+    func open(
+        _ sealed: UnsafeRawBufferPointer, key: DataKey?, aad: @autoclosure () -> [UInt8],
+        row: @autoclosure () -> String
+    ) throws -> String {
         guard sealing else { return String(decoding: sealed, as: UTF8.self) }
         let text = try key.flatMap { key in
-            try opening(sealed, key: key, aad: aad) { count, open in
+            try opening(sealed, key: key, aad: aad()) { count, open in
                 var opened = false
                 let text = try String(unsafeUninitializedCapacity: count) { out in
                     opened = try open(UnsafeMutableRawBufferPointer(out))
@@ -158,7 +163,7 @@ public actor Store {
         _ sealed: UnsafeRawBufferPointer, key: DataKey, aad: [UInt8], seq: Int, role: String, id: ConversationID
     ) throws -> OpenedBody {
         let body = try opening(sealed, key: key, aad: aad) { count, open in
-            try OpenedBody(seq: seq, role: role, sealed: sealed, plaintextCount: count, open: open)
+            try OpenedBody.make(seq: seq, role: role, sealed: sealed, plaintextCount: count, open: open)
         }
         guard let body else { throw Self.authenticationFailure("messages row \(id)/\(seq)") }
         return body
@@ -184,35 +189,45 @@ public actor Store {
     }
 
     /// `open(_:key:aad:row:)` for a field held in an array.
-    func open(_ sealed: [UInt8], key: DataKey?, aad: [UInt8], row: @autoclosure () -> String) throws -> String {
-        try sealed.withUnsafeBytes { try open($0, key: key, aad: aad, row: row()) }
+    func open(_ sealed: [UInt8], key: DataKey?, aad: @autoclosure () -> [UInt8], row: @autoclosure () -> String)
+        throws -> String
+    {
+        try sealed.withUnsafeBytes { try open($0, key: key, aad: aad(), row: row()) }
     }
 
     /// The data key of conversation `id`; nil in the plaintext twin (which has no keys to unwrap).
     /// Throws `not-found`, `integrity`, `missing-master-key` or `wrong-master-key`.
     func dataKey(_ id: ConversationID) throws -> DataKey? {
-        try keyRow(id).key
+        try keyRow(id, openingCount: false).key
     }
 
-    /// Conversation `id`'s data key (nil in the plaintext twin) and its sealed message count, from one row.
-    func keyRow(_ id: ConversationID) throws -> (key: DataKey?, sealedCount: [UInt8]?) {
-        var found: (wrapped: [UInt8], version: Int, owner: String, count: [UInt8]?)?
-        try mapErrors {
-            try db.forEachRow(
+    /// Conversation `id`'s data key (nil in the plaintext twin) and its message count (when
+    /// `openingCount`, else 0), from one row read in place: the wrapped key and the sealed count are
+    /// compared with the cached key and its remembered count where SQLite holds them, and copied only
+    /// when they must be unwrapped or opened.
+    func keyRow(_ id: ConversationID, openingCount: Bool = true) throws -> (key: DataKey?, count: Int) {
+        let found = try mapErrors {
+            try db.firstRow(
                 "SELECT wrapped_key, key_version, owner, message_count FROM conversations WHERE id = ?", [id.rawValue]
-            ) { row in
-                found = (
-                    row.withBytes(0) { Array($0) }, row.int(1) ?? 0, row.string(2) ?? "",
-                    row.isNull(3) ? nil : row.withBytes(3) { Array($0) }
-                )
+            ) { row -> (key: DataKey?, count: Int) in
+                var key: DataKey?
+                if sealing {
+                    let owner = row.string(2) ?? ""
+                    let version = row.int(1) ?? 0
+                    key = try row.withBytes(0) { try dataKey(id, owner: owner, wrapped: $0, version: version) }
+                }
+                var count = 0
+                if openingCount {
+                    count =
+                        try row.isNull(3)
+                        ? openCount(UnsafeRawBufferPointer?.none, key: key, id: id)
+                        : row.withBytes(3) { try openCount($0, key: key, id: id) }
+                }
+                return (key, count)
             }
         }
         guard let found else { throw StoreError(.notFound, "no conversation \(id)") }
-        guard sealing else { return (nil, found.count) }
-        let key = try found.wrapped.withUnsafeBytes {
-            try dataKey(id, owner: found.owner, wrapped: $0, version: found.version)
-        }
-        return (key, found.count)
+        return found
     }
 
     /// The data key wrapped as `wrapped` under `version` for `owner`: the cached one when it was unwrapped

@@ -1,8 +1,10 @@
 // `enclave bench store`: what sealing costs. The same workload runs against two databases in the same
 // run, one sealed and one with the same schema but plaintext columns (same code path, sealing off, no
-// data keys unwrapped), both with synchronous=FULL and group commit. Appends alternate round by round,
-// history reads pass by pass; the command prints each round's figures and ratios, then the median
-// ratio and its spread (the spread shows how much other load on the machine moved the figures).
+// data keys unwrapped), both with synchronous=FULL and group commit, the same rows written in the same
+// way. Which store goes first alternates round by round for appends and pass by pass for history reads;
+// CPU time is the process's (CLOCK_PROCESS_CPUTIME_ID) around each variant's share. The command prints
+// each round's figures and ratios, then the median ratio and its spread (the spread shows how much
+// other load on the machine moved the figures).
 //
 // History reads are measured twice: as the server makes them (bodies the Store wrote or opened before
 // come from its memo of authenticated bodies, OpenedBodies.swift), and cold (the memo emptied before
@@ -61,16 +63,16 @@ struct BenchStore: AsyncParsableCommand {
                 + "synchronous=FULL, group commit; \(runs) alternating runs")
         var rounds: [(plain: Rates, sealed: Rates)] = []
         for round in 0..<runs {
+            // Index 0 is the plaintext store, 1 the sealed one; which goes first alternates by round.
             var stores: [Store] = []
-            var ids: [[ConversationID]] = []
-            var rates: [Rates] = []
             for sealing in [false, true] {
                 let path = base.appendingPathComponent("\(sealing ? "sealed" : "plain")-\(round).sqlite").path
-                let store = try Store(path: path, keyRing: ring, sealing: sealing)
-                let (created, appendRates) = try await appendWorkload(store)
-                stores.append(store)
-                ids.append(created)
-                rates.append(appendRates)
+                stores.append(try Store(path: path, keyRing: ring, sealing: sealing))
+            }
+            var ids: [[ConversationID]] = [[], []]
+            var rates = [Rates(), Rates()]
+            for index in Self.order(round) {
+                (ids[index], rates[index]) = try await appendWorkload(stores[index])
             }
             // Reads then find both files in the same state: a WAL that one store happened to checkpoint
             // more recently than the other makes its page lookups cheaper and would skew the ratio.
@@ -125,16 +127,16 @@ struct BenchStore: AsyncParsableCommand {
         var coldReadsPerCPUSecond = 0.0
     }
 
-    /// User plus system CPU seconds used by this process so far.
+    /// The variants' indices (0 plaintext, 1 sealed) in the order they run in round or pass `n`: each goes
+    /// first half of the time, so neither always finds the caches as the other left them.
+    private static func order(_ n: Int) -> [Int] { n % 2 == 0 ? [0, 1] : [1, 0] }
+
+    /// CPU seconds (user plus system, all threads) used by this process so far, to the nanosecond
+    /// (CLOCK_PROCESS_CPUTIME_ID; getrusage may count in scheduler ticks, coarse next to one pass).
     private func cpuSeconds() -> Double {
-        var usage = rusage()
-        #if canImport(Glibc)
-            getrusage(RUSAGE_SELF.rawValue, &usage)
-        #else
-            getrusage(RUSAGE_SELF, &usage)
-        #endif
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        var now = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
     /// Appends the workload with `writers` concurrent tasks; returns the conversations and the rates.
@@ -144,14 +146,17 @@ struct BenchStore: AsyncParsableCommand {
             ids.append(try await store.createConversation(owner: "bench", title: "t\(index)"))
         }
         let body = String(repeating: "x", count: bodyBytes)
+        let targets = ids, writers = writers
         let perWriter = (appends + writers - 1) / writers
         let startCPU = cpuSeconds()
         let time = try await ContinuousClock().measure {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for writer in 0..<writers {
-                    let target = ids[writer % ids.count]
                     group.addTask {
-                        for _ in 0..<perWriter {
+                        // Writer w appends to conversations w, w + writers, w + 2·writers, ... in turn, so
+                        // every conversation gets messages even when there are more conversations than writers.
+                        for n in 0..<perWriter {
+                            let target = targets[(writer + n * writers) % targets.count]
                             _ = try await store.append(NewMessage(role: "user", body: body), to: target)
                         }
                     }
@@ -167,15 +172,17 @@ struct BenchStore: AsyncParsableCommand {
     }
 
     /// Reads the histories of every conversation (`ids[i]` of `stores[i]`), alternating between the
-    /// stores within each pass so that other load on the machine falls on both alike: first as the
-    /// server reads, then cold (the memo of opened bodies emptied before each pass).
+    /// stores within each pass (and which goes first from pass to pass) so that other load on the machine
+    /// falls on both alike: first as the server reads, then cold (the memo of opened bodies emptied before
+    /// each pass).
     private func readWorkload(_ stores: [Store], ids: [[ConversationID]], into rates: inout [Rates]) async throws {
         let clock = ContinuousClock()
         for cold in [false, true] {
             var time = [Duration.zero, .zero]
             var cpu = [0.0, 0.0]
-            for _ in 0..<readPasses {
-                for (index, store) in stores.enumerated() {
+            for pass in 0..<readPasses {
+                for index in Self.order(pass) {
+                    let store = stores[index]
                     if cold { await store.forgetOpenedBodies() }
                     let startCPU = cpuSeconds()
                     time[index] += try await clock.measure {

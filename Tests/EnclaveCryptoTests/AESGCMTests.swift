@@ -71,6 +71,30 @@ struct AESGCMTests {
         #expect(throws: CryptoError.self) { try opener.open(combined: [UInt8](repeating: 0, count: 27)) }
     }
 
+    @Test("one Sealer seals many boxes, each under a fresh nonce, and each opens only with its own AAD")
+    func sealer() throws {
+        let key = try SymmetricKey.random()
+        let sealer = try AESGCM.Sealer(key: key)
+        var nonces = Set<[UInt8]>()
+        for index in 0..<20 {
+            let message = Array("message \(index)".utf8)
+            let aad: [UInt8] = [UInt8(index)]
+            let box = try message.withUnsafeBytes { plain in
+                try aad.withUnsafeBytes { try sealer.seal(plain, aad: $0) }
+            }
+            #expect(box.count == 12 + message.count + 16)
+            nonces.insert(Array(box[..<12]))
+            #expect(try AESGCM.open(SealedBox(combined: box), key: key, aad: aad) == message)
+            #expect(throws: CryptoError.authenticationFailed) {
+                try AESGCM.open(SealedBox(combined: box), key: key, aad: [UInt8(index + 1)])
+            }
+        }
+        #expect(nonces.count == 20)
+        let nothing = UnsafeRawBufferPointer(start: nil, count: 0)
+        let empty = try sealer.seal(nothing, aad: nothing)
+        #expect(try AESGCM.open(SealedBox(combined: empty), key: key) == [])
+    }
+
     @Test("keys of unsupported sizes are refused")
     func keySizes() throws {
         #expect(throws: CryptoError.self) { try SymmetricKey(bytes: []) }

@@ -33,6 +33,13 @@ struct WycheproofTests {
                     #expect(opened == msg, "tcId \(test.tcId) should open")
                     let sealed = try AESGCM.seal(msg, key: key, nonce: iv, aad: aad)
                     #expect(sealed.ciphertext == ct && sealed.tag == tag, "tcId \(test.tcId) should seal to ct/tag")
+                    // The reusable Sealer, twice on one context: the second seal must not see the first's state.
+                    let sealer = try AESGCM.Sealer(key: key)
+                    for _ in 0..<2 {
+                        #expect(
+                            try sealer.seal(msg, nonce: iv, aad: aad) == iv + ct + tag,
+                            "tcId \(test.tcId): Sealer should seal to iv/ct/tag")
+                    }
                     let roundTrip = try SealedBox(combined: sealed.combined)
                     #expect(roundTrip == sealed)
                 } else {

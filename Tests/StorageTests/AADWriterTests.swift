@@ -34,6 +34,8 @@ struct AADWriterTests {
                 writer.finish(conversation: id, role: role, keyVersion: 1)
                 let expected = reference(["messages", "\(id.rawValue)/\(seq)", id.rawValue, role, "1"])
                 #expect(writer.bytes == expected, "seq \(seq) role \(role)")
+                writer.messageBody(id, seq: seq, role: role)
+                #expect(writer.bytes == expected, "messageBody: seq \(seq) role \(role)")
                 #expect(
                     Schema.aad("messages", row: "\(id.rawValue)/\(seq)", conversation: id, role: role, keyVersion: 1)
                         == expected)

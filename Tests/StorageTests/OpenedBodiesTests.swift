@@ -106,7 +106,7 @@ struct OpenedBodiesTests {
     }
 
     func body(_ size: Int, seq: Int) -> OpenedBody {
-        OpenedBody(
+        OpenedBody.make(
             seq: seq, role: "user", sealed: [UInt8](repeating: 1, count: size),
             plain: [UInt8](repeating: 2, count: size))
     }
