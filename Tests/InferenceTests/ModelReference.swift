@@ -69,9 +69,11 @@ struct TinyModel {
         func matrix(_ name: String, rows: Int, cols: Int, scale: Float) {
             let values = (0..<rows * cols).map { _ in rng.uniform() * scale }
             // The tests have no K-quant weight quantizer: random K blocks (every byte pattern is valid) with
-            // half scales sized so the weights fall near ±scale, as for the other types.
+            // half scales sized so the weights fall near ±scale, as for the other types: the largest code
+            // times the largest sub-scale is ~4000 for Q6_K (6-bit codes, int8 scales) and IQ4_XS (grid values
+            // to ±127, 6-bit scales), a few hundred for the others.
             let type = spec.weightType
-            let halfScale = scale / (type == .q6_K ? 1000 : 300)  // Q6_K: int8 scales, 6-bit codes
+            let halfScale = scale / (type == .q6_K ? 1000 : type == .iq4_xs ? 4000 : 300)
             let encoded =
                 type.blockSize == 256
                 ? KQuantKernelTests.randomBlocks(type, count: values.count, seed: rng.next(), halfScale: halfScale)

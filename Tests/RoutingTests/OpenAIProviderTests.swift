@@ -17,7 +17,8 @@ import Testing
     /// A provider for `server`. The default read timeout is long: only the stall test waits for a timeout
     /// (and sets its own), and under CI's parallel load a healthy reply took longer than 5 s.
     static func provider(
-        _ server: RecordingServer, retries: Int = 0, readTimeout: Duration = .seconds(30), apiKey: APIKeySource = .none,
+        _ server: RecordingServer, retries: Int = 0, readTimeout: Duration = .seconds(120),
+        apiKey: APIKeySource = .none,
         baseURL: String? = nil
     ) throws -> OpenAIProvider {
         let info = ProviderInfo(
@@ -25,7 +26,9 @@ import Testing
             pricing: Pricing(inputPerMillion: 1, outputPerMillion: 2))
         let settings = OpenAIProviderSettings(
             baseURL: baseURL ?? server.baseURL, apiKey: apiKey, connectTimeout: .seconds(2), readTimeout: readTimeout,
-            totalTimeout: .seconds(20), retries: retries, retryBackoff: .milliseconds(10))
+            // Generous bounds: the whole suite runs in parallel on two cores, and a loopback reply once took
+            // over 30 s to start there; only the stall test, which passes its own, waits for a timeout.
+            totalTimeout: .seconds(180), retries: retries, retryBackoff: .milliseconds(10))
         return try OpenAIProvider(info: info, settings: settings)
     }
 
