@@ -217,15 +217,19 @@ import Testing
                 #expect(try await client.readReply().last?.hasPrefix("OK conversation=") == true)
                 let answered = ContinuousClock.now
                 try await Task.sleep(for: .milliseconds(300))
-                do {
-                    #expect(try await client.final("/whoami").hasPrefix("OK user=alice"))
-                } catch {
-                    // Closed as idle: a fault only if the question really came within the idle limit of the
-                    // answer. A runner whose two cores are saturated can starve this task for longer (the
-                    // full suite once took 158 s for this test); then nothing about the clock can be judged.
-                    let gap = ContinuousClock.now - answered
-                    if gap < .seconds(4) { throw error }
-                    print("the idle-clock test was starved for \(gap) after the answer; not judged")
+                // Closed as idle (an error, or the idle notice's line instead of OK): a fault only if the
+                // question really came within the idle limit of the answer. A runner whose two cores are
+                // saturated can starve this task or the server for longer (the full suite once took 232 s
+                // for this test); then nothing about the clock can be judged.
+                let outcome: String
+                do { outcome = try await client.final("/whoami") } catch { outcome = "\(error)" }
+                let gap = ContinuousClock.now - answered
+                if !outcome.hasPrefix("OK user=alice") {
+                    if gap < .seconds(4) {
+                        Issue.record("the session closed \(gap) after the answer: \(outcome)")
+                    } else {
+                        print("the idle-clock test was starved for \(gap) after the answer; not judged")
+                    }
                 }
             }
         }
