@@ -71,7 +71,7 @@ struct AuditLogWriter: Sendable {
                 && (caught.state.lastSeq < known.lastSeq
                     || (caught.state.lastSeq == known.lastSeq && caught.state.head != known.head))
             {
-                throw AuditError.io(operation: "stat", path: log.path, reason: "audit file was replaced")
+                throw FileIdentity.replaced(log.path)
             }
             state = caught.state
             if caught.tornBytes > 0 {

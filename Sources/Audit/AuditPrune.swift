@@ -199,6 +199,11 @@ public enum AuditPrune {
 }
 
 extension AuditPrune {
+    /// The cut-off of a retention of `days` days as of `now`: records written before it are due.
+    public static func cutoff(retentionDays days: Int, now: UTCMillis = .now) -> UTCMillis {
+        UTCMillis(now.value - Int64(days) * 86_400_000)
+    }
+
     /// Prunes the records written before `cutoff`, having recorded the prune first through `record` (the
     /// server's log, or an operator command's one-off append): the plan is found by a dry run, recorded,
     /// then carried out no further than planned. Returns nil when no record is old enough. The scans and
@@ -227,16 +232,11 @@ extension AuditPrune {
 }
 
 extension AuditLog {
-    /// The cut-off of the log's own retention as of `now`: records written before it are due for pruning.
-    public func retentionCutoff(now: UTCMillis = .now) -> UTCMillis {
-        UTCMillis(now.value - Int64(configuration.retentionDays) * 86_400_000)
-    }
-
     /// Applies the log's own retention (`Configuration.retentionDays`) as of `now`, recording the prune in
     /// this log before making it; nil when no record is old enough.
     public func pruneExpired(now: UTCMillis = .now, actor: String, role: String) async throws -> AuditPruneResult? {
         try await AuditPrune.pruneRecorded(
-            directory: directory, before: retentionCutoff(now: now), macKey: macKey, signer: signer, actor: actor,
+            directory: directory, before: AuditPrune.cutoff(retentionDays: configuration.retentionDays, now: now), macKey: macKey, signer: signer, actor: actor,
             role: role
         ) { event in _ = try await self.append(event) }
     }

@@ -86,15 +86,18 @@ struct FileIdentity: Sendable {
         inode = UInt64(info.st_ino)
     }
 
+    /// The error for a log file that another file took the place of (fail closed).
+    static func replaced(_ path: String) -> AuditError {
+        AuditError.io(operation: "stat", path: path, reason: "audit file was replaced")
+    }
+
     /// Throws unless `path` still names the same regular file.
     func check() throws(AuditError) {
         var info = stat()
         guard stat(path, &info) == 0 else {
             throw AuditError.io(operation: "stat", path: path, reason: "audit file removed: \(errnoText())")
         }
-        guard UInt64(info.st_dev) == device, UInt64(info.st_ino) == inode else {
-            throw AuditError.io(operation: "stat", path: path, reason: "audit file was replaced")
-        }
+        guard UInt64(info.st_dev) == device, UInt64(info.st_ino) == inode else { throw Self.replaced(path) }
     }
 }
 
@@ -133,15 +136,11 @@ final class CurrentLogFile: Sendable {
                 guard try prunedReplacement() else { throw error }
             }
             let reopened = try AppendOnlyFile(path: path, create: false)
-            guard (try reopened.status().st_mode & S_IFMT) == S_IFREG else { throw replacedError }
+            guard (try reopened.status().st_mode & S_IFMT) == S_IFREG else { throw FileIdentity.replaced(path) }
             let reopenedIdentity = try FileIdentity(of: reopened)
             current.withLock { $0 = (reopened, reopenedIdentity) }
             replaced = true
         }
-    }
-
-    private var replacedError: AuditError {
-        AuditError.io(operation: "stat", path: path, reason: "audit file was replaced")
     }
 
     /// Whether the file at `path` is a regular file whose first record is where the newest signed prune

@@ -32,7 +32,7 @@ struct AuditPruneCommand: AsyncParsableCommand {
         try options.requireDirectory()
         let settings = try options.settings()
         let retention = days ?? settings.audit.retentionDays
-        let cutoff = UTCMillis(Date().addingTimeInterval(-Double(retention) * 86_400))
+        let cutoff = AuditPrune.cutoff(retentionDays: retention)
         let store = try ServerAssembly.openStore(settings.locations)
         let holds = try await store.holds()
         guard holds.isEmpty || dryRun else {
