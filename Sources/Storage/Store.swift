@@ -6,14 +6,19 @@
 // version the database still uses against its key check value, before any row is read or written, so
 // a wrong key stops start-up with `wrong-master-key` and leaves the file untouched.
 //
-// The Store is an actor owning one connection; SQLite calls block it briefly (short statements, WAL).
-// Appends are group-committed: concurrent appends share one transaction and one fsync.
+// The Store is an actor owning one connection; SQLite calls block it briefly (short statements, WAL), on
+// a queue of its own rather than the cooperative pool (QueueExecutor.swift). Appends are group-committed:
+// concurrent appends share one transaction and one fsync.
 internal import EnclaveCrypto
 internal import Foundation
 import Synchronization
 
 /// Sealed conversation storage over one SQLite database.
 public actor Store {
+    /// Where the Store's work runs: off the cooperative pool, since a commit blocks for its fsync.
+    private nonisolated let executor = QueueExecutor(label: "enclave.store")
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
     let db: SQLiteConnection
     let keyRing: KeyRing
     /// False only for the benchmark's plaintext twin (same schema and code path, no sealing).

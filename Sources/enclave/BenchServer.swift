@@ -1,6 +1,7 @@
 // `enclave bench server`: Enclave's own overhead per message. Starts a chat server on a free
-// loopback port with the echo provider (no model time) over the real storage, policy and audit in a
-// temporary data directory, drives it with concurrent clients, and reports messages/s, latency
+// loopback port over the production path, as `serve` builds it for one provider (ProviderGateway: the
+// router and the executor) with an instant provider (no model time), over the real storage, policy and
+// audit in a temporary data directory, drives it with concurrent clients, and reports messages/s, latency
 // percentiles and the memory each held connection costs, beside two baselines from the same run: a
 // bare protocol round trip (`/whoami`) and one durable write (append + fdatasync) in the data directory.
 import ArgumentParser
@@ -8,12 +9,13 @@ import ChatCore
 import ChatServer
 import Foundation
 import Logging
+import Routing
 import ServiceLifecycle
 import Storage
 
 struct BenchServer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "server", abstract: "Messages/s and p99 through the whole server path with an echo provider.")
+        commandName: "server", abstract: "Messages/s and p99 through the whole server path with an instant provider.")
 
     @Option(help: "Concurrent clients.") var clients = 20
     @Option(help: "Messages per client.") var messages = 50
@@ -33,7 +35,11 @@ struct BenchServer: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: directory) }
         var limits = ChatCore.Configuration()
         limits.budget = .init(messagesPerMinute: 1e9, burst: 1e9, concurrentGenerations: clients)
-        let backends = try await ServerAssembly.open(DataLocations(dataDirectory: directory.path), gateway: EchoGateway())
+        let provider = InstantProvider()
+        let gateway = ProviderGateway(
+            providers: [provider], defaultProvider: provider.info.name, systemPrompt: "Answer.",
+            promptVersion: "bench.v1")
+        let backends = try await ServerAssembly.open(DataLocations(dataDirectory: directory.path), gateway: gateway)
         let password = try await backends.ensureUser(name: "bench", role: .staff)
         let core = try backends.core(configuration: limits)
         var configuration = ServerConfiguration()

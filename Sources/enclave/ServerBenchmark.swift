@@ -1,5 +1,5 @@
 // `enclave bench server`: Enclave's own overhead. Drives a running ChatServer over loopback with
-// concurrent clients sending messages (the caller wires an echo provider, so no model time is
+// concurrent clients sending messages (the caller wires an instant provider, so no model time is
 // counted), and measures messages/s and latency percentiles per message (line sent → final line
 // read), then the resident memory each idle connection costs. Every client logs in before any sends,
 // so the logins' scrypt work (tens of ms of CPU each, by design) is not counted as message latency.
