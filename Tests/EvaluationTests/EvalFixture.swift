@@ -106,16 +106,28 @@ func answer(_ text: String) -> RecorderBehaviour { .reply([text]) }
 final class CountingProvider: ChatProvider {
     let info = ProviderInfo(name: "counting", residency: .onPrem, model: "counting")
     private let counts = Mutex((now: 0, maximum: 0))
+    /// Each call is held until this many have been in flight at once (or 20 s have passed): on a starved
+    /// machine the calls can reach the provider further apart than any fixed hold, and never overlap.
+    let holdUntil: Int
+
+    init(holdUntil: Int) {
+        self.holdUntil = holdUntil
+    }
 
     var maximumInFlight: Int { counts.withLock { $0.maximum } }
 
     func stream(_ request: ChatRequest) -> AsyncThrowingStream<ProviderEvent, any Error> {
-        AsyncThrowingStream { continuation in
+        AsyncThrowingStream { [holdUntil] continuation in
             let task = Task {
                 counts.withLock {
                     $0.now += 1
                     $0.maximum = max($0.maximum, $0.now)
                 }
+                for _ in 0..<400 where counts.withLock({ $0.maximum < holdUntil }) {
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
+                // A runner that let more in than its limit shows it here: a further call arrives while
+                // these are still held.
                 try? await Task.sleep(for: .milliseconds(50))
                 counts.withLock { $0.now -= 1 }
                 continuation.yield(.text("ok"))

@@ -176,7 +176,7 @@ func crossoverSuiteText() -> String {
     }
 
     @Test func itemsRunConcurrentlyUpToTheLimitPerProvider() async throws {
-        let provider = CountingProvider()
+        let provider = CountingProvider(holdUntil: 3)
         let fixture = try await EvalFixture([])
         let gateway = ProviderGateway(
             providers: [provider], defaultProvider: "counting", systemPrompt: "Answer.", promptVersion: "assistant.v1")

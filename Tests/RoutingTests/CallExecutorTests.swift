@@ -17,7 +17,9 @@ struct RecorderFixture {
     let registry: ProviderRegistry
     let executor: CallExecutor
 
-    static func start(canary: CanaryConfiguration? = nil, readTimeout: Duration = .seconds(5)) async throws
+    /// The timeouts are long (a starved full run once kept a loopback reply from starting for 20 s);
+    /// only the stall test, which passes its own read timeout, waits for one.
+    static func start(canary: CanaryConfiguration? = nil, readTimeout: Duration = .seconds(60)) async throws
         -> RecorderFixture
     {
         let vpc = try await RecordingServer.start()
@@ -31,7 +33,7 @@ struct RecorderFixture {
                     pricing: Pricing(inputPerMillion: price, outputPerMillion: price * 2), contextLength: 2048),
                 settings: OpenAIProviderSettings(
                     baseURL: server.baseURL, connectTimeout: .seconds(2), readTimeout: readTimeout,
-                    totalTimeout: .seconds(20),
+                    totalTimeout: .seconds(180),
                     retries: 1, retryBackoff: .milliseconds(5)))
         }
         let prompts = PromptSelection(defaultPrompt: PromptReference(name: "assistant", version: 1))
@@ -110,8 +112,9 @@ final class CallLog: Sendable {
 
     @Test(arguments: [RecorderBehaviour.fail, .malformed, .cut, .stall])
     func faultsFallBackOnlyBeforeText(fault: RecorderBehaviour) async throws {
-        // The read timeout must outlast a healthy reply on a loaded 2-core machine (300 ms did not).
-        let fixture = try await RecorderFixture.start(readTimeout: .seconds(2))
+        // Only the stall waits for the read timeout; the others must outlast a healthy reply on a starved
+        // 2-core machine (300 ms did not, nor did 2 s for the fallback's reply in a full run).
+        let fixture = try await RecorderFixture.start(readTimeout: fault == .stall ? .seconds(2) : .seconds(60))
         // HTTP 500 comes before any text, so the call falls back to the plan's next provider. The
         // other faults send a first piece, so the call ends with a code and is not replayed.
         fixture.external.setDefault(fault)
