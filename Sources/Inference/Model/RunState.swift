@@ -35,7 +35,6 @@ final class RunState {
     let v: FloatBuffer  // (batch, kvDim)
     let hb: FloatBuffer  // (batch, hiddenDim) gate, then silu(gate)·up
     let hb2: FloatBuffer  // (batch, hiddenDim) up
-    let logits: FloatBuffer  // (vocab)
     let quantized: ByteBuffer  // (batch, row bytes of max(dim, hiddenDim) as q8_1 or q8_K) dot activations
     let rope: FloatBuffer  // (ropeDimensions) cos, sin interleaved for one position
     var attentionScratch: FloatBuffer  // (threads, context)
@@ -74,7 +73,6 @@ final class RunState {
         v = FloatBuffer(batchCapacity * c.kvDim)
         hb = FloatBuffer(batchCapacity * c.hiddenDim)
         hb2 = FloatBuffer(batchCapacity * c.hiddenDim)
-        logits = FloatBuffer(c.vocabularySize)
         quantized = ByteBuffer(batchCapacity * Self.activationRowBytes(wide: wide))
         rope = FloatBuffer(c.ropeDimensions)
         attentionScratch = FloatBuffer(threads * 256)
