@@ -29,12 +29,24 @@ final class DataKey {
     private var cachedSealer: AESGCM.Sealer?
     /// Bodies already authenticated under this key (grown only through `DataKeyCache.remember`).
     fileprivate(set) var opened = OpenedBodies()
+    /// The last `OpenedBodies.unretainedEntries` line sample: stored so that the loads producing it are
+    /// not optimized away. Its value means nothing.
+    private var lineSample: UInt8 = 0
 
     init(key: SymmetricKey, owner: String, wrapped: [UInt8], version: Int) {
         self.key = key
         self.owner = owner
         self.wrapped = wrapped
         self.version = version
+    }
+
+    /// The remembered entries for seqs `newest`, `newest - 1`, ... (`count` of them), unretained, with
+    /// their bytes on their way into the CPU cache: see `OpenedBodies.unretainedEntries`, whose rule
+    /// (the memo must not change while they are in use) the caller keeps.
+    func rememberedEntries(newest: Int, count: Int) -> [Unmanaged<OpenedBody>?] {
+        let gathered = opened.unretainedEntries(newest: newest, count: count)
+        lineSample = gathered.lineSample
+        return gathered.entries
     }
 
     /// A decryption context keyed with this data key (its key schedule computed once).

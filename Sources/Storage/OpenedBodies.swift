@@ -72,6 +72,19 @@ final class OpenedBody: ManagedBuffer<OpenedBodyHeader, UInt8> {
 
     var seq: Int { withUnsafeMutablePointerToHeader { $0.pointee.seq } }
 
+    /// One byte from each cache line of the entry's bytes, combined. Reading them asks the memory system
+    /// for all of the entry's lines at once (no load depends on another), so the comparison and the copy
+    /// of a warm read find them in the cache instead of waiting for each line in turn.
+    var lineSample: UInt8 {
+        withUnsafeMutablePointers { header, bytes in
+            var sample: UInt8 = 0
+            for offset in stride(from: 0, to: header.pointee.sealedCount + header.pointee.plainCount, by: 64) {
+                sample ^= bytes[offset]
+            }
+            return sample
+        }
+    }
+
     /// Bytes of memory the entry accounts for.
     var size: Int {
         withUnsafeMutablePointerToHeader { $0.pointee.sealedCount + $0.pointee.plainCount + $0.pointee.role.utf8.count }
@@ -132,16 +145,32 @@ struct OpenedBodies {
     /// The entries remembered for seqs `newest`, `newest - 1`, ... (`count` of them, nil where there is
     /// none), for a history read to consult row by row. Gathered before SQLite is stepped, the entries'
     /// first cache lines are fetched together (each load here is independent of the others), instead of
-    /// one at a time behind SQLite's work for each row.
-    func entries(newest: Int, count: Int) -> [OpenedBody?] {
-        guard !slots.isEmpty, count > 0 else { return [] }
-        var found: [OpenedBody?] = []
+    /// one at a time behind SQLite's work for each row. The references are not retained: a retain is an
+    /// atomic write to the entry, which would make each load wait for the one before it, and another to
+    /// release it afterwards. They stay valid only while this memo is not changed, so the caller must
+    /// not remember, drop or forget entries until it is done with them.
+    func unretainedEntries(newest: Int, count: Int) -> (entries: [Unmanaged<OpenedBody>?], lineSample: UInt8) {
+        guard !slots.isEmpty, count > 0 else { return ([], 0) }
+        var found: [Unmanaged<OpenedBody>?] = []
         found.reserveCapacity(count)
-        for seq in stride(from: newest, to: newest - count, by: -1) {
-            let entry = slots[seq & (Self.slotCount - 1)]
-            found.append(entry?.seq == seq ? entry : nil)
+        var sample: UInt8 = 0
+        slots.withUnsafeBytes { table in
+            for seq in stride(from: newest, to: newest - count, by: -1) {
+                // A slot read as a bare pointer takes no reference (an optional class reference is one
+                // pointer, nil being zero); reading it as `OpenedBody?` would retain and release it.
+                let slot = (seq & (Self.slotCount - 1)) * MemoryLayout<OpenedBody?>.stride
+                let entry = table.load(fromByteOffset: slot, as: UnsafeRawPointer?.self).map {
+                    Unmanaged<OpenedBody>.fromOpaque($0)
+                }
+                let same = entry?._withUnsafeGuaranteedRef { body in
+                    guard body.seq == seq else { return false }
+                    sample ^= body.lineSample
+                    return true
+                }
+                found.append(same == true ? entry : nil)
+            }
         }
-        return found
+        return (found, sample)
     }
 
     /// Remembers `body` in its slot (replacing the one there); when the memo would grow past `limit`

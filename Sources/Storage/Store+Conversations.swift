@@ -167,8 +167,11 @@ extension Store {
         let expectedRows = min(count, max(0, limit ?? count))
         var records: [MessageRecord] = []
         records.reserveCapacity(expectedRows)
-        // Row i (newest first) is seq count - i; its remembered entry, if any, is remembered[i].
-        let remembered = key?.opened.entries(newest: count, count: expectedRows) ?? []
+        // Row i (newest first) is seq count - i; its remembered entry, if any, is remembered[i]. The
+        // references are unretained, so the memo must not change until the rows are read: bodies opened
+        // now are remembered after the loop.
+        let remembered = key?.rememberedEntries(newest: count, count: expectedRows) ?? []
+        defer { rememberOpened(in: key) }
         var aad = AADWriter()
         try mapErrors {
             try db.forEachRow(
@@ -186,15 +189,15 @@ extension Store {
                     guard sealing else { return String(decoding: sealed, as: UTF8.self) }
                     guard let key else { throw StoreError(.integrity, "messages row \(id)/\(seq): no data key") }
                     if records.count < remembered.count, let entry = remembered[records.count],
-                        let text = entry.text(role: role, stored: sealed)
+                        let text = entry._withUnsafeGuaranteedRef({ $0.text(role: role, stored: sealed) })
                     {
                         return text
                     }
                     aad.messageBody(id, seq: seq, role: role)
                     bodiesDecrypted += 1
-                    let opened = try openBody(sealed, key: key, aad: aad.bytes, seq: seq, role: role, id: id)
-                    dataKeys.remember(opened, in: key)
-                    return opened.text
+                    let body = try openBody(sealed, key: key, aad: aad.bytes, seq: seq, role: role, id: id)
+                    openedInRead.append(body)
+                    return body.text
                 }
                 records.append(
                     MessageRecord(
@@ -208,6 +211,12 @@ extension Store {
         }
         records.reverse()
         return records
+    }
+
+    /// Remembers the bodies the history read just finished opened (`openedInRead`) under `key`.
+    private func rememberOpened(in key: DataKey?) {
+        if let key { for body in openedInRead { dataKeys.remember(body, in: key) } }
+        openedInRead.removeAll(keepingCapacity: true)
     }
 
     /// One conversation's summary, or nil if it does not exist. Throws `integrity` when it is damaged.

@@ -35,6 +35,8 @@ public actor Store {
     public internal(set) var appendCommits = 0
     /// Unwrapped data keys of recently used conversations (bounded; keys are cleansed when dropped).
     var dataKeys = DataKeyCache(capacity: Store.dataKeyCacheCapacity)
+    /// Bodies a history read has opened, remembered when it has read its last row (Store+Conversations.swift).
+    var openedInRead: [OpenedBody] = []
     /// Message bodies decrypted by history reads so far (for tests: memo hits do not count).
     package internal(set) var bodiesDecrypted = 0
     /// Master versions whose key in the ring matched the database's key check value.

@@ -87,6 +87,35 @@ struct OpenedBodiesTests {
         }
     }
 
+    @Test("a read whose opened rows overflow the memo returns every body; hits stay hits, the rest is opened")
+    func readsThatOverflowTheMemo() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("m.sqlite")
+        let ring = try makeKeyRing()
+        let writer = try Store(path: path, keyRing: ring)
+        let id = try await writer.createConversation(owner: "alice")
+        // 3000-byte bodies: an entry holds about 6 KB, so fewer than 50 fit in a conversation's 256 KB
+        // budget, and remembering what one full read opens starts the memo over more than once.
+        let messages = OpenedBodies.slotCount + 40
+        let expected = (1...messages).map { "\($0) " + String(repeating: "x", count: 3000) }
+        for body in expected { _ = try await writer.append(NewMessage(role: "user", body: body), to: id) }
+
+        let reader = try Store(path: path, keyRing: ring)
+        #expect(try await reader.history(id, limit: 10).map(\.body) == Array(expected.suffix(10)))
+        #expect(await reader.bodiesDecrypted == 10)
+        // The ten newest come from the memo; every other row is opened, and its body is the one written.
+        #expect(try await reader.history(id).map(\.body) == expected)
+        #expect(await reader.bodiesDecrypted == messages)
+        for _ in 0..<3 {
+            let before = await reader.bodiesDecrypted
+            #expect(try await reader.history(id).map(\.body) == expected)
+            let opened = await reader.bodiesDecrypted - before
+            #expect(opened > 0 && opened <= messages)
+            #expect(await reader.openedBodyBytes <= 256 << 10)
+        }
+    }
+
     @Test("deleting a conversation drops its remembered bodies")
     func deleteDropsTheMemo() async throws {
         let dir = try TemporaryDirectory()
