@@ -17,14 +17,16 @@ public struct EvalOptions: Sendable {
     public var repetitions: Int
     /// Items in flight at once per provider.
     public var concurrency: Int
+    /// The per-provider limit a run uses unless told otherwise (`eval run` and `eval bench` share it).
+    public static let defaultConcurrency = 4
     /// The provider that rates rubric items (itself policy-gated and audited), if any.
     public var judge: String?
     public var user: Principal
     public var maxTokens: Int
 
     public init(
-        providers: [String], repetitions: Int = 1, concurrency: Int = 4, judge: String? = nil,
-        user: Principal = Principal(name: "eval", role: .staff, groups: []), maxTokens: Int = 256
+        providers: [String], repetitions: Int = 1, concurrency: Int = EvalOptions.defaultConcurrency,
+        judge: String? = nil, user: Principal = Principal(name: "eval", role: .staff, groups: []), maxTokens: Int = 256
     ) {
         self.providers = providers
         self.repetitions = max(1, repetitions)

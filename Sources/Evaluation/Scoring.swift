@@ -38,6 +38,27 @@ public enum Scoring {
 
     private static func pass(_ ok: Bool) -> Double { ok ? 1 : 0 }
 
+    // The fixed patterns are compiled once: compiling one costs more than the rest of scoring an item (ICU
+    // builds the matcher), and an NSRegularExpression is immutable and safe to share between tasks.
+
+    /// A number as `numbers(in:)` reads it: `1,234.50`, `-7`, `42`.
+    private static let numberPattern = fixedPattern(#"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"#)
+
+    /// Where a reply names its choice, most telling first: a letter at its start (`B`, `(B)`, `B)`, `B.`;
+    /// not an article such as "A patient"), after "answer", in parentheses.
+    private static let choicePatterns = [
+        #"^\s*\(?([A-H])(?:[).:,]|\s*$)"#, #"(?i:answer)(?:\s+is)?\s*:?\s*\(?([A-H])\b"#, #"\(([A-H])\)"#,
+    ].map(fixedPattern)
+
+    /// Compiles one of this file's own patterns (a literal, checked by the scoring tests).
+    private static func fixedPattern(_ pattern: String) -> NSRegularExpression {
+        do {
+            return try NSRegularExpression(pattern: pattern)
+        } catch {
+            preconditionFailure("Scoring's pattern \(pattern) does not compile: \(error)")
+        }
+    }
+
     /// Lower case, white space collapsed to one space, punctuation trimmed from both ends.
     public static func normalize(_ text: String) -> String {
         let words = text.lowercased().split(whereSeparator: { $0.isWhitespace })
@@ -46,10 +67,8 @@ public enum Scoring {
 
     /// The numbers written in `text`, in order; `1,234.50` is 1234.5, a leading minus sign counts.
     public static func numbers(in text: String) -> [Double] {
-        let pattern = #"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"#
-        guard let expression = try? NSRegularExpression(pattern: pattern) else { return [] }
         let range = NSRange(text.startIndex..., in: text)
-        return expression.matches(in: text, range: range).compactMap { match in
+        return numberPattern.matches(in: text, range: range).compactMap { match in
             Range(match.range, in: text).flatMap { Double(text[$0].replacingOccurrences(of: ",", with: "")) }
         }
     }
@@ -57,11 +76,7 @@ public enum Scoring {
     /// The choice a reply makes: a letter A-H at its start (`B`, `(B)`, `B)`, `B.`; not an article such as
     /// "A patient"), else after "answer", else the first parenthesised letter.
     public static func choiceLetter(_ reply: String) -> String? {
-        let patterns = [
-            #"^\s*\(?([A-H])(?:[).:,]|\s*$)"#, #"(?i:answer)(?:\s+is)?\s*:?\s*\(?([A-H])\b"#, #"\(([A-H])\)"#,
-        ]
-        for pattern in patterns {
-            guard let expression = try? NSRegularExpression(pattern: pattern) else { continue }
+        for expression in choicePatterns {
             let range = NSRange(reply.startIndex..., in: reply)
             if let match = expression.firstMatch(in: reply, range: range),
                 let found = Range(match.range(at: 1), in: reply)

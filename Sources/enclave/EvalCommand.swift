@@ -55,7 +55,7 @@ struct EvalRunCommand: AsyncParsableCommand {
     @Argument(help: "The gold suite: a .jsonl file or a directory of .jsonl files.") var suite: String
     @Option(help: "Providers to benchmark, comma-separated (names from the configuration).") var providers: String
     @Option(name: .customLong("repeat"), help: "Times each item is sent to each provider.") var repetitions = 1
-    @Option(help: "Items in flight at once per provider.") var concurrency = 4
+    @Option(help: "Items in flight at once per provider.") var concurrency = EvalOptions.defaultConcurrency
     @Option(help: "The provider that rates rubric items (policy-gated and audited like any call).") var judge: String?
     @OptionGroup var options: ConfigOptions
     @Flag(help: "Use a fresh temporary data directory (its store and audit log are deleted afterwards).")
