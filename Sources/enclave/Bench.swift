@@ -2,6 +2,8 @@
 // file (BenchStore.swift, BenchPolicy.swift, ...) and prints its figures against a named baseline
 // measured in the same run.
 import ArgumentParser
+import Policy
+import Routing
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,4 +13,20 @@ struct Bench: AsyncParsableCommand {
             BenchServer.self, BenchBackup.self,
         ]
     )
+}
+
+/// A provider that answers "42" at once: the stand-in of `bench server` and `eval bench` for a provider
+/// that takes no time.
+struct InstantProvider: ChatProvider {
+    let info = ProviderInfo(name: "instant", residency: .onPrem, region: nil, model: "instant")
+
+    func stream(_ request: ChatRequest) -> AsyncThrowingStream<ProviderEvent, any Error> {
+        AsyncThrowingStream { continuation in
+            continuation.yield(.text("42"))
+            continuation.yield(.usage(tokensIn: 5, tokensOut: 1))
+            continuation.finish()
+        }
+    }
+
+    func health() async -> Bool { true }
 }

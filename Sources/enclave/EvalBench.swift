@@ -191,18 +191,3 @@ struct ModeFigures {
             + "\(ms(base, 4)) ms, through Enclave \(ms(through)) ms (ratio \(ms(through / max(base, 1e-6), 0))x)"
     }
 }
-
-/// A provider that answers "42" at once: the benchmark's stand-in for a provider that takes no time.
-struct InstantProvider: ChatProvider {
-    let info = ProviderInfo(name: "instant", residency: .onPrem, region: nil, model: "instant")
-
-    func stream(_ request: ChatRequest) -> AsyncThrowingStream<ProviderEvent, any Error> {
-        AsyncThrowingStream { continuation in
-            continuation.yield(.text("42"))
-            continuation.yield(.usage(tokensIn: 5, tokensOut: 1))
-            continuation.finish()
-        }
-    }
-
-    func health() async -> Bool { true }
-}
