@@ -7,7 +7,7 @@
 // to the provider's limit (`--concurrency`, the same default as `eval run`'s). The sequential figure (one
 // item at a time: the latency one item adds) is printed beside it. Every round measures baseline and eval
 // in both modes, alternating, so machine noise hits all four; the figures are medians over rounds with
-// their spread, as milliseconds and as a ratio against the baseline. The fsync time of the data
+// their spread, as milliseconds and as a ratio against the baseline. The time of one durable write on the data
 // directory's disk, measured in the same run, shows how much of the figure is the durability the design
 // requires (each item waits for its stored messages and audit records to reach the disk).
 import ArgumentParser
@@ -51,10 +51,11 @@ struct EvalBenchCommand: AsyncParsableCommand {
                     scorer: .number(value: 42, tolerance: 0))
             })
         let load = Self.loadAverage()
-        let fsync = try Self.fsyncMilliseconds(directory: directory, samples: 50)
+        let sync = try ServerBenchmark.syncFloor(directory: directory, count: 50)
         print(
             "\(items) items per round and mode, \(rounds) rounds, concurrency \(concurrency); load average \(load); "
-                + "one fsync on the data directory's disk: median \(ms(fsync.median)) ms (\(fsync.range))")
+                + "one durable write (append + fdatasync) on the data directory's disk: p50 \(ms(sync.p50Ms)) ms, "
+                + "p99 \(ms(sync.p99Ms)) ms")
         var sequential = ModeFigures()
         var concurrent = ModeFigures()
         for round in 1...rounds {
@@ -113,27 +114,7 @@ struct EvalBenchCommand: AsyncParsableCommand {
     static func timed(_ body: () async throws -> Void) async throws -> Double {
         let start = ContinuousClock.now
         try await body()
-        return milliseconds(ContinuousClock.now - start)
-    }
-
-    /// Median, lowest and highest time of `samples` small appends each followed by fsync, in `directory`.
-    static func fsyncMilliseconds(directory: String, samples: Int) throws -> Spread {
-        let path = directory + "/fsync-probe"
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        guard descriptor >= 0 else { throw ValidationError("cannot create \(path)") }
-        defer {
-            close(descriptor)
-            unlink(path)
-        }
-        let block = [UInt8](repeating: 0, count: 256)
-        var times: [Double] = []
-        for _ in 0..<samples {
-            _ = block.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            let start = ContinuousClock.now
-            guard fsync(descriptor) == 0 else { throw ValidationError("fsync failed in \(directory)") }
-            times.append(milliseconds(ContinuousClock.now - start))
-        }
-        return Spread(times)
+        return (ContinuousClock.now - start).seconds * 1000
     }
 
     /// The 1, 5 and 15 minute load averages, as /proc/loadavg has them ("?" where there is none).
@@ -163,12 +144,6 @@ struct Spread {
 /// `value` milliseconds with `digits` decimals.
 private func ms(_ value: Double, _ digits: Int = 3) -> String {
     String(format: "%.\(digits)f", value)
-}
-
-/// A duration in milliseconds.
-private func milliseconds(_ duration: Duration) -> Double {
-    let parts = duration.components
-    return Double(parts.seconds) * 1000 + Double(parts.attoseconds) / 1e15
 }
 
 /// One mode's per-item times over the rounds.

@@ -57,8 +57,8 @@ struct HostileLines {
     }
 }
 
-/// Counts the final lines (`OK`, `OK ...`, `ERR ...`: `AsyncLineClient.isFinal`) in a byte stream read in
-/// arbitrary pieces, looking only at the first four bytes of each line.
+/// Counts the final lines (`AsyncLineClient.isFinal`) in a byte stream read in arbitrary pieces, keeping
+/// only the first four bytes of each line.
 struct FinalLineCounter {
     private(set) var finals = 0
     private var head: [UInt8] = []
@@ -76,12 +76,10 @@ struct FinalLineCounter {
         }
     }
 
-    /// The first bytes of a line (up to four) say whether it is final.
+    /// The first four bytes of a line decide `AsyncLineClient.isFinal` ("OK", "OK ", "ERR "), so the
+    /// client's own rule is asked of them.
     static func isFinal(_ head: [UInt8]) -> Bool {
-        let ok = Array("OK".utf8)
-        let err = Array("ERR ".utf8)
-        return head == ok || (head.count >= 3 && Array(head.prefix(3)) == ok + [UInt8(ascii: " ")])
-            || head == err
+        AsyncLineClient.isFinal(String(decoding: head, as: UTF8.self))
     }
 }
 
