@@ -106,11 +106,12 @@ import Testing
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         // Every record brings a checkpoint, and the checkpoint command holds the I/O queue until the test
-        // creates `go` (or 60 s have passed, so that a wrong implementation fails instead of hanging).
+        // creates `go`, or 300 s have passed, so that a wrong implementation fails instead of hanging. The
+        // bound is wide because a starved CI run once took over 60 s to hand the second record back.
         let go = directory.file("go")
         let finished = directory.file("command-finished")
         let command =
-            "cat >/dev/null; n=0; while [ ! -e '\(go)' ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done; "
+            "cat >/dev/null; n=0; while [ ! -e '\(go)' ] && [ $n -lt 1500 ]; do sleep 0.2; n=$((n+1)); done; "
             + "touch '\(finished)'"
         let log = try await openTestLog(directory.path, every: 1, command: ["/bin/sh", "-c", command])
         defer { FileManager.default.createFile(atPath: go, contents: nil) }
