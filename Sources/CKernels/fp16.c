@@ -1,9 +1,10 @@
 // Half-precision and bfloat16 conversions. The f16 → f32 direction goes through a 64K-entry table built
 // once (what ggml does on x86 too); f32 → f16 rounds to nearest even like F16C.
 #include "ckernels.h"
+#include "fp16.h"
 #include <string.h>
 
-static float fp16_table[65536];
+float ck_fp16_table[65536];
 static int fp16_table_ready;
 
 static float fp16_compute(uint16_t h) {
@@ -30,11 +31,11 @@ static float fp16_compute(uint16_t h) {
 }
 
 __attribute__((constructor)) static void fp16_table_init(void) {
-    for (uint32_t i = 0; i < 65536; i++) fp16_table[i] = fp16_compute((uint16_t)i);
+    for (uint32_t i = 0; i < 65536; i++) ck_fp16_table[i] = fp16_compute((uint16_t)i);
     fp16_table_ready = 1;
 }
 
-float ck_fp16_to_fp32(uint16_t h) { return fp16_table_ready ? fp16_table[h] : fp16_compute(h); }
+float ck_fp16_to_fp32(uint16_t h) { return fp16_table_ready ? ck_fp16_table[h] : fp16_compute(h); }
 
 uint16_t ck_fp32_to_fp16(float f) {
     uint32_t x;

@@ -104,16 +104,17 @@ AVX2 static float dot_q6_K(int n, const void *vx, const void *vy) {
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / CK_QK_K; i++) {
         __m256i sumi = _mm256_setzero_si256();
+        __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
         for (int half = 0; half < 2; half++) {
             __m256i codes[4];
             codes6(&x[i], half, codes);
+            __m256i eight = scales_half(scales16, half);
             for (int g = 0; g < 4; g++) {
                 const int8_t *q8 = y[i].qs + 128 * half + 32 * g;
                 __m256i a = _mm256_loadu_si256((const __m256i *)q8);
                 __m256i p16 = _mm256_sub_epi16(
                     _mm256_maddubs_epi16(codes[g], a), _mm256_maddubs_epi16(offset, a));
-                const int8_t *sc = x[i].scales + 2 * (4 * half + g);
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale_pair(sc[0], sc[1]), p16));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale_pair_at(eight, g), p16));
             }
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * H2F(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);

@@ -4,15 +4,25 @@
 #ifndef ENCLAVE_CKERNELS_KQUANTS_AVX2_H
 #define ENCLAVE_CKERNELS_KQUANTS_AVX2_H
 #if defined(__x86_64__)
+#include "fp16.h"
 #include "kquants.h"
 #include <immintrin.h>
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
-#define H2F(h) _cvtsh_ss(h)
+#define H2F(h) CK_H2F(h)
 
-/// Sixteen int16 lanes: `lo` in lanes 0..7 (elements 0..15 of a 32-byte run), `hi` in lanes 8..15.
-AVX2 static inline __m256i scale_pair(int lo, int hi) {
-    return _mm256_set_m128i(_mm_set1_epi16((short)hi), _mm_set1_epi16((short)lo));
+/// Sixteen int16 lanes for madd over one 32-element run: s[2j] in lanes 0..7 (its first 16 elements) and
+/// s[2j + 1] in lanes 8..15, from `half`, whose two 128-bit lanes both hold the eight int16 scales s[0..7]:
+/// one byte shuffle rather than two scalars moved into vector lanes for every run.
+AVX2 static inline __m256i scale_pair_at(__m256i half, int j) {
+    const __m256i pick = _mm256_set_epi8(3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2,  //
+                                         1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0);
+    return _mm256_shuffle_epi8(half, _mm256_add_epi8(pick, _mm256_set1_epi8((char)(4 * j))));
+}
+
+/// Sixteen int16 scales in order (lanes 0..15) → the eight of half `h` (scales 8h..8h + 7) in both lanes.
+AVX2 static inline __m256i scales_half(__m256i scales16, int h) {
+    return h ? _mm256_permute2x128_si256(scales16, scales16, 0x11) : _mm256_permute2x128_si256(scales16, scales16, 0x00);
 }
 
 AVX2 static inline float reduce8(__m256 acc) {

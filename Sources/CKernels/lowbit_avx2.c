@@ -11,6 +11,7 @@
 #include "lowbit.h"
 #if defined(__x86_64__)
 #include "kquants_avx2.h"
+#include <string.h>
 
 // The per-block scale products round before their FMAs, as in the reference.
 #pragma clang fp contract(off)
@@ -58,22 +59,39 @@ AVX2 static float dot_q2_K(int n, const void *vx, const void *vy) {
         __m128i packed = _mm_loadu_si128((const __m128i *)x[i].scales);
         __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), low4));
         int min_sum = hsum_i32(_mm256_madd_epi16(mins, load32(y[i].bsums)));
-        const uint8_t *sc = x[i].scales;
+        __m256i scales16 = _mm256_cvtepu8_epi16(_mm_and_si128(packed, low4));
         __m256i sumi = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             __m256i bits = load32(x[i].qs + 32 * h);
+            __m256i eight = scales_half(scales16, h);
             for (int j = 0; j < 4; j++) {
                 __m256i codes = _mm256_and_si256(bits, low2);
                 bits = _mm256_srli_epi16(bits, 2);
-                int s = 8 * h + 2 * j;
                 __m256i q8 = load32(y[i].qs + 128 * h + 32 * j);
-                sumi = _mm256_add_epi32(sumi, scaled_products(codes, q8, scale_pair(sc[s] & 0xF, sc[s + 1] & 0xF)));
+                sumi = _mm256_add_epi32(sumi, scaled_products(codes, q8, scale_pair_at(eight, j)));
             }
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * H2F(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
         acc_m = __builtin_fmaf(-(y[i].d * H2F(x[i].dmin)), (float)min_sum, acc_m);
     }
     return reduce8(acc) + acc_m;
+}
+
+/// ck_unpack_scales_q3_K in vector lanes: the sixteen scales as int16 lanes 0..15.
+AVX2 static inline __m256i scales16_q3_K(const uint8_t *packed) {
+    uint64_t low_bytes;
+    uint32_t high_bytes;
+    memcpy(&low_bytes, packed, 8);
+    memcpy(&high_bytes, packed + 8, 4);
+    __m128i low8 = _mm_cvtsi64_si128((long long)low_bytes);
+    // Low nibbles of bytes 0..7 are scales 0..7, their high nibbles scales 8..15.
+    __m128i low = _mm_and_si128(_mm_unpacklo_epi64(low8, _mm_srli_epi16(low8, 4)), _mm_set1_epi8(0x0F));
+    // Scale k's top bits are bits 2·(k / 4) of byte 8 + k % 4: the four bytes shifted by 0, 2, 4 and 6.
+    __m128i high = _mm_and_si128(
+        _mm_set_epi32((int)(high_bytes >> 6), (int)(high_bytes >> 4), (int)(high_bytes >> 2), (int)high_bytes),
+        _mm_set1_epi8(3));
+    __m128i scales = _mm_sub_epi8(_mm_or_si128(low, _mm_slli_epi16(high, 4)), _mm_set1_epi8(32));
+    return _mm256_cvtepi8_epi16(scales);
 }
 
 /// Q3_K: the two low bits as for Q2_K, the high bit of run 4h + j from bit 4h + j of the 32 hmask bytes;
@@ -84,21 +102,20 @@ AVX2 static float dot_q3_K(int n, const void *vx, const void *vy) {
     const __m256i low2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), four = _mm256_set1_epi8(4);
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / CK_QK_K; i++) {
-        int scales[16];
-        ck_unpack_scales_q3_K(x[i].scales, scales);
+        __m256i scales16 = scales16_q3_K(x[i].scales);
         __m256i high = load32(x[i].hmask);
         __m256i sumi = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             __m256i bits = load32(x[i].qs + 32 * h);
+            __m256i eight = scales_half(scales16, h);
             for (int j = 0; j < 4; j++) {
                 __m256i top = _mm256_slli_epi16(_mm256_and_si256(high, one), 2);
                 __m256i codes = _mm256_or_si256(_mm256_and_si256(bits, low2), top);
                 bits = _mm256_srli_epi16(bits, 2);
                 high = _mm256_srli_epi16(high, 1);
-                int s = 8 * h + 2 * j;
                 __m256i q8 = load32(y[i].qs + 128 * h + 32 * j);
                 __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(codes, q8), _mm256_maddubs_epi16(four, q8));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale_pair(scales[s], scales[s + 1]), p16));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale_pair_at(eight, j), p16));
             }
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * H2F(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
