@@ -14,7 +14,7 @@ import Testing
     static let policy = """
         version: 1
         tags:
-          pii: {description: personal identifiers, detectors: [us-ssn]}
+          pii: {description: personal identifiers, detectors: [us-ssn, phone]}
           pci: {description: card and bank data, detectors: [credit-card, iban]}
           phi: {description: patient data, detectors: [uk-nhs, dob]}
         rules:
@@ -57,6 +57,7 @@ import Testing
             "card \(grouped(card, "\u{202F}"))", "card \(grouped(card, "\t"))", "card \(grouped(card, "  "))",
             "iban \(iban.lowercased())", "iban \(grouped(iban, "-"))", "iban " + grouped(iban, " ").capitalized,
             "born 14th March 1980", "DOB 14031980", "14 Mar 1980 (DOB)", "Date of birth:\nMarch 14, 1980",
+            "ring 07700 900123 4pm", "phone 555 234 5678 12/03/2024", "+44 20 7946 0018 020 7946 0019",
         ]
         return messages.enumerated().map { "\($1) ref zq\($0)canary" }
     }

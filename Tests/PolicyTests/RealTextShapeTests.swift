@@ -55,6 +55,33 @@ import Testing
         #expect(hits.map(\.text) == [span], "\(hits)")
     }
 
+    /// A phone number has no checksum, so it is judged by its shape and by standing apart; inside a longer
+    /// run of digit groups it is still found when a space sets it apart from a count, a date or another
+    /// number. UK numbers from Ofcom's drama ranges, US ones from the 555-01xx fictional block's shape.
+    @Test(arguments: [
+        ("ring 07700 900123 4pm", ["07700 900123"]),
+        ("call 555-234-5678 2 times", ["555-234-5678"]),
+        ("phone 555 234 5678 12/03/2024", ["555 234 5678"]),
+        ("mobile 07700 900123 01/02/2025 after 6", ["07700 900123"]),
+        ("+44 20 7946 0018 020 7946 0019", ["+44 20 7946 0018", "020 7946 0019"]),
+        ("4111 1111 1111 1111 020 7946 0958", ["020 7946 0958"]),
+    ])
+    func phonesNextToOtherNumbersAreFound(text: String, phones: [String]) throws {
+        let hits = try Self.found(text).filter { $0.detector == "phone" }
+        #expect(hits.map(\.text) == phones, "\(hits)")
+    }
+
+    /// Digit groups that only a phone's shape could tag stay untagged when nothing sets a phone apart.
+    @Test(arguments: [
+        "Meeting on 14/03/2024 at 14:30", "Order ORD-2024-118834 for 1,250.00 EUR", "v2.14.3 released 2024-07-31",
+        "totals 1 234 567 890 123 456 EUR", "ISBN 978-0-306-40615-7", "route 555-234-5678-9 closed",
+        "ref 555/234/5678", "Batch 123 456 7890 12 units arrived",
+    ])
+    func ordinaryDigitGroupsAreNotPhones(text: String) throws {
+        let hits = try Self.found(text).filter { $0.detector == "phone" }
+        #expect(hits.isEmpty, "\(hits)")
+    }
+
     @Test(arguments: [
         ("DOB 14/03/1980", "14/03/1980"), ("born 14th March 1980", "14th March 1980"),
         ("date of birth: March 14th, 1980", "March 14th, 1980"), ("DOB 19800314", "19800314"),

@@ -135,22 +135,30 @@ enum NumberDetectors {
     /// Whether the run stands alone (not glued to a word, an amount, a path or a date): required
     /// of phone numbers only, which have no checksum to tell them from other numbers.
     private static func cleanBoundaries(_ bytes: UnsafeBufferPointer<UInt8>, _ run: NumberRun) -> Bool {
-        let n = bytes.count
-        if run.start > 0 {
-            let before = bytes[run.start - 1]
-            if Bytes.isAlnum(before) { return false }
-            if before == UInt8(ascii: "-") || before == UInt8(ascii: "/") || before == UInt8(ascii: ".") {
-                if run.start > 1, Bytes.isAlnum(bytes[run.start - 2]) { return false }
-            }
+        cleanStart(bytes, run.start) && cleanEnd(bytes, run.end)
+    }
+
+    /// Nothing glued before `start`: no letter or digit, nor one behind a `-`, `/` or `.`.
+    private static func cleanStart(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int) -> Bool {
+        guard start > 0 else { return true }
+        let before = bytes[start - 1]
+        if Bytes.isAlnum(before) { return false }
+        if before == UInt8(ascii: "-") || before == UInt8(ascii: "/") || before == UInt8(ascii: ".") {
+            if start > 1, Bytes.isAlnum(bytes[start - 2]) { return false }
         }
-        if run.end < n {
-            let after = bytes[run.end]
-            if Bytes.isAlnum(after) { return false }
-            if run.end + 1 < n {
-                let next = bytes[run.end + 1]
-                if (after == UInt8(ascii: "-") || after == UInt8(ascii: "/")) && Bytes.isAlnum(next) { return false }
-                if (after == UInt8(ascii: ".") || after == UInt8(ascii: ",")) && Bytes.isDigit(next) { return false }
-            }
+        return true
+    }
+
+    /// Nothing glued after `end`: no letter or digit, no `-` or `/` before a word, no decimal part.
+    private static func cleanEnd(_ bytes: UnsafeBufferPointer<UInt8>, _ end: Int) -> Bool {
+        let n = bytes.count
+        guard end < n else { return true }
+        let after = bytes[end]
+        if Bytes.isAlnum(after) { return false }
+        if end + 1 < n {
+            let next = bytes[end + 1]
+            if (after == UInt8(ascii: "-") || after == UInt8(ascii: "/")) && Bytes.isAlnum(next) { return false }
+            if (after == UInt8(ascii: ".") || after == UInt8(ascii: ",")) && Bytes.isDigit(next) { return false }
         }
         return true
     }
@@ -186,12 +194,15 @@ enum NumberDetectors {
         // "11 1111 1111"); the card grouping rules accept either reading.
         var joinedGroups: [Int] = []
         joinedGroups.reserveCapacity(maxCandidateDigits)
+        var taken: [Range<Int>] = []
         var run = NumberRun(start: 0, end: 0)
         var position = 0
         while nextRun(bytes, from: &position, into: &run) {
             var claimed = false
+            taken.removeAll(keepingCapacity: true)
             func hit(_ d: BuiltinDetector, _ range: Range<Int>, _ confidence: Double) {
                 claimed = true
+                taken.append(range)
                 if enabled.contains(d) {
                     hits.append(DetectorHit(detector: d.rawValue, range: range, confidence: confidence))
                 }
@@ -268,10 +279,100 @@ enum NumberDetectors {
             let whole = run.start..<run.end
             if !claimed, run.digits.count <= maxPhoneDigits, cleanBoundaries(bytes, run),
                 !run.separators.contains(0x2F), !run.separators.contains(0x0A),
-                !labelledAsIdentifier(run.start, context), let confidence = phoneConfidence(run, context: context)
+                !labelledAsIdentifier(run.start, context),
+                let confidence = phoneConfidence(
+                    PhoneCandidate(run, groups: 0..<run.groups.count, digits: 0..<run.digits.count), context: context)
             {
                 hit(.phone, whole, confidence)
+            } else if run.groups.count > 1 {
+                phonesInside(bytes, run, taken: taken, context: context, hit: hit)
             }
+        }
+    }
+
+    /// A span of whole groups of a run judged as a phone number: its digits and groups as written, and
+    /// whether the run's `+` or parenthesised area code begins it.
+    private struct PhoneCandidate {
+        var digits: ArraySlice<Int>
+        var groups: ArraySlice<Int>
+        var plus: Bool
+        var paren: Bool
+        var start: Int
+
+        /// Groups `span` of `run`, whose digits are `digitSpan` of the run's.
+        init(_ run: NumberRun, groups span: Range<Int>, digits digitSpan: Range<Int>) {
+            digits = run.digits[digitSpan]
+            groups = run.groups[span]
+            plus = run.plus && span.lowerBound == 0
+            paren = run.paren && span.lowerBound == 0
+            start = span.lowerBound == 0 ? run.start : run.groupStarts[span.lowerBound]
+        }
+
+        var contiguous: Bool { groups.count == 1 && !plus && !paren }
+    }
+
+    /// Phone numbers inside a longer run that is not one as a whole: "07700 900123 4pm", "555 234 5678
+    /// 12/03/2024", two numbers side by side. A span of whole groups is a candidate when a space (or the
+    /// run's own clean edge) sets it apart from the rest, no `/` or line break is inside it, it overlaps no
+    /// identifier found in the run, and it has a phone's shape. Of the ways to read the run as candidates
+    /// and leftover groups, the one covering the most digits wins ("+44 20 7946 0018 020 7946 0019" is two
+    /// numbers, not "+44 20 7946 0018 020" and a leftover): a pass from the last group back, O(groups · 15).
+    private static func phonesInside(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ run: NumberRun, taken: [Range<Int>], context: MessageContext,
+        hit: (BuiltinDetector, Range<Int>, Double) -> Void
+    ) {
+        let count = run.groups.count
+        // Most runs here are dates and amounts: skip unless some stretch without `/` or a line break holds
+        // a phone's fewest digits.
+        var stretch = 0
+        var longest = 0
+        for g in 0..<count {
+            if g > 0, run.separators[g - 1] == 0x2F || run.separators[g - 1] == 0x0A { stretch = 0 }
+            stretch += run.groups[g]
+            longest = max(longest, stretch)
+        }
+        guard longest >= minDigits else { return }
+        // covered[i]: most digits phones can cover from group i on; choice[i]: the phone starting at i then.
+        var covered = [Int](repeating: 0, count: count + 1)
+        var choice = [(last: Int, confidence: Double)?](repeating: nil, count: count + 1)
+        var digitsFromFirst = 0  // digits in groups first..<count
+        for first in stride(from: count - 1, through: 0, by: -1) {
+            covered[first] = covered[first + 1]
+            digitsFromFirst += run.groups[first]
+            let firstDigit = run.digits.count - digitsFromFirst
+            let startsApart = first == 0 ? cleanStart(bytes, run.start) : run.separators[first - 1] == 0x20
+            var digits = 0
+            var last = first
+            while startsApart, last < count {
+                if last > first, run.separators[last - 1] == 0x2F || run.separators[last - 1] == 0x0A { break }
+                digits += run.groups[last]
+                if digits > 15 { break }  // E.164's longest
+                let endsApart = last == count - 1 ? cleanEnd(bytes, run.end) : run.separators[last] == 0x20
+                if digits >= minDigits, endsApart, first > 0 || last < count - 1,
+                    digits + covered[last + 1] > covered[first]
+                {
+                    let candidate = PhoneCandidate(
+                        run, groups: first..<(last + 1), digits: firstDigit..<(firstDigit + digits))
+                    let range = candidate.start..<(run.groupStarts[last] + run.groups[last])
+                    if !taken.contains(where: { $0.overlaps(range) }), !labelledAsIdentifier(candidate.start, context),
+                        let confidence = phoneConfidence(candidate, context: context)
+                    {
+                        covered[first] = digits + covered[last + 1]
+                        choice[first] = (last, confidence)
+                    }
+                }
+                last += 1
+            }
+        }
+        var first = 0
+        while first < count {
+            guard let phone = choice[first], covered[first] > covered[first + 1] else {
+                first += 1
+                continue
+            }
+            let start = first == 0 ? run.start : run.groupStarts[first]
+            hit(.phone, start..<(run.groupStarts[phone.last] + run.groups[phone.last]), phone.confidence)
+            first = phone.last + 1
         }
     }
 
@@ -314,24 +415,25 @@ enum NumberDetectors {
     }
 
     /// UK national numbers are written 3-4-4 (020 7946 0958), 4-3-4 (0161 496 0000), 5-6 or 5-3-3 (mobiles).
-    private static let ukGroupings: Set<[Int]> = [[3, 4, 4], [4, 3, 4], [5, 6], [5, 3, 3]]
+    private static let ukGroupings: [[Int]] = [[3, 4, 4], [4, 3, 4], [5, 6], [5, 3, 3]]
 
-    private static func phoneConfidence(_ run: NumberRun, context: MessageContext) -> Double? {
-        let d = run.digits
-        let g = run.groups
-        if run.plus {
-            return (8...15).contains(d.count) && d[0] != 0 ? 0.85 : nil
+    private static func phoneConfidence(_ c: PhoneCandidate, context: MessageContext) -> Double? {
+        let d = c.digits
+        let g = c.groups
+        let d0 = d.startIndex
+        if c.plus {
+            return (8...15).contains(d.count) && d[d0] != 0 ? 0.85 : nil
         }
         // North American numbering plan: NPA-NXX-XXXX, optionally with a leading 1.
-        if g == threeThreeFour || (g == nanpWithOne && d[0] == 1) {
-            let area = g.count == 4 ? 1 : 0
+        if g.elementsEqual(threeThreeFour) || (g.elementsEqual(nanpWithOne) && d[d0] == 1) {
+            let area = d0 + (g.count == 4 ? 1 : 0)
             if d[area] >= 2, d[area + 3] >= 2 { return 0.75 }
         }
         // UK national format: 11 digits starting 0, in one of the usual groupings.
-        if d.count == 11, d[0] == 0, d[1] != 0, ukGroupings.contains(g), !run.paren {
+        if d.count == 11, d[d0] == 0, d[d0 + 1] != 0, ukGroupings.contains(where: { g.elementsEqual($0) }), !c.paren {
             return 0.7
         }
-        if run.contiguous, d.count == 10 || d.count == 11, context.has(.phone, before: run.start, window: 16) {
+        if c.contiguous, d.count == 10 || d.count == 11, context.has(.phone, before: c.start, window: 16) {
             return 0.6
         }
         return nil
