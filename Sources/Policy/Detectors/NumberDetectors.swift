@@ -1,6 +1,6 @@
 // The number-shaped detectors: card, SSN, NHS, NPI, ABA routing and phone numbers, over normalised
 // text (ASCII digits, single spaces). One linear pass cuts the message into maximal "number runs":
-// digit groups joined by one separator each (space, line break, `-`, `.`, `/`, or a phone's
+// digit groups joined by one separator each (space, line break, `-`, ` - `, `.`, `/`, `_`, or a phone's
 // parentheses), whatever letters stand around them. Within a run every sub-run of whole groups is
 // a candidate, so a card followed by its expiry date, two cards side by side, or an SSN followed by
 // a date are each found; a candidate counts only with a valid structure and checksum (and, for the
@@ -44,14 +44,26 @@ struct NumberRun {
 }
 
 enum NumberDetectors {
-    /// Separators accepted between digit groups: " ", "\n", "-", ".", "/", ") ", ")", " (", ")-".
+    /// Separators accepted between digit groups: " ", "\n", "-", ".", "/", "_", ") ", ")", " (", ")-", and
+    /// " - " (recorded as "-").
     private static func isSeparator(_ bytes: UnsafeBufferPointer<UInt8>, _ j: Int, length: Int) -> Bool {
         let a = bytes[j]
         if length == 1 {
-            return a == 0x20 || a == 0x0A || a == 0x2D || a == 0x2E || a == 0x2F || a == 0x29
+            return a == 0x20 || a == 0x0A || a == 0x2D || a == 0x2E || a == 0x2F || a == 0x29 || a == 0x5F
         }
         let b = bytes[j + 1]
+        if length == 3 { return a == 0x20 && b == 0x2D && bytes[j + 2] == 0x20 }
         return (a == 0x29 && (b == 0x20 || b == 0x2D)) || (a == 0x20 && b == 0x28)
+    }
+
+    /// The separator of `length` bytes at `j` as recorded in a run: its bytes packed little-endian, except
+    /// " - ", which groups digits as "-" does.
+    private static func separatorCode(_ bytes: UnsafeBufferPointer<UInt8>, _ j: Int, length: Int) -> UInt16 {
+        switch length {
+        case 1: UInt16(bytes[j])
+        case 2: UInt16(bytes[j]) | UInt16(bytes[j + 1]) << 8
+        default: 0x2D
+        }
     }
 
     /// Longest run the phone detector judges as a whole.
@@ -66,6 +78,7 @@ enum NumberDetectors {
     /// Length of the separator at `j` if a digit follows it, else 0.
     private static func separatorLength(_ bytes: UnsafeBufferPointer<UInt8>, _ j: Int) -> Int {
         let n = bytes.count
+        if j + 3 < n, Bytes.isDigit(bytes[j + 3]), isSeparator(bytes, j, length: 3) { return 3 }
         if j + 2 < n, Bytes.isDigit(bytes[j + 2]), isSeparator(bytes, j, length: 2) { return 2 }
         if j + 1 < n, Bytes.isDigit(bytes[j + 1]), isSeparator(bytes, j, length: 1) { return 1 }
         return 0
@@ -123,7 +136,7 @@ enum NumberDetectors {
                 run.end = j
                 let length = separatorLength(bytes, j)
                 guard length > 0 else { break }
-                run.separators.append(length == 1 ? UInt16(bytes[j]) : UInt16(bytes[j]) | UInt16(bytes[j + 1]) << 8)
+                run.separators.append(separatorCode(bytes, j, length: length))
                 j += length
             }
             return true
@@ -165,14 +178,20 @@ enum NumberDetectors {
 
     /// Separators an identifier may be grouped with; a line break may stand in for any of them.
     private static func identifierSeparator(_ s: UInt16) -> Bool {
-        s == 0x20 || s == 0x2D || s == 0x2E || s == 0x2F || s == 0x0A
+        s == 0x20 || s == 0x2D || s == 0x2E || s == 0x2F || s == 0x0A || s == 0x5F
     }
 
-    /// How card numbers are grouped: one block, fours (the last group shorter), or Amex/Diners 4-6-5 and 4-6-4.
+    /// How card numbers are grouped: one block; fours (the last group shorter); Amex/Diners 4-6-5 and
+    /// 4-6-4; or digit by digit or in pairs (the last group no longer), as a number is spelt out to slip
+    /// past a filter.
     private static func cardGrouping(_ groups: ArraySlice<Int>) -> Bool {
         let s = groups.startIndex
         if groups.count == 1 { return true }
         if groups.count == 3, groups[s] == 4, groups[s + 1] == 6, groups[s + 2] == 5 || groups[s + 2] == 4 {
+            return true
+        }
+        let size = groups[s]
+        if size <= 2, groups.dropLast().allSatisfy({ $0 == size }), groups[groups.endIndex - 1] <= size {
             return true
         }
         return groups.dropLast().allSatisfy { $0 == 4 } && (1...4).contains(groups[groups.endIndex - 1])
