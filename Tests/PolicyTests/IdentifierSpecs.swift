@@ -105,10 +105,10 @@ enum Rendering {
     /// The zero of each decimal digit script used (ASCII, fullwidth, Arabic-Indic, Devanagari, Bengali, Thai).
     static let zeros: [UInt32] = [0x30, 0xFF10, 0x660, 0x966, 0x9E6, 0xE50]
     /// Separators inside digit groups: spaces of every width, no-break spaces, tabs, double spaces,
-    /// dashes, dots and zero-width characters.
+    /// dashes (bare or spaced), dots, underscores and zero-width characters.
     static let separators = [
         " ", " ", "-", "-", ".", "\u{00A0}", "\u{202F}", "\u{2009}", "\u{2007}", "\t", "  ", "\u{200B}", "\u{3000}",
-        "\u{2011}",
+        "\u{2011}", " - ", "_",
     ]
 
     static func digit(_ d: Int, zero: UInt32) -> String { String(Character(Unicode.Scalar(zero + UInt32(d))!)) }

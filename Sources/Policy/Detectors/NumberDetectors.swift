@@ -181,17 +181,11 @@ enum NumberDetectors {
         s == 0x20 || s == 0x2D || s == 0x2E || s == 0x2F || s == 0x0A || s == 0x5F
     }
 
-    /// How card numbers are grouped: one block; fours (the last group shorter); Amex/Diners 4-6-5 and
-    /// 4-6-4; or digit by digit or in pairs (the last group no longer), as a number is spelt out to slip
-    /// past a filter.
+    /// How card numbers are grouped: one block, fours (the last group shorter), or Amex/Diners 4-6-5 and 4-6-4.
     private static func cardGrouping(_ groups: ArraySlice<Int>) -> Bool {
         let s = groups.startIndex
         if groups.count == 1 { return true }
         if groups.count == 3, groups[s] == 4, groups[s + 1] == 6, groups[s + 2] == 5 || groups[s + 2] == 4 {
-            return true
-        }
-        let size = groups[s]
-        if size <= 2, groups.dropLast().allSatisfy({ $0 == size }), groups[groups.endIndex - 1] <= size {
             return true
         }
         return groups.dropLast().allSatisfy { $0 == 4 } && (1...4).contains(groups[groups.endIndex - 1])
