@@ -199,15 +199,21 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // In-memory twins of ChatCore's ports and a one-attempt gateway for test doubles, not shipped.
+        .target(
+            name: "ChatCoreTestSupport", dependencies: ["ChatCore"], path: "Tests/ChatCoreSupport",
+            swiftSettings: strictSettings),
         .testTarget(
             name: "ChatCoreTests",
-            dependencies: ["ChatCore", "Storage", "Policy", "Routing", "Audit", "EnclaveTestSupport"],
+            dependencies: [
+                "ChatCore", "ChatCoreTestSupport", "Storage", "Policy", "Routing", "Audit", "EnclaveTestSupport",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "ChatServerTests",
             dependencies: [
-                "ChatServer", "ChatCore", "EnclaveClient", "EnclaveTestSupport",
+                "ChatServer", "ChatCore", "ChatCoreTestSupport", "EnclaveClient", "EnclaveTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -216,7 +222,8 @@ let package = Package(
         .testTarget(
             name: "EvaluationTests",
             dependencies: [
-                "Evaluation", "ChatCore", "Storage", "Policy", "Routing", "Audit", "EnclaveCrypto", "EnclaveTestSupport",
+                "Evaluation", "ChatCore", "ChatCoreTestSupport", "Storage", "Policy", "Routing", "Audit",
+                "EnclaveCrypto", "EnclaveTestSupport",
             ],
             exclude: ["Fixtures"], swiftSettings: strictSettings),
         // Runs the built `enclave` executable as a user would.

@@ -157,7 +157,7 @@ extension ChatCore {
         String(previous.suffix(64)) + "\n" + String(text.prefix(64))
     }
 
-    static func milliseconds(_ duration: Duration) -> Int {
+    public static func milliseconds(_ duration: Duration) -> Int {
         let parts = duration.components
         return Int(parts.seconds) * 1000 + Int(parts.attoseconds / 1_000_000_000_000_000)
     }

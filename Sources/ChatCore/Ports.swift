@@ -404,17 +404,6 @@ extension ModelGateway {
     public func unavailable() async -> Set<String> { [] }
 }
 
-/// A gateway over a fixed choice and one stream (test doubles, the echo benchmark): it gets a `run` that
-/// makes one attempt at the chosen provider, without fallback.
-public protocol SimpleModelGateway: ModelGateway {
-    /// Picks a provider from `decision.allowed`; nil when none of the allowed ones is available.
-    func choose(decision: GateDecision, requested: String?, sticky: String?, conversation: String) async
-        -> ProviderSummary?
-    /// The prompt version recorded with every call.
-    var promptVersion: String { get }
-    func stream(provider: String, turns: [PromptTurn], maxTokens: Int) -> AsyncThrowingStream<GatewayEvent, any Error>
-}
-
 // MARK: Audit
 
 /// The fields of a model call record (DESIGN.md §6). No message text.

@@ -2,6 +2,7 @@
 // file (BenchStore.swift, BenchPolicy.swift, ...) and prints its figures against a named baseline
 // measured in the same run.
 import ArgumentParser
+import ChatCore
 import Policy
 import Routing
 
@@ -29,4 +30,13 @@ struct InstantProvider: ChatProvider {
     }
 
     func health() async -> Bool { true }
+
+    /// The production gateway (ProviderGateway) over one instant provider: what `bench server`, `bench
+    /// backup` and `eval bench` put behind Enclave to measure Enclave alone.
+    static func gateway() -> ProviderGateway {
+        let provider = InstantProvider()
+        return ProviderGateway(
+            providers: [provider], defaultProvider: provider.info.name, systemPrompt: "Answer.",
+            promptVersion: "bench.v1")
+    }
 }

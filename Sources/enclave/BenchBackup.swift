@@ -1,5 +1,5 @@
 // `enclave bench backup`: what an online backup costs the people chatting while it runs. A chat server
-// with the echo provider (no model time) over real storage and audit in a temporary directory is filled
+// with an instant provider (no model time) over real storage and audit in a temporary directory is filled
 // with `--messages` sealed messages; then, in one run, clients chat continuously while `enclave backup`
 // runs as its own process, back to back (online database backup, audit record and log copy, manifest),
 // and for the same length of time without it. Printed: the backup's duration, and the p99 latency of the messages
@@ -33,7 +33,7 @@ struct BenchBackup: AsyncParsableCommand {
         let locations = DataLocations(dataDirectory: root.appendingPathComponent("data").path)
         var limits = ChatCore.Configuration()
         limits.budget = .init(messagesPerMinute: 1e9, burst: 1e9, concurrentGenerations: clients)
-        let backends = try await ServerAssembly.open(locations, gateway: EchoGateway())
+        let backends = try await ServerAssembly.open(locations, gateway: InstantProvider.gateway())
         let password = try await backends.ensureUser(name: "bench", role: .staff)
         let filled = ContinuousClock.now
         try await Self.fill(backends.store, messages: messages)

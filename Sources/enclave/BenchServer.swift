@@ -35,11 +35,8 @@ struct BenchServer: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: directory) }
         var limits = ChatCore.Configuration()
         limits.budget = .init(messagesPerMinute: 1e9, burst: 1e9, concurrentGenerations: clients)
-        let provider = InstantProvider()
-        let gateway = ProviderGateway(
-            providers: [provider], defaultProvider: provider.info.name, systemPrompt: "Answer.",
-            promptVersion: "bench.v1")
-        let backends = try await ServerAssembly.open(DataLocations(dataDirectory: directory.path), gateway: gateway)
+        let backends = try await ServerAssembly.open(
+            DataLocations(dataDirectory: directory.path), gateway: InstantProvider.gateway())
         let password = try await backends.ensureUser(name: "bench", role: .staff)
         let core = try backends.core(configuration: limits)
         var configuration = ServerConfiguration()

@@ -36,9 +36,7 @@ struct EvalBenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let provider = InstantProvider()
-        let gateway = ProviderGateway(
-            providers: [provider], defaultProvider: provider.info.name, systemPrompt: "Answer.",
-            promptVersion: "bench.v1")
+        let gateway = InstantProvider.gateway()
         let directory = NSTemporaryDirectory() + "enclave-eval-bench-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let backends = try await ServerAssembly.open(

@@ -5,6 +5,7 @@
 // Accounts are in memory (alice: staff, carol: compliance) with the test password scheme.
 import Audit
 import ChatCore
+import ChatCoreTestSupport
 import EnclaveCrypto
 import EnclaveTestSupport
 import Foundation

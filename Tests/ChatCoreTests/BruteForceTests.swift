@@ -3,6 +3,7 @@
 // user and a wrong password take the same time (medians within 10%).
 import Audit
 import ChatCore
+import ChatCoreTestSupport
 import EnclaveCrypto
 import Foundation
 import Storage

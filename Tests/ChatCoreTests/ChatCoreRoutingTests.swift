@@ -5,6 +5,7 @@
 // provider is skipped by the next message (circuit breaker) and `/models` shows it down; no audit
 // means no call; canary eligibility sees the user's groups.
 import ChatCore
+import ChatCoreTestSupport
 import Foundation
 import Inference
 import Policy

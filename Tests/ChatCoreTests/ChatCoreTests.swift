@@ -1,6 +1,7 @@
 // ChatCore's use cases without sockets: lock-out, fail-closed audit, policy blocking, the order of
 // the walk (user message stored before the provider sees anything), and the per-user limits.
 import ChatCore
+import ChatCoreTestSupport
 import Foundation
 import Synchronization
 import Testing

@@ -2,6 +2,7 @@
 // failures and gets the same words as a real account; the words say how long the lock lasts; and each
 // failure after the first few is answered more slowly.
 import ChatCore
+import ChatCoreTestSupport
 import Foundation
 import Testing
 

@@ -3,6 +3,7 @@
 // conversation carries a card number it never reaches the external provider again, not even by
 // `/model external-gpt`, while an untagged conversation may.
 import ChatCore
+import ChatCoreTestSupport
 import Foundation
 import Inference
 import Policy

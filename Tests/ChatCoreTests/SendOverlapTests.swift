@@ -3,6 +3,7 @@
 // matters: the provider sees nothing unless both of the first pair succeeded, `send` returns only after
 // both of the second did, the prompt holds the same earlier turns, and the audit log's order is the same.
 import ChatCore
+import ChatCoreTestSupport
 import Foundation
 import Synchronization
 import Testing

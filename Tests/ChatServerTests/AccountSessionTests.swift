@@ -3,6 +3,7 @@
 // disabled, locked, deleted, demoted or regrouped elsewhere ends within about a second: an idle one with
 // a notice, a streaming one after its reply is cut.
 import ChatCore
+import ChatCoreTestSupport
 import Foundation
 import Testing
 

@@ -2,6 +2,7 @@
 // core command, every error code a client can provoke, one final line per client line, /paste,
 // `//`, CRLF, invalid UTF-8 and NUL bytes, and the line limits.
 import ChatCore
+import ChatCoreTestSupport
 import Foundation
 import Testing
 

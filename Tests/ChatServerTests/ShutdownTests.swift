@@ -2,6 +2,7 @@
 // and a final line, idle clients get the notice and are closed, and every acknowledged message (the
 // user's, and the reply as far as it got) is in storage.
 import ChatCore
+import ChatCoreTestSupport
 import Foundation
 import Logging
 import Synchronization

@@ -1,6 +1,7 @@
 // Test scaffolding: a ChatServer on a free loopback port over in-memory ports (or given ones), and a
 // line client over a real TCP socket (NIO), reading until each final line.
 import ChatCore
+import ChatCoreTestSupport
 import Foundation
 import Logging
 import NIOCore

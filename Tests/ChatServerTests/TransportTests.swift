@@ -4,6 +4,7 @@
 // control characters, a TLS port that nobody handshakes with, and internal errors that name an incident.
 // Telnet byte values are from RFC 854/860; expected lines are from PROTOCOL.md.
 import ChatCore
+import ChatCoreTestSupport
 import EnclaveClient
 import Foundation
 import Logging

@@ -4,6 +4,7 @@
 // come in proportions the test chooses.
 import Audit
 import ChatCore
+import ChatCoreTestSupport
 import EnclaveCrypto
 import EnclaveTestSupport
 import Evaluation

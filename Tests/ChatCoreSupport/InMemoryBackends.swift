@@ -1,6 +1,7 @@
-// In-memory twins of the ports: the echo provider that `enclave bench server` uses to measure
-// Enclave's own overhead, and process-local stores for protocol tests that do not need a disk.
-// They keep the ports' contracts (tags only grow, appends are ordered) but persist nothing.
+// In-memory twins of ChatCore's ports for tests that need no disk, no policy files and no model: an echo
+// provider and process-local accounts, conversations and audit records. They keep the ports' contracts
+// (tags only grow, appends are ordered) but persist nothing. Test support only: nothing shipped uses them.
+public import ChatCore
 public import Foundation
 
 /// Accounts held in memory.

@@ -1,7 +1,19 @@
-// The one-attempt `run` of a SimpleModelGateway (test doubles, the echo benchmark): choose a provider
-// inside the allowed set, announce the attempt, stream it, report how it ended. No fallback and no
-// health state; the real routing (plans, fallback, circuit breakers) is ProviderGateway's.
+// A gateway for test doubles: a fixed choice and one stream, with a `run` that chooses a provider inside the
+// allowed set, announces the attempt, streams it and reports how it ended. No fallback and no health state;
+// the real routing (plans, fallback, circuit breakers) is ProviderGateway's. Test support only.
+public import ChatCore
 import Foundation
+
+/// A gateway over a fixed choice and one stream (test doubles): it gets a `run` that
+/// makes one attempt at the chosen provider, without fallback.
+public protocol SimpleModelGateway: ModelGateway {
+    /// Picks a provider from `decision.allowed`; nil when none of the allowed ones is available.
+    func choose(decision: GateDecision, requested: String?, sticky: String?, conversation: String) async
+        -> ProviderSummary?
+    /// The prompt version recorded with every call.
+    var promptVersion: String { get }
+    func stream(provider: String, turns: [PromptTurn], maxTokens: Int) -> AsyncThrowingStream<GatewayEvent, any Error>
+}
 
 extension SimpleModelGateway {
     public func run(
@@ -64,26 +76,5 @@ extension SimpleModelGateway {
                 partialReply: reply)
         }
         return ModelReply(served: attempt, reply: reply, stop: stop)
-    }
-}
-
-/// Thrown by ChatCore's text handler to stop a reply early (`disconnected`, `shutdown`).
-public struct ChatStop: Error, Sendable, Equatable {
-    public var reason: String
-
-    public init(_ reason: String) {
-        self.reason = reason
-    }
-}
-
-extension ChatFailure {
-    /// `policy-blocked`, naming the rule, the tags and the policy's reason (never content).
-    public static func policyBlocked(rule: String, tags: Set<String>, provider: String? = nil, reason: String = "")
-        -> ChatFailure
-    {
-        let shown = tags.isEmpty ? "none" : tags.sorted().joined(separator: ",")
-        let verdict = provider.map { "\($0) is not allowed" } ?? "no provider is allowed"
-        let why = reason.isEmpty ? "" : " (\(reason))"
-        return ChatFailure(.policyBlocked, "rule=\(rule) tags=\(shown): \(verdict) for this conversation\(why)")
     }
 }
