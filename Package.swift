@@ -165,9 +165,12 @@ let package = Package(
         ),
 
         // MARK: Tests
-        .testTarget(name: "GGUFTests", dependencies: ["GGUF"], swiftSettings: numericSwiftSettings),
+        // The GGUF writer the tests make tiny models and hostile files with, not shipped.
+        .target(
+            name: "GGUFTestSupport", dependencies: ["GGUF"], path: "Tests/GGUFSupport", swiftSettings: strictSettings),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "GGUFTestSupport"], swiftSettings: numericSwiftSettings),
         .testTarget(
-            name: "InferenceTests", dependencies: ["Inference", "GGUF"], exclude: ["Fixtures"],
+            name: "InferenceTests", dependencies: ["Inference", "GGUF", "GGUFTestSupport"], exclude: ["Fixtures"],
             swiftSettings: numericSwiftSettings),
         .testTarget(name: "EnclaveCryptoTests", dependencies: ["EnclaveCrypto"], swiftSettings: strictSettings),
         .testTarget(

@@ -2,6 +2,7 @@
 // SmolLM2 file checked against facts read by the Python `gguf` package, and hostile/truncated files.
 import Foundation
 import GGUF
+import GGUFTestSupport
 import Testing
 
 struct GGUFFileTests {

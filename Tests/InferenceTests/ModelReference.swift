@@ -3,6 +3,7 @@
 // from the engine (llama2.c style: dequantized weights, full recomputation, no cache, no threads).
 import Foundation
 import GGUF
+import GGUFTestSupport
 import Inference
 
 struct TinyModelSpec {

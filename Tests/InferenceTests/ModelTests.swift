@@ -3,6 +3,7 @@
 // single-token path and the batched sgemm path), and bad models fail with clear errors.
 import Foundation
 import GGUF
+import GGUFTestSupport
 import Inference
 import Testing
 

@@ -4,6 +4,7 @@
 // unreadable files get their own errors.
 import Foundation
 import GGUF
+import GGUFTestSupport
 import Inference
 import Testing
 

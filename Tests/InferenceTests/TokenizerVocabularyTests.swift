@@ -2,6 +2,7 @@
 // defaults for absent keys, and clear, coded errors for missing or unsupported ones. Also the
 // validated-bytes entry point, which rejects invalid UTF-8 with the offset of the first bad byte.
 import GGUF
+import GGUFTestSupport
 import Inference
 import Testing
 

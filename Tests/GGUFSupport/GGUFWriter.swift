@@ -1,6 +1,7 @@
-// GGUFWriter: builds a GGUF v3 (or v2) file in memory. The tests use it to write tiny random models and
-// hostile files; tools could use it to write metadata-only files. It writes what it is given without
-// validation, which is what a test of the reader needs.
+// GGUFWriter: builds a GGUF v3 (or v2) file in memory, for tests: tiny random models and hostile files.
+// It writes what it is given without validation, which is what a test of the reader needs. Test support
+// only: the shipped GGUF module reads files and never writes them.
+public import GGUF
 
 /// Accumulates metadata and tensors, then serialises them as a GGUF file.
 public struct GGUFWriter: Sendable {
