@@ -38,8 +38,10 @@ struct BenchStore: AsyncParsableCommand {
     @Option(help: "Passes of history reads over every conversation per run.")
     var readPasses: Int = 200
 
+    // Nine, not five: one round's append ratio moves ±15% with how group commits happen to batch, and
+    // five-run medians on a quiet machine still spread 7-16%; nine-run medians spread 3-12%.
     @Option(help: "Runs per variant (the two variants alternate); the median ratio is reported.")
-    var runs: Int = 5
+    var runs: Int = 9
 
     @Option(help: "Directory for the temporary databases (default: the system temporary directory).")
     var directory: String?
