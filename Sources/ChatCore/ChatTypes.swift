@@ -168,3 +168,15 @@ public struct SendSummary: Sendable, Equatable {
         return text
     }
 }
+
+extension ChatFailure {
+    /// `policy-blocked`, naming the rule, the tags and the policy's reason (never content).
+    public static func policyBlocked(rule: String, tags: Set<String>, provider: String? = nil, reason: String = "")
+        -> ChatFailure
+    {
+        let shown = tags.isEmpty ? "none" : tags.sorted().joined(separator: ",")
+        let verdict = provider.map { "\($0) is not allowed" } ?? "no provider is allowed"
+        let why = reason.isEmpty ? "" : " (\(reason))"
+        return ChatFailure(.policyBlocked, "rule=\(rule) tags=\(shown): \(verdict) for this conversation\(why)")
+    }
+}

@@ -4,8 +4,7 @@
 public import ChatCore
 import Foundation
 
-/// A gateway over a fixed choice and one stream (test doubles): it gets a `run` that
-/// makes one attempt at the chosen provider, without fallback.
+/// What a test double provides; `run` below makes the one attempt.
 public protocol SimpleModelGateway: ModelGateway {
     /// Picks a provider from `decision.allowed`; nil when none of the allowed ones is available.
     func choose(decision: GateDecision, requested: String?, sticky: String?, conversation: String) async

@@ -347,7 +347,7 @@ enum NumberDetectors {
         guard longest >= minDigits else { return }
         // covered[i]: most digits phones can cover from group i on; choice[i]: the phone starting at i then.
         var covered = [Int](repeating: 0, count: count + 1)
-        var choice = [(last: Int, confidence: Double)?](repeating: nil, count: count + 1)
+        var choice = [(last: Int, range: Range<Int>, confidence: Double)?](repeating: nil, count: count + 1)
         var digitsFromFirst = 0  // digits in groups first..<count
         for first in stride(from: count - 1, through: 0, by: -1) {
             covered[first] = covered[first + 1]
@@ -371,7 +371,7 @@ enum NumberDetectors {
                         let confidence = phoneConfidence(candidate, context: context)
                     {
                         covered[first] = digits + covered[last + 1]
-                        choice[first] = (last, confidence)
+                        choice[first] = (last, range, confidence)
                     }
                 }
                 last += 1
@@ -383,8 +383,7 @@ enum NumberDetectors {
                 first += 1
                 continue
             }
-            let start = first == 0 ? run.start : run.groupStarts[first]
-            hit(.phone, start..<(run.groupStarts[phone.last] + run.groups[phone.last]), phone.confidence)
+            hit(.phone, phone.range, phone.confidence)
             first = phone.last + 1
         }
     }
