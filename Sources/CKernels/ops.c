@@ -1,6 +1,7 @@
 // Small f32 operations of the forward pass, written as ggml computes them (sums in double where ggml
 // uses ggml_float) so our logits track llama.cpp's closely.
 #include "ckernels.h"
+#include "fp16.h"
 #include "lanes.h"
 #include <math.h>
 
@@ -20,16 +21,16 @@ void ck_geglu(float *gate, const float *up, int n) {
         } else if (x >= 10.0f) {
             g = x;
         } else {
-            float h = ck_fp16_to_fp32(ck_fp32_to_fp16(x));
+            float h = CK_H2F(ck_fp32_to_fp16(x));
             g = 0.5f * h * (1.0f + tanhf(root_two_over_pi * h * (1.0f + 0.044715f * h * h)));
-            g = ck_fp16_to_fp32(ck_fp32_to_fp16(g));
+            g = CK_H2F(ck_fp32_to_fp16(g));
         }
         gate[i] = g * up[i];
     }
 }
 
 void ck_round_f16(float *x, int n) {
-    for (int i = 0; i < n; i++) x[i] = ck_fp16_to_fp32(ck_fp32_to_fp16(x[i]));
+    for (int i = 0; i < n; i++) x[i] = CK_H2F(ck_fp32_to_fp16(x[i]));
 }
 
 static void matvec_task(void *context, int ith, int nth) {
@@ -77,7 +78,7 @@ static void attention_task(void *context, int ith, int nth) {
         int first = j->window > 0 && n > j->window ? n - j->window : 0;
         const float *q_in = j->q + (size_t)t * j->q_stride + h * j->head_dim;
         // llama.cpp multiplies f16 keys with the query converted to f16; round it the same way.
-        for (int d = 0; d < dims; d++) q[d] = ck_fp16_to_fp32(ck_fp32_to_fp16(q_in[d]));
+        for (int d = 0; d < dims; d++) q[d] = CK_H2F(ck_fp32_to_fp16(q_in[d]));
         for (int p = first; p < n; p++) {
             const float *key = j->keys + (size_t)p * j->kv_stride + kvh * j->head_dim;
             att[p] = (single ? ck_dot_quad(dims, q, key) : ck_dot_lanes(dims, q, key)) * j->scale;
@@ -87,7 +88,7 @@ static void attention_task(void *context, int ith, int nth) {
         // into lane p % lane_count of each output element, the lanes summed in llama.cpp's order.
         for (int i = 0; i < lane_count * dims; i++) lanes[i] = 0;
         for (int p = first; p < n; p++) {
-            float a = ck_fp16_to_fp32(ck_fp32_to_fp16(att[p]));
+            float a = CK_H2F(ck_fp32_to_fp16(att[p]));
             const float *value = j->values + (size_t)p * j->kv_stride + kvh * j->head_dim;
             ck_fma_axpy(dims, a, value, lanes + (p % lane_count) * dims);
         }
