@@ -204,7 +204,8 @@ let package = Package(
         ),
         // In-memory twins of ChatCore's ports and a one-attempt gateway for test doubles, not shipped.
         .target(
-            name: "ChatCoreTestSupport", dependencies: ["ChatCore"], path: "Tests/ChatCoreSupport",
+            name: "ChatCoreTestSupport", dependencies: ["ChatCore", "Routing", "Policy", "Inference"],
+            path: "Tests/ChatCoreSupport",
             swiftSettings: strictSettings),
         .testTarget(
             name: "ChatCoreTests",
@@ -216,7 +217,7 @@ let package = Package(
         .testTarget(
             name: "ChatServerTests",
             dependencies: [
-                "ChatServer", "ChatCore", "ChatCoreTestSupport", "EnclaveClient", "EnclaveTestSupport",
+                "ChatServer", "ChatCore", "ChatCoreTestSupport", "EnclaveClient", "EnclaveTestSupport", "Routing",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

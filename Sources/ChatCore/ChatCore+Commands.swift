@@ -1,6 +1,8 @@
 // The session commands other than sending a message: conversations, models, tags, feedback, and the
 // role-restricted `/audit` and `/reload`. Each returns the rows and the `OK` text of its reply.
 import Foundation
+import Policy
+import Routing
 
 extension ChatCore {
     /// `/whoami`.
@@ -85,10 +87,10 @@ extension ChatCore {
         if let conversation {
             tags.formUnion(try await ownedConversation(conversation, by: user, origin: origin).tags)
         }
-        let providers = await gateway.providers()
+        let providers = gateway.providers
         let decision = await policy.decide(
-            tags: tags, user: user.name, groups: user.groups, requested: nil, providers: providers)
-        let down = await gateway.unavailable()
+            DecisionRequest(tags: tags, user: user.name, groups: user.groups, providers: gateway.router.descriptors))
+        let down = gateway.unavailable()
         let rows = providers.map { provider -> ChatOutput in
             let verdict =
                 decision.allowed.contains(provider.name)
@@ -98,8 +100,8 @@ extension ChatCore {
             let mark = marks.compactMap { $0 }.joined(separator: ",")
             let shown = mark.isEmpty ? "-" : mark
             return .row([
-                provider.name, provider.residency, provider.region ?? "-", provider.modelID, verdict, shown,
-                provider.settings,
+                provider.name, provider.residency.rawValue, provider.region ?? "-", provider.model, verdict, shown,
+                (["ctx=\(provider.contextLength)"] + provider.settings).joined(separator: " "),
             ])
         }
         return CommandResult(output: rows, ok: "providers=\(providers.count)")
@@ -107,10 +109,10 @@ extension ChatCore {
 
     /// `/model <name>`: checks the provider exists; the session remembers the choice.
     public func selectModel(_ name: String) async throws(ChatFailure) -> CommandResult {
-        guard let provider = await gateway.providers().first(where: { $0.name == name }) else {
+        guard let provider = gateway.router.info(name) else {
             throw ChatFailure(.notFound, "no provider \(Self.printable(name)); see /models")
         }
-        return CommandResult(ok: "model=\(provider.name) residency=\(provider.residency)")
+        return CommandResult(ok: "model=\(provider.name) residency=\(provider.residency.rawValue)")
     }
 
     /// `/tag <tag>`: adds a tag to the conversation (tags only grow).

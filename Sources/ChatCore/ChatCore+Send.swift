@@ -1,24 +1,20 @@
-// Sending one chat message: the walk of DESIGN.md §1, step by step, failing closed at each one.
+// Sending one chat message: the walk of DESIGN.md §1, top to bottom in `deliver`, failing closed at
+// every step. Durable writes that do not depend on each other overlap: the user's message is committed
+// beside the first `model.decision` record (the provider sees no byte unless both succeeded), and the
+// reply beside the last `model.call` record (the final line waits for both). A finished attempt's call
+// record is held back until the next decision record or the end, so the audit log's order is that of
+// the events.
 import Foundation
+import Inference
+import Policy
+import Routing
 
 extension ChatCore {
     /// Sends `text` to `conversation` (created when nil) and streams the reply through `emit`.
     ///
-    /// 1. seal + append the user message (durable before any byte goes to a provider)
-    /// 2. tag: detectors over the new text; tags only grow and are stored with the conversation
-    /// 3. decide which providers may see the conversation (policy, pure)
-    /// 4. route inside the allowed set (user choice, sticky provider, canary, default; fallback)
-    /// 5. audit the decision before any byte goes to a provider, for every attempt; no audit, no call
-    /// 6. stream the reply through `emit` (a newline in `.text` starts a new line for the client)
-    /// 7. seal + append the reply; audit every attempt's call record (ChatCore+Serve.swift)
-    ///
-    /// The user message's commit runs beside the first decision record, and the reply's beside the last call
-    /// record (two rounds of fsyncs per message instead of four); the provider is called only when both of
-    /// the first pair succeeded, and the result returns only when both of the second did.
-    ///
     /// - Parameters:
     ///   - requestedModel: the provider chosen with `/model`, if any.
-    ///   - shouldStop: polled between chunks; when it turns true the reply is cut short, stored as far
+    ///   - shouldStop: polled between text pieces; when it turns true the reply is cut short, stored as far
     ///     as it got, and the summary says `stop=shutdown`.
     /// - Returns: the summary for the final `OK` line (its `conversation` is the one used).
     public func send(
@@ -49,44 +45,40 @@ extension ChatCore {
         // The conversation: the user's own (one indexed read: owner, sticky provider, tags), or a new one.
         let defaults = await policy.defaultTags(user: user.name, groups: user.groups)
         let id: String
-        let known: Set<String>
-        let sticky: String?
+        let head: ConversationHead
         if let conversation {
-            let head = try await ownedHead(conversation, by: user, origin: origin)
-            (id, known, sticky) = (conversation, head.tags, head.provider)
+            (id, head) = (conversation, try await ownedHead(conversation, by: user, origin: origin))
         } else {
             id = try await step {
                 try await conversations.createConversation(owner: user.name, title: nil, tags: defaults)
             }
-            (known, sticky) = (defaults, nil)
+            head = ConversationHead(owner: user.name, provider: nil, tags: defaults)
         }
         return try await namingIntegrity(of: id, user, origin: origin) { () async throws(ChatFailure) -> SendSummary in
             try await deliver(
-                text, to: id, known: known, sticky: sticky, defaults: defaults, isNew: conversation == nil,
-                requestedModel: requestedModel, as: user, origin: origin, started: started, emit: emit,
-                shouldStop: shouldStop)
+                text, to: id, head: head, defaults: defaults, isNew: conversation == nil, requestedModel: requestedModel,
+                as: user, origin: origin, started: started, emit: emit, shouldStop: shouldStop)
         }
     }
 
-    /// Steps 1-7 of `send` on conversation `id` (the user's own or a new one): tags, decision, the call,
-    /// and what it stores.
+    /// The send loop on conversation `id` (the user's own, or a new one): history, tags, decision, plan,
+    /// then each planned candidate until one answers, and what it stores.
     private func deliver(
-        _ text: String, to id: String, known: Set<String>, sticky: String?, defaults: Set<String>, isNew: Bool,
+        _ text: String, to id: String, head: ConversationHead, defaults: Set<String>, isNew: Bool,
         requestedModel: String?, as user: Principal, origin: String, started: ContinuousClock.Instant,
         emit: (ChatOutput) async throws -> Void, shouldStop: () -> Bool
     ) async throws(ChatFailure) -> SendSummary {
-
-        // 2. Tags: a detector failure fails closed (only on-prem providers stay eligible). They are stored
-        // before the message, so a stored message's tags are always on its conversation; a message that
-        // brings no new tag writes nothing.
-        // The earlier turns, read before the new message is stored (the same turns as reading after it and
-        // dropping it), so that storing it can overlap the decision's audit record (ChatCore+Serve.swift).
-        // At least two are read: the previous user message's tail is scanned joined to this one, so an
-        // identifier split across two messages ("my card is 4111 1111", then "1111 1111") is found.
+        // History: the earlier turns, read before the new message is stored (the same turns as reading after
+        // it and dropping it), so that storing it can overlap the decision's audit record. At least two are
+        // read: the previous user message's tail is scanned joined to this one, so an identifier split
+        // across two messages ("my card is 4111 1111", then "1111 1111") is found.
         let earlier = max(configuration.historyTurns - 1, 0)
-        let stored =
-            isNew ? [] : try await step { try await conversations.history(id, limit: max(earlier, 2)) }
-        let history = earlier == 0 ? [] : Array(stored.suffix(earlier))
+        let stored = isNew ? [] : try await step { try await conversations.history(id, limit: max(earlier, 2)) }
+        let history = earlier == 0 ? [] : stored.suffix(earlier).map(Self.turn)
+
+        // Detect and tag. Tags are stored before the message, so a stored message's tags are always on its
+        // conversation; a message that brings no new tag writes nothing. A detector failure is the policy's
+        // fail-closed case (only on-prem providers).
         var detection = TagResult(tags: [], detectorCounts: [:])
         var detectorFailed = false
         do {
@@ -99,39 +91,180 @@ extension ChatCore {
         }
         let found = detection.tags.union(defaults)
         let tags =
-            found.isSubset(of: known) ? known : try await step { try await conversations.addTags(found, to: id) }
+            found.isSubset(of: head.tags)
+            ? head.tags : try await step { try await conversations.addTags(found, to: id) }
 
-        // 3. Decide.
-        var providers = await gateway.providers()
-        if detectorFailed { providers = providers.filter { $0.residency == "on-prem" } }
+        // Decide: which providers may see the conversation (pure policy).
         var decision = await policy.decide(
-            tags: tags, user: user.name, groups: user.groups, requested: requestedModel, providers: providers)
-        if detectorFailed { decision.rule = "fail-closed:detector-error" }
+            DecisionRequest(
+                tags: tags, user: user.name, groups: user.groups, requestedProvider: requestedModel,
+                providers: gateway.router.descriptors, detectorCounts: detection.detectorCounts,
+                detectionFailed: detectorFailed))
         ChatMetrics.decision(rule: decision.rule, allowed: !decision.allowed.isEmpty)
         // The router's canary eligibility must see every tag of the conversation.
         decision.tags.formUnion(tags)
-
-        // 1, 4-7. Store the message and audit the decision (both durable before any byte leaves), route inside
-        // the allowed set, stream, then store the reply and audit the call.
-        let call = ModelCall(
-            conversation: id, user: user.name, groups: user.groups, requested: requestedModel, sticky: sticky,
-            decision: decision, history: history.map { PromptTurn(role: $0.role, content: $0.body) },
-            message: text, maxTokens: configuration.maxTokens)
         let context = CallContext(
             user: user, origin: origin, conversation: id, rule: decision.rule, tags: tags.sorted(),
             detectorCounts: detection.detectorCounts)
-        let reply = try await serve(
-            call, context: context, message: DraftMessage(role: "user", body: text), emit: emit,
-            shouldStop: shouldStop)
+        let message = DraftMessage(role: "user", body: text)
 
-        try await tagReply(reply.reply, in: id, known: tags)
-        if reply.served.provider.name != sticky {
-            try await step { try await conversations.setProvider(reply.served.provider.name, for: id) }
+        // Plan. A refusal stores the message, audits the denied decision and ends the walk.
+        let plan: RoutePlan
+        do {
+            plan = try gateway.plan(
+                RouteRequest(
+                    conversation: id, user: user.name, groups: user.groups, requestedProvider: requestedModel,
+                    stickyProvider: head.provider),
+                decision: decision)
+        } catch {
+            let failure = Self.failure(error, reason: decision.reason)
+            if let storing = await store(message, in: id) { throw storing }
+            if failure.code == .policyBlocked { ChatMetrics.block(rule: decision.rule) }
+            try await record(context.deniedEntry(requested: requestedModel, code: failure.code))
+            throw failure
         }
-        return SendSummary(
-            conversation: id, provider: reply.served.provider.name, modelID: reply.served.modelID,
-            tokens: reply.served.tokensOut ?? 0, milliseconds: Self.milliseconds(ContinuousClock.now - started),
-            stop: reply.stop)
+
+        // Each candidate in turn until one answers.
+        var messageStored = false
+        var auditFailed = false
+        // The last finished attempt whose `model.call` record is not written yet.
+        var unrecorded: CallRecord?
+        var lastFailure = ChatFailure(.providerUnavailable, "no allowed provider is available now; try again later")
+        for attempt in plan.candidates.indices {
+            // Fit the context (ContextAssembler's rule); an attempt that cannot fit fails before anything leaves.
+            guard
+                let call = gateway.prepare(
+                    plan, attempt: attempt, history: history, message: text, maxTokens: configuration.maxTokens)
+            else { continue }
+            if let failure = call.failure {
+                if await !finished(call.record, canaryStop: nil, holding: &unrecorded, context) { auditFailed = true }
+                lastFailure = Self.failure(failure, reason: decision.reason)
+                continue
+            }
+            // Audit the decision beside storing the message; both durable before any byte leaves.
+            if let held = unrecorded.take(), await !recordCall(held, context) { auditFailed = true }
+            let decisionRecord = audit.begin(context.entry("model.decision", call.record))
+            if !messageStored {
+                if let failure = await store(message, in: id) {
+                    _ = try? await decisionRecord.durable()
+                    throw failure
+                }
+                messageStored = true
+            }
+            try await durable(decisionRecord)
+            try await announce(call.record, rule: decision.rule, emit: emit)
+
+            // Stream; the client going away or the server stopping ends the reply where it is.
+            let stream = call.open()
+            while let piece = await stream.next() {
+                do {
+                    try await emit(.text(piece))
+                    if shouldStop() { stream.stop("shutdown") }
+                } catch {
+                    stream.stop((error as? ChatStop)?.reason ?? "disconnected")
+                }
+            }
+            let (finishedRecord, canaryStop) = stream.finish()
+            if await !finished(finishedRecord, canaryStop: canaryStop, holding: &unrecorded, context) {
+                auditFailed = true
+            }
+            switch finishedRecord.outcome {
+            case .ok:
+                // Record the call beside storing the reply; the final line waits for both.
+                let callRecord = unrecorded.take().map { audit.begin(context.entry("model.call", $0)) }
+                let storing = await storeReply(stream.reply, of: finishedRecord, in: id)
+                if let callRecord, (try? await callRecord.durable()) == nil { auditFailed = true }
+                if let storing { throw storing }
+                if auditFailed { throw .internal() }
+                // The reply's tags and the conversation's provider, stored before any later call is decided.
+                try await tagReply(stream.reply, in: id, known: tags)
+                if finishedRecord.provider != head.provider {
+                    try await step { try await conversations.setProvider(finishedRecord.provider, for: id) }
+                }
+                return SendSummary(
+                    conversation: id, provider: finishedRecord.provider, modelID: finishedRecord.modelID,
+                    tokens: finishedRecord.tokensOut, milliseconds: Self.milliseconds(ContinuousClock.now - started),
+                    stop: stream.stopReason
+                        ?? (finishedRecord.tokensOut >= configuration.maxTokens ? "max-tokens" : nil))
+            case .cancelled:
+                if let held = unrecorded.take() { _ = await recordCall(held, context) }
+                throw .internal(CancellationError())
+            case .failed, .started:
+                lastFailure = Self.failure(stream.failure, reason: decision.reason)
+                if !stream.mayFallBack {
+                    // Text already reached the user: keep it, and end the call rather than repeat it elsewhere.
+                    if let held = unrecorded.take() { _ = await recordCall(held, context) }
+                    if let storing = await storeReply(stream.reply, of: nil, in: id) { throw storing }
+                    try await tagReply(stream.reply, in: id, known: tags)
+                    throw ChatFailure(
+                        lastFailure.code, "the provider failed in the middle of the reply; the text above is incomplete")
+                }
+            }
+        }
+        // No candidate answered.
+        if let held = unrecorded.take() { _ = await recordCall(held, context) }
+        if !messageStored, let failure = await store(message, in: id) { throw failure }
+        throw lastFailure
+    }
+
+    /// The `* provider=...` notice before an attempt's text.
+    private func announce(_ record: CallRecord, rule: String, emit: (ChatOutput) async throws -> Void)
+        async throws(ChatFailure)
+    {
+        var notice = "provider=\(record.provider) residency=\(record.residency.rawValue) rule=\(rule)"
+        if record.attempt > 0 { notice += " fallback=\(record.attempt)" }
+        do {
+            try await emit(.notice(notice))
+        } catch {
+            throw ChatFailure(.internal, "the client went away")
+        }
+    }
+
+    /// A finished attempt: counted, observed, the canary's stop (if this call crossed a bound) audited, and
+    /// its call record held back after writing the one held before it. False when that write failed.
+    private func finished(
+        _ record: CallRecord, canaryStop: CanaryStop?, holding unrecorded: inout CallRecord?, _ context: CallContext
+    ) async -> Bool {
+        ChatMetrics.attempt(record)
+        configuration.attemptObserver?(context.conversation, record)
+        if let canaryStop {
+            // The stop holds even if its record cannot be written (fewer canary calls is the safe side); an
+            // audit failure surfaces on the messages whose own records fail the same way.
+            try? await audit.record(
+                AuditEntry(
+                    actor: "-", role: "-", origin: "-", action: CanaryStop.action,
+                    subject: "provider:\(canaryStop.provider)", outcome: canaryStop.bound, detail: canaryStop.detail))
+        }
+        let held = unrecorded.take()
+        unrecorded = record
+        guard let held else { return true }
+        return await recordCall(held, context)
+    }
+
+    /// Writes the `model.call` record of a finished attempt; false when it could not be written.
+    private func recordCall(_ record: CallRecord, _ context: CallContext) async -> Bool {
+        (try? await audit.begin(context.entry("model.call", record)).durable()) != nil
+    }
+
+    /// Seals and appends `message`; returns the failure instead of throwing it (so that an audit record
+    /// begun beside it is still waited for).
+    private func store(_ message: DraftMessage, in id: String) async -> ChatFailure? {
+        do {
+            _ = try await step { try await conversations.append(message, to: id) }
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    /// Seals and appends the assistant's reply (nothing when it is empty); returns the failure.
+    private func storeReply(_ text: String, of record: CallRecord?, in id: String) async -> ChatFailure? {
+        guard !text.isEmpty else { return nil }
+        return await store(
+            DraftMessage(
+                role: "assistant", body: text, provider: record?.provider, modelID: record?.modelID,
+                promptVersion: record?.promptVersion, tokensIn: record?.tokensIn, tokensOut: record?.tokensOut),
+            in: id)
     }
 
     /// A provider's reply is part of the next prompt: its tags are stored on the conversation before
@@ -157,8 +290,71 @@ extension ChatCore {
         String(previous.suffix(64)) + "\n" + String(text.prefix(64))
     }
 
+    /// A stored message as a prompt turn.
+    static func turn(_ message: StoredMessage) -> ChatTurn {
+        let role: ChatRole =
+            switch message.role {
+            case "assistant": .assistant
+            case "system": .system
+            default: .user
+            }
+        return ChatTurn(role: role, content: message.body)
+    }
+
+    /// What the user sees for a routing error; `reason` is the policy decision's own explanation.
+    static func failure(_ error: RoutingError, reason: String) -> ChatFailure {
+        switch error {
+        case .policyBlocked(let provider, let rule, let tags):
+            return ChatFailure.policyBlocked(rule: rule, tags: tags, provider: provider, reason: reason)
+        case .providerUnavailable(let reason):
+            return ChatFailure(
+                .providerUnavailable, "no allowed provider is available now (\(reason)); try again later")
+        case .unknownProvider:
+            return ChatFailure(.notFound, error.message)
+        case .contextOverflow:
+            return ChatFailure(.badArguments, error.message)
+        }
+    }
+
     public static func milliseconds(_ duration: Duration) -> Int {
         let parts = duration.components
         return Int(parts.seconds) * 1000 + Int(parts.attoseconds / 1_000_000_000_000_000)
+    }
+}
+
+/// What every audit record of one message shares.
+struct CallContext {
+    var user: Principal
+    var origin: String
+    var conversation: String
+    var rule: String
+    var tags: [String]
+    var detectorCounts: [String: Int]
+
+    /// The `model.decision` (outcome `allowed`) or `model.call` (the attempt's outcome) record of `record`.
+    func entry(_ action: String, _ record: CallRecord) -> AuditEntry {
+        let started = record.outcome == .started
+        let fields = CallFields(
+            modelID: record.modelID, promptVersion: record.promptVersion, provider: record.provider,
+            residency: record.residency.rawValue, canaryArm: record.arm.rawValue, decision: "allowed", rule: rule,
+            tags: tags, detectorCounts: detectorCounts, tokensIn: started ? nil : record.tokensIn,
+            tokensOut: started ? nil : record.tokensOut, ttftMs: record.ttftMs.map { Int($0.rounded()) },
+            totalMs: started ? nil : Int(record.totalMs.rounded()),
+            costMicros: started ? nil : Int((record.cost * 1_000_000).rounded()), errorCode: record.errorCode,
+            replyChars: record.replyChars, refusal: record.refusal)
+        return AuditEntry(
+            actor: user.name, role: user.role.rawValue, origin: origin, action: action,
+            subject: "conversation:\(conversation)", outcome: action == "model.call" ? record.outcome.rawValue : "allowed",
+            call: fields)
+    }
+
+    /// The `model.decision` record of a message refused before any attempt.
+    func deniedEntry(requested: String?, code: ChatFailure.Code) -> AuditEntry {
+        AuditEntry(
+            actor: user.name, role: user.role.rawValue, origin: origin, action: "model.decision",
+            subject: "conversation:\(conversation)", outcome: "denied",
+            call: CallFields(
+                modelID: "-", promptVersion: "-", provider: requested ?? "-", residency: "-", decision: "denied",
+                rule: rule, tags: tags, detectorCounts: detectorCounts, errorCode: code.rawValue))
     }
 }

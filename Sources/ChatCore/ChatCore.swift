@@ -3,6 +3,8 @@
 // and authentication; sending a message (DESIGN.md §1) is in ChatCore+Send.swift and the other
 // commands in ChatCore+Commands.swift.
 public import Foundation
+public import Policy
+public import Routing
 import Synchronization
 
 /// The chat use cases over the storage, policy, routing and audit libraries.
@@ -23,6 +25,9 @@ public final class ChatCore: Sendable {
         /// Messages of history sent with a new message (the assembler may fit fewer).
         public var historyTurns: Int = 20
         public var budget = UserLimiter.Budget()
+        /// Receives every finished provider attempt with its conversation (an evaluation run notes the call
+        /// that answered each item); nil for none.
+        public var attemptObserver: (@Sendable (_ conversation: String, _ record: CallRecord) -> Void)?
 
         public init() {}
     }
@@ -31,7 +36,7 @@ public final class ChatCore: Sendable {
     let passwords: any PasswordVerifier
     let conversations: any ConversationRepository
     let policy: any PolicyGate
-    let gateway: any ModelGateway
+    let gateway: ProviderGateway
     let audit: any AuditRecorder
     let configuration: Configuration
     let limiter: UserLimiter
@@ -44,7 +49,7 @@ public final class ChatCore: Sendable {
 
     public init(
         accounts: any AccountDirectory, passwords: any PasswordVerifier, conversations: any ConversationRepository,
-        policy: any PolicyGate, gateway: any ModelGateway, audit: any AuditRecorder, configuration: Configuration,
+        policy: any PolicyGate, gateway: ProviderGateway, audit: any AuditRecorder, configuration: Configuration,
         integrity: IntegrityEvents = IntegrityEvents()
     ) {
         self.integrity = integrity
@@ -192,11 +197,16 @@ public final class ChatCore: Sendable {
         // wrong current password on /passwd counts as a failed login too.
         if action == "auth.login", outcome != "ok" { ChatMetrics.failedLogin(outcome: outcome) }
         if action == "auth.password-change", outcome == "failed" { ChatMetrics.failedLogin(outcome: "passwd") }
+        try await record(
+            AuditEntry(
+                actor: actor, role: role, origin: origin, action: action, subject: subject, outcome: outcome,
+                call: call, pseudonymous: pseudonymous))
+    }
+
+    /// Writes one audit record; a failure becomes `internal` so the caller stops before acting.
+    func record(_ entry: AuditEntry) async throws(ChatFailure) {
         do {
-            try await audit.record(
-                AuditEntry(
-                    actor: actor, role: role, origin: origin, action: action, subject: subject, outcome: outcome,
-                    call: call, pseudonymous: pseudonymous))
+            try await audit.record(entry)
         } catch {
             throw .internal(error)
         }

@@ -4,6 +4,7 @@
 // stays a no-op. Labels hold vocabulary only — provider and rule names from the configuration, outcomes
 // and error codes from the protocol — never message text, titles or user names.
 import Metrics
+import Routing
 
 /// The names and labels of ChatCore's metrics (README, "Running as a service", lists them).
 enum ChatMetrics {
@@ -13,22 +14,20 @@ enum ChatMetrics {
     }
 
     /// One provider attempt finished: its tokens, time to first token and whole latency, per provider.
-    static func attempt(_ attempt: ModelAttempt) {
-        let provider = [("provider", attempt.provider.name)]
-        Counter(label: "enclave_provider_calls_total", dimensions: provider + [("outcome", attempt.outcome)])
+    static func attempt(_ record: CallRecord) {
+        let provider = [("provider", record.provider)]
+        Counter(label: "enclave_provider_calls_total", dimensions: provider + [("outcome", record.outcome.rawValue)])
             .increment()
-        if let tokens = attempt.tokensIn, tokens > 0 {
-            Counter(label: "enclave_tokens_in_total", dimensions: provider).increment(by: tokens)
+        if record.tokensIn > 0 {
+            Counter(label: "enclave_tokens_in_total", dimensions: provider).increment(by: record.tokensIn)
         }
-        if let tokens = attempt.tokensOut, tokens > 0 {
-            Counter(label: "enclave_tokens_out_total", dimensions: provider).increment(by: tokens)
+        if record.tokensOut > 0 {
+            Counter(label: "enclave_tokens_out_total", dimensions: provider).increment(by: record.tokensOut)
         }
-        if let ttft = attempt.ttftMs {
-            Timer(label: "enclave_ttft_seconds", dimensions: provider).recordMilliseconds(ttft)
+        if let ttft = record.ttftMs {
+            Timer(label: "enclave_ttft_seconds", dimensions: provider).recordMilliseconds(Int(ttft.rounded()))
         }
-        if let total = attempt.totalMs {
-            Timer(label: "enclave_reply_seconds", dimensions: provider).recordMilliseconds(total)
-        }
+        Timer(label: "enclave_reply_seconds", dimensions: provider).recordMilliseconds(Int(record.totalMs.rounded()))
     }
 
     /// One policy decision, by the rule that made it; `allowed` is false when no provider may see the

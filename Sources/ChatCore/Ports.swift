@@ -1,7 +1,8 @@
-// The narrow interfaces ChatCore needs from Storage, Policy, Routing and Audit. ChatCore is written
+// The narrow interfaces ChatCore needs from Storage, Policy and Audit (Routing it uses as it is). ChatCore is written
 // against these so the use cases read in one place and can be driven without a model; the adapters in
 // `Adapters/` bind them to the real libraries, and the in-memory twins serve tests and benchmarks.
 public import Foundation
+public import Policy
 
 // MARK: Accounts
 
@@ -187,25 +188,6 @@ extension ConversationRepository {
 
 // MARK: Policy
 
-/// A provider as policy and `/models` see it.
-public struct ProviderSummary: Sendable, Equatable {
-    public var name: String
-    /// `on-prem`, `vpc` or `external`.
-    public var residency: String
-    public var region: String?
-    public var modelID: String
-    /// How the provider runs, as `/models` shows it (`ctx=8192 threads=2 temperature=0.7 ...`).
-    public var settings: String
-
-    public init(name: String, residency: String, region: String?, modelID: String, settings: String = "-") {
-        self.name = name
-        self.residency = residency
-        self.region = region
-        self.modelID = modelID
-        self.settings = settings
-    }
-}
-
 /// Detector output over one text: the tags it implies and how often each detector fired.
 public struct TagResult: Sendable, Equatable {
     public var tags: Set<String>
@@ -217,32 +199,12 @@ public struct TagResult: Sendable, Equatable {
     }
 }
 
-/// Which providers may see a conversation, and the rule that said so.
-public struct GateDecision: Sendable, Equatable {
-    /// Allowed provider names, most preferred first.
-    public var allowed: [String]
-    /// Denied provider name → rule.
-    public var denied: [String: String]
-    public var rule: String
-    public var reason: String
-    /// The conversation's tags the decision was made over (the router's canary eligibility needs them).
-    public var tags: Set<String>
-
-    public init(allowed: [String], denied: [String: String], rule: String, reason: String, tags: Set<String> = []) {
-        self.allowed = allowed
-        self.denied = denied
-        self.rule = rule
-        self.reason = reason
-        self.tags = tags
-    }
-}
-
 /// The policy library: detectors, defaults, the pure decision, and reload.
 public protocol PolicyGate: Sendable {
     func detect(_ text: String) async throws -> TagResult
     func defaultTags(user: String, groups: [String]) async -> Set<String>
-    func decide(tags: Set<String>, user: String, groups: [String], requested: String?, providers: [ProviderSummary])
-        async -> GateDecision
+    /// Which providers may see a conversation: Policy's pure `evaluate` over the serving policy.
+    func decide(_ request: DecisionRequest) async -> Decision
     /// Re-reads the policy files; returns a one-line description (e.g. its SHA-256). Keeps the last good
     /// policy when it throws.
     func reload() async throws -> String
@@ -252,156 +214,6 @@ public protocol PolicyGate: Sendable {
 
 extension PolicyGate {
     public func declaredTags() async -> Set<String>? { nil }
-}
-
-// MARK: Models
-
-/// One turn of the prompt sent to a provider.
-public struct PromptTurn: Sendable, Equatable {
-    /// `system`, `user` or `assistant`.
-    public var role: String
-    public var content: String
-
-    public init(role: String, content: String) {
-        self.role = role
-        self.content = content
-    }
-}
-
-/// What a provider streams back.
-public enum GatewayEvent: Sendable, Equatable {
-    case text(String)
-    case usage(tokensIn: Int, tokensOut: Int)
-    /// The generation ended for a reason other than end of turn (e.g. `max-tokens`).
-    case stopped(String)
-}
-
-/// One message to route and serve: who asks, what policy allows, and the conversation so far.
-public struct ModelCall: Sendable {
-    public var conversation: String
-    public var user: String
-    /// The user's groups (canary eligibility may depend on them).
-    public var groups: [String]
-    /// The user's `/model` choice, if any.
-    public var requested: String?
-    /// The provider that served this conversation so far, if any.
-    public var sticky: String?
-    public var decision: GateDecision
-    /// Earlier turns of the conversation, oldest first, without the new message.
-    public var history: [PromptTurn]
-    /// The new user message.
-    public var message: String
-    public var maxTokens: Int
-
-    public init(
-        conversation: String, user: String, groups: [String], requested: String?, sticky: String?,
-        decision: GateDecision, history: [PromptTurn], message: String, maxTokens: Int
-    ) {
-        self.conversation = conversation
-        self.user = user
-        self.groups = groups
-        self.requested = requested
-        self.sticky = sticky
-        self.decision = decision
-        self.history = history
-        self.message = message
-        self.maxTokens = maxTokens
-    }
-}
-
-/// One attempt at one provider: announced (`started`) before any byte leaves, finished after.
-public struct ModelAttempt: Sendable, Equatable {
-    public var provider: ProviderSummary
-    /// The model id the provider reported, else the configured one.
-    public var modelID: String
-    /// The system prompt version sent (per provider/route).
-    public var promptVersion: String
-    /// `none`, `control` or `canary`.
-    public var canaryArm: String
-    /// 0 for the plan's first provider, n for the n-th fallback.
-    public var attempt: Int
-    /// `started`, `ok`, `failed` or `cancelled`.
-    public var outcome: String
-    public var tokensIn: Int?
-    public var tokensOut: Int?
-    public var ttftMs: Int?
-    public var totalMs: Int?
-    /// From the provider's price table, in millionths of the currency.
-    public var costMicros: Int?
-    /// The stable failure code (`provider-timeout`, ...), nil unless failed.
-    public var errorCode: String?
-    /// The finished reply's length in characters, and whether it is a refusal (flagged at reply time, so
-    /// reports count flags and never read the text); nil when no reply finished.
-    public var replyChars: Int?
-    public var refusal: Bool?
-
-    public init(
-        provider: ProviderSummary, modelID: String, promptVersion: String, canaryArm: String = "none",
-        attempt: Int = 0, outcome: String = "started", tokensIn: Int? = nil, tokensOut: Int? = nil,
-        ttftMs: Int? = nil, totalMs: Int? = nil, costMicros: Int? = nil, errorCode: String? = nil,
-        replyChars: Int? = nil, refusal: Bool? = nil
-    ) {
-        self.replyChars = replyChars
-        self.refusal = refusal
-        self.provider = provider
-        self.modelID = modelID
-        self.promptVersion = promptVersion
-        self.canaryArm = canaryArm
-        self.attempt = attempt
-        self.outcome = outcome
-        self.tokensIn = tokensIn
-        self.tokensOut = tokensOut
-        self.ttftMs = ttftMs
-        self.totalMs = totalMs
-        self.costMicros = costMicros
-        self.errorCode = errorCode
-    }
-}
-
-/// A served message: the attempt that answered, the whole reply, and why it stopped early (if it did).
-public struct ModelReply: Sendable, Equatable {
-    public var served: ModelAttempt
-    public var reply: String
-    /// `max-tokens`, `disconnected`, `shutdown`, or nil when the reply ran to its end.
-    public var stop: String?
-
-    public init(served: ModelAttempt, reply: String, stop: String? = nil) {
-        self.served = served
-        self.reply = reply
-        self.stop = stop
-    }
-}
-
-/// Why a routed message was not served.
-public enum ModelCallError: Error, Sendable, Equatable {
-    /// Routing refused before any attempt: `policy-blocked`, `provider-unavailable` or `not-found`.
-    case refused(ChatFailure)
-    /// Every attempt failed; `partialReply` is the text that already reached the user (empty if none).
-    case failed(ChatFailure, partialReply: String)
-}
-
-/// The routing library: the providers, and serving a message inside the allowed set with fallback.
-public protocol ModelGateway: Sendable {
-    func providers() async -> [ProviderSummary]
-    /// Providers known to be down now (their circuit breaker is open); `/models` shows them.
-    func unavailable() async -> Set<String>
-    /// Routes `call` inside `call.decision.allowed` and serves it, falling back (before the first text
-    /// piece only) to another allowed provider of no wider residency.
-    ///
-    /// - Parameters:
-    ///   - beforeAttempt: runs before any byte goes to a provider, for every attempt; when it throws,
-    ///     that attempt (and the call) does not happen and the error is rethrown.
-    ///   - afterAttempt: receives every attempt's finished record, whatever its outcome.
-    ///   - onText: each text piece as it arrives; throwing stops the call there (served as far as it got).
-    /// - Throws: ``ModelCallError``, or what `beforeAttempt` threw, or `CancellationError`.
-    func run(
-        _ call: ModelCall, beforeAttempt: (ModelAttempt) async throws -> Void,
-        afterAttempt: (ModelAttempt) async -> Void, onText: (String) async throws -> Void
-    ) async throws -> ModelReply
-}
-
-extension ModelGateway {
-    public func unavailable() async -> Set<String> { [] }
 }
 
 // MARK: Audit
@@ -425,7 +237,7 @@ public struct CallFields: Sendable, Equatable {
     /// From the price table, in millionths of the currency.
     public var costMicros: Int?
     public var errorCode: String?
-    /// The reply's length in characters and its refusal flag (see ``ModelAttempt``).
+    /// The reply's length in characters and its refusal flag (see Routing's `CallRecord`).
     public var replyChars: Int?
     public var refusal: Bool?
 
@@ -467,14 +279,17 @@ public struct AuditEntry: Sendable, Equatable {
     /// `ok`, `denied`, `failed`, ...
     public var outcome: String
     public var call: CallFields?
+    /// Content-free facts of a system event (a canary stop's observed figures); nil for most records.
+    public var detail: String?
     /// Whether `actor` and `subject` are free text someone typed (an unknown login name, perhaps a
     /// password typed into the wrong field): the audit log stores them key-hashed, like origins.
     public var pseudonymous: Bool
 
     public init(
         actor: String, role: String, origin: String, action: String, subject: String, outcome: String,
-        call: CallFields? = nil, pseudonymous: Bool = false
+        call: CallFields? = nil, detail: String? = nil, pseudonymous: Bool = false
     ) {
+        self.detail = detail
         self.pseudonymous = pseudonymous
         self.actor = actor
         self.role = role

@@ -5,7 +5,7 @@
 // A fallback is a served call that follows a failed one of the same conversation. Per arm: conversations,
 // calls, error and fallback rates, thumbs-up rate (each with a Wilson interval), TTFT and total latency
 // p50/p95, tokens per reply, cost, prompt versions and models; and tone: the refusal rate with its Wilson
-// interval (over served replies that carry the flag the call executor set when the reply finished) and the
+// interval (over served replies that carry the flag the gateway set when the reply finished) and the
 // reply length p50/p95 in characters (the call record's count), plus a judge's tone score when
 // `ToneJudge` rated a sample.
 //
@@ -19,6 +19,7 @@
 //               control's;
 //   keep      — otherwise (not enough evidence either way).
 public import Audit
+import Routing
 import Foundation
 
 /// One arm of the experiment.
@@ -89,7 +90,7 @@ public struct CanaryReport: Sendable, Codable, Equatable {
         var stops: [String] = []
         for record in records {
             let event = record.event
-            if event.action == CanaryGuard.stopAction {
+            if event.action == CanaryStop.action {
                 stops.append("\(event.subject) \(event.outcome) \(event.detail ?? "")")
                 continue
             }

@@ -9,6 +9,8 @@
 // Items run concurrently up to `concurrency` per provider, every provider at once.
 public import ChatCore
 import Foundation
+import Policy
+public import Routing
 import Synchronization
 
 /// What a run needs to know besides the suite.
@@ -49,11 +51,13 @@ public struct EvalRunner: Sendable {
     let core: ChatCore
     let conversations: any ConversationRepository
     let policy: any PolicyGate
-    let observer: ObservingGateway
+    let gateway: ProviderGateway
+    /// The attempt that served (or last failed) each conversation, noted by ChatCore's attempt observer.
+    let attempts: LastAttempts
     public let options: EvalOptions
 
     public init(
-        conversations: any ConversationRepository, policy: any PolicyGate, gateway: any ModelGateway,
+        conversations: any ConversationRepository, policy: any PolicyGate, gateway: ProviderGateway,
         audit: any AuditRecorder, options: EvalOptions
     ) {
         var configuration = ChatCore.Configuration()
@@ -61,23 +65,25 @@ public struct EvalRunner: Sendable {
         // The eval user is limited by the run's own concurrency, not by a chat user's budget.
         configuration.budget = UserLimiter.Budget(
             messagesPerMinute: 1e9, burst: 1e9, concurrentGenerations: Int.max / 2)
-        observer = ObservingGateway(inner: gateway)
+        let attempts = LastAttempts()
+        configuration.attemptObserver = { attempts.note($1, of: $0) }
+        self.attempts = attempts
+        self.gateway = gateway
         self.conversations = conversations
         self.policy = policy
         self.options = options
         core = ChatCore(
             accounts: NoAccounts(), passwords: NoPasswords(), conversations: conversations, policy: policy,
-            gateway: observer, audit: audit, configuration: configuration)
+            gateway: gateway, audit: audit, configuration: configuration)
     }
 
     /// The providers' residency, model and prices as the gateway knows them.
-    public func providerMetadata(prices: [String: (input: Double, output: Double)]) async -> [ProviderMeta] {
-        let known = await observer.providers()
-        return options.providers.map { name in
-            let summary = known.first { $0.name == name }
+    public func providerMetadata(prices: [String: (input: Double, output: Double)]) -> [ProviderMeta] {
+        options.providers.map { name in
+            let info = gateway.router.info(name)
             let price = prices[name] ?? (0, 0)
             return ProviderMeta(
-                name: name, residency: summary?.residency ?? "unknown", model: summary?.modelID ?? "-",
+                name: name, residency: info?.residency.rawValue ?? "unknown", model: info?.model ?? "-",
                 inputPerMillion: price.input, outputPerMillion: price.output)
         }
     }
@@ -111,7 +117,7 @@ public struct EvalRunner: Sendable {
         }
         return EvalRun(
             id: id ?? UUID().uuidString.lowercased(), suite: suite.name, started: started, finished: Date(), repetitions: options.repetitions,
-            judge: options.judge, providers: await providerMetadata(prices: prices), categories: suite.categories,
+            judge: options.judge, providers: providerMetadata(prices: prices), categories: suite.categories,
             results: sorted)
     }
 
@@ -146,10 +152,10 @@ public struct EvalRunner: Sendable {
         result.ttftMs = exchange.ttftMs
         result.totalMs = exchange.totalMs
         if let attempt = exchange.served {
-            result.providerMs = attempt.totalMs.map(Double.init)
+            result.providerMs = attempt.totalMs.rounded()
             result.tokensIn = attempt.tokensIn
             result.tokensOut = attempt.tokensOut
-            result.costMicros = attempt.costMicros
+            result.costMicros = Int((attempt.cost * 1_000_000).rounded())
             result.modelID = attempt.modelID
             result.promptVersion = attempt.promptVersion
         }
@@ -196,7 +202,7 @@ public struct EvalRunner: Sendable {
 
     struct Exchange {
         var outcome: Outcome
-        var served: ModelAttempt?
+        var served: CallRecord?
         var ttftMs: Double?
         var totalMs: Double?
     }
@@ -234,11 +240,11 @@ public struct EvalRunner: Sendable {
             outcome = .failure(error.code.rawValue)
         }
         let ended = ContinuousClock.now
-        let served = observer.take(conversation)
+        let served = attempts.take(conversation)
         var exchange = Exchange(
             outcome: outcome, served: served, ttftMs: firstText.map { Self.ms($0 - started) },
             totalMs: Self.ms(ended - started))
-        if case .reply = outcome, let served, served.provider.name != provider {
+        if case .reply = outcome, let served, served.provider != provider {
             exchange.outcome = .failure("fallback")
         }
         return exchange
@@ -250,33 +256,18 @@ public struct EvalRunner: Sendable {
     }
 }
 
-/// The gateway seen by the eval's ChatCore: the real one, plus a note of the attempt that served (or last
-/// failed) each conversation, so the runner gets the call record's tokens, cost and model.
-final class ObservingGateway: ModelGateway {
-    let inner: any ModelGateway
-    private let attempts = Mutex<[String: ModelAttempt]>([:])
+/// The last finished attempt of each conversation, so the runner gets the call record's tokens, cost and
+/// model.
+final class LastAttempts: Sendable {
+    private let records = Mutex<[String: CallRecord]>([:])
 
-    init(inner: any ModelGateway) { self.inner = inner }
-
-    func providers() async -> [ProviderSummary] { await inner.providers() }
-
-    func unavailable() async -> Set<String> { await inner.unavailable() }
-
-    func run(
-        _ call: ModelCall, beforeAttempt: (ModelAttempt) async throws -> Void,
-        afterAttempt: (ModelAttempt) async -> Void, onText: (String) async throws -> Void
-    ) async throws -> ModelReply {
-        try await inner.run(
-            call, beforeAttempt: beforeAttempt,
-            afterAttempt: { attempt in
-                attempts.withLock { $0[call.conversation] = attempt }
-                await afterAttempt(attempt)
-            }, onText: onText)
+    func note(_ record: CallRecord, of conversation: String) {
+        records.withLock { $0[conversation] = record }
     }
 
     /// The last finished attempt of `conversation`, forgotten once taken.
-    func take(_ conversation: String) -> ModelAttempt? {
-        attempts.withLock { $0.removeValue(forKey: conversation) }
+    func take(_ conversation: String) -> CallRecord? {
+        records.withLock { $0.removeValue(forKey: conversation) }
     }
 }
 

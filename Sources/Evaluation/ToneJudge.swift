@@ -11,6 +11,8 @@
 // counts leave this file; reply text goes to the judge and nowhere else (no log, no audit text).
 public import ChatCore
 public import Audit
+import Policy
+public import Routing
 import Foundation
 
 /// A judge's tone score for one arm.
@@ -40,7 +42,7 @@ public struct ToneJudge: Sendable {
     ///   - gateway: must know `judge` (its residency decides the hard rule on tagged conversations).
     ///   - sample: replies rated per arm at most.
     public init(
-        conversations: any ConversationRepository, policy: any PolicyGate, gateway: any ModelGateway,
+        conversations: any ConversationRepository, policy: any PolicyGate, gateway: ProviderGateway,
         audit: any AuditRecorder, judge: String, sample: Int = 20,
         user: Principal = Principal(name: "canary-judge", role: .staff, groups: [])
     ) {
@@ -66,7 +68,7 @@ public struct ToneJudge: Sendable {
     public func rate(_ report: CanaryReport, records: [AuditRecord], since: UTCMillis? = nil) async throws
         -> CanaryReport
     {
-        let external = await runner.observer.providers().first { $0.name == judge }?.residency == "external"
+        let external = runner.gateway.router.info(judge)?.residency == .external
         var rated = report
         for arm in ["control", "canary"] {
             let served = Self.served(records, arm: arm, since: since)

@@ -1,5 +1,5 @@
 // Tells whether a finished reply is a refusal ("I'm sorry, but I can't help with that"), so the call record
-// can carry a flag instead of the text. It runs once per reply, at reply time, inside the call executor: the
+// can carry a flag instead of the text. It runs once per reply, at reply time, in `CallStream.finish`: the
 // canary report then counts flags from the audit log and never needs a reply's words, and nothing about the
 // reply but the flag and its length leaves this function (no log line, no audit text).
 //

@@ -79,11 +79,9 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "enclave.serve")
         logger.logLevel = .info
         let (gateway, registry) = try await ServeRouting.gateway(settings)
-        // A canary with `stop_when` is watched, and stopped on its own (audited) when it crosses a bound.
-        let canaryGuard = CanaryGuard.configured(gateway.registry.router.canary, gateway: gateway)
-        let backends = try await ServerAssembly.open(
-            settings.locations, gateway: canaryGuard ?? gateway, audit: settings.audit)
-        canaryGuard?.attach(audit: backends.audit)
+        // A canary with `stop_when` is watched by the gateway, and stopped on its own (audited) when it
+        // crosses a bound.
+        let backends = try await ServerAssembly.open(settings.locations, gateway: gateway, audit: settings.audit)
         try await backends.ensureAdmin { name, password in
             try announce(name: name, password: password, file: settings.initialPasswordFile?.value)
         }

@@ -7,6 +7,7 @@ import EnclaveCrypto
 import Foundation
 import Logging
 import NIOPosix
+import Routing
 import Storage
 
 /// Where one server's state lives, as the settings resolved it.
@@ -48,13 +49,13 @@ struct ServerAssembly {
     let store: Store
     let audit: AuditLog
     let policy: PolicyDirectoryGate
-    let gateway: any ModelGateway
+    let gateway: ProviderGateway
 
     static func masterKeyPath(_ dataDirectory: String) -> String { dataDirectory + "/master.key" }
 
     /// Opens (creating on first run) the data directory's key, store and audit log.
     static func open(
-        _ locations: DataLocations, gateway: any ModelGateway,
+        _ locations: DataLocations, gateway: ProviderGateway,
         audit auditConfiguration: AuditLog.Configuration = AuditLog.Configuration()
     ) async throws -> ServerAssembly {
         let ring = try openKeys(locations)
@@ -64,7 +65,7 @@ struct ServerAssembly {
             directory: locations.auditDirectory, macKey: secrets.mac, signer: secrets.signer,
             configuration: auditConfiguration)
         // The registry goes to the policy, so a rule naming an undeclared provider is refused at load and reload.
-        let policy = PolicyDirectoryGate(directory: locations.policies, providers: await gateway.providers())
+        let policy = PolicyDirectoryGate(directory: locations.policies, providers: gateway.router.descriptors)
         return ServerAssembly(
             dataDirectory: locations.dataDirectory, store: store, audit: audit, policy: policy, gateway: gateway)
     }

@@ -1,8 +1,9 @@
-// In-memory twins of ChatCore's ports for tests that need no disk, no policy files and no model: an echo
-// provider and process-local accounts, conversations and audit records. They keep the ports' contracts
+// In-memory twins of ChatCore's ports for tests that need no disk, no policy files and no model:
+// process-local accounts, conversations and audit records, and an on-prem-only policy. They keep the ports' contracts
 // (tags only grow, appends are ordered) but persist nothing. Test support only: nothing shipped uses them.
 public import ChatCore
 public import Foundation
+public import Policy
 
 /// Accounts held in memory.
 public actor InMemoryAccounts: AccountDirectory {
@@ -131,48 +132,13 @@ public struct OnPremOnlyPolicy: PolicyGate {
 
     public func defaultTags(user: String, groups: [String]) -> Set<String> { [] }
 
-    public func decide(
-        tags: Set<String>, user: String, groups: [String], requested: String?, providers: [ProviderSummary]
-    ) -> GateDecision {
+    public func decide(_ request: DecisionRequest) -> Decision {
         var denied: [String: String] = [:]
-        for provider in providers where provider.residency != "on-prem" { denied[provider.name] = "on-prem-only" }
-        return GateDecision(
-            allowed: providers.filter { $0.residency == "on-prem" }.map(\.name), denied: denied, rule: "on-prem-only",
-            reason: "no policy loaded: only on-prem providers", tags: tags)
+        for provider in request.providers where provider.residency != .onPrem { denied[provider.name] = "on-prem-only" }
+        return Decision(
+            allowed: request.providers.filter { $0.residency == .onPrem }.map(\.name), denied: denied,
+            rule: "on-prem-only", reason: "no policy loaded: only on-prem providers", tags: request.tags)
     }
 
     public func reload() -> String { "on-prem-only" }
-}
-
-/// A provider that answers with the user's last message, word by word: Enclave's overhead without a model.
-public struct EchoGateway: SimpleModelGateway {
-    public let summary: ProviderSummary
-
-    public init(name: String = "echo", residency: String = "on-prem") {
-        summary = ProviderSummary(name: name, residency: residency, region: nil, modelID: "echo-1")
-    }
-
-    public func providers() -> [ProviderSummary] { [summary] }
-
-    public func choose(decision: GateDecision, requested: String?, sticky: String?, conversation: String)
-        -> ProviderSummary?
-    {
-        decision.allowed.contains(summary.name) ? summary : nil
-    }
-
-    public var promptVersion: String { "echo.v1" }
-
-    public func stream(provider: String, turns: [PromptTurn], maxTokens: Int) -> AsyncThrowingStream<
-        GatewayEvent, any Error
-    > {
-        let last = turns.last(where: { $0.role == "user" })?.content ?? ""
-        let words = Array(last.split(separator: " ", omittingEmptySubsequences: false).prefix(maxTokens))
-        return AsyncThrowingStream { continuation in
-            for (index, word) in words.enumerated() {
-                continuation.yield(.text(index == 0 ? String(word) : " " + word))
-            }
-            continuation.yield(.usage(tokensIn: last.split(separator: " ").count, tokensOut: words.count))
-            continuation.finish()
-        }
-    }
 }

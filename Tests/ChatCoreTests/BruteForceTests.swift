@@ -30,7 +30,7 @@ struct ScryptVerifier: PasswordVerifier {
         let adapter = StoreAdapter(store: store)
         let core = ChatCore(
             accounts: adapter, passwords: try ScryptVerifier(), conversations: adapter, policy: OnPremOnlyPolicy(),
-            gateway: EchoGateway(), audit: AuditAdapter(log: audit),
+            gateway: TestProvider.echo().gateway, audit: AuditAdapter(log: audit),
             configuration: {
                 var configuration = ChatCore.Configuration()
                 configuration.lockoutThreshold = lockoutThreshold

@@ -1,4 +1,4 @@
-// ChatCore through the real router and call executor (ProviderGateway) with scripted in-process
+// ChatCore through the real router and gateway (ProviderGateway) with scripted in-process
 // providers: fallback before the first token stays inside the allowed set and never widens
 // residency; a failure after text reached the user ends the call with a clear final line; every
 // attempt has a decision record before it and a call record after it (arm, cost, outcome); a failed
@@ -66,14 +66,12 @@ struct AllowListGate: PolicyGate {
 
     func defaultTags(user: String, groups: [String]) -> Set<String> { [] }
 
-    func decide(tags: Set<String>, user: String, groups: [String], requested: String?, providers: [ProviderSummary])
-        -> GateDecision
-    {
+    func decide(_ request: DecisionRequest) -> Decision {
         var denied: [String: String] = [:]
-        for provider in providers where !allowed.contains(provider.name) { denied[provider.name] = "allow-list" }
-        return GateDecision(
-            allowed: allowed.filter { name in providers.contains { $0.name == name } }, denied: denied,
-            rule: "allow-list", reason: "test", tags: tags)
+        for provider in request.providers where !allowed.contains(provider.name) { denied[provider.name] = "allow-list" }
+        return Decision(
+            allowed: allowed.filter { name in request.providers.contains { $0.name == name } }, denied: denied,
+            rule: "allow-list", reason: "test", tags: request.tags)
     }
 
     func reload() -> String { "allow-list" }

@@ -3,6 +3,9 @@
 import ChatCore
 import ChatCoreTestSupport
 import Foundation
+import Inference
+import Policy
+import Routing
 import Synchronization
 import Testing
 
@@ -13,30 +16,27 @@ struct TestPasswords: PasswordVerifier {
     func hash(_ password: String) -> String { "test:" + password }
 }
 
-/// A gateway that records what reached it (the order check) and answers with fixed text.
-final class RecordingGateway: SimpleModelGateway {
-    let inner = EchoGateway(name: "local")
-    let calls = Mutex<[[PromptTurn]]>([])
-    let residency: String
-
-    init(residency: String = "on-prem") {
-        self.residency = residency
+/// A provider `local` that records the turns that reached it (the order check; the empty system prompt
+/// left out) and echoes, behind the real gateway.
+final class RecordingGateway: Sendable {
+    private final class Log: Sendable {
+        let turns = Mutex<[[ChatTurn]]>([])
     }
 
-    func providers() -> [ProviderSummary] {
-        [ProviderSummary(name: "local", residency: residency, region: nil, modelID: "m1")]
+    private let log = Log()
+    let gateway: ProviderGateway
+
+    init(residency: Residency = .onPrem) {
+        let echo = TestProvider.echo(name: "local", residency: residency, model: "m1")
+        let log = log
+        gateway = TestProvider(name: "local", residency: residency, model: "m1") { request in
+            log.turns.withLock { $0.append(request.messages.filter { $0.role != .system }) }
+            return echo.stream(request)
+        }.gateway
     }
 
-    func choose(decision: GateDecision, requested: String?, sticky: String?, conversation: String) -> ProviderSummary? {
-        decision.allowed.contains("local") ? providers()[0] : nil
-    }
-
-    var promptVersion: String { "test.v1" }
-
-    func stream(provider: String, turns: [PromptTurn], maxTokens: Int) -> AsyncThrowingStream<GatewayEvent, any Error> {
-        calls.withLock { $0.append(turns) }
-        return inner.stream(provider: provider, turns: turns, maxTokens: maxTokens)
-    }
+    /// The prompts that reached the provider, in order.
+    var calls: [[ChatTurn]] { log.turns.withLock { $0 } }
 }
 
 struct Fixture {
@@ -48,13 +48,13 @@ struct Fixture {
     let gateway: RecordingGateway
     let core: ChatCore
 
-    init(residency: String = "on-prem", configure: (inout ChatCore.Configuration) -> Void = { _ in }) {
+    init(residency: Residency = .onPrem, configure: (inout ChatCore.Configuration) -> Void = { _ in }) {
         gateway = RecordingGateway(residency: residency)
         var configuration = ChatCore.Configuration()
         configure(&configuration)
         core = ChatCore(
             accounts: accounts, passwords: TestPasswords(), conversations: conversations, policy: OnPremOnlyPolicy(),
-            gateway: gateway, audit: audit, configuration: configuration)
+            gateway: gateway.gateway, audit: audit, configuration: configuration)
     }
 
     func login() async throws(ChatFailure) -> Principal {
@@ -93,7 +93,7 @@ struct Fixture {
         await fixture.audit.setFailing(true)
         await #expect(throws: ChatFailure.internal()) { _ = try await fixture.login() }
         await #expect(throws: ChatFailure.internal()) { _ = try await fixture.send("hello", as: user) }
-        #expect(fixture.gateway.calls.withLock { $0.isEmpty })
+        #expect(fixture.gateway.calls.isEmpty)
     }
 
     @Test func theUserMessageIsStoredBeforeTheProviderSeesIt() async throws {
@@ -102,8 +102,8 @@ struct Fixture {
         let summary = try await fixture.send("first question", as: user)
         #expect(summary.provider == "local")
         #expect(summary.tokens == 2)
-        let turns = try #require(fixture.gateway.calls.withLock { $0.first })
-        #expect(turns == [PromptTurn(role: "user", content: "first question")])
+        let turns = try #require(fixture.gateway.calls.first)
+        #expect(turns == [ChatTurn(role: .user, content: "first question")])
         let stored = await fixture.conversations.history(summary.conversation, limit: nil)
         #expect(stored.map(\.role) == ["user", "assistant"])
         #expect(stored.last?.body == "first question")
@@ -111,7 +111,7 @@ struct Fixture {
     }
 
     @Test func aProviderPolicyDeniesIsBlockedWithTheRuleAndNeverCalled() async throws {
-        let fixture = Fixture(residency: "external")
+        let fixture = Fixture(residency: .external)
         let user = try await fixture.login()
         do {
             _ = try await fixture.send("hello", as: user)
@@ -120,7 +120,7 @@ struct Fixture {
             #expect(error.code == .policyBlocked)
             #expect(error.text.hasPrefix("rule=on-prem-only tags=none"))
         }
-        #expect(fixture.gateway.calls.withLock { $0.isEmpty })
+        #expect(fixture.gateway.calls.isEmpty)
         let decision = await fixture.audit.entries.last
         #expect(decision?.action == "model.decision")
         #expect(decision?.outcome == "denied")

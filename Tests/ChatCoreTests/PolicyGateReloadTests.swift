@@ -3,12 +3,13 @@
 // keeps serving; before, the reload answered OK while every decision failed closed.
 import ChatCore
 import Foundation
+import Policy
 import Testing
 
 @Suite struct PolicyGateReloadTests {
     static let registry = [
-        ProviderSummary(name: "local", residency: "on-prem", region: nil, modelID: "m"),
-        ProviderSummary(name: "external-gpt", residency: "external", region: "eu", modelID: "g"),
+        ProviderDescriptor(name: "local", residency: .onPrem),
+        ProviderDescriptor(name: "external-gpt", residency: .external, region: "eu"),
     ]
 
     static func policy(provider: String) -> String {

@@ -5,6 +5,7 @@
 import ChatCore
 import ChatCoreTestSupport
 import Foundation
+import Inference
 import Synchronization
 import Testing
 
@@ -121,7 +122,7 @@ final class HookedAudit: AuditRecorder {
         configuration.historyTurns = historyTurns
         return ChatCore(
             accounts: InMemoryAccounts(), passwords: TestPasswords(), conversations: conversations,
-            policy: OnPremOnlyPolicy(), gateway: gateway, audit: audit, configuration: configuration)
+            policy: OnPremOnlyPolicy(), gateway: gateway.gateway, audit: audit, configuration: configuration)
     }
 
     func send(_ core: ChatCore, _ text: String, to conversation: String? = nil) async throws(ChatFailure)
@@ -145,7 +146,7 @@ final class HookedAudit: AuditRecorder {
         #expect(
             await conversations.inner.history(summary.conversation, limit: nil).map(\.role) == ["user", "assistant"])
         #expect(await audit.inner.entries.map(\.action) == ["model.decision", "model.call"])
-        #expect(gateway.calls.withLock { $0.count } == 1)
+        #expect(gateway.calls.count == 1)
     }
 
     @Test func aFailingMessageCommitMeansNoProviderCall() async throws {
@@ -153,7 +154,7 @@ final class HookedAudit: AuditRecorder {
         let audit = HookedAudit()
         let gateway = RecordingGateway()
         await #expect(throws: ChatFailure.internal()) { _ = try await send(core(conversations, audit, gateway), "hi") }
-        #expect(gateway.calls.withLock { $0.isEmpty })
+        #expect(gateway.calls.isEmpty)
         #expect(await audit.inner.entries.map(\.action).contains("model.call") == false)
     }
 
@@ -162,7 +163,7 @@ final class HookedAudit: AuditRecorder {
         let audit = HookedAudit(failing: ["model.decision"])
         let gateway = RecordingGateway()
         await #expect(throws: ChatFailure.internal()) { _ = try await send(core(conversations, audit, gateway), "hi") }
-        #expect(gateway.calls.withLock { $0.isEmpty })
+        #expect(gateway.calls.isEmpty)
         #expect(await conversations.inner.history("c1", limit: nil).map(\.body) == ["hi"])
     }
 
@@ -191,24 +192,24 @@ final class HookedAudit: AuditRecorder {
         _ = try await send(core, "two", to: id)
         _ = try await send(core, "three", to: id)
         // historyTurns counts the new message: two earlier turns go with it (the echo answers with the text).
-        let prompts = gateway.calls.withLock { $0 }
-        #expect(prompts[0] == [PromptTurn(role: "user", content: "one")])
+        let prompts = gateway.calls
+        #expect(prompts[0] == [ChatTurn(role: .user, content: "one")])
         #expect(
             prompts[1] == [
-                PromptTurn(role: "user", content: "one"), PromptTurn(role: "assistant", content: "one"),
-                PromptTurn(role: "user", content: "two"),
+                ChatTurn(role: .user, content: "one"), ChatTurn(role: .assistant, content: "one"),
+                ChatTurn(role: .user, content: "two"),
             ])
         #expect(
             prompts[2] == [
-                PromptTurn(role: "user", content: "two"), PromptTurn(role: "assistant", content: "two"),
-                PromptTurn(role: "user", content: "three"),
+                ChatTurn(role: .user, content: "two"), ChatTurn(role: .assistant, content: "two"),
+                ChatTurn(role: .user, content: "three"),
             ])
         let single = HookedConversations()
         let alone = RecordingGateway()
         let oneTurn = self.core(single, HookedAudit(), alone, historyTurns: 1)
         let lone = try await send(oneTurn, "first").conversation
         _ = try await send(oneTurn, "second", to: lone)
-        #expect(alone.calls.withLock { $0.last } == [PromptTurn(role: "user", content: "second")])
+        #expect(alone.calls.last == [ChatTurn(role: .user, content: "second")])
         #expect(
             await audit.inner.entries.map(\.action)
                 == Array(

@@ -106,7 +106,7 @@ import Testing
     }
 
     @Test func aDeletedAccountsStreamingReplyIsCutAndTheSessionEnds() async throws {
-        try await TestServer.with(gateway: SlowGateway()) { server in
+        try await TestServer.with(gateway: slowGateway) { server in
             try await server.client { alice in
                 try await alice.login("alice", "alice-password")
                 try await alice.send("tell me a long story")

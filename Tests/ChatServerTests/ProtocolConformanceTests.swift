@@ -84,7 +84,7 @@ import Testing
                 #expect(try await client.final("/open c99") == "ERR not-found no conversation c99")
                 #expect(try await client.final("/feedback up nice") == "OK feedback=up")
                 let models = try await client.exchange("/models")
-                #expect(models == ["= echo\ton-prem\t-\techo-1\tallowed\t-\t-", "OK providers=1"])
+                #expect(models == ["= echo\ton-prem\t-\techo-1\tallowed\t-\tctx=32768", "OK providers=1"])
                 #expect(try await client.final("/model echo") == "OK model=echo residency=on-prem")
                 #expect(try await client.final("/model gpt-9").hasPrefix("ERR not-found"))
                 #expect(try await client.final("/delete c1") == "OK deleted=c1")
@@ -210,7 +210,7 @@ import Testing
         // the limit, and asks again. The login and the question go out together, so a test runner slow to
         // schedule this client cannot open an idle gap before the question.
         try await TestServer.with(
-            configure: { $0.idleAfterLogin = .seconds(5) }, gateway: PacedGateway(words: 3, pause: .seconds(2))
+            configure: { $0.idleAfterLogin = .seconds(5) }, gateway: TestProvider.paced(name: "paced", words: 3, pause: .seconds(2)).gateway
         ) { server in
             try await server.client { client in
                 try await client.send("/login alice alice-password\na question that takes a while to answer")
@@ -254,34 +254,6 @@ import Testing
                 }
                 #expect(try await first.final("/help") == "OK")
             }
-        }
-    }
-}
-
-/// A provider that streams `words` words with `pause` before each: a reply slower than a short idle limit.
-struct PacedGateway: SimpleModelGateway {
-    let inner = EchoGateway(name: "paced")
-    let words: Int
-    let pause: Duration
-
-    func providers() -> [ProviderSummary] { inner.providers() }
-
-    func choose(decision: GateDecision, requested: String?, sticky: String?, conversation: String) -> ProviderSummary? {
-        inner.choose(decision: decision, requested: requested, sticky: sticky, conversation: conversation)
-    }
-
-    var promptVersion: String { "paced.v1" }
-
-    func stream(provider: String, turns: [PromptTurn], maxTokens: Int) -> AsyncThrowingStream<GatewayEvent, any Error> {
-        AsyncThrowingStream { [words, pause] continuation in
-            let task = Task {
-                for index in 0..<words {
-                    try? await Task.sleep(for: pause)
-                    continuation.yield(.text(" w\(index)"))
-                }
-                continuation.finish()
-            }
-            continuation.onTermination = { _ in task.cancel() }
         }
     }
 }

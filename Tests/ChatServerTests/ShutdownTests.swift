@@ -5,37 +5,14 @@ import ChatCore
 import ChatCoreTestSupport
 import Foundation
 import Logging
+import Routing
 import Synchronization
 import Testing
 
 @testable import ChatServer
 
 /// A provider that streams one word every 10 ms for a long time (until cancelled or cut short).
-struct SlowGateway: SimpleModelGateway {
-    let inner = EchoGateway(name: "slow")
-
-    func providers() -> [ProviderSummary] { inner.providers() }
-
-    func choose(decision: GateDecision, requested: String?, sticky: String?, conversation: String) -> ProviderSummary? {
-        inner.choose(decision: decision, requested: requested, sticky: sticky, conversation: conversation)
-    }
-
-    var promptVersion: String { "slow.v1" }
-
-    func stream(provider: String, turns: [PromptTurn], maxTokens: Int) -> AsyncThrowingStream<GatewayEvent, any Error> {
-        AsyncThrowingStream { continuation in
-            let task = Task {
-                for index in 0..<3000 {
-                    guard !Task.isCancelled else { break }
-                    continuation.yield(.text(" w\(index)"))
-                    try? await Task.sleep(for: .milliseconds(10))
-                }
-                continuation.finish()
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
-    }
-}
+let slowGateway = TestProvider.paced(name: "slow", words: 3000, pause: .milliseconds(10), pauseFirst: false).gateway
 
 @Suite struct ShutdownTests {
     @Test func shutdownDuringTenStreamingRepliesEndsEachWithAFinalLine() async throws {
@@ -46,7 +23,7 @@ struct SlowGateway: SimpleModelGateway {
         }
         let core = ChatCore(
             accounts: InMemoryAccounts(users + [TestServer.users[0]]), passwords: TestPasswords(),
-            conversations: conversations, policy: OnPremOnlyPolicy(), gateway: SlowGateway(), audit: audit,
+            conversations: conversations, policy: OnPremOnlyPolicy(), gateway: slowGateway, audit: audit,
             configuration: ChatCore.Configuration())
         var configuration = ServerConfiguration()
         configuration.port = 0

@@ -4,6 +4,7 @@ import ChatCore
 import ChatCoreTestSupport
 import Foundation
 import Logging
+import Routing
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -37,7 +38,7 @@ struct TestServer {
     static func with(
         configure: (inout ServerConfiguration) -> Void = { _ in },
         core coreConfiguration: ChatCore.Configuration = ChatCore.Configuration(),
-        gateway: any ModelGateway = EchoGateway(),
+        gateway: ProviderGateway = TestProvider.echo().gateway,
         logger: Logger? = nil,
         _ body: (TestServer) async throws -> Void
     ) async throws {

@@ -24,7 +24,10 @@ struct NoPasswordVerifier: PasswordVerifier {
         let canary = CanaryConfiguration(provider: "cand", percent: 50, key: Array("canary-test-key".utf8))
         let fixture = try await EvalFixture([stable, candidate], canary: canary)
         let bounds = CanaryStopBounds(errorRate: 0.5, p95Ms: 600_000, window: 5, minimumCalls: 5)
-        let guarded = CanaryGuard(inner: fixture.gateway, canary: "cand", bounds: bounds, audit: fixture.log)
+        let watch = CanaryWatch(provider: "cand", bounds: bounds)
+        let guarded = ProviderGateway(
+            registry: fixture.gateway.registry, prompts: fixture.gateway.prompts, health: fixture.gateway.health,
+            canaryWatch: watch)
         let core = fixture.chatCore(gateway: guarded)
         let alice = Principal(name: "alice", role: .staff, groups: [])
         for _ in 0..<60 {
@@ -39,8 +42,8 @@ struct NoPasswordVerifier: PasswordVerifier {
 
         // Exactly five canary calls reached the candidate: the fifth failure crossed the bound.
         #expect(candidate.recorder.completionRequests.count == 5)
-        #expect(guarded.isStopped)
-        let stops = records.filter { $0.event.action == CanaryGuard.stopAction }
+        #expect(watch.isStopped)
+        let stops = records.filter { $0.event.action == CanaryStop.action }
         #expect(stops.count == 1)
         #expect(stops.first?.event.outcome == "error-rate" && stops.first?.event.subject == "provider:cand")
         let stopSeq = try #require(stops.first?.seq)

@@ -78,7 +78,7 @@ struct EvalFixture {
 
     /// A live chat core over this fixture's store, policy and audit log, serving through `gateway`, with a
     /// budget no test reaches.
-    func chatCore(gateway: any ModelGateway) -> ChatCore {
+    func chatCore(gateway: ProviderGateway) -> ChatCore {
         var configuration = ChatCore.Configuration()
         configuration.budget = UserLimiter.Budget(messagesPerMinute: 10_000, burst: 10_000)
         return ChatCore(

@@ -1,9 +1,9 @@
 // The router-level leak test: 500 conversations × 20 messages through detection, the real policy
-// decision, the router (with a canary) and the call executor. The external provider is the
+// decision, the router (with a canary) and the gateway's plan walk. The external provider is the
 // recording HTTP server on loopback, reached through the real OpenAIProvider; the two `vpc`
 // providers are in-process recorders (the ~9,000 calls they serve would cost most of the test's
 // time over HTTP in a debug build; that HTTP path is covered by OpenAIProviderTests and
-// CallExecutorTests). 20% of messages carry a Luhn-valid card number and a unique canary string at a
+// PlanRunTests). 20% of messages carry a Luhn-valid card number and a unique canary string at a
 // random position; users randomly ask for the external model, and a conversation then stays on it
 // (its sticky provider) until the policy forbids it; providers randomly fail (HTTP 500, or a stream
 // cut after the first piece); halfway, the registry is torn down and rebuilt (a restart).
@@ -164,7 +164,7 @@ import Testing
         // Two runs of the server process: conversations 0..<250, then a restart, then the rest.
         for half in [0..<conversationCount / 2, conversationCount / 2..<conversationCount] {
             let registry = try makeRegistry()
-            let executor = CallExecutor(registry: registry, prompts: library)
+            let executor = ProviderGateway(registry: registry, prompts: library)
             let router = registry.router
             await withTaskGroup(of: Void.self) { group in
                 var next = half.lowerBound

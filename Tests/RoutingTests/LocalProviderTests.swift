@@ -62,7 +62,7 @@ struct LocalProviderTests {
         let prompts = PromptSelection(defaultPrompt: PromptReference(name: "assistant", version: 1))
         let registry = ProviderRegistry(
             providers: [LocalProvider(engine: engine)], defaultProvider: "local", prompts: prompts)
-        let executor = CallExecutor(
+        let executor = ProviderGateway(
             registry: registry, prompts: try PromptLibrary(directory: repositoryRoot + "/prompts", selection: prompts))
         let plan = RoutePlan(primary: "local", fallbacks: [], arm: .none, reason: .default, rule: "r", tags: [])
         let result = try await executor.run(

@@ -45,7 +45,7 @@ public struct AuditAdapter: BreakGlassRecorder {
             return try log.submit(
                 AuditEvent(
                     actor: actor, role: entry.role, origin: entry.origin, action: entry.action, subject: subject,
-                    outcome: entry.outcome, detail: detail, call: call))
+                    outcome: entry.outcome, detail: detail ?? entry.detail, call: call))
         }
         return PendingAuditRecord { [log] in _ = try await log.durable(ticket.get()) }
     }

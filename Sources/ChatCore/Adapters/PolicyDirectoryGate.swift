@@ -16,19 +16,9 @@ public final class PolicyDirectoryGate: PolicyGate {
     /// `store.lastResult` to report or audit the outcome.
     /// - Parameter providers: the server's registry; when given, a policy whose rules name a provider
     ///   not in it is rejected at load and at every reload, with that error (not only failed closed).
-    public init(directory: String, providers: [ProviderSummary]? = nil) {
+    public init(directory: String, providers: [ProviderDescriptor]? = nil) {
         self.directory = directory
-        store = PolicyStore(loading: directory, providers: providers.map(Self.descriptors))
-    }
-
-    /// The registry as the policy sees it; a provider whose residency class is unknown is left out, so
-    /// policy can never allow it.
-    static func descriptors(_ providers: [ProviderSummary]) -> [ProviderDescriptor] {
-        providers.compactMap { provider in
-            Residency(rawValue: provider.residency).map {
-                ProviderDescriptor(name: provider.name, residency: $0, region: provider.region)
-            }
-        }
+        store = PolicyStore(loading: directory, providers: providers)
     }
 
     /// The SHA-256 of the serving policy, nil when none is loaded.
@@ -53,16 +43,8 @@ public final class PolicyDirectoryGate: PolicyGate {
         await store.current?.defaultTags(user: user, groups: groups) ?? []
     }
 
-    public func decide(
-        tags: Set<String>, user: String, groups: [String], requested: String?, providers: [ProviderSummary]
-    ) async -> GateDecision {
-        let descriptors = Self.descriptors(providers)
-        let decision = await store.decide(
-            DecisionRequest(
-                tags: tags, user: user, groups: groups, requestedProvider: requested, providers: descriptors))
-        return GateDecision(
-            allowed: decision.allowed, denied: decision.denied, rule: decision.rule, reason: decision.reason,
-            tags: decision.tags)
+    public func decide(_ request: DecisionRequest) async -> Decision {
+        await store.decide(request)
     }
 
     /// `/reload`: returns the audit subject of a successful load; throws `PolicyReloadRejection`.

@@ -15,7 +15,7 @@ struct RecorderFixture {
     let vpc: RecordingServer
     let external: RecordingServer
     let registry: ProviderRegistry
-    let executor: CallExecutor
+    let executor: ProviderGateway
 
     /// The timeouts are long (a starved full run once kept a loopback reply from starting for 20 s);
     /// only the stall test, which passes its own read timeout, waits for one.
@@ -46,7 +46,7 @@ struct RecorderFixture {
         let library = try PromptLibrary(directory: repositoryRoot + "/prompts", selection: prompts)
         return RecorderFixture(
             vpc: vpc, external: external, registry: registry,
-            executor: CallExecutor(registry: registry, prompts: library))
+            executor: ProviderGateway(registry: registry, prompts: library))
     }
 
     func stop() async throws {
@@ -67,7 +67,7 @@ final class CallLog: Sendable {
     func text(_ piece: String) { state.withLock { $0.text += piece } }
 }
 
-@Suite struct CallExecutorTests {
+@Suite struct PlanRunTests {
 
     static func run(_ fixture: RecorderFixture, plan: RoutePlan, log: CallLog) async -> Result<CallResult, any Error> {
         do {
