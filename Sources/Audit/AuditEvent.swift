@@ -81,13 +81,30 @@ public struct ModelCallFields: Sendable, Equatable {
     public var replyChars: Int?
     /// Whether the finished reply was a refusal, flagged when it finished (stored as `refusal: 0|1`).
     public var refusal: Bool?
+    /// The provider's configured region, when it has one.
+    public var region: String?
+    /// Why the router chose the plan's primary: `explicit`, `sticky`, `canary`, `default` or `allowed`.
+    public var route: String?
+    /// SHA-256 of the policy set that decided (absent when none was loaded).
+    public var policySHA256: String?
+    /// Whether the token counts are Enclave's estimate (the provider reported none; stored as `0|1`).
+    public var tokensEstimated: Bool?
+    /// History turns left out to fit the provider's context.
+    public var droppedTurns: Int?
 
     public init(
         modelID: String, promptVersion: String, provider: String, residency: String, canaryArm: String? = nil,
         decision: String, rule: String, tags: [String] = [], detectorCounts: [String: Int] = [:],
         tokensIn: Int? = nil, tokensOut: Int? = nil, ttftMs: Int? = nil, totalMs: Int? = nil,
-        costMicros: Int? = nil, errorCode: String? = nil, replyChars: Int? = nil, refusal: Bool? = nil
+        costMicros: Int? = nil, errorCode: String? = nil, replyChars: Int? = nil, refusal: Bool? = nil,
+        region: String? = nil, route: String? = nil, policySHA256: String? = nil, tokensEstimated: Bool? = nil,
+        droppedTurns: Int? = nil
     ) {
+        self.region = region
+        self.route = route
+        self.policySHA256 = policySHA256
+        self.tokensEstimated = tokensEstimated
+        self.droppedTurns = droppedTurns
         self.replyChars = replyChars
         self.refusal = refusal
         self.modelID = modelID

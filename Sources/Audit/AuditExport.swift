@@ -39,13 +39,15 @@ public enum AuditExporter {
         return [
             String(record.seq), event.time.text, event.actor, event.role, event.origin, event.action, event.subject,
             event.outcome, event.detail ?? "", call?.modelID ?? "", call?.promptVersion ?? "", call?.provider ?? "",
-            call?.residency ?? "", call?.canaryArm ?? "", call?.decision ?? "", call?.rule ?? "",
+            call?.residency ?? "", call?.region ?? "", call?.canaryArm ?? "", call?.route ?? "",
+            call?.decision ?? "", call?.rule ?? "", call?.policySHA256 ?? "",
             call.map { $0.tags.sorted().joined(separator: ";") } ?? "",
             call.map {
                 $0.detectorCounts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";")
             }
                 ?? "",
-            number(call?.tokensIn), number(call?.tokensOut), number(call?.ttftMs), number(call?.totalMs),
+            number(call?.tokensIn), number(call?.tokensOut), number(call?.tokensEstimated.map { $0 ? 1 : 0 }),
+            number(call?.droppedTurns), number(call?.ttftMs), number(call?.totalMs),
             number(call?.costMicros), call?.errorCode ?? "", number(call?.replyChars),
             number(call?.refusal.map { $0 ? 1 : 0 }), record.prev, record.mac,
         ]

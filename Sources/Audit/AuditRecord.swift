@@ -58,14 +58,19 @@ public struct AuditRecord: Sendable, Equatable {
         writer.field("prompt_version", call.promptVersion)
         writer.field("provider", call.provider)
         writer.field("residency", call.residency)
+        if let region = call.region { writer.field("region", region) }
         if let arm = call.canaryArm { writer.field("arm", arm) }
+        if let route = call.route { writer.field("route", route) }
         writer.field("decision", call.decision)
         writer.field("rule", call.rule)
+        if let sha = call.policySHA256 { writer.field("policy_sha256", sha) }
         writer.field("tags", Array(Set(call.tags)).sorted())
         writer.field(
             "detectors", counts: call.detectorCounts.sorted { $0.key < $1.key }.map { ($0.key, Int64($0.value)) })
         if let value = call.tokensIn { writer.field("tokens_in", Int64(value)) }
         if let value = call.tokensOut { writer.field("tokens_out", Int64(value)) }
+        if let value = call.tokensEstimated { writer.field("tokens_estimated", value ? 1 : 0) }
+        if let value = call.droppedTurns { writer.field("dropped_turns", Int64(value)) }
         if let value = call.ttftMs { writer.field("ttft_ms", Int64(value)) }
         if let value = call.totalMs { writer.field("total_ms", Int64(value)) }
         if let value = call.costMicros { writer.field("cost_micros", Int64(value)) }
@@ -130,11 +135,16 @@ public struct AuditRecord: Sendable, Equatable {
                 tags: tags, detectorCounts: detectorCounts, tokensIn: try optionalInt("tokens_in"),
                 tokensOut: try optionalInt("tokens_out"), ttftMs: try optionalInt("ttft_ms"),
                 totalMs: try optionalInt("total_ms"), costMicros: try optionalInt("cost_micros"),
-                errorCode: try optionalString("error"), replyChars: try optionalInt("reply_chars"))
-            if let flag = try optionalInt("refusal") {
-                guard flag == 0 || flag == 1 else { throw .wrongType("refusal") }
-                event.call?.refusal = flag == 1
+                errorCode: try optionalString("error"), replyChars: try optionalInt("reply_chars"),
+                region: try optionalString("region"), route: try optionalString("route"),
+                policySHA256: try optionalString("policy_sha256"), droppedTurns: try optionalInt("dropped_turns"))
+            func flag(_ name: String) throws(DecodingProblem) -> Bool? {
+                guard let value = try optionalInt(name) else { return nil }
+                guard value == 0 || value == 1 else { throw .wrongType(name) }
+                return value == 1
             }
+            event.call?.refusal = try flag("refusal")
+            event.call?.tokensEstimated = try flag("tokens_estimated")
         }
         let prev = try string("prev")
         let mac = try string("mac")
@@ -150,7 +160,8 @@ public struct AuditRecord: Sendable, Equatable {
     /// Every field name, in canonical order (also the CSV export's columns).
     public static let fieldOrder = [
         "seq", "time", "actor", "role", "origin", "action", "subject", "outcome", "detail", "model_id",
-        "prompt_version", "provider", "residency", "arm", "decision", "rule", "tags", "detectors", "tokens_in",
-        "tokens_out", "ttft_ms", "total_ms", "cost_micros", "error", "reply_chars", "refusal", "prev", "mac",
+        "prompt_version", "provider", "residency", "region", "arm", "route", "decision", "rule", "policy_sha256",
+        "tags", "detectors", "tokens_in", "tokens_out", "tokens_estimated", "dropped_turns", "ttft_ms", "total_ms",
+        "cost_micros", "error", "reply_chars", "refusal", "prev", "mac",
     ]
 }

@@ -105,7 +105,7 @@ extension ChatCore {
         decision.tags.formUnion(tags)
         let context = CallContext(
             user: user, origin: origin, conversation: id, rule: decision.rule, tags: tags.sorted(),
-            detectorCounts: detection.detectorCounts)
+            detectorCounts: detection.detectorCounts, policySHA256: decision.policySHA256)
         let message = DraftMessage(role: "user", body: text)
 
         // Plan. A refusal stores the message, audits the denied decision and ends the walk.
@@ -330,6 +330,8 @@ struct CallContext {
     var rule: String
     var tags: [String]
     var detectorCounts: [String: Int]
+    /// The deciding policy set's SHA-256 (nil when none was loaded).
+    var policySHA256: String?
 
     /// The `model.decision` (outcome `allowed`) or `model.call` (the attempt's outcome) record of `record`.
     func entry(_ action: String, _ record: CallRecord) -> AuditEntry {
@@ -341,7 +343,9 @@ struct CallContext {
             tokensOut: started ? nil : record.tokensOut, ttftMs: record.ttftMs.map { Int($0.rounded()) },
             totalMs: started ? nil : Int(record.totalMs.rounded()),
             costMicros: started ? nil : Int((record.cost * 1_000_000).rounded()), errorCode: record.errorCode,
-            replyChars: record.replyChars, refusal: record.refusal)
+            replyChars: record.replyChars, refusal: record.refusal, region: record.region,
+            route: record.routeReason.rawValue, policySHA256: policySHA256,
+            tokensEstimated: started ? nil : record.tokensEstimated, droppedTurns: record.droppedTurns)
         return AuditEntry(
             actor: user.name, role: user.role.rawValue, origin: origin, action: action,
             subject: "conversation:\(conversation)", outcome: action == "model.call" ? record.outcome.rawValue : "allowed",
@@ -355,6 +359,7 @@ struct CallContext {
             subject: "conversation:\(conversation)", outcome: "denied",
             call: CallFields(
                 modelID: "-", promptVersion: "-", provider: requested ?? "-", residency: "-", decision: "denied",
-                rule: rule, tags: tags, detectorCounts: detectorCounts, errorCode: code.rawValue))
+                rule: rule, tags: tags, detectorCounts: detectorCounts, errorCode: code.rawValue,
+                policySHA256: policySHA256))
     }
 }

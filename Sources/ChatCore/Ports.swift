@@ -240,13 +240,26 @@ public struct CallFields: Sendable, Equatable {
     /// The reply's length in characters and its refusal flag (see Routing's `CallRecord`).
     public var replyChars: Int?
     public var refusal: Bool?
+    /// The provider's region, why the router chose the primary, the deciding policy set's SHA-256, whether
+    /// the token counts are estimated, and the history turns left out to fit the context.
+    public var region: String?
+    public var route: String?
+    public var policySHA256: String?
+    public var tokensEstimated: Bool?
+    public var droppedTurns: Int?
 
     public init(
         modelID: String, promptVersion: String, provider: String, residency: String, canaryArm: String? = nil,
         decision: String, rule: String, tags: [String], detectorCounts: [String: Int], tokensIn: Int? = nil,
         tokensOut: Int? = nil, ttftMs: Int? = nil, totalMs: Int? = nil, costMicros: Int? = nil,
-        errorCode: String? = nil, replyChars: Int? = nil, refusal: Bool? = nil
+        errorCode: String? = nil, replyChars: Int? = nil, refusal: Bool? = nil, region: String? = nil,
+        route: String? = nil, policySHA256: String? = nil, tokensEstimated: Bool? = nil, droppedTurns: Int? = nil
     ) {
+        self.region = region
+        self.route = route
+        self.policySHA256 = policySHA256
+        self.tokensEstimated = tokensEstimated
+        self.droppedTurns = droppedTurns
         self.replyChars = replyChars
         self.refusal = refusal
         self.modelID = modelID

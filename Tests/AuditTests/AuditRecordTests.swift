@@ -28,6 +28,30 @@ import Testing
         + #""decision":"allowed","rule":"r1","tags":["a","b"],"detectors":{"iban":2,"nhs":1},"tokens_in":10,"#
         + #""tokens_out":5,"ttft_ms":7,"total_ms":9,"cost_micros":20,"prev":""# + prev + #"","mac":""# + mac + #""}"#
 
+    /// The routing facts in their canonical places, written out by hand from the field order.
+    @Test func theRoutingFactsHaveTheirPlacesInTheLine() throws {
+        var record = Self.sample()
+        record.event.call?.region = "eu-west-1"
+        record.event.call?.route = "sticky"
+        record.event.call?.policySHA256 = "ef01"
+        record.event.call?.tokensEstimated = true
+        record.event.call?.droppedTurns = 4
+        let line =
+            #"{"seq":3,"time":"2026-11-29T03:40:00.123Z","actor":"alice","role":"staff","#
+            + #""origin":"hmac:00112233445566778899aabbccddeeff","action":"model.call","subject":"c1","outcome":"ok","#
+            + #""model_id":"m","prompt_version":"default.v2","provider":"local","residency":"on-prem","#
+            + #""region":"eu-west-1","arm":"canary","route":"sticky","decision":"allowed","rule":"r1","#
+            + #""policy_sha256":"ef01","tags":["a","b"],"detectors":{"iban":2,"nhs":1},"tokens_in":10,"#
+            + #""tokens_out":5,"tokens_estimated":1,"dropped_turns":4,"ttft_ms":7,"total_ms":9,"cost_micros":20,"#
+            + #""prev":""# + Self.prev + #"","mac":""# + Self.mac + #""}"#
+        #expect(String(decoding: record.line, as: UTF8.self) == line)
+        record.event.call?.tags = ["a", "b"]
+        #expect(try AuditRecord(line: Array(line.utf8)[...]) == record)
+        #expect(throws: AuditRecord.DecodingProblem.wrongType("tokens_estimated")) {
+            try AuditRecord(line: Array(line.replacingOccurrences(of: "\"tokens_estimated\":1", with: "\"tokens_estimated\":2").utf8)[...])
+        }
+    }
+
     @Test func encodesTheCanonicalLine() {
         #expect(String(decoding: Self.sample().line, as: UTF8.self) == Self.sampleLine)
     }

@@ -153,6 +153,8 @@ struct RoutedFixture {
         #expect(call.canaryArm == "none")
         #expect(call.tokensIn == 1000 && call.tokensOut == 2)
         #expect(call.costMicros == 0)
+        // The routing facts reach the record: why the router chose the plan (its default), no estimate, nothing dropped.
+        #expect(call.route == "default" && call.tokensEstimated == false && call.droppedTurns == 0)
         // The conversation now sticks to the provider that answered.
         #expect(await fixture.conversations.conversation(summary.conversation)?.provider == "local")
     }

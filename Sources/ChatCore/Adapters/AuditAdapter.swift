@@ -37,7 +37,9 @@ public struct AuditAdapter: BreakGlassRecorder {
                 residency: call.residency, canaryArm: call.canaryArm, decision: call.decision, rule: call.rule,
                 tags: call.tags, detectorCounts: call.detectorCounts, tokensIn: call.tokensIn,
                 tokensOut: call.tokensOut, ttftMs: call.ttftMs, totalMs: call.totalMs, costMicros: call.costMicros,
-                errorCode: call.errorCode, replyChars: call.replyChars, refusal: call.refusal)
+                errorCode: call.errorCode, replyChars: call.replyChars, refusal: call.refusal, region: call.region,
+                route: call.route, policySHA256: call.policySHA256, tokensEstimated: call.tokensEstimated,
+                droppedTurns: call.droppedTurns)
         }
         let ticket = Result {
             let actor = entry.pseudonymous ? try log.pseudonym(entry.actor) : entry.actor
