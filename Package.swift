@@ -232,7 +232,8 @@ let package = Package(
             exclude: ["Fixtures"], swiftSettings: strictSettings),
         // Runs the built `enclave` executable as a user would.
         .testTarget(
-            name: "EnclaveCLITests", dependencies: ["enclave", "EnclaveClient", "EnclaveTestSupport"],
+            name: "EnclaveCLITests",
+            dependencies: ["enclave", "EnclaveClient", "EnclaveTestSupport", "GGUFTestSupport"],
             swiftSettings: strictSettings),
     ]
 )

@@ -166,7 +166,7 @@ struct AuditSearch: ParsableCommand {
         if json {
             for record in records { print(String(decoding: record.line, as: UTF8.self)) }
         } else {
-            print(AuditCommandSupport.table([AuditReader.rowHeader] + records.map(AuditReader.row)), terminator: "")
+            print(TextTable.render([AuditReader.rowHeader] + records.map(AuditReader.row)), terminator: "")
         }
     }
 }
@@ -241,7 +241,7 @@ struct AuditReportCommand: ParsableCommand {
         }
         let report = try AuditReport.compute(directory: options.directory, query: AuditCommandSupport.query(filters))
         let rows = dimensions.flatMap { report.rows(by: $0) }
-        print(AuditCommandSupport.table([AuditReport.header] + rows), terminator: "")
+        print(TextTable.render([AuditReport.header] + rows), terminator: "")
     }
 }
 
@@ -254,20 +254,5 @@ struct AuditFailure: Error, CustomStringConvertible {
 enum AuditCommandSupport {
     static func query(_ filters: [String]) throws -> AuditQuery {
         do { return try AuditQuery(words: filters) } catch { throw ValidationError(error.description) }
-    }
-
-    /// Left-aligned columns separated by two spaces.
-    static func table(_ rows: [[String]]) -> String {
-        guard let columns = rows.map(\.count).max() else { return "" }
-        var widths = [Int](repeating: 0, count: columns)
-        for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
-        var out = ""
-        for row in rows {
-            let cells = row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - cell.count)
-            }
-            out += cells.joined(separator: "  ") + "\n"
-        }
-        return out
     }
 }

@@ -57,12 +57,9 @@ struct Doctor: ParsableCommand {
 
     /// Every model file `serve` would load with these settings, and which of them is the pinned default.
     private func modelPaths(_ settings: Settings) -> (paths: [String], pinned: String?) {
-        if let configuration = ServeRouting.configuration(settings) {
-            let paths = configuration.providers.filter { $0.kind == .local }.map(\.model)
-            return (Array(Set(paths)).sorted(), paths.first { $0.hasSuffix("/" + DefaultModel.fileName) })
-        }
-        let path = settings.modelOverride?.value ?? settings.defaultModelPath
-        return ([path], settings.modelOverride == nil ? path : nil)
+        let paths = LocalModel.providers(settings).map(\.path)
+        guard settings.routing != nil else { return (paths, settings.modelOverride == nil ? paths.first : nil) }
+        return (Array(Set(paths)).sorted(), paths.first { $0.hasSuffix("/" + DefaultModel.fileName) })
     }
 
     /// The master keys load and, when a database exists, open it (its key check value matches).

@@ -12,6 +12,16 @@ enum LocalModel {
     static let promptVersion = "assistant.v1"
     static let systemPrompt = "You are a helpful assistant. Answer briefly and clearly."
 
+    /// Every local provider `serve` would start with `settings`, in the configuration's order, with its model
+    /// file (`--model` applied): the `kind: local` providers, or with no configuration file the pinned model
+    /// alone, under LocalProvider's default name `local`.
+    static func providers(_ settings: Settings) -> [(name: String, path: String)] {
+        guard let configuration = ServeRouting.configuration(settings) else {
+            return [("local", settings.modelOverride?.value ?? settings.defaultModelPath)]
+        }
+        return configuration.providers.filter { $0.kind == .local }.map { ($0.name, $0.model) }
+    }
+
     /// The providers of `configuration`, each `kind: local` one served by the engine of its own model file
     /// with the configured sampling defaults (what `serve` and `eval run` both serve with).
     static func registry(_ configuration: RoutingConfiguration, settings: EngineSettings) async throws

@@ -1,5 +1,6 @@
-// `enclave model info|verify|generate|score|tokenize|logits`: inspect and exercise a GGUF model from the
-// shell. The acceptance checks call these; their names and flags are part of the contract (issue 3).
+// `enclave model list|info|verify|generate|score|tokenize|logits`: list the configured models, inspect and
+// exercise a GGUF model from the shell. The acceptance checks call these; their names and flags are part
+// of the contract (issue 3).
 import ArgumentParser
 import Foundation
 import GGUF
@@ -8,8 +9,8 @@ import Inference
 struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
-        abstract: "Inspect and run a GGUF model in-process.",
-        subcommands: [Info.self, Verify.self, Generate.self, Score.self, Tokenize.self, Logits.self]
+        abstract: "List the configured local models; inspect and run a GGUF model in-process.",
+        subcommands: [List.self, Info.self, Verify.self, Generate.self, Score.self, Tokenize.self, Logits.self]
     )
 }
 

@@ -15,6 +15,10 @@ struct ModelVerificationTests {
         #expect(report.architecture == "llama" && report.tokenizerModel == "gpt2" && report.chatTemplate == .chatml)
         #expect(report.tensorTypes.allSatisfy(\.supported) && report.tensorTypes.contains { $0.type == .q4_1 })
         #expect(report.tensorTypes.reduce(0) { $0 + $1.tensorCount } == report.tensorCount)
+        // From its published shape: embeddings 49152×576 (tied to the output), then 30 layers of Q and O
+        // (576×576), K and V (576×192), gate, up and down (576×1536) and two norms, and the final norm.
+        let layer = 2 * 576 * 576 + 2 * 576 * 192 + 3 * 576 * 1536 + 2 * 576
+        #expect(report.parameterCount == 49152 * 576 + 30 * layer + 576)
         // SmolLM2-135M: 30 layers, 3 KV heads of 64 dimensions; keys and values in f32.
         let memory = try #require(report.memory)
         #expect(memory.kvCacheBytes == 2 * 30 * 2048 * 3 * 64 * 4)

@@ -19,6 +19,8 @@ public struct ModelRefusal: Sendable, Equatable, CustomStringConvertible {
 public struct TensorTypeUsage: Sendable, Equatable {
     public let type: GGMLType
     public let tensorCount: Int
+    /// Elements (weights) in those tensors.
+    public let elementCount: Int
     public let byteCount: Int
     /// Whether the kernels can read and multiply tensors of this type.
     public let supported: Bool
@@ -56,6 +58,9 @@ public struct ModelVerification: Sendable {
     public let refusals: [ModelRefusal]
 
     public var isServable: Bool { refusals.isEmpty }
+
+    /// Elements of every tensor: the parameter count a model is named by (135M, 8B).
+    public var parameterCount: Int { tensorTypes.reduce(0) { $0 + $1.elementCount } }
 
     /// Reads and checks the file at `path`. Throws only when the file cannot be read as GGUF at all (its
     /// error names the byte or field); everything else is reported in `refusals`.
@@ -121,14 +126,15 @@ public struct ModelVerification: Sendable {
 
     /// Tensor counts and bytes per type, and whether the kernels handle each.
     static func typeUsage(_ file: GGUFFile) -> [TensorTypeUsage] {
-        var counts: [GGMLType: (count: Int, bytes: Int)] = [:]
+        var counts: [GGMLType: (count: Int, elements: Int, bytes: Int)] = [:]
         for t in file.tensors {
-            counts[t.type, default: (0, 0)].count += 1
-            counts[t.type, default: (0, 0)].bytes += t.byteCount
+            counts[t.type, default: (0, 0, 0)].count += 1
+            counts[t.type, default: (0, 0, 0)].elements += t.elementCount
+            counts[t.type, default: (0, 0, 0)].bytes += t.byteCount
         }
         return counts.map { type, c in
             TensorTypeUsage(
-                type: type, tensorCount: c.count, byteCount: c.bytes,
+                type: type, tensorCount: c.count, elementCount: c.elements, byteCount: c.bytes,
                 supported: Kernels.supportedWeightTypes.contains(type))
         }
         .sorted { ($0.byteCount, $0.type.rawValue) > ($1.byteCount, $1.type.rawValue) }
