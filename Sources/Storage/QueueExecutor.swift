@@ -4,13 +4,14 @@
 // threads for the length of every fsync, and two commits at once would stall every reply in flight.
 internal import Dispatch
 
-/// A serial executor over a dispatch queue: one job at a time, in the order enqueued.
-final class QueueExecutor: SerialExecutor {
+/// A serial executor over a dispatch queue: one job at a time, in the order enqueued. Package-visible for
+/// `enclave bench store`, whose plaintext baseline must run where the Store runs.
+package final class QueueExecutor: SerialExecutor {
     /// Marks the queues of every QueueExecutor, so code can tell whether it runs on one.
     private static let mark = DispatchSpecificKey<Bool>()
     private let queue: DispatchQueue
 
-    init(label: String) {
+    package init(label: String) {
         queue = DispatchQueue(label: label)
         queue.setSpecific(key: Self.mark, value: true)
     }
@@ -18,7 +19,7 @@ final class QueueExecutor: SerialExecutor {
     /// Whether the calling code runs on a QueueExecutor's queue (not on the cooperative pool).
     static var isCurrent: Bool { DispatchQueue.getSpecific(key: mark) == true }
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    package func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         let executor = asUnownedSerialExecutor()
         queue.async { job.runSynchronously(on: executor) }

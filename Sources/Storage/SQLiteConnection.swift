@@ -116,8 +116,9 @@ public final class SQLiteConnection {
     }
 
     /// Runs one statement and lends each row, in place, to `body` (no per-row value copies): the
-    /// read path for hot queries such as a conversation's history.
-    func forEachRow(
+    /// read path for hot queries such as a conversation's history (and for `enclave bench store`'s
+    /// plaintext baseline, which must read the way the Store reads).
+    package func forEachRow(
         _ sql: String, _ values: [any SQLiteBindable], _ body: (borrowing SQLiteCursor) throws -> Void
     ) throws {
         let statement = try statement(sql)

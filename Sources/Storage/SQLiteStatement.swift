@@ -91,21 +91,21 @@ final class SQLiteStatement {
 
 /// The current row of a statement being stepped, read in place without copying it into `SQLiteValue`s.
 /// Valid only inside the `SQLiteConnection.forEachRow` callback that receives it.
-struct SQLiteCursor: ~Copyable {
+package struct SQLiteCursor: ~Copyable {
     fileprivate let handle: OpaquePointer
 
     /// The integer in `column`, or nil when it is NULL.
-    func int(_ column: Int32) -> Int? {
+    package func int(_ column: Int32) -> Int? {
         sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : Int(sqlite3_column_int64(handle, column))
     }
 
     /// The real in `column`, or nil when it is NULL.
-    func double(_ column: Int32) -> Double? {
+    package func double(_ column: Int32) -> Double? {
         sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : sqlite3_column_double(handle, column)
     }
 
     /// The text in `column` (decoded once, as UTF-8), or nil when it is NULL.
-    func string(_ column: Int32) -> String? {
+    package func string(_ column: Int32) -> String? {
         guard sqlite3_column_type(handle, column) != SQLITE_NULL, let text = sqlite3_column_text(handle, column)
         else { return nil }
         let count = Int(sqlite3_column_bytes(handle, column))

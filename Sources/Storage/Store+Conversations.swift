@@ -51,7 +51,7 @@ extension Store {
                 return key
             }
         }
-        if sealing { dataKeys.insert(key, for: id) }
+        dataKeys.insert(key, for: id)
         nextSeq[id] = 1
         return id
     }
@@ -87,13 +87,11 @@ extension Store {
             conversation: id, seq: seq, message: message, sealedBody: body, sealedCount: count,
             created: Date().timeIntervalSince1970, continuation: nil)
         try await commitInGroup(row)
-        if let key {
-            // The newest count this Store sealed is the stored one once its group committed: remembering
-            // it lets the next read of the conversation compare bytes instead of opening the count.
-            if seq > key.count?.count ?? -1 { key.count = (count, seq) }
-            dataKeys.remember(
-                OpenedBody.make(seq: seq, role: message.role, sealed: body, plain: message.body.utf8), in: key)
-        }
+        // The newest count this Store sealed is the stored one once its group committed: remembering it
+        // lets the next read of the conversation compare bytes instead of opening the count.
+        if seq > key.count?.count ?? -1 { key.count = (count, seq) }
+        dataKeys.remember(
+            OpenedBody.make(seq: seq, role: message.role, sealed: body, plain: message.body.utf8), in: key)
         return seq
     }
 
@@ -170,7 +168,7 @@ extension Store {
         // Row i (newest first) is seq count - i; its remembered entry, if any, is remembered[i]. The
         // references are unretained, so the memo must not change until the rows are read: bodies opened
         // now are remembered after the loop.
-        let remembered = key?.rememberedEntries(newest: count, count: expectedRows) ?? []
+        let remembered = key.rememberedEntries(newest: count, count: expectedRows)
         defer { rememberOpened(in: key) }
         var aad = AADWriter()
         try mapErrors {
@@ -186,8 +184,6 @@ extension Store {
                 }
                 let role = row.string(1) ?? ""
                 let body = try row.withBytes(2) { sealed in
-                    guard sealing else { return String(decoding: sealed, as: UTF8.self) }
-                    guard let key else { throw StoreError(.integrity, "messages row \(id)/\(seq): no data key") }
                     if records.count < remembered.count, let entry = remembered[records.count],
                         let text = entry._withUnsafeGuaranteedRef({ $0.text(role: role, stored: sealed) })
                     {
@@ -214,8 +210,8 @@ extension Store {
     }
 
     /// Remembers the bodies the history read just finished opened (`openedInRead`) under `key`.
-    private func rememberOpened(in key: DataKey?) {
-        if let key { for body in openedInRead { dataKeys.remember(body, in: key) } }
+    private func rememberOpened(in key: DataKey) {
+        for body in openedInRead { dataKeys.remember(body, in: key) }
         openedInRead.removeAll(keepingCapacity: true)
     }
 
@@ -265,11 +261,9 @@ extension Store {
 
     private func summary(_ id: ConversationID, _ row: SQLiteRow) throws -> ConversationSummary {
         let owner = row[1].string ?? ""
-        let key =
-            try sealing
-            ? (row[7].bytes ?? []).withUnsafeBytes {
-                try dataKey(id, owner: owner, wrapped: $0, version: row[8].int ?? 0)
-            } : nil
+        let key = try (row[7].bytes ?? []).withUnsafeBytes {
+            try dataKey(id, owner: owner, wrapped: $0, version: row[8].int ?? 0)
+        }
         let title = try row[2].bytes.map {
             try open($0, key: key, aad: titleAAD(id), row: "conversations row \(id) title")
         }

@@ -42,28 +42,28 @@ extension Store {
     }
 
     /// Seals the message count of `id`.
-    func sealCount(_ count: Int, key: DataKey?, id: ConversationID) throws -> [UInt8] {
+    func sealCount(_ count: Int, key: DataKey, id: ConversationID) throws -> [UInt8] {
         try seal(String(count), key: key, aad: countAAD(id))
     }
 
     /// Opens the sealed message count of `id`; the last one opened is remembered on its key, so a warm
     /// history read pays one byte comparison instead of a decryption. A missing or unreadable count is
     /// an `integrity` error.
-    func openCount(_ sealed: UnsafeRawBufferPointer?, key: DataKey?, id: ConversationID) throws -> Int {
+    func openCount(_ sealed: UnsafeRawBufferPointer?, key: DataKey, id: ConversationID) throws -> Int {
         guard let sealed else {
             throw StoreError(.integrity, "conversations row \(id): the sealed message count is missing")
         }
-        if let key, let memo = key.count, memo.sealed.withUnsafeBytes({ sameBytes($0, sealed) }) { return memo.count }
+        if let memo = key.count, memo.sealed.withUnsafeBytes({ sameBytes($0, sealed) }) { return memo.count }
         let text = try open(sealed, key: key, aad: countAAD(id), row: "conversations row \(id) message count")
         guard let count = Int(text), count >= 0 else {
             throw StoreError(.integrity, "conversations row \(id): the message count is not a number")
         }
-        key?.count = (Array(sealed), count)
+        key.count = (Array(sealed), count)
         return count
     }
 
     /// `openCount(_:key:id:)` for a count held in an array.
-    func openCount(_ sealed: [UInt8]?, key: DataKey?, id: ConversationID) throws -> Int {
+    func openCount(_ sealed: [UInt8]?, key: DataKey, id: ConversationID) throws -> Int {
         guard let sealed else { return try openCount(UnsafeRawBufferPointer?.none, key: key, id: id) }
         return try sealed.withUnsafeBytes { try openCount($0, key: key, id: id) }
     }
@@ -158,7 +158,7 @@ extension Store {
     /// owner bound, seals each conversation's count (its highest seq, as schema 1 counted), and MACs
     /// every user row. A row that does not authenticate now is left unbound, so it fails from now on
     /// instead of being blessed.
-    static func bindExistingRows(_ db: SQLiteConnection, keyRing: KeyRing, verified: Set<Int>, sealing: Bool) throws {
+    static func bindExistingRows(_ db: SQLiteConnection, keyRing: KeyRing, verified: Set<Int>) throws {
         let rows = try db.query(
             """
             SELECT id, owner, wrapped_key, key_version,
@@ -178,7 +178,7 @@ extension Store {
             let aad = Schema.aad(
                 "conversations", row: id.rawValue, conversation: id, role: "message-count",
                 keyVersion: Schema.dataKeyVersion)
-            let count = sealing ? try AESGCM.seal(countText, key: dataKey, aad: aad).combined : countText
+            let count = try AESGCM.seal(countText, key: dataKey, aad: aad).combined
             try db.run(
                 "UPDATE conversations SET wrapped_key = ?, message_count = ? WHERE id = ?",
                 [rewrapped, count, id.rawValue])

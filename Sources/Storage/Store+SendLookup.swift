@@ -26,11 +26,9 @@ extension Store {
             ).first
         }
         guard let row else { return nil }
-        let key =
-            try sealing
-            ? (row[3].bytes ?? []).withUnsafeBytes {
-                try dataKey(id, owner: row[0].string ?? "", wrapped: $0, version: row[4].int ?? 0)
-            } : nil
+        let key = try (row[3].bytes ?? []).withUnsafeBytes {
+            try dataKey(id, owner: row[0].string ?? "", wrapped: $0, version: row[4].int ?? 0)
+        }
         let tags = try open(row[2].bytes ?? [], key: key, aad: tagsAAD(id), row: "conversations row \(id) tags")
         return ConversationHead(id: id, owner: row[0].string ?? "", provider: row[1].string, tags: Self.decode(tags))
     }

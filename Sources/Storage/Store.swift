@@ -21,8 +21,6 @@ public actor Store {
 
     let db: SQLiteConnection
     let keyRing: KeyRing
-    /// False only for the benchmark's plaintext twin (same schema and code path, no sealing).
-    let sealing: Bool
     /// The next `seq` per conversation, filled on first append.
     var nextSeq: [ConversationID: Int] = [:]
     /// Appends waiting for the group commit in progress.
@@ -52,18 +50,13 @@ public actor Store {
     /// - Throws: `StoreError` with code `wrong-master-key`, `missing-master-key`, `corrupt-database`,
     ///   `read-only`, `disk-full`, `unsupported-database`, `database-too-new`, ...
     public init(path: String, keyRing: KeyRing) throws {
-        try self.init(path: path, keyRing: keyRing, sealing: true)
-    }
-
-    /// The benchmark's entry point: `sealing: false` stores the same rows with plaintext columns.
-    package init(path: String, keyRing: KeyRing, sealing: Bool) throws {
         let db = try mapErrors { try SQLiteConnection(path: path) }
         try Self.refuseNewerSchema(db)
         var verified = try Self.verifyMasterKeys(db, keyRing)
         try mapErrors {
             try db.migrate(Schema.migrations) { version in
                 if version == 2 {
-                    try Self.bindExistingRows(db, keyRing: keyRing, verified: verified, sealing: sealing)
+                    try Self.bindExistingRows(db, keyRing: keyRing, verified: verified)
                 }
             }
             try db.transaction {
@@ -78,7 +71,6 @@ public actor Store {
         }
         self.db = db
         self.keyRing = keyRing
-        self.sealing = sealing
         self.path = path
         self.verifiedVersions = verified
     }
@@ -130,35 +122,28 @@ public actor Store {
 
     // MARK: Sealing
 
-    /// Seals `text` for one field (or stores its bytes as they are in the plaintext twin), straight from
-    /// the string's own UTF-8 storage with the key's cached context: no plaintext copy is made.
-    /// `aad` is built only when sealing: the plaintext twin does none of the work sealing needs.
-    func seal(_ text: String, key: DataKey?, aad: @autoclosure () -> [UInt8]) throws -> [UInt8] {
-        guard sealing else { return Array(text.utf8) }
-        guard let key else { throw StoreError(.invalidArgument, "sealing needs a data key") }
+    /// Seals `text` for one field, straight from the string's own UTF-8 storage with the key's cached
+    /// context: no plaintext copy is made.
+    func seal(_ text: String, key: DataKey, aad: [UInt8]) throws -> [UInt8] {
         let sealer = try key.sealer()
         var text = text
         return try text.withUTF8 { plain in
-            try aad().withUnsafeBytes { aad in try sealer.seal(UnsafeRawBufferPointer(plain), aad: aad) }
+            try aad.withUnsafeBytes { aad in try sealer.seal(UnsafeRawBufferPointer(plain), aad: aad) }
         }
     }
 
     /// Opens one sealed field straight into the returned string (no intermediate plaintext copy).
     /// Any failure is an `integrity` error naming `row`, and no plaintext leaves this function.
-    func open(
-        _ sealed: UnsafeRawBufferPointer, key: DataKey?, aad: @autoclosure () -> [UInt8],
-        row: @autoclosure () -> String
-    ) throws -> String {
-        guard sealing else { return String(decoding: sealed, as: UTF8.self) }
-        let text = try key.flatMap { key in
-            try opening(sealed, key: key, aad: aad()) { count, open in
-                var opened = false
-                let text = try String(unsafeUninitializedCapacity: count) { out in
-                    opened = try open(UnsafeMutableRawBufferPointer(out))
-                    return opened ? count : 0
-                }
-                return opened ? text : nil
+    func open(_ sealed: UnsafeRawBufferPointer, key: DataKey, aad: [UInt8], row: @autoclosure () -> String)
+        throws -> String
+    {
+        let text = try opening(sealed, key: key, aad: aad) { count, open in
+            var opened = false
+            let text = try String(unsafeUninitializedCapacity: count) { out in
+                opened = try open(UnsafeMutableRawBufferPointer(out))
+                return opened ? count : 0
             }
+            return opened ? text : nil
         }
         guard let text else { throw Self.authenticationFailure(row()) }
         return text
@@ -196,33 +181,27 @@ public actor Store {
     }
 
     /// `open(_:key:aad:row:)` for a field held in an array.
-    func open(_ sealed: [UInt8], key: DataKey?, aad: @autoclosure () -> [UInt8], row: @autoclosure () -> String)
-        throws -> String
-    {
-        try sealed.withUnsafeBytes { try open($0, key: key, aad: aad(), row: row()) }
+    func open(_ sealed: [UInt8], key: DataKey, aad: [UInt8], row: @autoclosure () -> String) throws -> String {
+        try sealed.withUnsafeBytes { try open($0, key: key, aad: aad, row: row()) }
     }
 
-    /// The data key of conversation `id`; nil in the plaintext twin (which has no keys to unwrap).
+    /// The data key of conversation `id`.
     /// Throws `not-found`, `integrity`, `missing-master-key` or `wrong-master-key`.
-    func dataKey(_ id: ConversationID) throws -> DataKey? {
+    func dataKey(_ id: ConversationID) throws -> DataKey {
         try keyRow(id, openingCount: false).key
     }
 
-    /// Conversation `id`'s data key (nil in the plaintext twin) and its message count (when
-    /// `openingCount`, else 0), from one row read in place: the wrapped key and the sealed count are
-    /// compared with the cached key and its remembered count where SQLite holds them, and copied only
-    /// when they must be unwrapped or opened.
-    func keyRow(_ id: ConversationID, openingCount: Bool = true) throws -> (key: DataKey?, count: Int) {
+    /// Conversation `id`'s data key and its message count (when `openingCount`, else 0), from one row read
+    /// in place: the wrapped key and the sealed count are compared with the cached key and its remembered
+    /// count where SQLite holds them, and copied only when they must be unwrapped or opened.
+    func keyRow(_ id: ConversationID, openingCount: Bool = true) throws -> (key: DataKey, count: Int) {
         let found = try mapErrors {
             try db.firstRow(
                 "SELECT wrapped_key, key_version, owner, message_count FROM conversations WHERE id = ?", [id.rawValue]
-            ) { row -> (key: DataKey?, count: Int) in
-                var key: DataKey?
-                if sealing {
-                    let owner = row.string(2) ?? ""
-                    let version = row.int(1) ?? 0
-                    key = try row.withBytes(0) { try dataKey(id, owner: owner, wrapped: $0, version: version) }
-                }
+            ) { row -> (key: DataKey, count: Int) in
+                let owner = row.string(2) ?? ""
+                let version = row.int(1) ?? 0
+                let key = try row.withBytes(0) { try dataKey(id, owner: owner, wrapped: $0, version: version) }
                 var count = 0
                 if openingCount {
                     count =

@@ -1,7 +1,7 @@
-// `enclave bench store`: what sealing costs. The same workload runs against two databases in the same
-// run, one sealed and one with the same schema but plaintext columns (same code path, sealing off, no
-// data keys unwrapped), both with synchronous=FULL and group commit, the same rows written in the same
-// way. Which store goes first alternates round by round for appends and pass by pass for history reads;
+// `enclave bench store`: what sealing costs. The same workload runs in the same run against the Store and
+// against a plain SQLite table of the benchmark's own (BenchStoreBaseline.swift: the same connection
+// settings, columns, indexes and group commit, nothing sealed), the same rows written in the same way.
+// Which store goes first alternates round by round for appends and pass by pass for history reads;
 // CPU time is the process's (CLOCK_PROCESS_CPUTIME_ID) around each variant's share. The command prints
 // each round's figures and ratios, then the median ratio and its spread (the spread shows how much
 // other load on the machine moved the figures).
@@ -18,7 +18,7 @@ import Storage
 
 struct BenchStore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "store", abstract: "Appends/s and history reads/s, sealed against plaintext columns.")
+        commandName: "store", abstract: "Appends/s and history reads/s, the sealed Store against a plain SQLite table.")
 
     @Option(help: "Messages appended per run.")
     var appends: Int = 4000
@@ -66,11 +66,9 @@ struct BenchStore: AsyncParsableCommand {
         var rounds: [(plain: Rates, sealed: Rates)] = []
         for round in 0..<runs {
             // Index 0 is the plaintext store, 1 the sealed one; which goes first alternates by round.
-            var stores: [Store] = []
-            for sealing in [false, true] {
-                let path = base.appendingPathComponent("\(sealing ? "sealed" : "plain")-\(round).sqlite").path
-                stores.append(try Store(path: path, keyRing: ring, sealing: sealing))
-            }
+            let file = { (name: String) in base.appendingPathComponent("\(name)-\(round).sqlite").path }
+            let store = try Store(path: file("sealed"), keyRing: ring)
+            let stores: [any BenchedStore] = [try PlainStore(path: file("plain"), messagesLike: store.path), store]
             var ids: [[ConversationID]] = [[], []]
             var rates = [Rates(), Rates()]
             for index in Self.order(round) {
@@ -142,10 +140,10 @@ struct BenchStore: AsyncParsableCommand {
     }
 
     /// Appends the workload with `writers` concurrent tasks; returns the conversations and the rates.
-    private func appendWorkload(_ store: Store) async throws -> ([ConversationID], Rates) {
+    private func appendWorkload(_ store: any BenchedStore) async throws -> ([ConversationID], Rates) {
         var ids: [ConversationID] = []
         for index in 0..<conversations {
-            ids.append(try await store.createConversation(owner: "bench", title: "t\(index)"))
+            ids.append(try await store.createConversation(owner: "bench", title: "t\(index)", tags: []))
         }
         let body = String(repeating: "x", count: bodyBytes)
         let targets = ids, writers = writers
@@ -177,7 +175,9 @@ struct BenchStore: AsyncParsableCommand {
     /// stores within each pass (and which goes first from pass to pass) so that other load on the machine
     /// falls on both alike: first as the server reads, then cold (the memo of opened bodies emptied before
     /// each pass).
-    private func readWorkload(_ stores: [Store], ids: [[ConversationID]], into rates: inout [Rates]) async throws {
+    private func readWorkload(_ stores: [any BenchedStore], ids: [[ConversationID]], into rates: inout [Rates])
+        async throws
+    {
         let clock = ContinuousClock()
         for cold in [false, true] {
             var time = [Duration.zero, .zero]
@@ -188,7 +188,7 @@ struct BenchStore: AsyncParsableCommand {
                     if cold { await store.forgetOpenedBodies() }
                     let startCPU = cpuSeconds()
                     time[index] += try await clock.measure {
-                        for id in ids[index] { _ = try await store.history(id, limit: historyLength) }
+                        for id in ids[index] { _ = try await store.readHistory(id, limit: historyLength) }
                     }
                     cpu[index] += cpuSeconds() - startCPU
                 }

@@ -1,8 +1,8 @@
 // Done-when 1: no plaintext at rest. 1,000 messages and 100 titles, tag sets and feedback comments
 // carry unique canaries; no file in the database directory (database, -wal, -shm) nor any SQLite temp
 // file (named in a temp directory, or already unlinked but open) holds any of them as UTF-8,
-// UTF-16 or base64, before and after deleting half the conversations. The same scan over the
-// plaintext twin finds them, so the scan itself can fail.
+// UTF-16 or base64, before and after deleting half the conversations. The same scan over a plain SQLite
+// table of the same messages finds them, so the scan itself can fail.
 import EnclaveCrypto
 import Foundation
 import Testing
@@ -85,12 +85,21 @@ struct AtRestTests {
         #expect(survivor.count == 10 && survivor[0].body.contains(Self.marker))
     }
 
-    @Test("control: the same scan finds the canaries in the plaintext twin")
-    func scanFindsPlaintext() async throws {
+    @Test("control: the same scan finds the canaries in a plain SQLite table")
+    func scanFindsPlaintext() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let store = try Store(path: dir.file("plain.sqlite"), keyRing: makeKeyRing(), sealing: false)
-        _ = try await fill(store)
+        // The message bodies as a server that seals nothing keeps them, over a connection with the Store's
+        // settings (WAL, secure_delete, temp_store=MEMORY), so they reach the same files.
+        let db = try SQLiteConnection(path: dir.file("plain.sqlite"))
+        try db.execute("CREATE TABLE messages (conversation INTEGER, seq INTEGER, body TEXT NOT NULL)")
+        try db.transaction {
+            for c in 0..<100 {
+                for m in 0..<10 {
+                    try db.run("INSERT INTO messages VALUES (?, ?, ?)", [c, m, "note \(Self.marker)\(c)-\(m)-Z9 end"])
+                }
+            }
+        }
         #expect(!leaks(in: dir.path).isEmpty)
         let sample = Data("x\(Self.marker)y".utf8).base64EncodedString()
         #expect(leakPatterns(Self.marker).contains { contains(Array(sample.utf8), $0) })
