@@ -3,10 +3,11 @@
 // own ticket. A caller can thus start a record, do other durable work on its own thread (the chat server
 // commits the message it covers), and find the record already on disk when it asks.
 //
-// Who writes: `submit` wakes the log's I/O queue, so the write overlaps the caller's other work. A caller
-// that comes to wait while its record has not been picked up yet (the I/O thread was slow to be
-// scheduled, as an idle virtual CPU often is) writes the batch itself instead of waiting for that
-// wake-up. One write runs at a time; records that gather meanwhile go out together in the next.
+// Who writes: only the log's I/O queue. `submit` wakes it, so the write overlaps the caller's other work;
+// a caller that comes to wait suspends until its ticket is written, so no write, lock or fsync ever runs
+// on the caller's thread (the chat server's callers are on the cooperative pool). One write runs at a
+// time; records that gather meanwhile go out together in the next. The checkpoint command (an external
+// program, perhaps slow) runs on a queue of its own, so it never holds records back.
 //
 // Tickets are numbered in submission order and written in that order, so the log's order is the order
 // of `submit`. A failed write poisons the queue: every waiting and later ticket throws (fail closed).
@@ -36,11 +37,7 @@ final class AuditWriteQueue: Sendable {
         var lastCheckpointTime: UTCMillis
         /// A drain is queued or running on the I/O queue.
         var kicked = false
-        /// Someone (the I/O queue or a waiting caller) is writing a batch now.
-        var writing = false
         var failure: AuditError?
-        /// Checkpoints written but not yet handed to the checkpoint command, oldest first.
-        var unannounced: [AuditCheckpoint] = []
         var commandFailures = 0
 
         /// The sequence number of a written ticket.
@@ -61,6 +58,8 @@ final class AuditWriteQueue: Sendable {
     private let writer: AuditLogWriter
     private let configuration: AuditLog.Configuration
     private let ioQueue = DispatchQueue(label: "enclave.audit.io")
+    /// Hands checkpoints to the checkpoint command, in the order they were written.
+    private let commandQueue = DispatchQueue(label: "enclave.audit.checkpoint-command")
 
     init(
         writer: AuditLogWriter, chain: ChainState, lastCheckpoint: (count: UInt64, time: UTCMillis),
@@ -97,15 +96,9 @@ final class AuditWriteQueue: Sendable {
         return events.indices.map { AuditTicket(value: first + UInt64($0)) }
     }
 
-    /// Returns the ticket's sequence number once it is durable; throws if its write failed. If the
-    /// ticket's record has not been picked up by a writer yet, writes it (and what came with it) here.
+    /// Returns the ticket's sequence number once it is durable; throws if its write failed.
     func durable(_ ticket: AuditTicket) async throws -> UInt64 {
-        let (ready, batch) = state.withLock { state -> (Result<UInt64, any Error>?, Batch?) in
-            if let ready = state.outcome(of: ticket.value) { return (ready, nil) }
-            return (nil, state.writing ? nil : take(&state, withCheckpoints: false))
-        }
-        if let ready { return try ready.get() }
-        if let batch { write(batch, onIOQueue: false) }
+        if let ready = state.withLock({ $0.outcome(of: ticket.value) }) { return try ready.get() }
         return try await withCheckedThrowingContinuation { continuation in
             let ready = state.withLock { state -> Result<UInt64, any Error>? in
                 if let ready = state.outcome(of: ticket.value) { return ready }
@@ -139,9 +132,11 @@ final class AuditWriteQueue: Sendable {
         return true
     }
 
-    /// What one write settles: the waiters of its tickets and the checkpoint requests it served.
+    /// What one write settles: the waiters of its tickets, the checkpoint it made (if any) and the
+    /// checkpoint requests it served.
     private struct Settled {
         var records: [(continuation: CheckedContinuation<UInt64, any Error>, result: Result<UInt64, any Error>)] = []
+        var checkpoint: AuditCheckpoint?
         var checkpoints: [CheckedContinuation<Void, any Error>] = []
         var failure: AuditError?
 
@@ -165,71 +160,56 @@ final class AuditWriteQueue: Sendable {
         var checkpoints: [CheckedContinuation<Void, any Error>]
     }
 
-    /// On the I/O queue: hands new checkpoints to the command and writes batch after batch until nothing
-    /// is queued, a write fails, or a waiting caller is writing (which wakes the queue again when it is
-    /// done if anything is left).
+    /// On the I/O queue: writes batch after batch until nothing is queued or a write fails.
     private func drain() {
         while true {
-            announce()
             let batch = state.withLock { state -> Batch? in
-                let batch = state.writing ? nil : take(&state, withCheckpoints: true)
-                if batch == nil && state.unannounced.isEmpty { state.kicked = false }
+                let batch = take(&state)
+                if batch == nil { state.kicked = false }
                 return batch
             }
-            guard let batch else {
-                if state.withLock({ $0.kicked }) { continue }
-                return
-            }
-            if !write(batch, onIOQueue: true) {
-                state.withLock { $0.kicked = false }
-                return
-            }
+            guard let batch, write(batch) else { return }
         }
     }
 
-    /// Writes a batch taken by `take` (which marked the queue as writing) and settles its waiters. The
-    /// checkpoint command runs only on the I/O queue, in the order the checkpoints were written, before
-    /// the checkpoint requests of the batch are answered. Returns false when the write failed.
-    @discardableResult
-    private func write(_ batch: Batch, onIOQueue: Bool) -> Bool {
+    /// On the I/O queue: writes a batch taken by `take` and settles its records' waiters. A checkpoint
+    /// the write made goes to the checkpoint command's queue, and the batch's checkpoint requests are
+    /// answered there, after the command had it. Returns false when the write failed.
+    private func write(_ batch: Batch) -> Bool {
         let started = ContinuousClock.now
         let result = Result { try writer.write(batch.events, after: batch.chain, rule: batch.rule) }
         // One fsynced write of the whole batch (the latency every submitter in it waited for the disk).
         Metrics.Timer(label: "enclave_audit_write_seconds").record(duration: ContinuousClock.now - started)
         if case .failure = result { Counter(label: "enclave_audit_write_failures_total").increment() }
-        let (settled, kick) = state.withLock { state in
-            let settled = finish(&state, batch, result)
-            state.writing = false
-            let more = !state.pending.isEmpty || !state.checkpointWaiters.isEmpty || !state.unannounced.isEmpty
-            return (settled, !onIOQueue && settled.failure == nil && more && claimKick(&state))
-        }
+        let settled = state.withLock { finish(&$0, batch, result) }
         settled.resumeRecords()
-        if onIOQueue { announce() }
-        settled.resumeCheckpoints()
-        if kick { ioQueue.async { self.drain() } }
+        if settled.checkpoint != nil || !settled.checkpoints.isEmpty {
+            commandQueue.async {
+                if let checkpoint = settled.checkpoint { self.announce(checkpoint) }
+                settled.resumeCheckpoints()
+            }
+        }
+        if settled.failure != nil { state.withLock { $0.kicked = false } }
         return settled.failure == nil
     }
 
-    /// On the I/O queue: hands every checkpoint written so far, oldest first, to the configured command
-    /// (the local file already has them).
-    private func announce() {
-        while let checkpoint = state.withLock({ $0.unannounced.isEmpty ? nil : $0.unannounced.removeFirst() }) {
-            guard let command = configuration.checkpointCommand, !command.isEmpty else { continue }
-            let succeeded = (try? AuditLog.runCommand(command, input: checkpoint.line + [0x0A])) ?? false
-            if !succeeded { state.withLock { $0.commandFailures += 1 } }
-        }
+    /// On the checkpoint command's queue: hands a written checkpoint to the configured command (the local
+    /// file already has it).
+    private func announce(_ checkpoint: AuditCheckpoint) {
+        guard let command = configuration.checkpointCommand, !command.isEmpty else { return }
+        let succeeded = (try? AuditLog.runCommand(command, input: checkpoint.line + [0x0A])) ?? false
+        if !succeeded { state.withLock { $0.commandFailures += 1 } }
     }
 
-    /// Everything queued (the checkpoint requests too, if `withCheckpoints`) as one batch, and the queue
-    /// marked as writing; nil when there is nothing to write or the log is poisoned.
-    private func take(_ state: inout State, withCheckpoints: Bool) -> Batch? {
-        let requests = withCheckpoints ? state.checkpointWaiters : []
+    /// Everything queued, with the checkpoint requests, as one batch; nil when there is nothing to write
+    /// or the log is poisoned.
+    private func take(_ state: inout State) -> Batch? {
+        let requests = state.checkpointWaiters
         guard state.failure == nil, !state.pending.isEmpty || !requests.isEmpty else { return nil }
         defer {
             state.pending.removeAll(keepingCapacity: true)
-            if withCheckpoints { state.checkpointWaiters.removeAll() }
+            state.checkpointWaiters.removeAll()
         }
-        state.writing = true
         let rule = CheckpointRule(
             lastCount: state.lastCheckpointCount, lastTime: state.lastCheckpointTime,
             every: configuration.checkpointEvery,
@@ -254,7 +234,7 @@ final class AuditWriteQueue: Sendable {
             if let checkpoint = outcome.checkpoint {
                 state.lastCheckpointCount = checkpoint.count
                 state.lastCheckpointTime = checkpoint.time
-                state.unannounced.append(checkpoint)
+                settled.checkpoint = checkpoint
             }
             let written = state.writtenTicket
             for waiter in state.waiters where waiter.ticket <= written {

@@ -102,10 +102,10 @@ import Testing
         #expect(checkpoints.count == 1)
     }
 
-    @Test func aCallerWritesItsOwnRecordWhileTheIOThreadIsBusy() async throws {
+    @Test func aSlowCheckpointCommandDoesNotHoldRecordsBack() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        // Every record brings a checkpoint, and the checkpoint command holds the I/O queue until the test
+        // Every record brings a checkpoint, and the checkpoint command does not finish until the test
         // creates `go`, or 300 s have passed, so that a wrong implementation fails instead of hanging. The
         // bound is wide because a starved CI run once took over 60 s to hand the second record back.
         let go = directory.file("go")
@@ -118,7 +118,7 @@ import Testing
         _ = try await log.append(event("conversation:first"))
         let ticket = try log.submit(event("conversation:second"))
         let seq = try await log.durable(ticket)
-        // Had it waited for the I/O queue, the first command would have finished first.
+        // Had the second write waited for the first checkpoint's command, that command would have finished.
         #expect(!FileManager.default.fileExists(atPath: finished))
         #expect(try subjects(directory)[seq] == "conversation:second")
     }
