@@ -28,6 +28,8 @@ import Testing
             guard added.status == 0 else { throw LineClientError(description: added.stderr) }
         }
 
+        deinit { try? FileManager.default.removeItem(at: root) }
+
         func writeConfiguration(model: String, extra: String = "") throws {
             let text = """
                 providers:
