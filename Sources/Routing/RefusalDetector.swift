@@ -4,16 +4,19 @@
 // reply but the flag and its length leaves this function (no log line, no audit text).
 //
 // The rule is deliberately simple and stated: after folding case and typographic apostrophes, one of the
-// phrases below occurs in the reply's opening `window` characters (a refusal says so up front; a long
-// answer that mentions "I cannot" in its fourth paragraph is not one). The phrases are the usual English
-// openings of assistant refusals; an organisation with other languages passes its own list.
+// phrases below occurs, byte for byte, in the reply's opening `window` characters (a refusal says so up
+// front; a long answer that mentions "I cannot" in its fourth paragraph is not one). The phrases are the
+// usual English openings of assistant refusals; an organisation with other languages passes its own list.
 
 /// Finds refusals in replies by their opening phrases.
 public struct RefusalDetector: Sendable, Equatable {
     /// Lower-case phrases, apostrophes straight.
-    public var phrases: [String]
+    public let phrases: [String]
     /// How many opening characters of the reply are searched.
-    public var window: Int
+    public let window: Int
+    /// The phrases' UTF-8 bytes: the search compares bytes, since a character-wise `contains` for each
+    /// phrase cost every reply of a busy server tens of microseconds.
+    private let phraseBytes: [[UInt8]]
 
     public static let defaultPhrases = [
         "i can't help", "i cannot help", "i can't assist", "i cannot assist", "i can't provide", "i cannot provide",
@@ -26,12 +29,23 @@ public struct RefusalDetector: Sendable, Equatable {
     public init(phrases: [String] = Self.defaultPhrases, window: Int = 240) {
         self.phrases = phrases.map(Self.fold)
         self.window = window
+        phraseBytes = self.phrases.map { Array($0.utf8) }.filter { !$0.isEmpty }
     }
 
     /// Whether `reply` opens as a refusal.
     public func isRefusal(_ reply: String) -> Bool {
-        let opening = Self.fold(String(reply.prefix(window)))
-        return phrases.contains { !$0.isEmpty && opening.contains($0) }
+        let opening = Array(Self.fold(String(reply.prefix(window))).utf8)
+        return phraseBytes.contains { Self.occurs($0, in: opening) }
+    }
+
+    /// Whether `needle` (not empty) occurs in `haystack`, byte for byte.
+    static func occurs(_ needle: [UInt8], in haystack: [UInt8]) -> Bool {
+        guard needle.count <= haystack.count else { return false }
+        let first = needle[0]
+        for start in 0...(haystack.count - needle.count) where haystack[start] == first {
+            if haystack[start..<(start + needle.count)].elementsEqual(needle) { return true }
+        }
+        return false
     }
 
     /// Lower case, typographic apostrophes made straight, runs of white space made one space.
