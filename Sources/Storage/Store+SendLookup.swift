@@ -1,8 +1,7 @@
 // The send path's one read of a conversation: its owner, sticky provider and tags, from one indexed
 // row. Unlike `conversation(_:)` it neither opens the title nor counts the messages, so its cost does
 // not grow with the conversation (a chat message used to pay for a COUNT over all earlier messages,
-// twice). `head(_:history:for:)` adds the latest turns in the same visit to the Store's queue: each
-// visit is two thread hops (there and back), which cost a message more than the reads themselves.
+// twice).
 internal import Foundation
 
 /// What sending a message needs to know about its conversation before deciding where it may go.
@@ -32,16 +31,5 @@ extension Store {
         }
         let tags = try open(row[2].bytes ?? [], key: key, aad: tagsAAD(id), row: "conversations row \(id) tags")
         return ConversationHead(id: id, owner: row[0].string ?? "", provider: row[1].string, tags: Self.decode(tags))
-    }
-
-    /// The head of conversation `id` and, when `reader` owns it, its latest `limit` messages (oldest
-    /// first, as `history`); nil if it does not exist. Someone else's conversation comes back with no
-    /// messages, so that the caller can refuse it without anything of it having been opened.
-    public func head(_ id: ConversationID, history limit: Int, for reader: String) throws
-        -> (head: ConversationHead, history: [MessageRecord])?
-    {
-        guard let head = try head(id) else { return nil }
-        guard head.owner == reader, limit > 0 else { return (head, []) }
-        return (head, try history(id, limit: limit))
     }
 }

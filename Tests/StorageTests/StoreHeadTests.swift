@@ -1,7 +1,6 @@
 // The send path's lookup (`Store.head`): the same owner, provider and tags as the full summary, nil for an
 // unknown conversation, an integrity error naming the row for tampered tags; and the summary's message
-// count (now the highest seq) still equals the number of messages appended, across a reopen. The lookup with
-// history gives the owner the latest turns as appended, and someone else none.
+// count (now the highest seq) still equals the number of messages appended, across a reopen.
 import Foundation
 import Storage
 import Testing
@@ -53,28 +52,5 @@ struct StoreHeadTests {
         let error = await #expect(throws: StoreError.self) { try await store.head(id) }
         #expect(error?.code == .integrity)
         #expect(error?.message.contains("conversations row \(id) tags") == true)
-    }
-
-    @Test("the lookup with history: the owner gets the latest turns as appended, anyone else none")
-    func headWithHistory() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let store = try Store(path: dir.file("l.sqlite"), keyRing: makeKeyRing())
-        let id = try await store.createConversation(owner: "alice", tags: ["pii"])
-        let bodies = (0..<9).map { "turn \($0) " + String(repeating: "x", count: $0 * 7) }
-        for (index, body) in bodies.enumerated() {
-            _ = try await store.append(NewMessage(role: index % 2 == 0 ? "user" : "assistant", body: body), to: id)
-        }
-        for limit in [1, 2, 5, 9, 40] {
-            let found = try #require(try await store.head(id, history: limit, for: "alice"))
-            #expect(found.head == (try await store.head(id)))
-            #expect(found.history.map(\.body) == Array(bodies.suffix(limit)))
-            #expect(found.history.map(\.seq) == Array((bodies.count - min(limit, bodies.count) + 1)...bodies.count))
-        }
-        let other = try #require(try await store.head(id, history: 5, for: "mallory"))
-        #expect(other.head.owner == "alice" && other.history.isEmpty)
-        #expect(try await store.head(id, history: 0, for: "alice")?.history.isEmpty == true)
-        let unknown = try #require(ConversationID(rawValue: String(repeating: "0", count: 20)))
-        #expect(try await store.head(unknown, history: 5, for: "alice") == nil)
     }
 }
