@@ -112,7 +112,7 @@ let package = Package(
         .target(
             name: "ChatServer",
             dependencies: [
-                "ChatCore",
+                "ChatCore", "Storage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -138,7 +138,7 @@ let package = Package(
         // MARK: Evaluation: gold-set runs, crossover and canary reports (over ChatCore's send path)
         .target(
             name: "Evaluation",
-            dependencies: ["ChatCore", "Routing", "Audit", .product(name: "Yams", package: "Yams")],
+            dependencies: ["ChatCore", "Routing", "Audit", "Storage", .product(name: "Yams", package: "Yams")],
             swiftSettings: strictSettings),
 
         // MARK: The command-line tool
@@ -202,9 +202,11 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // In-memory twins of ChatCore's ports and a one-attempt gateway for test doubles, not shipped.
+        // ChatCore over a real Store and AuditLog in a temporary directory, a write-failing wrapper of the log,
+        // and scripted providers; not shipped.
         .target(
-            name: "ChatCoreTestSupport", dependencies: ["ChatCore", "Routing", "Policy", "Inference"],
+            name: "ChatCoreTestSupport",
+            dependencies: ["ChatCore", "Routing", "Policy", "Inference", "Storage", "Audit", "EnclaveCrypto"],
             path: "Tests/ChatCoreSupport",
             swiftSettings: strictSettings),
         .testTarget(
@@ -218,7 +220,7 @@ let package = Package(
             name: "ChatServerTests",
             dependencies: [
                 "ChatServer", "ChatCore", "ChatCoreTestSupport", "EnclaveClient", "EnclaveTestSupport", "Routing",
-                .product(name: "NIOCore", package: "swift-nio"),
+                "Storage", "Audit", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings

@@ -12,6 +12,7 @@
 // session whose account is gone, disabled, locked, demoted or regrouped, or whose password changed
 // elsewhere, is ended.
 public import Foundation
+import Storage
 import Synchronization
 
 /// Why a live session was ended: a stable code (the audit outcome) and a sentence for the client.
@@ -36,10 +37,10 @@ extension ChatCore {
     public static let minimumPasswordLength = 12
 
     /// The session's view of `account` right after it logged in.
-    static func principal(_ account: UserAccount) -> Principal {
+    static func principal(_ account: UserRecord) -> Principal {
         var principal = Principal(
             name: account.name, role: account.role, groups: account.groups,
-            mustChangePassword: account.password != .own)
+            mustChangePassword: account.passwordState != .own)
         principal.credential = credential(account.passwordHash)
         return principal
     }
@@ -57,19 +58,19 @@ extension ChatCore {
     /// The current stamp; when it differs from the last one seen, `endedSessions` is worth asking. Nil
     /// when the store cannot say (asked again later).
     public func accountStamp() async -> AccountStamp? {
-        guard let external = try? await accounts.changeStamp() else { return nil }
+        guard let external = try? await store.changeCounter() else { return nil }
         return AccountStamp(external: external, local: localAccountChanges.load(ordering: .relaxed))
     }
 
     /// For each principal of a live session, why it must end, if it must; nil when an account could not
     /// be read for a reason other than integrity (nothing is ended on a guess; the caller asks again).
     public func endedSessions(_ principals: [Principal], now: Date = Date()) async -> [SessionEnd?]? {
-        var accountsByName: [String: UserAccount?] = [:]
+        var accountsByName: [String: UserRecord?] = [:]
         var damaged: Set<String> = []
         for name in Set(principals.map(\.name)) {
             do {
-                accountsByName[name] = try await accounts.account(named: name)
-            } catch is IntegrityViolation {
+                accountsByName[name] = try await store.user(named: name)
+            } catch let error as StoreError where error.code == .integrity {
                 damaged.insert(name)
             } catch {
                 return nil
@@ -86,7 +87,7 @@ extension ChatCore {
         }
     }
 
-    private static func end(_ principal: Principal, _ account: UserAccount, now: Date) -> SessionEnd? {
+    private static func end(_ principal: Principal, _ account: UserRecord, now: Date) -> SessionEnd? {
         if account.disabled { return SessionEnd(code: "disabled", sentence: "your account was disabled") }
         if let until = account.lockedUntil, until > now {
             return SessionEnd(code: "locked", sentence: "your account was locked")
@@ -127,7 +128,7 @@ extension ChatCore {
     {
         let role = user.role.rawValue
         let wrong = ChatFailure(.authFailed, "the current password is wrong")
-        let account = try await step { try await accounts.account(named: user.name) }
+        let account = try await step { try await store.user(named: user.name) }
         let matches = await passwords.verify(current, against: account?.passwordHash ?? passwords.decoyHash)
         guard let account else {
             // The account went away during the session (its end is on its way): nothing to count.
@@ -152,7 +153,11 @@ extension ChatCore {
         try await record(
             actor: user.name, role: role, origin: origin, action: "auth.password-change", subject: user.name,
             outcome: "ok")
-        try await step { try await accounts.setPassword(name: user.name, hash: hash) }
+        var changed = account
+        changed.passwordHash = hash
+        changed.passwordState = .own
+        (changed.failedAttempts, changed.lockedUntil) = (0, nil)
+        try await step { [changed] in try await store.updateUser(changed) }
         accountsChanged()
         var updated = user
         updated.mustChangePassword = false

@@ -3,16 +3,11 @@
 // role is checked (others get `forbidden`, audited), then the `audit.break-glass` record is written
 // durably, and only then are the messages read and returned; if the record cannot be written nothing
 // is shown (`internal`). The officer's reason is free text and may itself name a patient or client, so
-// it is never stored in the clear: a recorder that can key-hash (`BreakGlassRecorder`, the real audit
-// log) keeps its keyed HMAC and length, which lets an investigator later check a written justification
-// against the record without the log holding it. Message text is never audited.
+// it is never stored in the clear: the record keeps its keyed HMAC and length, which lets an
+// investigator later check a written justification against the record without the log holding it.
+// Message text is never audited.
 import Foundation
-
-/// An audit recorder that can keep a break-glass reason as a keyed HMAC (the real audit log does).
-public protocol BreakGlassRecorder: AuditRecorder {
-    /// Writes `entry` durably with the keyed HMAC and length of `reason` (never the reason itself).
-    func recordBreakGlass(_ entry: AuditEntry, reason: String) async throws
-}
+import Storage
 
 extension ChatCore {
     /// The audit action of a break-glass opening.
@@ -29,7 +24,7 @@ extension ChatCore {
         -> CommandResult
     {
         try await require(.compliance, user, command: "audit", origin: origin)
-        guard let id = arguments.first else {
+        guard let conversation = arguments.first else {
             throw ChatFailure(.badArguments, "usage: /audit open <conversation> <reason...>")
         }
         let reason = arguments.dropFirst().joined(separator: " ")
@@ -39,23 +34,20 @@ extension ChatCore {
                 "break-glass needs a reason of \(Self.minimumBreakGlassReason)-\(Self.maximumBreakGlassReason) characters"
             )
         }
-        guard try await step({ try await conversations.conversation(id) }) != nil else {
-            throw ChatFailure(.notFound, "no conversation \(Self.printable(id))")
+        let id = try Self.conversationID(conversation)
+        guard try await step({ try await store.conversation(id) }) != nil else {
+            throw ChatFailure(.notFound, "no conversation \(id)")
         }
-        let entry = AuditEntry(
-            actor: user.name, role: user.role.rawValue, origin: origin, action: Self.breakGlassAction,
-            subject: "conversation:\(id)", outcome: "ok")
+        let hashedReason: String
         do {
-            if let recorder = audit as? any BreakGlassRecorder {
-                try await recorder.recordBreakGlass(entry, reason: reason)
-            } else {
-                // A recorder that cannot key-hash (the in-memory one) keeps the event without the reason.
-                try await audit.record(entry)
-            }
+            hashedReason = try audit.pseudonym(reason)
         } catch {
             throw .internal(error)
         }
-        let messages = try await step { try await conversations.history(id, limit: nil) }
+        try await record(
+            actor: user.name, role: user.role.rawValue, origin: origin, action: Self.breakGlassAction,
+            subject: "conversation:\(id)", outcome: "ok", detail: "reason-hmac=\(hashedReason) reason-chars=\(reason.count)")
+        let messages = try await step { try await store.history(id, limit: nil) }
         let rows = messages.map { message -> ChatOutput in
             .row([String(message.seq), message.role, Self.timestamp(message.created), Self.field(message.body)])
         }

@@ -3,6 +3,7 @@
 import Foundation
 import Policy
 import Routing
+import Storage
 
 extension ChatCore {
     /// `/whoami`.
@@ -23,27 +24,27 @@ extension ChatCore {
             }
         }
         return try await step {
-            try await conversations.createConversation(owner: user.name, title: title, tags: tags)
+            try await store.createConversation(owner: user.name, title: title, tags: tags).rawValue
         }
     }
 
     /// `/list`: the user's own conversations, newest first; one that fails an integrity check is
     /// reported (ChatCore+Integrity.swift) and listed last as `id - - - - - integrity-failed`.
     public func list(as user: Principal, origin: String = "-") async throws(ChatFailure) -> CommandResult {
-        let list = try await step { try await conversations.listConversations(owner: user.name) }
-        let items = list.items
+        let list = try await step { try await store.listConversations(owner: user.name) }
+        let items = list.summaries
         var rows = items.sorted { $0.updated > $1.updated }.map { info -> ChatOutput in
             .row([
-                info.id, Self.field(info.title ?? "-"),
+                info.id.rawValue, Self.field(info.title ?? "-"),
                 info.tags.isEmpty ? "-" : info.tags.sorted().joined(separator: ","),
                 info.provider ?? "-", Self.timestamp(info.updated), String(info.messageCount),
             ])
         }
         for damaged in list.damaged {
             try await reportIntegrity(
-                damaged.detail, subject: "conversation:\(damaged.id)", actor: user.name, role: user.role.rawValue,
-                origin: origin)
-            rows.append(.row([damaged.id, "-", "-", "-", "-", "-", Self.damagedMark]))
+                damaged.error.message, subject: "conversation:\(damaged.id)", actor: user.name,
+                role: user.role.rawValue, origin: origin)
+            rows.append(.row([damaged.id.rawValue, "-", "-", "-", "-", "-", Self.damagedMark]))
         }
         let marked = list.damaged.isEmpty ? "" : " damaged=\(list.damaged.count)"
         return CommandResult(output: rows, ok: "conversations=\(items.count)\(marked)")
@@ -51,29 +52,40 @@ extension ChatCore {
 
     /// `/open <id>`: checks the user may use it; the session then makes it current.
     public func open(_ id: String, as user: Principal, origin: String) async throws(ChatFailure) -> CommandResult {
-        let info = try await ownedConversation(id, by: user, origin: origin)
+        let info = try await ownedConversation(try Self.conversationID(id), by: user, origin: origin)
         return CommandResult(ok: "conversation=\(info.id) messages=\(info.messageCount)")
     }
 
     /// `/history [n]`: the last `n` messages of the current conversation, opened.
-    public func history(_ id: String, limit: Int?, as user: Principal, origin: String) async throws(ChatFailure)
-        -> CommandResult
+    public func history(_ conversation: String, limit: Int?, as user: Principal, origin: String)
+        async throws(ChatFailure) -> CommandResult
     {
+        let id = try Self.conversationID(conversation)
         _ = try await ownedConversation(id, by: user, origin: origin)
-        let messages = try await checked(id, user, origin: origin) { try await conversations.history(id, limit: limit) }
+        let messages = try await checked(id, user, origin: origin) { try await store.history(id, limit: limit) }
         let rows = messages.map { message -> ChatOutput in
             .row([String(message.seq), message.role, Self.timestamp(message.created), Self.field(message.body)])
         }
         return CommandResult(output: rows, ok: "messages=\(messages.count)")
     }
 
-    /// `/delete <id>`: crypto-shreds the conversation (audited).
-    public func delete(_ id: String, as user: Principal, origin: String) async throws(ChatFailure) -> CommandResult {
+    /// `/delete <id>`: crypto-shreds the conversation (audited). One under legal hold is `forbidden` (the
+    /// hold's id and reason are for operators, so neither is named).
+    public func delete(_ conversation: String, as user: Principal, origin: String) async throws(ChatFailure)
+        -> CommandResult
+    {
+        let id = try Self.conversationID(conversation)
         _ = try await ownedConversation(id, by: user, origin: origin)
         try await record(
             actor: user.name, role: user.role.rawValue, origin: origin, action: "conversation.delete",
             subject: "conversation:\(id)", outcome: "ok")
-        try await step { try await conversations.delete(id) }
+        try await step {
+            do {
+                try await store.delete(id)
+            } catch let error as StoreError where error.code == .held {
+                throw ChatFailure(.forbidden, "conversation \(id) is under legal hold and cannot be deleted")
+            }
+        }
         return CommandResult(ok: "deleted=\(id)")
     }
 
@@ -85,7 +97,8 @@ extension ChatCore {
     {
         var tags = await policy.defaultTags(user: user.name, groups: user.groups)
         if let conversation {
-            tags.formUnion(try await ownedConversation(conversation, by: user, origin: origin).tags)
+            let id = try Self.conversationID(conversation)
+            tags.formUnion(try await ownedConversation(id, by: user, origin: origin).tags)
         }
         let providers = gateway.providers
         let decision = await policy.decide(
@@ -128,8 +141,9 @@ extension ChatCore {
             let known = declared.isEmpty ? "none (no policy is loaded)" : declared.sorted().joined(separator: ", ")
             throw ChatFailure(.badArguments, "not a tag of the policy; declared tags: \(known)")
         }
-        _ = try await ownedConversation(conversation, by: user, origin: origin)
-        let all = try await step { try await conversations.addTags([normalized], to: conversation) }
+        let id = try Self.conversationID(conversation)
+        _ = try await ownedConversation(id, by: user, origin: origin)
+        let all = try await step { try await store.addTags([normalized], to: id) }
         return CommandResult(ok: "conversation=\(conversation) tags=\(all.sorted().joined(separator: ","))")
     }
 
@@ -137,7 +151,7 @@ extension ChatCore {
     public func tags(conversation: String, as user: Principal, origin: String) async throws(ChatFailure)
         -> CommandResult
     {
-        let info = try await ownedConversation(conversation, by: user, origin: origin)
+        let info = try await ownedConversation(try Self.conversationID(conversation), by: user, origin: origin)
         return CommandResult(output: info.tags.sorted().map { .row([$0]) }, ok: "tags=\(info.tags.count)")
     }
 
@@ -147,10 +161,9 @@ extension ChatCore {
     public func feedback(up: Bool, comment: String?, conversation: String, as user: Principal, origin: String)
         async throws(ChatFailure) -> CommandResult
     {
-        _ = try await ownedConversation(conversation, by: user, origin: origin)
-        try await step {
-            try await conversations.addFeedback(conversation: conversation, user: user.name, up: up, comment: comment)
-        }
+        let id = try Self.conversationID(conversation)
+        _ = try await ownedConversation(id, by: user, origin: origin)
+        try await step { try await store.addFeedback(conversation: id, user: user.name, up: up, comment: comment) }
         try await record(
             actor: user.name, role: user.role.rawValue, origin: origin, action: "feedback.rate",
             subject: "conversation:\(conversation)", outcome: up ? "up" : "down")
@@ -169,7 +182,7 @@ extension ChatCore {
         try await require(.compliance, user, command: "audit", origin: origin)
         let rows: [[String]]
         do throws(ChatFailure) {
-            rows = try await step { try await audit.query(arguments) }
+            rows = try await step { try auditRows(arguments) }
         } catch {
             try await record(
                 actor: user.name, role: user.role.rawValue, origin: origin, action: "audit.query",
@@ -204,7 +217,7 @@ extension ChatCore {
 
     /// Refuses a command to any other role with `forbidden`, audited.
     /// A session opened by a one-time password has no role's privileges until the user chooses their own.
-    func require(_ role: UserRole, _ user: Principal, command: String, origin: String) async throws(ChatFailure) {
+    func require(_ role: Role, _ user: Principal, command: String, origin: String) async throws(ChatFailure) {
         guard user.role == role, !user.mustChangePassword else {
             try await record(
                 actor: user.name, role: user.role.rawValue, origin: origin, action: "access.denied",

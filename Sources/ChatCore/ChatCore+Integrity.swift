@@ -4,15 +4,8 @@
 // audit record `storage.integrity`, counts it, and tells the client which conversation cannot be
 // opened (`ERR integrity`). Other conversations are untouched: `/list` lists them and marks the
 // damaged one.
+import Storage
 import Synchronization
-
-/// A storage row that failed authentication, as the adapters report it: the row named, never its content.
-public struct IntegrityViolation: Error, Sendable, Equatable {
-    /// The row and what failed, e.g. `conversations row <id>: wrapped data key failed authentication`.
-    public var detail: String
-
-    public init(detail: String) { self.detail = detail }
-}
 
 /// One integrity failure as handed to the server log.
 public struct IntegrityEvent: Sendable, Equatable {
@@ -52,23 +45,6 @@ public final class IntegrityEvents: Sendable {
     }
 }
 
-/// A conversation list with the conversations that failed an integrity check named apart.
-public struct ConversationList: Sendable, Equatable {
-    public var items: [ConversationInfo]
-    /// Conversation id → the storage's description of what failed.
-    public var damaged: [(id: String, detail: String)]
-
-    public init(items: [ConversationInfo], damaged: [(id: String, detail: String)] = []) {
-        self.items = items
-        self.damaged = damaged
-    }
-
-    public static func == (a: Self, b: Self) -> Bool {
-        a.items == b.items && a.damaged.map(\.id) == b.damaged.map(\.id)
-            && a.damaged.map(\.detail) == b.damaged.map(\.detail)
-    }
-}
-
 extension ChatCore {
     /// The `= ` row `/list` shows for a damaged conversation: its id, then `-` fields and the mark.
     static let damagedMark = "integrity-failed"
@@ -85,7 +61,7 @@ extension ChatCore {
 
     /// Runs a storage step for conversation `id`; an integrity failure is reported and answered
     /// `integrity` naming the conversation, anything else as `step` does.
-    func checked<T>(_ id: String, _ user: Principal, origin: String, _ body: () async throws -> T)
+    func checked<T>(_ id: ConversationID, _ user: Principal, origin: String, _ body: () async throws -> T)
         async throws(ChatFailure) -> T
     {
         try await namingIntegrity(of: id, user, origin: origin) { () async throws(ChatFailure) -> T in
@@ -97,7 +73,7 @@ extension ChatCore {
     /// missing from the sealed count, found when the history is read or a message appended) is reported
     /// once and answered `integrity` naming the conversation.
     func namingIntegrity<T>(
-        of id: String, _ user: Principal, origin: String, _ body: () async throws(ChatFailure) -> T
+        of id: ConversationID, _ user: Principal, origin: String, _ body: () async throws(ChatFailure) -> T
     ) async throws(ChatFailure) -> T {
         do {
             return try await body()
@@ -110,9 +86,9 @@ extension ChatCore {
     }
 
     /// The client's answer for a conversation that failed an integrity check.
-    static func integrityFailure(_ id: String) -> ChatFailure {
+    static func integrityFailure(_ id: ConversationID) -> ChatFailure {
         ChatFailure(
             .integrity,
-            "conversation \(printable(id)) failed an integrity check and cannot be opened; the event was logged")
+            "conversation \(id) failed an integrity check and cannot be opened; the event was logged")
     }
 }

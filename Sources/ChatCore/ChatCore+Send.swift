@@ -4,10 +4,12 @@
 // reply beside the last `model.call` record (the final line waits for both). A finished attempt's call
 // record is held back until the next decision record or the end, so the audit log's order is that of
 // the events.
+import Audit
 import Foundation
 import Inference
 import Policy
 import Routing
+import Storage
 
 extension ChatCore {
     /// Sends `text` to `conversation` (created when nil) and streams the reply through `emit`.
@@ -44,16 +46,16 @@ extension ChatCore {
 
         // The conversation: the user's own (one indexed read: owner, sticky provider, tags), or a new one.
         let defaults = await policy.defaultTags(user: user.name, groups: user.groups)
-        let id: String
         let head: ConversationHead
         if let conversation {
-            (id, head) = (conversation, try await ownedHead(conversation, by: user, origin: origin))
+            head = try await ownedHead(try Self.conversationID(conversation), by: user, origin: origin)
         } else {
-            id = try await step {
-                try await conversations.createConversation(owner: user.name, title: nil, tags: defaults)
+            let id = try await step {
+                try await store.createConversation(owner: user.name, title: nil, tags: defaults)
             }
-            head = ConversationHead(owner: user.name, provider: nil, tags: defaults)
+            head = ConversationHead(id: id, owner: user.name, provider: nil, tags: defaults)
         }
+        let id = head.id
         return try await namingIntegrity(of: id, user, origin: origin) { () async throws(ChatFailure) -> SendSummary in
             try await deliver(
                 text, to: id, head: head, defaults: defaults, isNew: conversation == nil, requestedModel: requestedModel,
@@ -64,7 +66,7 @@ extension ChatCore {
     /// The send loop on conversation `id` (the user's own, or a new one): history, tags, decision, plan,
     /// then each planned candidate until one answers, and what it stores.
     private func deliver(
-        _ text: String, to id: String, head: ConversationHead, defaults: Set<String>, isNew: Bool,
+        _ text: String, to id: ConversationID, head: ConversationHead, defaults: Set<String>, isNew: Bool,
         requestedModel: String?, as user: Principal, origin: String, started: ContinuousClock.Instant,
         emit: (ChatOutput) async throws -> Void, shouldStop: () -> Bool
     ) async throws(ChatFailure) -> SendSummary {
@@ -73,7 +75,7 @@ extension ChatCore {
         // read: the previous user message's tail is scanned joined to this one, so an identifier split
         // across two messages ("my card is 4111 1111", then "1111 1111") is found.
         let earlier = max(configuration.historyTurns - 1, 0)
-        let stored = isNew ? [] : try await step { try await conversations.history(id, limit: max(earlier, 2)) }
+        let stored = isNew ? [] : try await step { try await store.history(id, limit: max(earlier, 2)) }
         let history = earlier == 0 ? [] : stored.suffix(earlier).map(Self.turn)
 
         // Detect and tag. Tags are stored before the message, so a stored message's tags are always on its
@@ -92,7 +94,7 @@ extension ChatCore {
         let found = detection.tags.union(defaults)
         let tags =
             found.isSubset(of: head.tags)
-            ? head.tags : try await step { try await conversations.addTags(found, to: id) }
+            ? head.tags : try await step { try await store.addTags(found, to: id) }
 
         // Decide: which providers may see the conversation (pure policy).
         var decision = await policy.decide(
@@ -106,21 +108,21 @@ extension ChatCore {
         let context = CallContext(
             user: user, origin: origin, conversation: id, rule: decision.rule, tags: tags.sorted(),
             detectorCounts: detection.detectorCounts, policySHA256: decision.policySHA256)
-        let message = DraftMessage(role: "user", body: text)
+        let message = NewMessage(role: "user", body: text)
 
         // Plan. A refusal stores the message, audits the denied decision and ends the walk.
         let plan: RoutePlan
         do {
             plan = try gateway.plan(
                 RouteRequest(
-                    conversation: id, user: user.name, groups: user.groups, requestedProvider: requestedModel,
+                    conversation: id.rawValue, user: user.name, groups: user.groups, requestedProvider: requestedModel,
                     stickyProvider: head.provider),
                 decision: decision)
         } catch {
             let failure = Self.failure(error, reason: decision.reason)
-            if let storing = await store(message, in: id) { throw storing }
+            if let storing = await save(message, in: id) { throw storing }
             if failure.code == .policyBlocked { ChatMetrics.block(rule: decision.rule) }
-            try await record(context.deniedEntry(requested: requestedModel, code: failure.code))
+            try await durable(begin(context.deniedEvent(requested: requestedModel, code: failure.code)))
             throw failure
         }
 
@@ -143,10 +145,10 @@ extension ChatCore {
             }
             // Audit the decision beside storing the message; both durable before any byte leaves.
             if let held = unrecorded.take(), await !recordCall(held, context) { auditFailed = true }
-            let decisionRecord = audit.begin(context.entry("model.decision", call.record))
+            let decisionRecord = begin(context.event("model.decision", call.record))
             if !messageStored {
-                if let failure = await store(message, in: id) {
-                    _ = try? await decisionRecord.durable()
+                if let failure = await save(message, in: id) {
+                    _ = try? await durable(decisionRecord)
                     throw failure
                 }
                 messageStored = true
@@ -171,18 +173,18 @@ extension ChatCore {
             switch finishedRecord.outcome {
             case .ok:
                 // Record the call beside storing the reply; the final line waits for both.
-                let callRecord = unrecorded.take().map { audit.begin(context.entry("model.call", $0)) }
-                let storing = await storeReply(stream.reply, of: finishedRecord, in: id)
-                if let callRecord, (try? await callRecord.durable()) == nil { auditFailed = true }
+                let callRecord = unrecorded.take().map { begin(context.event("model.call", $0)) }
+                let storing = await saveReply(stream.reply, of: finishedRecord, in: id)
+                if let callRecord, (try? await durable(callRecord)) == nil { auditFailed = true }
                 if let storing { throw storing }
                 if auditFailed { throw .internal() }
                 // The reply's tags and the conversation's provider, stored before any later call is decided.
                 try await tagReply(stream.reply, in: id, known: tags)
                 if finishedRecord.provider != head.provider {
-                    try await step { try await conversations.setProvider(finishedRecord.provider, for: id) }
+                    try await step { try await store.setProvider(finishedRecord.provider, for: id) }
                 }
                 return SendSummary(
-                    conversation: id, provider: finishedRecord.provider, modelID: finishedRecord.modelID,
+                    conversation: id.rawValue, provider: finishedRecord.provider, modelID: finishedRecord.modelID,
                     tokens: finishedRecord.tokensOut, milliseconds: Self.milliseconds(ContinuousClock.now - started),
                     stop: stream.stopReason
                         ?? (finishedRecord.tokensOut >= configuration.maxTokens ? "max-tokens" : nil))
@@ -194,7 +196,7 @@ extension ChatCore {
                 if !stream.mayFallBack {
                     // Text already reached the user: keep it, and end the call rather than repeat it elsewhere.
                     if let held = unrecorded.take() { _ = await recordCall(held, context) }
-                    if let storing = await storeReply(stream.reply, of: nil, in: id) { throw storing }
+                    if let storing = await saveReply(stream.reply, of: nil, in: id) { throw storing }
                     try await tagReply(stream.reply, in: id, known: tags)
                     throw ChatFailure(
                         lastFailure.code, "the provider failed in the middle of the reply; the text above is incomplete")
@@ -203,7 +205,7 @@ extension ChatCore {
         }
         // No candidate answered.
         if let held = unrecorded.take() { _ = await recordCall(held, context) }
-        if !messageStored, let failure = await store(message, in: id) { throw failure }
+        if !messageStored, let failure = await save(message, in: id) { throw failure }
         throw lastFailure
     }
 
@@ -226,14 +228,13 @@ extension ChatCore {
         _ record: CallRecord, canaryStop: CanaryStop?, holding unrecorded: inout CallRecord?, _ context: CallContext
     ) async -> Bool {
         ChatMetrics.attempt(record)
-        configuration.attemptObserver?(context.conversation, record)
+        configuration.attemptObserver?(context.conversation.rawValue, record)
         if let canaryStop {
             // The stop holds even if its record cannot be written (fewer canary calls is the safe side); an
             // audit failure surfaces on the messages whose own records fail the same way.
-            try? await audit.record(
-                AuditEntry(
-                    actor: "-", role: "-", origin: "-", action: CanaryStop.action,
-                    subject: "provider:\(canaryStop.provider)", outcome: canaryStop.bound, detail: canaryStop.detail))
+            try? await self.record(
+                actor: "-", role: "-", origin: "-", action: CanaryStop.action,
+                subject: "provider:\(canaryStop.provider)", outcome: canaryStop.bound, detail: canaryStop.detail)
         }
         let held = unrecorded.take()
         unrecorded = record
@@ -243,14 +244,14 @@ extension ChatCore {
 
     /// Writes the `model.call` record of a finished attempt; false when it could not be written.
     private func recordCall(_ record: CallRecord, _ context: CallContext) async -> Bool {
-        (try? await audit.begin(context.entry("model.call", record)).durable()) != nil
+        (try? await durable(begin(context.event("model.call", record)))) != nil
     }
 
     /// Seals and appends `message`; returns the failure instead of throwing it (so that an audit record
     /// begun beside it is still waited for).
-    private func store(_ message: DraftMessage, in id: String) async -> ChatFailure? {
+    private func save(_ message: NewMessage, in id: ConversationID) async -> ChatFailure? {
         do {
-            _ = try await step { try await conversations.append(message, to: id) }
+            _ = try await step { try await store.append(message, to: id) }
             return nil
         } catch {
             return error
@@ -258,10 +259,10 @@ extension ChatCore {
     }
 
     /// Seals and appends the assistant's reply (nothing when it is empty); returns the failure.
-    private func storeReply(_ text: String, of record: CallRecord?, in id: String) async -> ChatFailure? {
+    private func saveReply(_ text: String, of record: CallRecord?, in id: ConversationID) async -> ChatFailure? {
         guard !text.isEmpty else { return nil }
-        return await store(
-            DraftMessage(
+        return await save(
+            NewMessage(
                 role: "assistant", body: text, provider: record?.provider, modelID: record?.modelID,
                 promptVersion: record?.promptVersion, tokensIn: record?.tokensIn, tokensOut: record?.tokensOut),
             in: id)
@@ -270,14 +271,14 @@ extension ChatCore {
     /// A provider's reply is part of the next prompt: its tags are stored on the conversation before
     /// any later call is decided. A reply the detectors cannot read confines the conversation to
     /// on-prem providers, as a message would (the fail-closed tag of the policy gate).
-    func tagReply(_ reply: String, in id: String, known: Set<String>) async throws(ChatFailure) {
+    func tagReply(_ reply: String, in id: ConversationID, known: Set<String>) async throws(ChatFailure) {
         let found: Set<String>
         do {
             found = try await policy.detect(reply).tags
         } catch {
             found = [Self.unreadableReplyTag]
         }
-        if !found.isSubset(of: known) { _ = try await step { try await conversations.addTags(found, to: id) } }
+        if !found.isSubset(of: known) { _ = try await step { try await store.addTags(found, to: id) } }
     }
 
     /// The tag a reply gets when the detectors fail on it; no rule names it, so only on-prem providers
@@ -291,7 +292,7 @@ extension ChatCore {
     }
 
     /// A stored message as a prompt turn.
-    static func turn(_ message: StoredMessage) -> ChatTurn {
+    static func turn(_ message: MessageRecord) -> ChatTurn {
         let role: ChatRole =
             switch message.role {
             case "assistant": .assistant
@@ -326,7 +327,7 @@ extension ChatCore {
 struct CallContext {
     var user: Principal
     var origin: String
-    var conversation: String
+    var conversation: ConversationID
     var rule: String
     var tags: [String]
     var detectorCounts: [String: Int]
@@ -334,9 +335,9 @@ struct CallContext {
     var policySHA256: String?
 
     /// The `model.decision` (outcome `allowed`) or `model.call` (the attempt's outcome) record of `record`.
-    func entry(_ action: String, _ record: CallRecord) -> AuditEntry {
+    func event(_ action: String, _ record: CallRecord) -> AuditEvent {
         let started = record.outcome == .started
-        let fields = CallFields(
+        let fields = ModelCallFields(
             modelID: record.modelID, promptVersion: record.promptVersion, provider: record.provider,
             residency: record.residency.rawValue, canaryArm: record.arm.rawValue, decision: "allowed", rule: rule,
             tags: tags, detectorCounts: detectorCounts, tokensIn: started ? nil : record.tokensIn,
@@ -346,18 +347,18 @@ struct CallContext {
             replyChars: record.replyChars, refusal: record.refusal, region: record.region,
             route: record.routeReason.rawValue, policySHA256: policySHA256,
             tokensEstimated: started ? nil : record.tokensEstimated, droppedTurns: record.droppedTurns)
-        return AuditEntry(
+        return AuditEvent(
             actor: user.name, role: user.role.rawValue, origin: origin, action: action,
             subject: "conversation:\(conversation)", outcome: action == "model.call" ? record.outcome.rawValue : "allowed",
             call: fields)
     }
 
     /// The `model.decision` record of a message refused before any attempt.
-    func deniedEntry(requested: String?, code: ChatFailure.Code) -> AuditEntry {
-        AuditEntry(
+    func deniedEvent(requested: String?, code: ChatFailure.Code) -> AuditEvent {
+        AuditEvent(
             actor: user.name, role: user.role.rawValue, origin: origin, action: "model.decision",
             subject: "conversation:\(conversation)", outcome: "denied",
-            call: CallFields(
+            call: ModelCallFields(
                 modelID: "-", promptVersion: "-", provider: requested ?? "-", residency: "-", decision: "denied",
                 rule: rule, tags: tags, detectorCounts: detectorCounts, errorCode: code.rawValue,
                 policySHA256: policySHA256))

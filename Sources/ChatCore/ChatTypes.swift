@@ -2,21 +2,12 @@
 // code), and what a command produces. Nothing here knows about sockets; ChatServer renders these as
 // protocol lines (`* `, `> `, `= `, `OK`, `ERR`).
 import Foundation
-
-/// The three roles of DESIGN.md §3.
-public enum UserRole: String, Sendable, CaseIterable, Codable {
-    /// Sees and writes only their own conversations.
-    case staff
-    /// Reads the audit log; never message content.
-    case compliance
-    /// Manages users, policies and keys.
-    case admin
-}
+public import Storage
 
 /// An authenticated user, as a session holds it after `/login`.
 public struct Principal: Sendable, Equatable {
     public var name: String
-    public var role: UserRole
+    public var role: Role
     public var groups: [String]
     /// Logged in with a password chosen by someone else: only `/passwd` (and leaving) is allowed.
     public var mustChangePassword: Bool
@@ -24,13 +15,17 @@ public struct Principal: Sendable, Equatable {
     /// stored hash changes (a new password set elsewhere) the session ends. Never a password.
     var credential: Int
 
-    public init(name: String, role: UserRole, groups: [String], mustChangePassword: Bool = false) {
+    public init(name: String, role: Role, groups: [String], mustChangePassword: Bool = false) {
         self.name = name
         self.role = role
         self.groups = groups
         self.mustChangePassword = mustChangePassword
         self.credential = 0
     }
+
+    /// The same login: the same person with the same rights and the same password hash (a session that
+    /// changed its password since is another login as far as the account check is concerned).
+    public func isSameLogin(as other: Principal) -> Bool { self == other && credential == other.credential }
 
     /// The same person with the same rights; the credential digest is bookkeeping, not identity.
     public static func == (lhs: Principal, rhs: Principal) -> Bool {

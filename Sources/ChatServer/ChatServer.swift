@@ -10,6 +10,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 public import ServiceLifecycle
+import Storage
 import Synchronization
 
 /// The line-protocol server over SwiftNIO.
@@ -129,16 +130,18 @@ public final class ChatServer: Service {
             guard let stamp = await core.accountStamp(), stamp != seen,
                 let ends = await core.endedSessions(sessions.map(\.principal))
             else { continue }
-            var ending: [ObjectIdentifier: SessionEnd] = [:]
+            var ending: [ObjectIdentifier: (end: SessionEnd, judged: Principal)] = [:]
             for (session, end) in zip(sessions, ends) {
                 guard let end else { continue }
-                ending[session.id] = end
+                ending[session.id] = (end, session.principal)
                 logger.notice(
                     "session.ended",
                     metadata: ["user.role": "\(session.principal.role.rawValue)", "session.end": "\(end.code)"])
             }
-            for idle in registry.end(ending) { Self.close(idle.channel, notice: Self.endNotice(idle.end)) }
-            seen = stamp
+            let (idle, stale) = registry.end(ending)
+            for session in idle { Self.close(session.channel, notice: Self.endNotice(session.end)) }
+            // A session that changed its own password while it was judged is judged again next time.
+            seen = stale ? nil : stamp
         }
     }
 

@@ -35,6 +35,16 @@ final class ConnectionState: Sendable {
         set { account.withLock { $0.principal = newValue } }
     }
 
+    /// The session's own `/passwd` succeeded: its principal carries the new credential, and an end the
+    /// account check decided meanwhile for the password change (it saw the new hash beside the session's
+    /// old one) is taken back.
+    func passwordChanged(to updated: Principal) {
+        account.withLock { state in
+            state.principal = updated
+            if state.end?.code == "password-changed" { state.end = nil }
+        }
+    }
+
     /// Why the server ended this session (its account changed); set once, by the registry.
     var sessionEnd: SessionEnd? { account.withLock { $0.end } }
 

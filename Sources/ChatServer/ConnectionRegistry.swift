@@ -63,14 +63,25 @@ final class ConnectionRegistry: Sendable {
         }
     }
 
-    /// Ends the sessions named: each is marked (a busy one stops its reply and closes after its final
-    /// line); returns the idle ones, which the caller tells and closes now.
-    func end(_ ends: [ObjectIdentifier: SessionEnd]) -> [(channel: any Channel, end: SessionEnd)] {
+    /// Ends the sessions named, each judged by the principal it had when `sessions()` was read: each is
+    /// marked (a busy one stops its reply and closes after its final line). A session whose principal
+    /// changed since (its own `/passwd` finished meanwhile) is left alone and reported as stale, so the
+    /// caller judges it again. Returns the idle ones, which the caller tells and closes now.
+    func end(_ ends: [ObjectIdentifier: (end: SessionEnd, judged: Principal)])
+        -> (idle: [(channel: any Channel, end: SessionEnd)], stale: Bool)
+    {
         contents.withLock { contents in
-            ends.compactMap { id, end in
-                guard let entry = contents.entries[id], entry.state.end(end), !entry.state.busy else { return nil }
-                return (entry.channel, end)
+            var stale = false
+            let idle = ends.compactMap { id, verdict -> (channel: any Channel, end: SessionEnd)? in
+                guard let entry = contents.entries[id] else { return nil }
+                guard entry.state.principal?.isSameLogin(as: verdict.judged) == true else {
+                    stale = true
+                    return nil
+                }
+                guard entry.state.end(verdict.end), !entry.state.busy else { return nil }
+                return (entry.channel, verdict.end)
             }
+            return (idle, stale)
         }
     }
 

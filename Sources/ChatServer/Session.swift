@@ -5,6 +5,7 @@ import ChatCore
 import Foundation
 import Logging
 import NIOCore
+import Storage
 
 /// The per-connection protocol state and command dispatch.
 struct Session {
@@ -160,7 +161,7 @@ struct Session {
         case .passwd(let current, let new):
             let updated = try await core.changePassword(current: current, new: new, as: user, origin: origin)
             phase = .authenticated(updated)
-            state.principal = updated
+            state.passwordChanged(to: updated)
             return CommandResult(ok: "password changed")
         case .logout:
             await core.logout(user, origin: origin, reason: "logout")

@@ -11,6 +11,7 @@ public import ChatCore
 import Foundation
 import Policy
 public import Routing
+public import Storage
 import Synchronization
 
 /// What a run needs to know besides the suite.
@@ -49,7 +50,7 @@ public struct EvalProgress: Sendable {
 /// Runs suites.
 public struct EvalRunner: Sendable {
     let core: ChatCore
-    let conversations: any ConversationRepository
+    let store: any ChatStore
     let policy: any PolicyGate
     let gateway: ProviderGateway
     /// The attempt that served (or last failed) each conversation, noted by ChatCore's attempt observer.
@@ -57,8 +58,8 @@ public struct EvalRunner: Sendable {
     public let options: EvalOptions
 
     public init(
-        conversations: any ConversationRepository, policy: any PolicyGate, gateway: ProviderGateway,
-        audit: any AuditRecorder, options: EvalOptions
+        store: any ChatStore, policy: any PolicyGate, gateway: ProviderGateway, audit: any AuditTrail,
+        options: EvalOptions
     ) {
         var configuration = ChatCore.Configuration()
         configuration.maxTokens = options.maxTokens
@@ -69,12 +70,12 @@ public struct EvalRunner: Sendable {
         configuration.attemptObserver = { attempts.note($1, of: $0) }
         self.attempts = attempts
         self.gateway = gateway
-        self.conversations = conversations
+        self.store = store
         self.policy = policy
         self.options = options
         core = ChatCore(
-            accounts: NoAccounts(), passwords: NoPasswords(), conversations: conversations, policy: policy,
-            gateway: gateway, audit: audit, configuration: configuration)
+            store: store, passwords: NoPasswords(), policy: policy, gateway: gateway, audit: audit,
+            configuration: configuration)
     }
 
     /// The providers' residency, model and prices as the gateway knows them.
@@ -210,15 +211,14 @@ public struct EvalRunner: Sendable {
     /// One message in a new conversation of the eval user, through ChatCore.
     func send(_ message: String, history: [GoldTurn], tags: [String], to provider: String) async -> Exchange {
         let user = options.user
-        let conversation: String
+        let id: ConversationID
         do {
             let defaults = await policy.defaultTags(user: user.name, groups: user.groups)
-            conversation = try await conversations.createConversation(
-                owner: user.name, title: nil, tags: defaults.union(tags))
+            id = try await store.createConversation(owner: user.name, title: nil, tags: defaults.union(tags))
             for turn in history {
                 let found = try await policy.detect(turn.content).tags
-                if !found.isEmpty { _ = try await conversations.addTags(found, to: conversation) }
-                _ = try await conversations.append(DraftMessage(role: turn.role, body: turn.content), to: conversation)
+                if !found.isEmpty { _ = try await store.addTags(found, to: id) }
+                _ = try await store.append(NewMessage(role: turn.role, body: turn.content), to: id)
             }
         } catch {
             return Exchange(outcome: .failure(ChatFailure.Code.internal.rawValue))
@@ -229,7 +229,7 @@ public struct EvalRunner: Sendable {
         let outcome: Outcome
         do {
             _ = try await core.send(
-                message, conversation: conversation, requestedModel: provider, as: user, origin: "eval",
+                message, conversation: id.rawValue, requestedModel: provider, as: user, origin: "eval",
                 emit: { output in
                     guard case .text(let piece) = output else { return }
                     if firstText == nil { firstText = .now }
@@ -240,7 +240,7 @@ public struct EvalRunner: Sendable {
             outcome = .failure(error.code.rawValue)
         }
         let ended = ContinuousClock.now
-        let served = attempts.take(conversation)
+        let served = attempts.take(id.rawValue)
         var exchange = Exchange(
             outcome: outcome, served: served, ttftMs: firstText.map { Self.ms($0 - started) },
             totalMs: Self.ms(ended - started))
@@ -284,16 +284,7 @@ final class FinishedCount: Sendable {
     }
 }
 
-/// The eval's ChatCore never logs anyone in.
-struct NoAccounts: AccountDirectory {
-    func account(named name: String) async throws -> UserAccount? { nil }
-    func setLoginState(name: String, failedAttempts: Int, lockedUntil: Date?) async throws {}
-    func setPassword(name: String, hash: String) async throws {}
-    func useOneTimePassword(name: String) async throws {}
-    func changeStamp() async throws -> Int { 0 }
-}
-
-/// No password ever verifies, and none is ever made.
+/// The eval's ChatCore never logs anyone in: no password ever verifies, and none is ever made.
 struct NoPasswords: PasswordVerifier {
     let decoyHash = "-"
     func verify(_ password: String, against stored: String) -> Bool { false }

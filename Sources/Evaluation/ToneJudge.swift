@@ -13,6 +13,7 @@ public import ChatCore
 public import Audit
 import Policy
 public import Routing
+public import Storage
 import Foundation
 
 /// A judge's tone score for one arm.
@@ -34,7 +35,7 @@ public struct ToneScore: Sendable, Codable, Equatable {
 /// Rates the tone of sampled replies with a judge provider.
 public struct ToneJudge: Sendable {
     let runner: EvalRunner
-    let conversations: any ConversationRepository
+    let store: any ChatStore
     public let judge: String
     public let sample: Int
 
@@ -42,15 +43,14 @@ public struct ToneJudge: Sendable {
     ///   - gateway: must know `judge` (its residency decides the hard rule on tagged conversations).
     ///   - sample: replies rated per arm at most.
     public init(
-        conversations: any ConversationRepository, policy: any PolicyGate, gateway: ProviderGateway,
-        audit: any AuditRecorder, judge: String, sample: Int = 20,
+        store: any ChatStore, policy: any PolicyGate, gateway: ProviderGateway, audit: any AuditTrail, judge: String, sample: Int = 20,
         user: Principal = Principal(name: "canary-judge", role: .staff, groups: [])
     ) {
-        self.conversations = conversations
+        self.store = store
         self.judge = judge
         self.sample = max(0, sample)
         runner = EvalRunner(
-            conversations: conversations, policy: policy, gateway: gateway, audit: audit,
+            store: store, policy: policy, gateway: gateway, audit: audit,
             options: EvalOptions(providers: [judge], concurrency: 1, judge: judge, user: user, maxTokens: 8))
     }
 
@@ -76,12 +76,13 @@ public struct ToneJudge: Sendable {
                 judge: judge, judged: 0, mean: nil, interval: nil, skippedTagged: 0, skippedByPolicy: 0, failed: 0)
             var ratings: [Double] = []
             for (conversation, provider) in Self.spread(served, count: sample) {
-                guard let info = try await conversations.conversation(conversation) else { continue }
+                guard let id = ConversationID(rawValue: conversation), let info = try await store.conversation(id)
+                else { continue }
                 if external && !info.tags.isEmpty {
                     score.skippedTagged += 1
                     continue
                 }
-                let history = try await conversations.history(conversation, limit: nil)
+                let history = try await store.history(id, limit: nil)
                 guard let reply = history.last(where: { $0.role == "assistant" && $0.provider == provider }) else {
                     continue
                 }

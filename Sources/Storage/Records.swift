@@ -19,9 +19,14 @@ public struct ConversationID: Hashable, Sendable, CustomStringConvertible, Compa
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 }
 
-/// What a user may do (DESIGN.md §3).
+/// What a user may do: the three roles of DESIGN.md §3.
 public enum Role: String, Sendable, CaseIterable, Codable {
-    case staff, compliance, admin
+    /// Sees and writes only their own conversations.
+    case staff
+    /// Reads the audit log; never message content.
+    case compliance
+    /// Manages users, policies and keys.
+    case admin
 }
 
 /// A user account. `passwordHash` is a `PasswordHash` string (scrypt), never a password.

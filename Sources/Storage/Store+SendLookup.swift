@@ -12,6 +12,13 @@ public struct ConversationHead: Sendable, Equatable {
     public var provider: String?
     /// Every tag of the conversation (opened).
     public var tags: Set<String>
+
+    public init(id: ConversationID, owner: String, provider: String?, tags: Set<String>) {
+        self.id = id
+        self.owner = owner
+        self.provider = provider
+        self.tags = tags
+    }
 }
 
 extension Store {

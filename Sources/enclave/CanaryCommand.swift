@@ -66,8 +66,8 @@ struct CanaryReportCommand: AsyncParsableCommand {
         let (gateway, _, registry) = try await EvalGateway.open(settings: settings, required: [judge])
         let backends = try await ServerAssembly.open(settings.locations, gateway: gateway)
         let tone = ToneJudge(
-            conversations: StoreAdapter(store: backends.store), policy: backends.policy, gateway: gateway,
-            audit: AuditAdapter(log: backends.audit), judge: judge, sample: judgeSample)
+            store: backends.store, policy: backends.policy, gateway: gateway, audit: backends.audit, judge: judge,
+            sample: judgeSample)
         let rated: Result<CanaryReport, any Error>
         do {
             rated = .success(try await tone.rate(report, records: records, since: since.map { UTCMillis($0) }))

@@ -62,8 +62,7 @@ struct EvalBenchCommand: AsyncParsableCommand {
                 var run: EvalRun?
                 let eval = try await Self.timed {
                     run = await EvalRunner(
-                        conversations: StoreAdapter(store: backends.store), policy: backends.policy,
-                        gateway: gateway, audit: AuditAdapter(log: backends.audit),
+                        store: backends.store, policy: backends.policy, gateway: gateway, audit: backends.audit,
                         options: EvalOptions(providers: [provider.info.name], concurrency: limit)
                     ).run(suite)
                 }

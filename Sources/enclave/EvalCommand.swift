@@ -8,6 +8,7 @@ import Evaluation
 import Foundation
 import Inference
 import Routing
+import Storage
 
 struct EvalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -98,8 +99,7 @@ struct EvalRunCommand: AsyncParsableCommand {
         let principal = Principal(
             name: user, role: .staff, groups: groups?.split(separator: ",").map(String.init) ?? [])
         let runner = EvalRunner(
-            conversations: StoreAdapter(store: backends.store), policy: backends.policy, gateway: gateway,
-            audit: AuditAdapter(log: backends.audit),
+            store: backends.store, policy: backends.policy, gateway: gateway, audit: backends.audit,
             options: EvalOptions(
                 providers: names, repetitions: repetitions, concurrency: concurrency, judge: judge, user: principal,
                 maxTokens: maxTokens))

@@ -4,6 +4,7 @@
 // triggered it (`startup`, `sighup`, `file-change`), subject = the SHA-256 of the set read and, for a
 // rejection, the serving SHA-256 and the first error's file:line:code. A rejected set never serves;
 // the gate restricts decisions to on-prem until the files load again.
+import Audit
 import ChatCore
 import Logging
 import Policy
@@ -13,7 +14,7 @@ import UnixSignals
 /// Reloads the server's policy on SIGHUP and on file change until graceful shutdown.
 struct PolicyReloadService: Service {
     let gate: PolicyDirectoryGate
-    let audit: any AuditRecorder
+    let audit: AuditLog
     let logger: Logger
     /// How often the directory is checked for changes.
     var interval: Duration = .seconds(1)
@@ -46,7 +47,7 @@ struct PolicyReloadService: Service {
             logger.info("policy loaded (\(trigger))", metadata: ["sha256": "\(result.sha256 ?? "-")"])
         }
         do {
-            try await audit.record(PolicyDirectoryGate.policyReloadEntry(result, actor: trigger))
+            _ = try await audit.append(PolicyDirectoryGate.policyReloadEntry(result, actor: trigger))
         } catch {
             logger.error("could not audit a policy reload", metadata: ["error": "\(error)"])
         }
@@ -58,7 +59,7 @@ extension ServerAssembly {
     /// graceful shutdown) does not cancel the group, so the chat server still drains its replies.
     func policyReloader(logger: Logger) -> ServiceGroupConfiguration.ServiceConfiguration {
         .init(
-            service: PolicyReloadService(gate: policy, audit: AuditAdapter(log: audit), logger: logger),
+            service: PolicyReloadService(gate: policy, audit: audit, logger: logger),
             successTerminationBehavior: .ignore)
     }
 }

@@ -106,7 +106,6 @@ struct ServerAssembly {
 
     /// The ChatCore over these back ends; integrity failures become `storage.integrity` lines in `logger`.
     func core(configuration: ChatCore.Configuration, logger: Logger? = nil) throws -> ChatCore {
-        let adapter = StoreAdapter(store: store)
         let integrity = IntegrityEvents { event in
             logger?.error(
                 "storage.integrity",
@@ -116,8 +115,8 @@ struct ServerAssembly {
                 ])
         }
         return ChatCore(
-            accounts: adapter, passwords: try ScryptPasswords(), conversations: adapter, policy: policy,
-            gateway: gateway, audit: AuditAdapter(log: audit), configuration: configuration, integrity: integrity)
+            store: store, passwords: try ScryptPasswords(), policy: policy, gateway: gateway, audit: audit,
+            configuration: configuration, integrity: integrity)
     }
 
     /// Creates an `admin` account when no admin exists, with a one-time password that `deliver` is

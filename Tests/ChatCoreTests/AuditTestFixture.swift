@@ -1,8 +1,8 @@
 // A ChatCore over real parts for the audit tests: a sealed Store (real SQLite) for conversations, the
-// real hash-chained AuditLog on disk through AuditAdapter, the shipped policies, and the real
+// real hash-chained AuditLog on disk, the shipped policies, and the real
 // ProviderGateway in front of the real OpenAI-compatible provider talking to a recording server on
 // loopback, which keeps every request that reaches it.
-// Accounts are in memory (alice: staff, carol: compliance) with the test password scheme.
+// Accounts are in the Store (alice: staff, carol: compliance) with the test password scheme.
 import Audit
 import ChatCore
 import ChatCoreTestSupport
@@ -31,6 +31,10 @@ struct AuditFixture {
         auditDirectory = directory + "/audit"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let store = try Store(path: directory + "/enclave.db", keyRing: try KeyRing(keys: [1: SymmetricKey.random()]))
+        try await store.createUser(
+            UserRecord(name: "alice", role: .staff, groups: [], passwordHash: "test:alice-password"))
+        try await store.createUser(
+            UserRecord(name: "carol", role: .compliance, groups: [], passwordHash: "test:carol-password"))
         let secrets = try AuditSecrets(root: SymmetricKey.random())
         macKey = secrets.mac
         log = try await AuditLog(directory: auditDirectory, macKey: secrets.mac, signer: secrets.signer)
@@ -43,15 +47,10 @@ struct AuditFixture {
         let gateway = ProviderGateway(
             providers: [provider], defaultProvider: "vpc-llm", systemPrompt: "Answer briefly.",
             promptVersion: "assistant.v1")
-        let adapter = StoreAdapter(store: store)
         core = ChatCore(
-            accounts: InMemoryAccounts([
-                UserAccount(name: "alice", role: .staff, groups: [], passwordHash: "test:alice-password"),
-                UserAccount(name: "carol", role: .compliance, groups: [], passwordHash: "test:carol-password"),
-            ]),
-            passwords: TestPasswords(), conversations: adapter,
-            policy: PolicyDirectoryGate(directory: auditFixtureRoot + "/policies"), gateway: gateway,
-            audit: AuditAdapter(log: log), configuration: ChatCore.Configuration())
+            store: store, passwords: TestPasswords(),
+            policy: PolicyDirectoryGate(directory: auditFixtureRoot + "/policies"), gateway: gateway, audit: log,
+            configuration: ChatCore.Configuration())
     }
 
     func login(_ name: String) async throws -> Principal {

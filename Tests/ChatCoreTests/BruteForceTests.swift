@@ -27,10 +27,9 @@ struct ScryptVerifier: PasswordVerifier {
         let signer = try AuditSigningKey.loadOrCreate(
             directory: directory + "/audit", sealingKey: auditKeys.signingSeal)
         let audit = try await AuditLog(directory: directory + "/audit", macKey: auditKeys.mac, signer: signer)
-        let adapter = StoreAdapter(store: store)
         let core = ChatCore(
-            accounts: adapter, passwords: try ScryptVerifier(), conversations: adapter, policy: OnPremOnlyPolicy(),
-            gateway: TestProvider.echo().gateway, audit: AuditAdapter(log: audit),
+            store: store, passwords: try ScryptVerifier(), policy: OnPremOnlyPolicy(),
+            gateway: TestProvider.echo().gateway, audit: audit,
             configuration: {
                 var configuration = ChatCore.Configuration()
                 configuration.lockoutThreshold = lockoutThreshold

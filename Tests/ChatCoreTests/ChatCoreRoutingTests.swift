@@ -4,9 +4,11 @@
 // attempt has a decision record before it and a call record after it (arm, cost, outcome); a failed
 // provider is skipped by the next message (circuit breaker) and `/models` shows it down; no audit
 // means no call; canary eligibility sees the user's groups.
+import Audit
 import ChatCore
 import ChatCoreTestSupport
 import Foundation
+import Storage
 import Inference
 import Policy
 import Routing
@@ -78,8 +80,8 @@ struct AllowListGate: PolicyGate {
 }
 
 struct RoutedFixture {
-    let audit = InMemoryAudit()
-    let conversations = InMemoryConversations()
+    let backends: TestBackends
+    var audit: HookedAudit { backends.audit }
     let gateway: ProviderGateway
     let core: ChatCore
     let alice = Principal(name: "alice", role: .staff, groups: [])
@@ -87,16 +89,16 @@ struct RoutedFixture {
     init(
         _ providers: [ScriptedProvider], allowed: [String], defaultProvider: String,
         canary: CanaryConfiguration? = nil
-    ) {
+    ) async throws {
+        backends = try await TestBackends()
         // A breaker opened by a test stays open for the whole test, however slowly a loaded machine runs it.
         gateway = ProviderGateway(
             providers: providers, defaultProvider: defaultProvider, systemPrompt: "Be brief.",
             promptVersion: "assistant.v2", canary: canary,
             health: ProviderHealth(settings: .init(base: .seconds(3600), maximum: .seconds(3600))))
         core = ChatCore(
-            accounts: InMemoryAccounts(), passwords: TestPasswords(), conversations: conversations,
-            policy: AllowListGate(allowed: allowed), gateway: gateway, audit: audit,
-            configuration: ChatCore.Configuration())
+            store: backends.store, passwords: TestPasswords(), policy: AllowListGate(allowed: allowed),
+            gateway: gateway, audit: backends.audit, configuration: ChatCore.Configuration())
     }
 
     /// Sends a message; returns the summary or the failure, and the text and notices emitted.
@@ -123,8 +125,8 @@ struct RoutedFixture {
     }
 
     /// (action, provider, outcome, error code) of every model record, in order.
-    func modelRecords() async -> [(String, String, String, String?)] {
-        await audit.entries.filter { $0.action.hasPrefix("model.") }.map {
+    func modelRecords() throws -> [(String, String, String, String?)] {
+        try backends.events().filter { $0.action.hasPrefix("model.") }.map {
             ($0.action, $0.call?.provider ?? "", $0.outcome, $0.call?.errorCode)
         }
     }
@@ -135,7 +137,7 @@ struct RoutedFixture {
         let vpc = ScriptedProvider("vpc", .vpc, script: [.failBeforeText(.down), .reply(["fine"])])
         let local = ScriptedProvider("local", .onPrem, script: [.reply(["from ", "local"])])
         let external = ScriptedProvider("external", .external, price: 1)
-        let fixture = RoutedFixture([local, vpc, external], allowed: ["vpc", "local"], defaultProvider: "vpc")
+        let fixture = try await RoutedFixture([local, vpc, external], allowed: ["vpc", "local"], defaultProvider: "vpc")
 
         let (result, text, notices) = await fixture.send("hello")
         let summary = try result.get()
@@ -143,12 +145,12 @@ struct RoutedFixture {
         #expect(text == "from local")
         #expect(notices.count == 2 && notices[1].contains("fallback=1"))
         #expect(external.callCount == 0)
-        let records = await fixture.modelRecords()
+        let records = try fixture.modelRecords()
         #expect(records.map(\.0) == ["model.decision", "model.call", "model.decision", "model.call"])
         #expect(records.map(\.1) == ["vpc", "vpc", "local", "local"])
         #expect(records[1].2 == "failed" && records[1].3 == "provider-down")
         #expect(records[3].2 == "ok" && records[3].3 == nil)
-        let call = try #require(await fixture.audit.entries.last?.call)
+        let call = try #require(try fixture.backends.events().last?.call)
         #expect(call.promptVersion == "assistant.v2")
         #expect(call.canaryArm == "none")
         #expect(call.tokensIn == 1000 && call.tokensOut == 2)
@@ -156,24 +158,24 @@ struct RoutedFixture {
         // The routing facts reach the record: why the router chose the plan (its default), no estimate, nothing dropped.
         #expect(call.route == "default" && call.tokensEstimated == false && call.droppedTurns == 0)
         // The conversation now sticks to the provider that answered.
-        #expect(await fixture.conversations.conversation(summary.conversation)?.provider == "local")
+        #expect(try await fixture.backends.conversation(summary.conversation)?.provider == "local")
     }
 
     @Test func fallbackNeverWidensResidencyAndAnExhaustedPlanSaysProviderUnavailable() async throws {
         let local = ScriptedProvider("local", .onPrem, script: [.failBeforeText(.engine)])
         let external = ScriptedProvider("external", .external)
-        let fixture = RoutedFixture([local, external], allowed: ["local", "external"], defaultProvider: "local")
+        let fixture = try await RoutedFixture([local, external], allowed: ["local", "external"], defaultProvider: "local")
         let (result, _, _) = await fixture.send("hello")
         #expect(throws: ChatFailure.self) { try result.get() }
         if case .failure(let failure) = result { #expect(failure.code == .providerUnavailable) }
         #expect(external.callCount == 0)
-        #expect(await fixture.modelRecords().map(\.2) == ["allowed", "failed"])
+        #expect(try fixture.modelRecords().map(\.2) == ["allowed", "failed"])
     }
 
     @Test func aFailureAfterTextEndsTheCallWithAClearLineAndKeepsThePartialReply() async throws {
         let vpc = ScriptedProvider("vpc", .vpc, script: [.failAfterText("half an ans", .streamCut)])
         let local = ScriptedProvider("local", .onPrem)
-        let fixture = RoutedFixture([vpc, local], allowed: ["vpc", "local"], defaultProvider: "vpc")
+        let fixture = try await RoutedFixture([vpc, local], allowed: ["vpc", "local"], defaultProvider: "vpc")
         let (result, text, _) = await fixture.send("hello")
         guard case .failure(let failure) = result else {
             Issue.record("a cut stream was reported as success")
@@ -183,16 +185,16 @@ struct RoutedFixture {
         #expect(failure.text.contains("incomplete"))
         #expect(text == "half an ans")
         #expect(local.callCount == 0)
-        let records = await fixture.modelRecords()
+        let records = try fixture.modelRecords()
         #expect(records.last?.2 == "failed" && records.last?.3 == "provider-stream-cut")
-        let history = await fixture.conversations.history("c1", limit: nil)
+        let history = try await fixture.backends.latestHistory(of: "alice")
         #expect(history.map(\.role) == ["user", "assistant"])
     }
 
     @Test func aProviderThatJustFailedIsSkippedAndShownDown() async throws {
         let vpc = ScriptedProvider("vpc", .vpc, script: [.failBeforeText(.timeout), .reply(["back"])])
         let local = ScriptedProvider("local", .onPrem)
-        let fixture = RoutedFixture([vpc, local], allowed: ["vpc", "local"], defaultProvider: "vpc")
+        let fixture = try await RoutedFixture([vpc, local], allowed: ["vpc", "local"], defaultProvider: "vpc")
         _ = try await fixture.send("one").result.get()
         #expect(vpc.callCount == 1)
         let second = try await fixture.send("two").result.get()
@@ -205,8 +207,8 @@ struct RoutedFixture {
 
     @Test func noAuditMeansNoCall() async throws {
         let vpc = ScriptedProvider("vpc", .vpc)
-        let fixture = RoutedFixture([vpc], allowed: ["vpc"], defaultProvider: "vpc")
-        await fixture.audit.setFailing(true)
+        let fixture = try await RoutedFixture([vpc], allowed: ["vpc"], defaultProvider: "vpc")
+        fixture.audit.setFailing(true)
         let (result, _, _) = await fixture.send("hello")
         if case .failure(let failure) = result { #expect(failure.code == .internal) } else { Issue.record("sent") }
         #expect(vpc.callCount == 0)
@@ -215,7 +217,7 @@ struct RoutedFixture {
     @Test func aRefusedChoiceIsPolicyBlockedNamingTheRuleAndNothingIsSent() async throws {
         let vpc = ScriptedProvider("vpc", .vpc)
         let external = ScriptedProvider("external", .external)
-        let fixture = RoutedFixture([vpc, external], allowed: ["vpc"], defaultProvider: "vpc")
+        let fixture = try await RoutedFixture([vpc, external], allowed: ["vpc"], defaultProvider: "vpc")
         let (result, _, _) = await fixture.send("hello", model: "external")
         guard case .failure(let failure) = result else {
             Issue.record("an external choice was served")
@@ -224,7 +226,7 @@ struct RoutedFixture {
         #expect(failure.code == .policyBlocked)
         #expect(failure.text.hasPrefix("rule=allow-list tags=none: external is not allowed"))
         #expect(external.callCount == 0 && vpc.callCount == 0)
-        #expect(await fixture.modelRecords().map(\.2) == ["denied"])
+        #expect(try fixture.modelRecords().map(\.2) == ["denied"])
     }
 
     @Test func canaryEligibilitySeesTheUsersGroups() async throws {
@@ -233,15 +235,15 @@ struct RoutedFixture {
         let canary = CanaryConfiguration(
             provider: "candidate", percent: 100, key: Array("canary-key".utf8),
             eligibility: CanaryEligibility(requireNoTags: true, groups: ["research"]))
-        let fixture = RoutedFixture(
+        let fixture = try await RoutedFixture(
             [vpc, candidate], allowed: ["vpc", "candidate"], defaultProvider: "vpc", canary: canary)
         let researcher = Principal(name: "rita", role: .staff, groups: ["research"])
         let first = try await fixture.send("hello", as: researcher).result.get()
         #expect(first.provider == "candidate")
-        #expect(await fixture.audit.entries.last?.call?.canaryArm == "canary")
+        #expect(try fixture.backends.events().last?.call?.canaryArm == "canary")
         let other = try await fixture.send("hello").result.get()
         #expect(other.provider == "vpc")
-        #expect(await fixture.audit.entries.last?.call?.canaryArm == "none")
+        #expect(try fixture.backends.events().last?.call?.canaryArm == "none")
         // A tag makes the researcher's conversation ineligible: it leaves the canary.
         let tagged = try await fixture.send("a secret", conversation: first.conversation, as: researcher).result.get()
         #expect(tagged.provider == "vpc")

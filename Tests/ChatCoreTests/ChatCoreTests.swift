@@ -1,8 +1,10 @@
 // ChatCore's use cases without sockets: lock-out, fail-closed audit, policy blocking, the order of
 // the walk (user message stored before the provider sees anything), and the per-user limits.
+import Audit
 import ChatCore
 import ChatCoreTestSupport
 import Foundation
+import Storage
 import Inference
 import Policy
 import Routing
@@ -39,22 +41,23 @@ final class RecordingGateway: Sendable {
     var calls: [[ChatTurn]] { log.turns.withLock { $0 } }
 }
 
+/// ChatCore over a real Store and AuditLog in a temporary directory, alice's account, and a recording provider.
 struct Fixture {
-    let accounts = InMemoryAccounts([
-        UserAccount(name: "alice", role: .staff, groups: [], passwordHash: "test:alice-password")
-    ])
-    let conversations = InMemoryConversations()
-    let audit = InMemoryAudit()
+    let backends: TestBackends
     let gateway: RecordingGateway
     let core: ChatCore
+    var audit: HookedAudit { backends.audit }
 
-    init(residency: Residency = .onPrem, configure: (inout ChatCore.Configuration) -> Void = { _ in }) {
+    init(residency: Residency = .onPrem, configure: (inout ChatCore.Configuration) -> Void = { _ in }) async throws {
+        backends = try await TestBackends(users: [
+            UserRecord(name: "alice", role: .staff, groups: [], passwordHash: "test:alice-password")
+        ])
         gateway = RecordingGateway(residency: residency)
         var configuration = ChatCore.Configuration()
         configure(&configuration)
         core = ChatCore(
-            accounts: accounts, passwords: TestPasswords(), conversations: conversations, policy: OnPremOnlyPolicy(),
-            gateway: gateway.gateway, audit: audit, configuration: configuration)
+            store: backends.store, passwords: TestPasswords(), policy: OnPremOnlyPolicy(), gateway: gateway.gateway,
+            audit: backends.audit, configuration: configuration)
     }
 
     func login() async throws(ChatFailure) -> Principal {
@@ -68,7 +71,7 @@ struct Fixture {
 
 @Suite struct ChatCoreTests {
     @Test func tenFailuresLockTheAccountAndTheLockOutIsAudited() async throws {
-        let fixture = Fixture()
+        let fixture = try await Fixture()
         for _ in 0..<10 {
             await #expect(throws: ChatFailure(.authFailed, "unknown user or wrong password")) {
                 try await fixture.core.login(name: "alice", password: "guess", origin: "test")
@@ -81,37 +84,37 @@ struct Fixture {
         } catch {
             #expect(error.code == .lockedOut)
         }
-        let actions = await fixture.audit.entries.map { "\($0.action):\($0.outcome)" }
+        let actions = try fixture.backends.events().map { "\($0.action):\($0.outcome)" }
         #expect(actions.filter { $0 == "auth.login:failed" }.count == 10)
         #expect(actions.filter { $0 == "auth.lockout:locked" }.count == 1)
         #expect(actions.last == "auth.login:locked-out")
     }
 
     @Test func noAuditMeansNoLoginAndNoModelCall() async throws {
-        let fixture = Fixture()
+        let fixture = try await Fixture()
         let user = try await fixture.login()
-        await fixture.audit.setFailing(true)
+        fixture.audit.setFailing(true)
         await #expect(throws: ChatFailure.internal()) { _ = try await fixture.login() }
         await #expect(throws: ChatFailure.internal()) { _ = try await fixture.send("hello", as: user) }
         #expect(fixture.gateway.calls.isEmpty)
     }
 
     @Test func theUserMessageIsStoredBeforeTheProviderSeesIt() async throws {
-        let fixture = Fixture()
+        let fixture = try await Fixture()
         let user = try await fixture.login()
         let summary = try await fixture.send("first question", as: user)
         #expect(summary.provider == "local")
         #expect(summary.tokens == 2)
         let turns = try #require(fixture.gateway.calls.first)
         #expect(turns == [ChatTurn(role: .user, content: "first question")])
-        let stored = await fixture.conversations.history(summary.conversation, limit: nil)
+        let stored = try await fixture.backends.history(of: summary.conversation)
         #expect(stored.map(\.role) == ["user", "assistant"])
         #expect(stored.last?.body == "first question")
         #expect(stored.last?.provider == "local")
     }
 
     @Test func aProviderPolicyDeniesIsBlockedWithTheRuleAndNeverCalled() async throws {
-        let fixture = Fixture(residency: .external)
+        let fixture = try await Fixture(residency: .external)
         let user = try await fixture.login()
         do {
             _ = try await fixture.send("hello", as: user)
@@ -121,16 +124,16 @@ struct Fixture {
             #expect(error.text.hasPrefix("rule=on-prem-only tags=none"))
         }
         #expect(fixture.gateway.calls.isEmpty)
-        let decision = await fixture.audit.entries.last
+        let decision = try fixture.backends.events().last
         #expect(decision?.action == "model.decision")
         #expect(decision?.outcome == "denied")
         // The user's message was still stored first (acknowledged messages are never lost).
-        let stored = await fixture.conversations.history("c1", limit: nil)
+        let stored = try await fixture.backends.latestHistory(of: "alice")
         #expect(stored.map(\.role) == ["user"])
     }
 
     @Test func theMessageRateIsLimitedPerUser() async throws {
-        let fixture = Fixture {
+        let fixture = try await Fixture {
             $0.budget = UserLimiter.Budget(messagesPerMinute: 1, burst: 2, concurrentGenerations: 2)
         }
         let user = try await fixture.login()

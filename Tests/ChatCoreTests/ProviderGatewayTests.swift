@@ -2,9 +2,11 @@
 // real local model, and an in-process recording provider registered as `external-gpt`: once a
 // conversation carries a card number it never reaches the external provider again, not even by
 // `/model external-gpt`, while an untagged conversation may.
+import Audit
 import ChatCore
 import ChatCoreTestSupport
 import Foundation
+import Storage
 import Inference
 import Policy
 import Routing
@@ -42,13 +44,13 @@ struct ProviderGatewayTests {
             systemPrompt: "Answer briefly.", promptVersion: "assistant.v1")
         var configuration = ChatCore.Configuration()
         configuration.maxTokens = 3
+        let backends = try await TestBackends(users: [
+            UserRecord(name: "alice", role: .staff, groups: [], passwordHash: "test:alice-password")
+        ])
         let core = ChatCore(
-            accounts: InMemoryAccounts([
-                UserAccount(name: "alice", role: .staff, groups: [], passwordHash: "test:alice-password")
-            ]),
-            passwords: TestPasswords(), conversations: InMemoryConversations(),
+            store: backends.store, passwords: TestPasswords(),
             policy: PolicyDirectoryGate(directory: repositoryRoot + "/policies"), gateway: gateway,
-            audit: InMemoryAudit(), configuration: configuration)
+            audit: backends.audit, configuration: configuration)
         let alice = try await core.login(name: "alice", password: "alice-password", origin: "test")
 
         // Untagged: the user's `/model external-gpt` choice is honoured, and sticks.

@@ -2,9 +2,11 @@
 // decision record, the reply's commit beside the call record) without giving up any ordering that
 // matters: the provider sees nothing unless both of the first pair succeeded, `send` returns only after
 // both of the second did, the prompt holds the same earlier turns, and the audit log's order is the same.
+import Audit
 import ChatCore
 import ChatCoreTestSupport
 import Foundation
+import Storage
 import Inference
 import Synchronization
 import Testing
@@ -43,39 +45,48 @@ actor Signal {
     }
 }
 
-/// InMemoryConversations with hooks on append: fail a role, or hold a role's append until a signal.
-final class HookedConversations: ConversationRepository {
-    let inner = InMemoryConversations()
+/// The real Store with hooks on append: fail a role's append, or hold it until a signal.
+final class HookedStore: ChatStore {
+    let inner: Store
     let failing: Set<String>
     /// Role → the signal that append waits for, and where it notes whether it came in time.
     let holds: [String: Signal]
     let overlapped = Overlaps()
 
-    init(failing: Set<String> = [], holds: [String: Signal] = [:]) {
+    init(_ inner: Store, failing: Set<String> = [], holds: [String: Signal] = [:]) {
+        self.inner = inner
         self.failing = failing
         self.holds = holds
     }
 
-    func append(_ message: DraftMessage, to id: String) async throws -> Int {
+    func append(_ message: NewMessage, to id: ConversationID) async throws -> Int {
         if let hold = holds[message.role] { await overlapped.note(message.role, await hold.wait()) }
         if failing.contains(message.role) { throw CocoaError(.fileWriteOutOfSpace) }
         return try await inner.append(message, to: id)
     }
 
-    func createConversation(owner: String, title: String?, tags: Set<String>) async throws -> String {
-        await inner.createConversation(owner: owner, title: title, tags: tags)
+    func user(named name: String) async throws -> UserRecord? { try await inner.user(named: name) }
+    func updateUser(_ user: UserRecord) async throws { try await inner.updateUser(user) }
+    func changeCounter() async throws -> Int { try await inner.changeCounter() }
+    func createConversation(owner: String, title: String?, tags: Set<String>) async throws -> ConversationID {
+        try await inner.createConversation(owner: owner, title: title, tags: tags)
     }
-    func conversation(_ id: String) async throws -> ConversationInfo? { await inner.conversation(id) }
-    func conversations(owner: String) async throws -> [ConversationInfo] { await inner.conversations(owner: owner) }
-    func history(_ id: String, limit: Int?) async throws -> [StoredMessage] {
-        await inner.history(id, limit: limit)
+    func conversation(_ id: ConversationID) async throws -> ConversationSummary? { try await inner.conversation(id) }
+    func head(_ id: ConversationID) async throws -> ConversationHead? { try await inner.head(id) }
+    func listConversations(owner: String) async throws -> ConversationListing {
+        try await inner.listConversations(owner: owner)
     }
-    func addTags(_ tags: Set<String>, to id: String) async throws -> Set<String> {
-        await inner.addTags(tags, to: id)
+    func history(_ id: ConversationID, limit: Int?) async throws -> [MessageRecord] {
+        try await inner.history(id, limit: limit)
     }
-    func setProvider(_ name: String, for id: String) async throws { await inner.setProvider(name, for: id) }
-    func delete(_ id: String) async throws { await inner.delete(id) }
-    func addFeedback(conversation id: String, user: String, up: Bool, comment: String?) async throws {}
+    func addTags(_ tags: Set<String>, to id: ConversationID) async throws -> Set<String> {
+        try await inner.addTags(tags, to: id)
+    }
+    func setProvider(_ name: String, for id: ConversationID) async throws { try await inner.setProvider(name, for: id) }
+    func delete(_ id: ConversationID) async throws { try await inner.delete(id) }
+    func addFeedback(conversation id: ConversationID, user: String, up: Bool, comment: String?) async throws {
+        try await inner.addFeedback(conversation: id, user: user, up: up, comment: comment)
+    }
 }
 
 /// Which held appends saw their signal in time.
@@ -84,45 +95,38 @@ actor Overlaps {
     func note(_ role: String, _ inTime: Bool) { seen[role] = inTime }
 }
 
-/// InMemoryAudit that fires a signal when a record of an action starts, and can fail one action. A begun
-/// record starts at once, as with the real log.
-final class HookedAudit: AuditRecorder {
-    let inner = InMemoryAudit()
-    let signals: [String: Signal]
-    let failing: Set<String>
+/// A real Store and AuditLog in a temporary directory; the Store behind `HookedStore`, the log's hooks
+/// fire a signal when a record of an action is submitted (the log's thread starts writing it at once) and
+/// can fail the writes of chosen actions.
+struct OverlapSetup {
+    let backends: TestBackends
+    let store: HookedStore
 
-    init(signals: [String: Signal] = [:], failing: Set<String> = []) {
-        self.signals = signals
-        self.failing = failing
+    init(
+        storeFailing: Set<String> = [], holds: [String: Signal] = [:], signals: [String: Signal] = [:],
+        auditFailing: Set<String> = []
+    ) async throws {
+        backends = try await TestBackends()
+        store = HookedStore(backends.store, failing: storeFailing, holds: holds)
+        backends.audit.fail(actions: auditFailing)
+        backends.audit.onSubmit { event in
+            if let signal = signals[event.action] { Task { await signal.fire() } }
+        }
     }
 
-    func record(_ entry: AuditEntry) async throws {
-        await signals[entry.action]?.fire()
-        if failing.contains(entry.action) { throw ChatFailure(.internal, "audit unavailable") }
-        try await inner.record(entry)
-    }
-
-    /// Starts the record at once, as the real log's writer thread does; `durable()` waits for it.
-    func begin(_ entry: AuditEntry) -> PendingAuditRecord {
-        let writing = Task { try await record(entry) }
-        return PendingAuditRecord { try await writing.value }
-    }
-
-    func query(_ arguments: [String]) async throws -> [[String]] { await inner.query(arguments) }
+    /// The actions of the durable audit records, in order.
+    func actions() throws -> [String] { try backends.events().map(\.action) }
 }
 
 @Suite struct SendOverlapTests {
     let alice = Principal(name: "alice", role: .staff, groups: [])
 
-    func core(
-        _ conversations: HookedConversations, _ audit: HookedAudit, _ gateway: RecordingGateway,
-        historyTurns: Int = 20
-    ) -> ChatCore {
+    func core(_ setup: OverlapSetup, _ gateway: RecordingGateway, historyTurns: Int = 20) -> ChatCore {
         var configuration = ChatCore.Configuration()
         configuration.historyTurns = historyTurns
         return ChatCore(
-            accounts: InMemoryAccounts(), passwords: TestPasswords(), conversations: conversations,
-            policy: OnPremOnlyPolicy(), gateway: gateway.gateway, audit: audit, configuration: configuration)
+            store: setup.store, passwords: TestPasswords(), policy: OnPremOnlyPolicy(), gateway: gateway.gateway,
+            audit: setup.backends.audit, configuration: configuration)
     }
 
     func send(_ core: ChatCore, _ text: String, to conversation: String? = nil) async throws(ChatFailure)
@@ -135,59 +139,53 @@ final class HookedAudit: AuditRecorder {
     @Test func theMessageCommitOverlapsTheDecisionAndTheReplyCommitOverlapsTheCallRecord() async throws {
         let decision = Signal()
         let call = Signal()
-        let conversations = HookedConversations(holds: ["user": decision, "assistant": call])
-        let audit = HookedAudit(signals: ["model.decision": decision, "model.call": call])
+        let setup = try await OverlapSetup(
+            holds: ["user": decision, "assistant": call], signals: ["model.decision": decision, "model.call": call])
         let gateway = RecordingGateway()
-        let summary = try await send(core(conversations, audit, gateway), "overlap please")
+        let summary = try await send(core(setup, gateway), "overlap please")
         // Each append waited for its audit record to start: had they run one after the other, it would not
         // have come (the deadline would have passed).
-        #expect(await conversations.overlapped.seen == ["user": true, "assistant": true])
+        #expect(await setup.store.overlapped.seen == ["user": true, "assistant": true])
         // And `send` returned only after both finished.
-        #expect(
-            await conversations.inner.history(summary.conversation, limit: nil).map(\.role) == ["user", "assistant"])
-        #expect(await audit.inner.entries.map(\.action) == ["model.decision", "model.call"])
+        #expect(try await setup.backends.history(of: summary.conversation).map(\.role) == ["user", "assistant"])
+        #expect(try setup.actions() == ["model.decision", "model.call"])
         #expect(gateway.calls.count == 1)
     }
 
     @Test func aFailingMessageCommitMeansNoProviderCall() async throws {
-        let conversations = HookedConversations(failing: ["user"])
-        let audit = HookedAudit()
+        let setup = try await OverlapSetup(storeFailing: ["user"])
         let gateway = RecordingGateway()
-        await #expect(throws: ChatFailure.internal()) { _ = try await send(core(conversations, audit, gateway), "hi") }
+        await #expect(throws: ChatFailure.internal()) { _ = try await send(core(setup, gateway), "hi") }
         #expect(gateway.calls.isEmpty)
-        #expect(await audit.inner.entries.map(\.action).contains("model.call") == false)
+        #expect(try setup.actions().contains("model.call") == false)
     }
 
     @Test func aFailingDecisionRecordMeansNoProviderCallAndTheMessageIsStillStored() async throws {
-        let conversations = HookedConversations()
-        let audit = HookedAudit(failing: ["model.decision"])
+        let setup = try await OverlapSetup(auditFailing: ["model.decision"])
         let gateway = RecordingGateway()
-        await #expect(throws: ChatFailure.internal()) { _ = try await send(core(conversations, audit, gateway), "hi") }
+        await #expect(throws: ChatFailure.internal()) { _ = try await send(core(setup, gateway), "hi") }
         #expect(gateway.calls.isEmpty)
-        #expect(await conversations.inner.history("c1", limit: nil).map(\.body) == ["hi"])
+        #expect(try await setup.backends.latestHistory(of: "alice").map(\.body) == ["hi"])
     }
 
     @Test func aFailingReplyCommitOrCallRecordFailsTheMessageAfterBothWereTried() async throws {
-        let replyFails = HookedConversations(failing: ["assistant"])
-        let first = HookedAudit()
+        let replyFails = try await OverlapSetup(storeFailing: ["assistant"])
         await #expect(throws: ChatFailure.internal()) {
-            _ = try await send(core(replyFails, first, RecordingGateway()), "one two")
+            _ = try await send(core(replyFails, RecordingGateway()), "one two")
         }
-        #expect(await first.inner.entries.map(\.action) == ["model.decision", "model.call"])
+        #expect(try replyFails.actions() == ["model.decision", "model.call"])
 
-        let callFails = HookedConversations()
-        let second = HookedAudit(failing: ["model.call"])
+        let callFails = try await OverlapSetup(auditFailing: ["model.call"])
         await #expect(throws: ChatFailure.internal()) {
-            _ = try await send(core(callFails, second, RecordingGateway()), "one two")
+            _ = try await send(core(callFails, RecordingGateway()), "one two")
         }
-        #expect(await callFails.inner.history("c1", limit: nil).map(\.role) == ["user", "assistant"])
+        #expect(try await callFails.backends.latestHistory(of: "alice").map(\.role) == ["user", "assistant"])
     }
 
     @Test func thePromptHoldsTheSameEarlierTurnsAndTheLogTheSameOrder() async throws {
-        let conversations = HookedConversations()
-        let audit = HookedAudit()
+        let setup = try await OverlapSetup()
         let gateway = RecordingGateway()
-        let core = core(conversations, audit, gateway, historyTurns: 3)
+        let core = core(setup, gateway, historyTurns: 3)
         let id = try await send(core, "one").conversation
         _ = try await send(core, "two", to: id)
         _ = try await send(core, "three", to: id)
@@ -204,16 +202,17 @@ final class HookedAudit: AuditRecorder {
                 ChatTurn(role: .user, content: "two"), ChatTurn(role: .assistant, content: "two"),
                 ChatTurn(role: .user, content: "three"),
             ])
-        let single = HookedConversations()
         let alone = RecordingGateway()
-        let oneTurn = self.core(single, HookedAudit(), alone, historyTurns: 1)
+        let single = try await OverlapSetup()
+        let oneTurn = self.core(single, alone, historyTurns: 1)
         let lone = try await send(oneTurn, "first").conversation
         _ = try await send(oneTurn, "second", to: lone)
         #expect(alone.calls.last == [ChatTurn(role: .user, content: "second")])
         #expect(
-            await audit.inner.entries.map(\.action)
+            try setup.actions()
                 == Array(
                     repeating: ["model.decision", "model.call"], count: 3
                 ).flatMap { $0 })
+        #expect(try single.actions().count == 4)
     }
 }

@@ -1,6 +1,7 @@
 // Transcript tests of the line protocol (DESIGN.md §3) over real loopback sockets: the banner, every
 // core command, every error code a client can provoke, one final line per client line, /paste,
 // `//`, CRLF, invalid UTF-8 and NUL bytes, and the line limits.
+import Audit
 import ChatCore
 import ChatCoreTestSupport
 import Foundation
@@ -34,9 +35,14 @@ import Testing
                 #expect(try await client.final("/quit") == "OK bye")
                 #expect(try await client.readLine() == nil)
             }
-            let outcomes = await server.audit.entries.filter { $0.action == "auth.login" }.map(\.outcome)
+            let outcomes = try server.events().filter { $0.action == "auth.login" }.map(\.outcome)
             #expect(outcomes == ["failed", "unknown-user", "disabled", "ok"])
         }
+    }
+
+    /// The id in `/new`'s answer (`OK conversation=<20 hex digits>`).
+    static func created(_ final: String) throws -> String {
+        String(try #require(final.wholeMatch(of: /OK conversation=([0-9a-f]{20})/), "\(final)").1)
     }
 
     @Test func chatMessageStreamsAndEndsWithTheSummary() async throws {
@@ -47,7 +53,7 @@ import Testing
                 #expect(reply.first?.hasPrefix("* ") == true)
                 #expect(reply.contains("> hello echo world"))
                 let final = try #require(reply.last)
-                #expect(final.hasPrefix("OK conversation=c1 provider=echo model=echo-1 tokens=3 ms="))
+                #expect(final.wholeMatch(of: /OK conversation=[0-9a-f]{20} provider=echo model=echo-1 tokens=3 ms=[0-9]+/) != nil, "\(final)")
                 // `//` sends a literal leading slash; empty lines get no answer at all.
                 try await client.send("")
                 #expect(try await client.exchange("//slash first").contains("> /slash first"))
@@ -58,7 +64,7 @@ import Testing
                 #expect(rows.map { $0[3] } == ["hello echo world", "hello echo world", "/slash first", "/slash first"])
                 #expect(try await client.final("/history 1") == "OK messages=1")
             }
-            let actions = await server.audit.entries.map(\.action)
+            let actions = try server.events().map(\.action)
             #expect(actions.filter { $0 == "model.decision" }.count == 2)
             #expect(actions.filter { $0 == "model.call" }.count == 2)
             // The decision is audited before the call record.
@@ -71,23 +77,24 @@ import Testing
             try await server.client { client in
                 try await client.login("alice", "alice-password")
                 #expect(try await client.final("/tags").hasPrefix("ERR not-found"))
-                #expect(try await client.final("/new Ward rota") == "OK conversation=c1")
-                #expect(try await client.final("/tag PHI") == "OK conversation=c1 tags=phi")
+                let c1 = try Self.created(try await client.final("/new Ward rota"))
+                #expect(try await client.final("/tag PHI") == "OK conversation=\(c1) tags=phi")
                 #expect(try await client.final("/tag bad tag").hasPrefix("ERR bad-arguments"))
                 #expect(try await client.final("/tag b@d").hasPrefix("ERR bad-arguments"))
                 #expect(try await client.exchange("/tags") == ["= phi", "OK tags=1"])
-                #expect(try await client.final("/new") == "OK conversation=c2")
+                let c2 = try Self.created(try await client.final("/new"))
+                #expect(c2 != c1)
                 let list = try await client.exchange("/list")
                 #expect(list.last == "OK conversations=2")
-                #expect(list.contains { $0.hasPrefix("= c1\tWard rota\tphi\t-\t") })
-                #expect(try await client.final("/open c1") == "OK conversation=c1 messages=0")
+                #expect(list.contains { $0.hasPrefix("= \(c1)\tWard rota\tphi\t-\t") })
+                #expect(try await client.final("/open \(c1)") == "OK conversation=\(c1) messages=0")
                 #expect(try await client.final("/open c99") == "ERR not-found no conversation c99")
                 #expect(try await client.final("/feedback up nice") == "OK feedback=up")
                 let models = try await client.exchange("/models")
                 #expect(models == ["= echo\ton-prem\t-\techo-1\tallowed\t-\tctx=32768", "OK providers=1"])
                 #expect(try await client.final("/model echo") == "OK model=echo residency=on-prem")
                 #expect(try await client.final("/model gpt-9").hasPrefix("ERR not-found"))
-                #expect(try await client.final("/delete c1") == "OK deleted=c1")
+                #expect(try await client.final("/delete \(c1)") == "OK deleted=\(c1)")
                 #expect(try await client.final("/tags").hasPrefix("ERR not-found"))
                 #expect(try await client.final("/logout") == "OK logged out")
                 #expect(try await client.final("/list").hasPrefix("ERR auth-required"))
@@ -97,29 +104,33 @@ import Testing
 
     @Test func rolesAreEnforcedAndRefusalsAudited() async throws {
         try await TestServer.with { server in
-            try await server.client { client in
+            let c1 = try await server.client { client in
                 try await client.login("alice", "alice-password")
-                #expect(try await client.final("/new") == "OK conversation=c1")
+                let c1 = try Self.created(try await client.final("/new"))
                 #expect(try await client.final("/audit") == "ERR forbidden /audit needs the compliance role")
                 #expect(try await client.final("/reload") == "ERR forbidden /reload needs the admin role")
+                return c1
             }
             try await server.client { client in
                 try await client.login("bob", "bob-password-1")
-                #expect(try await client.final("/open c1") == "ERR forbidden that conversation belongs to someone else")
-                #expect(try await client.final("/delete c1").hasPrefix("ERR forbidden"))
+                #expect(
+                    try await client.final("/open \(c1)") == "ERR forbidden that conversation belongs to someone else")
+                #expect(try await client.final("/delete \(c1)").hasPrefix("ERR forbidden"))
             }
             try await server.client { client in
                 try await client.login("carol", "carol-password")
                 let rows = try await client.exchange("/audit")
                 #expect(rows.last?.hasPrefix("OK rows=") == true)
-                #expect(rows.contains { $0.hasPrefix("= access.denied\talice\tcommand:audit\tforbidden") })
+                // seq, time, actor, role, origin, action, subject, outcome, ...
+                let fields = rows.map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+                #expect(fields.contains { $0.count > 7 && [$0[2], $0[5], $0[6], $0[7]] == ["alice", "access.denied", "command:audit", "forbidden"] })
             }
             try await server.client { client in
                 try await client.login("root", "root-password")
                 #expect(try await client.final("/reload") == "OK policy=on-prem-only")
             }
-            let denied = await server.audit.entries.filter { $0.action == "access.denied" }.map(\.subject)
-            #expect(denied == ["command:audit", "command:reload", "conversation:c1", "conversation:c1"])
+            let denied = try server.events().filter { $0.action == "access.denied" }.map(\.subject)
+            #expect(denied == ["command:audit", "command:reload", "conversation:\(c1)", "conversation:\(c1)"])
         }
     }
 
@@ -132,7 +143,7 @@ import Testing
                 for line in ["first", "..dotted", "", "last"] { try await client.send(line) }
                 let reply = try await client.exchange(".")
                 #expect(reply.filter { $0.hasPrefix("> ") } == ["> first", "> .dotted", "> ", "> last"])
-                #expect(reply.last?.hasPrefix("OK conversation=c1") == true)
+                #expect(reply.last?.hasPrefix("OK conversation=") == true)
                 let history = try await client.exchange("/history 1")
                 #expect(history.first == nil ? false : history.first!.hasSuffix("\tfirst\\n.dotted\\n\\nlast"))
             }

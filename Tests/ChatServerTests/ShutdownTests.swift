@@ -6,6 +6,7 @@ import ChatCoreTestSupport
 import Foundation
 import Logging
 import Routing
+import Storage
 import Synchronization
 import Testing
 
@@ -16,15 +17,13 @@ let slowGateway = TestProvider.paced(name: "slow", words: 3000, pause: .millisec
 
 @Suite struct ShutdownTests {
     @Test func shutdownDuringTenStreamingRepliesEndsEachWithAFinalLine() async throws {
-        let audit = InMemoryAudit()
-        let conversations = InMemoryConversations()
         let users = (0..<10).map {
-            UserAccount(name: "user\($0)", role: .staff, groups: [], passwordHash: "test:password-\($0)-long")
+            UserRecord(name: "user\($0)", role: .staff, groups: [], passwordHash: "test:password-\($0)-long")
         }
+        let backends = try await TestBackends(users: users + [TestServer.users[0]])
         let core = ChatCore(
-            accounts: InMemoryAccounts(users + [TestServer.users[0]]), passwords: TestPasswords(),
-            conversations: conversations, policy: OnPremOnlyPolicy(), gateway: slowGateway, audit: audit,
-            configuration: ChatCore.Configuration())
+            store: backends.store, passwords: TestPasswords(), policy: OnPremOnlyPolicy(), gateway: slowGateway,
+            audit: backends.audit, configuration: ChatCore.Configuration())
         var configuration = ServerConfiguration()
         configuration.port = 0
         let server = try await ChatServer(
@@ -76,9 +75,7 @@ let slowGateway = TestProvider.paced(name: "slow", words: 3000, pause: .millisec
         }
         // Every conversation holds the user's message and the partial reply.
         for index in 0..<10 {
-            let mine = await conversations.conversations(owner: "user\(index)")
-            let id = try #require(mine.first?.id)
-            let stored = await conversations.history(id, limit: nil)
+            let stored = try await backends.latestHistory(of: "user\(index)")
             #expect(stored.map(\.role) == ["user", "assistant"])
             #expect(stored.last?.body.hasPrefix(" w0") == true)
         }

@@ -1,5 +1,6 @@
-// Test scaffolding: a ChatServer on a free loopback port over in-memory ports (or given ones), and a
-// line client over a real TCP socket (NIO), reading until each final line.
+// Test scaffolding: a ChatServer on a free loopback port over a real Store and AuditLog in a temporary
+// directory, and a line client over a real TCP socket (NIO), reading until each final line.
+import Audit
 import ChatCore
 import ChatCoreTestSupport
 import Foundation
@@ -8,6 +9,7 @@ import Routing
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import Storage
 import Testing
 
 @testable import ChatServer
@@ -19,19 +21,22 @@ struct TestPasswords: PasswordVerifier {
     func hash(_ password: String) -> String { "test:" + password }
 }
 
-/// In-memory backends plus a running server.
+/// The back ends plus a running server.
 struct TestServer {
     let server: ChatServer
-    let audit: InMemoryAudit
-    let conversations: InMemoryConversations
-    let accounts: InMemoryAccounts
+    let backends: TestBackends
+    var audit: HookedAudit { backends.audit }
+    var store: Store { backends.store }
+
+    /// Every audit record's event so far, oldest first.
+    func events() throws -> [AuditEvent] { try backends.events() }
 
     static let users = [
-        UserAccount(name: "alice", role: .staff, groups: ["ward3"], passwordHash: "test:alice-password"),
-        UserAccount(name: "bob", role: .staff, groups: [], passwordHash: "test:bob-password-1"),
-        UserAccount(name: "carol", role: .compliance, groups: [], passwordHash: "test:carol-password"),
-        UserAccount(name: "root", role: .admin, groups: [], passwordHash: "test:root-password"),
-        UserAccount(name: "dave", role: .staff, groups: [], passwordHash: "test:dave-password", disabled: true),
+        UserRecord(name: "alice", role: .staff, groups: ["ward3"], passwordHash: "test:alice-password"),
+        UserRecord(name: "bob", role: .staff, groups: [], passwordHash: "test:bob-password-1"),
+        UserRecord(name: "carol", role: .compliance, groups: [], passwordHash: "test:carol-password"),
+        UserRecord(name: "root", role: .admin, groups: [], passwordHash: "test:root-password"),
+        UserRecord(name: "dave", role: .staff, groups: [], passwordHash: "test:dave-password", disabled: true),
     ]
 
     /// Starts a server, runs `body`, then shuts it down gracefully.
@@ -42,12 +47,10 @@ struct TestServer {
         logger: Logger? = nil,
         _ body: (TestServer) async throws -> Void
     ) async throws {
-        let audit = InMemoryAudit()
-        let conversations = InMemoryConversations()
-        let accounts = InMemoryAccounts(users)
+        let backends = try await TestBackends(users: users)
         let core = ChatCore(
-            accounts: accounts, passwords: TestPasswords(), conversations: conversations, policy: OnPremOnlyPolicy(),
-            gateway: gateway, audit: audit, configuration: coreConfiguration)
+            store: backends.store, passwords: TestPasswords(), policy: OnPremOnlyPolicy(), gateway: gateway,
+            audit: backends.audit, configuration: coreConfiguration)
         var configuration = ServerConfiguration()
         configuration.port = 0
         configuration.timerResolution = .milliseconds(100)
@@ -60,7 +63,7 @@ struct TestServer {
             tasks.addTask { try await group.run() }
             do {
                 try await body(
-                    TestServer(server: server, audit: audit, conversations: conversations, accounts: accounts))
+                    TestServer(server: server, backends: backends))
             } catch {
                 await group.triggerGracefulShutdown()
                 throw error

@@ -171,15 +171,15 @@ import Testing
         try await TestServer.with(logger: logger) { server in
             try await server.client { client in
                 // The login's audit record cannot be written: the login does not happen.
-                await server.audit.setFailing(true)
+                server.audit.setFailing(true)
                 let final = try await client.final("/login alice alice-password")
-                await server.audit.setFailing(false)
+                server.audit.setFailing(false)
                 let id = try #require(final.split(separator: " ").drop { $0 != "incident" }.dropFirst().first)
                 #expect(final.hasPrefix("ERR internal "), "\(final)")
                 #expect(id.count == 8 && id.allSatisfy(\.isHexDigit), "\(final)")
                 let logged = try #require(records.entries.first { $0.metadata["incident.id"] == String(id) })
                 #expect(logged.level == .error)
-                #expect(logged.metadata["error.type"] == "ChatFailure", "\(logged.metadata)")
+                #expect(logged.metadata["error.type"] == "CocoaError", "\(logged.metadata)")
                 #expect(logged.metadata["error.location"]?.hasPrefix("ChatCore/") == true, "\(logged.metadata)")
             }
         }

@@ -9,6 +9,7 @@ import Evaluation
 import Foundation
 import Policy
 import Routing
+import Storage
 import Testing
 
 struct NoPasswordVerifier: PasswordVerifier {

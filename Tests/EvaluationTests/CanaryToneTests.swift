@@ -11,6 +11,7 @@ import Evaluation
 import Foundation
 import Policy
 import Routing
+import Storage
 import Synchronization
 import Testing
 
@@ -146,8 +147,8 @@ import Testing
         let before = try await fixture.records()
         let report = CanaryReport(records: before)
         let tone = ToneJudge(
-            conversations: StoreAdapter(store: fixture.store), policy: fixture.policy, gateway: fixture.gateway,
-            audit: AuditAdapter(log: fixture.log), judge: "judge", sample: 20)
+            store: fixture.store, policy: fixture.policy, gateway: fixture.gateway, audit: fixture.log, judge: "judge",
+            sample: 20)
         let rated = try await tone.rate(report, records: before)
         let after = try await fixture.records()
         await fixture.close()

@@ -72,7 +72,7 @@ struct EvalFixture {
 
     func runner(_ options: EvalOptions) -> EvalRunner {
         EvalRunner(
-            conversations: StoreAdapter(store: store), policy: policy, gateway: gateway, audit: AuditAdapter(log: log),
+            store: store, policy: policy, gateway: gateway, audit: log,
             options: options)
     }
 
@@ -82,8 +82,8 @@ struct EvalFixture {
         var configuration = ChatCore.Configuration()
         configuration.budget = UserLimiter.Budget(messagesPerMinute: 10_000, burst: 10_000)
         return ChatCore(
-            accounts: InMemoryAccounts(), passwords: NoPasswordVerifier(), conversations: StoreAdapter(store: store),
-            policy: policy, gateway: gateway, audit: AuditAdapter(log: log), configuration: configuration)
+            store: store, passwords: NoPasswordVerifier(), policy: policy, gateway: gateway, audit: log,
+            configuration: configuration)
     }
 
     /// Every record of the audit log, oldest first.

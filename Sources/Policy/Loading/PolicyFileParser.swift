@@ -102,6 +102,23 @@ struct PolicyFileParser {
         if let node = fields["retention"] { parseRetention(node) }
     }
 
+    /// `contents` composed as YAML (nil for an empty document); a syntax error is a `PolicyLoadError` at its
+    /// line and column.
+    static func compose(_ contents: String, file: String) throws(PolicyLoadError) -> Node? {
+        do {
+            return try Yams.compose(yaml: contents)
+        } catch let error as YamlError {
+            var reader = NodeReader(file: file)
+            reportYAML(error, contents: contents, into: &reader)
+            throw PolicyLoadError(issues: reader.issues)
+        } catch {
+            throw PolicyLoadError(issues: [
+                PolicyIssue(
+                    file: file, line: 0, column: 0, code: .syntax, message: "not valid YAML", hint: "check the file")
+            ])
+        }
+    }
+
     static func reportYAML(_ error: YamlError, contents: String, into reader: inout NodeReader) {
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),

@@ -43,18 +43,7 @@ public enum PolicyTestRunner {
     /// Parses a test file.
     public static func parse(_ contents: String, file: String) throws(PolicyLoadError) -> [PolicyTestCase] {
         var reader = NodeReader(file: file)
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: contents)
-        } catch let error as YamlError {
-            PolicyFileParser.reportYAML(error, contents: contents, into: &reader)
-            throw PolicyLoadError(issues: reader.issues)
-        } catch {
-            throw PolicyLoadError(issues: [
-                PolicyIssue(
-                    file: file, line: 0, column: 0, code: .syntax, message: "not valid YAML", hint: "check the file")
-            ])
-        }
+        let root = try PolicyFileParser.compose(contents, file: file)
         guard let root,
             let top = reader.mapping(root, allowed: ["version", "description", "cases"], what: "a policy test file")
         else {

@@ -8,18 +8,7 @@ public enum ProviderFile {
     /// Parses a `providers:` list (or mapping of name → entry) at the top level of `contents`.
     public static func parse(_ contents: String, file: String) throws(PolicyLoadError) -> [ProviderDescriptor] {
         var reader = NodeReader(file: file)
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: contents)
-        } catch let error as YamlError {
-            PolicyFileParser.reportYAML(error, contents: contents, into: &reader)
-            throw PolicyLoadError(issues: reader.issues)
-        } catch {
-            throw PolicyLoadError(issues: [
-                PolicyIssue(
-                    file: file, line: 0, column: 0, code: .syntax, message: "not valid YAML", hint: "check the file")
-            ])
-        }
+        let root = try PolicyFileParser.compose(contents, file: file)
         guard let root, case .mapping(let map) = root,
             let providersNode = map.first(where: { $0.key.string == "providers" })?.value
         else {

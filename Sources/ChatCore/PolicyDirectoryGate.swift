@@ -2,7 +2,8 @@
 // by a PolicyStore. A reload that fails keeps the last good policy, but until the files load again
 // every decision is restricted to on-prem providers (rule `fail-closed:policy-invalid`); with no valid
 // policy at all, only on-prem providers. Every reload, whatever triggered it (`/reload`, SIGHUP, a file
-// change), produces the same audit entry (`policyReloadEntry`).
+// change), produces the same audit record (`policyReloadEntry`).
+public import Audit
 import Foundation
 public import Policy
 
@@ -54,13 +55,13 @@ public final class PolicyDirectoryGate: PolicyGate {
         return result.auditSubject
     }
 
-    /// The audit entry of one load attempt; the same action and fields for every trigger.
+    /// The audit record of one load attempt; the same action and fields for every trigger.
     /// - Parameters:
     ///   - actor: the admin's name for `/reload`; `sighup`, `file-change` or `startup` otherwise.
     public static func policyReloadEntry(
         _ result: PolicyLoadResult, actor: String, role: String = "system", origin: String = "local"
-    ) -> AuditEntry {
-        AuditEntry(
+    ) -> AuditEvent {
+        AuditEvent(
             actor: actor, role: role, origin: origin, action: policyReloadAction, subject: result.auditSubject,
             outcome: result.ok ? "ok" : "failed")
     }
