@@ -105,7 +105,7 @@ struct AuditVerify: ParsableCommand {
                     checkpointsPath: checkpoints)
             }
         } catch let error as AuditError {
-            throw AuditFailure(message: error.description)
+            throw CLIError(error.description)
         }
         let mode = report.macChecked ? "full (MACs, chain, checkpoints)" : "offline (chain, signed checkpoints)"
         print("records: \(report.recordsVerified)")
@@ -134,7 +134,7 @@ struct AuditPubkey: ParsableCommand {
         do {
             text = AuditSigningKey.exportPublicKey(try options.secrets().signer) + "\n"
         } catch let error as AuditError {
-            throw AuditFailure(message: error.description)
+            throw CLIError(error.description)
         }
         if let out {
             try text.write(toFile: out, atomically: true, encoding: .utf8)
@@ -243,12 +243,6 @@ struct AuditReportCommand: ParsableCommand {
         let rows = dimensions.flatMap { report.rows(by: $0) }
         print(TextTable.render([AuditReport.header] + rows), terminator: "")
     }
-}
-
-/// An audit error as the CLI reports it: `error: <code>: <message>`, exit status 1.
-struct AuditFailure: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
 }
 
 enum AuditCommandSupport {

@@ -14,7 +14,7 @@ enum AuditKeyRotation {
                 directory: directory, masterKeys: try AuditMasterKey.masterKeys(ring), to: ring.latestVersion)
             if changed { print("re-wrapped the audit root key under master key version \(ring.latestVersion)") }
         } catch let error as AuditError {
-            throw AuditFailure(message: error.description)
+            throw CLIError(error.description)
         }
     }
 }

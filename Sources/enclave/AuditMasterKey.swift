@@ -15,7 +15,7 @@ enum AuditMasterKey {
         do {
             ring = try KeyRing.load(source)
         } catch {
-            throw AuditFailure(message: "audit-key: cannot load the master key: \(error)")
+            throw CLIError("audit-key: cannot load the master key: \(error)")
         }
         return try secrets(ring: ring, directory: directory)
     }
@@ -27,7 +27,7 @@ enum AuditMasterKey {
             return try AuditRootKey.loadOrCreate(
                 directory: directory, masterKeys: try masterKeys(ring), latestVersion: ring.latestVersion)
         } catch let error as AuditError {
-            throw AuditFailure(message: error.description)
+            throw CLIError(error.description)
         }
     }
 

@@ -21,7 +21,7 @@ enum OperatorAudit {
         do {
             ring = try KeyRing.load(settings.keySource.value)
         } catch {
-            throw AuditFailure(message: "audit-key: cannot load the master key to write the audit record: \(error)")
+            throw CLIError("audit-key: cannot load the master key to write the audit record: \(error)")
         }
         try record(action, subject: subject, detail: detail, ring: ring, auditDirectory: settings.auditDirectory.value)
     }
@@ -36,7 +36,7 @@ enum OperatorAudit {
                 [AuditEvent(actor: actor, role: "operator", action: action, subject: subject, detail: detail)],
                 directory: directory, macKey: secrets.mac, signer: secrets.signer)
         } catch let error as AuditError {
-            throw AuditFailure(message: "\(error.description); nothing was changed")
+            throw CLIError("\(error.description); nothing was changed")
         }
     }
 

@@ -36,7 +36,7 @@ struct AuditPruneCommand: AsyncParsableCommand {
         let store = try ServerAssembly.openStore(settings.locations)
         let holds = try await store.holds()
         guard holds.isEmpty || dryRun else {
-            throw ValidationErrorText(
+            throw CLIError(
                 "\(holds.count) legal hold(s) apply (`enclave hold list`): the audit log is not pruned while any does")
         }
         let directory = options.directory
@@ -62,7 +62,7 @@ struct AuditPruneCommand: AsyncParsableCommand {
                 "removed records \(result.firstBefore)-\(result.through) (\(result.removed)), older than \(retention) "
                     + "days; the log now starts at record \(result.through + 1)")
         } catch let error as AuditError {
-            throw AuditFailure(message: error.description)
+            throw CLIError(error.description)
         }
     }
 }

@@ -36,14 +36,14 @@ struct BackupCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try masterKey.settings()
         guard FileManager.default.fileExists(atPath: settings.database.value) else {
-            throw ValidationErrorText("there is no database at \(settings.database.value) to back up")
+            throw CLIError("there is no database at \(settings.database.value) to back up")
         }
         let ring = try KeyRing.load(settings.keySource.value)
         let store: Store
         do {
             store = try Store(path: settings.database.value, keyRing: ring)
         } catch let error as StoreError {
-            throw StorageFailure(error: error)
+            throw CLIError(error)
         }
         if list {
             for backup in try await store.keptBackups() {
@@ -94,7 +94,7 @@ struct BackupWriter {
         do {
             versions = try await store.backupDatabase(to: destination + "/enclave.db")
         } catch let error as StoreError {
-            throw StorageFailure(error: error)
+            throw CLIError(error)
         }
         // The record comes with a signed checkpoint, so the copy below reaches at least this far.
         try OperatorAudit.record(
@@ -107,7 +107,7 @@ struct BackupWriter {
                 versions.insert(rootVersion)
             }
         } catch let error as AuditError {
-            throw AuditFailure(message: error.description)
+            throw CLIError(error.description)
         }
         let schema = try SQLiteConnection(path: destination + "/enclave.db", create: false).userVersion()
         let manifest = try BackupManifest(
@@ -119,7 +119,7 @@ struct BackupWriter {
         guard
             FileManager.default.createFile(
                 atPath: path, contents: try manifest.encoded(pretty: true), attributes: [.posixPermissions: 0o600])
-        else { throw ValidationErrorText("cannot write \(path)") }
+        else { throw CLIError("cannot write \(path)") }
         try await store.registerBackup(
             KeptBackup(id: id, destination: destination, masterVersions: versions, created: Date()))
         return manifest
@@ -130,7 +130,7 @@ struct BackupWriter {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue, (try FileManager.default.contentsOfDirectory(atPath: path)).isEmpty else {
-                throw ValidationErrorText("\(path) exists and is not an empty directory; nothing was written")
+                throw CLIError("\(path) exists and is not an empty directory; nothing was written")
             }
             try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: path)
             return

@@ -83,12 +83,12 @@ struct BenchAudit: AsyncParsableCommand {
         let total = Int(log.count)
         let full = try await measure(total) {
             let report = try AuditVerifier.verify(directory: base, macKey: keys.mac, publicKey: signer.publicKey)
-            guard report.isValid else { throw AuditFailure(message: "verify failed: \(report.failure!)") }
+            guard report.isValid else { throw CLIError("verify failed: \(report.failure!)") }
         }
         print(line("verify with MAC key (full)", total, full))
         let offline = try await measure(total) {
             let report = try AuditVerifier.verify(directory: base, macKey: nil, publicKey: signer.publicKey)
-            guard report.isValid else { throw AuditFailure(message: "verify failed: \(report.failure!)") }
+            guard report.isValid else { throw CLIError("verify failed: \(report.failure!)") }
         }
         print(line("verify with public key only (offline)", total, offline))
     }

@@ -108,7 +108,7 @@ struct BenchBackup: AsyncParsableCommand {
             process.waitUntilExit()
             return process.terminationStatus
         }
-        guard status == 0 else { throw ValidationErrorText("enclave backup exited with status \(status)") }
+        guard status == 0 else { throw CLIError("enclave backup exited with status \(status)") }
     }
 
     /// Stores `messages` sealed messages in conversations of 100, from 64 concurrent writers (group commit).

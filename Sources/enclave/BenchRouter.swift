@@ -144,7 +144,7 @@ private final class LoopbackSSEServer: Sendable {
 
     init() throws {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard listener >= 0 else { throw BenchError.socket("socket") }
+        guard listener >= 0 else { throw CLIError("socket") }
         self.listener = listener
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -156,7 +156,7 @@ private final class LoopbackSSEServer: Sendable {
                 bind(listener, $0, length) == 0 && listen(listener, 64) == 0 && getsockname(listener, $0, &length) == 0
             }
         }
-        guard bound else { throw BenchError.socket("bind") }
+        guard bound else { throw CLIError("bind") }
         port = Int(UInt16(bigEndian: address.sin_port))
         Thread.detachNewThread {
             while true {
@@ -197,7 +197,7 @@ private final class LoopbackSSEServer: Sendable {
     /// The baseline: a plain socket request, timed until the first content chunk arrives.
     func directFirstToken() throws {
         let connection = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard connection >= 0 else { throw BenchError.socket("socket") }
+        guard connection >= 0 else { throw CLIError("socket") }
         defer { close(connection) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -208,7 +208,7 @@ private final class LoopbackSSEServer: Sendable {
                 connect(connection, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
             }
         }
-        guard connected else { throw BenchError.socket("connect") }
+        guard connected else { throw CLIError("connect") }
         let body = #"{"model":"bench","stream":true,"messages":[{"role":"user","content":"hello"}]}"#
         let request =
             "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
@@ -218,13 +218,9 @@ private final class LoopbackSSEServer: Sendable {
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             let count = read(connection, &buffer, buffer.count)
-            guard count > 0 else { throw BenchError.socket("no content before close") }
+            guard count > 0 else { throw CLIError("no content before close") }
             received += buffer[..<count]
             if String(decoding: received, as: UTF8.self).contains("\"content\":\"Hi\"") { return }
         }
     }
-}
-
-private enum BenchError: Error {
-    case socket(String)
 }

@@ -84,14 +84,14 @@ actor PlainStore: BenchedStore {
             );
             CREATE INDEX conversations_by_owner ON conversations(owner, updated);
             """)
-        guard !messages.isEmpty else { throw ValidationErrorText("\(storePath) has no messages table") }
+        guard !messages.isEmpty else { throw CLIError("\(storePath) has no messages table") }
         for definition in messages { try db.execute(definition[0].string ?? "") }
     }
 
     func createConversation(owner: String, title: String?, tags: Set<String>) throws -> ConversationID {
         // A random id like the Store's, so rows land in the indexes in the same scattered order.
         guard let id = ConversationID(rawValue: try SecureRandom.bytes(10).hexString) else {
-            throw ValidationErrorText("a random conversation id is not 20 hex digits")
+            throw CLIError("a random conversation id is not 20 hex digits")
         }
         let now = Date().timeIntervalSince1970
         try db.run(
@@ -109,7 +109,7 @@ actor PlainStore: BenchedStore {
 
     /// Joins the group being committed, or leads the next one.
     private func appendCounted(_ message: NewMessage, to id: ConversationID) async throws -> Int {
-        guard let seq = nextSeq[id] else { throw ValidationErrorText("no conversation \(id)") }
+        guard let seq = nextSeq[id] else { throw CLIError("no conversation \(id)") }
         nextSeq[id] = seq + 1
         let row = Pending(conversation: id, seq: seq, message: message, created: Date().timeIntervalSince1970)
         if committing {

@@ -42,7 +42,7 @@ struct HoldCommand: AsyncParsableCommand {
                     kind, subject: subject, reason: text, by: OperatorAudit.actor, id: id)
                 print("hold \(hold.id) placed on \(kind.rawValue) \(subject)")
             } catch let error as StoreError {
-                throw StorageFailure(error: error)
+                throw CLIError(error)
             }
         }
     }

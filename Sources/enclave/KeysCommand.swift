@@ -40,15 +40,9 @@ struct StorageOptions: ParsableArguments {
             }
             return (ring, try Store(path: databasePath, keyRing: ring))
         } catch let error as StoreError {
-            throw StorageFailure(error: error)
+            throw CLIError(error)
         }
     }
-}
-
-/// A storage error as the CLI reports it: `error: <code>: <message>`, exit status 1.
-struct StorageFailure: Error, CustomStringConvertible {
-    let error: StoreError
-    var description: String { "\(error.code): \(error.message)" }
 }
 
 struct KeysCommand: AsyncParsableCommand {
@@ -85,7 +79,7 @@ struct KeysInit: ParsableCommand {
             try OperatorAudit.recordKeyInit(ring: ring, keyFile: path, auditDirectory: auditDirectory)
             try ring.createKeyFile(at: path)
         } catch let error as StoreError {
-            throw StorageFailure(error: error)
+            throw CLIError(error)
         }
         print("created \(path) (master key version 1, mode 0600); back it up somewhere safe and separate")
     }
@@ -156,7 +150,7 @@ struct KeysRotate: AsyncParsableCommand {
             )
             print(BackupKeys.keptNote(ring: ring, backups: backups, active: report.version, path: path))
         } catch let error as StoreError {
-            throw StorageFailure(error: error)
+            throw CLIError(error)
         }
     }
 }
@@ -178,7 +172,7 @@ struct KeysStatus: AsyncParsableCommand {
                         + (key.available ? "key present" : "key absent"))
             }
         } catch let error as StoreError {
-            throw StorageFailure(error: error)
+            throw CLIError(error)
         }
     }
 }

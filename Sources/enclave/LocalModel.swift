@@ -50,7 +50,7 @@ enum LocalModel {
     /// The engine for `modelPath` with `kvCacheBytes` of the budget.
     static func engine(modelPath: String, settings: EngineSettings, kvCacheBytes: Int) throws -> InferenceEngine {
         guard FileManager.default.fileExists(atPath: modelPath) else {
-            throw ValidationErrorText(
+            throw CLIError(
                 "the model \(modelPath) is missing; run `make model` for the default one, or fix model_path")
         }
         // `enclave model verify`'s check first, so a refusal names everything unsupported at once.
@@ -59,13 +59,13 @@ enum LocalModel {
             let verification = try ModelVerification.verify(path: modelPath)
             guard verification.isServable, let verified = verification.config else {
                 let reasons = verification.refusals.map(\.description).joined(separator: "; ")
-                throw ValidationErrorText("the model \(modelPath) cannot be served: \(reasons)")
+                throw CLIError("the model \(modelPath) cannot be served: \(reasons)")
             }
             config = verified
-        } catch let error as ValidationErrorText {
+        } catch let error as CLIError {
             throw error
         } catch {
-            throw ValidationErrorText("the model \(modelPath) cannot be served: \(error)")
+            throw CLIError("the model \(modelPath) cannot be served: \(error)")
         }
         // The engine keeps keys and values in f32: two vectors of kvDim floats per layer and position.
         let bytesPerToken = 2 * config.layerCount * config.kvDim * MemoryLayout<Float>.size

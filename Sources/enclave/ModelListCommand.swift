@@ -48,7 +48,7 @@ extension ModelCommand {
             let failed = providers.filter { verdicts[$0.path]?.status != "ok" }
             guard failed.isEmpty else {
                 let named = failed.map { "\($0.name) (\(verdicts[$0.path]?.status.prefix { $0 != ":" } ?? ""))" }
-                throw ValidationErrorText(
+                throw CLIError(
                     "model-not-servable: \(failed.count) of \(providers.count) local model(s) cannot be served: "
                         + named.joined(separator: ", ")
                         + "; `enclave model verify FILE` explains a file, `make model` installs the default one")

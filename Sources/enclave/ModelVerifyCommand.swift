@@ -20,11 +20,11 @@ extension ModelCommand {
         func run() throws {
             let report: ModelVerification
             do { report = try ModelVerification.verify(path: file, contextLength: context, threads: threads) } catch {
-                throw ValidationErrorText("\(file) is not a readable GGUF file: \(error) [\(error.code)]")
+                throw CLIError("\(file) is not a readable GGUF file: \(error) [\(error.code)]")
             }
             let digest: String
             do { digest = try SHA256.hash(fileAtPath: file).map { String(format: "%02x", $0) }.joined() } catch {
-                throw ValidationErrorText("cannot hash \(file): \(error)")
+                throw CLIError("cannot hash \(file): \(error)")
             }
             for line in Self.lines(report, sha256: digest) { print(line) }
             var refusals = report.refusals.map(\.description)

@@ -42,7 +42,7 @@ struct RestoreCommand: AsyncParsableCommand {
             for name in (try? FileManager.default.contentsOfDirectory(atPath: dataDirectory)) ?? [] {
                 try? FileManager.default.removeItem(atPath: dataDirectory + "/" + name)
             }
-            if let error = error as? StoreError { throw StorageFailure(error: error) }
+            if let error = error as? StoreError { throw CLIError(error) }
             throw error
         }
     }
@@ -58,23 +58,23 @@ struct BackupRestorer {
     static func readManifest(_ directory: String) throws -> BackupManifest {
         let path = directory + "/" + BackupManifest.fileName
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ValidationErrorText("\(path) is missing: not a complete backup")
+            throw CLIError("\(path) is missing: not a complete backup")
         }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         guard let manifest = try? decoder.decode(BackupManifest.self, from: data),
             manifest.format == BackupManifest.formatName
-        else { throw ValidationErrorText("\(path) is not an Enclave backup manifest (\(BackupManifest.formatName))") }
+        else { throw CLIError("\(path) is not an Enclave backup manifest (\(BackupManifest.formatName))") }
         let listed = Set(manifest.files.map(\.path))
         guard manifest.files.count == listed.count, listed.isSubset(of: BackupManifest.expectedFiles),
             Set(BackupManifest.expectedFiles).subtracting(listed).isSubset(of: BackupManifest.laterFiles)
         else {
-            throw ValidationErrorText("\(path) lists other files than a backup holds; refusing it")
+            throw CLIError("\(path) lists other files than a backup holds; refusing it")
         }
         for file in manifest.files {
             let actual = try? BackupManifest.describe(file.path, in: directory)
             guard let actual, actual == file else {
-                throw ValidationErrorText(
+                throw CLIError(
                     "\(directory)/\(file.path) does not match the manifest (missing, truncated or changed); "
                         + "nothing was restored")
             }
@@ -92,7 +92,7 @@ struct BackupRestorer {
                     + "which the key source does not hold")
         }
         guard try manifest.isAuthentic(ring: ring) else {
-            throw ValidationErrorText(
+            throw CLIError(
                 "the manifest of \(source) does not authenticate under this master key: a wrong key, or the backup "
                     + "was altered; nothing was restored")
         }
@@ -111,7 +111,7 @@ struct BackupRestorer {
         let report = try AuditVerifier.verify(
             directory: target + "/audit", macKey: secrets.mac, publicKey: secrets.signer.publicKey)
         guard report.isValid else {
-            throw ValidationErrorText("the backup's audit log does not verify: \(report.failure.map { "\($0)" } ?? "")")
+            throw CLIError("the backup's audit log does not verify: \(report.failure.map { "\($0)" } ?? "")")
         }
         if case .file = ring.source {
             try ring.createKeyFile(at: ServerAssembly.masterKeyPath(target))

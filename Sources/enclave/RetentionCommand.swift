@@ -32,7 +32,7 @@ struct RetentionCommand: AsyncParsableCommand {
             do {
                 policy = try PolicySet.load(directory: settings.policies.value)
             } catch {
-                throw ValidationErrorText("the policies do not load, so nothing is swept: \(error)")
+                throw CLIError("the policies do not load, so nothing is swept: \(error)")
             }
             let store = try ServerAssembly.openStore(settings.locations)
             let ring = try KeyRing.load(settings.keySource.value)

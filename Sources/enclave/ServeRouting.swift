@@ -43,7 +43,7 @@ enum ServeRouting {
         do {
             prompts = try PromptLibrary(directory: settings.prompts.value, selection: configuration.prompts)
         } catch {
-            throw ValidationErrorText("\(error)")
+            throw CLIError("\(error)")
         }
         let registry = try await LocalModel.registry(configuration, settings: settings.engine)
         let gateway = ProviderGateway(

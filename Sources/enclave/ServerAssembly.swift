@@ -82,7 +82,7 @@ struct ServerAssembly {
         try createDirectory(locations.dataDirectory)
         if case .file(let path) = locations.keySource, !FileManager.default.fileExists(atPath: path) {
             guard !FileManager.default.fileExists(atPath: locations.database) else {
-                throw ValidationErrorText(
+                throw CLIError(
                     "the master key file \(path) is missing but the database \(locations.database) exists; "
                         + "restore the key file (or point keys.file / --key-file at it). A new key would make "
                         + "every stored conversation unreadable, so none is created.")
@@ -96,8 +96,8 @@ struct ServerAssembly {
     private static func createDirectory(_ path: String) throws {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw ValidationErrorText("\(path) is not a directory") }
-            if let problem = DataDirectoryCheck.problem(path) { throw ValidationErrorText(problem) }
+            guard isDirectory.boolValue else { throw CLIError("\(path) is not a directory") }
+            if let problem = DataDirectoryCheck.problem(path) { throw CLIError(problem) }
             return
         }
         try FileManager.default.createDirectory(
@@ -163,12 +163,6 @@ struct ServerAssembly {
     func close() async {
         try? await audit.close()
     }
-}
-
-/// A plain error with a message for the operator.
-struct ValidationErrorText: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// scrypt from EnclaveCrypto as ChatCore's `PasswordVerifier`.

@@ -93,8 +93,7 @@ extension UsersCommand {
         guard try await store.user(named: name) != nil else { throw ValidationError("no user \(name)") }
         let holds = try await store.holdsKeeping(user: name)
         guard holds.isEmpty else {
-            throw StorageFailure(
-                error: StoreError(
+            throw CLIError(StoreError(
                     .held, "\(name) is under legal hold (\(holds.joined(separator: ", "))); nothing was erased"))
         }
         let owned = try await store.listConversations(owner: name)
@@ -103,7 +102,7 @@ extension UsersCommand {
         do {
             return try await store.deleteUser(name)
         } catch let error as StoreError {
-            throw StorageFailure(error: error)
+            throw CLIError(error)
         }
     }
 }
@@ -151,7 +150,7 @@ enum PersonalExport {
     static func write(_ lines: [Data], to path: String) throws {
         let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw ValidationErrorText(
+            throw CLIError(
                 "cannot create \(path): \(String(cString: strerror(errno))) (it is never overwritten)")
         }
         let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)

@@ -73,10 +73,10 @@ struct EngineTests {
 
     @Test func anOverLongLastTurnIsAClearError() async {
         let huge = String(repeating: "word ", count: 2000)
-        await #expect(throws: EngineError.self) {
+        await #expect(throws: InferenceError.self) {
             _ = try await collect([ChatTurn(role: .user, content: huge)])
         }
-        await #expect(throws: EngineError.emptyConversation) { _ = try await collect([]) }
+        await #expect(throws: InferenceError.emptyConversation) { _ = try await collect([]) }
     }
 
     @Test func cancellationStopsGenerationAndTheEngineCarriesOn() async throws {

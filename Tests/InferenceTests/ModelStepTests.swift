@@ -59,7 +59,7 @@ struct ModelStepTests {
         let full = model.makeCache(capacity: 2)
         _ = try model.evaluate([1, 2], cache: full)
         _ = try model.evaluate([1], cache: roomy)
-        #expect(throws: ModelError.self) { try model.evaluateStep([4, 5], caches: [roomy, full]) }
+        #expect(throws: InferenceError.self) { try model.evaluateStep([4, 5], caches: [roomy, full]) }
         #expect(roomy.count == 1 && full.count == 2)
     }
 }

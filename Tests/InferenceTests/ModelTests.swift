@@ -108,7 +108,7 @@ struct ModelTests {
     @Test func rejectsUnknownArchitecture() throws {
         var writer = GGUFWriter()
         writer.set("general.architecture", .string("mamba"))
-        #expect(throws: ModelError.unsupportedArchitecture("mamba", supported: ModelConfig.supportedArchitectures)) {
+        #expect(throws: InferenceError.unsupportedArchitecture("mamba", supported: ModelConfig.supportedArchitectures)) {
             try TransformerModel(file: GGUFFile(bytes: writer.bytes()))
         }
     }
@@ -121,13 +121,13 @@ struct ModelTests {
         if let at = (0..<bytes.count - name.count).first(where: { Array(bytes[$0..<$0 + name.count]) == name }) {
             bytes[at] = UInt8(ascii: "X")
         }
-        #expect(throws: ModelError.missingTensor("output_norm.weight")) {
+        #expect(throws: InferenceError.missingTensor("output_norm.weight")) {
             try TransformerModel(file: GGUFFile(bytes: bytes))
         }
         let model = try Self.load(tiny)
         let cache = model.makeCache(capacity: 4)
-        #expect(throws: ModelError.tokenOutOfRange(80, vocabulary: 80)) { try model.evaluate([80], cache: cache) }
-        #expect(throws: ModelError.contextFull(limit: 4)) { try model.evaluate([1, 2, 3, 4, 5], cache: cache) }
+        #expect(throws: InferenceError.tokenOutOfRange(80, vocabulary: 80)) { try model.evaluate([80], cache: cache) }
+        #expect(throws: InferenceError.contextFull(limit: 4)) { try model.evaluate([1, 2, 3, 4, 5], cache: cache) }
         #expect(cache.count == 0)
     }
 
@@ -151,11 +151,11 @@ struct ModelTests {
         let name = Array("blk.0.post_ffw_norm.weight".utf8)
         let at = try #require((0..<bytes.count - name.count).first { Array(bytes[$0..<$0 + name.count]) == name })
         bytes[at] = UInt8(ascii: "X")
-        #expect(throws: ModelError.missingTensor("blk.0.post_ffw_norm.weight")) {
+        #expect(throws: InferenceError.missingTensor("blk.0.post_ffw_norm.weight")) {
             try TransformerModel(file: GGUFFile(bytes: bytes))
         }
         spec.metadata["gemma3.attention.sliding_window_pattern"] = .array(.bool, [.bool(true), .bool(false)])
-        #expect(throws: ModelError.self) { try TransformerModel(file: GGUFFile(bytes: TinyModel(spec).bytes)) }
+        #expect(throws: InferenceError.self) { try TransformerModel(file: GGUFFile(bytes: TinyModel(spec).bytes)) }
         spec.metadata["gemma3.attention.sliding_window_pattern"] = .array(.bool, (0..<6).map { .bool($0 != 2) })
         let model = try TransformerModel(file: GGUFFile(bytes: TinyModel(spec).bytes))
         #expect((0..<6).map { model.config.isSlidingWindowLayer($0) } == [true, true, false, true, true, true])

@@ -56,6 +56,6 @@ struct ModelVerificationTests {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("verify-\(UUID()).gguf").path
         try Data("not a gguf file at all".utf8).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
-        #expect(throws: ModelError.self) { try ModelVerification.verify(path: path) }
+        #expect(throws: InferenceError.self) { try ModelVerification.verify(path: path) }
     }
 }

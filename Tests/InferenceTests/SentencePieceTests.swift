@@ -85,9 +85,9 @@ struct SentencePieceTests {
 
     @Test func rejectsScoresOfTheWrongLength() throws {
         var vocabulary = TokenizerVocabulary(model: "llama", tokens: ["a", "b"], merges: [], scores: [0])
-        #expect(throws: TokenizerError.self) { try Tokenizer(vocabulary: vocabulary) }
+        #expect(throws: InferenceError.self) { try Tokenizer(vocabulary: vocabulary) }
         vocabulary.model = "ugm"
-        #expect(throws: TokenizerError.unsupportedModel("ugm")) { try Tokenizer(vocabulary: vocabulary) }
+        #expect(throws: InferenceError.unsupportedTokenizer("ugm")) { try Tokenizer(vocabulary: vocabulary) }
     }
 }
 

@@ -85,19 +85,19 @@ struct TokenizerPreTokenizerTests {
     @Test func rejectsUnsupportedVocabularies() throws {
         var vocabulary = TokenizerFixtures.tinyVocabulary(pre: "gpt-2", extra: [], merges: [])
         vocabulary.model = "ugm"
-        #expect(throws: TokenizerError.unsupportedModel("ugm")) { try Tokenizer(vocabulary: vocabulary) }
+        #expect(throws: InferenceError.unsupportedTokenizer("ugm")) { try Tokenizer(vocabulary: vocabulary) }
         vocabulary.model = "gpt2"
         vocabulary.pre = "klingon"
-        #expect(throws: TokenizerError.unsupportedPreTokenizer("klingon")) { try Tokenizer(vocabulary: vocabulary) }
+        #expect(throws: InferenceError.unsupportedPreTokenizer("klingon")) { try Tokenizer(vocabulary: vocabulary) }
         vocabulary.pre = "gpt-2"
         vocabulary.tokenTypes = [1]
-        #expect(throws: TokenizerError.self) { try Tokenizer(vocabulary: vocabulary) }
+        #expect(throws: InferenceError.self) { try Tokenizer(vocabulary: vocabulary) }
         vocabulary.tokenTypes = []
         vocabulary.merges = ["nospace"]
-        #expect(throws: TokenizerError.self) { try Tokenizer(vocabulary: vocabulary) }
+        #expect(throws: InferenceError.self) { try Tokenizer(vocabulary: vocabulary) }
         vocabulary.merges = []
         vocabulary.eosID = 10_000
-        let error = #expect(throws: TokenizerError.self) { try Tokenizer(vocabulary: vocabulary) }
+        let error = #expect(throws: InferenceError.self) { try Tokenizer(vocabulary: vocabulary) }
         #expect(error?.code == "tokenizer.invalid-vocabulary")
     }
 }

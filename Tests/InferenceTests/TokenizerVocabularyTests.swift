@@ -61,38 +61,38 @@ struct TokenizerVocabularyTests {
             $0["tokenizer.ggml.add_space_prefix"] = .bool(false)
         }
         #expect(scored.scores.count == count && scored.scores[5] == -5 && !scored.addSpacePrefix)
-        #expect(throws: TokenizerError.missingMetadata("tokenizer.ggml.scores")) {
+        #expect(throws: InferenceError.missingMetadata("tokenizer.ggml.scores")) {
             try spm { $0["tokenizer.ggml.scores"] = .array(.float32, [.float32(0)]) }
         }
     }
 
     @Test func reportsMissingAndUnsupportedKeys() throws {
-        #expect(throws: TokenizerError.missingMetadata("tokenizer.ggml.model")) {
+        #expect(throws: InferenceError.missingMetadata("tokenizer.ggml.model")) {
             try TokenizerVocabulary(gguf: file { $0["tokenizer.ggml.model"] = nil })
         }
-        #expect(throws: TokenizerError.unsupportedModel("ugm")) {
+        #expect(throws: InferenceError.unsupportedTokenizer("ugm")) {
             try TokenizerVocabulary(gguf: file { $0["tokenizer.ggml.model"] = .string("ugm") })
         }
-        #expect(throws: TokenizerError.unsupportedPreTokenizer("tekken")) {
+        #expect(throws: InferenceError.unsupportedPreTokenizer("tekken")) {
             try TokenizerVocabulary(gguf: file { $0["tokenizer.ggml.pre"] = .string("tekken") })
         }
-        #expect(throws: TokenizerError.missingMetadata("tokenizer.ggml.merges")) {
+        #expect(throws: InferenceError.missingMetadata("tokenizer.ggml.merges")) {
             try TokenizerVocabulary(gguf: file { $0["tokenizer.ggml.merges"] = .array(.uint32, [.uint32(1)]) })
         }
-        #expect(throws: TokenizerError.missingMetadata("tokenizer.ggml.tokens")) {
+        #expect(throws: InferenceError.missingMetadata("tokenizer.ggml.tokens")) {
             try TokenizerVocabulary(gguf: file { $0["tokenizer.ggml.tokens"] = .string("not an array") })
         }
-        let error = TokenizerError.unsupportedPreTokenizer("tekken")
+        let error = InferenceError.unsupportedPreTokenizer("tekken")
         #expect(error.code == "tokenizer.unsupported-pre")
         #expect(error.description.contains("smollm"))
     }
 
     @Test func rejectsInvalidUTF8WithItsOffset() throws {
         let tokenizer = try TokenizerFixtures.smol.get()
-        #expect(throws: TokenizerError.invalidUTF8(offset: 3)) {
+        #expect(throws: InferenceError.invalidUTF8(offset: 3)) {
             try tokenizer.encode(utf8: [0x61, 0xC3, 0xA9, 0xFF, 0x62], addBOS: false, parseSpecial: false)
         }
-        #expect(throws: TokenizerError.invalidUTF8(offset: 0)) {
+        #expect(throws: InferenceError.invalidUTF8(offset: 0)) {
             try tokenizer.encode(utf8: [0xE2, 0x82], addBOS: false, parseSpecial: false)
         }
         let ids = try tokenizer.encode(utf8: Array("héllo".utf8), addBOS: false, parseSpecial: false)

@@ -4,7 +4,7 @@
 // min(maxTokens, context / 4) tokens. While it does not fit, drop the oldest turn after the system
 // prompt (the system prompt is kept; the last turn is never dropped). If the system prompt and the last
 // turn alone still do not fit, drop the system prompt too; if the last turn alone does not fit, fail
-// with EngineError.promptTooLong. Never truncates inside a turn, so no turn is half-read.
+// with InferenceError.promptTooLong. Never truncates inside a turn, so no turn is half-read.
 
 /// Chooses which turns of a conversation to send to the model.
 struct ContextFitter {
@@ -13,7 +13,7 @@ struct ContextFitter {
     let count: ([ChatTurn]) -> Int
 
     /// The fitted turns, the prompt's token count, and how many turns were dropped.
-    func fit(_ turns: [ChatTurn], maxTokens: Int) throws(EngineError) -> (turns: [ChatTurn], tokens: Int, dropped: Int)
+    func fit(_ turns: [ChatTurn], maxTokens: Int) throws(InferenceError) -> (turns: [ChatTurn], tokens: Int, dropped: Int)
     {
         guard !turns.isEmpty else { throw .emptyConversation }
         let budget = contextLength - max(1, min(maxTokens, contextLength / 4))

@@ -41,22 +41,18 @@ public final class InferenceEngine: Sendable {
         cachePoolBytes: Int = InferenceEngine.defaultCachePoolBytes
     ) throws {
         let threadCount = threads ?? min(max(1, ProcessInfo.processInfo.activeProcessorCount), 8)
-        let model: TransformerModel
-        do { model = try TransformerModel(path: modelPath, threads: threadCount) } catch {
-            throw EngineError.model(error)
-        }
+        let model = try TransformerModel(path: modelPath, threads: threadCount)
         let vocabulary = try TokenizerVocabulary(gguf: model.file)
-        let tokenizer: Tokenizer
-        do { tokenizer = try Tokenizer(vocabulary: vocabulary) } catch { throw EngineError.tokenizer("\(error)") }
+        let tokenizer = try Tokenizer(vocabulary: vocabulary)
         guard
             let template = ChatTemplate(
                 jinja: vocabulary.chatTemplate, override: templateOverride, vocabulary: vocabulary.tokens)
         else {
-            throw EngineError.unknownChatTemplate
+            throw InferenceError.unknownChatTemplate
         }
         let context = min(contextLength ?? Self.defaultContextLength, model.config.trainedContextLength)
         guard context >= 16 else {
-            throw EngineError.model(.badParameter(key: "contextLength", reason: "\(context) < 16"))
+            throw InferenceError.badParameter(key: "contextLength", reason: "\(context) < 16")
         }
         self.contextLength = context
         self.threads = threadCount
@@ -80,7 +76,7 @@ public final class InferenceEngine: Sendable {
     public func promptTokens(_ turns: [ChatTurn]) -> [Int32] { encoder.encode(turns) }
 
     /// Streams the assistant's reply to `turns`. Fitted to the context by ContextFitter's rule; the stream
-    /// ends with `.finished(summary)` or an error (EngineError). Cancelling the consuming task (or dropping
+    /// ends with `.finished(summary)` or an error (InferenceError). Cancelling the consuming task (or dropping
     /// the stream) stops generation within one token.
     public func generate(_ turns: [ChatTurn], parameters: GenerationParameters)
         -> AsyncThrowingStream<GenerationEvent, any Error>

@@ -64,7 +64,7 @@ final class Scheduler: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         if stopping {
-            request.continuation.finish(throwing: EngineError.shutDown)
+            request.continuation.finish(throwing: InferenceError.shutDown)
             return
         }
         inbox.append(request)
@@ -111,8 +111,8 @@ final class Scheduler: @unchecked Sendable {
             let stop = stopping
             condition.unlock()
             if stop {
-                for s in sessions { s.request.continuation.finish(throwing: EngineError.shutDown) }
-                for r in arrived { r.continuation.finish(throwing: EngineError.shutDown) }
+                for s in sessions { s.request.continuation.finish(throwing: InferenceError.shutDown) }
+                for r in arrived { r.continuation.finish(throwing: InferenceError.shutDown) }
                 return
             }
             for request in arrived { sessions.append(start(request)) }
@@ -156,7 +156,7 @@ final class Scheduler: @unchecked Sendable {
         }
         var failed: [Session] = []
         for (s, token) in batch {
-            do throws(ModelError) {
+            do throws(InferenceError) {
                 s.logits = try model.evaluate([token], cache: s.cache)
                 s.history.append(token)
             } catch {
@@ -206,7 +206,7 @@ final class Scheduler: @unchecked Sendable {
     private func step(_ s: Session) -> Step {
         let request = s.request
         if request.cancellation.isCancelled { return finish(s, .cancelled) }
-        do throws(ModelError) {
+        do throws(InferenceError) {
             if !s.pending.isEmpty {
                 // The shared prefix ends a batch, so that its keys and values are the same in every cache.
                 let shared = request.sharedPrefix - s.history.count
@@ -234,8 +234,8 @@ final class Scheduler: @unchecked Sendable {
     }
 
     /// Ends a session's reply with the model's error (its cache goes back to the pool as far as it got).
-    private func fail(_ s: Session, _ error: ModelError) {
-        s.request.continuation.finish(throwing: EngineError.model(error))
+    private func fail(_ s: Session, _ error: InferenceError) {
+        s.request.continuation.finish(throwing: error)
         recycle(s)
     }
 

@@ -24,7 +24,7 @@ public struct GemmaParameters: Sendable, Equatable {
     public var finalLogitSoftcap: Float?
 
     /// Reads the Gemma keys of `metadata`; `config` holds the common hyperparameters already read.
-    init(metadata m: GGUFMetadata, config c: ModelConfig) throws(ModelError) {
+    init(metadata m: GGUFMetadata, config c: ModelConfig) throws(InferenceError) {
         let arch = c.architecture
         let windowKey = "\(arch).attention.sliding_window"
         // llama.cpp: without a window (or with 0) every layer is global.
@@ -54,7 +54,7 @@ public struct GemmaParameters: Sendable, Equatable {
 
     /// llama.cpp's rule: no window, no local layers; else `attention.sliding_window_pattern` as one flag
     /// per layer, or as a period n (default 6) where the last layer of every n is global (n = 0: all local).
-    private static func localLayers(metadata m: GGUFMetadata, config c: ModelConfig, window: Int) throws(ModelError)
+    private static func localLayers(metadata m: GGUFMetadata, config c: ModelConfig, window: Int) throws(InferenceError)
         -> [Bool]
     {
         guard window > 0 else { return Array(repeating: false, count: c.layerCount) }

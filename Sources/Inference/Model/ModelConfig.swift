@@ -46,7 +46,7 @@ public struct ModelConfig: Sendable, Equatable {
     public var groupSize: Int { headCount / kvHeadCount }
 
     /// Reads the hyperparameters of `file`, validating each.
-    public init(file: GGUFFile) throws(ModelError) {
+    public init(file: GGUFFile) throws(InferenceError) {
         let m = file.metadata
         guard let arch = m.string("general.architecture") else {
             throw .badParameter(key: "general.architecture", reason: "missing")
@@ -54,7 +54,7 @@ public struct ModelConfig: Sendable, Equatable {
         guard Self.supportedArchitectures.contains(arch) else {
             throw .unsupportedArchitecture(arch, supported: Self.supportedArchitectures)
         }
-        func int(_ key: String, default value: Int? = nil, range: ClosedRange<Int> = 1...1 << 20) throws(ModelError)
+        func int(_ key: String, default value: Int? = nil, range: ClosedRange<Int> = 1...1 << 20) throws(InferenceError)
             -> Int
         {
             guard let v = m.int("\(arch).\(key)") ?? value else {

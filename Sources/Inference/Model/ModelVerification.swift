@@ -8,7 +8,7 @@ public import GGUF
 
 /// One reason a model file cannot be served, with a stable code.
 public struct ModelRefusal: Sendable, Equatable, CustomStringConvertible {
-    /// Stable kebab-case code (ModelError's or TokenizerError's).
+    /// Stable code (InferenceError's).
     public let code: String
     /// What is unsupported or wrong, naming the key, tensor or type.
     public let message: String
@@ -64,7 +64,7 @@ public struct ModelVerification: Sendable {
 
     /// Reads and checks the file at `path`. Throws only when the file cannot be read as GGUF at all (its
     /// error names the byte or field); everything else is reported in `refusals`.
-    public static func verify(path: String, contextLength: Int? = nil, threads: Int = 2) throws(ModelError)
+    public static func verify(path: String, contextLength: Int? = nil, threads: Int = 2) throws(InferenceError)
         -> ModelVerification
     {
         let file: GGUFFile
@@ -77,7 +77,7 @@ public struct ModelVerification: Sendable {
         -> ModelVerification
     {
         var refusals: [ModelRefusal] = []
-        func refuse(_ error: ModelError) { refusals.append(ModelRefusal(code: error.code, message: error.description)) }
+        func refuse(_ error: InferenceError) { refusals.append(ModelRefusal(code: error.code, message: error.description)) }
 
         let usage = typeUsage(file)
         for unsupported in usage where !unsupported.supported {

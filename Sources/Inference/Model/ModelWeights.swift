@@ -53,14 +53,14 @@ struct ModelWeights {
     let output: WeightMatrix  // (vocab × dim); the embedding when tied
     let ropeFrequencyFactors: UnsafePointer<Float>?  // (ropeDimensions / 2), Llama 3.1 style
 
-    init(file: GGUFFile, config c: ModelConfig) throws(ModelError) {
+    init(file: GGUFFile, config c: ModelConfig) throws(InferenceError) {
         self.file = file
-        func info(_ name: String, _ shape: [Int]) throws(ModelError) -> GGUFTensorInfo {
+        func info(_ name: String, _ shape: [Int]) throws(InferenceError) -> GGUFTensorInfo {
             guard let t = file.tensor(named: name) else { throw .missingTensor(name) }
             guard t.dimensions == shape else { throw .badTensorShape(name: name, expected: shape, found: t.dimensions) }
             return t
         }
-        func matrix(_ name: String, rows: Int, cols: Int) throws(ModelError) -> WeightMatrix {
+        func matrix(_ name: String, rows: Int, cols: Int) throws(InferenceError) -> WeightMatrix {
             let t = try info(name, [cols, rows])
             guard Kernels.supportedWeightTypes.contains(t.type) else {
                 throw .unsupportedTensorType(
@@ -68,23 +68,23 @@ struct ModelWeights {
             }
             return WeightMatrix(base: file.data(of: t).baseAddress!, type: t.type, rows: rows, cols: cols)
         }
-        func vector(_ name: String, _ count: Int) throws(ModelError) -> UnsafePointer<Float> {
+        func vector(_ name: String, _ count: Int) throws(InferenceError) -> UnsafePointer<Float> {
             let t = try info(name, [count])
             guard t.type == .f32 else {
                 throw .unsupportedTensorType(name: name, type: t.type.description, supported: ["f32"])
             }
             return file.data(of: t).baseAddress!.assumingMemoryBound(to: Float.self)
         }
-        func optionalVector(_ name: String, _ count: Int) throws(ModelError) -> UnsafePointer<Float>? {
+        func optionalVector(_ name: String, _ count: Int) throws(InferenceError) -> UnsafePointer<Float>? {
             file.tensor(named: name) == nil ? nil : try vector(name, count)
         }
         let qDim = c.headCount * c.headDim
         // Gemma's post-norms are required of a gemma3 file, the query/key norms of a gemma3 or qwen3 one;
         // other files' are ignored.
-        func gemmaVector(_ name: String, _ count: Int) throws(ModelError) -> UnsafePointer<Float>? {
+        func gemmaVector(_ name: String, _ count: Int) throws(InferenceError) -> UnsafePointer<Float>? {
             c.gemma == nil ? nil : try vector(name, count)
         }
-        func queryKeyNorm(_ name: String) throws(ModelError) -> UnsafePointer<Float>? {
+        func queryKeyNorm(_ name: String) throws(InferenceError) -> UnsafePointer<Float>? {
             c.hasQueryKeyNorms ? try vector(name, c.headDim) : nil
         }
         // Rows [first, first + count) of a stored matrix (the parts of a fused one share its columns).

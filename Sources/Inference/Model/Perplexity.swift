@@ -14,7 +14,7 @@ public struct PerplexityResult: Sendable, Equatable {
 
 extension TransformerModel {
     /// Perplexity of `tokens` in chunks of `context` (see the file comment for the exact rule).
-    public func perplexity(of tokens: [Int32], context: Int, bos: Int32?) throws(ModelError) -> PerplexityResult {
+    public func perplexity(of tokens: [Int32], context: Int, bos: Int32?) throws(InferenceError) -> PerplexityResult {
         guard context >= 4 else { throw .badParameter(key: "ctx", reason: "must be at least 4") }
         let chunks = tokens.count / context
         guard chunks > 0 else {

@@ -35,14 +35,14 @@ public final class TransformerModel {
     static let logitsGroup = 16
 
     /// Maps the file at `path` and prepares the model.
-    public convenience init(path: String, threads: Int = 2, batchCapacity: Int = 512) throws(ModelError) {
+    public convenience init(path: String, threads: Int = 2, batchCapacity: Int = 512) throws(InferenceError) {
         let file: GGUFFile
         do { file = try GGUFFile(path: path) } catch { throw .file(error) }
         try self.init(file: file, threads: threads, batchCapacity: batchCapacity)
     }
 
     /// Prepares the model in `file` (weights stay in the mapping).
-    public init(file: GGUFFile, threads: Int = 2, batchCapacity: Int = 512) throws(ModelError) {
+    public init(file: GGUFFile, threads: Int = 2, batchCapacity: Int = 512) throws(InferenceError) {
         self.file = file
         config = try ModelConfig(file: file)
         weights = try ModelWeights(file: file, config: config)
@@ -60,7 +60,7 @@ public final class TransformerModel {
     public func makeCache(capacity: Int) -> KVCache { KVCache(config: config, capacity: max(1, capacity)) }
 
     /// Evaluates `tokens` at the cache's next positions and returns the logits after the last one.
-    public func evaluate(_ tokens: [Int32], cache: KVCache) throws(ModelError) -> [Float] {
+    public func evaluate(_ tokens: [Int32], cache: KVCache) throws(InferenceError) -> [Float] {
         var result: [Float] = []
         try evaluate(tokens, cache: cache, logitsFrom: tokens.count - 1) { _, logits in result = Array(logits) }
         return result
@@ -70,8 +70,8 @@ public final class TransformerModel {
     /// (the logits predicting the token after `tokens[i]`), in order.
     public func evaluate(
         _ tokens: [Int32], cache: KVCache, logitsFrom: Int,
-        _ body: (Int, UnsafeBufferPointer<Float>) throws(ModelError) -> Void
-    ) throws(ModelError) {
+        _ body: (Int, UnsafeBufferPointer<Float>) throws(InferenceError) -> Void
+    ) throws(InferenceError) {
         guard !tokens.isEmpty else { return }
         guard cache.count + tokens.count <= cache.capacity else { throw .contextFull(limit: cache.capacity) }
         for t in tokens where t < 0 || Int(t) >= config.vocabularySize {
@@ -85,7 +85,7 @@ public final class TransformerModel {
             forwardBatch(tokens[start..<start + n], .prompt(cache))
             // Logits for this batch's tokens at or after logitsFrom.
             let first = min(max(start, logitsFrom) - start, n)
-            try forEachLogits(rows: first..<n) { (row, logits) throws(ModelError) in try body(start + row, logits) }
+            try forEachLogits(rows: first..<n) { (row, logits) throws(InferenceError) in try body(start + row, logits) }
             start += n
         }
     }
@@ -95,7 +95,7 @@ public final class TransformerModel {
     /// its own cache. A token's arithmetic is exactly that of `evaluate([token], cache:)` (integer dot
     /// products, single-token attention order), so batching never changes a session's output.
     /// Returns the logits after each token, in order.
-    public func evaluateStep(_ tokens: [Int32], caches: [KVCache]) throws(ModelError) -> [[Float]] {
+    public func evaluateStep(_ tokens: [Int32], caches: [KVCache]) throws(InferenceError) -> [[Float]] {
         precondition(tokens.count == caches.count, "one token per cache")
         for cache in caches where cache.count + 1 > cache.capacity { throw .contextFull(limit: cache.capacity) }
         for t in tokens where t < 0 || Int(t) >= config.vocabularySize {
@@ -171,8 +171,8 @@ public final class TransformerModel {
     /// Calls `body(row, logits)` for each of the last batch's `rows` (none when empty), in order,
     /// computing the logits a group at a time.
     private func forEachLogits(
-        rows: Range<Int>, _ body: (Int, UnsafeBufferPointer<Float>) throws(ModelError) -> Void
-    ) throws(ModelError) {
+        rows: Range<Int>, _ body: (Int, UnsafeBufferPointer<Float>) throws(InferenceError) -> Void
+    ) throws(InferenceError) {
         var i = rows.lowerBound
         while i < rows.upperBound {
             let group = min(Self.logitsGroup, rows.upperBound - i)

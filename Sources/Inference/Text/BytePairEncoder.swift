@@ -20,7 +20,7 @@ struct BytePairEncoder: Sendable {
     let vocabularyCount: Int32
 
     /// Builds the merge table from `"left right"` strings; `tokenID` maps token text to id.
-    init(merges mergeLines: [String], tokenID: [String: Int32], vocabularyCount: Int) throws(TokenizerError) {
+    init(merges mergeLines: [String], tokenID: [String: Int32], vocabularyCount: Int) throws(InferenceError) {
         self.vocabularyCount = Int32(vocabularyCount)
         var extras = [String]()
         var extraIDs = [String: Int32]()

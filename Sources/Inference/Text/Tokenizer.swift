@@ -33,9 +33,9 @@ public final class Tokenizer: Sendable {
     public var count: Int { vocabulary.tokens.count }
 
     /// Builds the tokenizer; throws when the model or pre-tokenizer is unsupported or the data inconsistent.
-    public init(vocabulary: TokenizerVocabulary) throws(TokenizerError) {
+    public init(vocabulary: TokenizerVocabulary) throws(InferenceError) {
         guard Tokenizer.supportedModels.contains(vocabulary.model) else {
-            throw .unsupportedModel(vocabulary.model)
+            throw .unsupportedTokenizer(vocabulary.model)
         }
         let pre = PreTokenizer(name: vocabulary.pre)
         guard vocabulary.model == "llama" || pre != nil else { throw .unsupportedPreTokenizer(vocabulary.pre) }
@@ -159,13 +159,13 @@ public final class Tokenizer: Sendable {
 
     /// Converts raw bytes (a file's contents, say) to token ids, rejecting invalid UTF-8 rather than
     /// silently replacing it. The flags are those of ``encode(_:addBOS:parseSpecial:)``.
-    /// - Throws: ``TokenizerError/invalidUTF8(offset:)`` naming the first bad byte.
-    public func encode(utf8 bytes: [UInt8], addBOS: Bool, parseSpecial: Bool) throws(TokenizerError) -> [Int32] {
+    /// - Throws: ``InferenceError/invalidUTF8(offset:)`` naming the first bad byte.
+    public func encode(utf8 bytes: [UInt8], addBOS: Bool, parseSpecial: Bool) throws(InferenceError) -> [Int32] {
         try encode(Tokenizer.validatedText(bytes), addBOS: addBOS, parseSpecial: parseSpecial)
     }
 
     /// `bytes` as a string, or an error naming the offset of the first invalid UTF-8 sequence.
-    public static func validatedText(_ bytes: [UInt8]) throws(TokenizerError) -> String {
+    public static func validatedText(_ bytes: [UInt8]) throws(InferenceError) -> String {
         var parser = Unicode.UTF8.ForwardParser()
         var iterator = bytes.makeIterator()
         var offset = 0

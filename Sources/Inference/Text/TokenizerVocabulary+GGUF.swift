@@ -5,13 +5,13 @@ public import GGUF
 
 extension TokenizerVocabulary {
     /// The vocabulary stored in `gguf`.
-    /// - Throws: ``TokenizerError`` naming the missing key or the unsupported model / pre-tokenizer.
-    public init(gguf: GGUFFile) throws(TokenizerError) {
+    /// - Throws: ``InferenceError`` naming the missing key or the unsupported model / pre-tokenizer.
+    public init(gguf: GGUFFile) throws(InferenceError) {
         let metadata = gguf.metadata
         guard let model = metadata.string("tokenizer.ggml.model") else {
             throw .missingMetadata("tokenizer.ggml.model")
         }
-        guard Tokenizer.supportedModels.contains(model) else { throw .unsupportedModel(model) }
+        guard Tokenizer.supportedModels.contains(model) else { throw .unsupportedTokenizer(model) }
         let sentencePiece = model == "llama"
         // llama.cpp ignores the pre-tokenizer of a SentencePiece vocabulary.
         let pre = metadata.string("tokenizer.ggml.pre") ?? "default"
