@@ -3,7 +3,8 @@
 // loader. Works on Yams' node tree, which keeps each node's position.
 public import Yams
 
-/// A configuration error at a position in a file.
+/// A configuration error in a file (the server configuration, a system prompt), at a position when there is
+/// one (line 0: the file as a whole).
 public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
     public var file: String
     public var line: Int
@@ -11,7 +12,7 @@ public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConver
     public var message: String
     public var hint: String?
 
-    public init(file: String, line: Int, column: Int, message: String, hint: String? = nil) {
+    public init(file: String, line: Int = 0, column: Int = 0, message: String, hint: String? = nil) {
         self.file = file
         self.line = line
         self.column = column
@@ -20,7 +21,8 @@ public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConver
     }
 
     public var description: String {
-        "\(file):\(line):\(column): error: \(message)" + (hint.map { " (hint: \($0))" } ?? "")
+        let position = line > 0 ? "\(file):\(line):\(column)" : file
+        return "\(position): error: \(message)" + (hint.map { " (hint: \($0))" } ?? "")
     }
 }
 

@@ -19,13 +19,6 @@ public struct SystemPrompt: Sendable, Equatable {
     public var version: String { reference.description }
 }
 
-/// Why a prompt could not be loaded.
-public struct PromptError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var path: String
-    public var message: String
-    public var description: String { "\(path): error: \(message)" }
-}
-
 /// The prompts a configuration uses, loaded once.
 public struct PromptLibrary: Sendable {
     public let directory: String
@@ -33,20 +26,20 @@ public struct PromptLibrary: Sendable {
     private let loaded: [PromptReference: SystemPrompt]
 
     /// Reads every prompt `selection` names from `directory`.
-    public init(directory: String, selection: PromptSelection) throws(PromptError) {
+    public init(directory: String, selection: PromptSelection) throws(ConfigurationError) {
         self.directory = directory
         self.selection = selection
         var loaded: [PromptReference: SystemPrompt] = [:]
         for reference in Set([selection.defaultPrompt] + selection.byProvider.values) {
             let path = Self.path(of: reference, in: directory)
             guard let data = FileManager.default.contents(atPath: path) else {
-                throw PromptError(path: path, message: "prompt \(reference) not found")
+                throw ConfigurationError(file: path, message: "prompt \(reference) not found")
             }
             guard let text = String(data: data, encoding: .utf8) else {
-                throw PromptError(path: path, message: "prompt \(reference) is not UTF-8 text")
+                throw ConfigurationError(file: path, message: "prompt \(reference) is not UTF-8 text")
             }
             let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !trimmed.isEmpty else { throw PromptError(path: path, message: "prompt \(reference) is empty") }
+            guard !trimmed.isEmpty else { throw ConfigurationError(file: path, message: "prompt \(reference) is empty") }
             loaded[reference] = SystemPrompt(reference: reference, text: trimmed)
         }
         self.loaded = loaded

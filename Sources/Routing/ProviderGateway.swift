@@ -1,7 +1,7 @@
 // What routing offers the chat core: the providers, the plan for one message, and each planned attempt
 // prepared (its context fitted, its call record begun) and then streamed. Nothing here calls back into
-// the caller. ChatCore walks the plan itself and writes its durable records between the steps
-// (ChatCore+Send.swift); `run` walks it with nothing between the steps, for callers that keep no records.
+// the caller. ChatCore walks the plan itself, the product's one walk, and writes its durable records between
+// the steps (ChatCore+Send.swift).
 //
 // The rules hold whoever walks the plan:
 // - the plan holds only allowed providers, none of wider residency than the primary (Router);
@@ -102,55 +102,6 @@ public struct ProviderGateway: Sendable {
                 record: record, failure: error, provider: provider,
                 request: ChatRequest(messages: [], maxTokens: maxTokens), promptTokens: 0, gateway: self)
         }
-    }
-
-    /// Serves one message along `plan` with nothing between the steps but the caller's observers: each
-    /// prepared attempt's record goes to `beforeCall` (which may refuse it by throwing) and each finished
-    /// one to `afterCall`.
-    /// - Throws: ``CallFailure`` when every candidate failed; whatever `beforeCall` throws; `CancellationError`.
-    public func run(
-        plan: RoutePlan, history: [ChatTurn], message: String, maxTokens: Int,
-        sampling: SamplingParameters? = nil,
-        beforeCall: (CallRecord) async throws -> Void,
-        afterCall: (CallRecord) async -> Void,
-        onText: (String) async throws -> Void
-    ) async throws -> CallResult {
-        var records: [CallRecord] = []
-        var lastError = RoutingError.providerUnavailable(reason: "no provider in the plan")
-        for attempt in plan.candidates.indices {
-            guard let prepared = prepare(
-                plan, attempt: attempt, history: history, message: message, maxTokens: maxTokens, sampling: sampling)
-            else { continue }
-            if let failure = prepared.failure {
-                await afterCall(prepared.record)
-                records.append(prepared.record)
-                lastError = failure
-                continue
-            }
-            try await beforeCall(prepared.record)
-            let stream = prepared.open()
-            while let piece = await stream.next() {
-                do {
-                    try await onText(piece)
-                } catch {
-                    stream.stop((error as? CallStop)?.reason ?? "disconnected")
-                }
-            }
-            let record = stream.finish().record
-            await afterCall(record)
-            records.append(record)
-            switch record.outcome {
-            case .ok:
-                return CallResult(
-                    record: record, failures: Array(records.dropLast()), reply: stream.reply, stop: stream.stopReason)
-            case .cancelled:
-                throw CancellationError()
-            case .failed, .started:
-                lastError = stream.failure
-                if !stream.mayFallBack { throw CallFailure(error: lastError, records: records, partialText: stream.reply) }
-            }
-        }
-        throw CallFailure(error: lastError, records: records, partialText: "")
     }
 }
 
@@ -268,38 +219,4 @@ public final class CallStream {
     private static func milliseconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
     }
-}
-
-/// The result of a message served by `ProviderGateway.run`.
-public struct CallResult: Sendable {
-    /// The record of the attempt that answered.
-    public var record: CallRecord
-    /// Records of the failed attempts before it, in order.
-    public var failures: [CallRecord]
-    /// The whole reply (the caller seals and stores it).
-    public var reply: String
-    /// Why the reply was cut short by the caller (``CallStop``), nil when it ran to its end.
-    public var stop: String?
-}
-
-/// Thrown by a `run` caller's `onText` to stop a call early (`disconnected`, `shutdown`); the call keeps
-/// what was produced and counts as served.
-public struct CallStop: Error, Sendable, Equatable {
-    public var reason: String
-
-    public init(_ reason: String) {
-        self.reason = reason
-    }
-}
-
-/// Why a message served by `run` failed after routing succeeded.
-public struct CallFailure: Error, Sendable {
-    /// What the user is told (`provider-unavailable` or `bad-arguments`).
-    public var error: RoutingError
-    /// Every attempt's record, in order.
-    public var records: [CallRecord]
-    /// Whether part of a reply already reached the user.
-    public var partialReply: Bool { !partialText.isEmpty }
-    /// The text that reached the user before the failure (empty if none).
-    public var partialText: String
 }

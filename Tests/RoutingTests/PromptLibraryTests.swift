@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test func aMissingVersionFailsAtLoad() {
-        #expect(throws: PromptError.self) {
+        #expect(throws: ConfigurationError.self) {
             _ = try PromptLibrary(
                 directory: repositoryRoot + "/prompts",
                 selection: PromptSelection(
