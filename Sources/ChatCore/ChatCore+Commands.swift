@@ -198,21 +198,15 @@ extension ChatCore {
     /// `/reload` (admin): re-reads the policy files, keeping the last good policy on error.
     public func reload(as user: Principal, origin: String) async throws(ChatFailure) -> CommandResult {
         try await require(.admin, user, command: "reload", origin: origin)
-        do {
-            let description = try await policy.reload()
-            try await record(
-                actor: user.name, role: user.role.rawValue, origin: origin, action: "policy.reload",
-                subject: description,
-                outcome: "ok")
-            return CommandResult(ok: "policy=\(description)")
-        } catch let failure as ChatFailure {
-            throw failure
-        } catch {
-            try await record(
-                actor: user.name, role: user.role.rawValue, origin: origin, action: "policy.reload",
-                subject: (error as? PolicyReloadRejection)?.auditSubject ?? "-", outcome: "failed")
-            throw ChatFailure(.badArguments, "policy not reloaded, the last good one stays: \(Self.field("\(error)"))")
+        let result = await policy.reload()
+        try await record(
+            actor: user.name, role: user.role.rawValue, origin: origin, action: "policy.reload",
+            subject: result.auditSubject, outcome: result.ok ? "ok" : "failed")
+        guard result.ok else {
+            let problems = result.issues.map(\.description).joined(separator: "; ")
+            throw ChatFailure(.badArguments, "policy not reloaded, the last good one stays: \(Self.field(problems))")
         }
+        return CommandResult(ok: "policy=\(result.auditSubject)")
     }
 
     /// Refuses a command to any other role with `forbidden`, audited.

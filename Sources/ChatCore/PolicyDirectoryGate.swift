@@ -48,11 +48,9 @@ public final class PolicyDirectoryGate: PolicyGate {
         await store.decide(request)
     }
 
-    /// `/reload`: returns the audit subject of a successful load; throws `PolicyReloadRejection`.
-    public func reload() async throws -> String {
-        let result = await store.reload()
-        guard result.ok else { throw PolicyReloadRejection(result: result) }
-        return result.auditSubject
+    /// `/reload`: the same load as every other trigger's.
+    public func reload() async -> PolicyLoadResult {
+        await store.reload()
     }
 
     /// The audit record of one load attempt; the same action and fields for every trigger.
@@ -68,14 +66,4 @@ public final class PolicyDirectoryGate: PolicyGate {
 
     /// The audit action of every policy load and rejection.
     public static let policyReloadAction = "policy.reload"
-}
-
-/// A reload that was rejected: the errors, and the audit subject naming the rejected set.
-public struct PolicyReloadRejection: Error, CustomStringConvertible {
-    public let result: PolicyLoadResult
-
-    /// `<rejected sha> serving=<sha|none> error=<file>:<line>:<code>`.
-    public var auditSubject: String { result.auditSubject }
-
-    public var description: String { result.issues.map(\.description).joined(separator: "; ") }
 }

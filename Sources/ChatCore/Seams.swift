@@ -86,9 +86,9 @@ public protocol PolicyGate: Sendable {
     func defaultTags(user: String, groups: [String]) async -> Set<String>
     /// Which providers may see a conversation: Policy's pure `evaluate` over the serving policy.
     func decide(_ request: DecisionRequest) async -> Decision
-    /// Re-reads the policy files; returns a one-line description (e.g. its SHA-256). Keeps the last good
-    /// policy when it throws.
-    func reload() async throws -> String
+    /// Re-reads the policy files. A rejected set leaves the last good policy serving (at on-prem only until
+    /// the files load again); the result names either set by its SHA-256 (`auditSubject`).
+    func reload() async -> PolicyLoadResult
     /// The tags a user may set with `/tag`: those the policy declares (nil: no vocabulary, any valid name).
     func declaredTags() async -> Set<String>?
 }

@@ -120,5 +120,7 @@ public struct OnPremOnlyPolicy: PolicyGate {
             rule: "on-prem-only", reason: "no policy loaded: only on-prem providers", tags: request.tags)
     }
 
-    public func reload() -> String { "on-prem-only" }
+    public func reload() -> PolicyLoadResult {
+        PolicyLoadResult(ok: true, sha256: nil, previousSHA256: nil, issues: [], candidateSHA256: "on-prem-only")
+    }
 }

@@ -76,7 +76,9 @@ struct AllowListGate: PolicyGate {
             rule: "allow-list", reason: "test", tags: request.tags)
     }
 
-    func reload() -> String { "allow-list" }
+    func reload() -> PolicyLoadResult {
+        PolicyLoadResult(ok: true, sha256: nil, previousSHA256: nil, issues: [], candidateSHA256: "allow-list")
+    }
 }
 
 struct RoutedFixture {
