@@ -58,22 +58,37 @@ public struct PolicyIssue: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// A policy set that could not be loaded, with every problem found (not just the first).
-public struct PolicyLoadError: Error, Sendable, CustomStringConvertible {
-    public var issues: [PolicyIssue]
-
-    public init(issues: [PolicyIssue]) {
-        self.issues = issues
-    }
-
-    public var description: String { issues.map(\.description).joined(separator: "\n") }
-}
-
-/// Why detection over a message failed; the caller must then treat the message as the most
-/// restrictive case (fail closed).
-public enum DetectionError: Error, Sendable, Hashable {
+/// The Policy library's one error type: a set of files that could not be loaded (every problem found, not
+/// just the first), or detection over a message that could not finish (the caller then treats the message
+/// as the most restrictive case: fail closed).
+public enum PolicyError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// A policy set, a policy test file or a provider file that could not be loaded.
+    case load([PolicyIssue])
     /// The message is larger than the detectors accept.
     case inputTooLarge(bytes: Int, limit: Int)
     /// The detectors ran past their time budget for one message.
     case timeBudgetExceeded
+
+    /// The problems of a load (none for a detection failure).
+    public var issues: [PolicyIssue] {
+        if case .load(let issues) = self { return issues }
+        return []
+    }
+
+    /// A stable code: the first problem's for a load.
+    public var code: String {
+        switch self {
+        case .load(let issues): issues.first?.code.rawValue ?? "policy-invalid"
+        case .inputTooLarge: "detection-input-too-large"
+        case .timeBudgetExceeded: "detection-time-budget"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .load(let issues): issues.map(\.description).joined(separator: "\n")
+        case .inputTooLarge(let bytes, let limit): "\(code): the message has \(bytes) bytes; detection takes \(limit)"
+        case .timeBudgetExceeded: "\(code): detection ran past its time budget"
+        }
+    }
 }

@@ -26,7 +26,7 @@ public struct PolicySet: Sendable {
 
     /// Loads every `*.yaml` file directly inside `directory`.
     /// - Parameter providers: when given, provider names in rules are checked against it.
-    public static func load(directory: String, providers: [ProviderDescriptor]? = nil) throws(PolicyLoadError)
+    public static func load(directory: String, providers: [ProviderDescriptor]? = nil) throws(PolicyError)
         -> PolicySet
     {
         let files = try readDirectory(directory)
@@ -36,18 +36,18 @@ public struct PolicySet: Sendable {
     /// Builds a policy from file contents (name shown in messages, contents), merged in the order given.
     public static func parse(
         files: [(name: String, contents: String)], providers: [ProviderDescriptor]? = nil
-    ) throws(PolicyLoadError) -> PolicySet {
+    ) throws(PolicyError) -> PolicySet {
         var compiler = PolicyCompiler()
         guard let policy = compiler.compile(files: files, providers: providers) else {
-            throw PolicyLoadError(issues: compiler.issues)
+            throw PolicyError.load(compiler.issues)
         }
         return policy
     }
 
     /// The `*.yaml` files directly in `directory`, sorted by name, with their contents.
-    static func readDirectory(_ directory: String) throws(PolicyLoadError) -> [(name: String, contents: String)] {
-        func failure(_ file: String, _ message: String, _ hint: String) -> PolicyLoadError {
-            PolicyLoadError(issues: [
+    static func readDirectory(_ directory: String) throws(PolicyError) -> [(name: String, contents: String)] {
+        func failure(_ file: String, _ message: String, _ hint: String) -> PolicyError {
+            PolicyError.load([
                 PolicyIssue(file: file, line: 0, column: 0, code: .io, message: message, hint: hint)
             ])
         }
@@ -64,7 +64,7 @@ public struct PolicySet: Sendable {
                 throw failure(path, "cannot read the policy file", "check its permissions")
             }
             guard data.count <= PolicyFileParser.maxFileBytes else {
-                throw PolicyLoadError(issues: [
+                throw PolicyError.load([
                     PolicyIssue(
                         file: path, line: 0, column: 0, code: .tooLarge, message: "policy file larger than 1 MiB",
                         hint: "split it into several files")
@@ -79,8 +79,8 @@ public struct PolicySet: Sendable {
     }
 
     /// Runs the policy's detectors over one message.
-    /// - Throws: `DetectionError` when the message is too large or too costly; fail closed then.
-    public func detect(_ text: String) throws(DetectionError) -> Detection {
+    /// - Throws: `PolicyError` when the message is too large or too costly; fail closed then.
+    public func detect(_ text: String) throws(PolicyError) -> Detection {
         let hits = try suite.run(text)
         var detection = Detection(hits: hits)
         // Count in a short list first (a policy has few detectors): one hash per name, not per hit.

@@ -60,7 +60,7 @@ public actor PolicyStore {
     /// The serving policy; nil before the first successful load (decisions then fail closed).
     public private(set) var current: PolicySet?
     /// Why the files on disk do not load now; nil when the latest attempt succeeded.
-    public private(set) var failure: PolicyLoadError?
+    public private(set) var failure: PolicyError?
     /// The latest attempt's result (for auditing the start-up load).
     public private(set) var lastResult: PolicyLoadResult?
     private var fingerprint: [String] = []
@@ -72,7 +72,7 @@ public actor PolicyStore {
         self.directory = directory
         self.providers = providers
         self.handling = onInvalid
-        failure = PolicyLoadError(issues: [
+        failure = PolicyError.load([
             PolicyIssue(
                 file: directory, line: 0, column: 0, code: .noFiles, message: "not loaded yet", hint: "call reload()")
         ])
@@ -132,7 +132,7 @@ public actor PolicyStore {
 
     private struct Attempt {
         var policy: PolicySet?
-        var failure: PolicyLoadError?
+        var failure: PolicyError?
         var result: PolicyLoadResult
         var fingerprint: [String]
     }
@@ -142,19 +142,19 @@ public actor PolicyStore {
     ) -> Attempt {
         let stamp = fingerprint(directory)
         let files: [(name: String, contents: String)]
-        do throws(PolicyLoadError) {
+        do throws(PolicyError) {
             files = try PolicySet.readDirectory(directory)
         } catch {
             return rejected(error, candidate: nil, previous: previous, handling: handling, stamp: stamp)
         }
         let candidate = PolicySet.fingerprint(files: files)
-        do throws(PolicyLoadError) {
+        do throws(PolicyError) {
             let policy = try PolicySet.parse(files: files, providers: providers)
             let present = Set(files.map(\.name))
             let missing = (previous?.files ?? []).filter { !present.contains($0) }
             if !missing.isEmpty {
-                throw PolicyLoadError(
-                    issues: missing.map { file in
+                throw PolicyError.load(
+                    missing.map { file in
                         PolicyIssue(
                             file: file, line: 0, column: 0, code: .io, message: "policy file removed while serving",
                             hint: "restore it; to retire a file, leave only `version: 1` in it, or restart the server")
@@ -170,7 +170,7 @@ public actor PolicyStore {
     }
 
     private static func rejected(
-        _ error: PolicyLoadError, candidate: String?, previous: PolicySet?, handling: InvalidPolicyHandling,
+        _ error: PolicyError, candidate: String?, previous: PolicySet?, handling: InvalidPolicyHandling,
         stamp: [String]
     ) -> Attempt {
         let serving = handling == .failClosed ? nil : previous

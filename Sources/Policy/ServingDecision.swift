@@ -16,11 +16,11 @@ extension FailClosedRule {
 /// Decides for a server that serves `policy` (its last good policy, if any) while the files on disk
 /// are in the state `loadFailure` describes (nil: they loaded). Also treats provider names in rules
 /// that the registry does not know as a load failure. Pure; never throws; denies by default.
-public func evaluate(_ policy: PolicySet?, _ request: DecisionRequest, loadFailure: PolicyLoadError?) -> Decision {
+public func evaluate(_ policy: PolicySet?, _ request: DecisionRequest, loadFailure: PolicyError?) -> Decision {
     var failure = loadFailure
     if failure == nil, let policy {
         let unknown = policy.providerIssues(request.providers)
-        if !unknown.isEmpty { failure = PolicyLoadError(issues: unknown) }
+        if !unknown.isEmpty { failure = PolicyError.load(unknown) }
     }
     guard failure != nil else { return evaluate(policy, request) }
     var decision: Decision

@@ -100,7 +100,7 @@ private func mutate(_ seed: [UInt8], _ r: inout SeededRandom, rounds: Int) -> [U
                         do {
                             _ = try PolicySet.parse(files: [("f.yaml", String(decoding: bytes, as: UTF8.self))])
                             ok += 1
-                        } catch let error as PolicyLoadError {
+                        } catch let error as PolicyError {
                             rejected += 1
                             if error.issues.isEmpty || error.issues.contains(where: { $0.hint.isEmpty }) {
                                 rejected = -1_000_000_000

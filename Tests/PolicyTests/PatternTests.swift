@@ -64,7 +64,7 @@ private func find(_ pattern: String, _ text: String, caseInsensitive: Bool = tru
     @Test func budgetStopsRunawayWork() throws {
         let compiled = try Pattern("(a|b|c|d|e)*z", caseInsensitive: true)
         var budget = 1000
-        #expect(throws: DetectionError.timeBudgetExceeded) {
+        #expect(throws: PolicyError.timeBudgetExceeded) {
             _ = try compiled.matches(in: Array(String(repeating: "abcde", count: 1000).utf8), budget: &budget)
         }
     }

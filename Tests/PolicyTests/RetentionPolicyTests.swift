@@ -9,7 +9,7 @@ import Testing
 struct RetentionPolicyTests {
     static let tags = "version: 1\ntags:\n  pci: {}\n  phi: {}\n"
 
-    static func load(_ text: String) throws(PolicyLoadError) -> PolicySet {
+    static func load(_ text: String) throws(PolicyError) -> PolicySet {
         try PolicySet.parse(files: [("r.yaml", text)])
     }
 

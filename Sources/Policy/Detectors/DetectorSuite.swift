@@ -51,7 +51,7 @@ struct DetectorSuite: Sendable {
 
     private static let numeric: Set<BuiltinDetector> = [.creditCard, .usSSN, .ukNHS, .usNPI, .abaRouting, .phone]
 
-    func run(_ text: String) throws(DetectionError) -> [DetectorHit] {
+    func run(_ text: String) throws(PolicyError) -> [DetectorHit] {
         let original = Array(text.utf8)
         guard original.count <= Self.maxBytes else {
             throw .inputTooLarge(bytes: original.count, limit: Self.maxBytes)

@@ -148,7 +148,7 @@ extension Pattern {
 
     /// Every leftmost-longest, non-overlapping match in `bytes`, at most `limit` of them.
     /// - Parameter budget: thread steps left for this message; running out throws.
-    func matches(in bytes: [UInt8], limit: Int = 1000, budget: inout Int) throws(DetectionError) -> [Range<Int>] {
+    func matches(in bytes: [UInt8], limit: Int = 1000, budget: inout Int) throws(PolicyError) -> [Range<Int>] {
         let n = bytes.count
         var results: [Range<Int>] = []
         var marks = [Int](repeating: -1, count: program.count)

@@ -102,17 +102,17 @@ struct PolicyFileParser {
         if let node = fields["retention"] { parseRetention(node) }
     }
 
-    /// `contents` composed as YAML (nil for an empty document); a syntax error is a `PolicyLoadError` at its
+    /// `contents` composed as YAML (nil for an empty document); a syntax error is a `PolicyError` at its
     /// line and column.
-    static func compose(_ contents: String, file: String) throws(PolicyLoadError) -> Node? {
+    static func compose(_ contents: String, file: String) throws(PolicyError) -> Node? {
         do {
             return try Yams.compose(yaml: contents)
         } catch let error as YamlError {
             var reader = NodeReader(file: file)
             reportYAML(error, contents: contents, into: &reader)
-            throw PolicyLoadError(issues: reader.issues)
+            throw PolicyError.load(reader.issues)
         } catch {
-            throw PolicyLoadError(issues: [
+            throw PolicyError.load([
                 PolicyIssue(
                     file: file, line: 0, column: 0, code: .syntax, message: "not valid YAML", hint: "check the file")
             ])

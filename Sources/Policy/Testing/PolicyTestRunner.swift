@@ -41,14 +41,14 @@ public struct PolicyTestResult: Sendable {
 
 public enum PolicyTestRunner {
     /// Parses a test file.
-    public static func parse(_ contents: String, file: String) throws(PolicyLoadError) -> [PolicyTestCase] {
+    public static func parse(_ contents: String, file: String) throws(PolicyError) -> [PolicyTestCase] {
         var reader = NodeReader(file: file)
         let root = try PolicyFileParser.compose(contents, file: file)
         guard let root,
             let top = reader.mapping(root, allowed: ["version", "description", "cases"], what: "a policy test file")
         else {
             if root == nil { reader.report(nil, .missingKey, "empty test file", hint: "add `version: 1` and `cases:`") }
-            throw PolicyLoadError(issues: reader.issues)
+            throw PolicyError.load(reader.issues)
         }
         if let v = top["version"], let value = reader.int(v, what: "version", range: 0...1000),
             value != policySchemaVersion
@@ -87,7 +87,7 @@ public enum PolicyTestRunner {
                     },
                     location: location))
         }
-        guard reader.issues.isEmpty else { throw PolicyLoadError(issues: reader.issues) }
+        guard reader.issues.isEmpty else { throw PolicyError.load(reader.issues) }
         return cases
     }
 
@@ -100,7 +100,7 @@ public enum PolicyTestRunner {
         var counts: [String: Int] = [:]
         var failed = false
         for message in testCase.messages {
-            do throws(DetectionError) {
+            do throws(PolicyError) {
                 let detection = try policy.detect(message)
                 tags = ConversationTags.accumulate(
                     existing: tags, detection: detection, policy: policy, user: testCase.user, groups: testCase.groups)

@@ -6,13 +6,13 @@ import Yams
 
 public enum ProviderFile {
     /// Parses a `providers:` list (or mapping of name → entry) at the top level of `contents`.
-    public static func parse(_ contents: String, file: String) throws(PolicyLoadError) -> [ProviderDescriptor] {
+    public static func parse(_ contents: String, file: String) throws(PolicyError) -> [ProviderDescriptor] {
         var reader = NodeReader(file: file)
         let root = try PolicyFileParser.compose(contents, file: file)
         guard let root, case .mapping(let map) = root,
             let providersNode = map.first(where: { $0.key.string == "providers" })?.value
         else {
-            throw PolicyLoadError(issues: [
+            throw PolicyError.load([
                 PolicyIssue(
                     file: file, line: root?.mark?.line ?? 0, column: root?.mark?.column ?? 0, code: .missingKey,
                     message: "no `providers:` section", hint: "list providers with `name` and `residency`")
@@ -63,7 +63,7 @@ public enum ProviderFile {
             reader.report(
                 providersNode.mark, .wrongType, "`providers` must be a list", hint: "one `- name: ...` per provider")
         }
-        guard reader.issues.isEmpty else { throw PolicyLoadError(issues: reader.issues) }
+        guard reader.issues.isEmpty else { throw PolicyError.load(reader.issues) }
         return result
     }
 }
