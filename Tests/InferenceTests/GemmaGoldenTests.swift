@@ -59,7 +59,7 @@ struct GemmaGoldenTests {
         try GoldenChecks.greedy(model, goldens, nearTie: Self.greedyMargin)
     }
 
-    @Test func perplexityWithinOnePercentOfLlamaCpp() throws {
+    @Test func perplexityWithinFivePercentOfLlamaCpp() throws {
         #expect(goldens.add_bos)
         let bos: Int32 = 2  // <bos>, checked against the metadata in GemmaTokenizerTests
         let short = try GoldenChecks.perplexity(model, goldens.perplexity, bos: bos, within: Self.perplexityBound)
