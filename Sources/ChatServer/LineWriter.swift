@@ -53,7 +53,7 @@ struct LineWriter: Sendable {
     func notice(_ text: String) async throws { try await raw(Self.noticeLine(text)) }
 
     func row(_ fields: [String]) async throws {
-        try await raw("= \(fields.map(Self.oneField).joined(separator: "\t"))\n")
+        try await raw("= \(fields.map(Self.oneLine).joined(separator: "\t"))\n")
     }
 
     /// The final `OK` line; `preceding` (e.g. the end of a streamed line) goes out in the same write.
@@ -95,11 +95,8 @@ struct LineWriter: Sendable {
         try await ok(result.ok)
     }
 
+    /// `text` on one line and, in a `= ` row, in one field: control characters (TAB among them) become spaces.
     private static func oneLine(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }))
-    }
-
-    private static func oneField(_ text: String) -> String {
         String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }))
     }
 }
