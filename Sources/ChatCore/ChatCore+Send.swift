@@ -310,6 +310,10 @@ extension ChatCore {
         case .providerUnavailable(let reason):
             return ChatFailure(
                 .providerUnavailable, "no allowed provider is available now (\(reason)); try again later")
+        case .provider:
+            // One provider's failure, by its code only (its detail is for the call record).
+            return ChatFailure(
+                .providerUnavailable, "no allowed provider is available now (\(error.code)); try again later")
         case .unknownProvider:
             return ChatFailure(.notFound, error.message)
         case .contextOverflow:

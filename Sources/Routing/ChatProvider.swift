@@ -87,7 +87,7 @@ public enum ProviderEvent: Sendable, Equatable {
 /// A source of chat completions.
 ///
 /// `stream` returns at once; work starts when the stream is iterated and stops when the consuming
-/// task is cancelled or stops iterating. Failures are thrown as ``ProviderError`` with a stable code.
+/// task is cancelled or stops iterating. Failures are thrown as ``RoutingError`` with a stable code.
 public protocol ChatProvider: Sendable {
     var info: ProviderInfo { get }
     /// Streams the reply to `request`.

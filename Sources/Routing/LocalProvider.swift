@@ -71,11 +71,11 @@ public struct LocalProvider: ChatProvider {
                                 .usage(tokensIn: summary.promptTokens, tokensOut: summary.generatedTokens))
                         }
                     }
-                    continuation.finish(throwing: Task.isCancelled ? ProviderError(.cancelled) : nil)
+                    continuation.finish(throwing: Task.isCancelled ? RoutingError.provider(.cancelled) : nil)
                 } catch is CancellationError {
-                    continuation.finish(throwing: ProviderError(.cancelled))
+                    continuation.finish(throwing: RoutingError.provider(.cancelled))
                 } catch {
-                    continuation.finish(throwing: ProviderError(.engine, "generation failed"))
+                    continuation.finish(throwing: RoutingError.provider(.engine, "generation failed"))
                 }
             }
             continuation.onTermination = { _ in task.cancel() }

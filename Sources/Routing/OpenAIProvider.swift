@@ -25,20 +25,20 @@ public enum APIKeySource: Sendable, Equatable {
     case environment(String)
 
     /// Reads the key; a missing file or variable is a configuration error that names the source.
-    func load() throws(ProviderError) -> String? {
+    func load() throws(RoutingError) -> String? {
         switch self {
         case .none:
             return nil
         case .file(let path):
             guard let data = FileManager.default.contents(atPath: path),
                 let text = String(data: data, encoding: .utf8)
-            else { throw ProviderError(.configuration, "cannot read the API key file \(path)") }
+            else { throw RoutingError.provider(.configuration, "cannot read the API key file \(path)") }
             let key = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !key.isEmpty else { throw ProviderError(.configuration, "the API key file \(path) is empty") }
+            guard !key.isEmpty else { throw RoutingError.provider(.configuration, "the API key file \(path) is empty") }
             return key
         case .environment(let name):
             guard let key = ProcessInfo.processInfo.environment[name], !key.isEmpty else {
-                throw ProviderError(.configuration, "the environment variable \(name) is not set")
+                throw RoutingError.provider(.configuration, "the environment variable \(name) is not set")
             }
             return key
         }
@@ -84,12 +84,12 @@ public final class OpenAIProvider: ChatProvider, CustomStringConvertible {
     private let apiKey: String?
 
     /// Creates the provider and its HTTP client; reads the API key now so a bad key source fails at load.
-    public init(info: ProviderInfo, settings: OpenAIProviderSettings) throws(ProviderError) {
+    public init(info: ProviderInfo, settings: OpenAIProviderSettings) throws(RoutingError) {
         var base = settings.baseURL
         while base.hasSuffix("/") { base.removeLast() }
         guard let url = URL(string: base), let scheme = url.scheme, ["http", "https"].contains(scheme),
             url.host != nil
-        else { throw ProviderError(.configuration, "base_url must be an http(s) URL") }
+        else { throw RoutingError.provider(.configuration, "base_url must be an http(s) URL") }
         self.info = info
         self.settings = settings
         self.apiKey = try settings.apiKey.load()
@@ -161,7 +161,7 @@ public final class OpenAIProvider: ChatProvider, CustomStringConvertible {
                 return
             } catch {
                 let failure = Self.classify(error, afterHead: false)
-                guard !sentText, failure.isRetryable, retry < settings.retries, !Task.isCancelled else {
+                guard !sentText, failure.providerFailure?.isRetryable == true, retry < settings.retries, !Task.isCancelled else {
                     throw failure
                 }
                 try await Task.sleep(for: settings.retryBackoff * (1 << retry))
@@ -187,7 +187,7 @@ public final class OpenAIProvider: ChatProvider, CustomStringConvertible {
             _ = try? await response.body.collect(upTo: 64 * 1024)  // drained, never logged: may echo input
             let status = Int(response.status.code)
             let transient = status >= 500 || status == 429 || status == 408
-            throw ProviderError(transient ? .httpStatus : .rejected, "HTTP \(status)")
+            throw RoutingError.provider(transient ? .httpStatus : .rejected, "HTTP \(status)")
         }
         var parser = SSEParser()
         var decoder = OpenAIChunkDecoder()
@@ -201,7 +201,7 @@ public final class OpenAIProvider: ChatProvider, CustomStringConvertible {
             throw Self.classify(error, afterHead: true)
         }
         guard decoder.isComplete, !parser.hasPendingInput || decoder.sawDone else {
-            throw ProviderError(.streamCut, "the stream ended before the reply finished")
+            throw RoutingError.provider(.streamCut, "the stream ended before the reply finished")
         }
     }
 
@@ -210,24 +210,24 @@ public final class OpenAIProvider: ChatProvider, CustomStringConvertible {
     }
 
     /// Maps transport errors to stable provider codes without quoting anything the server sent.
-    static func classify(_ error: any Error, afterHead: Bool) -> ProviderError {
-        if let error = error as? ProviderError { return error }
-        if error is CancellationError { return ProviderError(.cancelled) }
+    static func classify(_ error: any Error, afterHead: Bool) -> RoutingError {
+        if let error = error as? RoutingError { return error }
+        if error is CancellationError { return RoutingError.provider(.cancelled) }
         if let error = error as? HTTPClientError {
             switch error {
             case .readTimeout, .connectTimeout, .deadlineExceeded, .tlsHandshakeTimeout,
                 .getConnectionFromPoolTimeout:
-                return ProviderError(.timeout, "\(error)")
+                return RoutingError.provider(.timeout, "\(error)")
             case .cancelled:
-                return ProviderError(.cancelled)
+                return RoutingError.provider(.cancelled)
             case .remoteConnectionClosed:
-                return ProviderError(afterHead ? .streamCut : .down, "connection closed by the server")
+                return RoutingError.provider(afterHead ? .streamCut : .down, "connection closed by the server")
             default:
                 break
             }
         }
-        if afterHead { return ProviderError(.streamCut, "transport failed mid-stream") }
-        return ProviderError(.down, "cannot connect")
+        if afterHead { return RoutingError.provider(.streamCut, "transport failed mid-stream") }
+        return RoutingError.provider(.down, "cannot connect")
     }
 
     static func timeAmount(_ duration: Duration) -> TimeAmount {

@@ -92,18 +92,18 @@ struct OpenAIChunkDecoder {
     private let decoder = JSONDecoder()
 
     /// The provider events in one SSE event's data.
-    mutating func decode(_ event: ServerSentEvent) throws(ProviderError) -> [ProviderEvent] {
+    mutating func decode(_ event: ServerSentEvent) throws(RoutingError) -> [ProviderEvent] {
         let data = event.data.trimmingCharacters(in: .whitespaces)
         if data == "[DONE]" {
             sawDone = true
             return []
         }
-        guard !sawDone else { throw ProviderError(.malformedStream, "data after [DONE]") }
+        guard !sawDone else { throw RoutingError.provider(.malformedStream, "data after [DONE]") }
         let chunk: OpenAIChunk
         do {
             chunk = try decoder.decode(OpenAIChunk.self, from: Data(data.utf8))
         } catch {
-            throw ProviderError(.malformedStream, "a data payload is not a completion chunk")
+            throw RoutingError.provider(.malformedStream, "a data payload is not a completion chunk")
         }
         if let error = chunk.error {
             let code: String
@@ -113,7 +113,7 @@ struct OpenAIChunkDecoder {
             case nil: code = "unspecified"
             }
             // The provider's message may quote the prompt back; keep only its code.
-            throw ProviderError(.reported, "code \(code.prefix(64))")
+            throw RoutingError.provider(.reported, "code \(code.prefix(64))")
         }
         var events: [ProviderEvent] = []
         if !reportedModel, let model = chunk.model, !model.isEmpty {
@@ -128,7 +128,7 @@ struct OpenAIChunkDecoder {
             events.append(.usage(tokensIn: usage.prompt_tokens, tokensOut: usage.completion_tokens))
         }
         if chunk.choices == nil, chunk.usage == nil {
-            throw ProviderError(.malformedStream, "a chunk has neither choices nor usage")
+            throw RoutingError.provider(.malformedStream, "a chunk has neither choices nor usage")
         }
         return events
     }

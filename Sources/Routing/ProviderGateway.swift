@@ -184,9 +184,9 @@ public final class CallStream {
         events = nil
         if let error, stopReason == nil {
             let failure =
-                (error as? ProviderError)
-                ?? (error is CancellationError ? ProviderError(.cancelled) : ProviderError(.engine))
-            record.outcome = failure.kind == .cancelled ? .cancelled : .failed
+                (error as? RoutingError)
+                ?? (error is CancellationError ? RoutingError.provider(.cancelled) : RoutingError.provider(.engine))
+            record.outcome = failure.providerFailure == .cancelled ? .cancelled : .failed
             record.errorCode = failure.code
         } else {
             record.outcome = .ok

@@ -59,7 +59,7 @@ public final class ProviderHealth: Sendable {
 
     /// Whether a failure with this stable code counts against the provider.
     public static func counts(_ code: String) -> Bool {
-        guard let kind = ProviderError.Kind(rawValue: code) else { return false }
+        guard let kind = ProviderFailure(rawValue: code) else { return false }
         switch kind {
         case .down, .timeout, .httpStatus, .malformedStream, .streamCut, .reported, .engine: return true
         case .rejected, .configuration, .cancelled: return false
@@ -78,7 +78,7 @@ public final class ProviderHealth: Sendable {
             var breaker = breakers[provider] ?? Breaker()
             breaker.failures += 1
             breaker.lastError = code
-            let unreachable = code == ProviderError.Kind.down.rawValue || code == ProviderError.Kind.timeout.rawValue
+            let unreachable = code == ProviderFailure.down.rawValue || code == ProviderFailure.timeout.rawValue
             if unreachable || breaker.failures >= settings.threshold {
                 breaker.opens += 1
                 breaker.openUntil = instant.advanced(by: cooldown(afterOpens: breaker.opens))
@@ -122,7 +122,7 @@ public final class ProviderHealth: Sendable {
             for provider in providers { group.addTask { (provider.info.name, await provider.health()) } }
             var down: Set<String> = []
             for await (name, healthy) in group {
-                record(name, errorCode: healthy ? nil : ProviderError.Kind.down.rawValue)
+                record(name, errorCode: healthy ? nil : ProviderFailure.down.rawValue)
                 if !healthy { down.insert(name) }
             }
             return down

@@ -41,7 +41,7 @@ public struct SSEParser: Sendable {
     }
 
     /// Consumes `bytes` and returns the events they complete, in order.
-    public mutating func feed(_ bytes: some Sequence<UInt8>) throws(ProviderError) -> [ServerSentEvent] {
+    public mutating func feed(_ bytes: some Sequence<UInt8>) throws(RoutingError) -> [ServerSentEvent] {
         var events: [ServerSentEvent] = []
         for byte in bytes {
             offset += 1
@@ -55,7 +55,7 @@ public struct SSEParser: Sendable {
                 continue
             }
             guard line.count < maximumLineLength else {
-                throw ProviderError(.malformedStream, "line longer than \(maximumLineLength) bytes at byte \(offset)")
+                throw RoutingError.provider(.malformedStream, "line longer than \(maximumLineLength) bytes at byte \(offset)")
             }
             line.append(byte)
         }
@@ -65,7 +65,7 @@ public struct SSEParser: Sendable {
     /// Whether bytes of an unfinished line or event are pending (a stream ending here was cut).
     public var hasPendingInput: Bool { !line.isEmpty || hasData }
 
-    private mutating func endLine() throws(ProviderError) -> ServerSentEvent? {
+    private mutating func endLine() throws(RoutingError) -> ServerSentEvent? {
         defer { line.removeAll(keepingCapacity: true) }
         if line.isEmpty {
             guard hasData else {
@@ -90,7 +90,7 @@ public struct SSEParser: Sendable {
             value = []
         }
         guard let text = String(validating: value, as: UTF8.self) else {
-            throw ProviderError(.malformedStream, "value is not UTF-8 before byte \(offset)")
+            throw RoutingError.provider(.malformedStream, "value is not UTF-8 before byte \(offset)")
         }
         switch Array(field) {
         case Array("data".utf8):

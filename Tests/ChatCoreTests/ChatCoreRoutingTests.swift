@@ -19,8 +19,8 @@ import Testing
 final class ScriptedProvider: ChatProvider {
     enum Behaviour: Sendable {
         case reply([String])
-        case failBeforeText(ProviderError.Kind)
-        case failAfterText(String, ProviderError.Kind)
+        case failBeforeText(ProviderFailure)
+        case failAfterText(String, ProviderFailure)
     }
 
     let info: ProviderInfo
@@ -46,10 +46,10 @@ final class ScriptedProvider: ChatProvider {
                 continuation.yield(.usage(tokensIn: 1000, tokensOut: pieces.count))
                 continuation.finish()
             case .failBeforeText(let kind):
-                continuation.finish(throwing: ProviderError(kind))
+                continuation.finish(throwing: RoutingError.provider(kind))
             case .failAfterText(let piece, let kind):
                 continuation.yield(.text(piece))
-                continuation.finish(throwing: ProviderError(kind))
+                continuation.finish(throwing: RoutingError.provider(kind))
             }
         }
     }

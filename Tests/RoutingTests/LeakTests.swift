@@ -80,12 +80,12 @@ import Testing
             return AsyncThrowingStream { continuation in
                 continuation.yield(.model("vpc-recorder"))
                 if last.contains("fault-500-vpc") {
-                    continuation.finish(throwing: ProviderError(.httpStatus, "HTTP 500"))
+                    continuation.finish(throwing: RoutingError.provider(.httpStatus, "HTTP 500"))
                     return
                 }
                 continuation.yield(.text("ok"))
                 if last.contains("fault-cut-vpc") {
-                    continuation.finish(throwing: ProviderError(.streamCut))
+                    continuation.finish(throwing: RoutingError.provider(.streamCut))
                     return
                 }
                 continuation.yield(.usage(tokensIn: 10, tokensOut: 1))

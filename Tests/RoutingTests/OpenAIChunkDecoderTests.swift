@@ -50,7 +50,7 @@ import Testing
                 ServerSentEvent(data: #"{"error":{"message":"your prompt SECRET-1 was bad","code":"bad_request"}}"#))
             Issue.record("an error chunk was accepted")
         } catch {
-            #expect(error.kind == .reported)
+            #expect(error.providerFailure == .reported)
             #expect(!error.description.contains("SECRET-1"))
             #expect(error.description.contains("bad_request"))
         }

@@ -32,13 +32,13 @@ import Testing
         return try OpenAIProvider(info: info, settings: settings)
     }
 
-    static func collect(_ provider: OpenAIProvider) async -> (events: [ProviderEvent], error: ProviderError?) {
+    static func collect(_ provider: OpenAIProvider) async -> (events: [ProviderEvent], error: RoutingError?) {
         var events: [ProviderEvent] = []
         do {
             for try await event in provider.stream(request) { events.append(event) }
             return (events, nil)
         } catch {
-            return (events, error as? ProviderError ?? ProviderError(.engine, "unexpected \(type(of: error))"))
+            return (events, error as? RoutingError ?? RoutingError.provider(.engine, "unexpected \(type(of: error))"))
         }
     }
 
@@ -87,7 +87,7 @@ import Testing
     }
 
     @Test func aMissingKeyIsAConfigurationErrorWithoutTheKey() throws {
-        #expect(throws: ProviderError(.configuration, "the environment variable ENCLAVE_TEST_NO_SUCH_KEY is not set")) {
+        #expect(throws: RoutingError.provider(.configuration, "the environment variable ENCLAVE_TEST_NO_SUCH_KEY is not set")) {
             _ = try OpenAIProvider(
                 info: ProviderInfo(name: "x", residency: .external, model: "m"),
                 settings: OpenAIProviderSettings(

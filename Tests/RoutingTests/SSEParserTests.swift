@@ -44,13 +44,13 @@ import Testing
 
     @Test func invalidUTF8IsMalformed() {
         var parser = SSEParser()
-        #expect(throws: ProviderError.self) { try parser.feed(Array("data: ".utf8) + [0xFF, 0xFE, 0x0A]) }
+        #expect(throws: RoutingError.self) { try parser.feed(Array("data: ".utf8) + [0xFF, 0xFE, 0x0A]) }
         do {
             var again = SSEParser()
             _ = try again.feed(Array("data: ".utf8) + [0xC3, 0x0A])
             Issue.record("a truncated UTF-8 sequence was accepted")
         } catch {
-            #expect(error.kind == .malformedStream)
+            #expect(error.providerFailure == .malformedStream)
         }
     }
 
