@@ -13,6 +13,8 @@ public enum AuditError: Error, Equatable, Sendable, CustomStringConvertible {
     case corrupt(String)
     /// A caller-supplied argument is invalid.
     case invalidArgument(String)
+    /// A line of the log is not a canonical record.
+    case record(AuditRecord.DecodingProblem)
 
     /// A stable kebab-case code.
     public var code: String {
@@ -22,6 +24,7 @@ public enum AuditError: Error, Equatable, Sendable, CustomStringConvertible {
         case .key: return "audit-key"
         case .corrupt: return "audit-corrupt"
         case .invalidArgument: return "bad-arguments"
+        case .record: return "audit-record-malformed"
         }
     }
 
@@ -30,6 +33,7 @@ public enum AuditError: Error, Equatable, Sendable, CustomStringConvertible {
         case .io(let operation, let path, let reason): return "\(code): \(operation) \(path): \(reason)"
         case .unavailable(let why), .key(let why), .corrupt(let why), .invalidArgument(let why):
             return "\(code): \(why)"
+        case .record(let problem): return "\(code): \(problem)"
         }
     }
 }

@@ -79,8 +79,8 @@ public struct AuditRecord: Sendable, Equatable {
         if let value = call.refusal { writer.field("refusal", value ? 1 : 0) }
     }
 
-    /// Why a line is not a canonical record.
-    public enum DecodingProblem: Error, Equatable, Sendable {
+    /// Why a line is not a canonical record (thrown as `AuditError.record`).
+    public enum DecodingProblem: Equatable, Sendable {
         case syntax(offset: Int)
         case missingField(String)
         case wrongType(String)
@@ -89,43 +89,45 @@ public struct AuditRecord: Sendable, Equatable {
     }
 
     /// Decodes a line (without its LF) and checks it is the canonical encoding of what it says.
-    public init(line: ArraySlice<UInt8>) throws(DecodingProblem) {
+    public init(line: ArraySlice<UInt8>) throws(AuditError) {
         let fields: [(String, JSONLineValue)]
-        do { fields = try JSONLineReader.parse(line) } catch { throw .syntax(offset: error.offset) }
+        do { fields = try JSONLineReader.parse(line) } catch { throw .record(.syntax(offset: error.offset)) }
         var map: [String: JSONLineValue] = [:]
         for (name, value) in fields {
-            guard map.updateValue(value, forKey: name) == nil else { throw .notCanonical }
+            guard map.updateValue(value, forKey: name) == nil else { throw .record(.notCanonical) }
         }
         var fieldsUsed = 0
-        func string(_ name: String) throws(DecodingProblem) -> String {
-            guard let value = map[name] else { throw .missingField(name) }
-            guard case .string(let text) = value else { throw .wrongType(name) }
+        func string(_ name: String) throws(AuditError) -> String {
+            guard let value = map[name] else { throw .record(.missingField(name)) }
+            guard case .string(let text) = value else { throw .record(.wrongType(name)) }
             fieldsUsed += 1
             return text
         }
-        func optionalString(_ name: String) throws(DecodingProblem) -> String? {
+        func optionalString(_ name: String) throws(AuditError) -> String? {
             map[name] == nil ? nil : try string(name)
         }
-        func optionalInt(_ name: String) throws(DecodingProblem) -> Int? {
+        func optionalInt(_ name: String) throws(AuditError) -> Int? {
             guard let value = map[name] else { return nil }
-            guard case .integer(let number) = value, let result = Int(exactly: number) else { throw .wrongType(name) }
+            guard case .integer(let number) = value, let result = Int(exactly: number) else {
+                throw .record(.wrongType(name))
+            }
             fieldsUsed += 1
             return result
         }
-        guard let seq = try optionalInt("seq"), seq > 0 else { throw .missingField("seq") }
-        guard let time = UTCMillis(text: try string("time")) else { throw .wrongType("time") }
+        guard let seq = try optionalInt("seq"), seq > 0 else { throw .record(.missingField("seq")) }
+        guard let time = UTCMillis(text: try string("time")) else { throw .record(.wrongType("time")) }
         var event = AuditEvent(
             time: time, actor: try string("actor"), role: try string("role"), origin: try string("origin"),
             action: try string("action"), subject: try string("subject"), outcome: try string("outcome"),
             detail: try optionalString("detail"))
         if map["model_id"] != nil {
-            guard case .strings(let tags)? = map["tags"] else { throw .wrongType("tags") }
-            guard case .counts(let counts)? = map["detectors"] else { throw .wrongType("detectors") }
+            guard case .strings(let tags)? = map["tags"] else { throw .record(.wrongType("tags")) }
+            guard case .counts(let counts)? = map["detectors"] else { throw .record(.wrongType("detectors")) }
             fieldsUsed += 2
             var detectorCounts: [String: Int] = [:]
             for (name, count) in counts {
                 guard let value = Int(exactly: count), detectorCounts.updateValue(value, forKey: name) == nil else {
-                    throw .notCanonical
+                    throw .record(.notCanonical)
                 }
             }
             event.call = ModelCallFields(
@@ -138,9 +140,9 @@ public struct AuditRecord: Sendable, Equatable {
                 errorCode: try optionalString("error"), replyChars: try optionalInt("reply_chars"),
                 region: try optionalString("region"), route: try optionalString("route"),
                 policySHA256: try optionalString("policy_sha256"), droppedTurns: try optionalInt("dropped_turns"))
-            func flag(_ name: String) throws(DecodingProblem) -> Bool? {
+            func flag(_ name: String) throws(AuditError) -> Bool? {
                 guard let value = try optionalInt(name) else { return nil }
-                guard value == 0 || value == 1 else { throw .wrongType(name) }
+                guard value == 0 || value == 1 else { throw .record(.wrongType(name)) }
                 return value == 1
             }
             event.call?.refusal = try flag("refusal")
@@ -150,11 +152,13 @@ public struct AuditRecord: Sendable, Equatable {
         let mac = try string("mac")
         if fieldsUsed != map.count {
             let known = Set(Self.fieldOrder)
-            guard let unknown = map.keys.sorted().first(where: { !known.contains($0) }) else { throw .notCanonical }
-            throw .unknownField(unknown)
+            guard let unknown = map.keys.sorted().first(where: { !known.contains($0) }) else {
+                throw .record(.notCanonical)
+            }
+            throw .record(.unknownField(unknown))
         }
         self.init(seq: UInt64(seq), event: event, prev: prev, mac: mac)
-        guard self.line.elementsEqual(line) else { throw .notCanonical }
+        guard self.line.elementsEqual(line) else { throw .record(.notCanonical) }
     }
 
     /// Every field name, in canonical order (also the CSV export's columns).

@@ -46,7 +46,8 @@ extension ChatCore {
         }
         try await record(
             actor: user.name, role: user.role.rawValue, origin: origin, action: Self.breakGlassAction,
-            subject: "conversation:\(id)", outcome: "ok", detail: "reason-hmac=\(hashedReason) reason-chars=\(reason.count)")
+            subject: "conversation:\(id)", outcome: "ok",
+            detail: "reason-hmac=\(hashedReason) reason-chars=\(reason.count)")
         let messages = try await step { try await store.history(id, limit: nil) }
         let rows = messages.map { message -> ChatOutput in
             .row([String(message.seq), message.role, Self.timestamp(message.created), Self.field(message.body)])

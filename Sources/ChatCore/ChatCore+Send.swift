@@ -58,7 +58,8 @@ extension ChatCore {
         let id = head.id
         return try await namingIntegrity(of: id, user, origin: origin) { () async throws(ChatFailure) -> SendSummary in
             try await deliver(
-                text, to: id, head: head, defaults: defaults, isNew: conversation == nil, requestedModel: requestedModel,
+                text, to: id, head: head, defaults: defaults, isNew: conversation == nil,
+                requestedModel: requestedModel,
                 as: user, origin: origin, started: started, emit: emit, shouldStop: shouldStop)
         }
     }
@@ -199,7 +200,8 @@ extension ChatCore {
                     if let storing = await saveReply(stream.reply, of: nil, in: id) { throw storing }
                     try await tagReply(stream.reply, in: id, known: tags)
                     throw ChatFailure(
-                        lastFailure.code, "the provider failed in the middle of the reply; the text above is incomplete")
+                        lastFailure.code, "the provider failed in the middle of the reply; the text above is incomplete"
+                    )
                 }
             }
         }
@@ -353,7 +355,8 @@ struct CallContext {
             tokensEstimated: started ? nil : record.tokensEstimated, droppedTurns: record.droppedTurns)
         return AuditEvent(
             actor: user.name, role: user.role.rawValue, origin: origin, action: action,
-            subject: "conversation:\(conversation)", outcome: action == "model.call" ? record.outcome.rawValue : "allowed",
+            subject: "conversation:\(conversation)",
+            outcome: action == "model.call" ? record.outcome.rawValue : "allowed",
             call: fields)
     }
 

@@ -91,7 +91,8 @@ public final class ChatCore: Sendable {
         /// The same words for a real and an unknown name, with how long the lock lasts.
         func lockedOut(until: Date) -> ChatFailure {
             let minutes = max(1, Int((until.timeIntervalSince(now) / 60).rounded(.up)))
-            return ChatFailure(.lockedOut, "too many failed logins; try again in \(minutes) minute\(minutes == 1 ? "" : "s")")
+            return ChatFailure(
+                .lockedOut, "too many failed logins; try again in \(minutes) minute\(minutes == 1 ? "" : "s")")
         }
         guard var account = found else {
             _ = await passwords.verify(password, against: passwords.decoyHash)
@@ -303,4 +304,3 @@ public final class ChatCore: Sendable {
 struct PendingRecord: Sendable {
     let ticket: Result<AuditTicket, any Error>
 }
-

@@ -117,7 +117,8 @@ public struct EvalRunner: Sendable {
                 < (order[$1.provider]!, itemOrder[$1.item]!, $1.repetition)
         }
         return EvalRun(
-            id: id ?? UUID().uuidString.lowercased(), suite: suite.name, started: started, finished: Date(), repetitions: options.repetitions,
+            id: id ?? UUID().uuidString.lowercased(), suite: suite.name, started: started, finished: Date(),
+            repetitions: options.repetitions,
             judge: options.judge, providers: providerMetadata(prices: prices), categories: suite.categories,
             results: sorted)
     }

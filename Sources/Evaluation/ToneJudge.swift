@@ -1,3 +1,4 @@
+public import Audit
 // The judge's tone rubric for `enclave canary report --judge NAME`: a sample of each arm's served replies is
 // rated 1-5 for tone by a configured judge provider, and the arm gets the mean (0...1) with a bootstrap
 // interval. The judge call is a model call like any other: it goes through ChatCore as the `canary-judge`
@@ -10,11 +11,10 @@
 // over the report's period (so a week's report rates the whole week, not its last hour). Only scores and
 // counts leave this file; reply text goes to the judge and nowhere else (no log, no audit text).
 public import ChatCore
-public import Audit
+import Foundation
 import Policy
 public import Routing
 public import Storage
-import Foundation
 
 /// A judge's tone score for one arm.
 public struct ToneScore: Sendable, Codable, Equatable {
@@ -43,7 +43,8 @@ public struct ToneJudge: Sendable {
     ///   - gateway: must know `judge` (its residency decides the hard rule on tagged conversations).
     ///   - sample: replies rated per arm at most.
     public init(
-        store: any ChatStore, policy: any PolicyGate, gateway: ProviderGateway, audit: any AuditTrail, judge: String, sample: Int = 20,
+        store: any ChatStore, policy: any PolicyGate, gateway: ProviderGateway, audit: any AuditTrail, judge: String,
+        sample: Int = 20,
         user: Principal = Principal(name: "canary-judge", role: .staff, groups: [])
     ) {
         self.store = store

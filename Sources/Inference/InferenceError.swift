@@ -78,7 +78,8 @@ public enum InferenceError: Error, Sendable, Equatable, CustomStringConvertible 
             "unsupported architecture '\(name)'; supported: \(supported.joined(separator: ", "))"
         case .badParameter(let key, let reason): "bad model parameter \(key): \(reason)"
         case .missingTensor(let name): "tensor '\(name)' is missing"
-        case .badTensorShape(let name, let expected, let found): "tensor '\(name)' has shape \(found), expected \(expected)"
+        case .badTensorShape(let name, let expected, let found):
+            "tensor '\(name)' has shape \(found), expected \(expected)"
         case .unsupportedTensorType(let name, let type, let supported):
             "tensor '\(name)' has type \(type); supported: \(supported.joined(separator: ", "))"
         case .unsupportedTokenizer(let name):

@@ -161,7 +161,9 @@ public final class OpenAIProvider: ChatProvider, CustomStringConvertible {
                 return
             } catch {
                 let failure = Self.classify(error, afterHead: false)
-                guard !sentText, failure.providerFailure?.isRetryable == true, retry < settings.retries, !Task.isCancelled else {
+                guard !sentText, failure.providerFailure?.isRetryable == true, retry < settings.retries,
+                    !Task.isCancelled
+                else {
                     throw failure
                 }
                 try await Task.sleep(for: settings.retryBackoff * (1 << retry))

@@ -39,7 +39,9 @@ public struct PromptLibrary: Sendable {
                 throw ConfigurationError(file: path, message: "prompt \(reference) is not UTF-8 text")
             }
             let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !trimmed.isEmpty else { throw ConfigurationError(file: path, message: "prompt \(reference) is empty") }
+            guard !trimmed.isEmpty else {
+                throw ConfigurationError(file: path, message: "prompt \(reference) is empty")
+            }
             loaded[reference] = SystemPrompt(reference: reference, text: trimmed)
         }
         self.loaded = loaded

@@ -55,7 +55,8 @@ public struct SSEParser: Sendable {
                 continue
             }
             guard line.count < maximumLineLength else {
-                throw RoutingError.provider(.malformedStream, "line longer than \(maximumLineLength) bytes at byte \(offset)")
+                throw RoutingError.provider(
+                    .malformedStream, "line longer than \(maximumLineLength) bytes at byte \(offset)")
             }
             line.append(byte)
         }

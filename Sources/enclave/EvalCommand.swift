@@ -92,7 +92,11 @@ struct EvalRunCommand: AsyncParsableCommand {
         let (gateway, prices, registry) = try await EvalGateway.open(
             settings: settings, required: names + [judge].compactMap { $0 })
         var locations = settings.locations
-        if temporary { locations = DataLocations(dataDirectory: NSTemporaryDirectory() + "enclave-eval-\(UUID().uuidString)", policies: locations.policies) }
+        if temporary {
+            locations = DataLocations(
+                dataDirectory: NSTemporaryDirectory() + "enclave-eval-\(UUID().uuidString)",
+                policies: locations.policies)
+        }
         let directory = locations.dataDirectory
         defer { if temporary { try? FileManager.default.removeItem(atPath: directory) } }
         let backends = try await ServerAssembly.open(locations, gateway: gateway)

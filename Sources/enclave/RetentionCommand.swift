@@ -107,9 +107,12 @@ struct RetentionService: Service {
                 logger.info("audit.prune-skipped", metadata: ["reason": "legal-hold"])
                 return
             }
-            if let result = try await audit.pruneExpired(now: UTCMillis(now()), actor: "system:retention", role: "system") {
+            if let result = try await audit.pruneExpired(
+                now: UTCMillis(now()), actor: "system:retention", role: "system")
+            {
                 logger.info(
-                    "audit.pruned", metadata: ["audit.removed": "\(result.removed)", "audit.first": "\(result.through + 1)"])
+                    "audit.pruned",
+                    metadata: ["audit.removed": "\(result.removed)", "audit.first": "\(result.through + 1)"])
             }
         } catch {
             logger.error("audit.prune-failed", metadata: ["error": "\(error)"])

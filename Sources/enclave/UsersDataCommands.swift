@@ -93,7 +93,8 @@ extension UsersCommand {
         guard try await store.user(named: name) != nil else { throw ValidationError("no user \(name)") }
         let holds = try await store.holdsKeeping(user: name)
         guard holds.isEmpty else {
-            throw CLIError(StoreError(
+            throw CLIError(
+                StoreError(
                     .held, "\(name) is under legal hold (\(holds.joined(separator: ", "))); nothing was erased"))
         }
         let owned = try await store.listConversations(owner: name)

@@ -47,8 +47,10 @@ import Testing
         #expect(String(decoding: record.line, as: UTF8.self) == line)
         record.event.call?.tags = ["a", "b"]
         #expect(try AuditRecord(line: Array(line.utf8)[...]) == record)
-        #expect(throws: AuditRecord.DecodingProblem.wrongType("tokens_estimated")) {
-            try AuditRecord(line: Array(line.replacingOccurrences(of: "\"tokens_estimated\":1", with: "\"tokens_estimated\":2").utf8)[...])
+        #expect(throws: AuditError.record(.wrongType("tokens_estimated"))) {
+            try AuditRecord(
+                line: Array(
+                    line.replacingOccurrences(of: "\"tokens_estimated\":1", with: "\"tokens_estimated\":2").utf8)[...])
         }
     }
 
@@ -98,14 +100,14 @@ import Testing
     func rejectsOtherSpellings(original: String, replacement: String) {
         let altered = Self.sampleLine.replacingOccurrences(of: original, with: replacement)
         #expect(altered != Self.sampleLine)
-        #expect(throws: AuditRecord.DecodingProblem.self) { try AuditRecord(line: Array(altered.utf8)[...]) }
+        #expect(throws: AuditError.self) { try AuditRecord(line: Array(altered.utf8)[...]) }
     }
 
     @Test func neverTrapsOnHostileBytes() {
         var random = SplitMix64(seed: 11)
         let line = Array(Self.sampleLine.utf8)
         for cut in 0..<line.count {
-            #expect(throws: AuditRecord.DecodingProblem.self) { try AuditRecord(line: line[..<cut]) }
+            #expect(throws: AuditError.self) { try AuditRecord(line: line[..<cut]) }
         }
         for _ in 0..<3000 {
             var bytes = line

@@ -8,10 +8,10 @@ import Audit
 import ChatCore
 import ChatCoreTestSupport
 import Foundation
-import Storage
 import Inference
 import Policy
 import Routing
+import Storage
 import Synchronization
 import Testing
 
@@ -70,7 +70,9 @@ struct AllowListGate: PolicyGate {
 
     func decide(_ request: DecisionRequest) -> Decision {
         var denied: [String: String] = [:]
-        for provider in request.providers where !allowed.contains(provider.name) { denied[provider.name] = "allow-list" }
+        for provider in request.providers where !allowed.contains(provider.name) {
+            denied[provider.name] = "allow-list"
+        }
         return Decision(
             allowed: allowed.filter { name in request.providers.contains { $0.name == name } }, denied: denied,
             rule: "allow-list", reason: "test", tags: request.tags)
@@ -139,7 +141,8 @@ struct RoutedFixture {
         let vpc = ScriptedProvider("vpc", .vpc, script: [.failBeforeText(.down), .reply(["fine"])])
         let local = ScriptedProvider("local", .onPrem, script: [.reply(["from ", "local"])])
         let external = ScriptedProvider("external", .external, price: 1)
-        let fixture = try await RoutedFixture([local, vpc, external], allowed: ["vpc", "local"], defaultProvider: "vpc")
+        let fixture = try await RoutedFixture(
+            [local, vpc, external], allowed: ["vpc", "local"], defaultProvider: "vpc")
 
         let (result, text, notices) = await fixture.send("hello")
         let summary = try result.get()
@@ -166,7 +169,8 @@ struct RoutedFixture {
     @Test func fallbackNeverWidensResidencyAndAnExhaustedPlanSaysProviderUnavailable() async throws {
         let local = ScriptedProvider("local", .onPrem, script: [.failBeforeText(.engine)])
         let external = ScriptedProvider("external", .external)
-        let fixture = try await RoutedFixture([local, external], allowed: ["local", "external"], defaultProvider: "local")
+        let fixture = try await RoutedFixture(
+            [local, external], allowed: ["local", "external"], defaultProvider: "local")
         let (result, _, _) = await fixture.send("hello")
         #expect(throws: ChatFailure.self) { try result.get() }
         if case .failure(let failure) = result { #expect(failure.code == .providerUnavailable) }

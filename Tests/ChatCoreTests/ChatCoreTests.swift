@@ -4,10 +4,10 @@ import Audit
 import ChatCore
 import ChatCoreTestSupport
 import Foundation
-import Storage
 import Inference
 import Policy
 import Routing
+import Storage
 import Synchronization
 import Testing
 
@@ -31,10 +31,11 @@ final class RecordingGateway: Sendable {
     init(residency: Residency = .onPrem) {
         let echo = TestProvider.echo(name: "local", residency: residency, model: "m1")
         let log = log
-        gateway = TestProvider(name: "local", residency: residency, model: "m1") { request in
-            log.turns.withLock { $0.append(request.messages.filter { $0.role != .system }) }
-            return echo.stream(request)
-        }.gateway
+        gateway =
+            TestProvider(name: "local", residency: residency, model: "m1") { request in
+                log.turns.withLock { $0.append(request.messages.filter { $0.role != .system }) }
+                return echo.stream(request)
+            }.gateway
     }
 
     /// The prompts that reached the provider, in order.

@@ -1,9 +1,9 @@
+import Audit
 // Lock-out without account enumeration: a name that has no account locks out after the same number of
 // failures and gets the same words as a real account; the words say how long the lock lasts; and each
 // failure after the first few is answered more slowly.
 import ChatCore
 import ChatCoreTestSupport
-import Audit
 import Foundation
 import Testing
 
@@ -39,7 +39,9 @@ import Testing
         }
         #expect(masked(real) == masked(unknown))
         // The configured 30-minute lock, less whatever minutes the run took to ask again.
-        let minutes = real.last.flatMap { $0.text.firstMatch(of: /try again in ([0-9]+) minutes/) }.flatMap { Int($0.1) }
+        let minutes = real.last.flatMap { $0.text.firstMatch(of: /try again in ([0-9]+) minutes/) }.flatMap {
+            Int($0.1)
+        }
         #expect(minutes.map { (20...30).contains($0) } == true, "\(String(describing: real.last))")
         // A name without an account is free text someone typed: the log keeps it key-hashed.
         let lockouts = try fixture.backends.events().filter { $0.action == "auth.lockout" }.map(\.subject)

@@ -6,10 +6,10 @@ import Audit
 import ChatCore
 import ChatCoreTestSupport
 import Foundation
-import Storage
 import Inference
 import Policy
 import Routing
+import Storage
 import Synchronization
 import Testing
 

@@ -6,8 +6,8 @@ import Audit
 import ChatCore
 import ChatCoreTestSupport
 import Foundation
-import Storage
 import Inference
+import Storage
 import Synchronization
 import Testing
 

@@ -29,10 +29,12 @@ import Testing
                 #expect(try await client.final("/reload").hasPrefix("ERR forbidden choose your own password"))
                 #expect(try await client.final("hello").hasPrefix("OK conversation="))
                 // A wrong current password, a short one, the same one, one holding the name: refused.
-                #expect(try await client.final("/passwd wrong-password-1 a-brand-new-secret").hasPrefix("ERR auth-failed"))
+                #expect(
+                    try await client.final("/passwd wrong-password-1 a-brand-new-secret").hasPrefix("ERR auth-failed"))
                 #expect(try await client.final("/passwd printed-once-1234 short").hasPrefix("ERR bad-arguments"))
                 #expect(
-                    try await client.final("/passwd printed-once-1234 printed-once-1234").hasPrefix("ERR bad-arguments"))
+                    try await client.final("/passwd printed-once-1234 printed-once-1234").hasPrefix("ERR bad-arguments")
+                )
                 #expect(
                     try await client.final("/passwd printed-once-1234 erin-is-my-password").hasPrefix(
                         "ERR bad-arguments"))
@@ -61,7 +63,8 @@ import Testing
             try await server.client { client in try await client.login("fred", "given-by-admin-1") }
             try await server.client { client in
                 let answer = try await client.final("/login fred given-by-admin-1")
-                #expect(answer.hasPrefix("ERR auth-failed") && answer.contains("enclave users passwd fred"), "\(answer)")
+                #expect(
+                    answer.hasPrefix("ERR auth-failed") && answer.contains("enclave users passwd fred"), "\(answer)")
             }
         }
     }
@@ -154,7 +157,8 @@ import Testing
                 try await first.login("bob", "bob-password-1")
                 try await server.client { second in
                     try await second.login("bob", "bob-password-1")
-                    #expect(try await second.final("/passwd bob-password-1 a-much-better-secret") == "OK password changed")
+                    #expect(
+                        try await second.final("/passwd bob-password-1 a-much-better-secret") == "OK password changed")
                     let rest = try await first.readUntil { _ in true }
                     #expect(rest == ["* session ended: your password was changed; log in again"], "\(rest)")
                     #expect(try await second.final("/whoami").hasPrefix("OK user=bob"))

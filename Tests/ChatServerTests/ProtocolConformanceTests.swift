@@ -53,7 +53,9 @@ import Testing
                 #expect(reply.first?.hasPrefix("* ") == true)
                 #expect(reply.contains("> hello echo world"))
                 let final = try #require(reply.last)
-                #expect(final.wholeMatch(of: /OK conversation=[0-9a-f]{20} provider=echo model=echo-1 tokens=3 ms=[0-9]+/) != nil, "\(final)")
+                #expect(
+                    final.wholeMatch(of: /OK conversation=[0-9a-f]{20} provider=echo model=echo-1 tokens=3 ms=[0-9]+/)
+                        != nil, "\(final)")
                 // `//` sends a literal leading slash; empty lines get no answer at all.
                 try await client.send("")
                 #expect(try await client.exchange("//slash first").contains("> /slash first"))
@@ -123,7 +125,11 @@ import Testing
                 #expect(rows.last?.hasPrefix("OK rows=") == true)
                 // seq, time, actor, role, origin, action, subject, outcome, ...
                 let fields = rows.map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
-                #expect(fields.contains { $0.count > 7 && [$0[2], $0[5], $0[6], $0[7]] == ["alice", "access.denied", "command:audit", "forbidden"] })
+                #expect(
+                    fields.contains {
+                        $0.count > 7
+                            && [$0[2], $0[5], $0[6], $0[7]] == ["alice", "access.denied", "command:audit", "forbidden"]
+                    })
             }
             try await server.client { client in
                 try await client.login("root", "root-password")
@@ -221,7 +227,8 @@ import Testing
         // the limit, and asks again. The login and the question go out together, so a test runner slow to
         // schedule this client cannot open an idle gap before the question.
         try await TestServer.with(
-            configure: { $0.idleAfterLogin = .seconds(5) }, gateway: TestProvider.paced(name: "paced", words: 3, pause: .seconds(2)).gateway
+            configure: { $0.idleAfterLogin = .seconds(5) },
+            gateway: TestProvider.paced(name: "paced", words: 3, pause: .seconds(2)).gateway
         ) { server in
             try await server.client { client in
                 try await client.send("/login alice alice-password\na question that takes a while to answer")

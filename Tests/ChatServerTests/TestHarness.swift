@@ -5,9 +5,9 @@ import ChatCore
 import ChatCoreTestSupport
 import Foundation
 import Logging
-import Routing
 import NIOCore
 import NIOPosix
+import Routing
 import ServiceLifecycle
 import Storage
 import Testing

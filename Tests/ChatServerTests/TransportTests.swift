@@ -81,7 +81,9 @@ import Testing
     }
 
     @Test func telnetCtrlCStopsTheReplyIsAnsweredAndTheSessionGoesOn() async throws {
-        try await TestServer.with(gateway: TestProvider.paced(name: "paced", words: 40, pause: .milliseconds(250)).gateway) { server in
+        try await TestServer.with(
+            gateway: TestProvider.paced(name: "paced", words: 40, pause: .milliseconds(250)).gateway
+        ) { server in
             let port = server.server.port
             let (reply, next) = try await LineClient.onThread {
                 let client = try LineClient(port: port, timeout: .seconds(120))

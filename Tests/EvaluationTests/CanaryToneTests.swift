@@ -82,7 +82,8 @@ import Testing
         #expect(abs(base.control.refusalInterval!.low - 0.027383) < 1e-5)
         #expect(abs(base.control.refusalInterval!.high - 0.089578) < 1e-5)
         // Canary 12 of 40: Wilson low 0.180748 > 0.089578: roll back, whatever else.
-        let refusing = cases.records(arm: "canary", calls: 40, failures: 0, ups: 0, ratings: 0, refusals: 12, from: 1000)
+        let refusing = cases.records(
+            arm: "canary", calls: 40, failures: 0, ups: 0, ratings: 0, refusals: 12, from: 1000)
         let rolled = CanaryReport(records: control + refusing)
         #expect(rolled.verdict == "roll-back" && rolled.reason.contains("refusal"), "\(rolled.reason)")
         #expect(abs(rolled.canary.refusalInterval!.low - 0.180748) < 1e-5)

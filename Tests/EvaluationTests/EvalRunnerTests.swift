@@ -181,7 +181,8 @@ func crossoverSuiteText() -> String {
         let gateway = ProviderGateway(
             providers: [provider], defaultProvider: "counting", systemPrompt: "Answer.", promptVersion: "assistant.v1")
         let runner = EvalRunner(
-            store: fixture.store, policy: fixture.policy, gateway: gateway, audit: fixture.log, options: EvalOptions(providers: ["counting"], concurrency: 3))
+            store: fixture.store, policy: fixture.policy, gateway: gateway, audit: fixture.log,
+            options: EvalOptions(providers: ["counting"], concurrency: 3))
         let suite = GoldSuite(
             name: "c",
             items: (0..<12).map { GoldItem(id: "i\($0)", category: "c", message: "hi", scorer: .exact("ok")) })

@@ -108,7 +108,8 @@ struct ModelTests {
     @Test func rejectsUnknownArchitecture() throws {
         var writer = GGUFWriter()
         writer.set("general.architecture", .string("mamba"))
-        #expect(throws: InferenceError.unsupportedArchitecture("mamba", supported: ModelConfig.supportedArchitectures)) {
+        #expect(throws: InferenceError.unsupportedArchitecture("mamba", supported: ModelConfig.supportedArchitectures))
+        {
             try TransformerModel(file: GGUFFile(bytes: writer.bytes()))
         }
     }

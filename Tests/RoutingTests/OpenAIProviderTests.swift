@@ -87,7 +87,10 @@ import Testing
     }
 
     @Test func aMissingKeyIsAConfigurationErrorWithoutTheKey() throws {
-        #expect(throws: RoutingError.provider(.configuration, "the environment variable ENCLAVE_TEST_NO_SUCH_KEY is not set")) {
+        #expect(
+            throws: RoutingError.provider(
+                .configuration, "the environment variable ENCLAVE_TEST_NO_SUCH_KEY is not set")
+        ) {
             _ = try OpenAIProvider(
                 info: ProviderInfo(name: "x", residency: .external, model: "m"),
                 settings: OpenAIProviderSettings(

@@ -20,8 +20,10 @@ extension ProviderGateway {
         var records: [CallRecord] = []
         var lastError = RoutingError.providerUnavailable(reason: "no provider in the plan")
         for attempt in plan.candidates.indices {
-            guard let prepared = prepare(
-                plan, attempt: attempt, history: history, message: message, maxTokens: maxTokens, sampling: sampling)
+            guard
+                let prepared = prepare(
+                    plan, attempt: attempt, history: history, message: message, maxTokens: maxTokens, sampling: sampling
+                )
             else { continue }
             if let failure = prepared.failure {
                 await afterCall(prepared.record)
@@ -49,7 +51,9 @@ extension ProviderGateway {
                 throw CancellationError()
             case .failed, .started:
                 lastError = stream.failure
-                if !stream.mayFallBack { throw CallFailure(error: lastError, records: records, partialText: stream.reply) }
+                if !stream.mayFallBack {
+                    throw CallFailure(error: lastError, records: records, partialText: stream.reply)
+                }
             }
         }
         throw CallFailure(error: lastError, records: records, partialText: "")

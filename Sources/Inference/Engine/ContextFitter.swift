@@ -13,8 +13,9 @@ struct ContextFitter {
     let count: ([ChatTurn]) -> Int
 
     /// The fitted turns, the prompt's token count, and how many turns were dropped.
-    func fit(_ turns: [ChatTurn], maxTokens: Int) throws(InferenceError) -> (turns: [ChatTurn], tokens: Int, dropped: Int)
-    {
+    func fit(_ turns: [ChatTurn], maxTokens: Int) throws(InferenceError) -> (
+        turns: [ChatTurn], tokens: Int, dropped: Int
+    ) {
         guard !turns.isEmpty else { throw .emptyConversation }
         let budget = contextLength - max(1, min(maxTokens, contextLength / 4))
         var kept = turns

@@ -77,7 +77,9 @@ public struct ModelVerification: Sendable {
         -> ModelVerification
     {
         var refusals: [ModelRefusal] = []
-        func refuse(_ error: InferenceError) { refusals.append(ModelRefusal(code: error.code, message: error.description)) }
+        func refuse(_ error: InferenceError) {
+            refusals.append(ModelRefusal(code: error.code, message: error.description))
+        }
 
         let usage = typeUsage(file)
         for unsupported in usage where !unsupported.supported {
