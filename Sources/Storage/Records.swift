@@ -91,19 +91,17 @@ public struct NewMessage: Sendable, Equatable {
     }
 }
 
-/// A stored message, opened.
+/// A stored message, opened: the message as it was appended, with the place and time the Store gave it.
+@dynamicMemberLookup
 public struct MessageRecord: Sendable, Equatable {
     public var conversation: ConversationID
     public var seq: Int
-    /// "user", "assistant" or "system".
-    public var role: String
-    public var body: String
-    public var provider: String?
-    public var modelID: String?
-    public var promptVersion: String?
-    public var tokensIn: Int?
-    public var tokensOut: Int?
     public var created: Date
+    /// Role ("user", "assistant" or "system"), body, provider, model, prompt version and token counts.
+    public var message: NewMessage
+
+    /// The appended message's fields read as the record's own: `record.body`, `record.role`, ...
+    public subscript<Field>(dynamicMember field: KeyPath<NewMessage, Field>) -> Field { message[keyPath: field] }
 }
 
 /// A conversation as listed: title and tags opened, no messages.

@@ -197,9 +197,10 @@ extension Store {
                 }
                 records.append(
                     MessageRecord(
-                        conversation: id, seq: seq, role: role, body: body, provider: row.string(3),
-                        modelID: row.string(4), promptVersion: row.string(5), tokensIn: row.int(6),
-                        tokensOut: row.int(7), created: Date(timeIntervalSince1970: row.double(8) ?? 0)))
+                        conversation: id, seq: seq, created: Date(timeIntervalSince1970: row.double(8) ?? 0),
+                        message: NewMessage(
+                            role: role, body: body, provider: row.string(3), modelID: row.string(4),
+                            promptVersion: row.string(5), tokensIn: row.int(6), tokensOut: row.int(7))))
             }
         }
         guard records.count == expectedRows else {

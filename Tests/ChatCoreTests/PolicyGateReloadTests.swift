@@ -19,12 +19,18 @@ import Testing
         "version: 1\nrules:\n  - name: anyone\n    when: {untagged: true}\n    allow: {providers: [\(provider)]}\n"
     }
 
-    @Test func reloadRefusesARuleNamingAnUndeclaredProvider() async throws {
+    /// A new temporary directory whose `rules.yaml` allows `external-gpt` to anyone.
+    static func policyDirectory() throws -> String {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gate-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try policy(provider: "external-gpt").write(toFile: directory + "/rules.yaml", atomically: true, encoding: .utf8)
+        return directory
+    }
+
+    @Test func reloadRefusesARuleNamingAnUndeclaredProvider() async throws {
+        let directory = try Self.policyDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let file = directory + "/rules.yaml"
-        try Self.policy(provider: "external-gpt").write(toFile: file, atomically: true, encoding: .utf8)
         let gate = PolicyDirectoryGate(directory: directory, providers: Self.registry)
         let serving = try #require(await gate.sha256)
 
@@ -42,11 +48,9 @@ import Testing
     /// `/reload` through ChatCore: a rejected set is `bad-arguments` naming the problem, audited `failed` with
     /// the rejected and serving SHA-256s; a good one is audited `ok` and answered with its SHA-256.
     @Test func chatReloadAuditsBothOutcomes() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gate-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try Self.policyDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let file = directory + "/rules.yaml"
-        try Self.policy(provider: "external-gpt").write(toFile: file, atomically: true, encoding: .utf8)
         let gate = PolicyDirectoryGate(directory: directory, providers: Self.registry)
         let serving = try #require(await gate.sha256)
         let backends = try await TestBackends(users: [
