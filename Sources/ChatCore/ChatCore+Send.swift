@@ -16,17 +16,18 @@ extension ChatCore {
     ///
     /// - Parameters:
     ///   - requestedModel: the provider chosen with `/model`, if any.
-    ///   - shouldStop: polled between text pieces; when it turns true the reply is cut short, stored as far
-    ///     as it got, and the summary says `stop=shutdown`.
+    ///   - stopReason: asked after each text piece; a reason (`shutdown`, `cancelled`, `session-ended`) cuts the
+    ///     reply short there, stores it as far as it got, and the summary says `stop=<reason>`. A piece `emit`
+    ///     could not deliver cuts it too (`disconnected`).
     /// - Returns: the summary for the final `OK` line (its `conversation` is the one used).
     public func send(
         _ text: String, conversation: String?, requestedModel: String?, as user: Principal, origin: String,
-        emit: (ChatOutput) async throws -> Void, shouldStop: () -> Bool = { false }
+        emit: (ChatOutput) async throws -> Void, stopReason: () -> String? = { nil }
     ) async throws(ChatFailure) -> SendSummary {
         do {
             let summary = try await sendMessage(
                 text, conversation: conversation, requestedModel: requestedModel, as: user, origin: origin, emit: emit,
-                shouldStop: shouldStop)
+                stopReason: stopReason)
             ChatMetrics.message(outcome: "ok")
             return summary
         } catch {
@@ -38,7 +39,7 @@ extension ChatCore {
     /// `send` without its metric (every outcome of this one is counted there).
     private func sendMessage(
         _ text: String, conversation: String?, requestedModel: String?, as user: Principal, origin: String,
-        emit: (ChatOutput) async throws -> Void, shouldStop: () -> Bool
+        emit: (ChatOutput) async throws -> Void, stopReason: () -> String?
     ) async throws(ChatFailure) -> SendSummary {
         try limiter.admit(user.name)
         defer { limiter.finish(user.name) }
@@ -60,7 +61,7 @@ extension ChatCore {
             try await deliver(
                 text, to: id, head: head, defaults: defaults, isNew: conversation == nil,
                 requestedModel: requestedModel,
-                as: user, origin: origin, started: started, emit: emit, shouldStop: shouldStop)
+                as: user, origin: origin, started: started, emit: emit, stopReason: stopReason)
         }
     }
 
@@ -69,7 +70,7 @@ extension ChatCore {
     private func deliver(
         _ text: String, to id: ConversationID, head: ConversationHead, defaults: Set<String>, isNew: Bool,
         requestedModel: String?, as user: Principal, origin: String, started: ContinuousClock.Instant,
-        emit: (ChatOutput) async throws -> Void, shouldStop: () -> Bool
+        emit: (ChatOutput) async throws -> Void, stopReason: () -> String?
     ) async throws(ChatFailure) -> SendSummary {
         // History: the earlier turns, read before the new message is stored (the same turns as reading after
         // it and dropping it), so that storing it can overlap the decision's audit record. At least two are
@@ -157,14 +158,15 @@ extension ChatCore {
             try await durable(decisionRecord)
             try await announce(call.record, rule: decision.rule, emit: emit)
 
-            // Stream; the client going away or the server stopping ends the reply where it is.
+            // Stream; the client going away, its interrupt, the end of its session or the server stopping ends
+            // the reply where it is.
             let stream = call.open()
             while let piece = await stream.next() {
                 do {
                     try await emit(.text(piece))
-                    if shouldStop() { stream.stop("shutdown") }
+                    if let reason = stopReason() { stream.stop(reason) }
                 } catch {
-                    stream.stop((error as? ChatStop)?.reason ?? "disconnected")
+                    stream.stop("disconnected")
                 }
             }
             let (finishedRecord, canaryStop) = stream.finish()

@@ -256,10 +256,6 @@ struct Session {
                             writeFailed = true
                             throw error
                         }
-                        // The client's interrupt (telnet IAC IP: Ctrl-C) stops the reply after this piece, and
-                        // so does the end of the session (its account changed).
-                        if state.takeInterrupt() { throw ChatStop("cancelled") }
-                        if state.sessionEnd != nil { throw ChatStop("session-ended") }
                     case .notice(let notice):
                         try await writer.raw(formatter.finish())
                         try await writer.notice(notice)
@@ -268,7 +264,13 @@ struct Session {
                         try await writer.row(fields)
                     }
                 },
-                shouldStop: shuttingDown)
+                stopReason: {
+                    // The client's interrupt (telnet IAC IP: Ctrl-C) stops the reply after this piece, and so do
+                    // the end of the session (its account changed) and the server's shutdown.
+                    if state.takeInterrupt() { return "cancelled" }
+                    if state.sessionEnd != nil { return "session-ended" }
+                    return shuttingDown() ? "shutdown" : nil
+                })
             conversation = summary.conversation
             if writeFailed { return .close }
             // The end of the streamed text, any notice and the final line leave in one write.

@@ -114,6 +114,30 @@ import Testing
         }
     }
 
+    @Test func aDisabledAccountsStreamingReplyIsCutStoredAndTheSessionEnds() async throws {
+        try await TestServer.with(gateway: slowGateway) { server in
+            try await server.client { alice in
+                try await alice.login("alice", "alice-password")
+                try await alice.send("tell me a long story")
+                // The reply streams one word every 10 ms for 30 s: let it start, then disable the account from
+                // another process.
+                try await Task.sleep(for: .milliseconds(500))
+                let elsewhere = try server.backends.secondConnection()
+                var account = try #require(try await elsewhere.user(named: "alice"))
+                account.disabled = true
+                try await elsewhere.updateUser(account)
+                let rest = try await alice.readUntil { _ in true }
+                let finals = rest.filter(AsyncLineClient.isFinal)
+                #expect(finals.count == 1 && finals[0].hasSuffix(" stop=session-ended"), "\(finals)")
+                #expect(rest.last == "* session ended: your account was disabled", "\(rest.suffix(3))")
+            }
+            // The reply is stored as far as it got.
+            let stored = try await server.backends.latestHistory(of: "alice")
+            #expect(stored.map(\.role) == ["user", "assistant"])
+            #expect(stored.last?.body.hasPrefix(" w0") == true)
+        }
+    }
+
     @Test func aDeletedAccountsStreamingReplyIsCutAndTheSessionEnds() async throws {
         try await TestServer.with(gateway: slowGateway) { server in
             try await server.client { alice in
