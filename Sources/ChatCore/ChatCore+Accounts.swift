@@ -24,6 +24,10 @@ public struct SessionEnd: Sendable, Equatable {
         self.code = code
         self.sentence = sentence
     }
+
+    /// The password changed elsewhere: the one end a session's own `/passwd` takes back (ChatServer).
+    public static let passwordChanged = SessionEnd(
+        code: "password-changed", sentence: "your password was changed; log in again")
 }
 
 /// What a change stamp is compared by: another process's writes and this process's own account changes.
@@ -99,7 +103,7 @@ extension ChatCore {
             return SessionEnd(code: "groups-changed", sentence: "your groups changed; log in again")
         }
         if credential(account.passwordHash) != principal.credential {
-            return SessionEnd(code: "password-changed", sentence: "your password was changed; log in again")
+            return .passwordChanged
         }
         return nil
     }

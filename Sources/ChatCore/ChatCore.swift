@@ -232,9 +232,9 @@ public final class ChatCore: Sendable {
         }
     }
 
-    /// Runs a storage/policy step, turning anything but a `ChatFailure` into `internal`; a row that is gone
-    /// becomes `not-found`, and a row that failed authentication becomes `integrity` with the row's description held for the log (`namingIntegrity`
-    /// reports it and names the conversation).
+    /// Runs a storage/policy step, turning anything but a `ChatFailure` into `internal`. A row that is gone
+    /// becomes `not-found`; a row that failed authentication becomes `integrity`, with the row's description
+    /// held for the log (`namingIntegrity` reports it and names the conversation).
     func step<T>(_ body: () async throws -> T) async throws(ChatFailure) -> T {
         do {
             return try await body()

@@ -41,7 +41,7 @@ final class ConnectionState: Sendable {
     func passwordChanged(to updated: Principal) {
         account.withLock { state in
             state.principal = updated
-            if state.end?.code == "password-changed" { state.end = nil }
+            if state.end == .passwordChanged { state.end = nil }
         }
     }
 

@@ -101,6 +101,8 @@ public struct MessageRecord: Sendable, Equatable {
     public var message: NewMessage
 
     /// The appended message's fields read as the record's own: `record.body`, `record.role`, ...
+    /// Inlinable, so a reader in another module (the send path's history) gets a plain field load.
+    @inlinable
     public subscript<Field>(dynamicMember field: KeyPath<NewMessage, Field>) -> Field { message[keyPath: field] }
 }
 

@@ -114,14 +114,19 @@ import Testing
         }
     }
 
+    /// Logs alice in and starts a reply that streams one word every 10 ms for 30 s on one growing line; returns
+    /// once it has been streaming for half a second.
+    static func startLongReply(_ alice: inout AsyncLineClient) async throws {
+        try await alice.login("alice", "alice-password")
+        try await alice.send("tell me a long story")
+        try await Task.sleep(for: .milliseconds(500))
+    }
+
     @Test func aDisabledAccountsStreamingReplyIsCutStoredAndTheSessionEnds() async throws {
         try await TestServer.with(gateway: slowGateway) { server in
             try await server.client { alice in
-                try await alice.login("alice", "alice-password")
-                try await alice.send("tell me a long story")
-                // The reply streams one word every 10 ms for 30 s: let it start, then disable the account from
-                // another process.
-                try await Task.sleep(for: .milliseconds(500))
+                // Then the account is disabled from another process.
+                try await Self.startLongReply(&alice)
                 let elsewhere = try server.backends.secondConnection()
                 var account = try #require(try await elsewhere.user(named: "alice"))
                 account.disabled = true
@@ -141,11 +146,8 @@ import Testing
     @Test func aDeletedAccountsStreamingReplyIsCutAndTheSessionEnds() async throws {
         try await TestServer.with(gateway: slowGateway) { server in
             try await server.client { alice in
-                try await alice.login("alice", "alice-password")
-                try await alice.send("tell me a long story")
-                // The reply streams one word every 10 ms for 30 s on one growing line: let it start, then
-                // delete the account as `enclave users delete` does, which erases its conversations too.
-                try await Task.sleep(for: .milliseconds(500))
+                // Then the account is deleted as `enclave users delete` does, which erases its conversations too.
+                try await Self.startLongReply(&alice)
                 let conversation = try #require(try await server.store.conversations(owner: "alice").first?.id)
                 try await server.backends.secondConnection().deleteUser("alice")
                 let rest = try await alice.readUntil { _ in true }
