@@ -89,10 +89,15 @@ let package = Package(
             dependencies: ["EnclaveCrypto", .product(name: "Yams", package: "Yams")],
             swiftSettings: strictSettings + [.unsafeFlags(["-O", "-wmo", "-num-threads", "2"])]
         ),
+        // The strict YAML reader every configuration file goes through (the server's, a system prompt's): each
+        // error names file:line:column.
+        .target(
+            name: "EnclaveConfiguration", dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSettings),
         .target(
             name: "Routing",
             dependencies: [
-                "Inference", "Policy", "EnclaveCrypto",
+                "EnclaveConfiguration", "Inference", "Policy", "EnclaveCrypto",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -145,8 +150,8 @@ let package = Package(
         .executableTarget(
             name: "enclave",
             dependencies: [
-                "GGUF", "Inference", "EnclaveCrypto", "Storage", "Policy", "Audit", "Routing", "ChatCore", "ChatServer",
-                "EnclaveClient",
+                "GGUF", "Inference", "EnclaveCrypto", "Storage", "Policy", "Audit", "EnclaveConfiguration", "Routing",
+                "ChatCore", "ChatServer", "EnclaveClient",
                 "Evaluation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -195,7 +200,7 @@ let package = Package(
         .testTarget(
             name: "RoutingTests",
             dependencies: [
-                "Routing", "Policy", "Inference", "EnclaveTestSupport",
+                "EnclaveConfiguration", "Routing", "Policy", "Inference", "EnclaveTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -228,7 +233,8 @@ let package = Package(
         .testTarget(
             name: "EvaluationTests",
             dependencies: [
-                "Evaluation", "ChatCore", "ChatCoreTestSupport", "Storage", "Policy", "Routing", "Audit",
+                "Evaluation", "ChatCore", "ChatCoreTestSupport", "Storage", "Policy", "EnclaveConfiguration", "Routing",
+                "Audit",
                 "EnclaveCrypto", "EnclaveTestSupport",
             ],
             exclude: ["Fixtures"], swiftSettings: strictSettings),

@@ -15,6 +15,8 @@ public enum AuditError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidArgument(String)
     /// A line of the log is not a canonical record.
     case record(AuditRecord.DecodingProblem)
+    /// A signed file (checkpoints, prune marks) does not verify: the first problem, with its file and line.
+    case broken(AuditVerificationFailure)
 
     /// A stable kebab-case code.
     public var code: String {
@@ -25,6 +27,7 @@ public enum AuditError: Error, Equatable, Sendable, CustomStringConvertible {
         case .corrupt: return "audit-corrupt"
         case .invalidArgument: return "bad-arguments"
         case .record: return "audit-record-malformed"
+        case .broken: return "audit-broken"
         }
     }
 
@@ -34,6 +37,7 @@ public enum AuditError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unavailable(let why), .key(let why), .corrupt(let why), .invalidArgument(let why):
             return "\(code): \(why)"
         case .record(let problem): return "\(code): \(problem)"
+        case .broken(let failure): return "\(code): \(failure)"
         }
     }
 }

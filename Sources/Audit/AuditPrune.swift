@@ -105,10 +105,18 @@ public enum AuditPrune {
 
     /// The verified marks of the directory; a damaged prune file stops the prune.
     private static func verifiedMarks(directory: String, publicKey: Ed25519PublicKey) throws -> [AuditPruneMark] {
-        switch try AuditPruneMark.read(directory: directory, publicKey: publicKey) {
-        case .success(let marks): return marks
-        case .failure(let failure):
-            throw AuditError.corrupt("refusing to prune: \(failure); run `enclave audit verify`")
+        try refusingToPrune { () throws(AuditError) in
+            try AuditPruneMark.read(directory: directory, publicKey: publicKey)
+        }
+    }
+
+    /// Reads a signed file; one that does not verify stops the prune.
+    private static func refusingToPrune<T>(_ read: () throws(AuditError) -> T) throws(AuditError) -> T {
+        do {
+            return try read()
+        } catch {
+            guard case .broken(let failure) = error else { throw error }
+            throw .corrupt("refusing to prune: \(failure); run `enclave audit verify`")
         }
     }
 
@@ -126,10 +134,8 @@ public enum AuditPrune {
         source: Int32, path: String, directory: String, before cutoff: UTCMillis, limit: UInt64?,
         marks: [AuditPruneMark], macKey: SymmetricKey, publicKey: Ed25519PublicKey
     ) throws -> Cut {
-        let checkpoints: [AuditCheckpoint]
-        switch try AuditVerifier.readCheckpoints(directory + "/" + AuditLog.checkpointFileName, publicKey: publicKey) {
-        case .success(let verified): checkpoints = verified
-        case .failure(let failure): throw AuditError.corrupt("refusing to prune: \(failure)")
+        let checkpoints = try refusingToPrune { () throws(AuditError) in
+            try AuditVerifier.readCheckpoints(directory + "/" + AuditLog.checkpointFileName, publicKey: publicKey)
         }
         var verifier = AuditChainVerifier(macKey: macKey, checkpoints: checkpoints, marks: marks)
         var splitter = LineSplitter()
@@ -236,7 +242,8 @@ extension AuditLog {
     /// this log before making it; nil when no record is old enough.
     public func pruneExpired(now: UTCMillis = .now, actor: String, role: String) async throws -> AuditPruneResult? {
         try await AuditPrune.pruneRecorded(
-            directory: directory, before: AuditPrune.cutoff(retentionDays: configuration.retentionDays, now: now), macKey: macKey, signer: signer, actor: actor,
+            directory: directory, before: AuditPrune.cutoff(retentionDays: configuration.retentionDays, now: now),
+            macKey: macKey, signer: signer, actor: actor,
             role: role
         ) { event in _ = try await self.append(event) }
     }

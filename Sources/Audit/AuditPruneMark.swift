@@ -77,10 +77,10 @@ public struct AuditPruneMark: Sendable, Equatable {
     }
 
     /// Parses and verifies a prune file: canonical lines, valid signatures, `first` strictly increasing.
-    public static func marks(from bytes: [UInt8], publicKey: Ed25519PublicKey)
-        -> Result<[AuditPruneMark], AuditVerificationFailure>
+    public static func marks(from bytes: [UInt8], publicKey: Ed25519PublicKey) throws(AuditError)
+        -> [AuditPruneMark]
     {
-        AuditVerifier.signedLines(
+        try AuditVerifier.signedLines(
             bytes, file: .prunes, kind: "prune mark", parse: AuditPruneMark.init(line:),
             isValid: { $0.isValid(publicKey: publicKey) },
             outOfOrder: { last, next in
@@ -89,11 +89,7 @@ public struct AuditPruneMark: Sendable, Equatable {
     }
 
     /// The verified marks of `<directory>/prunes.jsonl` (none when it does not exist).
-    static func read(directory: String, publicKey: Ed25519PublicKey) throws
-        -> Result<[AuditPruneMark], AuditVerificationFailure>
-    {
-        let path = directory + "/" + fileName
-        let bytes = FileManager.default.fileExists(atPath: path) ? try readWholeFile(path) : []
-        return marks(from: bytes, publicKey: publicKey)
+    static func read(directory: String, publicKey: Ed25519PublicKey) throws(AuditError) -> [AuditPruneMark] {
+        try marks(from: AuditVerifier.readSignedFile(directory + "/" + fileName), publicKey: publicKey)
     }
 }

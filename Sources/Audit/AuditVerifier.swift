@@ -23,8 +23,9 @@ public import EnclaveCrypto
 // appended after the newest checkpoint that reached the copy (at most one checkpoint interval).
 import Foundation
 
-/// The first problem found, naming the file and the 1-based line (for the log, the record's expected seq).
-public struct AuditVerificationFailure: Error, Sendable, Equatable, CustomStringConvertible {
+/// The first problem found, naming the file and the 1-based line (for the log, the record's expected seq): a
+/// report's finding, and what `AuditError.broken` carries when a signed file does not verify.
+public struct AuditVerificationFailure: Sendable, Equatable, CustomStringConvertible {
     public enum File: String, Sendable {
         case log = "audit.jsonl"
         case checkpoints = "checkpoints.jsonl"
@@ -62,9 +63,10 @@ public struct AuditVerificationReport: Sendable, Equatable {
             ["records", String(recordsVerified)],
             ["checkpoints", String(checkpoints), "latest=\(latestCheckpoint)"],
             ["check", macChecked ? "full" : "offline"],
-        ] + (prunedThrough > 0 ? [["pruned", "through=\(prunedThrough)"]] : []) + [
-            failure.map { ["result", "fail", $0.file.rawValue, "line=\($0.line)", $0.reason] } ?? ["result", "ok"],
-        ].map { $0.map(AuditReader.sanitizedField) }
+        ] + (prunedThrough > 0 ? [["pruned", "through=\(prunedThrough)"]] : [])
+            + [
+                failure.map { ["result", "fail", $0.file.rawValue, "line=\($0.line)", $0.reason] } ?? ["result", "ok"]
+            ].map { $0.map(AuditReader.sanitizedField) }
     }
 }
 
@@ -204,16 +206,18 @@ public enum AuditVerifier {
                 recordsVerified: 0, checkpoints: 0, latestCheckpoint: 0, macChecked: macKey != nil, failure: failure)
         }
         var checkpoints: [AuditCheckpoint]
-        switch try readCheckpoints(directory + "/" + AuditLog.checkpointFileName, publicKey: publicKey) {
-        case .success(let verified): checkpoints = verified
-        case .failure(let failure): return failed(failure)
+        do {
+            checkpoints = try readCheckpoints(directory + "/" + AuditLog.checkpointFileName, publicKey: publicKey)
+        } catch {
+            guard case .broken(let failure) = error else { throw error }
+            return failed(failure)
         }
         if let checkpointsPath {
             guard FileManager.default.fileExists(atPath: checkpointsPath) else {
                 throw AuditError.io(operation: "open", path: checkpointsPath, reason: "no such file")
             }
-            switch try readCheckpoints(checkpointsPath, publicKey: publicKey) {
-            case .success(let outside):
+            do {
+                let outside = try readCheckpoints(checkpointsPath, publicKey: publicKey)
                 let localFile = FileManager.default.fileExists(atPath: directory + "/" + AuditLog.checkpointFileName)
                 // With no local file at all (an auditor's copy of the log alone) the outside copy stands in.
                 if !localFile { checkpoints = outside }
@@ -227,15 +231,18 @@ public enum AuditVerifier {
                                 + " \(AuditLog.checkpointFileName)"
                                 + ": checkpoints were removed or the audit directory was rolled back"))
                 }
-            case .failure(var failure):
+            } catch {
+                guard case .broken(var failure) = error else { throw error }
                 failure.file = .outsideCheckpoints
                 return failed(failure)
             }
         }
         let marks: [AuditPruneMark]
-        switch try AuditPruneMark.read(directory: directory, publicKey: publicKey) {
-        case .success(let verified): marks = verified
-        case .failure(let failure): return failed(failure)
+        do {
+            marks = try AuditPruneMark.read(directory: directory, publicKey: publicKey)
+        } catch {
+            guard case .broken(let failure) = error else { throw error }
+            return failed(failure)
         }
         var verifier = AuditChainVerifier(macKey: macKey, checkpoints: checkpoints, marks: marks)
         let logPath = directory + "/" + AuditLog.logFileName
@@ -246,18 +253,27 @@ public enum AuditVerifier {
     }
 
     /// The verified checkpoints of the file at `path` (none when it does not exist).
-    static func readCheckpoints(_ path: String, publicKey: Ed25519PublicKey) throws
-        -> Result<[AuditCheckpoint], AuditVerificationFailure>
-    {
-        let bytes = FileManager.default.fileExists(atPath: path) ? try readWholeFile(path) : []
-        return checkpoints(from: bytes, publicKey: publicKey)
+    static func readCheckpoints(_ path: String, publicKey: Ed25519PublicKey) throws(AuditError) -> [AuditCheckpoint] {
+        try checkpoints(from: readSignedFile(path), publicKey: publicKey)
+    }
+
+    /// The bytes of a signed file (checkpoints, prune marks), or none when it does not exist.
+    static func readSignedFile(_ path: String) throws(AuditError) -> [UInt8] {
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        do {
+            return try readWholeFile(path)
+        } catch let error as AuditError {
+            throw error
+        } catch {
+            throw .io(operation: "read", path: path, reason: "\(error)")
+        }
     }
 
     /// Parses and verifies a checkpoint file: canonical lines, valid signatures, counts strictly increasing.
-    public static func checkpoints(from bytes: [UInt8], publicKey: Ed25519PublicKey)
-        -> Result<[AuditCheckpoint], AuditVerificationFailure>
+    public static func checkpoints(from bytes: [UInt8], publicKey: Ed25519PublicKey) throws(AuditError)
+        -> [AuditCheckpoint]
     {
-        signedLines(
+        try signedLines(
             bytes, file: .checkpoints, kind: "checkpoint", parse: AuditCheckpoint.init(line:),
             isValid: { $0.isValid(publicKey: publicKey) },
             outOfOrder: { last, next in
@@ -271,7 +287,7 @@ public enum AuditVerifier {
     static func signedLines<Line>(
         _ bytes: [UInt8], file: AuditVerificationFailure.File, kind: String,
         parse: (ArraySlice<UInt8>) -> Line?, isValid: (Line) -> Bool, outOfOrder: (Line, Line) -> String?
-    ) -> Result<[Line], AuditVerificationFailure> {
+    ) throws(AuditError) -> [Line] {
         var result: [Line] = []
         var splitter = LineSplitter()
         var failure: AuditVerificationFailure?
@@ -295,7 +311,7 @@ public enum AuditVerifier {
             return true
         }
         if failure == nil, splitter.finish() != nil { fail("incomplete last line") }
-        if let failure { return .failure(failure) }
-        return .success(result)
+        if let failure { throw .broken(failure) }
+        return result
     }
 }

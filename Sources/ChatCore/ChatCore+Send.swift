@@ -83,7 +83,7 @@ extension ChatCore {
         // Detect and tag. Tags are stored before the message, so a stored message's tags are always on its
         // conversation; a message that brings no new tag writes nothing. A detector failure is the policy's
         // fail-closed case (only on-prem providers).
-        var detection = TagResult(tags: [], detectorCounts: [:])
+        var detection = Detection()
         var detectorFailed = false
         do {
             detection = try await policy.detect(text)
@@ -102,14 +102,14 @@ extension ChatCore {
         var decision = await policy.decide(
             DecisionRequest(
                 tags: tags, user: user.name, groups: user.groups, requestedProvider: requestedModel,
-                providers: gateway.router.descriptors, detectorCounts: detection.detectorCounts,
+                providers: gateway.router.descriptors, detectorCounts: detection.countsByDetector,
                 detectionFailed: detectorFailed))
         ChatMetrics.decision(rule: decision.rule, allowed: !decision.allowed.isEmpty)
         // The router's canary eligibility must see every tag of the conversation.
         decision.tags.formUnion(tags)
         let context = CallContext(
             user: user, origin: origin, conversation: id, rule: decision.rule, tags: tags.sorted(),
-            detectorCounts: detection.detectorCounts, policySHA256: decision.policySHA256)
+            detectorCounts: detection.countsByDetector, policySHA256: decision.policySHA256)
         let message = NewMessage(role: "user", body: text)
 
         // Plan. A refusal stores the message, audits the denied decision and ends the walk.

@@ -37,7 +37,7 @@ public final class ChatCore: Sendable {
     /// Accounts, conversations and messages (Storage's Store).
     let store: any ChatStore
     let passwords: any PasswordVerifier
-    let policy: any PolicyGate
+    let policy: PolicyDirectoryGate
     let gateway: ProviderGateway
     /// The audit log (Audit's AuditLog).
     let audit: any AuditTrail
@@ -51,7 +51,7 @@ public final class ChatCore: Sendable {
     public let integrity: IntegrityEvents
 
     public init(
-        store: any ChatStore, passwords: any PasswordVerifier, policy: any PolicyGate, gateway: ProviderGateway,
+        store: any ChatStore, passwords: any PasswordVerifier, policy: PolicyDirectoryGate, gateway: ProviderGateway,
         audit: any AuditTrail, configuration: Configuration, integrity: IntegrityEvents = IntegrityEvents()
     ) {
         self.integrity = integrity

@@ -8,7 +8,7 @@ import Foundation
 public import Policy
 
 /// The policies of one directory, as ChatCore consults them.
-public final class PolicyDirectoryGate: PolicyGate {
+public final class PolicyDirectoryGate: Sendable {
     public let directory: String
     /// The serving policy and the state of the files on disk.
     public let store: PolicyStore
@@ -29,10 +29,9 @@ public final class PolicyDirectoryGate: PolicyGate {
 
     /// Runs the detectors outside the store's actor, so messages of different connections are checked
     /// in parallel.
-    public func detect(_ text: String) async throws -> TagResult {
-        guard let current = await store.current else { return TagResult(tags: [], detectorCounts: [:]) }
-        let detection = try current.detect(text)
-        return TagResult(tags: detection.tags, detectorCounts: detection.countsByDetector)
+    public func detect(_ text: String) async throws(PolicyError) -> Detection {
+        guard let current = await store.current else { return Detection() }
+        return try current.detect(text)
     }
 
     /// The tags the serving policy declares; none without a policy.

@@ -2,10 +2,11 @@
 // Audit library's AuditLog conform as they are: there are no adapters and no copies of their records.
 // The two protocols exist so that a test can put hooks around the real Store or AuditLog in a temporary
 // directory (hold a write until a signal, fail one); nothing shipped implements them but the real types.
-// Password hashing and the policy library are seams of their own (scrypt's cost, the policy directory).
+// Password hashing is a seam of its own (scrypt's cost). The policy library has none: tests give ChatCore
+// the real `PolicyDirectoryGate` over policy files of their own.
 public import Audit
 import Foundation
-public import Policy
+import Policy
 public import Storage
 
 // MARK: Storage
@@ -66,33 +67,3 @@ public protocol AuditTrail: Sendable {
 }
 
 extension AuditLog: AuditTrail {}
-
-// MARK: Policy
-
-/// Detector output over one text: the tags it implies and how often each detector fired.
-public struct TagResult: Sendable, Equatable {
-    public var tags: Set<String>
-    public var detectorCounts: [String: Int]
-
-    public init(tags: Set<String>, detectorCounts: [String: Int]) {
-        self.tags = tags
-        self.detectorCounts = detectorCounts
-    }
-}
-
-/// The policy library: detectors, defaults, the pure decision, and reload.
-public protocol PolicyGate: Sendable {
-    func detect(_ text: String) async throws -> TagResult
-    func defaultTags(user: String, groups: [String]) async -> Set<String>
-    /// Which providers may see a conversation: Policy's pure `evaluate` over the serving policy.
-    func decide(_ request: DecisionRequest) async -> Decision
-    /// Re-reads the policy files. A rejected set leaves the last good policy serving (at on-prem only until
-    /// the files load again); the result names either set by its SHA-256 (`auditSubject`).
-    func reload() async -> PolicyLoadResult
-    /// The tags a user may set with `/tag`: those the policy declares (nil: no vocabulary, any valid name).
-    func declaredTags() async -> Set<String>?
-}
-
-extension PolicyGate {
-    public func declaredTags() async -> Set<String>? { nil }
-}

@@ -51,14 +51,14 @@ public struct EvalProgress: Sendable {
 public struct EvalRunner: Sendable {
     let core: ChatCore
     let store: any ChatStore
-    let policy: any PolicyGate
+    let policy: PolicyDirectoryGate
     let gateway: ProviderGateway
     /// The attempt that served (or last failed) each conversation, noted by ChatCore's attempt observer.
     let attempts: LastAttempts
     public let options: EvalOptions
 
     public init(
-        store: any ChatStore, policy: any PolicyGate, gateway: ProviderGateway, audit: any AuditTrail,
+        store: any ChatStore, policy: PolicyDirectoryGate, gateway: ProviderGateway, audit: any AuditTrail,
         options: EvalOptions
     ) {
         var configuration = ChatCore.Configuration()

@@ -9,7 +9,7 @@
 //    "input": "A fee of 1.5% on 2,400.00 EUR is how much?", "scorer": "number", "expected": 36, "tolerance": 0.01}
 // `conversation: [{"role": "user", "content": ...}, ...]` replaces `input` for a short dialogue (it ends
 // with the user's turn).
-public import Foundation
+internal import Foundation
 
 /// A gold file that cannot be used; `description` is `file:line: message`.
 public struct GoldSuiteError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -162,7 +162,8 @@ public enum GoldSuiteLoader {
         }
         let itemScorer = try Self.scorer(map)
         return GoldItem(
-            id: id, category: category, weight: weight, tags: tags, history: history, message: message, scorer: itemScorer,
+            id: id, category: category, weight: weight, tags: tags, history: history, message: message,
+            scorer: itemScorer,
             location: location)
     }
 

@@ -43,7 +43,8 @@ public struct ToneJudge: Sendable {
     ///   - gateway: must know `judge` (its residency decides the hard rule on tagged conversations).
     ///   - sample: replies rated per arm at most.
     public init(
-        store: any ChatStore, policy: any PolicyGate, gateway: ProviderGateway, audit: any AuditTrail, judge: String,
+        store: any ChatStore, policy: PolicyDirectoryGate, gateway: ProviderGateway, audit: any AuditTrail,
+        judge: String,
         sample: Int = 20,
         user: Principal = Principal(name: "canary-judge", role: .staff, groups: [])
     ) {

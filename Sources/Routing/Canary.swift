@@ -10,6 +10,7 @@
 // Eligibility is written in policy terms: `tags: none` (only untagged conversations) and an optional
 // list of groups (the user must be in one). A conversation that stops being eligible (it gets a tag)
 // leaves the canary; the policy always wins over stickiness.
+internal import EnclaveConfiguration
 internal import EnclaveCrypto
 internal import Foundation
 internal import Yams

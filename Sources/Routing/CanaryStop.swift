@@ -14,6 +14,7 @@
 //     provider: vpc-llm-next
 //     percent: 5
 //     stop_when: {error_rate: 0.2, p95_ms: 30000, window: 50, min_calls: 10}
+internal import EnclaveConfiguration
 import Foundation
 import Synchronization
 internal import Yams
@@ -109,7 +110,8 @@ public final class CanaryWatch: Sendable {
             let p95 = Self.percentile95(state.recent.map(\.ms))
             let stop: CanaryStop
             if errorRate > bounds.errorRate {
-                let detail = "error_rate=\(Self.fixed(errorRate, 3)) bound=\(Self.fixed(bounds.errorRate, 3)) calls=\(calls)"
+                let detail =
+                    "error_rate=\(Self.fixed(errorRate, 3)) bound=\(Self.fixed(bounds.errorRate, 3)) calls=\(calls)"
                 stop = CanaryStop(provider: provider, bound: "error-rate", detail: detail)
             } else if p95 > bounds.p95Ms {
                 let detail = "p95_ms=\(Self.fixed(p95, 0)) bound_ms=\(Self.fixed(bounds.p95Ms, 0)) calls=\(calls)"

@@ -2,6 +2,7 @@
 // a change is a new version, the configuration picks the version per route, and the version used is
 // recorded on every call, so a change in answers can be traced to a change in prompt. Every prompt
 // the configuration names is read at start-up, so a missing file stops the server, not a chat.
+public import EnclaveConfiguration
 internal import Foundation
 
 /// A loaded system prompt and the version to record.

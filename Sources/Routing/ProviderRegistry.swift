@@ -1,6 +1,7 @@
 // The providers of a running server, built from the routing configuration. Local providers need a
 // loaded engine, which the caller supplies (loading a model is the server's business, not routing's).
-public import Policy
+internal import EnclaveConfiguration
+internal import Policy
 
 /// The registered providers, by name, in configuration order.
 public final class ProviderRegistry: Sendable {

@@ -25,6 +25,7 @@
 //                eligible: {tags: none, groups: [pilot]}}
 //       prompts: {default: assistant.v1, providers: {external-gpt: assistant.v1}}
 //       health: {cooldown_ms: 5000, max_cooldown_ms: 120000, failures: 3}   # circuit breakers
+public import EnclaveConfiguration
 internal import Foundation
 public import Policy
 internal import Yams

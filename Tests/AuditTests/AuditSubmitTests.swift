@@ -114,7 +114,7 @@ import Testing
             "cat >/dev/null; n=0; while [ ! -e '\(go)' ] && [ $n -lt 1500 ]; do sleep 0.2; n=$((n+1)); done; "
             + "touch '\(finished)'"
         let log = try await openTestLog(directory.path, every: 1, command: ["/bin/sh", "-c", command])
-        defer { FileManager.default.createFile(atPath: go, contents: nil) }
+        defer { _ = FileManager.default.createFile(atPath: go, contents: nil) }
         _ = try await log.append(event("conversation:first"))
         let ticket = try log.submit(event("conversation:second"))
         let seq = try await log.durable(ticket)

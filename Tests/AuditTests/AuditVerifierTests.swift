@@ -48,7 +48,7 @@ final class TamperFixture: Sendable {
         macKey = try TestKeys.keys().mac
         publicKey = try testPublicKey(directory.path)
         checkpointBytes = try Array(Data(contentsOf: URL(fileURLWithPath: directory.file("checkpoints.jsonl"))))
-        checkpoints = try AuditVerifier.checkpoints(from: checkpointBytes, publicKey: publicKey).get()
+        checkpoints = try AuditVerifier.checkpoints(from: checkpointBytes, publicKey: publicKey)
         var full = AuditChainVerifier(macKey: macKey, checkpoints: checkpoints)
         var offline = AuditChainVerifier(macKey: nil, checkpoints: checkpoints)
         var savedFull = [full]

@@ -1,12 +1,12 @@
 // The back ends a ChatCore test runs on: the real Store (sealed SQLite) and the real hash-chained AuditLog
 // in a temporary directory, the log behind `HookedAudit` so that a test can make its writes fail (no audit
-// means no action) or see when a record is submitted. Also the on-prem-only policy, for tests that need
-// no policy files. Test support only: nothing shipped uses them.
+// means no action) or see when a record is submitted, and the real policy gate over policy files the test
+// writes there. Test support only: nothing shipped uses them.
 public import Audit
 public import ChatCore
 import EnclaveCrypto
 import Foundation
-public import Policy
+import Policy
 public import Storage
 import Synchronization
 
@@ -103,24 +103,68 @@ public final class HookedAudit: AuditTrail {
     public func verify() throws -> AuditVerificationReport { try log.verify() }
 }
 
-/// A policy gate that lets only on-prem providers through and tags nothing: the fail-closed stance
-/// used when no policy library is configured.
-public struct OnPremOnlyPolicy: PolicyGate {
-    public init() {}
+/// Policy files in the shipped schema (see policies/), for tests that need a policy of their own.
+public enum TestPolicies {
+    /// Every untagged conversation goes on-prem only (rule `on-prem-only`). No detector runs; the tags `phi`
+    /// and `pii` may be set by hand (`/tag`), and no rule names them, which also means on-prem only.
+    public static let onPremOnly = """
+        version: 1
+        tags:
+          phi: {description: Set by hand in tests.}
+          pii: {description: Set by hand in tests.}
+        rules:
+          - name: on-prem-only
+            when: {untagged: true}
+            allow: {residency: [on-prem]}
+        """
 
-    public func detect(_ text: String) throws -> TagResult { TagResult(tags: [], detectorCounts: [:]) }
-
-    public func defaultTags(user: String, groups: [String]) -> Set<String> { [] }
-
-    public func decide(_ request: DecisionRequest) -> Decision {
-        var denied: [String: String] = [:]
-        for provider in request.providers where provider.residency != .onPrem { denied[provider.name] = "on-prem-only" }
-        return Decision(
-            allowed: request.providers.filter { $0.residency == .onPrem }.map(\.name), denied: denied,
-            rule: "on-prem-only", reason: "no policy loaded: only on-prem providers", tags: request.tags)
+    /// Every conversation may reach exactly `providers` (rule `allow-list`, or `allow-list-pii` once the word
+    /// "secret" has tagged it `pii`).
+    public static func allowing(_ providers: [String]) -> String {
+        let list = providers.joined(separator: ", ")
+        return """
+            version: 1
+            tags:
+              pii:
+                detectors: [secret-word]
+            detectors:
+              secret-word:
+                type: keywords
+                keywords: [secret]
+            rules:
+              - name: allow-list
+                when: {untagged: true}
+                allow: {providers: [\(list)]}
+              - name: allow-list-pii
+                when: {tags: {any: [pii]}}
+                allow: {providers: [\(list)]}
+            """
     }
+}
 
-    public func reload() -> PolicyLoadResult {
-        PolicyLoadResult(ok: true, sha256: nil, previousSHA256: nil, issues: [], candidateSHA256: "on-prem-only")
+extension TestPolicies {
+    /// The real policy gate over `yaml`, written as the one file of `<directory>/policies`; throws when the
+    /// file does not load.
+    public static func gate(_ yaml: String = onPremOnly, in directory: String) async throws -> PolicyDirectoryGate {
+        let policies = directory + "/policies"
+        try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
+        try Data(yaml.utf8).write(to: URL(fileURLWithPath: policies + "/policy.yaml"))
+        let gate = PolicyDirectoryGate(directory: policies)
+        let result = await gate.store.lastResult
+        guard let result, result.ok else { throw TestPolicyError(issues: result?.issues.map { "\($0)" } ?? []) }
+        return gate
     }
+}
+
+extension TestBackends {
+    /// The real policy gate over `yaml`, in this test's directory.
+    public func policy(_ yaml: String = TestPolicies.onPremOnly) async throws -> PolicyDirectoryGate {
+        try await TestPolicies.gate(yaml, in: directory)
+    }
+}
+
+/// The test's own policy file did not load.
+public struct TestPolicyError: Error, CustomStringConvertible {
+    public let issues: [String]
+    public var description: String { "the test policy does not load: " + issues.joined(separator: "; ") }
 }

@@ -1,8 +1,8 @@
 // Scripted providers for the tests, behind the real gateway (router, context assembler, call records,
 // circuit breakers): the only fake on the model side is the `ChatProvider` itself. Test support only.
-public import ChatCore
+import ChatCore
 import Foundation
-public import Inference
+import Inference
 public import Policy
 public import Routing
 
@@ -63,6 +63,7 @@ public struct TestProvider: ChatProvider {
 
     /// The production gateway over this provider alone, with an empty system prompt (`<name>.v1`).
     public var gateway: ProviderGateway {
-        ProviderGateway(providers: [self], defaultProvider: info.name, systemPrompt: "", promptVersion: info.name + ".v1")
+        ProviderGateway(
+            providers: [self], defaultProvider: info.name, systemPrompt: "", promptVersion: info.name + ".v1")
     }
 }

@@ -28,7 +28,7 @@ struct ScryptVerifier: PasswordVerifier {
             directory: directory + "/audit", sealingKey: auditKeys.signingSeal)
         let audit = try await AuditLog(directory: directory + "/audit", macKey: auditKeys.mac, signer: signer)
         let core = ChatCore(
-            store: store, passwords: try ScryptVerifier(), policy: OnPremOnlyPolicy(),
+            store: store, passwords: try ScryptVerifier(), policy: try await TestPolicies.gate(in: directory),
             gateway: TestProvider.echo().gateway, audit: audit,
             configuration: {
                 var configuration = ChatCore.Configuration()

@@ -57,32 +57,6 @@ final class ScriptedProvider: ChatProvider {
     func health() async -> Bool { true }
 }
 
-/// A policy gate that allows a fixed list for every conversation.
-struct AllowListGate: PolicyGate {
-    let allowed: [String]
-
-    func detect(_ text: String) -> TagResult {
-        text.contains("secret")
-            ? TagResult(tags: ["pii"], detectorCounts: ["keyword": 1]) : TagResult(tags: [], detectorCounts: [:])
-    }
-
-    func defaultTags(user: String, groups: [String]) -> Set<String> { [] }
-
-    func decide(_ request: DecisionRequest) -> Decision {
-        var denied: [String: String] = [:]
-        for provider in request.providers where !allowed.contains(provider.name) {
-            denied[provider.name] = "allow-list"
-        }
-        return Decision(
-            allowed: allowed.filter { name in request.providers.contains { $0.name == name } }, denied: denied,
-            rule: "allow-list", reason: "test", tags: request.tags)
-    }
-
-    func reload() -> PolicyLoadResult {
-        PolicyLoadResult(ok: true, sha256: nil, previousSHA256: nil, issues: [], candidateSHA256: "allow-list")
-    }
-}
-
 struct RoutedFixture {
     let backends: TestBackends
     var audit: HookedAudit { backends.audit }
@@ -101,7 +75,8 @@ struct RoutedFixture {
             promptVersion: "assistant.v2", canary: canary,
             health: ProviderHealth(settings: .init(base: .seconds(3600), maximum: .seconds(3600))))
         core = ChatCore(
-            store: backends.store, passwords: TestPasswords(), policy: AllowListGate(allowed: allowed),
+            store: backends.store, passwords: TestPasswords(),
+            policy: try await backends.policy(TestPolicies.allowing(allowed)),
             gateway: gateway, audit: backends.audit, configuration: ChatCore.Configuration())
     }
 

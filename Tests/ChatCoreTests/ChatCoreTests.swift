@@ -57,7 +57,8 @@ struct Fixture {
         var configuration = ChatCore.Configuration()
         configure(&configuration)
         core = ChatCore(
-            store: backends.store, passwords: TestPasswords(), policy: OnPremOnlyPolicy(), gateway: gateway.gateway,
+            store: backends.store, passwords: TestPasswords(), policy: try await backends.policy(),
+            gateway: gateway.gateway,
             audit: backends.audit, configuration: configuration)
     }
 

@@ -33,7 +33,7 @@ actor Signal {
             }
             let first = await group.next() ?? false
             group.cancelAll()
-            if !first { await fire() }
+            if !first { fire() }
             return first
         }
     }
@@ -101,6 +101,7 @@ actor Overlaps {
 struct OverlapSetup {
     let backends: TestBackends
     let store: HookedStore
+    let policy: PolicyDirectoryGate
 
     init(
         storeFailing: Set<String> = [], holds: [String: Signal] = [:], signals: [String: Signal] = [:],
@@ -108,6 +109,7 @@ struct OverlapSetup {
     ) async throws {
         backends = try await TestBackends()
         store = HookedStore(backends.store, failing: storeFailing, holds: holds)
+        policy = try await backends.policy()
         backends.audit.fail(actions: auditFailing)
         backends.audit.onSubmit { event in
             if let signal = signals[event.action] { Task { await signal.fire() } }
@@ -125,7 +127,7 @@ struct OverlapSetup {
         var configuration = ChatCore.Configuration()
         configuration.historyTurns = historyTurns
         return ChatCore(
-            store: setup.store, passwords: TestPasswords(), policy: OnPremOnlyPolicy(), gateway: gateway.gateway,
+            store: setup.store, passwords: TestPasswords(), policy: setup.policy, gateway: gateway.gateway,
             audit: setup.backends.audit, configuration: configuration)
     }
 

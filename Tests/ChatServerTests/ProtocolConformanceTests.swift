@@ -133,7 +133,8 @@ import Testing
             }
             try await server.client { client in
                 try await client.login("root", "root-password")
-                #expect(try await client.final("/reload") == "OK policy=on-prem-only")
+                let serving = try #require(await server.policy.sha256)
+                #expect(try await client.final("/reload") == "OK policy=\(serving)")
             }
             let denied = try server.events().filter { $0.action == "access.denied" }.map(\.subject)
             #expect(denied == ["command:audit", "command:reload", "conversation:\(c1)", "conversation:\(c1)"])

@@ -22,7 +22,8 @@ let slowGateway = TestProvider.paced(name: "slow", words: 3000, pause: .millisec
         }
         let backends = try await TestBackends(users: users + [TestServer.users[0]])
         let core = ChatCore(
-            store: backends.store, passwords: TestPasswords(), policy: OnPremOnlyPolicy(), gateway: slowGateway,
+            store: backends.store, passwords: TestPasswords(), policy: try await backends.policy(),
+            gateway: slowGateway,
             audit: backends.audit, configuration: ChatCore.Configuration())
         var configuration = ServerConfiguration()
         configuration.port = 0

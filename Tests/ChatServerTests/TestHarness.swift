@@ -25,6 +25,8 @@ struct TestPasswords: PasswordVerifier {
 struct TestServer {
     let server: ChatServer
     let backends: TestBackends
+    /// The real policy gate over the on-prem-only test policy.
+    let policy: PolicyDirectoryGate
     var audit: HookedAudit { backends.audit }
     var store: Store { backends.store }
 
@@ -48,8 +50,9 @@ struct TestServer {
         _ body: (TestServer) async throws -> Void
     ) async throws {
         let backends = try await TestBackends(users: users)
+        let policy = try await backends.policy()
         let core = ChatCore(
-            store: backends.store, passwords: TestPasswords(), policy: OnPremOnlyPolicy(), gateway: gateway,
+            store: backends.store, passwords: TestPasswords(), policy: policy, gateway: gateway,
             audit: backends.audit, configuration: coreConfiguration)
         var configuration = ServerConfiguration()
         configuration.port = 0
@@ -63,7 +66,7 @@ struct TestServer {
             tasks.addTask { try await group.run() }
             do {
                 try await body(
-                    TestServer(server: server, backends: backends))
+                    TestServer(server: server, backends: backends, policy: policy))
             } catch {
                 await group.triggerGracefulShutdown()
                 throw error

@@ -4,6 +4,7 @@
 // control, and every conversation is rated up.
 import Audit
 import ChatCore
+import EnclaveConfiguration
 import EnclaveTestSupport
 import Evaluation
 import Foundation

@@ -103,7 +103,7 @@ import Testing
         let output = Pipe()
         // The log goes to a file, so a chatty browser cannot block on a full pipe while stdout is read.
         let errorPath = NSTemporaryDirectory() + "chromium-\(UUID().uuidString).log"
-        FileManager.default.createFile(atPath: errorPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: errorPath) }
         process.standardOutput = output
         process.standardError = FileHandle(forWritingAtPath: errorPath)

@@ -1,6 +1,7 @@
 // The OpenAI-compatible provider against the recording server on loopback: token-by-token streaming,
 // the request it sends, the API key's handling, retries before the first token, and a stable code
 // for every fault (down, stall past the read timeout, HTTP 500, malformed SSE, a stream cut midway).
+import EnclaveConfiguration
 import EnclaveTestSupport
 import Foundation
 import Inference

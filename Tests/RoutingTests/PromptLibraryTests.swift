@@ -1,5 +1,6 @@
 // Versioned prompts: the shipped prompt loads, the version is what the file name says, and a
 // configuration naming a missing version fails at load.
+import EnclaveConfiguration
 import Foundation
 import Testing
 

@@ -1,5 +1,6 @@
 // The registry built from configuration text: HTTP providers come up from their entries, local ones
 // through the caller's factory, and `/models` shows residency and, per decision, the forbidding rule.
+import EnclaveConfiguration
 import EnclaveTestSupport
 import Inference
 import Policy

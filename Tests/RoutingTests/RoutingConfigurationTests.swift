@@ -1,5 +1,6 @@
 // The routing configuration reader: the shipped default loads, and every kind of mistake is refused
 // with the file:line:column of the offending node (positions counted by hand in the inline YAML).
+import EnclaveConfiguration
 import Foundation
 import Policy
 import Testing

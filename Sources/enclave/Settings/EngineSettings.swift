@@ -5,6 +5,7 @@
 //       context_length: 8192  # default: the model's trained context, bounded by the KV-cache budget
 //       kv_cache_mb: 1024     # memory for conversations' KV caches, shared by all local models
 //       sampling: {temperature: 0.7, top_k: 40, top_p: 0.95, min_p: 0.05, repetition_penalty: 1.0, seed: 0}
+import EnclaveConfiguration
 import Foundation
 import Inference
 import Routing
@@ -32,20 +33,26 @@ struct EngineSettings {
         settings.contextLength = try map["context_length"].map { n throws(ConfigurationError) in
             try reader.int(n, "engine.context_length", range: 16...10_000_000)
         }
-        if let n = map["kv_cache_mb"] { settings.kvCacheBytes = try reader.int(n, "engine.kv_cache_mb", range: 0...1_048_576) << 20 }
+        if let n = map["kv_cache_mb"] {
+            settings.kvCacheBytes = try reader.int(n, "engine.kv_cache_mb", range: 0...1_048_576) << 20
+        }
         if let n = map["sampling"] {
             let sampling = try reader.mapping(
                 n, "engine.sampling",
                 allowed: ["temperature", "top_k", "top_p", "min_p", "repetition_penalty", "repeat_last_n", "seed"])
             var s = SamplingParameters()
-            if let v = sampling["temperature"] { s.temperature = Float(try reader.double(v, "temperature", range: 0...5)) }
+            if let v = sampling["temperature"] {
+                s.temperature = Float(try reader.double(v, "temperature", range: 0...5))
+            }
             if let v = sampling["top_k"] { s.topK = try reader.int(v, "top_k", range: 0...100_000) }
             if let v = sampling["top_p"] { s.topP = Float(try reader.double(v, "top_p", range: 0...1)) }
             if let v = sampling["min_p"] { s.minP = Float(try reader.double(v, "min_p", range: 0...1)) }
             if let v = sampling["repetition_penalty"] {
                 s.repetitionPenalty = Float(try reader.double(v, "repetition_penalty", range: 0.5...5))
             }
-            if let v = sampling["repeat_last_n"] { s.repeatLastN = try reader.int(v, "repeat_last_n", range: 0...100_000) }
+            if let v = sampling["repeat_last_n"] {
+                s.repeatLastN = try reader.int(v, "repeat_last_n", range: 0...100_000)
+            }
             if let v = sampling["seed"] { s.seed = UInt64(try reader.int(v, "seed", range: 0...Int.max)) }
             settings.sampling = s
         }

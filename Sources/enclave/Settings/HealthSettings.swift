@@ -9,6 +9,7 @@
 // staging copy) gets a free health port too instead of failing on the first one's.
 import ArgumentParser
 import ChatServer
+import EnclaveConfiguration
 import Routing
 import Yams
 

@@ -14,6 +14,7 @@ import ArgumentParser
 import Audit
 import ChatCore
 import ChatServer
+import EnclaveConfiguration
 import Foundation
 import Inference
 import Routing
@@ -132,7 +133,9 @@ struct SettingsFile {
 
     /// The `audit:` section. The checkpoint command is an argv list or one space-separated text, and its
     /// program an absolute path: no shell and no PATH lookup decide what receives the checkpoints.
-    static func readAudit(_ node: Node, reader: ConfigurationReader) throws(ConfigurationError) -> AuditLog.Configuration {
+    static func readAudit(_ node: Node, reader: ConfigurationReader) throws(ConfigurationError)
+        -> AuditLog.Configuration
+    {
         let map = try reader.mapping(
             node, "audit",
             allowed: ["checkpoint_every_records", "checkpoint_every_seconds", "checkpoint_command", "retention_days"])
@@ -141,7 +144,8 @@ struct SettingsFile {
             audit.checkpointEvery = try reader.int(value, "audit.checkpoint_every_records", range: 1...10_000_000)
         }
         if let value = map["checkpoint_every_seconds"] {
-            audit.checkpointInterval = .seconds(try reader.int(value, "audit.checkpoint_every_seconds", range: 1...86_400))
+            audit.checkpointInterval = .seconds(
+                try reader.int(value, "audit.checkpoint_every_seconds", range: 1...86_400))
         }
         if let value = map["checkpoint_command"] {
             let argv: [String]
@@ -171,7 +175,8 @@ struct SettingsFile {
         let map = try reader.mapping(node, "limits", allowed: Set(keys))
         for key in keys {
             guard let value = map[key] else { continue }
-            let number = try reader.int(value, "limits.\(key)", range: key.hasPrefix("line") ? 64...16_777_216 : 0...100_000_000)
+            let number = try reader.int(
+                value, "limits.\(key)", range: key.hasPrefix("line") ? 64...16_777_216 : 0...100_000_000)
             switch key {
             case "line_bytes_before_login": server.lineLimitBeforeLogin = number
             case "line_bytes_after_login": server.lineLimitAfterLogin = number
