@@ -2,7 +2,7 @@
 // deleted with its rows, as `delete` does one conversation), then the account row goes, in one
 // transaction, and the WAL is checkpointed so no page image of either survives there. The audit trail
 // is kept: it lives in the audit log, which never holds message text.
-public import Foundation
+import Foundation
 
 extension Store {
     /// Deletes `name` and every conversation it owns; returns how many conversations were shredded.

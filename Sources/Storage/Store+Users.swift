@@ -1,7 +1,7 @@
 // User accounts: creation, lookup, updates, and the failed-login counter with lockout.
 // Password hashing (scrypt, ~100 ms) happens outside the actor: callers pass a finished hash.
 internal import EnclaveCrypto
-public import Foundation
+import Foundation
 
 extension UserRecord {
     /// A new account with `password` hashed by scrypt. Call it off the Store actor; it is slow on purpose.
@@ -51,31 +51,10 @@ extension Store {
         guard try writeUser(user, insert: false) == 1 else { throw StoreError(.notFound, "no user \(user.name)") }
     }
 
-    /// Counts a failed login; after `lockAfter` consecutive failures the account is locked for
-    /// `lockFor` seconds. Returns the updated record (nil for an unknown user).
-    @discardableResult
-    public func recordFailedLogin(name: String, lockAfter: Int = 5, lockFor: TimeInterval = 900, now: Date = Date())
-        throws -> UserRecord?
-    {
-        guard var user = try user(named: name) else { return nil }
-        user.failedAttempts += 1
-        if user.failedAttempts >= lockAfter { user.lockedUntil = now.addingTimeInterval(lockFor) }
-        try updateUser(user)
-        return user
-    }
-
     /// A number that changes whenever another connection (another process: `enclave users ...`) has
     /// committed to the database since the last call; this connection's own writes leave it alone.
     public func changeCounter() throws -> Int {
         try mapErrors { try db.query("PRAGMA data_version").first?[0].int ?? 0 }
-    }
-
-    /// Clears the failure counter and any lock after a successful login.
-    public func recordSuccessfulLogin(name: String) throws {
-        guard var user = try user(named: name), user.failedAttempts != 0 || user.lockedUntil != nil else { return }
-        user.failedAttempts = 0
-        user.lockedUntil = nil
-        try updateUser(user)
     }
 
     /// The columns of a user row as `user(_:)` reads them: those of schema 2 (the MAC and its master

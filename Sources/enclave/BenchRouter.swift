@@ -46,7 +46,7 @@ struct BenchRouter: AsyncParsableCommand {
         let health = ProviderHealth()
         health.record("vpc-llama", errorCode: "provider-down")
         let tagPool = ["pii", "phi", "financial", "confidential"]
-        var random = BenchRandom(seed: 1)
+        var random = SeededGenerator(seed: 1)  // the same requests in every run, so runs compare
         var samples: [Double] = []
         samples.reserveCapacity(messages)
         let clock = ContinuousClock()
@@ -112,19 +112,6 @@ struct BenchRouter: AsyncParsableCommand {
         guard !sorted.isEmpty else { return "n/a" }
         func at(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
         return String(format: "p50 %.1f, p99 %.1f", at(0.5), at(0.99))
-    }
-}
-
-/// SplitMix64, so runs are comparable.
-private struct BenchRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

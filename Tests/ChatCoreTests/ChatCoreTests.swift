@@ -11,13 +11,6 @@ import Storage
 import Synchronization
 import Testing
 
-/// Passwords for tests: stored as `test:<password>`.
-struct TestPasswords: PasswordVerifier {
-    func verify(_ password: String, against stored: String) -> Bool { stored == "test:" + password }
-    var decoyHash: String { "test:\u{0}decoy" }
-    func hash(_ password: String) -> String { "test:" + password }
-}
-
 /// A provider `local` that records the turns that reached it (the order check; the empty system prompt
 /// left out) and echoes, behind the real gateway.
 final class RecordingGateway: Sendable {

@@ -14,13 +14,6 @@ import Testing
 
 @testable import ChatServer
 
-/// Passwords for tests: stored as `test:<password>`. (The server's real verifier is scrypt.)
-struct TestPasswords: PasswordVerifier {
-    func verify(_ password: String, against stored: String) -> Bool { stored == "test:" + password }
-    var decoyHash: String { "test:\u{0}decoy" }
-    func hash(_ password: String) -> String { "test:" + password }
-}
-
 /// The back ends plus a running server.
 struct TestServer {
     let server: ChatServer

@@ -106,7 +106,7 @@ final class PseudoTerminal {
         again.arguments = ["serve", "--listen", "127.0.0.1:\(served.port)", "--config", "enclave.yaml"]
         again.currentDirectoryURL = served.directory
         let log = served.directory.appendingPathComponent("again.out")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         again.standardOutput = try FileHandle(forWritingTo: log)
         again.standardError = FileHandle.nullDevice
         try again.run()

@@ -30,7 +30,7 @@ import Testing
     /// Starts `serve` in a fresh directory with `arguments`; returns the process and its output file.
     private static func serve(_ arguments: [String], in directory: URL) throws -> (Process, URL) {
         let output = directory.appendingPathComponent("serve-\(UUID().uuidString).out")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let process = Process()
         process.executableURL = EnclaveBinary.url
         process.arguments =

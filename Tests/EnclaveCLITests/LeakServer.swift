@@ -81,7 +81,7 @@ final class LeakServer {
     func start() throws {
         starts += 1
         let output = directory.appendingPathComponent("serve-\(starts).out")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let process = Process()
         process.executableURL = EnclaveBinary.url
         process.arguments = [

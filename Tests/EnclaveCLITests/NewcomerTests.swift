@@ -47,7 +47,7 @@ import Testing
         again.arguments = ["serve", "--listen", "127.0.0.1:0", "--config", "enclave.yaml"]
         again.currentDirectoryURL = served.directory
         let output = served.directory.appendingPathComponent("serve-again.out")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         again.standardOutput = try FileHandle(forWritingTo: output)
         again.standardError = FileHandle.nullDevice
         try again.run()

@@ -56,7 +56,7 @@ final class PolicyServedDirectory {
         let config = directory.appendingPathComponent("enclave.yaml")
         try Self.configuration.write(to: config, atomically: true, encoding: .utf8)
         let output = directory.appendingPathComponent("serve.out")
-        manager.createFile(atPath: output.path, contents: nil)
+        _ = manager.createFile(atPath: output.path, contents: nil)
         process.executableURL = EnclaveBinary.url
         process.arguments = [
             "serve", "--listen", "127.0.0.1:0", "--config", config.path, "--policies", policies.path,
@@ -87,7 +87,7 @@ final class PolicyServedDirectory {
         client.arguments = ["chat", "--port", String(port), "--user", "admin"]
         let input = Pipe()
         let output = directory.appendingPathComponent("chat-\(UUID().uuidString).out")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         client.standardInput = input
         client.standardOutput = try FileHandle(forWritingTo: output)
         client.standardError = FileHandle.nullDevice

@@ -59,14 +59,14 @@ final class ServedDirectory {
 
     private func start() throws {
         output = directory.appendingPathComponent("serve.out")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         process.executableURL = EnclaveBinary.url
         process.arguments = ["serve", "--listen", "127.0.0.1:0"] + extraArguments
         process.currentDirectoryURL = directory
         process.standardOutput = try FileHandle(forWritingTo: output)
         let errors = directory.appendingPathComponent("serve.err")
         if !FileManager.default.fileExists(atPath: errors.path) {
-            FileManager.default.createFile(atPath: errors.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
         }
         let errorHandle = try FileHandle(forWritingTo: errors)
         errorHandle.seekToEndOfFile()
@@ -96,7 +96,7 @@ final class ServedDirectory {
         client.arguments = ["chat", "--port", String(port), "--user", user]
         let input = Pipe()
         let output = directory.appendingPathComponent("chat-\(UUID().uuidString).out")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         client.standardInput = input
         client.standardOutput = try FileHandle(forWritingTo: output)
         client.standardError = FileHandle.nullDevice

@@ -88,8 +88,8 @@ final class NotifiedServer {
 
     init(environment extra: [String: String], launcher: [String] = [], arguments: [String] = []) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
         let serve =
             [
                 EnclaveBinary.url.path, "serve", "--listen", "127.0.0.1:0", "--data-dir", directory.path + "/data",

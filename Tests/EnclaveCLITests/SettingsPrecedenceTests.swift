@@ -7,6 +7,10 @@ import EnclaveClient
 import Foundation
 import Testing
 
+/// The shared layout's directory; the process removes it when it exits (no test owns the layout).
+private let precedenceRoot = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "enclave-prec-\(UUID().uuidString)")
+
 @Suite(.serialized) struct SettingsPrecedenceTests {
     enum Level: String, CaseIterable, Sendable {
         case `default`, file, environment, flag
@@ -24,7 +28,8 @@ import Testing
         ]
 
         init() throws {
-            root = FileManager.default.temporaryDirectory.appendingPathComponent("enclave-prec-\(UUID().uuidString)")
+            root = precedenceRoot
+            atexit { try? FileManager.default.removeItem(at: precedenceRoot) }
             try FileManager.default.createDirectory(
                 at: root.appendingPathComponent("conf"), withIntermediateDirectories: true)
             try "server:\n  data_dir: ../file-data\n  policies: ../file-policies\n".write(
@@ -119,7 +124,7 @@ import Testing
         let layout = try Self.layout.get()
         let (arguments, environment) = layout.invocation(level)
         let output = layout.root.appendingPathComponent("serve-\(level.rawValue).out")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let process = Process()
         process.executableURL = EnclaveBinary.url
         // The model: the pinned file, so the server starts without a models/ directory here.

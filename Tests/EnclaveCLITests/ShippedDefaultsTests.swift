@@ -38,7 +38,7 @@ final class ShippedCopy {
     /// Starts `enclave serve --listen 127.0.0.1:0` in the copy and waits (up to 90 s) until it listens.
     func start() throws {
         let output = directory.appendingPathComponent("serve.out")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         process.executableURL = EnclaveBinary.url
         process.arguments = ["serve", "--listen", "127.0.0.1:0"]
         process.currentDirectoryURL = directory

@@ -59,7 +59,7 @@ private func shell(_ executable: String, _ arguments: [String], stdin: String = 
         ]
         server.currentDirectoryURL = directory
         let log = directory.appendingPathComponent("serve.out")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         server.standardOutput = try FileHandle(forWritingTo: log)
         server.standardError = FileHandle.nullDevice
         try server.run()

@@ -13,12 +13,6 @@ import Routing
 import Storage
 import Testing
 
-struct NoPasswordVerifier: PasswordVerifier {
-    let decoyHash = "-"
-    func verify(_ password: String, against stored: String) -> Bool { false }
-    func hash(_ password: String) throws -> String { "-" }
-}
-
 @Suite struct CanaryTests {
     @Test func aFailingCanaryIsStoppedOnItsOwnAuditedAndReportedForRollBack() async throws {
         let stable = try await ScriptedProvider.start("stable", .vpc) { _ in answer("fine") }

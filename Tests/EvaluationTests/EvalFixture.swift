@@ -82,7 +82,7 @@ struct EvalFixture {
         var configuration = ChatCore.Configuration()
         configuration.budget = UserLimiter.Budget(messagesPerMinute: 10_000, burst: 10_000)
         return ChatCore(
-            store: store, passwords: NoPasswordVerifier(), policy: policy, gateway: gateway, audit: log,
+            store: store, passwords: TestPasswords(), policy: policy, gateway: gateway, audit: log,
             configuration: configuration)
     }
 

