@@ -87,7 +87,8 @@ struct ChatConnection {
         case Failure.noBanner:
             return "\(place) closed the connection without a greeting"
         case let error as CAFileError:
-            return "cannot read the certificate authority file \(error.path) (a PEM file is needed): \(error.underlying)"
+            return
+                "cannot read the certificate authority file \(error.path) (a PEM file is needed): \(error.underlying)"
         case let error as NIOConnectionError:
             if error.connectionErrors.isEmpty {
                 return "cannot find the host \(options.host)"

@@ -19,8 +19,8 @@
 //               control's;
 //   keep      — otherwise (not enough evidence either way).
 public import Audit
-import Routing
 import Foundation
+import Routing
 
 /// One arm of the experiment.
 public struct ArmSummary: Sendable, Codable, Equatable {

@@ -98,11 +98,12 @@ struct PolicyBenchOptions: ParsableArguments {
             print(
                 name
                     + String(
-                    format: " (~%d B, %d%% kept in): detect+decide µs p50 %.1f p99 %.1f (cpu p99 %.1f) | "
-                        + "plain scan µs p50 %.2f p99 %.2f | ratio p50 %.0fx p99 %.0fx",
-                    bytes, tagged * 100 / messages, p(0.5, detector), p(0.99, detector),
-                    p(0.99, detectorCPU), p(0.5, baseline), p(0.99, baseline),
-                    p(0.5, detector) / max(p(0.5, baseline), 0.01), p(0.99, detector) / max(p(0.99, baseline), 0.01)))
+                        format: " (~%d B, %d%% kept in): detect+decide µs p50 %.1f p99 %.1f (cpu p99 %.1f) | "
+                            + "plain scan µs p50 %.2f p99 %.2f | ratio p50 %.0fx p99 %.0fx",
+                        bytes, tagged * 100 / messages, p(0.5, detector), p(0.99, detector),
+                        p(0.99, detectorCPU), p(0.5, baseline), p(0.99, baseline),
+                        p(0.5, detector) / max(p(0.5, baseline), 0.01), p(0.99, detector) / max(p(0.99, baseline), 0.01)
+                    ))
         }
         if sink == 42 { print("") }  // keeps the scan from being optimised away
     }

@@ -31,7 +31,9 @@ struct ConfigCommand: ParsableCommand {
             print("engine.kv_cache_mb\t\(engine.kvCacheBytes >> 20)\t-")
             if let routing = ServeRouting.configuration(settings) {
                 for provider in routing.providers {
-                    print("provider.\(provider.name)\t\(provider.kind.rawValue) \(provider.residency.rawValue) \(provider.model)\t-")
+                    print(
+                        "provider.\(provider.name)\t\(provider.kind.rawValue) \(provider.residency.rawValue) \(provider.model)\t-"
+                    )
                 }
                 print("routing.default\t\(routing.defaultProvider)\t-")
             }
@@ -39,7 +41,8 @@ struct ConfigCommand: ParsableCommand {
     }
 
     struct Check: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Validate the configuration file; exit 1 on an error.")
+        static let configuration = CommandConfiguration(
+            abstract: "Validate the configuration file; exit 1 on an error.")
         @OptionGroup var options: ConfigOptions
 
         func run() throws {

@@ -67,7 +67,8 @@ struct Doctor: ParsableCommand {
         let database = settings.database.value
         if let path = settings.keyFilePath, !FileManager.default.fileExists(atPath: path) {
             if FileManager.default.fileExists(atPath: database) {
-                report.fail("keys", "\(path) is missing but \(database) exists: restore the key file; serve will not start")
+                report.fail(
+                    "keys", "\(path) is missing but \(database) exists: restore the key file; serve will not start")
             } else {
                 report.info("keys", "\(path) (not created yet; the first `enclave serve` creates it, mode 0600)")
             }

@@ -8,7 +8,10 @@ import Storage
 struct MasterKeyOptions: ParsableArguments {
     @OptionGroup var options: ConfigOptions
 
-    @Option(help: "The master key file, mode 0600 or 0400 (default: $ENCLAVE_KEY_FILE, else keys.file, else <data dir>/master.key).")
+    @Option(
+        help:
+            "The master key file, mode 0600 or 0400 (default: $ENCLAVE_KEY_FILE, else keys.file, else <data dir>/master.key)."
+    )
     var keyFile: String?
 
     @Option(help: "Read the master keys from this environment variable instead of a file.")

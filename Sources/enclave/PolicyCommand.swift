@@ -17,7 +17,9 @@ struct PolicyCommand: AsyncParsableCommand {
 struct PolicyLocation: ParsableArguments {
     @Option(
         name: .customLong("policies"),
-        help: "The policy directory (default: $ENCLAVE_POLICIES, else server.policies of the configuration, else ./policies).")
+        help:
+            "The policy directory (default: $ENCLAVE_POLICIES, else server.policies of the configuration, else ./policies)."
+    )
     var policiesFlag: String?
 
     /// The policy directory `serve` would read with the same flag, environment and configuration file.
@@ -28,7 +30,8 @@ struct PolicyLocation: ParsableArguments {
     @Option(name: .customLong("providers-file"), help: "YAML with a `providers:` list (name, residency, region).")
     var providersFile: String?
 
-    @Option(help: "The server configuration whose `providers:` rules are checked against (default deploy/enclave.yaml).")
+    @Option(
+        help: "The server configuration whose `providers:` rules are checked against (default deploy/enclave.yaml).")
     var config: String?
 
     static let defaultConfiguration = "deploy/enclave.yaml"

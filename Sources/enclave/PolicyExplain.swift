@@ -62,11 +62,14 @@ struct PolicyExplain: AsyncParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         if let batch {
-            let data = batch == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: batch)
+            let data =
+                batch == "-"
+                ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: batch)
             guard let data else { throw ValidationError("cannot read \(batch)") }
-            for (index, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-                .enumerated() where !line.isEmpty
-            {
+            for (index, line) in String(decoding: data, as: UTF8.self).split(
+                separator: "\n", omittingEmptySubsequences: false
+            )
+            .enumerated() where !line.isEmpty {
                 var result = explain(Self.message(String(line)), policy: policy, providers: providers)
                 result.input = index + 1
                 print(String(decoding: try encoder.encode(result), as: UTF8.self))
@@ -131,6 +134,8 @@ struct PolicyExplain: AsyncParsableCommand {
         for (name, rule) in result.denied.sorted(by: { $0.key < $1.key }) { print("denied: \(name) by \(rule)") }
         print("rule: \(result.rule)")
         print("reason: \(result.reason)")
-        if let provider, let allowed = result.providerAllowed { print("\(provider): \(allowed ? "allowed" : "denied")") }
+        if let provider, let allowed = result.providerAllowed {
+            print("\(provider): \(allowed ? "allowed" : "denied")")
+        }
     }
 }

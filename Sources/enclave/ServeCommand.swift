@@ -18,7 +18,8 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve", abstract: "Run the chat server (line protocol; `nc localhost 7878` is a client).")
 
     @OptionGroup var options: ConfigOptions
-    @Option(help: "Address to listen on, HOST:PORT (default: $ENCLAVE_LISTEN, else server.listen, else 127.0.0.1:7878).")
+    @Option(
+        help: "Address to listen on, HOST:PORT (default: $ENCLAVE_LISTEN, else server.listen, else 127.0.0.1:7878).")
     var listen: String?
     @Option(help: "Policy directory (default: $ENCLAVE_POLICIES, else server.policies, else ./policies).")
     var policies: String?
@@ -100,12 +101,14 @@ struct ServeCommand: AsyncParsableCommand {
                     configuration: listener, endpoints: probe.endpoints(metrics: metrics), logger: logger)
                 health = bound
                 healthNote = "; health on \(listener.host):\(bound.port)"
-            } catch where settings.healthListen.source == .default {
+            } catch  where settings.healthListen.source == .default {
                 // Nobody asked for this port (it is the chat port + 1): another program holding it must not
                 // stop the chat server on a first run. A configured address that cannot be bound still fails.
                 logger.warning(
                     "health.unavailable",
-                    metadata: ["health.address": "\(listener.host):\(listener.port)", "error.type": "\(type(of: error))"])
+                    metadata: [
+                        "health.address": "\(listener.host):\(listener.port)", "error.type": "\(type(of: error))",
+                    ])
                 healthNote = "; no health listener (\(listener.host):\(listener.port) is taken; set health.listen)"
             }
         }

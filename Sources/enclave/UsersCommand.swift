@@ -155,8 +155,12 @@ struct UsersCommand: AsyncParsableCommand {
         @OptionGroup var location: Location
 
         func run() async throws {
-            guard let role = Role(rawValue: role) else { throw ValidationError("the role must be staff, compliance or admin") }
-            try await UsersCommand.change(name, at: location, action: AuditAction.userRole, detail: "role=\(role.rawValue)") {
+            guard let role = Role(rawValue: role) else {
+                throw ValidationError("the role must be staff, compliance or admin")
+            }
+            try await UsersCommand.change(
+                name, at: location, action: AuditAction.userRole, detail: "role=\(role.rawValue)"
+            ) {
                 $0.role = role
             }
             print("\(name) is now \(role.rawValue)")
@@ -171,7 +175,9 @@ struct UsersCommand: AsyncParsableCommand {
         @OptionGroup var location: Location
 
         func run() async throws {
-            let list = groups.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let list = groups.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                !$0.isEmpty
+            }
             try await UsersCommand.change(
                 name, at: location, action: AuditAction.userGroups, detail: "groups=\(list.joined(separator: ","))"
             ) { $0.groups = list }
@@ -225,7 +231,9 @@ struct UsersCommand: AsyncParsableCommand {
             for row in rows.sorted(by: { $0.name < $1.name }) { print(row.line) }
             if !listing.damaged.isEmpty {
                 FileHandle.standardError.write(
-                    Data("\(listing.damaged.count) account row(s) failed their integrity check (see README, Operations)\n".utf8))
+                    Data(
+                        "\(listing.damaged.count) account row(s) failed their integrity check (see README, Operations)\n"
+                            .utf8))
                 throw ExitCode(1)
             }
         }

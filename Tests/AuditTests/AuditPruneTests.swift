@@ -112,7 +112,8 @@ import Testing
         let marks = try String(contentsOfFile: marksPath, encoding: .utf8)
 
         // One more record cut from the front, as a pruner without the key would.
-        try (pruned.dropFirst().joined(separator: "\n") + "\n").write(toFile: logPath, atomically: false, encoding: .utf8)
+        try (pruned.dropFirst().joined(separator: "\n") + "\n").write(
+            toFile: logPath, atomically: false, encoding: .utf8)
         for full in [true, false] { #expect(try !verify(directory.path, full: full).isValid) }
         try (pruned.joined(separator: "\n") + "\n").write(toFile: logPath, atomically: false, encoding: .utf8)
         #expect(try verify(directory.path).isValid)
@@ -124,7 +125,8 @@ import Testing
         // The mark moved forward by hand (its signature no longer covers it).
         try marks.replacingOccurrences(of: "\"first\":11", with: "\"first\":12")
             .write(toFile: marksPath, atomically: false, encoding: .utf8)
-        try (pruned.dropFirst().joined(separator: "\n") + "\n").write(toFile: logPath, atomically: false, encoding: .utf8)
+        try (pruned.dropFirst().joined(separator: "\n") + "\n").write(
+            toFile: logPath, atomically: false, encoding: .utf8)
         #expect(try verify(directory.path).failure?.file == .prunes)
 
         // A mark signed with another key.

@@ -91,7 +91,8 @@ private func connectedClient(port: Int) throws -> LineClient {
         // Before the first start: the key, then the accounts.
         #expect(try enclave(["keys", "init", "--key-file", "data/master.key"]).status == 0)
         for (name, role) in [("alice", "staff"), ("bob", "staff"), ("carol", "compliance")] {
-            let added = try enclave(["users", "add", name, "--role", role, "--permanent"], stdin: "\(name)-password-long\n")
+            let added = try enclave(
+                ["users", "add", name, "--role", role, "--permanent"], stdin: "\(name)-password-long\n")
             #expect(added.status == 0, "\(added.stderr)")
         }
 

@@ -15,7 +15,8 @@ private func addUsers(_ names: [String], to served: ServedDirectory) {
         let slice = Array(names[batch..<min(names.count, batch + 10)])
         onThreads(slice.count) { index in
             let added = try? EnclaveBinary.run(
-                ["users", "add", slice[index], "--role", "staff", "--permanent"], stdin: "\(slice[index])-password\n", in: directory)
+                ["users", "add", slice[index], "--role", "staff", "--permanent"], stdin: "\(slice[index])-password\n",
+                in: directory)
             if added?.status != 0 { failures.withLock { $0 += 1 } }
         }
     }

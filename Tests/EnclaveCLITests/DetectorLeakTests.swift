@@ -34,9 +34,11 @@ import Testing
     }
 
     static func fullwidth(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.map { s in
-            s.properties.numericType == .decimal ? Unicode.Scalar(s.value - 0x30 + 0xFF10)! : s
-        }))
+        String(
+            String.UnicodeScalarView(
+                text.unicodeScalars.map { s in
+                    s.properties.numericType == .decimal ? Unicode.Scalar(s.value - 0x30 + 0xFF10)! : s
+                }))
     }
 
     /// The sensitive messages, each ending in a unique word with "canary" that must never reach external.
@@ -71,8 +73,11 @@ import Testing
         let card = SensitiveData.card(&random)
         let reply = "Your card on file is \(Self.grouped(card, " ")) zqreplycanary"
         server.vpc.setRule { body in
-            body.contains("send-card") ? .reply(["Your card on file is ", String(reply.dropFirst(21).prefix(7)),
-                String(reply.dropFirst(28))]) : .reply(["fine"])
+            body.contains("send-card")
+                ? .reply([
+                    "Your card on file is ", String(reply.dropFirst(21).prefix(7)),
+                    String(reply.dropFirst(28)),
+                ]) : .reply(["fine"])
         }
         server.external.setRule { _ in .reply(["fine"]) }
         try server.start()
@@ -124,7 +129,9 @@ import Testing
         #expect(status == 0)
         #expect(bodies.contains { $0.contains("ctl-visible") }, "the control never reached the external provider")
         #expect(vpcBodies.contains { $0.contains("send-card") }, "the reply scenario never reached the vpc provider")
-        let leaked = bodies.filter { $0.contains("canary") || $0.contains(card) || $0.contains(Self.grouped(card, " ")) }
+        let leaked = bodies.filter {
+            $0.contains("canary") || $0.contains(card) || $0.contains(Self.grouped(card, " "))
+        }
         #expect(leaked.isEmpty, "\(leaked.count) external request(s) carried sensitive text")
         #expect(!finals.contains { $0.hasPrefix("ERR internal") }, "\(finals)")
         #expect(freeText.hasPrefix("ERR bad-arguments"), "\(freeText)")

@@ -20,10 +20,12 @@ import Testing
                 withDestinationURL: EnclaveBinary.packageRoot.appendingPathComponent(
                     "models/SmolLM2-135M-Instruct.Q4_1.gguf"))
             try FileManager.default.copyItem(
-                at: EnclaveBinary.packageRoot.appendingPathComponent("prompts"), to: root.appendingPathComponent("prompts"))
+                at: EnclaveBinary.packageRoot.appendingPathComponent("prompts"),
+                to: root.appendingPathComponent("prompts"))
             try writeConfiguration(model: "models/good.gguf")
             let added = try EnclaveBinary.run(
-                ["users", "add", "nurse", "--role", "staff", "--permanent", "--config", "enclave.yaml"], stdin: "nurse-password-1\n",
+                ["users", "add", "nurse", "--role", "staff", "--permanent", "--config", "enclave.yaml"],
+                stdin: "nurse-password-1\n",
                 in: root)
             guard added.status == 0 else { throw LineClientError(description: added.stderr) }
         }

@@ -34,8 +34,10 @@ import Testing
         let process = Process()
         process.executableURL = EnclaveBinary.url
         process.arguments =
-            ["serve", "--model",
-             EnclaveBinary.packageRoot.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path]
+            [
+                "serve", "--model",
+                EnclaveBinary.packageRoot.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path,
+            ]
             + arguments
         process.currentDirectoryURL = directory
         process.standardOutput = try FileHandle(forWritingTo: output)

@@ -74,8 +74,11 @@ import Testing
         for _ in 0..<2 { _ = try session(served, "locked", [], password: "wrong") }
         #expect(try session(served, "locked", []).contains { $0.hasPrefix("ERR locked-out") })
         #expect(try session(served, "typo-name-Hunter2", []).contains { $0.hasPrefix("ERR auth-failed") })
-        #expect(try session(served, "temp", [], password: "temp-password-once").contains { $0.hasPrefix("OK user=temp") })
-        #expect(try session(served, "temp", [], password: "temp-password-once").contains { $0.hasPrefix("ERR auth-failed") })
+        #expect(
+            try session(served, "temp", [], password: "temp-password-once").contains { $0.hasPrefix("OK user=temp") })
+        #expect(
+            try session(served, "temp", [], password: "temp-password-once").contains { $0.hasPrefix("ERR auth-failed") }
+        )
         served.stop()
         #expect(try EnclaveBinary.run(["users", "disable", "gone"], in: served.directory).status == 0)
         let snapshot = outside.appendingPathComponent("audit-snapshot")
@@ -121,7 +124,8 @@ import Testing
         }
         #expect(clerkLines.contains("OK conversations=2 damaged=2"), "\(clerkLines)")
         // Reading it and sending to it are both refused as `integrity` naming it, never `internal`.
-        #expect(clerkLines.filter { $0.hasPrefix("ERR integrity conversation \(clerk[1]) ") }.count == 2, "\(clerkLines)")
+        #expect(
+            clerkLines.filter { $0.hasPrefix("ERR integrity conversation \(clerk[1]) ") }.count == 2, "\(clerkLines)")
         #expect(!clerkLines.contains { $0.hasPrefix("ERR internal") }, "\(clerkLines)")
         #expect(clerkLines.contains { $0.hasPrefix("ERR integrity conversation \(clerk[0]) ") })
         #expect(clerkLines.contains { $0.hasPrefix("= ") && $0.hasSuffix("\tcanary-clerk-5") })
@@ -135,7 +139,8 @@ import Testing
         #expect(!nurseLines.contains { $0.contains("canary-clerk") || $0.contains("clerk-1") }, "\(nurseLines)")
 
         let reused = try session(served, "temp", [], password: "temp-password-once")
-        #expect(reused.contains("ERR auth-failed unknown user or wrong password"), "a used one-time password: \(reused)")
+        #expect(
+            reused.contains("ERR auth-failed unknown user or wrong password"), "a used one-time password: \(reused)")
         for user in ["raised", "gone", "locked"] {
             #expect(try session(served, user, []).contains("ERR auth-failed unknown user or wrong password"), "\(user)")
         }

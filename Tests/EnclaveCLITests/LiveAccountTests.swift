@@ -77,7 +77,8 @@ import Testing
         #expect(failures.allSatisfy { $0.contains("session.origin=") }, "\(failures)")
         #expect(log.contains("auth.lockout"), "\(log)")
         #expect(log.contains("session.ended"), "\(log)")
-        #expect(!log.contains("Typed-Secret-In-Name-Field") && !log.contains("wrong-guess"), "a typed secret was logged")
+        #expect(
+            !log.contains("Typed-Secret-In-Name-Field") && !log.contains("wrong-guess"), "a typed secret was logged")
     }
 
     @Test func theFirstPasswordCanGoToAFileOnlyItsOwnerReads() throws {

@@ -83,7 +83,8 @@ import Testing
             let row = try #require(models.first { $0.hasPrefix("= \(name)\t") }, "\(models)")
             let fields = row.split(separator: "\t").map(String.init)
             #expect(fields[3] == model, "\(fields)")
-            #expect(fields.last?.contains("ctx=1024") == true && fields.last?.contains("threads=1") == true, "\(fields)")
+            #expect(
+                fields.last?.contains("ctx=1024") == true && fields.last?.contains("threads=1") == true, "\(fields)")
             #expect(fields.last?.contains("temperature=0.0") == true, "\(fields)")
         }
 

@@ -69,7 +69,9 @@ import Testing
         #expect(try send("hello again", model: "external-gpt").contains("provider=vpc-llama"))
         #expect(server.external.completionRequests.count == hung)
         let models = try client.exchange("/models")
-        #expect(models.contains { $0.hasPrefix("= external-gpt\t") && Self.mark($0)?.hasSuffix("down") == true }, "\(models)")
+        #expect(
+            models.contains { $0.hasPrefix("= external-gpt\t") && Self.mark($0)?.hasSuffix("down") == true },
+            "\(models)")
         #expect(server.stop() == 0)
 
         let (failedCalls, okCalls) = Self.calls(server)

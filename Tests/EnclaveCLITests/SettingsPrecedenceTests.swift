@@ -46,7 +46,10 @@ private let precedenceRoot = FileManager.default.temporaryDirectory.appendingPat
             }
             for level in Level.allCases {
                 let added = try EnclaveBinary.run(
-                    ["users", "add", "user-\(level.rawValue)", "--role", "staff", "--permanent", "--data-dir", Self.directories[level]!],
+                    [
+                        "users", "add", "user-\(level.rawValue)", "--role", "staff", "--permanent", "--data-dir",
+                        Self.directories[level]!,
+                    ],
                     stdin: "password-of-\(level.rawValue)\n", environment: Layout.clean, in: root)
                 guard added.status == 0 else { throw LineClientError(description: "users add: \(added.stderr)") }
             }
@@ -54,8 +57,10 @@ private let precedenceRoot = FileManager.default.temporaryDirectory.appendingPat
 
         /// The environment without any of our variables (the test runner's own must not leak in).
         static var clean: [String: String] {
-            ["ENCLAVE_CONFIG": "", "ENCLAVE_DATA_DIR": "", "ENCLAVE_DATABASE": "", "ENCLAVE_AUDIT_DIR": "",
-             "ENCLAVE_KEY_FILE": "", "ENCLAVE_POLICIES": ""]
+            [
+                "ENCLAVE_CONFIG": "", "ENCLAVE_DATA_DIR": "", "ENCLAVE_DATABASE": "", "ENCLAVE_AUDIT_DIR": "",
+                "ENCLAVE_KEY_FILE": "", "ENCLAVE_POLICIES": "",
+            ]
         }
 
         /// Arguments and environment that make `level` the strongest one given.
@@ -129,8 +134,10 @@ private let precedenceRoot = FileManager.default.temporaryDirectory.appendingPat
         process.executableURL = EnclaveBinary.url
         // The model: the pinned file, so the server starts without a models/ directory here.
         process.arguments =
-            ["serve", "--listen", "127.0.0.1:0", "--model",
-             EnclaveBinary.packageRoot.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path]
+            [
+                "serve", "--listen", "127.0.0.1:0", "--model",
+                EnclaveBinary.packageRoot.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path,
+            ]
             + arguments
         process.currentDirectoryURL = layout.root
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }

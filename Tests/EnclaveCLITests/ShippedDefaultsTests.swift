@@ -99,7 +99,8 @@ final class ShippedCopy {
         #expect(shipped.adminPassword.count == 20, "\(shipped.printed)")
         // The server says which model answers, and that the pinned one is only a demonstration.
         #expect(shipped.printed.contains("demonstration model"), "\(shipped.printed)")
-        #expect(FileManager.default.fileExists(atPath: shipped.directory.appendingPathComponent("data/enclave.db").path))
+        #expect(
+            FileManager.default.fileExists(atPath: shipped.directory.appendingPathComponent("data/enclave.db").path))
 
         let client = try shipped.adminSession()
         // The printed password opened its one session: it logs in no more.

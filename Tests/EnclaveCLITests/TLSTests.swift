@@ -93,7 +93,8 @@ private func shell(_ executable: String, _ arguments: [String], stdin: String = 
         #expect(!untrusted.output.contains("* enclave"))
         #expect(untrusted.output.contains("not trusted: pass --ca"), "\(untrusted.output)")
         // A plain `enclave chat` is told that the port speaks TLS.
-        let plainChat = try shell(EnclaveBinary.url.path, ["chat", "--port", "\(port)"], stdin: "/quit\n", in: directory)
+        let plainChat = try shell(
+            EnclaveBinary.url.path, ["chat", "--port", "\(port)"], stdin: "/quit\n", in: directory)
         #expect(plainChat.status != 0)
         #expect(plainChat.output.contains("connect with --tls"), "\(plainChat.output)")
 

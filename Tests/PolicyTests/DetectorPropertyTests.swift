@@ -87,11 +87,13 @@ enum ContextGrammar {
         case .ssn:
             let label = r.pick(["", "SSN ", "ssn: ", "social security number "])
             return label
-                + Rendering.digits(&r, IdentifierSpecs.ssn(&r, valid: valid), grouping: [3, 2, 4], visible: label.isEmpty)
+                + Rendering.digits(
+                    &r, IdentifierSpecs.ssn(&r, valid: valid), grouping: [3, 2, 4], visible: label.isEmpty)
         case .npi:
             let digits = IdentifierSpecs.npi(&r, valid: valid)
             let script = r.pick(Rendering.zeros)
-            return r.pick(["NPI ", "NPI: ", "provider NPI "]) + digits.map { Rendering.digit($0, zero: script) }.joined()
+            return r.pick(["NPI ", "NPI: ", "provider NPI "])
+                + digits.map { Rendering.digit($0, zero: script) }.joined()
         }
     }
 
@@ -159,7 +161,9 @@ enum ContextGrammar {
             "\(year)\(two(month))\(two(day))",
         ]
         let script = r.int(0...3) == 0 ? r.pick(Rendering.zeros) : 0x30
-        let date = String(r.pick(forms).map { ch in ch.wholeNumberValue.map { Rendering.digit($0, zero: script) } ?? String(ch) }.joined())
+        let date = String(
+            r.pick(forms).map { ch in ch.wholeNumberValue.map { Rendering.digit($0, zero: script) } ?? String(ch) }
+                .joined())
         let (before, after) = r.pick([
             ("DOB: ", ""), ("date of birth ", ""), ("Born on ", " in Leeds"), ("Patient, ", " (DOB)"),
             ("Date of birth:\n", ""), ("", " is her date of birth"), ("D.O.B. ", ""), ("dob\t", ""),

@@ -102,7 +102,8 @@ private func expectIssue(
 
     @Test func duplicateRuleNameAcrossFiles() throws {
         let a = header + minimalRules
-        let b = header + "rules:\n  - name: untagged-anywhere\n    when: {groups: [g]}\n    allow: {residency: [on-prem]}\n"
+        let b =
+            header + "rules:\n  - name: untagged-anywhere\n    when: {groups: [g]}\n    allow: {residency: [on-prem]}\n"
         do {
             _ = try PolicySet.parse(files: [("a.yaml", a), ("b.yaml", b)])
             Issue.record("expected a duplicate-name error")

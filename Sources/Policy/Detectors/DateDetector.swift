@@ -99,14 +99,17 @@ enum DateDetector {
         if first.length == 8 {
             let v = first.value
             let (a, m, c) = (v / 1_000_000, v / 10_000 % 100, v % 10_000)
-            let yearFirst = (1900...2099).contains(v / 10_000) && (1...12).contains(v / 100 % 100) && (1...31).contains(v % 100)
-            let dayFirst = (1900...2099).contains(c) && a >= 1 && m >= 1 && ((a <= 31 && m <= 12) || (a <= 12 && m <= 31))
+            let yearFirst =
+                (1900...2099).contains(v / 10_000) && (1...12).contains(v / 100 % 100) && (1...31).contains(v % 100)
+            let dayFirst =
+                (1900...2099).contains(c) && a >= 1 && m >= 1 && ((a <= 31 && m <= 12) || (a <= 12 && m <= 31))
             return yearFirst || dayFirst ? j : nil
         }
         guard first.length == 4 || first.length <= 2, j + 1 < n else { return nil }
         let separator = b[j]
-        guard separator == 0x20 || separator == UInt8(ascii: "/") || separator == UInt8(ascii: "-")
-            || separator == UInt8(ascii: ".")
+        guard
+            separator == 0x20 || separator == UInt8(ascii: "/") || separator == UInt8(ascii: "-")
+                || separator == UInt8(ascii: ".")
         else { return nil }
         j += 1
         guard let second = number(b, j, maxLength: 2) else { return nil }

@@ -12,7 +12,8 @@ extension PolicySet {
             result.append(
                 PolicyIssue(
                     file: tag.location.file, line: tag.location.line, column: tag.location.column, code: .unusedTag,
-                    message: "tag '\(tag.name)' is named by no rule, so its conversations may use on-prem providers only",
+                    message:
+                        "tag '\(tag.name)' is named by no rule, so its conversations may use on-prem providers only",
                     hint: "add a rule with `when: {tags: {any: [\(tag.name)]}}`, or remove the tag"))
         }
         for (detector, owners) in detectorTags.sorted(by: { $0.key < $1.key }) where owners.count > 1 {

@@ -119,8 +119,7 @@ struct Settings {
             keySource = Resolved(value: .environment(env), source: .flag)
         } else if let command = flags.keyCommand {
             keySource = Resolved(value: .command(command.split(separator: " ").map(String.init)), source: .flag)
-        } else if flags.keyFile == nil, variable(.keyFile) == nil, let fromFile = file.keySource
-        {
+        } else if flags.keyFile == nil, variable(.keyFile) == nil, let fromFile = file.keySource {
             keySource = Resolved(value: fromFile, source: .file)
         } else {
             let keyFile = pick(
