@@ -8,6 +8,7 @@
 #include "kquants.h"
 #if defined(__x86_64__)
 #include "kquants_avx2.h"
+#include "prefetch.h"
 
 // Products and differences round separately, as in the reference (the dot kernels' FMAs are explicit).
 #pragma clang fp contract(off)
@@ -62,6 +63,7 @@ AVX2 static inline float dot_q45_K(int n, const void *vx, size_t stride, const c
     __m128 acc_m = _mm_setzero_ps();
     for (int i = 0; i < n / CK_QK_K; i++) {
         const ck_block_q4_K *head = (const void *)((const char *)vx + (size_t)i * stride);
+        ck_prefetch_ahead(head, (int)stride);
         const ck_block_q5_K *b5 = (const void *)head;
         const uint8_t *qs = five ? b5->qs : head->qs;
         uint8_t scales[8], mins[8];
@@ -103,6 +105,7 @@ AVX2 static float dot_q6_K(int n, const void *vx, const void *vy) {
     const __m256i offset = _mm256_set1_epi8(32);
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / CK_QK_K; i++) {
+        ck_prefetch_ahead(x + i, sizeof x[i]);
         __m256i sumi = _mm256_setzero_si256();
         __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
         for (int half = 0; half < 2; half++) {

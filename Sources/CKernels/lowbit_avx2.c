@@ -11,6 +11,7 @@
 #include "lowbit.h"
 #if defined(__x86_64__)
 #include "kquants_avx2.h"
+#include "prefetch.h"
 #include <string.h>
 
 // The per-block scale products round before their FMAs, as in the reference.
@@ -56,6 +57,7 @@ AVX2 static float dot_q2_K(int n, const void *vx, const void *vy) {
     __m256 acc = _mm256_setzero_ps();
     float acc_m = 0;
     for (int i = 0; i < n / CK_QK_K; i++) {
+        ck_prefetch_ahead(x + i, sizeof x[i]);
         __m128i packed = _mm_loadu_si128((const __m128i *)x[i].scales);
         __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), low4));
         int min_sum = hsum_i32(_mm256_madd_epi16(mins, load32(y[i].bsums)));
@@ -102,6 +104,7 @@ AVX2 static float dot_q3_K(int n, const void *vx, const void *vy) {
     const __m256i low2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), four = _mm256_set1_epi8(4);
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / CK_QK_K; i++) {
+        ck_prefetch_ahead(x + i, sizeof x[i]);
         __m256i scales16 = scales16_q3_K(x[i].scales);
         __m256i high = load32(x[i].hmask);
         __m256i sumi = _mm256_setzero_si256();
@@ -129,6 +132,7 @@ AVX2 static float dot_iq4_xs(int n, const void *vx, const void *vy) {
     const __m256i table = iq4_table();
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / CK_QK_K; i++) {
+        ck_prefetch_ahead(x + i, sizeof x[i]);
         int scales[8];
         ck_unpack_scales_iq4_xs(&x[i], scales);
         __m256i sumi = _mm256_setzero_si256();
@@ -148,6 +152,7 @@ AVX2 static float dot_iq4_nl(int n, const void *vx, const void *vy) {
     const __m256i table = iq4_table(), ones = _mm256_set1_epi16(1);
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / CK_QK; i++) {
+        ck_prefetch_ahead(x + i, 1);
         __m256i lanes = scaled_products_signed(levels32(x[i].qs, table), load32(y[i].qs), ones);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(lanes), acc);
     }

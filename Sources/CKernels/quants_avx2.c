@@ -4,6 +4,7 @@
 // widens to int32; the per-block scale is applied in float with FMA.
 #include "ckernels.h"
 #include "fp16.h"
+#include "prefetch.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <math.h>
@@ -70,6 +71,7 @@ AVX2 static float dot_q4_0(int n, const void *vx, const void *vy) {
     const ck_block_q8_0 *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 32; i++) {
+        ck_prefetch_ahead(x + i, 1);
         acc = add_block(acc, x[i].d, y[i].d, _mm256_sub_epi8(nibbles32(x[i].qs), _mm256_set1_epi8(8)), y[i].qs, 0);
     }
     return hsum8(acc);
@@ -81,6 +83,7 @@ AVX2 static float dot_q4_1(int n, const void *vx, const void *vy) {
     __m256 acc = _mm256_setzero_ps();
     float mins = 0;
     for (int i = 0; i < n / 32; i++) {
+        ck_prefetch_ahead(x + i, 1);
         mins = __builtin_fmaf(H2F(x[i].m), H2F(y[i].s), mins);
         acc = add_block(acc, x[i].d, y[i].d, nibbles32(x[i].qs), y[i].qs, 1);
     }
@@ -91,7 +94,10 @@ AVX2 static float dot_q5_0(int n, const void *vx, const void *vy) {
     const ck_block_q5_0 *x = vx;
     const ck_block_q8_0 *y = vy;
     __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < n / 32; i++) acc = add_block(acc, x[i].d, y[i].d, codes5(x[i].qs, x[i].qh, 1), y[i].qs, 0);
+    for (int i = 0; i < n / 32; i++) {
+        ck_prefetch_ahead(x + i, 1);
+        acc = add_block(acc, x[i].d, y[i].d, codes5(x[i].qs, x[i].qh, 1), y[i].qs, 0);
+    }
     return hsum8(acc);
 }
 
@@ -101,6 +107,7 @@ AVX2 static float dot_q5_1(int n, const void *vx, const void *vy) {
     __m256 acc = _mm256_setzero_ps();
     float mins = 0;
     for (int i = 0; i < n / 32; i++) {
+        ck_prefetch_ahead(x + i, 1);
         mins += H2F(x[i].m) * H2F(y[i].s);
         acc = add_block(acc, x[i].d, y[i].d, codes5(x[i].qs, x[i].qh, 0), y[i].qs, 1);
     }
@@ -112,6 +119,7 @@ AVX2 static float dot_q8_0(int n, const void *vx, const void *vy) {
     const ck_block_q8_0 *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 32; i++) {
+        ck_prefetch_ahead(x + i, 1);
         acc = add_block(acc, x[i].d, y[i].d, _mm256_loadu_si256((const __m256i *)x[i].qs), y[i].qs, 0);
     }
     return hsum8(acc);

@@ -5,7 +5,7 @@
 // sixth layer global unless `attention.sliding_window_pattern` gives another period or a per-layer list;
 // the query scale; optional final logit soft-capping. The GGUF converter already adds Gemma's +1 to
 // every norm weight, so the norms multiply by the stored weights like any other RMSNorm.
-public import GGUF
+import GGUF
 
 /// Gemma 3 hyperparameters beyond ``ModelConfig``'s.
 public struct GemmaParameters: Sendable, Equatable {

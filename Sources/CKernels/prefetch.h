@@ -1,0 +1,21 @@
+// Private: software prefetch for the one-token dot kernels. Decoding streams each weight row once, and a
+// row of a small model is short (576-2048 columns: a few hundred bytes to a few KiB), so the hardware
+// prefetcher, which needs a run of misses before it starts, keeps restarting. Asking for the bytes a fixed
+// distance ahead of the block being multiplied keeps the loads in flight across row ends. Measured on the
+// development machine (AMD EPYC, 2 threads): Gemma 3 270M decoding 73-78 -> 80-88 tokens/s; 512 bytes
+// ahead helped less, 2048 no more.
+#ifndef ENCLAVE_CKERNELS_PREFETCH_H
+#define ENCLAVE_CKERNELS_PREFETCH_H
+
+/// How far ahead of the current block the weights are requested.
+#define CK_PREFETCH_DISTANCE 1024
+
+/// Requests the cache lines of the `bytes` bytes that lie CK_PREFETCH_DISTANCE beyond `block`. Only a hint:
+/// prefetching past the end of the weights never faults.
+static inline __attribute__((always_inline)) void ck_prefetch_ahead(const void *block, int bytes) {
+    for (int offset = 0; offset < bytes; offset += 64) {
+        __builtin_prefetch((const char *)block + CK_PREFETCH_DISTANCE + offset, 0, 3);
+    }
+}
+
+#endif
