@@ -4,6 +4,7 @@
 #include "fp16.h"
 #include "lanes.h"
 #include <math.h>
+#include <pthread.h>
 
 void ck_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
     double sum = 0;
@@ -12,8 +13,24 @@ void ck_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
     for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
 }
 
-void ck_geglu(float *gate, const float *up, int n) {
+/// tanh-GELU of `h`, a value of a half, rounded to f16: what llama.cpp's f16 GELU table holds for that half.
+static float gelu_of_half(float h) {
     const float root_two_over_pi = 0.79788456080286535587989211986876f;
+    float g = 0.5f * h * (1.0f + tanhf(root_two_over_pi * h * (1.0f + 0.044715f * h * h)));
+    return CK_H2F(ck_fp32_to_fp16(g));
+}
+
+/// gelu_of_half for every half, by its bits: a decoding step applies GELU to a whole hidden vector per layer
+/// on the calling thread, and one tanhf per element cost more than the lookups.
+static float gelu_table[65536];
+static pthread_once_t gelu_table_once = PTHREAD_ONCE_INIT;
+
+static void fill_gelu_table(void) {
+    for (int h = 0; h < 65536; h++) gelu_table[h] = gelu_of_half(CK_H2F((uint16_t)h));
+}
+
+void ck_geglu(float *gate, const float *up, int n) {
+    pthread_once(&gelu_table_once, fill_gelu_table);
     for (int i = 0; i < n; i++) {
         float x = gate[i], g;
         if (x <= -10.0f) {
@@ -21,9 +38,7 @@ void ck_geglu(float *gate, const float *up, int n) {
         } else if (x >= 10.0f) {
             g = x;
         } else {
-            float h = CK_H2F(ck_fp32_to_fp16(x));
-            g = 0.5f * h * (1.0f + tanhf(root_two_over_pi * h * (1.0f + 0.044715f * h * h)));
-            g = CK_H2F(ck_fp32_to_fp16(g));
+            g = gelu_table[ck_fp32_to_fp16(x)];
         }
         gate[i] = g * up[i];
     }

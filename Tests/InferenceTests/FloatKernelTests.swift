@@ -119,4 +119,25 @@ struct FloatKernelTests {
             #expect(codes == [127, 2, -2, 4, 0, -2], "\(flavour)")
         }
     }
+
+    /// GeGLU as ggml computes it for Gemma, written out here: the gate rounded to f16, tanh-GELU of that in f32,
+    /// the result rounded to f16, times `up`; 0 from -10 down and the gate itself from 10 up. Every half in
+    /// between is tried once, and random gates and ups besides.
+    @Test func gegluEqualsTheF16GeluOfEveryHalf() {
+        func expected(_ x: Float, _ up: Float) -> Float {
+            if x <= -10 { return 0 * up }
+            if x >= 10 { return x * up }
+            let h = Float(Float16(x))
+            let inner = 0.797_884_56 * h * (1 + 0.044_715 * h * h)
+            return Float(Float16(0.5 * h * (1 + tanhf(inner)))) * up
+        }
+        var gates = (0..<65536).map { Float(Float16(bitPattern: UInt16($0))) }.filter { $0.isFinite }
+        var generator = SeededGenerator(seed: 7)
+        gates += (0..<4096).map { _ in Float.random(in: -12...12, using: &generator) }
+        let ups = gates.indices.map { _ in Float.random(in: -3...3, using: &generator) }
+        var out = gates
+        Kernels.geglu(&out, ups)
+        let wrong = gates.indices.filter { out[$0].bitPattern != expected(gates[$0], ups[$0]).bitPattern }.count
+        #expect(wrong == 0, "of \(gates.count) gates")
+    }
 }

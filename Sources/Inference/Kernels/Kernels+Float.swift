@@ -1,5 +1,5 @@
 // Kernels+Float: Swift's view of the f32 steps that follow llama.cpp's order of operations (CKernels'
-// lanes.h): lane-ordered dot products, its expf approximation, softmax, SwiGLU and rotary embeddings.
+// lanes.h): lane-ordered dot products, its expf approximation, softmax, SwiGLU, GeGLU and rotary embeddings.
 // Public so the tests can hold each dispatched kernel against its portable twin, bit for bit.
 internal import CKernels
 
@@ -36,6 +36,13 @@ extension Kernels {
         gate.withUnsafeMutableBufferPointer { g in
             flavour == .fast ? ck_swiglu(g.baseAddress, up, n) : ck_swiglu_ref(g.baseAddress, up, n)
         }
+    }
+
+    /// gate = gelu(gate) · up, tanh-GELU over f16 as llama.cpp computes it (Gemma's feed-forward).
+    public static func geglu(_ gate: inout [Float], _ up: [Float]) {
+        precondition(gate.count == up.count)
+        let n = Int32(gate.count)
+        gate.withUnsafeMutableBufferPointer { ck_geglu($0.baseAddress, up, n) }
     }
 
     /// Rotates `heads` vectors of `headDim` floats in `x` by the cos/sin pairs in `table`.
