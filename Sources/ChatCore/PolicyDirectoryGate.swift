@@ -1,4 +1,4 @@
-// Binds ChatCore's PolicyGate to the Policy library: the policy set of a directory of YAML files, held
+// ChatCore's view of the Policy library: the policy set of a directory of YAML files, held
 // by a PolicyStore. A reload that fails keeps the last good policy, but until the files load again
 // every decision is restricted to on-prem providers (rule `fail-closed:policy-invalid`); with no valid
 // policy at all, only on-prem providers. Every reload, whatever triggered it (`/reload`, SIGHUP, a file
