@@ -102,14 +102,19 @@ struct BenchModel: ParsableCommand {
     private func printBandwidth(_ model: TransformerModel, tokensPerSecond: Double?) {
         let gb = { (rate: Double) in String(format: "%.2f GB/s", rate / 1e9) }
         let read = KernelBandwidth.memoryRead(threads: t)
-        print("memory read, \(t) threads: \(gb(read))")
+        print(
+            "memory read, \(t) threads: \(gb(read)) (each type's share: the median of 5 pairs, read and product back to back)"
+        )
         let matrices = model.file.tensors.filter { $0.dimensions.count == 2 }
         let quantized: Set<GGMLType> = [.q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs]
         let types = Set(matrices.map(\.type)).union(quantized).sorted { $0.rawValue < $1.rawValue }
         for type in types where Kernels.supportedWeightTypes.contains(type) {
-            let rate = KernelBandwidth.matvec(type: type, threads: t)
-            let share = 100 * rate / read
-            print(String(format: "%@ one-token product: %@ (%.0f%% of read)", type.description, gb(rate), share))
+            let share = KernelBandwidth.share(type: type, threads: t)
+            print(
+                String(
+                    format: "%@ one-token product: %@ (%.0f%% of read; pairs %.0f-%.0f%%)", type.description,
+                    gb(share.medianRate), 100 * share.medianShare, 100 * (share.shares.min() ?? 0),
+                    100 * (share.shares.max() ?? 0)))
         }
         if let tokensPerSecond {
             // The embedding is read one row per token unless it is also the output matrix.
