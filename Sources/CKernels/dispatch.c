@@ -45,9 +45,11 @@ static int have_avx2(void) {
 }
 
 static _Atomic int use_vnni = -1;  // -1: not yet decided
+static _Atomic int forced_no_vnni = 0;
 
 /// 256-bit VNNI (AVX512-VL and AVX512-VNNI, with the OS saving AVX-512 state), for the batched tiles.
 static int have_vnni(void) {
+    if (atomic_load_explicit(&forced_no_vnni, memory_order_relaxed)) return 0;
     int v = atomic_load_explicit(&use_vnni, memory_order_relaxed);
     if (v < 0) {
         __builtin_cpu_init();
@@ -56,6 +58,8 @@ static int have_vnni(void) {
     }
     return v;
 }
+
+void ck_force_no_vnni(int on) { atomic_store(&forced_no_vnni, on ? 1 : 0); }
 
 void ck_force_scalar(int on) { atomic_store(&forced_scalar, on ? 1 : 0); }
 

@@ -1,7 +1,8 @@
 // Tests of the batched product (ck_matvec over many tokens, through the tile kernels of gemm.h where the CPU
 // has them): every output is bit-equal to the single-token dot kernel for its row and token, for each weight
 // type the tiles cover, over shapes that leave partial tiles (rows and tokens not multiples of the tile, one
-// token, more tokens than a chunk), with and without a bias, on one thread and on two.
+// token, more tokens than a chunk), with and without a bias, on one thread and on two, and (for the
+// 32-element types on a CPU with VNNI) with the AVX2 tiles as well as the VNNI ones.
 import GGUF
 import Inference
 import Testing
@@ -44,10 +45,10 @@ struct GemmKernelTests {
             let activations = Kernels.quantize(x, as: activationType, .fast)
             let activationBytes = activationType.rowBytes(count)
             let bias = index % 2 == 0 ? nil : KernelTests.synthetic(shape.rows, seed: seed + 90)
-            for threads in [1, 2] {
+            for (threads, vnni) in [(1, true), (2, true), (2, false)] {
                 let out = Kernels.matmul(
                     weights, rows: shape.rows, activations, tokens: shape.tokens, type: type, count: count, bias: bias,
-                    threads: threads)
+                    threads: threads, vnni: vnni)
                 var mismatches = 0
                 for t in 0..<shape.tokens {
                     let a = Array(activations[t * activationBytes..<(t + 1) * activationBytes])
@@ -59,7 +60,8 @@ struct GemmKernelTests {
                 }
                 #expect(
                     mismatches == 0,
-                    "\(type) \(shape.rows)×\(shape.tokens), \(threads) threads: \(mismatches) outputs differ")
+                    "\(type) \(shape.rows)×\(shape.tokens), \(threads) threads, VNNI \(vnni): \(mismatches) outputs differ"
+                )
             }
         }
     }

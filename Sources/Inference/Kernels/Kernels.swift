@@ -71,11 +71,15 @@ public enum Kernels {
 
     /// out[t][r] = row r of `weights` · token t of `activations` (+ bias[r]) for `rows` rows of `count`
     /// elements and `tokens` tokens (each in `activationType(for: type)`), computed as the engine multiplies a
-    /// batch: over a pool of `threads`, through the batched tile kernels where this CPU has them.
+    /// batch: over a pool of `threads`, through the batched tile kernels where this CPU has them (without
+    /// their VNNI variant when `vnni` is false).
     public static func matmul(
         _ weights: [UInt8], rows: Int, _ activations: [UInt8], tokens: Int, type: GGMLType, count: Int,
-        bias: [Float]? = nil, threads: Int = 1
+        bias: [Float]? = nil, threads: Int = 1, vnni: Bool = true
     ) -> [Float] {
+        // Process-wide, but either choice gives the same bits, so a product running meanwhile is unaffected.
+        if !vnni { ck_force_no_vnni(1) }
+        defer { if !vnni { ck_force_no_vnni(0) } }
         let activationBytes = activationType(for: type).rowBytes(count)
         precondition(weights.count >= rows * type.rowBytes(count) && activations.count >= tokens * activationBytes)
         var out = [Float](repeating: 0, count: rows * tokens)
