@@ -2,6 +2,7 @@
 // when it has dotprod), else the portable scalar references (also when tests force them). Decided per
 // call from one cached flag.
 #include "ckernels.h"
+#include "gemm.h"
 #include <stdatomic.h>
 
 #if defined(__x86_64__)
@@ -42,6 +43,23 @@ static int have_avx2(void) {
     }
     return v;
 }
+
+static _Atomic int use_vnni = -1;  // -1: not yet decided
+static _Atomic int forced_no_vnni = 0;
+
+/// 256-bit VNNI (AVX512-VL and AVX512-VNNI, with the OS saving AVX-512 state), for the batched tiles.
+static int have_vnni(void) {
+    if (atomic_load_explicit(&forced_no_vnni, memory_order_relaxed)) return 0;
+    int v = atomic_load_explicit(&use_vnni, memory_order_relaxed);
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+        atomic_store_explicit(&use_vnni, v, memory_order_relaxed);
+    }
+    return v;
+}
+
+void ck_force_no_vnni(int on) { atomic_store(&forced_no_vnni, on ? 1 : 0); }
 
 void ck_force_scalar(int on) { atomic_store(&forced_scalar, on ? 1 : 0); }
 
@@ -161,6 +179,17 @@ ck_dot_fn ck_dot_function(int type) {
     case CK_TYPE_IQ4_XS: return ref_iq4_xs;
     default: return ref_q8_0;
     }
+}
+
+ck_tile_fn ck_tile_function(int type) {
+#if defined(__x86_64__)
+    if (have_avx2()) {
+        ck_tile_fn f = ck_avx2_tile_function(type, have_vnni());
+        return f ? f : ck_avx2_tile_function_k(type);
+    }
+#endif
+    (void)type;
+    return 0;
 }
 
 float ck_dot_f32(int n, const float *x, const float *y) {

@@ -7,6 +7,7 @@
 #include "ckernels.h"
 #include "kquants.h"
 #if defined(__x86_64__)
+#include "gemm.h"
 #include "kquants_avx2.h"
 #include "prefetch.h"
 
@@ -187,6 +188,155 @@ ck_dot_fn ck_avx2_dot_function_k(int type) {
     case CK_TYPE_Q4_K: return dot_q4_K;
     case CK_TYPE_Q5_K: return dot_q5_K;
     case CK_TYPE_Q6_K: return dot_q6_K;
+    default: return 0;
+    }
+}
+
+// MARK: Tiles of a batched product (gemm.h), each output summed as dot_q45_K and dot_q6_K sum it.
+
+/// A super-block of one Q4_K/Q5_K row, unpacked once for all tokens of a tile.
+typedef struct {
+    __m256i codes[8];    // runs of 32 codes, in element order
+    __m256i scales[8];   // each run's sub-block scale in every int16 lane
+    __m128i mins;        // the eight sub-block mins as int16
+    float d, dmin;
+} unpacked_q45;
+
+AVX2 static inline void unpack_q45(const ck_block_q4_K *head, int five, unpacked_q45 *u) {
+    const ck_block_q5_K *b5 = (const void *)head;
+    uint8_t scales[8], mins[8];
+    ck_unpack_scales_k4(head->scales, scales, mins);
+    u->mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mins));
+    u->d = H2F(head->d);
+    u->dmin = H2F(head->dmin);
+    __m256i high = five ? _mm256_loadu_si256((const __m256i *)b5->qh) : _mm256_setzero_si256();
+    for (int j = 0; j < 4; j++) {
+        codes45(five ? b5->qs : head->qs, j, five, &high, &u->codes[2 * j], &u->codes[2 * j + 1]);
+        u->scales[2 * j] = _mm256_set1_epi16(scales[2 * j]);
+        u->scales[2 * j + 1] = _mm256_set1_epi16(scales[2 * j + 1]);
+    }
+}
+
+/// RM rows (a constant once inlined) × rn tokens of Q4_K or (`five`) Q5_K: each row's super-block is
+/// unpacked once for all the tokens, whose accumulators live in L1.
+AVX2 static inline __attribute__((always_inline)) void tile_q45(const ck_matvec_job *job, int five, int r0, int RM,
+                                                                int t0, int rn) {
+    size_t row_bytes = ck_row_bytes(job->type, job->cols), block_bytes = five ? 176 : 144;
+    const char *w = (const char *)job->weights + (size_t)r0 * row_bytes;
+    const char *a = (const char *)job->activation + (size_t)t0 * job->activation_stride;
+    __m256 acc[CK_GEMM_TOKENS][CK_GEMM_ROWS];
+    __m128 acc_m[CK_GEMM_TOKENS][CK_GEMM_ROWS];
+    for (int t = 0; t < rn; t++) {
+        for (int r = 0; r < RM; r++) {
+            acc[t][r] = _mm256_setzero_ps();
+            acc_m[t][r] = _mm_setzero_ps();
+        }
+    }
+    for (int i = 0; i < job->cols / CK_QK_K; i++) {
+        unpacked_q45 u[CK_GEMM_ROWS];
+        for (int r = 0; r < RM; r++) unpack_q45((const void *)(w + r * row_bytes + i * block_bytes), five, &u[r]);
+        for (int t = 0; t < rn; t++) {
+            const ck_block_q8_K *y = (const ck_block_q8_K *)(a + t * job->activation_stride) + i;
+            __m256i bsums = _mm256_loadu_si256((const __m256i *)y->bsums);
+            __m128i pair_sums = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+            for (int r = 0; r < RM; r++) {
+                __m128i min_terms = _mm_madd_epi16(u[r].mins, pair_sums);
+                acc_m[t][r] = _mm_fmadd_ps(_mm_set1_ps(-y->d * u[r].dmin), _mm_cvtepi32_ps(min_terms), acc_m[t][r]);
+                __m256i sumi = _mm256_setzero_si256();
+                for (int j = 0; j < 4; j++) {
+                    __m256i p = _mm256_add_epi32(scaled_products(u[r].codes[2 * j], y->qs + 64 * j, u[r].scales[2 * j]),
+                                                 scaled_products(u[r].codes[2 * j + 1], y->qs + 64 * j + 32,
+                                                                 u[r].scales[2 * j + 1]));
+                    sumi = _mm256_add_epi32(sumi, p);
+                }
+                acc[t][r] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * u[r].d), _mm256_cvtepi32_ps(sumi), acc[t][r]);
+            }
+        }
+    }
+    for (int t = 0; t < rn; t++) {
+        float *out = job->out + (size_t)(t0 + t) * job->out_stride + r0;
+        for (int r = 0; r < RM; r++) {
+            out[r] = reduce8(acc[t][r]) + reduce4(acc_m[t][r]) + (job->bias ? job->bias[r0 + r] : 0.0f);
+        }
+    }
+}
+
+/// A Q6_K super-block of one row, unpacked once for all tokens of a tile: codes (stored +32) and the scale
+/// pair of each run of 32.
+typedef struct {
+    __m256i codes[8];
+    __m256i scales[8];
+    float d;
+} unpacked_q6;
+
+AVX2 static inline __attribute__((always_inline)) void tile_q6(const ck_matvec_job *job, int r0, int RM, int t0,
+                                                               int rn) {
+    const __m256i offset = _mm256_set1_epi8(32);
+    size_t row_bytes = ck_row_bytes(job->type, job->cols);
+    const char *w = (const char *)job->weights + (size_t)r0 * row_bytes;
+    const char *a = (const char *)job->activation + (size_t)t0 * job->activation_stride;
+    __m256 acc[CK_GEMM_TOKENS][CK_GEMM_ROWS];
+    for (int t = 0; t < rn; t++) {
+        for (int r = 0; r < RM; r++) acc[t][r] = _mm256_setzero_ps();
+    }
+    for (int i = 0; i < job->cols / CK_QK_K; i++) {
+        unpacked_q6 u[CK_GEMM_ROWS];
+        for (int r = 0; r < RM; r++) {
+            const ck_block_q6_K *x = (const ck_block_q6_K *)(w + r * row_bytes) + i;
+            __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
+            for (int half = 0; half < 2; half++) {
+                codes6(x, half, u[r].codes + 4 * half);
+                __m256i eight = scales_half(scales16, half);
+                for (int g = 0; g < 4; g++) u[r].scales[4 * half + g] = scale_pair_at(eight, g);
+            }
+            u[r].d = H2F(x->d);
+        }
+        for (int t = 0; t < rn; t++) {
+            const ck_block_q8_K *y = (const ck_block_q8_K *)(a + t * job->activation_stride) + i;
+            // The +32 of the codes times the activations: one product per token, shared by the tile's rows.
+            __m256i q8[8], offsets[8];
+            for (int g = 0; g < 8; g++) {
+                q8[g] = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * g));
+                offsets[g] = _mm256_maddubs_epi16(offset, q8[g]);
+            }
+            for (int r = 0; r < RM; r++) {
+                __m256i sumi = _mm256_setzero_si256();
+                for (int g = 0; g < 8; g++) {
+                    __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(u[r].codes[g], q8[g]), offsets[g]);
+                    sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(u[r].scales[g], p16));
+                }
+                acc[t][r] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * u[r].d), _mm256_cvtepi32_ps(sumi), acc[t][r]);
+            }
+        }
+    }
+    for (int t = 0; t < rn; t++) {
+        float *out = job->out + (size_t)(t0 + t) * job->out_stride + r0;
+        for (int r = 0; r < RM; r++) out[r] = reduce8(acc[t][r]) + (job->bias ? job->bias[r0 + r] : 0.0f);
+    }
+}
+
+/// One function per type, specialised for each number of rows.
+#define TILE_SHAPES(name, call)                                                                                 \
+    AVX2 static void name(const ck_matvec_job *job, int r0, int rm, int t0, int rn) {                          \
+        switch (rm) {                                                                                          \
+        case 4: call(4); break;                                                                                \
+        case 3: call(3); break;                                                                                \
+        case 2: call(2); break;                                                                                \
+        default: call(1); break;                                                                               \
+        }                                                                                                      \
+    }
+#define Q4_K_TILE(RM) tile_q45(job, 0, r0, RM, t0, rn)
+#define Q5_K_TILE(RM) tile_q45(job, 1, r0, RM, t0, rn)
+#define Q6_K_TILE(RM) tile_q6(job, r0, RM, t0, rn)
+TILE_SHAPES(tile_q4_K, Q4_K_TILE)
+TILE_SHAPES(tile_q5_K, Q5_K_TILE)
+TILE_SHAPES(tile_q6_K, Q6_K_TILE)
+
+ck_tile_fn ck_avx2_tile_function_k(int type) {
+    switch (type) {
+    case CK_TYPE_Q4_K: return tile_q4_K;
+    case CK_TYPE_Q5_K: return tile_q5_K;
+    case CK_TYPE_Q6_K: return tile_q6_K;
     default: return 0;
     }
 }

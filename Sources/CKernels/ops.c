@@ -2,6 +2,7 @@
 // uses ggml_float) so our logits track llama.cpp's closely.
 #include "ckernels.h"
 #include "fp16.h"
+#include "gemm.h"
 #include "lanes.h"
 #include <math.h>
 #include <pthread.h>
@@ -55,6 +56,18 @@ static void matvec_task(void *context, int ith, int nth) {
     size_t row_bytes = ck_row_bytes(job->type, job->cols);
     const char *w = job->weights;
     const char *a = job->activation;
+    // Two tokens or more: tiles of rows × tokens (gemm.h), which unpack each row once per CK_GEMM_TOKENS
+    // tokens and give the dot kernel's bits; a single token (decoding) keeps the dot kernel.
+    ck_tile_fn tile = job->tokens > 1 ? ck_tile_function(job->type) : 0;
+    if (tile) {
+        for (int t = 0; t < job->tokens; t += CK_GEMM_TOKENS) {
+            int rn = job->tokens - t < CK_GEMM_TOKENS ? job->tokens - t : CK_GEMM_TOKENS;
+            for (int r = begin; r < end; r += CK_GEMM_ROWS) {
+                tile(job, r, end - r < CK_GEMM_ROWS ? end - r : CK_GEMM_ROWS, t, rn);
+            }
+        }
+        return;
+    }
     ck_dot_fn dot = ck_dot_function(job->type);
     for (int r = begin; r < end; r++) {
         float b = job->bias ? job->bias[r] : 0.0f;

@@ -4,6 +4,7 @@
 // widens to int32; the per-block scale is applied in float with FMA.
 #include "ckernels.h"
 #include "fp16.h"
+#include "gemm.h"
 #include "prefetch.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -279,5 +280,131 @@ AVX2 int ck_avx2_dequantize_row(int type, const void *vx, float *y, int n) {
         return 1;
     }
     return 0;
+}
+
+// MARK: Tiles of a batched product (gemm.h): rows × tokens, each output summed as the dot kernels above.
+
+/// Block i of a row as 32 code bytes (signed, or 0..15 for q4_1), with its scale and (q4_1) its min.
+AVX2 static inline __m256i block_codes(int type, const void *row, int i, float *d, float *m) {
+    switch (type) {
+    case CK_TYPE_Q4_0: {
+        const ck_block_q4_0 *b = (const ck_block_q4_0 *)row + i;
+        *d = H2F(b->d);
+        return _mm256_sub_epi8(nibbles32(b->qs), _mm256_set1_epi8(8));
+    }
+    case CK_TYPE_Q4_1: {
+        const ck_block_q4_1 *b = (const ck_block_q4_1 *)row + i;
+        *d = H2F(b->d);
+        *m = H2F(b->m);
+        return nibbles32(b->qs);
+    }
+    case CK_TYPE_Q5_0: {
+        const ck_block_q5_0 *b = (const ck_block_q5_0 *)row + i;
+        *d = H2F(b->d);
+        return codes5(b->qs, b->qh, 1);
+    }
+    default: {
+        const ck_block_q8_0 *b = (const ck_block_q8_0 *)row + i;
+        *d = H2F(b->d);
+        return _mm256_loadu_si256((const __m256i *)b->qs);
+    }
+    }
+}
+
+/// The body of an RM-row tile of `type` (RM and the type constants once inlined, so a block of each row
+/// stays in registers) with `rn` tokens, whose accumulators live in L1: each row's block is unpacked once
+/// for all the tokens. Signed codes multiply as dot_s8 does, through |x| and sign(y, x); q4_1's unsigned
+/// codes as dot_us8, its min term fused per block as dot_q4_1 fuses it. DOT(ux, sy) is the eight int32
+/// lane sums of ux · sy as floats: dot_us8, or one VNNI instruction where the CPU has it.
+#define TILE_Q_BODY(DOT)                                                                                      \
+    const int with_min = type == CK_TYPE_Q4_1;                                                                        \
+    size_t row_bytes = ck_row_bytes(type, job->cols), block_bytes = with_min ? 36 : 34;                               \
+    const char *w = (const char *)job->weights + (size_t)r0 * row_bytes;                                              \
+    const char *a = (const char *)job->activation + (size_t)t0 * job->activation_stride;                              \
+    __m256 acc[CK_GEMM_TOKENS][CK_GEMM_ROWS];                                                                         \
+    float mins[CK_GEMM_TOKENS][CK_GEMM_ROWS];                                                                         \
+    for (int t = 0; t < rn; t++) {                                                                                    \
+        for (int r = 0; r < RM; r++) {                                                                                \
+            acc[t][r] = _mm256_setzero_ps();                                                                          \
+            mins[t][r] = 0;                                                                                           \
+        }                                                                                                             \
+    }                                                                                                                 \
+    for (int i = 0; i < job->cols / 32; i++) {                                                                        \
+        __m256i x[CK_GEMM_ROWS], ux[CK_GEMM_ROWS];                                                                    \
+        float d[CK_GEMM_ROWS] = {0}, mx[CK_GEMM_ROWS];                                                                \
+        for (int r = 0; r < RM; r++) {                                                                                \
+            x[r] = block_codes(type, w + r * row_bytes, i, &d[r], &mx[r]);                                            \
+            ux[r] = with_min ? x[r] : _mm256_sign_epi8(x[r], x[r]);                                                   \
+        }                                                                                                             \
+        __m128 dx = _mm_loadu_ps(d);                                                                                  \
+        for (int t = 0; t < rn; t++) {                                                                                \
+            const char *block = a + t * job->activation_stride + i * block_bytes;                                     \
+            /* dx · dy, the dot kernels' one float product, for the four rows at once; each broadcast by a */         \
+            /* shuffle (port 5) rather than a multiply per row on the ports the integer work needs. */                \
+            __m256 dxy = _mm256_castps128_ps256(_mm_mul_ps(dx, _mm_set1_ps(H2F(*(const uint16_t *)block))));          \
+            float sy = H2F(*(const uint16_t *)(block + 2));                                                           \
+            __m256i y = _mm256_loadu_si256((const __m256i *)(block + block_bytes - 32));                              \
+            for (int r = 0; r < RM; r++) {                                                                            \
+                __m256 p = DOT(ux[r], with_min ? y : _mm256_sign_epi8(y, x[r]));                                      \
+                __m256 scale = _mm256_permutevar8x32_ps(dxy, _mm256_set1_epi32(r));                                   \
+                acc[t][r] = _mm256_fmadd_ps(scale, p, acc[t][r]);                                                     \
+                if (with_min) mins[t][r] = __builtin_fmaf(mx[r], sy, mins[t][r]);                                     \
+            }                                                                                                         \
+        }                                                                                                             \
+    }                                                                                                                 \
+    for (int t = 0; t < rn; t++) {                                                                                    \
+        float *out = job->out + (size_t)(t0 + t) * job->out_stride + r0;                                              \
+        for (int r = 0; r < RM; r++) {                                                                                \
+            float v = with_min ? hsum8(acc[t][r]) + mins[t][r] : hsum8(acc[t][r]);                                    \
+            out[r] = v + (job->bias ? job->bias[r0 + r] : 0.0f);                                                      \
+        }                                                                                                             \
+    }                                                                                                                 \
+
+AVX2 static inline __attribute__((always_inline)) void tile_q(const ck_matvec_job *job, int type, int r0, int RM,
+                                                              int t0, int rn) {
+    TILE_Q_BODY(dot_us8)
+}
+
+#define VNNI __attribute__((target("avx2,fma,f16c,avx512vl,avx512vnni")))
+
+/// dot_us8 in one instruction: vpdpbusd sums each four u8 × s8 products into an int32 lane exactly, the
+/// sums maddubs and madd form when no int16 pair saturates (none can here: |x| ≤ 128, |y| ≤ 127).
+VNNI static inline __m256 dot_us8_vnni(__m256i ux, __m256i sy) {
+    return _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), ux, sy));
+}
+
+VNNI static inline __attribute__((always_inline)) void tile_q_vnni(const ck_matvec_job *job, int type, int r0,
+                                                                   int RM, int t0, int rn) {
+    TILE_Q_BODY(dot_us8_vnni)
+}
+
+/// One function per type, specialised for each number of rows.
+#define TILE_SHAPES(name, target, kernel, type)                                                                \
+    target static void name(const ck_matvec_job *job, int r0, int rm, int t0, int rn) {                        \
+        switch (rm) {                                                                                          \
+        case 4: kernel(job, type, r0, 4, t0, rn); break;                                                       \
+        case 3: kernel(job, type, r0, 3, t0, rn); break;                                                       \
+        case 2: kernel(job, type, r0, 2, t0, rn); break;                                                       \
+        default: kernel(job, type, r0, 1, t0, rn); break;                                                      \
+        }                                                                                                      \
+    }
+TILE_SHAPES(tile_q4_0, AVX2, tile_q, CK_TYPE_Q4_0)
+TILE_SHAPES(tile_q4_1, AVX2, tile_q, CK_TYPE_Q4_1)
+TILE_SHAPES(tile_q5_0, AVX2, tile_q, CK_TYPE_Q5_0)
+TILE_SHAPES(tile_q8_0, AVX2, tile_q, CK_TYPE_Q8_0)
+TILE_SHAPES(tile_q4_0_vnni, VNNI, tile_q_vnni, CK_TYPE_Q4_0)
+TILE_SHAPES(tile_q4_1_vnni, VNNI, tile_q_vnni, CK_TYPE_Q4_1)
+TILE_SHAPES(tile_q5_0_vnni, VNNI, tile_q_vnni, CK_TYPE_Q5_0)
+TILE_SHAPES(tile_q8_0_vnni, VNNI, tile_q_vnni, CK_TYPE_Q8_0)
+
+/// The tiles for `type`, with VNNI when `vnni` (the caller has checked AVX512-VL and VNNI), else AVX2 only.
+ck_tile_fn ck_avx2_tile_function(int type, int vnni) {
+    switch (type) {
+    case CK_TYPE_Q4_0: return vnni ? tile_q4_0_vnni : tile_q4_0;
+    case CK_TYPE_Q4_1: return vnni ? tile_q4_1_vnni : tile_q4_1;
+    case CK_TYPE_Q5_0: return vnni ? tile_q5_0_vnni : tile_q5_0;
+    case CK_TYPE_Q8_0: return vnni ? tile_q8_0_vnni : tile_q8_0;
+    default: return 0;
+    }
 }
 #endif

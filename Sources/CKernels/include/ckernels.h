@@ -124,6 +124,8 @@ void ck_axpy_f32(int n, float a, const float *x, float *y);
 const char *ck_kernel_variant(void);
 /// Forces the scalar variant (tests compare both); pass 0 to restore automatic choice.
 void ck_force_scalar(int on);
+/// Keeps the batched tiles to AVX2 where the CPU also has VNNI (tests check both); pass 0 to restore.
+void ck_force_no_vnni(int on);
 
 // MARK: Small ops (f32), in llama.cpp's order of operations (lanes.h explains why).
 

@@ -69,6 +69,38 @@ public enum Kernels {
         }
     }
 
+    /// out[t][r] = row r of `weights` · token t of `activations` (+ bias[r]) for `rows` rows of `count`
+    /// elements and `tokens` tokens (each in `activationType(for: type)`), computed as the engine multiplies a
+    /// batch: over a pool of `threads`, through the batched tile kernels where this CPU has them (without
+    /// their VNNI variant when `vnni` is false).
+    public static func matmul(
+        _ weights: [UInt8], rows: Int, _ activations: [UInt8], tokens: Int, type: GGMLType, count: Int,
+        bias: [Float]? = nil, threads: Int = 1, vnni: Bool = true
+    ) -> [Float] {
+        // Process-wide, but either choice gives the same bits, so a product running meanwhile is unaffected.
+        if !vnni { ck_force_no_vnni(1) }
+        defer { if !vnni { ck_force_no_vnni(0) } }
+        let activationBytes = activationType(for: type).rowBytes(count)
+        precondition(weights.count >= rows * type.rowBytes(count) && activations.count >= tokens * activationBytes)
+        var out = [Float](repeating: 0, count: rows * tokens)
+        let pool = ThreadPool(threads: threads)
+        let biasValues = bias ?? []
+        weights.withUnsafeBytes { w in
+            activations.withUnsafeBytes { a in
+                biasValues.withUnsafeBufferPointer { b in
+                    out.withUnsafeMutableBufferPointer { o in
+                        var job = ck_matvec_job(
+                            weights: w.baseAddress, type: Int32(type.rawValue), rows: Int32(rows), cols: Int32(count),
+                            tokens: Int32(tokens), activation: a.baseAddress, activation_stride: activationBytes,
+                            bias: bias == nil ? nil : b.baseAddress, out: o.baseAddress, out_stride: Int32(rows))
+                        ck_matvec(pool.pointer, &job)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
     /// IEEE half → float and back (round to nearest even).
     public static func halfToFloat(_ h: UInt16) -> Float { ck_fp16_to_fp32(h) }
     public static func floatToHalf(_ f: Float) -> UInt16 { ck_fp32_to_fp16(f) }

@@ -1,18 +1,31 @@
 // Matmul: products of a quantized weight matrix with a batch of activation rows, over the thread pool.
-// Few tokens (decoding): activations are quantized to Q8_0/Q8_1 and multiplied with integer dot
-// products, as ggml does. Many tokens (a prompt): each thread expands a tile of weight rows to f32 and
-// hands it to OpenBLAS sgemm, so the weights are expanded once per batch, never kept expanded.
+// Activations are quantized to Q8_0/Q8_1/Q8_K and multiplied with integer products, as ggml does: one
+// token through the per-row dot kernel, several through tiles of rows × tokens (CKernels gemm.h, AVX2)
+// that unpack each weight block once for many tokens and give each output the dot kernel's bits. From
+// `sgemmMinimumTokens` tokens on (a prompt), types outside `integerBatchTypes` instead expand a tile of
+// weight rows to f32 per thread and hand it to OpenBLAS sgemm with f32 activations, so the weights are
+// expanded once per batch, never kept.
 internal import CKernels
 internal import COpenBLAS
 import GGUF
 
-/// From this many tokens on, a product goes through sgemm over dequantized tiles.
+/// From this many tokens on, a product of a type outside `integerBatchTypes` goes through sgemm over
+/// dequantized tiles.
 let sgemmMinimumTokens = 32
 
-/// Weight types whose batches also go through integer dot products with Q8_K (or Q8_0) activations, as
-/// llama.cpp multiplies them at any batch size: with f32 activations over sgemm, perplexity moved by more
-/// than 1% (SmolLM2 in Q2_K: 3%; Gemma 3 270M Q4_K_M, whose Q4_K and Q6_K tensors these are: 2.7-3.1%, now
-/// within 1%). Q5_0 and Q8_0 stay on sgemm: moving them too took Gemma 2% from llama.cpp again.
+/// Weight types whose batches also go through integer products with Q8_K (or Q8_0) activations, as llama.cpp
+/// multiplies them at any batch size: with f32 activations over sgemm, perplexity moved by more than 1%
+/// (SmolLM2 in Q2_K: 3%; Gemma 3 270M Q4_K_M, whose Q4_K and Q6_K tensors these are: 2.7-3.1%, now within
+/// 1%: 0.9908 and 1.0066 of llama.cpp's at 128 and 1024 positions). The K-quants' batches go through the
+/// tile kernels: one thread, Gemma's 640 × 2048 Q4_K and Q6_K times 512 tokens, 49-53 GMAC/s against 46
+/// for sgemm over dequantized tiles and 1.3-1.7x the per-row dot kernel; Gemma pp512 (2 threads,
+/// alternating) 376-437 t/s against 337-388 with the dot kernel. Q2_K, Q3_K, IQ4_NL and IQ4_XS take the per-row dot kernel for each token, slower
+/// than sgemm but kept for their accuracy.
+/// Q4_0, Q4_1, Q5_0 and Q8_0 have tiles too (used below `sgemmMinimumTokens`) but stay on sgemm here, by
+/// measurement: moving Q5_0 and Q8_0 took Gemma 3 further from llama.cpp's perplexity (Q5_0: 0.9827 and
+/// 0.9876; Q8_0: 0.9730 and 0.9787), and Q4_1's tile is no faster than sgemm (one thread,
+/// 640 × 640: 46-48 against 46 GMAC/s; SmolLM2 pp512 within the noise). Without AVX2 (NEON, scalar) every product here takes the per-row dot
+/// kernel: the same bits, more slowly.
 let integerBatchTypes: Set<GGMLType> = [.q2_K, .q3_K, .iq4_nl, .iq4_xs, .q4_K, .q5_K, .q6_K]
 
 /// Activations prepared for one weight type: quantized rows (or the f32 rows themselves).

@@ -1,0 +1,34 @@
+// Private: the tiles of a batched product (ck_matvec over many tokens). A tile multiplies up to four weight rows
+// with up to 64 tokens' activations: each row's block is unpacked once and used for every token of the
+// tile, and each token's block once for every row, where the per-row dot kernel unpacks a row again for each
+// token. Every output keeps the dot kernel's own float accumulation (the same lanes, blocks in the same
+// order, the same final reduction), and the integer sums inside a block are exact whatever their order, so
+// a tile's outputs are bit-equal to ck_dot_function(type) for each row and token: a prompt and a decoding
+// step compute a row the same way.
+#ifndef ENCLAVE_CKERNELS_GEMM_H
+#define ENCLAVE_CKERNELS_GEMM_H
+#include "ckernels.h"
+
+/// The largest tile: rows × tokens. A block of four rows stays in registers while it meets every token's
+/// block; the tokens' accumulators (4 × 64 vectors, 8 KB) stay in L1. 64 tokens of activations (44 KB at
+/// 640 columns in Q8_0, 75 KB at 2,048 in Q8_K) stay in L2 while a thread's rows stream past them.
+#define CK_GEMM_ROWS 4
+#define CK_GEMM_TOKENS 64
+
+/// Writes out[t][r] (+ bias[r]) for rows r0..<r0 + rm and tokens t0..<t0 + rn of `job`, with
+/// 1 ≤ rm ≤ CK_GEMM_ROWS and 1 ≤ rn ≤ CK_GEMM_TOKENS.
+typedef void (*ck_tile_fn)(const ck_matvec_job *job, int r0, int rm, int t0, int rn);
+
+#if defined(__x86_64__)
+/// The AVX2 tiles for Q4_0, Q4_1, Q5_0 and Q8_0 (quants_avx2.c), or NULL; with `vnni`, the same tiles
+/// with the 256-bit VNNI instruction (AVX512-VL and VNNI) in place of maddubs and madd.
+ck_tile_fn ck_avx2_tile_function(int type, int vnni);
+/// The AVX2 tiles for Q4_K, Q5_K and Q6_K (kquants_avx2.c), or NULL.
+ck_tile_fn ck_avx2_tile_function_k(int type);
+#endif
+
+/// The tile kernel for `type` on this CPU, or NULL where there is none (no AVX2, NEON, forced scalar):
+/// then the product takes the per-row dot kernel, which gives the same bits.
+ck_tile_fn ck_tile_function(int type);
+
+#endif
