@@ -15,6 +15,8 @@ uint32_t ck_cpu_features(void) {
     if (__builtin_cpu_supports("fma")) features |= CK_CPU_FMA;
     if (__builtin_cpu_supports("f16c")) features |= CK_CPU_F16C;
     if (__builtin_cpu_supports("avx512f")) features |= CK_CPU_AVX512F;
+    if (__builtin_cpu_supports("avx512vl")) features |= CK_CPU_AVX512VL;
+    if (__builtin_cpu_supports("avx512vnni")) features |= CK_CPU_AVX512VNNI;
 #elif defined(__aarch64__)
     features |= CK_CPU_NEON;  // Advanced SIMD is mandatory on AArch64.
 #if defined(__linux__)

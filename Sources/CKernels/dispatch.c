@@ -32,31 +32,26 @@ void ck_neon_quantize_row_q8(int with_sum, const float *x, void *y, int n);
 
 static _Atomic int use_avx2 = -1;  // -1: not yet decided
 static _Atomic int forced_scalar = 0;
+static _Atomic int use_vnni = -1;
+static _Atomic int forced_no_vnni = 0;
 
-static int have_avx2(void) {
-    if (atomic_load_explicit(&forced_scalar, memory_order_relaxed)) return 0;
-    int v = atomic_load_explicit(&use_avx2, memory_order_relaxed);
+/// Whether the CPU has every feature in `wanted` (unless `forced_off`), probed once into `cache`.
+static int have_features(_Atomic int *cache, const _Atomic int *forced_off, uint32_t wanted) {
+    if (atomic_load_explicit(forced_off, memory_order_relaxed)) return 0;
+    int v = atomic_load_explicit(cache, memory_order_relaxed);
     if (v < 0) {
-        uint32_t f = ck_cpu_features();
-        v = (f & CK_CPU_AVX2) && (f & CK_CPU_FMA) && (f & CK_CPU_F16C);
-        atomic_store_explicit(&use_avx2, v, memory_order_relaxed);
+        v = (ck_cpu_features() & wanted) == wanted;
+        atomic_store_explicit(cache, v, memory_order_relaxed);
     }
     return v;
 }
 
-static _Atomic int use_vnni = -1;  // -1: not yet decided
-static _Atomic int forced_no_vnni = 0;
+static int have_avx2(void) { return have_features(&use_avx2, &forced_scalar, CK_CPU_AVX2 | CK_CPU_FMA | CK_CPU_F16C); }
 
-/// 256-bit VNNI (AVX512-VL and AVX512-VNNI, with the OS saving AVX-512 state), for the batched tiles.
+/// 256-bit VNNI (AVX512-VL and AVX512-VNNI; the compiler's probe counts them only when the OS saves AVX-512
+/// state), for the batched tiles.
 static int have_vnni(void) {
-    if (atomic_load_explicit(&forced_no_vnni, memory_order_relaxed)) return 0;
-    int v = atomic_load_explicit(&use_vnni, memory_order_relaxed);
-    if (v < 0) {
-        __builtin_cpu_init();
-        v = __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
-        atomic_store_explicit(&use_vnni, v, memory_order_relaxed);
-    }
-    return v;
+    return have_features(&use_vnni, &forced_no_vnni, CK_CPU_AVX512VL | CK_CPU_AVX512VNNI);
 }
 
 void ck_force_no_vnni(int on) { atomic_store(&forced_no_vnni, on ? 1 : 0); }

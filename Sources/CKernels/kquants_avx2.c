@@ -221,7 +221,8 @@ AVX2 static inline void unpack_q45(const ck_block_q4_K *head, int five, unpacked
 /// unpacked once for all the tokens, whose accumulators live in L1.
 AVX2 static inline __attribute__((always_inline)) void tile_q45(const ck_matvec_job *job, int five, int r0, int RM,
                                                                 int t0, int rn) {
-    size_t row_bytes = ck_row_bytes(job->type, job->cols), block_bytes = five ? 176 : 144;
+    size_t row_bytes = ck_row_bytes(job->type, job->cols);
+    size_t block_bytes = five ? sizeof(ck_block_q5_K) : sizeof(ck_block_q4_K);
     const char *w = (const char *)job->weights + (size_t)r0 * row_bytes;
     const char *a = (const char *)job->activation + (size_t)t0 * job->activation_stride;
     __m256 acc[CK_GEMM_TOKENS][CK_GEMM_ROWS];

@@ -152,7 +152,7 @@ AVX2 static float dot_iq4_nl(int n, const void *vx, const void *vy) {
     const __m256i table = iq4_table(), ones = _mm256_set1_epi16(1);
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / CK_QK; i++) {
-        ck_prefetch_ahead(x + i, 1);
+        ck_prefetch_ahead(x + i, sizeof x[i]);
         __m256i lanes = scaled_products_signed(levels32(x[i].qs, table), load32(y[i].qs), ones);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(lanes), acc);
     }

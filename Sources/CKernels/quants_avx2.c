@@ -72,7 +72,7 @@ AVX2 static float dot_q4_0(int n, const void *vx, const void *vy) {
     const ck_block_q8_0 *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 32; i++) {
-        ck_prefetch_ahead(x + i, 1);
+        ck_prefetch_ahead(x + i, sizeof x[i]);
         acc = add_block(acc, x[i].d, y[i].d, _mm256_sub_epi8(nibbles32(x[i].qs), _mm256_set1_epi8(8)), y[i].qs, 0);
     }
     return hsum8(acc);
@@ -84,7 +84,7 @@ AVX2 static float dot_q4_1(int n, const void *vx, const void *vy) {
     __m256 acc = _mm256_setzero_ps();
     float mins = 0;
     for (int i = 0; i < n / 32; i++) {
-        ck_prefetch_ahead(x + i, 1);
+        ck_prefetch_ahead(x + i, sizeof x[i]);
         mins = __builtin_fmaf(H2F(x[i].m), H2F(y[i].s), mins);
         acc = add_block(acc, x[i].d, y[i].d, nibbles32(x[i].qs), y[i].qs, 1);
     }
@@ -96,7 +96,7 @@ AVX2 static float dot_q5_0(int n, const void *vx, const void *vy) {
     const ck_block_q8_0 *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 32; i++) {
-        ck_prefetch_ahead(x + i, 1);
+        ck_prefetch_ahead(x + i, sizeof x[i]);
         acc = add_block(acc, x[i].d, y[i].d, codes5(x[i].qs, x[i].qh, 1), y[i].qs, 0);
     }
     return hsum8(acc);
@@ -108,7 +108,7 @@ AVX2 static float dot_q5_1(int n, const void *vx, const void *vy) {
     __m256 acc = _mm256_setzero_ps();
     float mins = 0;
     for (int i = 0; i < n / 32; i++) {
-        ck_prefetch_ahead(x + i, 1);
+        ck_prefetch_ahead(x + i, sizeof x[i]);
         mins += H2F(x[i].m) * H2F(y[i].s);
         acc = add_block(acc, x[i].d, y[i].d, codes5(x[i].qs, x[i].qh, 0), y[i].qs, 1);
     }
@@ -120,7 +120,7 @@ AVX2 static float dot_q8_0(int n, const void *vx, const void *vy) {
     const ck_block_q8_0 *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 32; i++) {
-        ck_prefetch_ahead(x + i, 1);
+        ck_prefetch_ahead(x + i, sizeof x[i]);
         acc = add_block(acc, x[i].d, y[i].d, _mm256_loadu_si256((const __m256i *)x[i].qs), y[i].qs, 0);
     }
     return hsum8(acc);
@@ -318,7 +318,8 @@ AVX2 static inline __m256i block_codes(int type, const void *row, int i, float *
 /// lane sums of ux · sy as floats: dot_us8, or one VNNI instruction where the CPU has it.
 #define TILE_Q_BODY(DOT)                                                                                      \
     const int with_min = type == CK_TYPE_Q4_1;                                                                        \
-    size_t row_bytes = ck_row_bytes(type, job->cols), block_bytes = with_min ? 36 : 34;                               \
+    size_t row_bytes = ck_row_bytes(type, job->cols);                                                              \
+    size_t block_bytes = with_min ? sizeof(ck_block_q8_1) : sizeof(ck_block_q8_0);                               \
     const char *w = (const char *)job->weights + (size_t)r0 * row_bytes;                                              \
     const char *a = (const char *)job->activation + (size_t)t0 * job->activation_stride;                              \
     __m256 acc[CK_GEMM_TOKENS][CK_GEMM_ROWS];                                                                         \
