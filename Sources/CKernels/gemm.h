@@ -19,6 +19,18 @@
 /// 1 ≤ rm ≤ CK_GEMM_ROWS and 1 ≤ rn ≤ CK_GEMM_TOKENS.
 typedef void (*ck_tile_fn)(const ck_matvec_job *job, int r0, int rm, int t0, int rn);
 
+/// Defines tile `name` (a ck_tile_fn with the attributes `target`) as `CALL(RM)` specialised for each number
+/// of rows, so RM is a constant in every copy; CALL sees the parameters job, r0, t0 and rn.
+#define CK_TILE_SHAPES(name, target, CALL)                                                                    \
+    target static void name(const ck_matvec_job *job, int r0, int rm, int t0, int rn) {                        \
+        switch (rm) {                                                                                          \
+        case 4: CALL(4); break;                                                                                \
+        case 3: CALL(3); break;                                                                                \
+        case 2: CALL(2); break;                                                                                \
+        default: CALL(1); break;                                                                               \
+        }                                                                                                      \
+    }
+
 #if defined(__x86_64__)
 /// The AVX2 tiles for Q4_0, Q4_1, Q5_0 and Q8_0 (quants_avx2.c), or NULL; with `vnni`, the same tiles
 /// with the 256-bit VNNI instruction (AVX512-VL and VNNI) in place of maddubs and madd.

@@ -316,22 +316,12 @@ AVX2 static inline __attribute__((always_inline)) void tile_q6(const ck_matvec_j
     }
 }
 
-/// One function per type, specialised for each number of rows.
-#define TILE_SHAPES(name, call)                                                                                 \
-    AVX2 static void name(const ck_matvec_job *job, int r0, int rm, int t0, int rn) {                          \
-        switch (rm) {                                                                                          \
-        case 4: call(4); break;                                                                                \
-        case 3: call(3); break;                                                                                \
-        case 2: call(2); break;                                                                                \
-        default: call(1); break;                                                                               \
-        }                                                                                                      \
-    }
 #define Q4_K_TILE(RM) tile_q45(job, 0, r0, RM, t0, rn)
 #define Q5_K_TILE(RM) tile_q45(job, 1, r0, RM, t0, rn)
 #define Q6_K_TILE(RM) tile_q6(job, r0, RM, t0, rn)
-TILE_SHAPES(tile_q4_K, Q4_K_TILE)
-TILE_SHAPES(tile_q5_K, Q5_K_TILE)
-TILE_SHAPES(tile_q6_K, Q6_K_TILE)
+CK_TILE_SHAPES(tile_q4_K, AVX2, Q4_K_TILE)
+CK_TILE_SHAPES(tile_q5_K, AVX2, Q5_K_TILE)
+CK_TILE_SHAPES(tile_q6_K, AVX2, Q6_K_TILE)
 
 ck_tile_fn ck_avx2_tile_function_k(int type) {
     switch (type) {

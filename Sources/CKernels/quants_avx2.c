@@ -379,24 +379,22 @@ VNNI static inline __attribute__((always_inline)) void tile_q_vnni(const ck_matv
     TILE_Q_BODY(dot_us8_vnni)
 }
 
-/// One function per type, specialised for each number of rows.
-#define TILE_SHAPES(name, target, kernel, type)                                                                \
-    target static void name(const ck_matvec_job *job, int r0, int rm, int t0, int rn) {                        \
-        switch (rm) {                                                                                          \
-        case 4: kernel(job, type, r0, 4, t0, rn); break;                                                       \
-        case 3: kernel(job, type, r0, 3, t0, rn); break;                                                       \
-        case 2: kernel(job, type, r0, 2, t0, rn); break;                                                       \
-        default: kernel(job, type, r0, 1, t0, rn); break;                                                      \
-        }                                                                                                      \
-    }
-TILE_SHAPES(tile_q4_0, AVX2, tile_q, CK_TYPE_Q4_0)
-TILE_SHAPES(tile_q4_1, AVX2, tile_q, CK_TYPE_Q4_1)
-TILE_SHAPES(tile_q5_0, AVX2, tile_q, CK_TYPE_Q5_0)
-TILE_SHAPES(tile_q8_0, AVX2, tile_q, CK_TYPE_Q8_0)
-TILE_SHAPES(tile_q4_0_vnni, VNNI, tile_q_vnni, CK_TYPE_Q4_0)
-TILE_SHAPES(tile_q4_1_vnni, VNNI, tile_q_vnni, CK_TYPE_Q4_1)
-TILE_SHAPES(tile_q5_0_vnni, VNNI, tile_q_vnni, CK_TYPE_Q5_0)
-TILE_SHAPES(tile_q8_0_vnni, VNNI, tile_q_vnni, CK_TYPE_Q8_0)
+#define Q4_0_TILE(RM) tile_q(job, CK_TYPE_Q4_0, r0, RM, t0, rn)
+#define Q4_1_TILE(RM) tile_q(job, CK_TYPE_Q4_1, r0, RM, t0, rn)
+#define Q5_0_TILE(RM) tile_q(job, CK_TYPE_Q5_0, r0, RM, t0, rn)
+#define Q8_0_TILE(RM) tile_q(job, CK_TYPE_Q8_0, r0, RM, t0, rn)
+#define Q4_0_TILE_VNNI(RM) tile_q_vnni(job, CK_TYPE_Q4_0, r0, RM, t0, rn)
+#define Q4_1_TILE_VNNI(RM) tile_q_vnni(job, CK_TYPE_Q4_1, r0, RM, t0, rn)
+#define Q5_0_TILE_VNNI(RM) tile_q_vnni(job, CK_TYPE_Q5_0, r0, RM, t0, rn)
+#define Q8_0_TILE_VNNI(RM) tile_q_vnni(job, CK_TYPE_Q8_0, r0, RM, t0, rn)
+CK_TILE_SHAPES(tile_q4_0, AVX2, Q4_0_TILE)
+CK_TILE_SHAPES(tile_q4_1, AVX2, Q4_1_TILE)
+CK_TILE_SHAPES(tile_q5_0, AVX2, Q5_0_TILE)
+CK_TILE_SHAPES(tile_q8_0, AVX2, Q8_0_TILE)
+CK_TILE_SHAPES(tile_q4_0_vnni, VNNI, Q4_0_TILE_VNNI)
+CK_TILE_SHAPES(tile_q4_1_vnni, VNNI, Q4_1_TILE_VNNI)
+CK_TILE_SHAPES(tile_q5_0_vnni, VNNI, Q5_0_TILE_VNNI)
+CK_TILE_SHAPES(tile_q8_0_vnni, VNNI, Q8_0_TILE_VNNI)
 
 /// The tiles for `type`, with VNNI when `vnni` (the caller has checked AVX512-VL and VNNI), else AVX2 only.
 ck_tile_fn ck_avx2_tile_function(int type, int vnni) {

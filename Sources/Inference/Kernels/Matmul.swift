@@ -15,17 +15,15 @@ let sgemmMinimumTokens = 32
 
 /// Weight types whose batches also go through integer products with Q8_K (or Q8_0) activations, as llama.cpp
 /// multiplies them at any batch size: with f32 activations over sgemm, perplexity moved by more than 1%
-/// (SmolLM2 in Q2_K: 3%; Gemma 3 270M Q4_K_M, whose Q4_K and Q6_K tensors these are: 2.7-3.1%, now within
-/// 1%: 0.9908 and 1.0066 of llama.cpp's at 128 and 1024 positions). The K-quants' batches go through the
-/// tile kernels: one thread, Gemma's 640 × 2048 Q4_K and Q6_K times 512 tokens, 49-53 GMAC/s against 46
-/// for sgemm over dequantized tiles and 1.3-1.7x the per-row dot kernel; Gemma pp512 (2 threads,
-/// alternating) 376-437 t/s against 337-388 with the dot kernel. Q2_K, Q3_K, IQ4_NL and IQ4_XS take the per-row dot kernel for each token, slower
-/// than sgemm but kept for their accuracy.
-/// Q4_0, Q4_1, Q5_0 and Q8_0 have tiles too (used below `sgemmMinimumTokens`) but stay on sgemm here, by
-/// measurement: moving Q5_0 and Q8_0 took Gemma 3 further from llama.cpp's perplexity (Q5_0: 0.9827 and
-/// 0.9876; Q8_0: 0.9730 and 0.9787), and Q4_1's tile is no faster than sgemm (one thread,
-/// 640 × 640: 46-48 against 46 GMAC/s; SmolLM2 pp512 within the noise). Without AVX2 (NEON, scalar) every product here takes the per-row dot
-/// kernel: the same bits, more slowly.
+/// (SmolLM2 in Q2_K: 3%; Gemma 3 270M Q4_K_M's Q4_K and Q6_K tensors: 2.7-3.1%, now 0.9908 and 1.0066 of
+/// llama.cpp's at 128 and 1024 positions).
+/// - The K-quants go through the tiles: one thread, 640 × 2048 × 512 tokens, 49-53 GMAC/s against 46 for
+///   sgemm and 1.3-1.7x the per-row dot kernel. Q2_K, Q3_K, IQ4_NL and IQ4_XS have no tiles: the per-row dot
+///   kernel per token, slower than sgemm, kept for accuracy.
+/// - Q4_0, Q4_1, Q5_0 and Q8_0 have tiles (used below `sgemmMinimumTokens`) but stay on sgemm here: Q8_0
+///   activations took Gemma 3 further from llama.cpp (Q5_0 added: 0.9827 and 0.9876; Q8_0: 0.9730 and
+///   0.9787), and Q4_1's tile is no faster than sgemm.
+/// - Without AVX2 (NEON, scalar) every product takes the per-row dot kernel: the same bits, more slowly.
 let integerBatchTypes: Set<GGMLType> = [.q2_K, .q3_K, .iq4_nl, .iq4_xs, .q4_K, .q5_K, .q6_K]
 
 /// Activations prepared for one weight type: quantized rows (or the f32 rows themselves).
