@@ -40,27 +40,19 @@ AVX2 static inline __m256i iq4_table(void) {
     return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)ck_iq4_levels));
 }
 
-AVX2 static inline int hsum_i32(__m256i v) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    return _mm_cvtsi128_si32(s);
-}
-
 /// Q2_K: run j of half h holds bits 2j..2j+1 of the half's 32 qs bytes; each scales byte is a 4-bit scale
-/// (low nibble) and a 4-bit min, whose term Σ min · bsums is one exact int32 per block.
+/// (low nibble) and a 4-bit min, whose term Σ min · bsums is the madd of mins and bsums in lanes of its own.
 AVX2 static float dot_q2_K(int n, const void *vx, const void *vy) {
     const ck_block_q2_K *x = vx;
     const ck_block_q8_K *y = vy;
     const __m256i low2 = _mm256_set1_epi8(3);
     const __m128i low4 = _mm_set1_epi8(0x0F);
-    __m256 acc = _mm256_setzero_ps();
-    float acc_m = 0;
+    __m256 acc = _mm256_setzero_ps(), acc_m = _mm256_setzero_ps();
     for (int i = 0; i < n / CK_QK_K; i++) {
         ck_prefetch_ahead(x + i, sizeof x[i]);
         __m128i packed = _mm_loadu_si128((const __m128i *)x[i].scales);
         __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), low4));
-        int min_sum = hsum_i32(_mm256_madd_epi16(mins, load32(y[i].bsums)));
+        __m256i min_lanes = _mm256_madd_epi16(mins, load32(y[i].bsums));
         __m256i scales16 = _mm256_cvtepu8_epi16(_mm_and_si128(packed, low4));
         __m256i sumi = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
@@ -74,9 +66,9 @@ AVX2 static float dot_q2_K(int n, const void *vx, const void *vy) {
             }
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * H2F(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
-        acc_m = __builtin_fmaf(-(y[i].d * H2F(x[i].dmin)), (float)min_sum, acc_m);
+        acc_m = _mm256_fmadd_ps(_mm256_set1_ps(-(y[i].d * H2F(x[i].dmin))), _mm256_cvtepi32_ps(min_lanes), acc_m);
     }
-    return reduce8(acc) + acc_m;
+    return reduce8(acc) + reduce8(acc_m);
 }
 
 /// ck_unpack_scales_q3_K in vector lanes: the sixteen scales as int16 lanes 0..15.
@@ -97,17 +89,19 @@ AVX2 static inline __m256i scales16_q3_K(const uint8_t *packed) {
 }
 
 /// Q3_K: the two low bits as for Q2_K, the high bit of run 4h + j from bit 4h + j of the 32 hmask bytes;
-/// codes are stored +4 (high bit set means no offset), so 4 · Σq8 is subtracted in int16.
+/// codes are stored +4 (high bit set means no offset), and the offset comes off the lanes at the end of
+/// the block as 4 · (scales madd bsums), as in the reference.
 AVX2 static float dot_q3_K(int n, const void *vx, const void *vy) {
     const ck_block_q3_K *x = vx;
     const ck_block_q8_K *y = vy;
-    const __m256i low2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), four = _mm256_set1_epi8(4);
+    const __m256i low2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / CK_QK_K; i++) {
         ck_prefetch_ahead(x + i, sizeof x[i]);
         __m256i scales16 = scales16_q3_K(x[i].scales);
         __m256i high = load32(x[i].hmask);
-        __m256i sumi = _mm256_setzero_si256();
+        __m256i sumi = _mm256_slli_epi32(_mm256_madd_epi16(scales16, load32(y[i].bsums)), 2);
+        sumi = _mm256_sub_epi32(_mm256_setzero_si256(), sumi);
         for (int h = 0; h < 2; h++) {
             __m256i bits = load32(x[i].qs + 32 * h);
             __m256i eight = scales_half(scales16, h);
@@ -117,8 +111,7 @@ AVX2 static float dot_q3_K(int n, const void *vx, const void *vy) {
                 bits = _mm256_srli_epi16(bits, 2);
                 high = _mm256_srli_epi16(high, 1);
                 __m256i q8 = load32(y[i].qs + 128 * h + 32 * j);
-                __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(codes, q8), _mm256_maddubs_epi16(four, q8));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale_pair_at(eight, j), p16));
+                sumi = _mm256_add_epi32(sumi, scaled_products(codes, q8, scale_pair_at(eight, j)));
             }
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * H2F(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);

@@ -13,24 +13,26 @@
 #include <math.h>
 
 /// Q2_K and Q3_K (`three`): run j of half h is bits 2j..2j+1 of the half's 32 qs bytes; Q3_K tops them with
-/// bit 4h + j of the 32 hmask bytes and subtracts 4. Q2_K's mins term is one exact int32 per block.
+/// bit 4h + j of the 32 hmask bytes and takes its offset of 4 off the lanes after the block, as the
+/// reference does. Q2_K's mins term has eight lanes of its own.
 BODY q23_K_body(int n, const void *vx, const ck_block_q8_K *y, int three, dot16_fn dot) {
-    float32x4_t acc0 = vdupq_n_f32(0), acc1 = vdupq_n_f32(0);
-    float acc_m = 0;
+    float32x4_t acc0 = vdupq_n_f32(0), acc1 = vdupq_n_f32(0), acc_m0 = vdupq_n_f32(0), acc_m1 = vdupq_n_f32(0);
     const uint8x16_t low2 = vdupq_n_u8(3), one = vdupq_n_u8(1);
     const ck_block_q2_K *x2 = vx;
     const ck_block_q3_K *x3 = vx;
     for (int i = 0; i < n / CK_QK_K; i++) {
-        int scales[16], min_sum = 0;
+        int scales[16];
+        int32_t mins[8];
         uint8x16_t h0 = vdupq_n_u8(0), h1 = vdupq_n_u8(0);
         if (three) {
             ck_unpack_scales_q3_K(x3[i].scales, scales);
             h0 = vld1q_u8(x3[i].hmask);
             h1 = vld1q_u8(x3[i].hmask + 16);
         } else {
-            for (int s = 0; s < 16; s++) {
-                scales[s] = x2[i].scales[s] & 0xF;
-                min_sum += (x2[i].scales[s] >> 4) * y[i].bsums[s];
+            for (int s = 0; s < 16; s++) scales[s] = x2[i].scales[s] & 0xF;
+            for (int m = 0; m < 8; m++) {
+                mins[m] = (x2[i].scales[2 * m] >> 4) * y[i].bsums[2 * m] +
+                          (x2[i].scales[2 * m + 1] >> 4) * y[i].bsums[2 * m + 1];
             }
         }
         const uint8_t *qs = three ? x3[i].qs : x2[i].qs;
@@ -41,9 +43,9 @@ BODY q23_K_body(int n, const void *vx, const ck_block_q8_K *y, int three, dot16_
                 int8x16_t c0 = vreinterpretq_s8_u8(vandq_u8(b0, low2)), c1 = vreinterpretq_s8_u8(vandq_u8(b1, low2));
                 b0 = vshrq_n_u8(b0, 2);
                 b1 = vshrq_n_u8(b1, 2);
-                if (three) {  // high bit set: no offset; clear: -4
-                    c0 = vsubq_s8(vorrq_s8(c0, vreinterpretq_s8_u8(vshlq_n_u8(vandq_u8(h0, one), 2))), vdupq_n_s8(4));
-                    c1 = vsubq_s8(vorrq_s8(c1, vreinterpretq_s8_u8(vshlq_n_u8(vandq_u8(h1, one), 2))), vdupq_n_s8(4));
+                if (three) {  // the stored code, 0..7: the offset comes off after the block
+                    c0 = vorrq_s8(c0, vreinterpretq_s8_u8(vshlq_n_u8(vandq_u8(h0, one), 2)));
+                    c1 = vorrq_s8(c1, vreinterpretq_s8_u8(vshlq_n_u8(vandq_u8(h1, one), 2)));
                     h0 = vshrq_n_u8(h0, 1);
                     h1 = vshrq_n_u8(h1, 1);
                 }
@@ -53,13 +55,25 @@ BODY q23_K_body(int n, const void *vx, const ck_block_q8_K *y, int three, dot16_
                 sum1 = vmlaq_n_s32(sum1, dot(c1, vld1q_s8(q8 + 16)), scales[s + 1]);
             }
         }
+        if (three) {  // 4 · Σ scale · bsums off lane m, as sub-blocks 2m and 2m + 1 (the reference's lanes)
+            int32_t offset[8];
+            for (int m = 0; m < 8; m++) {
+                offset[m] = 4 * (scales[2 * m] * y[i].bsums[2 * m] + scales[2 * m + 1] * y[i].bsums[2 * m + 1]);
+            }
+            sum0 = vsubq_s32(sum0, vld1q_s32(offset));
+            sum1 = vsubq_s32(sum1, vld1q_s32(offset + 4));
+        }
         uint16_t d = three ? x3[i].d : x2[i].d;
         float32x4_t dv = vdupq_n_f32(y[i].d * h2f(d));
         acc0 = vfmaq_f32(acc0, dv, vcvtq_f32_s32(sum0));
         acc1 = vfmaq_f32(acc1, dv, vcvtq_f32_s32(sum1));
-        if (!three) acc_m = fmaf(-(y[i].d * h2f(x2[i].dmin)), (float)min_sum, acc_m);
+        if (!three) {  // the mins' own lanes, m as sub-blocks 2m and 2m + 1 (the reference's)
+            float32x4_t mv = vdupq_n_f32(-(y[i].d * h2f(x2[i].dmin)));
+            acc_m0 = vfmaq_f32(acc_m0, mv, vcvtq_f32_s32(vld1q_s32(mins)));
+            acc_m1 = vfmaq_f32(acc_m1, mv, vcvtq_f32_s32(vld1q_s32(mins + 4)));
+        }
     }
-    return reduce(acc0, acc1) + acc_m;
+    return reduce(acc0, acc1) + reduce(acc_m0, acc_m1);
 }
 
 BODY iq4_xs_body(int n, const ck_block_iq4_xs *x, const ck_block_q8_K *y, dot16_fn dot) {

@@ -131,35 +131,45 @@ static inline void fma_lanes8(float acc[8], float d, const int32_t lanes[8]) {
     for (int k = 0; k < 8; k++) acc[k] = fmaf(d, (float)lanes[k], acc[k]);
 }
 
-/// Q2_K · Q8_K: the codes' lanes as above with the 4-bit scales; the mins term Σ min_s · bsums_s is exact
-/// in int32 and added per block with its own fused multiply-add into one float.
+/// Q2_K · Q8_K: the codes' lanes as above with the 4-bit scales; the mins term Σ min_s · bsums_s goes into
+/// eight lanes of its own, lane m holding sub-blocks 2m and 2m + 1 (the pairs AVX2's madd forms), each
+/// added per block with a fused multiply-add by the block's min scale.
 static float dot_q2_K(int n, const ck_block_q2_K *x, const ck_block_q8_K *y) {
-    float acc[8] = {0}, acc_m = 0;
+    float acc[8] = {0}, acc_m[8] = {0};
     for (int i = 0; i < n / CK_QK_K; i++) {
         int8_t codes[CK_QK_K];
-        int scale16[16], mins = 0;
+        int scale16[16];
+        int32_t mins[8];
         codes_2bit(x[i].qs, codes);
-        for (int s = 0; s < 16; s++) {
-            scale16[s] = x[i].scales[s] & 0xF;
-            mins += (x[i].scales[s] >> 4) * y[i].bsums[s];
+        for (int s = 0; s < 16; s++) scale16[s] = x[i].scales[s] & 0xF;
+        for (int m = 0; m < 8; m++) {
+            mins[m] = (x[i].scales[2 * m] >> 4) * y[i].bsums[2 * m] +
+                      (x[i].scales[2 * m + 1] >> 4) * y[i].bsums[2 * m + 1];
         }
         int32_t lanes[8] = {0};
         add_scaled_lanes(lanes, codes, y[i].qs, scale16, 8);
         fma_lanes8(acc, y[i].d * H2F(x[i].d), lanes);
-        acc_m = fmaf(-(y[i].d * H2F(x[i].dmin)), (float)mins, acc_m);
+        fma_lanes8(acc_m, -(y[i].d * H2F(x[i].dmin)), mins);
     }
-    return ck_sum_lanes8(acc) + acc_m;
+    return ck_sum_lanes8(acc) + ck_sum_lanes8(acc_m);
 }
 
+/// Q3_K · Q8_K: the lanes sum the stored codes (0..7, the code + 4), and the offset, 4 · Σ scale_s · bsums_s,
+/// comes off lane m as its two sub-blocks 2m and 2m + 1 (the pairs AVX2's madd forms), one product per
+/// element fewer than subtracting 4 from each code.
 static float dot_q3_K(int n, const ck_block_q3_K *x, const ck_block_q8_K *y) {
     float acc[8] = {0};
     for (int i = 0; i < n / CK_QK_K; i++) {
         int8_t codes[CK_QK_K];
         int scale16[16];
         codes_q3_K(&x[i], codes);
+        for (int e = 0; e < CK_QK_K; e++) codes[e] += 4;
         ck_unpack_scales_q3_K(x[i].scales, scale16);
         int32_t lanes[8] = {0};
         add_scaled_lanes(lanes, codes, y[i].qs, scale16, 8);
+        for (int m = 0; m < 8; m++) {
+            lanes[m] -= 4 * (scale16[2 * m] * y[i].bsums[2 * m] + scale16[2 * m + 1] * y[i].bsums[2 * m + 1]);
+        }
         fma_lanes8(acc, y[i].d * H2F(x[i].d), lanes);
     }
     return ck_sum_lanes8(acc);
