@@ -14,7 +14,7 @@ int ck_avx2_dequantize_row(int type, const void *x, float *y, int n);
 int ck_avx2_dequantize_row_k(int type, const void *x, float *y, int n);
 ck_dot_fn ck_avx2_dot_function(int type);
 ck_dot_fn ck_avx2_dot_function_k(int type);
-ck_dot_fn ck_avx2_dot_function_low(int type);
+ck_dot_fn ck_avx2_dot_function_low(int type, int vnni);
 int ck_avx2_dequantize_row_low(int type, const void *x, float *y, int n);
 float ck_avx2_dot_lanes(int n, const float *x, const float *y);
 float ck_avx2_dot_quad(int n, const float *x, const float *y);
@@ -49,10 +49,12 @@ static int have_features(_Atomic int *cache, const _Atomic int *forced_off, uint
 static int have_avx2(void) { return have_features(&use_avx2, &forced_scalar, CK_CPU_AVX2 | CK_CPU_FMA | CK_CPU_F16C); }
 
 /// 256-bit VNNI (AVX512-VL and AVX512-VNNI; the compiler's probe counts them only when the OS saves AVX-512
-/// state), for the batched tiles.
+/// state), for the batched tiles and the low-bit dot kernels.
+#if defined(__x86_64__)
 static int have_vnni(void) {
     return have_features(&use_vnni, &forced_no_vnni, CK_CPU_AVX512VL | CK_CPU_AVX512VNNI);
 }
+#endif
 
 void ck_force_no_vnni(int on) { atomic_store(&forced_no_vnni, on ? 1 : 0); }
 
@@ -110,7 +112,7 @@ float ck_vec_dot(int type, int n, const void *x, const void *y) {
 #if defined(__x86_64__)
     if (have_avx2()) {
         ck_dot_fn k = ck_avx2_dot_function_k(type);
-        if (!k) k = ck_avx2_dot_function_low(type);
+        if (!k) k = ck_avx2_dot_function_low(type, have_vnni());
         return k ? k(n, x, y) : ck_avx2_vec_dot(type, n, x, y);
     }
 #elif defined(__aarch64__)
@@ -146,7 +148,7 @@ ck_dot_fn ck_dot_function(int type) {
     if (have_avx2()) {
         ck_dot_fn f = ck_avx2_dot_function(type);
         if (!f) f = ck_avx2_dot_function_k(type);
-        if (!f) f = ck_avx2_dot_function_low(type);
+        if (!f) f = ck_avx2_dot_function_low(type, have_vnni());
         if (f) return f;
     }
 #elif defined(__aarch64__)

@@ -40,12 +40,33 @@ AVX2 static inline __m256i iq4_table(void) {
     return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)ck_iq4_levels));
 }
 
+/// sum plus the products of 32 unsigned codes and 32 activation bytes (maddubs into int16 pairs), scaled by
+/// the int16 lanes of `scale` and widened (madd) into eight int32 lanes.
+typedef __m256i (*scaled_add_fn)(__m256i sum, __m256i codes, __m256i q8, __m256i scale);
+
+AVX2 static inline __m256i add_scaled(__m256i sum, __m256i codes, __m256i q8, __m256i scale) {
+    return _mm256_add_epi32(sum, scaled_products(codes, q8, scale));
+}
+
+#define VNNI __attribute__((target("avx2,fma,f16c,avx512vl,avx512vnni")))
+
+/// add_scaled with VNNI's vpdpwssd, which adds the madd into `sum` in one instruction: the same int32s
+/// (neither sums with saturation). Its latency is several cycles, so the kernels alternate two sums.
+VNNI static inline __m256i add_scaled_vnni(__m256i sum, __m256i codes, __m256i q8, __m256i scale) {
+    return _mm256_dpwssd_epi32(sum, scale, _mm256_maddubs_epi16(codes, q8));
+}
+
+/// Bits 2j..2j+1 of each byte: run j's two-bit codes (a constant shift per run, no chain between runs).
+AVX2 static inline __m256i two_bits(__m256i bits, int j) {
+    return _mm256_and_si256(_mm256_srli_epi16(bits, 2 * j), _mm256_set1_epi8(3));
+}
+
 /// Q2_K: run j of half h holds bits 2j..2j+1 of the half's 32 qs bytes; each scales byte is a 4-bit scale
 /// (low nibble) and a 4-bit min, whose term Σ min · bsums is the madd of mins and bsums in lanes of its own.
-AVX2 static float dot_q2_K(int n, const void *vx, const void *vy) {
+AVX2 static inline __attribute__((always_inline)) float q2_K_body(int n, const void *vx, const void *vy,
+                                                                  scaled_add_fn add) {
     const ck_block_q2_K *x = vx;
     const ck_block_q8_K *y = vy;
-    const __m256i low2 = _mm256_set1_epi8(3);
     const __m128i low4 = _mm_set1_epi8(0x0F);
     __m256 acc = _mm256_setzero_ps(), acc_m = _mm256_setzero_ps();
     for (int i = 0; i < n / CK_QK_K; i++) {
@@ -54,17 +75,16 @@ AVX2 static float dot_q2_K(int n, const void *vx, const void *vy) {
         __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), low4));
         __m256i min_lanes = _mm256_madd_epi16(mins, load32(y[i].bsums));
         __m256i scales16 = _mm256_cvtepu8_epi16(_mm_and_si128(packed, low4));
-        __m256i sumi = _mm256_setzero_si256();
+        __m256i sums[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
         for (int h = 0; h < 2; h++) {
             __m256i bits = load32(x[i].qs + 32 * h);
             __m256i eight = scales_half(scales16, h);
             for (int j = 0; j < 4; j++) {
-                __m256i codes = _mm256_and_si256(bits, low2);
-                bits = _mm256_srli_epi16(bits, 2);
                 __m256i q8 = load32(y[i].qs + 128 * h + 32 * j);
-                sumi = _mm256_add_epi32(sumi, scaled_products(codes, q8, scale_pair_at(eight, j)));
+                sums[j & 1] = add(sums[j & 1], two_bits(bits, j), q8, scale_pair_at(eight, j));
             }
         }
+        __m256i sumi = _mm256_add_epi32(sums[0], sums[1]);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * H2F(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
         acc_m = _mm256_fmadd_ps(_mm256_set1_ps(-(y[i].d * H2F(x[i].dmin))), _mm256_cvtepi32_ps(min_lanes), acc_m);
     }
@@ -88,38 +108,45 @@ AVX2 static inline __m256i scales16_q3_K(const uint8_t *packed) {
     return _mm256_cvtepi8_epi16(scales);
 }
 
+/// Bit b of each byte as 4 (bit 2), the rest cleared: Q3_K's high bit of run b, which adds 4 to its code.
+AVX2 static inline __m256i bit_as_four(__m256i high, int b) {
+    __m256i moved = b < 2 ? _mm256_slli_epi16(high, 2 - b) : _mm256_srli_epi16(high, b - 2);
+    return _mm256_and_si256(moved, _mm256_set1_epi8(4));
+}
+
 /// Q3_K: the two low bits as for Q2_K, the high bit of run 4h + j from bit 4h + j of the 32 hmask bytes;
 /// codes are stored +4 (high bit set means no offset), and the offset comes off the lanes at the end of
 /// the block as 4 · (scales madd bsums), as in the reference.
-AVX2 static float dot_q3_K(int n, const void *vx, const void *vy) {
+AVX2 static inline __attribute__((always_inline)) float q3_K_body(int n, const void *vx, const void *vy,
+                                                                  scaled_add_fn add) {
     const ck_block_q3_K *x = vx;
     const ck_block_q8_K *y = vy;
-    const __m256i low2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / CK_QK_K; i++) {
         ck_prefetch_ahead(x + i, sizeof x[i]);
         __m256i scales16 = scales16_q3_K(x[i].scales);
         __m256i high = load32(x[i].hmask);
-        __m256i sumi = _mm256_slli_epi32(_mm256_madd_epi16(scales16, load32(y[i].bsums)), 2);
-        sumi = _mm256_sub_epi32(_mm256_setzero_si256(), sumi);
+        __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(scales16, load32(y[i].bsums)), 2);
+        __m256i sums[2] = {_mm256_sub_epi32(_mm256_setzero_si256(), offset), _mm256_setzero_si256()};
         for (int h = 0; h < 2; h++) {
             __m256i bits = load32(x[i].qs + 32 * h);
             __m256i eight = scales_half(scales16, h);
             for (int j = 0; j < 4; j++) {
-                __m256i top = _mm256_slli_epi16(_mm256_and_si256(high, one), 2);
-                __m256i codes = _mm256_or_si256(_mm256_and_si256(bits, low2), top);
-                bits = _mm256_srli_epi16(bits, 2);
-                high = _mm256_srli_epi16(high, 1);
+                __m256i codes = _mm256_or_si256(two_bits(bits, j), bit_as_four(high, 4 * h + j));
                 __m256i q8 = load32(y[i].qs + 128 * h + 32 * j);
-                sumi = _mm256_add_epi32(sumi, scaled_products(codes, q8, scale_pair_at(eight, j)));
+                sums[j & 1] = add(sums[j & 1], codes, q8, scale_pair_at(eight, j));
             }
         }
+        __m256i sumi = _mm256_add_epi32(sums[0], sums[1]);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * H2F(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
     }
     return reduce8(acc);
 }
 
-AVX2 static float dot_iq4_xs(int n, const void *vx, const void *vy) {
+/// IQ4_XS: each 32-element run's 4-bit indices pick signed levels, multiplied as |level| against the
+/// activations carrying the level's sign; one scale per run.
+AVX2 static inline __attribute__((always_inline)) float iq4_xs_body(int n, const void *vx, const void *vy,
+                                                                    scaled_add_fn add) {
     const ck_block_iq4_xs *x = vx;
     const ck_block_q8_K *y = vy;
     const __m256i table = iq4_table();
@@ -128,15 +155,25 @@ AVX2 static float dot_iq4_xs(int n, const void *vx, const void *vy) {
         ck_prefetch_ahead(x + i, sizeof x[i]);
         int scales[8];
         ck_unpack_scales_iq4_xs(&x[i], scales);
-        __m256i sumi = _mm256_setzero_si256();
+        __m256i sums[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
         for (int j = 0; j < 8; j++) {
             __m256i levels = levels32(x[i].qs + 16 * j, table);
-            __m256i p = scaled_products_signed(levels, load32(y[i].qs + 32 * j), _mm256_set1_epi16((short)scales[j]));
-            sumi = _mm256_add_epi32(sumi, p);
+            __m256i q8 = _mm256_sign_epi8(load32(y[i].qs + 32 * j), levels);
+            sums[j & 1] = add(sums[j & 1], _mm256_sign_epi8(levels, levels), q8, _mm256_set1_epi16((short)scales[j]));
         }
+        __m256i sumi = _mm256_add_epi32(sums[0], sums[1]);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * H2F(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
     }
     return reduce8(acc);
+}
+
+AVX2 static float dot_q2_K(int n, const void *x, const void *y) { return q2_K_body(n, x, y, add_scaled); }
+AVX2 static float dot_q3_K(int n, const void *x, const void *y) { return q3_K_body(n, x, y, add_scaled); }
+AVX2 static float dot_iq4_xs(int n, const void *x, const void *y) { return iq4_xs_body(n, x, y, add_scaled); }
+VNNI static float dot_q2_K_vnni(int n, const void *x, const void *y) { return q2_K_body(n, x, y, add_scaled_vnni); }
+VNNI static float dot_q3_K_vnni(int n, const void *x, const void *y) { return q3_K_body(n, x, y, add_scaled_vnni); }
+VNNI static float dot_iq4_xs_vnni(int n, const void *x, const void *y) {
+    return iq4_xs_body(n, x, y, add_scaled_vnni);
 }
 
 AVX2 static float dot_iq4_nl(int n, const void *vx, const void *vy) {
@@ -209,12 +246,13 @@ AVX2 int ck_avx2_dequantize_row_low(int type, const void *vx, float *y, int n) {
     }
 }
 
-/// The AVX2 dot kernel for a low-bit `type`, or NULL.
-ck_dot_fn ck_avx2_dot_function_low(int type) {
+/// The AVX2 dot kernel for a low-bit `type`, with VNNI when `vnni` (the caller has checked AVX512-VL and
+/// VNNI), or NULL.
+ck_dot_fn ck_avx2_dot_function_low(int type, int vnni) {
     switch (type) {
-    case CK_TYPE_Q2_K: return dot_q2_K;
-    case CK_TYPE_Q3_K: return dot_q3_K;
-    case CK_TYPE_IQ4_XS: return dot_iq4_xs;
+    case CK_TYPE_Q2_K: return vnni ? dot_q2_K_vnni : dot_q2_K;
+    case CK_TYPE_Q3_K: return vnni ? dot_q3_K_vnni : dot_q3_K;
+    case CK_TYPE_IQ4_XS: return vnni ? dot_iq4_xs_vnni : dot_iq4_xs;
     case CK_TYPE_IQ4_NL: return dot_iq4_nl;
     default: return 0;
     }

@@ -1,8 +1,8 @@
 // Tests of the K-quant and IQ4 kernels (Q2_K…Q6_K and IQ4_XS weights with Q8_K activations, IQ4_NL with
 // Q8_0): dequantization equals the `gguf` package's reference dequantizer bit for bit (goldens recorded by
-// deploy/oracle/kquant_goldens.py), every fast dot kernel equals its scalar twin bit for bit, the twin
-// equals the exact product of the dequantized operands to rounding, and Q8_K quantization keeps
-// llama.cpp's specification.
+// deploy/oracle/kquant_goldens.py), every fast dot kernel (with and without VNNI where the CPU has it)
+// equals its scalar twin bit for bit, the twin equals the exact product of the dequantized operands to
+// rounding, and Q8_K quantization keeps llama.cpp's specification.
 import Foundation
 import GGUF
 import Inference
@@ -77,8 +77,12 @@ struct KQuantKernelTests {
             if seed % 4 == 0 { for i in 0..<256 { x[i] = 0 } }
             let activation = Kernels.quantize(x, as: Kernels.activationType(for: type))
             let reference = Kernels.dot(weights, activation, type: type, count: count, .reference)
-            let fast = Kernels.dot(weights, activation, type: type, count: count, .fast)
-            #expect(fast.bitPattern == reference.bitPattern, "\(type) n=\(count): \(fast) vs \(reference)")
+            // The fast kernel, and on a CPU with VNNI also the AVX2 kernel without it.
+            for vnni in [true, false] {
+                let fast = Kernels.dot(weights, activation, type: type, count: count, .fast, vnni: vnni)
+                #expect(
+                    fast.bitPattern == reference.bitPattern, "\(type) n=\(count) vnni \(vnni): \(fast) vs \(reference)")
+            }
         }
     }
 

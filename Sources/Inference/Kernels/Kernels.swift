@@ -56,11 +56,15 @@ public enum Kernels {
         return out
     }
 
-    /// Dot product of one weight row (`weights`, in `type`) with activations already in `activationType(for:)`.
-    public static func dot(_ weights: [UInt8], _ activation: [UInt8], type: GGMLType, count: Int, _ flavour: Flavour)
-        -> Float
-    {
-        weights.withUnsafeBytes { x in
+    /// Dot product of one weight row (`weights`, in `type`) with activations already in `activationType(for:)`
+    /// (the fast kernel without its VNNI variant when `vnni` is false).
+    public static func dot(
+        _ weights: [UInt8], _ activation: [UInt8], type: GGMLType, count: Int, _ flavour: Flavour, vnni: Bool = true
+    ) -> Float {
+        // Process-wide, but either choice gives the same bits, so a product running meanwhile is unaffected.
+        if !vnni { ck_force_no_vnni(1) }
+        defer { if !vnni { ck_force_no_vnni(0) } }
+        return weights.withUnsafeBytes { x in
             activation.withUnsafeBytes { y in
                 flavour == .fast
                     ? ck_vec_dot(Int32(type.rawValue), Int32(count), x.baseAddress, y.baseAddress)
