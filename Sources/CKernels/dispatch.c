@@ -6,13 +6,12 @@
 #include <stdatomic.h>
 
 #if defined(__x86_64__)
-float ck_avx2_vec_dot(int type, int n, const void *x, const void *y);
 float ck_avx2_dot_f32(int n, const float *x, const float *y);
 void ck_avx2_quantize_row_q8(int with_sum, const float *x, void *y, int n);
 void ck_avx2_axpy_f32(int n, float a, const float *x, float *y);
 int ck_avx2_dequantize_row(int type, const void *x, float *y, int n);
 int ck_avx2_dequantize_row_k(int type, const void *x, float *y, int n);
-ck_dot_fn ck_avx2_dot_function(int type);
+ck_dot_fn ck_avx2_dot_function(int type, int vnni);
 ck_dot_fn ck_avx2_dot_function_k(int type);
 ck_dot_fn ck_avx2_dot_function_low(int type, int vnni);
 int ck_avx2_dequantize_row_low(int type, const void *x, float *y, int n);
@@ -108,23 +107,7 @@ void ck_dequantize_row(int type, const void *x, float *y, int n) {
     ck_dequantize_row_ref(type, x, y, n);
 }
 
-float ck_vec_dot(int type, int n, const void *x, const void *y) {
-#if defined(__x86_64__)
-    if (have_avx2()) {
-        ck_dot_fn k = ck_avx2_dot_function_k(type);
-        if (!k) k = ck_avx2_dot_function_low(type, have_vnni());
-        return k ? k(n, x, y) : ck_avx2_vec_dot(type, n, x, y);
-    }
-#elif defined(__aarch64__)
-    if (have_neon()) {
-        ck_dot_fn f = ck_neon_dot_function(type, have_dotprod());
-        if (!f) f = ck_neon_dot_function_k(type, have_dotprod());
-        if (!f) f = ck_neon_dot_function_low(type, have_dotprod());
-        if (f) return f(n, x, y);
-    }
-#endif
-    return ck_vec_dot_ref(type, n, x, y);
-}
+float ck_vec_dot(int type, int n, const void *x, const void *y) { return ck_dot_function(type)(n, x, y); }
 
 #define REF_DOT(name, t) static float name(int n, const void *x, const void *y) { return ck_vec_dot_ref(t, n, x, y); }
 REF_DOT(ref_f32, CK_TYPE_F32)
@@ -146,7 +129,7 @@ REF_DOT(ref_iq4_xs, CK_TYPE_IQ4_XS)
 ck_dot_fn ck_dot_function(int type) {
 #if defined(__x86_64__)
     if (have_avx2()) {
-        ck_dot_fn f = ck_avx2_dot_function(type);
+        ck_dot_fn f = ck_avx2_dot_function(type, have_vnni());
         if (!f) f = ck_avx2_dot_function_k(type);
         if (!f) f = ck_avx2_dot_function_low(type, have_vnni());
         if (f) return f;

@@ -45,17 +45,23 @@ AVX2 static inline __m256 dot_us8(__m256i ux, __m256i sy) {
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(d16, _mm256_set1_epi16(1)));
 }
 
-/// Sum of products of signed bytes, via |x| and sign(y, x).
-AVX2 static inline __m256 dot_s8(__m256i x, __m256i y) {
-    return dot_us8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
-}
+#define VNNI __attribute__((target("avx2,fma,f16c,avx512vl,avx512vnni")))
 
-/// One block's term: acc + (dx·dy) · Σ qx·qy, with qx signed bytes (or unsigned when `unsigned_x`).
-AVX2 static inline __m256 add_block(__m256 acc, uint16_t dx, uint16_t dy, __m256i qx, const int8_t *qy,
-                                    int unsigned_x) {
+/// dot_us8 in one instruction: vpdpbusd sums each four u8 × s8 products into an int32 lane exactly, the
+/// sums maddubs and madd form when no int16 pair saturates (none can here: |x| ≤ 128, |y| ≤ 127).
+VNNI static inline __m256 dot_us8_vnni(__m256i ux, __m256i sy) {
+    return _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), ux, sy));
+}
+/// dot_us8 or dot_us8_vnni: the eight int32 lane sums of unsigned × signed bytes, as floats.
+typedef __m256 (*us8_fn)(__m256i ux, __m256i sy);
+
+/// One block's term: acc + (dx·dy) · Σ qx·qy, with qx signed bytes (multiplied as |qx| against qy carrying
+/// qx's sign) or unsigned when `unsigned_x`.
+AVX2 static inline __attribute__((always_inline)) __m256 add_block(__m256 acc, uint16_t dx, uint16_t dy, __m256i qx,
+                                                                    const int8_t *qy, int unsigned_x, us8_fn dot) {
     __m256 d = _mm256_set1_ps(H2F(dx) * H2F(dy));
     __m256i y = _mm256_loadu_si256((const __m256i *)qy);
-    return _mm256_fmadd_ps(d, unsigned_x ? dot_us8(qx, y) : dot_s8(qx, y), acc);
+    return _mm256_fmadd_ps(d, unsigned_x ? dot(qx, y) : dot(_mm256_sign_epi8(qx, qx), _mm256_sign_epi8(y, qx)), acc);
 }
 
 /// 5-bit codes as bytes: nibble | fifth bit << 4, or that minus 16 when `centred` (q5_0): where the fifth
@@ -67,18 +73,20 @@ AVX2 static inline __m256i codes5(const uint8_t *qs, const uint8_t *qh, int cent
     return _mm256_or_si256(nibbles32(qs), hi);
 }
 
-AVX2 static float dot_q4_0(int n, const void *vx, const void *vy) {
+AVX2 static inline __attribute__((always_inline)) float q4_0_body(int n, const void *vx, const void *vy,
+                                                                 us8_fn dot) {
     const ck_block_q4_0 *x = vx;
     const ck_block_q8_0 *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 32; i++) {
         ck_prefetch_ahead(x + i, sizeof x[i]);
-        acc = add_block(acc, x[i].d, y[i].d, _mm256_sub_epi8(nibbles32(x[i].qs), _mm256_set1_epi8(8)), y[i].qs, 0);
+        acc = add_block(acc, x[i].d, y[i].d, _mm256_sub_epi8(nibbles32(x[i].qs), _mm256_set1_epi8(8)), y[i].qs, 0, dot);
     }
     return hsum8(acc);
 }
 
-AVX2 static float dot_q4_1(int n, const void *vx, const void *vy) {
+AVX2 static inline __attribute__((always_inline)) float q4_1_body(int n, const void *vx, const void *vy,
+                                                                 us8_fn dot) {
     const ck_block_q4_1 *x = vx;
     const ck_block_q8_1 *y = vy;
     __m256 acc = _mm256_setzero_ps();
@@ -86,23 +94,25 @@ AVX2 static float dot_q4_1(int n, const void *vx, const void *vy) {
     for (int i = 0; i < n / 32; i++) {
         ck_prefetch_ahead(x + i, sizeof x[i]);
         mins = __builtin_fmaf(H2F(x[i].m), H2F(y[i].s), mins);
-        acc = add_block(acc, x[i].d, y[i].d, nibbles32(x[i].qs), y[i].qs, 1);
+        acc = add_block(acc, x[i].d, y[i].d, nibbles32(x[i].qs), y[i].qs, 1, dot);
     }
     return hsum8(acc) + mins;
 }
 
-AVX2 static float dot_q5_0(int n, const void *vx, const void *vy) {
+AVX2 static inline __attribute__((always_inline)) float q5_0_body(int n, const void *vx, const void *vy,
+                                                                 us8_fn dot) {
     const ck_block_q5_0 *x = vx;
     const ck_block_q8_0 *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 32; i++) {
         ck_prefetch_ahead(x + i, sizeof x[i]);
-        acc = add_block(acc, x[i].d, y[i].d, codes5(x[i].qs, x[i].qh, 1), y[i].qs, 0);
+        acc = add_block(acc, x[i].d, y[i].d, codes5(x[i].qs, x[i].qh, 1), y[i].qs, 0, dot);
     }
     return hsum8(acc);
 }
 
-AVX2 static float dot_q5_1(int n, const void *vx, const void *vy) {
+AVX2 static inline __attribute__((always_inline)) float q5_1_body(int n, const void *vx, const void *vy,
+                                                                 us8_fn dot) {
     const ck_block_q5_1 *x = vx;
     const ck_block_q8_1 *y = vy;
     __m256 acc = _mm256_setzero_ps();
@@ -110,18 +120,19 @@ AVX2 static float dot_q5_1(int n, const void *vx, const void *vy) {
     for (int i = 0; i < n / 32; i++) {
         ck_prefetch_ahead(x + i, sizeof x[i]);
         mins += H2F(x[i].m) * H2F(y[i].s);
-        acc = add_block(acc, x[i].d, y[i].d, codes5(x[i].qs, x[i].qh, 0), y[i].qs, 1);
+        acc = add_block(acc, x[i].d, y[i].d, codes5(x[i].qs, x[i].qh, 0), y[i].qs, 1, dot);
     }
     return hsum8(acc) + mins;
 }
 
-AVX2 static float dot_q8_0(int n, const void *vx, const void *vy) {
+AVX2 static inline __attribute__((always_inline)) float q8_0_body(int n, const void *vx, const void *vy,
+                                                                 us8_fn dot) {
     const ck_block_q8_0 *x = vx;
     const ck_block_q8_0 *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 32; i++) {
         ck_prefetch_ahead(x + i, sizeof x[i]);
-        acc = add_block(acc, x[i].d, y[i].d, _mm256_loadu_si256((const __m256i *)x[i].qs), y[i].qs, 0);
+        acc = add_block(acc, x[i].d, y[i].d, _mm256_loadu_si256((const __m256i *)x[i].qs), y[i].qs, 0, dot);
     }
     return hsum8(acc);
 }
@@ -168,35 +179,33 @@ AVX2 static float dot_bf16(int n, const void *vx, const void *vy) {
     return s;
 }
 
+#define DOT_VARIANTS(name)                                                                                    \
+    AVX2 static float dot_##name(int n, const void *x, const void *y) { return name##_body(n, x, y, dot_us8); }  \
+    VNNI static float dot_##name##_vnni(int n, const void *x, const void *y) {                                  \
+        return name##_body(n, x, y, dot_us8_vnni);                                                            \
+    }
+DOT_VARIANTS(q4_0)
+DOT_VARIANTS(q4_1)
+DOT_VARIANTS(q5_0)
+DOT_VARIANTS(q5_1)
+DOT_VARIANTS(q8_0)
+
 typedef float (*ck_dot_fn)(int n, const void *x, const void *y);
 
 static float dot_f32_any(int n, const void *x, const void *y) { return ck_avx2_dot_f32(n, x, y); }
 
-/// The AVX2 dot kernel for `type`, resolved once per matrix product rather than once per row.
-ck_dot_fn ck_avx2_dot_function(int type) {
+/// The AVX2 dot kernel for `type` (with VNNI when `vnni`: the caller has checked AVX512-VL and VNNI),
+/// resolved once per matrix product rather than once per row; NULL for types these kernels do not cover.
+ck_dot_fn ck_avx2_dot_function(int type, int vnni) {
     switch (type) {
     case CK_TYPE_F32: return dot_f32_any;
     case CK_TYPE_F16: return dot_f16;
     case CK_TYPE_BF16: return dot_bf16;
-    case CK_TYPE_Q4_0: return dot_q4_0;
-    case CK_TYPE_Q4_1: return dot_q4_1;
-    case CK_TYPE_Q5_0: return dot_q5_0;
-    case CK_TYPE_Q5_1: return dot_q5_1;
-    case CK_TYPE_Q8_0: return dot_q8_0;
-    default: return 0;
-    }
-}
-
-float ck_avx2_vec_dot(int type, int n, const void *x, const void *y) {
-    switch (type) {
-    case CK_TYPE_F32: return ck_avx2_dot_f32(n, x, y);
-    case CK_TYPE_F16: return dot_f16(n, x, y);
-    case CK_TYPE_BF16: return dot_bf16(n, x, y);
-    case CK_TYPE_Q4_0: return dot_q4_0(n, x, y);
-    case CK_TYPE_Q4_1: return dot_q4_1(n, x, y);
-    case CK_TYPE_Q5_0: return dot_q5_0(n, x, y);
-    case CK_TYPE_Q5_1: return dot_q5_1(n, x, y);
-    case CK_TYPE_Q8_0: return dot_q8_0(n, x, y);
+    case CK_TYPE_Q4_0: return vnni ? dot_q4_0_vnni : dot_q4_0;
+    case CK_TYPE_Q4_1: return vnni ? dot_q4_1_vnni : dot_q4_1;
+    case CK_TYPE_Q5_0: return vnni ? dot_q5_0_vnni : dot_q5_0;
+    case CK_TYPE_Q5_1: return vnni ? dot_q5_1_vnni : dot_q5_1;
+    case CK_TYPE_Q8_0: return vnni ? dot_q8_0_vnni : dot_q8_0;
     default: return 0;
     }
 }
@@ -364,14 +373,6 @@ AVX2 static inline __m256i block_codes(int type, const void *row, int i, float *
 AVX2 static inline __attribute__((always_inline)) void tile_q(const ck_matvec_job *job, int type, int r0, int RM,
                                                               int t0, int rn) {
     TILE_Q_BODY(dot_us8)
-}
-
-#define VNNI __attribute__((target("avx2,fma,f16c,avx512vl,avx512vnni")))
-
-/// dot_us8 in one instruction: vpdpbusd sums each four u8 × s8 products into an int32 lane exactly, the
-/// sums maddubs and madd form when no int16 pair saturates (none can here: |x| ≤ 128, |y| ≤ 127).
-VNNI static inline __m256 dot_us8_vnni(__m256i ux, __m256i sy) {
-    return _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), ux, sy));
 }
 
 VNNI static inline __attribute__((always_inline)) void tile_q_vnni(const ck_matvec_job *job, int type, int r0,

@@ -79,6 +79,9 @@ struct KernelTests {
             activationType == .f32 ? Kernels.quantize(x, as: .f32) : Kernels.quantize(x, as: activationType)
         let reference = Kernels.dot(wq, activation, type: type, count: n, .reference)
         let fast = Kernels.dot(wq, activation, type: type, count: n, .fast)
+        // On a CPU with VNNI, its kernels give the AVX2 kernels' bits (integer sums are exact either way).
+        let withoutVNNI = Kernels.dot(wq, activation, type: type, count: n, .fast, vnni: false)
+        #expect(fast.bitPattern == withoutVNNI.bitPattern, "\(type) \(fast) vs \(withoutVNNI) without VNNI")
         let scale = zip(w, x).map { abs($0 * $1) }.reduce(0, +)
         #expect(abs(fast - reference) / scale < Self.maxDotProductDifference, "\(type) \(fast) vs \(reference)")
         // Against the exact product of the (dequantized) weights with the original activations.
