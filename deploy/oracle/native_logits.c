@@ -1,0 +1,55 @@
+// A native llama.cpp as a logits oracle, through its public C API (llama.h), for gemma_spread.py: reads
+// prompts (token ids, one prompt per line) on stdin and prints, per prompt, the top-20 logits at the first
+// and last position of one batch evaluation as a JSON line. Arguments: the GGUF file, and 0 to turn
+// llama.cpp's weight repacking off (use_extra_bufts), 1 (the default) to keep it.
+#include "llama.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void top20(const float *l, int n, int *ids, float *vals) {
+    for (int k = 0; k < 20; k++) { ids[k] = -1; vals[k] = -1e30f; }
+    for (int i = 0; i < n; i++) {
+        if (l[i] <= vals[19]) continue;
+        int k = 19;
+        while (k > 0 && vals[k - 1] < l[i]) { vals[k] = vals[k - 1]; ids[k] = ids[k - 1]; k--; }
+        vals[k] = l[i]; ids[k] = i;
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) return 2;
+    int repack = argc > 2 ? atoi(argv[2]) : 1;
+    llama_backend_init();
+    struct llama_model_params mp = llama_model_default_params();
+    mp.use_extra_bufts = repack;
+    struct llama_model *model = llama_model_load_from_file(argv[1], mp);
+    struct llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = 2048; cp.n_batch = 2048; cp.n_ubatch = 2048; cp.n_threads = 2; cp.n_threads_batch = 2;
+    struct llama_context *ctx = llama_init_from_model(model, cp);
+    int nv = llama_vocab_n_tokens(llama_model_get_vocab(model));
+    static char line[1 << 20];
+    while (fgets(line, sizeof line, stdin)) {
+        int tokens[4096], n = 0;
+        for (char *p = strtok(line, " \n"); p && n < 4096; p = strtok(NULL, " \n")) tokens[n++] = atoi(p);
+        if (!n) continue;
+        llama_memory_clear(llama_get_memory(ctx), 1);
+        struct llama_batch b = llama_batch_init(n, 0, 1);
+        for (int i = 0; i < n; i++) {
+            b.token[i] = tokens[i]; b.pos[i] = i; b.n_seq_id[i] = 1; b.seq_id[i][0] = 0; b.logits[i] = 1;
+        }
+        b.n_tokens = n;
+        if (llama_decode(ctx, b) != 0) return 3;
+        int ids[20]; float vals[20];
+        printf("{\"first\":[");
+        top20(llama_get_logits_ith(ctx, 0), nv, ids, vals);
+        for (int k = 0; k < 20; k++) printf("%s[%d,%.6f]", k ? "," : "", ids[k], vals[k]);
+        printf("],\"last\":[");
+        top20(llama_get_logits_ith(ctx, n - 1), nv, ids, vals);
+        for (int k = 0; k < 20; k++) printf("%s[%d,%.6f]", k ? "," : "", ids[k], vals[k]);
+        printf("]}\n");
+        fflush(stdout);
+        llama_batch_free(b);
+    }
+    return 0;
+}
