@@ -8,6 +8,7 @@
 #if defined(__x86_64__)
 float ck_avx2_dot_f32(int n, const float *x, const float *y);
 void ck_avx2_quantize_row_q8(int with_sum, const float *x, void *y, int n);
+void ck_avx2_quantize_row_q8_K(const float *x, void *y, int n);
 void ck_avx2_axpy_f32(int n, float a, const float *x, float *y);
 int ck_avx2_dequantize_row(int type, const void *x, float *y, int n);
 int ck_avx2_dequantize_row_k(int type, const void *x, float *y, int n);
@@ -86,6 +87,10 @@ void ck_quantize_row(int activation_type, const float *x, void *y, int n) {
 #if defined(__x86_64__)
     if (have_avx2() && (activation_type == CK_TYPE_Q8_0 || activation_type == CK_TYPE_Q8_1)) {
         ck_avx2_quantize_row_q8(activation_type == CK_TYPE_Q8_1, x, y, n);
+        return;
+    }
+    if (have_avx2() && activation_type == CK_TYPE_Q8_K) {
+        ck_avx2_quantize_row_q8_K(x, y, n);
         return;
     }
 #elif defined(__aarch64__)

@@ -10,6 +10,7 @@
 #include "gemm.h"
 #include "kquants_avx2.h"
 #include "prefetch.h"
+#include <string.h>
 
 // Products and differences round separately, as in the reference (the dot kernels' FMAs are explicit).
 #pragma clang fp contract(off)
@@ -180,6 +181,60 @@ AVX2 int ck_avx2_dequantize_row_k(int type, const void *vx, float *y, int n) {
         }
     }
     return 1;
+}
+
+/// Eight int32 vectors' lane sums, in order (lanes 0..7 of the result).
+AVX2 static inline __m256i sum8(const __m256i v[8]) {
+    __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+    // a holds v0..v3's sums of lanes 0-3 in its low half and of lanes 4-7 in its high half; b v4..v7's.
+    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+/// Q8_K activations, equal to ck_quantize_row_q8_K_ref bit for bit: the value of largest magnitude (the
+/// first on ties) sets iscale = -127/max, each code is iscale · x rounded half to even (nearbyintf in the
+/// default rounding mode), at most 127, and bsums are the sums of each 16 codes.
+AVX2 void ck_avx2_quantize_row_q8_K(const float *x, void *vy, int n) {
+    ck_block_q8_K *y = vy;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int i = 0; i < n / CK_QK_K; i++, x += CK_QK_K) {
+        __m256 m = _mm256_setzero_ps();
+        for (int j = 0; j < CK_QK_K; j += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)));
+        __m128 r = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        r = _mm_max_ps(r, _mm_movehl_ps(r, r));
+        float amax = _mm_cvtss_f32(_mm_max_ss(r, _mm_movehdup_ps(r)));
+        if (amax == 0) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        int first = 0;
+        while (__builtin_fabsf(x[first]) != amax) first++;
+        float iscale = -127.0f / x[first];
+        __m256 scale = _mm256_set1_ps(iscale);
+        __m256i codes[32];
+        for (int k = 0; k < 32; k++) {
+            __m256 v = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), scale),
+                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            codes[k] = _mm256_min_epi32(_mm256_cvtps_epi32(v), _mm256_set1_epi32(127));
+        }
+        for (int k = 0; k < 32; k += 4) {
+            __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(codes[k], codes[k + 1]),
+                                               _mm256_packs_epi32(codes[k + 2], codes[k + 3]));
+            bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            _mm256_storeu_si256((__m256i *)(y[i].qs + 8 * k), bytes);
+        }
+        // bsums[g] = the lanes of codes 2g and 2g + 1, summed eight groups at a time.
+        for (int half = 0; half < 2; half++) {
+            __m256i pairs[8];
+            for (int g = 0; g < 8; g++) {
+                pairs[g] = _mm256_add_epi32(codes[16 * half + 2 * g], codes[16 * half + 2 * g + 1]);
+            }
+            __m256i sums = sum8(pairs);
+            _mm_storeu_si128((__m128i *)(y[i].bsums + 8 * half),
+                             _mm_packs_epi32(_mm256_castsi256_si128(sums), _mm256_extracti128_si256(sums, 1)));
+        }
+        y[i].d = 1 / iscale;
+    }
 }
 
 /// The AVX2 dot kernel for a K-quant `type`, or NULL.

@@ -111,6 +111,25 @@ struct KQuantKernelTests {
         }
     }
 
+    /// The fast Q8_K quantizer (the activations of every K-quant product) equals the reference bit for bit:
+    /// blocks over several magnitudes, the largest value negative or positive, ties of ±max (the first
+    /// wins), halves (round to even), and an all-zero block.
+    @Test func fastQ8KQuantizationEqualsTheReference() {
+        for seed in UInt64(1)...20 {
+            var x = KernelTests.synthetic(1024, seed: seed + 40).map { $0 * Float(seed % 4 == 0 ? 1e-3 : 50) }
+            switch seed % 5 {
+            case 0: for i in 256..<512 { x[i] = 0 }
+            case 1: x[300] = 1000; x[700] = -1000  // ties across blocks' maxima of either sign
+            case 2: x[10] = -127; x[20] = 127; x[30] = 0.5; x[40] = 1.5; x[50] = -2.5  // ties and halves
+            case 3: x[600] = -x[600].magnitude * 10; x[601] = x[600].magnitude
+            default: break
+            }
+            let reference = Kernels.quantize(x, as: .q8_K)
+            let fast = Kernels.quantize(x, as: .q8_K, .fast)
+            #expect(fast == reference, "seed \(seed)")
+        }
+    }
+
     /// llama.cpp's quantize_row_q8_K_ref: the value of largest magnitude maps to code -127, d = -max/127,
     /// every code is x/d rounded to nearest (|error| ≤ |d|/2), and bsums are the sums of each 16 codes.
     @Test func q8KQuantizationFollowsLlamaCpp() {

@@ -22,13 +22,12 @@ public enum Kernels {
         GGMLType(rawValue: UInt32(ck_activation_type(Int32(weights.rawValue)))) ?? .f32
     }
 
-    /// Encodes `values` (count a multiple of the block size) as `type`: the 32-element types, and q8_K
-    /// (llama.cpp has no faster Q8_K quantizer than its reference, so neither do we).
+    /// Encodes `values` (count a multiple of the block size) as `type`: the 32-element types, and q8_K.
     public static func quantize(_ values: [Float], as type: GGMLType, _ flavour: Flavour = .reference) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: type.rowBytes(values.count))
         values.withUnsafeBufferPointer { x in
             out.withUnsafeMutableBytes { y in
-                if flavour == .fast, type == .q8_0 || type == .q8_1 {
+                if flavour == .fast, type == .q8_0 || type == .q8_1 || type == .q8_K {
                     ck_quantize_row(Int32(type.rawValue), x.baseAddress, y.baseAddress, Int32(values.count))
                 } else {
                     ck_quantize_row_ref(Int32(type.rawValue), x.baseAddress, y.baseAddress, Int32(values.count))
