@@ -86,7 +86,7 @@ AVX2_INLINE float lanes_sum8(__m256 x) {
 /// consecutive keys: one eight-lane accumulator per pair, element d fused into lane d % 8 in increasing d.
 AVX2_INLINE void scores(int qn, int kb, int dims, const float *q, const float *key, size_t key_stride, float scale,
                         float *att, size_t att_stride) {
-    __m256 acc[4][8];
+    __m256 acc[8][8];
     for (int i = 0; i < qn; i++) {
         for (int k = 0; k < kb; k++) acc[i][k] = _mm256_setzero_ps();
     }
@@ -105,16 +105,16 @@ AVX2_INLINE void scores(int qn, int kb, int dims, const float *q, const float *k
 
 /// One group of eight positions from g (lane k of the group is position g + k, so lane p % 8): for query i
 /// and value dim c, acc[i][c] lane k += probability (att[i·att_stride + g + k]) × value (vt[c·vt_stride + k]),
-/// fused. Lanes outside `mask` (positions the queries do not attend) keep their sums.
-AVX2_INLINE void weigh_group(int qn, int dc, __m256 acc[4][8], const float *att, size_t att_stride, const float *vt,
-                             size_t vt_stride, int masked, __m256 mask) {
+/// fused. When `masked`, lanes outside mask[i] (positions query i does not attend) keep their sums.
+AVX2_INLINE void weigh_group(int qn, int dc, __m256 acc[8][8], const float *att, size_t att_stride, const float *vt,
+                             size_t vt_stride, int masked, const __m256 *mask) {
     __m256 v[8];
     for (int c = 0; c < dc; c++) v[c] = _mm256_loadu_ps(vt + c * vt_stride);
     for (int i = 0; i < qn; i++) {
         __m256 a = _mm256_loadu_ps(att + i * att_stride);
         for (int c = 0; c < dc; c++) {
             __m256 sum = _mm256_fmadd_ps(a, v[c], acc[i][c]);
-            acc[i][c] = masked ? _mm256_blendv_ps(acc[i][c], sum, mask) : sum;
+            acc[i][c] = masked ? _mm256_blendv_ps(acc[i][c], sum, mask[i]) : sum;
         }
     }
 }
@@ -127,24 +127,32 @@ AVX2_INLINE __m256 group_mask(int g, int first, int n) {
     return _mm256_castsi256_ps(_mm256_andnot_si256(below, inside));
 }
 
-/// `dc` value dims of the outputs of `qn` queries (out + i·out_stride + c): probability p of query i
-/// (att[i·att_stride + p], already f16) times value p fused into lane p % 8, p increasing, the lanes summed in
-/// ck_lanes_sum's order. The values come transposed (vt: dim c's positions from `base` at vt + c·vt_stride),
-/// so one vector holds the eight lanes of an output and both operands stream through memory in order.
+/// The positions each query of a block attends ([first[i], n[i])), their union [lo, hi) and the groups of
+/// eight that every query sees whole, [whole_lo, whole_hi).
+typedef struct { int first[8], n[8], lo, hi, whole_lo, whole_hi; } block_ranges;
+
+/// `dc` value dims of the outputs of `qn` queries (out[i] + c): probability p of query i (att[i·att_stride + p],
+/// already f16) times value p fused into lane p % 8, p increasing, the lanes summed in ck_lanes_sum's order.
+/// The values come transposed (vt: dim c's positions from `base` at vt + c·vt_stride), so one vector holds
+/// the eight lanes of an output and both operands stream through memory in order.
 AVX2_INLINE void weighted_values(int qn, int dc, const float *att, size_t att_stride, const float *vt,
-                                 size_t vt_stride, int base, int first, int n, float *out, size_t out_stride) {
-    __m256 acc[4][8];
+                                 size_t vt_stride, int base, const block_ranges *r, float *const *out, int c0) {
+    __m256 acc[8][8], mask[8];
     for (int i = 0; i < qn; i++) {
         for (int c = 0; c < dc; c++) acc[i][c] = _mm256_setzero_ps();
     }
-    int g = first & ~7, last = (n - 1) & ~7;
-    weigh_group(qn, dc, acc, att + g, att_stride, vt + g - base, vt_stride, 1, group_mask(g, first, n));
-    for (g += 8; g < last; g += 8) {
-        weigh_group(qn, dc, acc, att + g, att_stride, vt + g - base, vt_stride, 0, _mm256_setzero_ps());
+    int g = r->lo & ~7, last = (r->hi - 1) & ~7;
+    for (; g <= last && g < r->whole_lo; g += 8) {
+        for (int i = 0; i < qn; i++) mask[i] = group_mask(g, r->first[i], r->n[i]);
+        weigh_group(qn, dc, acc, att + g, att_stride, vt + g - base, vt_stride, 1, mask);
     }
-    if (g == last) weigh_group(qn, dc, acc, att + g, att_stride, vt + g - base, vt_stride, 1, group_mask(g, first, n));
+    for (; g < r->whole_hi; g += 8) weigh_group(qn, dc, acc, att + g, att_stride, vt + g - base, vt_stride, 0, mask);
+    for (; g <= last; g += 8) {
+        for (int i = 0; i < qn; i++) mask[i] = group_mask(g, r->first[i], r->n[i]);
+        weigh_group(qn, dc, acc, att + g, att_stride, vt + g - base, vt_stride, 1, mask);
+    }
     for (int i = 0; i < qn; i++) {
-        for (int c = 0; c < dc; c++) out[i * out_stride + c] = lanes_sum8(acc[i][c]);
+        for (int c = 0; c < dc; c++) out[i][c0 + c] = lanes_sum8(acc[i][c]);
     }
 }
 
@@ -160,37 +168,50 @@ AVX2 static void round_row_f16(float *x, int count) {
     }
 }
 
-/// Attention of token t for `qn` heads from h0 that share KV head kvh, keys [first, n): the rows of att
-/// (att_stride apart) hold their scores, then probabilities; q holds the f16 queries.
-AVX2_INLINE void attend_heads(const ck_attention_job *j, int qn, int t, int h0, int kvh, int first, int n,
-                              float *att, size_t att_stride, float *q, int base, size_t vt_stride) {
+/// Attention of a block of `m` queries, tokens t0.. times heads h0..h0+qn-1 (query i: token t0 + i / qn,
+/// head h0 + i % qn), all on KV head kvh: the rows of att (att_stride apart) hold their scores, then
+/// probabilities; q holds the f16 queries. Each key and value is read once for the block.
+AVX2_INLINE void attend_block(const ck_attention_job *j, int m, int qn, int t0, int h0, int kvh, float *att,
+                              size_t att_stride, float *q, int base, size_t vt_stride) {
     int dims = j->head_dim;
-    for (int i = 0; i < qn; i++) {
-        const float *q_in = j->q + (size_t)t * j->q_stride + (size_t)(h0 + i) * dims;
+    block_ranges r;
+    float *out[8];
+    int max_first = 0, min_n = j->first_position + j->tokens;
+    r.lo = min_n;
+    r.hi = 0;
+    for (int i = 0; i < m; i++) {
+        int t = t0 + i / qn, h = h0 + i % qn;
+        token_range(j, t, &r.first[i], &r.n[i]);
+        r.lo = r.first[i] < r.lo ? r.first[i] : r.lo;
+        r.hi = r.n[i] > r.hi ? r.n[i] : r.hi;
+        max_first = r.first[i] > max_first ? r.first[i] : max_first;
+        min_n = r.n[i] < min_n ? r.n[i] : min_n;
+        out[i] = j->out + (size_t)t * j->out_stride + (size_t)h * dims;
+        const float *q_in = j->q + (size_t)t * j->q_stride + (size_t)h * dims;
         for (int d = 0; d < dims; d += 8) _mm256_storeu_ps(q + i * dims + d, round_f16(_mm256_loadu_ps(q_in + d)));
     }
-    // Keys per pass: about eight accumulators in flight, enough to cover the FMA latency.
-    const int kb = qn == 1 ? 8 : qn == 2 ? 4 : qn == 3 ? 3 : 2;
+    r.whole_lo = (max_first + 7) & ~7;
+    r.whole_hi = min_n & ~7;
+    // Scores for every key any query of the block sees (those a query does not see are never read): about
+    // eight accumulators in flight, enough to cover the FMA latency.
+    const int kb = m == 1 ? 8 : m == 2 ? 4 : m == 3 ? 3 : m == 4 ? 2 : 1;
     const float *keys = j->keys + (size_t)kvh * dims;
     size_t kv_stride = (size_t)j->kv_stride;
-    int p = first;
-    for (; p + kb <= n; p += kb) scores(qn, kb, dims, q, keys + p * kv_stride, kv_stride, j->scale, att + p, att_stride);
-    for (; p < n; p++) scores(qn, 1, dims, q, keys + p * kv_stride, kv_stride, j->scale, att + p, att_stride);
-    for (int i = 0; i < qn; i++) {
-        ck_softmax(att + i * att_stride + first, n - first);
-        round_row_f16(att + i * att_stride + first, n - first);
+    int p = r.lo;
+    for (; p + kb <= r.hi; p += kb) scores(m, kb, dims, q, keys + p * kv_stride, kv_stride, j->scale, att + p, att_stride);
+    for (; p < r.hi; p++) scores(m, 1, dims, q, keys + p * kv_stride, kv_stride, j->scale, att + p, att_stride);
+    for (int i = 0; i < m; i++) {
+        ck_softmax(att + i * att_stride + r.first[i], r.n[i] - r.first[i]);
+        round_row_f16(att + i * att_stride + r.first[i], r.n[i] - r.first[i]);
     }
     // Dims per pass: up to twelve accumulators, plus the probabilities and one value vector.
-    const int dc = qn == 1 ? 8 : qn == 2 ? 4 : qn == 3 ? 3 : 2;
+    const int dc = m == 1 ? 8 : m == 2 ? 4 : m == 3 ? 3 : m <= 6 ? 2 : 1;
     const float *vt = j->transposed + (size_t)kvh * dims * vt_stride;
-    float *out = j->out + (size_t)t * j->out_stride + (size_t)h0 * dims;
     int c = 0;
     for (; c + dc <= dims; c += dc) {
-        weighted_values(qn, dc, att, att_stride, vt + c * vt_stride, vt_stride, base, first, n, out + c, (size_t)dims);
+        weighted_values(m, dc, att, att_stride, vt + c * vt_stride, vt_stride, base, &r, out, c);
     }
-    for (; c < dims; c++) {
-        weighted_values(qn, 1, att, att_stride, vt + c * vt_stride, vt_stride, base, first, n, out + c, (size_t)dims);
-    }
+    for (; c < dims; c++) weighted_values(m, 1, att, att_stride, vt + c * vt_stride, vt_stride, base, &r, out, c);
 }
 
 /// The thread's share of the tokens, [*begin, *end): contiguous, of about equal cost. A token costs its
@@ -259,18 +280,25 @@ AVX2 static void attention_avx2_task(void *context, int ith, int nth) {
     float q[CK_ATTENTION_ROWS * CK_MAX_HEAD_DIM];
     int begin, end;
     token_share(j, ith, nth, &begin, &end);
-    for (int t = begin; t < end; t++) {
-        int first, n;
-        token_range(j, t, &first, &n);
+    // Blocks of up to four heads of a KV head times as many tokens as fill CK_ATTENTION_ROWS queries.
+    int heads_per_block = group < 4 ? group : 4;
+    if (heads_per_block > rows) heads_per_block = rows;
+    int tokens_per_block = rows / heads_per_block;
+    for (int t0 = begin; t0 < end; t0 += tokens_per_block) {
+        int tb = end - t0 < tokens_per_block ? end - t0 : tokens_per_block;
         for (int h0 = 0; h0 < j->heads;) {
             int kvh = h0 / group;
             int qn = (kvh + 1) * group - h0;
-            if (qn > rows) qn = rows;
-            switch (qn) {  // constant counts, so the accumulators unroll into registers
-            case 1: attend_heads(j, 1, t, h0, kvh, first, n, att, att_stride, q, base, vt_stride); break;
-            case 2: attend_heads(j, 2, t, h0, kvh, first, n, att, att_stride, q, base, vt_stride); break;
-            case 3: attend_heads(j, 3, t, h0, kvh, first, n, att, att_stride, q, base, vt_stride); break;
-            default: attend_heads(j, 4, t, h0, kvh, first, n, att, att_stride, q, base, vt_stride); break;
+            if (qn > heads_per_block) qn = heads_per_block;
+            switch (qn * tb) {  // constant counts, so the accumulators unroll into registers
+            case 1: attend_block(j, 1, qn, t0, h0, kvh, att, att_stride, q, base, vt_stride); break;
+            case 2: attend_block(j, 2, qn, t0, h0, kvh, att, att_stride, q, base, vt_stride); break;
+            case 3: attend_block(j, 3, qn, t0, h0, kvh, att, att_stride, q, base, vt_stride); break;
+            case 4: attend_block(j, 4, qn, t0, h0, kvh, att, att_stride, q, base, vt_stride); break;
+            case 5: attend_block(j, 5, qn, t0, h0, kvh, att, att_stride, q, base, vt_stride); break;
+            case 6: attend_block(j, 6, qn, t0, h0, kvh, att, att_stride, q, base, vt_stride); break;
+            case 7: attend_block(j, 7, qn, t0, h0, kvh, att, att_stride, q, base, vt_stride); break;
+            default: attend_block(j, 8, qn, t0, h0, kvh, att, att_stride, q, base, vt_stride); break;
             }
             h0 += qn;
         }

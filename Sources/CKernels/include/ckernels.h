@@ -216,7 +216,7 @@ typedef struct {
 /// Rows of scores a batch computes at once per thread (heads sharing a KV head): with scratch_stride ≥
 /// CK_ATTENTION_ROWS × (first_position + tokens + 7) and `transposed`, each key and value is read once for
 /// that many heads.
-#define CK_ATTENTION_ROWS 4
+#define CK_ATTENTION_ROWS 8
 void ck_attention(ck_pool *pool, const ck_attention_job *job);
 /// The portable variant (one head at a time), which tests compare ck_attention against.
 void ck_attention_ref(ck_pool *pool, const ck_attention_job *job);
