@@ -3,10 +3,11 @@
 // single token (ggml_vec_dot_f16).
 //
 // Each output value is one fixed chain of fmaf, so the AVX2 variant for batches reorders only the loops
-// around those chains: the heads that share a KV head read each key and value row together, several keys
-// are scored at once (independent chains, where one dot product per key waits on its FMA latency), and
-// the P·V lanes stay in registers across the positions of a lane instead of a lane buffer read and written
-// per key. It gives the portable loop's bits.
+// around those chains: the heads that share a KV head, for a few tokens, read each key and value row
+// together; several keys are scored at once (independent chains, where one dot product per key waits on its
+// FMA latency); and with the values transposed, the eight P·V lanes of an output are one vector that stays in
+// a register across the positions, instead of a lane buffer read and written per key. It gives the portable
+// loop's bits.
 #include "ckernels.h"
 #include "fp16.h"
 #include "lanes.h"
@@ -198,7 +199,9 @@ AVX2_INLINE void attend_block(const ck_attention_job *j, int m, int qn, int t0, 
     const float *keys = j->keys + (size_t)kvh * dims;
     size_t kv_stride = (size_t)j->kv_stride;
     int p = r.lo;
-    for (; p + kb <= r.hi; p += kb) scores(m, kb, dims, q, keys + p * kv_stride, kv_stride, j->scale, att + p, att_stride);
+    for (; p + kb <= r.hi; p += kb) {
+        scores(m, kb, dims, q, keys + p * kv_stride, kv_stride, j->scale, att + p, att_stride);
+    }
     for (; p < r.hi; p++) scores(m, 1, dims, q, keys + p * kv_stride, kv_stride, j->scale, att + p, att_stride);
     for (int i = 0; i < m; i++) {
         ck_softmax(att + i * att_stride + r.first[i], r.n[i] - r.first[i]);
@@ -272,7 +275,7 @@ AVX2 static void attention_avx2_task(void *context, int ith, int nth) {
     size_t vt_stride;
     transposed_span(j, &base, &vt_stride);
     // Rows of scores padded to whole groups of eight (P·V reads a group at a time). Up to CK_ATTENTION_ROWS
-    // heads at once, as many as the scratch has rows for.
+    // queries at once, as many as the scratch has rows for.
     size_t att_stride = (size_t)((j->first_position + j->tokens + 7) & ~7);
     int rows = (int)((size_t)j->scratch_stride / att_stride);
     if (rows > CK_ATTENTION_ROWS) rows = CK_ATTENTION_ROWS;
