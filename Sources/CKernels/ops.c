@@ -3,7 +3,6 @@
 #include "ckernels.h"
 #include "fp16.h"
 #include "gemm.h"
-#include "lanes.h"
 #include <math.h>
 #include <pthread.h>
 
@@ -83,56 +82,5 @@ void ck_matvec(ck_pool *pool, const ck_matvec_job *job) {
         ck_pool_run(pool, matvec_task, (void *)job);
     } else {
         matvec_task((void *)job, 0, 1);
-    }
-}
-
-/// The most head_dim the attention keeps on the stack (query in f16 and 32 lanes of output).
-#define CK_MAX_HEAD_DIM 256
-
-static void attention_task(void *context, int ith, int nth) {
-    const ck_attention_job *j = context;
-    float *att = j->scratch + (size_t)ith * j->scratch_stride;
-    int group = j->heads / j->kv_heads;
-    int dims = j->head_dim < CK_MAX_HEAD_DIM ? j->head_dim : CK_MAX_HEAD_DIM;
-    // llama.cpp multiplies a batch with tinyBLAS (8 lanes) but a single token with ggml_vec_dot_f16 (32).
-    int single = j->tokens == 1;
-    int lane_count = single ? 32 : 8;
-    float q[CK_MAX_HEAD_DIM];
-    float lanes[32 * CK_MAX_HEAD_DIM];
-    for (int item = ith; item < j->tokens * j->heads; item += nth) {
-        int t = item / j->heads, h = item % j->heads, kvh = h / group;
-        int n = j->first_position + t + 1;
-        // A sliding window masks keys `window` or more positions back; they get no probability at all.
-        int first = j->window > 0 && n > j->window ? n - j->window : 0;
-        const float *q_in = j->q + (size_t)t * j->q_stride + h * j->head_dim;
-        // llama.cpp multiplies f16 keys with the query converted to f16; round it the same way.
-        for (int d = 0; d < dims; d++) q[d] = CK_H2F(ck_fp32_to_fp16(q_in[d]));
-        for (int p = first; p < n; p++) {
-            const float *key = j->keys + (size_t)p * j->kv_stride + kvh * j->head_dim;
-            att[p] = (single ? ck_dot_quad(dims, q, key) : ck_dot_lanes(dims, q, key)) * j->scale;
-        }
-        ck_softmax(att + first, n - first);
-        // ... and the probabilities converted to f16 for the product with f16 values, position p fused
-        // into lane p % lane_count of each output element, the lanes summed in llama.cpp's order.
-        for (int i = 0; i < lane_count * dims; i++) lanes[i] = 0;
-        for (int p = first; p < n; p++) {
-            float a = CK_H2F(ck_fp32_to_fp16(att[p]));
-            const float *value = j->values + (size_t)p * j->kv_stride + kvh * j->head_dim;
-            ck_fma_axpy(dims, a, value, lanes + (p % lane_count) * dims);
-        }
-        float *out = j->out + (size_t)t * j->out_stride + h * j->head_dim;
-        for (int d = 0; d < dims; d++) {
-            float l[32];
-            for (int k = 0; k < lane_count; k++) l[k] = lanes[k * dims + d];
-            out[d] = single ? ck_quad_sum(l) : ck_lanes_sum(l);
-        }
-    }
-}
-
-void ck_attention(ck_pool *pool, const ck_attention_job *job) {
-    if (pool) {
-        ck_pool_run(pool, attention_task, (void *)job);
-    } else {
-        attention_task((void *)job, 0, 1);
     }
 }

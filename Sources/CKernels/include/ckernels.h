@@ -211,7 +211,14 @@ typedef struct {
     float *out;            // tokens × out_stride
     int out_stride;
     int window;            // 0: every earlier position; else the last `window` positions only
+    float *transposed;     // kv_stride × (first_position + tokens + 7) for a batch's values transposed, or NULL
 } ck_attention_job;
+/// Rows of scores a batch computes at once per thread (the heads sharing a KV head, for one token or more):
+/// with scratch_stride ≥ CK_ATTENTION_ROWS × (first_position + tokens + 7) and `transposed`, each key and
+/// value is read once for that many queries.
+#define CK_ATTENTION_ROWS 8
 void ck_attention(ck_pool *pool, const ck_attention_job *job);
+/// The portable variant (one head at a time), which tests compare ck_attention against.
+void ck_attention_ref(ck_pool *pool, const ck_attention_job *job);
 
 #endif

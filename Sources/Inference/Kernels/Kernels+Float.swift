@@ -60,3 +60,61 @@ extension Kernels {
         }
     }
 }
+
+extension Kernels {
+    /// The shape of an attention call: `heads` query heads over `kvHeads` key/value heads of `headDim` floats,
+    /// `tokens` queries from position `firstPosition`, each seeing the last `window` positions (0: all).
+    public struct AttentionShape: Sendable {
+        public var tokens: Int
+        public var firstPosition: Int
+        public var heads: Int
+        public var kvHeads: Int
+        public var headDim: Int
+        public var window: Int
+
+        public init(tokens: Int, firstPosition: Int, heads: Int, kvHeads: Int, headDim: Int, window: Int) {
+            (self.tokens, self.firstPosition, self.heads) = (tokens, firstPosition, heads)
+            (self.kvHeads, self.headDim, self.window) = (kvHeads, headDim, window)
+        }
+    }
+
+    /// Causal attention of `queries` (tokens × heads × headDim) over `keys` and `values` (positions ×
+    /// kvHeads × headDim, positions ≥ firstPosition + tokens), as the engine attends: over a pool of `threads`,
+    /// through the batched AVX2 variant where the CPU has it (`.fast`), or one head at a time (`.reference`).
+    public static func attention(
+        queries: [Float], keys: [Float], values: [Float], _ shape: AttentionShape, scale: Float, threads: Int,
+        _ flavour: Flavour
+    ) -> [Float] {
+        let s = shape
+        let (qDim, kvDim, positions) = (s.heads * s.headDim, s.kvHeads * s.headDim, s.firstPosition + s.tokens)
+        precondition(queries.count >= s.tokens * qDim && keys.count >= positions * kvDim && values.count == keys.count)
+        let pool = ThreadPool(threads: threads)
+        let stride = Int(CK_ATTENTION_ROWS) * (positions + 7)
+        var scratch = [Float](repeating: 0, count: stride * pool.size)
+        var transposed = [Float](repeating: 0, count: kvDim * (positions + 7))
+        var out = [Float](repeating: 0, count: s.tokens * qDim)
+        var job = ck_attention_job(
+            q: nil, q_stride: Int32(qDim), tokens: Int32(s.tokens), first_position: Int32(s.firstPosition), keys: nil,
+            values: nil, kv_stride: Int32(kvDim), heads: Int32(s.heads), kv_heads: Int32(s.kvHeads),
+            head_dim: Int32(s.headDim), scale: scale, scratch: nil, scratch_stride: Int32(stride), out: nil,
+            out_stride: Int32(qDim), window: Int32(s.window), transposed: nil)
+        queries.withUnsafeBufferPointer { q in
+            keys.withUnsafeBufferPointer { k in
+                values.withUnsafeBufferPointer { v in
+                    scratch.withUnsafeMutableBufferPointer { scratch in
+                        transposed.withUnsafeMutableBufferPointer { transposed in
+                            out.withUnsafeMutableBufferPointer { out in
+                                (job.q, job.keys, job.values) = (q.baseAddress, k.baseAddress, v.baseAddress)
+                                (job.scratch, job.transposed, job.out) =
+                                    (scratch.baseAddress, transposed.baseAddress, out.baseAddress)
+                                flavour == .fast
+                                    ? ck_attention(pool.pointer, &job) : ck_attention_ref(pool.pointer, &job)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

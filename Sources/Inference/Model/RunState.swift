@@ -37,7 +37,8 @@ final class RunState {
     let hb2: FloatBuffer  // (batch, hiddenDim) up
     let quantized: ByteBuffer  // (batch, row bytes of max(dim, hiddenDim) as q8_1 or q8_K) dot activations
     let rope: FloatBuffer  // (ropeDimensions) cos, sin interleaved for one position
-    var attentionScratch: FloatBuffer  // (threads, context)
+    var attentionScratch: FloatBuffer  // (threads, CK_ATTENTION_ROWS × context) rows of scores
+    var transposedValues: FloatBuffer  // (kvDim, context) a prompt's values transposed for the attention
     let dequantized: [FloatBuffer]  // per thread (tileRows × max(dim, hiddenDim)) weight tiles for sgemm
 
     static let tileRows = 64
@@ -76,6 +77,7 @@ final class RunState {
         quantized = ByteBuffer(batchCapacity * Self.activationRowBytes(wide: wide))
         rope = FloatBuffer(c.ropeDimensions)
         attentionScratch = FloatBuffer(threads * 256)
+        transposedValues = FloatBuffer(0)
         dequantized = (0..<threads).map { _ in FloatBuffer(Self.tileRows * wide) }
     }
 }

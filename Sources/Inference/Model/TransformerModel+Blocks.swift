@@ -133,7 +133,8 @@ extension TransformerModel {
             heads: Int32(c.headCount), kv_heads: Int32(c.kvHeadCount), head_dim: Int32(c.headDim),
             scale: scale, scratch: s.attentionScratch.pointer,
             scratch_stride: Int32(s.attentionScratch.count / pool.size), out: s.xb.pointer + rows.lowerBound * qDim,
-            out_stride: Int32(qDim), window: Int32(window))
+            out_stride: Int32(qDim), window: Int32(window),
+            transposed: rows.count > 1 ? s.transposedValues.pointer : nil)
         ck_attention(pool.pointer, &job)
     }
 

@@ -142,10 +142,12 @@ public final class TransformerModel {
         // A decoding step keeps the integer products of a single token whatever the batch size.
         let products: MatmulRunner.Products
         var longest = 0
+        var prompt = false
         switch layout {
         case .prompt(let cache):
             products = .byBatchSize
             longest = cache.count + n
+            prompt = true
         case .step(let caches):
             products = .integer
             longest = caches.map(\.count).max()! + 1
@@ -157,7 +159,7 @@ public final class TransformerModel {
                 Int32(c.dim))
         }
         if let scale = c.gemma?.embeddingScale { multiply(s.x.pointer, count: n * c.dim, by: scale) }
-        prepareAttentionScratch(positions: longest)
+        prepareAttentionScratch(positions: longest, prompt: prompt)
         for l in weights.layers.indices {
             attentionBlock(layer: l, tokens: n, layout, products)
             feedForwardBlock(layer: l, tokens: n, products)
@@ -202,10 +204,18 @@ public final class TransformerModel {
         }
     }
 
-    private func prepareAttentionScratch(positions: Int) {
-        if state.attentionScratch.count < positions * pool.size {
-            let rounded = (positions + 255) / 256 * 256
-            state.attentionScratch = FloatBuffer(rounded * pool.size)
+    /// Grows the attention's buffers (ck_attention_job) for `positions`: rows of scores for CK_ATTENTION_ROWS
+    /// heads at once on each thread, padded to whole groups of eight positions, and for a prompt the room to
+    /// transpose its values.
+    private func prepareAttentionScratch(positions: Int, prompt: Bool) {
+        let padded = positions + 7
+        let rounded = (padded + 255) / 256 * 256
+        let rows = Int(CK_ATTENTION_ROWS)
+        if state.attentionScratch.count < rows * padded * pool.size {
+            state.attentionScratch = FloatBuffer(rows * rounded * pool.size)
+        }
+        if prompt, state.transposedValues.count < config.kvDim * padded {
+            state.transposedValues = FloatBuffer(config.kvDim * rounded)
         }
     }
 
