@@ -13,6 +13,9 @@
 #include "lanes.h"
 #include <string.h>
 
+/// dispatch.c: whether the AVX2 variants run (the CPU has AVX2, FMA and F16C, and no test forces scalar).
+int ck_have_avx2(void);
+
 /// The most head_dim the attention keeps on the stack (query in f16 and 32 lanes of output).
 #define CK_MAX_HEAD_DIM 256
 
@@ -316,7 +319,7 @@ AVX2 static void attention_avx2_task(void *context, int ith, int nth) {
 static int use_avx2(const ck_attention_job *j) {
 #if defined(__x86_64__)
     return j->tokens > 1 && j->head_dim % 8 == 0 && j->head_dim <= CK_MAX_HEAD_DIM && j->transposed &&
-           j->scratch_stride >= ((j->first_position + j->tokens + 7) & ~7) && strcmp(ck_kernel_variant(), "avx2") == 0;
+           j->scratch_stride >= ((j->first_position + j->tokens + 7) & ~7) && ck_have_avx2();
 #else
     (void)j;
     return 0;

@@ -48,6 +48,8 @@ static int have_features(_Atomic int *cache, const _Atomic int *forced_off, uint
 
 static int have_avx2(void) { return have_features(&use_avx2, &forced_scalar, CK_CPU_AVX2 | CK_CPU_FMA | CK_CPU_F16C); }
 
+int ck_have_avx2(void) { return have_avx2(); }
+
 /// 256-bit VNNI (AVX512-VL and AVX512-VNNI; the compiler's probe counts them only when the OS saves AVX-512
 /// state), for the batched tiles and the low-bit dot kernels.
 #if defined(__x86_64__)
