@@ -22,7 +22,8 @@ AVX2 static inline __m256i scale_pair_at(__m256i half, int j) {
 
 /// Sixteen int16 scales in order (lanes 0..15) → the eight of half `h` (scales 8h..8h + 7) in both lanes.
 AVX2 static inline __m256i scales_half(__m256i scales16, int h) {
-    return h ? _mm256_permute2x128_si256(scales16, scales16, 0x11) : _mm256_permute2x128_si256(scales16, scales16, 0x00);
+    return h ? _mm256_permute2x128_si256(scales16, scales16, 0x11)
+             : _mm256_permute2x128_si256(scales16, scales16, 0x00);
 }
 
 AVX2 static inline float reduce8(__m256 acc) {
