@@ -263,6 +263,22 @@ AVX2 void ck_avx2_axpy_f32(int n, float a, const float *x, float *y) {
 
 /// Dequantizes Q4_1/Q8_0 rows with AVX2 (the types of the default model); others fall back to the reference.
 AVX2 int ck_avx2_dequantize_row(int type, const void *vx, float *y, int n) {
+    if (type == CK_TYPE_Q4_0 || type == CK_TYPE_Q5_0) {  // signed codes (element order) times d, one product
+        const ck_block_q4_0 *x4 = vx;
+        const ck_block_q5_0 *x5 = vx;
+        for (int i = 0; i < n / 32; i++) {
+            int five = type == CK_TYPE_Q5_0;
+            __m256 d = _mm256_set1_ps(H2F(five ? x5[i].d : x4[i].d));
+            __m256i q = five ? codes5(x5[i].qs, x5[i].qh, 1)
+                             : _mm256_sub_epi8(nibbles32(x4[i].qs), _mm256_set1_epi8(8));
+            for (int k = 0; k < 4; k++) {
+                __m128i part = k < 2 ? _mm256_castsi256_si128(q) : _mm256_extracti128_si256(q, 1);
+                if (k & 1) part = _mm_srli_si128(part, 8);
+                _mm256_storeu_ps(y + i * 32 + k * 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(part)), d));
+            }
+        }
+        return 1;
+    }
     if (type == CK_TYPE_Q4_1) {
         const ck_block_q4_1 *x = vx;
         for (int i = 0; i < n / 32; i++) {
