@@ -44,6 +44,51 @@ void ck_geglu(float *gate, const float *up, int n) {
     }
 }
 
+/// Rows of a batch for the element-wise steps a prompt would otherwise take on one thread: RMSNorm, or the
+/// gated activation (GeGLU or SwiGLU) of `gate` with `up`, row by row, each row whole on one thread.
+typedef struct {
+    int kind;  // 0: RMSNorm, 1: GeGLU, 2: SwiGLU
+    float *out;
+    const float *x;
+    const float *w;
+    int rows;
+    int width;
+    float eps;
+} rows_job;
+
+static void rows_task(void *context, int ith, int nth) {
+    const rows_job *j = context;
+    int per = (j->rows + nth - 1) / nth;
+    int begin = ith * per, end = begin + per < j->rows ? begin + per : j->rows;
+    for (int r = begin; r < end; r++) {
+        float *out = j->out + (size_t)r * j->width;
+        const float *x = j->x + (size_t)r * j->width;
+        switch (j->kind) {
+        case 0: ck_rmsnorm(out, x, j->w, j->width, j->eps); break;
+        case 1: ck_geglu(out, x, j->width); break;
+        default: ck_swiglu(out, x, j->width); break;
+        }
+    }
+}
+
+static void run_rows(ck_pool *pool, const rows_job *job) {
+    if (pool && job->rows > 1) {
+        ck_pool_run(pool, rows_task, (void *)job);
+    } else {
+        rows_task((void *)job, 0, 1);
+    }
+}
+
+void ck_rmsnorm_rows(ck_pool *pool, float *out, const float *x, const float *w, int rows, int width, float eps) {
+    rows_job job = {0, out, x, w, rows, width, eps};
+    run_rows(pool, &job);
+}
+
+void ck_gated_rows(ck_pool *pool, int gelu, float *gate, const float *up, int rows, int width) {
+    rows_job job = {gelu ? 1 : 2, gate, up, 0, rows, width, 0};
+    run_rows(pool, &job);
+}
+
 void ck_round_f16(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] = CK_H2F(ck_fp32_to_fp16(x[i]));
 }

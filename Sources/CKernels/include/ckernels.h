@@ -171,6 +171,12 @@ int ck_pool_size(const ck_pool *pool);
 /// Runs fn(context, i, n) for i in 0..<n concurrently (i == 0 on the caller) and returns when all finish.
 void ck_pool_run(ck_pool *pool, ck_task_fn fn, void *context);
 
+/// ck_rmsnorm of each of `rows` rows of `width` floats (x → out, in place when they are equal), and
+/// ck_geglu (`gelu`) or ck_swiglu of each row of `gate` with the same row of `up`, the rows shared out over
+/// the pool when there are several (a prompt): each row's values are what the single-row call gives.
+void ck_rmsnorm_rows(ck_pool *pool, float *out, const float *x, const float *w, int rows, int width, float eps);
+void ck_gated_rows(ck_pool *pool, int gelu, float *gate, const float *up, int rows, int width);
+
 // MARK: Matrix products and attention over the pool.
 
 /// For each token t and row r: out[t*out_stride + r] = dot(row r of w, activation t) (+ bias[r]).

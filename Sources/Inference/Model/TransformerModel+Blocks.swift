@@ -89,11 +89,8 @@ extension TransformerModel {
             w.up.type == w.gate.type
             ? f : matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.up.type, products)
         matmul.multiply(w.up, fu, into: s.hb2.pointer)
-        if c.gemma != nil {
-            ck_geglu(s.hb.pointer, s.hb2.pointer, Int32(n * c.hiddenDim))
-        } else {
-            ck_swiglu(s.hb.pointer, s.hb2.pointer, Int32(n * c.hiddenDim))
-        }
+        ck_gated_rows(
+            matmul.pool.pointer, c.gemma != nil ? 1 : 0, s.hb.pointer, s.hb2.pointer, Int32(n), Int32(c.hiddenDim))
         let d = matmul.prepare(s.hb.pointer, tokens: n, cols: c.hiddenDim, for: w.down.type, products)
         matmul.multiply(w.down, d, into: s.xb2.pointer)
         if let post = w.postFFNNorm {
@@ -107,9 +104,7 @@ extension TransformerModel {
         rows: Int, of input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, width: Int,
         weights: UnsafePointer<Float>
     ) {
-        for i in 0..<rows {
-            ck_rmsnorm(output + i * width, input + i * width, weights, Int32(width), config.rmsEpsilon)
-        }
+        ck_rmsnorm_rows(matmul.pool.pointer, output, input, weights, Int32(rows), Int32(width), config.rmsEpsilon)
     }
 
     /// Copies the keys and values of batch rows `rows` into `cache` at positions `position`...
