@@ -41,7 +41,9 @@ final class RunState {
     var transposedValues: FloatBuffer  // (kvDim, context) a prompt's values transposed for the attention
     let dequantized: [FloatBuffer]  // per thread (tileRows × max(dim, hiddenDim)) weight tiles for sgemm
 
-    static let tileRows = 64
+    /// Weight rows expanded per sgemm call: each call packs the batch's activations again, so fewer, larger
+    /// tiles pack them less often (128 rows: 1 MiB of f32 per thread at 2,048 columns).
+    static let tileRows = 128
 
     /// Bytes of one token's quantized activations, `wide` elements: Q8_1 takes the most bytes per
     /// element of the 32-element formats, Q8_K of all (in rows of 256).
