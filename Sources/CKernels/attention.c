@@ -329,23 +329,12 @@ static int use_avx2(const ck_attention_job *j) {
 void ck_attention(ck_pool *pool, const ck_attention_job *job) {
 #if defined(__x86_64__)
     if (use_avx2(job)) {
-        if (pool) {
-            ck_pool_run(pool, transpose_task, (void *)job);
-            ck_pool_run(pool, attention_avx2_task, (void *)job);
-        } else {
-            transpose_task((void *)job, 0, 1);
-            attention_avx2_task((void *)job, 0, 1);
-        }
+        ck_pool_run(pool, transpose_task, (void *)job);
+        ck_pool_run(pool, attention_avx2_task, (void *)job);
         return;
     }
 #endif
     ck_attention_ref(pool, job);
 }
 
-void ck_attention_ref(ck_pool *pool, const ck_attention_job *job) {
-    if (pool) {
-        ck_pool_run(pool, attention_task, (void *)job);
-    } else {
-        attention_task((void *)job, 0, 1);
-    }
-}
+void ck_attention_ref(ck_pool *pool, const ck_attention_job *job) { ck_pool_run(pool, attention_task, (void *)job); }

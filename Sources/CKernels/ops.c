@@ -71,12 +71,9 @@ static void rows_task(void *context, int ith, int nth) {
     }
 }
 
+/// One row (decoding) stays on the caller: waking the pool would cost more than the row.
 static void run_rows(ck_pool *pool, const rows_job *job) {
-    if (pool && job->rows > 1) {
-        ck_pool_run(pool, rows_task, (void *)job);
-    } else {
-        rows_task((void *)job, 0, 1);
-    }
+    ck_pool_run(job->rows > 1 ? pool : 0, rows_task, (void *)job);
 }
 
 void ck_rmsnorm_rows(ck_pool *pool, float *out, const float *x, const float *w, int rows, int width, float eps) {
@@ -122,10 +119,4 @@ static void matvec_task(void *context, int ith, int nth) {
     }
 }
 
-void ck_matvec(ck_pool *pool, const ck_matvec_job *job) {
-    if (pool) {
-        ck_pool_run(pool, matvec_task, (void *)job);
-    } else {
-        matvec_task((void *)job, 0, 1);
-    }
-}
+void ck_matvec(ck_pool *pool, const ck_matvec_job *job) { ck_pool_run(pool, matvec_task, (void *)job); }

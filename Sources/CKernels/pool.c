@@ -87,7 +87,7 @@ ck_pool *ck_pool_create(int threads) {
 int ck_pool_size(const ck_pool *p) { return p->size; }
 
 void ck_pool_run(ck_pool *p, ck_task_fn fn, void *context) {
-    if (p->size == 1) {
+    if (!p || p->size == 1) {
         fn(context, 0, 1);
         return;
     }

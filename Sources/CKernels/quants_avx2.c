@@ -261,54 +261,6 @@ AVX2 void ck_avx2_axpy_f32(int n, float a, const float *x, float *y) {
     for (; i < n; i++) y[i] = fmaf(a, x[i], y[i]);
 }
 
-/// Dequantizes Q4_1/Q8_0 rows with AVX2 (the types of the default model); others fall back to the reference.
-AVX2 int ck_avx2_dequantize_row(int type, const void *vx, float *y, int n) {
-    if (type == CK_TYPE_Q4_0 || type == CK_TYPE_Q5_0) {  // signed codes (element order) times d, one product
-        const ck_block_q4_0 *x4 = vx;
-        const ck_block_q5_0 *x5 = vx;
-        for (int i = 0; i < n / 32; i++) {
-            int five = type == CK_TYPE_Q5_0;
-            __m256 d = _mm256_set1_ps(H2F(five ? x5[i].d : x4[i].d));
-            __m256i q = five ? codes5(x5[i].qs, x5[i].qh, 1)
-                             : _mm256_sub_epi8(nibbles32(x4[i].qs), _mm256_set1_epi8(8));
-            for (int k = 0; k < 4; k++) {
-                __m128i part = k < 2 ? _mm256_castsi256_si128(q) : _mm256_extracti128_si256(q, 1);
-                if (k & 1) part = _mm_srli_si128(part, 8);
-                _mm256_storeu_ps(y + i * 32 + k * 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(part)), d));
-            }
-        }
-        return 1;
-    }
-    if (type == CK_TYPE_Q4_1) {
-        const ck_block_q4_1 *x = vx;
-        for (int i = 0; i < n / 32; i++) {
-            __m256 d = _mm256_set1_ps(H2F(x[i].d)), m = _mm256_set1_ps(H2F(x[i].m));
-            __m256i q = nibbles32(x[i].qs);
-            for (int k = 0; k < 4; k++) {
-                __m128i part = k < 2 ? _mm256_castsi256_si128(q) : _mm256_extracti128_si256(q, 1);
-                if (k & 1) part = _mm_srli_si128(part, 8);
-                __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(part));
-                _mm256_storeu_ps(y + i * 32 + k * 8, _mm256_fmadd_ps(f, d, m));
-            }
-        }
-        return 1;
-    }
-    if (type == CK_TYPE_Q8_0) {
-        const ck_block_q8_0 *x = vx;
-        for (int i = 0; i < n / 32; i++) {
-            __m256 d = _mm256_set1_ps(H2F(x[i].d));
-            for (int k = 0; k < 4; k++) {
-                __m128i part = _mm_loadl_epi64((const __m128i *)(x[i].qs + k * 8));
-                _mm256_storeu_ps(y + i * 32 + k * 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(part)), d));
-            }
-        }
-        return 1;
-    }
-    return 0;
-}
-
-// MARK: Tiles of a batched product (gemm.h): rows × tokens, each output summed as the dot kernels above.
-
 /// Block i of a row as 32 code bytes (signed, or 0..15 for q4_1), with its scale and (q4_1) its min.
 AVX2 static inline __m256i block_codes(int type, const void *row, int i, float *d, float *m) {
     switch (type) {
@@ -335,6 +287,27 @@ AVX2 static inline __m256i block_codes(int type, const void *row, int i, float *
     }
     }
 }
+
+/// Dequantizes Q4_0, Q4_1, Q5_0 and Q8_0 rows with AVX2 (block_codes above): code · d, or for q4_1
+/// code · d + m fused, as the reference computes them; others fall back to the reference.
+AVX2 int ck_avx2_dequantize_row(int type, const void *vx, float *y, int n) {
+    if (type != CK_TYPE_Q4_0 && type != CK_TYPE_Q4_1 && type != CK_TYPE_Q5_0 && type != CK_TYPE_Q8_0) return 0;
+    for (int i = 0; i < n / 32; i++) {
+        float d, m = 0;
+        __m256i q = block_codes(type, vx, i, &d, &m);
+        for (int k = 0; k < 4; k++) {
+            __m128i part = k < 2 ? _mm256_castsi256_si128(q) : _mm256_extracti128_si256(q, 1);
+            if (k & 1) part = _mm_srli_si128(part, 8);
+            __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(part));
+            __m256 v = type == CK_TYPE_Q4_1 ? _mm256_fmadd_ps(f, _mm256_set1_ps(d), _mm256_set1_ps(m))
+                                            : _mm256_mul_ps(f, _mm256_set1_ps(d));
+            _mm256_storeu_ps(y + i * 32 + k * 8, v);
+        }
+    }
+    return 1;
+}
+
+// MARK: Tiles of a batched product (gemm.h): rows × tokens, each output summed as the dot kernels above.
 
 /// The body of an RM-row tile of `type` (RM and the type constants once inlined, so a block of each row
 /// stays in registers) with `rn` tokens, whose accumulators live in L1: each row's block is unpacked once

@@ -126,7 +126,7 @@ void ck_axpy_f32(int n, float a, const float *x, float *y);
 const char *ck_kernel_variant(void);
 /// Forces the scalar variant (tests compare both); pass 0 to restore automatic choice.
 void ck_force_scalar(int on);
-/// Keeps the batched tiles to AVX2 where the CPU also has VNNI (tests check both); pass 0 to restore.
+/// Keeps the kernels to AVX2 where the CPU also has VNNI (tests check both); pass 0 to restore.
 void ck_force_no_vnni(int on);
 
 // MARK: Small ops (f32), in llama.cpp's order of operations (lanes.h explains why).
@@ -168,7 +168,8 @@ typedef void (*ck_task_fn)(void *context, int ith, int nth);
 ck_pool *ck_pool_create(int threads);
 void ck_pool_destroy(ck_pool *pool);
 int ck_pool_size(const ck_pool *pool);
-/// Runs fn(context, i, n) for i in 0..<n concurrently (i == 0 on the caller) and returns when all finish.
+/// Runs fn(context, i, n) for i in 0..<n concurrently (i == 0 on the caller) and returns when all finish;
+/// without a pool (NULL), fn(context, 0, 1) on the caller.
 void ck_pool_run(ck_pool *pool, ck_task_fn fn, void *context);
 
 /// ck_rmsnorm of each of `rows` rows of `width` floats (x → out, in place when they are equal), and
