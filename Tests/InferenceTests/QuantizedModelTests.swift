@@ -63,7 +63,9 @@ struct QuantizedModelTests {
         let tokens = try EngineGoldens.load().perplexity.tokens
         let model = try TransformerModel(path: QuantPerplexityGoldens.path(type), threads: 2)
         let ratio = try GoldenChecks.perplexity(
-            model, EngineGoldens.Perplexity(ctx: golden.ctx, tokens: tokens, ppl: golden.ppl, chunks: golden.chunks))
+            model,
+            EngineGoldens.Perplexity(
+                ctx: golden.ctx, tokens: tokens, ppl: golden.ppl, chunks: golden.chunks, builds: nil))
         print("\(type) perplexity ratio to llama.cpp: \(ratio)")
     }
 }

@@ -32,7 +32,7 @@ tool = os.path.join(work, "native_logits")
 lib = os.path.join(args.llama, "build", "bin")
 subprocess.run(["cc", "-O2", "-o", tool, os.path.join(os.path.dirname(__file__), "native_logits.c"),
                 "-I" + os.path.join(args.llama, "include"), "-I" + os.path.join(args.llama, "ggml", "include"),
-                "-L" + lib, "-lllama", "-Wl,-rpath," + lib], check=True)
+                "-L" + lib, "-lllama", "-lm", "-Wl,-rpath," + lib], check=True)
 
 goldens = json.load(open(GOLDENS))
 prompts = [p["prompt"] for p in goldens["prompts"]]
