@@ -179,6 +179,27 @@ ck_tile_fn ck_tile_function(int type) {
     return 0;
 }
 
+int ck_panel_available(int type) {
+#if defined(__x86_64__)
+    if (type != CK_TYPE_Q4_0 && type != CK_TYPE_Q5_0 && type != CK_TYPE_Q8_0) return 0;
+    return have_avx2() && have_vnni() && (ck_cpu_features() & CK_CPU_AVX512F);
+#else
+    (void)type;
+    return 0;
+#endif
+}
+
+void ck_panel_matmul(ck_pool *pool, const ck_panel_job *job) {
+#if defined(__x86_64__)
+    if (ck_panel_available(job->product.type)) {
+        ck_avx512_panel_matmul(pool, job);
+        return;
+    }
+#endif
+    (void)pool;
+    ck_panel_matmul_ref(job);
+}
+
 float ck_dot_f32(int n, const float *x, const float *y) {
 #if defined(__x86_64__)
     if (have_avx2()) return ck_avx2_dot_f32(n, x, y);

@@ -307,6 +307,24 @@ AVX2 int ck_avx2_dequantize_row(int type, const void *vx, float *y, int n) {
     return 1;
 }
 
+/// The panel layout of gemm.h from block_codes: each row's block, +128 as unsigned bytes, goes out in eight
+/// runs of four bytes, one to each run of the panel's block.
+AVX2 void ck_avx2_pack_panel(int type, const void *rows, size_t row_bytes, int rm, int blocks, uint8_t *panel) {
+    for (int i = 0; i < blocks; i++) {
+        uint8_t *p = panel + (size_t)i * CK_PANEL_BLOCK_BYTES;
+        float *scales = (float *)(p + CK_PANEL_ROWS * CK_QK);
+        for (int r = 0; r < CK_PANEL_ROWS; r++) {
+            float d = 0, m = 0;
+            __m256i q = _mm256_set1_epi8((char)0x80);
+            if (r < rm) q = _mm256_xor_si256(block_codes(type, (const char *)rows + r * row_bytes, i, &d, &m), q);
+            uint32_t runs[8];
+            _mm256_storeu_si256((__m256i *)runs, q);
+            for (int g = 0; g < 8; g++) memcpy(p + g * CK_PANEL_ROWS * 4 + r * 4, &runs[g], 4);
+            scales[r] = d;
+        }
+    }
+}
+
 // MARK: Tiles of a batched product (gemm.h): rows × tokens, each output summed as the dot kernels above.
 
 /// The body of an RM-row tile of `type` (RM and the type constants once inlined, so a block of each row

@@ -196,6 +196,31 @@ typedef struct {
 } ck_matvec_job;
 void ck_matvec(ck_pool *pool, const ck_matvec_job *job);
 
+/// A prompt's product by panels (panels.c): Q4_0, Q5_0 and Q8_0 weights against Q8_0 activations, sixteen
+/// rows at a time unpacked to bytes and interleaved so that one 512-bit VNNI instruction multiplies four
+/// elements of sixteen rows by one token's four. Each output is sum over blocks b, in order, of
+/// fmaf(exact integer dot of block b, d_weight · d_activation, sum), plus the bias: the bits of
+/// ck_panel_matmul_ref. Not the dot kernel's lane order, so a prompt's product and a decoding step's may
+/// differ in the last bits.
+typedef struct {
+    float d;         // the activation block's scale
+    int32_t offset;  // -128 × the sum of its codes: the weights' codes are stored +128 (unsigned)
+} ck_panel_term;
+typedef struct {
+    ck_matvec_job product;      // its activation: Q8_0 rows
+    const ck_panel_term *terms; // tokens × cols/32, from ck_panel_terms
+    uint8_t *const *scratch;    // per pool thread, ck_panel_scratch_bytes(cols) each
+} ck_panel_job;
+/// Whether ck_panel_matmul multiplies `type` on this CPU (AVX-512 with VNNI; not forced scalar or no-VNNI).
+int ck_panel_available(int type);
+/// Bytes of one thread's scratch for rows of `cols` elements.
+size_t ck_panel_scratch_bytes(int cols);
+/// The terms of `tokens` Q8_0 rows of `cols` elements, `stride` bytes apart.
+void ck_panel_terms(const void *activation, size_t stride, int tokens, int cols, ck_panel_term *terms);
+/// The product over the pool (only where ck_panel_available), and its portable twin.
+void ck_panel_matmul(ck_pool *pool, const ck_panel_job *job);
+void ck_panel_matmul_ref(const ck_panel_job *job);
+
 /// Causal multi-head attention with grouped KV heads over a cache of f32 keys and values, computed as
 /// llama.cpp does with an f16 cache: query and probabilities rounded to f16, Q·K and P·V summed in its
 /// order (tinyBLAS's eight lanes for a batch, ggml_vec_dot_f16's 32 for a single token).

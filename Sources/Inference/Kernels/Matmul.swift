@@ -2,27 +2,25 @@
 // Activations are quantized to Q8_0/Q8_1/Q8_K and multiplied with integer products, as ggml does: one
 // token through the per-row dot kernel, several through tiles of rows × tokens (CKernels gemm.h, AVX2)
 // that unpack each weight block once for many tokens and give each output the dot kernel's bits. From
-// `sgemmMinimumTokens` tokens on (a prompt), types outside `integerBatchTypes` instead expand a tile of
-// weight rows to f32 per thread and hand it to OpenBLAS sgemm with f32 activations, so the weights are
-// expanded once per batch, never kept.
+// `sgemmMinimumTokens` tokens on (a prompt), Q4_0, Q5_0 and Q8_0 go through panels (ck_panel_matmul,
+// 512-bit VNNI) where the CPU has them, and the other types outside `integerBatchTypes` expand a tile of
+// weight rows to f32 per thread and hand it to OpenBLAS sgemm with f32 activations; either way the weights
+// are expanded once per batch, never kept.
 internal import CKernels
 internal import COpenBLAS
 import GGUF
 
-/// From this many tokens on, a product of a type outside `integerBatchTypes` goes through sgemm over
-/// dequantized tiles.
+/// From this many tokens on, a product of a type outside `integerBatchTypes` goes through panels or sgemm.
 let sgemmMinimumTokens = 32
 
 /// Weight types whose batches also go through integer products with Q8_K (or Q8_0) activations, as llama.cpp
 /// multiplies them at any batch size: with f32 activations over sgemm, perplexity moved by more than 1%
-/// (SmolLM2 in Q2_K: 3%; Gemma 3 270M Q4_K_M's Q4_K and Q6_K tensors: 2.7-3.1%, now 0.9908 and 1.0066 of
-/// llama.cpp's at 128 and 1024 positions).
+/// (SmolLM2 in Q2_K: 3%; Gemma 3 270M Q4_K_M's Q4_K and Q6_K tensors: 2.7-3.1%).
 /// - The K-quants go through the tiles: one thread, 640 × 2048 × 512 tokens, 49-53 GMAC/s against 46 for
 ///   sgemm and 1.3-1.7x the per-row dot kernel. Q2_K, Q3_K, IQ4_NL and IQ4_XS have no tiles: the per-row dot
 ///   kernel per token, slower than sgemm, kept for accuracy.
-/// - Q4_0, Q4_1, Q5_0 and Q8_0 have tiles (used below `sgemmMinimumTokens`) but stay on sgemm here: Q8_0
-///   activations took Gemma 3 further from llama.cpp (Q5_0 added: 0.9827 and 0.9876; Q8_0: 0.9730 and
-///   0.9787), and Q4_1's tile is no faster than sgemm.
+/// - Q4_0, Q5_0 and Q8_0 take panels where the CPU has 512-bit VNNI (Q8_0 activations, as llama.cpp), else
+///   sgemm; Q4_1 and Q5_1 take sgemm (their tiles are no faster).
 /// - Without AVX2 (NEON, scalar) every product takes the per-row dot kernel: the same bits, more slowly.
 let integerBatchTypes: Set<GGMLType> = [.q2_K, .q3_K, .iq4_nl, .iq4_xs, .q4_K, .q5_K, .q6_K]
 
@@ -33,7 +31,13 @@ struct PreparedActivation {
     let tokens: Int
     let type: GGMLType  // q8_0, q8_1 or f32
     let floats: UnsafePointer<Float>  // the f32 source, for the sgemm path
-    let viaBLAS: Bool  // sgemm over dequantized tiles, else dot products row by row
+    let path: Path
+
+    enum Path {
+        case dot  // dot kernels or tiles (ck_matvec)
+        case sgemm  // sgemm over dequantized tiles, f32 activations
+        case panels  // ck_panel_matmul, Q8_0 activations and their panel terms
+    }
 }
 
 private struct GemmJob {
@@ -67,12 +71,14 @@ private func gemmTask(_ context: UnsafeMutableRawPointer?, _ ith: Int32, _ nth: 
 final class MatmulRunner {
     let pool: ThreadPool
     let quantized: ByteBuffer
+    let panelTerms: ByteBuffer
     let tiles: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     let tileBuffers: [FloatBuffer]
 
-    init(pool: ThreadPool, quantized: ByteBuffer, tileBuffers: [FloatBuffer]) {
+    init(pool: ThreadPool, quantized: ByteBuffer, panelTerms: ByteBuffer, tileBuffers: [FloatBuffer]) {
         self.pool = pool
         self.quantized = quantized
+        self.panelTerms = panelTerms
         self.tileBuffers = tileBuffers
         tiles = .allocate(capacity: tileBuffers.count)
         for (i, b) in tileBuffers.enumerated() { tiles[i] = b.pointer }
@@ -95,19 +101,26 @@ final class MatmulRunner {
         _ x: UnsafePointer<Float>, tokens: Int, cols: Int, for weightType: GGMLType, _ products: Products = .byBatchSize
     ) -> PreparedActivation {
         let type = Kernels.activationType(for: weightType)
-        let viaBLAS =
+        let batched =
             products == .byBatchSize && tokens >= sgemmMinimumTokens && !integerBatchTypes.contains(weightType)
-        if type == .f32 || viaBLAS {
+        let path: PreparedActivation.Path =
+            !batched ? .dot : ck_panel_available(Int32(weightType.rawValue)) != 0 ? .panels : .sgemm
+        if type == .f32 || path == .sgemm {
             return PreparedActivation(
-                pointer: UnsafeRawPointer(x), stride: cols * 4, tokens: tokens, type: .f32, floats: x, viaBLAS: viaBLAS)
+                pointer: UnsafeRawPointer(x), stride: cols * 4, tokens: tokens, type: .f32, floats: x, path: path)
         }
         let stride = type.rowBytes(cols)
         for t in 0..<tokens {
             ck_quantize_row(Int32(type.rawValue), x + t * cols, quantized.pointer + t * stride, Int32(cols))
         }
+        if path == .panels {
+            ck_panel_terms(
+                quantized.pointer, stride, Int32(tokens), Int32(cols),
+                panelTerms.pointer.assumingMemoryBound(to: ck_panel_term.self))
+        }
         return PreparedActivation(
             pointer: UnsafeRawPointer(quantized.pointer), stride: stride, tokens: tokens, type: type, floats: x,
-            viaBLAS: false)
+            path: path)
     }
 
     /// out[t][r] = w.row(r) · x[t] (+ bias[r]); `out` rows are `outputStride` apart (default w.rows).
@@ -116,7 +129,7 @@ final class MatmulRunner {
         bias: UnsafePointer<Float>? = nil, outputStride: Int? = nil
     ) {
         let stride = outputStride ?? w.rows
-        if x.viaBLAS {
+        if x.path == .sgemm {
             var job = GemmJob(
                 weights: w, input: x.floats, tokens: x.tokens, output: out, outputStride: stride, scratch: tiles)
             withUnsafeMutablePointer(to: &job) { pool.run(gemmTask, UnsafeMutableRawPointer($0)) }
@@ -126,10 +139,20 @@ final class MatmulRunner {
             return
         }
         precondition(x.type == Kernels.activationType(for: w.type), "activation prepared for another weight type")
-        var job = ck_matvec_job(
+        let job = ck_matvec_job(
             weights: w.base, type: Int32(w.type.rawValue), rows: Int32(w.rows), cols: Int32(w.cols),
             tokens: Int32(x.tokens), activation: x.pointer, activation_stride: x.stride, bias: bias, out: out,
             out_stride: Int32(stride))
-        ck_matvec(pool.pointer, &job)
+        if x.path == .panels {
+            tiles.withMemoryRebound(to: UnsafeMutablePointer<UInt8>?.self, capacity: tileBuffers.count) { scratch in
+                var panels = ck_panel_job(
+                    product: job, terms: UnsafePointer(panelTerms.pointer.assumingMemoryBound(to: ck_panel_term.self)),
+                    scratch: UnsafePointer(scratch))
+                ck_panel_matmul(pool.pointer, &panels)
+            }
+            return
+        }
+        var product = job
+        ck_matvec(pool.pointer, &product)
     }
 }

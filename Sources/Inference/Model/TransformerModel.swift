@@ -52,7 +52,8 @@ public final class TransformerModel {
         pool = ThreadPool(threads: threads)
         self.threads = pool.size
         state = RunState(config: config, batchCapacity: self.batchCapacity, threads: pool.size)
-        matmul = MatmulRunner(pool: pool, quantized: state.quantized, tileBuffers: state.dequantized)
+        matmul = MatmulRunner(
+            pool: pool, quantized: state.quantized, panelTerms: state.panelTerms, tileBuffers: state.dequantized)
         logitsBuffer = FloatBuffer(Self.logitsGroup * config.vocabularySize)
     }
 

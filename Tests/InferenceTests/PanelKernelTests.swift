@@ -1,0 +1,72 @@
+// Tests of a prompt's product by panels (ck_panel_matmul, 512-bit VNNI): the fast product is bit-equal to its
+// portable twin for each type it covers, over shapes that leave partial panels (rows not a multiple of 16)
+// and partial groups of tokens (not a multiple of 8), with and without a bias, on one thread and on two; and
+// the twin is held against an independent oracle, the exact product of the reference dequantizations summed
+// in double. On a CPU without panels the fast call is the twin itself, which the first test says.
+import GGUF
+import Inference
+import Testing
+
+struct PanelKernelTests {
+    static let weightTypes: [GGMLType] = [.q4_0, .q5_0, .q8_0]
+    /// (rows, tokens, columns): one row and token, partial panels and token groups, Gemma 3's 640 columns.
+    static let shapes: [(rows: Int, tokens: Int, count: Int)] = [
+        (1, 1, 32), (15, 7, 64), (16, 8, 640), (17, 9, 640), (33, 40, 96), (40, 33, 640), (3, 130, 128),
+    ]
+
+    static func operands(_ type: GGMLType, _ shape: (rows: Int, tokens: Int, count: Int), seed: UInt64)
+        -> (weights: [UInt8], activations: [UInt8], bias: [Float]?)
+    {
+        let weights = GemmKernelTests.randomBlocks(type, count: shape.count * shape.rows, seed: seed)
+        let x = KernelTests.synthetic(shape.count * shape.tokens, seed: seed + 50).map { $0 * Float(seed % 3 + 1) }
+        let bias = seed % 2 == 0 ? nil : KernelTests.synthetic(shape.rows, seed: seed + 90)
+        return (weights, Kernels.quantize(x, as: .q8_0, .fast), bias)
+    }
+
+    @Test(arguments: weightTypes)
+    func fastPanelsEqualTheirTwinBitForBit(type: GGMLType) {
+        print("panels for \(type) on this CPU: \(Kernels.panelsAvailable(for: type))")
+        for (index, shape) in Self.shapes.enumerated() {
+            let (weights, activations, bias) = Self.operands(type, shape, seed: UInt64(index + 1))
+            let expected = Kernels.panelMatmul(
+                weights, rows: shape.rows, activations, tokens: shape.tokens, type: type, count: shape.count,
+                bias: bias, .reference)
+            for threads in [1, 2] {
+                let out = Kernels.panelMatmul(
+                    weights, rows: shape.rows, activations, tokens: shape.tokens, type: type, count: shape.count,
+                    bias: bias, threads: threads, .fast)
+                let mismatches = zip(out, expected).filter { $0.bitPattern != $1.bitPattern }.count
+                #expect(mismatches == 0, "\(type) \(shape) on \(threads) threads: \(mismatches) outputs differ")
+            }
+        }
+    }
+
+    /// The exact product of the dequantized operands (code × scale is exact in a float for these types),
+    /// summed in double: the twin's float rounding stays within a few ulps of the magnitudes it sums.
+    @Test(arguments: weightTypes)
+    func twinMatchesTheExactProduct(type: GGMLType) {
+        for (index, shape) in Self.shapes.enumerated() {
+            let (weights, activations, bias) = Self.operands(type, shape, seed: UInt64(index + 11))
+            let out = Kernels.panelMatmul(
+                weights, rows: shape.rows, activations, tokens: shape.tokens, type: type, count: shape.count,
+                bias: bias, .reference)
+            let w = Kernels.dequantize(weights, as: type, count: shape.rows * shape.count)
+            let a = Kernels.dequantize(activations, as: .q8_0, count: shape.tokens * shape.count)
+            var worst = 0.0
+            for t in 0..<shape.tokens {
+                for r in 0..<shape.rows {
+                    var exact = 0.0, magnitude = 0.0
+                    for j in 0..<shape.count {
+                        let p = Double(w[r * shape.count + j]) * Double(a[t * shape.count + j])
+                        exact += p
+                        magnitude += abs(p)
+                    }
+                    exact += Double(bias?[r] ?? 0)
+                    magnitude += abs(Double(bias?[r] ?? 0))
+                    worst = max(worst, abs(Double(out[t * shape.rows + r]) - exact) / max(magnitude, 1e-30))
+                }
+            }
+            #expect(worst < 1e-5, "\(type) \(shape): relative error \(worst)")
+        }
+    }
+}
