@@ -181,7 +181,10 @@ ck_tile_fn ck_tile_function(int type) {
 
 int ck_panel_available(int type) {
 #if defined(__x86_64__)
-    if (type != CK_TYPE_Q4_0 && type != CK_TYPE_Q5_0 && type != CK_TYPE_Q8_0) return 0;
+    if (type != CK_TYPE_Q4_0 && type != CK_TYPE_Q5_0 && type != CK_TYPE_Q8_0 && type != CK_TYPE_Q4_K &&
+        type != CK_TYPE_Q5_K && type != CK_TYPE_Q6_K) {
+        return 0;
+    }
     return have_avx2() && have_vnni() && (ck_cpu_features() & CK_CPU_AVX512F);
 #else
     (void)type;

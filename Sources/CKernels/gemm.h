@@ -48,7 +48,20 @@ ck_tile_fn ck_avx2_tile_function_k(int type);
 /// Tokens whose accumulators stay in registers while a panel's block meets them.
 #define CK_PANEL_TOKENS 8
 
+/// A K-quant panel (Q4_K, Q5_K, Q6_K) per super-block of 256: the rows' unsigned codes (not offset) in eight
+/// runs of 32 elements, each in eight groups of four interleaved over the rows as above (CK_PANEL_K_CODES
+/// bytes), then int32 vectors of sixteen rows: the sub-block scales (8 for Q4_K/Q5_K, 16 for Q6_K), and
+/// pairs of int16 multiplying a pair of Q8_K block sums (Q4_K/Q5_K: the sub-block's min twice; Q6_K: two
+/// sub-blocks' scales), then the rows' d (and dmin) as floats.
+#define CK_PANEL_K_CODES (CK_PANEL_ROWS * 256)
+#define CK_PANEL_K_SCALES CK_PANEL_K_CODES
+#define CK_PANEL_K_PAIRS(scales) (CK_PANEL_K_SCALES + (scales) * CK_PANEL_ROWS * 4)
+#define CK_PANEL_K_D(scales) (CK_PANEL_K_PAIRS(scales) + 8 * CK_PANEL_ROWS * 4)
+#define CK_PANEL_K_BYTES (CK_PANEL_K_D(16) + 2 * CK_PANEL_ROWS * 4)
+
 #if defined(__x86_64__)
+/// Writes the panel of `rm` ≤ CK_PANEL_ROWS rows of Q4_K, Q5_K or Q6_K with AVX2.
+void ck_avx2_pack_panel_k(int type, const void *rows, size_t row_bytes, int rm, int superblocks, uint8_t *panel);
 /// Writes the panel of `rm` ≤ CK_PANEL_ROWS rows of Q4_0, Q5_0 or Q8_0 (`row_bytes` apart) with AVX2.
 void ck_avx2_pack_panel(int type, const void *rows, size_t row_bytes, int rm, int blocks, uint8_t *panel);
 /// The 512-bit VNNI product (panels.c), for ck_panel_available's types.

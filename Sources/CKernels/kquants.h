@@ -21,6 +21,11 @@ static inline void ck_unpack_scales_k4(const uint8_t *packed, uint8_t scales[8],
     memcpy(mins, m, 8);
 }
 
+/// The 256 unsigned codes (0..15, or 0..31 for Q5_K) of one Q4_K/Q5_K block in element order, and the 256
+/// signed codes (-32..31) of one Q6_K block (kquants_ref.c).
+void ck_codes_k(int type, const void *block, uint8_t *codes);
+void ck_codes_q6_K(const void *block, int8_t *codes);
+
 /// Eight float lanes reduced as the AVX2 horizontal sum does: k + (k+4), then (0+2) + (1+3).
 static inline float ck_sum_lanes8(const float *a) {
     float r0 = a[0] + a[4], r1 = a[1] + a[5], r2 = a[2] + a[6], r3 = a[3] + a[7];

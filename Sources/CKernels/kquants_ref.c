@@ -21,7 +21,7 @@ _Static_assert(sizeof(ck_block_q8_K) == 292, "q8_K block size");
 #define H2F ck_fp16_to_fp32
 
 /// The 256 unsigned codes (0..15 for Q4_K, 0..31 for Q5_K) of one block, in element order.
-static void codes_k(int type, const void *block, uint8_t *codes) {
+void ck_codes_k(int type, const void *block, uint8_t *codes) {
     const uint8_t *qs = type == CK_TYPE_Q4_K ? ((const ck_block_q4_K *)block)->qs : ((const ck_block_q5_K *)block)->qs;
     for (int j = 0; j < 4; j++) {  // 64 elements per step: 32 low nibbles, then the same bytes' high nibbles
         for (int l = 0; l < 32; l++) {
@@ -42,7 +42,8 @@ static void codes_k(int type, const void *block, uint8_t *codes) {
 
 /// The 256 signed codes (-32..31) of one Q6_K block, in element order: each 128-element half takes its
 /// low four bits from 64 bytes of ql and its top two from 32 bytes of qh.
-static void codes_q6_K(const ck_block_q6_K *b, int8_t *codes) {
+void ck_codes_q6_K(const void *block, int8_t *codes) {
+    const ck_block_q6_K *b = block;
     for (int half = 0; half < 2; half++) {
         const uint8_t *ql = b->ql + 64 * half, *qh = b->qh + 32 * half;
         int8_t *q = codes + 128 * half;
@@ -91,7 +92,7 @@ void ck_dequantize_row_k_ref(int type, const void *vx, float *y, int n) {
             // d, dmin and scales sit at the same offsets in both layouts.
             const ck_block_q4_K *head = block;
             uint8_t codes[CK_QK_K];
-            codes_k(type, block, codes);
+            ck_codes_k(type, block, codes);
             float d = H2F(head->d), dmin = H2F(head->dmin);
             uint8_t scales[8], mins[8];
             ck_unpack_scales_k4(head->scales, scales, mins);
@@ -104,7 +105,7 @@ void ck_dequantize_row_k_ref(int type, const void *vx, float *y, int n) {
         case CK_TYPE_Q6_K: {
             const ck_block_q6_K *b = (const ck_block_q6_K *)vx + i;
             int8_t codes[CK_QK_K];
-            codes_q6_K(b, codes);
+            ck_codes_q6_K(b, codes);
             float d = H2F(b->d);
             for (int l = 0; l < CK_QK_K; l++) y[l] = d * b->scales[l / 16] * codes[l];
             break;
@@ -136,7 +137,7 @@ static float dot_q45_K(int type, int n, const void *vx, const void *vy) {
         const void *block = (const char *)vx + (size_t)i * stride;
         const ck_block_q4_K *head = block;
         uint8_t codes[CK_QK_K];
-        codes_k(type, block, codes);
+        ck_codes_k(type, block, codes);
         uint8_t scales[8], mins[8];
         ck_unpack_scales_k4(head->scales, scales, mins);
         int32_t lanes[8] = {0}, mins_lanes[4];
@@ -165,7 +166,7 @@ static float dot_q6_K(int n, const void *vx, const void *vy) {
     float acc[8] = {0};
     for (int i = 0; i < n / CK_QK_K; i++) {
         int8_t codes[CK_QK_K];
-        codes_q6_K(&x[i], codes);
+        ck_codes_q6_K(&x[i], codes);
         int32_t lanes[8] = {0};
         for (int g = 0; g < 8; g++) {
             for (int k = 0; k < 8; k++) {

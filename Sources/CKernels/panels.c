@@ -7,6 +7,7 @@
 #include "ckernels.h"
 #include "fp16.h"
 #include "gemm.h"
+#include "kquants.h"
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -25,7 +26,53 @@ void ck_panel_terms(const void *activation, size_t stride, int tokens, int cols,
     }
 }
 
-size_t ck_panel_scratch_bytes(int cols) { return (size_t)(cols / CK_QK) * CK_PANEL_BLOCK_BYTES + 64; }
+size_t ck_panel_scratch_bytes(int cols) {
+    size_t small = (size_t)(cols / CK_QK) * CK_PANEL_BLOCK_BYTES, k = (size_t)(cols / CK_QK_K) * CK_PANEL_K_BYTES;
+    return (small > k ? small : k) + 64;
+}
+
+static int is_k(int type) { return type == CK_TYPE_Q4_K || type == CK_TYPE_Q5_K || type == CK_TYPE_Q6_K; }
+
+/// The K-quant twin: per super-block, the exact integer Σ scale · (codes · activation codes) (Q6_K: codes
+/// 0..63, less 32 × Σ scale · block sum) and for Q4_K/Q5_K the mins' Σ min · block sums, each added to its
+/// own float sum by one fma with d (dmin) × the activation's d; the output is their difference.
+static float dot_k_ref(int type, int cols, const char *row, const ck_block_q8_K *a) {
+    const int six = type == CK_TYPE_Q6_K;
+    size_t block_bytes = six ? sizeof(ck_block_q6_K)
+                             : type == CK_TYPE_Q4_K ? sizeof(ck_block_q4_K) : sizeof(ck_block_q5_K);
+    float acc = 0, accm = 0;
+    for (int i = 0; i < cols / CK_QK_K; i++) {
+        const void *block = row + (size_t)i * block_bytes;
+        int32_t dot = 0, pairs = 0;
+        if (six) {
+            const ck_block_q6_K *b = block;
+            int8_t codes[CK_QK_K];
+            ck_codes_q6_K(b, codes);
+            for (int k = 0; k < 16; k++) {
+                int32_t s = 0;
+                for (int e = 16 * k; e < 16 * k + 16; e++) s += (codes[e] + 32) * a[i].qs[e];
+                dot += b->scales[k] * s;
+                pairs += b->scales[k] * a[i].bsums[k];
+            }
+            dot -= 32 * pairs;
+            acc = __builtin_fmaf((float)dot, CK_H2F(b->d) * a[i].d, acc);
+        } else {
+            const ck_block_q4_K *b = block;  // d, dmin and scales sit at the same offsets in Q5_K
+            uint8_t codes[CK_QK_K], scales[8], mins[8];
+            ck_codes_k(type, block, codes);
+            ck_unpack_scales_k4(b->scales, scales, mins);
+            for (int j = 0; j < 8; j++) {
+                int32_t s = 0;
+                for (int e = 32 * j; e < 32 * j + 32; e++) s += codes[e] * a[i].qs[e];
+                dot += scales[j] * s;
+                pairs += mins[j] * (a[i].bsums[2 * j] + a[i].bsums[2 * j + 1]);
+            }
+            acc = __builtin_fmaf((float)dot, CK_H2F(b->d) * a[i].d, acc);
+            accm = __builtin_fmaf((float)pairs, CK_H2F(b->dmin) * a[i].d, accm);
+        }
+    }
+    return acc - accm;
+}
 
 /// Block i of a Q4_0, Q5_0 or Q8_0 row as 32 signed codes (elements in order) and its scale.
 static float block_codes_ref(int type, const void *row, int i, int8_t codes[CK_QK]) {
@@ -63,6 +110,12 @@ void ck_panel_matmul_ref(const ck_panel_job *job) {
     for (int r = 0; r < p->rows; r++) {
         const char *row = (const char *)p->weights + (size_t)r * row_bytes;
         for (int t = 0; t < p->tokens; t++) {
+            if (is_k(p->type)) {
+                const void *a = (const char *)p->activation + t * p->activation_stride;
+                float v = dot_k_ref(p->type, p->cols, row, a);
+                p->out[(size_t)t * p->out_stride + r] = p->bias ? v + p->bias[r] : v;
+                continue;
+            }
             const ck_block_q8_0 *a = (const ck_block_q8_0 *)((const char *)p->activation + t * p->activation_stride);
             float sum = 0;
             for (int i = 0; i < blocks; i++) {
@@ -112,6 +165,96 @@ AVX512 static inline __attribute__((always_inline)) void panel_tokens(
     }
 }
 
+/// NC tokens (a constant once inlined, at most CK_PANEL_K_TOKENS) against one K-quant panel of `blocks`
+/// super-blocks (gemm.h's layout), as dot_k_ref computes each output.
+#define CK_PANEL_K_TOKENS 4
+AVX512 static inline __attribute__((always_inline)) void panel_k_tokens(
+    const uint8_t *panel, int blocks, const char *activation, size_t stride, const float *bias, __mmask16 mask,
+    float *out, size_t out_stride, const int six, const int NC) {
+    const int nsc = six ? 16 : 8;
+    __m512 acc[CK_PANEL_K_TOKENS], accm[CK_PANEL_K_TOKENS];
+    for (int c = 0; c < NC; c++) acc[c] = accm[c] = _mm512_setzero_ps();
+    for (int i = 0; i < blocks; i++) {
+        const uint8_t *p = panel + (size_t)i * CK_PANEL_K_BYTES;
+        const char *a = activation + i * sizeof(ck_block_q8_K);
+        __m512i dot[CK_PANEL_K_TOKENS], pairs[CK_PANEL_K_TOKENS];
+        for (int c = 0; c < NC; c++) dot[c] = pairs[c] = _mm512_setzero_si512();
+        for (int j = 0; j < 8; j++) {
+            __m512i t0[CK_PANEL_K_TOKENS], t1[CK_PANEL_K_TOKENS];
+            for (int c = 0; c < NC; c++) t0[c] = t1[c] = _mm512_setzero_si512();
+            for (int g = 0; g < 8; g++) {
+                __m512i w = _mm512_loadu_si512((const void *)(p + (j * 8 + g) * CK_PANEL_ROWS * 4));
+                for (int c = 0; c < NC; c++) {
+                    int32_t four;
+                    memcpy(&four, a + c * stride + offsetof(ck_block_q8_K, qs) + 32 * j + 4 * g, 4);
+                    if (six && g >= 4) t1[c] = _mm512_dpbusd_epi32(t1[c], w, _mm512_set1_epi32(four));
+                    else t0[c] = _mm512_dpbusd_epi32(t0[c], w, _mm512_set1_epi32(four));
+                }
+            }
+            const int32_t *scales = (const int32_t *)(p + CK_PANEL_K_SCALES);
+            __m512i s0 = _mm512_loadu_si512((const void *)(scales + (six ? 2 * j : j) * CK_PANEL_ROWS));
+            for (int c = 0; c < NC; c++) dot[c] = _mm512_add_epi32(dot[c], _mm512_mullo_epi32(t0[c], s0));
+            if (six) {
+                __m512i s1 = _mm512_loadu_si512((const void *)(scales + (2 * j + 1) * CK_PANEL_ROWS));
+                for (int c = 0; c < NC; c++) dot[c] = _mm512_add_epi32(dot[c], _mm512_mullo_epi32(t1[c], s1));
+            }
+        }
+        for (int k = 0; k < 8; k++) {
+            __m512i m = _mm512_loadu_si512((const void *)(p + CK_PANEL_K_PAIRS(nsc) + k * CK_PANEL_ROWS * 4));
+            for (int c = 0; c < NC; c++) {
+                int32_t two;
+                memcpy(&two, a + c * stride + offsetof(ck_block_q8_K, bsums) + 4 * k, 4);
+                pairs[c] = _mm512_dpwssd_epi32(pairs[c], m, _mm512_set1_epi32(two));
+            }
+        }
+        const float *dp = (const float *)(p + CK_PANEL_K_D(nsc));
+        __m512 d = _mm512_loadu_ps(dp), dmin = _mm512_loadu_ps(dp + CK_PANEL_ROWS);
+        for (int c = 0; c < NC; c++) {
+            float da;
+            memcpy(&da, a + c * stride, 4);
+            if (six) {
+                __m512i total = _mm512_sub_epi32(dot[c], _mm512_slli_epi32(pairs[c], 5));
+                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(d, _mm512_set1_ps(da)), acc[c]);
+            } else {
+                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[c]), _mm512_mul_ps(d, _mm512_set1_ps(da)), acc[c]);
+                accm[c] =
+                    _mm512_fmadd_ps(_mm512_cvtepi32_ps(pairs[c]), _mm512_mul_ps(dmin, _mm512_set1_ps(da)), accm[c]);
+            }
+        }
+    }
+    __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias) : _mm512_setzero_ps();
+    for (int c = 0; c < NC; c++) {
+        __m512 v = _mm512_sub_ps(acc[c], accm[c]);
+        _mm512_mask_storeu_ps(out + c * out_stride, mask, bias ? _mm512_add_ps(v, b) : v);
+    }
+}
+
+/// The K-quant panels' token loop, for one type (`six`: Q6_K) so that its branches fold.
+AVX512 static inline __attribute__((always_inline)) void panel_k_all(const ck_matvec_job *p, const uint8_t *panel,
+                                                                     int r0, __mmask16 mask, const int six) {
+    int blocks = p->cols / CK_QK_K;
+    const float *bias = p->bias ? p->bias + r0 : 0;
+    size_t s = p->activation_stride, os = (size_t)p->out_stride;
+    for (int t0 = 0; t0 < p->tokens; t0 += CK_PANEL_K_TOKENS) {
+        const char *a = (const char *)p->activation + (size_t)t0 * s;
+        float *out = p->out + (size_t)t0 * os + r0;
+        switch (p->tokens - t0 < CK_PANEL_K_TOKENS ? p->tokens - t0 : CK_PANEL_K_TOKENS) {
+        case 4: panel_k_tokens(panel, blocks, a, s, bias, mask, out, os, six, 4); break;
+        case 3: panel_k_tokens(panel, blocks, a, s, bias, mask, out, os, six, 3); break;
+        case 2: panel_k_tokens(panel, blocks, a, s, bias, mask, out, os, six, 2); break;
+        default: panel_k_tokens(panel, blocks, a, s, bias, mask, out, os, six, 1); break;
+        }
+    }
+}
+
+AVX512 static void panel_k_q45(const ck_matvec_job *p, const uint8_t *panel, int r0, __mmask16 mask) {
+    panel_k_all(p, panel, r0, mask, 0);
+}
+
+AVX512 static void panel_k_q6(const ck_matvec_job *p, const uint8_t *panel, int r0, __mmask16 mask) {
+    panel_k_all(p, panel, r0, mask, 1);
+}
+
 /// Panels dealt out round-robin: each thread unpacks its panel into its scratch, then every token meets it.
 AVX512 static void panel_task(void *context, int ith, int nth) {
     const ck_panel_job *job = context;
@@ -123,6 +266,14 @@ AVX512 static void panel_task(void *context, int ith, int nth) {
     for (int k = ith; k < panels; k += nth) {
         int r0 = k * CK_PANEL_ROWS;
         int rm = p->rows - r0 < CK_PANEL_ROWS ? p->rows - r0 : CK_PANEL_ROWS;
+        if (is_k(p->type)) {
+            const void *rows = (const char *)p->weights + (size_t)r0 * row_bytes;
+            ck_avx2_pack_panel_k(p->type, rows, row_bytes, rm, p->cols / CK_QK_K, panel);
+            __mmask16 mask = (__mmask16)((1u << rm) - 1);
+            if (p->type == CK_TYPE_Q6_K) panel_k_q6(p, panel, r0, mask);
+            else panel_k_q45(p, panel, r0, mask);
+            continue;
+        }
         ck_avx2_pack_panel(p->type, (const char *)p->weights + (size_t)r0 * row_bytes, row_bytes, rm, blocks, panel);
         __mmask16 mask = (__mmask16)((1u << rm) - 1);
         const float *bias = p->bias ? p->bias + r0 : 0;

@@ -8,11 +8,17 @@ import Inference
 import Testing
 
 struct PanelKernelTests {
-    static let weightTypes: [GGMLType] = [.q4_0, .q5_0, .q8_0]
-    /// (rows, tokens, columns): one row and token, partial panels and token groups, Gemma 3's 640 columns.
+    static let weightTypes: [GGMLType] = [.q4_0, .q5_0, .q8_0, .q4_K, .q5_K, .q6_K]
+    /// (rows, tokens, columns): one row and token, partial panels and token groups, Gemma 3's 640 columns
+    /// (the K-quants take their columns in super-blocks of 256 instead).
     static let shapes: [(rows: Int, tokens: Int, count: Int)] = [
         (1, 1, 32), (15, 7, 64), (16, 8, 640), (17, 9, 640), (33, 40, 96), (40, 33, 640), (3, 130, 128),
     ]
+
+    static func shape(_ type: GGMLType, _ index: Int) -> (rows: Int, tokens: Int, count: Int) {
+        let s = shapes[index]
+        return type.blockSize == 256 ? (s.rows, s.tokens, 256 * (index % 3 + 1)) : s
+    }
 
     static func operands(_ type: GGMLType, _ shape: (rows: Int, tokens: Int, count: Int), seed: UInt64)
         -> (weights: [UInt8], activations: [UInt8], bias: [Float]?)
@@ -20,13 +26,14 @@ struct PanelKernelTests {
         let weights = GemmKernelTests.randomBlocks(type, count: shape.count * shape.rows, seed: seed)
         let x = KernelTests.synthetic(shape.count * shape.tokens, seed: seed + 50).map { $0 * Float(seed % 3 + 1) }
         let bias = seed % 2 == 0 ? nil : KernelTests.synthetic(shape.rows, seed: seed + 90)
-        return (weights, Kernels.quantize(x, as: .q8_0, .fast), bias)
+        return (weights, Kernels.quantize(x, as: Kernels.activationType(for: type), .fast), bias)
     }
 
     @Test(arguments: weightTypes)
     func fastPanelsEqualTheirTwinBitForBit(type: GGMLType) {
         print("panels for \(type) on this CPU: \(Kernels.panelsAvailable(for: type))")
-        for (index, shape) in Self.shapes.enumerated() {
+        for index in Self.shapes.indices {
+            let shape = Self.shape(type, index)
             let (weights, activations, bias) = Self.operands(type, shape, seed: UInt64(index + 1))
             let expected = Kernels.panelMatmul(
                 weights, rows: shape.rows, activations, tokens: shape.tokens, type: type, count: shape.count,
@@ -41,17 +48,20 @@ struct PanelKernelTests {
         }
     }
 
-    /// The exact product of the dequantized operands (code × scale is exact in a float for these types),
-    /// summed in double: the twin's float rounding stays within a few ulps of the magnitudes it sums.
+    /// The product of the reference dequantizations summed in double (exact for the 32-element types, whose
+    /// code × scale is exact in a float; the K-quants' sub-block scale and min round once): the twin's float
+    /// rounding stays within a few ulps of the magnitudes it sums.
     @Test(arguments: weightTypes)
     func twinMatchesTheExactProduct(type: GGMLType) {
-        for (index, shape) in Self.shapes.enumerated() {
+        for index in Self.shapes.indices {
+            let shape = Self.shape(type, index)
             let (weights, activations, bias) = Self.operands(type, shape, seed: UInt64(index + 11))
             let out = Kernels.panelMatmul(
                 weights, rows: shape.rows, activations, tokens: shape.tokens, type: type, count: shape.count,
                 bias: bias, .reference)
             let w = Kernels.dequantize(weights, as: type, count: shape.rows * shape.count)
-            let a = Kernels.dequantize(activations, as: .q8_0, count: shape.tokens * shape.count)
+            let a = Kernels.dequantize(
+                activations, as: Kernels.activationType(for: type), count: shape.tokens * shape.count)
             var worst = 0.0
             for t in 0..<shape.tokens {
                 for r in 0..<shape.rows {

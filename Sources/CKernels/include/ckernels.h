@@ -196,19 +196,19 @@ typedef struct {
 } ck_matvec_job;
 void ck_matvec(ck_pool *pool, const ck_matvec_job *job);
 
-/// A prompt's product by panels (panels.c): Q4_0, Q5_0 and Q8_0 weights against Q8_0 activations, sixteen
-/// rows at a time unpacked to bytes and interleaved so that one 512-bit VNNI instruction multiplies four
-/// elements of sixteen rows by one token's four. Each output is sum over blocks b, in order, of
-/// fmaf(exact integer dot of block b, d_weight · d_activation, sum), plus the bias: the bits of
-/// ck_panel_matmul_ref. Not the dot kernel's lane order, so a prompt's product and a decoding step's may
-/// differ in the last bits.
+/// A prompt's product by panels (panels.c): Q4_0, Q5_0 and Q8_0 weights against Q8_0 activations, Q4_K, Q5_K
+/// and Q6_K against Q8_K, sixteen rows at a time unpacked to bytes and interleaved so that one 512-bit VNNI
+/// instruction multiplies four elements of sixteen rows by one token's four. Each output is the sum over
+/// blocks, in order, of fmaf(exact integer dot of the block, d_weight · d_activation, sum) (the K-quants'
+/// mins in a second such sum, subtracted at the end), plus the bias: the bits of ck_panel_matmul_ref. Not
+/// the dot kernel's lane order, so a prompt's product and a decoding step's may differ in the last bits.
 typedef struct {
     float d;         // the activation block's scale
     int32_t offset;  // -128 × the sum of its codes: the weights' codes are stored +128 (unsigned)
 } ck_panel_term;
 typedef struct {
-    ck_matvec_job product;      // its activation: Q8_0 rows
-    const ck_panel_term *terms; // tokens × cols/32, from ck_panel_terms
+    ck_matvec_job product;      // its activation: Q8_0 or Q8_K rows (ck_activation_type)
+    const ck_panel_term *terms; // tokens × cols/32, from ck_panel_terms (unused for Q8_K activations)
     uint8_t *const *scratch;    // per pool thread, ck_panel_scratch_bytes(cols) each
 } ck_panel_job;
 /// Whether ck_panel_matmul multiplies `type` on this CPU (AVX-512 with VNNI; not forced scalar or no-VNNI).

@@ -104,17 +104,19 @@ public enum Kernels {
         return out
     }
 
-    /// Whether a prompt's products of `type` go through panels on this CPU (512-bit VNNI; Q4_0, Q5_0, Q8_0).
+    /// Whether a prompt's products of `type` go through panels on this CPU (512-bit VNNI; Q4_0, Q5_0, Q8_0,
+    /// Q4_K, Q5_K, Q6_K).
     public static func panelsAvailable(for type: GGMLType) -> Bool { ck_panel_available(Int32(type.rawValue)) != 0 }
 
     /// The panel product of a prompt (ck_panel_matmul): out[t][r] = row r of `weights` · token t of
-    /// `activations` (Q8_0 rows of `count` elements) (+ bias[r]), over a pool of `threads` where this CPU has
+    /// `activations` (rows of `count` elements in `activationType(for: type)`) (+ bias[r]), over a pool of
+    /// `threads` where this CPU has
     /// panels (`fast`), else, and for `reference`, by the portable twin.
     public static func panelMatmul(
         _ weights: [UInt8], rows: Int, _ activations: [UInt8], tokens: Int, type: GGMLType, count: Int,
         bias: [Float]? = nil, threads: Int = 1, _ flavour: Flavour
     ) -> [Float] {
-        let activationBytes = GGMLType.q8_0.rowBytes(count)
+        let activationBytes = activationType(for: type).rowBytes(count)
         precondition(weights.count >= rows * type.rowBytes(count) && activations.count >= tokens * activationBytes)
         var out = [Float](repeating: 0, count: rows * tokens)
         var terms = [ck_panel_term](repeating: ck_panel_term(), count: tokens * count / 32)
@@ -129,8 +131,11 @@ public enum Kernels {
                 biasValues.withUnsafeBufferPointer { b in
                     out.withUnsafeMutableBufferPointer { o in
                         terms.withUnsafeMutableBufferPointer { termPointer in
-                            ck_panel_terms(
-                                a.baseAddress, activationBytes, Int32(tokens), Int32(count), termPointer.baseAddress)
+                            if activationType(for: type) == .q8_0 {
+                                ck_panel_terms(
+                                    a.baseAddress, activationBytes, Int32(tokens), Int32(count), termPointer.baseAddress
+                                )
+                            }
                             let product = ck_matvec_job(
                                 weights: w.baseAddress, type: Int32(type.rawValue), rows: Int32(rows),
                                 cols: Int32(count), tokens: Int32(tokens), activation: a.baseAddress,

@@ -2,23 +2,24 @@
 // Activations are quantized to Q8_0/Q8_1/Q8_K and multiplied with integer products, as ggml does: one
 // token through the per-row dot kernel, several through tiles of rows × tokens (CKernels gemm.h, AVX2)
 // that unpack each weight block once for many tokens and give each output the dot kernel's bits. From
-// `sgemmMinimumTokens` tokens on (a prompt), Q4_0, Q5_0 and Q8_0 go through panels (ck_panel_matmul,
-// 512-bit VNNI) where the CPU has them, and the other types outside `integerBatchTypes` expand a tile of
-// weight rows to f32 per thread and hand it to OpenBLAS sgemm with f32 activations; either way the weights
-// are expanded once per batch, never kept.
+// `sgemmMinimumTokens` tokens on (a prompt), Q4_0, Q5_0, Q8_0, Q4_K, Q5_K and Q6_K go through panels
+// (ck_panel_matmul, 512-bit VNNI) where the CPU has them; elsewhere the types outside `integerBatchTypes`
+// expand a tile of weight rows to f32 per thread and hand it to OpenBLAS sgemm with f32 activations. Either
+// way the weights are expanded once per batch, never kept.
 internal import CKernels
 internal import COpenBLAS
 import GGUF
 
-/// From this many tokens on, a product of a type outside `integerBatchTypes` goes through panels or sgemm.
+/// From this many tokens on, a product goes through panels where the CPU has them, else a type outside
+/// `integerBatchTypes` goes through sgemm.
 let sgemmMinimumTokens = 32
 
-/// Weight types whose batches also go through integer products with Q8_K (or Q8_0) activations, as llama.cpp
-/// multiplies them at any batch size: with f32 activations over sgemm, perplexity moved by more than 1%
-/// (SmolLM2 in Q2_K: 3%; Gemma 3 270M Q4_K_M's Q4_K and Q6_K tensors: 2.7-3.1%).
-/// - The K-quants go through the tiles: one thread, 640 × 2048 × 512 tokens, 49-53 GMAC/s against 46 for
-///   sgemm and 1.3-1.7x the per-row dot kernel. Q2_K, Q3_K, IQ4_NL and IQ4_XS have no tiles: the per-row dot
-///   kernel per token, slower than sgemm, kept for accuracy.
+/// Weight types whose batches go through integer products with Q8_K (or Q8_0) activations where there are no
+/// panels, as llama.cpp multiplies them at any batch size: with f32 activations over sgemm, perplexity moved
+/// by more than 1% (SmolLM2 in Q2_K: 3%; Gemma 3 270M Q4_K_M's Q4_K and Q6_K tensors: 2.7-3.1%).
+/// - Without panels, the K-quants go through the tiles: one thread, 640 × 2048 × 512 tokens, 49-53 GMAC/s
+///   against 46 for sgemm and 1.3-1.7x the per-row dot kernel. Q2_K, Q3_K, IQ4_NL and IQ4_XS have neither: the
+///   per-row dot kernel per token, slower than sgemm, kept for accuracy.
 /// - Q4_0, Q5_0 and Q8_0 take panels where the CPU has 512-bit VNNI (Q8_0 activations, as llama.cpp), else
 ///   sgemm; Q4_1 and Q5_1 take sgemm (their tiles are no faster).
 /// - Without AVX2 (NEON, scalar) every product takes the per-row dot kernel: the same bits, more slowly.
@@ -101,10 +102,14 @@ final class MatmulRunner {
         _ x: UnsafePointer<Float>, tokens: Int, cols: Int, for weightType: GGMLType, _ products: Products = .byBatchSize
     ) -> PreparedActivation {
         let type = Kernels.activationType(for: weightType)
-        let batched =
-            products == .byBatchSize && tokens >= sgemmMinimumTokens && !integerBatchTypes.contains(weightType)
-        let path: PreparedActivation.Path =
-            !batched ? .dot : ck_panel_available(Int32(weightType.rawValue)) != 0 ? .panels : .sgemm
+        let path: PreparedActivation.Path
+        if products != .byBatchSize || tokens < sgemmMinimumTokens {
+            path = .dot
+        } else if ck_panel_available(Int32(weightType.rawValue)) != 0 {
+            path = .panels
+        } else {
+            path = integerBatchTypes.contains(weightType) ? .dot : .sgemm
+        }
         if type == .f32 || path == .sgemm {
             return PreparedActivation(
                 pointer: UnsafeRawPointer(x), stride: cols * 4, tokens: tokens, type: .f32, floats: x, path: path)
@@ -113,7 +118,7 @@ final class MatmulRunner {
         for t in 0..<tokens {
             ck_quantize_row(Int32(type.rawValue), x + t * cols, quantized.pointer + t * stride, Int32(cols))
         }
-        if path == .panels {
+        if path == .panels && type == .q8_0 {
             ck_panel_terms(
                 quantized.pointer, stride, Int32(tokens), Int32(cols),
                 panelTerms.pointer.assumingMemoryBound(to: ck_panel_term.self))
