@@ -181,9 +181,10 @@ ck_tile_fn ck_tile_function(int type) {
 
 int ck_panel_available(int type) {
 #if defined(__x86_64__)
-    if (type != CK_TYPE_Q4_0 && type != CK_TYPE_Q5_0 && type != CK_TYPE_Q8_0 && type != CK_TYPE_Q4_K &&
-        type != CK_TYPE_Q5_K && type != CK_TYPE_Q6_K) {
-        return 0;
+    switch (type) {
+    case CK_TYPE_Q4_0: case CK_TYPE_Q4_1: case CK_TYPE_Q5_0: case CK_TYPE_Q5_1: case CK_TYPE_Q8_0:
+    case CK_TYPE_Q4_K: case CK_TYPE_Q5_K: case CK_TYPE_Q6_K: break;
+    default: return 0;
     }
     return have_avx2() && have_vnni() && (ck_cpu_features() & CK_CPU_AVX512F);
 #else

@@ -39,12 +39,12 @@ ck_tile_fn ck_avx2_tile_function(int type, int vnni);
 ck_tile_fn ck_avx2_tile_function_k(int type);
 #endif
 
-/// A panel of ck_panel_matmul: CK_PANEL_ROWS weight rows, block by block. Each block holds the rows' codes
-/// + 128 as unsigned bytes in eight runs of four elements, each run interleaved over the rows (run g: row 0's
-/// elements 4g..4g+3, then row 1's, ...), then the rows' scales as floats; rows past the matrix's end are
-/// zero codes with scale 0.
+/// A panel of ck_panel_matmul: CK_PANEL_ROWS weight rows, block by block. Each block holds the rows' codes as
+/// unsigned bytes (signed codes + 128; Q4_1/Q5_1's as they are) in eight groups of four elements, each group
+/// interleaved over the rows (group g: row 0's elements 4g..4g+3, then row 1's, ...), then the rows' scales
+/// and (Q4_1/Q5_1) mins as floats; rows past the matrix's end are zero codes with scale 0.
 #define CK_PANEL_ROWS 16
-#define CK_PANEL_BLOCK_BYTES (CK_PANEL_ROWS * CK_QK + CK_PANEL_ROWS * 4)
+#define CK_PANEL_BLOCK_BYTES (CK_PANEL_ROWS * CK_QK + 2 * CK_PANEL_ROWS * 4)
 /// Tokens whose accumulators stay in registers while a panel's block meets them.
 #define CK_PANEL_TOKENS 8
 
@@ -62,7 +62,8 @@ ck_tile_fn ck_avx2_tile_function_k(int type);
 #if defined(__x86_64__)
 /// Writes the panel of `rm` ≤ CK_PANEL_ROWS rows of Q4_K, Q5_K or Q6_K with AVX2.
 void ck_avx2_pack_panel_k(int type, const void *rows, size_t row_bytes, int rm, int superblocks, uint8_t *panel);
-/// Writes the panel of `rm` ≤ CK_PANEL_ROWS rows of Q4_0, Q5_0 or Q8_0 (`row_bytes` apart) with AVX2.
+/// Writes the panel of `rm` ≤ CK_PANEL_ROWS rows of Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0 (`row_bytes` apart) with
+/// AVX2.
 void ck_avx2_pack_panel(int type, const void *rows, size_t row_bytes, int rm, int blocks, uint8_t *panel);
 /// The 512-bit VNNI product (panels.c), for ck_panel_available's types.
 void ck_avx512_panel_matmul(ck_pool *pool, const ck_panel_job *job);

@@ -14,14 +14,22 @@
 #include <immintrin.h>
 #endif
 
-void ck_panel_terms(const void *activation, size_t stride, int tokens, int cols, ck_panel_term *terms) {
+void ck_panel_terms(int activation_type, const void *activation, size_t stride, int tokens, int cols,
+                    ck_panel_term *terms) {
     int blocks = cols / CK_QK;
     for (int t = 0; t < tokens; t++) {
-        const ck_block_q8_0 *a = (const ck_block_q8_0 *)((const char *)activation + (size_t)t * stride);
+        const char *row = (const char *)activation + (size_t)t * stride;
         for (int i = 0; i < blocks; i++) {
-            int32_t sum = 0;
-            for (int j = 0; j < CK_QK; j++) sum += a[i].qs[j];
-            terms[(size_t)t * blocks + i] = (ck_panel_term){CK_H2F(a[i].d), -128 * sum};
+            ck_panel_term *term = &terms[(size_t)t * blocks + i];
+            if (activation_type == CK_TYPE_Q8_1) {
+                const ck_block_q8_1 *a = (const ck_block_q8_1 *)row + i;
+                *term = (ck_panel_term){CK_H2F(a->d), 0, CK_H2F(a->s)};
+            } else {
+                const ck_block_q8_0 *a = (const ck_block_q8_0 *)row + i;
+                int32_t sum = 0;
+                for (int j = 0; j < CK_QK; j++) sum += a->qs[j];
+                *term = (ck_panel_term){CK_H2F(a->d), -128 * sum, 0};
+            }
         }
     }
 }
@@ -74,34 +82,50 @@ static float dot_k_ref(int type, int cols, const char *row, const ck_block_q8_K 
     return acc - accm;
 }
 
-/// Block i of a Q4_0, Q5_0 or Q8_0 row as 32 signed codes (elements in order) and its scale.
-static float block_codes_ref(int type, const void *row, int i, int8_t codes[CK_QK]) {
+/// Block i of a Q4_0, Q5_0 or Q8_0 row as 32 signed codes (elements in order), or of a Q4_1 or Q5_1 row as
+/// 32 unsigned codes and its min (`m`); returns its scale.
+static float block_codes_ref(int type, const void *row, int i, int codes[CK_QK], float *m) {
     switch (type) {
-    case CK_TYPE_Q4_0: {
-        const ck_block_q4_0 *b = (const ck_block_q4_0 *)row + i;
+    case CK_TYPE_Q4_0: case CK_TYPE_Q4_1: {
+        const uint8_t *qs =
+            type == CK_TYPE_Q4_0 ? ((const ck_block_q4_0 *)row + i)->qs : ((const ck_block_q4_1 *)row + i)->qs;
+        int offset = type == CK_TYPE_Q4_0 ? 8 : 0;
         for (int j = 0; j < 16; j++) {
-            codes[j] = (int8_t)((b->qs[j] & 15) - 8);
-            codes[j + 16] = (int8_t)((b->qs[j] >> 4) - 8);
+            codes[j] = (qs[j] & 15) - offset;
+            codes[j + 16] = (qs[j] >> 4) - offset;
         }
-        return CK_H2F(b->d);
+        if (type == CK_TYPE_Q4_0) return CK_H2F(((const ck_block_q4_0 *)row + i)->d);
+        *m = CK_H2F(((const ck_block_q4_1 *)row + i)->m);
+        return CK_H2F(((const ck_block_q4_1 *)row + i)->d);
     }
-    case CK_TYPE_Q5_0: {
-        const ck_block_q5_0 *b = (const ck_block_q5_0 *)row + i;
-        uint32_t qh;
-        memcpy(&qh, b->qh, 4);
-        for (int j = 0; j < 16; j++) {
-            codes[j] = (int8_t)(((b->qs[j] & 15) | (((qh >> j) & 1) << 4)) - 16);
-            codes[j + 16] = (int8_t)(((b->qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16);
+    case CK_TYPE_Q5_0: case CK_TYPE_Q5_1: {
+        const uint8_t *qs, *qhp;
+        float d;
+        if (type == CK_TYPE_Q5_0) {
+            const ck_block_q5_0 *b = (const ck_block_q5_0 *)row + i;
+            qs = b->qs, qhp = b->qh, d = CK_H2F(b->d);
+        } else {
+            const ck_block_q5_1 *b = (const ck_block_q5_1 *)row + i;
+            qs = b->qs, qhp = b->qh, d = CK_H2F(b->d), *m = CK_H2F(b->m);
         }
-        return CK_H2F(b->d);
+        int offset = type == CK_TYPE_Q5_0 ? 16 : 0;
+        uint32_t qh;
+        memcpy(&qh, qhp, 4);
+        for (int j = 0; j < 16; j++) {
+            codes[j] = (int)((qs[j] & 15) | (((qh >> j) & 1) << 4)) - offset;
+            codes[j + 16] = (int)((qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - offset;
+        }
+        return d;
     }
     default: {
         const ck_block_q8_0 *b = (const ck_block_q8_0 *)row + i;
-        memcpy(codes, b->qs, CK_QK);
+        for (int j = 0; j < CK_QK; j++) codes[j] = b->qs[j];
         return CK_H2F(b->d);
     }
     }
 }
+
+static int with_min(int type) { return type == CK_TYPE_Q4_1 || type == CK_TYPE_Q5_1; }
 
 void ck_panel_matmul_ref(const ck_panel_job *job) {
     const ck_matvec_job *p = &job->product;
@@ -116,16 +140,22 @@ void ck_panel_matmul_ref(const ck_panel_job *job) {
                 p->out[(size_t)t * p->out_stride + r] = p->bias ? v + p->bias[r] : v;
                 continue;
             }
-            const ck_block_q8_0 *a = (const ck_block_q8_0 *)((const char *)p->activation + t * p->activation_stride);
-            float sum = 0;
+            const char *a = (const char *)p->activation + t * p->activation_stride;
+            size_t block_bytes = with_min(p->type) ? sizeof(ck_block_q8_1) : sizeof(ck_block_q8_0);
+            size_t qs = with_min(p->type) ? offsetof(ck_block_q8_1, qs) : offsetof(ck_block_q8_0, qs);
+            float sum = 0, mins = 0;
             for (int i = 0; i < blocks; i++) {
-                int8_t codes[CK_QK];
-                float d = block_codes_ref(p->type, row, i, codes);
+                int codes[CK_QK];
+                float m = 0, d = block_codes_ref(p->type, row, i, codes, &m);
+                const int8_t *q8 = (const int8_t *)(a + i * block_bytes + qs);
                 int32_t dot = 0;
-                for (int j = 0; j < CK_QK; j++) dot += codes[j] * a[i].qs[j];
-                sum = __builtin_fmaf((float)dot, d * job->terms[(size_t)t * blocks + i].d, sum);
+                for (int j = 0; j < CK_QK; j++) dot += codes[j] * q8[j];
+                const ck_panel_term *term = &job->terms[(size_t)t * blocks + i];
+                sum = __builtin_fmaf((float)dot, d * term->d, sum);
+                if (with_min(p->type)) mins = __builtin_fmaf(m, term->s, mins);
             }
-            p->out[(size_t)t * p->out_stride + r] = p->bias ? sum + p->bias[r] : sum;
+            float v = with_min(p->type) ? sum + mins : sum;
+            p->out[(size_t)t * p->out_stride + r] = p->bias ? v + p->bias[r] : v;
         }
     }
 }
@@ -134,17 +164,22 @@ void ck_panel_matmul_ref(const ck_panel_job *job) {
 #define AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
 
 /// NC tokens (a constant once inlined) against one panel of `blocks` blocks: sixteen rows' sums per token in
-/// one register each, written to out (token c at out + c × out_stride) where `mask` has the row.
+/// one register each (Q4_1/Q5_1, `min`: and their mins' sums), written to out (token c at out + c ×
+/// out_stride) where `mask` has the row.
 AVX512 static inline __attribute__((always_inline)) void panel_tokens(
     const uint8_t *panel, int blocks, const char *activation, size_t stride, const ck_panel_term *terms,
-    const float *bias, __mmask16 mask, float *out, size_t out_stride, const int NC) {
-    __m512 acc[CK_PANEL_TOKENS];
-    for (int c = 0; c < NC; c++) acc[c] = _mm512_setzero_ps();
+    const float *bias, __mmask16 mask, float *out, size_t out_stride, const int min, const int NC) {
+    const size_t block_bytes = min ? sizeof(ck_block_q8_1) : sizeof(ck_block_q8_0);
+    const size_t qs = min ? offsetof(ck_block_q8_1, qs) : offsetof(ck_block_q8_0, qs);
+    __m512 acc[CK_PANEL_TOKENS], accm[CK_PANEL_TOKENS];
+    for (int c = 0; c < NC; c++) acc[c] = accm[c] = _mm512_setzero_ps();
     for (int i = 0; i < blocks; i++) {
         const uint8_t *p = panel + (size_t)i * CK_PANEL_BLOCK_BYTES;
-        const char *a = activation + i * sizeof(ck_block_q8_0) + offsetof(ck_block_q8_0, qs);
+        const char *a = activation + i * block_bytes + qs;
         __m512i dot[CK_PANEL_TOKENS];
-        for (int c = 0; c < NC; c++) dot[c] = _mm512_set1_epi32(terms[(size_t)c * blocks + i].offset);
+        for (int c = 0; c < NC; c++) {
+            dot[c] = min ? _mm512_setzero_si512() : _mm512_set1_epi32(terms[(size_t)c * blocks + i].offset);
+        }
         for (int g = 0; g < 8; g++) {
             __m512i w = _mm512_loadu_si512((const void *)(p + g * CK_PANEL_ROWS * 4));
             for (int c = 0; c < NC; c++) {
@@ -154,15 +189,53 @@ AVX512 static inline __attribute__((always_inline)) void panel_tokens(
             }
         }
         __m512 dw = _mm512_loadu_ps((const float *)(p + CK_PANEL_ROWS * CK_QK));
+        __m512 mw = _mm512_loadu_ps((const float *)(p + CK_PANEL_ROWS * CK_QK) + CK_PANEL_ROWS);
         for (int c = 0; c < NC; c++) {
-            __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(terms[(size_t)c * blocks + i].d));
+            const ck_panel_term *term = &terms[(size_t)c * blocks + i];
+            __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(term->d));
             acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[c]), scale, acc[c]);
+            if (min) accm[c] = _mm512_fmadd_ps(mw, _mm512_set1_ps(term->s), accm[c]);
         }
     }
     __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias) : _mm512_setzero_ps();
     for (int c = 0; c < NC; c++) {
-        _mm512_mask_storeu_ps(out + c * out_stride, mask, bias ? _mm512_add_ps(acc[c], b) : acc[c]);
+        __m512 v = min ? _mm512_add_ps(acc[c], accm[c]) : acc[c];
+        _mm512_mask_storeu_ps(out + c * out_stride, mask, bias ? _mm512_add_ps(v, b) : v);
     }
+}
+
+/// The 32-element panels' token loop, for signed codes or (`min`) unsigned ones with mins.
+AVX512 static inline __attribute__((always_inline)) void panel_all(const ck_matvec_job *p, const ck_panel_term *terms,
+                                                                   const uint8_t *panel, int r0, __mmask16 mask,
+                                                                   const int min) {
+    int blocks = p->cols / CK_QK;
+    const float *bias = p->bias ? p->bias + r0 : 0;
+    size_t s = p->activation_stride, os = (size_t)p->out_stride;
+    for (int t0 = 0; t0 < p->tokens; t0 += CK_PANEL_TOKENS) {
+        const char *a = (const char *)p->activation + (size_t)t0 * s;
+        const ck_panel_term *tt = terms + (size_t)t0 * blocks;
+        float *out = p->out + (size_t)t0 * os + r0;
+        switch (p->tokens - t0 < CK_PANEL_TOKENS ? p->tokens - t0 : CK_PANEL_TOKENS) {
+        case 8: panel_tokens(panel, blocks, a, s, tt, bias, mask, out, os, min, 8); break;
+        case 7: panel_tokens(panel, blocks, a, s, tt, bias, mask, out, os, min, 7); break;
+        case 6: panel_tokens(panel, blocks, a, s, tt, bias, mask, out, os, min, 6); break;
+        case 5: panel_tokens(panel, blocks, a, s, tt, bias, mask, out, os, min, 5); break;
+        case 4: panel_tokens(panel, blocks, a, s, tt, bias, mask, out, os, min, 4); break;
+        case 3: panel_tokens(panel, blocks, a, s, tt, bias, mask, out, os, min, 3); break;
+        case 2: panel_tokens(panel, blocks, a, s, tt, bias, mask, out, os, min, 2); break;
+        default: panel_tokens(panel, blocks, a, s, tt, bias, mask, out, os, min, 1); break;
+        }
+    }
+}
+
+AVX512 static void panel_signed(const ck_matvec_job *p, const ck_panel_term *t, const uint8_t *panel, int r0,
+                                __mmask16 mask) {
+    panel_all(p, t, panel, r0, mask, 0);
+}
+
+AVX512 static void panel_min(const ck_matvec_job *p, const ck_panel_term *t, const uint8_t *panel, int r0,
+                             __mmask16 mask) {
+    panel_all(p, t, panel, r0, mask, 1);
 }
 
 /// NC tokens (a constant once inlined, at most CK_PANEL_K_TOKENS) against one K-quant panel of `blocks`
@@ -276,23 +349,8 @@ AVX512 static void panel_task(void *context, int ith, int nth) {
         }
         ck_avx2_pack_panel(p->type, (const char *)p->weights + (size_t)r0 * row_bytes, row_bytes, rm, blocks, panel);
         __mmask16 mask = (__mmask16)((1u << rm) - 1);
-        const float *bias = p->bias ? p->bias + r0 : 0;
-        for (int t0 = 0; t0 < p->tokens; t0 += CK_PANEL_TOKENS) {
-            const char *a = (const char *)p->activation + (size_t)t0 * p->activation_stride;
-            const ck_panel_term *terms = job->terms + (size_t)t0 * blocks;
-            float *out = p->out + (size_t)t0 * p->out_stride + r0;
-            size_t s = p->activation_stride, os = (size_t)p->out_stride;
-            switch (p->tokens - t0 < CK_PANEL_TOKENS ? p->tokens - t0 : CK_PANEL_TOKENS) {
-            case 8: panel_tokens(panel, blocks, a, s, terms, bias, mask, out, os, 8); break;
-            case 7: panel_tokens(panel, blocks, a, s, terms, bias, mask, out, os, 7); break;
-            case 6: panel_tokens(panel, blocks, a, s, terms, bias, mask, out, os, 6); break;
-            case 5: panel_tokens(panel, blocks, a, s, terms, bias, mask, out, os, 5); break;
-            case 4: panel_tokens(panel, blocks, a, s, terms, bias, mask, out, os, 4); break;
-            case 3: panel_tokens(panel, blocks, a, s, terms, bias, mask, out, os, 3); break;
-            case 2: panel_tokens(panel, blocks, a, s, terms, bias, mask, out, os, 2); break;
-            default: panel_tokens(panel, blocks, a, s, terms, bias, mask, out, os, 1); break;
-            }
-        }
+        if (with_min(p->type)) panel_min(p, job->terms, panel, r0, mask);
+        else panel_signed(p, job->terms, panel, r0, mask);
     }
 }
 

@@ -261,7 +261,8 @@ AVX2 void ck_avx2_axpy_f32(int n, float a, const float *x, float *y) {
     for (; i < n; i++) y[i] = fmaf(a, x[i], y[i]);
 }
 
-/// Block i of a row as 32 code bytes (signed, or 0..15 for q4_1), with its scale and (q4_1) its min.
+/// Block i of a row as 32 code bytes (signed, or unsigned for q4_1 and q5_1), with its scale and (q4_1, q5_1)
+/// its min.
 AVX2 static inline __m256i block_codes(int type, const void *row, int i, float *d, float *m) {
     switch (type) {
     case CK_TYPE_Q4_0: {
@@ -279,6 +280,12 @@ AVX2 static inline __m256i block_codes(int type, const void *row, int i, float *
         const ck_block_q5_0 *b = (const ck_block_q5_0 *)row + i;
         *d = H2F(b->d);
         return codes5(b->qs, b->qh, 1);
+    }
+    case CK_TYPE_Q5_1: {
+        const ck_block_q5_1 *b = (const ck_block_q5_1 *)row + i;
+        *d = H2F(b->d);
+        *m = H2F(b->m);
+        return codes5(b->qs, b->qh, 0);
     }
     default: {
         const ck_block_q8_0 *b = (const ck_block_q8_0 *)row + i;
@@ -307,20 +314,23 @@ AVX2 int ck_avx2_dequantize_row(int type, const void *vx, float *y, int n) {
     return 1;
 }
 
-/// The panel layout of gemm.h from block_codes: each row's block, +128 as unsigned bytes, goes out in eight
-/// runs of four bytes, one to each run of the panel's block.
+/// The panel layout of gemm.h from block_codes: each row's block (signed codes +128) goes out in eight groups
+/// of four bytes, one to each group of the panel's block.
 AVX2 void ck_avx2_pack_panel(int type, const void *rows, size_t row_bytes, int rm, int blocks, uint8_t *panel) {
+    const int unsigned_codes = type == CK_TYPE_Q4_1 || type == CK_TYPE_Q5_1;
+    const __m256i bias = _mm256_set1_epi8(unsigned_codes ? 0 : (char)0x80);
     for (int i = 0; i < blocks; i++) {
         uint8_t *p = panel + (size_t)i * CK_PANEL_BLOCK_BYTES;
         float *scales = (float *)(p + CK_PANEL_ROWS * CK_QK);
         for (int r = 0; r < CK_PANEL_ROWS; r++) {
             float d = 0, m = 0;
-            __m256i q = _mm256_set1_epi8((char)0x80);
+            __m256i q = bias;
             if (r < rm) q = _mm256_xor_si256(block_codes(type, (const char *)rows + r * row_bytes, i, &d, &m), q);
-            uint32_t runs[8];
-            _mm256_storeu_si256((__m256i *)runs, q);
-            for (int g = 0; g < 8; g++) memcpy(p + g * CK_PANEL_ROWS * 4 + r * 4, &runs[g], 4);
+            uint32_t groups[8];
+            _mm256_storeu_si256((__m256i *)groups, q);
+            for (int g = 0; g < 8; g++) memcpy(p + g * CK_PANEL_ROWS * 4 + r * 4, &groups[g], 4);
             scales[r] = d;
+            scales[CK_PANEL_ROWS + r] = m;
         }
     }
 }

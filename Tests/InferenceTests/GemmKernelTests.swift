@@ -10,7 +10,7 @@ import Testing
 struct GemmKernelTests {
     static let weightTypes: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q8_0, .q4_K, .q5_K, .q6_K]
     /// Byte offsets of the half-float fields (d, and m or dmin) of the 32-element types' blocks.
-    static let halfOffsets: [GGMLType: [Int]] = [.q4_0: [0], .q4_1: [0, 2], .q5_0: [0], .q8_0: [0]]
+    static let halfOffsets: [GGMLType: [Int]] = [.q4_0: [0], .q4_1: [0, 2], .q5_0: [0], .q5_1: [0, 2], .q8_0: [0]]
     /// (rows, tokens): partial row and token tiles, a single token, and more tokens than one chunk of 64.
     static let shapes: [(rows: Int, tokens: Int)] = [
         (1, 1), (3, 1), (4, 2), (5, 2), (7, 3), (9, 65), (6, 130), (13, 67),

@@ -1,6 +1,6 @@
 // Tests of TransformerModel on tiny random models the tests write themselves: the engine's logits equal
 // a plain reference forward pass (every weight type, llama, qwen2 and gemma3, tied and separate output, the
-// single-token path and the batched sgemm path), and bad models fail with clear errors.
+// single-token path and the batched one), and bad models fail with clear errors.
 import Foundation
 import GGUF
 import GGUFTestSupport
@@ -26,7 +26,10 @@ struct ModelTests {
         if [.f32, .f16, .bf16].contains(type) { return 1e-3 }
         return Kernels.activationType(for: type) == .q8_K ? 0.12 : 0.04
     }
-    static let batchTolerance: Float = 0.04
+    /// A prompt's products quantize their activations as a decoding step's do (Q8_1 for these Q4_1 weights,
+    /// through the panels where the CPU has them): measured up to 0.046 over the batches' ten positions
+    /// (qwen2), 0.034 for single tokens after them; with f32 activations over sgemm, 0.009.
+    static let batchTolerance: Float = 0.06
 
     @Test(arguments: Kernels.supportedWeightTypes)
     func tokenByTokenMatchesReference(type: GGMLType) throws {
@@ -58,7 +61,7 @@ struct ModelTests {
         spec.seed = tied ? 11 : 12
         let tiny = TinyModel(spec)
         let model = try Self.load(tiny)
-        // 40 tokens: the sgemm path (≥ 32); then 3 more one by one on the same cache.
+        // 40 tokens: the batched path (≥ 32); then 3 more one by one on the same cache.
         let tokens = (0..<43).map { Int32(($0 * 37 + 5) % spec.vocabulary) }
         let reference = tiny.referenceLogits(tokens)
         let cache = model.makeCache(capacity: 64)

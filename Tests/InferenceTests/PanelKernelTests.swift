@@ -8,7 +8,7 @@ import Inference
 import Testing
 
 struct PanelKernelTests {
-    static let weightTypes: [GGMLType] = [.q4_0, .q5_0, .q8_0, .q4_K, .q5_K, .q6_K]
+    static let weightTypes: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K]
     /// (rows, tokens, columns): one row and token, partial panels and token groups, Gemma 3's 640 columns
     /// (the K-quants take their columns in super-blocks of 256 instead).
     static let shapes: [(rows: Int, tokens: Int, count: Int)] = [
@@ -27,6 +27,12 @@ struct PanelKernelTests {
         let x = KernelTests.synthetic(shape.count * shape.tokens, seed: seed + 50).map { $0 * Float(seed % 3 + 1) }
         let bias = seed % 2 == 0 ? nil : KernelTests.synthetic(shape.rows, seed: seed + 90)
         return (weights, Kernels.quantize(x, as: Kernels.activationType(for: type), .fast), bias)
+    }
+
+    static func hasMins(_ type: GGMLType) -> Bool { type == .q4_1 || type == .q5_1 }
+
+    static func half(_ bytes: [UInt8], at offset: Int) -> UInt16 {
+        UInt16(bytes[offset]) | UInt16(bytes[offset + 1]) << 8
     }
 
     @Test(arguments: weightTypes)
@@ -65,15 +71,24 @@ struct PanelKernelTests {
             var worst = 0.0
             for t in 0..<shape.tokens {
                 for r in 0..<shape.rows {
-                    var exact = 0.0, magnitude = 0.0
+                    var exact = 0.0, magnitude = 0.0, halfSums = 0.0
                     for j in 0..<shape.count {
                         let p = Double(w[r * shape.count + j]) * Double(a[t * shape.count + j])
                         exact += p
                         magnitude += abs(p)
                     }
+                    // Q8_1 carries its block sums as halves (s = d × Σ codes, as llama.cpp's format has it), which
+                    // the mins multiply: up to 2^-11 of each min term besides.
+                    for block in 0..<(Self.hasMins(type) ? shape.count / 32 : 0) {
+                        let m = Kernels.halfToFloat(
+                            Self.half(weights, at: (r * shape.count / 32 + block) * type.bytesPerBlock + 2))
+                        let sum = (0..<32).reduce(0.0) { $0 + Double(a[t * shape.count + block * 32 + $1]) }
+                        halfSums += abs(Double(m) * sum) * 2 * 0x1p-11
+                    }
                     exact += Double(bias?[r] ?? 0)
                     magnitude += abs(Double(bias?[r] ?? 0))
-                    worst = max(worst, abs(Double(out[t * shape.rows + r]) - exact) / max(magnitude, 1e-30))
+                    let error = max(0, abs(Double(out[t * shape.rows + r]) - exact) - halfSums)
+                    worst = max(worst, error / max(magnitude, 1e-30))
                 }
             }
             #expect(worst < 1e-5, "\(type) \(shape): relative error \(worst)")

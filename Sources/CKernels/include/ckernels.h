@@ -196,27 +196,30 @@ typedef struct {
 } ck_matvec_job;
 void ck_matvec(ck_pool *pool, const ck_matvec_job *job);
 
-/// A prompt's product by panels (panels.c): Q4_0, Q5_0 and Q8_0 weights against Q8_0 activations, Q4_K, Q5_K
-/// and Q6_K against Q8_K, sixteen rows at a time unpacked to bytes and interleaved so that one 512-bit VNNI
-/// instruction multiplies four elements of sixteen rows by one token's four. Each output is the sum over
-/// blocks, in order, of fmaf(exact integer dot of the block, d_weight · d_activation, sum) (the K-quants'
-/// mins in a second such sum, subtracted at the end), plus the bias: the bits of ck_panel_matmul_ref. Not
-/// the dot kernel's lane order, so a prompt's product and a decoding step's may differ in the last bits.
+/// A prompt's product by panels (panels.c): Q4_0, Q5_0 and Q8_0 weights against Q8_0 activations, Q4_1 and
+/// Q5_1 against Q8_1 (their mins in a second sum, added at the end), Q4_K, Q5_K and Q6_K against Q8_K;
+/// sixteen rows at a time unpacked to bytes and interleaved so that one 512-bit VNNI instruction multiplies
+/// four elements of sixteen rows by one token's four. Each output is the sum over blocks, in order, of
+/// fmaf(exact integer dot of the block, d_weight · d_activation, sum) (the mins in a second such sum), plus
+/// the bias: the bits of ck_panel_matmul_ref. Not the dot kernel's lane order, so a prompt's product and a
+/// decoding step's may differ in the last bits.
 typedef struct {
     float d;         // the activation block's scale
-    int32_t offset;  // -128 × the sum of its codes: the weights' codes are stored +128 (unsigned)
+    int32_t offset;  // Q8_0: -128 × the sum of its codes, as the signed weights' codes are stored +128
+    float s;         // Q8_1: its s (d × the sum of its codes), which the weights' mins multiply
 } ck_panel_term;
 typedef struct {
     ck_matvec_job product;      // its activation: Q8_0 or Q8_K rows (ck_activation_type)
-    const ck_panel_term *terms; // tokens × cols/32, from ck_panel_terms (unused for Q8_K activations)
+    const ck_panel_term *terms; // tokens × cols/32, from ck_panel_terms (not read for Q8_K activations)
     uint8_t *const *scratch;    // per pool thread, ck_panel_scratch_bytes(cols) each
 } ck_panel_job;
 /// Whether ck_panel_matmul multiplies `type` on this CPU (AVX-512 with VNNI; not forced scalar or no-VNNI).
 int ck_panel_available(int type);
 /// Bytes of one thread's scratch for rows of `cols` elements.
 size_t ck_panel_scratch_bytes(int cols);
-/// The terms of `tokens` Q8_0 rows of `cols` elements, `stride` bytes apart.
-void ck_panel_terms(const void *activation, size_t stride, int tokens, int cols, ck_panel_term *terms);
+/// The terms of `tokens` Q8_0 or Q8_1 (`activation_type`) rows of `cols` elements, `stride` bytes apart.
+void ck_panel_terms(int activation_type, const void *activation, size_t stride, int tokens, int cols,
+                    ck_panel_term *terms);
 /// The product over the pool (only where ck_panel_available), and its portable twin.
 void ck_panel_matmul(ck_pool *pool, const ck_panel_job *job);
 void ck_panel_matmul_ref(const ck_panel_job *job);

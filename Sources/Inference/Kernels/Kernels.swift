@@ -104,8 +104,8 @@ public enum Kernels {
         return out
     }
 
-    /// Whether a prompt's products of `type` go through panels on this CPU (512-bit VNNI; Q4_0, Q5_0, Q8_0,
-    /// Q4_K, Q5_K, Q6_K).
+    /// Whether a prompt's products of `type` go through panels on this CPU (512-bit VNNI; Q4_0, Q4_1, Q5_0,
+    /// Q5_1, Q8_0, Q4_K, Q5_K, Q6_K).
     public static func panelsAvailable(for type: GGMLType) -> Bool { ck_panel_available(Int32(type.rawValue)) != 0 }
 
     /// The panel product of a prompt (ck_panel_matmul): out[t][r] = row r of `weights` · token t of
@@ -131,10 +131,11 @@ public enum Kernels {
                 biasValues.withUnsafeBufferPointer { b in
                     out.withUnsafeMutableBufferPointer { o in
                         terms.withUnsafeMutableBufferPointer { termPointer in
-                            if activationType(for: type) == .q8_0 {
+                            let activation = activationType(for: type)
+                            if activation != .q8_K {
                                 ck_panel_terms(
-                                    a.baseAddress, activationBytes, Int32(tokens), Int32(count), termPointer.baseAddress
-                                )
+                                    Int32(activation.rawValue), a.baseAddress, activationBytes, Int32(tokens),
+                                    Int32(count), termPointer.baseAddress)
                             }
                             let product = ck_matvec_job(
                                 weights: w.baseAddress, type: Int32(type.rawValue), rows: Int32(rows),
