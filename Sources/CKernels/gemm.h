@@ -48,20 +48,34 @@ ck_tile_fn ck_avx2_tile_function_k(int type);
 /// Tokens whose accumulators stay in registers while a panel's block meets them.
 #define CK_PANEL_TOKENS 8
 
-/// A K-quant panel (Q4_K, Q5_K, Q6_K) per super-block of 256: the rows' unsigned codes (not offset) in eight
-/// runs of 32 elements, each in eight groups of four interleaved over the rows as above (CK_PANEL_K_CODES
-/// bytes), then int32 vectors of sixteen rows: the sub-block scales (8 for Q4_K/Q5_K, 16 for Q6_K), and
-/// pairs of int16 multiplying a pair of Q8_K block sums (Q4_K/Q5_K: the sub-block's min twice; Q6_K: two
-/// sub-blocks' scales), then the rows' d (and dmin) as floats.
+/// A K-quant panel (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) per super-block of 256: the rows' unsigned codes as stored
+/// (Q3_K's and Q6_K's still offset by 4 and 32) in eight runs of 32 elements, each in eight groups of four
+/// interleaved over the rows as above (CK_PANEL_K_CODES bytes), then int32 vectors of sixteen rows: the
+/// sub-block scales (8 of 32 elements for Q4_K/Q5_K, 16 of 16 for the others), and pairs of int16 that
+/// multiply a pair of Q8_K block sums (the mins; Q3_K/Q6_K: the scales, for the offset), then the rows' d
+/// and dmin as floats.
 #define CK_PANEL_K_CODES (CK_PANEL_ROWS * 256)
 #define CK_PANEL_K_SCALES CK_PANEL_K_CODES
 #define CK_PANEL_K_PAIRS(scales) (CK_PANEL_K_SCALES + (scales) * CK_PANEL_ROWS * 4)
 #define CK_PANEL_K_D(scales) (CK_PANEL_K_PAIRS(scales) + 8 * CK_PANEL_ROWS * 4)
 #define CK_PANEL_K_BYTES (CK_PANEL_K_D(16) + 2 * CK_PANEL_ROWS * 4)
 
+/// One row's super-block, unpacked for a K-quant panel: its codes in runs of 32 elements, its sub-block
+/// scales, the multipliers of its Q8_K block sums 0..15, d and dmin.
+typedef struct {
+    uint8_t runs[8][32];
+    int32_t scales[16];
+    int16_t pairs[16];
+    float d, dmin;
+} ck_panel_k_row;
+/// Writes `row` as row r of the panel's super-block (`scales` of them: 8 or 16), in the layout above.
+void ck_store_panel_k_row(uint8_t *superblock, int r, int scales, const ck_panel_k_row *row);
+
 #if defined(__x86_64__)
-/// Writes the panel of `rm` ≤ CK_PANEL_ROWS rows of Q4_K, Q5_K or Q6_K with AVX2.
+/// Writes the panel of `rm` ≤ CK_PANEL_ROWS rows of Q4_K, Q5_K or Q6_K (kquants_avx2.c), or of Q2_K or Q3_K
+/// (lowbit_avx2.c), with AVX2.
 void ck_avx2_pack_panel_k(int type, const void *rows, size_t row_bytes, int rm, int superblocks, uint8_t *panel);
+void ck_avx2_pack_panel_low(int type, const void *rows, size_t row_bytes, int rm, int superblocks, uint8_t *panel);
 /// Writes the panel of `rm` ≤ CK_PANEL_ROWS rows of Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0 (`row_bytes` apart) with
 /// AVX2.
 void ck_avx2_pack_panel(int type, const void *rows, size_t row_bytes, int rm, int blocks, uint8_t *panel);

@@ -388,62 +388,43 @@ ck_tile_fn ck_avx2_tile_function_k(int type) {
 }
 // MARK: Panels of a prompt's product (gemm.h, panels.c).
 
-/// Stores a run of 32 codes into a panel's block: group g (elements 4g..4g+3) to row r's four bytes of
-/// the group's interleave.
-AVX2 static inline void store_run(uint8_t *run, int r, __m256i codes) {
-    uint32_t groups[8];
-    _mm256_storeu_si256((__m256i *)groups, codes);
-    for (int g = 0; g < 8; g++) memcpy(run + g * CK_PANEL_ROWS * 4 + r * 4, &groups[g], 4);
-}
-
 /// The K-quant panel layout of gemm.h: codes45 and codes6 give each row's runs, the scales are unpacked as
 /// the references unpack them.
 AVX2 void ck_avx2_pack_panel_k(int type, const void *rows, size_t row_bytes, int rm, int superblocks, uint8_t *panel) {
-    const int six = type == CK_TYPE_Q6_K, nsc = six ? 16 : 8;
+    const int six = type == CK_TYPE_Q6_K;
     size_t block_bytes = six ? sizeof(ck_block_q6_K)
                              : type == CK_TYPE_Q4_K ? sizeof(ck_block_q4_K) : sizeof(ck_block_q5_K);
     for (int i = 0; i < superblocks; i++) {
-        uint8_t *p = panel + (size_t)i * CK_PANEL_K_BYTES;
-        int32_t *scales = (int32_t *)(p + CK_PANEL_K_SCALES);
-        int16_t *pairs = (int16_t *)(p + CK_PANEL_K_PAIRS(nsc));
-        float *d = (float *)(p + CK_PANEL_K_D(nsc));
         for (int r = 0; r < CK_PANEL_ROWS; r++) {
+            ck_panel_k_row u = {0};
+            const void *block = (const char *)rows + r * row_bytes + i * block_bytes;
             __m256i runs[8];
-            int32_t sc[16] = {0};
-            int16_t pair[16] = {0};
-            float dr = 0, dmin = 0;
             if (r >= rm) {
                 for (int k = 0; k < 8; k++) runs[k] = _mm256_setzero_si256();
             } else if (six) {
-                const ck_block_q6_K *b = (const ck_block_q6_K *)((const char *)rows + r * row_bytes) + i;
+                const ck_block_q6_K *b = block;
                 codes6(b, 0, runs);
                 codes6(b, 1, runs + 4);
-                for (int k = 0; k < 16; k++) sc[k] = pair[k] = b->scales[k];
-                dr = H2F(b->d);
+                for (int k = 0; k < 16; k++) u.scales[k] = u.pairs[k] = b->scales[k];
+                u.d = H2F(b->d);
             } else {
-                const ck_block_q4_K *b = (const void *)((const char *)rows + r * row_bytes + i * block_bytes);
-                const uint8_t *qs = type == CK_TYPE_Q4_K ? b->qs : ((const ck_block_q5_K *)b)->qs;
+                const ck_block_q4_K *b = block;  // d, dmin and scales sit at the same offsets in Q5_K
+                const uint8_t *qs = type == CK_TYPE_Q4_K ? b->qs : ((const ck_block_q5_K *)block)->qs;
                 __m256i high = type == CK_TYPE_Q5_K
-                                   ? _mm256_loadu_si256((const __m256i *)((const ck_block_q5_K *)b)->qh)
+                                   ? _mm256_loadu_si256((const __m256i *)((const ck_block_q5_K *)block)->qh)
                                    : _mm256_setzero_si256();
                 for (int j = 0; j < 4; j++) codes45(qs, j, type == CK_TYPE_Q5_K, &high, &runs[2 * j], &runs[2 * j + 1]);
-                uint8_t s8[8], m8[8];
-                ck_unpack_scales_k4(b->scales, s8, m8);
+                uint8_t scales[8], mins[8];
+                ck_unpack_scales_k4(b->scales, scales, mins);
                 for (int k = 0; k < 8; k++) {
-                    sc[k] = s8[k];
-                    pair[2 * k] = pair[2 * k + 1] = m8[k];
+                    u.scales[k] = scales[k];
+                    u.pairs[2 * k] = u.pairs[2 * k + 1] = mins[k];
                 }
-                dr = H2F(b->d);
-                dmin = H2F(b->dmin);
+                u.d = H2F(b->d);
+                u.dmin = H2F(b->dmin);
             }
-            for (int k = 0; k < 8; k++) store_run(p + k * 8 * CK_PANEL_ROWS * 4, r, runs[k]);
-            for (int k = 0; k < nsc; k++) scales[k * CK_PANEL_ROWS + r] = sc[k];
-            for (int k = 0; k < 8; k++) {
-                pairs[(k * CK_PANEL_ROWS + r) * 2] = pair[2 * k];
-                pairs[(k * CK_PANEL_ROWS + r) * 2 + 1] = pair[2 * k + 1];
-            }
-            d[r] = dr;
-            d[CK_PANEL_ROWS + r] = dmin;
+            for (int k = 0; k < 8; k++) _mm256_storeu_si256((__m256i *)u.runs[k], runs[k]);
+            ck_store_panel_k_row(panel + (size_t)i * CK_PANEL_K_BYTES, r, six ? 16 : 8, &u);
         }
     }
 }

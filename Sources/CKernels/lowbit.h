@@ -10,6 +10,11 @@
 /// The sixteen levels a 4-bit IQ4_NL/IQ4_XS code indexes (ggml's non-linear grid, denser near zero).
 static const int8_t ck_iq4_levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
+/// The 256 two-bit codes of a Q2_K/Q3_K block's `qs` in element order, and Q3_K's signed codes (-4..3)
+/// (lowbit_ref.c).
+void ck_codes_2bit(const uint8_t *qs, int8_t *codes);
+void ck_codes_q3_K(const ck_block_q3_K *b, int8_t *codes);
+
 /// Q3_K's sixteen signed 6-bit scales: scale k takes its low nibble from byte k (k < 8) or the high nibble of
 /// byte k − 8, and its top two bits from bits 2·(k / 4) of byte 8 + k % 4; stored +32.
 static inline void ck_unpack_scales_q3_K(const uint8_t *packed, int scales[16]) {

@@ -10,6 +10,7 @@
 #include "kquants.h"
 #include "lowbit.h"
 #if defined(__x86_64__)
+#include "gemm.h"
 #include "kquants_avx2.h"
 #include "prefetch.h"
 #include <string.h>
@@ -257,4 +258,48 @@ ck_dot_fn ck_avx2_dot_function_low(int type, int vnni) {
     default: return 0;
     }
 }
+// MARK: Panels of a prompt's product (gemm.h, panels.c).
+
+/// The K-quant panel layout of gemm.h for Q2_K and Q3_K: the runs as the dot kernels form them (Q3_K's codes
+/// stored +4), the scales (and Q2_K's mins) as the references unpack them.
+AVX2 void ck_avx2_pack_panel_low(int type, const void *rows, size_t row_bytes, int rm, int superblocks,
+                                 uint8_t *panel) {
+    const int three = type == CK_TYPE_Q3_K;
+    size_t block_bytes = three ? sizeof(ck_block_q3_K) : sizeof(ck_block_q2_K);
+    for (int i = 0; i < superblocks; i++) {
+        for (int r = 0; r < CK_PANEL_ROWS; r++) {
+            ck_panel_k_row u = {0};
+            if (r < rm) {
+                const void *block = (const char *)rows + r * row_bytes + i * block_bytes;
+                const uint8_t *qs = three ? ((const ck_block_q3_K *)block)->qs : ((const ck_block_q2_K *)block)->qs;
+                __m256i high = three ? load32(((const ck_block_q3_K *)block)->hmask) : _mm256_setzero_si256();
+                for (int h = 0; h < 2; h++) {
+                    __m256i bits = load32(qs + 32 * h);
+                    for (int j = 0; j < 4; j++) {
+                        __m256i codes = two_bits(bits, j);
+                        if (three) codes = _mm256_or_si256(codes, bit_as_four(high, 4 * h + j));
+                        _mm256_storeu_si256((__m256i *)u.runs[4 * h + j], codes);
+                    }
+                }
+                if (three) {
+                    const ck_block_q3_K *b = block;
+                    int scales[16];
+                    ck_unpack_scales_q3_K(b->scales, scales);
+                    for (int k = 0; k < 16; k++) u.scales[k] = u.pairs[k] = (int16_t)scales[k];
+                    u.d = H2F(b->d);
+                } else {
+                    const ck_block_q2_K *b = block;
+                    for (int k = 0; k < 16; k++) {
+                        u.scales[k] = b->scales[k] & 0xF;
+                        u.pairs[k] = (int16_t)(b->scales[k] >> 4);
+                    }
+                    u.d = H2F(b->d);
+                    u.dmin = H2F(b->dmin);
+                }
+            }
+            ck_store_panel_k_row(panel + (size_t)i * CK_PANEL_K_BYTES, r, 16, &u);
+        }
+    }
+}
+
 #endif

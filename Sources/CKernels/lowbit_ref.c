@@ -27,7 +27,7 @@ _Static_assert(sizeof(ck_block_iq4_xs) == 136, "iq4_xs block size");
 
 /// The 256 two-bit codes of a Q2_K/Q3_K block's `qs`, in element order: element 128h + 32j + l is bits
 /// 2j..2j+1 of byte 32h + l.
-static void codes_2bit(const uint8_t *qs, int8_t *codes) {
+void ck_codes_2bit(const uint8_t *qs, int8_t *codes) {
     for (int h = 0; h < 2; h++) {
         for (int j = 0; j < 4; j++) {
             for (int l = 0; l < 32; l++) codes[128 * h + 32 * j + l] = (int8_t)((qs[32 * h + l] >> (2 * j)) & 3);
@@ -37,8 +37,8 @@ static void codes_2bit(const uint8_t *qs, int8_t *codes) {
 
 /// Q3_K's signed codes (-4..3): the two low bits, minus 4 where the element's high bit is clear. Element
 /// 128h + 32j + l finds its high bit at bit 4h + j of hmask[l].
-static void codes_q3_K(const ck_block_q3_K *b, int8_t *codes) {
-    codes_2bit(b->qs, codes);
+void ck_codes_q3_K(const ck_block_q3_K *b, int8_t *codes) {
+    ck_codes_2bit(b->qs, codes);
     for (int e = 0; e < CK_QK_K; e++) {
         int l = e % 32, bit = e / 32;
         if (!((b->hmask[l] >> bit) & 1)) codes[e] -= 4;
@@ -79,7 +79,7 @@ void ck_dequantize_row_low_ref(int type, const void *vx, float *y, int n) {
         case CK_TYPE_Q2_K: {
             const ck_block_q2_K *b = (const ck_block_q2_K *)vx + i;
             float d = H2F(b->d), dmin = H2F(b->dmin);
-            codes_2bit(b->qs, codes);
+            ck_codes_2bit(b->qs, codes);
             for (int s = 0; s < 16; s++) {
                 float dl = d * (b->scales[s] & 0xF), ml = dmin * (b->scales[s] >> 4);
                 for (int l = 0; l < 16; l++) y[16 * s + l] = dl * codes[16 * s + l] - ml;
@@ -90,7 +90,7 @@ void ck_dequantize_row_low_ref(int type, const void *vx, float *y, int n) {
             const ck_block_q3_K *b = (const ck_block_q3_K *)vx + i;
             int scales[16];
             ck_unpack_scales_q3_K(b->scales, scales);
-            codes_q3_K(b, codes);
+            ck_codes_q3_K(b, codes);
             float d = H2F(b->d);
             for (int s = 0; s < 16; s++) {
                 float dl = d * scales[s];
@@ -140,7 +140,7 @@ static float dot_q2_K(int n, const ck_block_q2_K *x, const ck_block_q8_K *y) {
         int8_t codes[CK_QK_K];
         int scale16[16];
         int32_t mins[8];
-        codes_2bit(x[i].qs, codes);
+        ck_codes_2bit(x[i].qs, codes);
         for (int s = 0; s < 16; s++) scale16[s] = x[i].scales[s] & 0xF;
         for (int m = 0; m < 8; m++) {
             mins[m] = (x[i].scales[2 * m] >> 4) * y[i].bsums[2 * m] +
@@ -162,7 +162,7 @@ static float dot_q3_K(int n, const ck_block_q3_K *x, const ck_block_q8_K *y) {
     for (int i = 0; i < n / CK_QK_K; i++) {
         int8_t codes[CK_QK_K];
         int scale16[16];
-        codes_q3_K(&x[i], codes);
+        ck_codes_q3_K(&x[i], codes);
         for (int e = 0; e < CK_QK_K; e++) codes[e] += 4;
         ck_unpack_scales_q3_K(x[i].scales, scale16);
         int32_t lanes[8] = {0};

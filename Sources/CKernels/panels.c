@@ -8,6 +8,7 @@
 #include "fp16.h"
 #include "gemm.h"
 #include "kquants.h"
+#include "lowbit.h"
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -39,44 +40,101 @@ size_t ck_panel_scratch_bytes(int cols) {
     return (small > k ? small : k) + 64;
 }
 
-static int is_k(int type) { return type == CK_TYPE_Q4_K || type == CK_TYPE_Q5_K || type == CK_TYPE_Q6_K; }
+static int is_k(int type) {
+    return type == CK_TYPE_Q2_K || type == CK_TYPE_Q3_K || type == CK_TYPE_Q4_K || type == CK_TYPE_Q5_K ||
+           type == CK_TYPE_Q6_K;
+}
 
-/// The K-quant twin: per super-block, the exact integer Σ scale · (codes · activation codes) (Q6_K: codes
-/// 0..63, less 32 × Σ scale · block sum) and for Q4_K/Q5_K the mins' Σ min · block sums, each added to its
-/// own float sum by one fma with d (dmin) × the activation's d; the output is their difference.
+/// How a K-quant's super-block sums: sub-blocks of 16 elements (else 32), and the stored codes' offset as a
+/// shift (Q3_K: 4, Q6_K: 32; 0 where mins take its place).
+static int sub16(int type) { return type != CK_TYPE_Q4_K && type != CK_TYPE_Q5_K; }
+static int offset_shift(int type) { return type == CK_TYPE_Q6_K ? 5 : type == CK_TYPE_Q3_K ? 2 : 0; }
+
+void ck_store_panel_k_row(uint8_t *superblock, int r, int scales, const ck_panel_k_row *row) {
+    for (int j = 0; j < 8; j++) {
+        for (int g = 0; g < 8; g++) {
+            memcpy(superblock + (j * 8 + g) * CK_PANEL_ROWS * 4 + r * 4, row->runs[j] + 4 * g, 4);
+        }
+    }
+    for (int k = 0; k < scales; k++) {
+        memcpy(superblock + CK_PANEL_K_SCALES + (k * CK_PANEL_ROWS + r) * 4, &row->scales[k], 4);
+    }
+    for (int k = 0; k < 8; k++) {
+        memcpy(superblock + CK_PANEL_K_PAIRS(scales) + (k * CK_PANEL_ROWS + r) * 4, &row->pairs[2 * k], 4);
+    }
+    memcpy(superblock + CK_PANEL_K_D(scales) + r * 4, &row->d, 4);
+    memcpy(superblock + CK_PANEL_K_D(scales) + (CK_PANEL_ROWS + r) * 4, &row->dmin, 4);
+}
+
+/// One row's super-block unpacked for the K-quant twin, from the references' decoders: codes as the panels
+/// store them, sub-block scales, block-sum multipliers, d and dmin.
+static void unpack_k_ref(int type, const void *block, int codes[CK_QK_K], int scales[16], int pairs[16],
+                         float *d, float *dmin) {
+    int8_t signed_codes[CK_QK_K];
+    switch (type) {
+    case CK_TYPE_Q2_K: {
+        const ck_block_q2_K *b = block;
+        ck_codes_2bit(b->qs, signed_codes);
+        for (int e = 0; e < CK_QK_K; e++) codes[e] = signed_codes[e];
+        for (int k = 0; k < 16; k++) scales[k] = b->scales[k] & 0xF, pairs[k] = b->scales[k] >> 4;
+        *d = CK_H2F(b->d), *dmin = CK_H2F(b->dmin);
+        break;
+    }
+    case CK_TYPE_Q3_K: {
+        const ck_block_q3_K *b = block;
+        ck_codes_q3_K(b, signed_codes);
+        for (int e = 0; e < CK_QK_K; e++) codes[e] = signed_codes[e] + 4;
+        ck_unpack_scales_q3_K(b->scales, scales);
+        for (int k = 0; k < 16; k++) pairs[k] = scales[k];
+        *d = CK_H2F(b->d), *dmin = 0;
+        break;
+    }
+    case CK_TYPE_Q6_K: {
+        const ck_block_q6_K *b = block;
+        ck_codes_q6_K(b, signed_codes);
+        for (int e = 0; e < CK_QK_K; e++) codes[e] = signed_codes[e] + 32;
+        for (int k = 0; k < 16; k++) scales[k] = pairs[k] = b->scales[k];
+        *d = CK_H2F(b->d), *dmin = 0;
+        break;
+    }
+    default: {
+        const ck_block_q4_K *b = block;  // d, dmin and scales sit at the same offsets in Q5_K
+        uint8_t unsigned_codes[CK_QK_K], s8[8], m8[8];
+        ck_codes_k(type, block, unsigned_codes);
+        for (int e = 0; e < CK_QK_K; e++) codes[e] = unsigned_codes[e];
+        ck_unpack_scales_k4(b->scales, s8, m8);
+        for (int k = 0; k < 8; k++) scales[k] = s8[k], pairs[2 * k] = pairs[2 * k + 1] = m8[k];
+        *d = CK_H2F(b->d), *dmin = CK_H2F(b->dmin);
+        break;
+    }
+    }
+}
+
+/// The K-quant twin: per super-block, the exact integer Σ scale · (codes · activation codes) over its
+/// sub-blocks, and P = Σ multiplier · block sum over the activation's sixteen sums. Q3_K and Q6_K subtract
+/// their codes' offset as P times it from the integer; the others' P is their mins' term. Each integer goes
+/// into its own float sum through one fma with d (dmin) × the activation's d; the output is their difference.
 static float dot_k_ref(int type, int cols, const char *row, const ck_block_q8_K *a) {
-    const int six = type == CK_TYPE_Q6_K;
-    size_t block_bytes = six ? sizeof(ck_block_q6_K)
-                             : type == CK_TYPE_Q4_K ? sizeof(ck_block_q4_K) : sizeof(ck_block_q5_K);
+    size_t block_bytes = ck_row_bytes(type, CK_QK_K);
+    const int sub = sub16(type) ? 16 : 32, shift = offset_shift(type);
     float acc = 0, accm = 0;
     for (int i = 0; i < cols / CK_QK_K; i++) {
-        const void *block = row + (size_t)i * block_bytes;
-        int32_t dot = 0, pairs = 0;
-        if (six) {
-            const ck_block_q6_K *b = block;
-            int8_t codes[CK_QK_K];
-            ck_codes_q6_K(b, codes);
-            for (int k = 0; k < 16; k++) {
-                int32_t s = 0;
-                for (int e = 16 * k; e < 16 * k + 16; e++) s += (codes[e] + 32) * a[i].qs[e];
-                dot += b->scales[k] * s;
-                pairs += b->scales[k] * a[i].bsums[k];
-            }
-            dot -= 32 * pairs;
-            acc = __builtin_fmaf((float)dot, CK_H2F(b->d) * a[i].d, acc);
+        int codes[CK_QK_K], scales[16], pairs[16];
+        float d, dmin;
+        unpack_k_ref(type, row + (size_t)i * block_bytes, codes, scales, pairs, &d, &dmin);
+        int32_t dot = 0, sums = 0;
+        for (int k = 0; k < CK_QK_K / sub; k++) {
+            int32_t s = 0;
+            for (int e = sub * k; e < sub * (k + 1); e++) s += codes[e] * a[i].qs[e];
+            dot += scales[k] * s;
+        }
+        for (int k = 0; k < 16; k++) sums += pairs[k] * a[i].bsums[k];
+        if (shift) {
+            dot -= sums * (1 << shift);
+            acc = __builtin_fmaf((float)dot, d * a[i].d, acc);
         } else {
-            const ck_block_q4_K *b = block;  // d, dmin and scales sit at the same offsets in Q5_K
-            uint8_t codes[CK_QK_K], scales[8], mins[8];
-            ck_codes_k(type, block, codes);
-            ck_unpack_scales_k4(b->scales, scales, mins);
-            for (int j = 0; j < 8; j++) {
-                int32_t s = 0;
-                for (int e = 32 * j; e < 32 * j + 32; e++) s += codes[e] * a[i].qs[e];
-                dot += scales[j] * s;
-                pairs += mins[j] * (a[i].bsums[2 * j] + a[i].bsums[2 * j + 1]);
-            }
-            acc = __builtin_fmaf((float)dot, CK_H2F(b->d) * a[i].d, acc);
-            accm = __builtin_fmaf((float)pairs, CK_H2F(b->dmin) * a[i].d, accm);
+            acc = __builtin_fmaf((float)dot, d * a[i].d, acc);
+            accm = __builtin_fmaf((float)sums, dmin * a[i].d, accm);
         }
     }
     return acc - accm;
@@ -243,15 +301,16 @@ AVX512 static void panel_min(const ck_matvec_job *p, const ck_panel_term *t, con
 #define CK_PANEL_K_TOKENS 4
 AVX512 static inline __attribute__((always_inline)) void panel_k_tokens(
     const uint8_t *panel, int blocks, const char *activation, size_t stride, const float *bias, __mmask16 mask,
-    float *out, size_t out_stride, const int six, const int NC) {
-    const int nsc = six ? 16 : 8;
+    float *out, size_t out_stride, const int sub16, const int shift, const int NC) {
+    const int nsc = sub16 ? 16 : 8;
     __m512 acc[CK_PANEL_K_TOKENS], accm[CK_PANEL_K_TOKENS];
     for (int c = 0; c < NC; c++) acc[c] = accm[c] = _mm512_setzero_ps();
     for (int i = 0; i < blocks; i++) {
         const uint8_t *p = panel + (size_t)i * CK_PANEL_K_BYTES;
         const char *a = activation + i * sizeof(ck_block_q8_K);
-        __m512i dot[CK_PANEL_K_TOKENS], pairs[CK_PANEL_K_TOKENS];
-        for (int c = 0; c < NC; c++) dot[c] = pairs[c] = _mm512_setzero_si512();
+        const int32_t *scales = (const int32_t *)(p + CK_PANEL_K_SCALES);
+        __m512i dot[CK_PANEL_K_TOKENS], sums[CK_PANEL_K_TOKENS];
+        for (int c = 0; c < NC; c++) dot[c] = sums[c] = _mm512_setzero_si512();
         for (int j = 0; j < 8; j++) {
             __m512i t0[CK_PANEL_K_TOKENS], t1[CK_PANEL_K_TOKENS];
             for (int c = 0; c < NC; c++) t0[c] = t1[c] = _mm512_setzero_si512();
@@ -260,14 +319,13 @@ AVX512 static inline __attribute__((always_inline)) void panel_k_tokens(
                 for (int c = 0; c < NC; c++) {
                     int32_t four;
                     memcpy(&four, a + c * stride + offsetof(ck_block_q8_K, qs) + 32 * j + 4 * g, 4);
-                    if (six && g >= 4) t1[c] = _mm512_dpbusd_epi32(t1[c], w, _mm512_set1_epi32(four));
+                    if (sub16 && g >= 4) t1[c] = _mm512_dpbusd_epi32(t1[c], w, _mm512_set1_epi32(four));
                     else t0[c] = _mm512_dpbusd_epi32(t0[c], w, _mm512_set1_epi32(four));
                 }
             }
-            const int32_t *scales = (const int32_t *)(p + CK_PANEL_K_SCALES);
-            __m512i s0 = _mm512_loadu_si512((const void *)(scales + (six ? 2 * j : j) * CK_PANEL_ROWS));
+            __m512i s0 = _mm512_loadu_si512((const void *)(scales + (sub16 ? 2 * j : j) * CK_PANEL_ROWS));
             for (int c = 0; c < NC; c++) dot[c] = _mm512_add_epi32(dot[c], _mm512_mullo_epi32(t0[c], s0));
-            if (six) {
+            if (sub16) {
                 __m512i s1 = _mm512_loadu_si512((const void *)(scales + (2 * j + 1) * CK_PANEL_ROWS));
                 for (int c = 0; c < NC; c++) dot[c] = _mm512_add_epi32(dot[c], _mm512_mullo_epi32(t1[c], s1));
             }
@@ -277,7 +335,7 @@ AVX512 static inline __attribute__((always_inline)) void panel_k_tokens(
             for (int c = 0; c < NC; c++) {
                 int32_t two;
                 memcpy(&two, a + c * stride + offsetof(ck_block_q8_K, bsums) + 4 * k, 4);
-                pairs[c] = _mm512_dpwssd_epi32(pairs[c], m, _mm512_set1_epi32(two));
+                sums[c] = _mm512_dpwssd_epi32(sums[c], m, _mm512_set1_epi32(two));
             }
         }
         const float *dp = (const float *)(p + CK_PANEL_K_D(nsc));
@@ -285,13 +343,13 @@ AVX512 static inline __attribute__((always_inline)) void panel_k_tokens(
         for (int c = 0; c < NC; c++) {
             float da;
             memcpy(&da, a + c * stride, 4);
-            if (six) {
-                __m512i total = _mm512_sub_epi32(dot[c], _mm512_slli_epi32(pairs[c], 5));
+            if (shift) {
+                __m512i total = _mm512_sub_epi32(dot[c], _mm512_slli_epi32(sums[c], shift));
                 acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(d, _mm512_set1_ps(da)), acc[c]);
             } else {
                 acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[c]), _mm512_mul_ps(d, _mm512_set1_ps(da)), acc[c]);
                 accm[c] =
-                    _mm512_fmadd_ps(_mm512_cvtepi32_ps(pairs[c]), _mm512_mul_ps(dmin, _mm512_set1_ps(da)), accm[c]);
+                    _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[c]), _mm512_mul_ps(dmin, _mm512_set1_ps(da)), accm[c]);
             }
         }
     }
@@ -302,9 +360,10 @@ AVX512 static inline __attribute__((always_inline)) void panel_k_tokens(
     }
 }
 
-/// The K-quant panels' token loop, for one type (`six`: Q6_K) so that its branches fold.
+/// The K-quant panels' token loop, for one shape of super-block (its branches fold).
 AVX512 static inline __attribute__((always_inline)) void panel_k_all(const ck_matvec_job *p, const uint8_t *panel,
-                                                                     int r0, __mmask16 mask, const int six) {
+                                                                     int r0, __mmask16 mask, const int sub16,
+                                                                     const int shift) {
     int blocks = p->cols / CK_QK_K;
     const float *bias = p->bias ? p->bias + r0 : 0;
     size_t s = p->activation_stride, os = (size_t)p->out_stride;
@@ -312,20 +371,30 @@ AVX512 static inline __attribute__((always_inline)) void panel_k_all(const ck_ma
         const char *a = (const char *)p->activation + (size_t)t0 * s;
         float *out = p->out + (size_t)t0 * os + r0;
         switch (p->tokens - t0 < CK_PANEL_K_TOKENS ? p->tokens - t0 : CK_PANEL_K_TOKENS) {
-        case 4: panel_k_tokens(panel, blocks, a, s, bias, mask, out, os, six, 4); break;
-        case 3: panel_k_tokens(panel, blocks, a, s, bias, mask, out, os, six, 3); break;
-        case 2: panel_k_tokens(panel, blocks, a, s, bias, mask, out, os, six, 2); break;
-        default: panel_k_tokens(panel, blocks, a, s, bias, mask, out, os, six, 1); break;
+        case 4: panel_k_tokens(panel, blocks, a, s, bias, mask, out, os, sub16, shift, 4); break;
+        case 3: panel_k_tokens(panel, blocks, a, s, bias, mask, out, os, sub16, shift, 3); break;
+        case 2: panel_k_tokens(panel, blocks, a, s, bias, mask, out, os, sub16, shift, 2); break;
+        default: panel_k_tokens(panel, blocks, a, s, bias, mask, out, os, sub16, shift, 1); break;
         }
     }
 }
 
+/// Q4_K and Q5_K: 32-element sub-blocks with mins; Q2_K: 16-element ones with mins; Q3_K and Q6_K:
+/// 16-element ones whose codes are offset by 4 and 32.
 AVX512 static void panel_k_q45(const ck_matvec_job *p, const uint8_t *panel, int r0, __mmask16 mask) {
-    panel_k_all(p, panel, r0, mask, 0);
+    panel_k_all(p, panel, r0, mask, 0, 0);
+}
+
+AVX512 static void panel_k_q2(const ck_matvec_job *p, const uint8_t *panel, int r0, __mmask16 mask) {
+    panel_k_all(p, panel, r0, mask, 1, 0);
+}
+
+AVX512 static void panel_k_q3(const ck_matvec_job *p, const uint8_t *panel, int r0, __mmask16 mask) {
+    panel_k_all(p, panel, r0, mask, 1, 2);
 }
 
 AVX512 static void panel_k_q6(const ck_matvec_job *p, const uint8_t *panel, int r0, __mmask16 mask) {
-    panel_k_all(p, panel, r0, mask, 1);
+    panel_k_all(p, panel, r0, mask, 1, 5);
 }
 
 /// Panels dealt out round-robin: each thread unpacks its panel into its scratch, then every token meets it.
@@ -341,10 +410,25 @@ AVX512 static void panel_task(void *context, int ith, int nth) {
         int rm = p->rows - r0 < CK_PANEL_ROWS ? p->rows - r0 : CK_PANEL_ROWS;
         if (is_k(p->type)) {
             const void *rows = (const char *)p->weights + (size_t)r0 * row_bytes;
-            ck_avx2_pack_panel_k(p->type, rows, row_bytes, rm, p->cols / CK_QK_K, panel);
             __mmask16 mask = (__mmask16)((1u << rm) - 1);
-            if (p->type == CK_TYPE_Q6_K) panel_k_q6(p, panel, r0, mask);
-            else panel_k_q45(p, panel, r0, mask);
+            switch (p->type) {
+            case CK_TYPE_Q2_K:
+                ck_avx2_pack_panel_low(p->type, rows, row_bytes, rm, p->cols / CK_QK_K, panel);
+                panel_k_q2(p, panel, r0, mask);
+                break;
+            case CK_TYPE_Q3_K:
+                ck_avx2_pack_panel_low(p->type, rows, row_bytes, rm, p->cols / CK_QK_K, panel);
+                panel_k_q3(p, panel, r0, mask);
+                break;
+            case CK_TYPE_Q6_K:
+                ck_avx2_pack_panel_k(p->type, rows, row_bytes, rm, p->cols / CK_QK_K, panel);
+                panel_k_q6(p, panel, r0, mask);
+                break;
+            default:
+                ck_avx2_pack_panel_k(p->type, rows, row_bytes, rm, p->cols / CK_QK_K, panel);
+                panel_k_q45(p, panel, r0, mask);
+                break;
+            }
             continue;
         }
         ck_avx2_pack_panel(p->type, (const char *)p->weights + (size_t)r0 * row_bytes, row_bytes, rm, blocks, panel);
