@@ -183,7 +183,8 @@ int ck_panel_available(int type) {
 #if defined(__x86_64__)
     switch (type) {
     case CK_TYPE_Q4_0: case CK_TYPE_Q4_1: case CK_TYPE_Q5_0: case CK_TYPE_Q5_1: case CK_TYPE_Q8_0:
-    case CK_TYPE_Q2_K: case CK_TYPE_Q3_K: case CK_TYPE_Q4_K: case CK_TYPE_Q5_K: case CK_TYPE_Q6_K: break;
+    case CK_TYPE_Q2_K: case CK_TYPE_Q3_K: case CK_TYPE_Q4_K: case CK_TYPE_Q5_K: case CK_TYPE_Q6_K:
+    case CK_TYPE_IQ4_NL: case CK_TYPE_IQ4_XS: break;
     default: return 0;
     }
     return have_avx2() && have_vnni() && (ck_cpu_features() & CK_CPU_AVX512F);

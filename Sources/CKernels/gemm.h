@@ -48,12 +48,12 @@ ck_tile_fn ck_avx2_tile_function_k(int type);
 /// Tokens whose accumulators stay in registers while a panel's block meets them.
 #define CK_PANEL_TOKENS 8
 
-/// A K-quant panel (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) per super-block of 256: the rows' unsigned codes as stored
-/// (Q3_K's and Q6_K's still offset by 4 and 32) in eight runs of 32 elements, each in eight groups of four
-/// interleaved over the rows as above (CK_PANEL_K_CODES bytes), then int32 vectors of sixteen rows: the
-/// sub-block scales (8 of 32 elements for Q4_K/Q5_K, 16 of 16 for the others), and pairs of int16 that
-/// multiply a pair of Q8_K block sums (the mins; Q3_K/Q6_K: the scales, for the offset), then the rows' d
-/// and dmin as floats.
+/// A K-quant panel (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS) per super-block of 256: the rows' unsigned codes
+/// (Q3_K's and Q6_K's as stored, offset by 4 and 32; IQ4_XS's levels + 128) in eight runs of 32 elements,
+/// each in eight groups of four interleaved over the rows as above (CK_PANEL_K_CODES bytes), then int32
+/// vectors of sixteen rows: the sub-block scales (8 of 32 elements for Q4_K/Q5_K/IQ4_XS, 16 of 16 for the
+/// others), and pairs of int16 that multiply a pair of Q8_K block sums (the mins; Q3_K/Q6_K/IQ4_XS: the
+/// scales, for the offset), then the rows' d and dmin as floats.
 #define CK_PANEL_K_CODES (CK_PANEL_ROWS * 256)
 #define CK_PANEL_K_SCALES CK_PANEL_K_CODES
 #define CK_PANEL_K_PAIRS(scales) (CK_PANEL_K_SCALES + (scales) * CK_PANEL_ROWS * 4)
@@ -72,12 +72,12 @@ typedef struct {
 void ck_store_panel_k_row(uint8_t *superblock, int r, int scales, const ck_panel_k_row *row);
 
 #if defined(__x86_64__)
-/// Writes the panel of `rm` ≤ CK_PANEL_ROWS rows of Q4_K, Q5_K or Q6_K (kquants_avx2.c), or of Q2_K or Q3_K
-/// (lowbit_avx2.c), with AVX2.
+/// Writes the panel of `rm` ≤ CK_PANEL_ROWS rows of Q4_K, Q5_K or Q6_K (kquants_avx2.c), or of Q2_K, Q3_K or
+/// IQ4_XS (lowbit_avx2.c), with AVX2.
 void ck_avx2_pack_panel_k(int type, const void *rows, size_t row_bytes, int rm, int superblocks, uint8_t *panel);
 void ck_avx2_pack_panel_low(int type, const void *rows, size_t row_bytes, int rm, int superblocks, uint8_t *panel);
-/// Writes the panel of `rm` ≤ CK_PANEL_ROWS rows of Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0 (`row_bytes` apart) with
-/// AVX2.
+/// Writes the panel of `rm` ≤ CK_PANEL_ROWS rows of Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 or IQ4_NL (`row_bytes` apart)
+/// with AVX2.
 void ck_avx2_pack_panel(int type, const void *rows, size_t row_bytes, int rm, int blocks, uint8_t *panel);
 /// The 512-bit VNNI product (panels.c), for ck_panel_available's types.
 void ck_avx512_panel_matmul(ck_pool *pool, const ck_panel_job *job);

@@ -42,13 +42,15 @@ size_t ck_panel_scratch_bytes(int cols) {
 
 static int is_k(int type) {
     return type == CK_TYPE_Q2_K || type == CK_TYPE_Q3_K || type == CK_TYPE_Q4_K || type == CK_TYPE_Q5_K ||
-           type == CK_TYPE_Q6_K;
+           type == CK_TYPE_Q6_K || type == CK_TYPE_IQ4_XS;
 }
 
 /// How a K-quant's super-block sums: sub-blocks of 16 elements (else 32), and the stored codes' offset as a
-/// shift (Q3_K: 4, Q6_K: 32; 0 where mins take its place).
-static int sub16(int type) { return type != CK_TYPE_Q4_K && type != CK_TYPE_Q5_K; }
-static int offset_shift(int type) { return type == CK_TYPE_Q6_K ? 5 : type == CK_TYPE_Q3_K ? 2 : 0; }
+/// shift (Q3_K: 4, Q6_K: 32, IQ4_XS: 128; 0 where mins take its place).
+static int sub16(int type) { return type != CK_TYPE_Q4_K && type != CK_TYPE_Q5_K && type != CK_TYPE_IQ4_XS; }
+static int offset_shift(int type) {
+    return type == CK_TYPE_Q6_K ? 5 : type == CK_TYPE_Q3_K ? 2 : type == CK_TYPE_IQ4_XS ? 7 : 0;
+}
 
 void ck_store_panel_k_row(uint8_t *superblock, int r, int scales, const ck_panel_k_row *row) {
     for (int j = 0; j < 8; j++) {
@@ -86,6 +88,17 @@ static void unpack_k_ref(int type, const void *block, int codes[CK_QK_K], int sc
         for (int e = 0; e < CK_QK_K; e++) codes[e] = signed_codes[e] + 4;
         ck_unpack_scales_q3_K(b->scales, scales);
         for (int k = 0; k < 16; k++) pairs[k] = scales[k];
+        *d = CK_H2F(b->d), *dmin = 0;
+        break;
+    }
+    case CK_TYPE_IQ4_XS: {
+        const ck_block_iq4_xs *b = block;
+        for (int e = 0; e < CK_QK_K; e++) {
+            uint8_t byte = b->qs[16 * (e / 32) + e % 16];
+            codes[e] = ck_iq4_levels[e % 32 < 16 ? byte & 0xF : byte >> 4] + 128;
+        }
+        ck_unpack_scales_iq4_xs(b, scales);
+        for (int k = 0; k < 16; k++) pairs[k] = scales[k / 2];
         *d = CK_H2F(b->d), *dmin = 0;
         break;
     }
@@ -155,6 +168,14 @@ static float block_codes_ref(int type, const void *row, int i, int codes[CK_QK],
         if (type == CK_TYPE_Q4_0) return CK_H2F(((const ck_block_q4_0 *)row + i)->d);
         *m = CK_H2F(((const ck_block_q4_1 *)row + i)->m);
         return CK_H2F(((const ck_block_q4_1 *)row + i)->d);
+    }
+    case CK_TYPE_IQ4_NL: {
+        const ck_block_iq4_nl *b = (const ck_block_iq4_nl *)row + i;
+        for (int j = 0; j < 16; j++) {
+            codes[j] = ck_iq4_levels[b->qs[j] & 15];
+            codes[j + 16] = ck_iq4_levels[b->qs[j] >> 4];
+        }
+        return CK_H2F(b->d);
     }
     case CK_TYPE_Q5_0: case CK_TYPE_Q5_1: {
         const uint8_t *qs, *qhp;
@@ -380,7 +401,7 @@ AVX512 static inline __attribute__((always_inline)) void panel_k_all(const ck_ma
 }
 
 /// Q4_K and Q5_K: 32-element sub-blocks with mins; Q2_K: 16-element ones with mins; Q3_K and Q6_K:
-/// 16-element ones whose codes are offset by 4 and 32.
+/// 16-element ones whose codes are offset by 4 and 32; IQ4_XS: 32-element ones, levels offset by 128.
 AVX512 static void panel_k_q45(const ck_matvec_job *p, const uint8_t *panel, int r0, __mmask16 mask) {
     panel_k_all(p, panel, r0, mask, 0, 0);
 }
@@ -395,6 +416,10 @@ AVX512 static void panel_k_q3(const ck_matvec_job *p, const uint8_t *panel, int 
 
 AVX512 static void panel_k_q6(const ck_matvec_job *p, const uint8_t *panel, int r0, __mmask16 mask) {
     panel_k_all(p, panel, r0, mask, 1, 5);
+}
+
+AVX512 static void panel_k_iq4_xs(const ck_matvec_job *p, const uint8_t *panel, int r0, __mmask16 mask) {
+    panel_k_all(p, panel, r0, mask, 0, 7);
 }
 
 /// Panels dealt out round-robin: each thread unpacks its panel into its scratch, then every token meets it.
@@ -419,6 +444,10 @@ AVX512 static void panel_task(void *context, int ith, int nth) {
             case CK_TYPE_Q3_K:
                 ck_avx2_pack_panel_low(p->type, rows, row_bytes, rm, p->cols / CK_QK_K, panel);
                 panel_k_q3(p, panel, r0, mask);
+                break;
+            case CK_TYPE_IQ4_XS:
+                ck_avx2_pack_panel_low(p->type, rows, row_bytes, rm, p->cols / CK_QK_K, panel);
+                panel_k_iq4_xs(p, panel, r0, mask);
                 break;
             case CK_TYPE_Q6_K:
                 ck_avx2_pack_panel_k(p->type, rows, row_bytes, rm, p->cols / CK_QK_K, panel);

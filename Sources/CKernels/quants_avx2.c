@@ -5,6 +5,7 @@
 #include "ckernels.h"
 #include "fp16.h"
 #include "gemm.h"
+#include "lowbit.h"
 #include "prefetch.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -261,8 +262,8 @@ AVX2 void ck_avx2_axpy_f32(int n, float a, const float *x, float *y) {
     for (; i < n; i++) y[i] = fmaf(a, x[i], y[i]);
 }
 
-/// Block i of a row as 32 code bytes (signed, or unsigned for q4_1 and q5_1), with its scale and (q4_1, q5_1)
-/// its min.
+/// Block i of a row as 32 code bytes (signed, the levels for iq4_nl, or unsigned for q4_1 and q5_1), with its
+/// scale and (q4_1, q5_1) its min.
 AVX2 static inline __m256i block_codes(int type, const void *row, int i, float *d, float *m) {
     switch (type) {
     case CK_TYPE_Q4_0: {
@@ -280,6 +281,12 @@ AVX2 static inline __m256i block_codes(int type, const void *row, int i, float *
         const ck_block_q5_0 *b = (const ck_block_q5_0 *)row + i;
         *d = H2F(b->d);
         return codes5(b->qs, b->qh, 1);
+    }
+    case CK_TYPE_IQ4_NL: {
+        const ck_block_iq4_nl *b = (const ck_block_iq4_nl *)row + i;
+        *d = H2F(b->d);
+        return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)ck_iq4_levels)),
+                                   nibbles32(b->qs));
     }
     case CK_TYPE_Q5_1: {
         const ck_block_q5_1 *b = (const ck_block_q5_1 *)row + i;

@@ -8,7 +8,9 @@ import Inference
 import Testing
 
 struct PanelKernelTests {
-    static let weightTypes: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
+    static let weightTypes: [GGMLType] = [
+        .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .iq4_nl, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_xs,
+    ]
     /// (rows, tokens, columns): one row and token, partial panels and token groups, Gemma 3's 640 columns
     /// (the K-quants take their columns in super-blocks of 256 instead).
     static let shapes: [(rows: Int, tokens: Int, count: Int)] = [

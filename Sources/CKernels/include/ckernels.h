@@ -196,8 +196,8 @@ typedef struct {
 } ck_matvec_job;
 void ck_matvec(ck_pool *pool, const ck_matvec_job *job);
 
-/// A prompt's product by panels (panels.c): Q4_0, Q5_0 and Q8_0 weights against Q8_0 activations, Q4_1 and
-/// Q5_1 against Q8_1 (their mins in a second sum, added at the end), the K-quants (Q2_K to Q6_K) against Q8_K;
+/// A prompt's product by panels (panels.c): Q4_0, Q5_0, Q8_0 and IQ4_NL weights against Q8_0 activations, Q4_1
+/// and Q5_1 against Q8_1 (their mins in a second sum, added at the end), Q2_K to Q6_K and IQ4_XS against Q8_K;
 /// sixteen rows at a time unpacked to bytes and interleaved so that one 512-bit VNNI instruction multiplies
 /// four elements of sixteen rows by one token's four. Each output is the sum over blocks, in order, of
 /// fmaf(exact integer dot of the block, d_weight · d_activation, sum) (the mins in a second such sum), plus

@@ -104,8 +104,8 @@ public enum Kernels {
         return out
     }
 
-    /// Whether a prompt's products of `type` go through panels on this CPU (512-bit VNNI; Q4_0, Q4_1, Q5_0,
-    /// Q5_1, Q8_0, Q4_K, Q5_K, Q6_K).
+    /// Whether a prompt's products of `type` go through panels on this CPU (512-bit VNNI; every quantized
+    /// type the engine reads).
     public static func panelsAvailable(for type: GGMLType) -> Bool { ck_panel_available(Int32(type.rawValue)) != 0 }
 
     /// The panel product of a prompt (ck_panel_matmul): out[t][r] = row r of `weights` · token t of

@@ -2,10 +2,10 @@
 // Activations are quantized to Q8_0/Q8_1/Q8_K and multiplied with integer products, as ggml does: one
 // token through the per-row dot kernel, several through tiles of rows × tokens (CKernels gemm.h, AVX2)
 // that unpack each weight block once for many tokens and give each output the dot kernel's bits. From
-// `sgemmMinimumTokens` tokens on (a prompt), the 32-element types and the K-quants go through panels
-// (ck_panel_matmul, 512-bit VNNI) where the CPU has them; elsewhere the types outside `integerBatchTypes`
-// expand a tile of weight rows to f32 per thread and hand it to OpenBLAS sgemm with f32 activations. Either
-// way the weights are expanded once per batch, never kept.
+// `sgemmMinimumTokens` tokens on (a prompt), every quantized type goes through panels (ck_panel_matmul,
+// 512-bit VNNI) where the CPU has them; elsewhere the types outside `integerBatchTypes` expand a tile of
+// weight rows to f32 per thread and hand it to OpenBLAS sgemm with f32 activations. Either way the weights
+// are expanded once per batch, never kept.
 internal import CKernels
 internal import COpenBLAS
 import GGUF
@@ -18,10 +18,9 @@ let sgemmMinimumTokens = 32
 /// panels, as llama.cpp multiplies them at any batch size: with f32 activations over sgemm, perplexity moved
 /// by more than 1% (SmolLM2 in Q2_K: 3%; Gemma 3 270M Q4_K_M's Q4_K and Q6_K tensors: 2.7-3.1%).
 /// - Without panels, Q4_K, Q5_K and Q6_K go through the tiles: one thread, 640 × 2048 × 512 tokens, 49-53
-///   GMAC/s against 46 for sgemm and 1.3-1.7x the per-row dot kernel. Q2_K and Q3_K without panels, and IQ4_NL
-///   and IQ4_XS (which have none), take the per-row dot kernel per token: slower than sgemm, kept for accuracy.
-/// - Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 take panels where the CPU has 512-bit VNNI (Q8_0 and Q8_1 activations,
-///   as llama.cpp), else sgemm (Q4_1's tiles are no faster).
+///   GMAC/s against 46 for sgemm and 1.3-1.7x the per-row dot kernel; Q2_K, Q3_K, IQ4_NL and IQ4_XS take the
+///   per-row dot kernel per token, slower than sgemm, kept for accuracy.
+/// - Without panels, Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 take sgemm (Q4_1's tiles are no faster).
 /// - Without AVX2 (NEON, scalar) every product takes the per-row dot kernel: the same bits, more slowly.
 let integerBatchTypes: Set<GGMLType> = [.q2_K, .q3_K, .iq4_nl, .iq4_xs, .q4_K, .q5_K, .q6_K]
 
