@@ -433,35 +433,22 @@ AVX512 static void panel_task(void *context, int ith, int nth) {
     for (int k = ith; k < panels; k += nth) {
         int r0 = k * CK_PANEL_ROWS;
         int rm = p->rows - r0 < CK_PANEL_ROWS ? p->rows - r0 : CK_PANEL_ROWS;
+        const void *rows = (const char *)p->weights + (size_t)r0 * row_bytes;
+        __mmask16 mask = (__mmask16)((1u << rm) - 1);
         if (is_k(p->type)) {
-            const void *rows = (const char *)p->weights + (size_t)r0 * row_bytes;
-            __mmask16 mask = (__mmask16)((1u << rm) - 1);
+            int low = p->type == CK_TYPE_Q2_K || p->type == CK_TYPE_Q3_K || p->type == CK_TYPE_IQ4_XS;
+            (low ? ck_avx2_pack_panel_low : ck_avx2_pack_panel_k)(p->type, rows, row_bytes, rm, p->cols / CK_QK_K,
+                                                                   panel);
             switch (p->type) {
-            case CK_TYPE_Q2_K:
-                ck_avx2_pack_panel_low(p->type, rows, row_bytes, rm, p->cols / CK_QK_K, panel);
-                panel_k_q2(p, panel, r0, mask);
-                break;
-            case CK_TYPE_Q3_K:
-                ck_avx2_pack_panel_low(p->type, rows, row_bytes, rm, p->cols / CK_QK_K, panel);
-                panel_k_q3(p, panel, r0, mask);
-                break;
-            case CK_TYPE_IQ4_XS:
-                ck_avx2_pack_panel_low(p->type, rows, row_bytes, rm, p->cols / CK_QK_K, panel);
-                panel_k_iq4_xs(p, panel, r0, mask);
-                break;
-            case CK_TYPE_Q6_K:
-                ck_avx2_pack_panel_k(p->type, rows, row_bytes, rm, p->cols / CK_QK_K, panel);
-                panel_k_q6(p, panel, r0, mask);
-                break;
-            default:
-                ck_avx2_pack_panel_k(p->type, rows, row_bytes, rm, p->cols / CK_QK_K, panel);
-                panel_k_q45(p, panel, r0, mask);
-                break;
+            case CK_TYPE_Q2_K: panel_k_q2(p, panel, r0, mask); break;
+            case CK_TYPE_Q3_K: panel_k_q3(p, panel, r0, mask); break;
+            case CK_TYPE_IQ4_XS: panel_k_iq4_xs(p, panel, r0, mask); break;
+            case CK_TYPE_Q6_K: panel_k_q6(p, panel, r0, mask); break;
+            default: panel_k_q45(p, panel, r0, mask); break;
             }
             continue;
         }
-        ck_avx2_pack_panel(p->type, (const char *)p->weights + (size_t)r0 * row_bytes, row_bytes, rm, blocks, panel);
-        __mmask16 mask = (__mmask16)((1u << rm) - 1);
+        ck_avx2_pack_panel(p->type, rows, row_bytes, rm, blocks, panel);
         if (with_min(p->type)) panel_min(p, job->terms, panel, r0, mask);
         else panel_signed(p, job->terms, panel, r0, mask);
     }

@@ -13,47 +13,30 @@ chunks).
 """
 import argparse
 import json
-import math
 import os
-import subprocess
-import tempfile
+
+from native import DEFAULT_LLAMA, compile_tool, perplexity
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MODEL = os.path.join(ROOT, "models", "gemma-3-270m-q4_k_m.gguf")
 GOLDENS = os.path.join(ROOT, "Tests", "InferenceTests", "Fixtures", "gemma3_goldens.json")
-DEFAULT_LLAMA = os.path.expanduser("~/.cache/enclave-anchor/llama_cpp_python-0.3.36/vendor/llama.cpp")
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--llama", default=DEFAULT_LLAMA)
 parser.add_argument("--record", action="store_true")
 args = parser.parse_args()
 
-work = tempfile.mkdtemp()
-tool = os.path.join(work, "native_logits")
-lib = os.path.join(args.llama, "build", "bin")
-subprocess.run(["cc", "-O2", "-o", tool, os.path.join(os.path.dirname(__file__), "native_logits.c"),
-                "-I" + os.path.join(args.llama, "include"), "-I" + os.path.join(args.llama, "ggml", "include"),
-                "-L" + lib, "-lllama", "-lm", "-Wl,-rpath," + lib], check=True)
-
+tool = compile_tool(args.llama)
 goldens = json.load(open(GOLDENS))
 bos = goldens["perplexity"]["tokens"][0] if goldens["add_bos"] else None
 for key in ("perplexity", "sliding_perplexity"):
     golden = goldens[key]
-    ctx, tokens = golden["ctx"], golden["tokens"]
-    chunks = [tokens[c * ctx:(c + 1) * ctx] for c in range(golden["chunks"])]
-    if bos is not None:
-        chunks = [[bos] + chunk[1:] for chunk in chunks]
-    lines = "".join(" ".join(map(str, chunk)) + "\n" for chunk in chunks)
     found = {}
     for repack in (1, 0):
-        out = subprocess.run([tool, MODEL, str(repack), "nll"], input=lines, capture_output=True, text=True,
-                             check=True)
-        sums = [line.split() for line in out.stdout.strip().split("\n")]
-        nll, count = sum(float(s) for s, _ in sums), sum(int(c) for _, c in sums)
+        found[repack], count = perplexity(tool, MODEL, golden["tokens"], golden["ctx"], golden["chunks"], bos, repack)
         assert count == golden["scored"], (count, golden["scored"])
-        found[repack] = math.exp(nll / count)
     binding = golden["ppl"]
-    print(f"ctx {ctx}: native repack {found[1]:.4f}, native no repack {found[0]:.4f}, "
+    print(f"ctx {golden['ctx']}: native repack {found[1]:.4f}, native no repack {found[0]:.4f}, "
           f"Python binding {binding:.4f} (the golden)")
     if args.record:
         golden["builds"] = {"python binding": binding, "native repack": found[1], "native no repack": found[0]}

@@ -17,10 +17,11 @@ import struct
 import subprocess
 import tempfile
 
+from native import DEFAULT_LLAMA, compile_tool, run
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MODEL = os.path.join(ROOT, "models", "gemma-3-270m-q4_k_m.gguf")
 GOLDENS = os.path.join(ROOT, "Tests", "InferenceTests", "Fixtures", "gemma3_goldens.json")
-DEFAULT_LLAMA = os.path.expanduser("~/.cache/enclave-anchor/llama_cpp_python-0.3.36/vendor/llama.cpp")
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--llama", default=DEFAULT_LLAMA)
@@ -28,19 +29,13 @@ parser.add_argument("--enclave", default=os.path.join(ROOT, ".build", "release",
 args = parser.parse_args()
 
 work = tempfile.mkdtemp()
-tool = os.path.join(work, "native_logits")
-lib = os.path.join(args.llama, "build", "bin")
-subprocess.run(["cc", "-O2", "-o", tool, os.path.join(os.path.dirname(__file__), "native_logits.c"),
-                "-I" + os.path.join(args.llama, "include"), "-I" + os.path.join(args.llama, "ggml", "include"),
-                "-L" + lib, "-lllama", "-lm", "-Wl,-rpath," + lib], check=True)
+tool = compile_tool(args.llama)
 
 goldens = json.load(open(GOLDENS))
 prompts = [p["prompt"] for p in goldens["prompts"]]
-lines = "".join(" ".join(map(str, p)) + "\n" for p in prompts)
 native = {}
 for repack in (1, 0):
-    out = subprocess.run([tool, MODEL, str(repack)], input=lines, capture_output=True, text=True, check=True)
-    native[repack] = [dict((i, v) for i, v in json.loads(l)["last"]) for l in out.stdout.strip().split("\n")]
+    native[repack] = [dict((i, v) for i, v in json.loads(l)["last"]) for l in run(tool, MODEL, prompts, repack)]
 
 ours = []
 for p in prompts:

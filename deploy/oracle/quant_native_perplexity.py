@@ -13,34 +13,22 @@ the file on disk (its SHA-256 and size) and the native figure; deploy/test-model
 import argparse
 import hashlib
 import json
-import math
 import os
-import subprocess
-import tempfile
+
+from native import DEFAULT_LLAMA, compile_tool, perplexity
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FIXTURES = os.path.join(ROOT, "Tests", "InferenceTests", "Fixtures")
-DEFAULT_LLAMA = os.path.expanduser("~/.cache/enclave-anchor/llama_cpp_python-0.3.36/vendor/llama.cpp")
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--llama", default=DEFAULT_LLAMA)
 parser.add_argument("--record", nargs="*", default=[])
 args = parser.parse_args()
 
-work = tempfile.mkdtemp()
-tool = os.path.join(work, "native_logits")
-lib = os.path.join(args.llama, "build", "bin")
-subprocess.run(["cc", "-O2", "-o", tool, os.path.join(os.path.dirname(__file__), "native_logits.c"),
-                "-I" + os.path.join(args.llama, "include"), "-I" + os.path.join(args.llama, "ggml", "include"),
-                "-L" + lib, "-lllama", "-lm", "-Wl,-rpath," + lib], check=True)
-
+tool = compile_tool(args.llama)
 base = json.load(open(os.path.join(FIXTURES, "engine_goldens.json")))
 ctx, tokens = base["perplexity"]["ctx"], base["perplexity"]["tokens"]
 bos = tokens[0] if base["add_bos"] else None
-chunks = [tokens[c * ctx:(c + 1) * ctx] for c in range(len(tokens) // ctx)]
-if bos is not None:
-    chunks = [[bos] + chunk[1:] for chunk in chunks]
-lines = "".join(" ".join(map(str, chunk)) + "\n" for chunk in chunks)
 
 path = os.path.join(FIXTURES, "quant_perplexity.json")
 goldens = json.load(open(path))
@@ -49,11 +37,8 @@ for key, golden in goldens["types"].items():
     if not os.path.exists(model):
         print(f"{key}: {golden['file']} absent")
         continue
-    out = subprocess.run([tool, model, "1", "nll"], input=lines, capture_output=True, text=True, check=True)
-    sums = [line.split() for line in out.stdout.strip().split("\n")]
-    nll, count = sum(float(s) for s, _ in sums), sum(int(c) for _, c in sums)
+    ppl, count = perplexity(tool, model, tokens, ctx, len(tokens) // ctx, bos)
     assert count == golden["scored"], (count, golden["scored"])
-    ppl = math.exp(nll / count)
     digest = hashlib.sha256(open(model, "rb").read()).hexdigest()
     same = "the pinned file" if digest == golden["sha256"] else f"another file ({digest[:12]})"
     print(f"{key}: native {ppl:.4f}, golden {golden['ppl']:.4f} ({ppl / golden['ppl']:.5f}), {same}")
