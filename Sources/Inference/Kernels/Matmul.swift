@@ -148,6 +148,9 @@ final class MatmulRunner {
             tokens: Int32(x.tokens), activation: x.pointer, activation_stride: x.stride, bias: bias, out: out,
             out_stride: Int32(stride))
         if x.path == .panels {
+            precondition(
+                ck_panel_scratch_bytes(Int32(w.cols)) <= tileBuffers[0].count * MemoryLayout<Float>.size,
+                "panel scratch smaller than a panel of \(w.cols) columns")
             tiles.withMemoryRebound(to: UnsafeMutablePointer<UInt8>?.self, capacity: tileBuffers.count) { scratch in
                 var panels = ck_panel_job(
                     product: job, terms: UnsafePointer(panelTerms.pointer.assumingMemoryBound(to: ck_panel_term.self)),
