@@ -33,6 +33,9 @@ void ck_neon_quantize_row_q8(int with_sum, const float *x, void *y, int n);
 static _Atomic int use_avx2 = -1;  // -1: not yet decided
 static _Atomic int forced_scalar = 0;
 static _Atomic int use_vnni = -1;
+#if defined(__x86_64__)
+static _Atomic int use_avx512_vnni = -1;  // 512-bit VNNI, for the panels
+#endif
 static _Atomic int forced_no_vnni = 0;
 
 /// Whether the CPU has every feature in `wanted` (unless `forced_off`), probed once into `cache`.
@@ -187,7 +190,8 @@ int ck_panel_available(int type) {
     case CK_TYPE_IQ4_NL: case CK_TYPE_IQ4_XS: break;
     default: return 0;
     }
-    return have_avx2() && have_vnni() && (ck_cpu_features() & CK_CPU_AVX512F);
+    return have_avx2() && have_features(&use_avx512_vnni, &forced_no_vnni,
+                                        CK_CPU_AVX512F | CK_CPU_AVX512VL | CK_CPU_AVX512VNNI);
 #else
     (void)type;
     return 0;

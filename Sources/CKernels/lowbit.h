@@ -14,6 +14,10 @@ static const int8_t ck_iq4_levels[16] = {-127, -104, -83, -65, -49, -35, -22, -1
 /// (lowbit_ref.c).
 void ck_codes_2bit(const uint8_t *qs, int8_t *codes);
 void ck_codes_q3_K(const ck_block_q3_K *b, int8_t *codes);
+/// The 32 levels of 16 IQ4 code bytes (low nibbles, then high nibbles), and the 256 levels of an IQ4_XS block
+/// with the scale of each of its sixteen 16-element halves (lowbit_ref.c).
+void ck_levels_iq4(const uint8_t *qs, int8_t *levels);
+void ck_levels_iq4_xs(const ck_block_iq4_xs *b, int8_t *levels, int scale16[16]);
 
 /// Q3_K's sixteen signed 6-bit scales: scale k takes its low nibble from byte k (k < 8) or the high nibble of
 /// byte k − 8, and its top two bits from bits 2·(k / 4) of byte 8 + k % 4; stored +32.

@@ -46,7 +46,7 @@ void ck_codes_q3_K(const ck_block_q3_K *b, int8_t *codes) {
 }
 
 /// The 32 levels of 16 IQ4 code bytes: low nibbles (elements 0..15), then high nibbles (16..31).
-static void levels_iq4(const uint8_t *qs, int8_t *levels) {
+void ck_levels_iq4(const uint8_t *qs, int8_t *levels) {
     for (int j = 0; j < 16; j++) {
         levels[j] = ck_iq4_levels[qs[j] & 0xF];
         levels[j + 16] = ck_iq4_levels[qs[j] >> 4];
@@ -54,11 +54,11 @@ static void levels_iq4(const uint8_t *qs, int8_t *levels) {
 }
 
 /// The 256 levels of an IQ4_XS block and the scale of each of its sixteen 16-element halves.
-static void levels_iq4_xs(const ck_block_iq4_xs *b, int8_t *levels, int scale16[16]) {
+void ck_levels_iq4_xs(const ck_block_iq4_xs *b, int8_t *levels, int scale16[16]) {
     int scales[8];
     ck_unpack_scales_iq4_xs(b, scales);
     for (int j = 0; j < 8; j++) {
-        levels_iq4(b->qs + 16 * j, levels + 32 * j);
+        ck_levels_iq4(b->qs + 16 * j, levels + 32 * j);
         scale16[2 * j] = scale16[2 * j + 1] = scales[j];
     }
 }
@@ -69,7 +69,7 @@ void ck_dequantize_row_low_ref(int type, const void *vx, float *y, int n) {
         const ck_block_iq4_nl *x = vx;
         for (int i = 0; i < n / CK_QK; i++, y += CK_QK) {
             float d = H2F(x[i].d);
-            levels_iq4(x[i].qs, codes);
+            ck_levels_iq4(x[i].qs, codes);
             for (int l = 0; l < CK_QK; l++) y[l] = d * codes[l];
         }
         return;
@@ -101,7 +101,7 @@ void ck_dequantize_row_low_ref(int type, const void *vx, float *y, int n) {
         case CK_TYPE_IQ4_XS: {
             const ck_block_iq4_xs *b = (const ck_block_iq4_xs *)vx + i;
             int scale16[16];
-            levels_iq4_xs(b, codes, scale16);
+            ck_levels_iq4_xs(b, codes, scale16);
             float d = H2F(b->d);
             for (int s = 0; s < 16; s++) {
                 float dl = d * scale16[s];
@@ -180,7 +180,7 @@ static float dot_iq4_xs(int n, const ck_block_iq4_xs *x, const ck_block_q8_K *y)
     for (int i = 0; i < n / CK_QK_K; i++) {
         int8_t levels[CK_QK_K];
         int scale16[16];
-        levels_iq4_xs(&x[i], levels, scale16);
+        ck_levels_iq4_xs(&x[i], levels, scale16);
         int32_t lanes[8] = {0};
         add_scaled_lanes(lanes, levels, y[i].qs, scale16, 8);
         fma_lanes8(acc, y[i].d * H2F(x[i].d), lanes);
@@ -195,7 +195,7 @@ static float dot_iq4_nl(int n, const ck_block_iq4_nl *x, const ck_block_q8_0 *y)
     float acc[8] = {0};
     for (int i = 0; i < n / CK_QK; i++) {
         int8_t levels[CK_QK];
-        levels_iq4(x[i].qs, levels);
+        ck_levels_iq4(x[i].qs, levels);
         int32_t lanes[8] = {0};
         add_scaled_lanes(lanes, levels, y[i].qs, unit, 1);
         fma_lanes8(acc, H2F(x[i].d) * H2F(y[i].d), lanes);

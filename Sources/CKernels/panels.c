@@ -9,6 +9,7 @@
 #include "gemm.h"
 #include "kquants.h"
 #include "lowbit.h"
+#include "quants.h"
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -93,12 +94,9 @@ static void unpack_k_ref(int type, const void *block, int codes[CK_QK_K], int sc
     }
     case CK_TYPE_IQ4_XS: {
         const ck_block_iq4_xs *b = block;
-        for (int e = 0; e < CK_QK_K; e++) {
-            uint8_t byte = b->qs[16 * (e / 32) + e % 16];
-            codes[e] = ck_iq4_levels[e % 32 < 16 ? byte & 0xF : byte >> 4] + 128;
-        }
-        ck_unpack_scales_iq4_xs(b, scales);
-        for (int k = 0; k < 16; k++) pairs[k] = scales[k / 2];
+        ck_levels_iq4_xs(b, signed_codes, pairs);
+        for (int e = 0; e < CK_QK_K; e++) codes[e] = signed_codes[e] + 128;
+        for (int k = 0; k < 8; k++) scales[k] = pairs[2 * k];
         *d = CK_H2F(b->d), *dmin = 0;
         break;
     }
@@ -153,57 +151,6 @@ static float dot_k_ref(int type, int cols, const char *row, const ck_block_q8_K 
     return acc - accm;
 }
 
-/// Block i of a Q4_0, Q5_0 or Q8_0 row as 32 signed codes (elements in order), or of a Q4_1 or Q5_1 row as
-/// 32 unsigned codes and its min (`m`); returns its scale.
-static float block_codes_ref(int type, const void *row, int i, int codes[CK_QK], float *m) {
-    switch (type) {
-    case CK_TYPE_Q4_0: case CK_TYPE_Q4_1: {
-        const uint8_t *qs =
-            type == CK_TYPE_Q4_0 ? ((const ck_block_q4_0 *)row + i)->qs : ((const ck_block_q4_1 *)row + i)->qs;
-        int offset = type == CK_TYPE_Q4_0 ? 8 : 0;
-        for (int j = 0; j < 16; j++) {
-            codes[j] = (qs[j] & 15) - offset;
-            codes[j + 16] = (qs[j] >> 4) - offset;
-        }
-        if (type == CK_TYPE_Q4_0) return CK_H2F(((const ck_block_q4_0 *)row + i)->d);
-        *m = CK_H2F(((const ck_block_q4_1 *)row + i)->m);
-        return CK_H2F(((const ck_block_q4_1 *)row + i)->d);
-    }
-    case CK_TYPE_IQ4_NL: {
-        const ck_block_iq4_nl *b = (const ck_block_iq4_nl *)row + i;
-        for (int j = 0; j < 16; j++) {
-            codes[j] = ck_iq4_levels[b->qs[j] & 15];
-            codes[j + 16] = ck_iq4_levels[b->qs[j] >> 4];
-        }
-        return CK_H2F(b->d);
-    }
-    case CK_TYPE_Q5_0: case CK_TYPE_Q5_1: {
-        const uint8_t *qs, *qhp;
-        float d;
-        if (type == CK_TYPE_Q5_0) {
-            const ck_block_q5_0 *b = (const ck_block_q5_0 *)row + i;
-            qs = b->qs, qhp = b->qh, d = CK_H2F(b->d);
-        } else {
-            const ck_block_q5_1 *b = (const ck_block_q5_1 *)row + i;
-            qs = b->qs, qhp = b->qh, d = CK_H2F(b->d), *m = CK_H2F(b->m);
-        }
-        int offset = type == CK_TYPE_Q5_0 ? 16 : 0;
-        uint32_t qh;
-        memcpy(&qh, qhp, 4);
-        for (int j = 0; j < 16; j++) {
-            codes[j] = (int)((qs[j] & 15) | (((qh >> j) & 1) << 4)) - offset;
-            codes[j + 16] = (int)((qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - offset;
-        }
-        return d;
-    }
-    default: {
-        const ck_block_q8_0 *b = (const ck_block_q8_0 *)row + i;
-        for (int j = 0; j < CK_QK; j++) codes[j] = b->qs[j];
-        return CK_H2F(b->d);
-    }
-    }
-}
-
 static int with_min(int type) { return type == CK_TYPE_Q4_1 || type == CK_TYPE_Q5_1; }
 
 void ck_panel_matmul_ref(const ck_panel_job *job) {
@@ -225,7 +172,7 @@ void ck_panel_matmul_ref(const ck_panel_job *job) {
             float sum = 0, mins = 0;
             for (int i = 0; i < blocks; i++) {
                 int codes[CK_QK];
-                float m = 0, d = block_codes_ref(p->type, row, i, codes, &m);
+                float m = 0, d = ck_block_codes_ref(p->type, row, i, codes, &m);
                 const int8_t *q8 = (const int8_t *)(a + i * block_bytes + qs);
                 int32_t dot = 0;
                 for (int j = 0; j < CK_QK; j++) dot += codes[j] * q8[j];
@@ -256,9 +203,7 @@ AVX512 static inline __attribute__((always_inline)) void panel_tokens(
         const uint8_t *p = panel + (size_t)i * CK_PANEL_BLOCK_BYTES;
         const char *a = activation + i * block_bytes + qs;
         __m512i dot[CK_PANEL_TOKENS];
-        for (int c = 0; c < NC; c++) {
-            dot[c] = min ? _mm512_setzero_si512() : _mm512_set1_epi32(terms[(size_t)c * blocks + i].offset);
-        }
+        for (int c = 0; c < NC; c++) dot[c] = _mm512_set1_epi32(terms[(size_t)c * blocks + i].offset);
         for (int g = 0; g < 8; g++) {
             __m512i w = _mm512_loadu_si512((const void *)(p + g * CK_PANEL_ROWS * 4));
             for (int c = 0; c < NC; c++) {

@@ -1,6 +1,8 @@
 // Scalar reference kernels: quantize, dequantize and dot products for ggml's 32-element block types,
 // written for clarity (the K-quants' are in kquants_ref.c). Every fast kernel in quants_avx2.c is tested against these.
 #include "ckernels.h"
+#include "lowbit.h"
+#include "quants.h"
 #include <math.h>
 #include <string.h>
 
@@ -165,6 +167,59 @@ void ck_quantize_row_ref(int type, const float *x, void *y, int n) {
     }
 }
 
+float ck_block_codes_ref(int type, const void *row, int i, int codes[CK_QK], float *m) {
+    switch (type) {
+    case CK_TYPE_Q4_0: case CK_TYPE_Q4_1: {
+        const uint8_t *qs =
+            type == CK_TYPE_Q4_0 ? ((const ck_block_q4_0 *)row + i)->qs : ((const ck_block_q4_1 *)row + i)->qs;
+        int offset = type == CK_TYPE_Q4_0 ? 8 : 0;
+        for (int j = 0; j < 16; j++) {
+            codes[j] = (qs[j] & 15) - offset;
+            codes[j + 16] = (qs[j] >> 4) - offset;
+        }
+        if (type == CK_TYPE_Q4_0) return H2F(((const ck_block_q4_0 *)row + i)->d);
+        *m = H2F(((const ck_block_q4_1 *)row + i)->m);
+        return H2F(((const ck_block_q4_1 *)row + i)->d);
+    }
+    case CK_TYPE_Q5_0: case CK_TYPE_Q5_1: {
+        const uint8_t *qs, *qhp;
+        float d;
+        if (type == CK_TYPE_Q5_0) {
+            const ck_block_q5_0 *b = (const ck_block_q5_0 *)row + i;
+            qs = b->qs, qhp = b->qh, d = H2F(b->d);
+        } else {
+            const ck_block_q5_1 *b = (const ck_block_q5_1 *)row + i;
+            qs = b->qs, qhp = b->qh, d = H2F(b->d), *m = H2F(b->m);
+        }
+        int offset = type == CK_TYPE_Q5_0 ? 16 : 0;
+        uint32_t qh;
+        memcpy(&qh, qhp, 4);
+        for (int j = 0; j < 16; j++) {
+            codes[j] = (int)((qs[j] & 15) | (((qh >> j) & 1) << 4)) - offset;
+            codes[j + 16] = (int)((qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - offset;
+        }
+        return d;
+    }
+    case CK_TYPE_IQ4_NL: {
+        const ck_block_iq4_nl *b = (const ck_block_iq4_nl *)row + i;
+        int8_t levels[CK_QK];
+        ck_levels_iq4(b->qs, levels);
+        for (int j = 0; j < CK_QK; j++) codes[j] = levels[j];
+        return H2F(b->d);
+    }
+    case CK_TYPE_Q8_1: {
+        const ck_block_q8_1 *b = (const ck_block_q8_1 *)row + i;
+        for (int j = 0; j < CK_QK; j++) codes[j] = b->qs[j];
+        return H2F(b->d);
+    }
+    default: {
+        const ck_block_q8_0 *b = (const ck_block_q8_0 *)row + i;
+        for (int j = 0; j < CK_QK; j++) codes[j] = b->qs[j];
+        return H2F(b->d);
+    }
+    }
+}
+
 void ck_dequantize_row_ref(int type, const void *vx, float *y, int n) {
     int nb = n / CK_QK;
     switch (type) {
@@ -177,79 +232,25 @@ void ck_dequantize_row_ref(int type, const void *vx, float *y, int n) {
     case CK_TYPE_F32: memcpy(y, vx, (size_t)n * 4); break;
     case CK_TYPE_F16: for (int i = 0; i < n; i++) y[i] = H2F(((const uint16_t *)vx)[i]); break;
     case CK_TYPE_BF16: for (int i = 0; i < n; i++) y[i] = ck_bf16_to_fp32(((const uint16_t *)vx)[i]); break;
-    case CK_TYPE_Q4_0: {
-        const ck_block_q4_0 *x = vx;
+    case CK_TYPE_Q4_0: case CK_TYPE_Q5_0: case CK_TYPE_Q8_0: case CK_TYPE_Q8_1:
         for (int i = 0; i < nb; i++) {
-            float d = H2F(x[i].d);
-            for (int j = 0; j < 16; j++) {
-                y[i * 32 + j] = ((x[i].qs[j] & 15) - 8) * d;
-                y[i * 32 + j + 16] = ((x[i].qs[j] >> 4) - 8) * d;
-            }
+            int q[CK_QK];
+            float m, d = ck_block_codes_ref(type, vx, i, q, &m);
+            for (int j = 0; j < CK_QK; j++) y[i * 32 + j] = q[j] * d;
         }
         break;
-    }
-    case CK_TYPE_Q4_1: {
-        const ck_block_q4_1 *x = vx;
+    case CK_TYPE_Q4_1: case CK_TYPE_Q5_1:
         for (int i = 0; i < nb; i++) {
-            float d = H2F(x[i].d), m = H2F(x[i].m);
-            for (int j = 0; j < 16; j++) {
-                y[i * 32 + j] = (x[i].qs[j] & 15) * d + m;
-                y[i * 32 + j + 16] = (x[i].qs[j] >> 4) * d + m;
-            }
+            int q[CK_QK];
+            float m, d = ck_block_codes_ref(type, vx, i, q, &m);
+            for (int j = 0; j < CK_QK; j++) y[i * 32 + j] = q[j] * d + m;
         }
         break;
-    }
-    case CK_TYPE_Q5_0: {
-        const ck_block_q5_0 *x = vx;
-        for (int i = 0; i < nb; i++) {
-            float d = H2F(x[i].d);
-            uint32_t qh;
-            memcpy(&qh, x[i].qh, 4);
-            for (int j = 0; j < 16; j++) {
-                int lo = (int)((x[i].qs[j] & 15) | (((qh >> j) & 1) << 4)) - 16;
-                int hi = (int)((x[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
-                y[i * 32 + j] = lo * d;
-                y[i * 32 + j + 16] = hi * d;
-            }
-        }
-        break;
-    }
-    case CK_TYPE_Q5_1: {
-        const ck_block_q5_1 *x = vx;
-        for (int i = 0; i < nb; i++) {
-            float d = H2F(x[i].d), m = H2F(x[i].m);
-            uint32_t qh;
-            memcpy(&qh, x[i].qh, 4);
-            for (int j = 0; j < 16; j++) {
-                int lo = (int)((x[i].qs[j] & 15) | (((qh >> j) & 1) << 4));
-                int hi = (int)((x[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4));
-                y[i * 32 + j] = lo * d + m;
-                y[i * 32 + j + 16] = hi * d + m;
-            }
-        }
-        break;
-    }
-    case CK_TYPE_Q8_0: {
-        const ck_block_q8_0 *x = vx;
-        for (int i = 0; i < nb; i++) {
-            float d = H2F(x[i].d);
-            for (int j = 0; j < 32; j++) y[i * 32 + j] = x[i].qs[j] * d;
-        }
-        break;
-    }
-    case CK_TYPE_Q8_1: {
-        const ck_block_q8_1 *x = vx;
-        for (int i = 0; i < nb; i++) {
-            float d = H2F(x[i].d);
-            for (int j = 0; j < 32; j++) y[i * 32 + j] = x[i].qs[j] * d;
-        }
-        break;
-    }
     default: break;
     }
 }
 
-/// The integer dot of one 4/5-bit weight block's 32 values (already unpacked to `q`) with a Q8 block.
+/// The integer dot of one weight block's 32 codes (unpacked to `q`) with a Q8 block's.
 static int dot_i32(const int *q, const int8_t *y) {
     int s = 0;
     for (int j = 0; j < 32; j++) s += q[j] * y[j];
@@ -274,58 +275,19 @@ float ck_vec_dot_ref(int type, int n, const void *vx, const void *vy) {
         }
         return (float)acc;
     }
-    case CK_TYPE_Q4_0: {
-        const ck_block_q4_0 *x = vx;
+    case CK_TYPE_Q4_0: case CK_TYPE_Q5_0: case CK_TYPE_Q8_0: {
         const ck_block_q8_0 *y = vy;
         for (int i = 0; i < nb; i++) {
-            for (int j = 0; j < 16; j++) { q[j] = (x[i].qs[j] & 15) - 8; q[j + 16] = (x[i].qs[j] >> 4) - 8; }
-            sum += dot_i32(q, y[i].qs) * H2F(x[i].d) * H2F(y[i].d);
+            float m, d = ck_block_codes_ref(type, vx, i, q, &m);
+            sum += dot_i32(q, y[i].qs) * d * H2F(y[i].d);
         }
         return sum;
     }
-    case CK_TYPE_Q4_1: {
-        const ck_block_q4_1 *x = vx;
+    case CK_TYPE_Q4_1: case CK_TYPE_Q5_1: {
         const ck_block_q8_1 *y = vy;
         for (int i = 0; i < nb; i++) {
-            for (int j = 0; j < 16; j++) { q[j] = x[i].qs[j] & 15; q[j + 16] = x[i].qs[j] >> 4; }
-            sum += dot_i32(q, y[i].qs) * H2F(x[i].d) * H2F(y[i].d) + H2F(x[i].m) * H2F(y[i].s);
-        }
-        return sum;
-    }
-    case CK_TYPE_Q5_0: {
-        const ck_block_q5_0 *x = vx;
-        const ck_block_q8_0 *y = vy;
-        for (int i = 0; i < nb; i++) {
-            uint32_t qh;
-            memcpy(&qh, x[i].qh, 4);
-            for (int j = 0; j < 16; j++) {
-                q[j] = (int)((x[i].qs[j] & 15) | (((qh >> j) & 1) << 4)) - 16;
-                q[j + 16] = (int)((x[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
-            }
-            sum += dot_i32(q, y[i].qs) * H2F(x[i].d) * H2F(y[i].d);
-        }
-        return sum;
-    }
-    case CK_TYPE_Q5_1: {
-        const ck_block_q5_1 *x = vx;
-        const ck_block_q8_1 *y = vy;
-        for (int i = 0; i < nb; i++) {
-            uint32_t qh;
-            memcpy(&qh, x[i].qh, 4);
-            for (int j = 0; j < 16; j++) {
-                q[j] = (int)((x[i].qs[j] & 15) | (((qh >> j) & 1) << 4));
-                q[j + 16] = (int)((x[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4));
-            }
-            sum += dot_i32(q, y[i].qs) * H2F(x[i].d) * H2F(y[i].d) + H2F(x[i].m) * H2F(y[i].s);
-        }
-        return sum;
-    }
-    case CK_TYPE_Q8_0: {
-        const ck_block_q8_0 *x = vx;
-        const ck_block_q8_0 *y = vy;
-        for (int i = 0; i < nb; i++) {
-            for (int j = 0; j < 32; j++) q[j] = x[i].qs[j];
-            sum += dot_i32(q, y[i].qs) * H2F(x[i].d) * H2F(y[i].d);
+            float m, d = ck_block_codes_ref(type, vx, i, q, &m);
+            sum += dot_i32(q, y[i].qs) * d * H2F(y[i].d) + m * H2F(y[i].s);
         }
         return sum;
     }

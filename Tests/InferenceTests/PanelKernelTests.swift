@@ -31,6 +31,15 @@ struct PanelKernelTests {
         return (weights, Kernels.quantize(x, as: Kernels.activationType(for: type), .fast), bias)
     }
 
+    static func product(
+        _ type: GGMLType, _ shape: (rows: Int, tokens: Int, count: Int), _ weights: [UInt8], _ activations: [UInt8],
+        _ bias: [Float]?, _ flavour: Kernels.Flavour, threads: Int = 1
+    ) -> [Float] {
+        Kernels.panelMatmul(
+            weights, rows: shape.rows, activations, tokens: shape.tokens, type: type, count: shape.count, bias: bias,
+            threads: threads, flavour)
+    }
+
     static func hasMins(_ type: GGMLType) -> Bool { type == .q4_1 || type == .q5_1 }
 
     static func half(_ bytes: [UInt8], at offset: Int) -> UInt16 {
@@ -43,13 +52,9 @@ struct PanelKernelTests {
         for index in Self.shapes.indices {
             let shape = Self.shape(type, index)
             let (weights, activations, bias) = Self.operands(type, shape, seed: UInt64(index + 1))
-            let expected = Kernels.panelMatmul(
-                weights, rows: shape.rows, activations, tokens: shape.tokens, type: type, count: shape.count,
-                bias: bias, .reference)
+            let expected = Self.product(type, shape, weights, activations, bias, .reference)
             for threads in [1, 2] {
-                let out = Kernels.panelMatmul(
-                    weights, rows: shape.rows, activations, tokens: shape.tokens, type: type, count: shape.count,
-                    bias: bias, threads: threads, .fast)
+                let out = Self.product(type, shape, weights, activations, bias, .fast, threads: threads)
                 let mismatches = zip(out, expected).filter { $0.bitPattern != $1.bitPattern }.count
                 #expect(mismatches == 0, "\(type) \(shape) on \(threads) threads: \(mismatches) outputs differ")
             }
@@ -64,9 +69,7 @@ struct PanelKernelTests {
         for index in Self.shapes.indices {
             let shape = Self.shape(type, index)
             let (weights, activations, bias) = Self.operands(type, shape, seed: UInt64(index + 11))
-            let out = Kernels.panelMatmul(
-                weights, rows: shape.rows, activations, tokens: shape.tokens, type: type, count: shape.count,
-                bias: bias, .reference)
+            let out = Self.product(type, shape, weights, activations, bias, .reference)
             let w = Kernels.dequantize(weights, as: type, count: shape.rows * shape.count)
             let a = Kernels.dequantize(
                 activations, as: Kernels.activationType(for: type), count: shape.tokens * shape.count)

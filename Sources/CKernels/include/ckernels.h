@@ -205,7 +205,7 @@ void ck_matvec(ck_pool *pool, const ck_matvec_job *job);
 /// decoding step's may differ in the last bits.
 typedef struct {
     float d;         // the activation block's scale
-    int32_t offset;  // Q8_0: -128 × the sum of its codes, as the signed weights' codes are stored +128
+    int32_t offset;  // Q8_0: -128 × the sum of its codes, as signed weights' codes are stored +128; Q8_1: 0
     float s;         // Q8_1: its s (d × the sum of its codes), which the weights' mins multiply
 } ck_panel_term;
 typedef struct {

@@ -96,11 +96,15 @@ final class MatmulRunner {
         case integer
     }
 
-    /// Quantizes `tokens` rows of `cols` floats for multiplication with `weightType` rows.
+    /// Quantizes `tokens` rows of `cols` floats for multiplication with `weightType` rows, or returns
+    /// `previous` when it holds the same rows prepared as `weightType` needs them (the same activation format
+    /// and path: Gemma 3's Q5_0 queries and Q8_0 values share their Q8_0 activations).
     func prepare(
-        _ x: UnsafePointer<Float>, tokens: Int, cols: Int, for weightType: GGMLType, _ products: Products = .byBatchSize
+        _ x: UnsafePointer<Float>, tokens: Int, cols: Int, for weightType: GGMLType,
+        _ products: Products = .byBatchSize,
+        reusing previous: PreparedActivation? = nil
     ) -> PreparedActivation {
-        let type = Kernels.activationType(for: weightType)
+        var type = Kernels.activationType(for: weightType)
         let path: PreparedActivation.Path
         if products != .byBatchSize || tokens < sgemmMinimumTokens {
             path = .dot
@@ -109,7 +113,11 @@ final class MatmulRunner {
         } else {
             path = integerBatchTypes.contains(weightType) ? .dot : .sgemm
         }
-        if type == .f32 || path == .sgemm {
+        if path == .sgemm { type = .f32 }
+        if let previous, previous.floats == x, previous.tokens == tokens, previous.type == type, previous.path == path {
+            return previous
+        }
+        if type == .f32 {
             return PreparedActivation(
                 pointer: UnsafeRawPointer(x), stride: cols * 4, tokens: tokens, type: .f32, floats: x, path: path)
         }

@@ -24,13 +24,9 @@ extension TransformerModel {
         normalize(rows: n, of: s.x.pointer, into: s.xb.pointer, width: c.dim, weights: w.attentionNorm)
         let a = matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.wq.type, products)
         matmul.multiply(w.wq, a, into: s.q.pointer, bias: w.bq)
-        let akv =
-            w.wk.type == w.wq.type
-            ? a : matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.wk.type, products)
+        let akv = matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.wk.type, products, reusing: a)
         matmul.multiply(w.wk, akv, into: s.k.pointer, bias: w.bk)
-        let av =
-            w.wv.type == w.wk.type
-            ? akv : matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.wv.type, products)
+        let av = matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.wv.type, products, reusing: akv)
         matmul.multiply(w.wv, av, into: s.v.pointer, bias: w.bv)
         // Gemma and Qwen 3 normalise every query and key head before rotating it.
         if let qn = w.queryNorm {
@@ -85,9 +81,7 @@ extension TransformerModel {
         normalize(rows: n, of: s.x.pointer, into: s.xb.pointer, width: c.dim, weights: w.ffnNorm)
         let f = matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.gate.type, products)
         matmul.multiply(w.gate, f, into: s.hb.pointer)
-        let fu =
-            w.up.type == w.gate.type
-            ? f : matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.up.type, products)
+        let fu = matmul.prepare(s.xb.pointer, tokens: n, cols: c.dim, for: w.up.type, products, reusing: f)
         matmul.multiply(w.up, fu, into: s.hb2.pointer)
         ck_gated_rows(
             matmul.pool.pointer, c.gemma != nil ? 1 : 0, s.hb.pointer, s.hb2.pointer, Int32(n), Int32(c.hiddenDim))
