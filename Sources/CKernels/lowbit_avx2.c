@@ -185,7 +185,8 @@ AVX2 static float dot_iq4_nl(int n, const void *vx, const void *vy) {
     for (int i = 0; i < n / CK_QK; i++) {
         ck_prefetch_ahead(x + i, sizeof x[i]);
         __m256i lanes = scaled_products_signed(levels32(x[i].qs, table), load32(y[i].qs), ones);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(lanes), acc);
+        __m128 d = ck_h2f_pair(x[i].d | (uint32_t)y[i].d << 16);  // both scales by one conversion (fp16.h)
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_mul_ss(d, _mm_movehdup_ps(d))), _mm256_cvtepi32_ps(lanes), acc);
     }
     return reduce8(acc);
 }

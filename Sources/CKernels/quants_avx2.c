@@ -56,11 +56,28 @@ VNNI static inline __m256 dot_us8_vnni(__m256i ux, __m256i sy) {
 /// dot_us8 or dot_us8_vnni: the eight int32 lane sums of unsigned × signed bytes, as floats.
 typedef __m256 (*us8_fn)(__m256i ux, __m256i sy);
 
-/// One block's term: acc + (dx·dy) · Σ qx·qy, with qx signed bytes (multiplied as |qx| against qy carrying
-/// qx's sign) or unsigned when `unsigned_x`.
-AVX2 static inline __attribute__((always_inline)) __m256 add_block(__m256 acc, uint16_t dx, uint16_t dy, __m256i qx,
+/// dx · dy, rounded once as the reference rounds it, in all eight lanes (both halves by one conversion).
+AVX2 static inline __m256 scale_product(uint16_t dx, uint16_t dy) {
+    __m128 h = ck_h2f_pair(dx | (uint32_t)dy << 16);
+    return _mm256_broadcastss_ps(_mm_mul_ss(h, _mm_movehdup_ps(h)));
+}
+
+/// A Q4_1/Q5_1 block's scale product and min term from its (d, m) and the Q8_1 block's (d, s), each pair side
+/// by side in memory and converted at once: returns dx · dy in all lanes, and adds m · s (fused, as the Q4_1
+/// tiles add it) to lane 1 of `mins`.
+AVX2 static inline __m256 scale_and_min(const void *dm, const void *ds, __m128 *mins) {
+    uint32_t x, y;
+    memcpy(&x, dm, 4);
+    memcpy(&y, ds, 4);
+    __m128 wx = ck_h2f_pair(x), wy = ck_h2f_pair(y);
+    *mins = _mm_fmadd_ps(wx, wy, *mins);
+    return _mm256_broadcastss_ps(_mm_mul_ss(wx, wy));
+}
+
+/// One block's term: acc + d · Σ qx·qy (d the block's scale product), with qx signed bytes (multiplied as |qx|
+/// against qy carrying qx's sign) or unsigned when `unsigned_x`.
+AVX2 static inline __attribute__((always_inline)) __m256 add_block(__m256 acc, __m256 d, __m256i qx,
                                                                     const int8_t *qy, int unsigned_x, us8_fn dot) {
-    __m256 d = _mm256_set1_ps(H2F(dx) * H2F(dy));
     __m256i y = _mm256_loadu_si256((const __m256i *)qy);
     return _mm256_fmadd_ps(d, unsigned_x ? dot(qx, y) : dot(_mm256_sign_epi8(qx, qx), _mm256_sign_epi8(y, qx)), acc);
 }
@@ -81,7 +98,8 @@ AVX2 static inline __attribute__((always_inline)) float q4_0_body(int n, const v
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 32; i++) {
         ck_prefetch_ahead(x + i, sizeof x[i]);
-        acc = add_block(acc, x[i].d, y[i].d, _mm256_sub_epi8(nibbles32(x[i].qs), _mm256_set1_epi8(8)), y[i].qs, 0, dot);
+        __m256i codes = _mm256_sub_epi8(nibbles32(x[i].qs), _mm256_set1_epi8(8));
+        acc = add_block(acc, scale_product(x[i].d, y[i].d), codes, y[i].qs, 0, dot);
     }
     return hsum8(acc);
 }
@@ -91,13 +109,12 @@ AVX2 static inline __attribute__((always_inline)) float q4_1_body(int n, const v
     const ck_block_q4_1 *x = vx;
     const ck_block_q8_1 *y = vy;
     __m256 acc = _mm256_setzero_ps();
-    float mins = 0;
+    __m128 mins = _mm_setzero_ps();
     for (int i = 0; i < n / 32; i++) {
         ck_prefetch_ahead(x + i, sizeof x[i]);
-        mins = __builtin_fmaf(H2F(x[i].m), H2F(y[i].s), mins);
-        acc = add_block(acc, x[i].d, y[i].d, nibbles32(x[i].qs), y[i].qs, 1, dot);
+        acc = add_block(acc, scale_and_min(&x[i].d, &y[i].d, &mins), nibbles32(x[i].qs), y[i].qs, 1, dot);
     }
-    return hsum8(acc) + mins;
+    return hsum8(acc) + _mm_cvtss_f32(_mm_movehdup_ps(mins));
 }
 
 AVX2 static inline __attribute__((always_inline)) float q5_0_body(int n, const void *vx, const void *vy,
@@ -107,7 +124,7 @@ AVX2 static inline __attribute__((always_inline)) float q5_0_body(int n, const v
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 32; i++) {
         ck_prefetch_ahead(x + i, sizeof x[i]);
-        acc = add_block(acc, x[i].d, y[i].d, codes5(x[i].qs, x[i].qh, 1), y[i].qs, 0, dot);
+        acc = add_block(acc, scale_product(x[i].d, y[i].d), codes5(x[i].qs, x[i].qh, 1), y[i].qs, 0, dot);
     }
     return hsum8(acc);
 }
@@ -117,13 +134,12 @@ AVX2 static inline __attribute__((always_inline)) float q5_1_body(int n, const v
     const ck_block_q5_1 *x = vx;
     const ck_block_q8_1 *y = vy;
     __m256 acc = _mm256_setzero_ps();
-    float mins = 0;
+    __m128 mins = _mm_setzero_ps();
     for (int i = 0; i < n / 32; i++) {
         ck_prefetch_ahead(x + i, sizeof x[i]);
-        mins += H2F(x[i].m) * H2F(y[i].s);
-        acc = add_block(acc, x[i].d, y[i].d, codes5(x[i].qs, x[i].qh, 0), y[i].qs, 1, dot);
+        acc = add_block(acc, scale_and_min(&x[i].d, &y[i].d, &mins), codes5(x[i].qs, x[i].qh, 0), y[i].qs, 1, dot);
     }
-    return hsum8(acc) + mins;
+    return hsum8(acc) + _mm_cvtss_f32(_mm_movehdup_ps(mins));
 }
 
 AVX2 static inline __attribute__((always_inline)) float q8_0_body(int n, const void *vx, const void *vy,
@@ -133,7 +149,8 @@ AVX2 static inline __attribute__((always_inline)) float q8_0_body(int n, const v
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 32; i++) {
         ck_prefetch_ahead(x + i, sizeof x[i]);
-        acc = add_block(acc, x[i].d, y[i].d, _mm256_loadu_si256((const __m256i *)x[i].qs), y[i].qs, 0, dot);
+        __m256i codes = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        acc = add_block(acc, scale_product(x[i].d, y[i].d), codes, y[i].qs, 0, dot);
     }
     return hsum8(acc);
 }
