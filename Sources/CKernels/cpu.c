@@ -17,6 +17,7 @@ uint32_t ck_cpu_features(void) {
     if (__builtin_cpu_supports("avx512f")) features |= CK_CPU_AVX512F;
     if (__builtin_cpu_supports("avx512vl")) features |= CK_CPU_AVX512VL;
     if (__builtin_cpu_supports("avx512vnni")) features |= CK_CPU_AVX512VNNI;
+    if (__builtin_cpu_supports("avx512bw")) features |= CK_CPU_AVX512BW;
 #elif defined(__aarch64__)
     features |= CK_CPU_NEON;  // Advanced SIMD is mandatory on AArch64.
 #if defined(__linux__)

@@ -46,7 +46,7 @@ AVX2 static inline __m256 dot_us8(__m256i ux, __m256i sy) {
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(d16, _mm256_set1_epi16(1)));
 }
 
-#define VNNI __attribute__((target("avx2,fma,f16c,avx512vl,avx512vnni")))
+#define VNNI __attribute__((target("avx2,fma,f16c,avx512vl,avx512vnni,avx512bw")))
 
 /// dot_us8 in one instruction: vpdpbusd sums each four u8 × s8 products into an int32 lane exactly, the
 /// sums maddubs and madd form when no int16 pair saturates (none can here: |x| ≤ 128, |y| ≤ 127).
@@ -91,6 +91,18 @@ AVX2 static inline __m256i codes5(const uint8_t *qs, const uint8_t *qh, int cent
     return _mm256_or_si256(nibbles32(qs), hi);
 }
 
+/// codes5 with AVX512-BW: bit j of qh is the mask bit of element j, so one masked byte operation adds the
+/// fifth bit (16 where it is set; for Q5_0, -16 where it is clear) in place of bits32 and the merge.
+VNNI static inline __m256i codes5_masked(const uint8_t *qs, const uint8_t *qh, int centred) {
+    uint32_t bits;
+    memcpy(&bits, qh, 4);
+    __m256i n = nibbles32(qs);
+    return centred ? _mm256_mask_sub_epi8(n, (__mmask32)~bits, n, _mm256_set1_epi8(16))
+                   : _mm256_mask_add_epi8(n, (__mmask32)bits, n, _mm256_set1_epi8(16));
+}
+/// codes5 or codes5_masked.
+typedef __m256i (*codes5_fn)(const uint8_t *qs, const uint8_t *qh, int centred);
+
 AVX2 static inline __attribute__((always_inline)) float q4_0_body(int n, const void *vx, const void *vy,
                                                                  us8_fn dot) {
     const ck_block_q4_0 *x = vx;
@@ -118,7 +130,7 @@ AVX2 static inline __attribute__((always_inline)) float q4_1_body(int n, const v
 }
 
 AVX2 static inline __attribute__((always_inline)) float q5_0_body(int n, const void *vx, const void *vy,
-                                                                 us8_fn dot) {
+                                                                 us8_fn dot, codes5_fn codes5) {
     const ck_block_q5_0 *x = vx;
     const ck_block_q8_0 *y = vy;
     __m256 acc = _mm256_setzero_ps();
@@ -130,7 +142,7 @@ AVX2 static inline __attribute__((always_inline)) float q5_0_body(int n, const v
 }
 
 AVX2 static inline __attribute__((always_inline)) float q5_1_body(int n, const void *vx, const void *vy,
-                                                                 us8_fn dot) {
+                                                                 us8_fn dot, codes5_fn codes5) {
     const ck_block_q5_1 *x = vx;
     const ck_block_q8_1 *y = vy;
     __m256 acc = _mm256_setzero_ps();
@@ -204,9 +216,15 @@ AVX2 static float dot_bf16(int n, const void *vx, const void *vy) {
     }
 DOT_VARIANTS(q4_0)
 DOT_VARIANTS(q4_1)
-DOT_VARIANTS(q5_0)
-DOT_VARIANTS(q5_1)
 DOT_VARIANTS(q8_0)
+AVX2 static float dot_q5_0(int n, const void *x, const void *y) { return q5_0_body(n, x, y, dot_us8, codes5); }
+AVX2 static float dot_q5_1(int n, const void *x, const void *y) { return q5_1_body(n, x, y, dot_us8, codes5); }
+VNNI static float dot_q5_0_vnni(int n, const void *x, const void *y) {
+    return q5_0_body(n, x, y, dot_us8_vnni, codes5_masked);
+}
+VNNI static float dot_q5_1_vnni(int n, const void *x, const void *y) {
+    return q5_1_body(n, x, y, dot_us8_vnni, codes5_masked);
+}
 
 typedef float (*ck_dot_fn)(int n, const void *x, const void *y);
 

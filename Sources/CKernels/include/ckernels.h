@@ -22,6 +22,7 @@ enum {
     CK_CPU_DOTPROD = 1u << 5,  // Armv8.2 SDOT/UDOT
     CK_CPU_AVX512VL = 1u << 6,
     CK_CPU_AVX512VNNI = 1u << 7,
+    CK_CPU_AVX512BW = 1u << 8,
 };
 
 /// The SIMD features of the running CPU (a bit set of CK_CPU_*): cpuid on x86-64, HWCAP on arm64.
