@@ -130,26 +130,26 @@ AVX2 static inline __attribute__((always_inline)) float q4_1_body(int n, const v
 }
 
 AVX2 static inline __attribute__((always_inline)) float q5_0_body(int n, const void *vx, const void *vy,
-                                                                 us8_fn dot, codes5_fn codes5) {
+                                                                 us8_fn dot, codes5_fn codes_of) {
     const ck_block_q5_0 *x = vx;
     const ck_block_q8_0 *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / 32; i++) {
         ck_prefetch_ahead(x + i, sizeof x[i]);
-        acc = add_block(acc, scale_product(x[i].d, y[i].d), codes5(x[i].qs, x[i].qh, 1), y[i].qs, 0, dot);
+        acc = add_block(acc, scale_product(x[i].d, y[i].d), codes_of(x[i].qs, x[i].qh, 1), y[i].qs, 0, dot);
     }
     return hsum8(acc);
 }
 
 AVX2 static inline __attribute__((always_inline)) float q5_1_body(int n, const void *vx, const void *vy,
-                                                                 us8_fn dot, codes5_fn codes5) {
+                                                                 us8_fn dot, codes5_fn codes_of) {
     const ck_block_q5_1 *x = vx;
     const ck_block_q8_1 *y = vy;
     __m256 acc = _mm256_setzero_ps();
     __m128 mins = _mm_setzero_ps();
     for (int i = 0; i < n / 32; i++) {
         ck_prefetch_ahead(x + i, sizeof x[i]);
-        acc = add_block(acc, scale_and_min(&x[i].d, &y[i].d, &mins), codes5(x[i].qs, x[i].qh, 0), y[i].qs, 1, dot);
+        acc = add_block(acc, scale_and_min(&x[i].d, &y[i].d, &mins), codes_of(x[i].qs, x[i].qh, 0), y[i].qs, 1, dot);
     }
     return hsum8(acc) + _mm_cvtss_f32(_mm_movehdup_ps(mins));
 }
