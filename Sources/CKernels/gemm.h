@@ -70,6 +70,9 @@ typedef struct {
 } ck_panel_k_row;
 /// Writes `row` as row r of the panel's super-block (`scales` of them: 8 or 16), in the layout above.
 void ck_store_panel_k_row(uint8_t *superblock, int r, int scales, const ck_panel_k_row *row);
+/// Fills row's scales, pairs, d and dmin from one super-block of `type` (panels.c), as the references unpack
+/// them: for the AVX2 packers and the portable twin alike.
+void ck_panel_k_header(int type, const void *block, ck_panel_k_row *row);
 
 #if defined(__x86_64__)
 /// Writes the panel of `rm` ≤ CK_PANEL_ROWS rows of Q4_K, Q5_K or Q6_K (kquants_avx2.c), or of Q2_K, Q3_K or

@@ -388,12 +388,10 @@ ck_tile_fn ck_avx2_tile_function_k(int type) {
 }
 // MARK: Panels of a prompt's product (gemm.h, panels.c).
 
-/// The K-quant panel layout of gemm.h: codes45 and codes6 give each row's runs, the scales are unpacked as
-/// the references unpack them.
+/// The K-quant panel layout of gemm.h: codes45 and codes6 give each row's runs, ck_panel_k_header its scales.
 AVX2 void ck_avx2_pack_panel_k(int type, const void *rows, size_t row_bytes, int rm, int superblocks, uint8_t *panel) {
     const int six = type == CK_TYPE_Q6_K;
-    size_t block_bytes = six ? sizeof(ck_block_q6_K)
-                             : type == CK_TYPE_Q4_K ? sizeof(ck_block_q4_K) : sizeof(ck_block_q5_K);
+    size_t block_bytes = ck_row_bytes(type, CK_QK_K);
     for (int i = 0; i < superblocks; i++) {
         for (int r = 0; r < CK_PANEL_ROWS; r++) {
             ck_panel_k_row u = {0};
@@ -402,27 +400,17 @@ AVX2 void ck_avx2_pack_panel_k(int type, const void *rows, size_t row_bytes, int
             if (r >= rm) {
                 for (int k = 0; k < 8; k++) runs[k] = _mm256_setzero_si256();
             } else if (six) {
-                const ck_block_q6_K *b = block;
-                codes6(b, 0, runs);
-                codes6(b, 1, runs + 4);
-                for (int k = 0; k < 16; k++) u.scales[k] = u.pairs[k] = b->scales[k];
-                u.d = H2F(b->d);
+                codes6(block, 0, runs);
+                codes6(block, 1, runs + 4);
             } else {
-                const ck_block_q4_K *b = block;  // d, dmin and scales sit at the same offsets in Q5_K
-                const uint8_t *qs = type == CK_TYPE_Q4_K ? b->qs : ((const ck_block_q5_K *)block)->qs;
+                const uint8_t *qs =
+                    type == CK_TYPE_Q4_K ? ((const ck_block_q4_K *)block)->qs : ((const ck_block_q5_K *)block)->qs;
                 __m256i high = type == CK_TYPE_Q5_K
                                    ? _mm256_loadu_si256((const __m256i *)((const ck_block_q5_K *)block)->qh)
                                    : _mm256_setzero_si256();
                 for (int j = 0; j < 4; j++) codes45(qs, j, type == CK_TYPE_Q5_K, &high, &runs[2 * j], &runs[2 * j + 1]);
-                uint8_t scales[8], mins[8];
-                ck_unpack_scales_k4(b->scales, scales, mins);
-                for (int k = 0; k < 8; k++) {
-                    u.scales[k] = scales[k];
-                    u.pairs[2 * k] = u.pairs[2 * k + 1] = mins[k];
-                }
-                u.d = H2F(b->d);
-                u.dmin = H2F(b->dmin);
             }
+            if (r < rm) ck_panel_k_header(type, block, &u);
             for (int k = 0; k < 8; k++) _mm256_storeu_si256((__m256i *)u.runs[k], runs[k]);
             ck_store_panel_k_row(panel + (size_t)i * CK_PANEL_K_BYTES, r, six ? 16 : 8, &u);
         }

@@ -262,7 +262,7 @@ ck_dot_fn ck_avx2_dot_function_low(int type, int vnni) {
 // MARK: Panels of a prompt's product (gemm.h, panels.c).
 
 /// The K-quant panel layout of gemm.h for Q2_K, Q3_K and IQ4_XS: the runs as the dot kernels form them (Q3_K's
-/// codes stored +4, IQ4_XS's levels +128), the scales (and Q2_K's mins) as the references unpack them.
+/// codes stored +4, IQ4_XS's levels +128), the scales (and Q2_K's mins) from ck_panel_k_header.
 AVX2 void ck_avx2_pack_panel_low(int type, const void *rows, size_t row_bytes, int rm, int superblocks,
                                  uint8_t *panel) {
     const int three = type == CK_TYPE_Q3_K, xs = type == CK_TYPE_IQ4_XS;
@@ -271,18 +271,14 @@ AVX2 void ck_avx2_pack_panel_low(int type, const void *rows, size_t row_bytes, i
     for (int i = 0; i < superblocks; i++) {
         for (int r = 0; r < CK_PANEL_ROWS; r++) {
             ck_panel_k_row u = {0};
+            const void *block = (const char *)rows + r * row_bytes + i * block_bytes;
             if (r < rm && xs) {
-                const ck_block_iq4_xs *b = (const void *)((const char *)rows + r * row_bytes + i * block_bytes);
+                const ck_block_iq4_xs *b = block;
                 for (int j = 0; j < 8; j++) {
                     __m256i levels = _mm256_xor_si256(levels32(b->qs + 16 * j, table), _mm256_set1_epi8((char)0x80));
                     _mm256_storeu_si256((__m256i *)u.runs[j], levels);
                 }
-                int scales[8];
-                ck_unpack_scales_iq4_xs(b, scales);
-                for (int k = 0; k < 8; k++) u.scales[k] = u.pairs[2 * k] = u.pairs[2 * k + 1] = (int16_t)scales[k];
-                u.d = H2F(b->d);
             } else if (r < rm) {
-                const void *block = (const char *)rows + r * row_bytes + i * block_bytes;
                 const uint8_t *qs = three ? ((const ck_block_q3_K *)block)->qs : ((const ck_block_q2_K *)block)->qs;
                 __m256i high = three ? load32(((const ck_block_q3_K *)block)->hmask) : _mm256_setzero_si256();
                 for (int h = 0; h < 2; h++) {
@@ -293,22 +289,8 @@ AVX2 void ck_avx2_pack_panel_low(int type, const void *rows, size_t row_bytes, i
                         _mm256_storeu_si256((__m256i *)u.runs[4 * h + j], codes);
                     }
                 }
-                if (three) {
-                    const ck_block_q3_K *b = block;
-                    int scales[16];
-                    ck_unpack_scales_q3_K(b->scales, scales);
-                    for (int k = 0; k < 16; k++) u.scales[k] = u.pairs[k] = (int16_t)scales[k];
-                    u.d = H2F(b->d);
-                } else {
-                    const ck_block_q2_K *b = block;
-                    for (int k = 0; k < 16; k++) {
-                        u.scales[k] = b->scales[k] & 0xF;
-                        u.pairs[k] = (int16_t)(b->scales[k] >> 4);
-                    }
-                    u.d = H2F(b->d);
-                    u.dmin = H2F(b->dmin);
-                }
             }
+            if (r < rm) ck_panel_k_header(type, block, &u);
             ck_store_panel_k_row(panel + (size_t)i * CK_PANEL_K_BYTES, r, xs ? 8 : 16, &u);
         }
     }

@@ -18,6 +18,7 @@
 
 void ck_panel_terms(int activation_type, const void *activation, size_t stride, int tokens, int cols,
                     ck_panel_term *terms) {
+    if (activation_type == CK_TYPE_Q8_K) return;  // the K-quant panels read the Q8_K blocks themselves
     int blocks = cols / CK_QK;
     for (int t = 0; t < tokens; t++) {
         const char *row = (const char *)activation + (size_t)t * stride;
@@ -48,7 +49,7 @@ static int is_k(int type) {
 
 /// How a K-quant's super-block sums: sub-blocks of 16 elements (else 32), and the stored codes' offset as a
 /// shift (Q3_K: 4, Q6_K: 32, IQ4_XS: 128; 0 where mins take its place).
-static int sub16(int type) { return type != CK_TYPE_Q4_K && type != CK_TYPE_Q5_K && type != CK_TYPE_IQ4_XS; }
+static int in_sixteens(int type) { return type != CK_TYPE_Q4_K && type != CK_TYPE_Q5_K && type != CK_TYPE_IQ4_XS; }
 static int offset_shift(int type) {
     return type == CK_TYPE_Q6_K ? 5 : type == CK_TYPE_Q3_K ? 2 : type == CK_TYPE_IQ4_XS ? 7 : 0;
 }
@@ -69,56 +70,78 @@ void ck_store_panel_k_row(uint8_t *superblock, int r, int scales, const ck_panel
     memcpy(superblock + CK_PANEL_K_D(scales) + (CK_PANEL_ROWS + r) * 4, &row->dmin, 4);
 }
 
-/// One row's super-block unpacked for the K-quant twin, from the references' decoders: codes as the panels
-/// store them, sub-block scales, block-sum multipliers, d and dmin.
-static void unpack_k_ref(int type, const void *block, int codes[CK_QK_K], int scales[16], int pairs[16],
-                         float *d, float *dmin) {
-    int8_t signed_codes[CK_QK_K];
+void ck_panel_k_header(int type, const void *block, ck_panel_k_row *row) {
+    row->dmin = 0;
     switch (type) {
     case CK_TYPE_Q2_K: {
         const ck_block_q2_K *b = block;
-        ck_codes_2bit(b->qs, signed_codes);
-        for (int e = 0; e < CK_QK_K; e++) codes[e] = signed_codes[e];
-        for (int k = 0; k < 16; k++) scales[k] = b->scales[k] & 0xF, pairs[k] = b->scales[k] >> 4;
-        *d = CK_H2F(b->d), *dmin = CK_H2F(b->dmin);
+        for (int k = 0; k < 16; k++) row->scales[k] = b->scales[k] & 0xF, row->pairs[k] = (int16_t)(b->scales[k] >> 4);
+        row->d = CK_H2F(b->d), row->dmin = CK_H2F(b->dmin);
         break;
     }
     case CK_TYPE_Q3_K: {
         const ck_block_q3_K *b = block;
-        ck_codes_q3_K(b, signed_codes);
-        for (int e = 0; e < CK_QK_K; e++) codes[e] = signed_codes[e] + 4;
+        int scales[16];
         ck_unpack_scales_q3_K(b->scales, scales);
-        for (int k = 0; k < 16; k++) pairs[k] = scales[k];
-        *d = CK_H2F(b->d), *dmin = 0;
+        for (int k = 0; k < 16; k++) row->scales[k] = row->pairs[k] = (int16_t)scales[k];
+        row->d = CK_H2F(b->d);
         break;
     }
     case CK_TYPE_IQ4_XS: {
         const ck_block_iq4_xs *b = block;
-        ck_levels_iq4_xs(b, signed_codes, pairs);
-        for (int e = 0; e < CK_QK_K; e++) codes[e] = signed_codes[e] + 128;
-        for (int k = 0; k < 8; k++) scales[k] = pairs[2 * k];
-        *d = CK_H2F(b->d), *dmin = 0;
+        int scales[8];
+        ck_unpack_scales_iq4_xs(b, scales);
+        for (int k = 0; k < 8; k++) row->scales[k] = row->pairs[2 * k] = row->pairs[2 * k + 1] = (int16_t)scales[k];
+        row->d = CK_H2F(b->d);
         break;
     }
     case CK_TYPE_Q6_K: {
         const ck_block_q6_K *b = block;
-        ck_codes_q6_K(b, signed_codes);
-        for (int e = 0; e < CK_QK_K; e++) codes[e] = signed_codes[e] + 32;
-        for (int k = 0; k < 16; k++) scales[k] = pairs[k] = b->scales[k];
-        *d = CK_H2F(b->d), *dmin = 0;
+        for (int k = 0; k < 16; k++) row->scales[k] = row->pairs[k] = b->scales[k];
+        row->d = CK_H2F(b->d);
         break;
     }
     default: {
         const ck_block_q4_K *b = block;  // d, dmin and scales sit at the same offsets in Q5_K
-        uint8_t unsigned_codes[CK_QK_K], s8[8], m8[8];
-        ck_codes_k(type, block, unsigned_codes);
-        for (int e = 0; e < CK_QK_K; e++) codes[e] = unsigned_codes[e];
-        ck_unpack_scales_k4(b->scales, s8, m8);
-        for (int k = 0; k < 8; k++) scales[k] = s8[k], pairs[2 * k] = pairs[2 * k + 1] = m8[k];
-        *d = CK_H2F(b->d), *dmin = CK_H2F(b->dmin);
+        uint8_t scales[8], mins[8];
+        ck_unpack_scales_k4(b->scales, scales, mins);
+        for (int k = 0; k < 8; k++) row->scales[k] = scales[k], row->pairs[2 * k] = row->pairs[2 * k + 1] = mins[k];
+        row->d = CK_H2F(b->d), row->dmin = CK_H2F(b->dmin);
         break;
     }
     }
+}
+
+/// One row's super-block for the K-quant twin: its codes as the panels store them, from the references'
+/// decoders, and its header.
+static void unpack_k_ref(int type, const void *block, int codes[CK_QK_K], ck_panel_k_row *header) {
+    int8_t signed_codes[CK_QK_K];
+    int scale16[16];
+    switch (type) {
+    case CK_TYPE_Q2_K:
+        ck_codes_2bit(((const ck_block_q2_K *)block)->qs, signed_codes);
+        for (int e = 0; e < CK_QK_K; e++) codes[e] = signed_codes[e];
+        break;
+    case CK_TYPE_Q3_K:
+        ck_codes_q3_K(block, signed_codes);
+        for (int e = 0; e < CK_QK_K; e++) codes[e] = signed_codes[e] + 4;
+        break;
+    case CK_TYPE_IQ4_XS:
+        ck_levels_iq4_xs(block, signed_codes, scale16);
+        for (int e = 0; e < CK_QK_K; e++) codes[e] = signed_codes[e] + 128;
+        break;
+    case CK_TYPE_Q6_K:
+        ck_codes_q6_K(block, signed_codes);
+        for (int e = 0; e < CK_QK_K; e++) codes[e] = signed_codes[e] + 32;
+        break;
+    default: {
+        uint8_t unsigned_codes[CK_QK_K];
+        ck_codes_k(type, block, unsigned_codes);
+        for (int e = 0; e < CK_QK_K; e++) codes[e] = unsigned_codes[e];
+        break;
+    }
+    }
+    ck_panel_k_header(type, block, header);
 }
 
 /// The K-quant twin: per super-block, the exact integer Σ scale · (codes · activation codes) over its
@@ -127,26 +150,22 @@ static void unpack_k_ref(int type, const void *block, int codes[CK_QK_K], int sc
 /// into its own float sum through one fma with d (dmin) × the activation's d; the output is their difference.
 static float dot_k_ref(int type, int cols, const char *row, const ck_block_q8_K *a) {
     size_t block_bytes = ck_row_bytes(type, CK_QK_K);
-    const int sub = sub16(type) ? 16 : 32, shift = offset_shift(type);
+    const int sub = in_sixteens(type) ? 16 : 32, shift = offset_shift(type);
     float acc = 0, accm = 0;
     for (int i = 0; i < cols / CK_QK_K; i++) {
-        int codes[CK_QK_K], scales[16], pairs[16];
-        float d, dmin;
-        unpack_k_ref(type, row + (size_t)i * block_bytes, codes, scales, pairs, &d, &dmin);
+        int codes[CK_QK_K];
+        ck_panel_k_row h;
+        unpack_k_ref(type, row + (size_t)i * block_bytes, codes, &h);
         int32_t dot = 0, sums = 0;
         for (int k = 0; k < CK_QK_K / sub; k++) {
             int32_t s = 0;
             for (int e = sub * k; e < sub * (k + 1); e++) s += codes[e] * a[i].qs[e];
-            dot += scales[k] * s;
+            dot += h.scales[k] * s;
         }
-        for (int k = 0; k < 16; k++) sums += pairs[k] * a[i].bsums[k];
-        if (shift) {
-            dot -= sums * (1 << shift);
-            acc = __builtin_fmaf((float)dot, d * a[i].d, acc);
-        } else {
-            acc = __builtin_fmaf((float)dot, d * a[i].d, acc);
-            accm = __builtin_fmaf((float)sums, dmin * a[i].d, accm);
-        }
+        for (int k = 0; k < 16; k++) sums += h.pairs[k] * a[i].bsums[k];
+        if (shift) dot -= sums * (1 << shift);
+        acc = __builtin_fmaf((float)dot, h.d * a[i].d, acc);
+        if (!shift) accm = __builtin_fmaf((float)sums, h.dmin * a[i].d, accm);
     }
     return acc - accm;
 }
@@ -309,11 +328,9 @@ AVX512 static inline __attribute__((always_inline)) void panel_k_tokens(
         for (int c = 0; c < NC; c++) {
             float da;
             memcpy(&da, a + c * stride, 4);
-            if (shift) {
-                __m512i total = _mm512_sub_epi32(dot[c], _mm512_slli_epi32(sums[c], shift));
-                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(d, _mm512_set1_ps(da)), acc[c]);
-            } else {
-                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[c]), _mm512_mul_ps(d, _mm512_set1_ps(da)), acc[c]);
+            __m512i total = shift ? _mm512_sub_epi32(dot[c], _mm512_slli_epi32(sums[c], shift)) : dot[c];
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(d, _mm512_set1_ps(da)), acc[c]);
+            if (!shift) {
                 accm[c] =
                     _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[c]), _mm512_mul_ps(dmin, _mm512_set1_ps(da)), accm[c]);
             }
@@ -345,27 +362,17 @@ AVX512 static inline __attribute__((always_inline)) void panel_k_all(const ck_ma
     }
 }
 
-/// Q4_K and Q5_K: 32-element sub-blocks with mins; Q2_K: 16-element ones with mins; Q3_K and Q6_K:
-/// 16-element ones whose codes are offset by 4 and 32; IQ4_XS: 32-element ones, levels offset by 128.
-AVX512 static void panel_k_q45(const ck_matvec_job *p, const uint8_t *panel, int r0, __mmask16 mask) {
-    panel_k_all(p, panel, r0, mask, 0, 0);
-}
-
-AVX512 static void panel_k_q2(const ck_matvec_job *p, const uint8_t *panel, int r0, __mmask16 mask) {
-    panel_k_all(p, panel, r0, mask, 1, 0);
-}
-
-AVX512 static void panel_k_q3(const ck_matvec_job *p, const uint8_t *panel, int r0, __mmask16 mask) {
-    panel_k_all(p, panel, r0, mask, 1, 2);
-}
-
-AVX512 static void panel_k_q6(const ck_matvec_job *p, const uint8_t *panel, int r0, __mmask16 mask) {
-    panel_k_all(p, panel, r0, mask, 1, 5);
-}
-
-AVX512 static void panel_k_iq4_xs(const ck_matvec_job *p, const uint8_t *panel, int r0, __mmask16 mask) {
-    panel_k_all(p, panel, r0, mask, 0, 7);
-}
+/// panel_k_all for each shape of super-block, its sub-block size and offset folded from the type (Q4_K and
+/// Q5_K share one).
+#define PANEL_K(name, type)                                                                                     \
+    AVX512 static void name(const ck_matvec_job *p, const uint8_t *panel, int r0, __mmask16 mask) {             \
+        panel_k_all(p, panel, r0, mask, in_sixteens(type), offset_shift(type));                                      \
+    }
+PANEL_K(panel_k_q45, CK_TYPE_Q4_K)
+PANEL_K(panel_k_q2, CK_TYPE_Q2_K)
+PANEL_K(panel_k_q3, CK_TYPE_Q3_K)
+PANEL_K(panel_k_q6, CK_TYPE_Q6_K)
+PANEL_K(panel_k_iq4_xs, CK_TYPE_IQ4_XS)
 
 /// Panels dealt out round-robin: each thread unpacks its panel into its scratch, then every token meets it.
 AVX512 static void panel_task(void *context, int ith, int nth) {

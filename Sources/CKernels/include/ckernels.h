@@ -218,7 +218,8 @@ typedef struct {
 int ck_panel_available(int type);
 /// Bytes of one thread's scratch for rows of `cols` elements.
 size_t ck_panel_scratch_bytes(int cols);
-/// The terms of `tokens` Q8_0 or Q8_1 (`activation_type`) rows of `cols` elements, `stride` bytes apart.
+/// The terms of `tokens` Q8_0 or Q8_1 (`activation_type`) rows of `cols` elements, `stride` bytes apart; none
+/// for Q8_K rows.
 void ck_panel_terms(int activation_type, const void *activation, size_t stride, int tokens, int cols,
                     ck_panel_term *terms);
 /// The product over the pool (only where ck_panel_available), and its portable twin.

@@ -131,12 +131,9 @@ public enum Kernels {
                 biasValues.withUnsafeBufferPointer { b in
                     out.withUnsafeMutableBufferPointer { o in
                         terms.withUnsafeMutableBufferPointer { termPointer in
-                            let activation = activationType(for: type)
-                            if activation != .q8_K {
-                                ck_panel_terms(
-                                    Int32(activation.rawValue), a.baseAddress, activationBytes, Int32(tokens),
-                                    Int32(count), termPointer.baseAddress)
-                            }
+                            ck_panel_terms(
+                                Int32(activationType(for: type).rawValue), a.baseAddress, activationBytes,
+                                Int32(tokens), Int32(count), termPointer.baseAddress)
                             let product = ck_matvec_job(
                                 weights: w.baseAddress, type: Int32(type.rawValue), rows: Int32(rows),
                                 cols: Int32(count), tokens: Int32(tokens), activation: a.baseAddress,

@@ -125,7 +125,7 @@ final class MatmulRunner {
         for t in 0..<tokens {
             ck_quantize_row(Int32(type.rawValue), x + t * cols, quantized.pointer + t * stride, Int32(cols))
         }
-        if path == .panels && type != .q8_K {
+        if path == .panels {
             ck_panel_terms(
                 Int32(type.rawValue), quantized.pointer, stride, Int32(tokens), Int32(cols),
                 panelTerms.pointer.assumingMemoryBound(to: ck_panel_term.self))
