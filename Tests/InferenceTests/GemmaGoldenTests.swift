@@ -23,7 +23,9 @@ import GGUF
 import Inference
 import Testing
 
-@Suite(.serialized, .enabled(if: TokenizerFixtures.gemmaPresent, TokenizerFixtures.gemmaAbsent))
+@Suite(
+    .serialized,
+    .enabled(if: TokenizerFixtures.gemmaPresent || TokenizerFixtures.testDataRequired, TokenizerFixtures.gemmaAbsent))
 struct GemmaGoldenTests {
     let goldens: EngineGoldens
     let model: TransformerModel
@@ -76,7 +78,8 @@ struct GemmaGoldenTests {
     }
 }
 
-@Suite(.enabled(if: TokenizerFixtures.gemmaPresent, TokenizerFixtures.gemmaAbsent))
+@Suite(
+    .enabled(if: TokenizerFixtures.gemmaPresent || TokenizerFixtures.testDataRequired, TokenizerFixtures.gemmaAbsent))
 struct GemmaTokenizerTests {
     @Test func readsSentencePieceVocabulary() throws {
         let vocabulary = try TokenizerFixtures.gemmaVocabulary.get()

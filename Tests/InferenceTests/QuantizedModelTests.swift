@@ -2,8 +2,8 @@
 // IQ4_NL, IQ4_XS; deploy/make-quant-models.sh makes the files at test-data time, `--pure` so every tensor
 // whose rows allow it takes the type): `model verify` accepts each file, and the engine's perplexity on
 // it is within 1% of llama.cpp's on the same file (goldens from deploy/oracle/quant_perplexity.py,
-// Fixtures/quant_perplexity.json, over engine_goldens.json's tokens). Skipped, saying why, when the files
-// are not there.
+// Fixtures/quant_perplexity.json, over engine_goldens.json's tokens). `make test` makes the files; outside
+// it and CI the suite is skipped, saying why, when they are not there.
 import Foundation
 import GGUF
 import Inference
@@ -34,7 +34,9 @@ struct QuantPerplexityGoldens: Decodable {
         "models/SmolLM2-135M-Instruct.{Q2_K,Q3_K,IQ4_NL,IQ4_XS}.gguf are absent: run deploy/make-quant-models.sh"
 }
 
-@Suite(.serialized, .enabled(if: QuantPerplexityGoldens.present, QuantPerplexityGoldens.absent))
+@Suite(
+    .serialized,
+    .enabled(if: QuantPerplexityGoldens.present || TokenizerFixtures.testDataRequired, QuantPerplexityGoldens.absent))
 struct QuantizedModelTests {
     let goldens: QuantPerplexityGoldens
 

@@ -23,12 +23,6 @@ enum TinyModels {
     /// The test venv's Python (deploy/install-deps.sh with ENCLAVE_TEST_DEPS=1), which has `gguf`.
     static var python: String { cache + "/test-venv/bin/python" }
 
-    /// Whether a missing generator must fail the tests rather than skip them (CI, or set-up requested).
-    static let required: Bool = {
-        let environment = ProcessInfo.processInfo.environment
-        return environment["CI"] != nil || environment["ENCLAVE_TEST_DEPS"] == "1"
-    }()
-
     /// The directory the generator wrote the files into (`cache/tiny-models`, rewritten once per process
     /// with the same bytes); nil when it could not run.
     static let directory: URL? = {
@@ -54,7 +48,7 @@ enum TinyModels {
     static func goldens(_ name: String) throws -> [String: Any] { try TokenizerFixtures.json("tiny_\(name).json") }
 }
 
-@Suite(.serialized, .enabled(if: TinyModels.available || TinyModels.required, TinyModels.absent))
+@Suite(.serialized, .enabled(if: TinyModels.available || TokenizerFixtures.testDataRequired, TinyModels.absent))
 struct TinyArchitectureTests {
     /// The generated file is the one the goldens were recorded from (else every comparison below would
     /// compare other weights).
