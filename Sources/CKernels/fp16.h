@@ -1,7 +1,10 @@
 // Private: the f16 → f32 table (fp16.c) read inline by the fast kernels, and the F16C conversion of two
 // halves at once. One load per half beats a scalar F16C conversion of that half, which costs a shuffle and a
 // conversion micro-op per value and, on AMD Zen cores, made the one-token Q4_1 product run at half the memory
-// bandwidth it reaches with the table; one conversion of two halves beats two loads (ck_h2f_pair).
+// bandwidth it reaches with the table. Which of the table and ck_h2f_pair is faster depends on what bounds
+// the kernel: on Zen 4 one conversion of two halves beats two table reads; on AVX2-only cores such as Zen 2,
+// whose one-token kernels are bound by vector ALU operations, a broadcasting load from the table, which needs
+// none, wins (quants_avx2.c's scale_table and scale_pair).
 #ifndef ENCLAVE_CKERNELS_FP16_H
 #define ENCLAVE_CKERNELS_FP16_H
 #include <stdint.h>

@@ -1,6 +1,6 @@
-// Private: the AVX2 pieces the K-quant (kquants_avx2.c) and low-bit (lowbit_avx2.c) kernels share — the
-// target attribute, a half read as a float, per-16-element scale lanes for madd, the reduction of eight
-// float lanes in kquants.h's order, and the 32-value dequantizing store (defined in kquants_avx2.c).
+// Private: the AVX2 pieces the kernels share (quants_avx2.c, kquants_avx2.c, lowbit_avx2.c) — the target
+// attribute, a half read as a float, 32 nibbles as bytes, per-16-element scale lanes for madd, the reduction
+// of eight float lanes in kquants.h's order, and the 32-value dequantizing store (defined in kquants_avx2.c).
 #ifndef ENCLAVE_CKERNELS_KQUANTS_AVX2_H
 #define ENCLAVE_CKERNELS_KQUANTS_AVX2_H
 #if defined(__x86_64__)
@@ -10,6 +10,14 @@
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 #define H2F(h) CK_H2F(h)
+
+/// 32 nibbles → 32 bytes: low nibbles (elements 0..15) then high nibbles (16..31). The 16 bytes are loaded
+/// into both halves at once, and one variable shift moves the upper half's down by 4: two vector ALU
+/// operations where a shift, an insert and a mask were three.
+AVX2 static inline __m256i nibbles32(const uint8_t *qs) {
+    __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+    return _mm256_and_si256(_mm256_srlv_epi32(both, _mm256_set_epi32(4, 4, 4, 4, 0, 0, 0, 0)), _mm256_set1_epi8(0x0f));
+}
 
 /// Sixteen int16 lanes for madd over one 32-element run: s[2j] in lanes 0..7 (its first 16 elements) and
 /// s[2j + 1] in lanes 8..15, from `half`, whose two 128-bit lanes both hold the eight int16 scales s[0..7]:

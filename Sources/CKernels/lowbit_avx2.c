@@ -32,9 +32,7 @@ AVX2 static inline __m256i load32(const void *p) { return _mm256_loadu_si256((co
 
 /// 16 IQ4 code bytes → the 32 levels they index: low nibbles (elements 0..15), then high nibbles.
 AVX2 static inline __m256i levels32(const uint8_t *qs, __m256i table) {
-    __m128i t = _mm_loadu_si128((const __m128i *)qs);
-    __m256i nibbles = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0F));
-    return _mm256_shuffle_epi8(table, nibbles);
+    return _mm256_shuffle_epi8(table, nibbles32(qs));
 }
 
 AVX2 static inline __m256i iq4_table(void) {
