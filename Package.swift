@@ -175,7 +175,7 @@ let package = Package(
             name: "GGUFTestSupport", dependencies: ["GGUF"], path: "Tests/GGUFSupport", swiftSettings: strictSettings),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "GGUFTestSupport"], swiftSettings: numericSwiftSettings),
         .testTarget(
-            name: "InferenceTests", dependencies: ["Inference", "GGUF", "GGUFTestSupport"], exclude: ["Fixtures"],
+            name: "InferenceTests", dependencies: ["Inference", "GGUF", "GGUFTestSupport", "EnclaveTestSupport"], exclude: ["Fixtures"],
             swiftSettings: numericSwiftSettings),
         .testTarget(name: "EnclaveCryptoTests", dependencies: ["EnclaveCrypto"], swiftSettings: strictSettings),
         .testTarget(
@@ -188,7 +188,8 @@ let package = Package(
         .testTarget(
             name: "AuditTests", dependencies: ["Audit", "EnclaveCrypto", "EnclaveTestSupport"], exclude: ["Fixtures"],
             swiftSettings: strictSettings),
-        // Test helpers shared by test targets, not shipped: the recording OpenAI-compatible server.
+        // Test helpers shared by test targets, not shipped: the recording OpenAI-compatible server, the seeded
+        // generator, and whether the test set-up is required (TestSetUp).
         .target(
             name: "EnclaveTestSupport",
             dependencies: [

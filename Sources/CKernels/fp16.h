@@ -4,7 +4,7 @@
 // bandwidth it reaches with the table. Which of the table and ck_h2f_pair is faster depends on what bounds
 // the kernel: on Zen 4 one conversion of two halves beats two table reads; on AVX2-only cores such as Zen 2,
 // whose one-token kernels are bound by vector ALU operations, a broadcasting load from the table, which needs
-// none, wins (quants_avx2.c's scale_table and scale_pair).
+// none, wins (kquants_avx2.h's scale_from_table and scale_f16c).
 #ifndef ENCLAVE_CKERNELS_FP16_H
 #define ENCLAVE_CKERNELS_FP16_H
 #include <stdint.h>

@@ -47,8 +47,6 @@ AVX2 static inline __m256i add_scaled(__m256i sum, __m256i codes, __m256i q8, __
     return _mm256_add_epi32(sum, scaled_products(codes, q8, scale));
 }
 
-#define VNNI __attribute__((target("avx2,fma,f16c,avx512vl,avx512vnni")))
-
 /// add_scaled with VNNI's vpdpwssd, which adds the madd into `sum` in one instruction: the same int32s
 /// (neither sums with saturation). Its latency is several cycles, so the kernels alternate two sums.
 VNNI static inline __m256i add_scaled_vnni(__m256i sum, __m256i codes, __m256i q8, __m256i scale) {
@@ -183,8 +181,7 @@ AVX2 static float dot_iq4_nl(int n, const void *vx, const void *vy) {
     for (int i = 0; i < n / CK_QK; i++) {
         ck_prefetch_ahead(x + i, sizeof x[i]);
         __m256i lanes = scaled_products_signed(levels32(x[i].qs, table), load32(y[i].qs), ones);
-        __m128 d = ck_h2f_pair(x[i].d | (uint32_t)y[i].d << 16);  // both scales by one conversion (fp16.h)
-        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_mul_ss(d, _mm_movehdup_ps(d))), _mm256_cvtepi32_ps(lanes), acc);
+        acc = _mm256_fmadd_ps(scale_f16c(x[i].d, y[i].d), _mm256_cvtepi32_ps(lanes), acc);
     }
     return reduce8(acc);
 }

@@ -38,8 +38,6 @@ AVX2 static inline __m256 dot_us8(__m256i ux, __m256i sy) {
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(d16, _mm256_set1_epi16(1)));
 }
 
-#define VNNI __attribute__((target("avx2,fma,f16c,avx512vl,avx512vnni,avx512bw")))
-
 /// dot_us8 in one instruction: vpdpbusd sums each four u8 × s8 products into an int32 lane exactly, the
 /// sums maddubs and madd form when no int16 pair saturates (none can here: |x| ≤ 128, |y| ≤ 127).
 VNNI static inline __m256 dot_us8_vnni(__m256i ux, __m256i sy) {
@@ -47,28 +45,6 @@ VNNI static inline __m256 dot_us8_vnni(__m256i ux, __m256i sy) {
 }
 /// dot_us8 or dot_us8_vnni: the eight int32 lane sums of unsigned × signed bytes, as floats.
 typedef __m256 (*us8_fn)(__m256i ux, __m256i sy);
-
-/// dx · dy in all eight lanes, rounded once as the reference rounds it, in one of two ways; each variant of
-/// the kernels takes the faster on the CPUs that run it (bits are the same). scale_pair converts both halves
-/// with one F16C instruction (fp16.h): the VNNI variants, which run on Zen 4 and later, where it is faster.
-/// scale_table reads each half from the f16 table by a broadcasting load, which needs no vector ALU operation,
-/// and multiplies once: the AVX2 variants, which on AVX2-only CPUs such as Zen 2 are bound by vector ALU
-/// operations (Zen 2, one thread from L2, ns a block: Q5_0 2.5 against 2.9 with scale_pair, Q4_0 1.9 against
-/// 2.3, Q8_0 1.6 against 1.8).
-typedef __m256 (*scale_fn)(uint16_t dx, uint16_t dy);
-
-AVX2 static inline __m256 scale_pair(uint16_t dx, uint16_t dy) {
-    __m128 h = ck_h2f_pair(dx | (uint32_t)dy << 16);
-    return _mm256_broadcastss_ps(_mm_mul_ss(h, _mm_movehdup_ps(h)));
-}
-
-AVX2 static inline __m256 scale_table(uint16_t dx, uint16_t dy) {
-    __m256 x = _mm256_broadcast_ss(&CK_H2F(dx));
-    // An empty asm keeps the multiply in vector form: the compiler would otherwise multiply the two floats
-    // and broadcast the product, two ALU operations where this is one.
-    __asm__("" : "+x"(x));
-    return _mm256_mul_ps(x, _mm256_broadcast_ss(&CK_H2F(dy)));
-}
 
 /// A Q4_1/Q5_1 block's scale product and min term from its (d, m) and the Q8_1 block's (d, s), each pair side
 /// by side in memory and converted at once: returns dx · dy in all lanes, and adds m · s (fused, as the Q4_1
@@ -215,25 +191,29 @@ AVX2 static float dot_bf16(int n, const void *vx, const void *vy) {
     return s;
 }
 
-AVX2 static float dot_q4_0(int n, const void *x, const void *y) { return q4_0_body(n, x, y, dot_us8, scale_table); }
+AVX2 static float dot_q4_0(int n, const void *x, const void *y) {
+    return q4_0_body(n, x, y, dot_us8, scale_from_table);
+}
 AVX2 static float dot_q4_1(int n, const void *x, const void *y) { return q4_1_body(n, x, y, dot_us8); }
 AVX2 static float dot_q5_0(int n, const void *x, const void *y) {
-    return q5_0_body(n, x, y, dot_us8, codes5, scale_table);
+    return q5_0_body(n, x, y, dot_us8, codes5, scale_from_table);
 }
 AVX2 static float dot_q5_1(int n, const void *x, const void *y) { return q5_1_body(n, x, y, dot_us8, codes5); }
-AVX2 static float dot_q8_0(int n, const void *x, const void *y) { return q8_0_body(n, x, y, dot_us8, scale_table); }
+AVX2 static float dot_q8_0(int n, const void *x, const void *y) {
+    return q8_0_body(n, x, y, dot_us8, scale_from_table);
+}
 VNNI static float dot_q4_0_vnni(int n, const void *x, const void *y) {
-    return q4_0_body(n, x, y, dot_us8_vnni, scale_pair);
+    return q4_0_body(n, x, y, dot_us8_vnni, scale_f16c);
 }
 VNNI static float dot_q4_1_vnni(int n, const void *x, const void *y) { return q4_1_body(n, x, y, dot_us8_vnni); }
 VNNI static float dot_q5_0_vnni(int n, const void *x, const void *y) {
-    return q5_0_body(n, x, y, dot_us8_vnni, codes5_masked, scale_pair);
+    return q5_0_body(n, x, y, dot_us8_vnni, codes5_masked, scale_f16c);
 }
 VNNI static float dot_q5_1_vnni(int n, const void *x, const void *y) {
     return q5_1_body(n, x, y, dot_us8_vnni, codes5_masked);
 }
 VNNI static float dot_q8_0_vnni(int n, const void *x, const void *y) {
-    return q8_0_body(n, x, y, dot_us8_vnni, scale_pair);
+    return q8_0_body(n, x, y, dot_us8_vnni, scale_f16c);
 }
 
 typedef float (*ck_dot_fn)(int n, const void *x, const void *y);

@@ -1,6 +1,7 @@
 // Several local models in one server: each `kind: local` provider is served from its own `model_path`
 // (two files, two engines, two model ids), `/model` picks between them, and `/models` shows the engine
 // settings the configuration file set (context, threads, sampling); SmolLM2 and Gemma 3 side by side.
+import EnclaveTestSupport
 import Foundation
 import Testing
 
@@ -95,7 +96,10 @@ import Testing
 
     /// SmolLM2 (byte-level BPE, ChatML) and Gemma 3 (SentencePiece, Gemma turns, sliding-window layers) in
     /// one server: `/model local-b` answers through Gemma.
-    @Test(.enabled(if: gemmaPresent, "models/gemma-3-270m-q4_k_m.gguf is absent: run deploy/fetch-test-models.sh"))
+    @Test(
+        .enabled(
+            if: gemmaPresent || TestSetUp.required,
+            "models/gemma-3-270m-q4_k_m.gguf is absent: run deploy/fetch-test-models.sh"))
     func smolLM2AndGemmaAnswerSideBySide() throws {
         let served = try serve([("smol.gguf", Self.smol), ("gemma-3-270m.gguf", Self.gemma)])
         defer { if served.process.isRunning { served.process.terminate() } }

@@ -7,6 +7,7 @@
 // never overwrites; and the installed unit passes `systemd-analyze verify` without a warning, with a low
 // exposure in `systemd-analyze security`.
 import EnclaveClient
+import EnclaveTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -138,8 +139,7 @@ final class NotifiedServer {
 /// must run (`make test` sets ENCLAVE_TEST_DEPS=1 and installs it; CI sets CI).
 func requiredTool(_ path: String, from origin: String) -> Bool {
     if FileManager.default.isExecutableFile(atPath: path) { return true }
-    let environment = ProcessInfo.processInfo.environment
-    if environment["CI"] != nil || environment["ENCLAVE_TEST_DEPS"] == "1" {
+    if TestSetUp.required {
         Issue.record("\(path) is missing; run `ENCLAVE_TEST_DEPS=1 deploy/install-deps.sh` (\(origin))")
     } else {
         print("skipped: \(path) is missing (\(origin); `make test` installs it)")

@@ -2,6 +2,7 @@
 // deploy/install-deps.sh): its script runs to the end without errors, its three charts render with their
 // marks, and a screenshot is taken. Without Chromium the test is skipped with a message, except where it
 // must run (`make test` sets ENCLAVE_TEST_DEPS=1; CI sets CI), where a missing browser fails it.
+import EnclaveTestSupport
 import Evaluation
 import Foundation
 import Testing
@@ -11,10 +12,7 @@ import Testing
         FileManager.default.isExecutableFile(atPath: $0)
     }
 
-    static var required: Bool {
-        let environment = ProcessInfo.processInfo.environment
-        return environment["CI"] != nil || environment["ENCLAVE_TEST_DEPS"] == "1"
-    }
+    static var required: Bool { TestSetUp.required }
 
     /// A run of three providers over two categories with latencies, costs and one graded category.
     static func sampleRun() -> EvalRun {

@@ -18,6 +18,7 @@
 //   which our prompt products sum their blocks moves ours by 0.3% (128) and 1.1% (1024): at this text's ~550
 //   scored tokens a single figure is not steadier than that. Ours: 0.995 and 1.013 of the recorded goldens.
 // Attention equals llama.cpp's layer by layer (an earlier dump with its eval callback).
+import EnclaveTestSupport
 import Foundation
 import GGUF
 import Inference
@@ -25,7 +26,7 @@ import Testing
 
 @Suite(
     .serialized,
-    .enabled(if: TokenizerFixtures.gemmaPresent || TokenizerFixtures.testDataRequired, TokenizerFixtures.gemmaAbsent))
+    .enabled(if: TokenizerFixtures.gemmaPresent || TestSetUp.required, TokenizerFixtures.gemmaAbsent))
 struct GemmaGoldenTests {
     let goldens: EngineGoldens
     let model: TransformerModel
@@ -79,7 +80,7 @@ struct GemmaGoldenTests {
 }
 
 @Suite(
-    .enabled(if: TokenizerFixtures.gemmaPresent || TokenizerFixtures.testDataRequired, TokenizerFixtures.gemmaAbsent))
+    .enabled(if: TokenizerFixtures.gemmaPresent || TestSetUp.required, TokenizerFixtures.gemmaAbsent))
 struct GemmaTokenizerTests {
     @Test func readsSentencePieceVocabulary() throws {
         let vocabulary = try TokenizerFixtures.gemmaVocabulary.get()

@@ -4,6 +4,7 @@
 // it is within 1% of llama.cpp's on the same file (goldens from deploy/oracle/quant_perplexity.py,
 // Fixtures/quant_perplexity.json, over engine_goldens.json's tokens). `make test` makes the files; outside
 // it and CI the suite is skipped, saying why, when they are not there.
+import EnclaveTestSupport
 import Foundation
 import GGUF
 import Inference
@@ -36,7 +37,7 @@ struct QuantPerplexityGoldens: Decodable {
 
 @Suite(
     .serialized,
-    .enabled(if: QuantPerplexityGoldens.present || TokenizerFixtures.testDataRequired, QuantPerplexityGoldens.absent))
+    .enabled(if: QuantPerplexityGoldens.present || TestSetUp.required, QuantPerplexityGoldens.absent))
 struct QuantizedModelTests {
     let goldens: QuantPerplexityGoldens
 

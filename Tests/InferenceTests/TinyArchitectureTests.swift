@@ -5,6 +5,7 @@
 // position of each prompt (one batch) and at the first and last, greedy continuations while llama.cpp's
 // top-1/top-2 margin is at least 0.1, and each file's own chat template recognised and rendered as
 // llama.cpp renders it. No weights are downloaded; the goldens name the SHA-256 of the file they describe.
+import EnclaveTestSupport
 import Foundation
 import GGUF
 import Inference
@@ -48,7 +49,7 @@ enum TinyModels {
     static func goldens(_ name: String) throws -> [String: Any] { try TokenizerFixtures.json("tiny_\(name).json") }
 }
 
-@Suite(.serialized, .enabled(if: TinyModels.available || TokenizerFixtures.testDataRequired, TinyModels.absent))
+@Suite(.serialized, .enabled(if: TinyModels.available || TestSetUp.required, TinyModels.absent))
 struct TinyArchitectureTests {
     /// The generated file is the one the goldens were recorded from (else every comparison below would
     /// compare other weights).

@@ -52,13 +52,6 @@ enum TokenizerFixtures {
 
     static func ids(_ value: Any?) -> [Int32] { (value as? [Int] ?? []).map { Int32($0) } }
 
-    /// Whether missing test data (a model file `make test` installs, a generator) must fail the suites that
-    /// need it rather than skip them: in CI, or when `make test` asked for the test set-up.
-    static let testDataRequired: Bool = {
-        let environment = ProcessInfo.processInfo.environment
-        return environment["CI"] != nil || environment["ENCLAVE_TEST_DEPS"] == "1"
-    }()
-
     /// The pinned Gemma 3 270M file (deploy/fetch-test-models.sh), a SentencePiece vocabulary.
     static let gemmaPath = root.appendingPathComponent("models/gemma-3-270m-q4_k_m.gguf").path
     static let gemmaPresent = FileManager.default.fileExists(atPath: gemmaPath)
