@@ -2,7 +2,7 @@
 # Proves the NEON kernels (Sources/CKernels/quants_neon.c) on an x86-64 machine: cross-compiles CKernels
 # for aarch64 with clang, links a static harness and runs it under qemu-user. The harness compares every
 # NEON dot kernel (plain and SDOT) and the NEON activation quantizer against the scalar reference twins
-# (the K-quant and low-bit kernels bit for bit).
+# (the K-quant and low-bit kernels bit for bit, and the K-quants' other orders of sums, gemm.h).
 # Needs the Debian packages gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user (not part of CI).
 # Usage: deploy/check-neon.sh
 set -eu
@@ -113,6 +113,13 @@ int main(void) {
             float sdot = dotprod ? kfn(type, 1)(NK, wk, ak) : want;
             if (memcmp(&plain, &want, 4) || memcmp(&sdot, &want, 4) || memcmp(&dispatched, &want, 4)) {
                 if (bad++ < 3) printf("FAIL k-quant %d row %d: %.9g %.9g %.9g vs %.9g\n", type, r, plain, sdot, dispatched, want);
+            }
+            // llama.cpp's other orders, from the NEON integers and from the twin's.
+            for (int order = CK_ORDER_TILED; per == 256 && order <= CK_ORDER_GEMM; order++) {
+                if (order == CK_ORDER_GEMM && type != CK_TYPE_Q4_K && type != CK_TYPE_Q5_K) continue;
+                float fast = ck_k_product(type, order, NK, wk, ak, ck_ksums_function(type));
+                float twin = ck_k_product(type, order, NK, wk, ak, ck_ksums_ref);
+                if (memcmp(&fast, &twin, 4) && bad++ < 3) printf("FAIL k-quant %d order %d row %d\n", type, order, r);
             }
         }
         failures += bad;

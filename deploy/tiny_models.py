@@ -30,6 +30,7 @@ fibonacci(n - 1) + fibonacci(n - 2). In 2024, 10000 people paid $1,234.56 for th
 What is the capital of France? It is Paris, and the capital of Italy is Rome."""
 
 MERGES = 120  # merges learned for each vocabulary
+LONGROPE_ORIGINAL_CONTEXT = 512  # tiny-phi3-longrope: longer contexts take the long factors
 
 CHATML_TEMPLATE = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
@@ -207,11 +208,16 @@ def spm_tokenizer(writer, extra_controls, template):
     return len(tokens)
 
 
-def write_phi3(path):
+def write_phi3(path, longrope=False):
     dim, hidden, heads, layers = 64, 128, 4, 2
     writer = GGUFWriter(path, "phi3")
     common(writer, "phi3", dim, hidden, heads, heads, layers, 10000.0)
     writer.add_rope_dimension_count(dim // heads)
+    if longrope:
+        # Phi 3.5's LongRoPE, as its converter writes it: the context trained before the extension, the
+        # multiplier of cos and sin, and two sets of frequency divisors (the tensors, below).
+        writer.add_rope_scaling_orig_ctx_len(LONGROPE_ORIGINAL_CONTEXT)
+        writer.add_rope_scaling_attn_factors(1.19)
     vocabulary = spm_tokenizer(writer, ["<|endoftext|>", "<|user|>", "<|assistant|>", "<|end|>"], None)
     m = Model(writer, 5)
     m.matrix("token_embd.weight", vocabulary, dim, 1.0)
@@ -224,7 +230,16 @@ def write_phi3(path):
         m.matrix(f"blk.{l}.ffn_down.weight", dim, hidden, 0.2)
     m.vector("output_norm.weight", dim, 1.0)
     m.matrix("output.weight", vocabulary, dim, 0.5)
+    if longrope:
+        # Divisors growing with the pair's wavelength, the long set further than the short, as in Phi 3.5's.
+        pairs = np.arange(dim // heads // 2, dtype=np.float32)
+        writer.add_tensor("rope_factors_short.weight", (1 + 0.25 * pairs).astype(np.float32))
+        writer.add_tensor("rope_factors_long.weight", (1 + 2.5 * pairs ** 1.5).astype(np.float32))
     finish(writer, path)
+
+
+def write_phi3_longrope(path):
+    write_phi3(path, longrope=True)
 
 
 def write_llama_spm(path):
@@ -251,13 +266,15 @@ def write_llama_spm(path):
 
 
 WRITERS = {"tiny-qwen3.gguf": write_qwen3, "tiny-phi3.gguf": write_phi3, "tiny-llama-spm.gguf": write_llama_spm}
+# Written beside them; its goldens come from the native llama.cpp (deploy/oracle/longrope_goldens.py).
+EXTRA_WRITERS = {"tiny-phi3-longrope.gguf": write_phi3_longrope}
 
 
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: tiny_models.py OUTPUT_DIR")
     os.makedirs(sys.argv[1], exist_ok=True)
-    for name, write in WRITERS.items():
+    for name, write in {**WRITERS, **EXTRA_WRITERS}.items():
         write(os.path.join(sys.argv[1], name))
 
 

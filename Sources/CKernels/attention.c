@@ -48,7 +48,7 @@ static void attention_task(void *context, int ith, int nth) {
             const float *key = j->keys + (size_t)p * j->kv_stride + kvh * j->head_dim;
             att[p] = (single ? ck_dot_quad(dims, q, key) : ck_dot_lanes(dims, q, key)) * j->scale;
         }
-        ck_softmax(att + first, n - first);
+        ck_softmax(att + first, n - first, first % 8);
         // ... and the probabilities converted to f16 for the product with f16 values, position p fused
         // into lane p % lane_count of each output element, the lanes summed in llama.cpp's order.
         for (int i = 0; i < lane_count * dims; i++) lanes[i] = 0;
@@ -207,7 +207,7 @@ AVX2_INLINE void attend_block(const ck_attention_job *j, int m, int qn, int t0, 
     }
     for (; p < r.hi; p++) scores(m, 1, dims, q, keys + p * kv_stride, kv_stride, j->scale, att + p, att_stride);
     for (int i = 0; i < m; i++) {
-        ck_softmax(att + i * att_stride + r.first[i], r.n[i] - r.first[i]);
+        ck_softmax(att + i * att_stride + r.first[i], r.n[i] - r.first[i], r.first[i] % 8);
         round_row_f16(att + i * att_stride + r.first[i], r.n[i] - r.first[i]);
     }
     // Dims per pass: up to twelve accumulators, plus the probabilities and one value vector.

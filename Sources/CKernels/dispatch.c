@@ -15,10 +15,12 @@ int ck_avx2_dequantize_row_k(int type, const void *x, float *y, int n);
 ck_dot_fn ck_avx2_dot_function(int type, int vnni);
 ck_dot_fn ck_avx2_dot_function_k(int type);
 ck_dot_fn ck_avx2_dot_function_low(int type, int vnni);
+void ck_avx2_ksums_k(int type, int n, const void *x, const void *y, int parts, int32_t *dot, int32_t *mins);
+void ck_avx2_ksums_low(int type, int n, const void *x, const void *y, int parts, int32_t *dot, int32_t *mins);
 int ck_avx2_dequantize_row_low(int type, const void *x, float *y, int n);
 float ck_avx2_dot_lanes(int n, const float *x, const float *y);
 float ck_avx2_dot_quad(int n, const float *x, const float *y);
-void ck_avx2_softmax(float *x, int n);
+void ck_avx2_softmax(float *x, int n, int lead);
 void ck_avx2_swiglu(float *gate, const float *up, int n);
 void ck_fma_rope(float *x, int heads, int head_dim, int rope_dims, int neox, const float *table);
 #endif
@@ -26,6 +28,7 @@ void ck_fma_rope(float *x, int heads, int head_dim, int rope_dims, int neox, con
 ck_dot_fn ck_neon_dot_function(int type, int dotprod);
 ck_dot_fn ck_neon_dot_function_k(int type, int dotprod);
 ck_dot_fn ck_neon_dot_function_low(int type, int dotprod);
+void ck_neon_ksums_k(int type, int n, const void *x, const void *y, int parts, int32_t *dot, int32_t *mins);
 float ck_neon_dot_f32(int n, const float *x, const float *y);
 void ck_neon_quantize_row_q8(int with_sum, const float *x, void *y, int n);
 #endif
@@ -172,6 +175,24 @@ ck_dot_fn ck_dot_function(int type) {
     }
 }
 
+ck_ksums_fn ck_ksums_function(int type) {
+#if defined(__x86_64__)
+    if (have_avx2()) {
+        switch (type) {
+        case CK_TYPE_Q4_K: case CK_TYPE_Q5_K: case CK_TYPE_Q6_K: return ck_avx2_ksums_k;
+        case CK_TYPE_Q2_K: case CK_TYPE_Q3_K: case CK_TYPE_IQ4_XS: return ck_avx2_ksums_low;
+        default: break;
+        }
+    }
+#elif defined(__aarch64__)
+    if (have_neon() && (type == CK_TYPE_Q4_K || type == CK_TYPE_Q5_K || type == CK_TYPE_Q6_K)) {
+        return ck_neon_ksums_k;
+    }
+#endif
+    (void)type;
+    return ck_ksums_ref;
+}
+
 ck_tile_fn ck_tile_function(int type) {
 #if defined(__x86_64__)
     if (have_avx2()) {
@@ -255,14 +276,14 @@ void ck_fma_axpy(int n, float a, const float *x, float *y) {
     ck_fma_axpy_ref(n, a, x, y);
 }
 
-void ck_softmax(float *x, int n) {
+void ck_softmax(float *x, int n, int lead) {
 #if defined(__x86_64__)
     if (have_avx2()) {
-        ck_avx2_softmax(x, n);
+        ck_avx2_softmax(x, n, lead);
         return;
     }
 #endif
-    ck_softmax_ref(x, n);
+    ck_softmax_ref(x, n, lead);
 }
 
 void ck_swiglu(float *gate, const float *up, int n) {

@@ -9,6 +9,23 @@
 #define ENCLAVE_CKERNELS_GEMM_H
 #include "ckernels.h"
 
+/// One super-block's step of a K-quant product in `order` (TILED, GEMV or GEMM, ck_k_product): its exact
+/// integers (`parts` of each: 4 for GEMM, else 1), the weights' d and dmin and the activation's d, into the
+/// sums acc and accm (the output is acc − accm). Inlined where it is used, so fmaf is the CPU's own there.
+static inline __attribute__((always_inline)) void ck_order_step(int order, const int32_t *dot, const int32_t *mins,
+                                                                float d, float dmin, float ad, float *acc,
+                                                                float *accm) {
+    if (order == CK_ORDER_TILED) {
+        *acc = __builtin_fmaf(__builtin_fmaf(-dmin, (float)mins[0], d * (float)dot[0]), ad, *acc);
+        return;
+    }
+    float dd = d * ad, dm = dmin * ad;
+    for (int part = 0; part < (order == CK_ORDER_GEMM ? 4 : 1); part++) {
+        *acc = __builtin_fmaf((float)dot[part], dd, *acc);
+        *accm = __builtin_fmaf((float)mins[part], dm, *accm);
+    }
+}
+
 /// The largest tile: rows × tokens. A block of four rows stays in registers while it meets every token's
 /// block; the tokens' accumulators (4 × 64 vectors, 8 KB) stay in L1. 64 tokens of activations (44 KB at
 /// 640 columns in Q8_0, 75 KB at 2,048 in Q8_K) stay in L2 while a thread's rows stream past them.

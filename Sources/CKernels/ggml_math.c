@@ -17,15 +17,18 @@ void ck_swiglu_ref(float *gate, const float *up, int n) {
     for (int i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + ck_expf_body(0.0f - gate[i])) * up[i];
 }
 
-void ck_softmax_ref(float *x, int n) {
+void ck_softmax_ref(float *x, int n, int lead) {
     float max = -INFINITY;
     for (int i = 0; i < n; i++) max = fmaxf(max, x[i]);
     double sum = 0;
-    // Eight at a time, the last group padded with e^-inf = 0 (llama.cpp pads the row to 256 positions).
-    for (int i = 0; i < n; i += 8) {
+    // Eight at a time as llama.cpp's row of every cached position holds them: the first group starts `lead`
+    // masked positions before x, the last is padded (its rows are padded to 256), and e^-inf = 0 fills both.
+    for (int i = -lead; i < n; i += 8) {
         float l[8];
-        for (int j = 0; j < 8; j++) l[j] = i + j < n ? ck_expf_body(x[i + j] - max) : 0.0f;
-        for (int j = 0; j < 8 && i + j < n; j++) x[i + j] = l[j];
+        for (int j = 0; j < 8; j++) l[j] = i + j >= 0 && i + j < n ? ck_expf_body(x[i + j] - max) : 0.0f;
+        for (int j = 0; j < 8; j++) {
+            if (i + j >= 0 && i + j < n) x[i + j] = l[j];
+        }
         sum += (double)ck_lanes_sum(l);
     }
     float inv = (float)(1.0 / sum);

@@ -59,8 +59,12 @@ AVX2 static inline float reduce4(__m128 acc) {
 }
 
 /// Q4_K or (`five`) Q5_K: 64 elements per step, the low nibbles of 32 bytes then their high
-/// nibbles; for Q5_K bits 2j and 2j+1 of each qh byte are the fifth bits of step j's two halves.
-AVX2 static inline float dot_q45_K(int n, const void *vx, size_t stride, const ck_block_q8_K *y, int five) {
+/// nibbles; for Q5_K bits 2j and 2j+1 of each qh byte are the fifth bits of step j's two halves. Summed as
+/// ggml_vec_dot does, or with `dot` set, only the exact integers of each super-block (`parts` 1) or each
+/// step (`parts` 4) written (ck_ksums_fn).
+AVX2 static inline __attribute__((always_inline)) float dot_q45_K(int n, const void *vx, size_t stride,
+                                                                  const ck_block_q8_K *y, int five, int parts,
+                                                                  int32_t *dot, int32_t *mins_out) {
     __m256 acc = _mm256_setzero_ps();
     __m128 acc_m = _mm_setzero_ps();
     for (int i = 0; i < n / CK_QK_K; i++) {
@@ -73,8 +77,9 @@ AVX2 static inline float dot_q45_K(int n, const void *vx, size_t stride, const c
         // Mins: each two sub-blocks' mins against the sums of their four 16-code activation groups.
         __m256i bsums = _mm256_loadu_si256((const __m256i *)y[i].bsums);
         __m128i pair_sums = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+        // Lane j: the mins' term of step j (sub-blocks 2j and 2j + 1).
         __m128i min_terms = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mins)), pair_sums);
-        acc_m = _mm_fmadd_ps(_mm_set1_ps(-y[i].d * H2F(head->dmin)), _mm_cvtepi32_ps(min_terms), acc_m);
+        if (!dot) acc_m = _mm_fmadd_ps(_mm_set1_ps(-y[i].d * H2F(head->dmin)), _mm_cvtepi32_ps(min_terms), acc_m);
 
         __m256i high = five ? _mm256_loadu_si256((const __m256i *)b5->qh) : _mm256_setzero_si256();
         __m256i sumi = _mm256_setzero_si256();
@@ -85,26 +90,42 @@ AVX2 static inline float dot_q45_K(int n, const void *vx, size_t stride, const c
                 scaled_products(lo, y[i].qs + 64 * j, _mm256_set1_epi16(scales[2 * j])),
                 scaled_products(hi, y[i].qs + 64 * j + 32, _mm256_set1_epi16(scales[2 * j + 1])));
             sumi = _mm256_add_epi32(sumi, p);
+            if (dot && parts == 4) {
+                int32_t m[4];
+                _mm_storeu_si128((__m128i *)m, min_terms);
+                dot[4 * i + j] = hsum_i32(p), mins_out[4 * i + j] = m[j];
+            }
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * H2F(head->d)), _mm256_cvtepi32_ps(sumi), acc);
+        if (dot && parts == 1) {
+            __m128i m = _mm_add_epi32(min_terms, _mm_unpackhi_epi64(min_terms, min_terms));
+            dot[i] = hsum_i32(sumi), mins_out[i] = _mm_cvtsi128_si32(_mm_add_epi32(m, _mm_shuffle_epi32(m, 1)));
+        }
+        if (!dot) acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * H2F(head->d)), _mm256_cvtepi32_ps(sumi), acc);
     }
-    return reduce8(acc) + reduce4(acc_m);
+    return dot ? 0 : reduce8(acc) + reduce4(acc_m);
 }
 
 AVX2 static float dot_q4_K(int n, const void *x, const void *y) {
-    return dot_q45_K(n, x, sizeof(ck_block_q4_K), y, 0);
+    return dot_q45_K(n, x, sizeof(ck_block_q4_K), y, 0, 1, 0, 0);
 }
 
 AVX2 static float dot_q5_K(int n, const void *x, const void *y) {
-    return dot_q45_K(n, x, sizeof(ck_block_q5_K), y, 1);
+    return dot_q45_K(n, x, sizeof(ck_block_q5_K), y, 1, 1, 0, 0);
+}
+
+/// The codes' offset in each lane of a Q6_K product (dot_q6_K_ref): 32 · the activation sums of the
+/// 16-element groups 2k and 2k+1, each times its scale, in lane k.
+AVX2 static inline __m256i offset6(__m256i scales16, const ck_block_q8_K *y) {
+    return _mm256_slli_epi32(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), scales16), 5);
 }
 
 /// Q6_K: per 128-element half, 64 ql bytes give the low nibbles of four 32-element groups and 32 qh bytes
-/// their top two bits; codes are stored +32, so 32 · Σq8 is subtracted in int16 (|result| < 2^15).
-AVX2 static float dot_q6_K(int n, const void *vx, const void *vy) {
+/// their top two bits; the codes are multiplied as stored (+32) and the offset taken off per lane after.
+/// With `dot` set, each super-block's exact integer is written instead (ck_ksums_fn, `parts` 1).
+AVX2 static inline __attribute__((always_inline)) float q6_K_body(int n, const void *vx, const void *vy,
+                                                                 int32_t *dot) {
     const ck_block_q6_K *x = vx;
     const ck_block_q8_K *y = vy;
-    const __m256i offset = _mm256_set1_epi8(32);
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / CK_QK_K; i++) {
         ck_prefetch_ahead(x + i, sizeof x[i]);
@@ -116,15 +137,34 @@ AVX2 static float dot_q6_K(int n, const void *vx, const void *vy) {
             __m256i eight = scales_half(scales16, half);
             for (int g = 0; g < 4; g++) {
                 const int8_t *q8 = y[i].qs + 128 * half + 32 * g;
-                __m256i a = _mm256_loadu_si256((const __m256i *)q8);
-                __m256i p16 = _mm256_sub_epi16(
-                    _mm256_maddubs_epi16(codes[g], a), _mm256_maddubs_epi16(offset, a));
+                __m256i p16 = _mm256_maddubs_epi16(codes[g], _mm256_loadu_si256((const __m256i *)q8));
                 sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale_pair_at(eight, g), p16));
             }
+        }
+        sumi = _mm256_sub_epi32(sumi, offset6(scales16, &y[i]));
+        if (dot) {
+            dot[i] = hsum_i32(sumi);
+            continue;
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * H2F(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
     }
     return reduce8(acc);
+}
+
+AVX2 static float dot_q6_K(int n, const void *x, const void *y) { return q6_K_body(n, x, y, 0); }
+
+/// The exact integers of a Q4_K, Q5_K or Q6_K row (ck_ksums_fn), from the dot kernels' bodies.
+AVX2 void ck_avx2_ksums_k(int type, int n, const void *x, const void *y, int parts, int32_t *dot, int32_t *mins) {
+    if (type == CK_TYPE_Q6_K) {
+        q6_K_body(n, x, y, dot);
+        for (int i = 0; i < n / CK_QK_K; i++) mins[i] = 0;
+    } else if (type == CK_TYPE_Q5_K) {
+        dot_q45_K(n, x, sizeof(ck_block_q5_K), y, 1, parts, dot, mins);
+    } else if (parts == 4) {
+        dot_q45_K(n, x, sizeof(ck_block_q4_K), y, 0, 4, dot, mins);
+    } else {
+        dot_q45_K(n, x, sizeof(ck_block_q4_K), y, 0, 1, dot, mins);
+    }
 }
 
 /// Eight codes (bytes) → eight floats, times `scale`, minus `offset`: two roundings, as the reference.
@@ -282,10 +322,14 @@ AVX2 static inline __attribute__((always_inline)) void tile_q45(const ck_matvec_
     const char *a = (const char *)job->activation + (size_t)t0 * job->activation_stride;
     __m256 acc[CK_GEMM_TOKENS][CK_GEMM_ROWS];
     __m128 acc_m[CK_GEMM_TOKENS][CK_GEMM_ROWS];
+    float sum[CK_GEMM_TOKENS][CK_GEMM_ROWS], sum_m[CK_GEMM_TOKENS][CK_GEMM_ROWS];  // the other orders' sums
+    int order[CK_GEMM_TOKENS];
     for (int t = 0; t < rn; t++) {
+        order[t] = ck_k_order(job, t0 + t);
         for (int r = 0; r < RM; r++) {
             acc[t][r] = _mm256_setzero_ps();
             acc_m[t][r] = _mm_setzero_ps();
+            sum[t][r] = sum_m[t][r] = 0;
         }
     }
     for (int i = 0; i < job->cols / CK_QK_K; i++) {
@@ -296,23 +340,40 @@ AVX2 static inline __attribute__((always_inline)) void tile_q45(const ck_matvec_
             __m256i bsums = _mm256_loadu_si256((const __m256i *)y->bsums);
             __m128i pair_sums = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
             for (int r = 0; r < RM; r++) {
+                // Lane j: the mins' term of step j (sub-blocks 2j and 2j + 1).
                 __m128i min_terms = _mm_madd_epi16(u[r].mins, pair_sums);
-                acc_m[t][r] = _mm_fmadd_ps(_mm_set1_ps(-y->d * u[r].dmin), _mm_cvtepi32_ps(min_terms), acc_m[t][r]);
-                __m256i sumi = _mm256_setzero_si256();
+                __m256i sumi = _mm256_setzero_si256(), p[4];
+                int32_t dot[4], mins[4];
                 for (int j = 0; j < 4; j++) {
-                    __m256i p = _mm256_add_epi32(scaled_products(u[r].codes[2 * j], y->qs + 64 * j, u[r].scales[2 * j]),
-                                                 scaled_products(u[r].codes[2 * j + 1], y->qs + 64 * j + 32,
-                                                                 u[r].scales[2 * j + 1]));
-                    sumi = _mm256_add_epi32(sumi, p);
+                    p[j] = _mm256_add_epi32(scaled_products(u[r].codes[2 * j], y->qs + 64 * j, u[r].scales[2 * j]),
+                                            scaled_products(u[r].codes[2 * j + 1], y->qs + 64 * j + 32,
+                                                            u[r].scales[2 * j + 1]));
+                    sumi = _mm256_add_epi32(sumi, p[j]);
                 }
-                acc[t][r] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * u[r].d), _mm256_cvtepi32_ps(sumi), acc[t][r]);
+                if (order[t] == CK_ORDER_GEMM) {
+                    // The four steps' totals at once: pairwise sums within each half, then the halves added.
+                    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+                    _mm_storeu_si128((__m128i *)dot,
+                                     _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)));
+                }
+                if (order[t] == CK_ORDER_VEC_DOT) {
+                    acc_m[t][r] =
+                        _mm_fmadd_ps(_mm_set1_ps(-y->d * u[r].dmin), _mm_cvtepi32_ps(min_terms), acc_m[t][r]);
+                    acc[t][r] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * u[r].d), _mm256_cvtepi32_ps(sumi), acc[t][r]);
+                    continue;
+                }
+                _mm_storeu_si128((__m128i *)mins, min_terms);
+                if (order[t] != CK_ORDER_GEMM) dot[0] = hsum_i32(sumi), mins[0] = mins[0] + mins[1] + mins[2] + mins[3];
+                ck_order_step(order[t], dot, mins, u[r].d, u[r].dmin, y->d, &sum[t][r], &sum_m[t][r]);
             }
         }
     }
     for (int t = 0; t < rn; t++) {
         float *out = job->out + (size_t)(t0 + t) * job->out_stride + r0;
         for (int r = 0; r < RM; r++) {
-            out[r] = reduce8(acc[t][r]) + reduce4(acc_m[t][r]) + (job->bias ? job->bias[r0 + r] : 0.0f);
+            float v = order[t] == CK_ORDER_VEC_DOT ? reduce8(acc[t][r]) + reduce4(acc_m[t][r])
+                                                   : sum[t][r] - sum_m[t][r];
+            out[r] = v + (job->bias ? job->bias[r0 + r] : 0.0f);
         }
     }
 }
@@ -322,24 +383,28 @@ AVX2 static inline __attribute__((always_inline)) void tile_q45(const ck_matvec_
 typedef struct {
     __m256i codes[8];
     __m256i scales[8];
+    __m256i scales16;
     float d;
 } unpacked_q6;
 
 AVX2 static inline __attribute__((always_inline)) void tile_q6(const ck_matvec_job *job, int r0, int RM, int t0,
                                                                int rn) {
-    const __m256i offset = _mm256_set1_epi8(32);
     size_t row_bytes = ck_row_bytes(job->type, job->cols);
     const char *w = (const char *)job->weights + (size_t)r0 * row_bytes;
     const char *a = (const char *)job->activation + (size_t)t0 * job->activation_stride;
     __m256 acc[CK_GEMM_TOKENS][CK_GEMM_ROWS];
+    float sum[CK_GEMM_TOKENS][CK_GEMM_ROWS], sum_m[CK_GEMM_TOKENS][CK_GEMM_ROWS];  // the other orders' sums
+    int order[CK_GEMM_TOKENS];
     for (int t = 0; t < rn; t++) {
-        for (int r = 0; r < RM; r++) acc[t][r] = _mm256_setzero_ps();
+        order[t] = ck_k_order(job, t0 + t);
+        for (int r = 0; r < RM; r++) acc[t][r] = _mm256_setzero_ps(), sum[t][r] = sum_m[t][r] = 0;
     }
     for (int i = 0; i < job->cols / CK_QK_K; i++) {
         unpacked_q6 u[CK_GEMM_ROWS];
         for (int r = 0; r < RM; r++) {
             const ck_block_q6_K *x = (const ck_block_q6_K *)(w + r * row_bytes) + i;
             __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
+            u[r].scales16 = scales16;
             for (int half = 0; half < 2; half++) {
                 codes6(x, half, u[r].codes + 4 * half);
                 __m256i eight = scales_half(scales16, half);
@@ -349,17 +414,18 @@ AVX2 static inline __attribute__((always_inline)) void tile_q6(const ck_matvec_j
         }
         for (int t = 0; t < rn; t++) {
             const ck_block_q8_K *y = (const ck_block_q8_K *)(a + t * job->activation_stride) + i;
-            // The +32 of the codes times the activations: one product per token, shared by the tile's rows.
-            __m256i q8[8], offsets[8];
-            for (int g = 0; g < 8; g++) {
-                q8[g] = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * g));
-                offsets[g] = _mm256_maddubs_epi16(offset, q8[g]);
-            }
+            __m256i q8[8];
+            for (int g = 0; g < 8; g++) q8[g] = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * g));
             for (int r = 0; r < RM; r++) {
-                __m256i sumi = _mm256_setzero_si256();
+                __m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), offset6(u[r].scales16, y));
                 for (int g = 0; g < 8; g++) {
-                    __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(u[r].codes[g], q8[g]), offsets[g]);
+                    __m256i p16 = _mm256_maddubs_epi16(u[r].codes[g], q8[g]);
                     sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(u[r].scales[g], p16));
+                }
+                if (order[t] != CK_ORDER_VEC_DOT) {
+                    int32_t dot = hsum_i32(sumi), none = 0;
+                    ck_order_step(order[t], &dot, &none, u[r].d, 0, y->d, &sum[t][r], &sum_m[t][r]);
+                    continue;
                 }
                 acc[t][r] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * u[r].d), _mm256_cvtepi32_ps(sumi), acc[t][r]);
             }
@@ -367,7 +433,10 @@ AVX2 static inline __attribute__((always_inline)) void tile_q6(const ck_matvec_j
     }
     for (int t = 0; t < rn; t++) {
         float *out = job->out + (size_t)(t0 + t) * job->out_stride + r0;
-        for (int r = 0; r < RM; r++) out[r] = reduce8(acc[t][r]) + (job->bias ? job->bias[r0 + r] : 0.0f);
+        for (int r = 0; r < RM; r++) {
+            float v = order[t] == CK_ORDER_VEC_DOT ? reduce8(acc[t][r]) : sum[t][r] - sum_m[t][r];
+            out[r] = v + (job->bias ? job->bias[r0 + r] : 0.0f);
+        }
     }
 }
 

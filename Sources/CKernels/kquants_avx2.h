@@ -61,6 +61,13 @@ AVX2 static inline __m256i scales_half(__m256i scales16, int h) {
              : _mm256_permute2x128_si256(scales16, scales16, 0x00);
 }
 
+/// The sum of the eight int32 lanes (exact).
+AVX2 static inline int32_t hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 1)));
+}
+
 AVX2 static inline float reduce8(__m256 acc) {
     float a[8];
     _mm256_storeu_ps(a, acc);

@@ -9,7 +9,10 @@
 #if defined(__aarch64__)
 #include "kquants_neon.h"
 
-BODY q45_K_body(int n, const void *vx, size_t stride, const ck_block_q8_K *y, int five, dot16_fn dot) {
+/// Q4_K or (`five`) Q5_K as ggml_vec_dot sums it, or with `out` set, only the exact integers of each
+/// super-block (`parts` 1) or each 64-element step (`parts` 4) written (ck_ksums_fn).
+BODY q45_K_body(int n, const void *vx, size_t stride, const ck_block_q8_K *y, int five, dot16_fn dot, int parts,
+                int32_t *out, int32_t *mins_out) {
     float32x4_t acc0 = vdupq_n_f32(0), acc1 = vdupq_n_f32(0), acc_m = vdupq_n_f32(0);
     const uint8x16_t low4 = vdupq_n_u8(0x0F), one = vdupq_n_u8(1);
     for (int i = 0; i < n / CK_QK_K; i++) {
@@ -24,7 +27,7 @@ BODY q45_K_body(int n, const void *vx, size_t stride, const ck_block_q8_K *y, in
         int16x8_t m16 = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(mins)));
         int32x4_t min_terms =
             vpaddq_s32(vmull_s16(vget_low_s16(m16), vget_low_s16(pairs)), vmull_high_s16(m16, pairs));
-        acc_m = vfmaq_f32(acc_m, vdupq_n_f32(-y[i].d * h2f(head->dmin)), vcvtq_f32_s32(min_terms));
+        if (!out) acc_m = vfmaq_f32(acc_m, vdupq_n_f32(-y[i].d * h2f(head->dmin)), vcvtq_f32_s32(min_terms));
 
         uint8x16_t h0 = vdupq_n_u8(0), h1 = vdupq_n_u8(0);
         if (five) h0 = vld1q_u8(b5->qh), h1 = vld1q_u8(b5->qh + 16);
@@ -42,10 +45,21 @@ BODY q45_K_body(int n, const void *vx, size_t stride, const ck_block_q8_K *y, in
                 h1 = vshrq_n_u8(h1, 2);
             }
             int32_t sl = scales[2 * j], sh = scales[2 * j + 1];
-            sum0 = vmlaq_n_s32(sum0, dot(vreinterpretq_s8_u8(lo0), vld1q_s8(q8)), sl);
-            sum1 = vmlaq_n_s32(sum1, dot(vreinterpretq_s8_u8(lo1), vld1q_s8(q8 + 16)), sl);
-            sum0 = vmlaq_n_s32(sum0, dot(vreinterpretq_s8_u8(hi0), vld1q_s8(q8 + 32)), sh);
-            sum1 = vmlaq_n_s32(sum1, dot(vreinterpretq_s8_u8(hi1), vld1q_s8(q8 + 48)), sh);
+            int32x4_t step0 = vmulq_n_s32(dot(vreinterpretq_s8_u8(lo0), vld1q_s8(q8)), sl);
+            int32x4_t step1 = vmulq_n_s32(dot(vreinterpretq_s8_u8(lo1), vld1q_s8(q8 + 16)), sl);
+            step0 = vmlaq_n_s32(step0, dot(vreinterpretq_s8_u8(hi0), vld1q_s8(q8 + 32)), sh);
+            step1 = vmlaq_n_s32(step1, dot(vreinterpretq_s8_u8(hi1), vld1q_s8(q8 + 48)), sh);
+            sum0 = vaddq_s32(sum0, step0);
+            sum1 = vaddq_s32(sum1, step1);
+            if (out && parts == 4) {
+                out[4 * i + j] = vaddvq_s32(vaddq_s32(step0, step1));
+                mins_out[4 * i + j] = vgetq_lane_s32(min_terms, 0);
+                min_terms = vextq_s32(min_terms, min_terms, 1);
+            }
+        }
+        if (out) {
+            if (parts == 1) out[i] = vaddvq_s32(vaddq_s32(sum0, sum1)), mins_out[i] = vaddvq_s32(min_terms);
+            continue;
         }
         float32x4_t d = vdupq_n_f32(y[i].d * h2f(head->d));
         acc0 = vfmaq_f32(acc0, d, vcvtq_f32_s32(sum0));
@@ -56,13 +70,25 @@ BODY q45_K_body(int n, const void *vx, size_t stride, const ck_block_q8_K *y, in
     return reduce(acc0, acc1) + ck_sum_lanes4(m);
 }
 
-/// Signed 6-bit codes of 16 elements: a nibble of `ql` topped by two bits of `qh` (already shifted), -32.
+/// The stored 6-bit codes (0..63) of 16 elements: a nibble of `ql` topped by two bits of `qh` (already
+/// shifted).
 static inline int8x16_t codes6(uint8x16_t nibble, uint8x16_t qh) {
-    uint8x16_t c = vorrq_u8(nibble, vshlq_n_u8(vandq_u8(qh, vdupq_n_u8(3)), 4));
-    return vsubq_s8(vreinterpretq_s8_u8(c), vdupq_n_s8(32));
+    return vreinterpretq_s8_u8(vorrq_u8(nibble, vshlq_n_u8(vandq_u8(qh, vdupq_n_u8(3)), 4)));
 }
 
-BODY q6_K_body(int n, const ck_block_q6_K *x, const ck_block_q8_K *y, dot16_fn dot) {
+/// The codes' offset of lanes 4h..4h+3 (the reference's lanes): 32 · the activation sums of the 16-element
+/// groups 2k and 2k+1, each times its scale, in lane k.
+static inline int32x4_t offset6(const ck_block_q6_K *x, const ck_block_q8_K *y, int h) {
+    int32_t o[4];
+    for (int j = 0; j < 4; j++) {
+        int k = 4 * h + j;
+        o[j] = 32 * (y->bsums[2 * k] * x->scales[2 * k] + y->bsums[2 * k + 1] * x->scales[2 * k + 1]);
+    }
+    return vld1q_s32(o);
+}
+
+/// Q6_K as ggml_vec_dot sums it, or with `out` set, each super-block's exact integer (ck_ksums_fn, `parts` 1).
+BODY q6_K_body(int n, const ck_block_q6_K *x, const ck_block_q8_K *y, dot16_fn dot, int32_t *out) {
     float32x4_t acc0 = vdupq_n_f32(0), acc1 = vdupq_n_f32(0);
     const uint8x16_t low4 = vdupq_n_u8(0x0F);
     for (int i = 0; i < n / CK_QK_K; i++) {
@@ -84,6 +110,12 @@ BODY q6_K_body(int n, const ck_block_q6_K *x, const ck_block_q8_K *y, dot16_fn d
                 qh1 = vshrq_n_u8(qh1, 2);
             }
         }
+        sum0 = vsubq_s32(sum0, offset6(&x[i], &y[i], 0));
+        sum1 = vsubq_s32(sum1, offset6(&x[i], &y[i], 1));
+        if (out) {
+            out[i] = vaddvq_s32(vaddq_s32(sum0, sum1));
+            continue;
+        }
         float32x4_t d = vdupq_n_f32(y[i].d * h2f(x[i].d));
         acc0 = vfmaq_f32(acc0, d, vcvtq_f32_s32(sum0));
         acc1 = vfmaq_f32(acc1, d, vcvtq_f32_s32(sum1));
@@ -92,19 +124,32 @@ BODY q6_K_body(int n, const ck_block_q6_K *x, const ck_block_q8_K *y, dot16_fn d
 }
 
 static float dot_q4_K(int n, const void *x, const void *y) {
-    return q45_K_body(n, x, sizeof(ck_block_q4_K), y, 0, dot16);
+    return q45_K_body(n, x, sizeof(ck_block_q4_K), y, 0, dot16, 1, 0, 0);
 }
 static float dot_q5_K(int n, const void *x, const void *y) {
-    return q45_K_body(n, x, sizeof(ck_block_q5_K), y, 1, dot16);
+    return q45_K_body(n, x, sizeof(ck_block_q5_K), y, 1, dot16, 1, 0, 0);
 }
-static float dot_q6_K(int n, const void *x, const void *y) { return q6_K_body(n, x, y, dot16); }
+static float dot_q6_K(int n, const void *x, const void *y) { return q6_K_body(n, x, y, dot16, 0); }
 DOTPROD static float dot_q4_K_sdot(int n, const void *x, const void *y) {
-    return q45_K_body(n, x, sizeof(ck_block_q4_K), y, 0, dot16_sdot);
+    return q45_K_body(n, x, sizeof(ck_block_q4_K), y, 0, dot16_sdot, 1, 0, 0);
 }
 DOTPROD static float dot_q5_K_sdot(int n, const void *x, const void *y) {
-    return q45_K_body(n, x, sizeof(ck_block_q5_K), y, 1, dot16_sdot);
+    return q45_K_body(n, x, sizeof(ck_block_q5_K), y, 1, dot16_sdot, 1, 0, 0);
 }
-DOTPROD static float dot_q6_K_sdot(int n, const void *x, const void *y) { return q6_K_body(n, x, y, dot16_sdot); }
+DOTPROD static float dot_q6_K_sdot(int n, const void *x, const void *y) { return q6_K_body(n, x, y, dot16_sdot, 0); }
+
+/// The exact integers of a Q4_K, Q5_K or Q6_K row (ck_ksums_fn), from the dot kernels' bodies (without SDOT:
+/// they are the same integers either way).
+void ck_neon_ksums_k(int type, int n, const void *x, const void *y, int parts, int32_t *dot, int32_t *mins) {
+    if (type == CK_TYPE_Q6_K) {
+        q6_K_body(n, x, y, dot16, dot);
+        for (int i = 0; i < n / CK_QK_K; i++) mins[i] = 0;
+    } else if (type == CK_TYPE_Q5_K) {
+        q45_K_body(n, x, sizeof(ck_block_q5_K), y, 1, dot16, parts, dot, mins);
+    } else {
+        q45_K_body(n, x, sizeof(ck_block_q4_K), y, 0, dot16, parts, dot, mins);
+    }
+}
 
 /// The NEON dot kernel for a K-quant `type` (SDOT when `dotprod`), or NULL.
 ck_dot_fn ck_neon_dot_function_k(int type, int dotprod) {

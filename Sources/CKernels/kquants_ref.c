@@ -158,8 +158,10 @@ static float dot_q45_K(int type, int n, const void *vx, const void *vy) {
     return ck_sum_lanes8(acc) + ck_sum_lanes4(acc_m);
 }
 
-/// Q6_K · Q8_K: lane k holds, for each 32-element group g, the sum over its elements 4k..4k+3 of
-/// scale[2g + (k ≥ 4)] · code · q8.
+/// Q6_K · Q8_K as llama.cpp sums it: lane k holds, for each 32-element group g, the sum over its elements
+/// 4k..4k+3 of scale[2g + (k ≥ 4)] · stored code (0..63) · q8, less the codes' offset 32 times the
+/// scaled activation sums of the 16-element groups 2k and 2k+1 (which lanes carry the offset decides
+/// the float roundings that follow).
 static float dot_q6_K(int n, const void *vx, const void *vy) {
     const ck_block_q6_K *x = vx;
     const ck_block_q8_K *y = vy;
@@ -171,9 +173,12 @@ static float dot_q6_K(int n, const void *vx, const void *vy) {
         for (int g = 0; g < 8; g++) {
             for (int k = 0; k < 8; k++) {
                 int s = 0;
-                for (int e = 4 * k; e < 4 * k + 4; e++) s += codes[32 * g + e] * y[i].qs[32 * g + e];
+                for (int e = 4 * k; e < 4 * k + 4; e++) s += (codes[32 * g + e] + 32) * y[i].qs[32 * g + e];
                 lanes[k] += x[i].scales[2 * g + k / 4] * s;
             }
+        }
+        for (int k = 0; k < 8; k++) {
+            lanes[k] -= 32 * (y[i].bsums[2 * k] * x[i].scales[2 * k] + y[i].bsums[2 * k + 1] * x[i].scales[2 * k + 1]);
         }
         fma_lanes(acc, y[i].d * H2F(x[i].d), lanes, 8);
     }

@@ -61,7 +61,7 @@ AVX2 static inline __m256i two_bits(__m256i bits, int j) {
 /// Q2_K: run j of half h holds bits 2j..2j+1 of the half's 32 qs bytes; each scales byte is a 4-bit scale
 /// (low nibble) and a 4-bit min, whose term Σ min · bsums is the madd of mins and bsums in lanes of its own.
 AVX2 static inline __attribute__((always_inline)) float q2_K_body(int n, const void *vx, const void *vy,
-                                                                  scaled_add_fn add) {
+                                                                  scaled_add_fn add, int32_t *dot, int32_t *mins_out) {
     const ck_block_q2_K *x = vx;
     const ck_block_q8_K *y = vy;
     const __m128i low4 = _mm_set1_epi8(0x0F);
@@ -82,6 +82,10 @@ AVX2 static inline __attribute__((always_inline)) float q2_K_body(int n, const v
             }
         }
         __m256i sumi = _mm256_add_epi32(sums[0], sums[1]);
+        if (dot) {
+            dot[i] = hsum_i32(sumi), mins_out[i] = hsum_i32(min_lanes);
+            continue;
+        }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * H2F(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
         acc_m = _mm256_fmadd_ps(_mm256_set1_ps(-(y[i].d * H2F(x[i].dmin))), _mm256_cvtepi32_ps(min_lanes), acc_m);
     }
@@ -115,7 +119,7 @@ AVX2 static inline __m256i bit_as_four(__m256i high, int b) {
 /// codes are stored +4 (high bit set means no offset), and the offset comes off the lanes at the end of
 /// the block as 4 · (scales madd bsums), as in the reference.
 AVX2 static inline __attribute__((always_inline)) float q3_K_body(int n, const void *vx, const void *vy,
-                                                                  scaled_add_fn add) {
+                                                                  scaled_add_fn add, int32_t *dot) {
     const ck_block_q3_K *x = vx;
     const ck_block_q8_K *y = vy;
     __m256 acc = _mm256_setzero_ps();
@@ -135,6 +139,10 @@ AVX2 static inline __attribute__((always_inline)) float q3_K_body(int n, const v
             }
         }
         __m256i sumi = _mm256_add_epi32(sums[0], sums[1]);
+        if (dot) {
+            dot[i] = hsum_i32(sumi);
+            continue;
+        }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * H2F(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
     }
     return reduce8(acc);
@@ -143,7 +151,7 @@ AVX2 static inline __attribute__((always_inline)) float q3_K_body(int n, const v
 /// IQ4_XS: each 32-element run's 4-bit indices pick signed levels, multiplied as |level| against the
 /// activations carrying the level's sign; one scale per run.
 AVX2 static inline __attribute__((always_inline)) float iq4_xs_body(int n, const void *vx, const void *vy,
-                                                                    scaled_add_fn add) {
+                                                                    scaled_add_fn add, int32_t *dot) {
     const ck_block_iq4_xs *x = vx;
     const ck_block_q8_K *y = vy;
     const __m256i table = iq4_table();
@@ -159,18 +167,40 @@ AVX2 static inline __attribute__((always_inline)) float iq4_xs_body(int n, const
             sums[j & 1] = add(sums[j & 1], _mm256_sign_epi8(levels, levels), q8, _mm256_set1_epi16((short)scales[j]));
         }
         __m256i sumi = _mm256_add_epi32(sums[0], sums[1]);
+        if (dot) {
+            dot[i] = hsum_i32(sumi);
+            continue;
+        }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * H2F(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
     }
     return reduce8(acc);
 }
 
-AVX2 static float dot_q2_K(int n, const void *x, const void *y) { return q2_K_body(n, x, y, add_scaled); }
-AVX2 static float dot_q3_K(int n, const void *x, const void *y) { return q3_K_body(n, x, y, add_scaled); }
-AVX2 static float dot_iq4_xs(int n, const void *x, const void *y) { return iq4_xs_body(n, x, y, add_scaled); }
-VNNI static float dot_q2_K_vnni(int n, const void *x, const void *y) { return q2_K_body(n, x, y, add_scaled_vnni); }
-VNNI static float dot_q3_K_vnni(int n, const void *x, const void *y) { return q3_K_body(n, x, y, add_scaled_vnni); }
+AVX2 static float dot_q2_K(int n, const void *x, const void *y) { return q2_K_body(n, x, y, add_scaled, 0, 0); }
+AVX2 static float dot_q3_K(int n, const void *x, const void *y) { return q3_K_body(n, x, y, add_scaled, 0); }
+AVX2 static float dot_iq4_xs(int n, const void *x, const void *y) { return iq4_xs_body(n, x, y, add_scaled, 0); }
+VNNI static float dot_q2_K_vnni(int n, const void *x, const void *y) {
+    return q2_K_body(n, x, y, add_scaled_vnni, 0, 0);
+}
+VNNI static float dot_q3_K_vnni(int n, const void *x, const void *y) { return q3_K_body(n, x, y, add_scaled_vnni, 0); }
+
+/// The exact integers of a Q2_K, Q3_K or IQ4_XS row per super-block (ck_ksums_fn, `parts` 1), from the dot
+/// kernels' bodies.
+AVX2 void ck_avx2_ksums_low(int type, int n, const void *x, const void *y, int parts, int32_t *dot, int32_t *mins) {
+    (void)parts;
+    if (type == CK_TYPE_Q2_K) {
+        q2_K_body(n, x, y, add_scaled, dot, mins);
+        return;
+    }
+    if (type == CK_TYPE_Q3_K) {
+        q3_K_body(n, x, y, add_scaled, dot);
+    } else {
+        iq4_xs_body(n, x, y, add_scaled, dot);
+    }
+    for (int i = 0; i < n / CK_QK_K; i++) mins[i] = 0;
+}
 VNNI static float dot_iq4_xs_vnni(int n, const void *x, const void *y) {
-    return iq4_xs_body(n, x, y, add_scaled_vnni);
+    return iq4_xs_body(n, x, y, add_scaled_vnni, 0);
 }
 
 AVX2 static float dot_iq4_nl(int n, const void *vx, const void *vy) {

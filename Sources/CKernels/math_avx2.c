@@ -65,27 +65,31 @@ AVX2 float ck_avx2_dot_quad(int n, const float *x, const float *y) {
     return _mm_cvtss_f32(_mm_hadd_ps(t, t));
 }
 
-AVX2 void ck_avx2_softmax(float *x, int n) {
+AVX2 void ck_avx2_softmax(float *x, int n, int lead) {
     float max = -INFINITY;
     for (int i = 0; i < n; i++) max = fmaxf(max, x[i]);
     __m256 vmax = _mm256_set1_ps(max);
     double sum = 0;
-    int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 v = expf8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmax));
-        _mm256_storeu_ps(x + i, v);
-        sum += (double)lanes_sum8(v);
-    }
-    if (i < n) {  // the last group padded with -inf (e^-inf = 0), as llama.cpp's 256-wide rows are
-        float tail[8];
-        for (int j = 0; j < 8; j++) tail[j] = i + j < n ? x[i + j] : -INFINITY;
-        __m256 v = expf8(_mm256_sub_ps(_mm256_loadu_ps(tail), vmax));
-        _mm256_storeu_ps(tail, v);
-        for (int j = 0; i + j < n; j++) x[i + j] = tail[j];
+    for (int i = -lead; i < n; i += 8) {
+        if (i >= 0 && i + 8 <= n) {
+            __m256 v = expf8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmax));
+            _mm256_storeu_ps(x + i, v);
+            sum += (double)lanes_sum8(v);
+            continue;
+        }
+        // A group that starts before x (`lead` masked positions) or runs past its end: -inf (e^-inf = 0)
+        // in the positions outside, as in llama.cpp's row.
+        float part[8];
+        for (int j = 0; j < 8; j++) part[j] = i + j >= 0 && i + j < n ? x[i + j] : -INFINITY;
+        __m256 v = expf8(_mm256_sub_ps(_mm256_loadu_ps(part), vmax));
+        _mm256_storeu_ps(part, v);
+        for (int j = 0; j < 8; j++) {
+            if (i + j >= 0 && i + j < n) x[i + j] = part[j];
+        }
         sum += (double)lanes_sum8(v);
     }
     __m256 inv = _mm256_set1_ps((float)(1.0 / sum));
-    i = 0;
+    int i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
     for (; i < n; i++) x[i] *= (float)(1.0 / sum);
 }

@@ -14,9 +14,10 @@ void ck_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
 }
 
 /// tanh-GELU of `h`, a value of a half, rounded to f16: what llama.cpp's f16 GELU table holds for that half.
+/// Its build fuses 1 + 0.044715·h·h into one FMA; unfused, one half of the 65536 gets another value.
 static float gelu_of_half(float h) {
     const float root_two_over_pi = 0.79788456080286535587989211986876f;
-    float g = 0.5f * h * (1.0f + tanhf(root_two_over_pi * h * (1.0f + 0.044715f * h * h)));
+    float g = 0.5f * h * (1.0f + tanhf(root_two_over_pi * h * fmaf(0.044715f * h, h, 1.0f)));
     return CK_H2F(ck_fp32_to_fp16(g));
 }
 
@@ -98,8 +99,22 @@ static void matvec_task(void *context, int ith, int nth) {
     const char *w = job->weights;
     const char *a = job->activation;
     // Two tokens or more: tiles of rows × tokens (gemm.h), which unpack each row once per CK_GEMM_TOKENS
-    // tokens and give the dot kernel's bits; a single token (decoding) keeps the dot kernel.
+    // tokens and sum each output in llama.cpp's order; a single token (decoding) keeps the dot kernel.
     ck_tile_fn tile = job->tokens > 1 ? ck_tile_function(job->type) : 0;
+    // Without tiles, K-quants that llama.cpp sums in another order than its dot kernel's: each output from its
+    // row's exact integers.
+    if (!tile && (ck_k_order(job, 0) != CK_ORDER_VEC_DOT || ck_k_order(job, job->tokens - 1) != CK_ORDER_VEC_DOT)) {
+        ck_ksums_fn sums = ck_ksums_function(job->type);
+        for (int r = begin; r < end; r++) {
+            float b = job->bias ? job->bias[r] : 0.0f;
+            for (int t = 0; t < job->tokens; t++) {
+                const void *row = w + (size_t)r * row_bytes, *x = a + (size_t)t * job->activation_stride;
+                job->out[(size_t)t * job->out_stride + r] =
+                    ck_k_product(job->type, ck_k_order(job, t), job->cols, row, x, sums) + b;
+            }
+        }
+        return;
+    }
     if (tile) {
         for (int t = 0; t < job->tokens; t += CK_GEMM_TOKENS) {
             int rn = job->tokens - t < CK_GEMM_TOKENS ? job->tokens - t : CK_GEMM_TOKENS;

@@ -144,30 +144,36 @@ static void unpack_k_ref(int type, const void *block, int codes[CK_QK_K], ck_pan
     ck_panel_k_header(type, block, header);
 }
 
-/// The K-quant twin: per super-block, the exact integer Σ scale · (codes · activation codes) over its
-/// sub-blocks, and P = Σ multiplier · block sum over the activation's sixteen sums. Q3_K and Q6_K subtract
-/// their codes' offset as P times it from the integer; the others' P is their mins' term. Each integer goes
-/// into its own float sum through one fma with d (dmin) × the activation's d; the output is their difference.
-static float dot_k_ref(int type, int cols, const char *row, const ck_block_q8_K *a) {
+void ck_ksums_ref(int type, int n, const void *vx, const void *vy, int parts, int32_t *dot, int32_t *mins) {
+    const char *row = vx;
+    const ck_block_q8_K *a = vy;
     size_t block_bytes = ck_row_bytes(type, CK_QK_K);
     const int sub = in_sixteens(type) ? 16 : 32, shift = offset_shift(type);
-    float acc = 0, accm = 0;
-    for (int i = 0; i < cols / CK_QK_K; i++) {
+    const int subs = CK_QK_K / sub, per_part = subs / parts, pairs_per_part = 16 / parts;
+    for (int i = 0; i < n / CK_QK_K; i++) {
         int codes[CK_QK_K];
         ck_panel_k_row h;
         unpack_k_ref(type, row + (size_t)i * block_bytes, codes, &h);
-        int32_t dot = 0, sums = 0;
-        for (int k = 0; k < CK_QK_K / sub; k++) {
-            int32_t s = 0;
-            for (int e = sub * k; e < sub * (k + 1); e++) s += codes[e] * a[i].qs[e];
-            dot += h.scales[k] * s;
+        for (int part = 0; part < parts; part++) {
+            int32_t d = 0, m = 0;
+            for (int k = part * per_part; k < (part + 1) * per_part; k++) {
+                int32_t sum = 0;
+                for (int e = sub * k; e < sub * (k + 1); e++) sum += codes[e] * a[i].qs[e];
+                d += h.scales[k] * sum;
+            }
+            for (int k = part * pairs_per_part; k < (part + 1) * pairs_per_part; k++) m += h.pairs[k] * a[i].bsums[k];
+            // Q3_K, Q6_K and IQ4_XS: the pairs are the scales, whose sums times the codes' offset come off.
+            if (shift) d -= m * (1 << shift), m = 0;
+            dot[i * parts + part] = d;
+            mins[i * parts + part] = m;
         }
-        for (int k = 0; k < 16; k++) sums += h.pairs[k] * a[i].bsums[k];
-        if (shift) dot -= sums * (1 << shift);
-        acc = __builtin_fmaf((float)dot, h.d * a[i].d, acc);
-        if (!shift) accm = __builtin_fmaf((float)sums, h.dmin * a[i].d, accm);
     }
-    return acc - accm;
+}
+
+/// The K-quant twin: per super-block, fmaf(exact integer dot, d × the activation's d, sum) and the mins'
+/// integer likewise into a sum of their own, the output their difference (ck_k_product's GEMV order).
+static float dot_k_ref(int type, int cols, const char *row, const ck_block_q8_K *a) {
+    return ck_k_product(type, CK_ORDER_GEMV, cols, row, a, ck_ksums_ref);
 }
 
 static int with_min(int type) { return type == CK_TYPE_Q4_1 || type == CK_TYPE_Q5_1; }

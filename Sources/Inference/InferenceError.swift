@@ -19,6 +19,8 @@ public enum InferenceError: Error, Sendable, Equatable, CustomStringConvertible 
     case badTensorShape(name: String, expected: [Int], found: [Int])
     /// A weight tensor has a type the kernels cannot multiply.
     case unsupportedTensorType(name: String, type: String, supported: [String])
+    /// The file has tensors the architecture does not use (an extension this engine would leave out).
+    case unexpectedTensors([String], architecture: String)
 
     // MARK: The tokenizer
 
@@ -57,6 +59,7 @@ public enum InferenceError: Error, Sendable, Equatable, CustomStringConvertible 
         case .missingTensor: "model-missing-tensor"
         case .badTensorShape: "model-bad-tensor-shape"
         case .unsupportedTensorType: "model-unsupported-tensor-type"
+        case .unexpectedTensors: "model-unexpected-tensor"
         case .unsupportedTokenizer: "tokenizer.unsupported-model"
         case .unsupportedPreTokenizer: "tokenizer.unsupported-pre"
         case .missingMetadata: "tokenizer.missing-metadata"
@@ -82,6 +85,9 @@ public enum InferenceError: Error, Sendable, Equatable, CustomStringConvertible 
             "tensor '\(name)' has shape \(found), expected \(expected)"
         case .unsupportedTensorType(let name, let type, let supported):
             "tensor '\(name)' has type \(type); supported: \(supported.joined(separator: ", "))"
+        case .unexpectedTensors(let names, let architecture):
+            "tensor '\(names[0])'\(names.count > 1 ? " and \(names.count - 1) more" : "") is not part of the "
+                + "\(architecture) model this engine runs; refusing rather than running without it"
         case .unsupportedTokenizer(let name):
             "\(code): tokenizer model '\(name)' is not supported (supported: gpt2, llama)"
         case .unsupportedPreTokenizer(let name):

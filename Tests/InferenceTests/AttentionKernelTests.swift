@@ -31,7 +31,8 @@ struct AttentionKernelTests {
     }
 
     /// The attention written out: for each token and head, the f16 query's product with each key it sees
-    /// (lane d % 8, or d % 32 for one token) times `scale`, the reference softmax, and each f16 probability
+    /// (lane d % 8, or d % 32 for one token) times `scale`, the reference softmax over all the positions
+    /// (those outside a window at -inf, as in llama.cpp's masked row), and each f16 probability
     /// times its value fused into lane p % 8 (p % 32) of every output element, in increasing p.
     static func expected(
         queries: [Float], keys: [Float], values: [Float], _ s: Kernels.AttentionShape, scale: Float
@@ -46,7 +47,9 @@ struct AttentionKernelTests {
             for h in 0..<s.heads {
                 let kv = h / group * s.headDim
                 let q = (0..<s.headDim).map { Float(Float16(queries[(t * s.heads + h) * s.headDim + $0])) }
-                var scores = (first..<n).map { p -> Float in
+                // llama.cpp's row of every cached position, the ones outside the window masked with -inf.
+                var scores = (0..<n).map { p -> Float in
+                    if p < first { return -.infinity }
                     var lanes = [Float](repeating: 0, count: laneCount)
                     for d in 0..<s.headDim {
                         lanes[d % laneCount] = lanes[d % laneCount].addingProduct(q[d], keys[p * kvDim + kv + d])
@@ -56,7 +59,7 @@ struct AttentionKernelTests {
                 Kernels.softmax(&scores, .reference)
                 var lanes = [[Float]](repeating: [Float](repeating: 0, count: laneCount), count: s.headDim)
                 for p in first..<n {
-                    let a = Float(Float16(scores[p - first]))
+                    let a = Float(Float16(scores[p]))
                     for d in 0..<s.headDim {
                         lanes[d][p % laneCount] = lanes[d][p % laneCount].addingProduct(a, values[p * kvDim + kv + d])
                     }

@@ -1,8 +1,11 @@
 // Tests of the batched product (ck_matvec over many tokens, through the tile kernels of gemm.h where the CPU
-// has them): every output is bit-equal to the single-token dot kernel for its row and token, for each weight
-// type the tiles cover, over shapes that leave partial tiles (rows and tokens not multiples of the tile, one
-// token, more tokens than a chunk), with and without a bias, on one thread and on two, and (for the
-// 32-element types on a CPU with VNNI) with the AVX2 tiles as well as the VNNI ones.
+// has them): every output of a 32-element type is bit-equal to the single-token dot kernel for its row and
+// token; a K-quant's is the sum llama.cpp's AVX2 build makes of it (its order: the dot kernel's for batches
+// under 8 tokens, its tiled product's from 8, and Q4_K matrices of a multiple of 8 rows in its repacked
+// orders), and in a decoding step over many sessions each token's as if alone. Over shapes that leave partial
+// tiles (rows and tokens not multiples of the tile, one token, more tokens than a chunk), with and without a
+// bias, on one thread and on two, and (for the 32-element types on a CPU with VNNI) with the AVX2 tiles as
+// well as the VNNI ones.
 import GGUF
 import Inference
 import Testing
@@ -13,8 +16,17 @@ struct GemmKernelTests {
     static let halfOffsets: [GGMLType: [Int]] = [.q4_0: [0], .q4_1: [0, 2], .q5_0: [0], .q5_1: [0, 2], .q8_0: [0]]
     /// (rows, tokens): partial row and token tiles, a single token, and more tokens than one chunk of 64.
     static let shapes: [(rows: Int, tokens: Int)] = [
-        (1, 1), (3, 1), (4, 2), (5, 2), (7, 3), (9, 65), (6, 130), (13, 67),
+        (1, 1), (3, 1), (4, 2), (5, 2), (7, 3), (9, 65), (6, 130), (13, 67), (8, 7), (16, 10), (8, 1),
     ]
+
+    /// llama.cpp's order for token t of a batch of `tokens` of a K-quant matrix of `rows` rows (nil for the
+    /// 32-element types): written here from its choices (repacked Q4_K for AVX2 in rows of 8, groups of four
+    /// tokens through its gemm and the rest through its gemv; its tiled product from 8 tokens).
+    static func order(_ type: GGMLType, rows: Int, tokens: Int, token t: Int, sessions: Bool) -> Kernels.SumOrder? {
+        guard type.blockSize == 256 else { return nil }
+        if type == .q4_K && rows % 8 == 0 { return !sessions && t < tokens - tokens % 4 ? .gemm : .gemv }
+        return !sessions && tokens >= 8 ? .tiled : .vecDot
+    }
 
     /// Seeded random blocks with finite half-float scales (KQuantKernelTests' generator, which knows the
     /// K-quants' half fields; the 32-element types' are set here).
@@ -45,24 +57,51 @@ struct GemmKernelTests {
             let activations = Kernels.quantize(x, as: activationType, .fast)
             let activationBytes = activationType.rowBytes(count)
             let bias = index % 2 == 0 ? nil : KernelTests.synthetic(shape.rows, seed: seed + 90)
-            for (threads, vnni) in [(1, true), (2, true), (2, false)] {
+            for (threads, vnni, sessions) in [(1, true, false), (2, true, false), (2, false, false), (2, true, true)] {
                 let out = Kernels.matmul(
                     weights, rows: shape.rows, activations, tokens: shape.tokens, type: type, count: count, bias: bias,
-                    threads: threads, vnni: vnni)
+                    threads: threads, vnni: vnni, sessions: sessions)
                 var mismatches = 0
                 for t in 0..<shape.tokens {
                     let a = Array(activations[t * activationBytes..<(t + 1) * activationBytes])
+                    let order = Self.order(type, rows: shape.rows, tokens: shape.tokens, token: t, sessions: sessions)
                     for r in 0..<shape.rows {
                         let w = Array(weights[r * rowBytes..<(r + 1) * rowBytes])
-                        let expected = Kernels.dot(w, a, type: type, count: count, .fast) + (bias?[r] ?? 0)
-                        if out[t * shape.rows + r].bitPattern != expected.bitPattern { mismatches += 1 }
+                        let product =
+                            order.map { Kernels.dot(w, a, type: type, count: count, order: $0, .reference) }
+                            ?? Kernels.dot(w, a, type: type, count: count, .fast)
+                        if out[t * shape.rows + r].bitPattern != (product + (bias?[r] ?? 0)).bitPattern {
+                            mismatches += 1
+                        }
                     }
                 }
-                #expect(
-                    mismatches == 0,
-                    "\(type) \(shape.rows)×\(shape.tokens), \(threads) threads, VNNI \(vnni): \(mismatches) outputs differ"
-                )
+                let setting = "\(threads) threads, VNNI \(vnni), sessions \(sessions)"
+                #expect(mismatches == 0, "\(type) \(shape.rows)×\(shape.tokens), \(setting): \(mismatches) differ")
             }
         }
+    }
+
+    /// The K-quants' exact integers from the fast kernels (each type's dot kernel body) equal the portable
+    /// twin's, so every order sums the same numbers; the orders differ from each other in the last bits.
+    @Test(arguments: [GGMLType.q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_xs])
+    func everyOrderOfTheFastIntegersEqualsTheTwin(type: GGMLType) {
+        let count = 1024
+        var differing = 0
+        for seed in 1...40 {
+            let w = Self.randomBlocks(type, count: count, seed: UInt64(seed))
+            let x = KernelTests.synthetic(count, seed: UInt64(seed) + 500).map { $0 * Float(seed % 5 + 1) }
+            let a = Kernels.quantize(x, as: .q8_K, .fast)
+            let orders: [Kernels.SumOrder] = type == .q4_K ? [.tiled, .gemv, .gemm] : [.tiled, .gemv]
+            var values: [Float] = []
+            for order in orders {
+                let fast = Kernels.dot(w, a, type: type, count: count, order: order, .fast)
+                let twin = Kernels.dot(w, a, type: type, count: count, order: order, .reference)
+                #expect(fast.bitPattern == twin.bitPattern, "\(type) \(order) seed \(seed)")
+                values.append(fast)
+            }
+            if Set(values.map(\.bitPattern)).count > 1 { differing += 1 }
+        }
+        // The orders are not the same sum written three ways: most rows come out differently.
+        #expect(differing > 10, "\(type): only \(differing) of 40 rows differ between orders")
     }
 }

@@ -3,21 +3,12 @@
 // pass, deploy/oracle/tokenizer_goldens.py (Fixtures/tokenizer_gemma3.json) for the tokenizer and the
 // Gemma turn format. Skipped, saying why, when the file is not installed (deploy/fetch-test-models.sh).
 //
-// Where this model misses the issue's bars, and why: they are tighter than llama.cpp agrees with itself.
-// deploy/oracle/gemma_spread.py and gemma_perplexity.py evaluate the same token ids with a native llama.cpp
-// through its C API, flash attention off as in the Python binding that recorded the goldens:
-// - Logits (bar 0.2): the native build with and without its weight repacking differs by up to 0.56 at the
-//   last position, and from the recorded goldens by up to 0.56 and 0.66; ours is within 0.57 of the goldens,
-//   0.52 of the native build with repacking and 0.69 without (the prompts go through panels, whose sums are
-//   ordered as neither's are). This model amplifies last-bit differences (hidden states reach ~3000, and a
-//   flipped rounding in an activation's 8-bit quantization moves a whole product). Summing Q4_K as the
-//   repacked kernels do moved our worst difference only from 0.573 to 0.562, so the order of one kernel is
-//   not the cause.
-// - Perplexity (bar 1%): llama.cpp's builds span 5.0706-5.2184 at 128 positions (2.9%) and 2.1198-2.1849 at
-//   1024 (3.1%), so the test accepts 1% around that range (GoldenChecks.perplexity). Reversing the order in
-//   which our prompt products sum their blocks moves ours by 0.3% (128) and 1.1% (1024): at this text's ~550
-//   scored tokens a single figure is not steadier than that. Ours: 0.995 and 1.013 of the recorded goldens.
-// Attention equals llama.cpp's layer by layer (an earlier dump with its eval callback).
+// This model amplifies last-bit differences (hidden states reach ~3000, and a flipped rounding in an
+// activation's 8-bit quantization moves a whole product): llama.cpp's own builds, with and without its weight
+// repacking, differ by up to 0.56 in the last logits and by 3% in perplexity (deploy/oracle/gemma_spread.py
+// and gemma_perplexity.py). So the engine sums every product, the softmax and the GELU table as llama.cpp's
+// AVX2 build does (CKernels gemm.h, lanes.h), and reproduces the recorded goldens exactly: every logit and
+// both perplexities, at every batch size. The bounds below are that, with room for nothing but a last bit.
 import EnclaveTestSupport
 import Foundation
 import GGUF
@@ -47,13 +38,12 @@ struct GemmaGoldenTests {
         #expect(c.queryScale == Float(0.0625))  // 1/sqrt(key_length 256)
     }
 
-    /// Later positions, measured: up to 0.57 from the recorded goldens (the issue asks 0.2; llama.cpp's own
-    /// builds differ by up to 0.66, see above).
-    static let laterLogitBound: Float = 1.0
-    /// Greedy ids agree while llama.cpp's margin is at least this (the issue asks 0.1).
-    static let greedyMargin: Float = 1.0
-    /// The issue's bar, around the range of llama.cpp's builds (see above).
-    static let perplexityBound = 0.01
+    /// Later positions, measured: equal to the recorded goldens (the issue asks 0.2).
+    static let laterLogitBound: Float = 1e-3
+    /// Greedy ids agree while llama.cpp's margin is at least this (the issue's 0.1).
+    static let greedyMargin = GoldenChecks.nearTie
+    /// Measured: the recorded perplexities to 1e-12 (the issue asks 1%).
+    static let perplexityBound = 1e-6
 
     /// Includes a prompt longer than the 512-position window, whose last logits need the local layers'
     /// mask.
@@ -76,6 +66,8 @@ struct GemmaGoldenTests {
         let sliding = try GoldenChecks.perplexity(
             model, try #require(goldens.sliding_perplexity), bos: bos, within: Self.perplexityBound)
         print("gemma3 perplexity ratio to llama.cpp: ctx \(goldens.perplexity.ctx) \(short), ctx 1024 \(sliding)")
+        // Not only inside the range of llama.cpp's builds: the recorded figure itself.
+        #expect(abs(short - 1) < Self.perplexityBound && abs(sliding - 1) < Self.perplexityBound)
     }
 }
 

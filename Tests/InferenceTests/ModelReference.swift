@@ -26,6 +26,8 @@ struct TinyModelSpec {
     var windowPattern: (period: Int, localBase: Float)?
     /// More metadata, written last (tests of bad files).
     var metadata: [String: GGUFValue] = [:]
+    /// More f32 tensors, written last (tests of bad files).
+    var extraTensors: [(name: String, values: [Float])] = []
 
     /// A spec whose weights are `type`: K-quant rows come in blocks of 256, so their model is wider.
     static func weights(_ type: GGMLType) -> TinyModelSpec {
@@ -114,6 +116,7 @@ struct TinyModel {
         }
         vector("output_norm.weight", spec.dim, around: 1)
         if !spec.tiedOutput { matrix("output.weight", rows: spec.vocabulary, cols: spec.dim, scale: 0.5) }
+        for (name, values) in spec.extraTensors { writer.addTensor(name, dimensions: [values.count], floats: values) }
         self.tensors = tensors
         bytes = writer.bytes()
     }

@@ -1,7 +1,7 @@
 // Tests of ModelVerification (`enclave model verify`): the pinned SmolLM2 file is servable and its
 // memory figure follows from its published shape; a file with an unknown architecture, an unsupported
-// tensor type and an unsupported tokenizer is refused with every one of them named; bad contexts and
-// unreadable files get their own errors.
+// tensor type and an unsupported tokenizer is refused with every one of them named, and so is a tensor the
+// architecture has no role for; bad contexts and unreadable files get their own errors.
 import Foundation
 import GGUF
 import GGUFTestSupport
@@ -45,6 +45,26 @@ struct ModelVerificationTests {
         }
         #expect(report.config == nil && report.memory == nil)
         #expect(report.tensorTypes.first { $0.type == .f32 }?.supported == true)
+    }
+
+    /// A tensor the architecture has no role for is an extension the engine would leave out (an attention
+    /// output bias in a llama file, LongRoPE factors outside phi3): the file is refused, naming it, as
+    /// llama.cpp's loader refuses a file with tensors its architecture does not create.
+    @Test(arguments: [("llama", "blk.1.attn_output.bias"), ("qwen2", "rope_factors_long.weight")])
+    func aTensorWithoutARoleIsRefused(_ architecture: String, _ extra: String) throws {
+        var spec = TinyModelSpec()
+        spec.architecture = architecture
+        spec.extraTensors = [(extra, [Float](repeating: 1, count: spec.dim))]
+        let file = try GGUFFile(bytes: TinyModel(spec).bytes)
+        #expect(throws: InferenceError.unexpectedTensors([extra], architecture: architecture)) {
+            try TransformerModel(file: file)
+        }
+        let report = ModelVerification.verify(file: file, path: "extra.gguf")
+        #expect(report.refusals.map(\.code).contains("model-unexpected-tensor"))  // (and no vocabulary)
+        #expect(report.refusals.first?.message.contains("'\(extra)'") == true)
+        // Without it, the same model loads.
+        spec.extraTensors = []
+        #expect(throws: Never.self) { try TransformerModel(file: GGUFFile(bytes: TinyModel(spec).bytes)) }
     }
 
     @Test func aContextBeyondTheTrainedOneIsRefused() throws {

@@ -1,10 +1,11 @@
-// Tiny random-weight models of qwen3, phi3 and llama with a SentencePiece vocabulary (Llama 2 / Mistral
-// family), written at test time by deploy/tiny_models.py with PyPI's `gguf` package (in the test venv
-// deploy/install-deps.sh makes), against goldens recorded from llama.cpp by deploy/oracle/tiny_goldens.py
-// (Fixtures/tiny_<name>.json): tokenization of the varied string set, llama.cpp's logits at every
-// position of each prompt (one batch) and at the first and last, greedy continuations while llama.cpp's
-// top-1/top-2 margin is at least 0.1, and each file's own chat template recognised and rendered as
-// llama.cpp renders it. No weights are downloaded; the goldens name the SHA-256 of the file they describe.
+// Tiny random-weight models of qwen3, phi3 (also with Phi 3.5's LongRoPE) and llama with a SentencePiece
+// vocabulary (Llama 2 / Mistral family), written at test time by deploy/tiny_models.py with PyPI's `gguf`
+// package (in the test venv deploy/install-deps.sh makes), against goldens recorded from llama.cpp by
+// deploy/oracle/tiny_goldens.py and longrope_goldens.py (Fixtures/tiny_<name>.json): tokenization of the
+// varied string set, llama.cpp's logits at every position of each prompt (one batch) and at the first and
+// last, greedy continuations while llama.cpp's top-1/top-2 margin is at least 0.1, and each file's own chat
+// template recognised and rendered as llama.cpp renders it. No weights are downloaded; the goldens name the
+// SHA-256 of the file they describe.
 import EnclaveTestSupport
 import Foundation
 import GGUF
@@ -47,6 +48,10 @@ enum TinyModels {
     }
 
     static func goldens(_ name: String) throws -> [String: Any] { try TokenizerFixtures.json("tiny_\(name).json") }
+
+    /// How far a long prompt's logits may be from llama.cpp's: the products give llama.cpp's bits, so only
+    /// the last float roundings elsewhere differ (measured 5e-7); the issue asks 0.2.
+    static let longPromptBound: Float = 1e-3
 }
 
 @Suite(.serialized, .enabled(if: TinyModels.available || TestSetUp.required, TinyModels.absent))
@@ -134,6 +139,51 @@ struct TinyArchitectureTests {
             }
             #expect(template.render(turns, addGenerationPrompt: true) == entry["prompt"] as? String)
             #expect(encoder.encode(turns) == bos + TokenizerFixtures.ids(entry["ids"]), "\(turns)")
+        }
+    }
+
+    /// Prompts of 12 to 400 tokens, each one batch, against the native llama.cpp
+    /// (deploy/oracle/tiny_long_goldens.py, Fixtures/tiny_long_prompts.json): its top 20 at the first and
+    /// last position, in contexts of 512 and 2048 positions. From 32 tokens on a prompt's products are
+    /// batched, and their bits must be llama.cpp's (see Matmul's multipliesBatchesInIntegers); the
+    /// LongRoPE file takes its short frequency factors in the first context and its long ones in the second.
+    @Test(arguments: TinyModels.names + ["phi3-longrope"])
+    func longPromptsMatchLlamaCpp(_ name: String) throws {
+        let all = try #require(TokenizerFixtures.json("tiny_long_prompts.json")["models"] as? [String: Any])
+        let goldens = try #require(all[name] as? [String: Any], "no long-prompt goldens for \(name)")
+        #expect(try sha256(ofFile: TinyModels.path(name)) == goldens["sha256"] as? String)
+        let model = try TransformerModel(path: try TinyModels.path(name), threads: 2)
+        let prompts = try #require(goldens["prompts"] as? [[Int]]).map { $0.map(Int32.init) }
+        let runs = try #require(goldens["runs"] as? [[String: Any]])
+        #expect(runs.map { $0["ctx"] as? Int } == [512, 2048] && prompts.contains { $0.count >= 400 })
+        let bound = TinyModels.longPromptBound
+        var lasts: [[[(id: Int, logit: Float)]]] = []  // [context][prompt]: the top 20 at the last position
+        var worst: Float = 0
+        for run in runs {
+            let context = try #require(run["ctx"] as? Int)
+            let pairs = { (key: String) in
+                (run[key] as? [[[NSNumber]]] ?? []).map { $0.map { (id: $0[0].intValue, logit: $0[1].floatValue) } }
+            }
+            let (first, last) = (pairs("first"), pairs("last"))
+            try #require(first.count == prompts.count && last.count == prompts.count)
+            lasts.append(last)
+            for (p, prompt) in prompts.enumerated() {
+                try model.evaluate(prompt, cache: model.makeCache(capacity: context), logitsFrom: 0) { i, logits in
+                    guard i == 0 || i == prompt.count - 1 else { return }
+                    for (id, value) in i == 0 ? first[p] : last[p] {
+                        worst = max(worst, abs(logits[id] - value))
+                        #expect(
+                            abs(logits[id] - value) < bound, "ctx \(context), \(prompt.count) tokens, position \(i)")
+                    }
+                }
+            }
+        }
+        print("tiny \(name), long prompts: largest logit difference from llama.cpp \(worst) (bound \(bound))")
+        // LongRoPE: the contexts' goldens differ, so the wrong set of factors fails the comparison above.
+        if name == "phi3-longrope" {
+            #expect(model.config.ropeOriginalContextLength == 512 && model.config.ropeAttentionFactor == 1.19)
+            let apart = zip(lasts[0], lasts[1]).map { zip($0, $1).map { abs($0.logit - $1.logit) }.max() ?? 0 }
+            #expect(apart.allSatisfy { $0 > 2 * GoldenChecks.logitTolerance }, "\(apart)")
         }
     }
 

@@ -19,10 +19,10 @@ def compile_tool(llama):
     return tool
 
 
-def run(tool, model, prompts, repack=1, nll=False):
-    """One output line per prompt (a list of token ids), evaluated as one batch each."""
+def run(tool, model, prompts, repack=1, nll=False, ctx=2048):
+    """One output line per prompt (a list of token ids), evaluated as one batch each in a context of `ctx`."""
     lines = "".join(" ".join(map(str, p)) + "\n" for p in prompts)
-    command = [tool, model, str(repack)] + (["nll"] if nll else [])
+    command = [tool, model, str(repack), "nll" if nll else "logits", str(ctx)]
     out = subprocess.run(command, input=lines, capture_output=True, text=True, check=True)
     return out.stdout.strip().split("\n")
 

@@ -3,7 +3,8 @@
 // top-20 logits at the first and last position of one batch evaluation as a JSON line, or with "nll" the
 // negative log-likelihood of each token of the prompt's second half (as llama-perplexity scores a chunk:
 // positions n/2 .. n-2 predicting the next) summed in double, and their count. Arguments: the GGUF file,
-// 0 to turn llama.cpp's weight repacking off (use_extra_bufts) or 1 (the default) to keep it, and "nll".
+// 0 to turn llama.cpp's weight repacking off (use_extra_bufts) or 1 (the default) to keep it, "nll" or
+// "logits" (the default), and the context length (2048 by default; it picks LongRoPE's factors).
 #include "llama.h"
 #include <math.h>
 #include <stdio.h>
@@ -29,7 +30,8 @@ int main(int argc, char **argv) {
     mp.use_extra_bufts = repack;
     struct llama_model *model = llama_model_load_from_file(argv[1], mp);
     struct llama_context_params cp = llama_context_default_params();
-    cp.n_ctx = 2048; cp.n_batch = 2048; cp.n_ubatch = 2048; cp.n_threads = 2; cp.n_threads_batch = 2;
+    int n_ctx = argc > 4 ? atoi(argv[4]) : 2048;
+    cp.n_ctx = n_ctx; cp.n_batch = n_ctx; cp.n_ubatch = n_ctx; cp.n_threads = 2; cp.n_threads_batch = 2;
     // As the Python binding's goldens were taken (its default) and as our engine computes: attention over the
     // f16 cache without flash attention, which llama.cpp's default ("auto") turns on for the CPU.
     cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;

@@ -134,8 +134,9 @@ void ck_force_no_vnni(int on);
 
 /// out = x / rms(x) * w (f32 squares summed in double, as ggml does).
 void ck_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
-/// In place softmax over n values (ggml's expf approximation, sums of eight in double).
-void ck_softmax(float *x, int n);
+/// In place softmax over n values (ggml's expf approximation, sums of eight in double). The groups of eight
+/// are those of llama.cpp's row of cached positions: the first starts `lead` (0..7) masked positions before x.
+void ck_softmax(float *x, int n, int lead);
 /// Rounds each value to the nearest IEEE half (llama.cpp keeps its KV cache in f16).
 void ck_round_f16(float *x, int n);
 /// gate = silu(gate) * up, with ggml's expf approximation.
@@ -156,7 +157,7 @@ void ck_rope(float *x, int heads, int head_dim, int rope_dims, int neox, const f
 float ck_dot_lanes_ref(int n, const float *x, const float *y);
 float ck_dot_quad_ref(int n, const float *x, const float *y);
 float ck_expf_ref(float x);
-void ck_softmax_ref(float *x, int n);
+void ck_softmax_ref(float *x, int n, int lead);
 void ck_swiglu_ref(float *gate, const float *up, int n);
 void ck_rope_ref(float *x, int heads, int head_dim, int rope_dims, int neox, const float *table);
 void ck_fma_axpy_ref(int n, float a, const float *x, float *y);
@@ -194,8 +195,36 @@ typedef struct {
     const float *bias;         // rows, or NULL
     float *out;                // tokens × out_stride
     int out_stride;
+    int sessions;              // 1: each token is another session's (a decoding step), computed as if alone
+    int batch_tokens;          // the tokens of the product llama.cpp would run (0: `tokens`), and this job's
+    int batch_first;           // first token's place in it: they choose K-quants' order of sums (gemm.h)
 } ck_matvec_job;
 void ck_matvec(ck_pool *pool, const ck_matvec_job *job);
+
+/// How llama.cpp's AVX2 build sums a K-quant product (Q2_K..Q6_K, IQ4_XS) once its integers are exact; a
+/// prompt's logits depend on it, since a last-bit difference flips later roundings (see lanes.h):
+/// - VEC_DOT: ggml_vec_dot, the type's dot kernel (ck_dot_function): one token, and batches under 8 tokens.
+/// - TILED: its tiled K-quant product, batches of 8 tokens or more: per super-block r = d·dot − dmin·mins
+///   (one fused step), then out += r · the activation's d (fused).
+/// - GEMV: Q4_K repacked (matrices of a multiple of 8 rows), one token or the last tokens of a batch: per
+///   super-block out += dot · (d · the activation's d) and m += mins · (dmin · the activation's d), each
+///   fused, then out − m.
+/// - GEMM: the same per 64 elements, for a batch's tokens in whole groups of four from its start.
+enum { CK_ORDER_VEC_DOT = 0, CK_ORDER_TILED = 1, CK_ORDER_GEMV = 2, CK_ORDER_GEMM = 3 };
+
+/// The exact integers of a K-quant row (n elements) times Q8_K activations, per super-block (`parts` 1) or
+/// per 64 elements (`parts` 4): dot = Σ sub-block scale · Σ code · activation code, with the codes' offset
+/// taken off (Q3_K, Q6_K, IQ4_XS), and mins = Σ min · activation block sum (0 for the types without mins).
+typedef void (*ck_ksums_fn)(int type, int n, const void *x, const void *y, int parts, int32_t *dot, int32_t *mins);
+/// The portable twin (panels.c).
+void ck_ksums_ref(int type, int n, const void *x, const void *y, int parts, int32_t *dot, int32_t *mins);
+/// The fastest ck_ksums_fn for `type` on this CPU.
+ck_ksums_fn ck_ksums_function(int type);
+/// Row · activation of a K-quant summed in `order` (TILED, GEMV or GEMM; VEC_DOT calls the dot kernel), from
+/// the integers `sums` gives (orders.c).
+float ck_k_product(int type, int order, int n, const void *x, const void *y, ck_ksums_fn sums);
+/// The order of token t of `job`'s product as llama.cpp would sum it (VEC_DOT for the other types).
+int ck_k_order(const ck_matvec_job *job, int t);
 
 /// A prompt's product by panels (panels.c): Q4_0, Q5_0, Q8_0 and IQ4_NL weights against Q8_0 activations, Q4_1
 /// and Q5_1 against Q8_1 (their mins in a second sum, added at the end), Q2_K to Q6_K and IQ4_XS against Q8_K;

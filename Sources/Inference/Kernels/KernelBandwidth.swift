@@ -132,7 +132,7 @@ private struct Product {
         var job = ck_matvec_job(
             weights: UnsafeRawPointer(weights), type: Int32(type.rawValue), rows: Int32(rows), cols: Int32(cols),
             tokens: 1, activation: UnsafeRawPointer(activation), activation_stride: 0, bias: nil, out: out,
-            out_stride: Int32(rows))
+            out_stride: Int32(rows), sessions: 0, batch_tokens: 0, batch_first: 0)
         ck_matvec(pool.pointer, &job)
     }
 

@@ -25,7 +25,7 @@ extension Kernels {
     public static func softmax(_ x: inout [Float], _ flavour: Flavour) {
         let n = Int32(x.count)
         x.withUnsafeMutableBufferPointer {
-            flavour == .fast ? ck_softmax($0.baseAddress, n) : ck_softmax_ref($0.baseAddress, n)
+            flavour == .fast ? ck_softmax($0.baseAddress, n, 0) : ck_softmax_ref($0.baseAddress, n, 0)
         }
     }
 

@@ -72,13 +72,39 @@ public enum Kernels {
         }
     }
 
+    /// How llama.cpp's AVX2 build sums a K-quant product once its integers are exact (CKernels gemm.h).
+    public enum SumOrder: Int32, Sendable, CaseIterable {
+        /// ggml_vec_dot: one token, and batches under 8 tokens.
+        case vecDot = 0
+        /// Its tiled K-quant product: batches of 8 tokens or more.
+        case tiled = 1
+        /// Q4_K repacked (a multiple of 8 rows): one token, or a batch's last tokens.
+        case gemv = 2
+        /// Q4_K repacked: a batch's tokens in whole groups of four from its start.
+        case gemm = 3
+    }
+
+    /// Row · activation of a K-quant (Q2_K..Q6_K, IQ4_XS) summed in `order`, from its exact integers: the
+    /// portable twin's (`reference`) or this CPU's fastest (`fast`).
+    public static func dot(
+        _ weights: [UInt8], _ activation: [UInt8], type: GGMLType, count: Int, order: SumOrder, _ flavour: Flavour
+    ) -> Float {
+        let sums: ck_ksums_fn = flavour == .fast ? ck_ksums_function(Int32(type.rawValue)) : ck_ksums_ref
+        return weights.withUnsafeBytes { x in
+            activation.withUnsafeBytes { y in
+                ck_k_product(Int32(type.rawValue), order.rawValue, Int32(count), x.baseAddress, y.baseAddress, sums)
+            }
+        }
+    }
+
     /// out[t][r] = row r of `weights` · token t of `activations` (+ bias[r]) for `rows` rows of `count`
     /// elements and `tokens` tokens (each in `activationType(for: type)`), computed as the engine multiplies a
     /// batch: over a pool of `threads`, through the batched tile kernels where this CPU has them (without
-    /// their VNNI variant when `vnni` is false).
+    /// their VNNI variant when `vnni` is false), K-quants in llama.cpp's order for the batch (`productOrder`),
+    /// or when `sessions`, each token as if alone (a decoding step over many sessions).
     public static func matmul(
         _ weights: [UInt8], rows: Int, _ activations: [UInt8], tokens: Int, type: GGMLType, count: Int,
-        bias: [Float]? = nil, threads: Int = 1, vnni: Bool = true
+        bias: [Float]? = nil, threads: Int = 1, vnni: Bool = true, sessions: Bool = false
     ) -> [Float] {
         // Process-wide, but either choice gives the same bits, so a product running meanwhile is unaffected.
         if !vnni { ck_force_no_vnni(1) }
@@ -95,7 +121,8 @@ public enum Kernels {
                         var job = ck_matvec_job(
                             weights: w.baseAddress, type: Int32(type.rawValue), rows: Int32(rows), cols: Int32(count),
                             tokens: Int32(tokens), activation: a.baseAddress, activation_stride: activationBytes,
-                            bias: bias == nil ? nil : b.baseAddress, out: o.baseAddress, out_stride: Int32(rows))
+                            bias: bias == nil ? nil : b.baseAddress, out: o.baseAddress, out_stride: Int32(rows),
+                            sessions: sessions ? 1 : 0, batch_tokens: 0, batch_first: 0)
                         ck_matvec(pool.pointer, &job)
                     }
                 }
@@ -138,7 +165,8 @@ public enum Kernels {
                                 weights: w.baseAddress, type: Int32(type.rawValue), rows: Int32(rows),
                                 cols: Int32(count), tokens: Int32(tokens), activation: a.baseAddress,
                                 activation_stride: activationBytes, bias: bias == nil ? nil : b.baseAddress,
-                                out: o.baseAddress, out_stride: Int32(rows))
+                                out: o.baseAddress, out_stride: Int32(rows), sessions: 0, batch_tokens: 0,
+                                batch_first: 0)
                             scratch.map { Optional($0) }.withUnsafeBufferPointer { s in
                                 var job = ck_panel_job(
                                     product: product, terms: termPointer.baseAddress, scratch: s.baseAddress)

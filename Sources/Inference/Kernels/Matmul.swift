@@ -1,28 +1,29 @@
 // Matmul: products of a quantized weight matrix with a batch of activation rows, over the thread pool.
 // Activations are quantized to Q8_0/Q8_1/Q8_K and multiplied with integer products, as ggml does: one
 // token through the per-row dot kernel, several through tiles of rows × tokens (CKernels gemm.h, AVX2)
-// that unpack each weight block once for many tokens and give each output the dot kernel's bits. From
-// `sgemmMinimumTokens` tokens on (a prompt), every quantized type goes through panels (ck_panel_matmul,
-// 512-bit VNNI) where the CPU has them; elsewhere the types outside `integerBatchTypes` expand a tile of
-// weight rows to f32 per thread and hand it to OpenBLAS sgemm with f32 activations. Either way the weights
+// that unpack each weight block once for many tokens. Each output is summed as llama.cpp's AVX2 build sums
+// it (the dot kernel's order, or for K-quants the order its batched products take: CKernels gemm.h), at
+// every batch size, so a prompt's logits are llama.cpp's. Float weights (f32, f16, bf16) from
+// `sgemmMinimumTokens` tokens on expand a tile of rows per thread and hand it to OpenBLAS sgemm. The weights
 // are expanded once per batch, never kept.
 internal import CKernels
 internal import COpenBLAS
 import GGUF
 
-/// From this many tokens on, a product goes through panels where the CPU has them, else a type outside
-/// `integerBatchTypes` goes through sgemm.
+/// From this many tokens on, float weights go through sgemm.
 let sgemmMinimumTokens = 32
 
-/// Weight types whose batches go through integer products with Q8_K (or Q8_0) activations where there are no
-/// panels, as llama.cpp multiplies them at any batch size: with f32 activations over sgemm, perplexity moved
-/// by more than 1% (SmolLM2 in Q2_K: 3%; Gemma 3 270M Q4_K_M's Q4_K and Q6_K tensors: 2.7-3.1%).
-/// - Without panels, Q4_K, Q5_K and Q6_K go through the tiles: one thread, 640 × 2048 × 512 tokens, 49-53
-///   GMAC/s against 46 for sgemm and 1.3-1.7x the per-row dot kernel; Q2_K, Q3_K, IQ4_NL and IQ4_XS take the
-///   per-row dot kernel per token, slower than sgemm, kept for accuracy.
-/// - Without panels, Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 take sgemm (Q4_1's tiles are no faster).
-/// - Without AVX2 (NEON, scalar) every product takes the per-row dot kernel: the same bits, more slowly.
-let integerBatchTypes: Set<GGMLType> = [.q2_K, .q3_K, .iq4_nl, .iq4_xs, .q4_K, .q5_K, .q6_K]
+/// Whether a batch of `type` rows is multiplied with integer products of 8-bit activations (every quantized
+/// type): the tiles (Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K) or the per-row kernels per token, each output
+/// with the bits llama.cpp's AVX2 build gives it (its vec_dot, the tinyBLAS it multiplies batches with, its
+/// repacked and tiled K-quant products). A prompt's logits depend on those bits: a last-bit difference in one
+/// product flips the rounding of some value quantized after it, and the flips add up. Through sgemm with f32
+/// activations, the tiny models' last logits after prompts of 40-400 tokens moved by up to 0.25 from
+/// llama.cpp's (perplexity by more than 1% for SmolLM2 in Q2_K); with the activations rounded to their 8-bit
+/// values first, by up to 0.1; through the integer products, by 5e-7, and Gemma 3's by 0. The 512-bit VNNI
+/// panels (ck_panel_matmul) sum in an order of their own, so no product takes them.
+/// Without AVX2 (NEON, scalar) every product takes the per-row dot kernel: the same bits, more slowly.
+func multipliesBatchesInIntegers(_ type: GGMLType) -> Bool { ![.f32, .f16, .bf16].contains(type) }
 
 /// Activations prepared for one weight type: quantized rows (or the f32 rows themselves).
 struct PreparedActivation {
@@ -30,13 +31,13 @@ struct PreparedActivation {
     let stride: Int  // bytes between tokens
     let tokens: Int
     let type: GGMLType  // q8_0, q8_1 or f32
-    let floats: UnsafePointer<Float>  // the f32 source, for the sgemm path
+    let floats: UnsafePointer<Float>  // the f32 source, for the sgemm path (float weights)
     let path: Path
+    let sessions: Bool  // one token per session (Products.integer): each computed as if alone
 
     enum Path {
         case dot  // dot kernels or tiles (ck_matvec)
-        case sgemm  // sgemm over dequantized tiles, f32 activations
-        case panels  // ck_panel_matmul, Q8_0 activations and their panel terms
+        case sgemm  // sgemm over expanded tiles of float weights, f32 activations
     }
 }
 
@@ -71,14 +72,12 @@ private func gemmTask(_ context: UnsafeMutableRawPointer?, _ ith: Int32, _ nth: 
 final class MatmulRunner {
     let pool: ThreadPool
     let quantized: ByteBuffer
-    let panelTerms: ByteBuffer
     let tiles: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     let tileBuffers: [FloatBuffer]
 
-    init(pool: ThreadPool, quantized: ByteBuffer, panelTerms: ByteBuffer, tileBuffers: [FloatBuffer]) {
+    init(pool: ThreadPool, quantized: ByteBuffer, tileBuffers: [FloatBuffer]) {
         self.pool = pool
         self.quantized = quantized
-        self.panelTerms = panelTerms
         self.tileBuffers = tileBuffers
         tiles = .allocate(capacity: tileBuffers.count)
         for (i, b) in tileBuffers.enumerated() { tiles[i] = b.pointer }
@@ -88,8 +87,7 @@ final class MatmulRunner {
 
     /// How a product is computed.
     enum Products {
-        /// Integer dot products for fewer than `sgemmMinimumTokens` tokens, sgemm from there on (llama.cpp's
-        /// choice for one sequence's batch).
+        /// A prompt's tokens: integer products (sgemm for float weights from `sgemmMinimumTokens` tokens on).
         case byBatchSize
         /// Integer dot products whatever the number of tokens (a decoding step over many sessions, each
         /// token computed exactly as if alone).
@@ -108,37 +106,36 @@ final class MatmulRunner {
         let path: PreparedActivation.Path
         if products != .byBatchSize || tokens < sgemmMinimumTokens {
             path = .dot
-        } else if ck_panel_available(Int32(weightType.rawValue)) != 0 {
-            path = .panels
         } else {
-            path = integerBatchTypes.contains(weightType) ? .dot : .sgemm
+            path = multipliesBatchesInIntegers(weightType) ? .dot : .sgemm
         }
         if path == .sgemm { type = .f32 }
-        if let previous, previous.floats == x, previous.tokens == tokens, previous.type == type, previous.path == path {
+        let sessions = products == .integer
+        if let previous, previous.floats == x, previous.tokens == tokens, previous.type == type, previous.path == path,
+            previous.sessions == sessions
+        {
             return previous
         }
         if type == .f32 {
             return PreparedActivation(
-                pointer: UnsafeRawPointer(x), stride: cols * 4, tokens: tokens, type: .f32, floats: x, path: path)
+                pointer: UnsafeRawPointer(x), stride: cols * 4, tokens: tokens, type: .f32, floats: x, path: path,
+                sessions: sessions)
         }
         let stride = type.rowBytes(cols)
         for t in 0..<tokens {
             ck_quantize_row(Int32(type.rawValue), x + t * cols, quantized.pointer + t * stride, Int32(cols))
         }
-        if path == .panels {
-            ck_panel_terms(
-                Int32(type.rawValue), quantized.pointer, stride, Int32(tokens), Int32(cols),
-                panelTerms.pointer.assumingMemoryBound(to: ck_panel_term.self))
-        }
         return PreparedActivation(
             pointer: UnsafeRawPointer(quantized.pointer), stride: stride, tokens: tokens, type: type, floats: x,
-            path: path)
+            path: path, sessions: sessions)
     }
 
-    /// out[t][r] = w.row(r) · x[t] (+ bias[r]); `out` rows are `outputStride` apart (default w.rows).
+    /// out[t][r] = w.row(r) · x[t] (+ bias[r]); `out` rows are `outputStride` apart (default w.rows). When
+    /// these tokens are part of a larger product llama.cpp would run at once (a prompt's logits, a group at a
+    /// time), `batch` gives its size and their first token's place in it.
     func multiply(
         _ w: WeightMatrix, _ x: PreparedActivation, into out: UnsafeMutablePointer<Float>,
-        bias: UnsafePointer<Float>? = nil, outputStride: Int? = nil
+        bias: UnsafePointer<Float>? = nil, outputStride: Int? = nil, batch: (tokens: Int, first: Int)? = nil
     ) {
         let stride = outputStride ?? w.rows
         if x.path == .sgemm {
@@ -154,19 +151,8 @@ final class MatmulRunner {
         let job = ck_matvec_job(
             weights: w.base, type: Int32(w.type.rawValue), rows: Int32(w.rows), cols: Int32(w.cols),
             tokens: Int32(x.tokens), activation: x.pointer, activation_stride: x.stride, bias: bias, out: out,
-            out_stride: Int32(stride))
-        if x.path == .panels {
-            precondition(
-                ck_panel_scratch_bytes(Int32(w.cols)) <= tileBuffers[0].count * MemoryLayout<Float>.size,
-                "panel scratch smaller than a panel of \(w.cols) columns")
-            tiles.withMemoryRebound(to: UnsafeMutablePointer<UInt8>?.self, capacity: tileBuffers.count) { scratch in
-                var panels = ck_panel_job(
-                    product: job, terms: UnsafePointer(panelTerms.pointer.assumingMemoryBound(to: ck_panel_term.self)),
-                    scratch: UnsafePointer(scratch))
-                ck_panel_matmul(pool.pointer, &panels)
-            }
-            return
-        }
+            out_stride: Int32(stride), sessions: x.sessions ? 1 : 0, batch_tokens: Int32(batch?.tokens ?? 0),
+            batch_first: Int32(batch?.first ?? 0))
         var product = job
         ck_matvec(pool.pointer, &product)
     }

@@ -37,6 +37,13 @@ public struct ModelConfig: Sendable, Equatable {
     public var ropeFrequencyBase: Float
     /// 1 / linear scaling factor (`rope.scaling.factor` when `rope.scaling.type` is linear).
     public var ropeFrequencyScale: Float
+    /// The multiplier of every rotation's cos and sin (`rope.scaling.attn_factor`, default 1): Phi 3's
+    /// LongRoPE scales attention this way.
+    public var ropeAttentionFactor: Float
+    /// The context the model was trained for before its RoPE was extended
+    /// (`rope.scaling.original_context_length`, default the trained context). A session whose context is
+    /// longer uses LongRoPE's long frequency factors, a shorter one the short factors, as in llama.cpp.
+    public var ropeOriginalContextLength: Int
     /// Gemma-style extras (nil for llama and qwen2).
     public var gemma: GemmaParameters?
 
@@ -103,6 +110,12 @@ public struct ModelConfig: Sendable, Equatable {
             }
             ropeFrequencyScale = Float(1 / factor)
         }
+        ropeAttentionFactor = Float(m.double("\(arch).rope.scaling.attn_factor") ?? 1)
+        guard ropeAttentionFactor > 0, ropeAttentionFactor < 16 else {
+            throw .badParameter(key: "\(arch).rope.scaling.attn_factor", reason: "\(ropeAttentionFactor)")
+        }
+        ropeOriginalContextLength = try int(
+            "rope.scaling.original_context_length", default: trainedContextLength, range: 1...1 << 24)
         gemma = arch == "gemma3" ? try GemmaParameters(metadata: m, config: self) : nil
     }
 

@@ -19,6 +19,8 @@ enum TensorName {
     static let outputNorm = "output_norm.weight"
     static let output = "output.weight"
     static let ropeFrequencies = "rope_freqs.weight"
+    static let ropeFactorsShort = "rope_factors_short.weight"
+    static let ropeFactorsLong = "rope_factors_long.weight"
     static func layer(_ i: Int, _ role: String) -> String { "blk.\(i).\(role)" }
 }
 
@@ -51,12 +53,30 @@ struct ModelWeights {
     let layers: [LayerWeights]
     let outputNorm: UnsafePointer<Float>  // (dim)
     let output: WeightMatrix  // (vocab × dim); the embedding when tied
-    let ropeFrequencyFactors: UnsafePointer<Float>?  // (ropeDimensions / 2), Llama 3.1 style
+    /// The divisors of each rotated pair's frequency (ropeDimensions / 2 each): Llama 3.1's `rope_freqs`,
+    /// or Phi 3's LongRoPE pair, the short factors for contexts up to the original one and the long beyond.
+    let ropeFrequencyFactors: UnsafePointer<Float>?
+    let longRopeFactors: (short: UnsafePointer<Float>, long: UnsafePointer<Float>)?
 
+    /// The frequency divisors of a session whose context holds `context` positions, nil for none: as
+    /// llama.cpp chooses them, rope_freqs when present, else LongRoPE's long set when the context (which
+    /// llama.cpp rounds up to a multiple of 256) is longer than the original one, else the short set.
+    func ropeFactors(context: Int, originalContext: Int) -> UnsafePointer<Float>? {
+        if let factors = ropeFrequencyFactors { return factors }
+        let padded = (context + 255) / 256 * 256
+        return longRopeFactors.map { padded > originalContext ? $0.long : $0.short }
+    }
+
+    /// Maps `file`'s tensors to the roles `c` needs. Every tensor of the file must have a role: one this
+    /// engine does not know (an extension it would silently leave out) refuses the file, as llama.cpp's
+    /// loader refuses a file with tensors its architecture does not create.
     init(file: GGUFFile, config c: ModelConfig) throws(InferenceError) {
         self.file = file
+        var used: Set<String> = []
+        func present(_ name: String) -> Bool { file.tensor(named: name) != nil }
         func info(_ name: String, _ shape: [Int]) throws(InferenceError) -> GGUFTensorInfo {
             guard let t = file.tensor(named: name) else { throw .missingTensor(name) }
+            used.insert(name)
             guard t.dimensions == shape else { throw .badTensorShape(name: name, expected: shape, found: t.dimensions) }
             return t
         }
@@ -76,11 +96,11 @@ struct ModelWeights {
             return file.data(of: t).baseAddress!.assumingMemoryBound(to: Float.self)
         }
         func optionalVector(_ name: String, _ count: Int) throws(InferenceError) -> UnsafePointer<Float>? {
-            file.tensor(named: name) == nil ? nil : try vector(name, count)
+            present(name) ? try vector(name, count) : nil
         }
         let qDim = c.headCount * c.headDim
         // Gemma's post-norms are required of a gemma3 file, the query/key norms of a gemma3 or qwen3 one;
-        // other files' are ignored.
+        // another file that has them is refused below, as unused.
         func gemmaVector(_ name: String, _ count: Int) throws(InferenceError) -> UnsafePointer<Float>? {
             c.gemma == nil ? nil : try vector(name, count)
         }
@@ -101,7 +121,7 @@ struct ModelWeights {
             let wq: WeightMatrix
             let wk: WeightMatrix
             let wv: WeightMatrix
-            if file.tensor(named: n("attn_qkv.weight")) != nil {
+            if present(n("attn_qkv.weight")) {
                 let qkv = try matrix(n("attn_qkv.weight"), rows: qDim + 2 * c.kvDim, cols: c.dim)
                 wq = rows(qkv, 0, qDim)
                 wk = rows(qkv, qDim, c.kvDim)
@@ -140,8 +160,18 @@ struct ModelWeights {
         self.layers = layers
         outputNorm = try vector(TensorName.outputNorm, c.dim)
         output =
-            file.tensor(named: TensorName.output) == nil
-            ? embedding : try matrix(TensorName.output, rows: c.vocabularySize, cols: c.dim)
-        ropeFrequencyFactors = try optionalVector(TensorName.ropeFrequencies, c.ropeDimensions / 2)
+            present(TensorName.output) ? try matrix(TensorName.output, rows: c.vocabularySize, cols: c.dim) : embedding
+        let pairs = c.ropeDimensions / 2
+        ropeFrequencyFactors = try optionalVector(TensorName.ropeFrequencies, pairs)
+        // Phi 3's LongRoPE: both sets or neither.
+        if c.architecture == "phi3", present(TensorName.ropeFactorsShort) || present(TensorName.ropeFactorsLong) {
+            longRopeFactors = (
+                try vector(TensorName.ropeFactorsShort, pairs), try vector(TensorName.ropeFactorsLong, pairs)
+            )
+        } else {
+            longRopeFactors = nil
+        }
+        let unused = file.tensors.map(\.name).filter { !used.contains($0) }
+        guard unused.isEmpty else { throw .unexpectedTensors(unused, architecture: c.architecture) }
     }
 }

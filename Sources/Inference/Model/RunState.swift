@@ -36,7 +36,6 @@ final class RunState {
     let hb: FloatBuffer  // (batch, hiddenDim) gate, then silu(gate)·up
     let hb2: FloatBuffer  // (batch, hiddenDim) up
     let quantized: ByteBuffer  // (batch, row bytes of max(dim, hiddenDim) as q8_1 or q8_K) dot activations
-    let panelTerms: ByteBuffer  // (batch, blocks of 32 in max(dim, hiddenDim)) ck_panel_term of a prompt
     let rope: FloatBuffer  // (ropeDimensions) cos, sin interleaved for one position
     var attentionScratch: FloatBuffer  // (threads, CK_ATTENTION_ROWS × context) rows of scores
     var transposedValues: FloatBuffer  // (kvDim, context) a prompt's values transposed for the attention
@@ -54,9 +53,6 @@ final class RunState {
         return max(ck_row_bytes(Int32(CK_TYPE_Q8_1), Int32(wide)), q8K)
     }
 
-    /// Bytes of one token's panel terms (ck_panel_term per block of 32), `wide` elements.
-    static func panelTermBytes(wide: Int) -> Int { (wide + 31) / 32 * MemoryLayout<ck_panel_term>.stride }
-
     /// The bytes `init` allocates for these arguments (the buffers below, summed), once the attention
     /// scratch has grown to `context` positions.
     static func bytes(config c: ModelConfig, batchCapacity b: Int, threads: Int, context: Int) -> Int {
@@ -65,7 +61,7 @@ final class RunState {
         let perToken = 2 * c.dim + max(c.dim, qDim) + qDim + 2 * c.kvDim + 2 * c.hiddenDim
         let perThread = max(256, context) + tileRows * wide
         let floats = b * perToken + c.vocabularySize + c.ropeDimensions + threads * perThread
-        return floats * MemoryLayout<Float>.size + b * (activationRowBytes(wide: wide) + panelTermBytes(wide: wide))
+        return floats * MemoryLayout<Float>.size + b * activationRowBytes(wide: wide)
     }
 
     init(config c: ModelConfig, batchCapacity: Int, threads: Int) {
@@ -81,7 +77,6 @@ final class RunState {
         hb = FloatBuffer(batchCapacity * c.hiddenDim)
         hb2 = FloatBuffer(batchCapacity * c.hiddenDim)
         quantized = ByteBuffer(batchCapacity * Self.activationRowBytes(wide: wide))
-        panelTerms = ByteBuffer(batchCapacity * Self.panelTermBytes(wide: wide))
         rope = FloatBuffer(c.ropeDimensions)
         attentionScratch = FloatBuffer(threads * 256)
         transposedValues = FloatBuffer(0)

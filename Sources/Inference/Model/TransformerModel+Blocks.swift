@@ -38,7 +38,9 @@ extension TransformerModel {
         let neox: Int32 = c.ropeStyle == .neox ? 1 : 0
         let rope = c.rope(layer: l)
         for i in 0..<n {
-            ropeTable(position: layout.slot(i).position, base: rope.base, scale: rope.scale)
+            let (cache, position) = layout.slot(i)
+            let factors = weights.ropeFactors(context: cache.capacity, originalContext: c.ropeOriginalContextLength)
+            ropeTable(position: position, base: rope.base, scale: rope.scale, factors: factors)
             let (dims, rotated) = (Int32(c.headDim), Int32(c.ropeDimensions))
             ck_rope(s.q.pointer + i * qDim, Int32(c.headCount), dims, rotated, neox, state.rope.pointer)
             ck_rope(s.k.pointer + i * c.kvDim, Int32(c.kvHeadCount), dims, rotated, neox, state.rope.pointer)
@@ -128,17 +130,18 @@ extension TransformerModel {
     }
 
     /// Fills state.rope with cos/sin of each rotated pair's angle at `position` (ggml's iterative theta)
-    /// for a RoPE of frequency `base` and frequency scale `scale`.
-    private func ropeTable(position: Int, base: Float, scale: Float) {
+    /// for a RoPE of frequency `base`, frequency scale `scale` and per-pair frequency divisors `factors`,
+    /// each multiplied by the model's attention factor (1 but for LongRoPE), as ggml's rope multiplies them.
+    private func ropeTable(position: Int, base: Float, scale: Float, factors: UnsafePointer<Float>?) {
         let c = config
         let thetaScale = powf(base, -2 / Float(c.ropeDimensions))
+        let magnitude = c.ropeAttentionFactor
         var theta = Float(position)
         let table = state.rope.pointer
         for i in 0..<c.ropeDimensions / 2 {
-            let factor = weights.ropeFrequencyFactors?[i] ?? 1
-            let angle = scale * (theta / factor)
-            table[2 * i] = cosf(angle)
-            table[2 * i + 1] = sinf(angle)
+            let angle = scale * (theta / (factors?[i] ?? 1))
+            table[2 * i] = cosf(angle) * magnitude
+            table[2 * i + 1] = sinf(angle) * magnitude
             theta *= thetaScale
         }
     }

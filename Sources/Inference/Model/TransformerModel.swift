@@ -53,7 +53,7 @@ public final class TransformerModel {
         self.threads = pool.size
         state = RunState(config: config, batchCapacity: self.batchCapacity, threads: pool.size)
         matmul = MatmulRunner(
-            pool: pool, quantized: state.quantized, panelTerms: state.panelTerms, tileBuffers: state.dequantized)
+            pool: pool, quantized: state.quantized, tileBuffers: state.dequantized)
         logitsBuffer = FloatBuffer(Self.logitsGroup * config.vocabularySize)
     }
 
@@ -86,7 +86,9 @@ public final class TransformerModel {
             forwardBatch(tokens[start..<start + n], .prompt(cache))
             // Logits for this batch's tokens at or after logitsFrom.
             let first = min(max(start, logitsFrom) - start, n)
-            try forEachLogits(rows: first..<n) { (row, logits) throws(InferenceError) in try body(start + row, logits) }
+            try forEachLogits(rows: first..<n, .byBatchSize) { (row, logits) throws(InferenceError) in
+                try body(start + row, logits)
+            }
             start += n
         }
     }
@@ -113,7 +115,7 @@ public final class TransformerModel {
                 cache.beginBatch()
             }
             forwardBatch(tokens[start..<start + n], .step(group))
-            try forEachLogits(rows: 0..<n) { _, logits in result.append(Array(logits)) }
+            try forEachLogits(rows: 0..<n, .integer) { _, logits in result.append(Array(logits)) }
             start += n
         }
         return result
@@ -174,12 +176,13 @@ public final class TransformerModel {
     /// Calls `body(row, logits)` for each of the last batch's `rows` (none when empty), in order,
     /// computing the logits a group at a time.
     private func forEachLogits(
-        rows: Range<Int>, _ body: (Int, UnsafeBufferPointer<Float>) throws(InferenceError) -> Void
+        rows: Range<Int>, _ products: MatmulRunner.Products,
+        _ body: (Int, UnsafeBufferPointer<Float>) throws(InferenceError) -> Void
     ) throws(InferenceError) {
         var i = rows.lowerBound
         while i < rows.upperBound {
             let group = min(Self.logitsGroup, rows.upperBound - i)
-            computeLogits(rows: i, count: group)
+            computeLogits(rows: i, count: group, products, batch: (rows.count, i - rows.lowerBound))
             for g in 0..<group {
                 try body(
                     i + g,
@@ -190,14 +193,17 @@ public final class TransformerModel {
         }
     }
 
-    /// Final norm and output projection for `count` tokens of the last batch starting at `rows`.
-    private func computeLogits(rows: Int, count: Int) {
+    /// Final norm and output projection for `count` tokens of the last batch starting at `rows`, part of the
+    /// projection of `batch.tokens` tokens that llama.cpp would run at once.
+    private func computeLogits(
+        rows: Int, count: Int, _ products: MatmulRunner.Products, batch: (tokens: Int, first: Int)
+    ) {
         let c = config
         let s = state
         normalize(
             rows: count, of: s.x.pointer + rows * c.dim, into: s.xb.pointer, width: c.dim, weights: weights.outputNorm)
-        let a = matmul.prepare(s.xb.pointer, tokens: count, cols: c.dim, for: weights.output.type)
-        matmul.multiply(weights.output, a, into: logitsBuffer.pointer)
+        let a = matmul.prepare(s.xb.pointer, tokens: count, cols: c.dim, for: weights.output.type, products)
+        matmul.multiply(weights.output, a, into: logitsBuffer.pointer, batch: batch)
         if let cap = c.gemma?.finalLogitSoftcap {
             let logits = logitsBuffer.pointer
             // As llama.cpp: scale by 1/cap, tanh, scale by cap.
