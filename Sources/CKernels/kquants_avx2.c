@@ -67,6 +67,7 @@ AVX2 static inline __attribute__((always_inline)) float dot_q45_K(int n, const v
                                                                   int32_t *dot, int32_t *mins_out) {
     __m256 acc = _mm256_setzero_ps();
     __m128 acc_m = _mm_setzero_ps();
+    float summs = 0;  // Q5_K's mins, in one sum (dot_q45_K_ref)
     for (int i = 0; i < n / CK_QK_K; i++) {
         const ck_block_q4_K *head = (const void *)((const char *)vx + (size_t)i * stride);
         ck_prefetch_ahead(head, (int)stride);
@@ -79,7 +80,9 @@ AVX2 static inline __attribute__((always_inline)) float dot_q45_K(int n, const v
         __m128i pair_sums = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
         // Lane j: the mins' term of step j (sub-blocks 2j and 2j + 1).
         __m128i min_terms = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mins)), pair_sums);
-        if (!dot) acc_m = _mm_fmadd_ps(_mm_set1_ps(-y[i].d * H2F(head->dmin)), _mm_cvtepi32_ps(min_terms), acc_m);
+        float dmin = -y[i].d * H2F(head->dmin);
+        if (!dot && !five) acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(min_terms), acc_m);
+        if (!dot && five) summs = __builtin_fmaf(dmin, (float)hsum4_i32(min_terms), summs);
 
         __m256i high = five ? _mm256_loadu_si256((const __m256i *)b5->qh) : _mm256_setzero_si256();
         __m256i sumi = _mm256_setzero_si256();
@@ -96,13 +99,10 @@ AVX2 static inline __attribute__((always_inline)) float dot_q45_K(int n, const v
                 dot[4 * i + j] = hsum_i32(p), mins_out[4 * i + j] = m[j];
             }
         }
-        if (dot && parts == 1) {
-            __m128i m = _mm_add_epi32(min_terms, _mm_unpackhi_epi64(min_terms, min_terms));
-            dot[i] = hsum_i32(sumi), mins_out[i] = _mm_cvtsi128_si32(_mm_add_epi32(m, _mm_shuffle_epi32(m, 1)));
-        }
+        if (dot && parts == 1) dot[i] = hsum_i32(sumi), mins_out[i] = hsum4_i32(min_terms);
         if (!dot) acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * H2F(head->d)), _mm256_cvtepi32_ps(sumi), acc);
     }
-    return dot ? 0 : reduce8(acc) + reduce4(acc_m);
+    return dot ? 0 : five ? reduce8(acc) + summs : reduce8(acc) + reduce4(acc_m);
 }
 
 AVX2 static float dot_q4_K(int n, const void *x, const void *y) {
@@ -356,6 +356,11 @@ AVX2 static inline __attribute__((always_inline)) void tile_q45(const ck_matvec_
                     _mm_storeu_si128((__m128i *)dot,
                                      _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)));
                 }
+                if (order[t] == CK_ORDER_VEC_DOT && five) {  // the mins in one sum, as dot_q45_K
+                    sum_m[t][r] = __builtin_fmaf(-y->d * u[r].dmin, (float)hsum4_i32(min_terms), sum_m[t][r]);
+                    acc[t][r] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * u[r].d), _mm256_cvtepi32_ps(sumi), acc[t][r]);
+                    continue;
+                }
                 if (order[t] == CK_ORDER_VEC_DOT) {
                     acc_m[t][r] =
                         _mm_fmadd_ps(_mm_set1_ps(-y->d * u[r].dmin), _mm_cvtepi32_ps(min_terms), acc_m[t][r]);
@@ -371,8 +376,9 @@ AVX2 static inline __attribute__((always_inline)) void tile_q45(const ck_matvec_
     for (int t = 0; t < rn; t++) {
         float *out = job->out + (size_t)(t0 + t) * job->out_stride + r0;
         for (int r = 0; r < RM; r++) {
-            float v = order[t] == CK_ORDER_VEC_DOT ? reduce8(acc[t][r]) + reduce4(acc_m[t][r])
-                                                   : sum[t][r] - sum_m[t][r];
+            float v = order[t] != CK_ORDER_VEC_DOT ? sum[t][r] - sum_m[t][r]
+                      : five                          ? reduce8(acc[t][r]) + sum_m[t][r]
+                                                      : reduce8(acc[t][r]) + reduce4(acc_m[t][r]);
             out[r] = v + (job->bias ? job->bias[r0 + r] : 0.0f);
         }
     }

@@ -68,6 +68,12 @@ AVX2 static inline int32_t hsum_i32(__m256i v) {
     return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 1)));
 }
 
+/// The sum of the four int32 lanes (exact).
+AVX2 static inline int32_t hsum4_i32(__m128i v) {
+    __m128i s = _mm_add_epi32(v, _mm_unpackhi_epi64(v, v));
+    return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 1)));
+}
+
 AVX2 static inline float reduce8(__m256 acc) {
     float a[8];
     _mm256_storeu_ps(a, acc);

@@ -6,6 +6,7 @@
 // reduction) is the reference's, so every variant returns the same bits.
 #include "ckernels.h"
 #include "kquants.h"
+#include <math.h>
 #if defined(__aarch64__)
 #include "kquants_neon.h"
 
@@ -14,6 +15,7 @@
 BODY q45_K_body(int n, const void *vx, size_t stride, const ck_block_q8_K *y, int five, dot16_fn dot, int parts,
                 int32_t *out, int32_t *mins_out) {
     float32x4_t acc0 = vdupq_n_f32(0), acc1 = vdupq_n_f32(0), acc_m = vdupq_n_f32(0);
+    float summs = 0;  // Q5_K's mins, in one sum (dot_q45_K_ref)
     const uint8x16_t low4 = vdupq_n_u8(0x0F), one = vdupq_n_u8(1);
     for (int i = 0; i < n / CK_QK_K; i++) {
         const ck_block_q4_K *head = (const void *)((const char *)vx + (size_t)i * stride);
@@ -27,7 +29,8 @@ BODY q45_K_body(int n, const void *vx, size_t stride, const ck_block_q8_K *y, in
         int16x8_t m16 = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(mins)));
         int32x4_t min_terms =
             vpaddq_s32(vmull_s16(vget_low_s16(m16), vget_low_s16(pairs)), vmull_high_s16(m16, pairs));
-        if (!out) acc_m = vfmaq_f32(acc_m, vdupq_n_f32(-y[i].d * h2f(head->dmin)), vcvtq_f32_s32(min_terms));
+        if (!out && !five) acc_m = vfmaq_f32(acc_m, vdupq_n_f32(-y[i].d * h2f(head->dmin)), vcvtq_f32_s32(min_terms));
+        if (!out && five) summs = fmaf(-y[i].d * h2f(head->dmin), (float)vaddvq_s32(min_terms), summs);
 
         uint8x16_t h0 = vdupq_n_u8(0), h1 = vdupq_n_u8(0);
         if (five) h0 = vld1q_u8(b5->qh), h1 = vld1q_u8(b5->qh + 16);
@@ -67,7 +70,7 @@ BODY q45_K_body(int n, const void *vx, size_t stride, const ck_block_q8_K *y, in
     }
     float m[4];
     vst1q_f32(m, acc_m);
-    return reduce(acc0, acc1) + ck_sum_lanes4(m);
+    return five ? reduce(acc0, acc1) + summs : reduce(acc0, acc1) + ck_sum_lanes4(m);
 }
 
 /// The stored 6-bit codes (0..63) of 16 elements: a nibble of `ql` topped by two bits of `qh` (already

@@ -128,11 +128,12 @@ static inline void fma_lanes(float *acc, float d, const int32_t *lanes, int coun
 
 /// Q4_K/Q5_K · Q8_K. Int32 lane k of a super-block holds, for each 32-element sub-block j, the scaled sum
 /// over its elements 4k..4k+3 (where a 256-bit maddubs + madd puts them); the mins term pairs each two
-/// sub-blocks' mins with their Q8_K block sums in four lanes.
+/// sub-blocks' mins with their Q8_K block sums in four lanes (Q4_K), or in one scalar sum, fused (Q5_K), as
+/// ggml sums each.
 static float dot_q45_K(int type, int n, const void *vx, const void *vy) {
     const ck_block_q8_K *y = vy;
     size_t stride = type == CK_TYPE_Q4_K ? sizeof(ck_block_q4_K) : sizeof(ck_block_q5_K);
-    float acc[8] = {0}, acc_m[4] = {0};
+    float acc[8] = {0}, acc_m[4] = {0}, summs = 0;
     for (int i = 0; i < n / CK_QK_K; i++) {
         const void *block = (const char *)vx + (size_t)i * stride;
         const ck_block_q4_K *head = block;
@@ -153,9 +154,14 @@ static float dot_q45_K(int type, int n, const void *vx, const void *vy) {
                             mins[2 * l + 1] * (y[i].bsums[4 * l + 2] + y[i].bsums[4 * l + 3]);
         }
         fma_lanes(acc, y[i].d * H2F(head->d), lanes, 8);
-        fma_lanes(acc_m, -y[i].d * H2F(head->dmin), mins_lanes, 4);
+        if (type == CK_TYPE_Q5_K) {
+            int32_t total = mins_lanes[0] + mins_lanes[1] + mins_lanes[2] + mins_lanes[3];
+            summs = fmaf(-y[i].d * H2F(head->dmin), (float)total, summs);
+        } else {
+            fma_lanes(acc_m, -y[i].d * H2F(head->dmin), mins_lanes, 4);
+        }
     }
-    return ck_sum_lanes8(acc) + ck_sum_lanes4(acc_m);
+    return type == CK_TYPE_Q5_K ? ck_sum_lanes8(acc) + summs : ck_sum_lanes8(acc) + ck_sum_lanes4(acc_m);
 }
 
 /// Q6_K · Q8_K as llama.cpp sums it: lane k holds, for each 32-element group g, the sum over its elements

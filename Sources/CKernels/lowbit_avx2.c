@@ -65,7 +65,7 @@ AVX2 static inline __attribute__((always_inline)) float q2_K_body(int n, const v
     const ck_block_q2_K *x = vx;
     const ck_block_q8_K *y = vy;
     const __m128i low4 = _mm_set1_epi8(0x0F);
-    __m256 acc = _mm256_setzero_ps(), acc_m = _mm256_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / CK_QK_K; i++) {
         ck_prefetch_ahead(x + i, sizeof x[i]);
         __m128i packed = _mm_loadu_si128((const __m128i *)x[i].scales);
@@ -86,10 +86,11 @@ AVX2 static inline __attribute__((always_inline)) float q2_K_body(int n, const v
             dot[i] = hsum_i32(sumi), mins_out[i] = hsum_i32(min_lanes);
             continue;
         }
+        // As ggml: the mins first, then the codes, into the same lanes.
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(-(y[i].d * H2F(x[i].dmin))), _mm256_cvtepi32_ps(min_lanes), acc);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * H2F(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
-        acc_m = _mm256_fmadd_ps(_mm256_set1_ps(-(y[i].d * H2F(x[i].dmin))), _mm256_cvtepi32_ps(min_lanes), acc_m);
     }
-    return reduce8(acc) + reduce8(acc_m);
+    return reduce8(acc);
 }
 
 /// ck_unpack_scales_q3_K in vector lanes: the sixteen scales as int16 lanes 0..15.
@@ -115,9 +116,9 @@ AVX2 static inline __m256i bit_as_four(__m256i high, int b) {
     return _mm256_and_si256(moved, _mm256_set1_epi8(4));
 }
 
-/// Q3_K: the two low bits as for Q2_K, the high bit of run 4h + j from bit 4h + j of the 32 hmask bytes;
-/// codes are stored +4 (high bit set means no offset), and the offset comes off the lanes at the end of
-/// the block as 4 · (scales madd bsums), as in the reference.
+/// Q3_K: the two low bits as for Q2_K, the high bit of run 4h + j from bit 4h + j of the 32 hmask bytes
+/// (clear means 4 off the code); as ggml, the offset comes off each element's own lane: the products of
+/// the low bits, less the products of 4 where the bit is clear, both scaled.
 AVX2 static inline __attribute__((always_inline)) float q3_K_body(int n, const void *vx, const void *vy,
                                                                   scaled_add_fn add, int32_t *dot) {
     const ck_block_q3_K *x = vx;
@@ -127,15 +128,15 @@ AVX2 static inline __attribute__((always_inline)) float q3_K_body(int n, const v
         ck_prefetch_ahead(x + i, sizeof x[i]);
         __m256i scales16 = scales16_q3_K(x[i].scales);
         __m256i high = load32(x[i].hmask);
-        __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(scales16, load32(y[i].bsums)), 2);
-        __m256i sums[2] = {_mm256_sub_epi32(_mm256_setzero_si256(), offset), _mm256_setzero_si256()};
+        __m256i sums[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
         for (int h = 0; h < 2; h++) {
             __m256i bits = load32(x[i].qs + 32 * h);
             __m256i eight = scales_half(scales16, h);
             for (int j = 0; j < 4; j++) {
-                __m256i codes = _mm256_or_si256(two_bits(bits, j), bit_as_four(high, 4 * h + j));
-                __m256i q8 = load32(y[i].qs + 128 * h + 32 * j);
-                sums[j & 1] = add(sums[j & 1], codes, q8, scale_pair_at(eight, j));
+                __m256i offsets = _mm256_andnot_si256(bit_as_four(high, 4 * h + j), _mm256_set1_epi8(4));
+                __m256i q8 = load32(y[i].qs + 128 * h + 32 * j), scale = scale_pair_at(eight, j);
+                sums[j & 1] = add(sums[j & 1], two_bits(bits, j), q8, scale);
+                sums[j & 1] = add(sums[j & 1], offsets, q8, _mm256_sub_epi16(_mm256_setzero_si256(), scale));
             }
         }
         __m256i sumi = _mm256_add_epi32(sums[0], sums[1]);

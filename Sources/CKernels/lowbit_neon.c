@@ -12,11 +12,11 @@
 #include "kquants_neon.h"
 #include <math.h>
 
-/// Q2_K and Q3_K (`three`): run j of half h is bits 2j..2j+1 of the half's 32 qs bytes; Q3_K tops them with
-/// bit 4h + j of the 32 hmask bytes and takes its offset of 4 off the lanes after the block, as the
-/// reference does. Q2_K's mins term has eight lanes of its own.
+/// Q2_K and Q3_K (`three`): run j of half h is bits 2j..2j+1 of the half's 32 qs bytes; Q3_K's code is 4 less
+/// where bit 4h + j of the 32 hmask bytes is clear, taken off each element as the reference does. Q2_K's mins
+/// term goes into the same lanes, before the codes'.
 BODY q23_K_body(int n, const void *vx, const ck_block_q8_K *y, int three, dot16_fn dot) {
-    float32x4_t acc0 = vdupq_n_f32(0), acc1 = vdupq_n_f32(0), acc_m0 = vdupq_n_f32(0), acc_m1 = vdupq_n_f32(0);
+    float32x4_t acc0 = vdupq_n_f32(0), acc1 = vdupq_n_f32(0);
     const uint8x16_t low2 = vdupq_n_u8(3), one = vdupq_n_u8(1);
     const ck_block_q2_K *x2 = vx;
     const ck_block_q3_K *x3 = vx;
@@ -43,9 +43,9 @@ BODY q23_K_body(int n, const void *vx, const ck_block_q8_K *y, int three, dot16_
                 int8x16_t c0 = vreinterpretq_s8_u8(vandq_u8(b0, low2)), c1 = vreinterpretq_s8_u8(vandq_u8(b1, low2));
                 b0 = vshrq_n_u8(b0, 2);
                 b1 = vshrq_n_u8(b1, 2);
-                if (three) {  // the stored code, 0..7: the offset comes off after the block
-                    c0 = vorrq_s8(c0, vreinterpretq_s8_u8(vshlq_n_u8(vandq_u8(h0, one), 2)));
-                    c1 = vorrq_s8(c1, vreinterpretq_s8_u8(vshlq_n_u8(vandq_u8(h1, one), 2)));
+                if (three) {  // the signed code: 4 off where the bit is clear
+                    c0 = vsubq_s8(c0, vreinterpretq_s8_u8(vshlq_n_u8(vbicq_u8(one, h0), 2)));
+                    c1 = vsubq_s8(c1, vreinterpretq_s8_u8(vshlq_n_u8(vbicq_u8(one, h1), 2)));
                     h0 = vshrq_n_u8(h0, 1);
                     h1 = vshrq_n_u8(h1, 1);
                 }
@@ -55,25 +55,17 @@ BODY q23_K_body(int n, const void *vx, const ck_block_q8_K *y, int three, dot16_
                 sum1 = vmlaq_n_s32(sum1, dot(c1, vld1q_s8(q8 + 16)), scales[s + 1]);
             }
         }
-        if (three) {  // 4 · Σ scale · bsums off lane m, as sub-blocks 2m and 2m + 1 (the reference's lanes)
-            int32_t offset[8];
-            for (int m = 0; m < 8; m++) {
-                offset[m] = 4 * (scales[2 * m] * y[i].bsums[2 * m] + scales[2 * m + 1] * y[i].bsums[2 * m + 1]);
-            }
-            sum0 = vsubq_s32(sum0, vld1q_s32(offset));
-            sum1 = vsubq_s32(sum1, vld1q_s32(offset + 4));
+        if (!three) {  // the mins' lanes, m as sub-blocks 2m and 2m + 1 (the reference's), first
+            float32x4_t mv = vdupq_n_f32(-(y[i].d * h2f(x2[i].dmin)));
+            acc0 = vfmaq_f32(acc0, mv, vcvtq_f32_s32(vld1q_s32(mins)));
+            acc1 = vfmaq_f32(acc1, mv, vcvtq_f32_s32(vld1q_s32(mins + 4)));
         }
         uint16_t d = three ? x3[i].d : x2[i].d;
         float32x4_t dv = vdupq_n_f32(y[i].d * h2f(d));
         acc0 = vfmaq_f32(acc0, dv, vcvtq_f32_s32(sum0));
         acc1 = vfmaq_f32(acc1, dv, vcvtq_f32_s32(sum1));
-        if (!three) {  // the mins' own lanes, m as sub-blocks 2m and 2m + 1 (the reference's)
-            float32x4_t mv = vdupq_n_f32(-(y[i].d * h2f(x2[i].dmin)));
-            acc_m0 = vfmaq_f32(acc_m0, mv, vcvtq_f32_s32(vld1q_s32(mins)));
-            acc_m1 = vfmaq_f32(acc_m1, mv, vcvtq_f32_s32(vld1q_s32(mins + 4)));
-        }
     }
-    return reduce(acc0, acc1) + reduce(acc_m0, acc_m1);
+    return reduce(acc0, acc1);
 }
 
 BODY iq4_xs_body(int n, const ck_block_iq4_xs *x, const ck_block_q8_K *y, dot16_fn dot) {

@@ -131,11 +131,11 @@ static inline void fma_lanes8(float acc[8], float d, const int32_t lanes[8]) {
     for (int k = 0; k < 8; k++) acc[k] = fmaf(d, (float)lanes[k], acc[k]);
 }
 
-/// Q2_K · Q8_K: the codes' lanes as above with the 4-bit scales; the mins term Σ min_s · bsums_s goes into
-/// eight lanes of its own, lane m holding sub-blocks 2m and 2m + 1 (the pairs AVX2's madd forms), each
-/// added per block with a fused multiply-add by the block's min scale.
+/// Q2_K · Q8_K as ggml sums it: the codes' lanes as above with the 4-bit scales, and the mins term
+/// Σ min_s · bsums_s in eight lanes (lane m holding sub-blocks 2m and 2m + 1, the pairs AVX2's madd forms),
+/// both fused into the same eight float lanes per block, the mins first.
 static float dot_q2_K(int n, const ck_block_q2_K *x, const ck_block_q8_K *y) {
-    float acc[8] = {0}, acc_m[8] = {0};
+    float acc[8] = {0};
     for (int i = 0; i < n / CK_QK_K; i++) {
         int8_t codes[CK_QK_K];
         int scale16[16];
@@ -148,28 +148,22 @@ static float dot_q2_K(int n, const ck_block_q2_K *x, const ck_block_q8_K *y) {
         }
         int32_t lanes[8] = {0};
         add_scaled_lanes(lanes, codes, y[i].qs, scale16, 8);
+        fma_lanes8(acc, -(y[i].d * H2F(x[i].dmin)), mins);
         fma_lanes8(acc, y[i].d * H2F(x[i].d), lanes);
-        fma_lanes8(acc_m, -(y[i].d * H2F(x[i].dmin)), mins);
     }
-    return ck_sum_lanes8(acc) + ck_sum_lanes8(acc_m);
+    return ck_sum_lanes8(acc);
 }
 
-/// Q3_K · Q8_K: the lanes sum the stored codes (0..7, the code + 4), and the offset, 4 · Σ scale_s · bsums_s,
-/// comes off lane m as its two sub-blocks 2m and 2m + 1 (the pairs AVX2's madd forms), one product per
-/// element fewer than subtracting 4 from each code.
+/// Q3_K · Q8_K as ggml sums it: the lanes sum the signed codes (-4..3), each element's offset in its own lane.
 static float dot_q3_K(int n, const ck_block_q3_K *x, const ck_block_q8_K *y) {
     float acc[8] = {0};
     for (int i = 0; i < n / CK_QK_K; i++) {
         int8_t codes[CK_QK_K];
         int scale16[16];
         ck_codes_q3_K(&x[i], codes);
-        for (int e = 0; e < CK_QK_K; e++) codes[e] += 4;
         ck_unpack_scales_q3_K(x[i].scales, scale16);
         int32_t lanes[8] = {0};
         add_scaled_lanes(lanes, codes, y[i].qs, scale16, 8);
-        for (int m = 0; m < 8; m++) {
-            lanes[m] -= 4 * (scale16[2 * m] * y[i].bsums[2 * m] + scale16[2 * m + 1] * y[i].bsums[2 * m + 1]);
-        }
         fma_lanes8(acc, y[i].d * H2F(x[i].d), lanes);
     }
     return ck_sum_lanes8(acc);
