@@ -60,14 +60,16 @@ AVX2 static inline float reduce4(__m128 acc) {
 
 /// Q4_K or (`five`) Q5_K: 64 elements per step, the low nibbles of 32 bytes then their high
 /// nibbles; for Q5_K bits 2j and 2j+1 of each qh byte are the fifth bits of step j's two halves. Summed as
-/// ggml_vec_dot does, or with `dot` set, only the exact integers of each super-block (`parts` 1) or each
-/// step (`parts` 4) written (ck_ksums_fn).
+/// ggml_vec_dot does, or when `gemv` as llama.cpp's repacked gemv (CK_ORDER_GEMV, ck_order_step), or with
+/// `dot` set, only the exact integers of each super-block (`parts` 1) or each step (`parts` 4) written
+/// (ck_ksums_fn).
 AVX2 static inline __attribute__((always_inline)) float dot_q45_K(int n, const void *vx, size_t stride,
                                                                   const ck_block_q8_K *y, int five, int parts,
-                                                                  int32_t *dot, int32_t *mins_out) {
+                                                                  int32_t *dot, int32_t *mins_out, int gemv) {
     __m256 acc = _mm256_setzero_ps();
     __m128 acc_m = _mm_setzero_ps();
-    float summs = 0;  // Q5_K's mins, in one sum (dot_q45_K_ref)
+    float summs = 0;  // Q5_K's mins, in one sum (dot_q45_K_ref); the gemv's sums
+    float sum = 0;
     for (int i = 0; i < n / CK_QK_K; i++) {
         const ck_block_q4_K *head = (const void *)((const char *)vx + (size_t)i * stride);
         ck_prefetch_ahead(head, (int)stride);
@@ -100,17 +102,29 @@ AVX2 static inline __attribute__((always_inline)) float dot_q45_K(int n, const v
             }
         }
         if (dot && parts == 1) dot[i] = hsum_i32(sumi), mins_out[i] = hsum4_i32(min_terms);
+        if (gemv) {
+            int32_t whole = hsum_i32(sumi), mins_total = hsum4_i32(min_terms);
+            ck_order_step(CK_ORDER_GEMV, &whole, &mins_total, H2F(head->d), H2F(head->dmin), y[i].d, &sum, &summs);
+            continue;
+        }
         if (!dot) acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * H2F(head->d)), _mm256_cvtepi32_ps(sumi), acc);
     }
+    if (gemv) return sum - summs;
     return dot ? 0 : five ? reduce8(acc) + summs : reduce8(acc) + reduce4(acc_m);
 }
 
+/// Q4_K in llama.cpp's repacked gemv order (CK_ORDER_GEMV): one token's product, the integers and the sums
+/// in one pass.
+AVX2 float ck_avx2_dot_q4_K_gemv(int n, const void *x, const void *y) {
+    return dot_q45_K(n, x, sizeof(ck_block_q4_K), y, 0, 1, 0, 0, 1);
+}
+
 AVX2 static float dot_q4_K(int n, const void *x, const void *y) {
-    return dot_q45_K(n, x, sizeof(ck_block_q4_K), y, 0, 1, 0, 0);
+    return dot_q45_K(n, x, sizeof(ck_block_q4_K), y, 0, 1, 0, 0, 0);
 }
 
 AVX2 static float dot_q5_K(int n, const void *x, const void *y) {
-    return dot_q45_K(n, x, sizeof(ck_block_q5_K), y, 1, 1, 0, 0);
+    return dot_q45_K(n, x, sizeof(ck_block_q5_K), y, 1, 1, 0, 0, 0);
 }
 
 /// The codes' offset in each lane of a Q6_K product (dot_q6_K_ref): 32 · the activation sums of the
@@ -159,11 +173,11 @@ AVX2 void ck_avx2_ksums_k(int type, int n, const void *x, const void *y, int par
         q6_K_body(n, x, y, dot);
         for (int i = 0; i < n / CK_QK_K; i++) mins[i] = 0;
     } else if (type == CK_TYPE_Q5_K) {
-        dot_q45_K(n, x, sizeof(ck_block_q5_K), y, 1, parts, dot, mins);
+        dot_q45_K(n, x, sizeof(ck_block_q5_K), y, 1, parts, dot, mins, 0);
     } else if (parts == 4) {
-        dot_q45_K(n, x, sizeof(ck_block_q4_K), y, 0, 4, dot, mins);
+        dot_q45_K(n, x, sizeof(ck_block_q4_K), y, 0, 4, dot, mins, 0);
     } else {
-        dot_q45_K(n, x, sizeof(ck_block_q4_K), y, 0, 1, dot, mins);
+        dot_q45_K(n, x, sizeof(ck_block_q4_K), y, 0, 1, dot, mins, 0);
     }
 }
 

@@ -120,7 +120,7 @@ AVX2 static inline __m256i bit_as_four(__m256i high, int b) {
 /// (clear means 4 off the code); as ggml, the offset comes off each element's own lane: the products of
 /// the low bits, less the products of 4 where the bit is clear, both scaled.
 AVX2 static inline __attribute__((always_inline)) float q3_K_body(int n, const void *vx, const void *vy,
-                                                                  scaled_add_fn add, int32_t *dot) {
+                                                                  int32_t *dot) {
     const ck_block_q3_K *x = vx;
     const ck_block_q8_K *y = vy;
     __m256 acc = _mm256_setzero_ps();
@@ -134,9 +134,11 @@ AVX2 static inline __attribute__((always_inline)) float q3_K_body(int n, const v
             __m256i eight = scales_half(scales16, h);
             for (int j = 0; j < 4; j++) {
                 __m256i offsets = _mm256_andnot_si256(bit_as_four(high, 4 * h + j), _mm256_set1_epi8(4));
-                __m256i q8 = load32(y[i].qs + 128 * h + 32 * j), scale = scale_pair_at(eight, j);
-                sums[j & 1] = add(sums[j & 1], two_bits(bits, j), q8, scale);
-                sums[j & 1] = add(sums[j & 1], offsets, q8, _mm256_sub_epi16(_mm256_setzero_si256(), scale));
+                __m256i q8 = load32(y[i].qs + 128 * h + 32 * j);
+                // Pairs of the low bits' products less the offsets' (|each| < 2^11), then scaled into lanes.
+                __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(two_bits(bits, j), q8),
+                                               _mm256_maddubs_epi16(offsets, q8));
+                sums[j & 1] = _mm256_add_epi32(sums[j & 1], _mm256_madd_epi16(scale_pair_at(eight, j), p16));
             }
         }
         __m256i sumi = _mm256_add_epi32(sums[0], sums[1]);
@@ -178,12 +180,11 @@ AVX2 static inline __attribute__((always_inline)) float iq4_xs_body(int n, const
 }
 
 AVX2 static float dot_q2_K(int n, const void *x, const void *y) { return q2_K_body(n, x, y, add_scaled, 0, 0); }
-AVX2 static float dot_q3_K(int n, const void *x, const void *y) { return q3_K_body(n, x, y, add_scaled, 0); }
+AVX2 static float dot_q3_K(int n, const void *x, const void *y) { return q3_K_body(n, x, y, 0); }
 AVX2 static float dot_iq4_xs(int n, const void *x, const void *y) { return iq4_xs_body(n, x, y, add_scaled, 0); }
 VNNI static float dot_q2_K_vnni(int n, const void *x, const void *y) {
     return q2_K_body(n, x, y, add_scaled_vnni, 0, 0);
 }
-VNNI static float dot_q3_K_vnni(int n, const void *x, const void *y) { return q3_K_body(n, x, y, add_scaled_vnni, 0); }
 
 /// The exact integers of a Q2_K, Q3_K or IQ4_XS row per super-block (ck_ksums_fn, `parts` 1), from the dot
 /// kernels' bodies.
@@ -194,7 +195,7 @@ AVX2 void ck_avx2_ksums_low(int type, int n, const void *x, const void *y, int p
         return;
     }
     if (type == CK_TYPE_Q3_K) {
-        q3_K_body(n, x, y, add_scaled, dot);
+        q3_K_body(n, x, y, dot);
     } else {
         iq4_xs_body(n, x, y, add_scaled, dot);
     }
@@ -279,7 +280,7 @@ AVX2 int ck_avx2_dequantize_row_low(int type, const void *vx, float *y, int n) {
 ck_dot_fn ck_avx2_dot_function_low(int type, int vnni) {
     switch (type) {
     case CK_TYPE_Q2_K: return vnni ? dot_q2_K_vnni : dot_q2_K;
-    case CK_TYPE_Q3_K: return vnni ? dot_q3_K_vnni : dot_q3_K;
+    case CK_TYPE_Q3_K: return dot_q3_K;  // int16 differences before the scales (q3_K_body): no VNNI copy
     case CK_TYPE_IQ4_XS: return vnni ? dot_iq4_xs_vnni : dot_iq4_xs;
     case CK_TYPE_IQ4_NL: return dot_iq4_nl;
     default: return 0;

@@ -72,6 +72,7 @@ static inline __attribute__((always_inline)) float k_product(int type, int order
 
 #if defined(__x86_64__)
 int ck_have_avx2(void);
+float ck_avx2_dot_q4_K_gemv(int n, const void *x, const void *y);
 __attribute__((target("fma"))) static float k_product_fma(int type, int order, int n, const void *x, const void *y,
                                                            ck_ksums_fn sums) {
     return k_product(type, order, n, x, y, sums);
@@ -81,6 +82,10 @@ __attribute__((target("fma"))) static float k_product_fma(int type, int order, i
 float ck_k_product(int type, int order, int n, const void *x, const void *y, ck_ksums_fn sums) {
     if (order == CK_ORDER_VEC_DOT) return ck_dot_function(type)(n, x, y);
 #if defined(__x86_64__)
+    // A decoding token's Q4_K product in one pass, where the integers would be the fast ones anyway.
+    if (order == CK_ORDER_GEMV && type == CK_TYPE_Q4_K && sums != ck_ksums_ref && ck_have_avx2()) {
+        return ck_avx2_dot_q4_K_gemv(n, x, y);
+    }
     if (ck_have_avx2()) return k_product_fma(type, order, n, x, y, sums);
 #endif
     return k_product(type, order, n, x, y, sums);
