@@ -9,6 +9,12 @@
 #define ENCLAVE_CKERNELS_GEMM_H
 #include "ckernels.h"
 
+/// Whether `type` is a K-quant of super-blocks of 256 (Q2_K..Q6_K, IQ4_XS), multiplied with Q8_K activations.
+static inline int ck_is_k_quant(int type) {
+    return type == CK_TYPE_Q2_K || type == CK_TYPE_Q3_K || type == CK_TYPE_Q4_K || type == CK_TYPE_Q5_K ||
+           type == CK_TYPE_Q6_K || type == CK_TYPE_IQ4_XS;
+}
+
 /// One super-block's step of a K-quant product in `order` (TILED, GEMV or GEMM, ck_k_product): its exact
 /// integers (`parts` of each: 4 for GEMM, else 1), the weights' d and dmin and the activation's d, into the
 /// sums acc and accm (the output is acc − accm). Inlined where it is used, so fmaf is the CPU's own there.

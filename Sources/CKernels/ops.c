@@ -99,7 +99,7 @@ static void matvec_task(void *context, int ith, int nth) {
     const char *w = job->weights;
     const char *a = job->activation;
     // Two tokens or more: tiles of rows × tokens (gemm.h), which unpack each row once per CK_GEMM_TOKENS
-    // tokens and sum each output in llama.cpp's order; a single token (decoding) keeps the dot kernel.
+    // tokens and sum each output in llama.cpp's order; a single token takes the dot kernel (or Q4_K's gemv).
     ck_tile_fn tile = job->tokens > 1 ? ck_tile_function(job->type) : 0;
     // Without tiles, K-quants that llama.cpp sums in another order than its dot kernel's: each output from its
     // row's exact integers.

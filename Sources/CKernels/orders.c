@@ -9,13 +9,8 @@
 // Products and sums round separately, as written (the formulas' fused steps are explicit).
 #pragma clang fp contract(off)
 
-static int is_k(int type) {
-    return type == CK_TYPE_Q2_K || type == CK_TYPE_Q3_K || type == CK_TYPE_Q4_K || type == CK_TYPE_Q5_K ||
-           type == CK_TYPE_Q6_K || type == CK_TYPE_IQ4_XS;
-}
-
 int ck_k_order(const ck_matvec_job *job, int t) {
-    if (!is_k(job->type)) return CK_ORDER_VEC_DOT;
+    if (!ck_is_k_quant(job->type)) return CK_ORDER_VEC_DOT;
     int tokens = job->batch_tokens > 0 ? job->batch_tokens : job->tokens, at = job->batch_first + t;
     // llama.cpp repacks Q4_K matrices of a multiple of 8 rows for AVX2 and multiplies them in its own orders.
     if (job->type == CK_TYPE_Q4_K && job->rows % 8 == 0) {

@@ -42,11 +42,6 @@ size_t ck_panel_scratch_bytes(int cols) {
     return (small > k ? small : k) + 64;
 }
 
-static int is_k(int type) {
-    return type == CK_TYPE_Q2_K || type == CK_TYPE_Q3_K || type == CK_TYPE_Q4_K || type == CK_TYPE_Q5_K ||
-           type == CK_TYPE_Q6_K || type == CK_TYPE_IQ4_XS;
-}
-
 /// How a K-quant's super-block sums: sub-blocks of 16 elements (else 32), and the stored codes' offset as a
 /// shift (Q3_K: 4, Q6_K: 32, IQ4_XS: 128; 0 where mins take its place).
 static int in_sixteens(int type) { return type != CK_TYPE_Q4_K && type != CK_TYPE_Q5_K && type != CK_TYPE_IQ4_XS; }
@@ -185,7 +180,7 @@ void ck_panel_matmul_ref(const ck_panel_job *job) {
     for (int r = 0; r < p->rows; r++) {
         const char *row = (const char *)p->weights + (size_t)r * row_bytes;
         for (int t = 0; t < p->tokens; t++) {
-            if (is_k(p->type)) {
+            if (ck_is_k_quant(p->type)) {
                 const void *a = (const char *)p->activation + t * p->activation_stride;
                 float v = dot_k_ref(p->type, p->cols, row, a);
                 p->out[(size_t)t * p->out_stride + r] = p->bias ? v + p->bias[r] : v;
@@ -393,7 +388,7 @@ AVX512 static void panel_task(void *context, int ith, int nth) {
         int rm = p->rows - r0 < CK_PANEL_ROWS ? p->rows - r0 : CK_PANEL_ROWS;
         const void *rows = (const char *)p->weights + (size_t)r0 * row_bytes;
         __mmask16 mask = (__mmask16)((1u << rm) - 1);
-        if (is_k(p->type)) {
+        if (ck_is_k_quant(p->type)) {
             int low = p->type == CK_TYPE_Q2_K || p->type == CK_TYPE_Q3_K || p->type == CK_TYPE_IQ4_XS;
             (low ? ck_avx2_pack_panel_low : ck_avx2_pack_panel_k)(p->type, rows, row_bytes, rm, p->cols / CK_QK_K,
                                                                    panel);

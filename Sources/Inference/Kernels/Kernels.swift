@@ -100,7 +100,7 @@ public enum Kernels {
     /// out[t][r] = row r of `weights` · token t of `activations` (+ bias[r]) for `rows` rows of `count`
     /// elements and `tokens` tokens (each in `activationType(for: type)`), computed as the engine multiplies a
     /// batch: over a pool of `threads`, through the batched tile kernels where this CPU has them (without
-    /// their VNNI variant when `vnni` is false), K-quants in llama.cpp's order for the batch (`productOrder`),
+    /// their VNNI variant when `vnni` is false), K-quants in llama.cpp's order for the batch (`SumOrder`),
     /// or when `sessions`, each token as if alone (a decoding step over many sessions).
     public static func matmul(
         _ weights: [UInt8], rows: Int, _ activations: [UInt8], tokens: Int, type: GGMLType, count: Int,
