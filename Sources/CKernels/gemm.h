@@ -1,10 +1,10 @@
 // Private: the tiles of a batched product (ck_matvec over many tokens). A tile multiplies up to four weight rows
-// with up to 64 tokens' activations: each row's block is unpacked once and used for every token of the
-// tile, and each token's block once for every row, where the per-row dot kernel unpacks a row again for each
-// token. Every output keeps the dot kernel's own float accumulation (the same lanes, blocks in the same
-// order, the same final reduction), and the integer sums inside a block are exact whatever their order, so
-// a tile's outputs are bit-equal to ck_dot_function(type) for each row and token: a prompt and a decoding
-// step compute a row the same way.
+// (a wide tile eight, a row in each lane) with up to 64 tokens' activations: each row's block is unpacked once
+// and used for every token of the tile, and each token's block once for every row, where the per-row dot
+// kernel unpacks a row again for each token. Every output keeps the dot kernel's own float accumulation (the
+// same lanes, blocks in the same order, the same final reduction), and the integer sums inside a block are
+// exact whatever their order, so a tile's outputs are bit-equal to ck_dot_function(type) for each row and
+// token: a prompt and a decoding step compute a row the same way.
 #ifndef ENCLAVE_CKERNELS_GEMM_H
 #define ENCLAVE_CKERNELS_GEMM_H
 #include "ckernels.h"
@@ -42,6 +42,14 @@ static inline __attribute__((always_inline)) void ck_order_step(int order, const
 /// 1 ≤ rm ≤ CK_GEMM_ROWS and 1 ≤ rn ≤ CK_GEMM_TOKENS.
 typedef void (*ck_tile_fn)(const ck_matvec_job *job, int r0, int rm, int t0, int rn);
 
+/// The rows of a wide tile (ck_wide_tile_function), whose float sums hold a row in each lane: a row's sums are
+/// those of the four-row tiles and dot kernels, lane for lane and step for step, only eight rows take each step
+/// at once; the activations' bytes are broadcast to every row. rm is always CK_GEMM_WIDE_ROWS.
+#define CK_GEMM_WIDE_ROWS 8
+/// The wide tile for `job`, or NULL: Q4_0, Q5_0 and Q8_0, and Q4_K in llama.cpp's repacked orders (ck_k_order
+/// GEMM and GEMV, whose steps take a super-block's or a step's sums whole).
+ck_tile_fn ck_wide_tile_function(const ck_matvec_job *job);
+
 /// Defines tile `name` (a ck_tile_fn with the attributes `target`) as `CALL(RM)` specialised for each number
 /// of rows, so RM is a constant in every copy; CALL sees the parameters job, r0, t0 and rn.
 #define CK_TILE_SHAPES(name, target, CALL)                                                                    \
@@ -58,8 +66,12 @@ typedef void (*ck_tile_fn)(const ck_matvec_job *job, int r0, int rm, int t0, int
 /// The AVX2 tiles for Q4_0, Q4_1, Q5_0 and Q8_0 (quants_avx2.c), or NULL; with `vnni`, the same tiles
 /// with the 256-bit VNNI instruction (AVX512-VL and VNNI) in place of maddubs and madd.
 ck_tile_fn ck_avx2_tile_function(int type, int vnni);
+/// The AVX2 wide tiles for Q4_0, Q5_0 and Q8_0 (quants_avx2.c; with `vnni` as above), or NULL.
+ck_tile_fn ck_avx2_wide_tile_function(int type, int vnni);
 /// The AVX2 tiles for Q4_K, Q5_K and Q6_K (kquants_avx2.c), or NULL.
 ck_tile_fn ck_avx2_tile_function_k(int type);
+/// The AVX2 wide tile for `type` in the repacked orders (Q4_K), or NULL.
+ck_tile_fn ck_avx2_wide_tile_function_k(int type);
 #endif
 
 /// A panel of ck_panel_matmul: CK_PANEL_ROWS weight rows, block by block. Each block holds the rows' codes as

@@ -460,12 +460,110 @@ AVX2 static inline __attribute__((always_inline)) void tile_q6(const ck_matvec_j
     }
 }
 
+/// A super-block of eight Q4_K rows, unpacked once for all tokens of a tile, with a row in each int32 lane:
+/// chunk c holds each row's codes of elements 4c..4c + 3, so one maddubs with the activation's four bytes
+/// broadcast gives every row's products at once, and the sums end up a row per lane, as the float steps of
+/// llama.cpp's repacked Q4_K products take them (ck_order_step's GEMM and GEMV, here eight rows at once).
+typedef struct {
+    __m256i codes[64];
+    __m256i scales[8];  // sub-block s: each row's scale in both int16 halves of its lane
+    __m256i mins[4];    // step j: each row's mins of sub-blocks 2j and 2j + 1, as the int16 halves of its lane
+    __m256 d, dmin;
+} unpacked8_q4;
+
+AVX2 static void unpack8_q4(const char *rows, size_t row_bytes, int i, unpacked8_q4 *u) {
+    int32_t scales[8][8], mins[4][8];
+    float d[8], dmin[8];
+    __m256i runs[8][8];  // row, run of 32
+    for (int r = 0; r < 8; r++) {
+        const ck_block_q4_K *b = (const ck_block_q4_K *)(rows + r * row_bytes) + i;
+        uint8_t sc[8], m[8];
+        ck_unpack_scales_k4(b->scales, sc, m);
+        for (int s = 0; s < 8; s++) scales[s][r] = sc[s] * 0x10001;
+        for (int j = 0; j < 4; j++) mins[j][r] = m[2 * j] | m[2 * j + 1] << 16;
+        d[r] = H2F(b->d);
+        dmin[r] = H2F(b->dmin);
+        __m256i none = _mm256_setzero_si256();
+        for (int j = 0; j < 4; j++) codes45(b->qs, j, 0, &none, &runs[r][2 * j], &runs[r][2 * j + 1]);
+    }
+    for (int k = 0; k < 8; k++) {
+        __m256i run_rows[8];
+        for (int r = 0; r < 8; r++) run_rows[r] = runs[r][k];
+        ck_transpose8(run_rows, u->codes + 8 * k);
+        u->scales[k] = _mm256_loadu_si256((const __m256i *)scales[k]);
+    }
+    for (int j = 0; j < 4; j++) u->mins[j] = _mm256_loadu_si256((const __m256i *)mins[j]);
+    u->d = _mm256_loadu_ps(d);
+    u->dmin = _mm256_loadu_ps(dmin);
+}
+
+/// Sub-block s of a token's activation `q8` against the eight rows: each row's scaled sum in its lane. The
+/// int16 pair sums of its eight chunks are added before madd widens them: at most 8 · 2 · 15 · 127 = 30480.
+AVX2 static inline __m256i subblock8(const unpacked8_q4 *u, const int8_t *q8, int s) {
+    __m256i p = _mm256_setzero_si256();
+    for (int c = 8 * s; c < 8 * s + 8; c++) {
+        int32_t four;
+        memcpy(&four, q8 + 4 * c, 4);
+        p = _mm256_add_epi16(p, _mm256_maddubs_epi16(u->codes[c], _mm256_set1_epi32(four)));
+    }
+    return _mm256_madd_epi16(p, u->scales[s]);
+}
+
+/// Eight Q4_K rows × rn tokens, each token in llama.cpp's repacked order (ck_k_order: GEMM or GEMV only; the
+/// caller checks), a row in each lane of the float sums: the same steps as ck_order_step, row by row.
+AVX2 static void wide_q4_K(const ck_matvec_job *job, int r0, int rm, int t0, int rn) {
+    (void)rm;
+    size_t row_bytes = ck_row_bytes(job->type, job->cols);
+    const char *w = (const char *)job->weights + (size_t)r0 * row_bytes;
+    const char *a = (const char *)job->activation + (size_t)t0 * job->activation_stride;
+    __m256 acc[CK_GEMM_TOKENS], acc_m[CK_GEMM_TOKENS];
+    int gemm[CK_GEMM_TOKENS];
+    for (int t = 0; t < rn; t++) {
+        gemm[t] = ck_k_order(job, t0 + t) == CK_ORDER_GEMM;
+        acc[t] = acc_m[t] = _mm256_setzero_ps();
+    }
+    unpacked8_q4 u;
+    for (int i = 0; i < job->cols / CK_QK_K; i++) {
+        unpack8_q4(w, row_bytes, i, &u);
+        for (int t = 0; t < rn; t++) {
+            const ck_block_q8_K *y = (const ck_block_q8_K *)(a + t * job->activation_stride) + i;
+            __m256 ad = _mm256_set1_ps(y->d);
+            __m256 dd = _mm256_mul_ps(u.d, ad), dm = _mm256_mul_ps(u.dmin, ad);
+            __m256i dot = _mm256_setzero_si256(), min = _mm256_setzero_si256();
+            for (int j = 0; j < 4; j++) {
+                __m256i dot_j = _mm256_add_epi32(subblock8(&u, y->qs, 2 * j), subblock8(&u, y->qs, 2 * j + 1));
+                int32_t sums = (uint16_t)(y->bsums[4 * j] + y->bsums[4 * j + 1]) |
+                               (int32_t)(y->bsums[4 * j + 2] + y->bsums[4 * j + 3]) << 16;
+                __m256i min_j = _mm256_madd_epi16(u.mins[j], _mm256_set1_epi32(sums));
+                if (gemm[t]) {
+                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_j), dd, acc[t]);
+                    acc_m[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(min_j), dm, acc_m[t]);
+                } else {
+                    dot = _mm256_add_epi32(dot, dot_j);
+                    min = _mm256_add_epi32(min, min_j);
+                }
+            }
+            if (!gemm[t]) {
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), dd, acc[t]);
+                acc_m[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(min), dm, acc_m[t]);
+            }
+        }
+    }
+    __m256 bias = job->bias ? _mm256_loadu_ps(job->bias + r0) : _mm256_setzero_ps();
+    for (int t = 0; t < rn; t++) {
+        _mm256_storeu_ps(job->out + (size_t)(t0 + t) * job->out_stride + r0,
+                         _mm256_add_ps(_mm256_sub_ps(acc[t], acc_m[t]), bias));
+    }
+}
+
 #define Q4_K_TILE(RM) tile_q45(job, 0, r0, RM, t0, rn)
 #define Q5_K_TILE(RM) tile_q45(job, 1, r0, RM, t0, rn)
 #define Q6_K_TILE(RM) tile_q6(job, r0, RM, t0, rn)
 CK_TILE_SHAPES(tile_q4_K, AVX2, Q4_K_TILE)
 CK_TILE_SHAPES(tile_q5_K, AVX2, Q5_K_TILE)
 CK_TILE_SHAPES(tile_q6_K, AVX2, Q6_K_TILE)
+
+ck_tile_fn ck_avx2_wide_tile_function_k(int type) { return type == CK_TYPE_Q4_K ? wide_q4_K : 0; }
 
 ck_tile_fn ck_avx2_tile_function_k(int type) {
     switch (type) {

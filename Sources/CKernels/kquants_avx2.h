@@ -61,6 +61,25 @@ AVX2 static inline __m256i scales_half(__m256i scales16, int h) {
              : _mm256_permute2x128_si256(scales16, scales16, 0x00);
 }
 
+/// Lanes j of rows[0..7] → out[j], for j = 0..7 (an 8 × 8 transpose of int32 lanes).
+AVX2 static inline void ck_transpose8(const __m256i rows[8], __m256i out[8]) {
+    __m256i a[8], b[8];
+    for (int k = 0; k < 8; k += 2) {
+        a[k] = _mm256_unpacklo_epi32(rows[k], rows[k + 1]);
+        a[k + 1] = _mm256_unpackhi_epi32(rows[k], rows[k + 1]);
+    }
+    for (int k = 0; k < 8; k += 4) {
+        b[k] = _mm256_unpacklo_epi64(a[k], a[k + 2]);
+        b[k + 1] = _mm256_unpackhi_epi64(a[k], a[k + 2]);
+        b[k + 2] = _mm256_unpacklo_epi64(a[k + 1], a[k + 3]);
+        b[k + 3] = _mm256_unpackhi_epi64(a[k + 1], a[k + 3]);
+    }
+    for (int k = 0; k < 4; k++) {
+        out[k] = _mm256_permute2x128_si256(b[k], b[k + 4], 0x20);
+        out[k + 4] = _mm256_permute2x128_si256(b[k], b[k + 4], 0x31);
+    }
+}
+
 /// The sum of the eight int32 lanes (exact).
 AVX2 static inline int32_t hsum_i32(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));

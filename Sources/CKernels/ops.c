@@ -99,7 +99,8 @@ static void matvec_task(void *context, int ith, int nth) {
     const char *w = job->weights;
     const char *a = job->activation;
     // Two tokens or more: tiles of rows × tokens (gemm.h), which unpack each row once per CK_GEMM_TOKENS
-    // tokens and sum each output in llama.cpp's order; a single token takes the dot kernel (or Q4_K's gemv).
+    // tokens and sum each output in llama.cpp's order, eight rows at a time where a wide tile exists; a single
+    // token takes the dot kernel (or Q4_K's gemv).
     ck_tile_fn tile = job->tokens > 1 ? ck_tile_function(job->type) : 0;
     // Without tiles, K-quants that llama.cpp sums in another order than its dot kernel's: each output from its
     // row's exact integers.
@@ -116,11 +117,11 @@ static void matvec_task(void *context, int ith, int nth) {
         return;
     }
     if (tile) {
+        ck_tile_fn wide = ck_wide_tile_function(job);
         for (int t = 0; t < job->tokens; t += CK_GEMM_TOKENS) {
-            int rn = job->tokens - t < CK_GEMM_TOKENS ? job->tokens - t : CK_GEMM_TOKENS;
-            for (int r = begin; r < end; r += CK_GEMM_ROWS) {
-                tile(job, r, end - r < CK_GEMM_ROWS ? end - r : CK_GEMM_ROWS, t, rn);
-            }
+            int rn = job->tokens - t < CK_GEMM_TOKENS ? job->tokens - t : CK_GEMM_TOKENS, r = begin;
+            for (; wide && end - r >= CK_GEMM_WIDE_ROWS; r += CK_GEMM_WIDE_ROWS) wide(job, r, CK_GEMM_WIDE_ROWS, t, rn);
+            for (; r < end; r += CK_GEMM_ROWS) tile(job, r, end - r < CK_GEMM_ROWS ? end - r : CK_GEMM_ROWS, t, rn);
         }
         return;
     }

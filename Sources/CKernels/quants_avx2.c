@@ -446,6 +446,89 @@ CK_TILE_SHAPES(tile_q4_1_vnni, VNNI, Q4_1_TILE_VNNI)
 CK_TILE_SHAPES(tile_q5_0_vnni, VNNI, Q5_0_TILE_VNNI)
 CK_TILE_SHAPES(tile_q8_0_vnni, VNNI, Q8_0_TILE_VNNI)
 
+/// Blocks of a wide tile's rows unpacked at a time: 8 rows × 32 blocks × 64 bytes (16 KB), beside the tokens'
+/// lane sums (64 tokens × 8 vectors, 16 KB) in L1.
+#define WIDE_BLOCKS 32
+
+/// The body of a wide tile (gemm.h) of a signed-code `type` (Q4_0, Q5_0, Q8_0): eight rows × rn tokens, a row
+/// in each lane. Chunk k of a block holds each row's codes of elements 4k..4k+3 (ck_transpose8), so DOT of
+/// them with the activation's four bytes of that chunk, broadcast, is lane k of every row's dot_us8: the eight
+/// lanes of a row's sum become eight vectors, each updated by the same fused step as in TILE_Q_BODY, and
+/// hsum8's reduction is taken vector by vector. The tokens' sums stay in registers over WIDE_BLOCKS blocks.
+#define WIDE_Q_BODY(DOT)                                                                                       \
+    size_t row_bytes = ck_row_bytes(type, job->cols);                                                          \
+    const char *w = (const char *)job->weights + (size_t)r0 * row_bytes;                                       \
+    const char *a = (const char *)job->activation + (size_t)t0 * job->activation_stride;                       \
+    const int blocks = job->cols / 32;                                                                         \
+    __m256 lanes[CK_GEMM_TOKENS][8];                                                                           \
+    __m256i ux[WIDE_BLOCKS][8], sx[WIDE_BLOCKS][8];                                                            \
+    __m256 dx[WIDE_BLOCKS];                                                                                    \
+    const __m256 bias = job->bias ? _mm256_loadu_ps(job->bias + r0) : _mm256_setzero_ps();                     \
+    for (int b0 = 0; b0 < blocks; b0 += WIDE_BLOCKS) {                                                         \
+        const int nb = blocks - b0 < WIDE_BLOCKS ? blocks - b0 : WIDE_BLOCKS, last = b0 + nb == blocks;        \
+        for (int i = 0; i < nb; i++) {                                                                         \
+            __m256i codes[8];                                                                                  \
+            float d[8], m;                                                                                     \
+            for (int r = 0; r < 8; r++) codes[r] = block_codes(type, w + r * row_bytes, b0 + i, &d[r], &m);    \
+            ck_transpose8(codes, sx[i]);                                                                       \
+            for (int k = 0; k < 8; k++) ux[i][k] = _mm256_sign_epi8(sx[i][k], sx[i][k]);                       \
+            dx[i] = _mm256_loadu_ps(d);                                                                        \
+        }                                                                                                      \
+        for (int t = 0; t < rn; t++) {                                                                         \
+            const ck_block_q8_0 *y = (const ck_block_q8_0 *)(a + t * job->activation_stride) + b0;             \
+            __m256 l[8];                                                                                       \
+            for (int k = 0; k < 8; k++) l[k] = b0 ? lanes[t][k] : _mm256_setzero_ps();                         \
+            for (int i = 0; i < nb; i++) {                                                                     \
+                __m256 scale = _mm256_mul_ps(dx[i], _mm256_set1_ps(H2F(y[i].d)));                              \
+                for (int k = 0; k < 8; k++) {                                                                  \
+                    int32_t four;                                                                              \
+                    memcpy(&four, y[i].qs + 4 * k, 4);                                                         \
+                    __m256 p = DOT(ux[i][k], _mm256_sign_epi8(_mm256_set1_epi32(four), sx[i][k]));             \
+                    l[k] = _mm256_fmadd_ps(scale, p, l[k]);                                                    \
+                }                                                                                              \
+            }                                                                                                  \
+            if (!last) {                                                                                       \
+                for (int k = 0; k < 8; k++) lanes[t][k] = l[k];                                                \
+                continue;                                                                                      \
+            }                                                                                                  \
+            __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(l[0], l[4]), _mm256_add_ps(l[2], l[6])),    \
+                                       _mm256_add_ps(_mm256_add_ps(l[1], l[5]), _mm256_add_ps(l[3], l[7])));   \
+            _mm256_storeu_ps(job->out + (size_t)(t0 + t) * job->out_stride + r0, _mm256_add_ps(sum, bias));    \
+        }                                                                                                      \
+    }
+
+AVX2 static inline __attribute__((always_inline)) void wide_q(const ck_matvec_job *job, int type, int r0, int t0,
+                                                              int rn) {
+    WIDE_Q_BODY(dot_us8)
+}
+
+VNNI static inline __attribute__((always_inline)) void wide_q_vnni(const ck_matvec_job *job, int type, int r0,
+                                                                   int t0, int rn) {
+    WIDE_Q_BODY(dot_us8_vnni)
+}
+
+#define WIDE_TILE(name, target, call, type)                                                                    \
+    target static void name(const ck_matvec_job *job, int r0, int rm, int t0, int rn) {                        \
+        (void)rm;                                                                                              \
+        call(job, type, r0, t0, rn);                                                                           \
+    }
+WIDE_TILE(wide_q4_0, AVX2, wide_q, CK_TYPE_Q4_0)
+WIDE_TILE(wide_q5_0, AVX2, wide_q, CK_TYPE_Q5_0)
+WIDE_TILE(wide_q8_0, AVX2, wide_q, CK_TYPE_Q8_0)
+WIDE_TILE(wide_q4_0_vnni, VNNI, wide_q_vnni, CK_TYPE_Q4_0)
+WIDE_TILE(wide_q5_0_vnni, VNNI, wide_q_vnni, CK_TYPE_Q5_0)
+WIDE_TILE(wide_q8_0_vnni, VNNI, wide_q_vnni, CK_TYPE_Q8_0)
+
+/// The wide tiles for `type` (Q4_0, Q5_0, Q8_0; with VNNI as ck_avx2_tile_function), or NULL.
+ck_tile_fn ck_avx2_wide_tile_function(int type, int vnni) {
+    switch (type) {
+    case CK_TYPE_Q4_0: return vnni ? wide_q4_0_vnni : wide_q4_0;
+    case CK_TYPE_Q5_0: return vnni ? wide_q5_0_vnni : wide_q5_0;
+    case CK_TYPE_Q8_0: return vnni ? wide_q8_0_vnni : wide_q8_0;
+    default: return 0;
+    }
+}
+
 /// The tiles for `type`, with VNNI when `vnni` (the caller has checked AVX512-VL and VNNI), else AVX2 only.
 ck_tile_fn ck_avx2_tile_function(int type, int vnni) {
     switch (type) {

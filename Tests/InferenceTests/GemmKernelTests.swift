@@ -14,10 +14,13 @@ struct GemmKernelTests {
     static let weightTypes: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q8_0, .q4_K, .q5_K, .q6_K]
     /// Byte offsets of the half-float fields (d, and m or dmin) of the 32-element types' blocks.
     static let halfOffsets: [GGMLType: [Int]] = [.q4_0: [0], .q4_1: [0, 2], .q5_0: [0], .q5_1: [0, 2], .q8_0: [0]]
-    /// (rows, tokens): partial row and token tiles, a single token, and more tokens than one chunk of 64.
+    /// (rows, tokens): partial row and token tiles, a single token, and more tokens than one chunk of 64; rows
+    /// in eights (wide tiles) and beside them (24 rows on two threads: a wide tile and a four-row one each).
     static let shapes: [(rows: Int, tokens: Int)] = [
-        (1, 1), (3, 1), (4, 2), (5, 2), (7, 3), (9, 65), (6, 130), (13, 67), (8, 7), (16, 10), (8, 1),
+        (1, 1), (3, 1), (4, 2), (5, 2), (7, 3), (9, 65), (6, 130), (13, 67), (8, 7), (16, 10), (8, 1), (24, 70),
     ]
+    /// Shapes whose 32-element rows are 65 blocks long, more than a wide tile unpacks at a time (32).
+    static let longRows: Set<Int> = [5, 8, 9, 11]
 
     /// llama.cpp's order for token t of a batch of `tokens` of a K-quant matrix of `rows` rows (nil for the
     /// 32-element types): written here from its choices (repacked Q4_K for AVX2 in rows of 8, groups of four
@@ -48,8 +51,8 @@ struct GemmKernelTests {
     func batchedProductEqualsTheDotKernelBitForBit(type: GGMLType) {
         for (index, shape) in Self.shapes.enumerated() {
             let seed = UInt64(index + 1)
-            // Two blocks of 256 for the K-quants; 20 blocks of 32 (Gemma's 640 columns) for the others.
-            let count = type.blockSize == 256 ? 512 : 640
+            // Two blocks of 256 for the K-quants; 20 blocks of 32 (Gemma's 640 columns) for the others, or 65.
+            let count = type.blockSize == 256 ? 512 : Self.longRows.contains(index) ? 2080 : 640
             let rowBytes = type.rowBytes(count)
             let weights = Self.randomBlocks(type, count: count * shape.rows, seed: seed)
             let activationType = Kernels.activationType(for: type)
