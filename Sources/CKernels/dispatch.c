@@ -209,8 +209,8 @@ ck_tile_fn ck_wide_tile_function(const ck_matvec_job *job) {
     if (!have_avx2()) return 0;
     ck_tile_fn f = ck_avx2_wide_tile_function(job->type, have_vnni());
     if (f) return f;
-    int order = ck_k_order(job, 0);  // GEMM or GEMV for one token exactly when for all (orders.c)
-    return order == CK_ORDER_GEMM || order == CK_ORDER_GEMV ? ck_avx2_wide_tile_function_k(job->type) : 0;
+    // GEMM or GEMV for one token exactly when for all tokens, TILED likewise (orders.c).
+    return ck_avx2_wide_tile_function_k(job->type, ck_k_order(job, 0));
 #else
     (void)job;
     return 0;

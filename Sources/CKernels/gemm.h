@@ -46,8 +46,9 @@ typedef void (*ck_tile_fn)(const ck_matvec_job *job, int r0, int rm, int t0, int
 /// those of the four-row tiles and dot kernels, lane for lane and step for step, only eight rows take each step
 /// at once; the activations' bytes are broadcast to every row. rm is always CK_GEMM_WIDE_ROWS.
 #define CK_GEMM_WIDE_ROWS 8
-/// The wide tile for `job`, or NULL: Q4_0, Q5_0 and Q8_0, and Q4_K in llama.cpp's repacked orders (ck_k_order
-/// GEMM and GEMV, whose steps take a super-block's or a step's sums whole).
+/// The wide tile for `job`, or NULL: Q4_0, Q5_0 and Q8_0; Q4_K in llama.cpp's repacked orders, and Q2_K..Q6_K
+/// and IQ4_XS in its tiled one (ck_k_order GEMM, GEMV and TILED, whose steps take a step's or a super-block's
+/// sums whole).
 ck_tile_fn ck_wide_tile_function(const ck_matvec_job *job);
 
 /// Defines tile `name` (a ck_tile_fn with the attributes `target`) as `CALL(RM)` specialised for each number
@@ -70,8 +71,9 @@ ck_tile_fn ck_avx2_tile_function(int type, int vnni);
 ck_tile_fn ck_avx2_wide_tile_function(int type, int vnni);
 /// The AVX2 tiles for Q4_K, Q5_K and Q6_K (kquants_avx2.c), or NULL.
 ck_tile_fn ck_avx2_tile_function_k(int type);
-/// The AVX2 wide tile for `type` in the repacked orders (Q4_K), or NULL.
-ck_tile_fn ck_avx2_wide_tile_function_k(int type);
+/// The AVX2 wide tile for `type` in `order` (ck_k_order: Q4_K in GEMM and GEMV, Q2_K..Q6_K and IQ4_XS in
+/// TILED), or NULL.
+ck_tile_fn ck_avx2_wide_tile_function_k(int type, int order);
 #endif
 
 /// A panel of ck_panel_matmul: CK_PANEL_ROWS weight rows, block by block. Each block holds the rows' codes as

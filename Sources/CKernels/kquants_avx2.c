@@ -301,6 +301,26 @@ ck_dot_fn ck_avx2_dot_function_k(int type) {
     }
 }
 
+/// The 256 codes of a K-quant super-block in eight runs of 32, in element order, unsigned as the dot kernels
+/// multiply them: Q4_K's and Q5_K's as they are, Q6_K's stored +32 (here); Q2_K's, Q3_K's (+4) and IQ4_XS's
+/// levels (+128) from lowbit_avx2.c.
+AVX2 void ck_avx2_runs_k(int type, const void *block, __m256i runs[8]) {
+    if (type == CK_TYPE_Q6_K) {
+        codes6(block, 0, runs);
+        codes6(block, 1, runs + 4);
+        return;
+    }
+    if (type != CK_TYPE_Q4_K && type != CK_TYPE_Q5_K) {
+        ck_avx2_runs_low(type, block, runs);
+        return;
+    }
+    const int five = type == CK_TYPE_Q5_K;
+    const uint8_t *qs = five ? ((const ck_block_q5_K *)block)->qs : ((const ck_block_q4_K *)block)->qs;
+    __m256i high = five ? _mm256_loadu_si256((const __m256i *)((const ck_block_q5_K *)block)->qh)
+                        : _mm256_setzero_si256();
+    for (int j = 0; j < 4; j++) codes45(qs, j, five, &high, &runs[2 * j], &runs[2 * j + 1]);
+}
+
 // MARK: Tiles of a batched product (gemm.h), each output summed as dot_q45_K and dot_q6_K sum it.
 
 /// A super-block of one Q4_K/Q5_K row, unpacked once for all tokens of a tile.
@@ -460,57 +480,79 @@ AVX2 static inline __attribute__((always_inline)) void tile_q6(const ck_matvec_j
     }
 }
 
-/// A super-block of eight Q4_K rows, unpacked once for all tokens of a tile, with a row in each int32 lane:
-/// chunk c holds each row's codes of elements 4c..4c + 3, so one maddubs with the activation's four bytes
-/// broadcast gives every row's products at once, and the sums end up a row per lane, as the float steps of
-/// llama.cpp's repacked Q4_K products take them (ck_order_step's GEMM and GEMV, here eight rows at once).
+/// A super-block of eight K-quant rows (Q2_K..Q6_K, IQ4_XS), unpacked once for all tokens of a wide tile
+/// (gemm.h), a row in each int32 lane: chunk c holds each row's codes of elements 4c..4c + 3 (ck_avx2_runs_k,
+/// transposed), so one maddubs with the activation's four bytes broadcast gives every row's products at once.
 typedef struct {
-    __m256i codes[64];
-    __m256i scales[8];  // sub-block s: each row's scale in both int16 halves of its lane
-    __m256i mins[4];    // step j: each row's mins of sub-blocks 2j and 2j + 1, as the int16 halves of its lane
+    __m256i codes[64];   // unsigned codes; IQ4_XS: the levels' magnitudes
+    __m256i levels[64];  // IQ4_XS: the signed levels, whose signs go to the activation (dot_s8's trick)
+    __m256i scales[16];  // sub-block s (16 of 16 elements, or 8 of 32): each row's scale in both int16 halves
+    __m256i pairs[8];    // each row's multipliers of the activation's block sums 2k and 2k + 1 (int16 halves)
     __m256 d, dmin;
-} unpacked8_q4;
+} unpacked8_k;
 
-AVX2 static void unpack8_q4(const char *rows, size_t row_bytes, int i, unpacked8_q4 *u) {
-    int32_t scales[8][8], mins[4][8];
+AVX2 static void unpack8_k(int type, const char *rows, size_t row_bytes, int i, unpacked8_k *u) {
+    size_t block_bytes = ck_row_bytes(type, CK_QK_K);
+    int32_t scales[16][8], pairs[8][8];
     float d[8], dmin[8];
     __m256i runs[8][8];  // row, run of 32
     for (int r = 0; r < 8; r++) {
-        const ck_block_q4_K *b = (const ck_block_q4_K *)(rows + r * row_bytes) + i;
-        uint8_t sc[8], m[8];
-        ck_unpack_scales_k4(b->scales, sc, m);
-        for (int s = 0; s < 8; s++) scales[s][r] = sc[s] * 0x10001;
-        for (int j = 0; j < 4; j++) mins[j][r] = m[2 * j] | m[2 * j + 1] << 16;
-        d[r] = H2F(b->d);
-        dmin[r] = H2F(b->dmin);
-        __m256i none = _mm256_setzero_si256();
-        for (int j = 0; j < 4; j++) codes45(b->qs, j, 0, &none, &runs[r][2 * j], &runs[r][2 * j + 1]);
+        const void *block = rows + r * row_bytes + i * block_bytes;
+        ck_panel_k_row h;
+        ck_panel_k_header(type, block, &h);
+        for (int s = 0; s < 16; s++) scales[s][r] = (int32_t)((uint32_t)(uint16_t)h.scales[s] * 0x10001u);
+        for (int k = 0; k < 8; k++) {
+            pairs[k][r] = (int32_t)((uint32_t)(uint16_t)h.pairs[2 * k] | (uint32_t)h.pairs[2 * k + 1] << 16);
+        }
+        d[r] = h.d;
+        dmin[r] = h.dmin;
+        ck_avx2_runs_k(type, block, runs[r]);
     }
     for (int k = 0; k < 8; k++) {
         __m256i run_rows[8];
         for (int r = 0; r < 8; r++) run_rows[r] = runs[r][k];
         ck_transpose8(run_rows, u->codes + 8 * k);
-        u->scales[k] = _mm256_loadu_si256((const __m256i *)scales[k]);
+        u->pairs[k] = _mm256_loadu_si256((const __m256i *)pairs[k]);
     }
-    for (int j = 0; j < 4; j++) u->mins[j] = _mm256_loadu_si256((const __m256i *)mins[j]);
+    for (int c = 0; type == CK_TYPE_IQ4_XS && c < 64; c++) {
+        u->levels[c] = _mm256_xor_si256(u->codes[c], _mm256_set1_epi8((char)0x80));
+        u->codes[c] = _mm256_sign_epi8(u->levels[c], u->levels[c]);
+    }
+    for (int s = 0; s < 16; s++) u->scales[s] = _mm256_loadu_si256((const __m256i *)scales[s]);
     u->d = _mm256_loadu_ps(d);
     u->dmin = _mm256_loadu_ps(dmin);
 }
 
-/// Sub-block s of a token's activation `q8` against the eight rows: each row's scaled sum in its lane. The
-/// int16 pair sums of its eight chunks are added before madd widens them: at most 8 · 2 · 15 · 127 = 30480.
-AVX2 static inline __m256i subblock8(const unpacked8_q4 *u, const int8_t *q8, int s) {
+/// Chunks c0..c0 + n − 1 of a token's activation `q8` against the eight rows, times `scale`: each row's scaled
+/// sum in its lane; with `levels`, the signed levels' (|level| times the activation with the level's sign).
+/// The int16 pair sums of the chunks are added before madd widens them, so n is bounded by the codes' range
+/// (n · 2 · max code · 127 ≤ 32767).
+AVX2 static inline __attribute__((always_inline)) __m256i chunks8(const unpacked8_k *u, const int8_t *q8, int c0,
+                                                                  int n, __m256i scale, const int levels) {
     __m256i p = _mm256_setzero_si256();
-    for (int c = 8 * s; c < 8 * s + 8; c++) {
+    for (int c = c0; c < c0 + n; c++) {
         int32_t four;
         memcpy(&four, q8 + 4 * c, 4);
-        p = _mm256_add_epi16(p, _mm256_maddubs_epi16(u->codes[c], _mm256_set1_epi32(four)));
+        __m256i y = levels ? _mm256_sign_epi8(_mm256_set1_epi32(four), u->levels[c]) : _mm256_set1_epi32(four);
+        p = _mm256_add_epi16(p, _mm256_maddubs_epi16(u->codes[c], y));
     }
-    return _mm256_madd_epi16(p, u->scales[s]);
+    return _mm256_madd_epi16(p, scale);
+}
+
+/// Each row's multipliers of the activation's block sums 2k and 2k + 1 for k in k0..k1 − 1, summed (exact).
+AVX2 static inline __m256i bsums8(const unpacked8_k *u, const ck_block_q8_K *y, int k0, int k1) {
+    __m256i m = _mm256_setzero_si256();
+    for (int k = k0; k < k1; k++) {
+        int32_t two;
+        memcpy(&two, y->bsums + 2 * k, 4);
+        m = _mm256_add_epi32(m, _mm256_madd_epi16(u->pairs[k], _mm256_set1_epi32(two)));
+    }
+    return m;
 }
 
 /// Eight Q4_K rows × rn tokens, each token in llama.cpp's repacked order (ck_k_order: GEMM or GEMV only; the
-/// caller checks), a row in each lane of the float sums: the same steps as ck_order_step, row by row.
+/// caller checks), a row in each lane of the float sums: the same steps as ck_order_step, row by row. A
+/// sub-block's eight chunks sum in int16 (at most 8 · 2 · 15 · 127 = 30480).
 AVX2 static void wide_q4_K(const ck_matvec_job *job, int r0, int rm, int t0, int rn) {
     (void)rm;
     size_t row_bytes = ck_row_bytes(job->type, job->cols);
@@ -522,19 +564,18 @@ AVX2 static void wide_q4_K(const ck_matvec_job *job, int r0, int rm, int t0, int
         gemm[t] = ck_k_order(job, t0 + t) == CK_ORDER_GEMM;
         acc[t] = acc_m[t] = _mm256_setzero_ps();
     }
-    unpacked8_q4 u;
+    unpacked8_k u;
     for (int i = 0; i < job->cols / CK_QK_K; i++) {
-        unpack8_q4(w, row_bytes, i, &u);
+        unpack8_k(CK_TYPE_Q4_K, w, row_bytes, i, &u);
         for (int t = 0; t < rn; t++) {
             const ck_block_q8_K *y = (const ck_block_q8_K *)(a + t * job->activation_stride) + i;
             __m256 ad = _mm256_set1_ps(y->d);
             __m256 dd = _mm256_mul_ps(u.d, ad), dm = _mm256_mul_ps(u.dmin, ad);
             __m256i dot = _mm256_setzero_si256(), min = _mm256_setzero_si256();
             for (int j = 0; j < 4; j++) {
-                __m256i dot_j = _mm256_add_epi32(subblock8(&u, y->qs, 2 * j), subblock8(&u, y->qs, 2 * j + 1));
-                int32_t sums = (uint16_t)(y->bsums[4 * j] + y->bsums[4 * j + 1]) |
-                               (int32_t)(y->bsums[4 * j + 2] + y->bsums[4 * j + 3]) << 16;
-                __m256i min_j = _mm256_madd_epi16(u.mins[j], _mm256_set1_epi32(sums));
+                __m256i dot_j = _mm256_add_epi32(chunks8(&u, y->qs, 16 * j, 8, u.scales[2 * j], 0),
+                                                 chunks8(&u, y->qs, 16 * j + 8, 8, u.scales[2 * j + 1], 0));
+                __m256i min_j = bsums8(&u, y, 2 * j, 2 * j + 2);
                 if (gemm[t]) {
                     acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_j), dd, acc[t]);
                     acc_m[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(min_j), dm, acc_m[t]);
@@ -556,6 +597,60 @@ AVX2 static void wide_q4_K(const ck_matvec_job *job, int r0, int rm, int t0, int
     }
 }
 
+/// Eight rows × rn tokens of a K-quant in llama.cpp's tiled order (ck_k_order TILED; the caller checks), a row in
+/// each lane: per super-block r = d · dot − dmin · mins (fused), then out += r · the activation's d (fused), as
+/// ck_order_step. Sub-blocks of 16 elements (`sub16`) or 32; `group` chunks sum in int16 before each madd (the
+/// codes' range bounds it: Q6_K's 0..63 two chunks, Q5_K's 0..31 four, IQ4_XS's levels one); `shift` is log2
+/// of the stored codes' offset (Q3_K 4, Q6_K 32), whose sums times the scales come off the dot, where the
+/// others' are the mins (IQ4_XS: none, its levels signed).
+AVX2 static inline __attribute__((always_inline)) void wide_k_tiled(const ck_matvec_job *job, int type, int r0,
+                                                                    int t0, int rn, const int sub16,
+                                                                    const int group, const int shift) {
+    size_t row_bytes = ck_row_bytes(type, job->cols);
+    const char *w = (const char *)job->weights + (size_t)r0 * row_bytes;
+    const char *a = (const char *)job->activation + (size_t)t0 * job->activation_stride;
+    const int per = sub16 ? 4 : 8;  // chunks of a sub-block
+    __m256 acc[CK_GEMM_TOKENS];
+    for (int t = 0; t < rn; t++) acc[t] = _mm256_setzero_ps();
+    unpacked8_k u;
+    for (int i = 0; i < job->cols / CK_QK_K; i++) {
+        unpack8_k(type, w, row_bytes, i, &u);
+        const __m256 neg_dmin = _mm256_sub_ps(_mm256_setzero_ps(), u.dmin);
+        for (int t = 0; t < rn; t++) {
+            const ck_block_q8_K *y = (const ck_block_q8_K *)(a + t * job->activation_stride) + i;
+            __m256i dot = _mm256_setzero_si256();
+            for (int s = 0; s < 64 / per; s++) {
+                for (int c = per * s; c < per * (s + 1); c += group) {
+                    dot = _mm256_add_epi32(dot, chunks8(&u, y->qs, c, group, u.scales[s], type == CK_TYPE_IQ4_XS));
+                }
+            }
+            __m256i mins = type == CK_TYPE_IQ4_XS ? _mm256_setzero_si256() : bsums8(&u, y, 0, 8);
+            if (shift) {
+                dot = _mm256_sub_epi32(dot, _mm256_slli_epi32(mins, shift));
+                mins = _mm256_setzero_si256();
+            }
+            __m256 r = _mm256_fmadd_ps(neg_dmin, _mm256_cvtepi32_ps(mins), _mm256_mul_ps(u.d, _mm256_cvtepi32_ps(dot)));
+            acc[t] = _mm256_fmadd_ps(r, _mm256_set1_ps(y->d), acc[t]);
+        }
+    }
+    __m256 bias = job->bias ? _mm256_loadu_ps(job->bias + r0) : _mm256_setzero_ps();
+    for (int t = 0; t < rn; t++) {
+        _mm256_storeu_ps(job->out + (size_t)(t0 + t) * job->out_stride + r0, _mm256_add_ps(acc[t], bias));
+    }
+}
+
+#define WIDE_K_TILED(name, type, sub16, group, shift)                                                         \
+    AVX2 static void name(const ck_matvec_job *job, int r0, int rm, int t0, int rn) {                          \
+        (void)rm;                                                                                              \
+        wide_k_tiled(job, type, r0, t0, rn, sub16, group, shift);                                              \
+    }
+WIDE_K_TILED(wide_tiled_q2_K, CK_TYPE_Q2_K, 1, 4, 0)
+WIDE_K_TILED(wide_tiled_q3_K, CK_TYPE_Q3_K, 1, 4, 2)
+WIDE_K_TILED(wide_tiled_q4_K, CK_TYPE_Q4_K, 0, 8, 0)
+WIDE_K_TILED(wide_tiled_q5_K, CK_TYPE_Q5_K, 0, 4, 0)
+WIDE_K_TILED(wide_tiled_q6_K, CK_TYPE_Q6_K, 1, 2, 5)
+WIDE_K_TILED(wide_tiled_iq4_xs, CK_TYPE_IQ4_XS, 0, 1, 0)
+
 #define Q4_K_TILE(RM) tile_q45(job, 0, r0, RM, t0, rn)
 #define Q5_K_TILE(RM) tile_q45(job, 1, r0, RM, t0, rn)
 #define Q6_K_TILE(RM) tile_q6(job, r0, RM, t0, rn)
@@ -563,7 +658,19 @@ CK_TILE_SHAPES(tile_q4_K, AVX2, Q4_K_TILE)
 CK_TILE_SHAPES(tile_q5_K, AVX2, Q5_K_TILE)
 CK_TILE_SHAPES(tile_q6_K, AVX2, Q6_K_TILE)
 
-ck_tile_fn ck_avx2_wide_tile_function_k(int type) { return type == CK_TYPE_Q4_K ? wide_q4_K : 0; }
+ck_tile_fn ck_avx2_wide_tile_function_k(int type, int order) {
+    if (order == CK_ORDER_GEMM || order == CK_ORDER_GEMV) return type == CK_TYPE_Q4_K ? wide_q4_K : 0;
+    if (order != CK_ORDER_TILED) return 0;
+    switch (type) {
+    case CK_TYPE_Q2_K: return wide_tiled_q2_K;
+    case CK_TYPE_Q3_K: return wide_tiled_q3_K;
+    case CK_TYPE_Q4_K: return wide_tiled_q4_K;
+    case CK_TYPE_Q5_K: return wide_tiled_q5_K;
+    case CK_TYPE_Q6_K: return wide_tiled_q6_K;
+    case CK_TYPE_IQ4_XS: return wide_tiled_iq4_xs;
+    default: return 0;
+    }
+}
 
 ck_tile_fn ck_avx2_tile_function_k(int type) {
     switch (type) {
@@ -586,16 +693,8 @@ AVX2 void ck_avx2_pack_panel_k(int type, const void *rows, size_t row_bytes, int
             __m256i runs[8];
             if (r >= rm) {
                 for (int k = 0; k < 8; k++) runs[k] = _mm256_setzero_si256();
-            } else if (six) {
-                codes6(block, 0, runs);
-                codes6(block, 1, runs + 4);
             } else {
-                const uint8_t *qs =
-                    type == CK_TYPE_Q4_K ? ((const ck_block_q4_K *)block)->qs : ((const ck_block_q5_K *)block)->qs;
-                __m256i high = type == CK_TYPE_Q5_K
-                                   ? _mm256_loadu_si256((const __m256i *)((const ck_block_q5_K *)block)->qh)
-                                   : _mm256_setzero_si256();
-                for (int j = 0; j < 4; j++) codes45(qs, j, type == CK_TYPE_Q5_K, &high, &runs[2 * j], &runs[2 * j + 1]);
+                ck_avx2_runs_k(type, block, runs);
             }
             if (r < rm) ck_panel_k_header(type, block, &u);
             for (int k = 0; k < 8; k++) _mm256_storeu_si256((__m256i *)u.runs[k], runs[k]);

@@ -99,6 +99,11 @@ AVX2 static inline float reduce8(__m256 acc) {
     return ck_sum_lanes8(a);
 }
 
+/// The 256 codes of a K-quant super-block of `type` in eight runs of 32 (kquants_avx2.c; Q2_K, Q3_K and IQ4_XS
+/// through lowbit_avx2.c's ck_avx2_runs_low).
+AVX2 void ck_avx2_runs_k(int type, const void *block, __m256i runs[8]);
+AVX2 void ck_avx2_runs_low(int type, const void *block, __m256i runs[8]);
+
 /// 32 signed codes (bytes of `v`) → y[0..31] = scale · code − offset, with `scale0` and `offset0` for the
 /// first 16 codes and `scale1`, `offset1` for the last 16; a product and a difference, unfused.
 AVX2 void ck_avx2_store32(float *y, __m256i v, float scale0, float scale1, float offset0, float offset1);

@@ -288,37 +288,45 @@ ck_dot_fn ck_avx2_dot_function_low(int type, int vnni) {
 }
 // MARK: Panels of a prompt's product (gemm.h, panels.c).
 
-/// The K-quant panel layout of gemm.h for Q2_K, Q3_K and IQ4_XS: the runs as the dot kernels form them (Q3_K's
-/// codes stored +4, IQ4_XS's levels +128), the scales (and Q2_K's mins) from ck_panel_k_header.
+/// ck_avx2_runs_k for Q2_K, Q3_K and IQ4_XS: the runs as the dot kernels form them (Q3_K's codes stored +4,
+/// IQ4_XS's levels +128).
+AVX2 void ck_avx2_runs_low(int type, const void *block, __m256i runs[8]) {
+    if (type == CK_TYPE_IQ4_XS) {
+        const ck_block_iq4_xs *b = block;
+        const __m256i table = iq4_table();
+        for (int j = 0; j < 8; j++) {
+            runs[j] = _mm256_xor_si256(levels32(b->qs + 16 * j, table), _mm256_set1_epi8((char)0x80));
+        }
+        return;
+    }
+    const int three = type == CK_TYPE_Q3_K;
+    const uint8_t *qs = three ? ((const ck_block_q3_K *)block)->qs : ((const ck_block_q2_K *)block)->qs;
+    __m256i high = three ? load32(((const ck_block_q3_K *)block)->hmask) : _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+        __m256i bits = load32(qs + 32 * h);
+        for (int j = 0; j < 4; j++) {
+            __m256i codes = two_bits(bits, j);
+            runs[4 * h + j] = three ? _mm256_or_si256(codes, bit_as_four(high, 4 * h + j)) : codes;
+        }
+    }
+}
+
+/// The K-quant panel layout of gemm.h for Q2_K, Q3_K and IQ4_XS: the runs of ck_avx2_runs_low, the scales (and
+/// Q2_K's mins) from ck_panel_k_header.
 AVX2 void ck_avx2_pack_panel_low(int type, const void *rows, size_t row_bytes, int rm, int superblocks,
                                  uint8_t *panel) {
-    const int three = type == CK_TYPE_Q3_K, xs = type == CK_TYPE_IQ4_XS;
     size_t block_bytes = ck_row_bytes(type, CK_QK_K);
-    const __m256i table = iq4_table();
     for (int i = 0; i < superblocks; i++) {
         for (int r = 0; r < CK_PANEL_ROWS; r++) {
             ck_panel_k_row u = {0};
             const void *block = (const char *)rows + r * row_bytes + i * block_bytes;
-            if (r < rm && xs) {
-                const ck_block_iq4_xs *b = block;
-                for (int j = 0; j < 8; j++) {
-                    __m256i levels = _mm256_xor_si256(levels32(b->qs + 16 * j, table), _mm256_set1_epi8((char)0x80));
-                    _mm256_storeu_si256((__m256i *)u.runs[j], levels);
-                }
-            } else if (r < rm) {
-                const uint8_t *qs = three ? ((const ck_block_q3_K *)block)->qs : ((const ck_block_q2_K *)block)->qs;
-                __m256i high = three ? load32(((const ck_block_q3_K *)block)->hmask) : _mm256_setzero_si256();
-                for (int h = 0; h < 2; h++) {
-                    __m256i bits = load32(qs + 32 * h);
-                    for (int j = 0; j < 4; j++) {
-                        __m256i codes = two_bits(bits, j);
-                        if (three) codes = _mm256_or_si256(codes, bit_as_four(high, 4 * h + j));
-                        _mm256_storeu_si256((__m256i *)u.runs[4 * h + j], codes);
-                    }
-                }
+            if (r < rm) {
+                __m256i runs[8];
+                ck_avx2_runs_low(type, block, runs);
+                for (int j = 0; j < 8; j++) _mm256_storeu_si256((__m256i *)u.runs[j], runs[j]);
+                ck_panel_k_header(type, block, &u);
             }
-            if (r < rm) ck_panel_k_header(type, block, &u);
-            ck_store_panel_k_row(panel + (size_t)i * CK_PANEL_K_BYTES, r, xs ? 8 : 16, &u);
+            ck_store_panel_k_row(panel + (size_t)i * CK_PANEL_K_BYTES, r, type == CK_TYPE_IQ4_XS ? 8 : 16, &u);
         }
     }
 }

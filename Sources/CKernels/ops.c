@@ -91,47 +91,45 @@ void ck_round_f16(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] = CK_H2F(ck_fp32_to_fp16(x[i]));
 }
 
+/// Rows r0..<r1 and tokens t0..<t1 of `job` one output at a time: K-quants from their rows' exact integers in
+/// llama.cpp's order for the token (ck_k_product), the others through the dot kernel.
+static void products(const ck_matvec_job *job, int r0, int r1, int t0, int t1) {
+    size_t row_bytes = ck_row_bytes(job->type, job->cols);
+    const char *w = job->weights;
+    const char *a = job->activation;
+    ck_dot_fn dot = ck_dot_function(job->type);
+    ck_ksums_fn sums = ck_ksums_function(job->type);
+    for (int r = r0; r < r1; r++) {
+        float b = job->bias ? job->bias[r] : 0.0f;
+        for (int t = t0; t < t1; t++) {
+            const void *row = w + (size_t)r * row_bytes, *x = a + (size_t)t * job->activation_stride;
+            int order = ck_k_order(job, t);
+            float v = order == CK_ORDER_VEC_DOT ? dot(job->cols, row, x)
+                                                : ck_k_product(job->type, order, job->cols, row, x, sums);
+            job->out[(size_t)t * job->out_stride + r] = v + b;
+        }
+    }
+}
+
 static void matvec_task(void *context, int ith, int nth) {
     const ck_matvec_job *job = context;
     int per = (job->rows + nth - 1) / nth;
     int begin = ith * per, end = begin + per < job->rows ? begin + per : job->rows;
-    size_t row_bytes = ck_row_bytes(job->type, job->cols);
-    const char *w = job->weights;
-    const char *a = job->activation;
     // Two tokens or more: tiles of rows × tokens (gemm.h), which unpack each row once per CK_GEMM_TOKENS
-    // tokens and sum each output in llama.cpp's order, eight rows at a time where a wide tile exists; a single
-    // token takes the dot kernel (or Q4_K's gemv).
+    // tokens and sum each output in llama.cpp's order, eight rows at a time where a wide tile exists and
+    // the rest in tiles of four (or one output at a time where the type has none); a single token takes the
+    // dot kernel (or Q4_K's gemv).
     ck_tile_fn tile = job->tokens > 1 ? ck_tile_function(job->type) : 0;
-    // Without tiles, K-quants that llama.cpp sums in another order than its dot kernel's: each output from its
-    // row's exact integers.
-    if (!tile && (ck_k_order(job, 0) != CK_ORDER_VEC_DOT || ck_k_order(job, job->tokens - 1) != CK_ORDER_VEC_DOT)) {
-        ck_ksums_fn sums = ck_ksums_function(job->type);
-        for (int r = begin; r < end; r++) {
-            float b = job->bias ? job->bias[r] : 0.0f;
-            for (int t = 0; t < job->tokens; t++) {
-                const void *row = w + (size_t)r * row_bytes, *x = a + (size_t)t * job->activation_stride;
-                job->out[(size_t)t * job->out_stride + r] =
-                    ck_k_product(job->type, ck_k_order(job, t), job->cols, row, x, sums) + b;
-            }
-        }
+    ck_tile_fn wide = job->tokens > 1 ? ck_wide_tile_function(job) : 0;
+    if (!tile && !wide) {
+        products(job, begin, end, 0, job->tokens);
         return;
     }
-    if (tile) {
-        ck_tile_fn wide = ck_wide_tile_function(job);
-        for (int t = 0; t < job->tokens; t += CK_GEMM_TOKENS) {
-            int rn = job->tokens - t < CK_GEMM_TOKENS ? job->tokens - t : CK_GEMM_TOKENS, r = begin;
-            for (; wide && end - r >= CK_GEMM_WIDE_ROWS; r += CK_GEMM_WIDE_ROWS) wide(job, r, CK_GEMM_WIDE_ROWS, t, rn);
-            for (; r < end; r += CK_GEMM_ROWS) tile(job, r, end - r < CK_GEMM_ROWS ? end - r : CK_GEMM_ROWS, t, rn);
-        }
-        return;
-    }
-    ck_dot_fn dot = ck_dot_function(job->type);
-    for (int r = begin; r < end; r++) {
-        float b = job->bias ? job->bias[r] : 0.0f;
-        for (int t = 0; t < job->tokens; t++) {
-            float v = dot(job->cols, w + (size_t)r * row_bytes, a + (size_t)t * job->activation_stride);
-            job->out[(size_t)t * job->out_stride + r] = v + b;
-        }
+    for (int t = 0; t < job->tokens; t += CK_GEMM_TOKENS) {
+        int rn = job->tokens - t < CK_GEMM_TOKENS ? job->tokens - t : CK_GEMM_TOKENS, r = begin;
+        for (; wide && end - r >= CK_GEMM_WIDE_ROWS; r += CK_GEMM_WIDE_ROWS) wide(job, r, CK_GEMM_WIDE_ROWS, t, rn);
+        if (!tile) products(job, r, end, t, t + rn);
+        for (; tile && r < end; r += CK_GEMM_ROWS) tile(job, r, end - r < CK_GEMM_ROWS ? end - r : CK_GEMM_ROWS, t, rn);
     }
 }
 

@@ -11,7 +11,7 @@ import Inference
 import Testing
 
 struct GemmKernelTests {
-    static let weightTypes: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q8_0, .q4_K, .q5_K, .q6_K]
+    static let weightTypes: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_xs]
     /// Byte offsets of the half-float fields (d, and m or dmin) of the 32-element types' blocks.
     static let halfOffsets: [GGMLType: [Int]] = [.q4_0: [0], .q4_1: [0, 2], .q5_0: [0], .q5_1: [0, 2], .q8_0: [0]]
     /// (rows, tokens): partial row and token tiles, a single token, and more tokens than one chunk of 64; rows
@@ -80,6 +80,47 @@ struct GemmKernelTests {
                 }
                 let setting = "\(threads) threads, VNNI \(vnni), sessions \(sessions)"
                 #expect(mismatches == 0, "\(type) \(shape.rows)×\(shape.tokens), \(setting): \(mismatches) differ")
+            }
+        }
+    }
+
+    /// Every code at an end of its range (all bits set, or only the top bit of each byte) against activations
+    /// all at ±127: the tiles' int16 partial sums (a wide tile adds several chunks' before widening) must not
+    /// saturate, so each output still equals the twin's. Random blocks almost never reach these sums.
+    @Test(arguments: weightTypes)
+    func extremeCodesSumWithoutOverflow(type: GGMLType) {
+        let count = type.blockSize == 256 ? 512 : 640, rows = 16, tokens = 16
+        let halves = (Self.halfOffsets[type] ?? KQuantKernelTests.halfOffsets[type]) ?? []
+        let half = Kernels.floatToHalf(0.001)
+        for fill: UInt8 in [0xff, 0x80] {
+            var weights = [UInt8](repeating: fill, count: type.rowBytes(count) * rows)
+            for block in 0..<rows * count / type.blockSize {
+                for offset in halves {
+                    weights[block * type.bytesPerBlock + offset] = UInt8(half & 0xff)
+                    weights[block * type.bytesPerBlock + offset + 1] = UInt8(half >> 8)
+                }
+            }
+            let activationType = Kernels.activationType(for: type)
+            let activationBytes = activationType.rowBytes(count)
+            let x = (0..<tokens * count).map { Float($0 / count % 2 == 0 ? 1 : -1) * 0.5 }
+            let activations = Kernels.quantize(x, as: activationType, .fast)
+            for threads in [1, 2] {
+                let out = Kernels.matmul(
+                    weights, rows: rows, activations, tokens: tokens, type: type, count: count, bias: nil,
+                    threads: threads, vnni: true, sessions: false)
+                var mismatches = 0
+                for t in 0..<tokens {
+                    let a = Array(activations[t * activationBytes..<(t + 1) * activationBytes])
+                    let order = Self.order(type, rows: rows, tokens: tokens, token: t, sessions: false)
+                    for r in 0..<rows {
+                        let w = Array(weights[r * type.rowBytes(count)..<(r + 1) * type.rowBytes(count)])
+                        let product =
+                            order.map { Kernels.dot(w, a, type: type, count: count, order: $0, .reference) }
+                            ?? Kernels.dot(w, a, type: type, count: count, .fast)
+                        if out[t * rows + r].bitPattern != (product + 0).bitPattern { mismatches += 1 }
+                    }
+                }
+                #expect(mismatches == 0, "\(type) fill \(fill), \(threads) threads: \(mismatches) differ")
             }
         }
     }
