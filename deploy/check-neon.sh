@@ -117,8 +117,8 @@ int main(void) {
             // llama.cpp's other orders, from the NEON integers and from the twin's.
             for (int order = CK_ORDER_TILED; per == 256 && order <= CK_ORDER_GEMM; order++) {
                 if (order == CK_ORDER_GEMM && type != CK_TYPE_Q4_K && type != CK_TYPE_Q5_K) continue;
-                float fast = ck_k_product(type, order, NK, wk, ak, ck_ksums_function(type));
-                float twin = ck_k_product(type, order, NK, wk, ak, ck_ksums_ref);
+                float fast = ck_ordered_product(type, order, NK, wk, ak, ck_ksums_function(type));
+                float twin = ck_ordered_product(type, order, NK, wk, ak, ck_ksums_ref);
                 if (memcmp(&fast, &twin, 4) && bad++ < 3) printf("FAIL k-quant %d order %d row %d\n", type, order, r);
             }
         }

@@ -207,10 +207,10 @@ ck_tile_fn ck_tile_function(int type) {
 ck_tile_fn ck_wide_tile_function(const ck_matvec_job *job) {
 #if defined(__x86_64__)
     if (!have_avx2()) return 0;
-    ck_tile_fn f = ck_avx2_wide_tile_function(job->type, have_vnni());
-    if (f) return f;
-    // GEMM or GEMV for one token exactly when for all tokens, TILED likewise (orders.c).
-    return ck_avx2_wide_tile_function_k(job->type, ck_k_order(job, 0));
+    // GEMM or GEMV for one token exactly when for all tokens; TILED and BLOCKS likewise (orders.c).
+    int order = ck_sum_order(job, 0);
+    ck_tile_fn f = ck_avx2_wide_tile_function(job->type, order, have_vnni());
+    return f ? f : ck_avx2_wide_tile_function_k(job->type, order);
 #else
     (void)job;
     return 0;

@@ -15,7 +15,7 @@ static inline int ck_is_k_quant(int type) {
            type == CK_TYPE_Q6_K || type == CK_TYPE_IQ4_XS;
 }
 
-/// One super-block's step of a K-quant product in `order` (TILED, GEMV or GEMM, ck_k_product): its exact
+/// One super-block's step of a K-quant product in `order` (TILED, GEMV or GEMM, ck_ordered_product): its exact
 /// integers (`parts` of each: 4 for GEMM, else 1), the weights' d and dmin and the activation's d, into the
 /// sums acc and accm (the output is acc − accm). Inlined where it is used, so fmaf is the CPU's own there.
 static inline __attribute__((always_inline)) void ck_order_step(int order, const int32_t *dot, const int32_t *mins,
@@ -43,12 +43,13 @@ static inline __attribute__((always_inline)) void ck_order_step(int order, const
 typedef void (*ck_tile_fn)(const ck_matvec_job *job, int r0, int rm, int t0, int rn);
 
 /// The rows of a wide tile (ck_wide_tile_function), whose float sums hold a row in each lane: a row's sums are
-/// those of the four-row tiles and dot kernels, lane for lane and step for step, only eight rows take each step
-/// at once; the activations' bytes are broadcast to every row. rm is always CK_GEMM_WIDE_ROWS.
+/// those of the four-row tiles and dot kernels, or of its order (ck_sum_order), lane for lane and step for
+/// step, only eight rows take each step at once; the activations' bytes are broadcast to every row. rm is
+/// always CK_GEMM_WIDE_ROWS.
 #define CK_GEMM_WIDE_ROWS 8
-/// The wide tile for `job`, or NULL: Q4_0, Q5_0 and Q8_0; Q4_K in llama.cpp's repacked orders, and Q2_K..Q6_K
-/// and IQ4_XS in its tiled one (ck_k_order GEMM, GEMV and TILED, whose steps take a step's or a super-block's
-/// sums whole).
+/// The wide tile for `job`, or NULL: Q4_0, Q5_0 and Q8_0 summed as their dot kernels; Q4_0 and IQ4_NL (BLOCKS)
+/// and Q4_K (GEMM, GEMV) in llama.cpp's repacked orders; Q2_K..Q6_K and IQ4_XS in its tiled one (TILED). Each
+/// of these orders holds for every token of a product or none.
 ck_tile_fn ck_wide_tile_function(const ck_matvec_job *job);
 
 /// Defines tile `name` (a ck_tile_fn with the attributes `target`) as `CALL(RM)` specialised for each number
@@ -67,11 +68,12 @@ ck_tile_fn ck_wide_tile_function(const ck_matvec_job *job);
 /// The AVX2 tiles for Q4_0, Q4_1, Q5_0 and Q8_0 (quants_avx2.c), or NULL; with `vnni`, the same tiles
 /// with the 256-bit VNNI instruction (AVX512-VL and VNNI) in place of maddubs and madd.
 ck_tile_fn ck_avx2_tile_function(int type, int vnni);
-/// The AVX2 wide tiles for Q4_0, Q5_0 and Q8_0 (quants_avx2.c; with `vnni` as above), or NULL.
-ck_tile_fn ck_avx2_wide_tile_function(int type, int vnni);
+/// The AVX2 wide tiles for Q4_0, Q5_0 and Q8_0 summed as their dot kernels, and for Q4_0 and IQ4_NL in the
+/// BLOCKS `order` (quants_avx2.c; with `vnni` as above), or NULL.
+ck_tile_fn ck_avx2_wide_tile_function(int type, int order, int vnni);
 /// The AVX2 tiles for Q4_K, Q5_K and Q6_K (kquants_avx2.c), or NULL.
 ck_tile_fn ck_avx2_tile_function_k(int type);
-/// The AVX2 wide tile for `type` in `order` (ck_k_order: Q4_K in GEMM and GEMV, Q2_K..Q6_K and IQ4_XS in
+/// The AVX2 wide tile for `type` in `order` (ck_sum_order: Q4_K in GEMM and GEMV, Q2_K..Q6_K and IQ4_XS in
 /// TILED), or NULL.
 ck_tile_fn ck_avx2_wide_tile_function_k(int type, int order);
 #endif

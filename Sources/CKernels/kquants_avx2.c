@@ -237,14 +237,6 @@ AVX2 int ck_avx2_dequantize_row_k(int type, const void *vx, float *y, int n) {
     return 1;
 }
 
-/// Eight int32 vectors' lane sums, in order (lanes 0..7 of the result).
-AVX2 static inline __m256i sum8(const __m256i v[8]) {
-    __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
-    __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
-    // a holds v0..v3's sums of lanes 0-3 in its low half and of lanes 4-7 in its high half; b v4..v7's.
-    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
-}
-
 /// Q8_K activations, equal to ck_quantize_row_q8_K_ref bit for bit: the value of largest magnitude (the
 /// first on ties) sets iscale = -127/max, each code is iscale · x rounded half to even (nearbyintf in the
 /// default rounding mode), at most 127, and bsums are the sums of each 16 codes.
@@ -283,7 +275,7 @@ AVX2 void ck_avx2_quantize_row_q8_K(const float *x, void *vy, int n) {
             for (int g = 0; g < 8; g++) {
                 pairs[g] = _mm256_add_epi32(codes[16 * half + 2 * g], codes[16 * half + 2 * g + 1]);
             }
-            __m256i sums = sum8(pairs);
+            __m256i sums = ck_sum8_i32(pairs);
             _mm_storeu_si128((__m128i *)(y[i].bsums + 8 * half),
                              _mm_packs_epi32(_mm256_castsi256_si128(sums), _mm256_extracti128_si256(sums, 1)));
         }
@@ -359,7 +351,7 @@ AVX2 static inline __attribute__((always_inline)) void tile_q45(const ck_matvec_
     float sum[CK_GEMM_TOKENS][CK_GEMM_ROWS], sum_m[CK_GEMM_TOKENS][CK_GEMM_ROWS];  // the other orders' sums
     int order[CK_GEMM_TOKENS];
     for (int t = 0; t < rn; t++) {
-        order[t] = ck_k_order(job, t0 + t);
+        order[t] = ck_sum_order(job, t0 + t);
         for (int r = 0; r < RM; r++) {
             acc[t][r] = _mm256_setzero_ps();
             acc_m[t][r] = _mm_setzero_ps();
@@ -436,7 +428,7 @@ AVX2 static inline __attribute__((always_inline)) void tile_q6(const ck_matvec_j
     float sum[CK_GEMM_TOKENS][CK_GEMM_ROWS], sum_m[CK_GEMM_TOKENS][CK_GEMM_ROWS];  // the other orders' sums
     int order[CK_GEMM_TOKENS];
     for (int t = 0; t < rn; t++) {
-        order[t] = ck_k_order(job, t0 + t);
+        order[t] = ck_sum_order(job, t0 + t);
         for (int r = 0; r < RM; r++) acc[t][r] = _mm256_setzero_ps(), sum[t][r] = sum_m[t][r] = 0;
     }
     for (int i = 0; i < job->cols / CK_QK_K; i++) {
@@ -550,7 +542,7 @@ AVX2 static inline __m256i bsums8(const unpacked8_k *u, const ck_block_q8_K *y, 
     return m;
 }
 
-/// Eight Q4_K rows × rn tokens, each token in llama.cpp's repacked order (ck_k_order: GEMM or GEMV only; the
+/// Eight Q4_K rows × rn tokens, each token in llama.cpp's repacked order (ck_sum_order: GEMM or GEMV only; the
 /// caller checks), a row in each lane of the float sums: the same steps as ck_order_step, row by row. A
 /// sub-block's eight chunks sum in int16 (at most 8 · 2 · 15 · 127 = 30480).
 AVX2 static void wide_q4_K(const ck_matvec_job *job, int r0, int rm, int t0, int rn) {
@@ -561,7 +553,7 @@ AVX2 static void wide_q4_K(const ck_matvec_job *job, int r0, int rm, int t0, int
     __m256 acc[CK_GEMM_TOKENS], acc_m[CK_GEMM_TOKENS];
     int gemm[CK_GEMM_TOKENS];
     for (int t = 0; t < rn; t++) {
-        gemm[t] = ck_k_order(job, t0 + t) == CK_ORDER_GEMM;
+        gemm[t] = ck_sum_order(job, t0 + t) == CK_ORDER_GEMM;
         acc[t] = acc_m[t] = _mm256_setzero_ps();
     }
     unpacked8_k u;
@@ -597,7 +589,7 @@ AVX2 static void wide_q4_K(const ck_matvec_job *job, int r0, int rm, int t0, int
     }
 }
 
-/// Eight rows × rn tokens of a K-quant in llama.cpp's tiled order (ck_k_order TILED; the caller checks), a row in
+/// Eight rows × rn tokens of a K-quant in llama.cpp's tiled order (ck_sum_order TILED; the caller checks), a row in
 /// each lane: per super-block r = d · dot − dmin · mins (fused), then out += r · the activation's d (fused), as
 /// ck_order_step. Sub-blocks of 16 elements (`sub16`) or 32; `group` chunks sum in int16 before each madd (the
 /// codes' range bounds it: Q6_K's 0..63 two chunks, Q5_K's 0..31 four, IQ4_XS's levels one); `shift` is log2

@@ -80,6 +80,14 @@ AVX2 static inline void ck_transpose8(const __m256i rows[8], __m256i out[8]) {
     }
 }
 
+/// Eight int32 vectors' lane sums, in order (lanes 0..7 of the result).
+AVX2 static inline __m256i ck_sum8_i32(const __m256i v[8]) {
+    __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+    // a holds v0..v3's sums of lanes 0-3 in its low half and of lanes 4-7 in its high half; b v4..v7's.
+    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+}
+
 /// The sum of the eight int32 lanes (exact).
 AVX2 static inline int32_t hsum_i32(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));

@@ -92,7 +92,7 @@ void ck_round_f16(float *x, int n) {
 }
 
 /// Rows r0..<r1 and tokens t0..<t1 of `job` one output at a time: K-quants from their rows' exact integers in
-/// llama.cpp's order for the token (ck_k_product), the others through the dot kernel.
+/// llama.cpp's order for the token (ck_ordered_product), the others through the dot kernel.
 static void products(const ck_matvec_job *job, int r0, int r1, int t0, int t1) {
     size_t row_bytes = ck_row_bytes(job->type, job->cols);
     const char *w = job->weights;
@@ -103,9 +103,9 @@ static void products(const ck_matvec_job *job, int r0, int r1, int t0, int t1) {
         float b = job->bias ? job->bias[r] : 0.0f;
         for (int t = t0; t < t1; t++) {
             const void *row = w + (size_t)r * row_bytes, *x = a + (size_t)t * job->activation_stride;
-            int order = ck_k_order(job, t);
+            int order = ck_sum_order(job, t);
             float v = order == CK_ORDER_VEC_DOT ? dot(job->cols, row, x)
-                                                : ck_k_product(job->type, order, job->cols, row, x, sums);
+                                                : ck_ordered_product(job->type, order, job->cols, row, x, sums);
             job->out[(size_t)t * job->out_stride + r] = v + b;
         }
     }
@@ -113,14 +113,18 @@ static void products(const ck_matvec_job *job, int r0, int r1, int t0, int t1) {
 
 static void matvec_task(void *context, int ith, int nth) {
     const ck_matvec_job *job = context;
-    int per = (job->rows + nth - 1) / nth;
-    int begin = ith * per, end = begin + per < job->rows ? begin + per : job->rows;
     // Two tokens or more: tiles of rows × tokens (gemm.h), which unpack each row once per CK_GEMM_TOKENS
     // tokens and sum each output in llama.cpp's order, eight rows at a time where a wide tile exists and
     // the rest in tiles of four (or one output at a time where the type has none); a single token takes the
-    // dot kernel (or Q4_K's gemv).
-    ck_tile_fn tile = job->tokens > 1 ? ck_tile_function(job->type) : 0;
-    ck_tile_fn wide = job->tokens > 1 ? ck_wide_tile_function(job) : 0;
+    // dot kernel (or Q4_K's gemv), except in the BLOCKS order, whose wide tiles take one token too. The four-row
+    // tiles sum as the dot kernels, which the BLOCKS order does not.
+    const int blocks = ck_sum_order(job, 0) == CK_ORDER_BLOCKS;
+    ck_tile_fn tile = job->tokens > 1 && !blocks ? ck_tile_function(job->type) : 0;
+    ck_tile_fn wide = job->tokens > 1 || blocks ? ck_wide_tile_function(job) : 0;
+    // Each thread's rows in eights where there are wide tiles, so that they take all but the matrix's last rows.
+    int per = (job->rows + nth - 1) / nth;
+    if (wide) per = (per + CK_GEMM_WIDE_ROWS - 1) / CK_GEMM_WIDE_ROWS * CK_GEMM_WIDE_ROWS;
+    int begin = ith * per, end = begin + per < job->rows ? begin + per : job->rows;
     if (!tile && !wide) {
         products(job, begin, end, 0, job->tokens);
         return;

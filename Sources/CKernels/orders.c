@@ -5,11 +5,14 @@
 #include "ckernels.h"
 #include "fp16.h"
 #include "gemm.h"
+#include "lowbit.h"
 
 // Products and sums round separately, as written (the formulas' fused steps are explicit).
 #pragma clang fp contract(off)
 
-int ck_k_order(const ck_matvec_job *job, int t) {
+int ck_sum_order(const ck_matvec_job *job, int t) {
+    // llama.cpp repacks Q4_0 and IQ4_NL matrices of a multiple of 8 rows for AVX2, for every token.
+    if ((job->type == CK_TYPE_Q4_0 || job->type == CK_TYPE_IQ4_NL) && job->rows % 8 == 0) return CK_ORDER_BLOCKS;
     if (!ck_is_k_quant(job->type)) return CK_ORDER_VEC_DOT;
     int tokens = job->batch_tokens > 0 ? job->batch_tokens : job->tokens, at = job->batch_first + t;
     // llama.cpp repacks Q4_K matrices of a multiple of 8 rows for AVX2 and multiplies them in its own orders.
@@ -45,9 +48,29 @@ static void block_scales(int type, const void *x, int i, float *d, float *dmin) 
     }
 }
 
+/// A Q4_0 or IQ4_NL row in the BLOCKS order: per block, its exact integer dot with the Q8_0 activation, then
+/// out += dot · (d · the activation's d), fused.
+static inline __attribute__((always_inline)) float blocks_product(int type, int n, const void *x, const void *y) {
+    const ck_block_q8_0 *a = y;
+    float acc = 0;
+    for (int i = 0; i < n / CK_QK; i++) {
+        const ck_block_q4_0 *b = (const ck_block_q4_0 *)x + i;  // IQ4_NL's block has the same layout
+        int32_t dot = 0;
+        for (int j = 0; j < CK_QK / 2; j++) {
+            int lo = b->qs[j] & 0xF, hi = b->qs[j] >> 4;
+            int wlo = type == CK_TYPE_Q4_0 ? lo - 8 : ck_iq4_levels[lo];
+            int whi = type == CK_TYPE_Q4_0 ? hi - 8 : ck_iq4_levels[hi];
+            dot += wlo * a[i].qs[j] + whi * a[i].qs[j + CK_QK / 2];
+        }
+        acc = __builtin_fmaf((float)dot, CK_H2F(b->d) * CK_H2F(a[i].d), acc);
+    }
+    return acc;
+}
+
 /// The formulas over `sums`' integers; fmaf is one instruction in the FMA copy below, a libm call otherwise.
 static inline __attribute__((always_inline)) float k_product(int type, int order, int n, const void *x, const void *y,
                                                              ck_ksums_fn sums) {
+    if (order == CK_ORDER_BLOCKS) return blocks_product(type, n, x, y);
     const ck_block_q8_K *a = y;
     int blocks = n / CK_QK_K, parts = order == CK_ORDER_GEMM ? 4 : 1;
     int32_t dot[64 * 4], mins[64 * 4];  // rows of up to 16,384 elements at a time
@@ -74,7 +97,7 @@ __attribute__((target("fma"))) static float k_product_fma(int type, int order, i
 }
 #endif
 
-float ck_k_product(int type, int order, int n, const void *x, const void *y, ck_ksums_fn sums) {
+float ck_ordered_product(int type, int order, int n, const void *x, const void *y, ck_ksums_fn sums) {
     if (order == CK_ORDER_VEC_DOT) return ck_dot_function(type)(n, x, y);
 #if defined(__x86_64__)
     // A decoding token's Q4_K product in one pass, where the integers would be the fast ones anyway.

@@ -166,9 +166,9 @@ void ck_ksums_ref(int type, int n, const void *vx, const void *vy, int parts, in
 }
 
 /// The K-quant twin: per super-block, fmaf(exact integer dot, d × the activation's d, sum) and the mins'
-/// integer likewise into a sum of their own, the output their difference (ck_k_product's GEMV order).
+/// integer likewise into a sum of their own, the output their difference (ck_ordered_product's GEMV order).
 static float dot_k_ref(int type, int cols, const char *row, const ck_block_q8_K *a) {
-    return ck_k_product(type, CK_ORDER_GEMV, cols, row, a, ck_ksums_ref);
+    return ck_ordered_product(type, CK_ORDER_GEMV, cols, row, a, ck_ksums_ref);
 }
 
 static int with_min(int type) { return type == CK_TYPE_Q4_1 || type == CK_TYPE_Q5_1; }

@@ -519,8 +519,73 @@ WIDE_TILE(wide_q4_0_vnni, VNNI, wide_q_vnni, CK_TYPE_Q4_0)
 WIDE_TILE(wide_q5_0_vnni, VNNI, wide_q_vnni, CK_TYPE_Q5_0)
 WIDE_TILE(wide_q8_0_vnni, VNNI, wide_q_vnni, CK_TYPE_Q8_0)
 
-/// The wide tiles for `type` (Q4_0, Q5_0, Q8_0; with VNNI as ck_avx2_tile_function), or NULL.
-ck_tile_fn ck_avx2_wide_tile_function(int type, int vnni) {
+/// Eight Q4_0 or IQ4_NL rows × rn tokens in llama.cpp's repacked order (ck_sum_order BLOCKS; the caller checks):
+/// per block, each row's exact integer dot in its lane (chunks of four as in WIDE_Q_BODY), then out += dot ·
+/// (d · the activation's d), fused. Q4_0's chunks add in int16 before one madd (at most 8 · 2 · 8 · 127 =
+/// 16256); IQ4_NL's levels reach −127, so each chunk widens on its own.
+AVX2 static inline __attribute__((always_inline)) void wide_blocks(const ck_matvec_job *job, int type, int r0, int t0,
+                                                                   int rn) {
+    size_t row_bytes = ck_row_bytes(type, job->cols);
+    const char *w = (const char *)job->weights + (size_t)r0 * row_bytes;
+    const char *a = (const char *)job->activation + (size_t)t0 * job->activation_stride;
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256 bias = job->bias ? _mm256_loadu_ps(job->bias + r0) : _mm256_setzero_ps();
+    if (rn == 1) {
+        // One token (a decoding step): no transpose, each row's lanes as dot_s8 forms them, and the eight rows'
+        // lane sums gathered at once (exact integers either way).
+        const ck_block_q8_0 *y = (const ck_block_q8_0 *)a;
+        __m256 acc = _mm256_setzero_ps();
+        for (int i = 0; i < job->cols / 32; i++) {
+            __m256i y32 = _mm256_loadu_si256((const __m256i *)y[i].qs), lanes[8];
+            float d[8], m;
+            for (int r = 0; r < 8; r++) {
+                ck_prefetch_ahead((const ck_block_q4_0 *)(w + r * row_bytes) + i, sizeof(ck_block_q4_0));
+                __m256i x = block_codes(type, w + r * row_bytes, i, &d[r], &m);
+                __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y32, x));
+                lanes[r] = _mm256_madd_epi16(p, ones);
+            }
+            __m256 dxy = _mm256_mul_ps(_mm256_loadu_ps(d), _mm256_set1_ps(H2F(y[i].d)));
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ck_sum8_i32(lanes)), dxy, acc);
+        }
+        _mm256_storeu_ps(job->out + (size_t)t0 * job->out_stride + r0, _mm256_add_ps(acc, bias));
+        return;
+    }
+    __m256 acc[CK_GEMM_TOKENS];
+    for (int t = 0; t < rn; t++) acc[t] = _mm256_setzero_ps();
+    for (int i = 0; i < job->cols / 32; i++) {
+        __m256i codes[8], sx[8], ux[8];
+        float d[8], m;
+        for (int r = 0; r < 8; r++) codes[r] = block_codes(type, w + r * row_bytes, i, &d[r], &m);
+        ck_transpose8(codes, sx);
+        for (int k = 0; k < 8; k++) ux[k] = _mm256_sign_epi8(sx[k], sx[k]);
+        const __m256 dx = _mm256_loadu_ps(d);
+        for (int t = 0; t < rn; t++) {
+            const ck_block_q8_0 *y = (const ck_block_q8_0 *)(a + t * job->activation_stride) + i;
+            __m256i dot = _mm256_setzero_si256(), pairs = _mm256_setzero_si256();
+            for (int k = 0; k < 8; k++) {
+                int32_t four;
+                memcpy(&four, y->qs + 4 * k, 4);
+                __m256i p = _mm256_maddubs_epi16(ux[k], _mm256_sign_epi8(_mm256_set1_epi32(four), sx[k]));
+                if (type == CK_TYPE_Q4_0) pairs = _mm256_add_epi16(pairs, p);
+                else dot = _mm256_add_epi32(dot, _mm256_madd_epi16(p, ones));
+            }
+            if (type == CK_TYPE_Q4_0) dot = _mm256_madd_epi16(pairs, ones);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(dx, _mm256_set1_ps(H2F(y->d))), acc[t]);
+        }
+    }
+    for (int t = 0; t < rn; t++) {
+        _mm256_storeu_ps(job->out + (size_t)(t0 + t) * job->out_stride + r0, _mm256_add_ps(acc[t], bias));
+    }
+}
+WIDE_TILE(wide_blocks_q4_0, AVX2, wide_blocks, CK_TYPE_Q4_0)
+WIDE_TILE(wide_blocks_iq4_nl, AVX2, wide_blocks, CK_TYPE_IQ4_NL)
+
+/// The wide tiles for `type` in `order`: Q4_0 and IQ4_NL in BLOCKS, else Q4_0, Q5_0 and Q8_0 summed as their dot
+/// kernels (with VNNI as ck_avx2_tile_function); or NULL.
+ck_tile_fn ck_avx2_wide_tile_function(int type, int order, int vnni) {
+    if (order == CK_ORDER_BLOCKS) {
+        return type == CK_TYPE_Q4_0 ? wide_blocks_q4_0 : type == CK_TYPE_IQ4_NL ? wide_blocks_iq4_nl : 0;
+    }
     switch (type) {
     case CK_TYPE_Q4_0: return vnni ? wide_q4_0_vnni : wide_q4_0;
     case CK_TYPE_Q5_0: return vnni ? wide_q5_0_vnni : wide_q5_0;

@@ -1,6 +1,7 @@
 // Tests of the batched product (ck_matvec over many tokens, through the tile kernels of gemm.h where the CPU
 // has them): every output of a 32-element type is bit-equal to the single-token dot kernel for its row and
-// token; a K-quant's is the sum llama.cpp's AVX2 build makes of it (its order: the dot kernel's for batches
+// token, but for Q4_0 and IQ4_NL matrices of a multiple of 8 rows, which llama.cpp repacks and sums block by
+// block; a K-quant's is the sum llama.cpp's AVX2 build makes of it (its order: the dot kernel's for batches
 // under 8 tokens, its tiled product's from 8, and Q4_K matrices of a multiple of 8 rows in its repacked
 // orders), and in a decoding step over many sessions each token's as if alone. Over shapes that leave partial
 // tiles (rows and tokens not multiples of the tile, one token, more tokens than a chunk), with and without a
@@ -11,9 +12,13 @@ import Inference
 import Testing
 
 struct GemmKernelTests {
-    static let weightTypes: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_xs]
+    static let weightTypes: [GGMLType] = [
+        .q4_0, .q4_1, .q5_0, .q8_0, .iq4_nl, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_xs,
+    ]
     /// Byte offsets of the half-float fields (d, and m or dmin) of the 32-element types' blocks.
-    static let halfOffsets: [GGMLType: [Int]] = [.q4_0: [0], .q4_1: [0, 2], .q5_0: [0], .q5_1: [0, 2], .q8_0: [0]]
+    static let halfOffsets: [GGMLType: [Int]] = [
+        .q4_0: [0], .q4_1: [0, 2], .q5_0: [0], .q5_1: [0, 2], .q8_0: [0], .iq4_nl: [0],
+    ]
     /// (rows, tokens): partial row and token tiles, a single token, and more tokens than one chunk of 64; rows
     /// in eights (wide tiles) and beside them (24 rows on two threads: a wide tile and a four-row one each).
     static let shapes: [(rows: Int, tokens: Int)] = [
@@ -22,10 +27,12 @@ struct GemmKernelTests {
     /// Shapes whose 32-element rows are 65 blocks long, more than a wide tile unpacks at a time (32).
     static let longRows: Set<Int> = [5, 8, 9, 11]
 
-    /// llama.cpp's order for token t of a batch of `tokens` of a K-quant matrix of `rows` rows (nil for the
-    /// 32-element types): written here from its choices (repacked Q4_K for AVX2 in rows of 8, groups of four
-    /// tokens through its gemm and the rest through its gemv; its tiled product from 8 tokens).
+    /// llama.cpp's order for token t of a batch of `tokens` of a matrix of `rows` rows (nil for the 32-element
+    /// types it sums as their dot kernels): written here from its choices (repacked Q4_0 and IQ4_NL for AVX2 in
+    /// rows of 8, block by block for every token; repacked Q4_K likewise, groups of four tokens through its gemm
+    /// and the rest through its gemv; its tiled K-quant product from 8 tokens).
     static func order(_ type: GGMLType, rows: Int, tokens: Int, token t: Int, sessions: Bool) -> Kernels.SumOrder? {
+        if (type == .q4_0 || type == .iq4_nl) && rows % 8 == 0 { return .blocks }
         guard type.blockSize == 256 else { return nil }
         if type == .q4_K && rows % 8 == 0 { return !sessions && t < tokens - tokens % 4 ? .gemm : .gemv }
         return !sessions && tokens >= 8 ? .tiled : .vecDot

@@ -60,6 +60,10 @@ struct QuantizedModelTests {
         #expect(usage.supported && usage.tensorCount >= 30, "\(type): \(usage)")
     }
 
+    /// The bar is 1%; the engine sums every product as llama.cpp's AVX2 build does (Q4_0 and IQ4_NL
+    /// block by block, the K-quants in its tiled order), so the figure is held to the recorded one itself.
+    static let perplexityBound = 1e-6
+
     @Test(arguments: QuantPerplexityGoldens.types)
     func perplexityWithinOnePercentOfLlamaCpp(type: GGMLType) throws {
         let golden = try entry(type)
@@ -68,7 +72,8 @@ struct QuantizedModelTests {
         let ratio = try GoldenChecks.perplexity(
             model,
             EngineGoldens.Perplexity(
-                ctx: golden.ctx, tokens: tokens, ppl: golden.ppl, chunks: golden.chunks, builds: nil))
+                ctx: golden.ctx, tokens: tokens, ppl: golden.ppl, chunks: golden.chunks, builds: nil),
+            within: Self.perplexityBound)
         print("\(type) perplexity ratio to llama.cpp: \(ratio)")
     }
 }

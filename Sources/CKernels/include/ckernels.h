@@ -201,16 +201,20 @@ typedef struct {
 } ck_matvec_job;
 void ck_matvec(ck_pool *pool, const ck_matvec_job *job);
 
-/// How llama.cpp's AVX2 build sums a K-quant product (Q2_K..Q6_K, IQ4_XS) once its integers are exact; a
-/// prompt's logits depend on it, since a last-bit difference flips later roundings (see lanes.h):
-/// - VEC_DOT: ggml_vec_dot, the type's dot kernel (ck_dot_function): one token, and batches under 8 tokens.
+/// How llama.cpp's AVX2 build sums a K-quant product (Q2_K..Q6_K, IQ4_XS), and a Q4_0 or IQ4_NL one, once its
+/// integers are exact; a prompt's logits depend on it, since a last-bit difference flips later roundings (see
+/// lanes.h):
+/// - VEC_DOT: ggml_vec_dot, the type's dot kernel (ck_dot_function): one token, and batches under 8 tokens
+///   (every other type: always, its tiles summing as its dot kernel).
 /// - TILED: its tiled K-quant product, batches of 8 tokens or more: per super-block r = d·dot − dmin·mins
 ///   (one fused step), then out += r · the activation's d (fused).
 /// - GEMV: Q4_K repacked (matrices of a multiple of 8 rows), one token or the last tokens of a batch: per
 ///   super-block out += dot · (d · the activation's d) and m += mins · (dmin · the activation's d), each
 ///   fused, then out − m.
 /// - GEMM: the same per 64 elements, for a batch's tokens in whole groups of four from its start.
-enum { CK_ORDER_VEC_DOT = 0, CK_ORDER_TILED = 1, CK_ORDER_GEMV = 2, CK_ORDER_GEMM = 3 };
+/// - BLOCKS: Q4_0 and IQ4_NL repacked (matrices of a multiple of 8 rows), every token: per block of 32
+///   out += dot · (d · the activation's d), fused.
+enum { CK_ORDER_VEC_DOT = 0, CK_ORDER_TILED = 1, CK_ORDER_GEMV = 2, CK_ORDER_GEMM = 3, CK_ORDER_BLOCKS = 4 };
 
 /// The exact integers of a K-quant row (n elements) times Q8_K activations, per super-block (`parts` 1) or
 /// per 64 elements (`parts` 4): dot = Σ sub-block scale · Σ code · activation code, with the codes' offset
@@ -220,11 +224,12 @@ typedef void (*ck_ksums_fn)(int type, int n, const void *x, const void *y, int p
 void ck_ksums_ref(int type, int n, const void *x, const void *y, int parts, int32_t *dot, int32_t *mins);
 /// The fastest ck_ksums_fn for `type` on this CPU.
 ck_ksums_fn ck_ksums_function(int type);
-/// Row · activation of a K-quant summed in `order` (TILED, GEMV or GEMM; VEC_DOT calls the dot kernel), from
-/// the integers `sums` gives (orders.c).
-float ck_k_product(int type, int order, int n, const void *x, const void *y, ck_ksums_fn sums);
+/// Row · activation summed in `order` (orders.c): a K-quant's in TILED, GEMV or GEMM from the integers `sums`
+/// gives, a Q4_0's or IQ4_NL's in BLOCKS from its blocks' exact integers (`sums` unused); VEC_DOT calls the dot
+/// kernel.
+float ck_ordered_product(int type, int order, int n, const void *x, const void *y, ck_ksums_fn sums);
 /// The order of token t of `job`'s product as llama.cpp would sum it (VEC_DOT for the other types).
-int ck_k_order(const ck_matvec_job *job, int t);
+int ck_sum_order(const ck_matvec_job *job, int t);
 
 /// A prompt's product by panels (panels.c): Q4_0, Q5_0, Q8_0 and IQ4_NL weights against Q8_0 activations, Q4_1
 /// and Q5_1 against Q8_1 (their mins in a second sum, added at the end), Q2_K to Q6_K and IQ4_XS against Q8_K;

@@ -72,7 +72,8 @@ public enum Kernels {
         }
     }
 
-    /// How llama.cpp's AVX2 build sums a K-quant product once its integers are exact (CKernels gemm.h).
+    /// How llama.cpp's AVX2 build sums a K-quant, Q4_0 or IQ4_NL product once its integers are exact (CKernels
+    /// ckernels.h).
     public enum SumOrder: Int32, Sendable, CaseIterable {
         /// ggml_vec_dot: one token, and batches under 8 tokens.
         case vecDot = 0
@@ -82,17 +83,20 @@ public enum Kernels {
         case gemv = 2
         /// Q4_K repacked: a batch's tokens in whole groups of four from its start.
         case gemm = 3
+        /// Q4_0 and IQ4_NL repacked (a multiple of 8 rows): every token, block by block.
+        case blocks = 4
     }
 
     /// Row · activation of a K-quant (Q2_K..Q6_K, IQ4_XS) summed in `order`, from its exact integers: the
-    /// portable twin's (`reference`) or this CPU's fastest (`fast`).
+    /// portable twin's (`reference`) or this CPU's fastest (`fast`); a Q4_0 or IQ4_NL row's in `.blocks`.
     public static func dot(
         _ weights: [UInt8], _ activation: [UInt8], type: GGMLType, count: Int, order: SumOrder, _ flavour: Flavour
     ) -> Float {
         let sums: ck_ksums_fn = flavour == .fast ? ck_ksums_function(Int32(type.rawValue)) : ck_ksums_ref
         return weights.withUnsafeBytes { x in
             activation.withUnsafeBytes { y in
-                ck_k_product(Int32(type.rawValue), order.rawValue, Int32(count), x.baseAddress, y.baseAddress, sums)
+                ck_ordered_product(
+                    Int32(type.rawValue), order.rawValue, Int32(count), x.baseAddress, y.baseAddress, sums)
             }
         }
     }
@@ -100,7 +104,7 @@ public enum Kernels {
     /// out[t][r] = row r of `weights` · token t of `activations` (+ bias[r]) for `rows` rows of `count`
     /// elements and `tokens` tokens (each in `activationType(for: type)`), computed as the engine multiplies a
     /// batch: over a pool of `threads`, through the batched tile kernels where this CPU has them (without
-    /// their VNNI variant when `vnni` is false), K-quants in llama.cpp's order for the batch (`SumOrder`),
+    /// their VNNI variant when `vnni` is false), in llama.cpp's order for the batch (`SumOrder`),
     /// or when `sessions`, each token as if alone (a decoding step over many sessions).
     public static func matmul(
         _ weights: [UInt8], rows: Int, _ activations: [UInt8], tokens: Int, type: GGMLType, count: Int,
