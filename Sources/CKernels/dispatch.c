@@ -37,7 +37,6 @@ static _Atomic int use_avx2 = -1;  // -1: not yet decided
 static _Atomic int forced_scalar = 0;
 static _Atomic int use_vnni = -1;
 #if defined(__x86_64__)
-static _Atomic int use_avx512_vnni = -1;  // 512-bit VNNI, for the panels
 #endif
 static _Atomic int forced_no_vnni = 0;
 
@@ -217,32 +216,6 @@ ck_tile_fn ck_wide_tile_function(const ck_matvec_job *job) {
 #endif
 }
 
-int ck_panel_available(int type) {
-#if defined(__x86_64__)
-    switch (type) {
-    case CK_TYPE_Q4_0: case CK_TYPE_Q4_1: case CK_TYPE_Q5_0: case CK_TYPE_Q5_1: case CK_TYPE_Q8_0:
-    case CK_TYPE_Q2_K: case CK_TYPE_Q3_K: case CK_TYPE_Q4_K: case CK_TYPE_Q5_K: case CK_TYPE_Q6_K:
-    case CK_TYPE_IQ4_NL: case CK_TYPE_IQ4_XS: break;
-    default: return 0;
-    }
-    return have_avx2() && have_features(&use_avx512_vnni, &forced_no_vnni,
-                                        CK_CPU_AVX512F | CK_CPU_AVX512VL | CK_CPU_AVX512VNNI);
-#else
-    (void)type;
-    return 0;
-#endif
-}
-
-void ck_panel_matmul(ck_pool *pool, const ck_panel_job *job) {
-#if defined(__x86_64__)
-    if (ck_panel_available(job->product.type)) {
-        ck_avx512_panel_matmul(pool, job);
-        return;
-    }
-#endif
-    (void)pool;
-    ck_panel_matmul_ref(job);
-}
 
 float ck_dot_f32(int n, const float *x, const float *y) {
 #if defined(__x86_64__)

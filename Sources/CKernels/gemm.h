@@ -78,52 +78,16 @@ ck_tile_fn ck_avx2_tile_function_k(int type);
 ck_tile_fn ck_avx2_wide_tile_function_k(int type, int order);
 #endif
 
-/// A panel of ck_panel_matmul: CK_PANEL_ROWS weight rows, block by block. Each block holds the rows' codes as
-/// unsigned bytes (signed codes + 128; Q4_1/Q5_1's as they are) in eight groups of four elements, each group
-/// interleaved over the rows (group g: row 0's elements 4g..4g+3, then row 1's, ...), then the rows' scales
-/// and (Q4_1/Q5_1) mins as floats; rows past the matrix's end are zero codes with scale 0.
-#define CK_PANEL_ROWS 16
-#define CK_PANEL_BLOCK_BYTES (CK_PANEL_ROWS * CK_QK + 2 * CK_PANEL_ROWS * 4)
-/// Tokens whose accumulators stay in registers while a panel's block meets them.
-#define CK_PANEL_TOKENS 8
-
-/// A K-quant panel (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS) per super-block of 256: the rows' unsigned codes
-/// (Q3_K's and Q6_K's as stored, offset by 4 and 32; IQ4_XS's levels + 128) in eight runs of 32 elements,
-/// each in eight groups of four interleaved over the rows as above (CK_PANEL_K_CODES bytes), then int32
-/// vectors of sixteen rows: the sub-block scales (8 of 32 elements for Q4_K/Q5_K/IQ4_XS, 16 of 16 for the
-/// others), and pairs of int16 that multiply a pair of Q8_K block sums (the mins; Q3_K/Q6_K/IQ4_XS: the
-/// scales, for the offset), then the rows' d and dmin as floats.
-#define CK_PANEL_K_CODES (CK_PANEL_ROWS * 256)
-#define CK_PANEL_K_SCALES CK_PANEL_K_CODES
-#define CK_PANEL_K_PAIRS(scales) (CK_PANEL_K_SCALES + (scales) * CK_PANEL_ROWS * 4)
-#define CK_PANEL_K_D(scales) (CK_PANEL_K_PAIRS(scales) + 8 * CK_PANEL_ROWS * 4)
-#define CK_PANEL_K_BYTES (CK_PANEL_K_D(16) + 2 * CK_PANEL_ROWS * 4)
-
-/// One row's super-block, unpacked for a K-quant panel: its codes in runs of 32 elements, its sub-block
-/// scales, the multipliers of its Q8_K block sums 0..15, d and dmin.
+/// One K-quant super-block's header, as the references unpack it (ksums.c): its sub-block scales (8 of 32
+/// elements for Q4_K/Q5_K/IQ4_XS, 16 of 16 for the others), the multipliers of the activation's block sums 0..15
+/// (the mins; Q3_K/Q6_K/IQ4_XS: the scales, for the codes' offset), d and dmin (0 without mins).
 typedef struct {
-    uint8_t runs[8][32];
     int32_t scales[16];
     int16_t pairs[16];
     float d, dmin;
-} ck_panel_k_row;
-/// Writes `row` as row r of the panel's super-block (`scales` of them: 8 or 16), in the layout above.
-void ck_store_panel_k_row(uint8_t *superblock, int r, int scales, const ck_panel_k_row *row);
-/// Fills row's scales, pairs, d and dmin from one super-block of `type` (panels.c), as the references unpack
-/// them: for the AVX2 packers and the portable twin alike.
-void ck_panel_k_header(int type, const void *block, ck_panel_k_row *row);
-
-#if defined(__x86_64__)
-/// Writes the panel of `rm` ≤ CK_PANEL_ROWS rows of Q4_K, Q5_K or Q6_K (kquants_avx2.c), or of Q2_K, Q3_K or
-/// IQ4_XS (lowbit_avx2.c), with AVX2.
-void ck_avx2_pack_panel_k(int type, const void *rows, size_t row_bytes, int rm, int superblocks, uint8_t *panel);
-void ck_avx2_pack_panel_low(int type, const void *rows, size_t row_bytes, int rm, int superblocks, uint8_t *panel);
-/// Writes the panel of `rm` ≤ CK_PANEL_ROWS rows of Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 or IQ4_NL (`row_bytes` apart)
-/// with AVX2.
-void ck_avx2_pack_panel(int type, const void *rows, size_t row_bytes, int rm, int blocks, uint8_t *panel);
-/// The 512-bit VNNI product (panels.c), for ck_panel_available's types.
-void ck_avx512_panel_matmul(ck_pool *pool, const ck_panel_job *job);
-#endif
+} ck_k_header_row;
+/// Fills `row` from one super-block of `type`: for the wide tiles and the portable twin alike.
+void ck_k_header(int type, const void *block, ck_k_header_row *row);
 
 /// The tile kernel for `type` on this CPU, or NULL where there is none (no AVX2, NEON, forced scalar):
 /// then the product takes the per-row dot kernel, which gives the same bits.

@@ -490,8 +490,8 @@ AVX2 static void unpack8_k(int type, const char *rows, size_t row_bytes, int i, 
     __m256i runs[8][8];  // row, run of 32
     for (int r = 0; r < 8; r++) {
         const void *block = rows + r * row_bytes + i * block_bytes;
-        ck_panel_k_row h;
-        ck_panel_k_header(type, block, &h);
+        ck_k_header_row h;
+        ck_k_header(type, block, &h);
         for (int s = 0; s < 16; s++) scales[s][r] = (int32_t)((uint32_t)(uint16_t)h.scales[s] * 0x10001u);
         for (int k = 0; k < 8; k++) {
             pairs[k][r] = (int32_t)((uint32_t)(uint16_t)h.pairs[2 * k] | (uint32_t)h.pairs[2 * k + 1] << 16);
@@ -672,27 +672,4 @@ ck_tile_fn ck_avx2_tile_function_k(int type) {
     default: return 0;
     }
 }
-// MARK: Panels of a prompt's product (gemm.h, panels.c).
-
-/// The K-quant panel layout of gemm.h: codes45 and codes6 give each row's runs, ck_panel_k_header its scales.
-AVX2 void ck_avx2_pack_panel_k(int type, const void *rows, size_t row_bytes, int rm, int superblocks, uint8_t *panel) {
-    const int six = type == CK_TYPE_Q6_K;
-    size_t block_bytes = ck_row_bytes(type, CK_QK_K);
-    for (int i = 0; i < superblocks; i++) {
-        for (int r = 0; r < CK_PANEL_ROWS; r++) {
-            ck_panel_k_row u = {0};
-            const void *block = (const char *)rows + r * row_bytes + i * block_bytes;
-            __m256i runs[8];
-            if (r >= rm) {
-                for (int k = 0; k < 8; k++) runs[k] = _mm256_setzero_si256();
-            } else {
-                ck_avx2_runs_k(type, block, runs);
-            }
-            if (r < rm) ck_panel_k_header(type, block, &u);
-            for (int k = 0; k < 8; k++) _mm256_storeu_si256((__m256i *)u.runs[k], runs[k]);
-            ck_store_panel_k_row(panel + (size_t)i * CK_PANEL_K_BYTES, r, six ? 16 : 8, &u);
-        }
-    }
-}
-
 #endif

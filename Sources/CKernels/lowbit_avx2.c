@@ -286,8 +286,6 @@ ck_dot_fn ck_avx2_dot_function_low(int type, int vnni) {
     default: return 0;
     }
 }
-// MARK: Panels of a prompt's product (gemm.h, panels.c).
-
 /// ck_avx2_runs_k for Q2_K, Q3_K and IQ4_XS: the runs as the dot kernels form them (Q3_K's codes stored +4,
 /// IQ4_XS's levels +128).
 AVX2 void ck_avx2_runs_low(int type, const void *block, __m256i runs[8]) {
@@ -307,26 +305,6 @@ AVX2 void ck_avx2_runs_low(int type, const void *block, __m256i runs[8]) {
         for (int j = 0; j < 4; j++) {
             __m256i codes = two_bits(bits, j);
             runs[4 * h + j] = three ? _mm256_or_si256(codes, bit_as_four(high, 4 * h + j)) : codes;
-        }
-    }
-}
-
-/// The K-quant panel layout of gemm.h for Q2_K, Q3_K and IQ4_XS: the runs of ck_avx2_runs_low, the scales (and
-/// Q2_K's mins) from ck_panel_k_header.
-AVX2 void ck_avx2_pack_panel_low(int type, const void *rows, size_t row_bytes, int rm, int superblocks,
-                                 uint8_t *panel) {
-    size_t block_bytes = ck_row_bytes(type, CK_QK_K);
-    for (int i = 0; i < superblocks; i++) {
-        for (int r = 0; r < CK_PANEL_ROWS; r++) {
-            ck_panel_k_row u = {0};
-            const void *block = (const char *)rows + r * row_bytes + i * block_bytes;
-            if (r < rm) {
-                __m256i runs[8];
-                ck_avx2_runs_low(type, block, runs);
-                for (int j = 0; j < 8; j++) _mm256_storeu_si256((__m256i *)u.runs[j], runs[j]);
-                ck_panel_k_header(type, block, &u);
-            }
-            ck_store_panel_k_row(panel + (size_t)i * CK_PANEL_K_BYTES, r, type == CK_TYPE_IQ4_XS ? 8 : 16, &u);
         }
     }
 }

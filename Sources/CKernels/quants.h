@@ -1,5 +1,5 @@
-// Private: what the 32-element references (quants_ref.c) and the panels' twin (panels.c) share — one block's
-// codes, decoded once for the dequantization, the dot product and the panel product alike.
+// Private: the 32-element references' (quants_ref.c) one block's codes, decoded once for the dequantization
+// and the dot product alike.
 #ifndef ENCLAVE_CKERNELS_QUANTS_H
 #define ENCLAVE_CKERNELS_QUANTS_H
 

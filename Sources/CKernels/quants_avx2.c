@@ -346,27 +346,6 @@ AVX2 int ck_avx2_dequantize_row(int type, const void *vx, float *y, int n) {
     return 1;
 }
 
-/// The panel layout of gemm.h from block_codes: each row's block (signed codes +128) goes out in eight groups
-/// of four bytes, one to each group of the panel's block.
-AVX2 void ck_avx2_pack_panel(int type, const void *rows, size_t row_bytes, int rm, int blocks, uint8_t *panel) {
-    const int unsigned_codes = type == CK_TYPE_Q4_1 || type == CK_TYPE_Q5_1;
-    const __m256i bias = _mm256_set1_epi8(unsigned_codes ? 0 : (char)0x80);
-    for (int i = 0; i < blocks; i++) {
-        uint8_t *p = panel + (size_t)i * CK_PANEL_BLOCK_BYTES;
-        float *scales = (float *)(p + CK_PANEL_ROWS * CK_QK);
-        for (int r = 0; r < CK_PANEL_ROWS; r++) {
-            float d = 0, m = 0;
-            __m256i q = bias;
-            if (r < rm) q = _mm256_xor_si256(block_codes(type, (const char *)rows + r * row_bytes, i, &d, &m), q);
-            uint32_t groups[8];
-            _mm256_storeu_si256((__m256i *)groups, q);
-            for (int g = 0; g < 8; g++) memcpy(p + g * CK_PANEL_ROWS * 4 + r * 4, &groups[g], 4);
-            scales[r] = d;
-            scales[CK_PANEL_ROWS + r] = m;
-        }
-    }
-}
-
 // MARK: Tiles of a batched product (gemm.h): rows × tokens, each output summed as the dot kernels above.
 
 /// The body of an RM-row tile of `type` (RM and the type constants once inlined, so a block of each row

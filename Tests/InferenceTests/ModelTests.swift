@@ -26,8 +26,8 @@ struct ModelTests {
         if [.f32, .f16, .bf16].contains(type) { return 1e-3 }
         return Kernels.activationType(for: type) == .q8_K ? 0.12 : 0.04
     }
-    /// A prompt's products quantize their activations as a decoding step's do (Q8_1 for these Q4_1 weights,
-    /// through the panels where the CPU has them): measured up to 0.046 over the batches' ten positions
+    /// A prompt's products quantize their activations as a decoding step's do (Q8_1 for these Q4_1 weights):
+    /// measured up to 0.046 over the batches' ten positions
     /// (qwen2), 0.034 for single tokens after them; with f32 activations over sgemm, 0.009.
     static let batchTolerance: Float = 0.06
 

@@ -220,7 +220,7 @@ enum { CK_ORDER_VEC_DOT = 0, CK_ORDER_TILED = 1, CK_ORDER_GEMV = 2, CK_ORDER_GEM
 /// per 64 elements (`parts` 4): dot = Σ sub-block scale · Σ code · activation code, with the codes' offset
 /// taken off (Q3_K, Q6_K, IQ4_XS), and mins = Σ min · activation block sum (0 for the types without mins).
 typedef void (*ck_ksums_fn)(int type, int n, const void *x, const void *y, int parts, int32_t *dot, int32_t *mins);
-/// The portable twin (panels.c).
+/// The portable twin (ksums.c).
 void ck_ksums_ref(int type, int n, const void *x, const void *y, int parts, int32_t *dot, int32_t *mins);
 /// The fastest ck_ksums_fn for `type` on this CPU.
 ck_ksums_fn ck_ksums_function(int type);
@@ -230,35 +230,6 @@ ck_ksums_fn ck_ksums_function(int type);
 float ck_ordered_product(int type, int order, int n, const void *x, const void *y, ck_ksums_fn sums);
 /// The order of token t of `job`'s product as llama.cpp would sum it (VEC_DOT for the other types).
 int ck_sum_order(const ck_matvec_job *job, int t);
-
-/// A prompt's product by panels (panels.c): Q4_0, Q5_0, Q8_0 and IQ4_NL weights against Q8_0 activations, Q4_1
-/// and Q5_1 against Q8_1 (their mins in a second sum, added at the end), Q2_K to Q6_K and IQ4_XS against Q8_K;
-/// sixteen rows at a time unpacked to bytes and interleaved so that one 512-bit VNNI instruction multiplies
-/// four elements of sixteen rows by one token's four. Each output is the sum over blocks, in order, of
-/// fmaf(exact integer dot of the block, d_weight · d_activation, sum) (the mins in a second such sum), plus
-/// the bias: the bits of ck_panel_matmul_ref. Not the dot kernel's lane order, so a prompt's product and a
-/// decoding step's may differ in the last bits.
-typedef struct {
-    float d;         // the activation block's scale
-    int32_t offset;  // Q8_0: -128 × the sum of its codes, as signed weights' codes are stored +128; Q8_1: 0
-    float s;         // Q8_1: its s (d × the sum of its codes), which the weights' mins multiply
-} ck_panel_term;
-typedef struct {
-    ck_matvec_job product;      // its activation: Q8_0 or Q8_K rows (ck_activation_type)
-    const ck_panel_term *terms; // tokens × cols/32, from ck_panel_terms (not read for Q8_K activations)
-    uint8_t *const *scratch;    // per pool thread, ck_panel_scratch_bytes(cols) each
-} ck_panel_job;
-/// Whether ck_panel_matmul multiplies `type` on this CPU (AVX-512 with VNNI; not forced scalar or no-VNNI).
-int ck_panel_available(int type);
-/// Bytes of one thread's scratch for rows of `cols` elements.
-size_t ck_panel_scratch_bytes(int cols);
-/// The terms of `tokens` Q8_0 or Q8_1 (`activation_type`) rows of `cols` elements, `stride` bytes apart; none
-/// for Q8_K rows.
-void ck_panel_terms(int activation_type, const void *activation, size_t stride, int tokens, int cols,
-                    ck_panel_term *terms);
-/// The product over the pool (only where ck_panel_available), and its portable twin.
-void ck_panel_matmul(ck_pool *pool, const ck_panel_job *job);
-void ck_panel_matmul_ref(const ck_panel_job *job);
 
 /// Causal multi-head attention with grouped KV heads over a cache of f32 keys and values, computed as
 /// llama.cpp does with an f16 cache: query and probabilities rounded to f16, Q·K and P·V summed in its

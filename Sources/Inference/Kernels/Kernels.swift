@@ -135,59 +135,6 @@ public enum Kernels {
         return out
     }
 
-    /// Whether a prompt's products of `type` go through panels on this CPU (512-bit VNNI; every quantized
-    /// type the engine reads).
-    public static func panelsAvailable(for type: GGMLType) -> Bool { ck_panel_available(Int32(type.rawValue)) != 0 }
-
-    /// The panel product of a prompt (ck_panel_matmul): out[t][r] = row r of `weights` · token t of
-    /// `activations` (rows of `count` elements in `activationType(for: type)`) (+ bias[r]), over a pool of
-    /// `threads` where this CPU has
-    /// panels (`fast`), else, and for `reference`, by the portable twin.
-    public static func panelMatmul(
-        _ weights: [UInt8], rows: Int, _ activations: [UInt8], tokens: Int, type: GGMLType, count: Int,
-        bias: [Float]? = nil, threads: Int = 1, _ flavour: Flavour
-    ) -> [Float] {
-        let activationBytes = activationType(for: type).rowBytes(count)
-        precondition(weights.count >= rows * type.rowBytes(count) && activations.count >= tokens * activationBytes)
-        var out = [Float](repeating: 0, count: rows * tokens)
-        var terms = [ck_panel_term](repeating: ck_panel_term(), count: tokens * count / 32)
-        let pool = ThreadPool(threads: threads)
-        let scratch = (0..<pool.size).map { _ in
-            UnsafeMutablePointer<UInt8>.allocate(capacity: ck_panel_scratch_bytes(Int32(count)))
-        }
-        defer { for s in scratch { s.deallocate() } }
-        let biasValues = bias ?? []
-        weights.withUnsafeBytes { w in
-            activations.withUnsafeBytes { a in
-                biasValues.withUnsafeBufferPointer { b in
-                    out.withUnsafeMutableBufferPointer { o in
-                        terms.withUnsafeMutableBufferPointer { termPointer in
-                            ck_panel_terms(
-                                Int32(activationType(for: type).rawValue), a.baseAddress, activationBytes,
-                                Int32(tokens), Int32(count), termPointer.baseAddress)
-                            let product = ck_matvec_job(
-                                weights: w.baseAddress, type: Int32(type.rawValue), rows: Int32(rows),
-                                cols: Int32(count), tokens: Int32(tokens), activation: a.baseAddress,
-                                activation_stride: activationBytes, bias: bias == nil ? nil : b.baseAddress,
-                                out: o.baseAddress, out_stride: Int32(rows), sessions: 0, batch_tokens: 0,
-                                batch_first: 0)
-                            scratch.map { Optional($0) }.withUnsafeBufferPointer { s in
-                                var job = ck_panel_job(
-                                    product: product, terms: termPointer.baseAddress, scratch: s.baseAddress)
-                                if flavour == .fast {
-                                    ck_panel_matmul(pool.pointer, &job)
-                                } else {
-                                    ck_panel_matmul_ref(&job)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return out
-    }
-
     /// IEEE half → float and back (round to nearest even).
     public static func halfToFloat(_ h: UInt16) -> Float { ck_fp16_to_fp32(h) }
     public static func floatToHalf(_ f: Float) -> UInt16 { ck_fp32_to_fp16(f) }

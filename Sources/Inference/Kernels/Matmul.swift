@@ -14,14 +14,14 @@ import GGUF
 let sgemmMinimumTokens = 32
 
 /// Whether a batch of `type` rows is multiplied with integer products of 8-bit activations (every quantized
-/// type): the tiles (Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K) or the per-row kernels per token, each output
-/// with the bits llama.cpp's AVX2 build gives it (its vec_dot, the tinyBLAS it multiplies batches with, its
-/// repacked and tiled K-quant products). A prompt's logits depend on those bits: a last-bit difference in one
+/// type): the tiles (four rows: Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K; eight, a row per lane: Q4_0, Q5_0,
+/// Q8_0, IQ4_NL and every K-quant) or the per-row kernels per token, each output with the bits llama.cpp's
+/// AVX2 build gives it (its vec_dot, the tinyBLAS it multiplies batches with, its repacked Q4_0, IQ4_NL and
+/// Q4_K products, its tiled K-quant product). A prompt's logits depend on those bits: a last-bit difference in one
 /// product flips the rounding of some value quantized after it, and the flips add up. Through sgemm with f32
 /// activations, the tiny models' last logits after prompts of 40-400 tokens moved by up to 0.25 from
 /// llama.cpp's (perplexity by more than 1% for SmolLM2 in Q2_K); with the activations rounded to their 8-bit
-/// values first, by up to 0.1; through the integer products, by 5e-7, and Gemma 3's by 0. The 512-bit VNNI
-/// panels (ck_panel_matmul) sum in an order of their own, so no product takes them.
+/// values first, by up to 0.1; through the integer products, by 5e-7, and Gemma 3's by 0.
 /// Without AVX2 (NEON, scalar) every product takes the per-row dot kernel: the same bits, more slowly.
 func multipliesBatchesInIntegers(_ type: GGMLType) -> Bool { ![.f32, .f16, .bf16].contains(type) }
 
