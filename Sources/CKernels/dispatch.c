@@ -36,8 +36,6 @@ void ck_neon_quantize_row_q8(int with_sum, const float *x, void *y, int n);
 static _Atomic int use_avx2 = -1;  // -1: not yet decided
 static _Atomic int forced_scalar = 0;
 static _Atomic int use_vnni = -1;
-#if defined(__x86_64__)
-#endif
 static _Atomic int forced_no_vnni = 0;
 
 /// Whether the CPU has every feature in `wanted` (unless `forced_off`), probed once into `cache`.

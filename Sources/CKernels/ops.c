@@ -91,8 +91,8 @@ void ck_round_f16(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] = CK_H2F(ck_fp32_to_fp16(x[i]));
 }
 
-/// Rows r0..<r1 and tokens t0..<t1 of `job` one output at a time: K-quants from their rows' exact integers in
-/// llama.cpp's order for the token (ck_ordered_product), the others through the dot kernel.
+/// Rows r0..<r1 and tokens t0..<t1 of `job` one output at a time, each in llama.cpp's order for its token
+/// (ck_sum_order): the dot kernel's, or from the row's exact integers (ck_ordered_product).
 static void products(const ck_matvec_job *job, int r0, int r1, int t0, int t1) {
     size_t row_bytes = ck_row_bytes(job->type, job->cols);
     const char *w = job->weights;

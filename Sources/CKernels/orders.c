@@ -1,7 +1,7 @@
-// The float steps of K-quant products in llama.cpp's orders (gemm.h): which order a token of a product takes,
-// and the formulas that sum a row's exact integers in each. The integers come from ck_ksums_fn (the portable
-// twin in ksums.c, SIMD variants beside the dot kernels); the formulas are plain C with explicit fmaf, so
-// every CPU gives the same bits.
+// The float steps of products in llama.cpp's orders (ckernels.h): which order a token of a product takes, and
+// the formulas that sum a row's exact integers in each. A K-quant's integers come from ck_ksums_fn (the
+// portable twin in ksums.c, SIMD variants beside the dot kernels), a Q4_0's or IQ4_NL's block by block here;
+// the formulas are plain C with explicit fmaf, so every CPU gives the same bits.
 #include "ckernels.h"
 #include "fp16.h"
 #include "gemm.h"
