@@ -15,6 +15,15 @@ static inline int ck_is_k_quant(int type) {
            type == CK_TYPE_Q6_K || type == CK_TYPE_IQ4_XS;
 }
 
+/// How a K-quant's super-block sums: in sub-blocks of 16 elements (Q2_K, Q3_K, Q6_K), else of 32; and the
+/// offset of its stored codes as a shift (Q3_K: 4, Q6_K: 32, IQ4_XS: 128; 0 where mins take its place).
+static inline int ck_k_in_sixteens(int type) {
+    return type != CK_TYPE_Q4_K && type != CK_TYPE_Q5_K && type != CK_TYPE_IQ4_XS;
+}
+static inline int ck_k_offset_shift(int type) {
+    return type == CK_TYPE_Q6_K ? 5 : type == CK_TYPE_Q3_K ? 2 : type == CK_TYPE_IQ4_XS ? 7 : 0;
+}
+
 /// One super-block's step of a K-quant product in `order` (TILED, GEMV or GEMM, ck_ordered_product): its exact
 /// integers (`parts` of each: 4 for GEMM, else 1), the weights' d and dmin and the activation's d, into the
 /// sums acc and accm (the output is acc − accm). Inlined where it is used, so fmaf is the CPU's own there.

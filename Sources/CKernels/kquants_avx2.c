@@ -589,15 +589,15 @@ AVX2 static void wide_q4_K(const ck_matvec_job *job, int r0, int rm, int t0, int
     }
 }
 
-/// Eight rows × rn tokens of a K-quant in llama.cpp's tiled order (ck_sum_order TILED; the caller checks), a row in
-/// each lane: per super-block r = d · dot − dmin · mins (fused), then out += r · the activation's d (fused), as
-/// ck_order_step. Sub-blocks of 16 elements (`sub16`) or 32; `group` chunks sum in int16 before each madd (the
-/// codes' range bounds it: Q6_K's 0..63 two chunks, Q5_K's 0..31 four, IQ4_XS's levels one); `shift` is log2
-/// of the stored codes' offset (Q3_K 4, Q6_K 32), whose sums times the scales come off the dot, where the
-/// others' are the mins (IQ4_XS: none, its levels signed).
+/// Eight rows × rn tokens of a K-quant in llama.cpp's tiled order (ck_sum_order TILED; the caller checks), a row
+/// in each lane: per super-block r = d · dot − dmin · mins (fused), then out += r · the activation's d (fused),
+/// as ck_order_step. `group` chunks sum in int16 before each madd (the codes' range bounds it: Q6_K's 0..63
+/// two chunks, Q5_K's 0..31 four, IQ4_XS's levels one); the stored codes' offset (Q3_K, Q6_K;
+/// ck_k_offset_shift) comes off the dot as its block sums times the scales, where the others' are the mins
+/// (IQ4_XS: none, its levels signed).
 AVX2 static inline __attribute__((always_inline)) void wide_k_tiled(const ck_matvec_job *job, int type, int r0,
-                                                                    int t0, int rn, const int sub16,
-                                                                    const int group, const int shift) {
+                                                                    int t0, int rn, const int group) {
+    const int sub16 = ck_k_in_sixteens(type), shift = type == CK_TYPE_IQ4_XS ? 0 : ck_k_offset_shift(type);
     size_t row_bytes = ck_row_bytes(type, job->cols);
     const char *w = (const char *)job->weights + (size_t)r0 * row_bytes;
     const char *a = (const char *)job->activation + (size_t)t0 * job->activation_stride;
@@ -631,17 +631,17 @@ AVX2 static inline __attribute__((always_inline)) void wide_k_tiled(const ck_mat
     }
 }
 
-#define WIDE_K_TILED(name, type, sub16, group, shift)                                                         \
+#define WIDE_K_TILED(name, type, group)                                                                        \
     AVX2 static void name(const ck_matvec_job *job, int r0, int rm, int t0, int rn) {                          \
         (void)rm;                                                                                              \
-        wide_k_tiled(job, type, r0, t0, rn, sub16, group, shift);                                              \
+        wide_k_tiled(job, type, r0, t0, rn, group);                                                            \
     }
-WIDE_K_TILED(wide_tiled_q2_K, CK_TYPE_Q2_K, 1, 4, 0)
-WIDE_K_TILED(wide_tiled_q3_K, CK_TYPE_Q3_K, 1, 4, 2)
-WIDE_K_TILED(wide_tiled_q4_K, CK_TYPE_Q4_K, 0, 8, 0)
-WIDE_K_TILED(wide_tiled_q5_K, CK_TYPE_Q5_K, 0, 4, 0)
-WIDE_K_TILED(wide_tiled_q6_K, CK_TYPE_Q6_K, 1, 2, 5)
-WIDE_K_TILED(wide_tiled_iq4_xs, CK_TYPE_IQ4_XS, 0, 1, 0)
+WIDE_K_TILED(wide_tiled_q2_K, CK_TYPE_Q2_K, 4)
+WIDE_K_TILED(wide_tiled_q3_K, CK_TYPE_Q3_K, 4)
+WIDE_K_TILED(wide_tiled_q4_K, CK_TYPE_Q4_K, 8)
+WIDE_K_TILED(wide_tiled_q5_K, CK_TYPE_Q5_K, 4)
+WIDE_K_TILED(wide_tiled_q6_K, CK_TYPE_Q6_K, 2)
+WIDE_K_TILED(wide_tiled_iq4_xs, CK_TYPE_IQ4_XS, 1)
 
 #define Q4_K_TILE(RM) tile_q45(job, 0, r0, RM, t0, rn)
 #define Q5_K_TILE(RM) tile_q45(job, 1, r0, RM, t0, rn)

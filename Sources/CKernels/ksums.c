@@ -8,13 +8,6 @@
 #include "lowbit.h"
 #include <string.h>
 
-/// How a K-quant's super-block sums: sub-blocks of 16 elements (else 32), and the stored codes' offset as a
-/// shift (Q3_K: 4, Q6_K: 32, IQ4_XS: 128; 0 where mins take its place).
-static int in_sixteens(int type) { return type != CK_TYPE_Q4_K && type != CK_TYPE_Q5_K && type != CK_TYPE_IQ4_XS; }
-static int offset_shift(int type) {
-    return type == CK_TYPE_Q6_K ? 5 : type == CK_TYPE_Q3_K ? 2 : type == CK_TYPE_IQ4_XS ? 7 : 0;
-}
-
 void ck_k_header(int type, const void *block, ck_k_header_row *row) {
     row->dmin = 0;
     switch (type) {
@@ -93,7 +86,7 @@ void ck_ksums_ref(int type, int n, const void *vx, const void *vy, int parts, in
     const char *row = vx;
     const ck_block_q8_K *a = vy;
     size_t block_bytes = ck_row_bytes(type, CK_QK_K);
-    const int sub = in_sixteens(type) ? 16 : 32, shift = offset_shift(type);
+    const int sub = ck_k_in_sixteens(type) ? 16 : 32, shift = ck_k_offset_shift(type);
     const int subs = CK_QK_K / sub, per_part = subs / parts, pairs_per_part = 16 / parts;
     for (int i = 0; i < n / CK_QK_K; i++) {
         int codes[CK_QK_K];

@@ -5,7 +5,7 @@
 #include "ckernels.h"
 #include "fp16.h"
 #include "gemm.h"
-#include "lowbit.h"
+#include "quants.h"
 
 // Products and sums round separately, as written (the formulas' fused steps are explicit).
 #pragma clang fp contract(off)
@@ -48,21 +48,17 @@ static void block_scales(int type, const void *x, int i, float *d, float *dmin) 
     }
 }
 
-/// A Q4_0 or IQ4_NL row in the BLOCKS order: per block, its exact integer dot with the Q8_0 activation, then
-/// out += dot · (d · the activation's d), fused.
+/// A Q4_0 or IQ4_NL row in the BLOCKS order: per block, its exact integer dot with the Q8_0 activation (the
+/// reference's codes, ck_block_codes_ref), then out += dot · (d · the activation's d), fused.
 static inline __attribute__((always_inline)) float blocks_product(int type, int n, const void *x, const void *y) {
     const ck_block_q8_0 *a = y;
     float acc = 0;
     for (int i = 0; i < n / CK_QK; i++) {
-        const ck_block_q4_0 *b = (const ck_block_q4_0 *)x + i;  // IQ4_NL's block has the same layout
+        int codes[CK_QK];
+        float m, d = ck_block_codes_ref(type, x, i, codes, &m);
         int32_t dot = 0;
-        for (int j = 0; j < CK_QK / 2; j++) {
-            int lo = b->qs[j] & 0xF, hi = b->qs[j] >> 4;
-            int wlo = type == CK_TYPE_Q4_0 ? lo - 8 : ck_iq4_levels[lo];
-            int whi = type == CK_TYPE_Q4_0 ? hi - 8 : ck_iq4_levels[hi];
-            dot += wlo * a[i].qs[j] + whi * a[i].qs[j + CK_QK / 2];
-        }
-        acc = __builtin_fmaf((float)dot, CK_H2F(b->d) * CK_H2F(a[i].d), acc);
+        for (int j = 0; j < CK_QK; j++) dot += codes[j] * a[i].qs[j];
+        acc = __builtin_fmaf((float)dot, d * CK_H2F(a[i].d), acc);
     }
     return acc;
 }

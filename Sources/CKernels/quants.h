@@ -1,5 +1,5 @@
-// Private: the 32-element references' (quants_ref.c) one block's codes, decoded once for the dequantization
-// and the dot product alike.
+// Private: the 32-element references' (quants_ref.c) one block's codes, decoded once for the dequantization,
+// the dot product and the BLOCKS order's twin (orders.c) alike.
 #ifndef ENCLAVE_CKERNELS_QUANTS_H
 #define ENCLAVE_CKERNELS_QUANTS_H
 

@@ -54,37 +54,46 @@ struct GemmKernelTests {
         return bytes
     }
 
+    /// The outputs of the engine's batched product (Kernels.matmul) that differ in any bit from the twin's
+    /// product of their row and token in llama.cpp's order for that token (`order`), or from the dot kernel's
+    /// where that order is the dot kernel's own, each plus its bias.
+    static func mismatches(
+        _ weights: [UInt8], rows: Int, _ activations: [UInt8], tokens: Int, type: GGMLType, count: Int,
+        bias: [Float]?, threads: Int, vnni: Bool, sessions: Bool
+    ) -> Int {
+        let out = Kernels.matmul(
+            weights, rows: rows, activations, tokens: tokens, type: type, count: count, bias: bias, threads: threads,
+            vnni: vnni, sessions: sessions)
+        let rowBytes = type.rowBytes(count), activationBytes = Kernels.activationType(for: type).rowBytes(count)
+        var mismatches = 0
+        for t in 0..<tokens {
+            let a = Array(activations[t * activationBytes..<(t + 1) * activationBytes])
+            let order = Self.order(type, rows: rows, tokens: tokens, token: t, sessions: sessions)
+            for r in 0..<rows {
+                let w = Array(weights[r * rowBytes..<(r + 1) * rowBytes])
+                let product =
+                    order.map { Kernels.dot(w, a, type: type, count: count, order: $0, .reference) }
+                    ?? Kernels.dot(w, a, type: type, count: count, .fast)
+                if out[t * rows + r].bitPattern != (product + (bias?[r] ?? 0)).bitPattern { mismatches += 1 }
+            }
+        }
+        return mismatches
+    }
+
     @Test(arguments: weightTypes)
     func batchedProductEqualsTheDotKernelBitForBit(type: GGMLType) {
         for (index, shape) in Self.shapes.enumerated() {
             let seed = UInt64(index + 1)
             // Two blocks of 256 for the K-quants; 20 blocks of 32 (Gemma's 640 columns) for the others, or 65.
             let count = type.blockSize == 256 ? 512 : Self.longRows.contains(index) ? 2080 : 640
-            let rowBytes = type.rowBytes(count)
             let weights = Self.randomBlocks(type, count: count * shape.rows, seed: seed)
-            let activationType = Kernels.activationType(for: type)
             let x = KernelTests.synthetic(count * shape.tokens, seed: seed + 50).map { $0 * Float(index % 3 + 1) }
-            let activations = Kernels.quantize(x, as: activationType, .fast)
-            let activationBytes = activationType.rowBytes(count)
+            let activations = Kernels.quantize(x, as: Kernels.activationType(for: type), .fast)
             let bias = index % 2 == 0 ? nil : KernelTests.synthetic(shape.rows, seed: seed + 90)
             for (threads, vnni, sessions) in [(1, true, false), (2, true, false), (2, false, false), (2, true, true)] {
-                let out = Kernels.matmul(
+                let mismatches = Self.mismatches(
                     weights, rows: shape.rows, activations, tokens: shape.tokens, type: type, count: count, bias: bias,
                     threads: threads, vnni: vnni, sessions: sessions)
-                var mismatches = 0
-                for t in 0..<shape.tokens {
-                    let a = Array(activations[t * activationBytes..<(t + 1) * activationBytes])
-                    let order = Self.order(type, rows: shape.rows, tokens: shape.tokens, token: t, sessions: sessions)
-                    for r in 0..<shape.rows {
-                        let w = Array(weights[r * rowBytes..<(r + 1) * rowBytes])
-                        let product =
-                            order.map { Kernels.dot(w, a, type: type, count: count, order: $0, .reference) }
-                            ?? Kernels.dot(w, a, type: type, count: count, .fast)
-                        if out[t * shape.rows + r].bitPattern != (product + (bias?[r] ?? 0)).bitPattern {
-                            mismatches += 1
-                        }
-                    }
-                }
                 let setting = "\(threads) threads, VNNI \(vnni), sessions \(sessions)"
                 #expect(mismatches == 0, "\(type) \(shape.rows)×\(shape.tokens), \(setting): \(mismatches) differ")
             }
@@ -107,26 +116,12 @@ struct GemmKernelTests {
                     weights[block * type.bytesPerBlock + offset + 1] = UInt8(half >> 8)
                 }
             }
-            let activationType = Kernels.activationType(for: type)
-            let activationBytes = activationType.rowBytes(count)
             let x = (0..<tokens * count).map { Float($0 / count % 2 == 0 ? 1 : -1) * 0.5 }
-            let activations = Kernels.quantize(x, as: activationType, .fast)
+            let activations = Kernels.quantize(x, as: Kernels.activationType(for: type), .fast)
             for threads in [1, 2] {
-                let out = Kernels.matmul(
+                let mismatches = Self.mismatches(
                     weights, rows: rows, activations, tokens: tokens, type: type, count: count, bias: nil,
                     threads: threads, vnni: true, sessions: false)
-                var mismatches = 0
-                for t in 0..<tokens {
-                    let a = Array(activations[t * activationBytes..<(t + 1) * activationBytes])
-                    let order = Self.order(type, rows: rows, tokens: tokens, token: t, sessions: false)
-                    for r in 0..<rows {
-                        let w = Array(weights[r * type.rowBytes(count)..<(r + 1) * type.rowBytes(count)])
-                        let product =
-                            order.map { Kernels.dot(w, a, type: type, count: count, order: $0, .reference) }
-                            ?? Kernels.dot(w, a, type: type, count: count, .fast)
-                        if out[t * rows + r].bitPattern != (product + 0).bitPattern { mismatches += 1 }
-                    }
-                }
                 #expect(mismatches == 0, "\(type) fill \(fill), \(threads) threads: \(mismatches) differ")
             }
         }
