@@ -2,7 +2,8 @@
 # Proves the NEON kernels (Sources/CKernels/quants_neon.c) on an x86-64 machine: cross-compiles CKernels
 # for aarch64 with clang, links a static harness and runs it under qemu-user. The harness compares every
 # NEON dot kernel (plain and SDOT) and the NEON activation quantizer against the scalar reference twins
-# (the K-quant and low-bit kernels bit for bit, and the K-quants' other orders of sums, gemm.h).
+# (the K-quant and low-bit kernels bit for bit, the K-quants' other orders of sums, gemm.h, and Q4_0's and
+# IQ4_NL's repacked order).
 # Needs the Debian packages gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user (not part of CI).
 # Usage: deploy/check-neon.sh
 set -eu
@@ -21,6 +22,8 @@ cat > "$work/harness.c" <<'C'
 ck_dot_fn ck_neon_dot_function(int type, int dotprod);
 ck_dot_fn ck_neon_dot_function_k(int type, int dotprod);
 ck_dot_fn ck_neon_dot_function_low(int type, int dotprod);
+ck_dot_fn ck_neon_blocks_function(int type, int dotprod);
+ck_dot_fn ck_blocks_function(int type);
 
 /// The NEON kernel of a K-quant or low-bit type.
 static ck_dot_fn kfn(int type, int dotprod) {
@@ -124,6 +127,46 @@ int main(void) {
         }
         failures += bad;
         printf("k-quant type %d: %d rows checked bit for bit\n", type, ROWS);
+    }
+    // Q4_0 and IQ4_NL in llama.cpp's repacked order (BLOCKS): the NEON kernels, plain and SDOT, and the one
+    // dispatched, against the portable twin, bit for bit.
+    const int btypes[] = {CK_TYPE_Q4_0, CK_TYPE_IQ4_NL};
+    for (int t = 0; t < 2; t++) {
+        int type = btypes[t], block = (int)ck_row_bytes(type, 32), bad = 0;
+        ck_quantize_row_ref(CK_TYPE_Q8_0, xk, ak, NK);
+        for (int r = 0; r < ROWS; r++) {
+            for (size_t i = 0; i < ck_row_bytes(type, NK); i++) wk[i] = (unsigned char)(uniform() * 128 + 128);
+            for (int b = 0; b < NK / 32; b++) {
+                unsigned short h = ck_fp32_to_fp16(uniform() * 0.01f);
+                memcpy(wk + b * block, &h, 2);
+            }
+            float want = ck_ordered_product(type, CK_ORDER_BLOCKS, NK, wk, ak, ck_ksums_ref);
+            float plain = ck_neon_blocks_function(type, 0)(NK, wk, ak);
+            float sdot = dotprod ? ck_neon_blocks_function(type, 1)(NK, wk, ak) : want;
+            float dispatched = ck_blocks_function(type)(NK, wk, ak);
+            if (memcmp(&plain, &want, 4) || memcmp(&sdot, &want, 4) || memcmp(&dispatched, &want, 4)) {
+                if (bad++ < 3) {
+                    printf("FAIL blocks %d row %d: %.9g %.9g %.9g vs %.9g\n", type, r, plain, sdot, dispatched, want);
+                }
+            }
+        }
+        // A matrix of 8 rows (so llama.cpp's order is BLOCKS) through ck_matvec, one token: each output the twin's.
+        static unsigned char wm[8 * NK];
+        float out[8];
+        for (size_t i = 0; i < sizeof wm; i++) wm[i] = (unsigned char)(uniform() * 128 + 128);
+        size_t row_bytes = ck_row_bytes(type, NK);
+        for (int b = 0; b < 8 * NK / 32; b++) {
+            unsigned short h = ck_fp32_to_fp16(uniform() * 0.01f);
+            memcpy(wm + b * block, &h, 2);
+        }
+        ck_matvec_job job = {wm, type, 8, NK, 1, ak, 0, 0, out, 8, 0, 0, 0};
+        ck_matvec(0, &job);
+        for (int r = 0; r < 8; r++) {
+            float want = ck_ordered_product(type, CK_ORDER_BLOCKS, NK, wm + r * row_bytes, ak, ck_ksums_ref);
+            if (memcmp(&out[r], &want, 4) && bad++ < 3) printf("FAIL blocks %d matvec row %d\n", type, r);
+        }
+        failures += bad;
+        printf("blocks order, type %d: %d rows and a matrix checked bit for bit\n", type, ROWS);
     }
     printf(failures ? "NEON kernels: %d failures\n" : "NEON kernels match the references\n", failures);
     return failures != 0;

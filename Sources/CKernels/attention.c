@@ -316,15 +316,12 @@ AVX2 static void attention_avx2_task(void *context, int ith, int nth) {
 /// CPU with AVX2, FMA and F16C (the dispatched kernels' choice, so a forced scalar run stays portable), with
 /// head_dim a whole number of vectors that the stack buffers hold, a buffer for the transposed values and a
 /// row of scores, padded to a group of eight positions, per thread.
-static int use_avx2(const ck_attention_job *j) {
 #if defined(__x86_64__)
+static int use_avx2(const ck_attention_job *j) {
     return j->tokens > 1 && j->head_dim % 8 == 0 && j->head_dim <= CK_MAX_HEAD_DIM && j->transposed &&
            j->scratch_stride >= ((j->first_position + j->tokens + 7) & ~7) && ck_have_avx2();
-#else
-    (void)j;
-    return 0;
-#endif
 }
+#endif
 
 void ck_attention(ck_pool *pool, const ck_attention_job *job) {
 #if defined(__x86_64__)

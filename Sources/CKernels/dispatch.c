@@ -28,6 +28,7 @@ void ck_fma_rope(float *x, int heads, int head_dim, int rope_dims, int neox, con
 ck_dot_fn ck_neon_dot_function(int type, int dotprod);
 ck_dot_fn ck_neon_dot_function_k(int type, int dotprod);
 ck_dot_fn ck_neon_dot_function_low(int type, int dotprod);
+ck_dot_fn ck_neon_blocks_function(int type, int dotprod);
 void ck_neon_ksums_k(int type, int n, const void *x, const void *y, int parts, int32_t *dot, int32_t *mins);
 float ck_neon_dot_f32(int n, const float *x, const float *y);
 void ck_neon_quantize_row_q8(int with_sum, const float *x, void *y, int n);
@@ -35,7 +36,6 @@ void ck_neon_quantize_row_q8(int with_sum, const float *x, void *y, int n);
 
 static _Atomic int use_avx2 = -1;  // -1: not yet decided
 static _Atomic int forced_scalar = 0;
-static _Atomic int use_vnni = -1;
 static _Atomic int forced_no_vnni = 0;
 
 /// Whether the CPU has every feature in `wanted` (unless `forced_off`), probed once into `cache`.
@@ -57,6 +57,8 @@ int ck_have_avx2(void) { return have_avx2(); }
 /// state), for the batched tiles and the low-bit dot kernels, with AVX512-BW's byte masks (every CPU with
 /// AVX512-VNNI has BW).
 #if defined(__x86_64__)
+static _Atomic int use_vnni = -1;
+
 static int have_vnni(void) {
     return have_features(&use_vnni, &forced_no_vnni, CK_CPU_AVX512VL | CK_CPU_AVX512VNNI | CK_CPU_AVX512BW);
 }
@@ -188,6 +190,14 @@ ck_ksums_fn ck_ksums_function(int type) {
 #endif
     (void)type;
     return ck_ksums_ref;
+}
+
+ck_dot_fn ck_blocks_function(int type) {
+#if defined(__aarch64__)
+    if (have_neon()) return ck_neon_blocks_function(type, have_dotprod());
+#endif
+    (void)type;
+    return 0;
 }
 
 ck_tile_fn ck_tile_function(int type) {

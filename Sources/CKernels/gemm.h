@@ -98,6 +98,10 @@ typedef struct {
 /// Fills `row` from one super-block of `type`: for the wide tiles and the portable twin alike.
 void ck_k_header(int type, const void *block, ck_k_header_row *row);
 
+/// One row's product in the BLOCKS order (Q4_0, IQ4_NL) where this CPU has a kernel for it and no wide tile
+/// (NEON; quants_neon.c), bit for bit as the portable twin (ck_ordered_product); else NULL.
+ck_dot_fn ck_blocks_function(int type);
+
 /// The tile kernel for `type` on this CPU, or NULL where there is none (no AVX2, NEON, forced scalar):
 /// then the product takes the per-row dot kernel, which gives the same bits.
 ck_tile_fn ck_tile_function(int type);

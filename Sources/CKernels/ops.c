@@ -92,20 +92,27 @@ void ck_round_f16(float *x, int n) {
 }
 
 /// Rows r0..<r1 and tokens t0..<t1 of `job` one output at a time, each in llama.cpp's order for its token
-/// (ck_sum_order): the dot kernel's, or from the row's exact integers (ck_ordered_product).
+/// (ck_sum_order): the dot kernel's, the BLOCKS order's kernel where the CPU has one (arm64), or from the row's
+/// exact integers (ck_ordered_product).
 static void products(const ck_matvec_job *job, int r0, int r1, int t0, int t1) {
     size_t row_bytes = ck_row_bytes(job->type, job->cols);
     const char *w = job->weights;
     const char *a = job->activation;
-    ck_dot_fn dot = ck_dot_function(job->type);
+    ck_dot_fn dot = ck_dot_function(job->type), blocks = ck_blocks_function(job->type);
     ck_ksums_fn sums = ck_ksums_function(job->type);
     for (int r = r0; r < r1; r++) {
         float b = job->bias ? job->bias[r] : 0.0f;
         for (int t = t0; t < t1; t++) {
             const void *row = w + (size_t)r * row_bytes, *x = a + (size_t)t * job->activation_stride;
             int order = ck_sum_order(job, t);
-            float v = order == CK_ORDER_VEC_DOT ? dot(job->cols, row, x)
-                                                : ck_ordered_product(job->type, order, job->cols, row, x, sums);
+            float v;
+            if (order == CK_ORDER_VEC_DOT) {
+                v = dot(job->cols, row, x);
+            } else if (order == CK_ORDER_BLOCKS && blocks) {
+                v = blocks(job->cols, row, x);
+            } else {
+                v = ck_ordered_product(job->type, order, job->cols, row, x, sums);
+            }
             job->out[(size_t)t * job->out_stride + r] = v + b;
         }
     }

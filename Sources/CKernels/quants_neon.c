@@ -5,6 +5,7 @@
 // references to rounding (deploy/check-neon.sh compares them under qemu).
 #include "ckernels.h"
 #if defined(__aarch64__)
+#include "lowbit.h"
 #include <arm_neon.h>
 #include <string.h>
 
@@ -125,6 +126,45 @@ INSTANCES(q4_1)
 INSTANCES(q5_0)
 INSTANCES(q5_1)
 INSTANCES(q8_0)
+
+/// A Q4_0 or IQ4_NL row in llama.cpp's repacked order (CK_ORDER_BLOCKS; orders.c's blocks_product, bit for bit):
+/// per block the exact integer dot, then acc = fma(dot, d · the activation's d, acc). The two types' blocks are
+/// laid out alike (a half scale, then 16 bytes of nibbles); IQ4_NL's nibbles index the level table.
+BODY blocks_body(int type, int n, const ck_block_q4_0 *x, const ck_block_q8_0 *y, dot32_fn dot) {
+    const int8x16_t levels = vld1q_s8(ck_iq4_levels);
+    float acc = 0;
+    for (int i = 0; i < n / 32; i++) {
+        int8x16_t lo, hi;
+        if (type == CK_TYPE_Q4_0) {
+            codes4(x[i].qs, 8, &lo, &hi);
+        } else {
+            nibbles32(x[i].qs, &lo, &hi);
+            lo = vqtbl1q_s8(levels, vreinterpretq_u8_s8(lo));
+            hi = vqtbl1q_s8(levels, vreinterpretq_u8_s8(hi));
+        }
+        int32_t q = dot(lo, hi, vld1q_s8(y[i].qs), vld1q_s8(y[i].qs + 16));
+        acc = __builtin_fmaf((float)q, h2f(x[i].d) * h2f(y[i].d), acc);
+    }
+    return acc;
+}
+
+static float blocks_q4_0(int n, const void *x, const void *y) { return blocks_body(CK_TYPE_Q4_0, n, x, y, dot32); }
+static float blocks_iq4_nl(int n, const void *x, const void *y) { return blocks_body(CK_TYPE_IQ4_NL, n, x, y, dot32); }
+DOTPROD static float blocks_q4_0_sdot(int n, const void *x, const void *y) {
+    return blocks_body(CK_TYPE_Q4_0, n, x, y, dot32_sdot);
+}
+DOTPROD static float blocks_iq4_nl_sdot(int n, const void *x, const void *y) {
+    return blocks_body(CK_TYPE_IQ4_NL, n, x, y, dot32_sdot);
+}
+
+/// The NEON product of one row in the BLOCKS order for Q4_0 or IQ4_NL (SDOT when `dotprod`), or 0.
+ck_dot_fn ck_neon_blocks_function(int type, int dotprod) {
+    switch (type) {
+    case CK_TYPE_Q4_0: return dotprod ? blocks_q4_0_sdot : blocks_q4_0;
+    case CK_TYPE_IQ4_NL: return dotprod ? blocks_iq4_nl_sdot : blocks_iq4_nl;
+    default: return 0;
+    }
+}
 
 float ck_neon_dot_f32(int n, const float *x, const float *y) {
     float32x4_t a0 = vdupq_n_f32(0), a1 = a0, a2 = a0, a3 = a0;
