@@ -101,11 +101,12 @@ struct GemmKernelTests {
     }
 
     /// Every code at an end of its range (all bits set, or only the top bit of each byte) against activations
-    /// all at ±127: the tiles' int16 partial sums (a wide tile adds several chunks' before widening) must not
-    /// saturate, so each output still equals the twin's. Random blocks almost never reach these sums.
-    @Test(arguments: weightTypes)
-    func extremeCodesSumWithoutOverflow(type: GGMLType) {
-        let count = type.blockSize == 256 ? 512 : 640, rows = 16, tokens = 16
+    /// all at ±127: the tiles' int16 partial sums (a wide tile adds several chunks' before widening; a decoding
+    /// step's Q4_0 kernel two halves of a block) must not saturate, so each output still equals the twin's, for
+    /// a batch and for one token. Random blocks almost never reach these sums.
+    @Test(arguments: weightTypes, [16, 1])
+    func extremeCodesSumWithoutOverflow(type: GGMLType, tokens: Int) {
+        let count = type.blockSize == 256 ? 512 : 640, rows = 16
         let halves = (Self.halfOffsets[type] ?? KQuantKernelTests.halfOffsets[type]) ?? []
         let half = Kernels.floatToHalf(0.001)
         for fill: UInt8 in [0xff, 0x80] {
@@ -122,7 +123,8 @@ struct GemmKernelTests {
                 let mismatches = Self.mismatches(
                     weights, rows: rows, activations, tokens: tokens, type: type, count: count, bias: nil,
                     threads: threads, vnni: true, sessions: false)
-                #expect(mismatches == 0, "\(type) fill \(fill), \(threads) threads: \(mismatches) differ")
+                let setting = "fill \(fill), \(tokens) tokens, \(threads) threads"
+                #expect(mismatches == 0, "\(type) \(setting): \(mismatches) differ")
             }
         }
     }
