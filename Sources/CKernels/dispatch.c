@@ -53,12 +53,12 @@ static int have_avx2(void) { return have_features(&use_avx2, &forced_scalar, CK_
 
 int ck_have_avx2(void) { return have_avx2(); }
 
-/// 256-bit VNNI (AVX512-VL and AVX512-VNNI; the compiler's probe counts them only when the OS saves AVX-512
-/// state), for the batched tiles and the low-bit dot kernels, with AVX512-BW's byte masks (every CPU with
-/// AVX512-VNNI has BW).
 #if defined(__x86_64__)
 static _Atomic int use_vnni = -1;
 
+/// 256-bit VNNI (AVX512-VL and AVX512-VNNI; the compiler's probe counts them only when the OS saves AVX-512
+/// state), for the batched tiles and the low-bit dot kernels, with AVX512-BW's byte masks (every CPU with
+/// AVX512-VNNI has BW).
 static int have_vnni(void) {
     return have_features(&use_vnni, &forced_no_vnni, CK_CPU_AVX512VL | CK_CPU_AVX512VNNI | CK_CPU_AVX512BW);
 }

@@ -498,16 +498,17 @@ WIDE_TILE(wide_q4_0_vnni, VNNI, wide_q_vnni, CK_TYPE_Q4_0)
 WIDE_TILE(wide_q5_0_vnni, VNNI, wide_q_vnni, CK_TYPE_Q5_0)
 WIDE_TILE(wide_q8_0_vnni, VNNI, wide_q_vnni, CK_TYPE_Q8_0)
 
-/// wide_blocks for one token (a decoding step), without the transpose. Two rows share a register, row 2k in the
-/// low 128 bits and row 2k + 1 in the high: a block's low nibbles (elements 0..15) meet the activation's first 16
-/// bytes in both halves, its high nibbles the last 16, and three horizontal adds leave row 2k's dot in lane k and
-/// row 2k + 1's in lane 4 + k (exact integers, whatever the grouping). Q4_0 multiplies its stored nibbles (0..15)
-/// as they are, at most 2 · 2 · 15 · 127 = 7620 per int16, and takes the codes' offset, 8 · Σ activation, off the
-/// eight dots at once; IQ4_NL's levels take the sign trick and widen half by half (two of their products of up
-/// to 127 · 127 would not fit an int16). The eight rows advance together, 18 bytes a step, so a fixed distance
-/// ahead of each (ck_prefetch_ahead) lands in rows being read already and the next tile's lines arrive late: each
-/// block asks instead for the same block of the row eight below, which the next tile reads (on 2 threads this took
-/// the Q4_0 and IQ4_NL products from 14 to 22 GB/s, 47% to 76% of the read bandwidth).
+/// wide_blocks for one token (a decoding step), without the transpose (IQ4_NL's blocks are laid out as Q4_0's: a
+/// half scale, then 16 bytes of nibbles). Two rows share a register, row 2k in the low 128 bits and row 2k + 1 in
+/// the high: a block's low nibbles (elements 0..15) meet the activation's first 16 bytes in both halves, its high
+/// nibbles the last 16, and three horizontal adds leave row 2k's dot in lane k and row 2k + 1's in lane 4 + k
+/// (exact integers, whatever the grouping). Q4_0 multiplies its stored nibbles (0..15) as they are, at most 2 · 2 ·
+/// 15 · 127 = 7620 per int16, and takes the codes' offset, 8 · Σ activation, off the eight dots at once; IQ4_NL's
+/// levels take the sign trick and widen half by half (two of their products of up to 127 · 127 would not fit an
+/// int16). The eight rows advance together, 18 bytes a step, so a fixed distance ahead of each (ck_prefetch_ahead)
+/// lands in rows being read already and the next tile's lines arrive late: each block asks instead for the same
+/// block of the row eight below, which the next tile reads (on 2 threads this took the Q4_0 and IQ4_NL products
+/// from 14 to 22 GB/s, 47% to 76% of the read bandwidth).
 AVX2 static inline __attribute__((always_inline)) void blocks_one_token(int type, int cols, const char *w,
                                                                         size_t row_bytes, const ck_block_q8_0 *y,
                                                                         float *out, __m256 bias) {

@@ -2,7 +2,8 @@
 // is baseline on AArch64, so the plain variants need no check; the *_dotprod variants use SDOT
 // (vdotq_s32, Armv8.2 dotprod) and dispatch.c calls them only when the kernel reports HWCAP_ASIMDDP.
 // Integer products are exact; the per-block scales are applied in float, so results match the
-// references to rounding (deploy/check-neon.sh compares them under qemu).
+// references to rounding, and the BLOCKS kernels (llama.cpp's repacked Q4_0 and IQ4_NL order) bit for bit
+// (deploy/check-neon.sh compares them under qemu).
 #include "ckernels.h"
 #if defined(__aarch64__)
 #include "lowbit.h"
