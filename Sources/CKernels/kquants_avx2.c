@@ -360,7 +360,11 @@ AVX2 static inline __attribute__((always_inline)) void tile_q45(const ck_matvec_
     }
     for (int i = 0; i < job->cols / CK_QK_K; i++) {
         unpacked_q45 u[CK_GEMM_ROWS];
-        for (int r = 0; r < RM; r++) unpack_q45((const void *)(w + r * row_bytes + i * block_bytes), five, &u[r]);
+        for (int r = 0; r < RM; r++) {
+            const char *block = w + r * row_bytes + i * block_bytes;
+            ck_prefetch_rows_below(block, row_bytes, CK_GEMM_ROWS, rn <= CK_GEMM_FETCH_TOKENS ? (int)block_bytes : 0);
+            unpack_q45((const void *)block, five, &u[r]);
+        }
         for (int t = 0; t < rn; t++) {
             const ck_block_q8_K *y = (const ck_block_q8_K *)(a + t * job->activation_stride) + i;
             __m256i bsums = _mm256_loadu_si256((const __m256i *)y->bsums);
@@ -435,6 +439,7 @@ AVX2 static inline __attribute__((always_inline)) void tile_q6(const ck_matvec_j
         unpacked_q6 u[CK_GEMM_ROWS];
         for (int r = 0; r < RM; r++) {
             const ck_block_q6_K *x = (const ck_block_q6_K *)(w + r * row_bytes) + i;
+            ck_prefetch_rows_below(x, row_bytes, CK_GEMM_ROWS, rn <= CK_GEMM_FETCH_TOKENS ? (int)sizeof *x : 0);
             __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
             u[r].scales16 = scales16;
             for (int half = 0; half < 2; half++) {
@@ -483,13 +488,15 @@ typedef struct {
     __m256 d, dmin;
 } unpacked8_k;
 
-AVX2 static void unpack8_k(int type, const char *rows, size_t row_bytes, int i, unpacked8_k *u) {
+/// Unpacks super-block i of the eight rows at `rows` for a tile of rn tokens (which decides the prefetch).
+AVX2 static void unpack8_k(int type, const char *rows, size_t row_bytes, int i, int rn, unpacked8_k *u) {
     size_t block_bytes = ck_row_bytes(type, CK_QK_K);
     int32_t scales[16][8], pairs[8][8];
     float d[8], dmin[8];
     __m256i runs[8][8];  // row, run of 32
     for (int r = 0; r < 8; r++) {
         const void *block = rows + r * row_bytes + i * block_bytes;
+        ck_prefetch_rows_below(block, row_bytes, 8, rn <= CK_GEMM_FETCH_TOKENS ? (int)block_bytes : 0);
         ck_k_header_row h;
         ck_k_header(type, block, &h);
         for (int s = 0; s < 16; s++) scales[s][r] = (int32_t)((uint32_t)(uint16_t)h.scales[s] * 0x10001u);
@@ -558,7 +565,7 @@ AVX2 static void wide_q4_K(const ck_matvec_job *job, int r0, int rm, int t0, int
     }
     unpacked8_k u;
     for (int i = 0; i < job->cols / CK_QK_K; i++) {
-        unpack8_k(CK_TYPE_Q4_K, w, row_bytes, i, &u);
+        unpack8_k(CK_TYPE_Q4_K, w, row_bytes, i, rn, &u);
         for (int t = 0; t < rn; t++) {
             const ck_block_q8_K *y = (const ck_block_q8_K *)(a + t * job->activation_stride) + i;
             __m256 ad = _mm256_set1_ps(y->d);
@@ -606,7 +613,7 @@ AVX2 static inline __attribute__((always_inline)) void wide_k_tiled(const ck_mat
     for (int t = 0; t < rn; t++) acc[t] = _mm256_setzero_ps();
     unpacked8_k u;
     for (int i = 0; i < job->cols / CK_QK_K; i++) {
-        unpack8_k(type, w, row_bytes, i, &u);
+        unpack8_k(type, w, row_bytes, i, rn, &u);
         const __m256 neg_dmin = _mm256_sub_ps(_mm256_setzero_ps(), u.dmin);
         for (int t = 0; t < rn; t++) {
             const ck_block_q8_K *y = (const ck_block_q8_K *)(a + t * job->activation_stride) + i;

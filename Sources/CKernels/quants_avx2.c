@@ -357,6 +357,7 @@ AVX2 int ck_avx2_dequantize_row(int type, const void *vx, float *y, int n) {
     const int with_min = type == CK_TYPE_Q4_1;                                                                        \
     size_t row_bytes = ck_row_bytes(type, job->cols);                                                              \
     size_t block_bytes = with_min ? sizeof(ck_block_q8_1) : sizeof(ck_block_q8_0);                               \
+    const int fetch = rn <= CK_GEMM_FETCH_TOKENS ? (int)ck_row_bytes(type, 32) : 0;                                  \
     const char *w = (const char *)job->weights + (size_t)r0 * row_bytes;                                              \
     const char *a = (const char *)job->activation + (size_t)t0 * job->activation_stride;                              \
     __m256 acc[CK_GEMM_TOKENS][CK_GEMM_ROWS];                                                                         \
@@ -371,6 +372,7 @@ AVX2 int ck_avx2_dequantize_row(int type, const void *vx, float *y, int n) {
         __m256i x[CK_GEMM_ROWS], ux[CK_GEMM_ROWS];                                                                    \
         float d[CK_GEMM_ROWS] = {0}, mx[CK_GEMM_ROWS];                                                                \
         for (int r = 0; r < RM; r++) {                                                                                \
+            ck_prefetch_rows_below(w + r * row_bytes + i * fetch, row_bytes, CK_GEMM_ROWS, fetch);                    \
             x[r] = block_codes(type, w + r * row_bytes, i, &d[r], &mx[r]);                                            \
             ux[r] = with_min ? x[r] : _mm256_sign_epi8(x[r], x[r]);                                                   \
         }                                                                                                             \
@@ -438,7 +440,7 @@ CK_TILE_SHAPES(tile_q8_0_vnni, VNNI, Q8_0_TILE_VNNI)
     size_t row_bytes = ck_row_bytes(type, job->cols);                                                          \
     const char *w = (const char *)job->weights + (size_t)r0 * row_bytes;                                       \
     const char *a = (const char *)job->activation + (size_t)t0 * job->activation_stride;                       \
-    const int blocks = job->cols / 32;                                                                         \
+    const int blocks = job->cols / 32, fetch = rn <= CK_GEMM_FETCH_TOKENS ? (int)ck_row_bytes(type, 32) : 0;   \
     __m256 lanes[CK_GEMM_TOKENS][8];                                                                           \
     __m256i ux[WIDE_BLOCKS][8], sx[WIDE_BLOCKS][8];                                                            \
     __m256 dx[WIDE_BLOCKS];                                                                                    \
@@ -448,7 +450,10 @@ CK_TILE_SHAPES(tile_q8_0_vnni, VNNI, Q8_0_TILE_VNNI)
         for (int i = 0; i < nb; i++) {                                                                         \
             __m256i codes[8];                                                                                  \
             float d[8], m;                                                                                     \
-            for (int r = 0; r < 8; r++) codes[r] = block_codes(type, w + r * row_bytes, b0 + i, &d[r], &m);    \
+            for (int r = 0; r < 8; r++) {                                                                      \
+                ck_prefetch_rows_below(w + r * row_bytes + (b0 + i) * fetch, row_bytes, 8, fetch);              \
+                codes[r] = block_codes(type, w + r * row_bytes, b0 + i, &d[r], &m);                            \
+            }                                                                                                  \
             ck_transpose8(codes, sx[i]);                                                                       \
             for (int k = 0; k < 8; k++) ux[i][k] = _mm256_sign_epi8(sx[i][k], sx[i][k]);                       \
             dx[i] = _mm256_loadu_ps(d);                                                                        \
@@ -522,8 +527,8 @@ AVX2 static inline __attribute__((always_inline)) void blocks_one_token(int type
         for (int k = 0; k < 4; k++) {
             const ck_block_q4_0 *b0 = (const ck_block_q4_0 *)(w + 2 * k * row_bytes) + i;
             const ck_block_q4_0 *b1 = (const ck_block_q4_0 *)(w + (2 * k + 1) * row_bytes) + i;
-            __builtin_prefetch((const char *)b0 + CK_GEMM_WIDE_ROWS * row_bytes, 0, 3);
-            __builtin_prefetch((const char *)b1 + CK_GEMM_WIDE_ROWS * row_bytes, 0, 3);
+            ck_prefetch_rows_below(b0, row_bytes, CK_GEMM_WIDE_ROWS, sizeof *b0);
+            ck_prefetch_rows_below(b1, row_bytes, CK_GEMM_WIDE_ROWS, sizeof *b1);
             d[k] = H2F(b0->d), d[4 + k] = H2F(b1->d);
             __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)b0->qs)),
                                                 _mm_loadu_si128((const __m128i *)b1->qs), 1);
@@ -569,11 +574,15 @@ AVX2 static inline __attribute__((always_inline)) void wide_blocks(const ck_matv
         return;
     }
     __m256 acc[CK_GEMM_TOKENS];
+    const int fetch = rn <= CK_GEMM_FETCH_TOKENS ? (int)sizeof(ck_block_q4_0) : 0;
     for (int t = 0; t < rn; t++) acc[t] = _mm256_setzero_ps();
     for (int i = 0; i < job->cols / 32; i++) {
         __m256i codes[8], sx[8], ux[8];
         float d[8], m;
-        for (int r = 0; r < 8; r++) codes[r] = block_codes(type, w + r * row_bytes, i, &d[r], &m);
+        for (int r = 0; r < 8; r++) {
+            ck_prefetch_rows_below(w + r * row_bytes + i * sizeof(ck_block_q4_0), row_bytes, 8, fetch);
+            codes[r] = block_codes(type, w + r * row_bytes, i, &d[r], &m);
+        }
         ck_transpose8(codes, sx);
         for (int k = 0; k < 8; k++) ux[k] = _mm256_sign_epi8(sx[k], sx[k]);
         const __m256 dx = _mm256_loadu_ps(d);
