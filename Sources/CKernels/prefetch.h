@@ -18,10 +18,10 @@ static inline __attribute__((always_inline)) void ck_prefetch_ahead(const void *
     }
 }
 
-/// Requests the cache lines of the `bytes` bytes at `block`, `rows` rows of `row_bytes` further down: for the
-/// tiles, which walk several rows together block by block. There a fixed distance ahead of each row lands in
-/// rows the tile is reading already, and the next tile's lines would arrive late; the same block of the row
-/// that many rows below is what the next tile reads. Only a hint, like ck_prefetch_ahead.
+/// Requests the cache lines of the `bytes` bytes (none for 0) at `block`, `rows` rows of `row_bytes` further
+/// down: for the tiles, which walk several rows together block by block. There a fixed distance ahead of each
+/// row lands in rows the tile is reading already, and the next tile's lines would arrive late; the same block of
+/// the row that many rows below is what the next tile reads. Only a hint, like ck_prefetch_ahead.
 static inline __attribute__((always_inline)) void ck_prefetch_rows_below(const void *block, size_t row_bytes, int rows,
                                                                          int bytes) {
     const char *below = (const char *)block + (size_t)rows * row_bytes;

@@ -357,7 +357,7 @@ AVX2 int ck_avx2_dequantize_row(int type, const void *vx, float *y, int n) {
     const int with_min = type == CK_TYPE_Q4_1;                                                                        \
     size_t row_bytes = ck_row_bytes(type, job->cols);                                                              \
     size_t block_bytes = with_min ? sizeof(ck_block_q8_1) : sizeof(ck_block_q8_0);                               \
-    const int fetch = rn <= CK_GEMM_FETCH_TOKENS ? (int)ck_row_bytes(type, 32) : 0;                                  \
+    const int row_block = (int)ck_row_bytes(type, 32), fetch = rn <= CK_GEMM_FETCH_TOKENS ? row_block : 0;          \
     const char *w = (const char *)job->weights + (size_t)r0 * row_bytes;                                              \
     const char *a = (const char *)job->activation + (size_t)t0 * job->activation_stride;                              \
     __m256 acc[CK_GEMM_TOKENS][CK_GEMM_ROWS];                                                                         \
@@ -372,7 +372,7 @@ AVX2 int ck_avx2_dequantize_row(int type, const void *vx, float *y, int n) {
         __m256i x[CK_GEMM_ROWS], ux[CK_GEMM_ROWS];                                                                    \
         float d[CK_GEMM_ROWS] = {0}, mx[CK_GEMM_ROWS];                                                                \
         for (int r = 0; r < RM; r++) {                                                                                \
-            ck_prefetch_rows_below(w + r * row_bytes + i * fetch, row_bytes, CK_GEMM_ROWS, fetch);                    \
+            ck_prefetch_rows_below(w + r * row_bytes + i * row_block, row_bytes, CK_GEMM_ROWS, fetch);                \
             x[r] = block_codes(type, w + r * row_bytes, i, &d[r], &mx[r]);                                            \
             ux[r] = with_min ? x[r] : _mm256_sign_epi8(x[r], x[r]);                                                   \
         }                                                                                                             \
@@ -440,7 +440,8 @@ CK_TILE_SHAPES(tile_q8_0_vnni, VNNI, Q8_0_TILE_VNNI)
     size_t row_bytes = ck_row_bytes(type, job->cols);                                                          \
     const char *w = (const char *)job->weights + (size_t)r0 * row_bytes;                                       \
     const char *a = (const char *)job->activation + (size_t)t0 * job->activation_stride;                       \
-    const int blocks = job->cols / 32, fetch = rn <= CK_GEMM_FETCH_TOKENS ? (int)ck_row_bytes(type, 32) : 0;   \
+    const int blocks = job->cols / 32, block_bytes = (int)ck_row_bytes(type, 32);                              \
+    const int fetch = rn <= CK_GEMM_FETCH_TOKENS ? block_bytes : 0; /* bytes to prefetch per block */          \
     __m256 lanes[CK_GEMM_TOKENS][8];                                                                           \
     __m256i ux[WIDE_BLOCKS][8], sx[WIDE_BLOCKS][8];                                                            \
     __m256 dx[WIDE_BLOCKS];                                                                                    \
@@ -451,7 +452,7 @@ CK_TILE_SHAPES(tile_q8_0_vnni, VNNI, Q8_0_TILE_VNNI)
             __m256i codes[8];                                                                                  \
             float d[8], m;                                                                                     \
             for (int r = 0; r < 8; r++) {                                                                      \
-                ck_prefetch_rows_below(w + r * row_bytes + (b0 + i) * fetch, row_bytes, 8, fetch);              \
+                ck_prefetch_rows_below(w + r * row_bytes + (b0 + i) * block_bytes, row_bytes, 8, fetch);        \
                 codes[r] = block_codes(type, w + r * row_bytes, b0 + i, &d[r], &m);                            \
             }                                                                                                  \
             ck_transpose8(codes, sx[i]);                                                                       \
