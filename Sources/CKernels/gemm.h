@@ -51,6 +51,11 @@ static inline __attribute__((always_inline)) void ck_order_step(int order, const
 /// ask for the next tile's blocks as they go (ck_prefetch_rows_below, prefetch.h). Larger ones, a prompt's, leave it
 /// to the hardware; the requests cost them about 1% (Gemma 3 270M pp512).
 #define CK_GEMM_FETCH_TOKENS 8
+/// The bytes of each `block_bytes`-byte block a tile of rn tokens prefetches (ck_prefetch_rows_below): all of
+/// them up to CK_GEMM_FETCH_TOKENS tokens, none beyond.
+static inline int ck_tile_fetch(int rn, size_t block_bytes) {
+    return rn <= CK_GEMM_FETCH_TOKENS ? (int)block_bytes : 0;
+}
 
 /// Writes out[t][r] (+ bias[r]) for rows r0..<r0 + rm and tokens t0..<t0 + rn of `job`, with
 /// 1 ≤ rm ≤ CK_GEMM_ROWS and 1 ≤ rn ≤ CK_GEMM_TOKENS.

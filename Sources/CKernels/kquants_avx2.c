@@ -344,6 +344,7 @@ AVX2 static inline __attribute__((always_inline)) void tile_q45(const ck_matvec_
                                                                 int t0, int rn) {
     size_t row_bytes = ck_row_bytes(job->type, job->cols);
     size_t block_bytes = five ? sizeof(ck_block_q5_K) : sizeof(ck_block_q4_K);
+    const int fetch = ck_tile_fetch(rn, block_bytes);
     const char *w = (const char *)job->weights + (size_t)r0 * row_bytes;
     const char *a = (const char *)job->activation + (size_t)t0 * job->activation_stride;
     __m256 acc[CK_GEMM_TOKENS][CK_GEMM_ROWS];
@@ -362,7 +363,7 @@ AVX2 static inline __attribute__((always_inline)) void tile_q45(const ck_matvec_
         unpacked_q45 u[CK_GEMM_ROWS];
         for (int r = 0; r < RM; r++) {
             const char *block = w + r * row_bytes + i * block_bytes;
-            ck_prefetch_rows_below(block, row_bytes, CK_GEMM_ROWS, rn <= CK_GEMM_FETCH_TOKENS ? (int)block_bytes : 0);
+            ck_prefetch_rows_below(block, row_bytes, CK_GEMM_ROWS, fetch);
             unpack_q45((const void *)block, five, &u[r]);
         }
         for (int t = 0; t < rn; t++) {
@@ -426,6 +427,7 @@ typedef struct {
 AVX2 static inline __attribute__((always_inline)) void tile_q6(const ck_matvec_job *job, int r0, int RM, int t0,
                                                                int rn) {
     size_t row_bytes = ck_row_bytes(job->type, job->cols);
+    const int fetch = ck_tile_fetch(rn, sizeof(ck_block_q6_K));
     const char *w = (const char *)job->weights + (size_t)r0 * row_bytes;
     const char *a = (const char *)job->activation + (size_t)t0 * job->activation_stride;
     __m256 acc[CK_GEMM_TOKENS][CK_GEMM_ROWS];
@@ -439,7 +441,7 @@ AVX2 static inline __attribute__((always_inline)) void tile_q6(const ck_matvec_j
         unpacked_q6 u[CK_GEMM_ROWS];
         for (int r = 0; r < RM; r++) {
             const ck_block_q6_K *x = (const ck_block_q6_K *)(w + r * row_bytes) + i;
-            ck_prefetch_rows_below(x, row_bytes, CK_GEMM_ROWS, rn <= CK_GEMM_FETCH_TOKENS ? (int)sizeof *x : 0);
+            ck_prefetch_rows_below(x, row_bytes, CK_GEMM_ROWS, fetch);
             __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
             u[r].scales16 = scales16;
             for (int half = 0; half < 2; half++) {
@@ -491,12 +493,13 @@ typedef struct {
 /// Unpacks super-block i of the eight rows at `rows` for a tile of rn tokens (which decides the prefetch).
 AVX2 static void unpack8_k(int type, const char *rows, size_t row_bytes, int i, int rn, unpacked8_k *u) {
     size_t block_bytes = ck_row_bytes(type, CK_QK_K);
+    const int fetch = ck_tile_fetch(rn, block_bytes);
     int32_t scales[16][8], pairs[8][8];
     float d[8], dmin[8];
     __m256i runs[8][8];  // row, run of 32
     for (int r = 0; r < 8; r++) {
         const void *block = rows + r * row_bytes + i * block_bytes;
-        ck_prefetch_rows_below(block, row_bytes, 8, rn <= CK_GEMM_FETCH_TOKENS ? (int)block_bytes : 0);
+        ck_prefetch_rows_below(block, row_bytes, 8, fetch);
         ck_k_header_row h;
         ck_k_header(type, block, &h);
         for (int s = 0; s < 16; s++) scales[s][r] = (int32_t)((uint32_t)(uint16_t)h.scales[s] * 0x10001u);

@@ -357,7 +357,7 @@ AVX2 int ck_avx2_dequantize_row(int type, const void *vx, float *y, int n) {
     const int with_min = type == CK_TYPE_Q4_1;                                                                        \
     size_t row_bytes = ck_row_bytes(type, job->cols);                                                              \
     size_t block_bytes = with_min ? sizeof(ck_block_q8_1) : sizeof(ck_block_q8_0);                               \
-    const int row_block = (int)ck_row_bytes(type, 32), fetch = rn <= CK_GEMM_FETCH_TOKENS ? row_block : 0;          \
+    const int row_block = (int)ck_row_bytes(type, 32), fetch = ck_tile_fetch(rn, row_block);                        \
     const char *w = (const char *)job->weights + (size_t)r0 * row_bytes;                                              \
     const char *a = (const char *)job->activation + (size_t)t0 * job->activation_stride;                              \
     __m256 acc[CK_GEMM_TOKENS][CK_GEMM_ROWS];                                                                         \
@@ -441,7 +441,7 @@ CK_TILE_SHAPES(tile_q8_0_vnni, VNNI, Q8_0_TILE_VNNI)
     const char *w = (const char *)job->weights + (size_t)r0 * row_bytes;                                       \
     const char *a = (const char *)job->activation + (size_t)t0 * job->activation_stride;                       \
     const int blocks = job->cols / 32, block_bytes = (int)ck_row_bytes(type, 32);                              \
-    const int fetch = rn <= CK_GEMM_FETCH_TOKENS ? block_bytes : 0; /* bytes to prefetch per block */          \
+    const int fetch = ck_tile_fetch(rn, block_bytes);                                                          \
     __m256 lanes[CK_GEMM_TOKENS][8];                                                                           \
     __m256i ux[WIDE_BLOCKS][8], sx[WIDE_BLOCKS][8];                                                            \
     __m256 dx[WIDE_BLOCKS];                                                                                    \
@@ -575,7 +575,7 @@ AVX2 static inline __attribute__((always_inline)) void wide_blocks(const ck_matv
         return;
     }
     __m256 acc[CK_GEMM_TOKENS];
-    const int fetch = rn <= CK_GEMM_FETCH_TOKENS ? (int)sizeof(ck_block_q4_0) : 0;
+    const int fetch = ck_tile_fetch(rn, sizeof(ck_block_q4_0));
     for (int t = 0; t < rn; t++) acc[t] = _mm256_setzero_ps();
     for (int i = 0; i < job->cols / 32; i++) {
         __m256i codes[8], sx[8], ux[8];
