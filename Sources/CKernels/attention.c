@@ -11,6 +11,7 @@
 #include "ckernels.h"
 #include "fp16.h"
 #include "lanes.h"
+#include "lanes_avx2.h"
 #include <string.h>
 
 /// dispatch.c: whether the AVX2 variants run (the CPU has AVX2, FMA and F16C, and no test forces scalar).
@@ -78,14 +79,6 @@ AVX2_INLINE __m256 round_f16(__m256 x) {
     return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
 }
 
-/// The eight lanes summed in ck_lanes_sum's order.
-AVX2_INLINE float lanes_sum8(__m256 x) {
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
-
 /// att[i][p + k] = (query i · key p + k) * scale for `qn` f16-rounded queries (rows of `dims` in q) and `kb`
 /// consecutive keys: one eight-lane accumulator per pair, element d fused into lane d % 8 in increasing d.
 AVX2_INLINE void scores(int qn, int kb, int dims, const float *q, const float *key, size_t key_stride, float scale,
@@ -103,7 +96,7 @@ AVX2_INLINE void scores(int qn, int kb, int dims, const float *q, const float *k
         }
     }
     for (int i = 0; i < qn; i++) {
-        for (int k = 0; k < kb; k++) att[i * att_stride + k] = lanes_sum8(acc[i][k]) * scale;
+        for (int k = 0; k < kb; k++) att[i * att_stride + k] = ck_lanes_sum8(acc[i][k]) * scale;
     }
 }
 
@@ -156,7 +149,7 @@ AVX2_INLINE void weighted_values(int qn, int dc, const float *att, size_t att_st
         weigh_group(qn, dc, acc, att + g, att_stride, vt + g - base, vt_stride, 1, mask);
     }
     for (int i = 0; i < qn; i++) {
-        for (int c = 0; c < dc; c++) out[i][c0 + c] = lanes_sum8(acc[i][c]);
+        for (int c = 0; c < dc; c++) out[i][c0 + c] = ck_lanes_sum8(acc[i][c]);
     }
 }
 
@@ -310,16 +303,67 @@ AVX2 static void attention_avx2_task(void *context, int ith, int nth) {
         }
     }
 }
+
+/// One token (decoding) as attention_task computes it, operation for operation: the f16 query; each score a
+/// 32-lane product (ck_quad_dot) in registers, where the portable loop calls out per key; each f16
+/// probability times its value fused into lane p % 32 of the outputs, eight dims a vector; and the 32 lanes of
+/// eight outputs summed at once in ck_quad_sum's order, where the portable loop gathers them one output at a
+/// time. The heads are shared out as there, one at a time.
+AVX2 static void attention_token_avx2_task(void *context, int ith, int nth) {
+    const ck_attention_job *j = context;
+    const int group = j->heads / j->kv_heads, dims = j->head_dim;
+    float *att = j->scratch + (size_t)ith * j->scratch_stride;
+    _Alignas(32) float q[CK_MAX_HEAD_DIM];
+    _Alignas(32) float lanes[32 * CK_MAX_HEAD_DIM];
+    int first, n;
+    token_range(j, 0, &first, &n);
+    for (int h = ith; h < j->heads; h += nth) {
+        const float *q_in = j->q + (size_t)h * dims;
+        for (int d = 0; d < dims; d += 8) _mm256_store_ps(q + d, round_f16(_mm256_loadu_ps(q_in + d)));
+        const float *keys = j->keys + (size_t)(h / group) * dims, *values = j->values + (size_t)(h / group) * dims;
+        for (int p = first; p < n; p++) att[p] = ck_quad_dot(dims, q, keys + (size_t)p * j->kv_stride) * j->scale;
+        ck_softmax(att + first, n - first, first % 8);
+        memset(lanes, 0, sizeof(float) * 32 * (size_t)dims);
+        for (int p = first; p < n; p++) {
+            __m256 a = round_f16(_mm256_set1_ps(att[p]));
+            const float *value = values + (size_t)p * j->kv_stride;
+            float *lane = lanes + (p % 32) * dims;
+            for (int d = 0; d < dims; d += 8) {
+                _mm256_store_ps(lane + d, _mm256_fmadd_ps(a, _mm256_loadu_ps(value + d), _mm256_load_ps(lane + d)));
+            }
+        }
+        float *out = j->out + (size_t)h * dims;
+        for (int d = 0; d < dims; d += 8) {
+            __m256 l[8];
+            for (int k = 0; k < 8; k++) {
+                const float *a = lanes + d + (size_t)k * dims;
+                const size_t eight = 8 * (size_t)dims;  // lanes k, 8 + k, 16 + k and 24 + k are eight rows apart
+                __m256 outer = _mm256_add_ps(_mm256_load_ps(a), _mm256_load_ps(a + 2 * eight));
+                __m256 inner = _mm256_add_ps(_mm256_load_ps(a + eight), _mm256_load_ps(a + 3 * eight));
+                l[k] = _mm256_add_ps(outer, inner);
+            }
+            __m256 low = _mm256_add_ps(_mm256_add_ps(l[0], l[4]), _mm256_add_ps(l[1], l[5]));
+            __m256 high = _mm256_add_ps(_mm256_add_ps(l[2], l[6]), _mm256_add_ps(l[3], l[7]));
+            _mm256_storeu_ps(out + d, _mm256_add_ps(low, high));
+        }
+    }
+}
 #endif
 
-/// Whether ck_attention takes the AVX2 variant: a batch (one token keeps llama.cpp's 32-lane order) on a
-/// CPU with AVX2, FMA and F16C (the dispatched kernels' choice, so a forced scalar run stays portable), with
-/// head_dim a whole number of vectors that the stack buffers hold, a buffer for the transposed values and a
-/// row of scores, padded to a group of eight positions, per thread.
+/// Whether ck_attention takes the AVX2 variant for a batch: a CPU with AVX2, FMA and F16C (the dispatched
+/// kernels' choice, so a forced scalar run stays portable), head_dim a whole number of vectors that the stack
+/// buffers hold, a buffer for the transposed values and a row of scores, padded to a group of eight
+/// positions, per thread.
 #if defined(__x86_64__)
 static int use_avx2(const ck_attention_job *j) {
     return j->tokens > 1 && j->head_dim % 8 == 0 && j->head_dim <= CK_MAX_HEAD_DIM && j->transposed &&
            j->scratch_stride >= ((j->first_position + j->tokens + 7) & ~7) && ck_have_avx2();
+}
+
+/// Whether it takes attention_token_avx2_task for a single token: the same CPU, and head_dim a whole number of
+/// ggml_vec_dot_f16's 32 lanes that the stack buffers hold.
+static int use_avx2_token(const ck_attention_job *j) {
+    return j->tokens == 1 && j->head_dim % 32 == 0 && j->head_dim <= CK_MAX_HEAD_DIM && ck_have_avx2();
 }
 #endif
 
@@ -328,6 +372,10 @@ void ck_attention(ck_pool *pool, const ck_attention_job *job) {
     if (use_avx2(job)) {
         ck_pool_run(pool, transpose_task, (void *)job);
         ck_pool_run(pool, attention_avx2_task, (void *)job);
+        return;
+    }
+    if (use_avx2_token(job)) {
+        ck_pool_run(pool, attention_token_avx2_task, (void *)job);
         return;
     }
 #endif

@@ -1,6 +1,7 @@
 // AVX2/FMA twins of ggml_math.c's softmax and SwiGLU: eight exponentials at once with the same
 // polynomial and the same fused steps as ck_expf_body, so results are bit-identical to the references.
 #include "ckernels.h"
+#include "lanes_avx2.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <math.h>
@@ -35,34 +36,15 @@ AVX2 static inline __m256 expf8(__m256 x) {
     return _mm256_blendv_ps(r, _mm256_mul_ps(s1, s1), huge);
 }
 
-/// The eight lanes summed in ck_lanes_sum's order.
-AVX2 static inline float lanes_sum8(__m256 x) {
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
-
 AVX2 float ck_avx2_dot_lanes(int n, const float *x, const float *y) {
     if (n % 8) return ck_dot_lanes_ref(n, x, y);
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc);
-    return lanes_sum8(acc);
+    return ck_lanes_sum8(acc);
 }
 
 AVX2 float ck_avx2_dot_quad(int n, const float *x, const float *y) {
-    if (n % 32) return ck_dot_quad_ref(n, x, y);
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int i = 0; i < n; i += 32) {
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
-        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), a2);
-        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), a3);
-    }
-    __m256 v = _mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3));
-    __m128 t = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    t = _mm_hadd_ps(t, t);
-    return _mm_cvtss_f32(_mm_hadd_ps(t, t));
+    return n % 32 ? ck_dot_quad_ref(n, x, y) : ck_quad_dot(n, x, y);
 }
 
 AVX2 void ck_avx2_softmax(float *x, int n, int lead) {
@@ -74,7 +56,7 @@ AVX2 void ck_avx2_softmax(float *x, int n, int lead) {
         if (i >= 0 && i + 8 <= n) {
             __m256 v = expf8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmax));
             _mm256_storeu_ps(x + i, v);
-            sum += (double)lanes_sum8(v);
+            sum += (double)ck_lanes_sum8(v);
             continue;
         }
         // A group that starts before x (`lead` masked positions) or runs past its end: -inf (e^-inf = 0)
@@ -86,7 +68,7 @@ AVX2 void ck_avx2_softmax(float *x, int n, int lead) {
         for (int j = 0; j < 8; j++) {
             if (i + j >= 0 && i + j < n) x[i + j] = part[j];
         }
-        sum += (double)lanes_sum8(v);
+        sum += (double)ck_lanes_sum8(v);
     }
     __m256 inv = _mm256_set1_ps((float)(1.0 / sum));
     int i = 0;

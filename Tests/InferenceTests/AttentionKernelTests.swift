@@ -1,8 +1,9 @@
 // Tests of the attention (ck_attention): every output equals, bit for bit, llama.cpp's f16-cache arithmetic
 // written out here one operation at a time (query and probabilities rounded to f16; Q·K and P·V fused in
 // eight lanes for a batch, 32 for a single token; lanes summed in llama.cpp's order), for the batched AVX2
-// variant and the portable one, over token counts that leave partial groups of eight, a cache that already
-// holds positions, a sliding window, one to four heads per KV head, two head sizes and one or two threads.
+// and single-token AVX2 variants and the portable one, over token counts that leave partial groups of eight,
+// caches that already hold positions, a sliding window, one to four heads per KV head, two head sizes (four
+// for one token) and one or two threads.
 import Inference
 import Testing
 
@@ -78,10 +79,15 @@ struct AttentionKernelTests {
         func random(_ count: Int, _ bound: Float) -> [Float] {
             (0..<count).map { _ in Float.random(in: -bound...bound, using: &generator) }
         }
-        for headDim in [64, 256] {
+        // One token also with head sizes of three 32-lane groups (Phi-3's 96) and of none (80, the portable
+        // path), and caches whose positions wrap the 32 lanes several times.
+        let single = tokens == 1
+        for headDim in [64, 256] + (single ? [96, 80] : []) {
             for (heads, kvHeads) in Self.groups {
-                // A fresh cache and one holding 37 positions; the window masks from the 20th position back.
-                for (firstPosition, window) in [(0, 0), (37, 0), (0, 20), (37, 20)] {
+                // A fresh cache and one holding 37 positions (for one token also 100); the window masks from the
+                // 20th (40th) position back.
+                let caches = [(0, 0), (37, 0), (0, 20), (37, 20)] + (single ? [(100, 0), (100, 40)] : [])
+                for (firstPosition, window) in caches {
                     let shape = Kernels.AttentionShape(
                         tokens: tokens, firstPosition: firstPosition, heads: heads, kvHeads: kvHeads, headDim: headDim,
                         window: window)
