@@ -192,6 +192,14 @@ ck_ksums_fn ck_ksums_function(int type) {
     return ck_ksums_ref;
 }
 
+ck_dot_rows_fn ck_dot_rows_function(int type) {
+#if defined(__x86_64__)
+    if (have_avx2()) return ck_avx2_dot_rows_function(type, have_vnni());
+#endif
+    (void)type;
+    return 0;
+}
+
 ck_dot_fn ck_blocks_function(int type) {
 #if defined(__aarch64__)
     if (have_neon()) return ck_neon_blocks_function(type, have_dotprod());

@@ -108,6 +108,23 @@ typedef struct {
 /// Fills `row` from one super-block of `type`: for the wide tiles and the portable twin alike.
 void ck_k_header(int type, const void *block, ck_k_header_row *row);
 
+/// Rows a one-token kernel of several rows takes together (ck_dot_rows_fn), and the longest rows it takes: it
+/// spreads the per-row call and reduction, which weigh on short rows (SmolLM2's 576 columns: Q4_1 one-token
+/// products 18 -> 21 GB/s on 2 threads, Zen 2), while from about 1,536 columns four streams in step read memory no
+/// faster, or slower (Q5_0 at 2,048: 19.4 -> 17.6 GB/s), than one row's sequential stream.
+#define CK_DOT_ROWS 4
+#define CK_DOT_ROWS_MAX_COLUMNS 768
+/// The products of CK_DOT_ROWS consecutive rows (row_bytes apart) with one activation row, into out[0..CK_DOT_ROWS),
+/// each bit for bit the type's dot kernel's (ck_dot_function), for the types whose one-row kernel waits on its
+/// accumulator's latency.
+typedef void (*ck_dot_rows_fn)(int n, const void *x, size_t row_bytes, const void *y, float *out);
+/// The kernel of CK_DOT_ROWS rows for `type` on this CPU (Q4_0, Q4_1, Q5_0 with AVX2), or NULL.
+ck_dot_rows_fn ck_dot_rows_function(int type);
+#if defined(__x86_64__)
+/// quants_avx2.c's, with VNNI when `vnni`, or NULL.
+ck_dot_rows_fn ck_avx2_dot_rows_function(int type, int vnni);
+#endif
+
 /// One row's product in the BLOCKS order (Q4_0, IQ4_NL) where this CPU has a kernel for it and no wide tile
 /// (NEON; quants_neon.c), bit for bit as the portable twin (ck_ordered_product); else NULL.
 ck_dot_fn ck_blocks_function(int type);

@@ -92,14 +92,24 @@ void ck_round_f16(float *x, int n) {
 }
 
 /// Rows r0..<r1 and tokens t0..<t1 of `job` one output at a time, each in llama.cpp's order for its token
-/// (ck_sum_order): the dot kernel's, the BLOCKS order's kernel where the CPU has one (arm64), or from the row's
-/// exact integers (ck_ordered_product).
+/// (ck_sum_order): the dot kernel's (for one token over short rows CK_DOT_ROWS rows at a time where the type has
+/// a kernel of several rows, with the same bits), the BLOCKS order's kernel where the CPU has one (arm64), or
+/// from the row's exact integers (ck_ordered_product).
 static void products(const ck_matvec_job *job, int r0, int r1, int t0, int t1) {
     size_t row_bytes = ck_row_bytes(job->type, job->cols);
     const char *w = job->weights;
     const char *a = job->activation;
     ck_dot_fn dot = ck_dot_function(job->type), blocks = ck_blocks_function(job->type);
     ck_ksums_fn sums = ck_ksums_function(job->type);
+    ck_dot_rows_fn rows = t1 - t0 == 1 && job->cols <= CK_DOT_ROWS_MAX_COLUMNS ? ck_dot_rows_function(job->type) : 0;
+    if (rows && ck_sum_order(job, t0) == CK_ORDER_VEC_DOT) {
+        const void *x = a + (size_t)t0 * job->activation_stride;
+        float *out = job->out + (size_t)t0 * job->out_stride;
+        for (; r1 - r0 >= CK_DOT_ROWS; r0 += CK_DOT_ROWS) {
+            rows(job->cols, w + (size_t)r0 * row_bytes, row_bytes, x, out + r0);
+            for (int r = r0; r < r0 + CK_DOT_ROWS; r++) out[r] += job->bias ? job->bias[r] : 0.0f;  // as below
+        }
+    }
     for (int r = r0; r < r1; r++) {
         float b = job->bias ? job->bias[r] : 0.0f;
         for (int t = t0; t < t1; t++) {

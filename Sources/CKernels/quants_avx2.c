@@ -85,68 +85,71 @@ VNNI static inline __m256i codes5_masked(const uint8_t *qs, const uint8_t *qh, i
 /// codes5 or codes5_masked.
 typedef __m256i (*codes5_fn)(const uint8_t *qs, const uint8_t *qh, int centred);
 
-AVX2 static inline __attribute__((always_inline)) float q4_0_body(int n, const void *vx, const void *vy,
-                                                                 us8_fn dot, scale_fn scale) {
-    const ck_block_q4_0 *x = vx;
-    const ck_block_q8_0 *y = vy;
-    __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < n / 32; i++) {
-        ck_prefetch_ahead(x + i, sizeof x[i]);
-        __m256i codes = _mm256_sub_epi8(nibbles32(x[i].qs), _mm256_set1_epi8(8));
-        acc = add_block(acc, scale(x[i].d, y[i].d), codes, y[i].qs, 0, dot);
-    }
-    return hsum8(acc);
-}
-
-AVX2 static inline __attribute__((always_inline)) float q4_1_body(int n, const void *vx, const void *vy,
-                                                                 us8_fn dot) {
-    const ck_block_q4_1 *x = vx;
-    const ck_block_q8_1 *y = vy;
-    __m256 acc = _mm256_setzero_ps();
-    __m128 mins = _mm_setzero_ps();
-    for (int i = 0; i < n / 32; i++) {
-        ck_prefetch_ahead(x + i, sizeof x[i]);
-        acc = add_block(acc, scale_and_min(&x[i].d, &y[i].d, &mins), nibbles32(x[i].qs), y[i].qs, 1, dot);
-    }
-    return hsum8(acc) + _mm_cvtss_f32(_mm_movehdup_ps(mins));
-}
-
-AVX2 static inline __attribute__((always_inline)) float q5_0_body(int n, const void *vx, const void *vy,
+/// The products of `rows` consecutive rows of `type` (Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0; row_bytes apart) with one
+/// activation row, into out[0..rows): each in ggml's vec_dot order, one eight-lane accumulator per row fused block
+/// by block (and Q4_1/Q5_1's min term in a lane of its own), the same steps whatever `rows` is, so each output has
+/// the bits of the one-row kernel. A row's accumulator waits on its FMA every block (Q4_1: about 5 cycles of a
+/// block's 6 on Zen 2), so rows taken together (CK_DOT_ROWS) keep several chains in flight and share the
+/// activation's loads; the per-row call and reduction is spread over them too, which short rows feel most. They
+/// walk in step, so each asks for the block the next group of rows reads (ck_prefetch_rows_below), as the tiles do.
+AVX2 static inline __attribute__((always_inline)) void rows_body(int type, int rows, int n, const void *vx,
+                                                                 size_t row_bytes, const void *vy, float *out,
                                                                  us8_fn dot, codes5_fn codes_of, scale_fn scale) {
-    const ck_block_q5_0 *x = vx;
-    const ck_block_q8_0 *y = vy;
-    __m256 acc = _mm256_setzero_ps();
+    const int with_min = type == CK_TYPE_Q4_1 || type == CK_TYPE_Q5_1;
+    const size_t x_bytes = type == CK_TYPE_Q4_0   ? sizeof(ck_block_q4_0)
+                           : type == CK_TYPE_Q4_1 ? sizeof(ck_block_q4_1)
+                           : type == CK_TYPE_Q5_0 ? sizeof(ck_block_q5_0)
+                           : type == CK_TYPE_Q5_1 ? sizeof(ck_block_q5_1)
+                                                  : sizeof(ck_block_q8_0);  // constants, as `type` is in each kernel
+    const size_t y_bytes = with_min ? sizeof(ck_block_q8_1) : sizeof(ck_block_q8_0);
+    __m256 acc[CK_DOT_ROWS];
+    __m128 mins[CK_DOT_ROWS];
+    for (int r = 0; r < rows; r++) acc[r] = _mm256_setzero_ps(), mins[r] = _mm_setzero_ps();
     for (int i = 0; i < n / 32; i++) {
-        ck_prefetch_ahead(x + i, sizeof x[i]);
-        acc = add_block(acc, scale(x[i].d, y[i].d), codes_of(x[i].qs, x[i].qh, 1), y[i].qs, 0, dot);
+        const void *yb = (const char *)vy + i * y_bytes;
+        const ck_block_q8_0 *y0 = yb;
+        const ck_block_q8_1 *y1 = yb;
+        const int8_t *qy = with_min ? y1->qs : y0->qs;
+        for (int r = 0; r < rows; r++) {
+            const void *xb = (const char *)vx + r * row_bytes + i * x_bytes;
+            if (rows == 1) {
+                ck_prefetch_ahead(xb, (int)x_bytes);
+            } else {
+                ck_prefetch_rows_below(xb, row_bytes, rows, (int)x_bytes);
+            }
+            const ck_block_q4_0 *q4_0 = xb;
+            const ck_block_q4_1 *q4_1 = xb;
+            const ck_block_q5_0 *q5_0 = xb;
+            const ck_block_q5_1 *q5_1 = xb;
+            const ck_block_q8_0 *q8_0 = xb;
+            switch (type) {
+            case CK_TYPE_Q4_0: {
+                __m256i codes = _mm256_sub_epi8(nibbles32(q4_0->qs), _mm256_set1_epi8(8));
+                acc[r] = add_block(acc[r], scale(q4_0->d, y0->d), codes, qy, 0, dot);
+                break;
+            }
+            case CK_TYPE_Q4_1:
+                acc[r] = add_block(acc[r], scale_and_min(&q4_1->d, &y1->d, &mins[r]), nibbles32(q4_1->qs), qy, 1, dot);
+                break;
+            case CK_TYPE_Q5_0:
+                acc[r] = add_block(acc[r], scale(q5_0->d, y0->d), codes_of(q5_0->qs, q5_0->qh, 1), qy, 0, dot);
+                break;
+            case CK_TYPE_Q5_1: {
+                __m256 d = scale_and_min(&q5_1->d, &y1->d, &mins[r]);
+                acc[r] = add_block(acc[r], d, codes_of(q5_1->qs, q5_1->qh, 0), qy, 1, dot);
+                break;
+            }
+            default:
+                acc[r] = add_block(acc[r], scale(q8_0->d, y0->d), _mm256_loadu_si256((const __m256i *)q8_0->qs), qy, 0,
+                                   dot);
+                break;
+            }
+        }
     }
-    return hsum8(acc);
-}
-
-AVX2 static inline __attribute__((always_inline)) float q5_1_body(int n, const void *vx, const void *vy,
-                                                                 us8_fn dot, codes5_fn codes_of) {
-    const ck_block_q5_1 *x = vx;
-    const ck_block_q8_1 *y = vy;
-    __m256 acc = _mm256_setzero_ps();
-    __m128 mins = _mm_setzero_ps();
-    for (int i = 0; i < n / 32; i++) {
-        ck_prefetch_ahead(x + i, sizeof x[i]);
-        acc = add_block(acc, scale_and_min(&x[i].d, &y[i].d, &mins), codes_of(x[i].qs, x[i].qh, 0), y[i].qs, 1, dot);
+    // Without a min term the sum stays as it is (adding 0 would turn -0 into +0).
+    for (int r = 0; r < rows; r++) {
+        out[r] = with_min ? hsum8(acc[r]) + _mm_cvtss_f32(_mm_movehdup_ps(mins[r])) : hsum8(acc[r]);
     }
-    return hsum8(acc) + _mm_cvtss_f32(_mm_movehdup_ps(mins));
-}
-
-AVX2 static inline __attribute__((always_inline)) float q8_0_body(int n, const void *vx, const void *vy,
-                                                                 us8_fn dot, scale_fn scale) {
-    const ck_block_q8_0 *x = vx;
-    const ck_block_q8_0 *y = vy;
-    __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < n / 32; i++) {
-        ck_prefetch_ahead(x + i, sizeof x[i]);
-        __m256i codes = _mm256_loadu_si256((const __m256i *)x[i].qs);
-        acc = add_block(acc, scale(x[i].d, y[i].d), codes, y[i].qs, 0, dot);
-    }
-    return hsum8(acc);
 }
 
 AVX2 float ck_avx2_dot_f32(int n, const float *x, const float *y) {
@@ -191,30 +194,29 @@ AVX2 static float dot_bf16(int n, const void *vx, const void *vy) {
     return s;
 }
 
-AVX2 static float dot_q4_0(int n, const void *x, const void *y) {
-    return q4_0_body(n, x, y, dot_us8, scale_from_table);
-}
-AVX2 static float dot_q4_1(int n, const void *x, const void *y) { return q4_1_body(n, x, y, dot_us8); }
-AVX2 static float dot_q5_0(int n, const void *x, const void *y) {
-    return q5_0_body(n, x, y, dot_us8, codes5, scale_from_table);
-}
-AVX2 static float dot_q5_1(int n, const void *x, const void *y) { return q5_1_body(n, x, y, dot_us8, codes5); }
-AVX2 static float dot_q8_0(int n, const void *x, const void *y) {
-    return q8_0_body(n, x, y, dot_us8, scale_from_table);
-}
-VNNI static float dot_q4_0_vnni(int n, const void *x, const void *y) {
-    return q4_0_body(n, x, y, dot_us8_vnni, scale_f16c);
-}
-VNNI static float dot_q4_1_vnni(int n, const void *x, const void *y) { return q4_1_body(n, x, y, dot_us8_vnni); }
-VNNI static float dot_q5_0_vnni(int n, const void *x, const void *y) {
-    return q5_0_body(n, x, y, dot_us8_vnni, codes5_masked, scale_f16c);
-}
-VNNI static float dot_q5_1_vnni(int n, const void *x, const void *y) {
-    return q5_1_body(n, x, y, dot_us8_vnni, codes5_masked);
-}
-VNNI static float dot_q8_0_vnni(int n, const void *x, const void *y) {
-    return q8_0_body(n, x, y, dot_us8_vnni, scale_f16c);
-}
+/// A type's dot kernel (one row) from rows_body with the given helpers.
+#define DOT_KERNEL(NAME, TARGET, TYPE, DOT, CODES, SCALE)                                                           \
+    TARGET static float NAME(int n, const void *x, const void *y) {                                            \
+        float out;                                                                                             \
+        rows_body(TYPE, 1, n, x, 0, y, &out, DOT, CODES, SCALE);                                               \
+        return out;                                                                                            \
+    }
+/// The dot kernel and the kernel of CK_DOT_ROWS rows (NAME_rows), the same steps for each row.
+#define DOT_AND_ROWS_KERNELS(NAME, TARGET, TYPE, DOT, CODES, SCALE)                                                 \
+    DOT_KERNEL(NAME, TARGET, TYPE, DOT, CODES, SCALE)                                                          \
+    TARGET static void NAME##_rows(int n, const void *x, size_t row_bytes, const void *y, float *out) {       \
+        rows_body(TYPE, CK_DOT_ROWS, n, x, row_bytes, y, out, DOT, CODES, SCALE);                              \
+    }
+DOT_AND_ROWS_KERNELS(dot_q4_0, AVX2, CK_TYPE_Q4_0, dot_us8, codes5, scale_from_table)
+DOT_AND_ROWS_KERNELS(dot_q4_1, AVX2, CK_TYPE_Q4_1, dot_us8, codes5, scale_from_table)
+DOT_AND_ROWS_KERNELS(dot_q5_0, AVX2, CK_TYPE_Q5_0, dot_us8, codes5, scale_from_table)
+DOT_KERNEL(dot_q5_1, AVX2, CK_TYPE_Q5_1, dot_us8, codes5, scale_from_table)
+DOT_KERNEL(dot_q8_0, AVX2, CK_TYPE_Q8_0, dot_us8, codes5, scale_from_table)
+DOT_AND_ROWS_KERNELS(dot_q4_0_vnni, VNNI, CK_TYPE_Q4_0, dot_us8_vnni, codes5_masked, scale_f16c)
+DOT_AND_ROWS_KERNELS(dot_q4_1_vnni, VNNI, CK_TYPE_Q4_1, dot_us8_vnni, codes5_masked, scale_f16c)
+DOT_AND_ROWS_KERNELS(dot_q5_0_vnni, VNNI, CK_TYPE_Q5_0, dot_us8_vnni, codes5_masked, scale_f16c)
+DOT_KERNEL(dot_q5_1_vnni, VNNI, CK_TYPE_Q5_1, dot_us8_vnni, codes5_masked, scale_f16c)
+DOT_KERNEL(dot_q8_0_vnni, VNNI, CK_TYPE_Q8_0, dot_us8_vnni, codes5_masked, scale_f16c)
 
 typedef float (*ck_dot_fn)(int n, const void *x, const void *y);
 
@@ -232,6 +234,18 @@ ck_dot_fn ck_avx2_dot_function(int type, int vnni) {
     case CK_TYPE_Q5_0: return vnni ? dot_q5_0_vnni : dot_q5_0;
     case CK_TYPE_Q5_1: return vnni ? dot_q5_1_vnni : dot_q5_1;
     case CK_TYPE_Q8_0: return vnni ? dot_q8_0_vnni : dot_q8_0;
+    default: return 0;
+    }
+}
+
+/// The AVX2 kernel of CK_DOT_ROWS rows for `type` (with VNNI when `vnni`), or NULL (gemm.h's ck_dot_rows_fn).
+/// Q8_0 and Q5_1 have none: four rows in step were no faster (Q8_0's one-row kernel streams near the read
+/// bandwidth) or slower (Q5_1, 2 threads from memory on Zen 2).
+ck_dot_rows_fn ck_avx2_dot_rows_function(int type, int vnni) {
+    switch (type) {
+    case CK_TYPE_Q4_0: return vnni ? dot_q4_0_vnni_rows : dot_q4_0_rows;
+    case CK_TYPE_Q4_1: return vnni ? dot_q4_1_vnni_rows : dot_q4_1_rows;
+    case CK_TYPE_Q5_0: return vnni ? dot_q5_0_vnni_rows : dot_q5_0_rows;
     default: return 0;
     }
 }

@@ -4,9 +4,9 @@
 // block; a K-quant's is the sum llama.cpp's AVX2 build makes of it (its order: the dot kernel's for batches
 // under 8 tokens, its tiled product's from 8, and Q4_K matrices of a multiple of 8 rows in its repacked
 // orders), and in a decoding step over many sessions each token's as if alone. Over shapes that leave partial
-// tiles (rows and tokens not multiples of the tile, one token, more tokens than a chunk), with and without a
-// bias, on one thread and on two, and (for the 32-element types on a CPU with VNNI) with the AVX2 tiles as
-// well as the VNNI ones.
+// tiles (rows and tokens not multiples of the tile, one token, more tokens than a chunk; for one token the
+// kernels of four rows as well), with and without a bias, on one thread and on two, and (for the 32-element
+// types on a CPU with VNNI) with the AVX2 tiles as well as the VNNI ones.
 import GGUF
 import Inference
 import Testing
@@ -20,9 +20,12 @@ struct GemmKernelTests {
         .q4_0: [0], .q4_1: [0, 2], .q5_0: [0], .q5_1: [0, 2], .q8_0: [0], .iq4_nl: [0],
     ]
     /// (rows, tokens): partial row and token tiles, a single token, and more tokens than one chunk of 64; rows
-    /// in eights (wide tiles) and beside them (24 rows on two threads: a wide tile and a four-row one each).
+    /// in eights (wide tiles) and beside them (24 rows on two threads: a wide tile and a four-row one each). A
+    /// single token over rows in fours and beside them (13, and 12 with a bias: the one-token kernels of four rows,
+    /// then the dot kernel for the rest of each thread's share).
     static let shapes: [(rows: Int, tokens: Int)] = [
         (1, 1), (3, 1), (4, 2), (5, 2), (7, 3), (9, 65), (6, 130), (13, 67), (8, 7), (16, 10), (8, 1), (24, 70),
+        (13, 1), (12, 1),
     ]
     /// Shapes whose 32-element rows are 65 blocks long, more than a wide tile unpacks at a time (32).
     static let longRows: Set<Int> = [5, 8, 9, 11]
