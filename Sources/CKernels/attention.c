@@ -6,8 +6,9 @@
 // around those chains: the heads that share a KV head, for a few tokens, read each key and value row
 // together; several keys are scored at once (independent chains, where one dot product per key waits on its
 // FMA latency); and with the values transposed, the eight P·V lanes of an output are one vector that stays in
-// a register across the positions, instead of a lane buffer read and written per key. It gives the portable
-// loop's bits.
+// a register across the positions, instead of a lane buffer read and written per key. The AVX2 variant for
+// a single token keeps the portable loop as it is and only vectorises its steps (attention_token_avx2_task).
+// Both give the portable loop's bits.
 #include "ckernels.h"
 #include "fp16.h"
 #include "lanes.h"
