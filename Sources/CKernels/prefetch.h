@@ -1,4 +1,4 @@
-// Private: software prefetch for the one-token dot kernels and the tiles. Decoding streams each weight row once, and a
+// Private: software prefetch for the dot kernels and the tiles. Decoding streams each weight row once, and a
 // row of a small model is short (576-2048 columns: a few hundred bytes to a few KiB), so the hardware
 // prefetcher, which needs a run of misses before it starts, keeps restarting. Asking for the bytes a fixed
 // distance ahead of the block being multiplied keeps the loads in flight across row ends. Measured on the
@@ -19,9 +19,10 @@ static inline __attribute__((always_inline)) void ck_prefetch_ahead(const void *
 }
 
 /// Requests the cache lines of the `bytes` bytes (none for 0) at `block`, `rows` rows of `row_bytes` further
-/// down: for the tiles, which walk several rows together block by block. There a fixed distance ahead of each
-/// row lands in rows the tile is reading already, and the next tile's lines would arrive late; the same block of
-/// the row that many rows below is what the next tile reads. Only a hint, like ck_prefetch_ahead.
+/// down: for the kernels that walk several rows together block by block (the tiles, and the one-token kernels of
+/// CK_DOT_ROWS rows). There a fixed distance ahead of each row lands in rows being read already, and the next
+/// group's lines would arrive late; the same block of the row that many rows below is what the next group reads.
+/// Only a hint, like ck_prefetch_ahead.
 static inline __attribute__((always_inline)) void ck_prefetch_rows_below(const void *block, size_t row_bytes, int rows,
                                                                          int bytes) {
     const char *below = (const char *)block + (size_t)rows * row_bytes;
