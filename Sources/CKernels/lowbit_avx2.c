@@ -58,27 +58,39 @@ AVX2 static inline __m256i two_bits(__m256i bits, int j) {
     return _mm256_and_si256(_mm256_srli_epi16(bits, 2 * j), _mm256_set1_epi8(3));
 }
 
+/// Int16 lanes 0..7 holding byte `a` of `bytes` and lanes 8..15 byte a + 1, zero-extended (one in-lane byte
+/// shuffle; both 128-bit halves of `bytes` hold the same sixteen bytes).
+AVX2 static inline __m256i byte_pair_lanes(__m256i bytes, int a) {
+    const __m128i low = _mm_set1_epi16((short)(0x8000 | a)), high = _mm_set1_epi16((short)(0x8000 | (a + 1)));
+    return _mm256_shuffle_epi8(bytes, _mm256_set_m128i(high, low));
+}
+
 /// Q2_K: run j of half h holds bits 2j..2j+1 of the half's 32 qs bytes; each scales byte is a 4-bit scale
 /// (low nibble) and a 4-bit min, whose term Σ min · bsums is the madd of mins and bsums in lanes of its own.
+/// The sixteen scales bytes are loaded into both 128-bit halves, so each run's scales and the mins come from
+/// in-lane byte shuffles alone, where widening them to int16 and moving halves across lanes (vpmovzxbw,
+/// vpermq) cost more (Zen 2, one thread from L1: 8.1 -> 6.9 ns a super-block; the same integers).
 AVX2 static inline __attribute__((always_inline)) float q2_K_body(int n, const void *vx, const void *vy,
                                                                   scaled_add_fn add, int32_t *dot, int32_t *mins_out) {
     const ck_block_q2_K *x = vx;
     const ck_block_q8_K *y = vy;
-    const __m128i low4 = _mm_set1_epi8(0x0F);
+    // Byte k into int16 lane k (k = 0..15): the low half's lanes take bytes 0..7, the high half's 8..15.
+    const __m256i spread = _mm256_setr_epi8(0, -1, 1, -1, 2, -1, 3, -1, 4, -1, 5, -1, 6, -1, 7, -1,  //
+                                            8, -1, 9, -1, 10, -1, 11, -1, 12, -1, 13, -1, 14, -1, 15, -1);
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / CK_QK_K; i++) {
         ck_prefetch_ahead(x + i, sizeof x[i]);
-        __m128i packed = _mm_loadu_si128((const __m128i *)x[i].scales);
-        __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), low4));
+        __m256i packed = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)x[i].scales));
+        // Each byte alone in its int16 lane, so the shift by 4 leaves its min.
+        __m256i mins = _mm256_srli_epi16(_mm256_shuffle_epi8(packed, spread), 4);
         __m256i min_lanes = _mm256_madd_epi16(mins, load32(y[i].bsums));
-        __m256i scales16 = _mm256_cvtepu8_epi16(_mm_and_si128(packed, low4));
+        __m256i scales = _mm256_and_si256(packed, _mm256_set1_epi8(0x0F));
         __m256i sums[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
         for (int h = 0; h < 2; h++) {
             __m256i bits = load32(x[i].qs + 32 * h);
-            __m256i eight = scales_half(scales16, h);
             for (int j = 0; j < 4; j++) {
                 __m256i q8 = load32(y[i].qs + 128 * h + 32 * j);
-                sums[j & 1] = add(sums[j & 1], two_bits(bits, j), q8, scale_pair_at(eight, j));
+                sums[j & 1] = add(sums[j & 1], two_bits(bits, j), q8, byte_pair_lanes(scales, 8 * h + 2 * j));
             }
         }
         __m256i sumi = _mm256_add_epi32(sums[0], sums[1]);
